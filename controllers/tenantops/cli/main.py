@@ -1,0 +1,95 @@
+"""Entry point of the `tenantops` console script.
+
+Subcommands live in their own modules and are imported on first use, so `tenantops --help` stays fast
+and a broken optional dependency of one command cannot take the others down.
+Exit codes: 0 success, 1 runtime failure, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+from typing import Any
+
+import click
+
+from tenantops.config.errors import ConfigError
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+COMMANDS: dict[str, str] = {
+    "validate": "tenantops.cli.validate",
+    "reconcile": "tenantops.cli.reconcile",
+    "run": "tenantops.cli.run",
+    "audit": "tenantops.cli.audit",
+    "simulate": "tenantops.cli.simulate",
+    "rightsize": "tenantops.cli.rightsize",
+    "cost": "tenantops.cli.cost",
+    "report": "tenantops.cli.report",
+    "provision": "tenantops.cli.provision",
+    "demo": "tenantops.cli.demo",
+    "bench": "tenantops.cli.bench",
+    "faults": "tenantops.cli.faults",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name, module in COMMANDS.items() if importlib.util.find_spec(module) is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMANDS.get(cmd_name)
+        if module_name is None or importlib.util.find_spec(module_name) is None:
+            return None
+        command = importlib.import_module(module_name).command
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module_name}.command is not a click command")
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="YAML file of settings (keys as the TENANTOPS_* variables, lower case). Env: TENANTOPS_CONFIG.")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="tenantops")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, verbose: int) -> None:
+    """tenantops: provision, scale, right-size and account for every tenant of a multi-tenant SaaS.
+
+    Paths and endpoints come from flags, then TENANTOPS_* environment variables, then --config, then defaults.
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.ensure_object(dict)
+    ctx.obj["config_file"] = config_file
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI, turning configuration errors into exit code 2 with every issue listed."""
+    try:
+        return cli.main(args=argv, prog_name="tenantops", standalone_mode=False)
+    except ConfigError as exc:
+        click.echo(f"error: invalid input ({len(exc.issues)} issue(s)):", err=True)
+        for issue in exc.issues:
+            click.echo(f"  {issue}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        logging.getLogger("tenantops").debug("failure", exc_info=True)
+        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+
+
+if __name__ == "__main__":
+    main()

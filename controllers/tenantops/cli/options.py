@@ -1,0 +1,41 @@
+"""Options shared by several subcommands, and the one place they turn into `Settings` and a `Config`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from tenantops.config import Config, load_config
+from tenantops.config.settings import Settings, resolve_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_options(func: F) -> F:
+    """`--catalog` and `--policies`, defaulting to TENANTOPS_CATALOG / TENANTOPS_POLICIES."""
+    func = click.option("--policies", type=click.Path(), default=None,
+                        help="Policy directory. Env: TENANTOPS_POLICIES. Default: policies")(func)
+    func = click.option("--catalog", type=click.Path(), default=None,
+                        help="Tenant catalogue file. Env: TENANTOPS_CATALOG. Default: stacks/dev.catalog.yaml")(func)
+    return func
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(func)
+
+
+def settings_from(ctx: click.Context, **flags: Any) -> Settings:
+    root = ctx.find_root()
+    config_file = root.obj.get("config_file") if isinstance(root.obj, dict) else None
+    return resolve_settings({**flags, "config_file": config_file})
+
+
+def load(settings: Settings) -> Config:
+    return load_config(settings.catalog, settings.policies)
+
+
+def echo_json(payload: Any) -> None:
+    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))

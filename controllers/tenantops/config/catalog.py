@@ -1,0 +1,89 @@
+"""The tenant catalogue schema: one entry per customer, the single source of truth for who exists."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, field_validator
+
+from tenantops.config.kinds.common import Label, NonNegative, Quantity, TenantId
+from tenantops.config.registry import Spec
+
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+
+
+def _region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError(f"{value!r} is not an AWS region name such as eu-west-1")
+    return value
+
+
+Region = Annotated[str, AfterValidator(_region)]
+
+
+class Workload(Spec):
+    """A scalable unit of a tenant: a Deployment (pool) or an Auto Scaling group (silo)."""
+
+    name: Label
+    min_replicas: int = Field(ge=0)
+    max_replicas: int = Field(ge=1)
+    cpu_request: Quantity = "500m"
+    memory_request: Quantity = "512Mi"
+    instance_type: str | None = None  # silo only; default comes from the tier's pricing choice
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _max_not_below_min(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_replicas")
+        if low is not None and value < low:
+            raise ValueError(f"max_replicas ({value}) is below min_replicas ({low})")
+        return value
+
+
+class Overrides(Spec):
+    """Per-tenant changes to its tier's policies: partial specs merged over the tier's documents."""
+
+    scaling: dict[str, Any] | None = None
+    rightsizing: dict[str, Any] | None = None
+    budget: dict[str, Any] | None = None
+    alerts: dict[str, Any] | None = None
+    breakers: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+
+
+class Tenant(Spec):
+    id: TenantId
+    name: str | None = None
+    tier: str
+    isolation: Literal["pool", "silo"]
+    region: Region
+    budget_usd_month: NonNegative
+    contacts: list[EmailStr] = Field(min_length=1)
+    workloads: list[Workload] = Field(min_length=1)
+    overrides: Overrides | None = None
+
+    @property
+    def namespace(self) -> str:
+        return f"tenant-{self.id}"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+    @field_validator("workloads")
+    @classmethod
+    def _unique_workloads(cls, value: list[Workload]) -> list[Workload]:
+        seen: set[str] = set()
+        for workload in value:
+            if workload.name in seen:
+                raise ValueError(f"workload name {workload.name!r} appears twice")
+            seen.add(workload.name)
+        return value
+
+
+class CatalogSpec(Spec):
+    """A stack's catalogue file."""
+
+    environment: Label = "dev"
+    tenants: list[Tenant]

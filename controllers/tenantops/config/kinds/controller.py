@@ -1,0 +1,26 @@
+"""Installation-wide controller settings (global)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from tenantops.config.registry import Spec, policy_kind
+
+
+@policy_kind("ControllerPolicy", scope="global")
+class ControllerSpec(Spec):
+    """How often the controller runs and the limits that hold across all tenants.
+
+    Example:
+        kind: ControllerPolicy
+        name: default
+        spec:
+          interval_seconds: 30
+          jitter_seconds: 3
+          global_replica_ceiling: 20000
+    """
+
+    interval_seconds: float = Field(default=30, gt=0)
+    jitter_seconds: float = Field(default=3, ge=0)
+    # Total replicas across every tenant the controller may ask for: a runaway signal cannot buy a cluster.
+    global_replica_ceiling: int = Field(default=20000, gt=0)

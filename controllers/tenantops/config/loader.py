@@ -1,0 +1,370 @@
+"""Load the catalogue and the policies into one validated `Config`, or fail with every issue at once.
+
+Loading, validation and use are separate steps: nothing here talks to a cloud, a cluster or Prometheus,
+and a `Config` only exists when every file was valid, so a bad edit can never half-apply.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from tenantops.config.catalog import CatalogSpec, Tenant
+from tenantops.config.errors import ConfigError, ConfigIssue
+from tenantops.config.kinds.controller import ControllerSpec
+from tenantops.config.kinds.cost import AlertSpec, AllocationSpec, BudgetSpec, PricingSpec
+from tenantops.config.kinds.metrics import MetricsSpec
+from tenantops.config.kinds.reports import ReportSpec
+from tenantops.config.kinds.rightsizing import RightsizingSpec
+from tenantops.config.kinds.scaling import BreakerSpec, ScalingSpec
+from tenantops.config.kinds.tier import TierSpec
+from tenantops.config.registry import KindInfo, Spec, kinds
+from tenantops.config.yamlpos import LocatedDocument, PathKey, load_documents
+
+_FRIENDLY = {
+    "extra_forbidden": "unknown key",
+    "missing": "required field is missing",
+}
+
+
+def _pydantic_issues(exc: ValidationError, doc: LocatedDocument, prefix: PathKey) -> list[ConfigIssue]:
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+        path = (*prefix, *loc)
+        message = _FRIENDLY.get(err["type"], err["msg"])
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        dotted = ".".join(f"[{p}]" if isinstance(p, int) else p for p in path).replace(".[", "[")
+        issues.append(ConfigIssue(doc.file, doc.line_of(path), dotted or "<document>", message))
+    return issues
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Override nested mappings key by key; lists and scalars in `override` replace the base's."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+@dataclass(frozen=True)
+class PolicyDoc:
+    kind: str
+    name: str
+    spec: Spec
+    raw: dict[str, Any]
+    file: str
+    line: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Policies:
+    """Every policy document, validated, indexed by (kind, name)."""
+
+    docs: Mapping[tuple[str, str], PolicyDoc]
+    root: str = ""
+
+    def get(self, kind: str, name: str) -> Spec:
+        return self.docs[(kind, name)].spec
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(n for k, n in self.docs if k == kind)
+
+    @property
+    def tiers(self) -> dict[str, TierSpec]:
+        return {n: cast(TierSpec, d.spec) for (k, n), d in self.docs.items() if k == "Tier"}
+
+    @property
+    def controller(self) -> ControllerSpec:
+        return cast(ControllerSpec, self.get("ControllerPolicy", "default"))
+
+    @property
+    def pricing(self) -> PricingSpec:
+        return cast(PricingSpec, self.get("Pricing", "default"))
+
+    @property
+    def allocation(self) -> AllocationSpec:
+        return cast(AllocationSpec, self.get("CostAllocation", "default"))
+
+    @property
+    def reports(self) -> ReportSpec:
+        return cast(ReportSpec, self.get("ReportPolicy", "default"))
+
+
+@dataclass(frozen=True)
+class TenantPolicies:
+    """The concrete policies one tenant runs under: its tier's documents with its overrides applied."""
+
+    tier_name: str
+    tier: TierSpec
+    scaling: ScalingSpec
+    rightsizing: RightsizingSpec
+    budget: BudgetSpec
+    alerts: AlertSpec
+    breakers: BreakerSpec
+    metrics: MetricsSpec
+
+
+def load_policies(directory: Path | str) -> Policies:
+    """Read every `*.yaml`/`*.yml` under `directory` (sorted, recursive) as policy documents."""
+    root = Path(directory)
+    issues: list[ConfigIssue] = []
+    registry = kinds()
+    docs: dict[tuple[str, str], PolicyDoc] = {}
+    if not root.is_dir():
+        raise ConfigError([ConfigIssue(str(root), 0, "<policies>", "policy directory does not exist")])
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not files:
+        issues.append(ConfigIssue(str(root), 0, "<policies>", "no policy files (*.yaml) found"))
+    for path in files:
+        located, parse_issues = load_documents(path)
+        issues.extend(parse_issues)
+        for doc in located:
+            _load_policy_doc(doc, registry, docs, issues)
+    if not issues:
+        issues.extend(_check_references(docs, registry))
+    if issues:
+        raise ConfigError(issues)
+    return Policies(docs, str(root))
+
+
+def _load_policy_doc(
+    doc: LocatedDocument,
+    registry: Mapping[str, KindInfo],
+    docs: dict[tuple[str, str], PolicyDoc],
+    issues: list[ConfigIssue],
+) -> None:
+    data = doc.data
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        issues.append(ConfigIssue(doc.file, doc.start_line, "<document>", "a policy document must be a mapping"))
+        return
+    for key in data:
+        if key not in ("kind", "name", "spec", "description"):
+            issues.append(ConfigIssue(doc.file, doc.line_of((str(key),)), str(key), "unknown key"))
+    kind, name = data.get("kind"), data.get("name")
+    if kind not in registry:
+        valid = ", ".join(sorted(registry))
+        issues.append(
+            ConfigIssue(doc.file, doc.line_of(("kind",)), "kind", f"unknown kind {kind!r}; valid kinds: {valid}")
+        )
+        return
+    if not isinstance(name, str) or not name:
+        issues.append(ConfigIssue(doc.file, doc.line_of(("name",)), "name", "required, a non-empty string"))
+        return
+    raw = data.get("spec")
+    if not isinstance(raw, dict):
+        issues.append(ConfigIssue(doc.file, doc.line_of(("spec",)), "spec", "required, a mapping"))
+        return
+    if (kind, name) in docs:
+        first = docs[(kind, name)]
+        issues.append(
+            ConfigIssue(
+                doc.file, doc.line_of(("name",)), "name", f"{kind} {name!r} already defined at {first.file}:{first.line}"
+            )
+        )
+        return
+    try:
+        spec = registry[kind].model.model_validate(raw)
+    except ValidationError as exc:
+        issues.extend(_pydantic_issues(exc, doc, ("spec",)))
+        return
+    desc = data.get("description")
+    docs[(kind, name)] = PolicyDoc(
+        kind, name, spec, raw, doc.file, doc.line_of(("kind",)), desc if isinstance(desc, str) else ""
+    )
+
+
+def _check_references(docs: Mapping[tuple[str, str], PolicyDoc], registry: Mapping[str, KindInfo]) -> list[ConfigIssue]:
+    issues = []
+    tier_kinds = {info.tier_field: info.kind for info in registry.values() if info.scope == "tier"}
+    for (kind, name), doc in docs.items():
+        if kind != "Tier":
+            continue
+        for field_name, ref_kind in tier_kinds.items():
+            ref = getattr(doc.spec, cast(str, field_name))
+            if (ref_kind, ref) not in docs:
+                have = ", ".join(n for k, n in docs if k == ref_kind) or "none"
+                issues.append(
+                    ConfigIssue(
+                        doc.file, doc.line, f"spec.{field_name}", f"tier {name!r} names unknown {ref_kind} {ref!r} (defined: {have})"
+                    )
+                )
+    for info in registry.values():
+        if info.scope == "global" and (info.kind, "default") not in docs:
+            issues.append(
+                ConfigIssue("<policies>", 0, info.kind, f"a {info.kind} document named 'default' is required")
+            )
+    if not any(k == "Tier" for k, _ in docs):
+        issues.append(ConfigIssue("<policies>", 0, "Tier", "at least one Tier is required"))
+    return issues
+
+
+def load_catalog(path: Path | str, policies: Policies) -> CatalogSpec:
+    """Validate a catalogue file against the schema and against the tiers `policies` defines."""
+    file = Path(path)
+    located, issues = load_documents(file)
+    if issues:
+        raise ConfigError(issues)
+    if len(located) != 1 or not isinstance(located[0].data, dict):
+        raise ConfigError([ConfigIssue(str(file), 1, "<document>", "a catalogue is one mapping with a `tenants:` list")])
+    doc = located[0]
+    try:
+        catalog = CatalogSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        issues.extend(_pydantic_issues(exc, doc, ()))
+        # Cross-field checks still run on the raw data so that one run reports every mistake.
+        _check_raw_tenants(doc, policies, issues)
+        raise ConfigError(issues) from None
+    _check_tenants(doc, catalog.tenants, policies, issues)
+    if issues:
+        raise ConfigError(issues)
+    return catalog
+
+
+def _check_raw_tenants(doc: LocatedDocument, policies: Policies, issues: list[ConfigIssue]) -> None:
+    tenants = doc.data.get("tenants")
+    if not isinstance(tenants, list):
+        return
+    seen: dict[str, int] = {}
+    tiers = policies.tiers
+    for index, raw in enumerate(tenants):
+        if not isinstance(raw, dict):
+            continue
+        _check_identity(doc, index, raw.get("id"), raw.get("tier"), tiers, seen, issues)
+
+
+def _check_identity(
+    doc: LocatedDocument,
+    index: int,
+    tenant_id: Any,
+    tier: Any,
+    tiers: Mapping[str, TierSpec],
+    seen: dict[str, int],
+    issues: list[ConfigIssue],
+) -> None:
+    if isinstance(tenant_id, str):
+        if tenant_id in seen:
+            issues.append(
+                ConfigIssue(
+                    doc.file,
+                    doc.line_of(("tenants", index, "id")),
+                    f"tenants[{index}].id",
+                    f"duplicate tenant id {tenant_id!r} (first at line {seen[tenant_id]})",
+                )
+            )
+        else:
+            seen[tenant_id] = doc.line_of(("tenants", index, "id"))
+    if isinstance(tier, str) and tier not in tiers:
+        issues.append(
+            ConfigIssue(
+                doc.file,
+                doc.line_of(("tenants", index, "tier")),
+                f"tenants[{index}].tier",
+                f"unknown tier {tier!r}; defined tiers: {', '.join(sorted(tiers))}",
+            )
+        )
+
+
+def _check_tenants(
+    doc: LocatedDocument, tenants: Iterable[Tenant], policies: Policies, issues: list[ConfigIssue]
+) -> None:
+    seen: dict[str, int] = {}
+    tiers = policies.tiers
+    for index, tenant in enumerate(tenants):
+        _check_identity(doc, index, tenant.id, tenant.tier, tiers, seen, issues)
+        if tenant.overrides is not None and tenant.tier in tiers:
+            try:
+                resolve_tenant_policies(tenant, policies)
+            except ConfigError as exc:
+                for issue in exc.issues:
+                    issues.append(
+                        ConfigIssue(
+                            doc.file,
+                            doc.line_of(("tenants", index, "overrides", *issue.field.split("."))),
+                            f"tenants[{index}].overrides.{issue.field}",
+                            issue.message,
+                        )
+                    )
+
+
+def resolve_tenant_policies(tenant: Tenant, policies: Policies) -> TenantPolicies:
+    """The tenant's tier documents with its overrides merged in and re-validated."""
+    tier = policies.tiers[tenant.tier]
+    resolved: dict[str, Spec] = {}
+    issues: list[ConfigIssue] = []
+    for info in kinds().values():
+        if info.scope != "tier" or info.tier_field is None:
+            continue
+        doc = policies.docs[(info.kind, getattr(tier, info.tier_field))]
+        override = getattr(tenant.overrides, info.tier_field, None) if tenant.overrides else None
+        if not override:
+            resolved[info.tier_field] = doc.spec
+            continue
+        try:
+            resolved[info.tier_field] = info.model.model_validate(deep_merge(doc.raw, override))
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = ".".join(str(p) for p in err["loc"] if isinstance(p, str | int))
+                message = _FRIENDLY.get(err["type"], err["msg"]).removeprefix("Value error, ")
+                issues.append(ConfigIssue("", 0, f"{info.tier_field}.{loc}".rstrip("."), message))
+    if issues:
+        raise ConfigError(issues)
+    return TenantPolicies(
+        tier_name=tenant.tier,
+        tier=tier,
+        scaling=cast(ScalingSpec, resolved["scaling"]),
+        rightsizing=cast(RightsizingSpec, resolved["rightsizing"]),
+        budget=cast(BudgetSpec, resolved["budget"]),
+        alerts=cast(AlertSpec, resolved["alerts"]),
+        breakers=cast(BreakerSpec, resolved["breakers"]),
+        metrics=cast(MetricsSpec, resolved["metrics"]),
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated catalogue and policy set: the only form in which configuration reaches the rest."""
+
+    catalog: CatalogSpec
+    policies: Policies
+    catalog_path: str = ""
+    _resolved: dict[str, TenantPolicies] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def tenants(self) -> list[Tenant]:
+        return self.catalog.tenants
+
+    @cached_property
+    def by_id(self) -> dict[str, Tenant]:
+        return {t.id: t for t in self.catalog.tenants}
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        return self.by_id[tenant_id]
+
+    def for_tenant(self, tenant: Tenant | str) -> TenantPolicies:
+        """Policies for one tenant; tenants without overrides share one resolved object per tier."""
+        t = self.by_id[tenant] if isinstance(tenant, str) else tenant
+        key = t.id if t.overrides else f"tier:{t.tier}"
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = resolve_tenant_policies(t, self.policies)
+        return found
+
+
+def load_config(catalog: Path | str, policies: Path | str) -> Config:
+    """Load policies, then the catalogue against them. Raises `ConfigError` with every issue found."""
+    loaded = load_policies(policies)
+    return Config(load_catalog(catalog, loaded), loaded, str(catalog))

@@ -1,0 +1,121 @@
+"""YAML parsing that remembers the line of every key and list item.
+
+PyYAML's plain loaders drop positions, and pydantic reports errors by path; this module keeps a
+path -> line map beside the data so an error at `tenants[3].workloads[0].min_replicas` can say
+`catalog.yaml:41`. It also rejects duplicate keys, which plain YAML loading silently lets the last win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tenantops.config.errors import ConfigIssue
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class LocatedDocument:
+    """One YAML document with the line (1-based) of every mapping key and sequence item in it."""
+
+    file: str
+    data: Any
+    lines: dict[PathKey, int] = field(default_factory=dict)
+    start_line: int = 1
+
+    def line_of(self, path: Sequence[str | int]) -> int:
+        """Line of `path`, or of its nearest ancestor that exists (a missing field points at its parent)."""
+        key: PathKey = tuple(path)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.start_line
+
+
+# libyaml's parser is ~20x faster than the pure-Python one on large catalogues, and keeps node marks.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+_STR = "tag:yaml.org,2002:str"
+
+
+class _Builder:
+    def __init__(self, loader: yaml.SafeLoader, doc: LocatedDocument, issues: list[ConfigIssue]) -> None:
+        self.loader = loader
+        self.doc = doc
+        self.issues = issues
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if not isinstance(key, str | int | float | bool) or key is None:
+                    self.issues.append(ConfigIssue(self.doc.file, line, _dotted(path), "keys must be scalars"))
+                    continue
+                if key in out:
+                    self.issues.append(
+                        ConfigIssue(self.doc.file, line, _dotted((*path, str(key))), "duplicate key")
+                    )
+                    continue
+                child: PathKey = (*path, str(key))
+                self.doc.lines[child] = line
+                out[key] = self.build(value_node, child)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                child = (*path, index)
+                self.doc.lines[child] = item.start_mark.line + 1
+                items.append(self.build(item, child))
+            return items
+        if node.tag == _STR:
+            return node.value  # the common case, without the constructor's bookkeeping
+        return self.loader.construct_object(node, deep=True)
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<document>"
+
+
+dotted_path = _dotted
+
+
+def load_documents(path: Path, text: str | None = None) -> tuple[list[LocatedDocument], list[ConfigIssue]]:
+    """Parse every document in a YAML file; bad YAML becomes an issue at its line, never an exception."""
+    name = str(path)
+    issues: list[ConfigIssue] = []
+    try:
+        source = path.read_text(encoding="utf-8") if text is None else text
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [ConfigIssue(name, 0, "<file>", f"cannot read: {exc}")]
+    loader = _Loader(source)
+    docs: list[LocatedDocument] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            doc = LocatedDocument(name, None, start_line=node.start_mark.line + 1)
+            doc.data = _Builder(loader, doc, issues).build(node, ())
+            docs.append(doc)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        issues.append(ConfigIssue(name, line, "<yaml>", f"invalid YAML: {exc.problem or exc.context}"))
+    except yaml.YAMLError as exc:
+        issues.append(ConfigIssue(name, 0, "<yaml>", f"invalid YAML: {exc}"))
+    finally:
+        loader.dispose()
+    return docs, issues

@@ -1,0 +1,96 @@
+"""What one pass decided: actions for the actuators and findings for the record and the notifiers.
+
+Every item carries the rule that produced it and a reason in words, because an auditor reads these, not
+the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class TargetKind(StrEnum):
+    """Which actuator owns a scale target."""
+
+    KUBERNETES = "kubernetes"  # Deployment scale subresource in namespace tenant-<id> (pool tenants)
+    ASG = "asg"  # AWS Auto Scaling group (silo tenants)
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleTarget:
+    """The object an actuator scales: a Deployment `namespace/name` or an Auto Scaling group `name`."""
+
+    kind: TargetKind
+    name: str
+    namespace: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.namespace}/{self.name}" if self.namespace else f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleAction:
+    """Set a workload's replica count. `current` is what the decision saw; actuators skip no-op writes."""
+
+    tenant: str
+    workload: str
+    target: ScaleTarget
+    current: int
+    desired: int
+    rule: str
+    reason: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_noop(self) -> bool:
+        return self.current == self.desired
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something a person should hear about. `key` identifies it for deduplication across passes."""
+
+    key: str
+    tenant: str | None
+    severity: Severity
+    cause: str
+    summary: str
+    suggested_action: str
+    amount_usd: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One audit record: a subject, what was decided and why. Also written for skips and no-ops."""
+
+    at: datetime
+    tenant: str | None
+    workload: str | None
+    kind: str  # e.g. "scale", "skip", "rightsize", "cost", "alert", "breaker"
+    rule: str
+    reason: str
+    old: Any = None
+    new: Any = None
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The output of the pure decision core for one pass."""
+
+    at: datetime
+    scale: tuple[ScaleAction, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    findings: Mapping[str, Any] = field(default_factory=dict)  # rightsizing, cost, budgets: per-concern payloads

@@ -1,0 +1,95 @@
+"""What the controller saw in one pass: every tenant's metrics, stamped with the time they were read.
+
+A value is never silently turned into zero: a reading carries its quality, so the decision core can tell
+"no load" from "no data" and refuse to scale down on the latter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Quality(StrEnum):
+    """Why a reading can or cannot be trusted."""
+
+    OK = "ok"
+    MISSING = "missing"  # no series for this tenant/workload
+    STALE = "stale"  # the newest sample is older than the policy's staleness limit
+    NAN = "nan"
+    INF = "inf"
+    NEGATIVE = "negative"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One metric value for one workload, with its quality and the time of its newest sample."""
+
+    value: float | None
+    quality: Quality = Quality.OK
+    sampled_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.quality is Quality.OK and self.value is not None
+
+    @staticmethod
+    def classify(value: float, sampled_at: datetime | None = None) -> Reading:
+        """Build a reading from a raw float, marking NaN, infinities and negatives instead of trusting them."""
+        if math.isnan(value):
+            return Reading(None, Quality.NAN, sampled_at)
+        if math.isinf(value):
+            return Reading(None, Quality.INF, sampled_at)
+        if value < 0:
+            return Reading(None, Quality.NEGATIVE, sampled_at)
+        return Reading(value, Quality.OK, sampled_at)
+
+
+MISSING = Reading(None, Quality.MISSING)
+
+WorkloadKey = tuple[str, str]
+"""(tenant id, workload name): how series are identified everywhere (Prometheus labels `tenant`, `workload`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadMetrics:
+    """All readings for one workload in one pass, keyed by metric name (names come from the metrics policy)."""
+
+    tenant: str
+    workload: str
+    readings: Mapping[str, Reading] = field(default_factory=dict)
+
+    def get(self, metric: str) -> Reading:
+        return self.readings.get(metric, MISSING)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every workload's metrics at one instant. Built once per pass by a metrics source, never mutated."""
+
+    at: datetime
+    workloads: Mapping[WorkloadKey, WorkloadMetrics]
+    errors: tuple[str, ...] = ()  # queries that failed this pass (metric name: reason)
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("Snapshot.at must be timezone-aware (UTC)")
+        if not isinstance(self.workloads, MappingProxyType):
+            object.__setattr__(self, "workloads", MappingProxyType(dict(self.workloads)))
+
+    def get(self, tenant: str, workload: str) -> WorkloadMetrics:
+        found = self.workloads.get((tenant, workload))
+        return found if found is not None else WorkloadMetrics(tenant, workload)
+
+    def reading(self, tenant: str, workload: str, metric: str) -> Reading:
+        return self.get(tenant, workload).get(metric)
+
+    def __iter__(self) -> Iterator[WorkloadMetrics]:
+        return iter(self.workloads.values())
+
+    def __len__(self) -> int:
+        return len(self.workloads)
