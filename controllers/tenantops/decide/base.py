@@ -1,0 +1,49 @@
+"""The contract between the reconciliation pass and each concern that decides something in it.
+
+Each concern (autoscaling, right-sizing, cost, alerts) is a `Decider`: given one pass's inputs and its
+own prior state it returns actions, alerts, audit decisions, findings and the state keys it changed.
+The engine persists state between passes and across restarts; deciders never touch storage or clocks,
+which is what lets `simulate` and the tests replay them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from tenantops.config.loader import Config
+from tenantops.structs.plan import Alert, Decision, ScaleAction
+from tenantops.structs.snapshot import Snapshot
+
+JsonValue = Any
+"""A value the engine can store as JSON (dicts, lists, str, numbers, bool, None)."""
+
+
+@dataclass(frozen=True)
+class PassInput:
+    """Everything a decider may look at in one pass. `now` is the pass's time; never read the clock."""
+
+    snapshot: Snapshot
+    config: Config
+    now: datetime
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class DeciderOutput:
+    scale: tuple[ScaleAction, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    findings: Mapping[str, JsonValue] = field(default_factory=dict)
+    # Only the state keys that changed this pass: key -> new JSON value, or None to delete the key.
+    state: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+class Decider(Protocol):
+    """One concern's decision step. `name` namespaces its state and its findings."""
+
+    name: str
+
+    def decide(self, inp: PassInput, state: Mapping[str, JsonValue]) -> DeciderOutput: ...

@@ -1,0 +1,26 @@
+"""Names shared by the Pulumi program (which creates things) and the controller (which finds them again).
+
+Both sides derive a tenant's resource names from here, so a rename can never leave the controller
+scaling something the program no longer manages.
+"""
+
+from __future__ import annotations
+
+
+def namespace(tenant_id: str) -> str:
+    """Kubernetes namespace of a pooled tenant."""
+    return f"tenant-{tenant_id}"
+
+
+def asg_name(environment: str, tenant_id: str, workload: str) -> str:
+    """Auto Scaling group of a silo tenant's workload."""
+    return f"tenantops-{environment}-{tenant_id}-{workload}"
+
+
+def resource_prefix(environment: str, tenant_id: str) -> str:
+    """Prefix of a tenant's cloud resource names (buckets, keys, roles)."""
+    return f"tenantops-{environment}-{tenant_id}"
+
+
+COST_TAG_KEYS = ("tenant", "tier", "environment", "managed-by")
+"""Cost allocation tags every taggable resource carries; `tenant` is the one budgets and Cost Explorer use."""
