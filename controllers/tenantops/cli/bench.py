@@ -11,6 +11,8 @@ BENCHMARKS: dict[str, str] = {
     "catalog": "tenantops.bench.catalog",
     "controller": "tenantops.bench.controller",
     "infra": "tenantops.bench.infra",
+    "cost": "tenantops.bench.cost",
+    "faults": "tenantops.bench.faults",
 }
 
 

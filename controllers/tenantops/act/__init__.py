@@ -1,0 +1,1 @@
+"""Actuators: the edge that applies a plan to Kubernetes and AWS."""

@@ -1,0 +1,42 @@
+"""The one small interface every actuator implements.
+
+Actuators are idempotent: applying an action whose target already has the desired replicas writes
+nothing and says so. Errors are classified so the engine knows whether to retry now, later, or never.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
+
+
+class OutcomeStatus(StrEnum):
+    APPLIED = "applied"  # the target now has the desired replicas, written by us
+    UNCHANGED = "unchanged"  # it already had them: no write was made
+    DRY_RUN = "dry_run"  # would have written; dry-run mode
+    RETRYABLE = "retryable"  # transient failure (throttling, 5xx, timeout) after bounded retries
+    FAILED = "failed"  # permanent failure (not found, forbidden, invalid)
+
+
+@dataclass(frozen=True, slots=True)
+class ActOutcome:
+    action: ScaleAction
+    status: OutcomeStatus
+    observed: int | None = None  # replicas the target had when we read it
+    detail: str = ""
+    attempts: int = 1
+
+
+class Actuator(Protocol):
+    """Applies scale actions for one kind of target."""
+
+    kind: TargetKind
+
+    def current(self, target: ScaleTarget) -> int | None:
+        """Replicas the target has now, or None when it does not exist."""
+        ...
+
+    def apply(self, action: ScaleAction, *, dry_run: bool = False) -> ActOutcome: ...
