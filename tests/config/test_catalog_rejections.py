@@ -1,0 +1,148 @@
+"""Every rejection the catalogue loader promises, each reported at its exact file and line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tenantops.config import ConfigError, load_config, load_policies
+from tenantops.config.loader import Policies
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES = ROOT / "policies"
+
+VALID_TENANT = """\
+  - id: acme
+    tier: pro
+    isolation: pool
+    region: us-east-1
+    budget_usd_month: 100
+    contacts: [ops@acme.example]
+    workloads:
+      - {name: api, min_replicas: 1, max_replicas: 5}
+"""
+
+
+@pytest.fixture(scope="module")
+def policies() -> Policies:
+    return load_policies(POLICIES)
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def issues_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, POLICIES)
+    return [str(i) for i in caught.value.issues]
+
+
+def test_valid_catalogue_loads(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "tenants:\n" + VALID_TENANT), POLICIES)
+    assert [t.id for t in config.tenants] == ["acme"]
+    assert config.for_tenant("acme").tier_name == "pro"
+
+
+def test_unknown_key_is_an_error_at_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT + "    colour: blue\n")
+    assert issues_of(path) == [f"{path}:10: tenants[0].colour: unknown key"]
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenantz: []\ntenants: []\n")
+    found = issues_of(path)
+    assert f"{path}:1: tenantz: unknown key" in found
+
+
+def test_duplicate_tenant_ids_name_both_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT + VALID_TENANT)
+    assert issues_of(path) == [f"{path}:10: tenants[1].id: duplicate tenant id 'acme' (first at line 2)"]
+
+
+@pytest.mark.parametrize("bad_id", ["Acme", "-acme", "acme-", "ac_me", "a" * 41, "acmé"])
+def test_ids_must_be_dns_labels(tmp_path: Path, bad_id: str) -> None:
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("id: acme", f"id: {bad_id}"))
+    found = issues_of(path)
+    assert len(found) == 1
+    assert found[0].startswith(f"{path}:2: tenants[0].id: ")
+
+
+def test_unknown_tier_lists_the_defined_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("tier: pro", "tier: platinum"))
+    assert issues_of(path) == [
+        f"{path}:3: tenants[0].tier: unknown tier 'platinum'; defined tiers: enterprise, free, pro"
+    ]
+
+
+def test_min_above_max(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("min_replicas: 1, max_replicas: 5",
+                                                                "min_replicas: 6, max_replicas: 5"))
+    assert issues_of(path) == [
+        f"{path}:9: tenants[0].workloads[0].max_replicas: max_replicas (5) is below min_replicas (6)"
+    ]
+
+
+def test_negative_budget(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("budget_usd_month: 100", "budget_usd_month: -5"))
+    found = issues_of(path)
+    assert len(found) == 1 and found[0].startswith(f"{path}:6: tenants[0].budget_usd_month: ")
+
+
+def test_malformed_email(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("[ops@acme.example]", "[ops@acme.example, not-an-email]"))
+    found = issues_of(path)
+    assert len(found) == 1 and found[0].startswith(f"{path}:7: tenants[0].contacts[1]: ")
+
+
+def test_bad_yaml_reports_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenants:\n  - id: acme\n    tier: [pro\n")
+    found = issues_of(path)
+    assert len(found) == 1 and found[0].startswith(f"{path}:4: <yaml>: invalid YAML")
+
+
+def test_duplicate_yaml_keys_are_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("    region: us-east-1\n",
+                                                                "    region: us-east-1\n    region: eu-west-1\n"))
+    assert f"{path}:6: tenants[0].region: duplicate key" in issues_of(path)
+
+
+def test_every_issue_is_reported_in_one_run(tmp_path: Path) -> None:
+    second = VALID_TENANT.replace("id: acme", "id: Bad_Id").replace("tier: pro", "tier: gold")
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("budget_usd_month: 100", "budget_usd_month: -1")
+                 + second + VALID_TENANT)
+    found = issues_of(path)
+    fields = [f.split(": ")[1] for f in found]
+    assert fields == ["tenants[0].budget_usd_month", "tenants[1].id", "tenants[1].tier", "tenants[2].id"]
+
+
+def test_override_errors_point_into_the_override(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT
+                 + "    overrides:\n      scaling: {tolerance: 2}\n")
+    found = issues_of(path)
+    assert len(found) == 1
+    assert found[0].startswith(f"{path}:11: tenants[0].overrides.scaling.tolerance: ")
+
+
+def test_overrides_merge_over_the_tier(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT
+                 + "    overrides:\n      scaling: {scale_down: {stabilization_seconds: 900}}\n")
+    config = load_config(path, POLICIES)
+    resolved = config.for_tenant("acme").scaling
+    tier_doc = config.policies.get("ScalingPolicy", config.policies.tiers["pro"].scaling)
+    assert resolved.scale_down.stabilization_seconds == 900
+    assert resolved.scale_up == tier_doc.scale_up  # type: ignore[attr-defined]
+
+
+def test_catalogue_must_be_a_mapping(tmp_path: Path) -> None:
+    path = write(tmp_path, "- just\n- a list\n")
+    assert issues_of(path) == [f"{path}:1: <document>: a catalogue is one mapping with a `tenants:` list"]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    found = issues_of(tmp_path / "nope.yaml")
+    assert len(found) == 1 and "cannot read" in found[0]

@@ -1,0 +1,56 @@
+"""`tenantops validate` as CI and people call it: exit codes, error format, environment contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTOPS_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "tenantops.cli.main", *args],
+        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_example_catalogue_is_valid() -> None:
+    result = run("validate", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["tenants"] == 12 and summary["valid"] is True
+
+
+def test_bad_catalogue_exits_2_with_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tenants:\n  - id: UPPER\n", encoding="utf-8")
+    result = run("validate", "--catalog", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:2: tenants[0].id:" in result.stderr
+
+
+def test_environment_variables_select_the_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tenants: 3\n", encoding="utf-8")
+    result = run("validate", env={"TENANTOPS_CATALOG": str(bad)})
+    assert result.returncode == 2 and str(bad) in result.stderr
+    result = run("validate", env={"TENANTOPS_POLICIES": str(tmp_path / "missing")})
+    assert result.returncode == 2 and "policy directory does not exist" in result.stderr
+
+
+def test_flag_beats_environment(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tenants: 3\n", encoding="utf-8")
+    result = run("validate", "--catalog", "stacks/dev.catalog.yaml", env={"TENANTOPS_CATALOG": str(bad)})
+    assert result.returncode == 0, result.stderr
+
+
+def test_unknown_flag_is_bad_input() -> None:
+    result = run("validate", "--no-such-flag")
+    assert result.returncode == 2

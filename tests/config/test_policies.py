@@ -1,0 +1,110 @@
+"""Policy documents: the registry's schemas, their documented examples, and cross-document checks."""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tenantops.config import ConfigError, load_policies
+from tenantops.config.registry import kinds
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES = ROOT / "policies"
+
+
+def _example(model: type) -> dict[str, object]:
+    doc = inspect.getdoc(model) or ""
+    assert "Example:" in doc, f"{model.__name__} has no YAML example in its docstring"
+    text = textwrap.dedent(doc.split("Example:", 1)[1])
+    loaded = yaml.safe_load(text)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+@pytest.mark.parametrize("kind", sorted(kinds()))
+def test_documented_example_is_valid(kind: str) -> None:
+    info = kinds()[kind]
+    example = _example(info.model)
+    assert example["kind"] == kind
+    info.model.model_validate(example["spec"])
+
+
+def test_shipped_policies_are_valid() -> None:
+    policies = load_policies(POLICIES)
+    assert set(policies.tiers) == {"free", "pro", "enterprise"}
+    assert policies.pricing.regions
+
+
+def _copy(tmp_path: Path) -> Path:
+    target = tmp_path / "policies"
+    shutil.copytree(POLICIES, target)
+    return target
+
+
+def test_unknown_kind_lists_the_valid_ones(tmp_path: Path) -> None:
+    target = _copy(tmp_path)
+    (target / "zz.yaml").write_text("kind: ScalingPolicyy\nname: x\nspec: {}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert str(issue).startswith(f"{target / 'zz.yaml'}:1: kind: unknown kind 'ScalingPolicyy'; valid kinds: ")
+    assert "ScalingPolicy" in issue.message and "Tier" in issue.message
+
+
+def test_unknown_key_in_spec(tmp_path: Path) -> None:
+    target = _copy(tmp_path)
+    (target / "zz.yaml").write_text(
+        "kind: BudgetPolicy\nname: extra\nspec:\n  actual_thresholds: [50]\n  forcast_thresholds: [90]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    assert [str(i) for i in caught.value.issues] == [f"{target / 'zz.yaml'}:5: spec.forcast_thresholds: unknown key"]
+
+
+def test_tier_naming_a_missing_policy(tmp_path: Path) -> None:
+    target = _copy(tmp_path)
+    (target / "zz.yaml").write_text(
+        "kind: Tier\nname: gold\nspec:\n  scaling: nope\n  rightsizing: standard\n  budget: standard\n"
+        "  alerts: standard\n  breakers: default\n  quota: {cpu: '1', memory: 1Gi, pods: 5}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert issue.field == "spec.scaling" and "unknown ScalingPolicy 'nope'" in issue.message
+
+
+def test_duplicate_document(tmp_path: Path) -> None:
+    target = _copy(tmp_path)
+    (target / "zz.yaml").write_text(
+        "kind: BudgetPolicy\nname: standard\nspec: {}\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert issue.line == 2 and "already defined at" in issue.message
+
+
+def test_missing_global_default(tmp_path: Path) -> None:
+    target = _copy(tmp_path)
+    (target / "reports.yaml").unlink()
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    messages = {i.field: i.message for i in caught.value.issues}
+    assert "ReportPolicy" in messages and "ControllerPolicy" in messages
+
+
+def test_bad_quantity(tmp_path: Path) -> None:
+    target = _copy(tmp_path)
+    text = (target / "tiers.yaml").read_text(encoding="utf-8").replace('cpu: "16"', "cpu: lots", 1)
+    (target / "tiers.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert issue.field == "spec.quota.cpu" and "Kubernetes quantity" in issue.message
