@@ -94,7 +94,8 @@ def test_negative_budget(tmp_path: Path) -> None:
 
 
 def test_malformed_email(tmp_path: Path) -> None:
-    path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("[ops@acme.example]", "[ops@acme.example, not-an-email]"))
+    contacts = VALID_TENANT.replace("[ops@acme.example]", "[ops@acme.example, not-an-email]")
+    path = write(tmp_path, "tenants:\n" + contacts)
     found = issues_of(path)
     assert len(found) == 1 and found[0].startswith(f"{path}:7: tenants[0].contacts[1]: ")
 

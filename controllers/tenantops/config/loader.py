@@ -155,7 +155,7 @@ def _load_policy_doc(
         if key not in ("kind", "name", "spec", "description"):
             issues.append(ConfigIssue(doc.file, doc.line_of((str(key),)), str(key), "unknown key"))
     kind, name = data.get("kind"), data.get("name")
-    if kind not in registry:
+    if not isinstance(kind, str) or kind not in registry:
         valid = ", ".join(sorted(registry))
         issues.append(
             ConfigIssue(doc.file, doc.line_of(("kind",)), "kind", f"unknown kind {kind!r}; valid kinds: {valid}")
@@ -172,7 +172,10 @@ def _load_policy_doc(
         first = docs[(kind, name)]
         issues.append(
             ConfigIssue(
-                doc.file, doc.line_of(("name",)), "name", f"{kind} {name!r} already defined at {first.file}:{first.line}"
+                doc.file,
+                doc.line_of(("name",)),
+                "name",
+                f"{kind} {name!r} already defined at {first.file}:{first.line}",
             )
         )
         return
@@ -199,7 +202,10 @@ def _check_references(docs: Mapping[tuple[str, str], PolicyDoc], registry: Mappi
                 have = ", ".join(n for k, n in docs if k == ref_kind) or "none"
                 issues.append(
                     ConfigIssue(
-                        doc.file, doc.line, f"spec.{field_name}", f"tier {name!r} names unknown {ref_kind} {ref!r} (defined: {have})"
+                        doc.file,
+                        doc.line,
+                        f"spec.{field_name}",
+                        f"tier {name!r} names unknown {ref_kind} {ref!r} (defined: {have})",
                     )
                 )
     for info in registry.values():
@@ -219,7 +225,8 @@ def load_catalog(path: Path | str, policies: Policies) -> CatalogSpec:
     if issues:
         raise ConfigError(issues)
     if len(located) != 1 or not isinstance(located[0].data, dict):
-        raise ConfigError([ConfigIssue(str(file), 1, "<document>", "a catalogue is one mapping with a `tenants:` list")])
+        message = "a catalogue is one mapping with a `tenants:` list"
+        raise ConfigError([ConfigIssue(str(file), 1, "<document>", message)])
     doc = located[0]
     try:
         catalog = CatalogSpec.model_validate(doc.data)

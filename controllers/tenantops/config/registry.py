@@ -3,7 +3,8 @@
 A policy document is `{kind, name, spec}`. A kind registers the pydantic model of its `spec` here, with
 unknown keys forbidden, so a typo in a policy fails `tenantops validate` before anything runs. Kinds are
 *per tier* (a Tier names which document of that kind its tenants use, and a tenant may override
-fields of it) *global* (one document named `default` applies to the whole installation), or *named* (any number of documents, such as tiers, referenced by name from the catalogue).
+fields of it), *global* (one document named `default` applies to the whole installation), or *named*
+(any number of documents, such as tiers, referenced by name from the catalogue).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class Settings:
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_user: str | None = None
-    smtp_password: Secret = Secret("")
+    smtp_password: Secret = Secret("")  # noqa: RUF009  (immutable str subclass)
     smtp_starttls: bool = False
     mail_from: str = "tenantops@localhost"
     ops_email: str | None = None
