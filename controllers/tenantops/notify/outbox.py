@@ -1,0 +1,384 @@
+"""A durable outbox for mail: queued before sending, retried with backoff, sent once, never lost.
+
+Messages live in their own table (`outbox`) of the controller's state database (`Settings.state`), in
+WAL mode so that readers of the same file are not blocked while a pass writes.
+
+Guarantees, and how they are kept:
+
+- **Queued once.** `enqueue` is idempotent on `dedup_key` (e.g. `report:weekly:2026-11-16`): the key is
+  UNIQUE and the insert ignores a second one, so a controller restarted mid-pass, or two replicas, queue
+  a report for a period exactly once.
+- **Never lost.** A message leaves the table only by being accepted by the server (`sent`) or by failing
+  permanently (`failed`, surfaced as an `Alert` and in `tenantops_outbox_failed_total`). A down or
+  refusing server only moves `next_attempt_at` forward: exponential backoff from `base_delay` doubling
+  up to `max_delay`; after `max_attempts` temporary failures the message is failed too, so a broken
+  configuration cannot hide forever behind "will retry".
+- **Sent once.** A row is claimed before sending (`status = 'sending'` with a lease, committed), so a
+  second deliverer skips it; the server's acceptance and `status = 'sent'` are recorded in one
+  transaction right after the send returns.
+- **Crash between send and mark.** If the process dies after the server accepted a message but before
+  `sent` was committed, the row stays `sending`. Nothing can tell from here whether the server got it.
+  The outbox chooses the conservative side for reports and alerts: *resend* once the lease expires,
+  because a lost cost report or alert is worse than a duplicate. Every message carries a `Message-ID`
+  derived from its `dedup_key`, fixed when it is queued, so the resent copy is the same message and
+  mail stores that de-duplicate on Message-ID collapse it. Each such resend is logged as `in doubt`
+  and counted in `tenantops_outbox_in_doubt_total`.
+
+Time is always passed in (`now`), never read here, so backoff and leases are testable without sleeping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import getaddresses
+from enum import StrEnum
+from pathlib import Path
+
+from prometheus_client import Counter, Gauge
+
+from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError, Transport
+from tenantops.structs.plan import Alert, Severity
+
+log = logging.getLogger("tenantops.notify.outbox")
+
+SENT = Counter("tenantops_outbox_sent_total", "Messages accepted by the mail service.", ["kind"])
+FAILED = Counter(
+    "tenantops_outbox_failed_total", "Messages given up on (permanent refusal or too many retries).", ["kind"]
+)
+RETRIES = Counter(
+    "tenantops_outbox_retries_total", "Temporary delivery failures that were rescheduled.", ["kind"]
+)
+IN_DOUBT = Counter(
+    "tenantops_outbox_in_doubt_total",
+    "Messages resent because a previous attempt crashed between send and mark.",
+    ["kind"],
+)
+PENDING = Gauge("tenantops_outbox_pending", "Messages waiting in the outbox after the last delivery run.")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    dedup_key TEXT NOT NULL UNIQUE,
+    sender TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    message BLOB NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    next_attempt_at REAL NOT NULL,
+    lease_until REAL,
+    sent_at REAL,
+    last_error TEXT,
+    alerted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
+"""
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff after a temporary failure: `base_delay * 2**(attempts-1)`, capped at `max_delay`."""
+
+    base_delay: timedelta = timedelta(seconds=30)
+    max_delay: timedelta = timedelta(hours=1)
+    max_attempts: int = 20
+    lease: timedelta = timedelta(minutes=5)
+
+    def delay(self, attempts: int) -> timedelta:
+        """Wait before attempt number `attempts + 1`; `attempts` counts tries already made (>= 1)."""
+        exponent = max(0, attempts - 1)
+        if exponent >= 32:
+            return self.max_delay
+        return min(self.max_delay, self.base_delay * (1 << exponent))
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    kind: str
+    dedup_key: str
+    sender: str
+    recipients: tuple[str, ...]
+    status: Status
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    message: bytes = field(repr=False)
+
+
+@dataclass
+class DeliveryReport:
+    """What one `deliver` run did. `alerts` holds one Alert per message given up on in this run."""
+
+    sent: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    in_doubt: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+
+def _ts(moment: datetime) -> float:
+    if moment.tzinfo is None:
+        raise ValueError("outbox times must be timezone-aware")
+    return moment.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def message_id_for(dedup_key: str, domain: str = "tenantops") -> str:
+    """A Message-ID fixed by the dedup key, so a resent copy is recognisably the same message."""
+    digest = hashlib.sha256(dedup_key.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
+    sender_addrs = getaddresses([str(message.get("From", ""))])
+    sender = sender_addrs[0][1] if sender_addrs else ""
+    fields_ = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
+    recipients = [addr for _, addr in getaddresses(fields_) if addr]
+    return sender, recipients
+
+
+class Outbox:
+    """The outbox table in one SQLite file. Cheap to construct; each call opens its own connection."""
+
+    def __init__(self, path: str | Path, retry: RetryPolicy | None = None) -> None:
+        self.path = Path(path)
+        self.retry = retry or RetryPolicy()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA busy_timeout=30000")
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE: take the write lock up front so a claim can never race another deliverer."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- queueing -------------------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        kind: str,
+        dedup_key: str,
+        message: EmailMessage | bytes,
+        *,
+        now: datetime,
+        sender: str | None = None,
+        recipients: Sequence[str] | None = None,
+    ) -> bool:
+        """Queue `message` unless `dedup_key` was queued before; True when it was newly queued.
+
+        The envelope defaults to the message's From and To/Cc/Bcc. A Message-ID derived from the key is
+        added when the message has none, and Bcc is removed from the stored copy.
+        """
+        if isinstance(message, bytes):
+            parsed = BytesParser(policy=email_policy.SMTP).parsebytes(message)
+            assert isinstance(parsed, EmailMessage)
+            message = parsed
+        env_sender, env_recipients = _envelope(message)
+        sender = sender or env_sender
+        rcpts = list(recipients) if recipients is not None else env_recipients
+        if not sender:
+            raise ValueError(f"outbox message {dedup_key!r} has no sender (From header or sender=)")
+        if not rcpts:
+            raise ValueError(f"outbox message {dedup_key!r} has no recipients")
+        if "Message-ID" not in message:
+            message["Message-ID"] = message_id_for(dedup_key)
+        del message["Bcc"]
+        raw = message.as_bytes(policy=email_policy.SMTP)
+        stamp = _ts(now)
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO outbox (kind, dedup_key, sender, recipients, message, created_at,"
+                " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kind, dedup_key, sender, json.dumps(rcpts), raw, stamp, stamp),
+            )
+            queued = cur.rowcount == 1
+        if queued:
+            log.info("queued %s message %s for %d recipient(s)", kind, dedup_key, len(rcpts))
+        else:
+            log.debug("not queued again: %s already in the outbox", dedup_key)
+        return queued
+
+    # -- delivering -----------------------------------------------------------------------------------
+
+    def _claim(self, now: datetime, limit: int) -> tuple[list[OutboxEntry], set[int]]:
+        """Mark due rows `sending` with a lease; rows whose lease ran out while sending are in doubt."""
+        stamp = _ts(now)
+        lease = _ts(now + self.retry.lease)
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT * FROM outbox WHERE (status = 'pending' AND next_attempt_at <= ?)"
+                " OR (status = 'sending' AND lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?",
+                (stamp, stamp, limit),
+            ).fetchall()
+            entries: list[OutboxEntry] = []
+            doubtful: set[int] = set()
+            for row in rows:
+                if row["status"] == Status.SENDING:
+                    doubtful.add(int(row["id"]))
+                conn.execute(
+                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = ?"
+                    " WHERE id = ?",
+                    (lease, row["id"]),
+                )
+                entries.append(_entry(row, attempts=int(row["attempts"]) + 1))
+        return entries, doubtful
+
+    def deliver(self, transport: Transport, now: datetime, limit: int = 100) -> DeliveryReport:
+        """Try every due message once. Returns what happened; never raises for a delivery failure."""
+        report = DeliveryReport()
+        entries, doubtful = self._claim(now, limit)
+        for entry in entries:
+            if entry.id in doubtful:
+                IN_DOUBT.labels(entry.kind).inc()
+                report.in_doubt.append(entry.dedup_key)
+                log.warning(
+                    "in doubt: %s was being sent when a previous run stopped; resending with the same"
+                    " Message-ID", entry.dedup_key,
+                )
+            try:
+                transport.send(entry.sender, entry.recipients, entry.message)
+            except PermanentDeliveryError as exc:
+                self._fail(entry, f"{transport.name}: {exc}", now, report)
+            except TemporaryDeliveryError as exc:
+                self._reschedule(entry, f"{transport.name}: {exc}", now, report)
+            else:
+                with self._transaction() as conn:
+                    conn.execute(
+                        "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL,"
+                        " last_error = NULL WHERE id = ?",
+                        (_ts(now), entry.id),
+                    )
+                SENT.labels(entry.kind).inc()
+                report.sent.append(entry.dedup_key)
+                log.info("sent %s via %s (attempt %d)", entry.dedup_key, transport.name, entry.attempts)
+        PENDING.set(self.count(Status.PENDING) + self.count(Status.SENDING))
+        return report
+
+    def _reschedule(self, entry: OutboxEntry, error: str, now: datetime, report: DeliveryReport) -> None:
+        if entry.attempts >= self.retry.max_attempts:
+            self._fail(entry, f"gave up after {entry.attempts} attempts; last error: {error}", now, report)
+            return
+        at = now + self.retry.delay(entry.attempts)
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, lease_until = NULL,"
+                " last_error = ? WHERE id = ?",
+                (_ts(at), error, entry.id),
+            )
+        RETRIES.labels(entry.kind).inc()
+        report.retried.append(entry.dedup_key)
+        log.warning("will retry %s at %s (attempt %d failed: %s)", entry.dedup_key, at.isoformat(),
+                    entry.attempts, error)
+
+    def _fail(self, entry: OutboxEntry, error: str, now: datetime, report: DeliveryReport) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = ?, alerted = 1"
+                " WHERE id = ?",
+                (error, entry.id),
+            )
+        FAILED.labels(entry.kind).inc()
+        report.failed.append(entry.dedup_key)
+        report.alerts.append(failure_alert(entry, error))
+        log.error("failed permanently: %s (%s)", entry.dedup_key, error)
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def entries(self, status: Status | None = None) -> list[OutboxEntry]:
+        with self._connect() as conn:
+            cur = conn.execute(
+                "SELECT * FROM outbox" + (" WHERE status = ?" if status else "") + " ORDER BY id",
+                (str(status),) if status else (),
+            )
+            return [_entry(row) for row in cur.fetchall()]
+
+    def get(self, dedup_key: str) -> OutboxEntry | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM outbox WHERE dedup_key = ?", (dedup_key,)).fetchone()
+        return None if row is None else _entry(row)
+
+    def count(self, status: Status) -> int:
+        with self._connect() as conn:
+            (n,) = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = ?", (str(status),)).fetchone()
+        return int(n)
+
+    def failure_alerts(self) -> list[Alert]:
+        """One Alert per permanently failed message still in the table, for a pass to re-surface."""
+        return [failure_alert(e, e.last_error or "unknown error") for e in self.entries(Status.FAILED)]
+
+
+def _entry(row: sqlite3.Row, attempts: int | None = None) -> OutboxEntry:
+    return OutboxEntry(
+        id=int(row["id"]),
+        kind=str(row["kind"]),
+        dedup_key=str(row["dedup_key"]),
+        sender=str(row["sender"]),
+        recipients=tuple(json.loads(row["recipients"])),
+        status=Status(row["status"]),
+        attempts=int(row["attempts"]) if attempts is None else attempts,
+        created_at=datetime.fromtimestamp(row["created_at"], UTC),
+        next_attempt_at=datetime.fromtimestamp(row["next_attempt_at"], UTC),
+        sent_at=_dt(row["sent_at"]),
+        last_error=row["last_error"],
+        message=bytes(row["message"]),
+    )
+
+
+def failure_alert(entry: OutboxEntry, error: str) -> Alert:
+    """The Alert a person sees when mail could not be delivered: what, to whom, why, what to do."""
+    return Alert(
+        key=f"outbox-failed:{entry.dedup_key}",
+        tenant=None,
+        severity=Severity.WARNING,
+        cause="mail-delivery-failed",
+        summary=(
+            f"{entry.kind} mail {entry.dedup_key} to {', '.join(entry.recipients)} was not delivered: {error}"
+        ),
+        suggested_action=(
+            "Check the mail transport settings (TENANTOPS_SMTP_* or SES identity) and the recipients;"
+            " the message is kept in the outbox table with status 'failed'."
+        ),
+        details={"kind": entry.kind, "attempts": entry.attempts, "recipients": list(entry.recipients)},
+    )

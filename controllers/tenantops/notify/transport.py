@@ -1,0 +1,37 @@
+"""What the outbox needs from a mail transport, and the two ways a delivery can fail.
+
+The split into temporary and permanent failure decides the retry (as kopf's `TemporaryError` vs
+`PermanentError`): a down server or a 4xx reply is worth waiting for; a 5xx reply will not change by
+asking again, so the message is failed at once and a person is told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class DeliveryError(Exception):
+    """A message was not accepted. `code` is the server's reply code when there was one."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """Try again later: connection refused, timeout, or a 4xx reply."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Do not try again: a 5xx reply, or a message the service will never take."""
+
+
+class Transport(Protocol):
+    """Hands one raw RFC 5322 message to a mail service for the given envelope."""
+
+    name: str
+
+    def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+        """Return only when the service has accepted the message; raise a `DeliveryError` otherwise."""
+        ...

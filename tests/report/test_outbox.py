@@ -1,0 +1,223 @@
+"""The outbox: queued once, retried with backoff, sent once, failures surfaced. Time is passed in."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import REGISTRY
+
+from tenantops.notify.outbox import Outbox, RetryPolicy, Status, message_id_for
+from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError
+
+T0 = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
+
+
+class ScriptedTransport:
+    """A transport whose answers are scripted: 'ok', 'temp' or 'perm' per call, then 'ok'."""
+
+    name = "scripted"
+
+    def __init__(self, answers: Sequence[str] = ()) -> None:
+        self.answers = list(answers)
+        self.accepted: list[tuple[str, tuple[str, ...], bytes]] = []
+
+    def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+        answer = self.answers.pop(0) if self.answers else "ok"
+        if answer == "temp":
+            raise TemporaryDeliveryError("421 service not available", code=421)
+        if answer == "perm":
+            raise PermanentDeliveryError("550 mailbox unavailable", code=550)
+        self.accepted.append((sender, tuple(recipients), message))
+
+
+def make_message(subject: str = "Weekly cost report", to: str = "ops@example.com") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "tenantops@example.com"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg.set_content("body")
+    return msg
+
+
+def metric(name: str, kind: str = "report") -> float:
+    return REGISTRY.get_sample_value(name, {"kind": kind}) or 0.0
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Outbox:
+    return Outbox(tmp_path / "state" / "state.db")
+
+
+def test_enqueue_is_idempotent_on_key(outbox: Outbox) -> None:
+    assert outbox.enqueue("report", "report:2026-11-16", make_message(), now=T0) is True
+    assert outbox.enqueue("report", "report:2026-11-16", make_message("other"), now=T0) is False
+    entries = outbox.entries()
+    assert len(entries) == 1
+    assert b"Weekly cost report" in entries[0].message
+
+
+def test_database_is_wal_and_own_table(outbox: Outbox) -> None:
+    conn = sqlite3.connect(outbox.path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        conn.close()
+    assert "outbox" in tables
+
+
+def test_envelope_from_headers_and_stable_message_id(outbox: Outbox) -> None:
+    msg = make_message(to="a@example.com, B <b@example.com>")
+    msg["Bcc"] = "hidden@example.com"
+    outbox.enqueue("report", "k1", msg, now=T0)
+    entry = outbox.get("k1")
+    assert entry is not None
+    assert entry.sender == "tenantops@example.com"
+    assert entry.recipients == ("a@example.com", "b@example.com", "hidden@example.com")
+    assert b"hidden@example.com" not in entry.message  # Bcc is envelope-only
+    assert message_id_for("k1").encode() in entry.message
+
+
+def test_message_without_recipients_is_refused(outbox: Outbox) -> None:
+    msg = EmailMessage()
+    msg["From"] = "tenantops@example.com"
+    msg.set_content("x")
+    with pytest.raises(ValueError, match="no recipients"):
+        outbox.enqueue("report", "k", msg, now=T0)
+
+
+def test_delivers_once_and_marks_sent(outbox: Outbox) -> None:
+    before = metric("tenantops_outbox_sent_total")
+    outbox.enqueue("report", "k", make_message(), now=T0)
+    transport = ScriptedTransport()
+    report = outbox.deliver(transport, T0)
+    assert report.sent == ["k"]
+    again = outbox.deliver(transport, T0 + timedelta(days=1))
+    assert again.sent == []
+    assert len(transport.accepted) == 1
+    entry = outbox.get("k")
+    assert entry is not None and entry.status is Status.SENT and entry.sent_at == T0
+    assert metric("tenantops_outbox_sent_total") == before + 1
+
+
+def test_temporary_failure_backs_off_exponentially(tmp_path: Path) -> None:
+    policy = RetryPolicy(base_delay=timedelta(seconds=30), max_delay=timedelta(minutes=10), max_attempts=50)
+    outbox = Outbox(tmp_path / "s.db", retry=policy)
+    outbox.enqueue("report", "k", make_message(), now=T0)
+    transport = ScriptedTransport(["temp"] * 6)
+    now = T0
+    waits = []
+    for _ in range(6):
+        report = outbox.deliver(transport, now)
+        assert report.retried == ["k"]
+        entry = outbox.get("k")
+        assert entry is not None and entry.status is Status.PENDING
+        waits.append(entry.next_attempt_at - now)
+        # Not due a moment before the backoff ends.
+        assert outbox.deliver(transport, entry.next_attempt_at - timedelta(seconds=1)).retried == []
+        now = entry.next_attempt_at
+    assert [w.total_seconds() for w in waits] == [30, 60, 120, 240, 480, 600]
+    assert outbox.deliver(transport, now).sent == ["k"]
+    assert len(transport.accepted) == 1
+
+
+def test_permanent_refusal_fails_at_once_with_alert_and_metric(outbox: Outbox) -> None:
+    before = metric("tenantops_outbox_failed_total")
+    outbox.enqueue("report", "k", make_message(), now=T0)
+    report = outbox.deliver(ScriptedTransport(["perm"]), T0)
+    assert report.failed == ["k"]
+    assert len(report.alerts) == 1
+    alert = report.alerts[0]
+    assert alert.key == "outbox-failed:k"
+    assert "550" in alert.summary and "ops@example.com" in alert.summary
+    assert metric("tenantops_outbox_failed_total") == before + 1
+    entry = outbox.get("k")
+    assert entry is not None and entry.status is Status.FAILED
+    # Kept, not deleted, and not retried.
+    assert outbox.deliver(ScriptedTransport(), T0 + timedelta(days=1)).sent == []
+    assert [a.key for a in outbox.failure_alerts()] == ["outbox-failed:k"]
+
+
+def test_too_many_temporary_failures_become_permanent(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "s.db", retry=RetryPolicy(max_attempts=3))
+    outbox.enqueue("alert", "a", make_message(), now=T0)
+    transport = ScriptedTransport(["temp"] * 10)
+    now = T0
+    outcomes = []
+    for _ in range(3):
+        report = outbox.deliver(transport, now)
+        outcomes.append((report.retried, report.failed))
+        now += timedelta(days=1)
+    assert outcomes == [(["a"], []), (["a"], []), ([], ["a"])]
+    entry = outbox.get("a")
+    assert entry is not None and entry.status is Status.FAILED and "gave up after 3" in (entry.last_error or "")
+
+
+def test_crash_between_send_and_mark_resends_after_lease(tmp_path: Path) -> None:
+    """A claim that never finished (process died mid-send) is resent once its lease runs out."""
+    outbox = Outbox(tmp_path / "s.db", retry=RetryPolicy(lease=timedelta(minutes=5)))
+    outbox.enqueue("report", "k", make_message(), now=T0)
+    claimed, _ = outbox._claim(T0, 10)  # what deliver does first; the "crash" is simply not continuing
+    assert [e.dedup_key for e in claimed] == ["k"]
+    transport = ScriptedTransport()
+    # Another deliverer during the lease must not send it too.
+    assert outbox.deliver(transport, T0 + timedelta(minutes=4)).sent == []
+    before = metric("tenantops_outbox_in_doubt_total")
+    report = outbox.deliver(transport, T0 + timedelta(minutes=6))
+    assert report.sent == ["k"] and report.in_doubt == ["k"]
+    assert metric("tenantops_outbox_in_doubt_total") == before + 1
+    assert message_id_for("k").encode() in transport.accepted[0][2]
+
+
+def test_two_outboxes_on_one_file_send_once(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    first, second = Outbox(path), Outbox(path)
+    for i in range(5):
+        first.enqueue("report", f"k{i}", make_message(), now=T0)
+        second.enqueue("report", f"k{i}", make_message(), now=T0)
+    transport = ScriptedTransport()
+    first.deliver(transport, T0)
+    second.deliver(transport, T0)
+    assert len(transport.accepted) == 5
+
+
+def test_naive_time_is_refused(outbox: Outbox) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        outbox.enqueue("report", "k", make_message(), now=datetime(2026, 1, 1))
+
+
+@given(st.integers(min_value=1, max_value=200))
+def test_backoff_is_monotonic_and_capped(attempts: int) -> None:
+    policy = RetryPolicy(base_delay=timedelta(seconds=7), max_delay=timedelta(minutes=45))
+    delay = policy.delay(attempts)
+    assert timedelta(seconds=7) <= delay <= timedelta(minutes=45)
+    assert policy.delay(attempts + 1) >= delay
+
+
+@settings(deadline=None, max_examples=40)  # each example opens a real SQLite file; its fsyncs vary in time
+@given(st.lists(st.sampled_from(["ok", "temp", "perm"]), max_size=30), st.integers(min_value=1, max_value=8))
+def test_every_message_ends_sent_or_failed_never_lost_or_doubled(answers: list[str], n: int) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        outbox = Outbox(Path(tmp) / "s.db", retry=RetryPolicy(max_attempts=4))
+        for i in range(n):
+            outbox.enqueue("report", f"k{i}", make_message(f"s{i}"), now=T0)
+        transport = ScriptedTransport(answers)
+        now = T0
+        for _ in range(10):
+            outbox.deliver(transport, now)
+            now += timedelta(days=1)
+        sent = outbox.entries(Status.SENT)
+        failed = outbox.entries(Status.FAILED)
+        assert len(sent) + len(failed) == n
+        assert len(transport.accepted) == len(sent)
+        subjects = [m for _, _, m in transport.accepted]
+        assert len(set(subjects)) == len(subjects)
