@@ -1,0 +1,92 @@
+"""Fixtures shared by the whole suite: real local servers, each on a free loopback port.
+
+- `prometheus`: a factory, `prometheus(targets=(), series=None, start=True, **kwargs)`, so a test can
+  backfill history (`series`, or `server.backfill(...)` with `start=False`) before the server starts.
+  Every server made is stopped and its TSDB deleted after the test.
+- `moto_server`: one moto server per session (it takes about a second to start), reset before each test;
+  fake AWS credentials are set in the environment for the test.
+- `smtp_server`: a fresh SMTP server per test, stopped afterwards.
+- `kube_api`: a fresh Kubernetes API stand-in per test.
+- `traces_dir`: the recorded traces (`TENANTOPS_TRACES`, else `../shared/traces` beside the repo).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tenantops.sandbox.moto_server import FAKE_CREDENTIALS, MotoServer
+from tenantops.sandbox.prometheus import PrometheusServer, SeriesLike
+from tenantops.sandbox.smtp import SmtpServer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+PrometheusFactory = Callable[..., PrometheusServer]
+
+
+@pytest.fixture
+def prometheus() -> Iterator[PrometheusFactory]:
+    made: list[PrometheusServer] = []
+
+    def make(
+        targets: Sequence[str] = (),
+        *,
+        series: Iterable[SeriesLike] | None = None,
+        start: bool = True,
+        **kwargs: Any,
+    ) -> PrometheusServer:
+        server = PrometheusServer(targets, **kwargs)
+        made.append(server)
+        if series is not None:
+            server.backfill(series)
+        if start:
+            server.start()
+        return server
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def _moto_session() -> Iterator[MotoServer]:
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def moto_server(_moto_session: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    _moto_session.reset()
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", _moto_session.region)
+    return _moto_session
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
+    server = SmtpServer(eml_dir=tmp_path / "mail").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kube_api() -> Iterator[Any]:
+    from tenantops.sandbox.kube_api import KubeApiServer
+
+    with KubeApiServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def traces_dir() -> Path:
+    configured = os.environ.get("TENANTOPS_TRACES")
+    path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "traces"
+    if not path.is_dir():
+        pytest.skip(f"recorded traces not found at {path} (set TENANTOPS_TRACES)")
+    return path
