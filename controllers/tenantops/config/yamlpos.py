@@ -43,6 +43,7 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 _STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 class _Builder:
@@ -53,10 +54,12 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)
+            if any(k.tag == _MERGE for k, _ in node.value):
+                self.loader.flatten_mapping(node)
             out: dict[Any, Any] = {}
+            lines = self.doc.lines
             for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
+                key = key_node.value if key_node.tag == _STR else self.loader.construct_object(key_node, deep=True)
                 line = key_node.start_mark.line + 1
                 if not isinstance(key, str | int | float | bool) or key is None:
                     self.issues.append(ConfigIssue(self.doc.file, line, _dotted(path), "keys must be scalars"))
@@ -67,8 +70,11 @@ class _Builder:
                     )
                     continue
                 child: PathKey = (*path, str(key))
-                self.doc.lines[child] = line
-                out[key] = self.build(value_node, child)
+                lines[child] = line
+                if value_node.tag == _STR and isinstance(value_node, yaml.ScalarNode):
+                    out[key] = value_node.value
+                else:
+                    out[key] = self.build(value_node, child)
             return out
         if isinstance(node, yaml.SequenceNode):
             items = []
