@@ -1,0 +1,169 @@
+"""The Prometheus metrics source: a fixed handful of batched queries per pass, whatever the tenant count.
+
+Each query of a tenant's MetricsPolicy aggregates `by (tenant, workload)`, so one request answers for
+every tenant. Tenants are grouped by their resolved policy and identical query texts are sent once, so
+the number of requests is the number of distinct queries (7 with the default policy), never a multiple
+of the tenant count (the overload KEDA users hit at ~1,500 scaled objects).
+
+Staleness. An instant query cannot say how old the sample behind a computed value is, so each query is
+sent as a two-point range query: at the pass time and `stale_after_seconds` before it. A series with a
+point at the pass time is current (Prometheus's own staleness markers and lookback already apply); one
+that only has the earlier point stopped reporting and is marked STALE with its last value; one with
+neither is MISSING. This costs one extra evaluation per query, not one extra request.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from urllib3.util.retry import Retry
+
+from tenantops.config.catalog import Tenant
+from tenantops.config.loader import Config
+from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadKey, WorkloadMetrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedQuery:
+    """One request of a pass: a PromQL text, the staleness limit it runs with, and who reads its answer.
+
+    `readers` maps each metric name bound to this text to the tenants whose policy binds it (two
+    policies may give the same query different names, or the same name to different queries).
+    """
+
+    promql: str
+    stale_after_seconds: int
+    readers: Mapping[str, frozenset[str]]
+
+    @property
+    def label(self) -> str:
+        return ",".join(sorted(self.readers))
+
+
+def plan_queries(config: Config, tenants: Sequence[Tenant]) -> list[PlannedQuery]:
+    """Group tenants by their resolved metrics policy and merge identical (query, staleness) pairs.
+
+    Pure and cheap (tenants without overrides share one resolved policy object), so it runs every pass
+    and a hot-reloaded policy takes effect at the next pass.
+    """
+    by_text: dict[tuple[str, int], dict[str, set[str]]] = {}
+    for tenant in tenants:
+        metrics = config.for_tenant(tenant).metrics
+        for name, promql in metrics.queries.items():
+            readers = by_text.setdefault((promql.strip(), metrics.stale_after_seconds), {})
+            readers.setdefault(name, set()).add(tenant.id)
+    return [
+        PlannedQuery(text, stale, {name: frozenset(ids) for name, ids in readers.items()})
+        for (text, stale), readers in sorted(by_text.items())
+    ]
+
+
+def _default_client(url: str, timeout: float) -> PrometheusConnect:
+    # One retry on a dropped connection or a 502/503/504 only: a pass that waits out the client's default
+    # backoff is a late pass for every tenant, and the next pass retries anyway.
+    retry = Retry(total=1, backoff_factor=0.2, status_forcelist=(502, 503, 504), allowed_methods=("GET",))
+    return PrometheusConnect(url=url, disable_ssl=False, retry=retry, timeout=timeout)
+
+
+class PrometheusSource:
+    """A `MetricsSource` over prometheus-api-client's `PrometheusConnect` (one HTTP session, reused)."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0, client: PrometheusConnect | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.client = client if client is not None else _default_client(self.url, timeout)
+        self.requests_sent = 0  # queries this source has sent, for the controller's own metrics and tests
+
+    def observe(self, config: Config, now: datetime, tenants: Sequence[Tenant] | None = None) -> Snapshot:
+        """All selected tenants' metrics as of `now` (UTC); failed queries are in `errors`, never raised."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        selected = list(config.tenants if tenants is None else tenants)
+        readings: dict[WorkloadKey, dict[str, Reading]] = {
+            (t.id, w.name): {} for t in selected for w in t.workloads
+        }
+        errors: list[str] = []
+        for planned in plan_queries(config, selected):
+            try:
+                result = self._fetch(planned.promql, now, planned.stale_after_seconds)
+            except Exception as exc:  # any failure of one query: that metric is missing for all, pass goes on
+                reason = _describe(exc)
+                log.warning("query %s failed: %s", planned.label, reason)
+                errors.append(f"{planned.label}: {reason}")
+                continue
+            absorb(result, planned, now, readings)
+        workloads = {key: WorkloadMetrics(key[0], key[1], found) for key, found in readings.items()}
+        return Snapshot(at=now, workloads=workloads, errors=tuple(errors))
+
+    def _fetch(self, promql: str, now: datetime, stale_after: int) -> list[dict[str, Any]]:
+        self.requests_sent += 1
+        end = now.replace(microsecond=0)
+        result = self.client.custom_query_range(
+            promql, start_time=end - timedelta(seconds=stale_after), end_time=end, step=str(stale_after)
+        )
+        if not isinstance(result, list):
+            raise ValueError(f"unexpected response shape: {type(result).__name__}")
+        return result
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, requests.RequestException):
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def absorb(
+    result: Iterable[Mapping[str, Any]],
+    planned: PlannedQuery,
+    now: datetime,
+    readings: dict[WorkloadKey, dict[str, Reading]],
+) -> int:
+    """Turn one query's matrix into readings for the tenants that read it. Returns series ignored.
+
+    Series without `tenant`/`workload` labels, for workloads not in the catalogue, or with a malformed
+    value are ignored (and counted) rather than failing the whole query: one odd exporter must not blind
+    the controller to every other tenant.
+    """
+    end = int(now.replace(microsecond=0).timestamp())
+    stamps: dict[float, datetime] = {}
+    readers = list(planned.readers.items())
+    single = readers[0] if len(readers) == 1 else None
+    ignored = 0
+    for series in result:
+        try:
+            labels = series["metric"]
+            key = (labels["tenant"], labels["workload"])
+            stamp, raw = series["values"][-1]
+            value = float(raw)
+        except (KeyError, IndexError, TypeError, ValueError):
+            ignored += 1
+            continue
+        found = readings.get(key)
+        if found is None:
+            ignored += 1
+            continue
+        at = stamps.get(stamp)
+        if at is None:
+            at = stamps[stamp] = datetime.fromtimestamp(float(stamp), UTC)
+        if float(stamp) >= end:
+            reading = Reading.classify(value, at)
+        else:
+            reading = Reading(value if math.isfinite(value) and value >= 0 else None, Quality.STALE, at)
+        if single is not None:
+            if key[0] in single[1]:
+                found[single[0]] = reading
+            continue
+        for name, tenant_ids in readers:
+            if key[0] in tenant_ids:
+                found[name] = reading
+    if ignored:
+        log.debug("query %s: %d series ignored (unlabelled, unknown workload or malformed)", planned.label, ignored)
+    return ignored
