@@ -50,6 +50,7 @@ class Settings:
     smtp_password: Secret = Secret("")  # noqa: RUF009  (immutable str subclass)
     smtp_starttls: bool = False
     mail_from: str = "tenantops@localhost"
+    mail_transport: str = "smtp"  # "smtp" or "ses" (SES uses aws_region and aws_endpoint_url)
     ops_email: str | None = None
     webhook_url: str | None = None
     alertmanager_url: str | None = None

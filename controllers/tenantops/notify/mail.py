@@ -1,0 +1,156 @@
+"""Mail transports behind one `Transport` protocol: SMTP (optionally STARTTLS and AUTH) and Amazon SES.
+
+Each transport turns its service's answers into the outbox's two failure kinds: SMTP 4xx replies and
+connection problems are temporary, 5xx replies permanent; for SES, throttling and server-side errors are
+temporary and a rejected message or an unverified sender permanent. The SMTP password is a `Secret`
+revealed only in the `login` call, so it never reaches a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Sequence
+from typing import Any
+
+from tenantops.config.settings import Secret, Settings
+from tenantops.notify.transport import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+    Transport,
+)
+
+log = logging.getLogger("tenantops.notify.mail")
+
+
+def _smtp_error(code: int | None, text: str) -> DeliveryError:
+    """4xx (and no code at all: the connection broke) is worth retrying; 5xx is not."""
+    if code is not None and 500 <= code < 600:
+        return PermanentDeliveryError(text, code)
+    return TemporaryDeliveryError(text, code)
+
+
+def _reply_text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+class SmtpTransport:
+    """Plain `smtplib`: one connection per delivery run would save little for a few mails a week."""
+
+    name = "smtp"
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 25,
+        *,
+        username: str | None = None,
+        password: Secret | None = None,
+        starttls: bool = False,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password if password is not None else Secret("")
+        self.starttls = starttls
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+
+    def __repr__(self) -> str:
+        return (
+            f"SmtpTransport(host={self.host!r}, port={self.port}, username={self.username!r},"
+            f" password={self.password!r}, starttls={self.starttls})"
+        )
+
+    def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                smtp.ehlo()
+                if self.starttls:
+                    smtp.starttls(context=self.ssl_context or ssl.create_default_context())
+                    smtp.ehlo()
+                if self.username:
+                    smtp.login(self.username, self.password.reveal())
+                refused = smtp.sendmail(sender, list(recipients), message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            detail = "; ".join(f"{rcpt}: {code} {_reply_text(text)}" for rcpt, (code, text) in exc.recipients.items())
+            # Every recipient refused: temporary only if every refusal was temporary.
+            worst = max(codes) if codes else None
+            raise _smtp_error(worst, f"all recipients refused ({detail})") from None
+        except smtplib.SMTPAuthenticationError as exc:
+            # Never include the credentials; the server's reply text does not contain them.
+            raise _smtp_error(exc.smtp_code, f"authentication failed: {exc.smtp_code}") from None
+        except smtplib.SMTPResponseException as exc:
+            raise _smtp_error(exc.smtp_code, f"{exc.smtp_code} {_reply_text(exc.smtp_error)}") from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise PermanentDeliveryError(f"server does not support a required extension: {exc}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TemporaryDeliveryError(f"{self.host}:{self.port}: {type(exc).__name__}: {exc}") from None
+        if refused:
+            # Accepted for the others; resending would duplicate their copy, so this is logged, not retried.
+            log.warning("smtp accepted the message but refused %d recipient(s): %s", len(refused), sorted(refused))
+
+
+_SES_PERMANENT = {
+    "MessageRejected",
+    "MailFromDomainNotVerified",
+    "MailFromDomainNotVerifiedException",
+    "ConfigurationSetDoesNotExist",
+    "ConfigurationSetSendingPausedException",
+    "AccountSendingPausedException",
+    "InvalidParameterValue",
+    "AccessDenied",
+    "AccessDeniedException",
+}
+
+
+class SesTransport:
+    """Amazon SES `SendRawEmail`: the same MIME bytes as SMTP, so the report looks identical either way."""
+
+    name = "ses"
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SesTransport:
+        import boto3
+
+        client = boto3.client("ses", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+        return cls(client)
+
+    def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.send_raw_email(
+                Source=sender, Destinations=list(recipients), RawMessage={"Data": message}
+            )
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+            text = f"{code}: {error.get('Message', '')}"
+            if code in _SES_PERMANENT or (400 <= status < 500 and "Throttl" not in code):
+                raise PermanentDeliveryError(text, status or None) from None
+            raise TemporaryDeliveryError(text, status or None) from None
+        except BotoCoreError as exc:
+            raise TemporaryDeliveryError(f"{type(exc).__name__}: {exc}") from None
+
+
+def transport_from_settings(settings: Settings) -> Transport:
+    """`TENANTOPS_MAIL_TRANSPORT=ses` sends through SES; anything else (default) through SMTP."""
+    if settings.mail_transport == "ses":
+        return SesTransport.from_settings(settings)
+    return SmtpTransport(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=settings.smtp_user,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+    )
