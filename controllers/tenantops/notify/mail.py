@@ -120,8 +120,13 @@ class SesTransport:
     @classmethod
     def from_settings(cls, settings: Settings) -> SesTransport:
         import boto3
+        from botocore.config import Config
 
-        client = boto3.client("ses", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+        # One attempt per delivery run: the outbox owns retrying, with backoff that survives restarts.
+        config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+        client = boto3.client(
+            "ses", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=config
+        )
         return cls(client)
 
     def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
