@@ -1,0 +1,267 @@
+"""Policy documents of a tenant: what its identity may reach, who may use its key, how its bucket is guarded.
+
+Pure functions of names and ARNs, so the isolation argument ("a tenant's role reaches its own resources
+and nothing else") can be checked on the documents themselves, in unit tests and in moto, without Pulumi.
+
+Every statement is either scoped to ARNs that contain the tenant's own resource prefix (S3, SSM, logs,
+KMS key) or, where the service supports attribute-based access control, to `*` with a condition on the
+resource's `tenant` tag equal to this tenant (ABAC). No statement uses a wildcard that could match the
+prefix of another tenant's name: a bucket ARN ends at the exact bucket name, paths end in `/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from tenantops.structs.naming import resource_prefix
+
+Document = dict[str, Any]
+
+_S3_NAME_LIMIT = 63
+_IAM_ROLE_NAME_LIMIT = 64
+
+
+def _fit(name: str, limit: int) -> str:
+    """Shorten a name over an AWS length limit, keeping it unique with a hash of the full name."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+def bucket_name(environment: str, tenant_id: str) -> str:
+    """The tenant's data bucket: a fixed name, so its ARN is known before it exists."""
+    return _fit(f"{resource_prefix(environment, tenant_id)}-data", _S3_NAME_LIMIT)
+
+
+def role_name(environment: str, tenant_id: str) -> str:
+    """The IAM role the tenant's workloads run as."""
+    return _fit(f"{resource_prefix(environment, tenant_id)}-workload", _IAM_ROLE_NAME_LIMIT)
+
+
+def parameter_path(environment: str, tenant_id: str) -> str:
+    """SSM Parameter Store path under which the tenant's configuration lives (ends in `/`)."""
+    return f"/tenantops/{environment}/{tenant_id}/"
+
+
+def log_group_name(environment: str, tenant_id: str) -> str:
+    return f"/tenantops/{environment}/{tenant_id}"
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """Everything a tenant's documents are scoped to. `key_arn` is only known once the key exists."""
+
+    tenant_id: str
+    environment: str
+    account_id: str
+    region: str
+    key_arn: str
+    partition: str = "aws"
+
+    @property
+    def bucket(self) -> str:
+        return bucket_name(self.environment, self.tenant_id)
+
+    @property
+    def bucket_arn(self) -> str:
+        return f"arn:{self.partition}:s3:::{self.bucket}"
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{role_name(self.environment, self.tenant_id)}"
+
+    @property
+    def parameters_arn(self) -> str:
+        path = parameter_path(self.environment, self.tenant_id)
+        return f"arn:{self.partition}:ssm:{self.region}:{self.account_id}:parameter{path}*"
+
+    @property
+    def log_group_arn(self) -> str:
+        name = log_group_name(self.environment, self.tenant_id)
+        return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:{name}:*"
+
+    def owned_arns(self) -> list[str]:
+        """Concrete ARNs of resources this tenant owns: what other tenants' documents must never match."""
+        return [
+            self.bucket_arn,
+            f"{self.bucket_arn}/reports/2026/01.csv",
+            self.key_arn,
+            self.parameters_arn.replace("*", "db-password"),
+            self.log_group_arn.replace(":*", ":log-stream:api-1"),
+            f"arn:{self.partition}:secretsmanager:{self.region}:{self.account_id}:secret:"
+            f"{resource_prefix(self.environment, self.tenant_id)}-db-AbCdEf",
+        ]
+
+
+S3_BUCKET_ACTIONS = ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketLocation"]
+S3_OBJECT_ACTIONS = [
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+]
+KMS_USE_ACTIONS = [
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:DescribeKey",
+]
+ABAC_TAG_CONDITION_KEY = "aws:ResourceTag/tenant"
+
+
+def workload_role_policy(scope: TenantScope) -> Document:
+    """The tenant role's inline policy: its own bucket, key, parameters and logs; tagged secrets by ABAC.
+
+    S3 statements carry no conditions on purpose: the isolation must hold from the resource ARN alone,
+    which is also what moto's IAM enforcement evaluates.
+    """
+    secrets = f"arn:{scope.partition}:secretsmanager:{scope.region}:{scope.account_id}:secret:*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "OwnBucket", "Effect": "Allow", "Action": S3_BUCKET_ACTIONS, "Resource": [scope.bucket_arn]},
+            {"Sid": "OwnObjects", "Effect": "Allow", "Action": S3_OBJECT_ACTIONS, "Resource": [f"{scope.bucket_arn}/*"]},
+            {"Sid": "OwnKey", "Effect": "Allow", "Action": KMS_USE_ACTIONS, "Resource": [scope.key_arn]},
+            {
+                "Sid": "OwnParameters",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+                "Resource": [scope.parameters_arn],
+            },
+            {
+                "Sid": "OwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [scope.log_group_arn],
+            },
+            {
+                "Sid": "TaggedSecrets",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                "Resource": [secrets],
+                "Condition": {"StringEquals": {ABAC_TAG_CONDITION_KEY: scope.tenant_id}},
+            },
+        ],
+    }
+
+
+def workload_trust_policy(isolation: str) -> Document:
+    """Who may assume the tenant role: EKS Pod Identity for pooled workloads, EC2 for silo instances.
+
+    Which pods get the role is decided by the Pod Identity association, created for the tenant's own
+    namespace and service account only (`pool.py`).
+    """
+    if isolation == "silo":
+        return {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }],
+        }
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }],
+    }
+
+
+def key_policy(scope: TenantScope, *, silo: bool) -> Document:
+    """The tenant key's policy: the account administers it, only the tenant's role uses it.
+
+    Delegating administration to the account root is what keeps a key manageable; use is granted to the
+    one role by ARN, so another tenant's role cannot use this key even with a careless identity policy.
+    Silo tenants' instance volumes are encrypted under the key, which the Auto Scaling service-linked role
+    must be able to use when it launches them. `scope.key_arn` is not used: the key does not exist yet.
+    """
+    root = f"arn:{scope.partition}:iam::{scope.account_id}:root"
+    policy: Document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": [
+                    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                    "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+                    "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "TenantRoleUses",
+                "Effect": "Allow",
+                "Principal": {"AWS": scope.role_arn},
+                "Action": KMS_USE_ACTIONS,
+                "Resource": "*",
+            },
+        ],
+    }
+    if silo:
+        autoscaling = (
+            f"arn:{scope.partition}:iam::{scope.account_id}:role/aws-service-role/"
+            "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+        )
+        policy["Statement"].append({
+            "Sid": "AutoScalingLaunchesEncryptedVolumes",
+            "Effect": "Allow",
+            "Principal": {"AWS": autoscaling},
+            "Action": [*KMS_USE_ACTIONS, "kms:ReEncrypt*", "kms:CreateGrant"],
+            "Resource": "*",
+        })
+    return policy
+
+
+def bucket_policy(scope: TenantScope) -> Document:
+    """Deny any request without TLS, and uploads that name an encryption key other than the tenant's."""
+    resources = [scope.bucket_arn, f"{scope.bucket_arn}/*"]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": resources,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "DenyForeignKeys",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": [f"{scope.bucket_arn}/*"],
+                "Condition": {
+                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": scope.key_arn}
+                },
+            },
+        ],
+    }
+
+
+def budget_topic_policy(topic_arn: str, account_id: str) -> Document:
+    """Let AWS Budgets publish to the tenant's alert topic, and only on behalf of this account."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "BudgetsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "budgets.amazonaws.com"},
+            "Action": "SNS:Publish",
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        }],
+    }

@@ -1,0 +1,59 @@
+"""The tenant's identity: one IAM role its workloads run as, reaching only the tenant's own resources."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from tenantops_infra import documents
+
+
+@dataclass(frozen=True)
+class IdentityArgs:
+    tenant_id: str
+    environment: str
+    region: str
+    isolation: str
+    account_id: pulumi.Input[str]
+    key_arn: pulumi.Input[str]
+    tags: dict[str, str]
+
+
+class TenantIdentity(pulumi.ComponentResource):
+    """Role + inline policy from `documents.workload_role_policy`; silo tenants also get an instance profile.
+
+    The role carries the `tenant` tag too, so sessions of it hold `aws:PrincipalTag/tenant` for ABAC.
+    """
+
+    role: aws.iam.Role
+    instance_profile: aws.iam.InstanceProfile | None
+
+    def __init__(self, name: str, args: IdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tenantops:tenant:Identity", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            name=documents.role_name(args.environment, args.tenant_id),
+            description=f"Workloads of tenant {args.tenant_id} ({args.environment})",
+            assume_role_policy=json.dumps(documents.workload_trust_policy(args.isolation)),
+            max_session_duration=3600,
+            tags=args.tags,
+            opts=child,
+        )
+        policy = pulumi.Output.all(args.account_id, args.key_arn).apply(
+            lambda values: json.dumps(
+                documents.workload_role_policy(
+                    documents.TenantScope(args.tenant_id, args.environment, values[0], args.region, values[1])
+                )
+            )
+        )
+        self.policy = aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id, policy=policy, opts=child)
+        self.instance_profile = None
+        if args.isolation == "silo":
+            self.instance_profile = aws.iam.InstanceProfile(
+                f"{name}-instance-profile", role=self.role.name, tags=args.tags, opts=child
+            )
+        self.register_outputs({"role_arn": self.role.arn})

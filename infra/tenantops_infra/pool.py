@@ -1,0 +1,156 @@
+"""A pooled tenant's share of the shared cluster: its namespace, fenced by quota, limits and network policy.
+
+The namespace is the isolation boundary inside the cluster: the ResourceQuota caps what one noisy tenant
+can take (sized by its tier), the LimitRange gives containers without requests sane defaults so the quota
+can be enforced, and a default-deny NetworkPolicy keeps other tenants' pods out. The workload Deployments
+carry the `tenant` and `workload` labels the controller selects on; their replica count belongs to the
+controller, so Pulumi ignores later changes to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from tenantops.config.catalog import Workload
+from tenantops.config.kinds.tier import Limits, Quota
+from tenantops.structs.naming import namespace as namespace_name
+from tenantops_infra.tags import k8s_labels
+
+SERVICE_ACCOUNT = "workload"
+
+
+def quota_hard(quota: Quota) -> dict[str, str]:
+    """The ResourceQuota `hard` map of a tier's quota."""
+    return {
+        "requests.cpu": quota.cpu,
+        "requests.memory": quota.memory,
+        "limits.memory": quota.memory,
+        "pods": str(quota.pods),
+        "requests.storage": quota.storage,
+    }
+
+
+def limit_range_item(limits: Limits) -> dict[str, object]:
+    """Container defaults and ceiling of a tier's limits."""
+    return {
+        "type": "Container",
+        "default_request": {"cpu": limits.default_cpu, "memory": limits.default_memory},
+        "default": {"cpu": limits.default_cpu, "memory": limits.default_memory},
+        "max": {"cpu": limits.max_cpu, "memory": limits.max_memory},
+    }
+
+
+@dataclass(frozen=True)
+class PoolArgs:
+    tenant_id: str
+    quota: Quota
+    limits: Limits
+    workloads: Sequence[Workload]
+    image: str
+    tags: dict[str, str]
+    role_arn: pulumi.Input[str]
+    eks_cluster: str | None = None
+
+
+class PoolFootprint(pulumi.ComponentResource):
+    """Namespace `tenant-<id>` with quota, limits, default-deny network policy and workload Deployments."""
+
+    namespace: k8s.core.v1.Namespace
+    deployments: dict[str, k8s.apps.v1.Deployment]
+
+    def __init__(self, name: str, args: PoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tenantops:tenant:Pool", name, None, opts)
+        ns = namespace_name(args.tenant_id)
+        labels = k8s_labels(args.tags)
+        child = pulumi.ResourceOptions(parent=self)
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace", metadata={"name": ns, "labels": labels}, opts=child
+        )
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+
+        def meta(object_name: str, extra: dict[str, str] | None = None) -> dict[str, object]:
+            return {"name": object_name, "namespace": ns, "labels": {**labels, **(extra or {})}}
+
+        k8s.core.v1.ResourceQuota(
+            f"{name}-quota", metadata=meta("tenant-quota"), spec={"hard": quota_hard(args.quota)}, opts=in_ns
+        )
+        k8s.core.v1.LimitRange(
+            f"{name}-limits", metadata=meta("tenant-limits"), spec={"limits": [limit_range_item(args.limits)]},
+            opts=in_ns,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata=meta("default-deny"),
+            spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
+            opts=in_ns,
+        )
+        # Default deny also blocks DNS; pods may resolve names and talk to each other inside the namespace.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-namespace-and-dns",
+            metadata=meta("allow-namespace-and-dns"),
+            spec={
+                "pod_selector": {},
+                "policy_types": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"pod_selector": {}}]}],
+                "egress": [
+                    {"to": [{"pod_selector": {}}]},
+                    {
+                        "to": [{"namespace_selector": {
+                            "match_labels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    },
+                ],
+            },
+            opts=in_ns,
+        )
+        k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=meta(SERVICE_ACCOUNT), opts=in_ns)
+        if args.eks_cluster:
+            aws.eks.PodIdentityAssociation(
+                f"{name}-pod-identity",
+                cluster_name=args.eks_cluster,
+                namespace=ns,
+                service_account=SERVICE_ACCOUNT,
+                role_arn=args.role_arn,
+                tags=args.tags,
+                opts=in_ns,
+            )
+        self.deployments = {}
+        for workload in args.workloads:
+            selector = {"tenant": args.tenant_id, "workload": workload.name}
+            self.deployments[workload.name] = k8s.apps.v1.Deployment(
+                f"{name}-{workload.name}",
+                metadata=meta(workload.name, selector),
+                spec={
+                    "replicas": workload.min_replicas,
+                    "selector": {"match_labels": selector},
+                    "template": {
+                        "metadata": {"labels": {**labels, **selector}},
+                        "spec": {
+                            "service_account_name": SERVICE_ACCOUNT,
+                            "containers": [{
+                                "name": workload.name,
+                                "image": args.image,
+                                "resources": {
+                                    "requests": {"cpu": workload.cpu_request, "memory": workload.memory_request},
+                                    "limits": {"memory": workload.memory_request},
+                                },
+                                "security_context": {
+                                    "allow_privilege_escalation": False,
+                                    "read_only_root_filesystem": True,
+                                    "run_as_non_root": True,
+                                },
+                            }],
+                        },
+                    },
+                },
+                # The controller scales through the scale subresource; `pulumi up` must not undo it.
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[self.namespace], ignore_changes=["spec.replicas"]
+                ),
+            )
+        self.register_outputs({"namespace": ns})
