@@ -11,11 +11,22 @@ from tenantops.config.registry import Spec, policy_kind
 
 
 class MetricTarget(Spec):
-    """One scaling signal. `utilization`: usage over request per replica; `per_replica`: value per replica."""
+    """One scaling signal. `utilization`: usage over request per replica; `per_replica`: value per replica.
+
+    `target` is the HPA set-point; `capacity` is what one replica serves before the SLO breaks (default:
+    the whole request for utilisation, the target itself for per-replica metrics). Predictive scaling
+    provisions for forecast demand at capacity plus a calibrated margin, instead of a fixed set-point.
+    """
 
     metric: str
     type: Literal["utilization", "per_replica"] = "utilization"
     target: Positive
+    capacity: Positive | None = None
+
+    def capacity_or_default(self) -> float:
+        if self.capacity is not None:
+            return self.capacity
+        return 1.0 if self.type == "utilization" else self.target
 
 
 class Behavior(Spec):
@@ -28,10 +39,14 @@ class Behavior(Spec):
 
 
 class Predictive(Spec):
+    """Forecast-driven scaling. Falls back to the HPA rule while warming up or when the forecast is poor."""
+
     enabled: bool = True
-    horizon_seconds: int = Field(default=180, gt=0)
-    # Relative forecast error above which the forecast is not trusted and reactive scaling decides alone.
+    # Share of forecasts allowed to fall short of demand; the margin is calibrated online to meet it.
+    target_miss: float = Field(default=0.004, gt=0, lt=0.5)
+    # Mean absolute forecast error, relative to demand (at least one replica), above which reactive decides.
     max_error: Positive = 0.35
+    warmup_samples: int = Field(default=10, ge=0)
 
 
 class ScaleToZero(Spec):

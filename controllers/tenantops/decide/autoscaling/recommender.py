@@ -1,0 +1,195 @@
+"""One workload's replica decision: `(policy, bounds, observation, state, now) -> Recommendation`.
+
+This is the single code path behind both the controller's `AutoscalingDecider` and `tenantops simulate`,
+so what the simulator scores is what production runs. Stages, each recorded in the rule and reason:
+estimate (predictive forecast with a calibrated margin, or the HPA calculation when the forecast is not
+yet trusted or too poor), scale to zero / wake-up, behaviour (stabilisation, rate limits), bounds, and the
+budget cap. Cross-workload guardrails (step size, global ceiling, stale metrics) are `decide.breakers`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tenantops.config.kinds.scaling import ScalingSpec
+from tenantops.decide.autoscaling import forecast
+from tenantops.decide.autoscaling.behavior import Limits, rate_limit, stabilize
+from tenantops.decide.autoscaling.reactive import MetricLoad, hpa_recommendation
+from tenantops.decide.autoscaling.state import WorkloadState
+
+DEFAULT_INTERVAL = 60.0
+EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """A `ScalingSpec` compiled once per policy into the numbers the hot loop needs."""
+
+    predictive: bool
+    tolerance: float
+    startup_seconds: float
+    max_error: float
+    warmup_samples: int
+    up: Limits
+    down: Limits
+    scale_to_zero: bool
+    activation_threshold: float
+    cooldown_seconds: float
+    budget_action: str
+    forecast: forecast.ForecastParams
+
+    @classmethod
+    def of(cls, spec: ScalingSpec) -> Tuning:
+        p = spec.predictive
+        return cls(
+            predictive=spec.algorithm == "predictive" and p.enabled,
+            tolerance=spec.tolerance,
+            startup_seconds=float(spec.startup_seconds),
+            max_error=p.max_error,
+            warmup_samples=p.warmup_samples,
+            up=Limits(float(spec.scale_up.stabilization_seconds), spec.scale_up.max_pods,
+                      spec.scale_up.max_percent, float(spec.scale_up.period_seconds)),
+            down=Limits(float(spec.scale_down.stabilization_seconds), spec.scale_down.max_pods,
+                        spec.scale_down.max_percent, float(spec.scale_down.period_seconds)),
+            scale_to_zero=spec.scale_to_zero.enabled,
+            activation_threshold=spec.scale_to_zero.activation_threshold,
+            cooldown_seconds=float(spec.scale_to_zero.cooldown_seconds),
+            budget_action=spec.budget_action,
+            forecast=forecast.ForecastParams(target_miss=p.target_miss),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    min_replicas: int
+    max_replicas: int
+    scale_to_zero: bool = False  # the tier allows zero replicas (and the policy enables it)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the metrics said, taken at epoch `at`. `metrics` holds only usable readings; `complete` is false
+    when some configured metric was missing, stale or invalid (then nothing scales down)."""
+
+    at: float
+    current: int
+    ready: int
+    metrics: Sequence[MetricLoad]
+    complete: bool = True
+    over_budget: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    desired: int
+    rule: str
+    reason: str
+    state: WorkloadState
+    demand: float | None = None  # replica units at capacity, as observed
+    estimate: int | None = None  # replicas the estimator asked for before damping
+
+
+def demand_of(metrics: Sequence[MetricLoad]) -> float | None:
+    """The binding signal in replica units at capacity: the largest over metrics (multi-metric = max)."""
+    best = None
+    for m in metrics:
+        units = m.load / m.capacity
+        if best is None or units > best:
+            best = units
+    return best
+
+
+def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadState, now: float) -> Recommendation:
+    """Decide one workload's replicas at `now`; `state` is updated in place and returned in the result."""
+    current = obs.current
+    demand = demand_of(obs.metrics)
+    interval = now - state.decided_at if state.decided_at is not None and now > state.decided_at else DEFAULT_INTERVAL
+    interval = min(900.0, max(5.0, interval))
+    state.decided_at = now
+    if demand is None:
+        return Recommendation(current, "hold", "no usable metric this pass; replicas kept as they are", state)
+    forecast.observe(state, demand, obs.at, tuning.forecast)
+
+    estimate, rule, reason = _estimate(tuning, obs, state, demand, now, interval)
+    floor = bounds.min_replicas if bounds.scale_to_zero else max(1, bounds.min_replicas)
+
+    zero = _scale_to_zero(tuning, bounds, obs, state, demand, estimate)
+    if zero is not None:
+        desired, rule, reason = zero
+        stabilize(state, desired, current, now, tuning.up, tuning.down)  # keep the window's record whole
+    else:
+        desired = stabilize(state, estimate, current, now, tuning.up, tuning.down)
+        if desired != estimate:
+            direction = "down" if estimate < desired else "up"
+            window = tuning.down.stabilization_seconds if direction == "down" else tuning.up.stabilization_seconds
+            rule, reason = "stabilized", (f"{reason}; held at {desired} by the {window:.0f}s scale-{direction} "
+                                          "stabilisation window")
+        limited = rate_limit(state, desired, current, now, tuning.up, tuning.down)
+        if limited != desired:
+            rule, reason = "rate-limited", f"{reason}; limited to {limited} by the scale rate policy"
+            desired = limited
+    if desired > bounds.max_replicas or desired < floor:
+        clamped = min(bounds.max_replicas, max(floor, desired))
+        rule, reason = "bounds", f"{reason}; kept within [{floor}, {bounds.max_replicas}]"
+        desired = clamped
+    if not obs.complete and desired < current:
+        rule, reason = "frozen", f"{reason}; not scaling down because some metrics are missing or stale"
+        desired = current
+    if obs.over_budget and tuning.budget_action == "cap" and desired > current:
+        rule, reason = "budget-cap", f"{reason}; capped at {current}: tenant is over its budget"
+        desired = max(current, floor) if current >= floor else floor
+    return Recommendation(desired, rule, reason, state, demand, estimate)
+
+
+def _estimate(
+    tuning: Tuning, obs: Observation, state: WorkloadState, demand: float, now: float, interval: float
+) -> tuple[int, str, str]:
+    """Replicas wanted before damping: predictive when trusted, else the HPA calculation."""
+    steps = math.ceil(tuning.startup_seconds / interval - EPS)
+    due = now + steps * interval
+    params = tuning.forecast
+    which = forecast.best(state)
+    forecast.remember(state, due, params)
+    reactive, metric = hpa_recommendation(obs.metrics, obs.ready, obs.current, tuning.tolerance)
+    if not tuning.predictive:
+        return reactive, "reactive", f"HPA rule on {metric}: {demand:.2f} replicas of demand at capacity"
+    if state.count < tuning.warmup_samples:
+        return reactive, "reactive", (f"HPA rule on {metric}: forecast warming up "
+                                      f"({state.count}/{tuning.warmup_samples} samples)")
+    if forecast.is_poor(state, which, tuning.max_error):
+        return reactive, "reactive", (f"HPA rule on {metric}: forecast error {state.mae[which]:.2f} is over "
+                                      f"{tuning.max_error:.0%} worse than assuming no change")
+    # Replicas asked for now serve from `steps` intervals on; until then only the ones kept do, so the
+    # count must cover the forecast at the end of start-up, and must not drop below what is needed sooner.
+    needs = [math.ceil(forecast.upper(state, now + k * interval, params, which) - EPS) for k in range(steps + 1)]
+    ahead = needs[-1]
+    sooner = max(needs[:-1]) if steps > 0 else 0
+    wanted = max(ahead, min(obs.current, sooner))
+    return wanted, "predictive", (
+        f"{forecast.NAMES[which]} forecast {forecast.point(state, due, params, which):.2f} replicas of "
+        f"demand in {steps * interval:.0f}s (now {demand:.2f}) plus a {forecast.margin(state, which):.2f} "
+        f"margin for a {params.target_miss:.1%} miss rate"
+    )
+
+
+def _scale_to_zero(
+    tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadState, demand: float, estimate: int
+) -> tuple[int, str, str] | None:
+    if not (tuning.scale_to_zero and bounds.scale_to_zero and bounds.min_replicas == 0):
+        state.idle_since = None
+        return None
+    if demand > tuning.activation_threshold:
+        state.idle_since = None
+        if obs.current == 0:
+            return max(1, estimate), "wake-up", (f"demand {demand:.2f} above the activation threshold "
+                                                 f"{tuning.activation_threshold}: waking from zero")
+        return None
+    if state.idle_since is None:
+        state.idle_since = obs.at
+    idle = obs.at - state.idle_since
+    if obs.current == 0 or idle >= tuning.cooldown_seconds:
+        return 0, "scale-to-zero", (f"demand {demand:.2f} at or below {tuning.activation_threshold} for "
+                                    f"{idle:.0f}s (cooldown {tuning.cooldown_seconds:.0f}s)")
+    return None

@@ -1,0 +1,1 @@
+"""Replay of recorded demand traces against the autoscaling code path, scored as in BENCHMARKS §1."""

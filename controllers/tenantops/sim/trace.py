@@ -1,0 +1,145 @@
+"""Reading a demand trace (`timestamp,value` CSV) and resampling it to the simulator's 60 s steps.
+
+A trace is input from outside the project, so every defect is reported with the file and line it is on
+(`ConfigError`, exit code 2) instead of being smoothed over: a NaN or an unsorted row would otherwise turn
+into a plausible-looking but wrong score.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from tenantops.config.errors import ConfigError, ConfigIssue
+
+STEP_SECONDS = 60
+TRACES_ENV = "TENANTOPS_TRACES"
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Demand per 60 s step, `start` being the time of step 0 (the first sample's time)."""
+
+    name: str
+    start: datetime
+    demand: npt.NDArray[np.float64]
+    step_seconds: int = STEP_SECONDS
+
+    def timestamp(self, step: int) -> datetime:
+        return datetime.fromtimestamp(self.start.timestamp() + step * self.step_seconds, UTC)
+
+
+def _parse_time(text: str) -> float:
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def read_samples(path: Path | str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Timestamps (epoch seconds) and values of a trace file, validated row by row."""
+    file = str(path)
+    times: list[float] = []
+    values: list[float] = []
+    issues: list[ConfigIssue] = []
+    try:
+        handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(file, 0, "<trace>", f"cannot read trace: {exc.strerror}")]) from None
+    with handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise ConfigError([ConfigIssue(file, 1, "<trace>", "empty file; expected a `timestamp,value` header")])
+        if [h.strip().lower() for h in header[:2]] != ["timestamp", "value"]:
+            issues.append(ConfigIssue(file, 1, "<header>", "expected the header `timestamp,value`"))
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != 2:
+                issues.append(ConfigIssue(file, line, "<row>", f"expected 2 columns, got {len(row)}"))
+                continue
+            try:
+                when = _parse_time(row[0])
+            except ValueError:
+                issues.append(ConfigIssue(file, line, "timestamp", f"{row[0]!r} is not an ISO-8601 time"))
+                continue
+            try:
+                value = float(row[1])
+            except ValueError:
+                issues.append(ConfigIssue(file, line, "value", f"{row[1]!r} is not a number"))
+                continue
+            if not math.isfinite(value):
+                issues.append(ConfigIssue(file, line, "value", f"{row[1]!r} is not a finite number"))
+                continue
+            if value < 0:
+                issues.append(ConfigIssue(file, line, "value", f"{value} is negative; demand cannot be"))
+                continue
+            if times and when <= times[-1]:
+                issues.append(ConfigIssue(file, line, "timestamp", "not after the previous row (rows must be sorted)"))
+                continue
+            times.append(when)
+            values.append(value)
+            if len(issues) >= 20:
+                break
+    if issues:
+        raise ConfigError(issues)
+    if not times:
+        raise ConfigError([ConfigIssue(file, 2, "<trace>", "no samples after the header")])
+    return np.asarray(times, dtype=np.float64), np.asarray(values, dtype=np.float64)
+
+
+def resample(times: npt.NDArray[np.float64], values: npt.NDArray[np.float64], step: int = STEP_SECONDS) -> (
+    npt.NDArray[np.float64]
+):
+    """Demand per step from step 0 at the first sample: the mean of the samples inside a step, and linear
+    interpolation (at the step's start) for steps that hold no sample because the trace is coarser there."""
+    offsets = times - times[0]
+    count = int(offsets[-1] // step) + 1
+    index = (offsets // step).astype(np.int64)
+    sums = np.bincount(index, weights=values, minlength=count)
+    hits = np.bincount(index, minlength=count)
+    starts = np.arange(count, dtype=np.float64) * step
+    out = np.interp(starts, offsets, values)
+    filled = hits > 0
+    out[filled] = sums[filled] / hits[filled]
+    return out
+
+
+def load_trace(path: Path | str, step: int = STEP_SECONDS) -> Trace:
+    times, values = read_samples(path)
+    return Trace(Path(path).stem, datetime.fromtimestamp(times[0], UTC), resample(times, values, step), step)
+
+
+def default_traces_dir() -> Path:
+    """`TENANTOPS_TRACES`, else `../shared/traces` beside the repository root (found from this package)."""
+    env = os.environ.get(TRACES_ENV)
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file():
+            return parent.parent / "shared" / "traces"
+    return Path.cwd().parent / "shared" / "traces"
+
+
+def list_traces(directory: Path | str) -> list[Path]:
+    """The top-level `*.csv` traces of a folder (sub-folders hold other benchmarks' data)."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ConfigError([ConfigIssue(str(root), 0, "--traces", "traces folder does not exist")])
+    found = sorted(p for p in root.glob("*.csv") if p.is_file())
+    if not found:
+        raise ConfigError([ConfigIssue(str(root), 0, "--traces", "no *.csv traces in this folder")])
+    return found
