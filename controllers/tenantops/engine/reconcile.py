@@ -1,0 +1,305 @@
+"""One reconciliation pass: observe → decide → act → record, with every failure contained to its subject.
+
+A broken query makes one metric missing; a decider that raises is recorded as an outcome while the
+others still decide; an actuator failure is that workload's outcome while the others are still scaled;
+only the store itself failing (the disk) fails the pass. The result lists what happened, for the
+logs, `--json`, the controller's own metrics and the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tenantops.act.base import ActOutcome, Actuator, OutcomeStatus
+from tenantops.config.catalog import Tenant
+from tenantops.config.loader import Config
+from tenantops.decide.base import Decider, DeciderOutput, PassInput
+from tenantops.engine.targets import target_for
+from tenantops.observe.replicas import ReplicaReader, merge_replicas
+from tenantops.observe.source import MetricsSource
+from tenantops.record.metrics import ControllerMetrics
+from tenantops.record.store import StateStore
+from tenantops.structs.plan import Alert, Decision, ScaleAction, ScaleTarget, TargetKind
+from tenantops.structs.snapshot import Snapshot, WorkloadKey
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeciderOutcome:
+    name: str
+    ok: bool
+    detail: str = ""
+    actions: int = 0
+    alerts: int = 0
+    decisions: int = 0
+    state_changes: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass saw, decided and did."""
+
+    at: datetime
+    dry_run: bool
+    tenants: int
+    workloads: int
+    snapshot: Snapshot
+    query_errors: tuple[str, ...]
+    deciders: tuple[DeciderOutcome, ...]
+    outcomes: tuple[ActOutcome, ...]
+    alerts: tuple[Alert, ...]
+    decisions: int
+    state_written: int
+    findings: Mapping[str, Any] = field(default_factory=dict)
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def count(self, status: OutcomeStatus) -> int:
+        return sum(1 for o in self.outcomes if o.status is status)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing in the pass failed (a degraded pass still completes, but is not ok)."""
+        return (
+            not self.query_errors
+            and all(d.ok for d in self.deciders)
+            and not any(o.status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE) for o in self.outcomes)
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (no snapshot, no findings payloads)."""
+        return {
+            "at": self.at.isoformat(),
+            "dry_run": self.dry_run,
+            "ok": self.ok,
+            "tenants": self.tenants,
+            "workloads": self.workloads,
+            "query_errors": list(self.query_errors),
+            "deciders": [
+                {"name": d.name, "ok": d.ok, "detail": d.detail, "actions": d.actions, "alerts": d.alerts,
+                 "decisions": d.decisions, "state_changes": d.state_changes, "seconds": round(d.seconds, 4)}
+                for d in self.deciders
+            ],
+            "actions": {status.value: self.count(status) for status in OutcomeStatus},
+            "outcomes": [
+                {"tenant": o.action.tenant, "workload": o.action.workload, "target": str(o.action.target),
+                 "current": o.action.current, "desired": o.action.desired, "status": o.status.value,
+                 "observed": o.observed, "detail": o.detail, "rule": o.action.rule}
+                for o in self.outcomes
+            ],
+            "alerts": [
+                {"key": a.key, "tenant": a.tenant, "severity": a.severity.value, "summary": a.summary}
+                for a in self.alerts
+            ],
+            "decisions": self.decisions,
+            "state_written": self.state_written,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def restrict(config: Config, tenants: Sequence[Tenant]) -> Config:
+    """The same configuration over a subset of tenants (a shard), so deciders only see what this replica owns."""
+    if len(tenants) == len(config.tenants):
+        return config
+    return Config(config.catalog.model_copy(update={"tenants": list(tenants)}), config.policies, config.catalog_path)
+
+
+class Reconciler:
+    """Holds the pass's collaborators; `run_pass` is called once per interval by the runner or CLI."""
+
+    def __init__(
+        self,
+        source: MetricsSource,
+        store: StateStore,
+        deciders: Sequence[Decider],
+        actuators: Mapping[TargetKind, Actuator] | None = None,
+        *,
+        replica_reader: ReplicaReader | None = None,
+        metrics: ControllerMetrics | None = None,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.deciders = list(deciders)
+        self.actuators = dict(actuators or {})
+        self.replica_reader = replica_reader
+        self.metrics = metrics
+        self._timer = timer
+
+    def run_pass(
+        self, config: Config, now: datetime, *, dry_run: bool = False, tenants: Sequence[Tenant] | None = None
+    ) -> PassResult:
+        """Run one pass as of `now`. `tenants` restricts it to a shard (default: the whole catalogue)."""
+        started = self._timer()
+        timings: dict[str, float] = {}
+        selected = list(config.tenants if tenants is None else tenants)
+        scoped = restrict(config, selected)
+
+        snapshot = self._observe(scoped, now, selected)
+        timings["observe"] = self._timer() - started
+
+        mark = self._timer()
+        inp = PassInput(snapshot=snapshot, config=scoped, now=now, dry_run=dry_run)
+        outputs, outcomes_by_decider, decisions = self._decide(inp)
+        timings["decide"] = self._timer() - mark
+
+        mark = self._timer()
+        actions = _merge_actions(outputs, now, decisions)
+        act_outcomes = self._act(actions, dry_run)
+        decisions.extend(_audit_outcome(o, now) for o in act_outcomes if o.status is not OutcomeStatus.UNCHANGED
+                         or o.detail != "no-op")
+        timings["act"] = self._timer() - mark
+
+        mark = self._timer()
+        # A dry run records what it would do but keeps decider state as it was: it must not change what
+        # the live controller does next.
+        changes = {} if dry_run else {name: out.state for name, out in outputs.items() if out.state}
+        stats = self.store.commit(changes, decisions)
+        timings["record"] = self._timer() - mark
+        timings["total"] = self._timer() - started
+
+        findings = {name: out.findings for name, out in outputs.items() if out.findings}
+        alerts = tuple(a for out in outputs.values() for a in out.alerts)
+        result = PassResult(
+            at=now, dry_run=dry_run, tenants=len(selected), workloads=len(snapshot), snapshot=snapshot,
+            query_errors=snapshot.errors, deciders=tuple(outcomes_by_decider), outcomes=tuple(act_outcomes),
+            alerts=alerts, decisions=stats.audit_rows, state_written=stats.keys_written + stats.keys_deleted,
+            findings=findings, timings=timings,
+        )
+        self._export(result, decisions)
+        log.info(
+            "pass %s: %d tenants, %d workloads, %d query errors, %d actions (%s), %d decisions in %.3fs",
+            now.isoformat(), result.tenants, result.workloads, len(result.query_errors), len(act_outcomes),
+            ", ".join(f"{s.value}={result.count(s)}" for s in OutcomeStatus if result.count(s)) or "none",
+            result.decisions, timings["total"],
+        )
+        return result
+
+    # -- stages --------------------------------------------------------------------------------------
+
+    def _observe(self, config: Config, now: datetime, tenants: Sequence[Tenant]) -> Snapshot:
+        snapshot = self.source.observe(config, now, tenants)
+        if self.replica_reader is None:
+            return snapshot
+        env = config.catalog.environment
+        silo: dict[WorkloadKey, ScaleTarget] = {
+            (t.id, w.name): target_for(env, t, w.name) for t in tenants if t.isolation == "silo" for w in t.workloads
+        }
+        if not silo:
+            return snapshot
+        try:
+            counts = self.replica_reader.describe_many(list(silo.values()))
+        except Exception as exc:  # Prometheus values (or missing) stay; the pass goes on
+            log.warning("describing %d silo targets failed: %s", len(silo), exc)
+            return Snapshot(snapshot.at, snapshot.workloads, (*snapshot.errors, f"replicas(asg): {exc}"))
+        return merge_replicas(snapshot, silo, counts, now)
+
+    def _decide(
+        self, inp: PassInput
+    ) -> tuple[dict[str, DeciderOutput], list[DeciderOutcome], list[Decision]]:
+        outputs: dict[str, DeciderOutput] = {}
+        outcomes: list[DeciderOutcome] = []
+        decisions: list[Decision] = []
+        for decider in self.deciders:
+            mark = self._timer()
+            try:
+                out = decider.decide(inp, self.store.state(decider.name))
+                if not isinstance(out, DeciderOutput):
+                    raise TypeError(f"returned {type(out).__name__}, not DeciderOutput")
+            except Exception as exc:
+                detail = f"{type(exc).__name__}: {exc}"
+                log.exception("decider %s failed; the other deciders continue", decider.name)
+                outcomes.append(DeciderOutcome(decider.name, False, detail, seconds=self._timer() - mark))
+                decisions.append(Decision(inp.now, None, None, "error", f"decider:{decider.name}",
+                                          f"decider {decider.name} failed: {detail}"[:1000]))
+                if self.metrics is not None:
+                    self.metrics.decider_failures.labels(decider.name).inc()
+                continue
+            outputs[decider.name] = out
+            decisions.extend(out.decisions)
+            outcomes.append(DeciderOutcome(
+                decider.name, True, actions=len(out.scale), alerts=len(out.alerts), decisions=len(out.decisions),
+                state_changes=len(out.state), seconds=self._timer() - mark,
+            ))
+        return outputs, outcomes, decisions
+
+    def _act(self, actions: Sequence[ScaleAction], dry_run: bool) -> list[ActOutcome]:
+        outcomes: list[ActOutcome] = []
+        for action in actions:
+            if action.is_noop:
+                log.debug("skip %s/%s: already at %d replicas", action.tenant, action.workload, action.current)
+                outcomes.append(ActOutcome(action, OutcomeStatus.UNCHANGED, action.current, "no-op", attempts=0))
+                continue
+            actuator = self.actuators.get(action.target.kind)
+            if actuator is None:
+                if dry_run:
+                    outcomes.append(ActOutcome(action, OutcomeStatus.DRY_RUN, None, "dry run", attempts=0))
+                else:
+                    outcomes.append(ActOutcome(action, OutcomeStatus.FAILED, None,
+                                               f"no actuator for {action.target.kind} targets", attempts=0))
+                continue
+            try:
+                outcome = actuator.apply(action, dry_run=dry_run)
+            except Exception as exc:  # an actuator bug is that workload's failure, not the pass's
+                log.exception("actuator %s raised on %s", action.target.kind, action.target)
+                outcome = ActOutcome(action, OutcomeStatus.FAILED, None, f"{type(exc).__name__}: {exc}")
+            if dry_run and outcome.status is OutcomeStatus.APPLIED:  # defensive: dry-run never reports a write
+                outcome = ActOutcome(action, OutcomeStatus.DRY_RUN, outcome.observed, outcome.detail)
+            log.info("%s %s/%s %s: %d -> %d (%s) %s", outcome.status.value, action.tenant, action.workload,
+                     action.target, action.current, action.desired, action.rule, outcome.detail)
+            outcomes.append(outcome)
+        return outcomes
+
+    def _export(self, result: PassResult, decisions: Sequence[Decision]) -> None:
+        m = self.metrics
+        if m is None:
+            return
+        m.pass_duration.observe(result.timings.get("total", 0.0))
+        m.passes.labels("ok" if result.ok else "degraded").inc()
+        m.query_errors.inc(len(result.query_errors))
+        by_kind: dict[str, int] = {}
+        for d in decisions:
+            by_kind[d.kind] = by_kind.get(d.kind, 0) + 1
+            if d.kind == "breaker":
+                m.breaker_trips.labels(d.rule).inc()
+        for kind, n in by_kind.items():
+            m.decisions.labels(kind).inc(n)
+        for o in result.outcomes:
+            m.actuations.labels(o.action.target.kind.value, o.status.value).inc()
+        m.tenants.set(result.tenants)
+        m.workloads.set(result.workloads)
+        m.state_keys.set(self.store.key_count())
+        m.last_success.set(result.at.timestamp())
+
+
+def _merge_actions(outputs: Mapping[str, DeciderOutput], now: datetime, decisions: list[Decision]) -> list[ScaleAction]:
+    """One action per workload: if two deciders both want to scale it, the first registered wins and the
+    other is recorded as a skip, because two writers on one replica count would fight every pass."""
+    chosen: dict[tuple[str, str], tuple[str, ScaleAction]] = {}
+    for name, out in outputs.items():
+        for action in out.scale:
+            key = (action.tenant, action.workload)
+            if key in chosen:
+                winner = chosen[key][0]
+                decisions.append(Decision(now, action.tenant, action.workload, "skip", f"conflict:{name}",
+                                          f"{name} also wanted {action.desired} replicas; {winner} decides",
+                                          action.current, action.desired))
+                continue
+            chosen[key] = (name, action)
+    return [action for _, action in chosen.values()]
+
+
+def _audit_outcome(outcome: ActOutcome, now: datetime) -> Decision:
+    a = outcome.action
+    return Decision(
+        at=now, tenant=a.tenant, workload=a.workload, kind="act", rule=outcome.status.value,
+        reason=f"{a.target}: {outcome.detail or outcome.status.value} ({a.rule})",
+        old=outcome.observed if outcome.observed is not None else a.current, new=a.desired,
+        inputs={"target": str(a.target), "attempts": outcome.attempts, "decided_from": a.current},
+    )

@@ -1,0 +1,233 @@
+"""`tenantops run`: repeat the pass every interval (plus jitter) until told to stop.
+
+- Stopping: SIGTERM/SIGINT set a flag; a pass in progress finishes (its actions and audit rows land
+  together) and the loop exits 0. The wait between passes is interruptible, so stopping is immediate
+  when idle.
+- Hot reload: before each pass the catalogue file and every policy file are fingerprinted (mtime,
+  size); on a change the configuration is loaded again. An invalid edit is logged issue by issue and
+  the last good configuration keeps running, so a typo in a policy can never stop the controller.
+- Leadership: with a leader hook, only the replica whose `try_acquire()` is true acts; the others keep
+  their configuration fresh and wait. The hook is released on exit so a successor need not wait for
+  the lease to expire.
+- Sharding: a tenant filter (called each pass) selects the tenants this replica reconciles.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Protocol
+
+from tenantops.config.catalog import Tenant
+from tenantops.config.errors import ConfigError
+from tenantops.config.loader import Config, load_config
+from tenantops.engine.reconcile import PassResult, Reconciler
+from tenantops.record.http import Health
+from tenantops.record.metrics import ControllerMetrics
+
+log = logging.getLogger(__name__)
+
+
+class LeaderHook(Protocol):
+    """Leader election as the runner sees it (a Kubernetes Lease in production)."""
+
+    def try_acquire(self) -> bool:
+        """Acquire or renew; True while this replica may act."""
+        ...
+
+    def release(self) -> None: ...
+
+
+TenantFilter = Callable[[Tenant], bool]
+
+
+def fingerprint(catalog: str | Path, policies: str | Path) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime_ns, size) of the catalogue and every policy file: cheap enough to check every pass."""
+    paths = [Path(catalog)]
+    root = Path(policies)
+    if root.is_dir():
+        paths.extend(sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml")))
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(path), -1, -1))
+    return tuple(out)
+
+
+@dataclass
+class RunStats:
+    passes: int = 0
+    failed_passes: int = 0
+    skipped_not_leader: int = 0
+    reloads: int = 0
+    rejected_reloads: int = 0
+    last: PassResult | None = None
+
+
+class Runner:
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        config: Config,
+        *,
+        catalog: str | Path,
+        policies: str | Path,
+        dry_run: bool = False,
+        leader: LeaderHook | None = None,
+        tenant_filter: TenantFilter | None = None,
+        health: Health | None = None,
+        metrics: ControllerMetrics | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+        on_pass: Sequence[Callable[[PassResult], None]] = (),
+    ) -> None:
+        self.reconciler = reconciler
+        self.config = config
+        self.catalog = catalog
+        self.policies = policies
+        self.dry_run = dry_run
+        self.leader = leader
+        self.tenant_filter = tenant_filter
+        self.health = health
+        self.metrics = metrics
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.on_pass = list(on_pass)
+        self.stats = RunStats()
+        self._stop = threading.Event()
+        self._fingerprint = fingerprint(catalog, policies)
+        self._leading = False
+
+    # -- control -------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to exit after the current pass (safe from signal handlers and other threads)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            log.warning("received %s: finishing the current pass, then exiting", signal.Signals(signum).name)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    # -- loop ----------------------------------------------------------------------------------------
+
+    def run(self, max_passes: int | None = None) -> int:
+        """Loop until stopped (or `max_passes` passes have run). Returns the process exit code (0)."""
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                self.tick()
+                if max_passes is not None and self.stats.passes + self.stats.skipped_not_leader >= max_passes:
+                    break
+                delay = self.next_delay(time.monotonic() - started)
+                if self._stop.wait(delay):
+                    break
+        finally:
+            self._release()
+        log.info("stopped after %d passes", self.stats.passes)
+        return 0
+
+    def next_delay(self, elapsed: float) -> float:
+        """Interval plus a random jitter, minus the time the pass took: replicas and restarts spread out
+        instead of hitting Prometheus in lockstep, and a slow pass does not push every later one back."""
+        ctl = self.config.policies.controller
+        return max(0.0, ctl.interval_seconds + self.rng.uniform(0, ctl.jitter_seconds) - elapsed)
+
+    def tick(self) -> PassResult | None:
+        """Reload if needed, check leadership, run one pass. Never raises for a pass failure."""
+        if self.health is not None:
+            self.health.beat()
+        self.maybe_reload()
+        if self.leader is not None:
+            try:
+                leading = self.leader.try_acquire()
+            except Exception:
+                log.exception("leader election failed; not acting this pass")
+                leading = False
+            if leading != self._leading:
+                log.warning("leadership %s", "acquired" if leading else "lost or not held")
+            self._leading = leading
+            if self.metrics is not None:
+                self.metrics.leader.set(1 if leading else 0)
+            if not leading:
+                self.stats.skipped_not_leader += 1
+                if self.health is not None:
+                    self.health.set_ready(True, "standby")
+                return None
+        tenants = self._selected()
+        try:
+            result = self.reconciler.run_pass(self.config, self.clock(), dry_run=self.dry_run, tenants=tenants)
+        except Exception as exc:
+            self.stats.failed_passes += 1
+            log.exception("pass failed; retrying next interval")
+            if self.metrics is not None:
+                self.metrics.passes.labels("failed").inc()
+            if self.health is not None and self.stats.passes == 0:
+                self.health.set_ready(False, f"pass failed: {type(exc).__name__}")
+            return None
+        self.stats.passes += 1
+        self.stats.last = result
+        if self.health is not None:
+            self.health.beat()
+            self.health.set_ready(True)
+        for hook in self.on_pass:
+            try:
+                hook(result)
+            except Exception:
+                log.exception("post-pass hook %r failed", hook)
+        return result
+
+    def _selected(self) -> list[Tenant] | None:
+        if self.tenant_filter is None:
+            return None
+        return [t for t in self.config.tenants if self.tenant_filter(t)]
+
+    def maybe_reload(self) -> bool:
+        """Reload on a changed fingerprint; True if a new configuration is now in effect."""
+        current = fingerprint(self.catalog, self.policies)
+        if current == self._fingerprint:
+            return False
+        self._fingerprint = current
+        try:
+            config = load_config(self.catalog, self.policies)
+        except ConfigError as exc:
+            self.stats.rejected_reloads += 1
+            if self.metrics is not None:
+                self.metrics.reload_failures.inc()
+            log.error("configuration change rejected (%d issue(s)); keeping the last good configuration",
+                      len(exc.issues))
+            for issue in exc.issues:
+                log.error("  %s", issue)
+            return False
+        self.config = config
+        self.stats.reloads += 1
+        log.warning("configuration reloaded: %d tenants", len(config.tenants))
+        return True
+
+    def _release(self) -> None:
+        if self.leader is not None and self._leading:
+            try:
+                self.leader.release()
+            except Exception:
+                log.exception("releasing leadership failed; the lease will expire instead")
+            self._leading = False
+            if self.metrics is not None:
+                self.metrics.leader.set(0)
