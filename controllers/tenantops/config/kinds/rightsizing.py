@@ -1,44 +1,99 @@
-"""Right-sizing policy schema (per tier)."""
+"""Right-sizing policy schema (per tier): how requests are recommended, and whether they are applied."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from tenantops.config.kinds.common import NonNegative, Positive, Quantity
+from tenantops.config.kinds.common import NonNegative, Positive, Quantity, parse_quantity
 from tenantops.config.registry import Spec, policy_kind
+
+DEFAULT_CPU_QUERY = (
+    'avg by (tenant, workload) (sum by (tenant, workload, pod) (label_replace(label_replace('
+    'rate(container_cpu_usage_seconds_total{namespace=~"tenant-.+", container!=""}[5m]), '
+    '"tenant", "$1", "namespace", "tenant-(.+)"), "workload", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]+")))'
+)
+DEFAULT_MEMORY_QUERY = (
+    'avg by (tenant, workload) (sum by (tenant, workload, pod) (label_replace(label_replace('
+    'container_memory_working_set_bytes{namespace=~"tenant-.+", container!=""}, '
+    '"tenant", "$1", "namespace", "tenant-(.+)"), "workload", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]+")))'
+)
+DEFAULT_OOM_QUERY = (
+    'max by (tenant, workload) (label_replace(label_replace('
+    'increase(kube_pod_container_status_restarts_total{namespace=~"tenant-.+"}[10m]) '
+    '* on (namespace, pod, container) group_left() '
+    'max by (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}), '
+    '"tenant", "$1", "namespace", "tenant-(.+)"), "workload", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]+"))'
+)
 
 
 @policy_kind("RightsizingPolicy", scope="tier", tier_field="rightsizing")
 class RightsizingSpec(Spec):
-    """How requests are recommended, and whether they are applied.
+    """Per-pod CPU and memory requests that follow measured usage, and instance types for silo tenants.
+
+    The request is the decayed median of usage plus the `*_percentile` of the deviations above it, grown
+    by the margin; never below `min_*`, never above `max_*`. In `apply` mode each change is capped at
+    `max_change_percent` of the current request and made at most every `min_interval_hours`.
 
     Example:
         kind: RightsizingPolicy
         name: standard
         spec:
           mode: recommend
-          cpu_percentile: 0.9
+          cpu_percentile: 0.95
+          cpu_margin: 0.0
           memory_percentile: 0.99
-          margin: 0.15
-          half_life_hours: 24
+          memory_margin: 0.15
+          half_life_hours: 16
+          lookback_days: 14
           min_cpu: 25m
           min_memory: 250Mi
           max_change_percent: 50
           min_interval_hours: 24
-          daily_schedule: false
+          daily_schedule: true
+          schedule_min_saving: 0.05
+          instance_headroom: 0.2
     """
 
     mode: Literal["recommend", "apply"] = "recommend"
-    cpu_percentile: float = Field(default=0.9, gt=0, le=1)
+    cpu_percentile: float = Field(default=0.95, gt=0, le=1)
     memory_percentile: float = Field(default=0.99, gt=0, le=1)
-    margin: NonNegative = 0.15
-    half_life_hours: Positive = 24
+    margin: NonNegative = 0.15  # used for a resource whose own margin is not set
+    cpu_margin: NonNegative | None = None
+    memory_margin: NonNegative | None = None
+    half_life_hours: Positive = 16
     lookback_days: int = Field(default=14, gt=0)
+    min_history_hours: NonNegative = 24  # below this, recommendations are reported but never applied
     min_cpu: Quantity = "25m"
     min_memory: Quantity = "250Mi"
+    max_cpu: Quantity | None = None
+    max_memory: Quantity | None = None
     max_change_percent: Positive = 50
     min_interval_hours: NonNegative = 24
+    min_change_percent: NonNegative = 5  # smaller differences are not worth a rollout
     daily_schedule: bool = False
+    schedule_min_saving: float = Field(default=0.05, ge=0, lt=1)
+    oom_bump_ratio: float = Field(default=1.2, ge=1)
+    oom_bump_min: Quantity = "100Mi"
     instance_headroom: NonNegative = 0.2
+    cpu_query: str = DEFAULT_CPU_QUERY
+    memory_query: str = DEFAULT_MEMORY_QUERY
+    oom_query: str = DEFAULT_OOM_QUERY
+    step_seconds: int = Field(default=300, ge=15)
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> RightsizingSpec:
+        pairs = ((self.min_cpu, self.max_cpu, "max_cpu"), (self.min_memory, self.max_memory, "max_memory"))
+        for low, high, name in pairs:
+            if high is not None and parse_quantity(high) < parse_quantity(low):
+                raise ValueError(f"{name} ({high}) is below the minimum ({low})")
+        return self
+
+    @property
+    def effective_cpu_margin(self) -> float:
+        return self.margin if self.cpu_margin is None else self.cpu_margin
+
+    @property
+    def effective_memory_margin(self) -> float:
+        return self.margin if self.memory_margin is None else self.memory_margin

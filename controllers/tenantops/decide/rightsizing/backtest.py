@@ -1,0 +1,180 @@
+"""BENCHMARKS §2: replay a recommender day by day over a recorded usage series and score it against VPA.
+
+Definitions, exactly as the benchmark states them:
+- days are UTC calendar days counted from the day of the first sample (day 0, warm-up, not scored);
+- at each day boundary the recommender sees only samples before it; its request holds for that day
+  (or, when it returns a daily schedule, for each hour of that day);
+- `slack` = sum(max(0, request - usage)) / sum(request); `overrun_rate` = share of samples with
+  usage > request, both over the scored days;
+- VPA baseline: decayed weights with a 24 h half-life, request = weighted percentile q of all past usage
+  x 1.15, for q in {0.5, 0.8, 0.9, 0.95, 0.99, 1.0};
+- `slack_vs_vpa` = slack / the VPA curve's slack linearly interpolated at the series' own overrun rate;
+  beyond the curve's safest end the safest run is used, beyond its riskiest end the riskiest run;
+- a fixed request equal to the peak of day 0 is shown beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tenantops.decide.rightsizing.estimator import DAY, HOUR, Array, decay_weights, weighted_percentile
+from tenantops.decide.rightsizing.recommender import Recommendation, ResourceParams, recommend
+
+VPA_PERCENTILES = (0.5, 0.8, 0.9, 0.95, 0.99, 1.0)
+VPA_MARGIN = 0.15
+VPA_HALF_LIFE_HOURS = 24.0
+
+# A request policy: (past times, past values, boundary) -> one request for the day or 24 hourly ones.
+DayPolicy = Callable[[Array, Array, float], "float | Sequence[float] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    slack: float
+    overrun_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class VpaPoint:
+    percentile: float
+    slack: float
+    overrun_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class DayRequest:
+    day: int
+    hour: int | None  # None: the request holds all day
+    request: float
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    name: str
+    samples: int
+    scored_samples: int
+    days: int
+    score: Score
+    vpa: tuple[VpaPoint, ...]
+    vpa_slack_at_overrun: float
+    slack_vs_vpa: float
+    beyond_vpa_curve: bool  # the series overran more often than every VPA run (compared to the riskiest)
+    fixed_peak: Score
+    requests: tuple[DayRequest, ...]
+    scheduled: bool
+
+
+def day_index(times: Array) -> tuple[np.ndarray, float]:
+    """Day number of each sample (UTC calendar days from the first sample's day) and day 0's midnight."""
+    origin = float(np.floor(times.min() / DAY) * DAY)
+    return ((times - origin) // DAY).astype(np.int64), origin
+
+
+def replay(times: Array, values: Array, policy: DayPolicy) -> tuple[Array, list[DayRequest]]:
+    """Per-sample requests (NaN on day 0 and on days the policy had nothing to say) and the day plan."""
+    days, origin = day_index(times)
+    requests = np.full(values.shape, np.nan)
+    plan: list[DayRequest] = []
+    hours = ((times - origin) % DAY // HOUR).astype(np.int64)
+    for day in range(1, int(days.max()) + 1):
+        boundary = origin + day * DAY
+        past = times < boundary
+        today = days == day
+        if not today.any() or not past.any():
+            continue
+        answer = policy(times[past], values[past], boundary)
+        if answer is None:
+            continue
+        if isinstance(answer, float | int):
+            requests[today] = float(answer)
+            plan.append(DayRequest(day, None, float(answer)))
+        else:
+            hourly = np.asarray(answer, dtype=np.float64)
+            requests[today] = hourly[hours[today]]
+            plan.extend(DayRequest(day, h, float(hourly[h])) for h in range(24))
+    return requests, plan
+
+
+def score(values: Array, requests: Array, scored: np.ndarray) -> Score:
+    mask = scored & np.isfinite(requests)
+    if not mask.any():
+        return Score(float("nan"), float("nan"))
+    r, u = requests[mask], values[mask]
+    total = float(r.sum())
+    slack = float(np.maximum(0.0, r - u).sum() / total) if total > 0 else 0.0
+    return Score(slack, float(np.mean(u > r)))
+
+
+def vpa_policy(percentile: float) -> DayPolicy:
+    def policy(t: Array, v: Array, now: float) -> float:
+        weights = decay_weights(t, now, VPA_HALF_LIFE_HOURS)
+        return weighted_percentile(v, weights, percentile) * (1.0 + VPA_MARGIN)
+
+    return policy
+
+
+def recommender_policy(params: ResourceParams) -> DayPolicy:
+    def policy(t: Array, v: Array, now: float) -> float | Sequence[float] | None:
+        rec: Recommendation | None = recommend(t, v, now, params)
+        if rec is None:
+            return None
+        return rec.schedule if rec.schedule is not None else rec.target
+
+    return policy
+
+
+def interpolate_slack(curve: Sequence[VpaPoint], overrun_rate: float) -> tuple[float, bool]:
+    """VPA's slack at `overrun_rate` on its (overrun, slack) curve; also whether it lies past the riskiest run."""
+    points = sorted((p.overrun_rate, p.slack) for p in curve if np.isfinite(p.slack))
+    xs = np.array([p[0] for p in points])
+    ys = np.array([p[1] for p in points])
+    if overrun_rate <= xs[0]:
+        # Safer than every VPA run: compare with VPA's safest run (the least slack among the safest).
+        return float(ys[xs == xs[0]].min()), False
+    if overrun_rate >= xs[-1]:
+        return float(ys[xs == xs[-1]].min()), overrun_rate > xs[-1]
+    # np.interp needs increasing x; ties (equal overrun) keep the lowest slack, VPA's best at that risk.
+    unique_x = np.unique(xs)
+    best_y = np.array([ys[xs == x].min() for x in unique_x])
+    return float(np.interp(overrun_rate, unique_x, best_y)), False
+
+
+def backtest(name: str, times: Sequence[float] | Array, values: Sequence[float] | Array,
+             params: ResourceParams) -> BacktestResult:
+    """Run the benchmark for one series with the recommender configured by `params`."""
+    t = np.asarray(times, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    if t.size == 0:
+        raise ValueError(f"{name}: no samples")
+    order = np.argsort(t, kind="stable")
+    t, v = t[order], v[order]
+    days, _ = day_index(t)
+    scored = days >= 1
+    requests, plan = replay(t, v, recommender_policy(params))
+    own = score(v, requests, scored)
+    curve = []
+    for q in VPA_PERCENTILES:
+        vpa_requests, _ = replay(t, v, vpa_policy(q))
+        s = score(v, vpa_requests, scored)
+        curve.append(VpaPoint(q, s.slack, s.overrun_rate))
+    reference, beyond = interpolate_slack(curve, own.overrun_rate)
+    peak = float(v[days == 0].max())
+    fixed = score(v, np.where(scored, peak, np.nan), scored)
+    ratio = own.slack / reference if reference > 0 else float("inf") if own.slack > 0 else 1.0
+    return BacktestResult(
+        name=name,
+        samples=int(t.size),
+        scored_samples=int(scored.sum()),
+        days=int(days.max()) + 1,
+        score=own,
+        vpa=tuple(curve),
+        vpa_slack_at_overrun=reference,
+        slack_vs_vpa=float(ratio),
+        beyond_vpa_curve=beyond,
+        fixed_peak=fixed,
+        requests=tuple(plan),
+        scheduled=any(r.hour is not None for r in plan),
+    )

@@ -1,0 +1,281 @@
+"""`RightsizingDecider`: recommendations for every workload, and in `apply` mode the request patches.
+
+Per workload and resource it recommends a per-pod request from the usage history, prices the difference
+against the current request, and records an audit Decision with the inputs behind it. Pool tenants in
+`apply` mode get request patches, damped by the guardrails; silo tenants get an instance-type
+recommendation (changing an Auto Scaling group's type is a provisioning change, so it is reported, not
+applied).
+
+The history comes in with the decider (`RightsizingDecider(history)`), fetched by
+`tenantops.observe.usage_history` as often as the caller likes: recommendations move on a scale of
+hours, so the range queries need not run every pass. Without history the decider only says so.
+
+State, per workload: when each resource was last changed and to what, so the minimum interval holds
+across passes and restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tenantops.config.catalog import Tenant, Workload
+from tenantops.config.kinds.common import parse_quantity
+from tenantops.config.kinds.cost import RegionPrices
+from tenantops.config.kinds.rightsizing import RightsizingSpec
+from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
+from tenantops.decide.rightsizing.guardrails import plan_step
+from tenantops.decide.rightsizing.history import UsageHistory
+from tenantops.decide.rightsizing.instances import recommend_instance
+from tenantops.decide.rightsizing.params import resource_params
+from tenantops.decide.rightsizing.pricing import region_prices, request_cost_month
+from tenantops.decide.rightsizing.recommender import Recommendation, Resource, recommend
+from tenantops.decide.rightsizing.units import cpu_quantity, memory_quantity
+from tenantops.structs.naming import namespace as tenant_namespace
+from tenantops.structs.plan import Decision
+
+RESOURCES: tuple[Resource, ...] = ("cpu", "memory")
+_REQUEST_METRIC = {"cpu": "cpu_request", "memory": "memory_request"}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPatch:
+    """Set a Deployment's per-pod requests. Values are Kubernetes quantities; absent resources are kept."""
+
+    tenant: str
+    workload: str
+    namespace: str
+    deployment: str
+    requests: Mapping[str, str]
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant, "workload": self.workload, "namespace": self.namespace,
+            "deployment": self.deployment, "requests": dict(self.requests), "reason": self.reason,
+        }
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> RequestPatch:
+        return RequestPatch(
+            str(data["tenant"]), str(data["workload"]), str(data["namespace"]), str(data["deployment"]),
+            {str(k): str(v) for k, v in dict(data["requests"]).items()}, str(data.get("reason", "")),
+        )
+
+
+def _quantity(resource: Resource, value: float) -> str:
+    return cpu_quantity(value) if resource == "cpu" else memory_quantity(value)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+class RightsizingDecider:
+    """The right-sizing concern of a pass (see the module docstring)."""
+
+    name = "rightsizing"
+
+    def __init__(self, history: UsageHistory | None = None) -> None:
+        self.history = history
+
+    def decide(self, inp: PassInput, state: Mapping[str, JsonValue]) -> DeciderOutput:
+        history = self.history
+        if history is None:
+            return DeciderOutput(findings={"status": "no usage history: recommendations need range queries"})
+        rows: list[dict[str, Any]] = []
+        patches: list[dict[str, Any]] = []
+        decisions: list[Decision] = []
+        changes: dict[str, JsonValue] = {}
+        for tenant in inp.config.tenants:
+            policies = inp.config.for_tenant(tenant)
+            spec = policies.rightsizing
+            prices = region_prices(inp.config.policies.pricing, tenant.region)
+            for workload in tenant.workloads:
+                row, patch, decision, new_state = self._workload(
+                    inp, tenant, workload, spec, policies.tier.rightsizing, prices, history,
+                    state.get(f"{tenant.id}/{workload.name}"),
+                )
+                rows.append(row)
+                decisions.append(decision)
+                if patch is not None:
+                    patches.append(patch.to_json())
+                if new_state is not None:
+                    changes[f"{tenant.id}/{workload.name}"] = new_state
+        total = sum(r["saving_month"] for r in rows if isinstance(r.get("saving_month"), float))
+        findings: dict[str, JsonValue] = {
+            "recommendations": rows,
+            "patches": patches,
+            "saving_month": round(total, 2),
+            "currency": inp.config.policies.pricing.currency,
+            "history": {"start": history.start.isoformat(), "end": history.end.isoformat(),
+                        "errors": list(history.errors)},
+        }
+        return DeciderOutput(decisions=tuple(decisions), findings=findings, state=changes)
+
+    def _workload(
+        self,
+        inp: PassInput,
+        tenant: Tenant,
+        workload: Workload,
+        spec: RightsizingSpec,
+        policy_name: str,
+        prices: RegionPrices | None,
+        history: UsageHistory,
+        prior: JsonValue,
+    ) -> tuple[dict[str, Any], RequestPatch | None, Decision, JsonValue]:
+        now = inp.now.timestamp()
+        key = (tenant.id, workload.name)
+        replicas = history.replicas.get(key) or _snapshot_replicas(inp, tenant.id, workload.name) or max(
+            1, workload.min_replicas
+        )
+        current = {r: self._current(inp, tenant.id, workload, r, replicas) for r in RESOURCES}
+        recs: dict[Resource, Recommendation | None] = {}
+        for resource in RESOURCES:
+            series = history.get(tenant.id, workload.name, resource)
+            recs[resource] = recommend(
+                series.times, series.values, now, resource_params(spec, resource),
+                history.ooms.get(key, ()) if resource == "memory" else (),
+            )
+        row: dict[str, Any] = {
+            "tenant": tenant.id, "workload": workload.name, "isolation": tenant.isolation, "mode": spec.mode,
+            "policy": policy_name, "replicas": round(float(replicas), 2),
+        }
+        hour = inp.now.hour
+        for resource in RESOURCES:
+            rec = recs[resource]
+            row[resource] = {
+                "current": current[resource],
+                "recommended": rec.request_at(hour) if rec else None,
+                "target": rec.target if rec else None,
+                "lower": rec.lower if rec else None,
+                "upper": rec.upper if rec else None,
+                "confidence": round(rec.confidence, 3) if rec else 0.0,
+                "history_hours": round(rec.history_hours, 1) if rec else 0.0,
+                "schedule": list(rec.schedule) if rec and rec.schedule else None,
+                "reason": rec.reason if rec else "no usage samples in the lookback",
+            }
+        cpu_rec, mem_rec = recs["cpu"], recs["memory"]
+        saving: float | None = None
+        if prices is not None and cpu_rec is not None and mem_rec is not None:
+            mean_cpu = _mean_request(cpu_rec)
+            mean_mem = _mean_request(mem_rec)
+            now_cost = request_cost_month(prices, current["cpu"], current["memory"], replicas)
+            new_cost = request_cost_month(prices, mean_cpu, mean_mem, replicas)
+            saving = round(now_cost - new_cost, 2)
+            row["current_month"] = round(now_cost, 2)
+            row["recommended_month"] = round(new_cost, 2)
+        row["saving_month"] = saving
+        if tenant.isolation == "silo" and prices is not None and cpu_rec is not None and mem_rec is not None:
+            choice = recommend_instance(
+                prices, cpu=cpu_rec.target, memory=mem_rec.target, cpu_upper=cpu_rec.upper,
+                memory_upper=mem_rec.upper, headroom=spec.instance_headroom, replicas=replicas,
+                confidence=min(cpu_rec.confidence, mem_rec.confidence), current_type=workload.instance_type,
+            )
+            row["instance"] = {
+                "current": choice.current_type, "recommended": choice.recommended_type,
+                "current_month": choice.current_month, "recommended_month": choice.recommended_month,
+                "saving_month": round(choice.saving_month, 2) if choice.saving_month is not None else None,
+                "risk": choice.risk, "risk_label": choice.risk_label, "reason": choice.reason,
+            }
+        patch, new_state, applied = self._patch(inp, tenant, workload, spec, recs, current, prior)
+        row["applied"] = applied
+        reason = "; ".join(
+            f"{r} {_fmt(r, current[r])} -> {_fmt(r, recs[r].request_at(hour))}"  # type: ignore[union-attr]
+            if recs[r] is not None else f"{r}: no usage samples"
+            for r in RESOURCES
+        )
+        if saving is not None:
+            reason += f"; saves {saving:.2f} {inp.config.policies.pricing.currency}/month"
+        decision = Decision(
+            at=inp.now, tenant=tenant.id, workload=workload.name, kind="rightsize", rule=f"rightsizing/{policy_name}",
+            reason=reason, old={r: current[r] for r in RESOURCES},
+            new={r: (recs[r].request_at(hour) if recs[r] is not None else None) for r in RESOURCES},  # type: ignore[union-attr]
+            inputs={"mode": spec.mode, "replicas": replicas, "applied": applied,
+                    "confidence": {r: row[r]["confidence"] for r in RESOURCES}},
+        )
+        return row, patch, decision, new_state
+
+    @staticmethod
+    def _current(inp: PassInput, tenant: str, workload: Workload, resource: Resource, replicas: float) -> float:
+        """The per-pod request now: kube-state-metrics' total over the replicas, else the catalogue's."""
+        reading = inp.snapshot.reading(tenant, workload.name, _REQUEST_METRIC[resource])
+        if reading.ok and reading.value and replicas > 0:
+            return float(reading.value) / replicas
+        declared = workload.cpu_request if resource == "cpu" else workload.memory_request
+        return parse_quantity(declared)
+
+    @staticmethod
+    def _patch(
+        inp: PassInput,
+        tenant: Tenant,
+        workload: Workload,
+        spec: RightsizingSpec,
+        recs: Mapping[Resource, Recommendation | None],
+        current: Mapping[Resource, float],
+        prior: JsonValue,
+    ) -> tuple[RequestPatch | None, JsonValue, dict[str, str]]:
+        """The guarded patch for a pool workload in apply mode, the new state, and what was decided per resource."""
+        decided: dict[str, str] = {}
+        if spec.mode != "apply":
+            return None, None, {r: "recommend mode" for r in RESOURCES}
+        if tenant.isolation != "pool":
+            return None, None, {r: "silo: instance type is a provisioning change" for r in RESOURCES}
+        prior_map = prior if isinstance(prior, dict) else {}
+        new_state = {r: dict(prior_map.get(r, {})) for r in RESOURCES if isinstance(prior_map.get(r), dict)}
+        requests: dict[str, str] = {}
+        notes: list[str] = []
+        for resource in RESOURCES:
+            rec = recs[resource]
+            if rec is None:
+                decided[resource] = "no usage samples"
+                continue
+            if rec.history_hours < spec.min_history_hours:
+                decided[resource] = f"only {rec.history_hours:.0f} h of history (< {spec.min_history_hours:g} h)"
+                continue
+            last = prior_map.get(resource)
+            last_change = _parse_time(last.get("at")) if isinstance(last, dict) else None
+            interval = timedelta(hours=1 if rec.schedule is not None else spec.min_interval_hours)
+            desired = rec.request_at(inp.now.hour)
+            urgent = rec.oom_floor is not None and current[resource] < rec.oom_floor
+            step = plan_step(
+                current=current[resource], desired=desired, now=inp.now, last_change=last_change,
+                min_interval=interval, max_change_percent=spec.max_change_percent,
+                min_change_percent=spec.min_change_percent, urgent=urgent,
+            )
+            decided[resource] = step.reason
+            if step.apply:
+                requests[resource] = _quantity(resource, step.value)
+                notes.append(f"{resource}: {step.reason}")
+                new_state[resource] = {"at": inp.now.isoformat(), "value": step.value}
+        if not requests:
+            return None, None, decided
+        patch = RequestPatch(
+            tenant.id, workload.name, tenant_namespace(tenant.id), workload.name, requests, "; ".join(notes)
+        )
+        return patch, (None if inp.dry_run else new_state), decided
+
+
+def _snapshot_replicas(inp: PassInput, tenant: str, workload: str) -> float | None:
+    reading = inp.snapshot.reading(tenant, workload, "replicas")
+    return float(reading.value) if reading.ok and reading.value else None
+
+
+def _mean_request(rec: Recommendation) -> float:
+    return sum(rec.schedule) / 24.0 if rec.schedule is not None else rec.target
+
+
+def _fmt(resource: Resource, value: float) -> str:
+    return _quantity(resource, value)
+
+
+def make_decider() -> RightsizingDecider:
+    """Factory the engine's decider registry calls."""
+    return RightsizingDecider()

@@ -1,0 +1,53 @@
+"""Damping between a recommendation and a change: the step cap, the minimum change and the interval.
+
+Kept apart from the recommender (as VPA keeps its updater apart) so the estimate can be tested for
+being right and these rules for being safe, each on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What to do with one resource's request this pass, and why."""
+
+    apply: bool
+    value: float
+    reason: str
+
+
+def capped(current: float, desired: float, max_change_percent: float) -> float:
+    """`desired`, moved at most `max_change_percent` of `current` away from it (no cap from zero)."""
+    if current <= 0:
+        return desired
+    limit = current * max_change_percent / 100.0
+    return min(max(desired, current - limit), current + limit)
+
+
+def plan_step(
+    *,
+    current: float,
+    desired: float,
+    now: datetime,
+    last_change: datetime | None,
+    min_interval: timedelta,
+    max_change_percent: float,
+    min_change_percent: float,
+    urgent: bool = False,
+) -> Step:
+    """Decide whether to move `current` towards `desired` now.
+
+    `urgent` (memory below an OOM floor) skips the interval but not the step cap: after a kill the
+    request must grow at once, yet a single OOM should not double a pod in one rollout.
+    """
+    if current > 0 and abs(desired - current) / current * 100.0 < min_change_percent:
+        return Step(False, current, f"within {min_change_percent:g}% of the current request")
+    if not urgent and last_change is not None and now - last_change < min_interval:
+        wait = last_change + min_interval - now
+        return Step(False, current, f"changed {last_change.isoformat()}; next change allowed in {wait}")
+    value = capped(current, desired, max_change_percent)
+    note = "" if value == desired else f" (capped at {max_change_percent:g}% per step)"
+    return Step(True, value, ("urgent after OOM kill: " if urgent else "") + f"{current:g} -> {value:g}{note}")

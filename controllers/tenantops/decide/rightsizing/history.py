@@ -1,0 +1,56 @@
+"""Usage history as the recommender reads it: plain arrays per workload and resource, already fetched.
+
+Fetching (Prometheus range queries) lives in `tenantops.observe.usage_history`; this module only holds
+the result, so the decider stays a pure function of its inputs and tests can build histories by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from tenantops.decide.rightsizing.estimator import Array
+from tenantops.decide.rightsizing.recommender import OomKill, Resource
+
+HistoryKey = tuple[str, str, Resource]
+"""(tenant id, workload name, resource)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """Samples of one per-pod usage series: unix seconds and values (cores or bytes), time-ordered."""
+
+    times: Array
+    values: Array
+
+    def __post_init__(self) -> None:
+        if self.times.shape != self.values.shape:
+            raise ValueError("times and values differ in length")
+
+    @staticmethod
+    def of(samples: list[tuple[float, float]] | tuple[tuple[float, float], ...]) -> Series:
+        ordered = sorted(samples)
+        return Series(
+            np.array([s[0] for s in ordered], dtype=np.float64), np.array([s[1] for s in ordered], dtype=np.float64)
+        )
+
+
+EMPTY = Series(np.empty(0), np.empty(0))
+
+
+@dataclass(frozen=True, slots=True)
+class UsageHistory:
+    """Everything the recommender needs about the past, as of `end`."""
+
+    start: datetime
+    end: datetime
+    series: Mapping[HistoryKey, Series] = field(default_factory=dict)
+    ooms: Mapping[tuple[str, str], tuple[OomKill, ...]] = field(default_factory=dict)
+    replicas: Mapping[tuple[str, str], float] = field(default_factory=dict)  # mean replicas over the range
+    errors: tuple[str, ...] = ()
+
+    def get(self, tenant: str, workload: str, resource: Resource) -> Series:
+        return self.series.get((tenant, workload, resource), EMPTY)

@@ -1,0 +1,176 @@
+"""The request recommender: what one workload's CPU or memory request should be, from its usage history.
+
+Model: usage = a typical level (the decayed median, per UTC hour when the workload follows the clock)
+plus deviations above it. The request is the level plus the `percentile` of the deviations, grown by
+`margin`. Unlike VPA's `percentile x (1 + 15%)`, the safety margin scales with how much the workload
+actually varies, not with its size: a steady service gets a tight request, a bursty one a wide one.
+
+A daily schedule (one request per UTC hour) is offered only where the policy allows it and only when it
+saves at least `schedule_min_saving` of the flat request: a schedule nobody needs is churn.
+Memory is bumped after OOM kills the way VPA does it (max(used + 100 MiB, used x 1.2)), and that bump is
+a floor for the whole lookback, because an OOM kill is the one overrun that is never acceptable twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from tenantops.decide.rightsizing.estimator import (
+    DAY,
+    HOUR,
+    Array,
+    decay_weights,
+    hour_of_day,
+    hourly_profile,
+    weighted_percentile,
+)
+
+Resource = Literal["cpu", "memory"]
+MIB = float(2**20)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceParams:
+    """Recommender parameters for one resource, resolved from a tier's RightsizingPolicy."""
+
+    resource: Resource
+    percentile: float
+    margin: float
+    half_life_hours: float
+    minimum: float  # cores or bytes; the request is never below it
+    maximum: float | None = None
+    lookback_days: float = 14.0
+    daily_schedule: bool = False
+    schedule_min_saving: float = 0.05
+    schedule_window_hours: int = 1
+    full_confidence_days: float = 7.0
+    oom_bump_ratio: float = 1.2
+    oom_bump_min: float = 100 * MIB
+
+    def __post_init__(self) -> None:
+        if not 0 < self.percentile <= 1:
+            raise ValueError("percentile must be in (0, 1]")
+        if self.half_life_hours <= 0 or self.lookback_days <= 0:
+            raise ValueError("half_life_hours and lookback_days must be positive")
+        if self.margin < 0 or self.minimum < 0:
+            raise ValueError("margin and minimum must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class OomKill:
+    """A container killed for memory: when, and how much it was using (or its limit) at that moment."""
+
+    at: float  # unix seconds
+    usage: float  # bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """A recommended request with its bounds and how far to trust it.
+
+    `target` is the flat request. `schedule`, when present, is one request per UTC hour (0..23) and is
+    what should be requested at that hour; `target` then is its maximum, so a consumer that cannot
+    follow a schedule is still safe.
+    """
+
+    resource: Resource
+    target: float
+    lower: float
+    upper: float
+    confidence: float  # 0..1, grows with the days of history
+    history_hours: float
+    samples: int
+    schedule: tuple[float, ...] | None
+    reason: str
+    oom_floor: float | None = None
+
+    def request_at(self, hour: int) -> float:
+        return self.schedule[hour % 24] if self.schedule is not None else self.target
+
+
+def oom_bump(usage: float, params: ResourceParams) -> float:
+    """The memory an OOM-killed container should have had next time (VPA's rule)."""
+    return max(usage + params.oom_bump_min, usage * params.oom_bump_ratio)
+
+
+def _headroom(deviations: Array, weights: Array, params: ResourceParams) -> float:
+    return max(0.0, weighted_percentile(deviations, weights, params.percentile)) * (1.0 + params.margin)
+
+
+def _bounded(value: float, params: ResourceParams, floor: float) -> float:
+    value = max(value, params.minimum, floor)
+    if params.maximum is not None and params.maximum >= max(params.minimum, floor):
+        value = min(value, params.maximum)
+    return value
+
+
+def recommend(
+    times: Sequence[float] | Array,
+    values: Sequence[float] | Array,
+    now: float,
+    params: ResourceParams,
+    ooms: Sequence[OomKill] = (),
+) -> Recommendation | None:
+    """Recommend a request from samples `(times[i], values[i])` seen before `now` (unix seconds).
+
+    Samples at or after `now`, outside the lookback, negative or not finite are ignored. Returns None
+    when nothing usable is left (and no OOM kill says anything either).
+    """
+    t = np.asarray(times, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    if t.shape != v.shape:
+        raise ValueError("times and values differ in length")
+    start = now - params.lookback_days * DAY
+    usable = np.isfinite(t) & np.isfinite(v) & (v >= 0) & (t < now) & (t >= start)
+    t, v = t[usable], v[usable]
+    floor = 0.0
+    if params.resource == "memory":
+        recent = [k for k in ooms if start <= k.at < now and np.isfinite(k.usage) and k.usage >= 0]
+        if recent:
+            bumps = np.array([oom_bump(k.usage, params) for k in recent])
+            floor = float(bumps.max())
+            # As VPA does, the bumped value also becomes a sample so it shapes the percentile.
+            t = np.concatenate([t, np.array([k.at for k in recent])])
+            v = np.concatenate([v, bumps])
+    if v.size == 0:
+        return None
+    weights = decay_weights(t, now, params.half_life_hours)
+    level = weighted_percentile(v, weights, 0.5)
+    flat = _bounded(level + _headroom(v - level, weights, params), params, floor)
+    history_hours = float((now - t.min()) / HOUR)
+    confidence = float(min(1.0, history_hours / 24.0 / params.full_confidence_days))
+    schedule, why = None, f"p{params.percentile * 100:g} of deviations above the decayed median, +{params.margin:.0%}"
+    if params.daily_schedule:
+        profile = hourly_profile(t, v, weights, 0.5, params.schedule_window_hours)
+        if profile is not None:
+            head = _headroom(v - profile[hour_of_day(t)], weights, params)
+            hourly = tuple(_bounded(float(level_h) + head, params, floor) for level_h in profile)
+            if float(np.mean(hourly)) <= flat * (1.0 - params.schedule_min_saving):
+                schedule = hourly
+                why += f"; daily schedule saves {1 - float(np.mean(hourly)) / flat:.0%} of the flat request"
+    target = max(schedule) if schedule is not None else flat
+    lower = _bounded(min(level, target), params, floor)
+    lower = min(lower, target)
+    spread = 1.0 + 1.0 / max(history_hours / 24.0, 1.0 / 24.0)
+    upper = max(target, weighted_percentile(v, weights, 1.0)) * spread
+    if params.maximum is not None and params.maximum >= target:
+        upper = min(upper, params.maximum)
+    upper = max(upper, target)
+    if floor > 0:
+        why += f"; OOM kill in lookback: at least {floor:.0f} bytes"
+    return Recommendation(
+        resource=params.resource,
+        target=target,
+        lower=lower,
+        upper=upper,
+        confidence=confidence,
+        history_hours=history_hours,
+        samples=int(v.size),
+        schedule=schedule,
+        reason=why,
+        oom_floor=floor or None,
+    )
