@@ -127,7 +127,12 @@ def workload_role_policy(scope: TenantScope) -> Document:
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "OwnBucket", "Effect": "Allow", "Action": S3_BUCKET_ACTIONS, "Resource": [scope.bucket_arn]},
-            {"Sid": "OwnObjects", "Effect": "Allow", "Action": S3_OBJECT_ACTIONS, "Resource": [f"{scope.bucket_arn}/*"]},
+            {
+                "Sid": "OwnObjects",
+                "Effect": "Allow",
+                "Action": S3_OBJECT_ACTIONS,
+                "Resource": [f"{scope.bucket_arn}/*"],
+            },
             {"Sid": "OwnKey", "Effect": "Allow", "Action": KMS_USE_ACTIONS, "Resource": [scope.key_arn]},
             {
                 "Sid": "OwnParameters",

@@ -28,6 +28,7 @@ from pulumi.runtime.mocks import MockMonitor
 ACCOUNT_ID = "123456789012"
 PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
 PROJECT_ROOT = PROGRAM.parent.parent
+CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
 
 
 @dataclass
@@ -130,11 +131,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state.setdefault("id", rid)
         return rid, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == CALLER_IDENTITY:
             return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/ci",
-                    "userId": "AIDACI", "id": self.account_id}
-        return {}
+                    "userId": "AIDACI", "id": self.account_id}, None
+        return {}, None
 
 
 class RecordingMonitor(MockMonitor):
@@ -144,8 +145,8 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.recorded: list[Recorded] = []
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         registration = self.resources[response.urn]
