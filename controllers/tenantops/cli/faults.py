@@ -1,0 +1,64 @@
+"""`tenantops faults`: run the fault-injection and abuse suite and print what was tried and what held.
+
+The suite is the `tests/faults` folder of a checkout (real servers, injected faults, fuzzed input); each test
+records its cases in a ledger that this command turns into one table per fault or input class.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import click
+
+from tenantops.cli.options import echo_json
+
+
+@click.command("faults")
+@click.option("--tests", "tests_dir", type=click.Path(exists=True, file_okay=False), default="tests/faults",
+              show_default=True, help="The fault suite folder (in a checkout of the project).")
+@click.option("-k", "keyword", default=None, help="Only tests matching this pytest -k expression.")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def command(tests_dir: str, keyword: str | None, as_json: bool) -> None:
+    """Run the fault suite; print fault/input class, cases tried, cases that held. Exit 1 unless all held."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Path(tmp) / "ledger.jsonl"
+        args = [sys.executable, "-m", "pytest", tests_dir, "-q", "-p", "no:cacheprovider"]
+        if keyword:
+            args += ["-k", keyword]
+        env = {**os.environ, "TENANTOPS_FAULT_RESULTS": str(ledger)}
+        click.echo(f"running the fault suite in {tests_dir} ...", err=True)
+        proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+        rows = [json.loads(line) for line in ledger.read_text(encoding="utf-8").splitlines()] if ledger.exists() else []
+    table: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    failures: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        counts = table[str(row["class"])]
+        counts[0] += 1
+        counts[1] += int(bool(row["held"]))
+        if not row["held"]:
+            failures[str(row["class"])].append(str(row.get("detail", "")))
+    all_held = proc.returncode == 0 and bool(rows) and all(t == h for t, h in table.values())
+    if as_json:
+        echo_json({"classes": [{"class": c, "tried": t, "held": h} for c, (t, h) in sorted(table.items())],
+                   "pytest_exit": proc.returncode, "all_held": all_held})
+    else:
+        width = max([len(c) for c in table] + [20])
+        click.echo(f"{'fault or input class':<{width}}  {'tried':>6}  {'held':>6}")
+        for name, (tried, held) in sorted(table.items()):
+            mark = "" if tried == held else "   <-- did not hold"
+            click.echo(f"{name:<{width}}  {tried:>6}  {held:>6}{mark}")
+        total_t = sum(t for t, _ in table.values())
+        total_h = sum(h for _, h in table.values())
+        click.echo(f"{'total':<{width}}  {total_t:>6}  {total_h:>6}")
+        for name, details in failures.items():
+            click.echo(f"\n{name}: first failures:\n  " + "\n  ".join(details[:3]))
+    if proc.returncode != 0:
+        click.echo(proc.stdout[-4000:], err=True)
+    if not all_held:
+        sys.exit(1)
