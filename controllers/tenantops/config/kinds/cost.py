@@ -49,6 +49,20 @@ class PricingSpec(Spec):
     regions: dict[str, RegionPrices] = Field(min_length=1)
 
 
+class PoolSpec(Spec):
+    """The shared cluster's nodes in one region: what the pool really costs, and what its own services reserve.
+
+    Without it the pool is assumed to cost exactly what its tenants use (no idle capacity is known).
+    """
+
+    instance_type: str
+    nodes: int = Field(ge=0)
+    purchase: Literal["on_demand", "spot", "reserved"] = "on_demand"
+    # CPU and memory held by the namespaces in `shared_namespaces` (controller, monitoring, system pods).
+    shared_cpu_cores: NonNegative = 0
+    shared_memory_gib: NonNegative = 0
+
+
 @policy_kind("CostAllocation", scope="global")
 class AllocationSpec(Spec):
     """How costs no tenant caused are spread.
@@ -60,11 +74,20 @@ class AllocationSpec(Spec):
           idle: proportional
           shared: even
           shared_namespaces: [tenantops, monitoring, kube-system]
+          pools:
+            us-east-1: {instance_type: m6i.xlarge, nodes: 6, shared_cpu_cores: 2, shared_memory_gib: 6}
+          silo_purchase: on_demand
+          max_pass_gap_seconds: 900
     """
 
     idle: Literal["proportional", "even", "separate"] = "proportional"
     shared: Literal["proportional", "even", "separate"] = "even"
     shared_namespaces: list[str] = ["tenantops", "monitoring", "kube-system"]
+    pools: dict[str, PoolSpec] = {}
+    silo_purchase: Literal["on_demand", "spot", "reserved"] = "on_demand"
+    # A pass is charged for the time since the previous one, but never more than this: after an outage the
+    # controller cannot know what ran, and guessing would invent spend.
+    max_pass_gap_seconds: Positive = 900
 
 
 @policy_kind("BudgetPolicy", scope="tier", tier_field="budget")

@@ -1,0 +1,181 @@
+"""Alert lifecycle: fire once, stay quiet while it holds, speak again only when it clears or gets worse.
+
+People stop reading alerts that repeat. Each alert key has a record of when it first and last fired; an
+alert still firing on later passes is deduplicated against it. It is sent again only when
+
+- it cleared and came back (but not within `snooze_hours` of its last notification: flapping is one
+  episode, not many),
+- its severity rose (escalation), or it has been active for `escalate_after_hours` without clearing
+  (escalated once, one severity up), or
+- a person's snooze on it ran out.
+
+Pure: records and `now` in, notifications and changed records out. Records are JSON for the state store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from tenantops.structs.plan import Alert, Severity
+
+_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+class Transition(StrEnum):
+    FIRE = "fire"  # first notification of an episode
+    ESCALATE = "escalate"  # more severe, or active too long
+    RESOLVE = "resolve"  # the condition cleared
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Per-alert timing, from the tenant's AlertPolicy."""
+
+    snooze_hours: float = 24.0
+    escalate_after_hours: float = 48.0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """What is remembered about one alert key between passes."""
+
+    key: str
+    tenant: str | None
+    severity: Severity
+    cause: str
+    summary: str
+    amount_usd: float | None
+    active: bool
+    notified: bool  # whether the current/last episode was actually sent (snoozed episodes are not)
+    first_fired: datetime  # start of the current (or last) episode
+    last_fired: datetime | None  # last time a notification went out
+    last_seen: datetime
+    escalated: bool = False
+    cleared_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    fires: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(d: datetime | None) -> str | None:
+            return d.isoformat() if d else None
+
+        return {
+            "t": self.tenant, "sev": str(self.severity), "c": self.cause, "s": self.summary, "a": self.amount_usd,
+            "act": self.active, "n": self.notified, "ff": iso(self.first_fired), "lf": iso(self.last_fired),
+            "ls": iso(self.last_seen), "esc": self.escalated, "cl": iso(self.cleared_at),
+            "sn": iso(self.snoozed_until), "k": self.fires,
+        }
+
+    @staticmethod
+    def from_json(key: str, raw: Mapping[str, Any]) -> AlertRecord:
+        def dt(value: Any) -> datetime | None:
+            return datetime.fromisoformat(value) if value else None
+
+        first = dt(raw.get("ff"))
+        seen = dt(raw.get("ls"))
+        if first is None or seen is None:
+            raise ValueError(f"alert record {key!r} lacks its times")
+        return AlertRecord(
+            key, raw.get("t"), Severity(raw.get("sev", "warning")), str(raw.get("c", "")), str(raw.get("s", "")),
+            raw.get("a"), bool(raw.get("act")), bool(raw.get("n")), first, dt(raw.get("lf")), seen,
+            bool(raw.get("esc")), dt(raw.get("cl")), dt(raw.get("sn")), int(raw.get("k", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """An alert to send now, and why it is being sent."""
+
+    alert: Alert
+    transition: Transition
+    first_fired: datetime
+
+
+def _escalated(alert: Alert, hours: float) -> Alert:
+    severity = Severity.CRITICAL if alert.severity is not Severity.CRITICAL else alert.severity
+    return replace(alert, severity=severity,
+                   summary=f"Escalated: still active after {hours:g} h. {alert.summary}",
+                   details={**alert.details, "escalated": True})
+
+
+def step(
+    records: Mapping[str, AlertRecord],
+    firing: Sequence[Alert],
+    cleared: Iterable[str],
+    now: datetime,
+    rules_for: Callable[[str | None], Rules],
+) -> tuple[list[Notification], dict[str, AlertRecord]]:
+    """Advance every record by one pass.
+
+    `firing` are the alerts whose condition holds now; `cleared` the keys evaluated this pass and found
+    clear. Keys in neither were not evaluated (e.g. an hourly check between hours) and keep their state.
+    Returns the notifications to send and the records that changed.
+    """
+    out: list[Notification] = []
+    changed: dict[str, AlertRecord] = {}
+    seen_now: set[str] = set()
+    for alert in firing:
+        if alert.key in seen_now:
+            continue  # the same condition reported twice in one pass is one alert
+        seen_now.add(alert.key)
+        rules = rules_for(alert.tenant)
+        rec = records.get(alert.key)
+        snoozed = rec is not None and rec.snoozed_until is not None and now < rec.snoozed_until
+        if rec is None or not rec.active:
+            flapping = (
+                rec is not None and rec.notified and rec.last_fired is not None
+                and now - rec.last_fired < timedelta(hours=rules.snooze_hours)
+                and _RANK[alert.severity] <= _RANK[rec.severity]
+            )
+            notify = not snoozed and not flapping
+            first = rec.first_fired if flapping and rec is not None else now
+            changed[alert.key] = AlertRecord(
+                alert.key, alert.tenant, alert.severity, alert.cause, alert.summary, alert.amount_usd,
+                active=True, notified=notify or bool(flapping), first_fired=first,
+                last_fired=now if notify else (rec.last_fired if rec else None), last_seen=now,
+                escalated=rec.escalated if flapping and rec is not None else False,
+                snoozed_until=rec.snoozed_until if rec else None, fires=(rec.fires if rec else 0) + int(notify),
+            )
+            if notify:
+                out.append(Notification(alert, Transition.FIRE, now))
+            continue
+        worse = _RANK[alert.severity] > _RANK[rec.severity]
+        too_long = (
+            not rec.escalated and rules.escalate_after_hours > 0
+            and now - rec.first_fired >= timedelta(hours=rules.escalate_after_hours)
+        )
+        if (worse or too_long) and not snoozed:
+            sent = alert if worse else _escalated(alert, rules.escalate_after_hours)
+            out.append(Notification(sent, Transition.ESCALATE, rec.first_fired))
+            changed[alert.key] = replace(
+                rec, severity=sent.severity, summary=sent.summary, amount_usd=alert.amount_usd, notified=True,
+                last_fired=now, last_seen=now, escalated=True, fires=rec.fires + 1,
+            )
+        else:
+            changed[alert.key] = replace(rec, last_seen=now, amount_usd=alert.amount_usd)
+    for key in cleared:
+        rec = records.get(key)
+        if key in seen_now or rec is None or not rec.active:
+            continue
+        changed[key] = replace(rec, active=False, cleared_at=now, last_seen=now)
+        if rec.notified:
+            resolved = Alert(key, rec.tenant, rec.severity, rec.cause, f"Resolved: {rec.summary}",
+                             "No action needed.", rec.amount_usd, {"resolved": True})
+            out.append(Notification(resolved, Transition.RESOLVE, rec.first_fired))
+    return out, changed
+
+
+def snooze(record: AlertRecord, until: datetime) -> AlertRecord:
+    """Silence one alert key until `until`; escalations are held back too. A past `until` lifts it."""
+    return replace(record, snoozed_until=until)
+
+
+def expired(records: Mapping[str, AlertRecord], now: datetime, keep_days: float = 40) -> list[str]:
+    """Keys of records cleared (or unseen) for longer than `keep_days`: safe to forget."""
+    limit = now - timedelta(days=keep_days)
+    return [k for k, r in records.items() if (not r.active and (r.cleared_at or r.last_seen) < limit)
+            or r.last_seen < limit]

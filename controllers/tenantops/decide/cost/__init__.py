@@ -1,0 +1,15 @@
+"""Cost-to-serve per tenant, budgets with forecasts, spend anomalies and cost alerts (pure).
+
+- `allocation`: OpenCost-style allocation of one interval (pooled, idle, shared, silo), exact in micro-dollars.
+- `history`: the compact per-tenant hour/day series in the decider's state.
+- `anomaly`, `forecast`, `budget`: judging spend and projecting the month.
+- `decider.CostDecider`: the `Decider` (name "cost") the engine runs each pass.
+- `ledger.Ledger`: the read API over the stored state, for reports and the CLI.
+- `findings.CostFindings`: the per-pass findings (`Plan.findings["cost"]`).
+"""
+
+from tenantops.decide.cost.decider import CostDecider
+from tenantops.decide.cost.findings import CostFindings, TenantFinding
+from tenantops.decide.cost.ledger import Ledger, MonthToDate
+
+__all__ = ["CostDecider", "CostFindings", "Ledger", "MonthToDate", "TenantFinding"]

@@ -1,0 +1,69 @@
+"""The cost decider's per-pass findings: a documented, JSON-ready shape other parts read.
+
+`Plan.findings["cost"]` is `CostFindings.to_json()`; the metrics exporter and `tenantops cost` read it,
+and `CostFindings.from_json` turns it back into these dataclasses. Money is USD (floats, 1e-6 precision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class TenantFinding:
+    """One tenant's cost-to-serve this pass and where its month is heading."""
+
+    tenant: str
+    usd: float  # cost of this pass's interval
+    usd_per_hour: float  # the same as a rate
+    components: Mapping[str, float]  # cpu, memory, storage, instances, idle, shared (this interval)
+    estimated: bool  # some reading was missing and the catalogue's requests stood in
+    today_usd: float
+    month: str
+    month_to_date_usd: float
+    budget_usd: float
+    forecast_usd: float
+    forecast_low_usd: float
+    forecast_high_usd: float
+    burn_rate: float | None
+    forecast_method: str
+
+
+@dataclass(frozen=True, slots=True)
+class PoolFinding:
+    region: str
+    asset_usd: float
+    workloads_usd: float
+    shared_usd: float
+    idle_usd: float
+    price_factor: float
+    overcommitted: bool
+
+
+@dataclass(frozen=True)
+class CostFindings:
+    """Everything the cost decider concluded in one pass."""
+
+    at: str  # ISO time of the pass
+    interval_seconds: float
+    total_usd: float
+    idle_usd: float  # idle capacity cost this interval (distributed or not)
+    shared_usd: float  # shared services cost this interval (distributed or not)
+    idle_bucket_usd: float  # part of idle kept separate (rule `separate`, or nobody to spread it on)
+    shared_bucket_usd: float
+    tenants: Mapping[str, TenantFinding] = field(default_factory=dict)
+    pools: Mapping[str, PoolFinding] = field(default_factory=dict)
+    issues: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_json(raw: Mapping[str, Any]) -> CostFindings:
+        data = dict(raw)
+        data["tenants"] = {k: TenantFinding(**v) for k, v in (raw.get("tenants") or {}).items()}
+        data["pools"] = {k: PoolFinding(**v) for k, v in (raw.get("pools") or {}).items()}
+        data["issues"] = tuple(raw.get("issues") or ())
+        return CostFindings(**data)

@@ -1,0 +1,192 @@
+"""Per-tenant spend history kept in the cost decider's state, compact and bounded.
+
+Three state keys per tenant (or pseudo-tenant bucket `__idle__` / `__shared__`), split by how often they
+change so the store rewrites little each pass:
+
+- `c/<tenant>` (every pass): the hour being accumulated, today's closed hours, month-to-date by component
+  and the forecast model fitted at the last day boundary.
+    {"h": <epoch hour>, "hv": <micro>, "dv": <micro>, "m": "YYYY-MM", "mtd": {component: micro}, "fm": {...}}
+- `h/<tenant>` (once an hour): closed hours, `{"h0": <epoch hour of v[0]>, "v": [micro | null, ...]}`,
+  the last `HOURS_KEPT` hours.
+- `d/<tenant>` (once a day): closed UTC days, `{"d0": <date ordinal of v[0]>, "v": [micro | null, ...]}`,
+  the last `DAYS_KEPT` days.
+
+`null` marks a period the controller did not observe (it was down): unknown is not zero, so anomaly
+detection and forecasts skip it. Amounts are micro-dollars (see `money`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from tenantops.decide.cost.money import split_exact
+
+HOURS_KEPT = 15 * 24  # two weeks of same-hour baselines plus the day being judged
+DAYS_KEPT = 400  # a year and a month: month-over-month and year-over-year views
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def hour_index(at: datetime) -> int:
+    """Whole hours since the Unix epoch (UTC)."""
+    return int((at - EPOCH).total_seconds() // 3600)
+
+
+def hour_start(index: int) -> datetime:
+    return EPOCH + timedelta(hours=index)
+
+
+def day_of_hour(index: int) -> int:
+    """Date ordinal of the UTC day an epoch hour falls in."""
+    return hour_start(index).date().toordinal()
+
+
+def month_key(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _bounded_push(start: int, values: list[int | None], at: int, value: int, keep: int) -> tuple[int, list[int | None]]:
+    """Append `value` at index `at` (padding gaps with None) and drop what is older than `keep` entries."""
+    if not values:
+        start, values = at, []
+    elif at < start + len(values):  # a period closed twice (clock went back): add to it
+        pos = at - start
+        if pos >= 0:
+            values[pos] = (values[pos] or 0) + value
+        return start, values
+    values.extend([None] * (at - start - len(values)))
+    values.append(value)
+    if len(values) > keep:
+        drop = len(values) - keep
+        values = values[drop:]
+        start += drop
+    return start, values
+
+
+@dataclass
+class TenantSeries:
+    """A tenant's accumulating spend; `from_state` / `to_state` convert to and from the three keys."""
+
+    tenant: str
+    hour0: int = 0
+    hours: list[int | None] = field(default_factory=list)
+    day0: int = 0
+    days: list[int | None] = field(default_factory=list)
+    cur_hour: int | None = None
+    cur_value: int = 0
+    today_closed: int = 0
+    month: str = ""
+    mtd: dict[str, int] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    hours_changed: bool = False
+    days_changed: bool = False
+
+    @staticmethod
+    def keys(tenant: str) -> tuple[str, str, str]:
+        return f"c/{tenant}", f"h/{tenant}", f"d/{tenant}"
+
+    @classmethod
+    def from_state(cls, tenant: str, state: Mapping[str, Any]) -> TenantSeries:
+        ck, hk, dk = cls.keys(tenant)
+        cur, hrs, dys = state.get(ck) or {}, state.get(hk) or {}, state.get(dk) or {}
+        return cls(
+            tenant,
+            hour0=int(hrs.get("h0", 0)), hours=list(hrs.get("v", [])),
+            day0=int(dys.get("d0", 0)), days=list(dys.get("v", [])),
+            cur_hour=cur.get("h"), cur_value=int(cur.get("hv", 0)), today_closed=int(cur.get("dv", 0)),
+            month=str(cur.get("m", "")), mtd={k: int(v) for k, v in (cur.get("mtd") or {}).items()},
+            model=dict(cur.get("fm") or {}),
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        """The keys that changed: `c/` always, `h/` and `d/` only when a period closed."""
+        ck, hk, dk = self.keys(self.tenant)
+        out: dict[str, Any] = {ck: {"h": self.cur_hour, "hv": self.cur_value, "dv": self.today_closed,
+                                    "m": self.month, "mtd": dict(self.mtd), "fm": self.model}}
+        if self.hours_changed:
+            out[hk] = {"h0": self.hour0, "v": list(self.hours)}
+        if self.days_changed:
+            out[dk] = {"d0": self.day0, "v": list(self.days)}
+        return out
+
+    # -- accumulation -------------------------------------------------------------------------------
+
+    def advance(self, hour: int) -> tuple[list[int], list[int]]:
+        """Move the accumulator to epoch hour `hour`, closing the hours and days passed.
+
+        Returns the epoch hours and the date ordinals that closed, so the caller can judge them.
+        """
+        closed_hours: list[int] = []
+        closed_days: list[int] = []
+        if self.cur_hour is None:
+            self.cur_hour = hour
+            return closed_hours, closed_days
+        if hour <= self.cur_hour:
+            return closed_hours, closed_days
+        done = self.cur_hour
+        self.hour0, self.hours = _bounded_push(self.hour0, self.hours, done, self.cur_value, HOURS_KEPT)
+        self.hours_changed = True
+        closed_hours.append(done)
+        self.today_closed += self.cur_value
+        if day_of_hour(hour) != day_of_hour(done):
+            self.day0, self.days = _bounded_push(self.day0, self.days, day_of_hour(done), self.today_closed, DAYS_KEPT)
+            self.days_changed = True
+            closed_days.append(day_of_hour(done))
+            self.today_closed = 0
+        self.cur_hour, self.cur_value = hour, 0
+        return closed_hours, closed_days
+
+    def add(self, start: datetime, end: datetime, components: Mapping[str, int]) -> tuple[list[int], list[int]]:
+        """Charge `components` (micro-dollars) spent evenly over [start, end) to the hours it covers."""
+        segments = _hour_segments(start, end)
+        weights = [seconds for _, seconds in segments]
+        split = {name: split_exact(amount, weights) if len(segments) > 1 else [amount]
+                 for name, amount in components.items()}
+        closed_h: list[int] = []
+        closed_d: list[int] = []
+        for i, (hour, _) in enumerate(segments):
+            ch, cd = self.advance(hour)
+            closed_h += ch
+            closed_d += cd
+            month = month_key(date.fromordinal(day_of_hour(hour)))
+            if month != self.month:
+                self.month, self.mtd = month, {}
+            for name, parts in split.items():
+                self.cur_value += parts[i]
+                self.mtd[name] = self.mtd.get(name, 0) + parts[i]
+        return closed_h, closed_d
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def hour_value(self, hour: int) -> int | None:
+        pos = hour - self.hour0
+        return self.hours[pos] if 0 <= pos < len(self.hours) else None
+
+    def day_value(self, ordinal: int) -> int | None:
+        pos = ordinal - self.day0
+        return self.days[pos] if 0 <= pos < len(self.days) else None
+
+    @property
+    def today(self) -> int:
+        """Spend of the current (open) day so far: its closed hours plus the open hour."""
+        return self.today_closed + self.cur_value
+
+    @property
+    def month_to_date(self) -> int:
+        return sum(self.mtd.values())
+
+
+def _hour_segments(start: datetime, end: datetime) -> list[tuple[int, float]]:
+    """(epoch hour, seconds) pieces of [start, end); a zero-length interval is one empty piece at `end`."""
+    if end <= start:
+        return [(hour_index(end), 0.0)]
+    out = []
+    cursor = start
+    while cursor < end:
+        idx = hour_index(cursor)
+        boundary = min(end, hour_start(idx + 1))
+        out.append((idx, (boundary - cursor).total_seconds()))
+        cursor = boundary
+    return out

@@ -1,0 +1,78 @@
+"""What each workload holds this pass, read from the snapshot with the catalogue as the fallback.
+
+OpenCost charges a workload for max(request, usage): a request reserves capacity whether or not it is
+used, and usage above the request still took capacity from the node. A reading that is missing or bad is
+never read as zero; the catalogue's request times the known (or minimum) replica count stands in, and the
+usage is marked `estimated` so reports can say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tenantops.config.kinds.common import parse_quantity
+from tenantops.config.loader import Config
+from tenantops.structs.snapshot import Snapshot
+
+GIB = float(2**30)
+GB = 1e9
+
+# Metric names of the default MetricsPolicy (`policies/metrics.yaml`); `storage_bytes` is optional.
+CPU, MEMORY, CPU_REQUEST, MEMORY_REQUEST, REPLICAS, STORAGE = (
+    "cpu", "memory", "cpu_request", "memory_request", "replicas", "storage_bytes",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadUsage:
+    """One workload's billable quantities for one pass (per hour of wall time)."""
+
+    tenant: str
+    workload: str
+    region: str
+    isolation: Literal["pool", "silo"]
+    cpu_cores: float  # max(request, usage), pooled tenants
+    memory_gib: float  # max(request, usage), pooled tenants
+    storage_gb: float
+    instances: float  # running instances of a silo tenant's group
+    instance_type: str | None
+    estimated: bool = False
+
+
+def _reading(snapshot: Snapshot, tenant: str, workload: str, metric: str) -> float | None:
+    reading = snapshot.reading(tenant, workload, metric)
+    return reading.value if reading.ok else None
+
+
+def workload_usages(snapshot: Snapshot, config: Config) -> list[WorkloadUsage]:
+    """Billable quantities of every catalogued workload; workloads the catalogue lacks are not billed here."""
+    out: list[WorkloadUsage] = []
+    for tenant in config.tenants:
+        for w in tenant.workloads:
+            tid, name = tenant.id, w.name
+            replicas = _reading(snapshot, tid, name, REPLICAS)
+            estimated = replicas is None
+            count = replicas if replicas is not None else float(w.min_replicas)
+            storage = _reading(snapshot, tid, name, STORAGE) or 0.0
+            if tenant.isolation == "silo":
+                out.append(WorkloadUsage(tid, name, tenant.region, "silo", 0.0, 0.0, storage / GB, count,
+                                         w.instance_type, estimated))
+                continue
+            cpu = _reading(snapshot, tid, name, CPU)
+            mem = _reading(snapshot, tid, name, MEMORY)
+            cpu_req = _reading(snapshot, tid, name, CPU_REQUEST)
+            mem_req = _reading(snapshot, tid, name, MEMORY_REQUEST)
+            if cpu_req is None:
+                cpu_req = parse_quantity(w.cpu_request) * count
+                estimated = True
+            if mem_req is None:
+                mem_req = parse_quantity(w.memory_request) * count
+                estimated = True
+            if cpu is None or mem is None:
+                estimated = True
+            out.append(WorkloadUsage(
+                tid, name, tenant.region, "pool",
+                max(cpu_req, cpu or 0.0), max(mem_req, mem or 0.0) / GIB, storage / GB, 0.0, None, estimated,
+            ))
+    return out
