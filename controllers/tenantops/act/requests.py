@@ -1,0 +1,177 @@
+"""Applies right-sizing patches: per-pod CPU and memory requests of a tenant's Deployment.
+
+One strategic-merge patch of the pod template per Deployment, naming the container, so other
+containers, limits and every other field are left alone. The patch carries the resourceVersion of the
+read it was computed from: if someone changed the Deployment in between, the server answers 409 and
+the patch is recomputed from a fresh read instead of overwriting a change it never saw. Writing the
+same requests twice makes no second write (idempotent), and a dry run reads but never writes.
+
+With several containers in the pod, the pod's recommended request is split between them in
+proportion to their current requests (the usage history is per pod, not per container).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from tenantops.act.base import OutcomeStatus
+from tenantops.config.kinds.common import parse_quantity
+from tenantops.decide.rightsizing.decider import RequestPatch
+from tenantops.decide.rightsizing.units import cpu_quantity, memory_quantity
+
+log = logging.getLogger(__name__)
+
+FIELD_MANAGER = "tenantops"
+STRATEGIC_MERGE = "application/strategic-merge-patch+json"
+
+
+@dataclass(frozen=True, slots=True)
+class PatchOutcome:
+    patch: RequestPatch
+    status: OutcomeStatus
+    before: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # container -> requests read
+    after: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # container -> requests written
+    detail: str = ""
+    attempts: int = 1
+
+
+def patches_from_findings(findings: Mapping[str, Any]) -> list[RequestPatch]:
+    """The patches a RightsizingDecider put in its findings (`findings["patches"]`)."""
+    return [RequestPatch.from_json(p) for p in findings.get("patches", ()) if isinstance(p, Mapping)]
+
+
+def _same(resource: str, a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a == b
+    try:
+        return abs(parse_quantity(a) - parse_quantity(b)) <= (1e-3 if resource == "cpu" else 1.0)
+    except ValueError:
+        return False
+
+
+def split_requests(
+    containers: Iterable[Any], workload: str, wanted: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """Per-container requests that sum to the pod-level `wanted` values.
+
+    One container, or one named like the workload: it gets everything. Otherwise each container gets a
+    share proportional to its current request of that resource (equal shares when none is set).
+    """
+    items = list(containers)
+    names = [str(c.name) for c in items]
+    if len(items) == 1 or workload in names:
+        chosen = names[0] if len(items) == 1 else workload
+        return {chosen: dict(wanted)}
+    out: dict[str, dict[str, str]] = {name: {} for name in names}
+    for resource, quantity in wanted.items():
+        total = parse_quantity(quantity)
+        current = []
+        for c in items:
+            requests = (c.resources.requests or {}) if c.resources is not None else {}
+            value = requests.get(resource)
+            current.append(parse_quantity(value) if value else 0.0)
+        weights = current if sum(current) > 0 else [1.0] * len(items)
+        for name, weight in zip(names, weights, strict=True):
+            share = total * weight / sum(weights)
+            out[name][resource] = cpu_quantity(share) if resource == "cpu" else memory_quantity(share)
+    return out
+
+
+class RequestsActuator:
+    """Reads and patches Deployments' container requests through the official Kubernetes client."""
+
+    def __init__(self, apps: client.AppsV1Api, *, attempts: int = 3, backoff: float = 0.2,
+                 sleep: Callable[[float], None] = time.sleep, timeout: float = 10.0) -> None:
+        self._apps = apps
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._sleep = sleep
+        self._timeout = timeout
+
+    @classmethod
+    def connect(cls, url: str | None = None, *, token: str | None = None) -> RequestsActuator:
+        """From an explicit API URL (TENANTOPS_KUBE_URL), else in-cluster, else the kubeconfig."""
+        configuration = client.Configuration()
+        if url:
+            configuration.host = url.rstrip("/")
+            if token:
+                configuration.api_key = {"BearerToken": token}
+                configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        else:
+            try:
+                config.load_incluster_config(client_configuration=configuration)
+            except config.ConfigException:
+                config.load_kube_config(client_configuration=configuration)
+        configuration.retries = False
+        return cls(client.AppsV1Api(client.ApiClient(configuration)))
+
+    def close(self) -> None:
+        self._apps.api_client.close()
+
+    def apply(self, patch: RequestPatch, *, dry_run: bool = False) -> PatchOutcome:
+        """Read, compare, patch with the read's resourceVersion; never raises for API failures."""
+        attempts = 0
+        before: dict[str, dict[str, str]] = {}
+        while True:
+            attempts += 1
+            try:
+                deployment = self._apps.read_namespaced_deployment(
+                    patch.deployment, patch.namespace, _request_timeout=self._timeout)
+                containers = deployment.spec.template.spec.containers or []
+                if not containers:
+                    return self._done(patch, OutcomeStatus.FAILED, {}, {}, "the Deployment has no containers",
+                                      attempts)
+                before = {
+                    str(c.name): {k: str(v) for k, v in ((c.resources.requests or {}) if c.resources else {}).items()}
+                    for c in containers
+                }
+                wanted = split_requests(containers, patch.workload, patch.requests)
+                if all(_same(r, before.get(n, {}).get(r), q) for n, reqs in wanted.items() for r, q in reqs.items()):
+                    return self._done(patch, OutcomeStatus.UNCHANGED, before, wanted, "requests already as desired",
+                                      attempts)
+                if dry_run:
+                    return self._done(patch, OutcomeStatus.DRY_RUN, before, wanted, f"would set {wanted}", attempts)
+                body = {
+                    "metadata": {"resourceVersion": deployment.metadata.resource_version},
+                    "spec": {"template": {"spec": {"containers": [
+                        {"name": name, "resources": {"requests": reqs}} for name, reqs in wanted.items()
+                    ]}}},
+                }
+                self._apps.patch_namespaced_deployment(
+                    patch.deployment, patch.namespace, body, field_manager=FIELD_MANAGER,
+                    _content_type=STRATEGIC_MERGE, _request_timeout=self._timeout)
+                return self._done(patch, OutcomeStatus.APPLIED, before, wanted, f"set {wanted}", attempts)
+            except ApiException as exc:
+                status = int(exc.status or 0)
+                transient = status in (409, 429) or status >= 500 or status == 0
+                if status == 404:
+                    return self._done(patch, OutcomeStatus.FAILED, before, {}, "Deployment not found", attempts)
+                if not transient:
+                    return self._done(patch, OutcomeStatus.FAILED, before, {}, f"HTTP {status} {exc.reason}",
+                                      attempts)
+                if attempts >= self._attempts:
+                    return self._done(patch, OutcomeStatus.RETRYABLE, before, {},
+                                      f"HTTP {status} {exc.reason} after {attempts} attempts", attempts)
+                if status != 409:  # a conflict needs a fresh read, not a wait
+                    self._sleep(self._backoff * 2 ** (attempts - 1))
+            except (OSError, TimeoutError, urllib3.exceptions.HTTPError) as exc:
+                if attempts >= self._attempts:
+                    return self._done(patch, OutcomeStatus.RETRYABLE, before, {},
+                                      f"{type(exc).__name__}: {exc}"[:300], attempts)
+                self._sleep(self._backoff * 2 ** (attempts - 1))
+
+    @staticmethod
+    def _done(patch: RequestPatch, status: OutcomeStatus, before: Mapping[str, Mapping[str, str]],
+              after: Mapping[str, Mapping[str, str]], detail: str, attempts: int) -> PatchOutcome:
+        level = logging.WARNING if status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE) else logging.INFO
+        log.log(level, "rightsize: %s %s/%s: %s", status, patch.namespace, patch.deployment, detail,
+                extra={"event": f"rightsize.{status}", "tenant": patch.tenant, "workload": patch.workload})
+        return PatchOutcome(patch, status, before, after, detail, attempts)

@@ -1,0 +1,275 @@
+"""`tenantops rightsize`: per-workload request recommendations with the monthly saving, or the backtest.
+
+Without `--backtest` it fetches the usage history from Prometheus (range queries, one per resource),
+runs the right-sizing decider over every selected tenant and prints current vs recommended requests
+and what the difference is worth per month under the Pricing policy. With `--apply`, patches that the
+policy's `apply` mode and guardrails allow are written to the Kubernetes API and recorded in the audit.
+
+With `--backtest FILES...` it runs BENCHMARKS §2 on recorded usage series (`timestamp,value` CSV) and
+writes each series' day-by-day requests to `--output DIR`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import statistics
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tenantops.cli.options import config_options, echo_json, json_option, load, settings_from
+from tenantops.config.errors import ConfigError, ConfigIssue
+from tenantops.config.kinds.rightsizing import RightsizingSpec
+from tenantops.decide.rightsizing.backtest import BacktestResult, backtest
+from tenantops.decide.rightsizing.params import resource_params
+from tenantops.decide.rightsizing.recommender import Resource
+from tenantops.sim.trace import default_traces_dir, read_samples
+
+GOAL_MEDIAN, GOAL_MAX = 0.8, 1.0
+
+
+@click.command("rightsize")
+@config_options
+@json_option
+@click.option("--tenant", "tenant_ids", multiple=True, help="Only this tenant (repeatable).")
+@click.option("--prometheus-url", default=None, help="Env: TENANTOPS_PROMETHEUS_URL.")
+@click.option("--kube-url", default=None, help="Kubernetes API for --apply. Env: TENANTOPS_KUBE_URL.")
+@click.option("--state", "state_path", default=None, help="State database (guardrail intervals). Env: TENANTOPS_STATE.")
+@click.option("--at", "at_text", default=None, help="Evaluate as of this ISO-8601 UTC time (default: now).")
+@click.option("--apply", "do_apply", is_flag=True, help="Write the patches the policy's apply mode allows.")
+@click.option("--backtest", "do_backtest", is_flag=True, help="Run BENCHMARKS §2 on the FILES given.")
+@click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
+              help="Backtest: folder for DIR/<name>.csv request files.")
+@click.option("--traces", default=None, type=click.Path(file_okay=False),
+              help="Backtest without FILES: use TRACES/usage/*.csv. Env: TENANTOPS_TRACES.")
+@click.option("--policy", "policy_name", default="standard", show_default=True,
+              help="Backtest: the RightsizingPolicy whose parameters are used.")
+@click.option("--resource", type=click.Choice(["cpu", "memory"]), default="cpu", show_default=True,
+              help="Backtest: which resource's percentile and margin apply to the series.")
+@click.option("--no-schedule", is_flag=True, help="Backtest: never use a daily schedule.")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.pass_context
+def command(ctx: click.Context, catalog: str | None, policies: str | None, as_json: bool, tenant_ids: tuple[str, ...],
+            prometheus_url: str | None, kube_url: str | None, state_path: str | None, at_text: str | None,
+            do_apply: bool, do_backtest: bool, output_dir: str | None, traces: str | None, policy_name: str,
+            resource: str, no_schedule: bool, files: tuple[str, ...]) -> None:
+    """Recommend CPU/memory requests and instance types, with the monthly saving; or --backtest FILES."""
+    settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url,
+                             kube_url=kube_url, state=state_path)
+    if do_backtest:
+        _backtest(settings.policies, policy_name, resource, not no_schedule, files, traces, output_dir, as_json)
+        return
+    if files:
+        raise click.UsageError("FILES are only read with --backtest")
+    _recommend(settings, tenant_ids, at_text, do_apply, as_json)
+
+
+# --------------------------------------------------------------------------------------------- backtest
+
+def _backtest(policies_dir: str, policy_name: str, resource: str, schedule: bool, files: tuple[str, ...],
+              traces: str | None, output_dir: str | None, as_json: bool) -> None:
+    from tenantops.config.loader import load_policies
+
+    if output_dir is None:
+        raise click.UsageError("--backtest needs --output DIR")
+    policies = load_policies(policies_dir)
+    if policy_name not in policies.names("RightsizingPolicy"):
+        have = ", ".join(policies.names("RightsizingPolicy"))
+        message = f"no RightsizingPolicy {policy_name!r} (defined: {have})"
+        raise ConfigError([ConfigIssue("--policy", 0, "policy", message)])
+    spec = policies.get("RightsizingPolicy", policy_name)
+    assert isinstance(spec, RightsizingSpec)
+    kind: Resource = "cpu" if resource == "cpu" else "memory"
+    base = resource_params(spec, kind, daily_schedule=schedule and spec.daily_schedule)
+    # Recorded series come in their own units (often percent): the policy's floors and caps in cores or
+    # bytes do not apply to them, the shape parameters do.
+    params = dataclasses.replace(base, minimum=0.0, maximum=None)
+    paths = [Path(f) for f in files]
+    if not paths:
+        folder = Path(traces) if traces else default_traces_dir() / "usage"
+        if traces and (folder / "usage").is_dir():
+            folder = folder / "usage"
+        paths = sorted(folder.glob("*.csv"))
+        if not paths:
+            raise ConfigError([ConfigIssue(str(folder), 0, "--traces", "no usage *.csv series found")])
+    loaded = [(p, *read_samples(p)) for p in paths]  # every file validated before any work
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for path, times, values in loaded:
+        result = backtest(path.stem, times, values, params)
+        _write_requests(out / f"{path.stem}.csv", result)
+        results.append(result)
+    payload = _backtest_payload(results, policy_name, resource, out)
+    if as_json:
+        echo_json(payload)
+    else:
+        _print_backtest(results, payload)
+
+
+def _write_requests(path: Path, result: BacktestResult) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        if result.scheduled:
+            writer.writerow(["day", "hour", "request"])
+            for r in result.requests:
+                if r.hour is None:  # a flat day inside a scheduled series: the same value every hour
+                    writer.writerows([r.day, h, f"{r.request:.6g}"] for h in range(24))
+                else:
+                    writer.writerow([r.day, r.hour, f"{r.request:.6g}"])
+        else:
+            writer.writerow(["day", "request"])
+            writer.writerows([r.day, f"{r.request:.6g}"] for r in result.requests)
+
+
+def _backtest_payload(results: list[BacktestResult], policy: str, resource: str, out: Path) -> dict[str, Any]:
+    ratios = [r.slack_vs_vpa for r in results]
+    median, worst = statistics.median(ratios), max(ratios)
+    return {
+        "policy": policy,
+        "resource": resource,
+        "series": [
+            {
+                "name": r.name, "csv": str(out / f"{r.name}.csv"), "samples": r.samples, "days": r.days,
+                "scored_samples": r.scored_samples, "slack": r.score.slack, "overrun_rate": r.score.overrun_rate,
+                "vpa_slack_at_overrun": r.vpa_slack_at_overrun, "slack_vs_vpa": r.slack_vs_vpa,
+                "beyond_vpa_curve": r.beyond_vpa_curve, "scheduled": r.scheduled,
+                "fixed_peak": {"slack": r.fixed_peak.slack, "overrun_rate": r.fixed_peak.overrun_rate},
+                "vpa": [{"q": p.percentile, "slack": p.slack, "overrun_rate": p.overrun_rate} for p in r.vpa],
+            }
+            for r in results
+        ],
+        "summary": {
+            "series": len(results),
+            "median_slack_vs_vpa": median,
+            "max_slack_vs_vpa": worst,
+            "median_slack": statistics.median(r.score.slack for r in results),
+            "median_overrun_rate": statistics.median(r.score.overrun_rate for r in results),
+            "goal": {"median_at_most": GOAL_MEDIAN, "max_at_most": GOAL_MAX,
+                     "met": median <= GOAL_MEDIAN and worst <= GOAL_MAX},
+        },
+    }
+
+
+def _print_backtest(results: list[BacktestResult], payload: dict[str, Any]) -> None:
+    head = (f"{'series':34} {'days':>4} {'slack':>6} {'overrun':>8} {'vpa@ovr':>8} {'vs_vpa':>7}  "
+            f"{'fixed-peak':>15}  sched")
+    click.echo(head)
+    click.echo("-" * len(head))
+    for r in results:
+        mark = "*" if r.beyond_vpa_curve else " "
+        click.echo(
+            f"{r.name[:34]:34} {r.days:>4} {r.score.slack:>6.3f} {r.score.overrun_rate:>8.2%} "
+            f"{r.vpa_slack_at_overrun:>8.3f} {r.slack_vs_vpa:>6.3f}{mark}  "
+            f"{r.fixed_peak.slack:>6.3f}/{r.fixed_peak.overrun_rate:>7.2%}  {'yes' if r.scheduled else 'no'}"
+        )
+    click.echo("\nVPA curve (q: overrun / slack):")
+    for r in results:
+        click.echo(f"  {r.name[:34]:34} " + "  ".join(
+            f"{p.percentile:g}: {p.overrun_rate:.2%}/{p.slack:.3f}" for p in r.vpa))
+    s = payload["summary"]
+    click.echo(
+        f"\nmedian slack_vs_vpa {s['median_slack_vs_vpa']:.3f} (goal <= {GOAL_MEDIAN}), "
+        f"max {s['max_slack_vs_vpa']:.3f} (goal <= {GOAL_MAX}): {'met' if s['goal']['met'] else 'NOT met'}"
+    )
+    if any(r.beyond_vpa_curve for r in results):
+        click.echo("* overran more often than every VPA run: compared with VPA's riskiest run (q = 0.5)")
+
+
+# ------------------------------------------------------------------------------------------ recommend
+
+def _recommend(settings: Any, tenant_ids: tuple[str, ...], at_text: str | None, do_apply: bool,
+               as_json: bool) -> None:
+    from tenantops.act.requests import RequestsActuator, patches_from_findings
+    from tenantops.decide.base import PassInput
+    from tenantops.decide.rightsizing.decider import RightsizingDecider
+    from tenantops.engine.reconcile import restrict
+    from tenantops.observe.prometheus import PrometheusSource
+    from tenantops.observe.usage_history import UsageHistorySource
+    from tenantops.record.store import StateStore
+
+    config = load(settings)
+    now = _parse_at(at_text)
+    tenants = list(config.tenants)
+    if tenant_ids:
+        unknown = sorted(set(tenant_ids) - {t.id for t in tenants})
+        if unknown:
+            message = f"unknown tenant(s): {', '.join(unknown)}"
+            raise ConfigError([ConfigIssue(config.catalog_path, 0, "--tenant", message)])
+        tenants = [t for t in tenants if t.id in tenant_ids]
+    scoped = restrict(config, tenants)
+    history = UsageHistorySource(settings.prometheus_url).fetch(scoped, now)
+    snapshot = PrometheusSource(settings.prometheus_url).observe(scoped, now)
+    store = StateStore(settings.state) if do_apply else None
+    try:
+        state = store.state(RightsizingDecider.name) if store is not None else {}
+        out = RightsizingDecider(history).decide(PassInput(snapshot, scoped, now, dry_run=not do_apply), state)
+        applied: list[dict[str, Any]] = []
+        if do_apply and store is not None:
+            actuator = RequestsActuator.connect(settings.kube_url)
+            try:
+                for patch in patches_from_findings(out.findings):
+                    outcome = actuator.apply(patch)
+                    applied.append({"tenant": patch.tenant, "workload": patch.workload, "status": str(outcome.status),
+                                    "detail": outcome.detail})
+            finally:
+                actuator.close()
+            store.commit({RightsizingDecider.name: dict(out.state)}, out.decisions)
+    finally:
+        if store is not None:
+            store.close()
+    findings = dict(out.findings)
+    if applied:
+        findings["applied"] = applied
+    if as_json:
+        echo_json(findings)
+        return
+    _print_recommendations(findings)
+
+
+def _parse_at(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError([ConfigIssue("--at", 0, "at", f"{text!r} is not an ISO-8601 time")]) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _print_recommendations(findings: dict[str, Any]) -> None:
+    from tenantops.decide.rightsizing.units import cpu_quantity, memory_quantity
+
+    def q(resource: str, value: float | None) -> str:
+        if value is None:
+            return "-"
+        return cpu_quantity(value) if resource == "cpu" else memory_quantity(value)
+
+    currency = findings.get("currency", "USD")
+    head = (f"{'tenant/workload':32} {'cpu now':>8} {'cpu rec':>8} {'mem now':>9} {'mem rec':>9} "
+            f"{'saving/mo':>10}  conf  note")
+    click.echo(head)
+    click.echo("-" * len(head))
+    for row in findings.get("recommendations", []):
+        cpu, mem = row["cpu"], row["memory"]
+        saving = row.get("saving_month")
+        note = "schedule" if cpu.get("schedule") or mem.get("schedule") else ""
+        inst = row.get("instance")
+        if inst and inst.get("recommended"):
+            note = (note + " " if note else "") + (
+                f"instance {inst['current']} -> {inst['recommended']} "
+                f"(saves {inst['saving_month'] or 0:.2f}/mo, risk {inst['risk_label']})")
+        click.echo(
+            f"{(row['tenant'] + '/' + row['workload'])[:32]:32} {q('cpu', cpu['current']):>8} "
+            f"{q('cpu', cpu['recommended']):>8} {q('memory', mem['current']):>9} {q('memory', mem['recommended']):>9} "
+            f"{'-' if saving is None else f'{saving:.2f}':>10}  {min(cpu['confidence'], mem['confidence']):.2f}  {note}"
+        )
+    click.echo(f"\ntotal monthly saving: {findings.get('saving_month', 0):.2f} {currency}")
+    for item in findings.get("applied", []):
+        click.echo(f"applied {item['tenant']}/{item['workload']}: {item['status']} {item['detail']}")
+    errors = findings.get("history", {}).get("errors") or []
+    for err in errors:
+        click.echo(f"warning: usage history query failed: {err}", err=True)

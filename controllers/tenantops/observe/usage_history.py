@@ -1,0 +1,183 @@
+"""Usage history for right-sizing: batched Prometheus range queries, one per resource, for every tenant.
+
+Each query aggregates `by (tenant, workload)` (per-pod CPU cores and memory bytes, OOM kills, replicas),
+so the number of requests depends on how many distinct query texts the policies use, never on how many
+tenants there are. Ranges longer than Prometheus's 11,000 points per series are fetched in chunks.
+A query that fails leaves its resource empty and is listed in `errors`; the other resources still arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from prometheus_api_client import PrometheusConnect
+from urllib3.util.retry import Retry
+
+from tenantops.config.catalog import Tenant
+from tenantops.config.loader import Config
+from tenantops.decide.rightsizing.history import HistoryKey, Series, UsageHistory
+from tenantops.decide.rightsizing.recommender import OomKill
+
+log = logging.getLogger(__name__)
+
+MAX_POINTS = 11_000  # Prometheus refuses range queries that would return more points per series
+
+
+@dataclass(frozen=True, slots=True)
+class RangeQuery:
+    kind: str  # "cpu", "memory", "oom" or "replicas"
+    promql: str
+    lookback: timedelta
+    step_seconds: int
+    tenants: frozenset[str]
+
+
+def plan_range_queries(config: Config, tenants: Sequence[Tenant]) -> list[RangeQuery]:
+    """Distinct (kind, text, range, step) combinations over the tenants' resolved policies."""
+    grouped: dict[tuple[str, str, float, int], set[str]] = {}
+    for tenant in tenants:
+        policies = config.for_tenant(tenant)
+        spec = policies.rightsizing
+        lookback = float(spec.lookback_days) * 86400.0
+        texts = {"cpu": spec.cpu_query, "memory": spec.memory_query, "oom": spec.oom_query}
+        if "replicas" in policies.metrics.queries:
+            texts["replicas"] = policies.metrics.queries["replicas"]
+        for kind, text in texts.items():
+            grouped.setdefault((kind, text.strip(), lookback, spec.step_seconds), set()).add(tenant.id)
+    return [
+        RangeQuery(kind, text, timedelta(seconds=lookback), step, frozenset(ids))
+        for (kind, text, lookback, step), ids in sorted(grouped.items())
+    ]
+
+
+def _default_client(url: str, timeout: float) -> PrometheusConnect:
+    retry = Retry(total=1, backoff_factor=0.2, status_forcelist=(502, 503, 504), allowed_methods=("GET",))
+    return PrometheusConnect(url=url, disable_ssl=False, retry=retry, timeout=timeout)
+
+
+def _chunks(start: datetime, end: datetime, step: int) -> Iterable[tuple[datetime, datetime]]:
+    span = timedelta(seconds=step * (MAX_POINTS - 1))
+    cursor = start
+    while cursor < end:
+        upper = min(end, cursor + span)
+        yield cursor, upper
+        cursor = upper + timedelta(seconds=step)
+
+
+class UsageHistorySource:
+    """Fetches a `UsageHistory` for the right-sizing decider over prometheus-api-client."""
+
+    def __init__(self, url: str, *, timeout: float = 60.0, client: PrometheusConnect | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.client = client if client is not None else _default_client(self.url, timeout)
+        self.requests_sent = 0
+
+    def fetch(self, config: Config, now: datetime, tenants: Sequence[Tenant] | None = None) -> UsageHistory:
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        selected = list(config.tenants if tenants is None else tenants)
+        known = {(t.id, w.name) for t in selected for w in t.workloads}
+        samples: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+        errors: list[str] = []
+        earliest = now
+        end = now.replace(microsecond=0)
+        for planned in plan_range_queries(config, selected):
+            start = end - planned.lookback
+            earliest = min(earliest, start)
+            try:
+                for lo, hi in _chunks(start, end, planned.step_seconds):
+                    self.requests_sent += 1
+                    result = self.client.custom_query_range(
+                        planned.promql, start_time=lo, end_time=hi, step=str(planned.step_seconds)
+                    )
+                    if not isinstance(result, list):
+                        raise ValueError(f"unexpected response shape: {type(result).__name__}")
+                    ignored = absorb_matrix(result, planned, known, samples)
+                    if ignored:
+                        log.debug("%s history: %d series ignored (unlabelled or not in the catalogue)",
+                                  planned.kind, ignored)
+            except Exception as exc:  # one failed resource must not hide the others
+                reason = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("usage history query %s failed: %s", planned.kind, reason)
+                errors.append(f"{planned.kind}: {reason}")
+        return build_history(samples, earliest, now, errors)
+
+
+def absorb_matrix(
+    result: Iterable[Mapping[str, Any]],
+    planned: RangeQuery,
+    known: set[tuple[str, str]],
+    samples: dict[tuple[str, str, str], list[tuple[float, float]]],
+) -> int:
+    """Add one matrix answer's points to `samples`; returns how many series were ignored."""
+    ignored = 0
+    for series in result:
+        labels = series.get("metric") or {}
+        key = (str(labels.get("tenant", "")), str(labels.get("workload", "")))
+        if key not in known or key[0] not in planned.tenants:
+            ignored += 1
+            continue
+        bucket = samples.setdefault((key[0], key[1], planned.kind), [])
+        for point in series.get("values") or ():
+            try:
+                when, value = float(point[0]), float(point[1])
+            except (TypeError, ValueError, IndexError):
+                continue
+            if math.isfinite(value) and value >= 0:
+                bucket.append((when, value))
+    return ignored
+
+
+def build_history(
+    samples: Mapping[tuple[str, str, str], list[tuple[float, float]]],
+    start: datetime,
+    end: datetime,
+    errors: Sequence[str] = (),
+) -> UsageHistory:
+    """Arrange raw points into per-resource series, OOM kills (with the memory in use) and mean replicas."""
+    series: dict[HistoryKey, Series] = {}
+    ooms: dict[tuple[str, str], tuple[OomKill, ...]] = {}
+    replicas: dict[tuple[str, str], float] = {}
+    for (tenant, workload, kind), points in samples.items():
+        if kind == "cpu":
+            series[(tenant, workload, "cpu")] = Series.of(_dedupe(points))
+        elif kind == "memory":
+            series[(tenant, workload, "memory")] = Series.of(_dedupe(points))
+        elif kind == "replicas" and points:
+            replicas[(tenant, workload)] = float(np.mean([v for _, v in points]))
+    for (tenant, workload, kind), points in samples.items():
+        if kind != "oom":
+            continue
+        memory = series.get((tenant, workload, "memory"))
+        kills = []
+        for when, value in _dedupe(points):
+            if value <= 0:
+                continue
+            used = _memory_near(memory, when)
+            if used is not None:
+                kills.append(OomKill(when, used))
+        if kills:
+            ooms[(tenant, workload)] = tuple(kills)
+    return UsageHistory(start, end, series, ooms, replicas, tuple(errors))
+
+
+def _dedupe(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Chunk edges can repeat a timestamp; keep one point per time."""
+    return sorted(dict(points).items())
+
+
+def _memory_near(memory: Series | None, when: float, window: float = 900.0) -> float | None:
+    """The highest memory sample within `window` seconds before the kill (what the container was using)."""
+    if memory is None or memory.times.size == 0:
+        return None
+    mask = (memory.times <= when) & (memory.times >= when - window)
+    if mask.any():
+        return float(memory.values[mask].max())
+    before = memory.times <= when
+    return float(memory.values[before][-1]) if before.any() else None
