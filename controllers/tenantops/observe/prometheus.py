@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
@@ -30,6 +30,8 @@ from tenantops.config.loader import Config
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadKey, WorkloadMetrics
 
 log = logging.getLogger(__name__)
+
+_URL_IN_MESSAGE = re.compile(r" with url: \S+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +117,10 @@ class PrometheusSource:
 
 
 def _describe(exc: Exception) -> str:
-    if isinstance(exc, requests.RequestException):
-        return f"{type(exc).__name__}: {exc}"[:300]
-    return f"{type(exc).__name__}: {exc}"[:500]
+    """A short reason for logs and `Snapshot.errors`: the class and message, without the request URL
+    (which repeats the whole query) and bounded in length."""
+    text = _URL_IN_MESSAGE.sub("", str(exc))
+    return f"{type(exc).__name__}: {text}"[:300]
 
 
 def absorb(

@@ -1,0 +1,48 @@
+"""`tenantops audit`: read the decision log: what was decided for whom, from which inputs, and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from tenantops.cli.options import echo_json, json_option, settings_from
+from tenantops.record import audit
+from tenantops.record.store import StateStore
+
+
+def _fmt(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+@click.command("audit")
+@click.option("--tenant", default=None, help="Only this tenant's entries.")
+@click.option("--since", default=None, help="Only entries at or after this time: a duration (2h, 30m, 7d) or ISO-8601.")
+@click.option("--kind", default=None, help="Only this kind (scale, skip, act, error, breaker, alert, ...).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many (the newest).")
+@click.option("--state", default=None, help="SQLite state file. Env: TENANTOPS_STATE.")
+@json_option
+@click.pass_context
+def command(ctx: click.Context, tenant: str | None, since: str | None, kind: str | None, limit: int | None,
+            state: str | None, as_json: bool) -> None:
+    """Print audit entries oldest first: time, subject, kind, rule, old -> new and the reason."""
+    settings = settings_from(ctx, state=state)
+    try:
+        since_at = audit.parse_since(since, datetime.now(UTC)) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    if not Path(settings.state).is_file():
+        raise click.BadParameter(f"no state database at {settings.state}", param_hint="--state / TENANTOPS_STATE")
+    with StateStore(settings.state) as store:
+        entries = list(audit.query(store.connection, tenant=tenant, since=since_at, kind=kind, limit=limit))
+    if as_json:
+        echo_json([e.as_dict() for e in entries])
+        return
+    if not entries:
+        click.echo("no audit entries match")
+        return
+    for e in entries:
+        subject = f"{e.tenant or '*'}/{e.workload}" if e.workload else (e.tenant or "*")
+        click.echo(f"{e.at.isoformat(timespec='seconds')}  {subject:<24} {e.kind:<8} {e.rule:<22} "
+                   f"{_fmt(e.old)} -> {_fmt(e.new)}  {e.reason}")

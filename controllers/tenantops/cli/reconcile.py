@@ -1,0 +1,76 @@
+"""`tenantops reconcile --once [--dry-run] [--json]`: one pass, then exit (cron jobs, CI checks, debugging)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+
+from tenantops.cli.options import config_options, echo_json, json_option, load, settings_from
+from tenantops.engine.reconcile import PassResult
+from tenantops.engine.wiring import build_reconciler
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def controller_options(func: F) -> F:
+    """Endpoints and paths of the controller, each also settable by its TENANTOPS_* variable."""
+    for name, help_text in reversed((
+        ("--prometheus-url", "Prometheus base URL. Env: TENANTOPS_PROMETHEUS_URL."),
+        ("--state", "SQLite file for decider state and the audit log. Env: TENANTOPS_STATE."),
+        ("--kube-url", "Kubernetes API URL (default: in-cluster, then kubeconfig). Env: TENANTOPS_KUBE_URL."),
+        ("--aws-endpoint-url", "AWS endpoint override (e.g. a local moto server). Env: TENANTOPS_AWS_ENDPOINT_URL."),
+    )):
+        func = click.option(name, default=None, help=help_text)(func)
+    func = click.option("--decider", "deciders", multiple=True,
+                        help="Run only these deciders (repeatable; default: all installed).")(func)
+    func = click.option("--dry-run", is_flag=True,
+                        help="Plan and record, but change nothing in the cluster or cloud.")(func)
+    return func
+
+
+def print_result(result: PassResult) -> None:
+    s = result.summary()
+    click.echo(f"pass at {s['at']}{' (dry run)' if result.dry_run else ''}: {result.tenants} tenants, "
+               f"{result.workloads} workloads in {s['timings'].get('total', 0):.3f}s")
+    for err in result.query_errors:
+        click.echo(f"  query error: {err}")
+    for d in result.deciders:
+        state = "ok" if d.ok else f"FAILED ({d.detail})"
+        click.echo(f"  decider {d.name}: {state}; {d.actions} actions, {d.alerts} alerts, {d.decisions} decisions")
+    counts = ", ".join(f"{k}={v}" for k, v in s["actions"].items() if v) or "none"
+    click.echo(f"  actions: {counts}")
+    for o in result.outcomes:
+        if o.detail != "no-op":
+            click.echo(f"    {o.status.value:<9} {o.action.tenant}/{o.action.workload}: "
+                       f"{o.action.current} -> {o.action.desired} ({o.action.rule}) {o.detail}")
+    click.echo(f"  alerts: {len(result.alerts)}; audit rows: {result.decisions}; state keys written: "
+               f"{result.state_written}")
+
+
+@click.command("reconcile")
+@click.option("--once", is_flag=True, help="Run exactly one pass and exit (the only mode; `tenantops run` loops).")
+@config_options
+@controller_options
+@json_option
+@click.pass_context
+def command(ctx: click.Context, once: bool, catalog: str | None, policies: str | None, deciders: tuple[str, ...],
+            dry_run: bool, prometheus_url: str | None, state: str | None, kube_url: str | None,
+            aws_endpoint_url: str | None, as_json: bool) -> None:
+    """Observe, decide, act and record once for every tenant. Exit 1 if anything in the pass failed."""
+    settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
+                             kube_url=kube_url, aws_endpoint_url=aws_endpoint_url)
+    config = load(settings)
+    reconciler = build_reconciler(settings, dry_run=dry_run, decider_names=list(deciders) or None)
+    try:
+        result = reconciler.run_pass(config, datetime.now(UTC), dry_run=dry_run)
+    finally:
+        reconciler.store.close()
+    if as_json:
+        echo_json(result.summary())
+    else:
+        print_result(result)
+    if not result.ok:
+        ctx.exit(1)

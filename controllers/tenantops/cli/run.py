@@ -1,0 +1,60 @@
+"""`tenantops run`: the long-running controller (interval passes, health and metrics port, hot reload)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from tenantops.cli.options import config_options, load, settings_from
+from tenantops.cli.reconcile import controller_options
+from tenantops.engine.runner import Runner
+from tenantops.engine.shards import parse_shard, shard_filter
+from tenantops.engine.wiring import build_reconciler
+from tenantops.record.http import Health, HealthServer
+from tenantops.record.metrics import ControllerMetrics
+
+log = logging.getLogger(__name__)
+
+
+@click.command("run")
+@config_options
+@controller_options
+@click.option("--http-port", type=int, default=None,
+              help="Port for /healthz, /readyz, /metrics. Env: TENANTOPS_HTTP_PORT.")
+@click.option("--http-host", default="0.0.0.0", show_default=True, help="Address to bind the HTTP port to.")
+@click.option("--shard", default=None, metavar="INDEX/COUNT",
+              help="Reconcile only this shard of the tenants (e.g. 0/3).")
+@click.option("--max-passes", type=click.IntRange(1), default=None, hidden=True)
+@click.pass_context
+def command(ctx: click.Context, catalog: str | None, policies: str | None, deciders: tuple[str, ...], dry_run: bool,
+            prometheus_url: str | None, state: str | None, kube_url: str | None, aws_endpoint_url: str | None,
+            http_port: int | None, http_host: str, shard: str | None, max_passes: int | None) -> None:
+    """Run passes every ControllerPolicy interval (plus jitter) until SIGTERM/SIGINT, which finish the
+    current pass and exit 0. Catalogue and policy edits are picked up; an invalid edit is logged and the
+    last good configuration keeps running."""
+    settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
+                             kube_url=kube_url, aws_endpoint_url=aws_endpoint_url, http_port=http_port)
+    tenant_filter = None
+    if shard is not None:
+        try:
+            tenant_filter = shard_filter(*parse_shard(shard))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--shard") from None
+    config = load(settings)  # an invalid configuration at start is bad input: exit 2
+    metrics = ControllerMetrics()
+    interval = config.policies.controller.interval_seconds
+    health = Health(stall_after=max(60.0, 10 * interval))
+    reconciler = build_reconciler(settings, dry_run=dry_run, metrics=metrics, decider_names=list(deciders) or None)
+    server = HealthServer(health, metrics.registry, host=http_host, port=settings.http_port).start()
+    log.warning("tenantops controller: %d tenants, interval %.0fs, http on %s:%d%s", len(config.tenants), interval,
+                http_host, server.port, " (dry run)" if dry_run else "")
+    runner = Runner(reconciler, config, catalog=settings.catalog, policies=settings.policies, dry_run=dry_run,
+                    tenant_filter=tenant_filter, health=health, metrics=metrics)
+    runner.install_signal_handlers()
+    try:
+        code = runner.run(max_passes=max_passes)
+    finally:
+        server.stop()
+        reconciler.store.close()
+    ctx.exit(code)
