@@ -38,12 +38,14 @@ Python API::
         kube.inject("/apis/apps/v1/namespaces/tenant-acme/deployments/api/scale", 409, count=1,
                     method="PATCH")
         kube.inject("/apis/apps/v1/*", "hang", count=1, hang_seconds=2.0)
+        kube.on_request(path, lambda: kube.set_replicas("tenant-acme", "api", 7), method="PATCH")
         kube.clear_faults()
 
         # Request log, in arrival order, for assertions.
         kube.requests(method="PATCH", path_prefix="/apis/apps/v1")  # list[RequestRecord]
         kube.writes()                              # every non-GET request that was served with 2xx
         kube.clear_log()
+        kube.in_flight                             # requests being served now (hanging ones included)
 
     # KubeApiServer(token="s3cret") demands "Authorization: Bearer s3cret" (401 otherwise).
 
@@ -148,6 +150,7 @@ class _Fault:
     remaining: int
     method: str | None = None
     hang_seconds: float = 30.0
+    callback: Callable[[], None] | None = None  # status "call": run it, then serve the request
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method != method:
@@ -358,6 +361,7 @@ class KubeApiServer:
         self._faults: list[_Fault] = []
         self._log: list[RequestRecord] = []
         self._stopping = threading.Event()
+        self._in_flight = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -483,6 +487,17 @@ class KubeApiServer:
         with self._lock:
             self._faults.append(_Fault(path, status, count, method.upper() if method else None, hang_seconds))
 
+    def on_request(self, path: str, callback: Callable[[], None], *, count: int = 1,
+                   method: str | None = None) -> None:
+        """Run `callback` just before each of the next `count` matching requests is served.
+
+        This is how a test makes another writer land between a client's read and its write: the
+        callback may use this object's own methods (e.g. `set_replicas`), and the request then meets
+        the changed state, as it would on a real cluster.
+        """
+        with self._lock:
+            self._faults.append(_Fault(path, "call", count, method.upper() if method else None, 0.0, callback))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -499,6 +514,16 @@ class KubeApiServer:
     def clear_log(self) -> None:
         with self._lock:
             self._log.clear()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being served right now (a hanging one counts until it is released)."""
+        with self._lock:
+            return self._in_flight
+
+    def _enter(self, delta: int) -> None:
+        with self._lock:
+            self._in_flight += delta
 
     # ------------------------------------------------------------------ request handling (under the lock)
 
@@ -836,11 +861,15 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = self.headers.get("Content-Type")
         body: Any = None
         headers: dict[str, str] = {}
+        self.api._enter(1)
         try:
             body = self._read_body()
             if not self.api._authorised(self.headers.get("Authorization")):
                 raise ApiError(401, "Unauthorized")
             fault = self.api._take_fault(method, path)
+            if fault is not None and fault.callback is not None:
+                fault.callback()
+                fault = None
             if fault is not None:
                 if fault.status == "hang":
                     self.api._wait_hang(fault.hang_seconds)
@@ -856,6 +885,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers.update(exc.headers)
         except Exception as exc:  # a bug in the stand-in must still answer, as an apiserver would
             code, payload = 500, ApiError(500, f"internal error: {exc!r}").status()
+        finally:
+            self.api._enter(-1)
         self.api._record(RequestRecord(method, path, query, content_type, body, code, datetime.now(UTC)))
         self._respond(code, payload, headers)
 

@@ -1,0 +1,177 @@
+"""Scales pooled tenants' Deployments through the `deployments/{name}/scale` subresource.
+
+The scale subresource is used rather than patching the Deployment itself because it is the narrowest
+permission that can change replicas (RBAC `get`/`patch` on `deployments/scale`), and it is what HPA and
+`kubectl scale` use, so the controller composes with them.
+
+Each apply reads first and writes nothing when the replicas already match (idempotence; a second pass
+over the same plan makes no request but the read). The write carries the resourceVersion of that read,
+so if someone scaled the Deployment in between, the server answers 409 and the actuator reads again
+instead of overwriting a change it never saw. Throttling, server errors and timeouts are retried a
+bounded number of times with backoff; whatever remains is a classified outcome, never an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from tenantops.act.base import ActOutcome, OutcomeStatus
+from tenantops.act.kubeclient import api_client
+from tenantops.act.retry import (
+    CallCounter,
+    CallFailed,
+    Classified,
+    ErrorClass,
+    RetryPolicy,
+    call_with_retry,
+)
+from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
+
+log = logging.getLogger(__name__)
+
+FIELD_MANAGER = "tenantops"
+
+
+def _retry_after(headers: Any) -> float | None:
+    try:
+        value = headers.get("Retry-After") if headers is not None else None
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def classify_kube_error(exc: BaseException) -> Classified | None:
+    """Map client errors to what the caller should do; None for exceptions that are not API failures."""
+    if isinstance(exc, ApiException):
+        status = int(exc.status or 0)
+        what = f"HTTP {status} {exc.reason or ''}".strip()
+        if status == 409:
+            return Classified(ErrorClass.CONFLICT, what)
+        if status == 429 or status >= 500 or status == 0:
+            return Classified(ErrorClass.TRANSIENT, what, _retry_after(exc.headers))
+        return Classified(ErrorClass.PERMANENT, what)
+    if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError):
+        return Classified(ErrorClass.TRANSIENT, f"{type(exc).__name__}: {exc}")
+    return None
+
+
+class KubernetesActuator:
+    """Applies scale actions to Deployments in tenant namespaces."""
+
+    kind = TargetKind.KUBERNETES
+
+    def __init__(self, apps: client.AppsV1Api, *, retry: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._apps = apps
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    @classmethod
+    def connect(cls, url: str | None = None, *, token: str | None = None, retry: RetryPolicy | None = None,
+                sleep: Callable[[float], None] = time.sleep) -> KubernetesActuator:
+        """From `TENANTOPS_KUBE_URL` (pass Settings.kube_url) or, when None, in-cluster / kubeconfig."""
+        return cls(client.AppsV1Api(api_client(url, token=token)), retry=retry, sleep=sleep)
+
+    def close(self) -> None:
+        self._apps.api_client.close()
+
+    # ------------------------------------------------------------------ reading
+
+    @staticmethod
+    def _namespace(target: ScaleTarget) -> str:
+        if not target.namespace:
+            raise CallFailed(Classified(ErrorClass.PERMANENT, "a Deployment target needs a namespace"), 0)
+        return target.namespace
+
+    def _read(self, target: ScaleTarget, counter: CallCounter) -> client.V1Scale:
+        namespace = self._namespace(target)
+        return call_with_retry(
+            lambda: self._apps.read_namespaced_deployment_scale(
+                target.name, namespace, _request_timeout=self._retry.timeout),
+            classify_kube_error, self._retry, sleep=self._sleep, counter=counter)
+
+    def _write(self, target: ScaleTarget, body: dict[str, Any], counter: CallCounter) -> None:
+        namespace = self._namespace(target)
+        call_with_retry(
+            lambda: self._apps.patch_namespaced_deployment_scale(
+                target.name, namespace, body, field_manager=FIELD_MANAGER, _request_timeout=self._retry.timeout),
+            classify_kube_error, self._retry, sleep=self._sleep, counter=counter)
+
+    def current(self, target: ScaleTarget) -> int | None:
+        """Desired replicas of the Deployment now; None when it does not exist.
+
+        Transient failures that outlast the retries raise CallFailed: the caller cannot tell "absent"
+        from "unknown" otherwise.
+        """
+        try:
+            scale = self._read(target, CallCounter())
+        except CallFailed as failed:
+            cause = failed.__cause__
+            if isinstance(cause, ApiException) and cause.status == 404:
+                return None
+            raise
+        return int(scale.spec.replicas or 0) if scale.spec is not None else 0
+
+    # ------------------------------------------------------------------ writing
+
+    def apply(self, action: ScaleAction, *, dry_run: bool = False) -> ActOutcome:
+        """Read, compare, write with the read's resourceVersion; re-read on conflict. Never raises for
+        API failures: the outcome says what happened."""
+        target = action.target
+        counter = CallCounter()
+        observed: int | None = None
+        if target.kind is not TargetKind.KUBERNETES:
+            return self._outcome(action, OutcomeStatus.FAILED, None, counter,
+                                 f"target kind {target.kind} is not handled by the Kubernetes actuator")
+        if action.desired < 0:
+            return self._outcome(action, OutcomeStatus.FAILED, None, counter, "desired replicas below zero")
+        try:
+            for round_ in range(self._retry.conflicts + 1):
+                scale = self._read(target, counter)
+                observed = int(scale.spec.replicas or 0) if scale.spec is not None else 0
+                if observed == action.desired:
+                    detail = "already at desired replicas" if round_ == 0 else \
+                        "another writer set the desired replicas meanwhile"
+                    return self._outcome(action, OutcomeStatus.UNCHANGED, observed, counter, detail)
+                if dry_run:
+                    return self._outcome(action, OutcomeStatus.DRY_RUN, observed, counter,
+                                         f"would scale {observed} -> {action.desired}")
+                version = scale.metadata.resource_version if scale.metadata is not None else None
+                body = {"metadata": {"resourceVersion": version},
+                        "spec": {"replicas": action.desired}}
+                try:
+                    self._write(target, body, counter)
+                except CallFailed as failed:
+                    if failed.classified.kind is not ErrorClass.CONFLICT:
+                        raise
+                    log.info("act: %s changed since it was read (%s); reading it again", target,
+                             failed.classified.detail,
+                             extra={"event": "act.conflict", "target": str(target), "tenant": action.tenant})
+                    continue
+                note = "" if observed == action.current else \
+                    f" (the decision saw {action.current}; the target had {observed})"
+                return self._outcome(action, OutcomeStatus.APPLIED, observed, counter,
+                                     f"scaled {observed} -> {action.desired}{note}")
+            return self._outcome(action, OutcomeStatus.RETRYABLE, observed, counter,
+                                 f"still conflicting after {self._retry.conflicts + 1} read-write rounds")
+        except CallFailed as failed:
+            status = OutcomeStatus.FAILED if failed.classified.kind is ErrorClass.PERMANENT \
+                else OutcomeStatus.RETRYABLE
+            return self._outcome(action, status, observed, counter, failed.classified.detail)
+
+    @staticmethod
+    def _outcome(action: ScaleAction, status: OutcomeStatus, observed: int | None, counter: CallCounter,
+                 detail: str) -> ActOutcome:
+        level = logging.WARNING if status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE) else logging.INFO
+        log.log(level, "act: %s %s %s/%s: %s", status, action.target, action.tenant, action.workload, detail,
+                extra={"event": f"act.{status}", "target": str(action.target), "tenant": action.tenant,
+                       "workload": action.workload, "desired": action.desired, "observed": observed})
+        return ActOutcome(action=action, status=status, observed=observed, detail=detail,
+                          attempts=max(counter.calls, 1))

@@ -1,0 +1,283 @@
+"""The Kubernetes API stand-in behaves like an apiserver for the paths tenantops uses, through the real client."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from tenantops.act.kubeclient import api_client
+from tenantops.sandbox.kube_api import ApiError, KubeApiServer, json_merge_patch, json_patch, strategic_merge_patch
+
+from .kubehelpers import apps_api
+
+NS, NAME = "tenant-acme", "api"
+SCALE_PATH = f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}/scale"
+
+pytestmark = pytest.mark.integration
+
+
+def status_of(exc: ApiException) -> dict:
+    import json
+
+    return json.loads(exc.body)
+
+
+def test_scale_subresource_reads_and_patches_and_bumps_resource_version(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, NAME, replicas=2)
+    apps = apps_api(kube_api)
+    scale = apps.read_namespaced_deployment_scale(NAME, NS)
+    assert scale.kind == "Scale" and scale.api_version == "autoscaling/v1"
+    assert scale.spec.replicas == 2 and scale.status.selector == "app=api"
+    before = int(scale.metadata.resource_version)
+
+    patched = apps.patch_namespaced_deployment_scale(NAME, NS, {"spec": {"replicas": 5}})
+    assert patched.spec.replicas == 5
+    assert int(patched.metadata.resource_version) > before
+    assert kube_api.replicas(NS, NAME) == 5
+    deployment = apps.read_namespaced_deployment(NAME, NS)
+    assert deployment.status.ready_replicas == 5 and deployment.metadata.generation == 2
+
+
+def test_put_scale_with_stale_resource_version_is_a_conflict_status(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, NAME, replicas=2)
+    apps = apps_api(kube_api)
+    scale = apps.read_namespaced_deployment_scale(NAME, NS)
+    kube_api.set_replicas(NS, NAME, 3)  # another writer moves the object on
+    scale.spec.replicas = 4
+    with pytest.raises(ApiException) as caught:
+        apps.replace_namespaced_deployment_scale(NAME, NS, scale)
+    assert caught.value.status == 409
+    body = status_of(caught.value)
+    assert body["kind"] == "Status" and body["reason"] == "Conflict" and body["code"] == 409
+    assert kube_api.replicas(NS, NAME) == 3
+
+    fresh = apps.read_namespaced_deployment_scale(NAME, NS)
+    fresh.spec.replicas = 4
+    assert apps.replace_namespaced_deployment_scale(NAME, NS, fresh).spec.replicas == 4
+
+
+def test_patch_naming_a_stale_resource_version_conflicts_and_one_without_does_not(kube_api: KubeApiServer) -> None:
+    created = kube_api.add_deployment(NS, NAME, replicas=1)
+    kube_api.set_replicas(NS, NAME, 2)
+    apps = apps_api(kube_api)
+    stale = {"metadata": {"resourceVersion": created["metadata"]["resourceVersion"]}, "spec": {"replicas": 9}}
+    with pytest.raises(ApiException) as caught:
+        apps.patch_namespaced_deployment_scale(NAME, NS, stale)
+    assert caught.value.status == 409
+    assert apps.patch_namespaced_deployment_scale(NAME, NS, {"spec": {"replicas": 9}}).spec.replicas == 9
+
+
+def test_container_resources_patch_by_strategic_merge_json_merge_and_json_patch(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, NAME, cpu="100m", memory="128Mi")
+    apps = apps_api(kube_api)
+    strategic = {"spec": {"template": {"spec": {"containers": [
+        {"name": NAME, "resources": {"requests": {"cpu": "300m"}}}]}}}}
+    d = apps.patch_namespaced_deployment(NAME, NS, strategic)
+    container = d.spec.template.spec.containers[0]
+    assert container.image == "registry.local/app:1"  # kept: merged by container name
+    assert container.resources.requests == {"cpu": "300m", "memory": "128Mi"}
+
+    merge = {"spec": {"template": {"spec": {"containers": [
+        {"name": NAME, "image": "registry.local/app:2", "resources": {"requests": {"cpu": "50m"}}}]}}}}
+    d = apps.patch_namespaced_deployment(NAME, NS, merge, _content_type="application/merge-patch+json")
+    container = d.spec.template.spec.containers[0]
+    assert container.resources.requests == {"cpu": "50m"}  # JSON merge replaces the whole list
+    assert container.resources.limits is None
+
+    ops = [{"op": "replace", "path": "/spec/template/spec/containers/0/resources/requests/cpu", "value": "75m"}]
+    d = apps.patch_namespaced_deployment(NAME, NS, ops)
+    assert d.spec.template.spec.containers[0].resources.requests == {"cpu": "75m"}
+    contents = [r.content_type for r in kube_api.writes()]
+    assert contents == ["application/strategic-merge-patch+json", "application/merge-patch+json",
+                        "application/json-patch+json"]
+
+
+def test_invalid_replicas_get_422_invalid_and_nothing_changes(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, NAME, replicas=2)
+    apps = apps_api(kube_api)
+    with pytest.raises(ApiException) as caught:
+        apps.patch_namespaced_deployment_scale(NAME, NS, {"spec": {"replicas": -1}})
+    assert caught.value.status == 422 and status_of(caught.value)["reason"] == "Invalid"
+    assert kube_api.replicas(NS, NAME) == 2
+
+
+def test_missing_objects_are_404_not_found_status(kube_api: KubeApiServer) -> None:
+    kube_api.add_namespace(NS)
+    apps = apps_api(kube_api)
+    with pytest.raises(ApiException) as caught:
+        apps.read_namespaced_deployment_scale("nope", NS)
+    body = status_of(caught.value)
+    assert caught.value.status == 404 and body["reason"] == "NotFound"
+    assert body["details"] == {"name": "nope", "group": "apps", "kind": "deployments"}
+
+
+def test_create_list_and_already_exists(kube_api: KubeApiServer) -> None:
+    kube_api.add_namespace(NS)
+    apps = apps_api(kube_api)
+    body = client.V1Deployment(
+        metadata=client.V1ObjectMeta(name="web"),
+        spec=client.V1DeploymentSpec(
+            replicas=3,
+            selector=client.V1LabelSelector(match_labels={"app": "web"}),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels={"app": "web"}),
+                spec=client.V1PodSpec(containers=[client.V1Container(name="web", image="web:1")]))))
+    created = apps.create_namespaced_deployment(NS, body)
+    assert created.metadata.uid and created.metadata.namespace == NS
+    with pytest.raises(ApiException) as caught:
+        apps.create_namespaced_deployment(NS, body)
+    assert caught.value.status == 409 and status_of(caught.value)["reason"] == "AlreadyExists"
+    assert [d.metadata.name for d in apps.list_namespaced_deployment(NS).items] == ["web"]
+    assert [d.metadata.name for d in apps.list_deployment_for_all_namespaces().items] == ["web"]
+    core = client.CoreV1Api(apps.api_client)
+    assert [n.metadata.name for n in core.list_namespace().items] == [NS]
+
+
+def test_injected_faults_answer_the_next_n_matching_requests_then_stop(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, NAME)
+    apps = apps_api(kube_api)
+    kube_api.inject(SCALE_PATH, 429, count=2, method="GET")
+    for _ in range(2):
+        with pytest.raises(ApiException) as caught:
+            apps.read_namespaced_deployment_scale(NAME, NS)
+        assert caught.value.status == 429 and caught.value.headers["Retry-After"] == "1"
+        assert status_of(caught.value)["reason"] == "TooManyRequests"
+    assert apps.read_namespaced_deployment_scale(NAME, NS).spec.replicas == 1
+    kube_api.inject("/apis/apps/v1/*", 500)
+    with pytest.raises(ApiException) as caught:
+        apps.read_namespaced_deployment(NAME, NS)
+    assert caught.value.status == 500 and status_of(caught.value)["reason"] == "InternalError"
+    assert [r.status for r in kube_api.requests(path_prefix="/apis/apps")] == [429, 429, 200, 500]
+
+
+def test_a_hanging_request_times_out_the_client_and_is_not_applied(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, NAME, replicas=1)
+    apps = apps_api(kube_api)
+    kube_api.inject(SCALE_PATH, "hang", method="PATCH", hang_seconds=5)
+    started = time.monotonic()
+    with pytest.raises(Exception, match=r"timed out|Timeout"):
+        apps.patch_namespaced_deployment_scale(NAME, NS, {"spec": {"replicas": 3}}, _request_timeout=0.2)
+    assert time.monotonic() - started < 2
+    assert kube_api.replicas(NS, NAME) == 1
+
+
+def test_stop_releases_a_hanging_request_promptly() -> None:
+    server = KubeApiServer().start()
+    server.add_deployment(NS, NAME)
+    server.inject(SCALE_PATH, "hang", hang_seconds=60)
+    apps = apps_api(server)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            apps.read_namespaced_deployment_scale(NAME, NS, _request_timeout=10)
+        except Exception as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    deadline = time.monotonic() + 5
+    while server.in_flight == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.in_flight == 1
+    started = time.monotonic()
+    server.stop()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert time.monotonic() - started < 3
+    assert errors and isinstance(errors[0], ApiException) and errors[0].status == 504
+
+
+def test_bearer_token_is_required_when_configured() -> None:
+    with KubeApiServer(token="s3cret") as server:
+        server.add_deployment(NS, NAME)
+        with pytest.raises(ApiException) as caught:
+            apps_api(server).read_namespaced_deployment_scale(NAME, NS)
+        assert caught.value.status == 401
+        authorised = client.AppsV1Api(api_client(server.url, token="s3cret"))
+        assert authorised.read_namespaced_deployment_scale(NAME, NS).spec.replicas == 1
+
+
+def test_leases_create_replace_and_conflict(kube_api: KubeApiServer) -> None:
+    kube_api.add_namespace("tenantops")
+    leases = client.CoordinationV1Api(api_client(kube_api.url))
+    lease = client.V1Lease(metadata=client.V1ObjectMeta(name="leader"),
+                           spec=client.V1LeaseSpec(holder_identity="a", lease_duration_seconds=15))
+    created = leases.create_namespaced_lease("tenantops", lease)
+    created.spec.holder_identity = "b"
+    replaced = leases.replace_namespaced_lease("leader", "tenantops", created)
+    assert replaced.spec.holder_identity == "b"
+    created.spec.holder_identity = "c"  # still carries the first resourceVersion
+    with pytest.raises(ApiException) as caught:
+        leases.replace_namespaced_lease("leader", "tenantops", created)
+    assert caught.value.status == 409
+    assert kube_api.lease("tenantops", "leader")["spec"]["holderIdentity"] == "b"
+
+
+def test_concurrent_writers_never_lose_an_update(kube_api: KubeApiServer) -> None:
+    """Optimistic concurrency holds under threads: every successful PUT saw the latest version."""
+    kube_api.add_deployment(NS, NAME, replicas=0)
+    successes: list[int] = []
+
+    def bump() -> None:
+        apps = apps_api(kube_api)
+        for _ in range(5):
+            while True:
+                scale = apps.read_namespaced_deployment_scale(NAME, NS)
+                scale.spec.replicas += 1
+                try:
+                    apps.replace_namespaced_deployment_scale(NAME, NS, scale)
+                except ApiException as exc:
+                    assert exc.status == 409
+                    continue
+                successes.append(1)
+                break
+
+    workers = [threading.Thread(target=bump) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(successes) == 15
+    assert kube_api.replicas(NS, NAME) == 15
+
+
+keys = st.text(max_size=4).filter(lambda k: k != "env")  # "env" is a keyed list in strategic merge
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+    max_leaves=10,
+)
+json_objects = st.dictionaries(keys, json_values, max_size=4)
+
+
+@given(json_objects, json_objects)
+def test_json_merge_patch_is_idempotent(target: dict, patch: dict) -> None:
+    once = json_merge_patch(target, patch)
+    assert json_merge_patch(once, patch) == once
+
+
+@given(json_objects, json_objects)
+def test_strategic_merge_equals_json_merge_without_keyed_lists(target: dict, patch: dict) -> None:
+    assert strategic_merge_patch(target, patch) == json_merge_patch(target, patch)
+
+
+@given(st.lists(st.integers(), max_size=6), st.integers(min_value=0, max_value=6), st.integers())
+def test_json_patch_add_then_remove_restores_the_list(items: list[int], index: int, value: int) -> None:
+    index = min(index, len(items))
+    doc = {"xs": items}
+    added = json_patch(doc, [{"op": "add", "path": f"/xs/{index}", "value": value}])
+    assert added["xs"][index] == value and len(added["xs"]) == len(items) + 1
+    assert json_patch(added, [{"op": "remove", "path": f"/xs/{index}"}]) == doc
+
+
+def test_json_patch_test_op_failure_is_invalid() -> None:
+    with pytest.raises(ApiError) as caught:
+        json_patch({"a": 1}, [{"op": "test", "path": "/a", "value": 2}])
+    assert caught.value.code == 422
