@@ -1,0 +1,133 @@
+"""Turning query answers into readings: quality marks, never a made-up zero, one request per distinct query."""
+
+from __future__ import annotations
+
+import functools
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tenantops.bench.catalog import synthetic_catalog
+from tenantops.config import Config, load_config
+from tenantops.config.catalog import CatalogSpec
+from tenantops.config.loader import Config as ConfigType
+from tenantops.observe.prometheus import PlannedQuery, absorb, plan_queries
+from tenantops.observe.replicas import ReplicaCount, merge_replicas
+from tenantops.structs.plan import ScaleTarget, TargetKind
+from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
+
+NOW = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
+END = NOW.timestamp()
+
+
+def _planned(name: str = "cpu", tenants: frozenset[str] = frozenset({"a", "b"})) -> PlannedQuery:
+    return PlannedQuery("q", 180, {name: tenants})
+
+
+def _series(tenant: str, workload: str, *points: tuple[float, str]) -> dict:
+    return {"metric": {"tenant": tenant, "workload": workload}, "values": [list(p) for p in points]}
+
+
+def test_quality_marks_and_staleness() -> None:
+    readings = {("a", k): {} for k in ("ok", "nan", "inf", "neg", "stale", "absent", "zero")}
+    result = [
+        _series("a", "ok", (END - 180, "1"), (END, "2.5")),
+        _series("a", "nan", (END, "NaN")),
+        _series("a", "inf", (END, "+Inf")),
+        _series("a", "neg", (END, "-3")),
+        _series("a", "stale", (END - 180, "7")),
+        _series("a", "zero", (END, "0")),
+    ]
+    assert absorb(result, _planned(), NOW, readings) == 0
+    got = {w: r.get("cpu") for (_, w), r in readings.items()}
+    assert got["ok"] == Reading(2.5, Quality.OK, NOW)
+    assert got["zero"] == Reading(0.0, Quality.OK, NOW)
+    assert got["nan"].quality is Quality.NAN and got["nan"].value is None
+    assert got["inf"].quality is Quality.INF and got["inf"].value is None
+    assert got["neg"].quality is Quality.NEGATIVE and got["neg"].value is None
+    assert got["stale"].quality is Quality.STALE and got["stale"].value == 7.0
+    assert got["stale"].sampled_at.timestamp() == END - 180
+    assert got["absent"] is None  # reads as MISSING through WorkloadMetrics.get
+    assert WorkloadMetrics("a", "absent", readings[("a", "absent")]).get("cpu").quality is Quality.MISSING
+
+
+def test_odd_series_are_ignored_not_fatal() -> None:
+    readings = {("a", "api"): {}}
+    result = [
+        {"metric": {"workload": "api"}, "values": [[END, "1"]]},  # no tenant label
+        _series("zzz", "api", (END, "1")),  # not in the catalogue
+        _series("a", "api", (END, "not-a-number")),
+        {"metric": {"tenant": "a", "workload": "api"}, "values": []},
+        _series("a", "api", (END, "4")),
+    ]
+    assert absorb(result, _planned(), NOW, readings) == 4
+    assert readings[("a", "api")]["cpu"].value == 4.0
+
+
+def test_same_text_under_two_names_feeds_each_tenant_its_own_name() -> None:
+    planned = PlannedQuery("q", 180, {"cpu": frozenset({"a"}), "load": frozenset({"b"})})
+    readings = {("a", "w"): {}, ("b", "w"): {}}
+    absorb([_series("a", "w", (END, "1")), _series("b", "w", (END, "2"))], planned, NOW, readings)
+    assert set(readings[("a", "w")]) == {"cpu"} and set(readings[("b", "w")]) == {"load"}
+
+
+values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["NaN", "+Inf", "-Inf", "0", "-0", "1e308"]),
+)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["w1", "w2", "w3", "w4"]), values, st.booleans()), max_size=12))
+def test_property_every_reading_is_either_trustworthy_or_marked(entries: list) -> None:
+    readings = {("a", w): {} for w in ("w1", "w2", "w3", "w4")}
+    result = [_series("a", w, (END if fresh else END - 180, str(v) if not isinstance(v, str) else v))
+              for w, v, fresh in entries]
+    absorb(result, _planned(tenants=frozenset({"a"})), NOW, readings)
+    for (_, w), found in readings.items():
+        reading = WorkloadMetrics("a", w, found).get("cpu")
+        if reading.quality is Quality.OK:
+            assert reading.value is not None and math.isfinite(reading.value) and reading.value >= 0
+        else:
+            assert not reading.ok
+        mine = [e for e in entries if e[0] == w]
+        if not mine:
+            assert reading.quality is Quality.MISSING  # never a zero for a series that is not there
+        elif not mine[-1][2]:
+            assert reading.quality is Quality.STALE
+
+
+@functools.cache
+def _base() -> ConfigType:
+    root = Path(__file__).resolve().parents[2]
+    return load_config(root / "stacks/dev.catalog.yaml", root / "policies")
+
+
+@functools.cache
+def _synthetic(n: int) -> Config:
+    return Config(CatalogSpec.model_validate(synthetic_catalog(n)), _base().policies)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=1, max_value=300))
+def test_property_requests_do_not_grow_with_tenants(n: int) -> None:
+    config = _synthetic(n)
+    planned = plan_queries(config, config.tenants)
+    distinct = {q.strip() for t in config.tenants for q in config.for_tenant(t).metrics.queries.values()}
+    assert len(planned) == len(distinct) <= 10
+    readers = {tid for p in planned for ids in p.readers.values() for tid in ids}
+    assert readers == {t.id for t in config.tenants}
+
+
+def test_silo_replicas_come_from_the_reader() -> None:
+    t1, t2 = ScaleTarget(TargetKind.ASG, "g1"), ScaleTarget(TargetKind.ASG, "g2")
+    snap = Snapshot(NOW, {("s", "api"): WorkloadMetrics("s", "api", {"replicas": Reading(9.0, Quality.OK, NOW),
+                                                                      "cpu": Reading(1.0, Quality.OK, NOW)})})
+    merged = merge_replicas(snap, {("s", "api"): t1, ("s", "web"): t2}, {t1: ReplicaCount(3, 2)}, NOW)
+    assert merged.reading("s", "api", "replicas").value == 3.0
+    assert merged.reading("s", "api", "ready_replicas").value == 2.0
+    assert merged.reading("s", "api", "cpu").value == 1.0  # other metrics untouched
+    assert merged.reading("s", "web", "replicas").quality is Quality.MISSING  # group does not exist
+    assert snap.reading("s", "api", "replicas").value == 9.0  # the original snapshot is unchanged

@@ -1,0 +1,187 @@
+"""Whole passes against a real Prometheus (backfilled with promtool) and the Kubernetes API stand-in."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tenantops.act.base import OutcomeStatus
+from tenantops.act.kubernetes import KubernetesActuator
+from tenantops.config import load_config
+from tenantops.engine.reconcile import Reconciler
+from tenantops.observe.prometheus import PrometheusSource
+from tenantops.record import audit
+from tenantops.record.store import StateStore
+from tenantops.sandbox.prometheus import Series
+from tenantops.structs.plan import TargetKind
+from tenantops.structs.snapshot import Quality
+
+from .conftest import TargetTracking, ramp, replicas_gauge, requests_counter, utc
+
+pytestmark = pytest.mark.integration
+
+T = float(int(time.time()) - 1800)  # the pass time: in the past, so every pass is exactly reproducible
+POD = "api-7d9f8b6c5-x2x9k"
+
+
+def _series() -> list[Series]:
+    start = T - 1200
+    return [
+        requests_counter("alpha", "api", 40, start, T),
+        replicas_gauge("alpha", "api", 2, start, T),
+        requests_counter("alpha", "worker", 5, start, T),
+        replicas_gauge("alpha", "worker", 3, start, T - 360),  # stopped reporting 6 minutes ago
+        requests_counter("beta", "api", 20, start, T),
+        replicas_gauge("beta", "api", float("nan"), start, T),
+        Series("container_memory_working_set_bytes", {"namespace": "tenant-beta", "pod": POD, "container": "app"},
+               ramp(start, T, 15, lambda t: -5.0)),
+        Series("kube_pod_container_resource_requests",
+               {"namespace": "tenant-alpha", "pod": POD, "container": "app", "resource": "cpu"},
+               ramp(start, T, 15, lambda t: float("inf"))),
+        Series("kube_pod_container_resource_requests",
+               {"namespace": "tenant-alpha", "pod": POD, "container": "app", "resource": "memory"},
+               ramp(start, T, 15, lambda t: 268435456.0)),
+        requests_counter("delta", "api", 10, start, T),
+        replicas_gauge("delta", "api", 4, start, T),
+        # gamma has no series at all
+    ]
+
+
+@pytest.fixture
+def prom(prometheus):
+    return prometheus(series=_series())
+
+
+def test_snapshot_values_and_quality_marks(prom, config) -> None:
+    source = PrometheusSource(prom.url)
+    before = prom.query_count()
+    snap = source.observe(config, utc(T))
+    queries = prom.query_count() - before
+    assert queries == len(config.for_tenant("alpha").metrics.queries) == 7  # one request per metric
+    assert snap.at == utc(T) and snap.errors == ()
+    assert len(snap) == 5  # every catalogue workload, data or not
+    r = snap.reading
+    assert r("alpha", "api", "requests").value == pytest.approx(40, rel=1e-6)
+    assert r("alpha", "api", "replicas").value == 2.0 and r("alpha", "api", "replicas").quality is Quality.OK
+    assert r("alpha", "api", "memory_request").value == 268435456.0
+    assert r("alpha", "api", "cpu_request").quality is Quality.INF
+    assert r("alpha", "worker", "replicas").quality is Quality.STALE
+    assert r("alpha", "worker", "replicas").value == 3.0
+    assert r("alpha", "worker", "replicas").sampled_at == utc(T - 180)
+    assert r("beta", "api", "replicas").quality is Quality.NAN
+    assert r("beta", "api", "memory").quality is Quality.NEGATIVE
+    for metric in ("requests", "replicas", "cpu", "memory"):
+        assert r("gamma", "api", metric).quality is Quality.MISSING
+        assert r("gamma", "api", metric).value is None
+
+
+def test_a_failed_query_is_recorded_and_the_rest_still_read(prometheus, config_files) -> None:
+    catalog, policies = config_files
+    tiers = policies / "tiers.yaml"
+    tiers.write_text(tiers.read_text().replace("  scaling: economical\n", "  scaling: economical\n  metrics: broken\n"))
+    default = (policies / "metrics.yaml").read_text()
+    replicas = default.split("    replicas: >-\n")[1].split("    ready_replicas:")[0]
+    (policies / "metrics-broken.yaml").write_text(
+        "kind: MetricsPolicy\nname: broken\nspec:\n  queries:\n"
+        "    requests: sum by (tenant, workload) (rate(http_requests_total[2m]\n"
+        f"    replicas: >-\n{replicas}"
+    )
+    config = load_config(catalog, policies)
+    prom = prometheus(series=_series())
+    before = prom.query_count()
+    snap = PrometheusSource(prom.url).observe(config, utc(T))
+    assert prom.query_count() - before == 8  # 7 default + the broken one; the identical replicas text is shared
+    assert len(snap.errors) == 1 and snap.errors[0].startswith("requests:")
+    assert snap.reading("gamma", "api", "requests").quality is Quality.MISSING  # the free tier's broken query
+    assert snap.reading("alpha", "api", "requests").ok  # other tiers unaffected
+
+
+def test_prometheus_down_degrades_the_pass_without_stopping_it(config, tmp_path) -> None:
+    from tenantops.sandbox.ports import free_port
+
+    reconciler = Reconciler(PrometheusSource(f"http://127.0.0.1:{free_port()}", timeout=2),
+                            StateStore(tmp_path / "s.db"), [TargetTracking()])
+    result = reconciler.run_pass(config, utc(T))
+    assert len(result.query_errors) == 7 and not result.ok
+    assert result.outcomes == ()  # no data, no action: never "zero load, scale down"
+    assert {d.name: d.ok for d in result.deciders} == {"tracking": True}
+
+
+@pytest.fixture
+def kube(kube_api):
+    kube_api.add_deployment("tenant-alpha", "api", replicas=2)
+    kube_api.add_deployment("tenant-alpha", "worker", replicas=3)
+    kube_api.add_deployment("tenant-beta", "api", replicas=1)
+    return kube_api
+
+
+def test_full_pass_scales_up_and_isolates_failures(prom, config, kube, tmp_path) -> None:
+    actuator = KubernetesActuator.connect(kube.url)
+    store = StateStore(tmp_path / "state.db")
+    reconciler = Reconciler(PrometheusSource(prom.url), store, [TargetTracking()], {TargetKind.KUBERNETES: actuator})
+    result = reconciler.run_pass(config, utc(T))
+    by_subject = {(o.action.tenant, o.action.workload): o for o in result.outcomes}
+    assert by_subject[("alpha", "api")].status is OutcomeStatus.APPLIED
+    assert kube.replicas("tenant-alpha", "api") == 4  # 40 req/s at 10 per replica
+    # delta is a silo tenant and no ASG actuator is configured: its failure is its own
+    assert by_subject[("delta", "api")].status is OutcomeStatus.FAILED
+    assert "no actuator" in by_subject[("delta", "api")].detail
+    # stale, NaN and missing inputs hold replicas instead of acting
+    assert set(by_subject) == {("alpha", "api"), ("delta", "api")}
+    assert kube.replicas("tenant-alpha", "worker") == 3 and kube.replicas("tenant-beta", "api") == 1
+    entries = list(audit.query(store.connection, tenant="alpha"))
+    kinds = {(e.workload, e.kind, e.rule) for e in entries}
+    assert ("api", "scale", "target-tracking") in kinds and ("api", "act", "applied") in kinds
+    assert ("worker", "skip", "no-data") in kinds
+    skip = next(e for e in entries if e.workload == "worker")
+    assert "stale" in skip.reason
+    assert store.state("tracking")["alpha/api"][-1] == [T, 4]
+
+
+def test_dry_run_plans_and_records_but_changes_nothing(prom, config, kube, tmp_path) -> None:
+    actuator = KubernetesActuator.connect(kube.url)
+    path = tmp_path / "state.db"
+    reconciler = Reconciler(PrometheusSource(prom.url), StateStore(path), [TargetTracking()],
+                            {TargetKind.KUBERNETES: actuator})
+    kube.clear_log()
+    result = reconciler.run_pass(config, utc(T), dry_run=True)
+    outcome = next(o for o in result.outcomes if o.action.workload == "api" and o.action.tenant == "alpha")
+    assert outcome.status is OutcomeStatus.DRY_RUN and outcome.observed == 2
+    assert kube.writes() == [] and kube.replicas("tenant-alpha", "api") == 2
+    reconciler.store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM state").fetchone()[0] == 0  # decider state untouched
+        rows = conn.execute("SELECT kind, rule FROM audit WHERE tenant='alpha' AND workload='api'").fetchall()
+    assert ("scale", "target-tracking") in rows and ("act", "dry_run") in rows
+
+
+def _load_drop_series() -> list[Series]:
+    """alpha/api: 100 req/s until T-200, then 5 req/s; 10 replicas throughout."""
+    start = T - 900
+    points, total, t = [], 0.0, start
+    while t <= T:
+        points.append((t, total))
+        total += 15 * (100 if t < T - 200 else 5)
+        t += 15
+    return [Series("http_requests_total", {"tenant": "alpha", "workload": "api"}, points),
+            replicas_gauge("alpha", "api", 10, start, T)]
+
+
+def test_restart_resumes_the_stabilisation_window(prometheus, config, tmp_path: Path) -> None:
+    prom = prometheus(series=_load_drop_series())
+    path = tmp_path / "state.db"
+
+    def alpha_api(store: StateStore, at: float) -> int:
+        reconciler = Reconciler(PrometheusSource(prom.url), store, [TargetTracking(window=300)])
+        result = reconciler.run_pass(config, utc(at))
+        return next(o.action.desired for o in result.outcomes if o.action.tenant == "alpha")
+
+    with StateStore(path) as store:
+        assert alpha_api(store, T - 200) == 10  # busy: ten replicas recommended and remembered
+    with StateStore(path) as restarted:  # a new process: state comes back from disk
+        assert alpha_api(restarted, T) == 10  # load fell, but the window still holds the peak
+    with StateStore(tmp_path / "fresh.db") as amnesiac:
+        assert alpha_api(amnesiac, T) == 1  # what a restart without durable state would have done
