@@ -107,9 +107,9 @@ class RequestsActuator:
                 configuration.api_key_prefix = {"BearerToken": "Bearer"}
         else:
             try:
-                config.load_incluster_config(client_configuration=configuration)
+                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
             except config.ConfigException:
-                config.load_kube_config(client_configuration=configuration)
+                config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         configuration.retries = False
         return cls(client.AppsV1Api(client.ApiClient(configuration)))
 
@@ -125,7 +125,8 @@ class RequestsActuator:
             try:
                 deployment = self._apps.read_namespaced_deployment(
                     patch.deployment, patch.namespace, _request_timeout=self._timeout)
-                containers = deployment.spec.template.spec.containers or []
+                pod_spec = deployment.spec.template.spec if deployment.spec is not None else None
+                containers = (pod_spec.containers if pod_spec is not None else None) or []
                 if not containers:
                     return self._done(patch, OutcomeStatus.FAILED, {}, {}, "the Deployment has no containers",
                                       attempts)
@@ -140,7 +141,7 @@ class RequestsActuator:
                 if dry_run:
                     return self._done(patch, OutcomeStatus.DRY_RUN, before, wanted, f"would set {wanted}", attempts)
                 body = {
-                    "metadata": {"resourceVersion": deployment.metadata.resource_version},
+                    "metadata": {"resourceVersion": getattr(deployment.metadata, "resource_version", None)},
                     "spec": {"template": {"spec": {"containers": [
                         {"name": name, "resources": {"requests": reqs}} for name, reqs in wanted.items()
                     ]}}},

@@ -249,6 +249,7 @@ class RightsizingDecider:
                 current=current[resource], desired=desired, now=inp.now, last_change=last_change,
                 min_interval=interval, max_change_percent=spec.max_change_percent,
                 min_change_percent=spec.min_change_percent, urgent=urgent,
+                fmt=lambda value, r=resource: _fmt(r, value),  # type: ignore[misc]
             )
             decided[resource] = step.reason
             if step.apply:

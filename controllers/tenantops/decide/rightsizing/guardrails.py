@@ -6,6 +6,7 @@ being right and these rules for being safe, each on its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,6 +38,7 @@ def plan_step(
     max_change_percent: float,
     min_change_percent: float,
     urgent: bool = False,
+    fmt: Callable[[float], str] = "{:g}".format,
 ) -> Step:
     """Decide whether to move `current` towards `desired` now.
 
@@ -50,4 +52,4 @@ def plan_step(
         return Step(False, current, f"changed {last_change.isoformat()}; next change allowed in {wait}")
     value = capped(current, desired, max_change_percent)
     note = "" if value == desired else f" (capped at {max_change_percent:g}% per step)"
-    return Step(True, value, ("urgent after OOM kill: " if urgent else "") + f"{current:g} -> {value:g}{note}")
+    return Step(True, value, ("urgent after OOM kill: " if urgent else "") + f"{fmt(current)} -> {fmt(value)}{note}")

@@ -1,0 +1,164 @@
+"""RightsizingDecider over hand-built histories: findings, audit, apply-mode patches and their guardrails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tenantops.config import Config, load_config
+from tenantops.decide.base import PassInput
+from tenantops.decide.rightsizing import RequestPatch, RightsizingDecider, make_decider
+from tenantops.decide.rightsizing.history import Series, UsageHistory
+from tenantops.decide.rightsizing.recommender import OomKill
+from tenantops.structs.snapshot import Reading, Snapshot, WorkloadMetrics
+
+from .helpers import times
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+MI = 2.0**20
+
+CATALOG = """\
+environment: test
+tenants:
+  - id: shop
+    tier: free
+    isolation: pool
+    region: us-east-1
+    budget_usd_month: 100
+    contacts: [ops@shop.example]
+    workloads:
+      - {name: api, min_replicas: 1, max_replicas: 4, cpu_request: "1", memory_request: 1Gi}
+  - id: media
+    tier: pro
+    isolation: pool
+    region: us-east-1
+    budget_usd_month: 500
+    contacts: [ops@media.example]
+    workloads:
+      - {name: api, min_replicas: 1, max_replicas: 4, cpu_request: "1", memory_request: 1Gi}
+  - id: bank
+    tier: enterprise
+    isolation: silo
+    region: us-east-1
+    budget_usd_month: 5000
+    contacts: [ops@bank.example]
+    workloads:
+      - {name: core, min_replicas: 2, max_replicas: 4, cpu_request: "2", memory_request: 8Gi,
+         instance_type: m6i.xlarge}
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(CATALOG)
+    return load_config(path, REPO / "policies")
+
+
+def _history(cpu: float = 0.2, memory: float = 300 * MI, days: float = 7, ooms: tuple[OomKill, ...] = ()) -> (
+    UsageHistory
+):
+    t = times(days, end=NOW.timestamp())
+    rng = np.random.default_rng(5)
+    series = {}
+    for tenant, workload in (("shop", "api"), ("media", "api"), ("bank", "core")):
+        series[(tenant, workload, "cpu")] = Series(t, cpu * rng.uniform(0.9, 1.0, t.size))
+        series[(tenant, workload, "memory")] = Series(t, memory * rng.uniform(0.95, 1.0, t.size))
+    return UsageHistory(
+        NOW - timedelta(days=days), NOW, series,
+        ooms={("shop", "api"): ooms} if ooms else {},
+        replicas={("shop", "api"): 2.0, ("media", "api"): 3.0, ("bank", "core"): 2.0},
+    )
+
+
+def _pass(config: Config, *, dry_run: bool = False, now: datetime = NOW) -> PassInput:
+    return PassInput(Snapshot(at=now, workloads={}), config, now, dry_run)
+
+
+def _row(out: object, tenant: str) -> dict:  # type: ignore[type-arg]
+    return next(r for r in out.findings["recommendations"] if r["tenant"] == tenant)  # type: ignore[attr-defined]
+
+
+def test_without_history_it_says_so_and_does_nothing(config: Config) -> None:
+    decider = make_decider()
+    assert decider.name == "rightsizing"
+    out = decider.decide(_pass(config), {})
+    assert not out.decisions and not out.state and "no usage history" in out.findings["status"]
+
+
+def test_recommendations_audit_and_savings_in_money(config: Config) -> None:
+    out = RightsizingDecider(_history()).decide(_pass(config), {})
+    media = _row(out, "media")
+    assert media["mode"] == "recommend" and media["cpu"]["current"] == 1.0
+    assert media["cpu"]["recommended"] == pytest.approx(0.2, rel=0.05)
+    # 0.8 cores and ~700 MiB less per pod, 3 replicas, us-east-1 prices (0.0316/core-h, 0.0042/GiB-h).
+    expected = (0.8 * 0.0316 + (1024 - 300) / 1024 * 0.0042) * 3 * 730
+    assert media["saving_month"] == pytest.approx(expected, rel=0.05)
+    assert out.findings["saving_month"] == pytest.approx(sum(r["saving_month"] for r in out.findings["recommendations"]),
+                                                         abs=0.05)
+    audit = [d for d in out.decisions if d.tenant == "media"]
+    assert len(audit) == 1 and audit[0].kind == "rightsize" and audit[0].rule == "rightsizing/standard"
+    assert "saves" in audit[0].reason and audit[0].old["cpu"] == 1.0
+    # Recommend mode writes nothing: the only patch is the apply-mode (free tier) tenant's.
+    assert [p["tenant"] for p in out.findings["patches"]] == ["shop"] and "media/api" not in out.state
+
+
+def test_current_requests_come_from_kube_state_metrics_when_present(config: Config) -> None:
+    snap = Snapshot(at=NOW, workloads={("media", "api"): WorkloadMetrics("media", "api", {
+        "cpu_request": Reading(1.5), "memory_request": Reading(3 * 512 * MI)})})
+    out = RightsizingDecider(_history()).decide(PassInput(snap, config, NOW), {})
+    media = _row(out, "media")
+    assert media["cpu"]["current"] == pytest.approx(0.5)  # 1.5 cores over 3 replicas
+    assert media["memory"]["current"] == pytest.approx(512 * MI)
+
+
+def test_apply_mode_patches_pool_workloads_within_the_step_cap(config: Config) -> None:
+    out = RightsizingDecider(_history()).decide(_pass(config), {})
+    patches = [RequestPatch.from_json(p) for p in out.findings["patches"]]
+    assert [(p.tenant, p.namespace, p.deployment) for p in patches] == [("shop", "tenant-shop", "api")]
+    # aggressive: max 50% per step, so 1 core -> 500m and 1Gi -> 512Mi, not straight to the target.
+    assert patches[0].requests == {"cpu": "500m", "memory": "512Mi"}
+    assert out.state["shop/api"]["cpu"]["value"] == pytest.approx(0.5)
+    assert _row(out, "bank")["applied"]["cpu"] == "recommend mode"  # enterprise: conservative, recommend only
+
+
+def test_min_interval_holds_across_passes_and_dry_run_keeps_state(config: Config) -> None:
+    decider = RightsizingDecider(_history())
+    first = decider.decide(_pass(config), {})
+    state = dict(first.state)
+    soon = decider.decide(_pass(config, now=NOW + timedelta(hours=2)), state)
+    assert not soon.findings["patches"]
+    assert "next change allowed" in _row(soon, "shop")["applied"]["cpu"]
+    dry = decider.decide(_pass(config, dry_run=True), {})
+    assert dry.findings["patches"] and not dry.state
+
+
+def test_oom_kill_raises_memory_at_once(config: Config) -> None:
+    kill = OomKill(NOW.timestamp() - 3600, 1400 * MI)
+    decider = RightsizingDecider(_history(ooms=(kill,)))
+    state = {"shop/api": {"memory": {"at": (NOW - timedelta(hours=1)).isoformat(), "value": 1024 * MI}}}
+    out = decider.decide(_pass(config), state)
+    shop = _row(out, "shop")
+    assert shop["memory"]["target"] >= 1400 * MI * 1.2
+    patch = RequestPatch.from_json(out.findings["patches"][0])
+    assert patch.requests["memory"] == "1536Mi"  # urgent: past the interval, still capped at +50%
+    assert "OOM" in patch.reason
+
+
+def test_silo_tenant_gets_an_instance_type_with_saving_and_risk(config: Config) -> None:
+    out = RightsizingDecider(_history(cpu=0.3, memory=1024 * MI)).decide(_pass(config), {})
+    instance = _row(out, "bank")["instance"]
+    assert instance["current"] == "m6i.xlarge" and instance["recommended"] == "t3.medium"
+    assert instance["saving_month"] == pytest.approx((0.192 - 0.0416) * 2 * 730, abs=0.01)
+    assert instance["risk_label"] in ("very low", "low")
+
+
+def test_short_history_is_reported_but_not_applied(config: Config) -> None:
+    out = RightsizingDecider(_history(days=0.5)).decide(_pass(config), {})
+    assert not out.findings["patches"]
+    assert "of history" in _row(out, "shop")["applied"]["cpu"]
+    assert _row(out, "shop")["cpu"]["confidence"] < 0.2
