@@ -71,7 +71,7 @@ class Bounds:
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What the metrics said, taken at epoch `at`. `metrics` holds only usable readings; `complete` is false
-    when some configured metric was missing, stale or invalid (then nothing scales down)."""
+    when some configured metric was missing, stale or invalid (the freeze breaker then blocks scale-down)."""
 
     at: float
     current: int
@@ -134,9 +134,6 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
         clamped = min(bounds.max_replicas, max(floor, desired))
         rule, reason = "bounds", f"{reason}; kept within [{floor}, {bounds.max_replicas}]"
         desired = clamped
-    if not obs.complete and desired < current:
-        rule, reason = "frozen", f"{reason}; not scaling down because some metrics are missing or stale"
-        desired = current
     if obs.over_budget and tuning.budget_action == "cap" and desired > current:
         rule, reason = "budget-cap", f"{reason}; capped at {current}: tenant is over its budget"
         desired = max(current, floor) if current >= floor else floor
@@ -163,9 +160,14 @@ def _estimate(
                                       f"{tuning.max_error:.0%} worse than assuming no change")
     # Replicas asked for now serve from `steps` intervals on; until then only the ones kept do, so the
     # count must cover the forecast at the end of start-up, and must not drop below what is needed sooner.
-    needs = [math.ceil(forecast.upper(state, now + k * interval, params, which) - EPS) for k in range(steps + 1)]
-    ahead = needs[-1]
-    sooner = max(needs[:-1]) if steps > 0 else 0
+    # Forecasts are monotone in lead time up to the slow seasonal term, so the nearest and farthest of the
+    # sooner leads bound the rest.
+    ahead = math.ceil(forecast.upper(state, due, params, which) - EPS)
+    sooner = 0
+    if steps > 0:
+        first = forecast.upper(state, now, params, which)
+        last = forecast.upper(state, now + (steps - 1) * interval, params, which) if steps > 1 else first
+        sooner = math.ceil(max(first, last) - EPS)
     wanted = max(ahead, min(obs.current, sooner))
     return wanted, "predictive", (
         f"{forecast.NAMES[which]} forecast {forecast.point(state, due, params, which):.2f} replicas of "

@@ -64,32 +64,36 @@ class WorkloadState:
 
     @classmethod
     def from_json(cls, data: Any) -> WorkloadState:
-        """Rebuild from storage; anything unreadable (older version, hand edit) starts afresh."""
+        """Rebuild from storage; anything unreadable (older version, hand edit) starts afresh.
+
+        Lists are copied (the stored value is never mutated) but not converted element by element: this
+        runs for every workload on every pass, and the stored form is only ever written by `to_json`.
+        """
         if not isinstance(data, dict) or data.get("v") != VERSION:
             return cls()
         try:
-            return cls(
-                last_at=_opt_float(data.get("at")),
-                decided_at=_opt_float(data.get("dec")),
-                count=int(data.get("n", 0)),
-                level=float(data.get("lvl", 0.0)),
-                trend=float(data.get("trd", 0.0)),
-                last_value=float(data.get("last", 0.0)),
-                slope=float(data.get("slp", 0.0)),
-                mae=[float(x) for x in data["mae"]],
-                quantile=[float(x) for x in data["q"]],
-                pending=[[float(x) for x in p] for p in data.get("pend", [])],
-                day=[float(x) for x in data.get("day", [])],
-                week=[float(x) for x in data.get("wk", [1.0] * 7)],
-                seasonal_weight=float(data.get("sw", 0.0)),
-                recommendations=[[float(a), float(b)] for a, b in data.get("recs", [])],
-                events=[[float(a), float(b)] for a, b in data.get("ev", [])],
-                idle_since=_opt_float(data.get("idle")),
-                bad_passes=int(data.get("bad", 0)),
+            state = cls(
+                last_at=data["at"],
+                decided_at=data["dec"],
+                count=int(data["n"]),
+                level=float(data["lvl"]),
+                trend=float(data["trd"]),
+                last_value=float(data["last"]),
+                slope=float(data["slp"]),
+                mae=list(data["mae"]),
+                quantile=list(data["q"]),
+                pending=[list(p) for p in data["pend"]],
+                day=list(data["day"]),
+                week=list(data["wk"]),
+                seasonal_weight=float(data["sw"]),
+                recommendations=[list(r) for r in data["recs"]],
+                events=[list(e) for e in data["ev"]],
+                idle_since=data["idle"],
+                bad_passes=int(data["bad"]),
             )
         except (TypeError, ValueError, KeyError):
             return cls()
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+        if (len(state.mae) != FORECASTERS or len(state.quantile) != FORECASTERS or len(state.week) != 7
+                or len(state.day) not in (0, DAY_BINS)):
+            return cls()
+        return state

@@ -1,0 +1,128 @@
+"""`tenantops simulate`: replay recorded demand against a scaling policy and score it (BENCHMARKS §1).
+
+The policy is the controller's own recommender; the baseline is the Kubernetes HPA at targets 0.2..0.9.
+One trace prints its figures and the HPA curve; `--all` runs every trace in the traces folder and prints
+the per-trace table the goal is judged on.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, cast
+
+import click
+
+from tenantops.cli.options import echo_json, json_option, settings_from
+from tenantops.config.errors import ConfigError, ConfigIssue
+from tenantops.config.kinds.scaling import ScalingSpec
+from tenantops.config.loader import load_policies
+
+DEFAULT_POLICY = "balanced"
+
+
+def _spec(policies_dir: str, name: str) -> ScalingSpec:
+    policies = load_policies(policies_dir)
+    if ("ScalingPolicy", name) not in policies.docs:
+        known = ", ".join(policies.names("ScalingPolicy")) or "none"
+        raise ConfigError([ConfigIssue("--policy", 0, "policy", f"unknown ScalingPolicy {name!r}; defined: {known}")])
+    return cast(ScalingSpec, policies.get("ScalingPolicy", name))
+
+
+def _one(job: tuple[str, ScalingSpec, str, float | None, str | None, str | None]) -> dict[str, Any]:
+    from tenantops.sim.benchmark import simulate, write_decisions
+    from tenantops.sim.trace import load_trace
+
+    path, spec, name, capacity, output, plot = job
+    trace = load_trace(path)
+    result = simulate(trace, spec, name, capacity)
+    if output:
+        write_decisions(output, trace, result)
+    if plot:
+        from tenantops.sim.plot import plot_run
+
+        plot_run(plot, trace, result)
+    out = result.as_dict()
+    out["file"] = path
+    return out
+
+
+def _row(r: dict[str, Any]) -> str:
+    return (f"{r['trace']:<22} {r['violation_rate']:>8.3%} {r['hpa_violation_rate_u07']:>9.3%} "
+            f"{r['cost_vs_oracle']:>8.3f} {r['cost_vs_hpa']:>8.3f} {r['excess_closed']:>8.3f} {r['actions']:>8d}  "
+            f"{'yes' if r['meets_goal'] else 'NO'}")
+
+
+HEADER = (f"{'trace':<22} {'viol':>8} {'hpa@0.7':>9} {'vs_orcl':>8} {'vs_hpa':>8} {'excess':>8} {'actions':>8}  goal")
+
+
+@click.command("simulate")
+@click.option("--trace", "trace_file", type=click.Path(dir_okay=False), default=None,
+              help="Trace CSV (timestamp,value).")
+@click.option("--all", "run_all", is_flag=True, help="Run every *.csv in the traces folder and print the table.")
+@click.option("--traces", "traces_dir", type=click.Path(file_okay=False), default=None,
+              help="Traces folder for --all (implies --all). Env: TENANTOPS_TRACES. Default: ../shared/traces.")
+@click.option("--policy", "policy_name", default=DEFAULT_POLICY, show_default=True, help="ScalingPolicy name.")
+@click.option("--policies", type=click.Path(), default=None, help="Policy directory. Env: TENANTOPS_POLICIES.")
+@click.option("--capacity", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Units one replica serves per step (default: p99 of demand / 30).")
+@click.option("--output", type=click.Path(), default=None,
+              help="Decisions CSV (step,timestamp,demand,desired,provisioned,ready); with --all, a folder.")
+@click.option("--plot", type=click.Path(), default=None,
+              help="PNG of demand, capacity and replicas; with --all, a folder.")
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Traces run in parallel (--all).")
+@json_option
+@click.pass_context
+def command(
+    ctx: click.Context, trace_file: str | None, run_all: bool, traces_dir: str | None, policy_name: str,
+    policies: str | None, capacity: float | None, output: str | None, plot: str | None, jobs: int, as_json: bool,
+) -> None:
+    """Score a scaling policy on recorded demand against the Kubernetes HPA (violations, cost, excess closed)."""
+    from tenantops.sim.trace import default_traces_dir, list_traces
+
+    settings = settings_from(ctx, policies=policies)
+    spec = _spec(settings.policies, policy_name)
+    if trace_file and (run_all or traces_dir):
+        raise click.UsageError("give either --trace or --all/--traces, not both")
+    if not trace_file and not (run_all or traces_dir):
+        raise click.UsageError("give --trace FILE, or --all to run every trace in the traces folder")
+    if trace_file:
+        result = _one((trace_file, spec, policy_name, capacity, output, plot))
+        _print_single(result, as_json)
+        return
+    files = list_traces(traces_dir or default_traces_dir())
+    jobs_list = [
+        (str(f), spec, policy_name, capacity,
+         str(Path(output) / f"{f.stem}.csv") if output else None, str(Path(plot) / f"{f.stem}.png") if plot else None)
+        for f in files
+    ]
+    if jobs > 1 and len(jobs_list) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(jobs_list))) as pool:
+            results = list(pool.map(_one, jobs_list))
+    else:
+        results = [_one(j) for j in jobs_list]
+    if as_json:
+        echo_json({"policy": policy_name, "traces": results, "all_meet_goal": all(r["meets_goal"] for r in results)})
+        return
+    click.echo(f"policy {policy_name}: goal violation_rate <= max(0.5%, HPA's at u=0.7) and excess_closed >= 0.5")
+    click.echo(HEADER)
+    for r in results:
+        click.echo(_row(r))
+
+
+def _print_single(r: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        echo_json(r)
+        return
+    click.echo(f"trace {r['trace']} ({r['steps']} steps of 60 s, capacity {r['capacity']:.4g} units/replica), "
+               f"policy {r['policy']}")
+    click.echo(f"  violation_rate {r['violation_rate']:.3%}  unserved {r['unserved']:.4%}  actions {r['actions']}")
+    click.echo(f"  cost {r['cost']:.1f} replica-h  oracle {r['oracle_cost']:.1f}  "
+               f"hpa@same-reliability {r['hpa_cost']:.1f}")
+    click.echo(f"  cost_vs_oracle {r['cost_vs_oracle']:.3f}  cost_vs_hpa {r['cost_vs_hpa']:.3f}  "
+               f"excess_closed {r['excess_closed']:.3f}  goal {'met' if r['meets_goal'] else 'NOT met'}")
+    click.echo("  HPA curve:  target  violation_rate  cost_vs_oracle  actions")
+    for h in r["hpa_curve"]:
+        click.echo(f"             {h['target']:.1f}     {h['violation_rate']:>10.3%}  "
+                   f"{h['cost_vs_oracle']:>14.3f}  {h['actions']:>7d}")

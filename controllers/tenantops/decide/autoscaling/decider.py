@@ -1,0 +1,248 @@
+"""`AutoscalingDecider`: one pass of per-tenant autoscaling over every workload in the catalogue.
+
+For each workload it turns the snapshot's readings into an `Observation`, runs the recommender with the
+workload's stored state, then the breakers (freeze on bad metrics, step limit, and, across all tenants,
+the global replica ceiling). Every workload ends in a Decision, acted on or not, with its rule and reason;
+breakers and budgets that bite raise Alerts. Month-to-date spend, when known, comes from the constructor
+or from a `spend_mtd_usd` reading on any of the tenant's workloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tenantops.config.catalog import Tenant, Workload
+from tenantops.config.kinds.common import parse_quantity
+from tenantops.config.kinds.scaling import ScalingSpec
+from tenantops.decide import breakers
+from tenantops.decide.autoscaling.reactive import MetricLoad
+from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning, recommend
+from tenantops.decide.autoscaling.state import WorkloadState
+from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
+from tenantops.structs import naming
+from tenantops.structs.plan import Alert, Decision, ScaleAction, ScaleTarget, Severity, TargetKind
+from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
+
+SPEND_METRIC = "spend_mtd_usd"
+
+
+def state_key(tenant: str, workload: str) -> str:
+    return f"{tenant}/{workload}"
+
+
+@dataclass(slots=True)
+class _Proposal:
+    tenant: Tenant
+    workload: Workload
+    target: ScaleTarget
+    current: int
+    desired: int
+    rule: str
+    reason: str
+    inputs: dict[str, JsonValue]
+
+
+class AutoscalingDecider:
+    """The autoscaling concern of a reconciliation pass (`decide/base.py` `Decider`)."""
+
+    name = "autoscaling"
+
+    def __init__(self, spend_mtd_usd: Mapping[str, float] | None = None) -> None:
+        self._spend = dict(spend_mtd_usd or {})
+        self._tunings: dict[int, tuple[ScalingSpec, Tuning]] = {}
+
+    def _tuning(self, spec: ScalingSpec) -> Tuning:
+        found = self._tunings.get(id(spec))
+        if found is None or found[0] is not spec:
+            found = self._tunings[id(spec)] = (spec, Tuning.of(spec))
+        return found[1]
+
+    def decide(self, inp: PassInput, state: Mapping[str, JsonValue]) -> DeciderOutput:
+        config, snapshot, now = inp.config, inp.snapshot, inp.now
+        now_ts = now.timestamp()
+        environment = config.catalog.environment
+        proposals: list[_Proposal] = []
+        decisions: list[Decision] = []
+        alerts: list[Alert] = []
+        new_state: dict[str, JsonValue] = {}
+        for tenant in config.tenants:
+            policies = config.for_tenant(tenant)
+            spec, brk = policies.scaling, policies.breakers
+            stale_after = min(brk.stale_after_seconds, policies.metrics.stale_after_seconds)
+            tuning = self._tuning(spec)
+            allow_zero = policies.tier.scale_to_zero and spec.scale_to_zero.enabled
+            spend = self._spend.get(tenant.id)
+            over_budget = False
+            if spend is None:
+                spend = _spend_reading(snapshot, tenant)
+            if spend is not None and spend > tenant.budget_usd_month:
+                over_budget = True
+                alerts.append(_budget_alert(tenant, spend, spec.budget_action))
+            for workload in tenant.workloads:
+                key = state_key(tenant.id, workload.name)
+                target = (
+                    ScaleTarget(TargetKind.KUBERNETES, workload.name, naming.namespace(tenant.id))
+                    if tenant.isolation == "pool"
+                    else ScaleTarget(TargetKind.ASG, naming.asg_name(environment, tenant.id, workload.name))
+                )
+                wstate = WorkloadState.from_json(state.get(key))
+                metrics = snapshot.get(tenant.id, workload.name)
+                current_reading = _usable(metrics.get("replicas"), now_ts, stale_after)
+                if current_reading is None:
+                    wstate.bad_passes += 1
+                    new_state[key] = wstate.to_json()
+                    decisions.append(Decision(now, tenant.id, workload.name, "skip", "hold",
+                                              "replica count unknown (missing or stale); nothing changed"))
+                    if wstate.bad_passes >= brk.failed_passes_before_alert:
+                        alerts.append(_metrics_alert(tenant.id, workload.name, wstate.bad_passes, ["replicas"]))
+                    continue
+                current = round(current_reading)
+                ready_value = _usable(metrics.get("ready_replicas"), now_ts, stale_after)
+                ready = round(ready_value) if ready_value is not None else current
+                loads, problems = _loads(spec, workload, metrics, current, now_ts, stale_after)
+                obs = Observation(snapshot.at.timestamp(), current, ready, loads, not problems, over_budget)
+                bounds = Bounds(workload.min_replicas, workload.max_replicas, allow_zero)
+                rec = recommend(tuning, bounds, obs, wstate, now_ts)
+                wstate.bad_passes = wstate.bad_passes + 1 if problems else 0
+                desired, rule, reason = rec.desired, rec.rule, rec.reason
+                for trip in _trips(desired, current, problems, brk.max_step_up, brk.max_step_down):
+                    alerts.append(_breaker_alert(tenant.id, workload.name, trip))
+                    desired = trip[1]
+                    rule, reason = f"breaker:{trip[0].breaker}", f"{reason}; {trip[0].detail}"
+                if problems and wstate.bad_passes >= brk.failed_passes_before_alert:
+                    alerts.append(_metrics_alert(tenant.id, workload.name, wstate.bad_passes, problems))
+                if over_budget and spec.budget_action == "none":
+                    reason = f"{reason}; tenant over budget (policy: no action)"
+                new_state[key] = wstate.to_json()
+                inputs: dict[str, JsonValue] = {
+                    "current": current, "ready": ready, "estimate": rec.estimate,
+                    "demand_replicas": None if rec.demand is None else round(rec.demand, 3),
+                }
+                if problems:
+                    inputs["metric_problems"] = problems
+                proposals.append(_Proposal(tenant, workload, target, current, desired, rule, reason, inputs))
+
+        ceiling = config.policies.controller.global_replica_ceiling
+        capped, ceiling_trip = breakers.global_ceiling(
+            [p.current for p in proposals], [p.desired for p in proposals], ceiling
+        )
+        if ceiling_trip is not None:
+            alerts.append(Alert("breaker:global-ceiling", None, Severity.CRITICAL, "breaker", ceiling_trip.detail,
+                                "Raise global_replica_ceiling if the demand is real, else find the runaway signal.",
+                                details={"ceiling": ceiling}))
+        actions: list[ScaleAction] = []
+        for proposal, desired in zip(proposals, capped, strict=True):
+            rule, reason = proposal.rule, proposal.reason
+            if desired != proposal.desired:
+                rule, reason = "breaker:global-ceiling", f"{reason}; trimmed to {desired} by the global ceiling"
+            if desired != proposal.current:
+                actions.append(ScaleAction(proposal.tenant.id, proposal.workload.name, proposal.target,
+                                           proposal.current, desired, rule, reason, proposal.inputs))
+                kind = "scale"
+            else:
+                kind = "skip"
+            decisions.append(Decision(now, proposal.tenant.id, proposal.workload.name, kind, rule, reason,
+                                      proposal.current, desired, proposal.inputs))
+        return DeciderOutput(scale=tuple(actions), alerts=tuple(alerts), decisions=tuple(decisions),
+                             findings={"workloads": len(decisions), "actions": len(actions)}, state=new_state)
+
+
+def _usable(reading: Reading, now: float, stale_after: float) -> float | None:
+    if reading.quality is not Quality.OK or reading.value is None:
+        return None
+    if reading.sampled_at is not None and now - reading.sampled_at.timestamp() > stale_after:
+        return None
+    return reading.value
+
+
+def _problem(reading: Reading, now: float, stale_after: float) -> str:
+    if reading.quality is not Quality.OK:
+        return str(reading.quality)
+    return "stale" if reading.sampled_at is not None and now - reading.sampled_at.timestamp() > stale_after else ""
+
+
+def _loads(
+    spec: ScalingSpec, workload: Workload, metrics: WorkloadMetrics, current: int, now: float, stale_after: float
+) -> tuple[list[MetricLoad], list[str]]:
+    """Each configured metric in the units the recommender works in; unusable ones listed as problems."""
+    loads: list[MetricLoad] = []
+    problems: list[str] = []
+    for m in spec.metrics:
+        reading = metrics.get(m.metric)
+        value = _usable(reading, now, stale_after)
+        if value is None:
+            problems.append(f"{m.metric} {_problem(reading, now, stale_after) or 'missing'}")
+            continue
+        if m.type == "utilization":
+            per_replica = _request_per_replica(m.metric, workload, metrics, current, now, stale_after)
+            if per_replica is None or per_replica <= 0:
+                problems.append(f"{m.metric}_request unknown")
+                continue
+            loads.append(MetricLoad(m.metric, value / per_replica, m.target, m.capacity_or_default()))
+        else:
+            loads.append(MetricLoad(m.metric, value, m.target, m.capacity_or_default()))
+    return loads, problems
+
+
+def _request_per_replica(
+    metric: str, workload: Workload, metrics: WorkloadMetrics, current: int, now: float, stale_after: float
+) -> float | None:
+    """The request of one replica: measured (sum of requests over replicas) or else from the catalogue."""
+    total = _usable(metrics.get(f"{metric}_request"), now, stale_after)
+    if total is not None and current > 0 and total > 0:
+        return total / current
+    declared = {"cpu": workload.cpu_request, "memory": workload.memory_request}.get(metric)
+    return parse_quantity(declared) if declared is not None else None
+
+
+def _spend_reading(snapshot: Snapshot, tenant: Tenant) -> float | None:
+    for workload in tenant.workloads:
+        reading = snapshot.reading(tenant.id, workload.name, SPEND_METRIC)
+        if reading.ok and reading.value is not None:
+            return reading.value
+    return None
+
+
+def _trips(
+    desired: int, current: int, problems: list[str], max_up: int, max_down: int
+) -> list[tuple[breakers.Trip, int]]:
+    out: list[tuple[breakers.Trip, int]] = []
+    frozen, trip = breakers.freeze(desired, current, problems)
+    if trip is not None:
+        out.append((trip, frozen))
+    stepped, trip = breakers.limit_step(frozen, current, max_up, max_down)
+    if trip is not None:
+        out.append((trip, stepped))
+    return out
+
+
+def _breaker_alert(tenant: str, workload: str, trip: tuple[breakers.Trip, int]) -> Alert:
+    breaker = trip[0]
+    return Alert(
+        f"breaker:{breaker.breaker}:{tenant}/{workload}", tenant, Severity.WARNING, "breaker",
+        f"{tenant}/{workload}: {breaker.breaker} breaker tripped: {breaker.detail}",
+        "Check the workload's metrics and recent traffic; the breaker holds until they look sane.",
+        details={"workload": workload, "applied": trip[1]},
+    )
+
+
+def _metrics_alert(tenant: str, workload: str, passes: int, problems: list[str]) -> Alert:
+    return Alert(
+        f"metrics:{tenant}/{workload}", tenant, Severity.WARNING, "metrics",
+        f"{tenant}/{workload}: metrics unusable for {passes} passes ({', '.join(problems)}); scale-down frozen",
+        "Check the exporters and the metrics queries for this tenant.",
+        details={"workload": workload, "problems": problems},
+    )
+
+
+def _budget_alert(tenant: Tenant, spend: float, action: str) -> Alert:
+    capped = action == "cap"
+    return Alert(
+        f"budget-scaling:{tenant.id}", tenant.id, Severity.CRITICAL if capped else Severity.WARNING, "budget",
+        f"{tenant.id} is over its monthly budget (${spend:,.2f} of ${tenant.budget_usd_month:,.2f})"
+        + ("; scale-up capped at current replicas" if capped else ""),
+        "Raise the budget or agree a plan with the customer.",
+        amount_usd=round(spend - tenant.budget_usd_month, 2),
+        details={"budget_action": action},
+    )
