@@ -4,8 +4,10 @@ but real decider (target tracking with a scale-down stabilisation window) to dri
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +58,17 @@ def config_files(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def config(config_files: tuple[Path, Path]) -> Config:
     return load_config(*config_files)
+
+
+@functools.cache
+def shared_config() -> Config:
+    """The same configuration, loaded once per process, for property tests (which cannot take fixtures)."""
+    directory = Path(tempfile.mkdtemp(prefix="tenantops-test-"))
+    catalog = directory / "catalog.yaml"
+    catalog.write_text(yaml.safe_dump(CATALOG, sort_keys=False))
+    config = load_config(catalog, REPO / "policies")
+    shutil.rmtree(directory, ignore_errors=True)
+    return config
 
 
 def ramp(start: float, end: float, step: float, value: Callable[[float], float]) -> list[tuple[float, float]]:
