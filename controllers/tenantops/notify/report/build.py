@@ -1,0 +1,240 @@
+"""Building `ReportData` from the cost engine's ledger, so every figure in the mail is the engine's own.
+
+Nothing here re-derives a cost: spend comes from `Ledger.totals`/`Ledger.daily`, budgets and forecasts from
+`Ledger.budget`, alerts from `Ledger.open_alerts`. This module only chooses the window, groups, sorts and
+labels. The window is whole UTC days (the ledger's unit) ending before the day `now` falls in, so a report
+never shows a half-finished day.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tenantops.config import Config
+from tenantops.config.catalog import Tenant
+from tenantops.config.kinds.cost import BudgetSpec
+from tenantops.decide.cost.forecast import MonthForecast
+from tenantops.decide.cost.ledger import Ledger
+from tenantops.notify.report.model import (
+    AlertRow,
+    BudgetLine,
+    BudgetStatus,
+    DailySpend,
+    ReportData,
+    SavingRow,
+    TenantRow,
+    change_percent,
+)
+
+log = logging.getLogger("tenantops.notify.report")
+
+BUCKET_LABELS = {"__idle__": "Idle capacity (unallocated)", "__shared__": "Shared services (unallocated)"}
+
+
+def report_window(now: datetime, period_days: int) -> tuple[date, date, date]:
+    """(previous_start, start, end): two back-to-back windows of whole UTC days, `end` exclusive = today."""
+    if now.tzinfo is None:
+        raise ValueError("report time must be timezone-aware")
+    end = now.astimezone(UTC).date()
+    start = end - timedelta(days=period_days)
+    return start - timedelta(days=period_days), start, end
+
+
+def budget_status(fc: MonthForecast, policy: BudgetSpec) -> BudgetStatus:
+    """The tenant's budget standing, by the same thresholds its budget alerts use."""
+    if fc.budget <= 0:
+        return BudgetStatus.NO_BUDGET
+    actual = fc.percent_of_budget(fc.month_to_date) or 0.0
+    forecast = fc.percent_of_budget(fc.forecast) or 0.0
+    if actual >= 100:
+        return BudgetStatus.OVER
+    if policy.forecast_thresholds and forecast >= min(policy.forecast_thresholds) and fc.method != "none":
+        return BudgetStatus.AT_RISK
+    if policy.actual_thresholds and actual >= min(policy.actual_thresholds):
+        return BudgetStatus.WATCH
+    return BudgetStatus.OK
+
+
+def savings_from_findings(findings: Mapping[str, Any] | None) -> list[SavingRow]:
+    """Savings from the right-sizing findings of a pass (`findings["rightsizing"]` or that payload itself).
+
+    Each recommendation row has `tenant`, `workload`, `saving_month` (requests) and, for silo tenants,
+    `instance.saving_month` (a smaller instance type). The larger of the two is the saving available:
+    they are alternatives for the same capacity, so adding them would count it twice. Rows without a
+    positive saving, or malformed, are skipped with a log line.
+    """
+    if not findings:
+        return []
+    payload = findings.get("rightsizing", findings)
+    rows = payload.get("recommendations") if isinstance(payload, Mapping) else None
+    out: list[SavingRow] = []
+    for row in rows or []:
+        try:
+            tenant, workload = str(row["tenant"]), str(row["workload"])
+            requests = float(row.get("saving_month") or 0.0)
+            instance = row.get("instance") or {}
+            instance_saving = float(instance.get("saving_month") or 0.0)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            log.warning("skipping a malformed right-sizing recommendation: %r", row)
+            continue
+        best = max(requests, instance_saving)
+        if best <= 0:
+            continue
+        if instance_saving > requests:
+            detail = f"instance {instance.get('current')} -> {instance.get('recommended')}"
+            risk = str(instance.get("risk_label") or "")
+        else:
+            detail = "requests " + ", ".join(
+                f"{r} {_fmt_res(r, (row.get(r) or {}).get('current'))} -> "
+                f"{_fmt_res(r, (row.get(r) or {}).get('recommended'))}"
+                for r in ("cpu", "memory") if isinstance(row.get(r), Mapping)
+            )
+            risk = ""
+        out.append(SavingRow(tenant, workload, round(best, 2), detail.strip(), risk))
+    out.sort(key=lambda s: (-s.monthly_saving_usd, s.tenant, s.workload))
+    return out
+
+
+def _fmt_res(resource: str, value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "?"
+    if resource == "memory":
+        return f"{value / 2**20:.0f}Mi"
+    return f"{value * 1000:.0f}m"
+
+
+def _budget_line(ledger: Ledger, tenant: Tenant, policy: BudgetSpec, now: datetime) -> BudgetLine:
+    fc = ledger.budget(tenant.id, tenant.budget_usd_month, now)
+    return BudgetLine(
+        month_to_date_usd=round(fc.month_to_date, 2),
+        budget_usd=fc.budget,
+        forecast_usd=round(fc.forecast, 2),
+        forecast_low_usd=round(fc.low, 2),
+        forecast_high_usd=round(fc.high, 2),
+        burn_rate=None if fc.burn_rate is None else round(fc.burn_rate, 3),
+        method=fc.method,
+        status=budget_status(fc, policy),
+    )
+
+
+def _daily_totals(per_tenant: Mapping[str, Mapping[date, float]], start: date, end: date) -> tuple[DailySpend, ...]:
+    out = []
+    day = start
+    while day < end:
+        known = [days[day] for days in per_tenant.values() if day in days]
+        out.append(DailySpend(day, round(sum(known), 6) if known else None))
+        day += timedelta(days=1)
+    return tuple(out)
+
+
+def build_report_data(
+    config: Config,
+    ledger: Ledger,
+    now: datetime,
+    *,
+    period_days: int | None = None,
+    savings: Iterable[SavingRow] = (),
+    tenants: Sequence[str] | None = None,
+) -> ReportData:
+    """The report for the `period_days` whole UTC days before `now` (default: the ReportPolicy's).
+
+    `tenants` restricts the report to those ids (a tenant-level budget mail); buckets are then left out.
+    """
+    spec = config.policies.reports
+    days = period_days or spec.period_days
+    if days <= 0:
+        raise ValueError("period_days must be positive")
+    previous_start, start, end = report_window(now, days)
+    include_buckets = tenants is None
+    current = ledger.daily(start, end, include_buckets=include_buckets)
+    previous = ledger.daily(previous_start, start, include_buckets=include_buckets)
+    catalog = {t.id: t for t in config.tenants}
+    wanted = set(tenants) if tenants is not None else None
+    names = set(current) | set(previous) | (set(catalog) if wanted is None else set())
+    if wanted is not None:
+        names = (names | wanted) & wanted
+    saving_rows = [s for s in savings if wanted is None or s.tenant in wanted]
+    savings_by_tenant: dict[str, float] = {}
+    for s in saving_rows:
+        savings_by_tenant[s.tenant] = savings_by_tenant.get(s.tenant, 0.0) + s.monthly_saving_usd
+
+    costs = {n: round(sum(current.get(n, {}).values()), 6) for n in names}
+    total = round(sum(costs.values()), 6)
+    rows: list[TenantRow] = []
+    no_data: list[str] = []
+    for name in names:
+        cost = costs[name]
+        prev = round(sum(previous.get(name, {}).values()), 6)
+        bucket = name in ledger.buckets
+        if bucket and cost == 0 and prev == 0:
+            continue
+        tenant = catalog.get(name)
+        budget = None
+        if tenant is not None:
+            budget = _budget_line(ledger, tenant, config.for_tenant(tenant).budget, now)
+            if not current.get(name):
+                no_data.append(name)
+        rows.append(TenantRow(
+            tenant=name,
+            name=BUCKET_LABELS.get(name, tenant.display_name if tenant else name),
+            tier=tenant.tier if tenant else ("—" if bucket else "(not in catalogue)"),
+            cost_usd=cost,
+            previous_usd=prev,
+            change_usd=round(cost - prev, 6),
+            change_percent=change_percent(cost, prev),
+            share_percent=cost / total * 100 if total > 0 else 0.0,
+            days_known=len(current.get(name, {})),
+            budget=budget,
+            savings_usd_month=round(savings_by_tenant.get(name, 0.0), 2),
+            contacts=tuple(str(c) for c in tenant.contacts) if tenant else (),
+            is_bucket=bucket,
+        ))
+    rows.sort(key=lambda r: (r.is_bucket, -r.cost_usd, r.tenant))
+
+    notes: list[str] = []
+    if no_data:
+        notes.append(f"No cost data in the period for {len(no_data)} tenant(s): {', '.join(sorted(no_data))}.")
+    daily = _daily_totals(current, start, end)
+    missing = [d.day.isoformat() for d in daily if d.usd is None]
+    if missing:
+        notes.append(f"Days without any observation (controller not running): {', '.join(missing)}.")
+    partial = [r.tenant for r in rows if not r.is_bucket and 0 < r.days_known < days]
+    if partial:
+        notes.append(f"Spend known for only part of the period for: {', '.join(sorted(partial))}.")
+
+    alerts = tuple(
+        AlertRow(str(a.severity), a.tenant, a.cause, a.summary, a.amount_usd, a.first_fired)
+        for a in ledger.open_alerts()
+        if wanted is None or a.tenant in wanted
+    )
+    return ReportData(
+        generated_at=now,
+        period_start=start,
+        period_end=end,
+        previous_start=previous_start,
+        timezone=spec.timezone,
+        total_usd=total,
+        previous_total_usd=round(sum(sum(previous.get(n, {}).values()) for n in names), 6),
+        rows=tuple(rows),
+        daily=daily,
+        previous_daily=_daily_totals(previous, previous_start, start),
+        alerts=alerts,
+        savings=tuple(saving_rows),
+        notes=tuple(notes),
+        currency=config.policies.pricing.currency,
+    )
+
+
+def load_ledger(state_path: str | Path) -> Ledger:
+    """The cost ledger as the controller last committed it (read-only use of its state database)."""
+    from tenantops.record.store import StateStore
+
+    path = Path(state_path)
+    if not path.exists():
+        return Ledger({})
+    with StateStore(path) as store:
+        return Ledger(dict(store.state("cost")))

@@ -1,0 +1,180 @@
+"""`ReportData`: every figure the cost report shows, computed once, rendered many ways.
+
+The HTML, the plain text, the CSV and the charts all read the same `ReportData`, so the four can never
+disagree about a number. It is plain data (JSON via `to_json`) so `tenantops report --json` prints exactly
+what the mail shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class BudgetStatus(StrEnum):
+    """Where a tenant's month stands against its budget, worst first when sorted by `rank`."""
+
+    OVER = "over budget"  # month-to-date already above the budget
+    AT_RISK = "at risk"  # forecast crosses a forecast threshold
+    WATCH = "watch"  # month-to-date crossed the lowest actual threshold
+    OK = "ok"
+    NO_BUDGET = "no budget"
+
+    @property
+    def rank(self) -> int:
+        return list(BudgetStatus).index(self)
+
+
+def change_percent(current: float, previous: float) -> float | None:
+    """Percent change; None when there is no previous spend to compare with (not +inf, not 0)."""
+    if previous <= 0:
+        return None
+    return (current - previous) / previous * 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class DailySpend:
+    day: date
+    usd: float | None  # None: no tenant had a known figure that day (the controller was down)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetLine:
+    """One tenant's month against its budget, from the cost engine's forecast."""
+
+    month_to_date_usd: float
+    budget_usd: float
+    forecast_usd: float
+    forecast_low_usd: float
+    forecast_high_usd: float
+    burn_rate: float | None
+    method: str
+    status: BudgetStatus
+
+    @property
+    def month_to_date_percent(self) -> float | None:
+        return self.month_to_date_usd / self.budget_usd * 100 if self.budget_usd > 0 else None
+
+    @property
+    def forecast_percent(self) -> float | None:
+        return self.forecast_usd / self.budget_usd * 100 if self.budget_usd > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRow:
+    """One line of the report's table: a tenant, or an unallocated bucket (`is_bucket`)."""
+
+    tenant: str
+    name: str
+    tier: str
+    cost_usd: float
+    previous_usd: float
+    change_usd: float
+    change_percent: float | None
+    share_percent: float
+    days_known: int
+    budget: BudgetLine | None = None
+    savings_usd_month: float = 0.0
+    contacts: tuple[str, ...] = ()
+    is_bucket: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    severity: str
+    tenant: str | None
+    cause: str
+    summary: str
+    amount_usd: float | None
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SavingRow:
+    """A right-sizing recommendation's monthly saving, as the right-sizing engine priced it."""
+
+    tenant: str
+    workload: str
+    monthly_saving_usd: float
+    detail: str = ""
+    risk: str = ""
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """The cost report for [period_start, period_end) (UTC days; end exclusive) against the period before."""
+
+    generated_at: datetime
+    period_start: date
+    period_end: date
+    previous_start: date
+    timezone: str
+    total_usd: float
+    previous_total_usd: float
+    rows: tuple[TenantRow, ...]
+    daily: tuple[DailySpend, ...]
+    previous_daily: tuple[DailySpend, ...]
+    alerts: tuple[AlertRow, ...] = ()
+    savings: tuple[SavingRow, ...] = ()
+    notes: tuple[str, ...] = ()
+    currency: str = "USD"
+    top_mover_count: int = 5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def period_days(self) -> int:
+        return (self.period_end - self.period_start).days
+
+    @property
+    def change_usd(self) -> float:
+        return round(self.total_usd - self.previous_total_usd, 6)
+
+    @property
+    def change_percent(self) -> float | None:
+        return change_percent(self.total_usd, self.previous_total_usd)
+
+    @property
+    def tenant_rows(self) -> tuple[TenantRow, ...]:
+        return tuple(r for r in self.rows if not r.is_bucket)
+
+    @property
+    def bucket_rows(self) -> tuple[TenantRow, ...]:
+        return tuple(r for r in self.rows if r.is_bucket)
+
+    @property
+    def top_movers(self) -> tuple[TenantRow, ...]:
+        """Tenants whose spend moved most in dollars, either way; unchanged tenants are not movers."""
+        moved = [r for r in self.tenant_rows if abs(r.change_usd) >= 0.005]
+        moved.sort(key=lambda r: (-abs(r.change_usd), r.tenant))
+        return tuple(moved[: self.top_mover_count])
+
+    @property
+    def budget_rows(self) -> tuple[TenantRow, ...]:
+        """Tenants with a budget, worst status first, then highest forecast share of budget."""
+        rows = [(r, r.budget) for r in self.tenant_rows
+                if r.budget is not None and r.budget.status is not BudgetStatus.NO_BUDGET]
+        rows.sort(key=lambda rb: (rb[1].status.rank, -(rb[1].forecast_percent or 0.0), rb[0].tenant))
+        return tuple(r for r, _ in rows)
+
+    @property
+    def budget_counts(self) -> dict[str, int]:
+        counts = {str(s): 0 for s in BudgetStatus}
+        for r in self.tenant_rows:
+            if r.budget is not None:
+                counts[str(r.budget.status)] += 1
+        return counts
+
+    @property
+    def total_savings_usd_month(self) -> float:
+        return round(sum(s.monthly_saving_usd for s in self.savings), 6)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["change_usd"] = self.change_usd
+        out["change_percent"] = self.change_percent
+        out["top_movers"] = [r.tenant for r in self.top_movers]
+        out["budget_counts"] = self.budget_counts
+        out["total_savings_usd_month"] = self.total_savings_usd_month
+        return out
