@@ -134,8 +134,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == CALLER_IDENTITY:
             return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/ci",
-                    "userId": "AIDACI", "id": self.account_id}, None
-        return {}, None
+                    "userId": "AIDACI", "id": self.account_id}, []
+        return {}, []
 
 
 class RecordingMonitor(MockMonitor):

@@ -1,0 +1,99 @@
+"""`tenantops provision`: preview, apply or destroy a stack's tenant infrastructure (Pulumi Automation API).
+
+The catalogue is validated with the project's loader before Pulumi is started, so a bad entry is an
+input error (exit 2) naming file, line and field, not a failed deployment. The Automation API drives the
+Pulumi CLI; when the CLI is missing the command says how to install it (exit 1).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tenantops.cli.options import echo_json
+from tenantops.config import ConfigError, ConfigIssue, load_config
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+INSTALL_HINT = (
+    "the Pulumi CLI is not installed (or not on PATH). Install it with "
+    "`curl -fsSL https://get.pulumi.com | sh` (see https://www.pulumi.com/docs/install/), then log in to a "
+    "state backend (`pulumi login`, or `pulumi login --local` to keep state on this machine)."
+)
+
+
+def stack_file(root: Path, stack: str) -> Path:
+    return root / "stacks" / f"Pulumi.{stack}.yaml"
+
+
+def stack_paths(root: Path, stack: str) -> tuple[Path, Path]:
+    """Catalogue and policy paths named by the stack file's `tenantops:*` config (as the program reads them)."""
+    import yaml
+
+    path = stack_file(root, stack)
+    if not path.is_file():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
+        raise ConfigError([ConfigIssue(str(path), 0, "--stack",
+                                       f"unknown stack {stack!r}; stacks: {', '.join(known) or 'none'}")])
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    config = data.get("config") or {}
+    catalog = config.get("tenantops:catalog")
+    if not isinstance(catalog, str):
+        raise ConfigError([ConfigIssue(str(path), 1, "config.tenantops:catalog", "required: the stack's catalogue")])
+    policies = config.get("tenantops:policies", "policies")
+    return root / catalog, root / str(policies)
+
+
+def _summary(result: Any) -> dict[str, int]:
+    changes = getattr(result, "change_summary", None)
+    if changes is None:
+        summary = getattr(result, "summary", None)
+        changes = getattr(summary, "resource_changes", None) or {}
+    return {str(k): int(v) for k, v in dict(changes).items()}
+
+
+@click.command("provision")
+@click.option("--stack", required=True, help="Stack name: dev, prod, ... (stacks/Pulumi.<stack>.yaml).")
+@click.option("--preview", "mode", flag_value="preview", default=True, help="Show what would change (default).")
+@click.option("--up", "mode", flag_value="up", help="Create or update every tenant's resources.")
+@click.option("--destroy", "mode", flag_value="destroy", help="Remove the stack's resources (protected data stays).")
+@click.option("--catalog", type=click.Path(), default=None,
+              help="Catalogue to use instead of the stack's tenantops:catalog. Env: TENANTOPS_CATALOG.")
+@click.option("--policies", type=click.Path(), default=None, help="Policy directory. Env: TENANTOPS_POLICIES.")
+@click.option("--yes", is_flag=True, help="Do not ask before --destroy.")
+@click.option("--json", "as_json", is_flag=True, help="Print the change summary as JSON.")
+def command(stack: str, mode: str, catalog: str | None, policies: str | None, yes: bool, as_json: bool) -> None:
+    """Preview (default), apply (--up) or destroy (--destroy) a stack with the Pulumi Automation API."""
+    import os
+
+    default_catalog, default_policies = stack_paths(PROJECT_ROOT, stack)
+    catalog_path = Path(catalog or os.environ.get("TENANTOPS_CATALOG") or default_catalog)
+    policies_path = Path(policies or os.environ.get("TENANTOPS_POLICIES") or default_policies)
+    config = load_config(catalog_path, policies_path)  # exit 2 with every issue before Pulumi runs
+    if shutil.which("pulumi") is None:
+        raise click.ClickException(INSTALL_HINT)
+    if mode == "destroy" and not yes:
+        click.confirm(f"Destroy stack {stack!r} ({len(config.tenants)} tenants)? Protected data resources stay.",
+                      abort=True)
+
+    from pulumi import automation as auto
+
+    env = {"TENANTOPS_CATALOG": str(catalog_path.resolve()), "TENANTOPS_POLICIES": str(policies_path.resolve())}
+    try:
+        workspace = auto.create_or_select_stack(
+            stack_name=stack, work_dir=str(PROJECT_ROOT), opts=auto.LocalWorkspaceOptions(env_vars=env)
+        )
+        run = {"preview": workspace.preview, "up": workspace.up, "destroy": workspace.destroy}[mode]
+        result = run(on_output=None if as_json else click.echo)
+    except FileNotFoundError as exc:
+        raise click.ClickException(INSTALL_HINT) from exc
+    except auto.CommandError as exc:
+        raise click.ClickException(f"pulumi {mode} failed for stack {stack!r}: {exc}") from exc
+    summary = _summary(result)
+    if as_json:
+        echo_json({"stack": stack, "mode": mode, "tenants": len(config.tenants), "changes": summary})
+    else:
+        click.echo(f"{mode} of stack {stack!r} ({len(config.tenants)} tenants): "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(summary.items())))

@@ -1,0 +1,245 @@
+"""For every tenant of the example catalogues: encryption, no public access, tags, budgets, quotas, networks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tenantops.config import Config
+from tenantops.structs.naming import COST_TAG_KEYS, asg_name, namespace
+from tenantops_infra import guards
+from tenantops_infra.mocked import MockRun
+from tenantops_infra.pool import quota_hard
+from tenantops_infra.tags import cost_tags
+
+TENANT_IDS = [
+    "acme", "globex", "initech", "umbrella", "hooli", "vandelay", "stark", "wayne", "tyrell", "cyberdyne",
+    "soylent", "oscorp",
+]
+
+
+def _one(run: MockRun, tenant: str, typ: str) -> guards.Recorded:
+    found = [r for r in run.tenant_resources(tenant) if r.type == typ]
+    assert len(found) == 1, f"{tenant}: expected one {typ}, got {len(found)}"
+    return found[0]
+
+
+def test_every_catalogue_tenant_gets_a_footprint(dev_run: MockRun, dev_config: Config) -> None:
+    assert sorted(dev_run.outputs["tenants"]) == sorted(t.id for t in dev_config.tenants) == sorted(TENANT_IDS)
+
+
+@pytest.mark.parametrize("tenant", TENANT_IDS)
+def test_bucket_is_encrypted_under_the_tenants_own_key(dev_run: MockRun, tenant: str) -> None:
+    resources = dev_run.tenant_resources(tenant)
+    key = _one(dev_run, tenant, "aws:kms/key:Key")
+    bucket = _one(dev_run, tenant, guards.BUCKET)
+    assert key.inputs["enableKeyRotation"] is True
+    assert guards.unencrypted_buckets(resources, {bucket.id: key.state["arn"]}) == []
+    # Another tenant's key does not count as this bucket's encryption.
+    other_key = _one(dev_run, "globex" if tenant != "globex" else "acme", "aws:kms/key:Key")
+    assert guards.unencrypted_buckets(resources, {bucket.id: other_key.state["arn"]}) != []
+    versioning = _one(dev_run, tenant, "aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+
+
+def test_no_bucket_anywhere_lacks_sse_kms_or_has_public_access(dev_run: MockRun) -> None:
+    keys = {}
+    for tenant in TENANT_IDS:
+        keys[_one(dev_run, tenant, guards.BUCKET).id] = _one(dev_run, tenant, "aws:kms/key:Key").state["arn"]
+    assert len(dev_run.of_type(guards.BUCKET)) == len(TENANT_IDS)
+    assert guards.unencrypted_buckets(dev_run.resources, keys) == []
+    assert guards.public_buckets(dev_run.resources) == []
+
+
+@pytest.mark.parametrize("tenant", TENANT_IDS)
+def test_bucket_policy_denies_non_tls_access(dev_run: MockRun, tenant: str) -> None:
+    bucket = _one(dev_run, tenant, guards.BUCKET)
+    policy = json.loads(_one(dev_run, tenant, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    tls = next(s for s in policy["Statement"] if s["Sid"] == "DenyInsecureTransport")
+    assert tls["Effect"] == "Deny" and tls["Principal"] == "*" and tls["Action"] == "s3:*"
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert set(tls["Resource"]) == {bucket.state["arn"], f"{bucket.state['arn']}/*"}
+
+
+@pytest.mark.parametrize("tenant", TENANT_IDS)
+def test_every_taggable_resource_carries_the_four_cost_tags(
+    dev_run: MockRun, dev_config: Config, tenant: str
+) -> None:
+    entry = dev_config.tenant(tenant)
+    expected = cost_tags("dev", tenant, entry.tier)
+    assert tuple(expected) == COST_TAG_KEYS
+    resources = dev_run.tenant_resources(tenant)
+    assert guards.missing_tags(resources, expected) == []
+    tagged = [r for r in resources if r.custom and r.type.startswith("aws:") and guards.aws_type_is_taggable(r.type)]
+    assert {r.type for r in tagged} >= {guards.BUCKET, "aws:kms/key:Key", "aws:iam/role:Role",
+                                         "aws:budgets/budget:Budget"}
+    provider = _one(dev_run, tenant, "pulumi:providers:aws")
+    assert json.loads(provider.inputs["defaultTags"]) == {"tags": expected}
+    assert provider.inputs["region"] == entry.region
+    # Every AWS resource of the tenant goes through that provider (so it also gets the default tags).
+    for res in resources:
+        if res.custom and res.type.startswith("aws:"):
+            assert res.provider.startswith(provider.urn), f"{res.type} {res.name} bypasses the tenant provider"
+
+
+def test_missing_tags_flags_an_untagged_resource(dev_run: MockRun) -> None:
+    bucket = _one(dev_run, "acme", guards.BUCKET)
+    stripped = guards.Recorded(bucket.type, bucket.name, bucket.urn, {**bucket.inputs, "tags": {"tenant": "acme"}})
+    assert guards.missing_tags([stripped], cost_tags("dev", "acme", "enterprise"))
+    assert guards.aws_type_is_taggable("aws:s3/bucket:Bucket")
+    assert not guards.aws_type_is_taggable("aws:s3/bucketPolicy:BucketPolicy")
+
+
+@pytest.mark.parametrize("tenant", TENANT_IDS)
+def test_budget_matches_the_catalogue_and_the_tier_thresholds(
+    dev_run: MockRun, dev_config: Config, tenant: str
+) -> None:
+    entry, policies = dev_config.tenant(tenant), dev_config.for_tenant(tenant)
+    budget = _one(dev_run, tenant, "aws:budgets/budget:Budget")
+    topic = _one(dev_run, tenant, "aws:sns/topic:Topic")
+    assert budget.inputs["budgetType"] == "COST" and budget.inputs["timeUnit"] == "MONTHLY"
+    assert float(budget.inputs["limitAmount"]) == pytest.approx(max(entry.budget_usd_month, 0.01))
+    assert budget.inputs["limitUnit"] == "USD"
+    assert budget.inputs["costFilters"] == [{"name": "TagKeyValue", "values": [f"user:tenant${tenant}"]}]
+    got = sorted((n["notificationType"], n["threshold"]) for n in budget.inputs["notifications"])
+    want = sorted([("ACTUAL", float(t)) for t in policies.budget.actual_thresholds]
+                  + [("FORECASTED", float(t)) for t in policies.budget.forecast_thresholds])
+    assert got == want
+    for notification in budget.inputs["notifications"]:
+        assert notification["thresholdType"] == "PERCENTAGE"
+        assert notification["comparisonOperator"] == "GREATER_THAN"
+        assert set(entry.contacts) <= set(notification["subscriberEmailAddresses"])
+        assert notification["subscriberSnsTopicArns"] == [topic.state["arn"]]
+
+
+def test_enterprise_and_standard_budgets_differ(dev_run: MockRun) -> None:
+    def thresholds(tenant: str) -> int:
+        return len(_one(dev_run, tenant, "aws:budgets/budget:Budget").inputs["notifications"])
+
+    assert thresholds("acme") == 5  # enterprise: actual 50/80/100, forecast 90/100
+    assert thresholds("hooli") == 3  # standard: actual 80/100, forecast 100
+
+
+def test_cost_allocation_tags_are_activated(dev_run: MockRun) -> None:
+    tags = dev_run.of_type("aws:costexplorer/costAllocationTag:CostAllocationTag")
+    assert sorted(t.inputs["tagKey"] for t in tags) == sorted(COST_TAG_KEYS)
+    assert all(t.inputs["status"] == "Active" for t in tags)
+
+
+def _pool_tenants(config: Config) -> list[str]:
+    return [t.id for t in config.tenants if t.isolation == "pool"]
+
+
+@pytest.mark.parametrize("tenant", [t for t in TENANT_IDS if t not in ("acme", "globex")])
+def test_pool_tenant_quota_limits_and_network_match_the_tier(
+    dev_run: MockRun, dev_config: Config, tenant: str
+) -> None:
+    tier = dev_config.for_tenant(tenant).tier
+    ns = _one(dev_run, tenant, "kubernetes:core/v1:Namespace")
+    assert ns.inputs["metadata"]["name"] == namespace(tenant)
+    quota = _one(dev_run, tenant, "kubernetes:core/v1:ResourceQuota")
+    assert quota.inputs["metadata"]["namespace"] == namespace(tenant)
+    assert quota.inputs["spec"]["hard"] == quota_hard(tier.quota)
+    assert quota.inputs["spec"]["hard"]["requests.cpu"] == tier.quota.cpu
+    assert quota.inputs["spec"]["hard"]["pods"] == str(tier.quota.pods)
+    limits = _one(dev_run, tenant, "kubernetes:core/v1:LimitRange").inputs["spec"]["limits"][0]
+    assert limits["defaultRequest"] == {"cpu": tier.limits.default_cpu, "memory": tier.limits.default_memory}
+    assert limits["max"] == {"cpu": tier.limits.max_cpu, "memory": tier.limits.max_memory}
+    policies = [r for r in dev_run.tenant_resources(tenant) if r.type.endswith("NetworkPolicy")]
+    deny = next(p for p in policies if p.inputs["metadata"]["name"] == "default-deny")
+    assert deny.inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert not [r for r in dev_run.tenant_resources(tenant) if r.type == "aws:ec2/vpc:Vpc"]
+
+
+def test_free_and_pro_quotas_differ(dev_run: MockRun) -> None:
+    def cpu(tenant: str) -> str:
+        return str(_one(dev_run, tenant, "kubernetes:core/v1:ResourceQuota").inputs["spec"]["hard"]["requests.cpu"])
+
+    assert (cpu("tyrell"), cpu("hooli"), cpu("initech")) == ("2", "16", "64")
+
+
+@pytest.mark.parametrize("tenant", [t for t in TENANT_IDS if t not in ("acme", "globex")])
+def test_pool_deployments_carry_the_labels_the_controller_selects_on(
+    dev_run: MockRun, dev_config: Config, tenant: str
+) -> None:
+    deployments = {r.inputs["metadata"]["name"]: r for r in dev_run.tenant_resources(tenant)
+                   if r.type == "kubernetes:apps/v1:Deployment"}
+    for workload in dev_config.tenant(tenant).workloads:
+        dep = deployments[workload.name]
+        selector = {"tenant": tenant, "workload": workload.name}
+        assert dep.inputs["metadata"]["namespace"] == namespace(tenant)
+        assert dep.inputs["spec"]["selector"]["matchLabels"] == selector
+        assert selector.items() <= dep.inputs["spec"]["template"]["metadata"]["labels"].items()
+        assert dep.inputs["spec"]["replicas"] == workload.min_replicas
+        assert dep.ignore_changes == ["spec.replicas"]
+
+
+@pytest.mark.parametrize("tenant", ["acme", "globex"])
+def test_silo_tenants_get_their_own_network_and_asgs(dev_run: MockRun, dev_config: Config, tenant: str) -> None:
+    entry = dev_config.tenant(tenant)
+    resources = dev_run.tenant_resources(tenant)
+    vpc = _one(dev_run, tenant, "aws:ec2/vpc:Vpc")
+    subnets = [r for r in resources if r.type == "aws:ec2/subnet:Subnet"]
+    assert len({s.inputs["availabilityZone"] for s in subnets}) == 3
+    assert all(s.inputs["availabilityZone"].startswith(entry.region) for s in subnets)
+    assert all(s.inputs["vpcId"] == vpc.id for s in subnets)
+    assert all(s.inputs.get("mapPublicIpOnLaunch") is False for s in subnets)
+    assert not [r for r in resources if r.type == "aws:ec2/internetGateway:InternetGateway"]
+    assert not [r for r in resources if r.type.startswith("kubernetes:")]
+    groups = {r.inputs["name"]: r for r in resources if r.type == "aws:autoscaling/group:Group"}
+    for workload in entry.workloads:
+        group = groups[asg_name("dev", tenant, workload.name)]
+        assert (group.inputs["minSize"], group.inputs["maxSize"]) == (workload.min_replicas, workload.max_replicas)
+        assert sorted(group.inputs["vpcZoneIdentifiers"]) == sorted(s.id for s in subnets)
+        assert group.ignore_changes == ["desiredCapacity"]
+
+
+def test_silo_networks_are_not_shared(dev_run: MockRun) -> None:
+    vpcs = dev_run.of_type("aws:ec2/vpc:Vpc")
+    assert len(vpcs) == 2 and len({v.id for v in vpcs}) == 2
+    owners = {v.id: t for t in ("acme", "globex") for v in dev_run.tenant_resources(t) if v.type == "aws:ec2/vpc:Vpc"}
+    for subnet in dev_run.of_type("aws:ec2/subnet:Subnet"):
+        tenant = subnet.inputs["tags"]["tenant"]
+        assert owners[subnet.inputs["vpcId"]] == tenant
+
+
+@pytest.mark.parametrize("tenant", TENANT_IDS)
+def test_data_resources_follow_the_tiers_retention(dev_run: MockRun, dev_config: Config, tenant: str) -> None:
+    retain = dev_config.for_tenant(tenant).tier.data_retention == "retain"
+    for typ in (guards.BUCKET, "aws:kms/key:Key", guards.SSE, guards.PUBLIC_ACCESS_BLOCK):
+        res = _one(dev_run, tenant, typ)
+        assert (res.protect, res.retain_on_delete) == (retain, retain), f"{tenant} {typ}"
+    bucket = _one(dev_run, tenant, guards.BUCKET)
+    assert bucket.inputs.get("forceDestroy") is (not retain)
+    # Non-data resources are never protected: offboarding removes them.
+    assert _one(dev_run, tenant, "aws:budgets/budget:Budget").protect is False
+
+
+def test_stack_outputs_give_the_controller_its_scale_targets(dev_run: MockRun, dev_config: Config) -> None:
+    tenants = dev_run.outputs["tenants"]
+    for entry in dev_config.tenants:
+        out = tenants[entry.id]
+        assert out["bucket"] == _one(dev_run, entry.id, guards.BUCKET).id
+        assert out["key_arn"] == _one(dev_run, entry.id, "aws:kms/key:Key").state["arn"]
+        assert out["role_arn"].endswith(f":role/tenantops-dev-{entry.id}-workload")
+        targets = {t["workload"]: t for t in out["scale_targets"]}
+        assert sorted(targets) == sorted(w.name for w in entry.workloads)
+        for workload in entry.workloads:
+            target = targets[workload.name]
+            if entry.isolation == "silo":
+                assert (target["kind"], target["name"]) == ("asg", asg_name("dev", entry.id, workload.name))
+            else:
+                assert (target["kind"], target["namespace"], target["name"]) == (
+                    "kubernetes", namespace(entry.id), workload.name)
+            assert (target["min_replicas"], target["max_replicas"]) == (workload.min_replicas, workload.max_replicas)
+    assert dev_run.outputs["environment"] == "dev"
+
+
+def test_prod_stack_names_resources_for_prod_and_binds_pod_identity(prod_run: MockRun) -> None:
+    assert prod_run.outputs["environment"] == "prod"
+    assert {b.id for b in prod_run.of_type(guards.BUCKET)} == {f"tenantops-prod-{t}-data" for t in TENANT_IDS}
+    associations = prod_run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert {(a.inputs["namespace"], a.inputs["serviceAccount"]) for a in associations} == {
+        (namespace(t), "workload") for t in TENANT_IDS if t not in ("acme", "globex")}
+    assert all(a.inputs["clusterName"] == "tenantops-prod" for a in associations)
