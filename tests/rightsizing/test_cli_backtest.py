@@ -1,0 +1,101 @@
+"""`tenantops rightsize --backtest`: CSV in, figures and per-day request files out; bad input exits 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tenantops.cli.main import main
+
+from .helpers import DAY
+
+REPO = Path(__file__).resolve().parents[2]
+MIDNIGHT = 1_700_006_400.0
+
+
+def _write(path: Path, t: np.ndarray, v: np.ndarray) -> Path:
+    from datetime import UTC, datetime
+
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "value"])
+        for when, value in zip(t, v, strict=True):
+            writer.writerow([datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), f"{value:.4f}"])
+    return path
+
+
+def _run(args: list[str]) -> int:
+    try:
+        main(["rightsize", "--policies", str(REPO / "policies"), *args])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_backtest_prints_json_and_writes_request_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    t = MIDNIGHT + 3600 * 14 + np.arange(0, 4 * DAY, 300.0)
+    rng = np.random.default_rng(2)
+    steady = _write(tmp_path / "steady.csv", t, 2.0 + rng.uniform(0, 0.2, t.size))
+    hour = (t % DAY) // 3600
+    cyclic = _write(tmp_path / "cyclic.csv", t, np.where((hour >= 8) & (hour < 20), 5.0, 1.0))
+    out = tmp_path / "out"
+    assert _run(["--backtest", str(steady), str(cyclic), "--output", str(out), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    names = [s["name"] for s in payload["series"]]
+    assert names == ["steady", "cyclic"]
+    for series in payload["series"]:
+        assert len(series["vpa"]) == 6 and 0 <= series["overrun_rate"] <= 1 and series["slack"] >= 0
+    assert payload["summary"]["series"] == 2
+    rows = list(csv.reader((out / "steady.csv").open()))
+    assert rows[0] == ["day", "request"] and [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
+    sched = list(csv.reader((out / "cyclic.csv").open()))
+    assert sched[0] == ["day", "hour", "request"] and len(sched) == 1 + 4 * 24
+    assert payload["series"][1]["scheduled"] is True
+
+
+def test_backtest_table_on_the_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    t = MIDNIGHT + np.arange(0, 3 * DAY, 300.0)
+    series = _write(tmp_path / "s.csv", t, np.full(t.size, 1.0))
+    assert _run(["--backtest", str(series), "--output", str(tmp_path / "o")]) == 0
+    text = capsys.readouterr().out
+    assert "slack_vs_vpa" in text and "VPA curve" in text and text.splitlines()[2].startswith("s ")
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "field"),
+    [
+        ("timestamp,value\n2024-01-01T00:00:00Z,1\n2024-01-01T00:05:00Z,abc\n", 3, "value"),
+        ("timestamp,value\n2024-01-01T00:00:00Z,1\nyesterday,2\n", 3, "timestamp"),
+        ("timestamp,value\n2024-01-01T00:00:00Z,1\n2024-01-01T00:05:00Z,-3\n", 3, "value"),
+        ("time,usage\n2024-01-01T00:00:00Z,1\n", 1, "<header>"),
+    ],
+)
+def test_bad_csv_names_file_line_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, line: int,
+                                          field: str) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(body)
+    assert _run(["--backtest", str(bad), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:{line}: {field}" in err
+    assert not (tmp_path / "o").exists()  # nothing written when the input is bad
+
+
+def test_unknown_policy_and_missing_output_are_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _write(tmp_path / "g.csv", MIDNIGHT + np.arange(0, DAY, 300.0), np.ones(288))
+    assert _run(["--backtest", str(good), "--output", str(tmp_path), "--policy", "nope"]) == 2
+    assert "no RightsizingPolicy 'nope'" in capsys.readouterr().err
+    assert _run(["--backtest", str(good)]) == 2
+
+
+@pytest.mark.slow
+def test_shared_usage_traces_meet_the_goal(traces_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    usage = sorted((traces_dir / "usage").glob("*.csv"))
+    if not usage:
+        pytest.skip("no usage traces")
+    assert _run(["--backtest", *map(str, usage), "--output", str(tmp_path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["median_slack_vs_vpa"] <= 0.8 and summary["max_slack_vs_vpa"] <= 1.0

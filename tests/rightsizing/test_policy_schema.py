@@ -1,0 +1,44 @@
+"""The RightsizingPolicy schema: its documented example validates, and bad values are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tenantops.config import ConfigError
+from tenantops.config.kinds.rightsizing import RightsizingSpec
+from tenantops.config.loader import load_policies
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_docstring_example_is_a_valid_document() -> None:
+    doc = RightsizingSpec.__doc__ or ""
+    example = yaml.safe_load(doc.split("Example:", 1)[1])
+    spec = RightsizingSpec.model_validate(example["spec"])
+    assert spec.cpu_percentile == 0.95 and spec.effective_cpu_margin == 0.0 and spec.effective_memory_margin == 0.15
+
+
+def test_margins_fall_back_to_the_shared_margin() -> None:
+    spec = RightsizingSpec(margin=0.2, memory_margin=0.3)
+    assert spec.effective_cpu_margin == 0.2 and spec.effective_memory_margin == 0.3
+
+
+def test_bad_values_are_reported_with_file_line_and_field(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for source in (REPO / "policies").glob("*.yaml"):
+        if source.name != "rightsizing.yaml":
+            (policies / source.name).write_text(source.read_text())
+    text = (REPO / "policies" / "rightsizing.yaml").read_text()
+    text = text.replace("cpu_percentile: 0.95", "cpu_percentile: 1.5").replace("min_memory: 512Mi",
+                                                                              "min_memory: 512Mi\n  max_memory: 100Mi")
+    (policies / "rightsizing.yaml").write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_policies(policies)
+    rendered = [str(i) for i in caught.value.issues]
+    line = text.splitlines().index("  cpu_percentile: 1.5") + 1
+    assert any(r.startswith(f"{policies / 'rightsizing.yaml'}:{line}: spec.cpu_percentile") for r in rendered)
+    assert any("max_memory (100Mi) is below the minimum (512Mi)" in r for r in rendered)
