@@ -1,0 +1,150 @@
+"""Against real servers: usage history from a real Prometheus, request patches on the Kubernetes API stand-in."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from tenantops.act.base import OutcomeStatus
+from tenantops.act.requests import RequestsActuator, patches_from_findings
+from tenantops.config import load_config
+from tenantops.decide.rightsizing.decider import RequestPatch
+from tenantops.observe.usage_history import UsageHistorySource
+from tenantops.sandbox.prometheus import Series
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+MI = 2.0**20
+CATALOG = """\
+environment: test
+tenants:
+  - id: shop
+    tier: free
+    isolation: pool
+    region: us-east-1
+    budget_usd_month: 100
+    contacts: [ops@shop.example]
+    workloads:
+      - {name: api, min_replicas: 1, max_replicas: 4, cpu_request: "1", memory_request: 1Gi}
+  - id: media
+    tier: pro
+    isolation: pool
+    region: us-east-1
+    budget_usd_month: 100
+    contacts: [ops@media.example]
+    workloads:
+      - {name: api, min_replicas: 1, max_replicas: 4}
+"""
+
+
+def _pod_series(tenant: str, pod: str, start: float, end: float, cores: float, memory: float,
+                oom_at: float | None = None) -> list[Series]:
+    labels = {"namespace": f"tenant-{tenant}", "pod": pod, "container": "api"}
+    stamps = [start + 60 * i for i in range(int((end - start) // 60))]
+    out = [
+        Series("container_cpu_usage_seconds_total", labels, [(t, cores * (t - start)) for t in stamps]),
+        Series("container_memory_working_set_bytes", labels, [(t, memory) for t in stamps]),
+    ]
+    if oom_at is not None:
+        out.append(Series("kube_pod_container_status_restarts_total", labels,
+                          [(t, 0.0 if t < oom_at else 1.0) for t in stamps]))
+        out.append(Series("kube_pod_container_status_last_terminated_reason", {**labels, "reason": "OOMKilled"},
+                          [(t, 1.0) for t in stamps if t >= oom_at]))
+    return out
+
+
+def test_history_from_a_real_prometheus_in_one_request_per_resource(prometheus, tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    config = load_config(catalog, REPO / "policies")
+    end = float(int(time.time()) // 60 * 60) - 120
+    start = end - 6 * 3600
+    series = [
+        *_pod_series("shop", "api-5d8f7c9b4-abcde", start, end, 0.25, 300 * MI, oom_at=end - 3600),
+        *_pod_series("shop", "api-5d8f7c9b4-fghij", start, end, 0.75, 500 * MI),
+        *_pod_series("media", "api-7c6d5b4a3-klmno", start, end, 0.1, 200 * MI),
+        *_pod_series("stranger", "api-7c6d5b4a3-pqrst", start, end, 9.0, 9e9),  # not in the catalogue
+    ]
+    server = prometheus(series=series)
+    before = server.query_count()
+    source = UsageHistorySource(server.url)
+    history = source.fetch(config, datetime.fromtimestamp(end, UTC))
+    assert not history.errors
+    # cpu, memory, OOM kills and replicas: four requests for every tenant together.
+    assert source.requests_sent == 4
+    assert server.query_count() - before == 4
+    shop_cpu = history.get("shop", "api", "cpu")
+    assert shop_cpu.values.size > 50
+    assert float(shop_cpu.values[-1]) == pytest.approx(0.5, rel=0.02)  # mean per pod of 0.25 and 0.75
+    assert float(history.get("shop", "api", "memory").values[-1]) == pytest.approx(400 * MI, rel=0.01)
+    assert float(history.get("media", "api", "cpu").values[-1]) == pytest.approx(0.1, rel=0.02)
+    assert ("stranger", "api", "cpu") not in history.series
+    kills = history.ooms.get(("shop", "api"))
+    assert kills and kills[0].usage == pytest.approx(400 * MI, rel=0.01)
+
+
+def test_history_query_failure_is_reported_not_raised(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    config = load_config(catalog, REPO / "policies")
+    from tenantops.sandbox.ports import free_port
+
+    history = UsageHistorySource(f"http://127.0.0.1:{free_port()}", timeout=2).fetch(config, datetime.now(UTC))
+    assert len(history.errors) == 4 and not history.series
+
+
+@pytest.fixture
+def apps(kube_api) -> client.AppsV1Api:  # type: ignore[no-untyped-def]
+    configuration = client.Configuration()
+    configuration.host = kube_api.url
+    configuration.retries = False
+    return client.AppsV1Api(client.ApiClient(configuration))
+
+
+def _requests(kube_api, name: str = "api") -> dict:  # type: ignore[no-untyped-def, type-arg]
+    containers = kube_api.deployment("tenant-shop", name)["spec"]["template"]["spec"]["containers"]
+    return {c["name"]: c["resources"]["requests"] for c in containers}
+
+
+PATCH = RequestPatch("shop", "api", "tenant-shop", "api", {"cpu": "500m", "memory": "512Mi"}, "test")
+
+
+def test_patch_sets_requests_once_and_is_idempotent(kube_api, apps) -> None:  # type: ignore[no-untyped-def]
+    kube_api.add_deployment("tenant-shop", "api", replicas=2, cpu="1", memory="1Gi")
+    actuator = RequestsActuator(apps, sleep=lambda s: None)
+    dry = actuator.apply(PATCH, dry_run=True)
+    assert dry.status is OutcomeStatus.DRY_RUN and not kube_api.writes()
+    done = actuator.apply(PATCH)
+    assert done.status is OutcomeStatus.APPLIED
+    assert done.before == {"api": {"cpu": "1", "memory": "1Gi"}}
+    assert _requests(kube_api) == {"api": {"cpu": "500m", "memory": "512Mi"}}
+    assert kube_api.deployment("tenant-shop", "api")["spec"]["replicas"] == 2  # nothing else touched
+    writes = len(kube_api.writes())
+    again = actuator.apply(PATCH)
+    assert again.status is OutcomeStatus.UNCHANGED and len(kube_api.writes()) == writes
+
+
+def test_conflict_rereads_and_server_errors_are_bounded(kube_api, apps) -> None:  # type: ignore[no-untyped-def]
+    kube_api.add_deployment("tenant-shop", "api", cpu="1", memory="1Gi")
+    delays: list[float] = []
+    actuator = RequestsActuator(apps, attempts=3, sleep=delays.append)
+    kube_api.inject("/apis/apps/v1/namespaces/tenant-shop/deployments/api", 409, method="PATCH")
+    assert actuator.apply(PATCH).status is OutcomeStatus.APPLIED
+    assert not delays  # a conflict is answered by reading again, not by waiting
+    kube_api.add_deployment("tenant-shop", "web", cpu="1", memory="1Gi")
+    kube_api.inject("/apis/apps/v1/namespaces/tenant-shop/deployments/web", 503, count=5)
+    web = RequestPatch("shop", "web", "tenant-shop", "web", {"cpu": "200m"}, "test")
+    outcome = actuator.apply(web)
+    assert outcome.status is OutcomeStatus.RETRYABLE and outcome.attempts == 3 and len(delays) == 2
+    missing = RequestPatch("shop", "gone", "tenant-shop", "gone", {"cpu": "200m"}, "test")
+    assert actuator.apply(missing).status is OutcomeStatus.FAILED
+
+
+def test_findings_round_trip_to_patches() -> None:
+    findings = {"patches": [PATCH.to_json(), "junk"]}
+    assert patches_from_findings(findings) == [PATCH]
