@@ -98,11 +98,12 @@ class Allocation:
         return sum(t.total for t in self.tenants.values()) + self.idle_bucket + self.shared_bucket == self.total
 
 
-def _spread(amount: int, rule: str, tenants: dict[str, TenantCost], attr: str) -> int:
-    """Add `amount` to the tenants' `attr` by `rule`; returns what stays in the bucket."""
-    if amount == 0 or rule == "separate" or not tenants:
+def _spread(amount: int, rule: str, held: dict[str, int], tenants: dict[str, TenantCost], attr: str) -> int:
+    """Add `amount` to the tenants' `attr` by `rule` (weights: what each holds in this pool); returns what
+    stays in the bucket."""
+    if amount == 0 or rule == "separate" or not held:
         return amount
-    weights = {t: float(c.cpu + c.memory) if rule == "proportional" else 1.0 for t, c in tenants.items()}
+    weights = {t: float(h) if rule == "proportional" else 1.0 for t, h in held.items()}
     for name, part in split_mapping(amount, weights).items():
         setattr(tenants[name], attr, getattr(tenants[name], attr) + part)
     return 0
@@ -141,7 +142,7 @@ def allocate(
             asset = to_micro(pool_spec.nodes * node_price * hours)
         cpu_price, mem_price = prices.cpu_core_hour * factor, prices.memory_gib_hour * factor
         storage_price = prices.storage_gb_month / HOURS_PER_MONTH
-        pooled: dict[str, TenantCost] = {}
+        pooled: dict[str, int] = {}  # CPU and memory each tenant holds on this region's pool
         region_total = 0
         for u in by_region[region]:
             cost = costs[u.tenant]
@@ -153,7 +154,7 @@ def allocate(
                 cost.cpu += cpu
                 cost.memory += mem
                 direct = cpu + mem + storage
-                pooled[u.tenant] = cost
+                pooled[u.tenant] = pooled.get(u.tenant, 0) + cpu + mem
             else:
                 itype = u.instance_type
                 if itype is None or itype not in prices.instances:
@@ -167,7 +168,7 @@ def allocate(
             cost.storage += storage
             cost.workloads[u.workload] = cost.workloads.get(u.workload, 0) + direct
             region_total += direct
-        held = sum(c.cpu + c.memory for c in pooled.values())
+        held = sum(pooled.values())
         shared = to_micro(
             (pool_spec.shared_cpu_cores * cpu_price + pool_spec.shared_memory_gib * mem_price) * hours
         ) if pool_spec is not None and asset is not None else 0
@@ -179,8 +180,8 @@ def allocate(
         region_total += shared + idle
         idle_total += idle
         shared_total += shared
-        idle_bucket += _spread(idle, rules.idle, pooled, "idle")
-        shared_bucket += _spread(shared, rules.shared, pooled, "shared")
+        idle_bucket += _spread(idle, rules.idle, pooled, costs, "idle")
+        shared_bucket += _spread(shared, rules.shared, pooled, costs, "shared")
         pools[region] = PoolCost(region, effective_asset, held, shared, idle, factor, overcommitted)
         total += region_total
     return Allocation(hours, costs, idle_bucket, shared_bucket, idle_total, shared_total, total, pools, tuple(issues))

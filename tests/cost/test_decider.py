@@ -1,0 +1,96 @@
+"""CostDecider over simulated passes: accounting, anomaly dedup, budget alerts, restart, ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.cost.helpers import apply_state, make_config, snapshot, tenant
+
+from tenantops.decide.base import PassInput
+from tenantops.decide.cost import CostDecider, CostFindings, Ledger
+
+START = datetime(2026, 10, 5, tzinfo=UTC)  # a Monday
+
+
+def run(config: Any, state: dict[str, Any], start: datetime, hours: int, cpu_of: Any, step_min: int = 30) -> list[Any]:
+    decider = CostDecider()
+    alerts = []
+    now = start
+    for _ in range(hours * 60 // step_min):
+        snap = snapshot(now, {("big", "api"): {"cpu": cpu_of(now), "cpu_request": 1.0, "memory": 2**30,
+                                                "memory_request": 2**30, "replicas": 2}})
+        out = decider.decide(PassInput(snap, config, now), state)
+        apply_state(state, out.state)
+        alerts += out.alerts
+        now += timedelta(minutes=step_min)
+    return alerts
+
+
+def test_spike_alerts_once_and_money_adds_up(tmp_path: Path) -> None:
+    config = make_config(tmp_path, [tenant("big", budget=100000)])
+    state: dict[str, Any] = {}
+    spike_day = START + timedelta(days=28)
+
+    def cpu(now: datetime) -> float:
+        return 400.0 if spike_day <= now < spike_day + timedelta(hours=20) else 40.0
+
+    alerts = run(config, state, START, 24 * 30, cpu)
+    anomalies = [a for a in alerts if a.cause.startswith("cost-anomaly")]
+    hourly = [a for a in anomalies if a.cause == "cost-anomaly-hourly"]
+    daily = [a for a in anomalies if a.cause == "cost-anomaly-daily"]
+    assert len([a for a in hourly if "Resolved" not in a.summary]) == 1  # 20 anomalous hours: one alert
+    assert len([a for a in daily if "Resolved" not in a.summary]) == 1
+    first = daily[0]
+    assert first.tenant == "big" and first.amount_usd and first.amount_usd > 50
+    assert "tenantops audit --tenant big" in first.suggested_action
+    ledger = Ledger(state)
+    days = ledger.tenant_daily("big", START.date(), (START + timedelta(days=31)).date())
+    assert days[spike_day.date()] > 5 * days[(spike_day - timedelta(days=7)).date()]
+    # The ledger's days plus today equal the month-to-date breakdown for the current month.
+    month = ledger.month_to_date()["big"]
+    nov = sum(v for d, v in days.items() if d >= date(2026, 11, 1))
+    assert abs(nov - month.total_usd) < 1e-3
+
+
+def test_budget_overrun_is_forecast_before_it_happens(tmp_path: Path) -> None:
+    # The tenant's own cores plus the pool's idle nodes: far over a $60 budget within days.
+    config = make_config(tmp_path, [tenant("big", budget=60)])
+    state: dict[str, Any] = {}
+    alerts = run(config, state, datetime(2026, 11, 1, tzinfo=UTC), 24 * 29, lambda _now: 4.0, step_min=60)
+    forecast = [a for a in alerts if a.cause == "budget-forecast"]
+    actual = [a for a in alerts if a.cause == "budget-actual"]
+    assert len([a for a in forecast if not a.details.get("escalated")]) == 1
+    assert len(forecast) <= 2  # plus one escalation after escalate_after_hours still over
+    fired = [a.details["threshold_percent"] for a in actual if not a.details.get("escalated")]
+    assert fired == [80, 100]  # each threshold once
+    assert forecast[0].key < "z" and actual[-1].severity == "critical"
+    ledger = Ledger(state)
+    fc = ledger.budget("big", 60, datetime(2026, 11, 30, tzinfo=UTC))
+    assert fc.forecast > 60 and fc.burn_rate is not None and fc.burn_rate > 1
+
+
+def test_restart_from_stored_state_gives_the_same_books(tmp_path: Path) -> None:
+    config = make_config(tmp_path, [tenant("big")])
+    one: dict[str, Any] = {}
+    run(config, one, START, 50, lambda _n: 10.0)
+    two: dict[str, Any] = {}
+    run(config, two, START, 20, lambda _n: 10.0)
+    run(config, two, START + timedelta(hours=20), 30, lambda _n: 10.0)
+    assert one == two
+
+
+def test_findings_are_the_documented_shape(tmp_path: Path) -> None:
+    config = make_config(tmp_path, [tenant("big"), tenant("silo1", isolation="silo", tier="enterprise",
+                                                     workloads=[{"name": "api", "min_replicas": 2,
+                                                                 "max_replicas": 4, "instance_type": "m6i.large"}])])
+    now = START
+    out = CostDecider().decide(PassInput(snapshot(now, {}), config, now), {})
+    findings = CostFindings.from_json(out.findings)
+    assert set(findings.tenants) == {"big", "silo1"}
+    silo = findings.tenants["silo1"]
+    # No replica reading: the catalogue's minimum (2 × m6i.large at $0.096/h) stands in, marked estimated.
+    assert silo.estimated and abs(silo.usd_per_hour - 2 * 0.096) < 1e-5
+    total = sum(t.usd for t in findings.tenants.values()) + findings.idle_bucket_usd + findings.shared_bucket_usd
+    assert abs(total - findings.total_usd) < 1e-5

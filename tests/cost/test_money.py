@@ -1,0 +1,40 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tenantops.decide.cost.money import split_exact, split_mapping, to_micro, to_usd
+
+
+def test_split_is_proportional_and_exact() -> None:
+    assert split_exact(100, [1, 3]) == [25, 75]
+    assert split_exact(10, [1, 1, 1]) == [4, 3, 3]
+    assert split_exact(-5, [1, 1]) == [-3, -2]
+
+
+def test_no_positive_weight_splits_evenly() -> None:
+    assert split_exact(9, [0, 0, 0]) == [3, 3, 3]
+
+
+def test_mapping_split_does_not_depend_on_order() -> None:
+    assert split_mapping(7, {"b": 1, "a": 1}) == split_mapping(7, {"a": 1, "b": 1}) == {"a": 4, "b": 3}
+
+
+def test_micro_round_trip() -> None:
+    assert to_micro(1.2345675) == 1234568
+    assert to_usd(1234568) == 1.234568
+
+
+@given(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=40),
+)
+def test_split_conserves_every_unit(amount: int, weights: list[float]) -> None:
+    parts = split_exact(amount, weights)
+    assert sum(parts) == amount
+    assert len(parts) == len(weights)
+    if amount >= 0:
+        assert all(p >= 0 for p in parts)
+    total = sum(weights)
+    if total > 0 and max(weights) / total > 1e-6:
+        for part, w in zip(parts, weights, strict=True):
+            # Each part is within one unit (plus weight rounding) of its exact share.
+            assert abs(part - amount * w / total) <= 1 + abs(amount) * 1e-9
