@@ -92,7 +92,8 @@ def test_unknown_policy_and_missing_output_are_bad_input(tmp_path: Path, capsys:
 
 
 @pytest.mark.slow
-def test_shared_usage_traces_meet_the_goal(traces_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_shared_usage_traces_meet_the_goal(traces_dir: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     usage = sorted((traces_dir / "usage").glob("*.csv"))
     if not usage:
         pytest.skip("no usage traces")

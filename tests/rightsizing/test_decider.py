@@ -98,8 +98,8 @@ def test_recommendations_audit_and_savings_in_money(config: Config) -> None:
     # 0.8 cores and ~700 MiB less per pod, 3 replicas, us-east-1 prices (0.0316/core-h, 0.0042/GiB-h).
     expected = (0.8 * 0.0316 + (1024 - 300) / 1024 * 0.0042) * 3 * 730
     assert media["saving_month"] == pytest.approx(expected, rel=0.05)
-    assert out.findings["saving_month"] == pytest.approx(sum(r["saving_month"] for r in out.findings["recommendations"]),
-                                                         abs=0.05)
+    total = sum(r["saving_month"] for r in out.findings["recommendations"])
+    assert out.findings["saving_month"] == pytest.approx(total, abs=0.05)
     audit = [d for d in out.decisions if d.tenant == "media"]
     assert len(audit) == 1 and audit[0].kind == "rightsize" and audit[0].rule == "rightsizing/standard"
     assert "saves" in audit[0].reason and audit[0].old["cpu"] == 1.0
