@@ -1,0 +1,80 @@
+"""Trace files: resampling as BENCHMARKS §1 says, and bad input named by file and line (exit 2)."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tenantops.config.errors import ConfigError
+from tenantops.sim.trace import load_trace, resample
+
+
+def write(path: Path, rows: list[str]) -> Path:
+    path.write_text("timestamp,value\n" + "".join(r + "\n" for r in rows))
+    return path
+
+
+def test_finer_than_a_step_is_averaged() -> None:
+    times = np.array([0, 20, 40, 60, 80, 100], dtype=float)
+    values = np.array([1, 2, 3, 10, 20, 30], dtype=float)
+    assert resample(times, values).tolist() == [2.0, 20.0]
+
+
+def test_coarser_than_a_step_is_interpolated() -> None:
+    times = np.array([0, 300], dtype=float)
+    values = np.array([0, 50], dtype=float)
+    assert resample(times, values).tolist() == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
+
+
+@pytest.mark.parametrize(
+    ("rows", "line", "field"),
+    [
+        (["2024-01-01T00:00:00Z,1", "2024-01-01T00:01:00Z,abc"], 3, "value"),
+        (["2024-01-01T00:00:00Z,1", "2024-01-01T00:01:00Z,nan"], 3, "value"),
+        (["2024-01-01T00:01:00Z,1", "2024-01-01T00:00:00Z,2"], 3, "timestamp"),
+        (["yesterday,1"], 2, "timestamp"),
+        ([], 2, "<trace>"),
+    ],
+)
+def test_bad_traces_name_file_and_line(tmp_path: Path, rows: list[str], line: int, field: str) -> None:
+    path = write(tmp_path / "bad.csv", rows)
+    with pytest.raises(ConfigError) as err:
+        load_trace(path)
+    issue = err.value.issues[0]
+    assert (issue.file, issue.line, issue.field) == (str(path), line, field)
+
+
+def test_cli_exits_2_on_bad_trace(tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.csv", ["2024-01-01T00:00:00Z,1", "2024-01-01T00:01:00Z,NaN"])
+    proc = subprocess.run([sys.executable, "-m", "tenantops.cli.main", "simulate", "--trace", str(path)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert f"{path}:3: value" in proc.stderr
+
+
+@pytest.mark.slow
+def test_cli_writes_decisions_and_prints_figures(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    rows = [f"2024-01-01T{h:02d}:{m:02d}:00Z,{50 + 30 * np.sin((h * 60 + m) / 90) + rng.normal(0, 3):.3f}"
+            for h in range(8) for m in range(60)]
+    trace = write(tmp_path / "t.csv", rows)
+    out = tmp_path / "decisions.csv"
+    png = tmp_path / "run.png"
+    proc = subprocess.run([sys.executable, "-m", "tenantops.cli.main", "simulate", "--trace", str(trace), "--output",
+                           str(out), "--plot", str(png), "--json"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    figures = json.loads(proc.stdout)
+    assert len(figures["hpa_curve"]) == 8
+    assert 0 <= figures["violation_rate"] <= 1 and figures["cost_vs_oracle"] >= 1.0
+    with open(out) as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == ["step", "timestamp", "demand", "desired", "provisioned", "ready"]
+    assert len(table) == 1 + len(rows)
+    assert png.stat().st_size > 1000
