@@ -23,7 +23,8 @@ loads = st.lists(st.floats(min_value=0.0, max_value=500.0, allow_nan=False), min
 
 
 @settings(max_examples=40, deadline=None)
-@given(values=loads, lo=st.integers(0, 5), span=st.integers(0, 40), algorithm=st.sampled_from(["predictive", "reactive"]))
+@given(values=loads, lo=st.integers(0, 5), span=st.integers(0, 40),
+       algorithm=st.sampled_from(["predictive", "reactive"]))
 def test_replicas_always_within_bounds(values: list[float], lo: int, span: int, algorithm: str) -> None:
     tuning = Tuning.of(spec(algorithm=algorithm))
     bounds = Bounds(max(1, lo), max(1, lo) + span)
