@@ -8,7 +8,7 @@ not once per missed week.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -34,18 +34,18 @@ def last_scheduled(schedule: str, timezone: str, now: datetime) -> datetime:
         raise ValueError("now must be timezone-aware")
     validate(schedule, timezone)
     local = now.astimezone(_zone(timezone))
-    it = croniter(schedule, local)
-    nxt = it.get_next(datetime)
-    if nxt == local:
-        return nxt  # type: ignore[no-any-return]
-    return croniter(schedule, local).get_prev(datetime)  # type: ignore[no-any-return]
+    # get_prev is strictly before its start; starting one whole second later includes `now` itself.
+    start = local.replace(microsecond=0) + timedelta(seconds=1)
+    moment: datetime = croniter(schedule, start).get_prev(datetime)
+    return moment
 
 
 def next_scheduled(schedule: str, timezone: str, now: datetime) -> datetime:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     validate(schedule, timezone)
-    return croniter(schedule, now.astimezone(_zone(timezone))).get_next(datetime)  # type: ignore[no-any-return]
+    moment: datetime = croniter(schedule, now.astimezone(_zone(timezone))).get_next(datetime)
+    return moment
 
 
 def due(schedule: str, timezone: str, last_run: datetime | None, now: datetime) -> bool:

@@ -1,0 +1,194 @@
+"""ReportData is the cost engine's figures, arranged; renderings escape what the catalogue says."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tenantops.config import Config
+from tenantops.decide.cost.ledger import Ledger
+from tenantops.notify.report.build import build_report_data, report_window, savings_from_findings
+from tenantops.notify.report.message import render_report
+from tenantops.notify.report.model import BudgetStatus, SavingRow
+from tenantops.notify.report.render import render_csv, safe_cell
+from tenantops.notify.schedule import Schedule, due
+
+from .conftest import EVIL_NAME, NOW, day
+
+
+def test_window_is_whole_utc_days_before_now() -> None:
+    assert report_window(NOW, 7) == (day(-14), day(-7), day(0))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        report_window(NOW.replace(tzinfo=None), 7)
+
+
+def test_figures_are_the_ledgers(config: Config, ledger: Ledger) -> None:
+    data = build_report_data(config, ledger, NOW)
+    current = ledger.totals(day(-7), day(0), include_buckets=True)
+    previous = ledger.totals(day(-14), day(-7), include_buckets=True)
+    rows = {r.tenant: r for r in data.rows}
+    assert set(rows) == set(current)
+    for tenant, usd in current.items():
+        assert rows[tenant].cost_usd == pytest.approx(usd, abs=1e-6)
+        assert rows[tenant].previous_usd == pytest.approx(previous[tenant], abs=1e-6)
+    assert data.total_usd == pytest.approx(sum(current.values()))
+    assert data.total_usd == pytest.approx(7 * (130 + 60 + 40 + 25 + 5))
+    assert data.change_percent == pytest.approx((1820 - 1645) / 1645 * 100)
+    assert rows["__idle__"].is_bucket and rows["__idle__"].name.startswith("Idle")
+    # Largest first; buckets after tenants.
+    assert [r.tenant for r in data.rows] == ["acme", "globex", "initech", "evil", "__idle__"]
+    assert sum(r.share_percent for r in data.rows) == pytest.approx(100)
+    assert [d.usd for d in data.daily] == [pytest.approx(260.0)] * 7
+
+
+def test_budget_status_uses_the_engines_forecast(config: Config, ledger: Ledger) -> None:
+    data = build_report_data(config, ledger, NOW)
+    rows = {r.tenant: r for r in data.tenant_rows}
+    for tenant in ("acme", "globex"):
+        budget = rows[tenant].budget
+        assert budget is not None
+        fc = ledger.budget(tenant, budget.budget_usd, NOW)
+        assert budget.month_to_date_usd == pytest.approx(fc.month_to_date, abs=0.01)
+        assert budget.forecast_usd == pytest.approx(fc.forecast, abs=0.01)
+    acme, globex = rows["acme"].budget, rows["globex"].budget
+    assert acme is not None and globex is not None
+    assert acme.status is BudgetStatus.AT_RISK  # ~$130/day over a $3,000 month
+    assert globex.status is BudgetStatus.OK
+    assert data.budget_rows[0].budget is not None
+    assert data.budget_rows[0].budget.status is BudgetStatus.AT_RISK
+
+
+def test_top_movers_by_dollar_change_either_way(config: Config, ledger: Ledger) -> None:
+    data = build_report_data(config, ledger, NOW)
+    assert [(r.tenant, round(r.change_usd)) for r in data.top_movers] == [
+        ("acme", 210), ("globex", -140), ("evil", 105)
+    ]
+
+
+def test_open_alerts_and_savings(config: Config, ledger: Ledger) -> None:
+    savings = [SavingRow("acme", "api", 120.0), SavingRow("globex", "api", 30.5)]
+    data = build_report_data(config, ledger, NOW, savings=savings)
+    assert [a.tenant for a in data.alerts] == ["acme"]
+    assert data.total_savings_usd_month == pytest.approx(150.5)
+    assert {r.tenant: r.savings_usd_month for r in data.tenant_rows}["acme"] == 120.0
+
+
+def test_tenant_level_report_is_only_that_tenant(config: Config, ledger: Ledger) -> None:
+    data = build_report_data(config, ledger, NOW, tenants=["acme"], savings=[SavingRow("globex", "api", 9.0)])
+    assert [r.tenant for r in data.rows] == ["acme"]
+    assert data.total_usd == pytest.approx(910)
+    assert data.savings == ()
+
+
+def test_catalogue_tenant_without_data_is_listed_and_noted(config: Config) -> None:
+    data = build_report_data(config, Ledger({}), NOW)
+    assert {r.tenant for r in data.rows} == {"acme", "globex", "initech", "evil"}
+    assert all(r.cost_usd == 0 for r in data.rows)
+    assert any("No cost data" in n for n in data.notes)
+    assert any("Days without any observation" in n for n in data.notes)
+
+
+def test_savings_from_rightsizing_findings() -> None:
+    findings: dict[str, Any] = {"rightsizing": {"recommendations": [
+        {"tenant": "acme", "workload": "api", "saving_month": 12.5,
+         "cpu": {"current": 0.5, "recommended": 0.25}, "memory": {"current": 2**29, "recommended": 2**28}},
+        {"tenant": "globex", "workload": "db", "saving_month": 3.0,
+         "instance": {"current": "m6i.xlarge", "recommended": "m6i.large", "saving_month": 70.0, "risk_label": "low"}},
+        {"tenant": "initech", "workload": "api", "saving_month": -4.0},
+        {"tenant": "initech", "workload": "api", "saving_month": None},
+        {"workload": "broken"},
+    ]}}
+    rows = savings_from_findings(findings)
+    assert [(s.tenant, s.monthly_saving_usd) for s in rows] == [("globex", 70.0), ("acme", 12.5)]
+    assert rows[0].detail == "instance m6i.xlarge -> m6i.large" and rows[0].risk == "low"
+    assert "cpu 500m -> 250m" in rows[1].detail and "memory 512Mi -> 256Mi" in rows[1].detail
+    assert savings_from_findings(None) == []
+
+
+def test_hostile_tenant_name_is_escaped_in_html_and_text_stays_text(config: Config, ledger: Ledger) -> None:
+    report = render_report(build_report_data(config, ledger, NOW), charts=False)
+    html = report.html()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; =HYPERLINK" in html
+    assert EVIL_NAME in report.text  # plain text is not markup
+
+
+def test_csv_has_the_table_and_defuses_formulas(config: Config, ledger: Ledger) -> None:
+    data = build_report_data(config, ledger, NOW)
+    rows = list(csv.DictReader(io.StringIO(render_csv(data))))
+    by_tenant = {r["tenant"]: r for r in rows}
+    assert float(by_tenant["acme"]["cost_usd"]) == pytest.approx(910)
+    assert float(by_tenant["globex"]["change_usd"]) == pytest.approx(-140)  # negative numbers stay numbers
+    assert by_tenant["acme"]["budget_status"] == "at risk"
+    assert float(by_tenant["TOTAL"]["cost_usd"]) == pytest.approx(data.total_usd)
+    assert by_tenant["evil"]["name"] == EVIL_NAME  # starts with '<': not a formula, kept as is
+    assert safe_cell("=1+1") == "'=1+1" and safe_cell("-2") == "'-2" and safe_cell(-2.0) == -2.0
+
+
+@given(st.text(max_size=40))
+def test_no_csv_cell_can_start_a_formula(text: str) -> None:
+    cell = safe_cell(text)
+    assert not (isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"))
+    assert str(cell).endswith(text)
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.floats(min_value=0, max_value=5000, allow_nan=False), min_size=14, max_size=14),
+       st.lists(st.floats(min_value=0, max_value=5000, allow_nan=False), min_size=14, max_size=14))
+def test_totals_and_shares_always_add_up(config: Config, a: list[float], b: list[float]) -> None:
+    from .conftest import make_state
+
+    ledger = Ledger(make_state({"acme": a, "globex": b}))
+    data = build_report_data(config, ledger, NOW)
+    assert data.total_usd == pytest.approx(sum(a[7:]) + sum(b[7:]), abs=1e-4)
+    assert data.previous_total_usd == pytest.approx(sum(a[:7]) + sum(b[:7]), abs=1e-4)
+    if data.total_usd > 0:
+        assert sum(r.share_percent for r in data.rows) == pytest.approx(100)
+    assert len(data.top_movers) <= 5
+
+
+# -- schedule ---------------------------------------------------------------------------------------------
+
+BERLIN_MONDAY_8 = Schedule("0 8 * * 1", "Europe/Berlin")
+
+
+def test_weekly_schedule_in_policy_time_zone_across_dst() -> None:
+    # 08:00 Berlin is 07:00 UTC in winter and 06:00 UTC in summer.
+    winter = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
+    assert BERLIN_MONDAY_8.due(winter - timedelta(days=1), winter)
+    assert not BERLIN_MONDAY_8.due(winter - timedelta(days=1), winter - timedelta(minutes=1))
+    summer = datetime(2026, 7, 13, 6, 0, tzinfo=UTC)
+    assert BERLIN_MONDAY_8.due(summer - timedelta(hours=1), summer)
+    assert BERLIN_MONDAY_8.last(summer + timedelta(days=3)) == summer
+    assert BERLIN_MONDAY_8.next(winter) == winter + timedelta(days=7)
+
+
+def test_a_run_after_the_moment_is_not_due_again() -> None:
+    moment = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
+    assert not BERLIN_MONDAY_8.due(moment, moment + timedelta(days=2))
+    assert due("0 8 * * 1", "Europe/Berlin", None, moment)
+
+
+def test_bad_schedule_or_zone_is_named() -> None:
+    with pytest.raises(ValueError, match="not a cron expression"):
+        Schedule("every monday", "UTC")
+    with pytest.raises(ValueError, match="unknown time zone"):
+        Schedule("0 8 * * 1", "Mars/Olympus")
+
+
+@given(st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)),
+       st.integers(min_value=1, max_value=60 * 24 * 21))
+def test_due_exactly_when_a_moment_falls_in_the_interval(last: datetime, minutes: int) -> None:
+    now = last + timedelta(minutes=minutes)
+    moment = BERLIN_MONDAY_8.last(now)
+    assert BERLIN_MONDAY_8.due(last, now) == (last < moment <= now)
+    assert moment <= now and moment.weekday() == 0 and (moment.hour, moment.minute) == (8, 0)
+    # Once it has run at `now`, it is not due again until the next moment.
+    assert not BERLIN_MONDAY_8.due(now, now + timedelta(minutes=1)) or BERLIN_MONDAY_8.last(
+        now + timedelta(minutes=1)) > now
