@@ -17,12 +17,13 @@ before the actual spend crossed the budget the forecast first said it would, and
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import random
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,10 @@ class Score:
 
     def add(self, other: Score) -> None:
         self.tp, self.fp, self.fn = self.tp + other.tp, self.fp + other.fp, self.fn + other.fn
+
+
+def _hourly_base(values: list[float | None], index: int, hour0: int) -> list[float]:
+    return hourly_baseline(values, index, hour0)
 
 
 def _detect(values: list[float | None], first_eval: int, baseline: Any, gates: dict[str, float]) -> set[int]:
@@ -185,15 +190,16 @@ def command(traces_dir: str | None, seed: int, trials: int, as_json: bool) -> No
     forecasts: list[dict[str, Any]] = []
     for path in files:
         hour0, hours = load_hourly(path)
-        day0, days = to_daily(hour0, hours)
+        _day0, days = to_daily(hour0, hours)
+        hourly_base = functools.partial(_hourly_base, hour0=hour0)
         row: dict[str, Any] = {"trace": path.stem, "days": len(days), "hours": len(hours)}
         clean_daily = _detect(days, 7, daily_baseline, GATES)
-        clean_hourly = _detect(hours, 7 * 24, lambda v, i: hourly_baseline(v, i, hour0), HOURLY_GATES)
+        clean_hourly = _detect(hours, 7 * 24, hourly_base, HOURLY_GATES)
         row["flags_without_injection"] = {"daily": len(clean_daily), "hourly": len(clean_hourly)}
         for size in SIZES:
             for gran, values, first, base, gates, spacing in (
                 ("daily", days, 7, daily_baseline, GATES, 3),
-                ("hourly", hours, 7 * 24, lambda v, i: hourly_baseline(v, i, hour0), HOURLY_GATES, 12),
+                ("hourly", hours, 7 * 24, hourly_base, HOURLY_GATES, 12),
             ):
                 score = Score()
                 for _ in range(trials):
