@@ -214,7 +214,7 @@ def command(traces_dir: str | None, seed: int, trials: int, as_json: bool) -> No
     overruns = [f for f in forecasts if f["overran"]]
     early = [f["days_early"] for f in overruns if f["days_early"] is not None]
     steady = [f for f in forecasts if f["scenario"] == "steady"]
-    summary = {
+    summary: dict[str, Any] = {
         "detector": {f"{g}_{s:g}": {"precision": sc.precision, "recall": sc.recall, "tp": sc.tp, "fp": sc.fp,
                                      "fn": sc.fn} for (g, s), sc in totals.items()},
         "forecast": {
