@@ -80,6 +80,8 @@ def split_requests(
             current.append(parse_quantity(value) if value else 0.0)
         weights = current if sum(current) > 0 else [1.0] * len(items)
         for name, weight in zip(names, weights, strict=True):
+            if weight <= 0:  # a container without a request of this resource keeps having none
+                continue
             share = total * weight / sum(weights)
             out[name][resource] = cpu_quantity(share) if resource == "cpu" else memory_quantity(share)
     return out
