@@ -1,0 +1,261 @@
+"""Leader election and tenant sharding with `coordination.k8s.io/v1` Leases.
+
+Two replicas must never both scale the same tenant. One Lease object is the lock: its holder renews
+`renewTime` every pass; every write carries the resourceVersion it read, so two replicas racing for an
+expired Lease cannot both win (the loser gets 409 Conflict and stays a follower).
+
+Expiry follows client-go's leaderelection rather than comparing `renewTime` with our own clock: a
+follower remembers when it last *saw the record change* and treats the Lease as expired only after
+`leaseDurationSeconds` of no change by its own clock. Clocks of different nodes may disagree; the
+duration measured on one clock is safe either way.
+
+A leader that cannot renew (API errors, a conflict it loses) reports False at once and acts no more
+until it renews; it does not release, so nobody takes over before the Lease expires.
+
+Sharding, for installations that outgrow one replica: N shard Leases (`<prefix>-shard-<i>`); each
+replica also keeps a membership Lease (`<prefix>-member-<identity>`, labelled with the group) so the
+replicas can count each other and take a fair share, ceil(N / live members), each. A replica over its
+share releases the surplus (its highest shards) so a newcomer can pick them up. A tenant belongs to
+shard `crc32(id) % N` (`tenantops.engine.shards.shard_of`), so every replica agrees on ownership without
+talking. Time comes from an injected clock, so expiry is tested without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from tenantops.engine.shards import shard_of
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+GROUP_LABEL = "tenantops.io/lease-group"
+ROLE_LABEL = "tenantops.io/lease-role"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def lease_safe(identity: str) -> str:
+    """An identity usable inside a Lease name (DNS-1123): pod names already are; hostnames may not be."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", identity.lower()).strip("-")
+    return cleaned[:63].rstrip("-") or "replica"
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRecord:
+    """The fields of a Lease that election reads, in one comparable value."""
+
+    holder: str | None
+    duration: int
+    acquire_time: datetime | None
+    renew_time: datetime | None
+    transitions: int
+
+    @classmethod
+    def of(cls, lease: client.V1Lease) -> LeaseRecord:
+        spec = lease.spec or client.V1LeaseSpec()
+        return cls(spec.holder_identity or None, int(spec.lease_duration_seconds or 0), spec.acquire_time,
+                   spec.renew_time, int(spec.lease_transitions or 0))
+
+
+class LeaseElector:
+    """One Lease, one identity. `try_acquire()` each pass; act only while it returns True."""
+
+    def __init__(self, api: client.CoordinationV1Api, namespace: str, name: str, identity: str, *,
+                 duration_seconds: int = 15, clock: Clock = utc_now, labels: dict[str, str] | None = None,
+                 request_timeout: float = 5.0) -> None:
+        if duration_seconds < 1:
+            raise ValueError("duration_seconds must be at least 1")
+        self.api, self.namespace, self.name, self.identity = api, namespace, name, identity
+        self.duration = duration_seconds
+        self.clock = clock
+        self.labels = dict(labels or {})
+        self.timeout = request_timeout
+        self._observed: LeaseRecord | None = None
+        self._observed_at: datetime | None = None
+        self._renewed_at: datetime | None = None  # our clock, at our last successful write as holder
+
+    @property
+    def is_leader(self) -> bool:
+        """True while our last successful renewal is younger than the Lease duration."""
+        return self._renewed_at is not None and \
+            self.clock() < self._renewed_at + timedelta(seconds=self.duration)
+
+    def _observe(self, record: LeaseRecord, now: datetime) -> None:
+        if record != self._observed:
+            self._observed, self._observed_at = record, now
+
+    def _expired(self, now: datetime) -> bool:
+        if self._observed is None or self._observed_at is None or not self._observed.holder:
+            return True
+        return now >= self._observed_at + timedelta(seconds=max(self._observed.duration, 1))
+
+    def _spec(self, now: datetime, acquire_time: datetime, transitions: int) -> client.V1LeaseSpec:
+        return client.V1LeaseSpec(holder_identity=self.identity, lease_duration_seconds=self.duration,
+                                  acquire_time=acquire_time, renew_time=now, lease_transitions=transitions)
+
+    def try_acquire(self) -> bool:
+        """Create, renew or take over the Lease; True when we hold it after this call."""
+        now = self.clock()
+        try:
+            lease = self.api.read_namespaced_lease(self.name, self.namespace, _request_timeout=self.timeout)
+        except ApiException as exc:
+            if exc.status != 404:
+                return self._lost(f"reading the lease failed: HTTP {exc.status}")
+            return self._create(now)
+        except Exception as exc:  # connection refused, timeout: we cannot prove we still lead
+            return self._lost(f"reading the lease failed: {type(exc).__name__}")
+        record = LeaseRecord.of(lease)
+        self._observe(record, now)
+        if record.holder == self.identity:
+            spec = self._spec(now, record.acquire_time or now, record.transitions)
+            return self._write(lease, spec, now, "renewed")
+        if not self._expired(now):
+            self._renewed_at = None
+            return False
+        spec = self._spec(now, now, record.transitions + (1 if record.holder else 0))
+        return self._write(lease, spec, now, f"taken over from {record.holder or 'nobody'}")
+
+    def _create(self, now: datetime) -> bool:
+        body = client.V1Lease(metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace,
+                                                           labels=self.labels or None),
+                              spec=self._spec(now, now, 0))
+        try:
+            self.api.create_namespaced_lease(self.namespace, body, _request_timeout=self.timeout)
+        except ApiException as exc:
+            return self._lost(f"creating the lease failed: HTTP {exc.status}")  # 409: someone was faster
+        except Exception as exc:
+            return self._lost(f"creating the lease failed: {type(exc).__name__}")
+        self._renewed_at = now
+        log.info("lease %s/%s created and held by %s", self.namespace, self.name, self.identity,
+                 extra={"event": "lease.acquired", "lease": self.name, "identity": self.identity})
+        return True
+
+    def _write(self, lease: client.V1Lease, spec: client.V1LeaseSpec, now: datetime, what: str) -> bool:
+        lease.spec = spec
+        try:
+            written = self.api.replace_namespaced_lease(self.name, self.namespace, lease,
+                                                        _request_timeout=self.timeout)
+        except ApiException as exc:
+            return self._lost(f"{what}: write failed with HTTP {exc.status}")
+        except Exception as exc:
+            return self._lost(f"{what}: write failed: {type(exc).__name__}")
+        was_leader = self._renewed_at is not None
+        self._renewed_at = now
+        self._observe(LeaseRecord.of(written), now)
+        if not was_leader or what != "renewed":
+            log.info("lease %s/%s %s by %s", self.namespace, self.name, what, self.identity,
+                     extra={"event": "lease.acquired", "lease": self.name, "identity": self.identity})
+        return True
+
+    def _lost(self, why: str) -> bool:
+        """Stop acting now; the Lease is not released, so nobody else acts before it expires either."""
+        if self._renewed_at is not None:
+            log.warning("lease %s/%s: %s; not acting until renewed", self.namespace, self.name, why,
+                        extra={"event": "lease.lost", "lease": self.name, "identity": self.identity})
+        else:
+            log.debug("lease %s/%s: %s", self.namespace, self.name, why)
+        self._renewed_at = None
+        return False
+
+    def release(self) -> None:
+        """Hand the Lease back (empty holder) so a successor need not wait for it to expire."""
+        if self._renewed_at is None:
+            return
+        self._renewed_at = None
+        now = self.clock()
+        try:
+            lease = self.api.read_namespaced_lease(self.name, self.namespace, _request_timeout=self.timeout)
+            record = LeaseRecord.of(lease)
+            if record.holder != self.identity:
+                return
+            lease.spec = client.V1LeaseSpec(holder_identity=None, lease_duration_seconds=1,
+                                            acquire_time=record.acquire_time, renew_time=now,
+                                            lease_transitions=record.transitions)
+            self.api.replace_namespaced_lease(self.name, self.namespace, lease, _request_timeout=self.timeout)
+            log.info("lease %s/%s released by %s", self.namespace, self.name, self.identity,
+                     extra={"event": "lease.released", "lease": self.name, "identity": self.identity})
+        except Exception as exc:  # it expires on its own; releasing is a courtesy
+            log.warning("lease %s/%s: release failed (%s); it will expire instead", self.namespace,
+                        self.name, type(exc).__name__)
+
+
+class ShardedElector:
+    """N shard Leases shared fairly among the live replicas; `owned(tenant_id)` says whose tenant it is."""
+
+    def __init__(self, api: client.CoordinationV1Api, namespace: str, identity: str, shards: int, *,
+                 prefix: str = "tenantops", duration_seconds: int = 15, clock: Clock = utc_now,
+                 request_timeout: float = 5.0) -> None:
+        if shards < 1:
+            raise ValueError("shards must be at least 1")
+        self.api, self.namespace, self.identity, self.shards, self.prefix = api, namespace, identity, shards, prefix
+        self.clock = clock
+        self.timeout = request_timeout
+        group = {GROUP_LABEL: prefix}
+        self._member = LeaseElector(api, namespace, f"{prefix}-member-{lease_safe(identity)}", identity,
+                                    duration_seconds=duration_seconds, clock=clock,
+                                    labels={**group, ROLE_LABEL: "member"}, request_timeout=request_timeout)
+        self._shards = [LeaseElector(api, namespace, f"{prefix}-shard-{i}", identity,
+                                     duration_seconds=duration_seconds, clock=clock,
+                                     labels={**group, ROLE_LABEL: "shard"}, request_timeout=request_timeout)
+                        for i in range(shards)]
+
+    def _live_members(self) -> int:
+        """Replicas whose membership Lease was renewed within its duration (by their clock: balance only)."""
+        try:
+            leases = self.api.list_namespaced_lease(
+                self.namespace, label_selector=f"{GROUP_LABEL}={self.prefix},{ROLE_LABEL}=member",
+                _request_timeout=self.timeout).items
+        except Exception as exc:
+            log.warning("listing shard members failed (%s); assuming this replica is alone", type(exc).__name__)
+            return 1
+        now, live = self.clock(), 0
+        for lease in leases:
+            record = LeaseRecord.of(lease)
+            if record.holder and record.renew_time is not None and \
+                    now < record.renew_time + timedelta(seconds=max(record.duration, 1)):
+                live += 1
+        return max(live, 1)
+
+    def fair_share(self) -> int:
+        return math.ceil(self.shards / self._live_members())
+
+    def try_acquire(self) -> bool:
+        """Renew what we hold, shed any surplus, then take free shards up to our share; True if we own any."""
+        if not self._member.try_acquire():
+            for elector in self._shards:
+                elector.release()
+            return False
+        share = self.fair_share()
+        held = [i for i, elector in enumerate(self._shards) if elector.is_leader and elector.try_acquire()]
+        for i in held[share:]:
+            self._shards[i].release()
+        held = held[:share]
+        for i, elector in enumerate(self._shards):
+            if len(held) >= share:
+                break
+            if i not in held and elector.try_acquire():
+                held.append(i)
+        return bool(held)
+
+    def owned_shards(self) -> frozenset[int]:
+        return frozenset(i for i, elector in enumerate(self._shards) if elector.is_leader)
+
+    def owned(self, tenant_id: str) -> bool:
+        """Whether this replica reconciles the tenant right now."""
+        return shard_of(tenant_id, self.shards) in self.owned_shards()
+
+    def release(self) -> None:
+        for elector in self._shards:
+            elector.release()
+        self._member.release()
