@@ -108,12 +108,15 @@ def _pinned_to(statement: Mapping[str, Any], tenant_id: str) -> bool:
     return False
 
 
-def cross_tenant_reach(document: Document, own: TenantScope, others: Iterable[TenantScope]) -> list[str]:
+def cross_tenant_reach(
+    document: Document, own: TenantScope, others: Iterable[TenantScope], *, attached_to: str | None = None
+) -> list[str]:
     """Allow statements of `own`'s document whose resource, principal or condition reaches another tenant.
 
     A resource pattern matching any of another tenant's ARNs counts unless the statement is pinned to
     `own`'s `tenant` tag; a condition or principal naming another tenant's id or ARNs counts always.
-    `NotResource`/`NotAction` allows reach everything not listed, so they count too.
+    `NotResource`/`NotAction` allows reach everything not listed, so they count too. For a resource
+    policy (a key policy), pass `attached_to`: there `"*"` means the resource the policy is attached to.
     """
     out = []
     others = [o for o in others if o.tenant_id != own.tenant_id]
@@ -125,6 +128,8 @@ def cross_tenant_reach(document: Document, own: TenantScope, others: Iterable[Te
             out.append(f"{own.tenant_id}: statement {sid} uses NotResource/NotAction")
             continue
         patterns = [str(p) for p in _as_list(statement.get("Resource", []))]
+        if attached_to is not None:
+            patterns = [attached_to if p == "*" else p for p in patterns]
         pinned = _pinned_to(statement, own.tenant_id)
         principal_text = str(statement.get("Principal", ""))
         condition_text = str(statement.get("Condition", ""))

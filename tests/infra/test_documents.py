@@ -1,0 +1,78 @@
+"""Policy documents are pure: any set of tenant ids, even ids that are prefixes of each other, stays apart."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tenantops_infra import documents, guards
+
+_ID = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+_REGION = st.sampled_from(["us-east-1", "eu-west-1", "eu-central-1"])
+
+
+def _scope(tenant: str, region: str = "us-east-1", env: str = "dev") -> documents.TenantScope:
+    return documents.TenantScope(tenant, env, "123456789012", region,
+                                 f"arn:aws:kms:{region}:123456789012:key/{tenant}-0000")
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=st.lists(_ID, min_size=2, max_size=6, unique=True), region=_REGION)
+def test_no_role_policy_reaches_another_tenant(ids: list[str], region: str) -> None:
+    scopes = [_scope(t, region) for t in ids]
+    for scope in scopes:
+        assert guards.cross_tenant_reach(documents.workload_role_policy(scope), scope, scopes) == []
+        assert guards.cross_tenant_reach(documents.key_policy(scope, silo=True), scope, scopes,
+                                         attached_to=scope.key_arn) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(base=_ID, suffix=st.from_regex(r"-?[a-z0-9]{1,5}", fullmatch=True))
+def test_prefix_ids_do_not_overlap(base: str, suffix: str) -> None:
+    """`acme` must not reach `acme-eu`'s bucket: no wildcard ends inside a name."""
+    other = (base + suffix).strip("-")
+    if other == base:
+        return
+    a, b = _scope(base), _scope(other)
+    assert guards.cross_tenant_reach(documents.workload_role_policy(a), a, [a, b]) == []
+    assert guards.cross_tenant_reach(documents.workload_role_policy(b), b, [a, b]) == []
+
+
+@given(env=st.from_regex(r"[a-z]{1,63}", fullmatch=True), tenant=st.from_regex(r"[a-z0-9]{1,40}", fullmatch=True))
+def test_names_fit_aws_limits_and_stay_distinct(env: str, tenant: str) -> None:
+    bucket = documents.bucket_name(env, tenant)
+    role = documents.role_name(env, tenant)
+    assert len(bucket) <= 63 and len(role) <= 64
+    assert bucket != documents.bucket_name(env, tenant + "x")
+    assert not bucket.endswith("-") and not bucket.startswith("-")
+
+
+def test_short_names_are_readable() -> None:
+    assert documents.bucket_name("dev", "acme") == "tenantops-dev-acme-data"
+    assert documents.role_name("prod", "acme") == "tenantops-prod-acme-workload"
+
+
+def test_abac_statement_is_pinned_to_the_tenant_tag() -> None:
+    statement = next(s for s in documents.workload_role_policy(_scope("acme"))["Statement"]
+                     if s["Sid"] == "TaggedSecrets")
+    assert statement["Resource"] == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:*"]
+    assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/tenant": "acme"}}
+    # Without the condition the same wildcard would reach every tenant's secrets.
+    unpinned = {"Statement": [{**statement, "Condition": {}}]}
+    assert guards.cross_tenant_reach(unpinned, _scope("acme"), [_scope("acme"), _scope("globex")])
+
+
+def test_trust_policies_by_isolation_model() -> None:
+    assert documents.workload_trust_policy("silo")["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    pool = documents.workload_trust_policy("pool")["Statement"][0]
+    assert pool["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert set(pool["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
+
+
+def test_documents_are_json_serialisable() -> None:
+    scope = _scope("acme")
+    for doc in (documents.workload_role_policy(scope), documents.bucket_policy(scope),
+                documents.key_policy(scope, silo=False), documents.budget_topic_policy("arn:t", "1")):
+        assert json.loads(json.dumps(doc)) == doc
