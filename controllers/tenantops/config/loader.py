@@ -124,7 +124,9 @@ def load_policies(directory: Path | str) -> Policies:
     docs: dict[tuple[str, str], PolicyDoc] = {}
     if not root.is_dir():
         raise ConfigError([ConfigIssue(str(root), 0, "<policies>", "policy directory does not exist")])
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    # Hidden entries are skipped: a ConfigMap volume keeps each file also under `..data/` and `..<timestamp>/`.
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
     if not files:
         issues.append(ConfigIssue(str(root), 0, "<policies>", "no policy files (*.yaml) found"))
     for path in files:
