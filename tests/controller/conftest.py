@@ -18,10 +18,12 @@ import yaml
 
 from tenantops.act.base import ActOutcome, OutcomeStatus
 from tenantops.config import Config, load_config
+from tenantops.config.catalog import Tenant
 from tenantops.decide.base import DeciderOutput, PassInput
 from tenantops.engine.targets import target_for
 from tenantops.sandbox.prometheus import Series
 from tenantops.structs.plan import Decision, ScaleAction, ScaleTarget, TargetKind
+from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -163,3 +165,23 @@ def utc(ts: float) -> datetime:
     from datetime import UTC
 
     return datetime.fromtimestamp(ts, UTC)
+
+
+class StaticSource:
+    """A metrics source answering from fixed values (requests/s and replicas per workload)."""
+
+    def __init__(self, values: Mapping[tuple[str, str], tuple[float, float]]) -> None:
+        self.values = values
+        self.calls: list[list[str]] = []
+
+    def observe(self, config: Config, now: datetime, tenants: Sequence[Tenant] | None = None) -> Snapshot:
+        chosen = list(config.tenants if tenants is None else tenants)
+        self.calls.append([t.id for t in chosen])
+        workloads = {}
+        for t in chosen:
+            for w in t.workloads:
+                load, replicas = self.values.get((t.id, w.name), (None, None))
+                readings = {} if load is None else {
+                    "requests": Reading(load, Quality.OK, now), "replicas": Reading(replicas, Quality.OK, now)}
+                workloads[(t.id, w.name)] = WorkloadMetrics(t.id, w.name, readings)
+        return Snapshot(now, workloads)

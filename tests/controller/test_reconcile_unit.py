@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from tenantops.act.base import OutcomeStatus
 from tenantops.config import Config
-from tenantops.config.catalog import Tenant
 from tenantops.decide.base import DeciderOutput, PassInput
 from tenantops.engine.reconcile import Reconciler
 from tenantops.engine.targets import target_for
@@ -20,31 +19,10 @@ from tenantops.record import audit
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import ScaleAction, TargetKind
-from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
 
-from .conftest import MemoryActuator, TargetTracking, shared_config
+from .conftest import MemoryActuator, StaticSource, TargetTracking, shared_config
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-class StaticSource:
-    """A metrics source answering from fixed values (requests/s and replicas per workload)."""
-
-    def __init__(self, values: Mapping[tuple[str, str], tuple[float, float]]) -> None:
-        self.values = values
-        self.calls: list[list[str]] = []
-
-    def observe(self, config: Config, now: datetime, tenants: Sequence[Tenant] | None = None) -> Snapshot:
-        chosen = list(config.tenants if tenants is None else tenants)
-        self.calls.append([t.id for t in chosen])
-        workloads = {}
-        for t in chosen:
-            for w in t.workloads:
-                load, replicas = self.values.get((t.id, w.name), (None, None))
-                readings = {} if load is None else {
-                    "requests": Reading(load, Quality.OK, now), "replicas": Reading(replicas, Quality.OK, now)}
-                workloads[(t.id, w.name)] = WorkloadMetrics(t.id, w.name, readings)
-        return Snapshot(now, workloads)
 
 
 class Exploding:
