@@ -12,4 +12,9 @@ from tenantops.decide.cost.decider import CostDecider
 from tenantops.decide.cost.findings import CostFindings, TenantFinding
 from tenantops.decide.cost.ledger import Ledger, MonthToDate
 
-__all__ = ["CostDecider", "CostFindings", "Ledger", "MonthToDate", "TenantFinding"]
+__all__ = ["CostDecider", "CostFindings", "Ledger", "MonthToDate", "TenantFinding", "make_decider"]
+
+
+def make_decider() -> CostDecider:
+    """Factory the engine's decider registry calls."""
+    return CostDecider()

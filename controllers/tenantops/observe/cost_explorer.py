@@ -1,0 +1,97 @@
+"""Billed cost per tenant from AWS Cost Explorer, to reconcile the controller's estimate against.
+
+`GetCostAndUsage` grouped by the `tenant` cost allocation tag returns keys `tenant$<id>`; spend without
+the tag comes back as `tenant$` and is reported as `__untagged__`, because untagged spend is exactly what
+an allocation has to explain. Pages (`NextPageToken`) are followed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import boto3
+
+from tenantops.config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+UNTAGGED = "__untagged__"
+TAG_KEY = "tenant"
+
+
+def tenant_of(group_key: str) -> str:
+    """`tenant$acme` -> `acme`; `tenant$` (no tag) -> `__untagged__`."""
+    _, _, value = group_key.partition("$")
+    return value or UNTAGGED
+
+
+class CostExplorerSource:
+    """Reads billed cost by tenant tag. `client` is a boto3 `ce` client (any endpoint)."""
+
+    def __init__(self, client: Any, metric: str = "UnblendedCost") -> None:
+        self.client = client
+        self.metric = metric
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CostExplorerSource:
+        return cls(boto3.client("ce", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url))
+
+    def actual_by_tenant(self, start: date, end: date, granularity: str = "DAILY") -> dict[str, float]:
+        """Billed USD per tenant over [start, end) (Cost Explorer's end date is exclusive too)."""
+        totals: dict[str, float] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+                "Granularity": granularity,
+                "Metrics": [self.metric],
+                "GroupBy": [{"Type": "TAG", "Key": TAG_KEY}],
+            }
+            if token:
+                kwargs["NextPageToken"] = token
+            response = self.client.get_cost_and_usage(**kwargs)
+            for period in response.get("ResultsByTime", []):
+                for group in period.get("Groups", []):
+                    keys = group.get("Keys") or [""]
+                    amount = group.get("Metrics", {}).get(self.metric, {}).get("Amount")
+                    if amount is None:
+                        log.warning("Cost Explorer group %s has no %s amount; skipped", keys, self.metric)
+                        continue
+                    name = tenant_of(keys[0])
+                    totals[name] = totals.get(name, 0.0) + float(amount)
+            token = response.get("NextPageToken")
+            if not token:
+                return totals
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """Estimate vs billed for one tenant; `difference_usd` = billed − estimate."""
+
+    tenant: str
+    estimate_usd: float
+    actual_usd: float
+
+    @property
+    def difference_usd(self) -> float:
+        return round(self.actual_usd - self.estimate_usd, 6)
+
+    @property
+    def difference_percent(self) -> float | None:
+        return round(self.difference_usd / self.estimate_usd * 100, 2) if self.estimate_usd else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "estimate_usd": round(self.estimate_usd, 2),
+                "actual_usd": round(self.actual_usd, 2), "difference_usd": round(self.difference_usd, 2),
+                "difference_percent": self.difference_percent}
+
+
+def reconcile(estimate: Mapping[str, float], actual: Mapping[str, float]) -> list[Reconciliation]:
+    """Every tenant in either side (untagged billed spend included), sorted by the size of the gap."""
+    names = set(estimate) | set(actual)
+    rows = [Reconciliation(n, float(estimate.get(n, 0.0)), float(actual.get(n, 0.0))) for n in names]
+    return sorted(rows, key=lambda r: (-abs(r.difference_usd), r.tenant))
