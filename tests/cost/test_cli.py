@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tests.cost.helpers import REPO, apply_state, snapshot
 
 from tenantops.cli.cost import parse_window
 from tenantops.cli.main import cli
 from tenantops.decide.base import PassInput
 from tenantops.decide.cost import CostDecider
 from tenantops.record.store import StateStore
-from tests.cost.helpers import REPO, apply_state, snapshot
 
 
 def write_store(path: Path, catalog: Path, days: int = 3) -> None:
