@@ -29,6 +29,7 @@ class TenantData(pulumi.ComponentResource):
 
     key: aws.kms.Key
     bucket: aws.s3.Bucket
+    policy: aws.s3.BucketPolicy
 
     def __init__(self, name: str, args: DataArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tenantops:tenant:Data", name, None, opts)
@@ -99,7 +100,7 @@ class TenantData(pulumi.ComponentResource):
         bucket_policy = pulumi.Output.all(args.account_id, self.key.arn).apply(
             lambda values: json.dumps(documents.bucket_policy(scope(values[0], values[1])))
         )
-        aws.s3.BucketPolicy(
+        self.policy = aws.s3.BucketPolicy(
             f"{name}-bucket-policy",
             bucket=self.bucket.id,
             policy=bucket_policy,
