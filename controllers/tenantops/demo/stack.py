@@ -37,6 +37,8 @@ class StackOptions:
     speed: float = 1.0
     asg_poll_seconds: float = 0.5
     mail_dir: Path | None = None
+    # Region to create every Auto Scaling group in (the ASG actuator talks to one region); None: the tenant's.
+    asg_region: str | None = None
 
 
 @dataclass
@@ -101,14 +103,15 @@ class DemoStack:
                                          labels={"app": spec.workload, "tenant": spec.tenant})
                 self.kube.set_ready(namespace(spec.tenant), spec.workload, spec.initial_replicas)
                 continue
-            ec2 = self.moto.client("ec2", tenant.region)
-            autoscaling = self.moto.client("autoscaling", tenant.region)
+            region = self.options.asg_region or tenant.region
+            ec2 = self.moto.client("ec2", region)
+            autoscaling = self.moto.client("autoscaling", region)
             workload = next(w for w in tenant.workloads if w.name == spec.workload)
             template = f"{asg_name(env, spec.tenant, spec.workload)}-lt"
-            if (tenant.region, template) not in templates:
+            if (region, template) not in templates:
                 ec2.create_launch_template(LaunchTemplateName=template, LaunchTemplateData={
                     "ImageId": AMI, "InstanceType": workload.instance_type or "m6i.large"})
-                templates.add((tenant.region, template))
+                templates.add((region, template))
             zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
             autoscaling.create_auto_scaling_group(
                 AutoScalingGroupName=asg_name(env, spec.tenant, spec.workload),
@@ -156,7 +159,8 @@ class ReplicaReader:
         for spec in stack.specs:
             tenant = stack.config.tenant(spec.tenant)
             if tenant.isolation == "silo":
-                self._regions.setdefault(tenant.region, {})[asg_name(env, spec.tenant, spec.workload)] = spec.key
+                region = stack.options.asg_region or tenant.region
+                self._regions.setdefault(region, {})[asg_name(env, spec.tenant, spec.workload)] = spec.key
 
     def __call__(self) -> Mapping[Key, int | None]:
         out: dict[Key, int | None] = {}

@@ -1,0 +1,72 @@
+"""What the demo leaves behind: the cost report (mailed and on disk) and the audit log in readable form.
+
+The report goes the production way: figures from the controller's cost ledger (`notify.report`), one
+MIME message, queued in the durable outbox and delivered by the SMTP transport, here to the local server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tenantops.config import Config
+from tenantops.config.settings import Settings
+from tenantops.record.audit import query
+from tenantops.sandbox.smtp import SmtpServer
+
+
+def send_report(config: Config, settings: Settings, directory: Path, smtp: SmtpServer) -> dict[str, str]:
+    """Build, mail and write the cost report of the demo's day; returns the files written by name."""
+    from tenantops.notify.mail import transport_from_settings
+    from tenantops.notify.outbox import Outbox
+    from tenantops.notify.report.build import build_report_data, load_ledger
+    from tenantops.notify.report.message import compose, render_report, write_files
+
+    now = datetime.now(UTC)
+    ledger = load_ledger(settings.state)
+    # A report covers whole UTC days before the day it is made on; the demo's spend is all today's, so it
+    # is built as of tomorrow and then stamped with the real time.
+    data = build_report_data(config, ledger, now + timedelta(days=1), period_days=1)
+    data = dataclasses.replace(data, generated_at=now)
+    rendered = render_report(data, subject_prefix="Cost report (tenantops demo)")
+    recipients = [settings.ops_email or "ops@example.com"]
+    message = compose(rendered, sender=settings.mail_from, recipients=recipients)
+    outbox = Outbox(Path(settings.state).with_name("outbox.db"))
+    outbox.enqueue("report", f"demo-report:{now.isoformat()}", message, now=now)
+    delivery = outbox.deliver(transport_from_settings(settings), now)
+    if not delivery.sent:
+        raise RuntimeError(f"report not delivered to {smtp.host}:{smtp.port}: retried={delivery.retried} "
+                           f"failed={delivery.failed}")
+    written = write_files(rendered, directory, message)
+    files = {f"report_{p.suffix.lstrip('.')}": str(p) for p in written if p.suffix in (".html", ".txt", ".csv", ".eml")}
+    files["report_dir"] = str(directory)
+    return files
+
+
+def export_audit(state_path: str, out: Path) -> dict[str, str]:
+    """The audit log as JSON lines (every field) and as text (one line per decision, reason included)."""
+    conn = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True)
+    try:
+        entries = list(query(conn))
+    finally:
+        conn.close()
+    jsonl = out / "audit.jsonl"
+    text = out / "audit.txt"
+    with jsonl.open("w", encoding="utf-8") as handle:
+        for entry in entries:
+            handle.write(json.dumps(entry.as_dict(), sort_keys=True, default=str) + "\n")
+    with text.open("w", encoding="utf-8") as handle:
+        for entry in entries:
+            if entry.kind in ("scale", "act", "skip", "breaker", "error", "alert"):
+                handle.write(_line(entry.as_dict()) + "\n")
+    return {"audit_jsonl": str(jsonl), "audit_txt": str(text)}
+
+
+def _line(entry: dict[str, Any]) -> str:
+    subject = "/".join(x for x in (entry.get("tenant"), entry.get("workload")) if x) or "-"
+    change = f" {entry['old']}->{entry['new']}" if entry.get("old") is not None or entry.get("new") is not None else ""
+    return f"{entry['at']} {entry['kind']:<6} {subject:<22} {entry['rule']}{change}: {entry['reason']}"
