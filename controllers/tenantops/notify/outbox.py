@@ -63,6 +63,10 @@ IN_DOUBT = Counter(
     "Messages resent because a previous attempt crashed between send and mark.",
     ["kind"],
 )
+# RFC 5322 allows 998-character lines; folding at 78 makes Python wrap a long Subject right after the
+# colon, which some parsers (Python's included) read back with a leading space.
+WIRE_POLICY = email_policy.SMTP.clone(max_line_length=998)
+
 PENDING = Gauge("tenantops_outbox_pending", "Messages waiting in the outbox after the last delivery run.")
 
 _SCHEMA = """
@@ -225,7 +229,7 @@ class Outbox:
         if "Message-ID" not in message:
             message["Message-ID"] = message_id_for(dedup_key)
         del message["Bcc"]
-        raw = message.as_bytes(policy=email_policy.SMTP)
+        raw = message.as_bytes(policy=WIRE_POLICY)
         stamp = _ts(now)
         with self._transaction() as conn:
             cur = conn.execute(

@@ -24,6 +24,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
+from tenantops.notify.outbox import WIRE_POLICY
 from tenantops.notify.report.charts import render_charts
 from tenantops.notify.report.model import ReportData
 from tenantops.notify.report.render import render_csv, render_html, render_text, subject
@@ -119,5 +120,5 @@ def write_files(report: RenderedReport, directory: str | Path, message: EmailMes
     put(f"{report.stem}.txt", report.text)
     put(f"{report.stem}.csv", report.csv)
     if message is not None:
-        put(f"{report.stem}.eml", message.as_bytes())
+        put(f"{report.stem}.eml", message.as_bytes(policy=WIRE_POLICY))
     return written
