@@ -47,7 +47,8 @@ def test_every_cross_tenant_s3_attempt_is_denied_and_own_access_works(
     assert report.own_allowed == report.own_attempts == n * 4
     with capsys.disabled():
         print(f"\ncross-tenant S3 attempts denied: {report.cross_denied}/{report.cross_attempts} "
-              f"({report.denied_percent:.0f}%); own-bucket attempts allowed: {report.own_allowed}/{report.own_attempts}")
+              f"({report.denied_percent:.0f}%); own-bucket attempts allowed: "
+              f"{report.own_allowed}/{report.own_attempts}")
 
 
 def test_a_widened_policy_is_caught(dev_run: MockRun, moto_server: MotoServer) -> None:
@@ -72,11 +73,12 @@ def test_no_generated_statement_reaches_another_tenant(dev_run: MockRun) -> None
     scopes = _scopes(dev_run)
     checked = 0
     for tenant, scope in scopes.items():
-        resources = dev_run.tenant_resources(tenant)
-        role_policy = json.loads(next(r for r in resources if r.type == "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
-        key_policy = json.loads(next(r for r in resources if r.type == "aws:kms/key:Key").inputs["policy"])
-        bucket_policy = json.loads(next(r for r in resources if r.type == "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
-        for document, attached in ((role_policy, None), (key_policy, scope.key_arn), (bucket_policy, scope.bucket_arn)):
+        resources = {r.type: r for r in dev_run.tenant_resources(tenant)}
+        role_policy = json.loads(resources["aws:iam/rolePolicy:RolePolicy"].inputs["policy"])
+        key_policy = json.loads(resources["aws:kms/key:Key"].inputs["policy"])
+        bucket_policy = json.loads(resources["aws:s3/bucketPolicy:BucketPolicy"].inputs["policy"])
+        pairs = ((role_policy, None), (key_policy, scope.key_arn), (bucket_policy, scope.bucket_arn))
+        for document, attached in pairs:
             assert guards.cross_tenant_reach(document, scope, scopes.values(), attached_to=attached) == []
             checked += len(document["Statement"])
         kms = next(s for s in role_policy["Statement"] if s["Sid"] == "OwnKey")
