@@ -64,7 +64,7 @@ def test_a_failing_decider_is_an_outcome_not_a_failed_pass(config, kube) -> None
     result = rec.run_pass(config, NOW)
     assert [(d.name, d.ok) for d in result.deciders] == [("exploding", False), ("tracking", True)]
     assert "ZeroDivisionError" in result.deciders[0].detail
-    assert result.count(OutcomeStatus.APPLIED) == 2  # alpha/api 2→4, beta/api 3→6
+    assert result.count(OutcomeStatus.APPLIED) == 3  # alpha/api 2→4, alpha/worker 1→3, beta/api 3→6
     errors = list(audit.query(store.connection, kind="error"))
     assert len(errors) == 1 and errors[0].rule == "decider:exploding"
     assert metrics.registry.get_sample_value("tenantops_decider_failures_total", {"decider": "exploding"}) == 1
@@ -131,7 +131,7 @@ def test_metrics_count_passes_decisions_and_outcomes(config, kube) -> None:
     rec.run_pass(config, NOW)
     get = metrics.registry.get_sample_value
     assert get("tenantops_passes_total", {"result": "degraded"}) == 1  # delta has no ASG actuator
-    assert get("tenantops_actuator_outcomes_total", {"target": "kubernetes", "status": "applied"}) == 2
+    assert get("tenantops_actuator_outcomes_total", {"target": "kubernetes", "status": "applied"}) == 3
     assert get("tenantops_actuator_outcomes_total", {"target": "asg", "status": "failed"}) == 1
     assert get("tenantops_decisions_total", {"kind": "scale"}) == 4
     assert get("tenantops_last_pass_success_timestamp_seconds") == NOW.timestamp()
@@ -144,8 +144,8 @@ def test_metrics_count_passes_decisions_and_outcomes(config, kube) -> None:
 def test_property_every_action_ends_in_exactly_one_outcome(values, broken, dry_run) -> None:
     config = shared_config()
     targets = _targets(config)
-    kube = MemoryActuator(TargetKind.KUBERNETES, {targets[k]: int(v[1]) for k, v in values.items()},
-                          fail=[targets[k] for k in broken])
+    pooled = {targets[k]: int(v[1]) for k, v in values.items() if k[0] != "delta"}
+    kube = MemoryActuator(TargetKind.KUBERNETES, pooled, fail=[targets[k] for k in broken])
     asg = MemoryActuator(TargetKind.ASG, {targets[k]: int(v[1]) for k, v in values.items() if k[0] == "delta"})
     rec = Reconciler(StaticSource(values), StateStore(":memory:"), [TargetTracking()],
                      {TargetKind.KUBERNETES: kube, TargetKind.ASG: asg})
@@ -158,4 +158,4 @@ def test_property_every_action_ends_in_exactly_one_outcome(values, broken, dry_r
         if o.action.is_noop:
             assert o.status is OutcomeStatus.UNCHANGED
     if dry_run:  # nothing was written anywhere
-        assert kube.replicas == {targets[k]: int(v[1]) for k, v in values.items() if k[0] != "delta"}
+        assert kube.replicas == pooled
