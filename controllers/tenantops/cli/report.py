@@ -31,7 +31,7 @@ def _parse_at(value: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO time such as 2026-11-16T08:00Z", param_hint="--at")
+        raise click.BadParameter(f"{value!r} is not an ISO time such as 2026-11-16T08:00Z", param_hint="--at") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
