@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import click
 
 from tenantops.cli.options import config_options, load, settings_from
 from tenantops.cli.reconcile import controller_options
-from tenantops.engine.runner import Runner
+from tenantops.engine.runner import LeaderHook, Runner, TenantFilter
 from tenantops.engine.shards import parse_shard, shard_filter
 from tenantops.engine.wiring import build_reconciler
 from tenantops.record.http import Health, HealthServer
@@ -25,11 +26,19 @@ log = logging.getLogger(__name__)
 @click.option("--http-host", default="0.0.0.0", show_default=True, help="Address to bind the HTTP port to.")
 @click.option("--shard", default=None, metavar="INDEX/COUNT",
               help="Reconcile only this shard of the tenants (e.g. 0/3).")
+@click.option("--leader-elect", is_flag=True,
+              help="Act only while holding a coordination.k8s.io Lease (for more than one replica).")
+@click.option("--lease-namespace", default="tenantops", show_default=True, help="Namespace of the Lease(s).")
+@click.option("--lease-name", default="tenantops-controller", show_default=True, help="Lease name (no --shards).")
+@click.option("--shards", type=click.IntRange(1), default=None,
+              help="With --leader-elect: split tenants into this many shard Leases shared among replicas.")
+@click.option("--identity", default=None, help="This replica's Lease holder identity (default: host name).")
 @click.option("--max-passes", type=click.IntRange(1), default=None, hidden=True)
 @click.pass_context
 def command(ctx: click.Context, catalog: str | None, policies: str | None, deciders: tuple[str, ...], dry_run: bool,
             prometheus_url: str | None, state: str | None, kube_url: str | None, aws_endpoint_url: str | None,
-            http_port: int | None, http_host: str, shard: str | None, max_passes: int | None) -> None:
+            http_port: int | None, http_host: str, shard: str | None, leader_elect: bool, lease_namespace: str,
+            lease_name: str, shards: int | None, identity: str | None, max_passes: int | None) -> None:
     """Run passes every ControllerPolicy interval (plus jitter) until SIGTERM/SIGINT, which finish the
     current pass and exit 0. Catalogue and policy edits are picked up; an invalid edit is logged and the
     last good configuration keeps running."""
@@ -41,7 +50,15 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
             tenant_filter = shard_filter(*parse_shard(shard))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--shard") from None
+    if shards is not None and not leader_elect:
+        raise click.BadParameter("--shards needs --leader-elect (use --shard INDEX/COUNT for a static split)",
+                                 param_hint="--shards")
     config = load(settings)  # an invalid configuration at start is bad input: exit 2
+    leader: LeaderHook | None = None
+    if leader_elect:
+        leader, lease_filter = _elector(settings.kube_url, lease_namespace, lease_name, shards,
+                                        identity or socket.gethostname())
+        tenant_filter = lease_filter or tenant_filter
     metrics = ControllerMetrics()
     interval = config.policies.controller.interval_seconds
     health = Health(stall_after=max(60.0, 10 * interval))
@@ -50,7 +67,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     log.warning("tenantops controller: %d tenants, interval %.0fs, http on %s:%d%s", len(config.tenants), interval,
                 http_host, server.port, " (dry run)" if dry_run else "")
     runner = Runner(reconciler, config, catalog=settings.catalog, policies=settings.policies, dry_run=dry_run,
-                    tenant_filter=tenant_filter, health=health, metrics=metrics)
+                    tenant_filter=tenant_filter, health=health, metrics=metrics, leader=leader)
     runner.install_signal_handlers()
     try:
         code = runner.run(max_passes=max_passes)
@@ -58,3 +75,18 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
         server.stop()
         reconciler.store.close()
     ctx.exit(code)
+
+
+def _elector(kube_url: str | None, namespace: str, name: str, shards: int | None,
+             identity: str) -> tuple[LeaderHook, TenantFilter | None]:
+    """A single Lease (one active replica), or shard Leases whose owner reconciles the shard's tenants."""
+    from kubernetes import client
+
+    from tenantops.act.kubeclient import api_client
+    from tenantops.engine.lease import LeaseElector, ShardedElector
+
+    api = client.CoordinationV1Api(api_client(kube_url))
+    if shards is None:
+        return LeaseElector(api, namespace, name, identity), None
+    sharded = ShardedElector(api, namespace, identity, shards)
+    return sharded, lambda tenant: sharded.owned(tenant.id)
