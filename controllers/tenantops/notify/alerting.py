@@ -1,0 +1,127 @@
+"""Routing alerts to where each tenant's AlertPolicy says: email (via the durable outbox), a chat webhook,
+Prometheus Alertmanager.
+
+The decision core already decided *whether* to notify (deduplicated, escalated; `decide.alerts`); this
+only delivers. One failing route never stops the others, and every outcome is returned for the record.
+Email goes through the outbox so a down mail server delays an alert, never loses it; the outbox's key makes
+a retried pass queue the same alert once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Protocol
+
+from tenantops.config.loader import Config
+from tenantops.notify.alertmanager import AlertmanagerSender
+from tenantops.notify.webhook import NotifyError, WebhookSender
+from tenantops.structs.plan import Alert
+
+log = logging.getLogger(__name__)
+
+
+class EmailSink(Protocol):
+    """What alert email needs from the outbox (`tenantops.notify.outbox.Outbox` satisfies it)."""
+
+    def enqueue(self, kind: str, dedup_key: str, message: EmailMessage | bytes, *, now: datetime) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RouteOutcome:
+    alert_key: str
+    route: str
+    ok: bool
+    detail: str = ""
+
+
+def alert_email(alert: Alert, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    """A plain-text alert mail: what, how much, what to do."""
+    msg = EmailMessage()
+    who = alert.tenant or "all tenants"
+    msg["Subject"] = f"[tenantops] {alert.severity.upper()} {who}: {alert.cause}"
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    lines = [alert.summary, ""]
+    if alert.amount_usd is not None:
+        lines.append(f"Amount: ${alert.amount_usd:,.2f}")
+    lines += [f"Cause: {alert.cause}", f"Tenant: {who}", "", f"Suggested action: {alert.suggested_action}", "",
+              f"Alert key: {alert.key}"]
+    msg.set_content("\n".join(lines))
+    return msg
+
+
+class AlertRouter:
+    """Delivers alerts per the tenants' AlertPolicy routes; senders left as None are not configured."""
+
+    def __init__(self, config: Config, *, email: EmailSink | None = None, mail_from: str = "tenantops@localhost",
+                 ops_email: str | None = None, webhook: WebhookSender | None = None,
+                 alertmanager: AlertmanagerSender | None = None) -> None:
+        self.config = config
+        self.email = email
+        self.mail_from = mail_from
+        self.ops_email = ops_email
+        self.webhook = webhook
+        self.alertmanager = alertmanager
+
+    def routes_for(self, alert: Alert) -> list[str]:
+        if alert.tenant is None or alert.tenant not in self.config.by_id:
+            return ["email", "webhook", "alertmanager"]
+        return list(self.config.for_tenant(alert.tenant).alerts.routes)
+
+    def recipients(self, alert: Alert) -> list[str]:
+        out: list[str] = [self.ops_email] if self.ops_email else []
+        if alert.tenant in self.config.by_id:
+            tenant = self.config.tenant(alert.tenant)
+            out += [str(a) for a in self.config.for_tenant(tenant).alerts.extra_recipients]
+            if alert.cause.startswith("budget"):
+                out += [str(c) for c in tenant.contacts]  # customers hear about their own budget
+        return list(dict.fromkeys(out))
+
+    def route(self, alerts: Sequence[Alert], now: datetime) -> list[RouteOutcome]:
+        outcomes: list[RouteOutcome] = []
+        by_route: dict[str, list[Alert]] = {"email": [], "webhook": [], "alertmanager": []}
+        for alert in alerts:
+            for route in self.routes_for(alert):
+                by_route[route].append(alert)
+        for alert in by_route["email"]:
+            outcomes.append(self._email(alert, now))
+        for alert in by_route["webhook"]:
+            outcomes.append(self._send("webhook", alert, lambda a=alert: self._webhook([a])))  # type: ignore[misc]
+        if by_route["alertmanager"]:
+            batch = by_route["alertmanager"]
+            if self.alertmanager is None:
+                outcomes += [RouteOutcome(a.key, "alertmanager", False, "not configured") for a in batch]
+            else:
+                try:
+                    self.alertmanager.send(batch, now)
+                    outcomes += [RouteOutcome(a.key, "alertmanager", True) for a in batch]
+                except NotifyError as exc:
+                    log.warning("alertmanager: %d alert(s) not delivered: %s", len(batch), exc)
+                    outcomes += [RouteOutcome(a.key, "alertmanager", False, str(exc)) for a in batch]
+        return outcomes
+
+    def _webhook(self, alerts: list[Alert]) -> None:
+        if self.webhook is None:
+            raise NotifyError("not configured")
+        self.webhook.send(alerts)
+
+    @staticmethod
+    def _send(route: str, alert: Alert, action: Callable[[], None]) -> RouteOutcome:
+        try:
+            action()
+        except NotifyError as exc:
+            log.warning("%s: alert %s not delivered: %s", route, alert.key, exc)
+            return RouteOutcome(alert.key, route, False, str(exc))
+        return RouteOutcome(alert.key, route, True)
+
+    def _email(self, alert: Alert, now: datetime) -> RouteOutcome:
+        recipients = self.recipients(alert)
+        if self.email is None or not recipients:
+            return RouteOutcome(alert.key, "email", False, "no outbox or no recipients configured")
+        key = f"alert:{alert.key}:{alert.severity}:{now.isoformat()}"
+        queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, recipients), now=now)
+        return RouteOutcome(alert.key, "email", True, "queued" if queued else "already queued")

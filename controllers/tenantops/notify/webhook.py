@@ -1,0 +1,77 @@
+"""Alerts to a chat webhook as Slack-style JSON (`text` plus `blocks`), which Slack, Mattermost and most
+chat tools accept.
+
+Slack reads `&`, `<` and `>` as markup (links, mentions); they are escaped so a tenant name or summary can
+never ping a channel or smuggle a link.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from typing import Any
+
+from tenantops.structs.plan import Alert, Severity
+
+log = logging.getLogger(__name__)
+
+_ICON = {Severity.INFO: ":information_source:", Severity.WARNING: ":warning:", Severity.CRITICAL: ":rotating_light:"}
+
+
+class NotifyError(Exception):
+    """A notification could not be delivered (the caller logs it and carries on with other routes)."""
+
+
+def escape_mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(alert: Alert) -> dict[str, Any]:
+    """The message: headline with severity and tenant, then amount, cause and the suggested action."""
+    who = escape_mrkdwn(alert.tenant or "all tenants")
+    headline = f"{_ICON[alert.severity]} *{alert.severity.upper()}* {who}: {escape_mrkdwn(alert.summary)}"
+    fields = [f"*Cause:* {escape_mrkdwn(alert.cause)}"]
+    if alert.amount_usd is not None:
+        fields.append(f"*Amount:* ${alert.amount_usd:,.2f}")
+    return {
+        "text": headline,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f} for f in fields]},
+            {"type": "section", "text": {"type": "mrkdwn",
+                                         "text": f"*Suggested action:* {escape_mrkdwn(alert.suggested_action)}"}},
+        ],
+    }
+
+
+def post_json(url: str, payload: Any, timeout: float = 5.0) -> int:
+    """POST JSON; returns the status, raises `NotifyError` on transport errors and non-2xx replies."""
+    if not url.startswith(("http://", "https://")):
+        raise NotifyError(f"not an http(s) URL: {url!r}")
+    body = json.dumps(payload).encode("utf-8")
+    request = urllib.request.Request(url, data=body, method="POST",  # noqa: S310 (scheme checked above)
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        raise NotifyError(f"{url} answered {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise NotifyError(f"{url} unreachable: {exc}") from None
+
+
+class WebhookSender:
+    """Sends each alert as one webhook message."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        self.url = url
+        self.timeout = timeout
+
+    def send(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            post_json(self.url, slack_payload(alert), self.timeout)
+            log.info("webhook: sent %s (%s)", alert.key, alert.severity)

@@ -1,0 +1,131 @@
+"""Alerts delivered to a real HTTP webhook, an Alertmanager v2 API stand-in and, via the outbox, SMTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.cost.helpers import make_config, tenant
+
+from tenantops.notify.alerting import AlertRouter
+from tenantops.notify.alertmanager import AlertmanagerSender
+from tenantops.notify.outbox import Outbox
+from tenantops.notify.webhook import WebhookSender, slack_payload
+from tenantops.structs.plan import Alert, Severity
+
+NOW = datetime(2026, 11, 23, 8, tzinfo=UTC)
+
+
+class Receiver:
+    """A real HTTP server recording JSON POSTs; answers `status` (a 500 simulates an outage)."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, Any]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append((self.path, json.loads(body)))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def anomaly(tid: str = "acme") -> Alert:
+    return Alert(f"cost:anomaly:daily:{tid}", tid, Severity.WARNING, "cost-anomaly-daily",
+                 "<!channel> spend up & away", "Check <https://evil.example|this>", 120.5)
+
+
+def budget() -> Alert:
+    return Alert("cost:budget:actual:acme:2026-11:100", "acme", Severity.CRITICAL, "budget-actual",
+                 "Acme over budget", "Raise budget", 4100.0)
+
+
+def test_slack_payload_escapes_markup() -> None:
+    text = json.dumps(slack_payload(anomaly()))
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert "&amp;" in text and "$120.50" in text
+
+
+@pytest.mark.integration
+def test_routes_follow_the_policy_and_reach_real_servers(tmp_path: Path, receiver: Receiver,
+                                                          smtp_server: Any) -> None:
+    config = make_config(tmp_path, [tenant("acme", tier="pro"), tenant("tiny", tier="free")])
+    outbox = Outbox(tmp_path / "state.db")
+    router = AlertRouter(config, email=outbox, mail_from="tenantops@ops.example", ops_email="ops@ops.example",
+                         webhook=WebhookSender(receiver.url + "/hook"), alertmanager=AlertmanagerSender(receiver.url))
+    outcomes = router.route([anomaly("acme"), budget(), anomaly("tiny")], NOW)
+    # pro tier (standard policy): email, webhook, alertmanager; free tier (quiet policy): email only.
+    assert {(o.alert_key, o.route) for o in outcomes if o.ok} == {
+        ("cost:anomaly:daily:acme", "email"), ("cost:anomaly:daily:acme", "webhook"),
+        ("cost:anomaly:daily:acme", "alertmanager"), ("cost:budget:actual:acme:2026-11:100", "email"),
+        ("cost:budget:actual:acme:2026-11:100", "webhook"), ("cost:budget:actual:acme:2026-11:100", "alertmanager"),
+        ("cost:anomaly:daily:tiny", "email"),
+    }
+    hooks = [body for path, body in receiver.posts if path == "/hook"]
+    assert len(hooks) == 2 and "acme" in hooks[0]["text"]
+    [(path, batch)] = [(p, b) for p, b in receiver.posts if p == "/api/v2/alerts"]
+    assert [a["labels"]["key"] for a in batch] == ["cost:anomaly:daily:acme", "cost:budget:actual:acme:2026-11:100"]
+    assert batch[0]["labels"]["tenant"] == "acme" and batch[0]["annotations"]["amount_usd"] == "120.50"
+    assert "endsAt" not in batch[0]
+    # Email: queued durably, then delivered to the real SMTP server; budget mail also to the tenant's contacts.
+    from tenantops.notify.mail import SmtpTransport
+
+    report = outbox.deliver(SmtpTransport(host="127.0.0.1", port=smtp_server.port), NOW)
+    assert report is not None
+    messages = smtp_server.messages
+    subjects = sorted(m["Subject"] for m in messages)
+    assert len(messages) == 3
+    assert any("CRITICAL acme: budget-actual" in s for s in subjects)
+    budget_mail = next(m for m in messages if "budget" in m["Subject"])
+    assert "ops@acme.example" in budget_mail["To"] and "Suggested action: Raise budget" in budget_mail.get_content()
+    # Routing the same pass again queues nothing new.
+    router.route([anomaly("acme")], NOW)
+    assert len(outbox.entries()) == 3
+
+
+@pytest.mark.integration
+def test_a_failing_route_does_not_stop_the_others(tmp_path: Path, receiver: Receiver) -> None:
+    config = make_config(tmp_path, [tenant("acme", tier="pro")])
+    receiver.status = 500
+    outbox = Outbox(tmp_path / "state.db")
+    router = AlertRouter(config, email=outbox, ops_email="ops@ops.example",
+                         webhook=WebhookSender(receiver.url + "/hook"), alertmanager=AlertmanagerSender(receiver.url))
+    outcomes = {o.route: o for o in router.route([anomaly()], NOW)}
+    assert not outcomes["webhook"].ok and "500" in outcomes["webhook"].detail
+    assert not outcomes["alertmanager"].ok
+    assert outcomes["email"].ok and len(outbox.entries()) == 1
+
+
+def test_resolved_alerts_close_in_alertmanager() -> None:
+    from tenantops.notify.alertmanager import to_alertmanager
+
+    resolved = Alert("k", "acme", Severity.WARNING, "cost-anomaly-daily", "Resolved: x", "none", None,
+                     {"resolved": True})
+    assert to_alertmanager(resolved, NOW)["endsAt"] == NOW.isoformat()
