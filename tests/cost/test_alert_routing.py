@@ -90,7 +90,7 @@ def test_routes_follow_the_policy_and_reach_real_servers(tmp_path: Path, receive
     }
     hooks = [body for path, body in receiver.posts if path == "/hook"]
     assert len(hooks) == 2 and "acme" in hooks[0]["text"]
-    [(path, batch)] = [(p, b) for p, b in receiver.posts if p == "/api/v2/alerts"]
+    [batch] = [b for p, b in receiver.posts if p == "/api/v2/alerts"]
     assert [a["labels"]["key"] for a in batch] == ["cost:anomaly:daily:acme", "cost:budget:actual:acme:2026-11:100"]
     assert batch[0]["labels"]["tenant"] == "acme" and batch[0]["annotations"]["amount_usd"] == "120.50"
     assert "endsAt" not in batch[0]
