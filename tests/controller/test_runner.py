@@ -186,3 +186,27 @@ def test_run_command_serves_probes_and_exits_0_on_sigterm(config_files, tmp_path
             proc.wait()
     assert proc.returncode == 0, output.decode()
     assert b"SIGTERM" in output
+
+
+@pytest.mark.integration
+def test_two_controllers_one_lease_only_one_acts_then_the_other_takes_over(config_files, kube_api) -> None:
+    from kubernetes import client
+
+    from tenantops.act.kubeclient import api_client
+    from tenantops.engine.lease import LeaseElector
+
+    kube_api.add_namespace("tenantops")
+
+    def elector(identity: str) -> LeaseElector:
+        return LeaseElector(client.CoordinationV1Api(api_client(kube_api.url)), "tenantops", "controller", identity)
+
+    a, source_a = _runner(config_files, leader=elector("replica-a"))
+    b, source_b = _runner(config_files, leader=elector("replica-b"))
+    for _ in range(3):
+        a.tick()
+        b.tick()
+    assert len(source_a.calls) == 3 and source_b.calls == []  # b stands by
+    a.stop()
+    a.run()  # exits at once and releases the Lease
+    b.tick()
+    assert len(source_b.calls) == 1  # b took over without waiting for expiry
