@@ -79,7 +79,9 @@ def spend_trend(data: ReportData) -> bytes:
     step = max(1, len(xs) // 10)
     ax.set_xticks(xs[::step], labels[::step])
     ax.yaxis.set_major_formatter(lambda v, _pos: _usd(v))
-    ax.set_ylim(bottom=0)
+    known = [v for v in cur + prev if v is not None]
+    # Headroom above the highest point, so a flat week is not drawn on the frame's top edge.
+    ax.set_ylim(0, max(known) * 1.15 if known and max(known) > 0 else 1)
     ax.grid(axis="y", color="#e5e7eb", linewidth=0.6)
     ax.set_axisbelow(True)
     ax.legend(fontsize=7, frameon=False, loc="lower left")

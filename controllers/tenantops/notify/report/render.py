@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -66,6 +68,14 @@ def change_colour(value: float | None) -> str:
     return "#b91c1c" if value > 0 else "#15803d"
 
 
+def local_time(moment: datetime, timezone: str) -> str:
+    """A time as ops read it: in the report policy's time zone, with the zone's abbreviation."""
+    try:
+        return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    except (ZoneInfoNotFoundError, ValueError):
+        return moment.strftime("%Y-%m-%d %H:%M %Z")
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("tenantops.notify.report", "templates"),
@@ -75,7 +85,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(usd=usd, signed_usd=signed_usd, signed_pct=signed_pct, pct=pct, change_colour=change_colour)
+    env.filters.update(local_time=local_time, usd=usd, signed_usd=signed_usd, signed_pct=signed_pct, pct=pct,
+                       change_colour=change_colour)
     env.globals.update(STATUS_STYLE=STATUS_STYLE, SEVERITY_STYLE=SEVERITY_STYLE, CHART_TITLES=CHART_TITLES)
     return env
 
