@@ -190,3 +190,17 @@ def test_lease_safe_names_are_dns_labels(identity: str) -> None:
 def test_shard_assignment_is_stable_and_in_range(tenant: str, shards: int) -> None:
     assert 0 <= shard_of(tenant, shards) < shards
     assert shard_of(tenant, shards) == shard_of(tenant, shards)
+
+
+def test_electors_built_from_the_pod_environment_share_one_lease(kube_api, clock) -> None:
+    from tenantops.engine.lease import leader_elector, shard_elector
+
+    kube_api.add_namespace("ops")
+    first = leader_elector(kube_api.url, env={"POD_NAME": "ctl-0", "POD_NAMESPACE": "ops"}, clock=clock)
+    second = leader_elector(kube_api.url, env={"POD_NAME": "ctl-1", "POD_NAMESPACE": "ops"}, clock=clock)
+    assert first.try_acquire() and not second.try_acquire()
+    assert kube_api.lease("ops", "tenantops-leader")["spec"]["holderIdentity"] == "ctl-0"
+    shards = shard_elector(kube_api.url, 3, env={"POD_NAME": "ctl-0", "POD_NAMESPACE": "ops"}, clock=clock)
+    assert shards.try_acquire() and shards.owned_shards() == {0, 1, 2}
+    assert kube_api.lease("ops", "tenantops-member-ctl-0")["metadata"]["labels"] == {
+        "tenantops.io/lease-group": "tenantops", "tenantops.io/lease-role": "member"}

@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import platform
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from tenantops.act.kubeclient import api_client
 from tenantops.engine.shards import shard_of
 
 log = logging.getLogger(__name__)
@@ -259,3 +262,27 @@ class ShardedElector:
         for elector in self._shards:
             elector.release()
         self._member.release()
+
+
+def identity_and_namespace(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """This replica's identity (POD_NAME from the downward API, else the host name) and the namespace
+    of its Leases (POD_NAMESPACE, else `tenantops`), as deploy/deployment.yaml provides them."""
+    env = os.environ if env is None else env
+    return env.get("POD_NAME") or platform.node() or "tenantops", env.get("POD_NAMESPACE") or "tenantops"
+
+
+def leader_elector(kube_url: str | None, *, name: str = "tenantops-leader", duration_seconds: int = 15,
+                   env: Mapping[str, str] | None = None, clock: Clock = utc_now) -> LeaseElector:
+    """The elector `tenantops run` uses: one Lease in the controller's namespace, named `name`."""
+    identity, namespace = identity_and_namespace(env)
+    api = client.CoordinationV1Api(api_client(kube_url))
+    return LeaseElector(api, namespace, name, identity, duration_seconds=duration_seconds, clock=clock)
+
+
+def shard_elector(kube_url: str | None, shards: int, *, prefix: str = "tenantops", duration_seconds: int = 15,
+                  env: Mapping[str, str] | None = None, clock: Clock = utc_now) -> ShardedElector:
+    """Shard Leases for `shards` shards; use its `owned` as the run loop's tenant filter."""
+    identity, namespace = identity_and_namespace(env)
+    api = client.CoordinationV1Api(api_client(kube_url))
+    return ShardedElector(api, namespace, identity, shards, prefix=prefix, duration_seconds=duration_seconds,
+                          clock=clock)
