@@ -11,6 +11,7 @@ alternate `--repeat` times and medians are reported, so machine noise hits both 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import statistics
@@ -95,11 +96,13 @@ def measure(n: int, policies: str, repeat: int, workdir: Path) -> dict[str, Any]
         passes, floors, queries = [], [], []
         result = None
         for _ in range(repeat):
+            gc.collect()  # start both sides from the same heap, without garbage from the previous run
             before = prom.query_count()
             started = time.perf_counter()
             result = reconciler.run_pass(config, now, dry_run=True)
             passes.append(time.perf_counter() - started)
             queries.append(prom.query_count() - before)
+            gc.collect()
             seconds, series = floor_seconds(prom.url, config, now)
             floors.append(seconds)
         tracemalloc.start()

@@ -14,10 +14,12 @@ neither is MISSING. This costs one extra evaluation per query, not one extra req
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,15 +95,17 @@ class PrometheusSource:
             (t.id, w.name): {} for t in selected for w in t.workloads
         }
         errors: list[str] = []
-        for planned in plan_queries(config, selected):
-            try:
-                result = self._fetch(planned.promql, now, planned.stale_after_seconds)
-            except Exception as exc:  # any failure of one query: that metric is missing for all, pass goes on
-                reason = _describe(exc)
-                log.warning("query %s failed: %s", planned.label, reason)
-                errors.append(f"{planned.label}: {reason}")
-                continue
-            absorb(result, planned, now, readings)
+        with _collector_paused():
+            for planned in plan_queries(config, selected):
+                try:
+                    result = self._fetch(planned.promql, now, planned.stale_after_seconds)
+                except Exception as exc:  # any failure of one query: that metric is missing for all; go on
+                    reason = _describe(exc)
+                    log.warning("query %s failed: %s", planned.label, reason)
+                    errors.append(f"{planned.label}: {reason}")
+                    continue
+                absorb(result, planned, now, readings)
+                del result
         workloads = {key: WorkloadMetrics(key[0], key[1], found) for key, found in readings.items()}
         return Snapshot(at=now, workloads=workloads, errors=tuple(errors))
 
@@ -114,6 +118,24 @@ class PrometheusSource:
         if not isinstance(result, list):
             raise ValueError(f"unexpected response shape: {type(result).__name__}")
         return result
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while answers are parsed and kept.
+
+    Parsing allocates millions of small containers (JSON dicts and lists, readings) that stay alive until
+    the snapshot is built; each allocation burst triggers a full collection that rescans everything
+    already kept, so at 10,000 tenants the collector, not the work, dominated the pass (3x the floor).
+    None of these objects form cycles, so nothing is lost by collecting after the pass instead.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _describe(exc: Exception) -> str:
