@@ -1,0 +1,47 @@
+"""How the program finds its catalogue, and what it does with a bad one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from tenantops_infra.mocked import run_program
+
+ONE_TENANT = """environment: qa
+tenants:
+  - id: solo
+    tier: free
+    isolation: pool
+    region: eu-west-1
+    budget_usd_month: 0
+    contacts: [ops@solo.example]
+    workloads: [{name: api, min_replicas: 0, max_replicas: 2}]
+"""
+
+
+def test_environment_variable_overrides_the_stack_catalogue(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(ONE_TENANT, encoding="utf-8")
+    run = run_program({"tenantops:catalog": "stacks/dev.catalog.yaml"}, environ={"TENANTOPS_CATALOG": str(catalog)})
+    assert list(run.outputs["tenants"]) == ["solo"]
+    assert run.outputs["tenants"]["solo"]["bucket"] == "tenantops-qa-solo-data"
+    budget = run.of_type("aws:budgets/budget:Budget")[0]
+    assert budget.inputs["limitAmount"] == "0.01"  # a zero budget still gets a positive limit
+    # free tier: data goes with the tenant
+    bucket = run.of_type("aws:s3/bucket:Bucket")[0]
+    assert (bucket.protect, bucket.retain_on_delete, bucket.inputs["forceDestroy"]) == (False, False, True)
+
+
+def test_bad_catalogue_fails_the_run_naming_file_line_and_field(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(ONE_TENANT.replace("isolation: pool", "isolation: shared"), encoding="utf-8")
+    with pytest.raises(pulumi.RunError) as exc:
+        run_program({"tenantops:catalog": str(catalog)})
+    assert f"{catalog}:5: tenants[0].isolation" in str(exc.value)
+
+
+def test_missing_catalogue_setting_is_explained() -> None:
+    with pytest.raises(pulumi.RunError, match="tenantops:catalog"):
+        run_program({})

@@ -1,0 +1,58 @@
+"""`tenantops provision`: input errors before Pulumi runs (exit 2), a clear message without the CLI (exit 1)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tenantops.cli.main import main
+from tenantops.cli.provision import PROJECT_ROOT, stack_paths
+
+
+def _exit_code(args: list[str]) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return int(exc.value.code or 0)
+
+
+def test_stack_files_name_their_catalogues() -> None:
+    for stack in ("dev", "prod"):
+        catalog, policies = stack_paths(PROJECT_ROOT, stack)
+        assert catalog == PROJECT_ROOT / "stacks" / f"{stack}.catalog.yaml" and catalog.is_file()
+        assert policies == PROJECT_ROOT / "policies"
+
+
+def test_missing_pulumi_cli_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH, so no `pulumi`
+    monkeypatch.delenv("TENANTOPS_CATALOG", raising=False)
+    monkeypatch.delenv("TENANTOPS_POLICIES", raising=False)
+    assert shutil.which("pulumi") is None
+    assert _exit_code(["provision", "--stack", "dev", "--preview"]) == 1
+    err = capsys.readouterr().err
+    assert "Pulumi CLI is not installed" in err and "get.pulumi.com" in err
+
+
+def test_unknown_stack_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _exit_code(["provision", "--stack", "staging"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown stack 'staging'" in err and "dev" in err and "prod" in err
+
+
+def test_bad_catalogue_is_reported_before_pulumi_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "catalog.yaml"
+    bad.write_text(
+        "tenants:\n  - id: acme\n    tier: platinum\n    isolation: pool\n    region: us-east-1\n"
+        "    budget_usd_month: 10\n    contacts: [ops@acme.example]\n"
+        "    workloads: [{name: api, min_replicas: 1, max_replicas: 2}]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert _exit_code(["provision", "--stack", "dev", "--catalog", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:3: tenants[0].tier" in err and "platinum" in err
