@@ -1,0 +1,84 @@
+"""STARTTLS with AUTH against a real aiosmtpd server that refuses anything before TLS."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tenantops.config.settings import Secret
+from tenantops.notify.mail import SmtpTransport
+from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError
+from tenantops.sandbox.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+
+class _Keep:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes, Any]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((envelope.mail_from, bytes(envelope.content), session.auth_data))
+        return "250 OK"
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[int, _Keep, Path]]:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"mailer", b"tls-pw")
+        return AuthResult(success=ok, handled=False, auth_data=b"mailer" if ok else None)
+
+    handler = _Keep()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+                            authenticator=authenticate, auth_required=True, auth_require_tls=True)
+    controller.start()
+    try:
+        yield port, handler, cert
+    finally:
+        controller.stop()
+
+
+def test_starttls_then_auth_delivers(tls_server: tuple[int, _Keep, Path]) -> None:
+    port, handler, cert = tls_server
+    trust = ssl.create_default_context(cafile=str(cert))
+    transport = SmtpTransport("127.0.0.1", port, username="mailer", password=Secret("tls-pw"), starttls=True,
+                              ssl_context=trust)
+    transport.send("tenantops@example.com", ["ops@example.com"], b"Subject: hi\r\n\r\nbody\r\n")
+    assert [(m[0], m[2]) for m in handler.messages] == [("tenantops@example.com", b"mailer")]
+
+
+def test_without_starttls_the_server_refuses_permanently(tls_server: tuple[int, _Keep, Path]) -> None:
+    port, handler, _ = tls_server
+    transport = SmtpTransport("127.0.0.1", port, username="mailer", password=Secret("tls-pw"))
+    with pytest.raises(PermanentDeliveryError) as info:
+        transport.send("tenantops@example.com", ["ops@example.com"], b"Subject: hi\r\n\r\nbody\r\n")
+    assert info.value.code == 530
+    assert "tls-pw" not in str(info.value)
+    assert handler.messages == []
+
+
+def test_untrusted_certificate_is_not_sent_to(tls_server: tuple[int, _Keep, Path]) -> None:
+    port, handler, _ = tls_server
+    transport = SmtpTransport("127.0.0.1", port, username="mailer", password=Secret("tls-pw"), starttls=True)
+    # Retried (an operator may be rotating the certificate) until the outbox gives up and raises an alert.
+    with pytest.raises(TemporaryDeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+        transport.send("tenantops@example.com", ["ops@example.com"], b"Subject: hi\r\n\r\nbody\r\n")
+    assert handler.messages == []
