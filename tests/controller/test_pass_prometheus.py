@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sqlite3
 import time
 from pathlib import Path
@@ -185,3 +187,44 @@ def test_restart_resumes_the_stabilisation_window(prometheus, config, tmp_path: 
         assert alpha_api(restarted, T) == 10  # load fell, but the window still holds the peak
     with StateStore(tmp_path / "fresh.db") as amnesiac:
         assert alpha_api(amnesiac, T) == 1  # what a restart without durable state would have done
+
+
+def test_reconcile_command_once_dry_run_json(prometheus, config_files, tmp_path) -> None:
+    import json
+
+    from tenantops.cli.main import main
+
+    catalog, policies = config_files
+    now = float(int(time.time()))
+    prom = prometheus(series=[requests_counter("alpha", "api", 30, now - 600, now),
+                              replicas_gauge("alpha", "api", 2, now - 600, now)])
+    state = tmp_path / "state.db"
+    args = ["reconcile", "--once", "--dry-run", "--json", "--catalog", str(catalog), "--policies", str(policies),
+            "--prometheus-url", prom.url, "--state", str(state)]
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+    payload = json.loads(buffer.getvalue())
+    assert code == (0 if payload["ok"] else 1)  # exit 1 exactly when something in the pass failed
+    assert payload["dry_run"] is True and payload["tenants"] == 4 and payload["workloads"] == 5
+    assert payload["query_errors"] == [] and payload["state_written"] == 0
+    assert payload["actions"]["applied"] == 0
+    with StateStore(state) as store:
+        assert store.key_count() == 0
+
+
+def test_reconcile_command_bad_catalogue_exits_2(config_files, tmp_path, capsys) -> None:
+    from tenantops.cli.main import main
+
+    catalog, policies = config_files
+    catalog.write_text(catalog.read_text().replace("tier: free", "tier: gold"))
+    with pytest.raises(SystemExit) as exited:
+        main(["reconcile", "--once", "--dry-run", "--catalog", str(catalog), "--policies", str(policies),
+              "--state", str(tmp_path / "s.db")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{catalog}:" in err and "gold" in err
