@@ -77,6 +77,7 @@ class DemoResult:
     files: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     interrupted: bool = False
+    servers: dict[str, Any] = field(default_factory=dict)  # ports and the Prometheus pid, to check teardown
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -284,6 +285,12 @@ class Demo:
                 files["plot_latency"] = str(plot_latency(samples, out / "plots" / "latency.png"))
             except Exception as exc:
                 problems.append(f"plots: {type(exc).__name__}: {exc}")
+        servers: dict[str, Any] = {}
+        if self.stack is not None:
+            servers = {"prometheus_pid": self.stack.prometheus.pid, "prometheus_port": self.stack.prometheus.port,
+                       "moto_port": self.stack.moto.port, "smtp_port": self.stack.smtp.port,
+                       "simulator_port": self.stack.sim.port,
+                       "kube_port": self.stack.kube.port}
         applied = [a for a in actions if a.status == OutcomeStatus.APPLIED.value]
         result = DemoResult(
             output=out, seconds=round(time.monotonic() - started, 1), passes=self.log.passes,
@@ -292,7 +299,7 @@ class Demo:
             scaled_down=sorted({f"{a.tenant}/{a.workload}" for a in applied if a.direction == "down"}),
             latency_up=summarise(samples, "up"), latency_down=summarise(samples, "down"),
             latency_all=summarise(samples, None), report_sent=sent, mails_received=mails, files=files,
-            problems=problems, interrupted=interrupted,
+            problems=problems, interrupted=interrupted, servers=servers,
         )
         summary = out / "summary.json"
         summary.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True))
