@@ -159,3 +159,20 @@ def test_property_every_action_ends_in_exactly_one_outcome(values, broken, dry_r
             assert o.status is OutcomeStatus.UNCHANGED
     if dry_run:  # nothing was written anywhere
         assert kube.replicas == pooled
+
+
+def test_global_replica_ceiling_holds_scale_ups_in_the_pass(config_files, kube) -> None:
+    from tenantops.config import load_config
+
+    catalog, policies = config_files
+    reports = policies / "reports.yaml"
+    reports.write_text(reports.read_text().replace("global_replica_ceiling: 20000", "global_replica_ceiling: 11"))
+    config = load_config(catalog, policies)
+    store = StateStore(":memory:")
+    rec = Reconciler(StaticSource(VALUES), store, [TargetTracking()], {TargetKind.KUBERNETES: kube})
+    result = rec.run_pass(config, NOW)
+    # running: 2 + 1 + 3 + 2 = 8; room for 3 more: the +2s tie and alpha/api sorts first; nothing else fits
+    applied = {(o.action.tenant, o.action.workload) for o in result.outcomes if o.status is OutcomeStatus.APPLIED}
+    assert applied == {("alpha", "api")}
+    held = {(d.tenant, d.workload) for d in audit.query(store.connection, kind="breaker")}
+    assert held == {("alpha", "worker"), ("beta", "api"), ("delta", "api")}

@@ -19,6 +19,7 @@ from tenantops.act.base import ActOutcome, Actuator, OutcomeStatus
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.decide.base import Decider, DeciderOutput, PassInput
+from tenantops.engine.ceiling import apply_ceiling
 from tenantops.engine.targets import target_for
 from tenantops.observe.replicas import ReplicaReader, merge_replicas
 from tenantops.observe.source import MetricsSource
@@ -151,6 +152,9 @@ class Reconciler:
 
         mark = self._timer()
         actions = _merge_actions(outputs, now, decisions)
+        ceiling = config.policies.controller.global_replica_ceiling
+        actions, held = apply_ceiling(actions, _replicas_now(snapshot), ceiling, now)
+        decisions.extend(held)
         act_outcomes = self._act(actions, dry_run)
         decisions.extend(_audit_outcome(o, now) for o in act_outcomes if o.status is not OutcomeStatus.UNCHANGED
                          or o.detail != "no-op")
@@ -293,6 +297,16 @@ def _merge_actions(outputs: Mapping[str, DeciderOutput], now: datetime, decision
                 continue
             chosen[key] = (name, action)
     return [action for _, action in chosen.values()]
+
+
+def _replicas_now(snapshot: Snapshot) -> int:
+    """Replicas running now across the snapshot's workloads (those whose count is known)."""
+    total = 0
+    for workload in snapshot:
+        reading = workload.get("replicas")
+        if reading.ok and reading.value is not None:
+            total += int(reading.value)
+    return total
 
 
 def _audit_outcome(outcome: ActOutcome, now: datetime) -> Decision:
