@@ -26,7 +26,8 @@ def apply_ceiling(
     `current_total` is the number of replicas running now across every workload in scope.
     """
     budget = ceiling - current_total + sum(max(0, a.current - a.desired) for a in actions)
-    ups = sorted((a for a in actions if a.desired > a.current), key=lambda a: (a.desired - a.current, a.tenant, a.workload))
+    ups = sorted((a for a in actions if a.desired > a.current),
+                 key=lambda a: (a.desired - a.current, a.tenant, a.workload))
     held: set[int] = set()
     for action in ups:
         increase = action.desired - action.current
