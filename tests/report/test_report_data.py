@@ -192,3 +192,11 @@ def test_due_exactly_when_a_moment_falls_in_the_interval(last: datetime, minutes
     # Once it has run at `now`, it is not due again until the next moment.
     assert not BERLIN_MONDAY_8.due(now, now + timedelta(minutes=1)) or BERLIN_MONDAY_8.last(
         now + timedelta(minutes=1)) > now
+
+
+def test_change_percent_edges() -> None:
+    from tenantops.notify.report.model import change_percent
+
+    assert change_percent(0, 0) == 0.0
+    assert change_percent(5, 0) is None
+    assert change_percent(50, 100) == -50.0

@@ -28,9 +28,9 @@ class BudgetStatus(StrEnum):
 
 
 def change_percent(current: float, previous: float) -> float | None:
-    """Percent change; None when there is no previous spend to compare with (not +inf, not 0)."""
+    """Percent change; None when spend appeared from nothing (shown as "new", not +inf); 0 when both are 0."""
     if previous <= 0:
-        return None
+        return 0.0 if current <= 0 else None
     return (current - previous) / previous * 100.0
 
 
