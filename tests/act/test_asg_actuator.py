@@ -152,18 +152,24 @@ def test_missing_group_fails_without_retries(client, actuator: AsgActuator, slee
     assert actuator.current(ScaleTarget(TargetKind.ASG, "absent")) is None
 
 
-def test_describe_many_batches_names_and_reports_ready_counts(client, actuator: AsgActuator,
-                                                              throttler: Throttler) -> None:
-    names = [f"tenantops-dev-t{i:03d}-worker" for i in range(120)]
+def test_describe_many_batches_names_and_reports_ready_counts(client, throttler: Throttler,
+                                                              sleep: RecordingSleep) -> None:
+    actuator = AsgActuator(client, sleep=sleep, describe_batch=5)
+    names = [f"tenantops-dev-t{i:03d}-worker" for i in range(12)]
     for i, name in enumerate(names):
-        make_group(client, name, desired=1 if i % 40 == 0 else 0)
+        make_group(client, name, desired=1 if i % 6 == 0 else 0)
     throttler.calls.clear()
-    targets = [ScaleTarget(TargetKind.ASG, n) for n in [*names, "not-there"]]
+    targets = [ScaleTarget(TargetKind.ASG, n) for n in [*names, "not-there", names[0]]]
     counts = actuator.describe_many(targets)
-    assert throttler.calls == ["DescribeAutoScalingGroups"] * 3  # 121 names, 50 per call
-    assert len(counts) == 120 and ScaleTarget(TargetKind.ASG, "not-there") not in counts
+    assert throttler.calls == ["DescribeAutoScalingGroups"] * 3  # 13 distinct names, 5 per call
+    assert len(counts) == 12 and ScaleTarget(TargetKind.ASG, "not-there") not in counts
     assert counts[targets[0]] == ReplicaCount(desired=1, ready=1)
     assert counts[targets[1]] == ReplicaCount(desired=0, ready=0)
+
+
+def test_describe_batch_is_bounded_by_the_api_limit(client) -> None:
+    with pytest.raises(ValueError):
+        AsgActuator(client, describe_batch=51)
 
 
 def test_describe_raises_when_the_api_stays_throttled(client, actuator: AsgActuator,

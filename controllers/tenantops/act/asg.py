@@ -94,10 +94,13 @@ class AsgActuator:
     kind = TargetKind.ASG
 
     def __init__(self, client: Any, *, retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, describe_batch: int = DESCRIBE_BATCH) -> None:
+        if not 1 <= describe_batch <= DESCRIBE_BATCH:
+            raise ValueError(f"describe_batch must be 1..{DESCRIBE_BATCH}")
         self._client = client
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._batch = describe_batch
 
     @classmethod
     def connect(cls, *, endpoint_url: str | None = None, region: str = "us-east-1",
@@ -118,7 +121,7 @@ class AsgActuator:
     # ------------------------------------------------------------------ reading
 
     def describe_groups(self, names: Sequence[str], *, counter: CallCounter | None = None) -> dict[str, GroupState]:
-        """Every named group that exists, in ceil(n / 50) calls (plus pages); absent names are left out.
+        """Every named group that exists, in ceil(n / batch) calls (plus pages); absent names are left out.
 
         Raises CallFailed when the API stays unavailable: the observe step must not read "no groups" as
         "all groups are gone".
@@ -126,10 +129,10 @@ class AsgActuator:
         counter = counter or CallCounter()
         unique = list(dict.fromkeys(names))
         found: dict[str, GroupState] = {}
-        for batch in _chunks(unique, DESCRIBE_BATCH):
+        for batch in _chunks(unique, self._batch):
             token: str | None = None
             while True:
-                kwargs: dict[str, Any] = {"AutoScalingGroupNames": batch, "MaxRecords": DESCRIBE_BATCH}
+                kwargs: dict[str, Any] = {"AutoScalingGroupNames": batch, "MaxRecords": self._batch}
                 if token:
                     kwargs["NextToken"] = token
                 page = self._call(counter, "describe_auto_scaling_groups", **kwargs)
