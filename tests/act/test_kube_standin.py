@@ -281,3 +281,39 @@ def test_json_patch_test_op_failure_is_invalid() -> None:
     with pytest.raises(ApiError) as caught:
         json_patch({"a": 1}, [{"op": "test", "path": "/a", "value": 2}])
     assert caught.value.code == 422
+
+
+def test_replace_dry_run_label_selector_and_delete(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, NAME, replicas=1, labels={"app": "api", "tier": "web"})
+    kube_api.add_deployment(NS, "worker", replicas=1, labels={"app": "worker"})
+    apps = apps_api(kube_api)
+    assert [d.metadata.name for d in apps.list_namespaced_deployment(NS, label_selector="tier=web").items] == [NAME]
+
+    current = apps.read_namespaced_deployment(NAME, NS)
+    current.spec.replicas = 4
+    replaced = apps.replace_namespaced_deployment(NAME, NS, current)
+    assert replaced.spec.replicas == 4 and replaced.metadata.generation == 2
+
+    revision = kube_api.revision
+    preview = apps.patch_namespaced_deployment_scale(NAME, NS, {"spec": {"replicas": 9}}, dry_run="All")
+    assert preview.spec.replicas == 9
+    assert kube_api.replicas(NS, NAME) == 4 and kube_api.revision == revision
+
+    apps.delete_namespaced_deployment("worker", NS)
+    assert kube_api.deployment(NS, "worker") is None
+    with pytest.raises(ApiException) as caught:
+        apps.read_namespaced_deployment("worker", NS)
+    assert caught.value.status == 404
+
+
+def test_unsupported_patch_type_and_unknown_paths(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, NAME)
+    apps = apps_api(kube_api)
+    with pytest.raises(ApiException) as caught:
+        apps.patch_namespaced_deployment_scale(NAME, NS, {"spec": {"replicas": 2}},
+                                               _content_type="application/apply-patch+yaml")
+    assert caught.value.status == 415
+    with pytest.raises(ApiException) as caught:
+        client.CoreV1Api(apps.api_client).read_namespaced_pod("p", NS)
+    assert caught.value.status == 404
+    assert kube_api.replicas(NS, NAME) == 1
