@@ -221,3 +221,26 @@ def test_every_message_ends_sent_or_failed_never_lost_or_doubled(answers: list[s
         assert len(transport.accepted) == len(sent)
         subjects = [m for _, _, m in transport.accepted]
         assert len(set(subjects)) == len(subjects)
+
+
+def test_collector_exports_counts_from_the_table(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tenantops.notify.outbox import OutboxCollector
+
+    path = tmp_path / "s.db"
+    registry = CollectorRegistry()
+    registry.register(OutboxCollector(path))
+    assert registry.get_sample_value("tenantops_outbox_messages", {"kind": "report", "status": "pending"}) is None
+    outbox = Outbox(path)
+    for key in ("a", "b", "c"):
+        outbox.enqueue("report", key, make_message(), now=T0)
+    outbox.deliver(ScriptedTransport(["perm", "ok", "temp"]), T0)
+    assert registry.get_sample_value("tenantops_outbox_failed_total", {"kind": "report"}) == 1
+    assert registry.get_sample_value("tenantops_outbox_sent_total", {"kind": "report"}) == 1
+    assert registry.get_sample_value("tenantops_outbox_messages", {"kind": "report", "status": "pending"}) == 1
+    assert registry.get_sample_value("tenantops_outbox_oldest_pending_timestamp_seconds") == T0.timestamp()
+    # A fresh collector (a restarted controller) reads the same figures.
+    again = CollectorRegistry()
+    again.register(OutboxCollector(path))
+    assert b'tenantops_outbox_failed_total{kind="report"} 1.0' in generate_latest(again)

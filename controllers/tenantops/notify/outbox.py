@@ -43,6 +43,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import Counter, Gauge
 
@@ -386,3 +387,58 @@ def failure_alert(entry: OutboxEntry, error: str) -> Alert:
         ),
         details={"kind": entry.kind, "attempts": entry.attempts, "recipients": list(entry.recipients)},
     )
+
+
+class OutboxCollector:
+    """Outbox figures read from the table at scrape time, for the controller's own registry:
+
+        registry.register(OutboxCollector(settings.state))
+
+    Read from the database rather than counted in memory, so `tenantops_outbox_failed_total` survives a
+    restart and agrees across replicas; failed rows are kept, which keeps the counter monotonic.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def describe(self) -> list[Any]:
+        return []  # figures depend on the table's contents; nothing to pre-declare
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        messages = GaugeMetricFamily(
+            "tenantops_outbox_messages", "Messages in the outbox by kind and status.", labels=["kind", "status"]
+        )
+        failed = CounterMetricFamily(
+            "tenantops_outbox_failed", "Messages given up on (permanent refusal or too many retries).",
+            labels=["kind"],
+        )
+        sent = CounterMetricFamily("tenantops_outbox_sent", "Messages accepted by the mail service.", labels=["kind"])
+        oldest = GaugeMetricFamily(
+            "tenantops_outbox_oldest_pending_timestamp_seconds",
+            "Queue time of the oldest message not yet delivered (absent when none).",
+        )
+        if self.path.exists():
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+            try:
+                rows = conn.execute("SELECT kind, status, COUNT(*) FROM outbox GROUP BY kind, status").fetchall()
+                (first,) = conn.execute(
+                    "SELECT MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending')"
+                ).fetchone()
+            except sqlite3.OperationalError:  # no outbox table yet
+                rows, first = [], None
+            finally:
+                conn.close()
+            for kind, status, count in rows:
+                messages.add_metric([kind, status], count)
+                if status == Status.FAILED:
+                    failed.add_metric([kind], count)
+                elif status == Status.SENT:
+                    sent.add_metric([kind], count)
+            if first is not None:
+                oldest.add_metric([], first)
+        yield messages
+        yield failed
+        yield sent
+        yield oldest
