@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from typing import Protocol
 
 from tenantops.config.loader import Config
+from tenantops.config.settings import Settings
 from tenantops.notify.alertmanager import AlertmanagerSender
 from tenantops.notify.webhook import NotifyError, WebhookSender
 from tenantops.structs.plan import Alert
@@ -125,3 +126,15 @@ class AlertRouter:
         key = f"alert:{alert.key}:{alert.severity}:{now.isoformat()}"
         queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, recipients), now=now)
         return RouteOutcome(alert.key, "email", True, "queued" if queued else "already queued")
+
+
+def router_from_settings(config: Config, settings: Settings) -> AlertRouter:
+    """The router the controller uses: the outbox in the state database, webhook and Alertmanager when their
+    URLs are set (TENANTOPS_WEBHOOK_URL, TENANTOPS_ALERTMANAGER_URL)."""
+    from tenantops.notify.outbox import Outbox
+
+    return AlertRouter(
+        config, email=Outbox(settings.state), mail_from=settings.mail_from, ops_email=settings.ops_email,
+        webhook=WebhookSender(settings.webhook_url) if settings.webhook_url else None,
+        alertmanager=AlertmanagerSender(settings.alertmanager_url) if settings.alertmanager_url else None,
+    )

@@ -24,7 +24,7 @@ from tenantops.decide.cost.anomaly import Verdict, daily_baseline, hourly_baseli
 from tenantops.decide.cost.budget import judge_budget
 from tenantops.decide.cost.findings import CostFindings, PoolFinding, TenantFinding
 from tenantops.decide.cost.forecast import ForecastModel, fit, forecast_month
-from tenantops.decide.cost.history import TenantSeries, hour_start
+from tenantops.decide.cost.history import TenantSeries, hour_segments, hour_start
 from tenantops.decide.cost.ledger import ALERTS_KEY, RUN_KEY
 from tenantops.decide.cost.money import to_usd
 from tenantops.decide.cost.usage import workload_usages
@@ -145,10 +145,11 @@ class CostDecider:
         decisions: list[Decision] = []
         tenant_findings: dict[str, TenantFinding] = {}
         month = f"{now.year:04d}-{now.month:02d}"
+        segments = hour_segments(start, now)
         for tenant in config.tenants:
             cost = alloc.tenants.get(tenant.id) or TenantCost(tenant.id)
             series = TenantSeries.from_state(tenant.id, state)
-            closed_h, closed_d = series.add(start, now, cost.components())
+            closed_h, closed_d = series.add(start, now, cost.components(), segments)
             if closed_d:
                 refit(series)
                 for d in closed_d:

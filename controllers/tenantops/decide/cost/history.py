@@ -17,6 +17,7 @@ detection and forecasts skip it. Amounts are micro-dollars (see `money`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -45,6 +46,11 @@ def day_of_hour(index: int) -> int:
 
 def month_key(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
+
+
+@functools.lru_cache(maxsize=256)
+def _month_of_hour(hour: int) -> str:
+    return month_key(date.fromordinal(day_of_hour(hour)))
 
 
 def _bounded_push(start: int, values: list[int | None], at: int, value: int, keep: int) -> tuple[int, list[int | None]]:
@@ -138,9 +144,14 @@ class TenantSeries:
         self.cur_hour, self.cur_value = hour, 0
         return closed_hours, closed_days
 
-    def add(self, start: datetime, end: datetime, components: Mapping[str, int]) -> tuple[list[int], list[int]]:
-        """Charge `components` (micro-dollars) spent evenly over [start, end) to the hours it covers."""
-        segments = _hour_segments(start, end)
+    def add(self, start: datetime, end: datetime, components: Mapping[str, int],
+            segments: list[tuple[int, float]] | None = None) -> tuple[list[int], list[int]]:
+        """Charge `components` (micro-dollars) spent evenly over [start, end) to the hours it covers.
+
+        `segments` (from `hour_segments(start, end)`) may be passed in when many tenants share an interval.
+        """
+        if segments is None:
+            segments = hour_segments(start, end)
         weights = [seconds for _, seconds in segments]
         split = {name: split_exact(amount, weights) if len(segments) > 1 else [amount]
                  for name, amount in components.items()}
@@ -150,7 +161,7 @@ class TenantSeries:
             ch, cd = self.advance(hour)
             closed_h += ch
             closed_d += cd
-            month = month_key(date.fromordinal(day_of_hour(hour)))
+            month = _month_of_hour(hour)
             if month != self.month:
                 self.month, self.mtd = month, {}
             for name, parts in split.items():
@@ -178,7 +189,7 @@ class TenantSeries:
         return sum(self.mtd.values())
 
 
-def _hour_segments(start: datetime, end: datetime) -> list[tuple[int, float]]:
+def hour_segments(start: datetime, end: datetime) -> list[tuple[int, float]]:
     """(epoch hour, seconds) pieces of [start, end); a zero-length interval is one empty piece at `end`."""
     if end <= start:
         return [(hour_index(end), 0.0)]

@@ -8,12 +8,14 @@ usage is marked `estimated` so reports can say so.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from tenantops.config.kinds.common import parse_quantity
 from tenantops.config.loader import Config
-from tenantops.structs.snapshot import Snapshot
+from tenantops.structs.snapshot import Reading, Snapshot
 
 GIB = float(2**30)
 GB = 1e9
@@ -40,34 +42,39 @@ class WorkloadUsage:
     estimated: bool = False
 
 
-def _reading(snapshot: Snapshot, tenant: str, workload: str, metric: str) -> float | None:
-    reading = snapshot.reading(tenant, workload, metric)
-    return reading.value if reading.ok else None
+def _value(readings: Mapping[str, Reading] | None, metric: str) -> float | None:
+    if readings is None:
+        return None
+    reading = readings.get(metric)
+    return reading.value if reading is not None and reading.ok else None
 
 
 def workload_usages(snapshot: Snapshot, config: Config) -> list[WorkloadUsage]:
     """Billable quantities of every catalogued workload; workloads the catalogue lacks are not billed here."""
     out: list[WorkloadUsage] = []
+    workloads = snapshot.workloads
     for tenant in config.tenants:
         for w in tenant.workloads:
             tid, name = tenant.id, w.name
-            replicas = _reading(snapshot, tid, name, REPLICAS)
+            found = workloads.get((tid, name))
+            readings = found.readings if found is not None else None
+            replicas = _value(readings, REPLICAS)
             estimated = replicas is None
             count = replicas if replicas is not None else float(w.min_replicas)
-            storage = _reading(snapshot, tid, name, STORAGE) or 0.0
+            storage = _value(readings, STORAGE) or 0.0
             if tenant.isolation == "silo":
                 out.append(WorkloadUsage(tid, name, tenant.region, "silo", 0.0, 0.0, storage / GB, count,
                                          w.instance_type, estimated))
                 continue
-            cpu = _reading(snapshot, tid, name, CPU)
-            mem = _reading(snapshot, tid, name, MEMORY)
-            cpu_req = _reading(snapshot, tid, name, CPU_REQUEST)
-            mem_req = _reading(snapshot, tid, name, MEMORY_REQUEST)
+            cpu = _value(readings, CPU)
+            mem = _value(readings, MEMORY)
+            cpu_req = _value(readings, CPU_REQUEST)
+            mem_req = _value(readings, MEMORY_REQUEST)
             if cpu_req is None:
-                cpu_req = parse_quantity(w.cpu_request) * count
+                cpu_req = _quantity(w.cpu_request) * count
                 estimated = True
             if mem_req is None:
-                mem_req = parse_quantity(w.memory_request) * count
+                mem_req = _quantity(w.memory_request) * count
                 estimated = True
             if cpu is None or mem is None:
                 estimated = True
@@ -76,3 +83,8 @@ def workload_usages(snapshot: Snapshot, config: Config) -> list[WorkloadUsage]:
                 max(cpu_req, cpu or 0.0), max(mem_req, mem or 0.0) / GIB, storage / GB, 0.0, None, estimated,
             ))
     return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _quantity(value: str) -> float:
+    return parse_quantity(value)
