@@ -317,3 +317,21 @@ def test_unsupported_patch_type_and_unknown_paths(kube_api: KubeApiServer) -> No
         client.CoreV1Api(apps.api_client).read_namespaced_pod("p", NS)
     assert caught.value.status == 404
     assert kube_api.replicas(NS, NAME) == 1
+
+
+@pytest.mark.slow
+def test_module_runs_as_a_server_process_and_stops_on_sigterm() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "tenantops.sandbox.kube_api", "--seed", f"{NS}/{NAME}=3"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        apps = client.AppsV1Api(api_client(url))
+        assert apps.read_namespaced_deployment_scale(NAME, NS).spec.replicas == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0

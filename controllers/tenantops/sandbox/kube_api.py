@@ -49,15 +49,21 @@ Python API::
 
     # KubeApiServer(token="s3cret") demands "Authorization: Bearer s3cret" (401 otherwise).
 
+From a shell (for a demo or a manual session; stops on Ctrl-C or SIGTERM)::
+
+    python -m tenantops.sandbox.kube_api --port 0 --seed tenant-acme/api=2 --seed tenant-acme/worker=1
+
 The server is thread-safe (one lock around the store and the log) and `stop()` ends hanging requests,
 closes the socket and joins the serving thread.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import re
+import signal
 import threading
 import uuid
 from collections.abc import Callable
@@ -906,3 +912,34 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (a timeout); nothing to answer
 
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until interrupted, optionally seeded with `namespace/deployment=replicas` entries."""
+    parser = argparse.ArgumentParser(description="A small Kubernetes API server (Deployments, scale, Leases).")
+    parser.add_argument("--host", default=LOOPBACK)
+    parser.add_argument("--port", type=int, default=0, help="0 = a free port (printed)")
+    parser.add_argument("--seed", action="append", default=[], metavar="NS/NAME=REPLICAS")
+    args = parser.parse_args(argv)
+    server = KubeApiServer(args.host, args.port)
+    seeds = []
+    for seed in args.seed:
+        match = re.fullmatch(r"([a-z0-9-]+)/([a-z0-9-]+)=(\d+)", seed)
+        if match is None:
+            parser.error(f"--seed {seed!r}: expected NAMESPACE/NAME=REPLICAS")
+        seeds.append((match.group(1), match.group(2), int(match.group(3))))
+    server.start()
+    for namespace, name, replicas in seeds:
+        server.add_deployment(namespace, name, replicas)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    print(server.url, flush=True)
+    try:
+        done.wait()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
