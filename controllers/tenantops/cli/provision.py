@@ -85,8 +85,14 @@ def command(stack: str, mode: str, catalog: str | None, policies: str | None, ye
         workspace = auto.create_or_select_stack(
             stack_name=stack, work_dir=str(PROJECT_ROOT), opts=auto.LocalWorkspaceOptions(env_vars=env)
         )
-        run = {"preview": workspace.preview, "up": workspace.up, "destroy": workspace.destroy}[mode]
-        result = run(on_output=None if as_json else click.echo)
+        on_output = None if as_json else click.echo
+        result: Any
+        if mode == "up":
+            result = workspace.up(on_output=on_output)
+        elif mode == "destroy":
+            result = workspace.destroy(on_output=on_output)
+        else:
+            result = workspace.preview(on_output=on_output)
     except FileNotFoundError as exc:
         raise click.ClickException(INSTALL_HINT) from exc
     except auto.CommandError as exc:
