@@ -228,3 +228,42 @@ def test_reconcile_command_bad_catalogue_exits_2(config_files, tmp_path, capsys)
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert f"{catalog}:" in err and "gold" in err
+
+
+def test_full_pass_scales_pool_down_and_silo_up_through_both_actuators(prometheus, config, kube_api, moto_server,
+                                                                      tmp_path) -> None:
+    import contextlib as ctx
+
+    import boto3
+
+    from tenantops.act.asg import AsgActuator
+
+    start = T - 900
+    prom = prometheus(series=[
+        requests_counter("alpha", "api", 5, start, T), replicas_gauge("alpha", "api", 4, start, T),
+        requests_counter("delta", "api", 50, start, T),
+        replicas_gauge("delta", "api", 9, start, T),  # not authoritative for a silo tenant
+    ])
+    kube_api.add_deployment("tenant-alpha", "api", replicas=4)
+    asg_client = boto3.client("autoscaling", region_name=moto_server.region, endpoint_url=moto_server.endpoint_url)
+    with ctx.suppress(asg_client.exceptions.AlreadyExistsFault):
+        asg_client.create_launch_configuration(LaunchConfigurationName="lc", ImageId="ami-12c6146b",
+                                               InstanceType="t3.micro")
+    group = "tenantops-test-delta-api"
+    asg_client.create_auto_scaling_group(AutoScalingGroupName=group, LaunchConfigurationName="lc", MinSize=0,
+                                         MaxSize=30, DesiredCapacity=3, AvailabilityZones=["us-east-1a"])
+    asg = AsgActuator.connect(endpoint_url=moto_server.endpoint_url, region=moto_server.region)
+    reconciler = Reconciler(PrometheusSource(prom.url), StateStore(tmp_path / "s.db"), [TargetTracking()],
+                            {TargetKind.KUBERNETES: KubernetesActuator.connect(kube_api.url), TargetKind.ASG: asg},
+                            replica_reader=asg)
+    result = reconciler.run_pass(config, utc(T))
+    assert result.snapshot.reading("delta", "api", "replicas").value == 3.0  # from the group, not Prometheus
+    outcomes = {(o.action.tenant, o.action.workload): o for o in result.outcomes}
+    assert outcomes[("alpha", "api")].status is OutcomeStatus.APPLIED
+    assert kube_api.replicas("tenant-alpha", "api") == 1  # scaled down: 5 req/s fits one replica
+    assert outcomes[("delta", "api")].status is OutcomeStatus.APPLIED
+    desired = asg_client.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]
+    assert desired["DesiredCapacity"] == 5  # scaled up: 50 req/s at 10 per replica
+    again = reconciler.run_pass(config, utc(T + 1))  # idempotent: the same plan writes nothing new
+    assert kube_api.replicas("tenant-alpha", "api") == 1
+    assert all(o.status is not OutcomeStatus.FAILED for o in again.outcomes if o.action.tenant == "alpha")
