@@ -17,7 +17,7 @@ from tenantops.act.retry import CallFailed, RetryPolicy
 from tenantops.observe.replicas import ReplicaCount
 from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
 
-from .kubehelpers import RecordingSleep
+from .builders import RecordingSleep
 
 pytestmark = pytest.mark.integration
 

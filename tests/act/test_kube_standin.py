@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from tenantops.act.kubeclient import api_client
 from tenantops.sandbox.kube_api import ApiError, KubeApiServer, json_merge_patch, json_patch, strategic_merge_patch
 
-from .kubehelpers import apps_api
+from .builders import apps_api
 
 NS, NAME = "tenant-acme", "api"
 SCALE_PATH = f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}/scale"

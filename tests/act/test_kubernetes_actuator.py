@@ -12,7 +12,7 @@ from tenantops.act.retry import CallFailed, RetryPolicy
 from tenantops.sandbox.kube_api import KubeApiServer
 from tenantops.structs.plan import ScaleTarget, TargetKind
 
-from .kubehelpers import RecordingSleep, scale_action
+from .builders import RecordingSleep, scale_action
 
 NS, NAME = "tenant-acme", "api"
 SCALE_PATH = f"/apis/apps/v1/namespaces/{NS}/deployments/{NAME}/scale"

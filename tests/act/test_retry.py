@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tenantops.act.retry import CallCounter, CallFailed, Classified, ErrorClass, RetryPolicy, call_with_retry
 
-from .kubehelpers import RecordingSleep
+from .builders import RecordingSleep
 
 policies = st.builds(
     RetryPolicy,

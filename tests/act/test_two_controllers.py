@@ -15,7 +15,7 @@ from tenantops.engine.lease import LeaseElector
 from tenantops.sandbox.kube_api import KubeApiServer
 from tenantops.structs.plan import ScaleAction
 
-from .kubehelpers import scale_action
+from .builders import scale_action
 
 pytestmark = pytest.mark.integration
 

@@ -49,7 +49,7 @@ Python API::
 
     # KubeApiServer(token="s3cret") demands "Authorization: Bearer s3cret" (401 otherwise).
 
-From a shell (for a demo or a manual session; stops on Ctrl-C or SIGTERM)::
+From a shell (for a demo or a manual run; stops on Ctrl-C or SIGTERM)::
 
     python -m tenantops.sandbox.kube_api --port 0 --seed tenant-acme/api=2 --seed tenant-acme/worker=1
 
