@@ -26,7 +26,7 @@ def plot_run(path: Path | str, trace: Trace, result: Result) -> None:
     def thin(values: np.ndarray) -> np.ndarray:
         pad = (-len(values)) % stride
         padded = np.concatenate([values.astype(np.float64), np.full(pad, np.nan)])
-        return np.nanmax(padded.reshape(-1, stride), axis=1)
+        return np.asarray(np.nanmax(padded.reshape(-1, stride), axis=1), dtype=np.float64)
 
     served = result.run.ready * result.capacity
     violated = trace.demand > served

@@ -31,9 +31,12 @@ class ForecastParams:
     error_seconds: float = 3 * 3600.0  # memory of the absolute-error scale
     profile_days: float = 3.0  # memory of the daily profile, in days of data per bin
     target_miss: float = 0.004  # share of forecasts allowed to fall short of the outcome
-    quantile_step: float = 0.25  # conformal step: how fast the margin reacts to misses
+    quantile_step: float = 0.1  # conformal step: how fast the margin reacts to misses
     min_quantile: float = 0.5
     max_quantile: float = 12.0
+    # Errors are measured relative to level**exponent (0 by default; 0.5: counting noise, which grows with the square
+    # root of the rate), so the margin follows the level at once instead of lagging the error memory.
+    scale_exponent: float = 0.0
 
 
 def _ewma_weight(dt: float, tau: float) -> float:
@@ -100,18 +103,24 @@ def _settle(state: WorkloadState, value: float, at: float, params: ForecastParam
         if entry[0] > at + slack:
             keep.append(entry)
             continue
+        norm = entry[1 + 2 * FORECASTERS] if len(entry) > 1 + 2 * FORECASTERS else 1.0
         for i in range(FORECASTERS):
             error = value - entry[1 + i]
-            state.mae[i] += weight * (abs(error) - state.mae[i])
+            state.mae[i] += weight * (abs(error) / norm - state.mae[i])
             q = state.quantile[i]
             q += step * (1.0 - target) if error > q * entry[1 + FORECASTERS + i] else -step * target
             state.quantile[i] = min(params.max_quantile, max(params.min_quantile, q))
     state.pending = keep
 
 
-def error_scale(state: WorkloadState, which: int) -> float:
-    """The unit of a margin: recent absolute error, floored so a perfectly smooth past is not trusted blindly."""
-    return max(state.mae[which], 0.01 * abs(state.level), 0.02)
+def normaliser(state: WorkloadState, params: ForecastParams) -> float:
+    return float(max(1.0, abs(state.level)) ** params.scale_exponent)
+
+
+def error_scale(state: WorkloadState, which: int, params: ForecastParams) -> float:
+    """The unit of a margin: recent (level-normalised) absolute error at today's level, floored so a
+    perfectly smooth past is not trusted blindly."""
+    return max(state.mae[which] * normaliser(state, params), 0.01 * abs(state.level), 0.02)
 
 
 def point(state: WorkloadState, at: float, params: ForecastParams, which: int) -> float:
@@ -132,33 +141,36 @@ def point(state: WorkloadState, at: float, params: ForecastParams, which: int) -
     return max(0.0, state.level + trend * effective)
 
 
-def margin(state: WorkloadState, which: int) -> float:
-    return state.quantile[which] * error_scale(state, which)
+def margin(state: WorkloadState, which: int, params: ForecastParams) -> float:
+    return state.quantile[which] * error_scale(state, which, params)
 
 
-def best(state: WorkloadState) -> int:
+def best(state: WorkloadState, params: ForecastParams) -> int:
     """The forecaster with the narrowest calibrated margin: the one that knows this workload best."""
-    widths = [margin(state, i) for i in range(FORECASTERS)]
+    widths = [margin(state, i, params) for i in range(FORECASTERS)]
     return widths.index(min(widths))
 
 
-def upper(state: WorkloadState, at: float, params: ForecastParams, which: int) -> float:
-    """Demand at `at` that is exceeded only about `target_miss` of the time, by this forecaster's record."""
-    return point(state, at, params, which) + margin(state, which)
+def upper(state: WorkloadState, at: float, params: ForecastParams, which: int, lead: float | None = None) -> float:
+    """Demand at `at` that is exceeded only about `target_miss` of the time, by this forecaster's record.
+
+    The margin is calibrated at the provisioning lead `lead` (seconds after the last observation); nearer
+    times get a margin shrunk by the square root of their share of it, as errors that accumulate step by
+    step grow with the square root of the lead.
+    """
+    width = margin(state, which, params)
+    if lead is not None and lead > 0 and state.last_at is not None:
+        width *= math.sqrt(min(1.0, max(0.0, at - state.last_at) / lead))
+    return point(state, at, params, which) + width
 
 
 def remember(state: WorkloadState, due: float, params: ForecastParams) -> None:
     """Keep every forecaster's forecast for `due` until its time comes, to be scored by `observe`."""
     forecasts = [point(state, due, params, i) for i in range(FORECASTERS)]
-    scales = [error_scale(state, i) for i in range(FORECASTERS)]
-    state.pending.append([due, *forecasts, *scales])
+    scales = [error_scale(state, i, params) for i in range(FORECASTERS)]
+    state.pending.append([due, *forecasts, *scales, normaliser(state, params)])
     if len(state.pending) > 16:  # a stalled clock must not grow the state without bound
         del state.pending[0]
-
-
-def relative_error(state: WorkloadState, which: int) -> float:
-    """Recent forecast error relative to the level (one replica at least), for the reason text."""
-    return state.mae[which] / max(1.0, abs(state.level))
 
 
 def is_poor(state: WorkloadState, which: int, max_error: float) -> bool:

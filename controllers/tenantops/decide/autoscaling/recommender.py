@@ -39,6 +39,7 @@ class Tuning:
     cooldown_seconds: float
     budget_action: str
     forecast: forecast.ForecastParams
+    shrink_near_margins: bool = False
 
     @classmethod
     def of(cls, spec: ScalingSpec) -> Tuning:
@@ -147,7 +148,7 @@ def _estimate(
     steps = math.ceil(tuning.startup_seconds / interval - EPS)
     due = now + steps * interval
     params = tuning.forecast
-    which = forecast.best(state)
+    which = forecast.best(state, params)
     forecast.remember(state, due, params)
     reactive, metric = hpa_recommendation(obs.metrics, obs.ready, obs.current, tuning.tolerance)
     if not tuning.predictive:
@@ -165,13 +166,14 @@ def _estimate(
     ahead = math.ceil(forecast.upper(state, due, params, which) - EPS)
     sooner = 0
     if steps > 0:
-        first = forecast.upper(state, now, params, which)
-        last = forecast.upper(state, now + (steps - 1) * interval, params, which) if steps > 1 else first
+        lead = due - obs.at if tuning.shrink_near_margins else None
+        first = forecast.upper(state, now, params, which, lead)
+        last = forecast.upper(state, now + (steps - 1) * interval, params, which, lead) if steps > 1 else first
         sooner = math.ceil(max(first, last) - EPS)
     wanted = max(ahead, min(obs.current, sooner))
     return wanted, "predictive", (
         f"{forecast.NAMES[which]} forecast {forecast.point(state, due, params, which):.2f} replicas of "
-        f"demand in {steps * interval:.0f}s (now {demand:.2f}) plus a {forecast.margin(state, which):.2f} "
+        f"demand in {steps * interval:.0f}s (now {demand:.2f}) plus a {forecast.margin(state, which, params):.2f} "
         f"margin for a {params.target_miss:.1%} miss rate"
     )
 
