@@ -181,7 +181,8 @@ class CostDecider:
                 burn_rate=round(fc.burn_rate, 3) if fc.burn_rate is not None else None,
                 forecast_method=fc.method,
             )
-        for bucket, amount in ((IDLE, alloc.idle_total), (SHARED, alloc.shared_total)):
+        # Buckets hold only what was not spread onto tenants, so tenants + buckets add up to the total cost.
+        for bucket, amount in ((IDLE, alloc.idle_bucket), (SHARED, alloc.shared_bucket)):
             series = TenantSeries.from_state(bucket, state)
             closed_h, closed_d = series.add(start, now, {"total": amount})
             if closed_d:

@@ -12,7 +12,10 @@ decider's state mapping (state key -> JSON value, as the engine stores it) to `L
     ledger.open_alerts()                      # active AlertRecords, newest first
     ledger.buckets                            # ("__idle__", "__shared__"), reported like tenants
 
-All money is USD. Days are UTC dates; a day with no observation is absent (unknown), not 0.
+All money is USD. Days are UTC dates; a day with no observation is absent (unknown), not 0. The buckets
+hold idle and shared cost that was *not* spread onto tenants (rule `separate`, or no tenant to spread it
+on), so the tenants' totals plus the buckets' are the whole cost, nothing counted twice; the parts that
+were spread show in each tenant's `month_to_date()` components `idle` and `shared`.
 """
 
 from __future__ import annotations
