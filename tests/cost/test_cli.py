@@ -72,3 +72,27 @@ def test_unknown_tenant_and_bad_window_are_bad_input(tmp_path: Path) -> None:
         with pytest.raises(SystemExit) as exc:
             main([*base, *extra])
         assert exc.value.code == 2
+
+
+@pytest.mark.integration
+def test_reconcile_shows_the_difference_from_billed_cost(tmp_path: Path, moto_server: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = REPO / "stacks" / "dev.catalog.yaml"
+    db = tmp_path / "state.db"
+    write_store(db, catalog, days=1)
+    today = datetime.now(UTC).date()
+    moto_server.queue_cost_and_usage([{
+        "ResultsByTime": [{"TimePeriod": {"Start": today.isoformat(), "End": today.isoformat()}, "Estimated": True,
+                           "Groups": [{"Keys": ["tenant$hooli"], "Metrics": {"UnblendedCost": {"Amount": "1000"}}},
+                                      {"Keys": ["tenant$"], "Metrics": {"UnblendedCost": {"Amount": "5"}}}]}],
+    }])
+    monkeypatch.setenv("TENANTOPS_AWS_ENDPOINT_URL", moto_server.endpoint_url)
+    result = CliRunner().invoke(cli, ["cost", "--catalog", str(catalog), "--policies", str(REPO / "policies"),
+                                      "--state", str(db), "--window", "2d", "--reconcile", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    recon = {r["tenant"]: r for r in data["reconciliation"]}
+    estimate = {r["tenant"]: r["window_usd"] for r in data["tenants"]}["hooli"]
+    assert recon["hooli"]["actual_usd"] == 1000.0
+    assert recon["hooli"]["difference_usd"] == pytest.approx(1000.0 - estimate, abs=0.01)
+    assert recon["__untagged__"]["actual_usd"] == 5.0
