@@ -121,3 +121,18 @@ def test_notifications_never_exceed_episodes_plus_one_escalation_each(events: li
     assert escalations <= episodes
     if "fire" in events:
         assert fires >= 1
+
+
+def test_policy_snooze_holds_a_new_alert_then_it_fires_once() -> None:
+    p = Pager()
+    until = T0 + timedelta(hours=5)
+
+    def snoozed(a: Alert) -> datetime | None:
+        return until if a.cause == "cost-anomaly-daily" else None
+
+    sent = []
+    for h in range(10):
+        notes, changed = step(p.records, [alert()], [], T0 + timedelta(hours=h), lambda _t: RULES, snoozed)
+        p.records.update(changed)
+        sent += [(h, n.transition) for n in notes]
+    assert sent == [(5, Transition.FIRE)]

@@ -120,3 +120,28 @@ def test_ledger_tenants_plus_buckets_equal_everything_charged(tmp_path: Path) ->
     totals = ledger.totals(first_day, now.date() + timedelta(days=1), include_buckets=True)
     assert totals["__idle__"] > 0  # kept separate by the rule
     assert abs(sum(totals.values()) - charged) < 1e-3
+
+
+def test_snooze_in_the_catalogue_is_validated_with_file_and_line(tmp_path: Path) -> None:
+    from tenantops.config import ConfigError
+
+    bad = tenant("big")
+    bad["overrides"] = {"alerts": {"snooze": [{"cause": "budget-actual", "key": "x", "until": "2026-12-01T00:00:00Z",
+                                               "reason": "both"}]}}
+    try:
+        make_config(tmp_path, [bad])
+    except ConfigError as exc:
+        text = str(exc.issues[0])
+        assert "catalog.yaml:" in text and "snooze" in text and "exactly one" in text
+    else:
+        raise AssertionError("a snooze naming both cause and key was accepted")
+
+
+def test_budget_alerts_snoozed_for_one_tenant_only(tmp_path: Path) -> None:
+    quiet = tenant("big", budget=60)
+    quiet["overrides"] = {"alerts": {"snooze": [{"cause": "budget-actual", "until": "2027-01-01T00:00:00Z",
+                                                 "reason": "contract renegotiation"}]}}
+    config = make_config(tmp_path, [quiet])
+    alerts = run(config, {}, datetime(2026, 11, 1, tzinfo=UTC), 24 * 10, lambda _now: 4.0, step_min=60)
+    assert not [a for a in alerts if a.cause == "budget-actual"]
+    assert [a for a in alerts if a.cause == "budget-forecast"]  # other causes still alert

@@ -108,11 +108,13 @@ def step(
     cleared: Iterable[str],
     now: datetime,
     rules_for: Callable[[str | None], Rules],
+    snoozed_until: Callable[[Alert], datetime | None] | None = None,
 ) -> tuple[list[Notification], dict[str, AlertRecord]]:
     """Advance every record by one pass.
 
     `firing` are the alerts whose condition holds now; `cleared` the keys evaluated this pass and found
     clear. Keys in neither were not evaluated (e.g. an hourly check between hours) and keep their state.
+    `snoozed_until` gives a policy snooze for an alert (held back while `now` is before it).
     Returns the notifications to send and the records that changed.
     """
     out: list[Notification] = []
@@ -125,6 +127,8 @@ def step(
         rules = rules_for(alert.tenant)
         rec = records.get(alert.key)
         snoozed = rec is not None and rec.snoozed_until is not None and now < rec.snoozed_until
+        policy_until = snoozed_until(alert) if snoozed_until is not None else None
+        snoozed = snoozed or (policy_until is not None and now < policy_until)
         if rec is None or not rec.active:
             flapping = (
                 rec is not None and rec.notified and rec.last_fired is not None
@@ -142,6 +146,13 @@ def step(
             )
             if notify:
                 out.append(Notification(alert, Transition.FIRE, now))
+            continue
+        if not rec.notified and not snoozed:  # held back by a snooze that has now ended
+            out.append(Notification(alert, Transition.FIRE, rec.first_fired))
+            changed[alert.key] = replace(
+                rec, severity=alert.severity, summary=alert.summary, amount_usd=alert.amount_usd, notified=True,
+                last_fired=now, last_seen=now, fires=rec.fires + 1,
+            )
             continue
         worse = _RANK[alert.severity] > _RANK[rec.severity]
         too_long = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import EmailStr, Field
+from pydantic import AwareDatetime, EmailStr, Field, model_validator
 
 from tenantops.config.kinds.common import NonNegative, Positive
 from tenantops.config.registry import Spec, policy_kind
@@ -106,6 +106,25 @@ class BudgetSpec(Spec):
     forecast_thresholds: list[Positive] = [100]
 
 
+class Snooze(Spec):
+    """Silence alerts of one cause (or one exact alert key) until a time, with the reason on record.
+
+    Kept in policy (usually a tenant's `overrides.alerts.snooze` in the catalogue) so a silence is reviewed
+    like any change, expires by itself, and the running controller picks it up on reload.
+    """
+
+    cause: str | None = None  # e.g. cost-anomaly-daily, budget-forecast
+    key: str | None = None  # an exact alert key, e.g. cost:anomaly:hourly:acme
+    until: AwareDatetime
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Snooze:
+        if (self.cause is None) == (self.key is None):
+            raise ValueError("a snooze names exactly one of `cause` or `key`")
+        return self
+
+
 @policy_kind("AlertPolicy", scope="tier", tier_field="alerts")
 class AlertSpec(Spec):
     """When a cost anomaly pages someone, and where alerts go.
@@ -120,6 +139,8 @@ class AlertSpec(Spec):
           snooze_hours: 24
           escalate_after_hours: 48
           routes: [email, webhook, alertmanager]
+          snooze:
+            - {cause: cost-anomaly-hourly, until: "2026-12-01T00:00:00Z", reason: load test week}
     """
 
     anomaly_z: Positive = 3.5
@@ -129,3 +150,4 @@ class AlertSpec(Spec):
     escalate_after_hours: NonNegative = 48
     routes: list[Literal["email", "webhook", "alertmanager"]] = ["email"]
     extra_recipients: list[EmailStr] = []
+    snooze: list[Snooze] = []

@@ -211,7 +211,14 @@ class CostDecider:
             spec = config.for_tenant(tenant).alerts
             return lifecycle.Rules(spec.snooze_hours, spec.escalate_after_hours)
 
-        notes, changed = lifecycle.step(records, firing, cleared, now, rules_for)
+        def snoozed_until(alert: Alert) -> datetime | None:
+            if alert.tenant is None or alert.tenant not in config.by_id:
+                return None
+            times = [s.until for s in config.for_tenant(alert.tenant).alerts.snooze
+                     if s.key == alert.key or s.cause == alert.cause]
+            return max(times) if times else None
+
+        notes, changed = lifecycle.step(records, firing, cleared, now, rules_for, snoozed_until)
         forget = set(lifecycle.expired({**records, **changed}, now))
         if not changed and not forget:
             return notes, {}
