@@ -14,7 +14,7 @@ from tenantops_infra import documents, guards
 from tenantops_infra.isolation import IsolationReport, grants_from_run, prove_isolation, widen
 from tenantops_infra.mocked import ACCOUNT_ID, MockRun
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _run_against(server: MotoServer, grants: list[Any]) -> IsolationReport:
