@@ -4,13 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-  echo "setup: installing prometheus (Debian package)"
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 \
+   || ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  echo "setup: installing prometheus and alertmanager (Debian packages)"
   if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
   # The package starts a system service on port 9090; tenantops starts its own on free ports instead.
-  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true
   $SUDO pkill -x prometheus >/dev/null 2>&1 || true
 fi
 

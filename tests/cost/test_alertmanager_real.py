@@ -1,0 +1,80 @@
+"""Alerts posted to a real Prometheus Alertmanager (Debian's `prometheus-alertmanager`) and read back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tenantops.notify.alertmanager import AlertmanagerSender
+from tenantops.sandbox.ports import free_port
+from tenantops.structs.plan import Alert, Severity
+
+BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+CONFIG = """
+route:
+  receiver: blackhole
+receivers:
+  - name: blackhole
+"""
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[str]:
+    assert BINARY is not None
+    (tmp_path / "am.yml").write_text(CONFIG, encoding="utf-8")
+    port = free_port()
+    proc = subprocess.Popen(
+        [BINARY, f"--config.file={tmp_path / 'am.yml'}", f"--storage.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:  # noqa: S310
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"alertmanager did not start: {proc.stderr.read()!r}") from None  # type: ignore[union-attr]
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(BINARY is None, reason="prometheus-alertmanager is not installed (scripts/setup.sh installs it)")
+def test_alertmanager_accepts_and_resolves_cost_alerts(alertmanager: str) -> None:
+    now = datetime.now(UTC)
+    alert = Alert("cost:anomaly:daily:acme", "acme", Severity.WARNING, "cost-anomaly-daily",
+                  "Acme spend up", "Check acme", 120.5)
+    sender = AlertmanagerSender(alertmanager)
+    sender.send([alert], now)
+    with urllib.request.urlopen(f"{alertmanager}/api/v2/alerts", timeout=5) as r:  # noqa: S310
+        active = json.loads(r.read())
+    assert len(active) == 1
+    got = active[0]
+    assert got["labels"]["tenant"] == "acme" and got["labels"]["key"] == "cost:anomaly:daily:acme"
+    assert got["annotations"]["amount_usd"] == "120.50" and got["status"]["state"] == "active"
+    resolved = Alert(alert.key, "acme", Severity.WARNING, alert.cause, "Resolved: Acme spend up", "none", None,
+                     {"resolved": True})
+    sender.send([resolved], datetime.now(UTC))
+    with urllib.request.urlopen(f"{alertmanager}/api/v2/alerts?active=true", timeout=5) as r:  # noqa: S310
+        still = [a for a in json.loads(r.read()) if a["status"]["state"] == "active"]
+    assert still == []
