@@ -139,3 +139,32 @@ def widen(grant: TenantGrant, resource: str) -> TenantGrant:
     policy = json.loads(grant.role_policy)
     policy["Statement"].append({"Sid": "Leak", "Effect": "Allow", "Action": "s3:*", "Resource": resource})
     return TenantGrant(grant.tenant_id, grant.bucket, grant.role_name, grant.trust_policy, json.dumps(policy))
+
+
+def prove_on_moto_server(grants: list[TenantGrant], endpoint_url: str, region: str = "us-east-1") -> IsolationReport:
+    """`prove_isolation` against a running moto server (`tenantops.sandbox.moto_server.MotoServer`)."""
+    import urllib.request
+
+    import boto3
+
+    from tenantops.sandbox.moto_server import FAKE_CREDENTIALS
+
+    admin = {
+        "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+    }
+
+    def client(service: str, **credentials: str) -> Any:
+        return boto3.client(service, region_name=region, endpoint_url=endpoint_url, **(credentials or admin))
+
+    def enforce(on: bool) -> None:
+        # moto's switch: authenticate every request after the first N; "inf" switches enforcement off.
+        request = urllib.request.Request(  # noqa: S310 (the local moto server)
+            f"{endpoint_url}/moto-api/reset-auth", data=b"0" if on else b"inf", method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            response.read()
+
+    return prove_isolation(grants, client, enforce)

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any
 
-import boto3
 import pytest
 
 from tenantops.sandbox.moto_server import MotoServer
 from tenantops_infra import documents, guards
-from tenantops_infra.isolation import IsolationReport, grants_from_run, prove_isolation, widen
+from tenantops_infra.isolation import IsolationReport, grants_from_run, prove_on_moto_server, widen
 from tenantops_infra.mocked import ACCOUNT_ID, MockRun
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _run_against(server: MotoServer, grants: list[Any]) -> IsolationReport:
-    def client(service: str, **credentials: str) -> Any:
-        if not credentials:
-            return server.client(service)
-        return boto3.client(service, region_name=server.region, endpoint_url=server.endpoint_url, **credentials)
-
-    def enforce(on: bool) -> None:
-        request = urllib.request.Request(  # noqa: S310 (loopback moto server)
-            f"{server.endpoint_url}/moto-api/reset-auth", data=b"0" if on else b"inf", method="POST",
-            headers={"Content-Type": "text/plain"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            response.read()
-
-    return prove_isolation(grants, client, enforce)
+    return prove_on_moto_server(grants, server.endpoint_url, server.region)
 
 
 def test_every_cross_tenant_s3_attempt_is_denied_and_own_access_works(

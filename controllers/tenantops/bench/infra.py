@@ -35,16 +35,41 @@ def _mocked() -> Any:
     return mocked
 
 
+def _isolation(mocked: Any, catalog: str, policies: str) -> dict[str, Any]:
+    """Run the program for `catalog`, then the isolation proof on a fresh local moto server."""
+    from tenantops.sandbox.moto_server import MotoServer
+    from tenantops_infra.isolation import grants_from_run, prove_on_moto_server
+
+    run = mocked.run_program({"tenantops:catalog": str(Path(catalog).resolve()), "tenantops:policies": policies})
+    grants = grants_from_run(run)
+    with MotoServer() as server:
+        report = prove_on_moto_server(grants, server.endpoint_url, server.region)
+    return {
+        "catalog": catalog,
+        "tenants": len(grants),
+        "cross_attempts": report.cross_attempts,
+        "cross_denied": report.cross_denied,
+        "denied_percent": round(report.denied_percent, 2),
+        "own_attempts": report.own_attempts,
+        "own_allowed": report.own_allowed,
+        "leaks": report.leaks,
+    }
+
+
 @click.command("infra")
 @click.option("--tenants", type=click.IntRange(1, 100_000), default=1000, show_default=True,
               help="Synthetic catalogue size (a third each free/pro/enterprise, some enterprise as silo).")
 @click.option("--policies", type=click.Path(exists=True, file_okay=False), default=str(PROJECT_ROOT / "policies"),
               show_default=True)
 @click.option("--memory", is_flag=True, help="Also trace peak Python memory (slower).")
+@click.option("--isolation", "isolation_catalog", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Also prove tenant isolation for this catalogue in a local moto server with IAM enforcement "
+                   "(every tenant's role tries read/write/list/delete on every tenant's bucket).")
 @click.option("--json", "as_json", is_flag=True)
-def command(tenants: int, policies: str, memory: bool, as_json: bool) -> None:
+def command(tenants: int, policies: str, memory: bool, isolation_catalog: str | None, as_json: bool) -> None:
     """Time the Pulumi program for N tenants under Pulumi mocks and count the resources it registers."""
     mocked = _mocked()
+    isolation = _isolation(mocked, isolation_catalog, policies) if isolation_catalog else None
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Path(tmp) / "catalog.yaml"
         catalog.write_text(yaml.safe_dump(synthetic_catalog(tenants), sort_keys=False), encoding="utf-8")
@@ -58,13 +83,13 @@ def command(tenants: int, policies: str, memory: bool, as_json: bool) -> None:
             tracemalloc.stop()
     custom = [r for r in run.resources if r.custom]
     kinds = Counter(r.type for r in custom)
-    isolation = Counter(t["isolation"] for t in run.outputs["tenants"].values())
+    models = Counter(t["isolation"] for t in run.outputs["tenants"].values())
     result = {
         "benchmark": "infra",
         "tenants": tenants,
         "tenants_exported": len(run.outputs["tenants"]),
-        "pool_tenants": isolation.get("pool", 0),
-        "silo_tenants": isolation.get("silo", 0),
+        "pool_tenants": models.get("pool", 0),
+        "silo_tenants": models.get("silo", 0),
         "resources": len(custom),
         "components": len(run.resources) - len(custom),
         "seconds": round(seconds, 2),
@@ -72,6 +97,7 @@ def command(tenants: int, policies: str, memory: bool, as_json: bool) -> None:
         "resources_per_second": round(len(custom) / seconds, 1),
         "peak_mib": round(peak / 2**20, 1) if peak is not None else None,
         "top_resource_types": dict(kinds.most_common(8)),
+        "isolation": isolation,
     }
     if as_json:
         echo_json(result)
@@ -81,3 +107,8 @@ def command(tenants: int, policies: str, memory: bool, as_json: bool) -> None:
                f"{result['seconds']:.2f} s under Pulumi mocks ({result['ms_per_tenant']} ms/tenant, "
                f"{result['resources_per_second']} resources/s)"
                + (f", peak {result['peak_mib']} MiB" if peak is not None else ""))
+    if isolation is not None:
+        click.echo(f"isolation ({isolation['catalog']}, {isolation['tenants']} tenants, moto with IAM enforcement): "
+                   f"cross-tenant attempts denied {isolation['cross_denied']}/{isolation['cross_attempts']} "
+                   f"({isolation['denied_percent']:.1f}%), own-bucket attempts allowed "
+                   f"{isolation['own_allowed']}/{isolation['own_attempts']}")
