@@ -72,3 +72,9 @@ def test_forecast_never_below_spend_so_far(values: list[float], day: int, mtd: f
     fc = forecast_month(model, mtd, 0.0, datetime(2026, 11, day, 6, tzinfo=UTC), budget=1000)
     assert fc.forecast >= mtd - 1e-9
     assert fc.low <= fc.forecast + 1e-9 <= fc.high + 2e-9
+
+
+def test_without_history_the_current_rate_is_projected() -> None:
+    # Started at noon: $0.01 seen so far, but the tenant costs $1/h.
+    fc = forecast_month(EMPTY, 0.01, 0.01, datetime(2026, 11, 1, 12, tzinfo=UTC), budget=100, rate_per_hour=1.0)
+    assert fc.forecast == pytest.approx(0.01 + 24 * 0.5 + 24 * 29)

@@ -164,8 +164,9 @@ class CostDecider:
                                       _top_workloads(cost, alloc.hours))
                 firing += judged.firing
                 cleared += judged.cleared
+            rate = to_usd(cost.total) / alloc.hours if alloc.hours > 0 else None
             fc = forecast_month(ForecastModel.from_json(series.model), to_usd(series.month_to_date),
-                                to_usd(series.today), now, tenant.budget_usd_month)
+                                to_usd(series.today), now, tenant.budget_usd_month, rate)
             verdict = judge_budget(tenant.id, tenant.display_name, month, fc, policies.budget)
             firing += verdict.firing
             cleared += verdict.cleared

@@ -103,15 +103,23 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
 
 
 def forecast_month(model: ForecastModel, month_to_date: float, today_so_far: float, now: datetime,
-                   budget: float) -> MonthForecast:
-    """Project the month: spend so far, the rest of today, and every remaining day at the model's rate."""
+                   budget: float, rate_per_hour: float | None = None) -> MonthForecast:
+    """Project the month: spend so far, the rest of today, and every remaining day at the model's rate.
+
+    Before any day has closed there is no model; the current spend rate (`rate_per_hour`, e.g. the last
+    pass's) is projected instead, or failing that today's spend over the part of the day gone by.
+    """
     start, end = month_bounds(now)
     elapsed = (now - start).total_seconds() / (end - start).total_seconds()
     today = now.date()
     day_fraction = (now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 86400
     if model.method == "none":
-        # No closed day yet: the best guess is today's pace so far.
-        rate = today_so_far / day_fraction if day_fraction > 0 else 0.0
+        # No closed day yet: the best guess is the current rate (a controller that started at noon has not
+        # seen the morning, so today's spend over the day gone by would understate it).
+        if rate_per_hour is not None:
+            rate = rate_per_hour * 24
+        else:
+            rate = today_so_far / day_fraction if day_fraction > 0 else 0.0
         remaining_days = (end.date() - today).days - 1
         rest = rate * (1 - day_fraction) + rate * remaining_days
         point = month_to_date + rest
