@@ -176,3 +176,24 @@ def test_global_replica_ceiling_holds_scale_ups_in_the_pass(config_files, kube) 
     assert applied == {("alpha", "api")}
     held = {(d.tenant, d.workload) for d in audit.query(store.connection, kind="breaker")}
     assert held == {("alpha", "worker"), ("beta", "api"), ("delta", "api")}
+
+
+def test_decider_registry_builds_installed_deciders_and_refuses_unknown_names() -> None:
+    from tenantops.engine.deciders import DECIDERS, DeciderUnavailable, build_deciders
+
+    built = build_deciders()
+    names = [d.name for d in built]
+    assert len(set(names)) == len(names) and set(names) <= set(DECIDERS)
+    assert all(callable(d.decide) for d in built)
+    with pytest.raises(DeciderUnavailable, match="registered"):
+        build_deciders(["telepathy"])
+
+
+def test_reconcile_command_unknown_decider_exits_2(config_files, tmp_path) -> None:
+    from tenantops.cli.main import main
+
+    catalog, policies = config_files
+    with pytest.raises(SystemExit) as exited:
+        main(["reconcile", "--once", "--dry-run", "--decider", "telepathy", "--catalog", str(catalog),
+              "--policies", str(policies), "--state", str(tmp_path / "s.db")])
+    assert exited.value.code == 2

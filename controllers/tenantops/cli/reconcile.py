@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from tenantops.cli.options import config_options, echo_json, json_option, load, settings_from
+from tenantops.engine.deciders import DeciderUnavailable
 from tenantops.engine.reconcile import PassResult
 from tenantops.engine.wiring import build_reconciler
 
@@ -63,7 +64,10 @@ def command(ctx: click.Context, once: bool, catalog: str | None, policies: str |
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
                              kube_url=kube_url, aws_endpoint_url=aws_endpoint_url)
     config = load(settings)
-    reconciler = build_reconciler(settings, dry_run=dry_run, decider_names=list(deciders) or None)
+    try:
+        reconciler = build_reconciler(settings, dry_run=dry_run, decider_names=list(deciders) or None)
+    except DeciderUnavailable as exc:
+        raise click.BadParameter(str(exc), param_hint="--decider") from None
     try:
         result = reconciler.run_pass(config, datetime.now(UTC), dry_run=dry_run)
     finally:

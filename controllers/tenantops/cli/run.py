@@ -9,6 +9,7 @@ import click
 
 from tenantops.cli.options import config_options, load, settings_from
 from tenantops.cli.reconcile import controller_options
+from tenantops.engine.deciders import DeciderUnavailable
 from tenantops.engine.runner import LeaderHook, Runner, TenantFilter
 from tenantops.engine.shards import parse_shard, shard_filter
 from tenantops.engine.wiring import build_reconciler
@@ -62,7 +63,10 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     metrics = ControllerMetrics()
     interval = config.policies.controller.interval_seconds
     health = Health(stall_after=max(60.0, 10 * interval))
-    reconciler = build_reconciler(settings, dry_run=dry_run, metrics=metrics, decider_names=list(deciders) or None)
+    try:
+        reconciler = build_reconciler(settings, dry_run=dry_run, metrics=metrics, decider_names=list(deciders) or None)
+    except DeciderUnavailable as exc:
+        raise click.BadParameter(str(exc), param_hint="--decider") from None
     server = HealthServer(health, metrics.registry, host=http_host, port=settings.http_port).start()
     log.warning("tenantops controller: %d tenants, interval %.0fs, http on %s:%d%s", len(config.tenants), interval,
                 http_host, server.port, " (dry run)" if dry_run else "")

@@ -1,8 +1,8 @@
 """The one place that lists which deciders a pass runs, in order.
 
 Each concern lives in its own package under `tenantops.decide` and exposes a zero-argument factory
-returning a `Decider`. A concern whose package is not installed (or not written yet) is skipped with a
-log line rather than stopping the controller; asking for it by name with `strict=True` is an error.
+returning a `Decider`. A concern whose package is not installed is skipped with a log line rather than stopping the
+controller; asking for it by name (`--decider`) or with `strict=True` makes its absence an error.
 Order matters only for audit readability: deciders do not see each other's output within a pass.
 """
 
@@ -58,7 +58,7 @@ def build_deciders(names: Sequence[str] | None = None, *, strict: bool = False) 
         try:
             out.append(load_decider(name))
         except DeciderUnavailable as exc:
-            if strict or (names is not None and name not in DECIDERS):
+            if strict or names is not None:  # asked for by name: not having it is an error
                 raise
             log.info("skipping decider: %s", exc)
     return out
