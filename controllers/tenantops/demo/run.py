@@ -78,6 +78,7 @@ class DemoResult:
     problems: list[str] = field(default_factory=list)
     interrupted: bool = False
     servers: dict[str, Any] = field(default_factory=dict)  # ports and the Prometheus pid, to check teardown
+    slowest: list[dict[str, Any]] = field(default_factory=list)  # the slowest responses, to look into
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -300,6 +301,7 @@ class Demo:
             latency_up=summarise(samples, "up"), latency_down=summarise(samples, "down"),
             latency_all=summarise(samples, None), report_sent=sent, mails_received=mails, files=files,
             problems=problems, interrupted=interrupted, servers=servers,
+            slowest=[asdict(s) for s in sorted(samples, key=lambda s: -s.seconds)[:5]],
         )
         summary = out / "summary.json"
         summary.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True))
