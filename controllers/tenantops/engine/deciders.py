@@ -1,8 +1,9 @@
 """The one place that lists which deciders a pass runs, in order.
 
-Each concern lives in its own package under `tenantops.decide` and exposes a zero-argument factory
-returning a `Decider`. A concern whose package is not installed is skipped with a log line rather than stopping the
-controller; asking for it by name (`--decider`) or with `strict=True` makes its absence an error.
+Each concern lives in its own package under `tenantops.decide`; the registry names a zero-argument
+callable there (a factory function or the decider class itself) that returns a `Decider`. A concern
+whose package is not installed is skipped with a log line rather than stopping the controller; asking
+for it by name (`--decider`) or with `strict=True` makes its absence an error.
 Order matters only for audit readability: deciders do not see each other's output within a pass.
 """
 
@@ -18,7 +19,7 @@ from tenantops.decide.base import Decider
 log = logging.getLogger(__name__)
 
 DECIDERS: dict[str, str] = {
-    "autoscaling": "tenantops.decide.autoscaling:make_decider",
+    "autoscaling": "tenantops.decide.autoscaling.decider:AutoscalingDecider",
     "rightsizing": "tenantops.decide.rightsizing:make_decider",
     "cost": "tenantops.decide.cost:make_decider",
 }
