@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,21 @@ def test_two_controllers_one_lease_only_one_acts_then_the_other_takes_over(confi
     a.run()  # exits at once and releases the Lease
     b.tick()
     assert len(source_b.calls) == 1  # b took over without waiting for expiry
+
+
+def test_post_pass_hooks_put_cost_findings_on_metrics(config_files, tmp_path) -> None:
+    from tenantops.config.settings import Settings
+    from tenantops.engine.deciders import load_decider
+    from tenantops.engine.wiring import post_pass_hooks
+
+    catalog, policies = config_files
+    config = load_config(catalog, policies)
+    metrics = ControllerMetrics()
+    hooks = post_pass_hooks(Settings(state=str(tmp_path / "s.db")), lambda: config, metrics, dry_run=True)
+    assert len(hooks) == 1  # dry-run: cost gauges only, no alert delivery
+    reconciler = Reconciler(StaticSource(VALUES), StateStore(":memory:"), [load_decider("cost")])
+    result = reconciler.run_pass(config, datetime.now(UTC), dry_run=True)
+    assert "cost" in result.findings
+    for hook in hooks:
+        hook(result)
+    assert metrics.registry.get_sample_value("tenantops_tenant_budget_usd", {"tenant": "alpha"}) == 500

@@ -12,7 +12,7 @@ from tenantops.cli.reconcile import controller_options
 from tenantops.engine.deciders import DeciderUnavailable
 from tenantops.engine.runner import LeaderHook, Runner, TenantFilter
 from tenantops.engine.shards import parse_shard, shard_filter
-from tenantops.engine.wiring import build_reconciler
+from tenantops.engine.wiring import build_reconciler, post_pass_hooks
 from tenantops.record.http import Health, HealthServer
 from tenantops.record.metrics import ControllerMetrics
 
@@ -72,6 +72,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
                 http_host, server.port, " (dry run)" if dry_run else "")
     runner = Runner(reconciler, config, catalog=settings.catalog, policies=settings.policies, dry_run=dry_run,
                     tenant_filter=tenant_filter, health=health, metrics=metrics, leader=leader)
+    runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=dry_run))
     runner.install_signal_handlers()
     try:
         code = runner.run(max_passes=max_passes)

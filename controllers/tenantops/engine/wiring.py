@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tenantops.act.base import Actuator
+from tenantops.config.loader import Config
 from tenantops.config.settings import Settings
 from tenantops.decide.base import Decider
 from tenantops.engine.deciders import build_deciders
-from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.observe.replicas import ReplicaReader
 from tenantops.record.metrics import ControllerMetrics
@@ -76,3 +77,30 @@ def build_reconciler(
         replica_reader=reader,
         metrics=metrics,
     )
+
+
+def post_pass_hooks(
+    settings: Settings, current_config: Callable[[], Config], metrics: ControllerMetrics, *, dry_run: bool
+) -> list[Callable[[PassResult], None]]:
+    """What happens after each pass besides the record: cost gauges on /metrics, and (unless dry-run)
+    the pass's alerts routed to the outbox, webhook and Alertmanager. The runner isolates each hook, so a
+    mail server that is down delays alerts (the outbox retries) and never fails a pass."""
+    from tenantops.record.cost_metrics import CostMetrics
+
+    cost = CostMetrics(metrics.registry)
+
+    def export_cost(result: PassResult) -> None:
+        findings = result.findings.get("cost")
+        if findings:
+            cost.update(findings)
+
+    hooks: list[Callable[[PassResult], None]] = [export_cost]
+    if not dry_run:
+        def route_alerts(result: PassResult) -> None:
+            if result.alerts:
+                from tenantops.notify.alerting import router_from_settings
+
+                router_from_settings(current_config(), settings).route(list(result.alerts), result.at)
+
+        hooks.append(route_alerts)
+    return hooks
