@@ -51,7 +51,7 @@ def _assert_torn_down(servers: dict[str, int]) -> None:
 
 def test_a_short_demo_scales_both_ways_mails_the_report_and_explains_every_action(
         tmp_path: Path, traces_dir: Path) -> None:
-    proc = _demo(tmp_path, traces_dir, "--minutes", "1")
+    proc = _demo(tmp_path, traces_dir, "--minutes", "0.75")
     stdout, stderr = proc.communicate(timeout=240)
     assert proc.returncode == 0, stderr[-3000:]
     result = json.loads(stdout)
