@@ -158,7 +158,7 @@ def absorb(
     the controller to every other tenant.
     """
     end = int(now.replace(microsecond=0).timestamp())
-    stamps: dict[float, datetime] = {}
+    stamps: dict[float, tuple[datetime, bool]] = {}  # a query has at most two distinct stamps
     readers = list(planned.readers.items())
     single = readers[0] if len(readers) == 1 else None
     ignored = 0
@@ -175,11 +175,13 @@ def absorb(
         if found is None:
             ignored += 1
             continue
-        at = stamps.get(stamp)
-        if at is None:
-            at = stamps[stamp] = datetime.fromtimestamp(float(stamp), UTC)
-        if float(stamp) >= end:
-            reading = Reading.classify(value, at)
+        seen = stamps.get(stamp)
+        if seen is None:
+            seen = stamps[stamp] = (datetime.fromtimestamp(float(stamp), UTC), float(stamp) >= end)
+        at, fresh = seen
+        if fresh:
+            # The common case inline (NaN fails `>= 0`); anything unusual gets classified and marked.
+            reading = Reading(value, Quality.OK, at) if 0 <= value < math.inf else Reading.classify(value, at)
         else:
             reading = Reading(value if math.isfinite(value) and value >= 0 else None, Quality.STALE, at)
         if single is not None:
