@@ -114,6 +114,8 @@ def _settle(state: WorkloadState, value: float, at: float, params: ForecastParam
 
 
 def normaliser(state: WorkloadState, params: ForecastParams) -> float:
+    if params.scale_exponent == 0:
+        return 1.0
     return float(max(1.0, abs(state.level)) ** params.scale_exponent)
 
 
@@ -147,8 +149,14 @@ def margin(state: WorkloadState, which: int, params: ForecastParams) -> float:
 
 def best(state: WorkloadState, params: ForecastParams) -> int:
     """The forecaster with the narrowest calibrated margin: the one that knows this workload best."""
-    widths = [margin(state, i, params) for i in range(FORECASTERS)]
-    return widths.index(min(widths))
+    norm = normaliser(state, params)
+    floor = max(0.01 * abs(state.level), 0.02)
+    chosen, narrowest = 0, math.inf
+    for i in range(FORECASTERS):
+        width = state.quantile[i] * max(state.mae[i] * norm, floor)
+        if width < narrowest:
+            chosen, narrowest = i, width
+    return chosen
 
 
 def upper(state: WorkloadState, at: float, params: ForecastParams, which: int, lead: float | None = None) -> float:
