@@ -21,6 +21,7 @@ from tenantops.config.loader import Config
 from tenantops.decide.base import Decider, DeciderOutput, PassInput
 from tenantops.engine.ceiling import apply_ceiling
 from tenantops.engine.targets import target_for
+from tenantops.observe.prometheus import collector_paused
 from tenantops.observe.replicas import ReplicaReader, merge_replicas
 from tenantops.observe.source import MetricsSource
 from tenantops.record.metrics import ControllerMetrics
@@ -136,7 +137,17 @@ class Reconciler:
     def run_pass(
         self, config: Config, now: datetime, *, dry_run: bool = False, tenants: Sequence[Tenant] | None = None
     ) -> PassResult:
-        """Run one pass as of `now`. `tenants` restricts it to a shard (default: the whole catalogue)."""
+        """Run one pass as of `now`. `tenants` restricts it to a shard (default: the whole catalogue).
+
+        The cyclic garbage collector is paused for the pass (see `collector_paused`): a pass builds large
+        acyclic structures (snapshot, plans, audit rows) that repeated full collections would rescan.
+        """
+        with collector_paused():
+            return self._run_pass(config, now, dry_run=dry_run, tenants=tenants)
+
+    def _run_pass(
+        self, config: Config, now: datetime, *, dry_run: bool, tenants: Sequence[Tenant] | None
+    ) -> PassResult:
         started = self._timer()
         timings: dict[str, float] = {}
         selected = list(config.tenants if tenants is None else tenants)

@@ -95,7 +95,7 @@ class PrometheusSource:
             (t.id, w.name): {} for t in selected for w in t.workloads
         }
         errors: list[str] = []
-        with _collector_paused():
+        with collector_paused():
             for planned in plan_queries(config, selected):
                 try:
                     result = self._fetch(planned.promql, now, planned.stale_after_seconds)
@@ -121,7 +121,7 @@ class PrometheusSource:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while answers are parsed and kept.
 
     Parsing allocates millions of small containers (JSON dicts and lists, readings) that stay alive until
