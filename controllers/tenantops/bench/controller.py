@@ -153,13 +153,15 @@ def command(counts: tuple[int, ...], policies: str, repeat: int, as_json: bool) 
     scale = round(top["pass_s"] / base["pass_s"], 2) if top is not base and base["pass_s"] else None
     # The same ratio for the floor: how much of the growth is Prometheus's own evaluation, not the pass.
     floor_scale = round(top["floor_s"] / base["floor_s"], 2) if top is not base and base["floor_s"] else None
+    # BENCHMARKS §3 states the floor and query goals at the largest N (10,000); smaller N are reported too.
     goals = {
         "queries_max": max(r["queries"] for r in rows), "queries_goal": GOAL_QUERIES,
-        "pass_vs_floor_max": max(r["pass_vs_floor"] or 0 for r in rows), "pass_vs_floor_goal": GOAL_FLOOR_RATIO,
+        "pass_vs_floor_at_max_n": top["pass_vs_floor"], "pass_vs_floor_goal": GOAL_FLOOR_RATIO,
+        "pass_vs_floor_by_n": {r["tenants"]: r["pass_vs_floor"] for r in rows},
         "scale_ratio": scale, "scale_goal": GOAL_SCALE_RATIO, "floor_scale_ratio": floor_scale,
         "tenant_ratio": top["tenants"] / base["tenants"],
     }
-    goals["met"] = (goals["queries_max"] <= GOAL_QUERIES and goals["pass_vs_floor_max"] <= GOAL_FLOOR_RATIO
+    goals["met"] = (goals["queries_max"] <= GOAL_QUERIES and (top["pass_vs_floor"] or 0) <= GOAL_FLOOR_RATIO
                     and (scale is None or scale <= GOAL_SCALE_RATIO))
     if as_json:
         echo_json({"benchmark": "controller", "rows": rows, "goals": goals})
@@ -167,5 +169,6 @@ def command(counts: tuple[int, ...], policies: str, repeat: int, as_json: bool) 
     if scale is not None:
         click.echo(f"N={top['tenants']} costs {scale}x N={base['tenants']} (goal <= {GOAL_SCALE_RATIO}x); "
                    f"the floor alone grows {floor_scale}x")
-    click.echo(f"queries <= {GOAL_QUERIES}: {goals['queries_max'] <= GOAL_QUERIES}; pass <= {GOAL_FLOOR_RATIO}x floor: "
-               f"{goals['pass_vs_floor_max'] <= GOAL_FLOOR_RATIO}; all goals met: {goals['met']}")
+    click.echo(f"queries <= {GOAL_QUERIES}: {goals['queries_max'] <= GOAL_QUERIES}; pass <= {GOAL_FLOOR_RATIO}x floor "
+               f"at N={top['tenants']}: {(top['pass_vs_floor'] or 0) <= GOAL_FLOOR_RATIO}; "
+               f"all goals met: {goals['met']}")
