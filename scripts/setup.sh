@@ -13,6 +13,7 @@ if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2
   # The package starts a system service on port 9090; tenantops starts its own on free ports instead.
   $SUDO systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true
   $SUDO pkill -x prometheus >/dev/null 2>&1 || true
+  $SUDO pkill -f "^/usr/bin/prometheus-alertmanager" >/dev/null 2>&1 || true
 fi
 
 stamp=".setup-stamp"
