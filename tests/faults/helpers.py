@@ -1,0 +1,58 @@
+"""Shared builders for the fault suite: a small pooled catalogue, its policies, and backfill series."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tenantops.sandbox.prometheus import Series
+
+REPO = Path(__file__).resolve().parents[2]
+POD = "{workload}-7d9f8b6c5-x2x9k"
+
+TENANTS: list[dict[str, Any]] = [
+    {"id": "alpha", "tier": "pro", "isolation": "pool", "region": "us-east-1", "budget_usd_month": 500,
+     "contacts": ["ops@alpha.example"], "workloads": [{"name": "api", "min_replicas": 1, "max_replicas": 20}]},
+    {"id": "beta", "tier": "pro", "isolation": "pool", "region": "us-east-1", "budget_usd_month": 500,
+     "contacts": ["ops@beta.example"], "workloads": [{"name": "api", "min_replicas": 1, "max_replicas": 20}]},
+]
+
+
+def write_config(directory: Path, tenants: list[dict[str, Any]] | None = None) -> tuple[Path, Path]:
+    """A catalogue of `tenants` (default: alpha and beta, both pooled) and a copy of the policies."""
+    policies = directory / "policies"
+    shutil.copytree(REPO / "policies", policies)
+    catalog = directory / "catalog.yaml"
+    catalog.write_text(yaml.safe_dump({"environment": "test", "tenants": tenants or TENANTS}, sort_keys=False))
+    return catalog, policies
+
+
+def _ramp(start: float, end: float, value: Any) -> list[tuple[float, float]]:
+    out, t = [], start
+    while t <= end:
+        out.append((t, float(value(t))))
+        t += 15
+    return out
+
+
+def workload_series(tenant: str, workload: str, rate: float, replicas: int, start: float, end: float) -> list[Series]:
+    """Everything the default MetricsPolicy reads for one pooled workload, constant over [start, end]."""
+    ns, pod = f"tenant-{tenant}", POD.format(workload=workload)
+    cont = {"namespace": ns, "pod": pod, "container": "app"}
+    return [
+        Series("http_requests_total", {"tenant": tenant, "workload": workload}, _ramp(start, end,
+                                                                                     lambda t: rate * (t - start))),
+        Series("kube_deployment_spec_replicas", {"namespace": ns, "deployment": workload},
+               _ramp(start, end, lambda t: replicas)),
+        Series("kube_deployment_status_replicas_ready", {"namespace": ns, "deployment": workload},
+               _ramp(start, end, lambda t: replicas)),
+        Series("container_cpu_usage_seconds_total", cont, _ramp(start, end, lambda t: 0.2 * replicas * (t - start))),
+        Series("container_memory_working_set_bytes", cont, _ramp(start, end, lambda t: 2.0**28 * replicas)),
+        Series("kube_pod_container_resource_requests", {**cont, "resource": "cpu"},
+               _ramp(start, end, lambda t: 0.25 * replicas)),
+        Series("kube_pod_container_resource_requests", {**cont, "resource": "memory"},
+               _ramp(start, end, lambda t: 2.0**28 * replicas)),
+    ]
