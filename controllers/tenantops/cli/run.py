@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import socket
+import os
 
 import click
 
@@ -12,7 +12,7 @@ from tenantops.cli.reconcile import controller_options
 from tenantops.engine.deciders import DeciderUnavailable
 from tenantops.engine.runner import LeaderHook, Runner, TenantFilter
 from tenantops.engine.shards import parse_shard, shard_filter
-from tenantops.engine.wiring import build_reconciler, post_pass_hooks
+from tenantops.engine.wiring import build_reconciler, history_refresh, post_pass_hooks
 from tenantops.record.http import Health, HealthServer
 from tenantops.record.metrics import ControllerMetrics
 
@@ -29,20 +29,23 @@ log = logging.getLogger(__name__)
               help="Reconcile only this shard of the tenants (e.g. 0/3).")
 @click.option("--leader-elect", is_flag=True,
               help="Act only while holding a coordination.k8s.io Lease (for more than one replica).")
-@click.option("--lease-namespace", default="tenantops", show_default=True, help="Namespace of the Lease(s).")
-@click.option("--lease-name", default="tenantops-controller", show_default=True, help="Lease name (no --shards).")
+@click.option("--lease-namespace", default=None,
+              help="Namespace of the Lease(s) (default: POD_NAMESPACE, else tenantops).")
+@click.option("--lease-name", default="tenantops-leader", show_default=True, help="Lease name (no --shards).")
 @click.option("--shards", type=click.IntRange(1), default=None,
               help="With --leader-elect: split tenants into this many shard Leases shared among replicas.")
-@click.option("--identity", default=None, help="This replica's Lease holder identity (default: host name).")
+@click.option("--identity", default=None,
+              help="This replica's Lease holder identity (default: POD_NAME, else the host name).")
 @click.option("--max-passes", type=click.IntRange(1), default=None, hidden=True)
 @click.pass_context
 def command(ctx: click.Context, catalog: str | None, policies: str | None, deciders: tuple[str, ...], dry_run: bool,
             prometheus_url: str | None, state: str | None, kube_url: str | None, aws_endpoint_url: str | None,
-            http_port: int | None, http_host: str, shard: str | None, leader_elect: bool, lease_namespace: str,
+            http_port: int | None, http_host: str, shard: str | None, leader_elect: bool, lease_namespace: str | None,
             lease_name: str, shards: int | None, identity: str | None, max_passes: int | None) -> None:
     """Run passes every ControllerPolicy interval (plus jitter) until SIGTERM/SIGINT, which finish the
     current pass and exit 0. Catalogue and policy edits are picked up; an invalid edit is logged and the
-    last good configuration keeps running."""
+    last good configuration keeps running. Unless dry-run, the cost report is mailed when its ReportPolicy
+    schedule comes due. Right-sizing's usage history is fetched at start and then hourly."""
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
                              kube_url=kube_url, aws_endpoint_url=aws_endpoint_url, http_port=http_port)
     tenant_filter = None
@@ -57,8 +60,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     config = load(settings)  # an invalid configuration at start is bad input: exit 2
     leader: LeaderHook | None = None
     if leader_elect:
-        leader, lease_filter = _elector(settings.kube_url, lease_namespace, lease_name, shards,
-                                        identity or socket.gethostname())
+        leader, lease_filter = _elector(settings.kube_url, lease_namespace, lease_name, shards, identity)
         tenant_filter = lease_filter or tenant_filter
     metrics = ControllerMetrics()
     interval = config.policies.controller.interval_seconds
@@ -72,7 +74,11 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
                 http_host, server.port, " (dry run)" if dry_run else "")
     runner = Runner(reconciler, config, catalog=settings.catalog, policies=settings.policies, dry_run=dry_run,
                     tenant_filter=tenant_filter, health=health, metrics=metrics, leader=leader)
-    runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=dry_run))
+    runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=dry_run,
+                                          store=reconciler.store))
+    refresh = history_refresh(settings, reconciler)
+    if refresh is not None:
+        runner.before_pass.append(refresh)
     runner.install_signal_handlers()
     try:
         code = runner.run(max_passes=max_passes)
@@ -82,16 +88,21 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     ctx.exit(code)
 
 
-def _elector(kube_url: str | None, namespace: str, name: str, shards: int | None,
-             identity: str) -> tuple[LeaderHook, TenantFilter | None]:
-    """A single Lease (one active replica), or shard Leases whose owner reconciles the shard's tenants."""
-    from kubernetes import client
+def _elector(kube_url: str | None, namespace: str | None, name: str, shards: int | None,
+             identity: str | None) -> tuple[LeaderHook, TenantFilter | None]:
+    """One Lease (one active replica), or shard Leases whose owner reconciles the shard's tenants.
 
-    from tenantops.act.kubeclient import api_client
-    from tenantops.engine.lease import LeaseElector, ShardedElector
+    Identity and namespace come from the pod (POD_NAME, POD_NAMESPACE, as deploy/deployment.yaml sets
+    them) unless given as options, so every replica of a Deployment agrees on the Lease it competes for.
+    """
+    from tenantops.engine.lease import leader_elector, shard_elector
 
-    api = client.CoordinationV1Api(api_client(kube_url))
+    env = dict(os.environ)
+    if identity:
+        env["POD_NAME"] = identity
+    if namespace:
+        env["POD_NAMESPACE"] = namespace
     if shards is None:
-        return LeaseElector(api, namespace, name, identity), None
-    sharded = ShardedElector(api, namespace, identity, shards)
+        return leader_elector(kube_url, name=name, env=env), None
+    sharded = shard_elector(kube_url, shards, env=env)
     return sharded, lambda tenant: sharded.owned(tenant.id)

@@ -3,6 +3,10 @@
 Actuators are optional at build time: a dry run needs none, and a controller that cannot reach one
 kind of target still scales the other (the unreachable kind's actions become failed outcomes, logged
 and audited, instead of the process refusing to start).
+
+After a pass (unless dry-run) the scheduled cost report is queued when its ReportPolicy cron comes due,
+and the outbox (reports, budget mails, alert mails) is delivered; before a pass, right-sizing's usage
+history is refreshed hourly. Each is a separate hook, so one failing never stops the others.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from tenantops.act.base import Actuator
@@ -18,11 +23,12 @@ from tenantops.config.settings import Settings
 from tenantops.decide.base import Decider
 from tenantops.engine.deciders import build_deciders
 from tenantops.engine.reconcile import PassResult, Reconciler
+from tenantops.engine.runner import HistoryRefresh
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.observe.replicas import ReplicaReader
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
-from tenantops.structs.plan import TargetKind
+from tenantops.structs.plan import Alert, TargetKind
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +85,54 @@ def build_reconciler(
     )
 
 
+def history_refresh(
+    settings: Settings, reconciler: Reconciler, *, every: timedelta = timedelta(hours=1)
+) -> HistoryRefresh | None:
+    """The pre-pass hook feeding the reconciler's right-sizing decider its usage history from Prometheus
+    (None when the pass runs no right-sizing decider)."""
+    from tenantops.decide.rightsizing import RightsizingDecider
+
+    decider = next((d for d in reconciler.deciders if isinstance(d, RightsizingDecider)), None)
+    if decider is None:
+        return None
+    from tenantops.observe.usage_history import UsageHistorySource
+
+    source = UsageHistorySource(settings.prometheus_url)
+    return HistoryRefresh(decider, lambda config, now: source.fetch(config, now), every=every)
+
+
+def route_alerts_from_settings(config: Config, settings: Settings, alerts: Sequence[Alert], now: datetime) -> None:
+    """Route alerts as a pass's own. A failed *alert mail* is not mailed again: if the mail route is what
+    broke, mailing about it would queue one more failing mail every pass; it goes to the other routes."""
+    from tenantops.notify.alerting import router_from_settings
+
+    router = router_from_settings(config, settings)
+    about_alert_mail: list[Alert] = []
+    rest: list[Alert] = []
+    for alert in alerts:
+        failed_alert_mail = alert.cause == "mail-delivery-failed" and alert.details.get("kind") == "alert"
+        (about_alert_mail if failed_alert_mail else rest).append(alert)
+    if rest:
+        router.route(rest, now)
+    if about_alert_mail:
+        router.email = None
+        router.route(about_alert_mail, now)
+
+
 def post_pass_hooks(
-    settings: Settings, current_config: Callable[[], Config], metrics: ControllerMetrics, *, dry_run: bool
+    settings: Settings,
+    current_config: Callable[[], Config],
+    metrics: ControllerMetrics,
+    *,
+    dry_run: bool,
+    store: StateStore | None = None,
 ) -> list[Callable[[PassResult], None]]:
     """What happens after each pass besides the record: cost gauges on /metrics, and (unless dry-run)
-    the pass's alerts routed to the outbox, webhook and Alertmanager. The runner isolates each hook, so a
-    mail server that is down delays alerts (the outbox retries) and never fails a pass."""
+    the pass's alerts routed to the outbox, webhook and Alertmanager, the cost report queued when its
+    schedule is due, and the outbox delivered (its figures on /metrics via `OutboxCollector`). The runner
+    isolates each hook, so a mail server that is down delays mail (the outbox retries) and never fails a
+    pass. `store` is the reconciler's state store: the report reads the cost ledger from it rather than
+    reopening the database."""
     from tenantops.record.cost_metrics import CostMetrics
 
     cost = CostMetrics(metrics.registry)
@@ -96,11 +144,30 @@ def post_pass_hooks(
 
     hooks: list[Callable[[PassResult], None]] = [export_cost]
     if not dry_run:
+        from tenantops.notify.outbox import OutboxCollector
+
+        metrics.registry.register(OutboxCollector(settings.state))
+
         def route_alerts(result: PassResult) -> None:
             if result.alerts:
-                from tenantops.notify.alerting import router_from_settings
+                route_alerts_from_settings(current_config(), settings, list(result.alerts), result.at)
 
-                router_from_settings(current_config(), settings).route(list(result.alerts), result.at)
+        def queue_reports(result: PassResult) -> None:
+            from tenantops.decide.cost.ledger import Ledger
+            from tenantops.notify import enqueue_due_reports
 
-        hooks.append(route_alerts)
+            ledger = Ledger(store.state("cost")) if store is not None else None
+            queued = enqueue_due_reports(current_config(), settings.state, result.at, ledger=ledger,
+                                         settings=settings, findings=result.findings)
+            if queued:
+                log.info("queued %d report mail(s): %s", len(queued), ", ".join(queued))
+
+        def deliver_mail(result: PassResult) -> None:
+            from tenantops.notify import deliver_pending
+
+            report = deliver_pending(settings, result.at)
+            if report.alerts:
+                route_alerts_from_settings(current_config(), settings, report.alerts, result.at)
+
+        hooks += [route_alerts, queue_reports, deliver_mail]
     return hooks
