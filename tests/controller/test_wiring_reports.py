@@ -1,0 +1,162 @@
+"""The scheduled cost report in the running controller: queued when ReportPolicy's cron comes due, mailed
+to a real SMTP server once, its outbox figures on /metrics, delivery failures routed as alerts."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tenantops.config import load_config
+from tenantops.config.settings import Settings
+from tenantops.engine.deciders import load_decider
+from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.runner import Runner
+from tenantops.engine.wiring import post_pass_hooks
+from tenantops.notify.outbox import Outbox, Status
+from tenantops.record.http import Health, HealthServer
+from tenantops.record.metrics import ControllerMetrics
+from tenantops.record.store import StateStore
+from tenantops.sandbox.smtp import SmtpServer
+
+from .conftest import StaticSource
+
+pytestmark = pytest.mark.integration
+
+VALUES = {("alpha", "api"): (40.0, 2.0), ("beta", "api"): (10.0, 1.0), ("gamma", "api"): (5.0, 1.0),
+          ("delta", "api"): (60.0, 3.0)}
+# The repository's ReportPolicy: Mondays 08:00 Europe/Berlin (07:00 UTC in November).
+MONDAY_AFTER = datetime(2026, 11, 16, 7, 5, tzinfo=UTC)
+OPS = "ops@example.com"
+
+
+class Clock:
+    """The pass time, moved by the test: schedules are checked without waiting for a Monday."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _controller(config_files: tuple[Path, Path], settings: Settings, clock: Clock, *, dry_run: bool = False,
+                ) -> tuple[Runner, ControllerMetrics, StateStore]:
+    catalog, policies = config_files
+    config = load_config(catalog, policies)
+    store = StateStore(settings.state)
+    metrics = ControllerMetrics()
+    reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost")], metrics=metrics)
+    runner = Runner(reconciler, config, catalog=catalog, policies=policies, dry_run=dry_run, metrics=metrics,
+                    clock=clock)
+    runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=dry_run, store=store))
+    return runner, metrics, store
+
+
+@pytest.fixture
+def settings(smtp_server: SmtpServer, tmp_path: Path) -> Settings:
+    return Settings(smtp_host=smtp_server.host, smtp_port=smtp_server.port, state=str(tmp_path / "state.db"),
+                    mail_from="tenantops@example.com", ops_email=OPS)
+
+
+@pytest.fixture
+def http(request: pytest.FixtureRequest) -> Iterator[list[HealthServer]]:
+    servers: list[HealthServer] = []
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def _reports(smtp_server: SmtpServer) -> list[str]:
+    return [str(m.message["Subject"]) for m in smtp_server.received
+            if OPS in m.rcpt_tos and str(m.message["Subject"]).startswith("Cost report")]
+
+
+def test_due_report_is_mailed_once_across_passes_and_again_next_week(
+    config_files: tuple[Path, Path], settings: Settings, smtp_server: SmtpServer
+) -> None:
+    clock = Clock(MONDAY_AFTER)
+    runner, _, store = _controller(config_files, settings, clock)
+    try:
+        assert runner.tick() is not None
+        smtp_server.wait_for(1)
+        assert len(_reports(smtp_server)) == 1
+        outbox = Outbox(settings.state)
+        [entry] = [e for e in outbox.entries() if e.kind == "cost-report"]
+        assert entry.dedup_key == "cost-report:2026-11-16T08:00:00+01:00" and entry.status is Status.SENT
+
+        for minutes in (1, 30, 60 * 24):  # later passes the same week: not due again
+            clock.now = MONDAY_AFTER + timedelta(minutes=minutes)
+            assert runner.tick() is not None
+        assert len(_reports(smtp_server)) == 1
+        assert [e.dedup_key for e in outbox.entries() if e.kind == "cost-report"] == [entry.dedup_key]
+
+        clock.now = MONDAY_AFTER + timedelta(days=7)  # the next Monday 08:00 Berlin has passed
+        runner.tick()
+        smtp_server.wait_for(2)
+        assert len(_reports(smtp_server)) == 2
+        assert outbox.get("cost-report:2026-11-23T08:00:00+01:00") is not None
+    finally:
+        store.close()
+
+
+def test_outbox_collector_is_served_on_metrics(
+    config_files: tuple[Path, Path], settings: Settings, smtp_server: SmtpServer, http: list[HealthServer]
+) -> None:
+    runner, metrics, store = _controller(config_files, settings, Clock(MONDAY_AFTER))
+    try:
+        runner.tick()
+        server = HealthServer(Health(), metrics.registry, host="127.0.0.1", port=0).start()
+        http.append(server)
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        assert 'tenantops_outbox_sent_total{kind="cost-report"} 1.0' in text
+        assert 'tenantops_outbox_messages{kind="cost-report",status="sent"} 1.0' in text
+        assert "tenantops_passes_total" in text  # the controller's own metrics, same registry
+    finally:
+        store.close()
+
+
+def test_dry_run_neither_queues_nor_mails_nor_registers_the_collector(
+    config_files: tuple[Path, Path], settings: Settings, smtp_server: SmtpServer
+) -> None:
+    runner, metrics, store = _controller(config_files, settings, Clock(MONDAY_AFTER), dry_run=True)
+    try:
+        runner.tick()
+        assert runner.stats.passes == 1
+    finally:
+        store.close()
+    assert Outbox(settings.state).entries() == []
+    assert smtp_server.received == []
+    assert metrics.registry.get_sample_value("tenantops_outbox_sent_total", {"kind": "cost-report"}) is None
+
+
+def test_refused_report_becomes_an_alert_mail_and_a_refused_alert_mail_does_not_loop(
+    config_files: tuple[Path, Path], settings: Settings, smtp_server: SmtpServer
+) -> None:
+    clock = Clock(MONDAY_AFTER)
+    runner, metrics, store = _controller(config_files, settings, clock)
+    outbox = Outbox(settings.state)
+    try:
+        smtp_server.refuse_next(100, "550 5.1.1 mailbox unavailable")
+        runner.tick()
+        failed = outbox.entries(Status.FAILED)
+        assert "cost-report" in {e.kind for e in failed}
+        # The failure was routed like a pass's alert: an alert mail to ops, queued for the next delivery.
+        alerts = [e for e in outbox.entries() if e.kind == "alert"]
+        assert alerts and all(e.status is Status.PENDING for e in alerts)
+        assert any(b"cost-report" in e.message for e in alerts)
+
+        clock.now += timedelta(minutes=1)
+        runner.tick()  # the server still refuses: the alert mails fail too ...
+        assert {e.status for e in outbox.entries() if e.kind == "alert"} == {Status.FAILED}
+        queued = len(outbox.entries())
+        clock.now += timedelta(minutes=1)
+        runner.tick()  # ... and are not mailed about again, every pass, forever
+        assert len(outbox.entries()) == queued
+        assert metrics.registry.get_sample_value("tenantops_outbox_failed_total", {"kind": "alert"}) == len(alerts)
+    finally:
+        store.close()
