@@ -137,9 +137,11 @@ class CostDecider:
         start = now - timedelta(seconds=gap)
         alloc = allocate(workload_usages(inp.snapshot, config), config.policies.pricing, rules, gap / 3600,
                          [t.id for t in config.tenants])
+        # Warn when an allocation problem appears, not on every pass while it lasts.
+        seen_before = set((state.get(RUN_KEY) or {}).get("issues") or ())
         for issue in alloc.issues:
-            log.warning("cost allocation: %s", issue)
-        new_state: dict[str, JsonValue] = {RUN_KEY: {"at": now.isoformat()}}
+            (log.debug if issue in seen_before else log.warning)("cost allocation: %s", issue)
+        new_state: dict[str, JsonValue] = {RUN_KEY: {"at": now.isoformat(), "issues": list(alloc.issues)}}
         firing: list[Alert] = []
         cleared: list[str] = []
         decisions: list[Decision] = []
