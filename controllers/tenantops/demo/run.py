@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -171,12 +172,27 @@ class Demo:
 
     # -- the run -------------------------------------------------------------------------------------
 
+    def _set_aside_previous_run(self, output: Path) -> None:
+        """Each demo starts from empty state: a previous run's folder is kept beside it, not resumed or mixed in.
+
+        The demo's store, audit log and outbox live in its output folder; resuming them would replay another
+        run's learned margins and append to its audit log, so the figures would describe neither run.
+        """
+        if not output.exists() or not any(output.iterdir()):
+            return
+        previous = output.with_name(output.name + ".previous")
+        if previous.exists():
+            shutil.rmtree(previous)
+        output.rename(previous)
+        self._progress(f"previous demo output kept in {previous}")
+
     def run(self) -> DemoResult:
         from tenantops.engine.runner import Runner
         from tenantops.engine.wiring import build_reconciler
         from tenantops.record.metrics import ControllerMetrics
 
         opts = self.options
+        self._set_aside_previous_run(opts.output)
         opts.output.mkdir(parents=True, exist_ok=True)
         config, catalog, policies = self.prepare()
         say = self._progress
