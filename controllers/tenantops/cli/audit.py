@@ -20,7 +20,7 @@ def _fmt(value: object) -> str:
 @click.option("--tenant", default=None, help="Only this tenant's entries.")
 @click.option("--since", default=None, help="Only entries at or after this time: a duration (2h, 30m, 7d) or ISO-8601.")
 @click.option("--kind", default=None, help="Only this kind (scale, skip, act, error, breaker, alert, ...).")
-@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many (the newest).")
+@click.option("--limit", type=click.IntRange(1, 2**62), default=None, help="At most this many (the newest).")
 @click.option("--state", default=None, help="SQLite state file. Env: TENANTOPS_STATE.")
 @json_option
 @click.pass_context

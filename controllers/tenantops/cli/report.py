@@ -32,7 +32,11 @@ def _parse_at(value: str | None) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO time such as 2026-11-16T08:00Z", param_hint="--at") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # the report window reaches back whole periods and forward a day: dates near year 1 or 9999 overflow
+    if not 1971 <= moment.year <= 9000:
+        raise click.BadParameter(f"{value!r} is outside the years 1971..9000", param_hint="--at")
+    return moment
 
 
 @click.command("report")

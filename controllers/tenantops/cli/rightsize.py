@@ -237,6 +237,8 @@ def _parse_at(text: str | None) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError([ConfigIssue("--at", 0, "at", f"{text!r} is not an ISO-8601 time")]) from None
+    if not 1971 <= value.year <= 9000:  # the evaluation window reaches back weeks: year 1 overflows
+        raise ConfigError([ConfigIssue("--at", 0, "at", f"{text!r} is outside the years 1971..9000")])
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

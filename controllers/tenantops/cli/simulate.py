@@ -7,6 +7,7 @@ the per-trace table the goal is judged on.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -53,6 +54,13 @@ def _row(r: dict[str, Any]) -> str:
             f"{'yes' if r['meets_goal'] else 'NO'}")
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """FloatRange lets NaN and inf through (every comparison with NaN is false); a capacity must be finite."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 HEADER = (f"{'trace':<22} {'viol':>8} {'hpa@0.7':>9} {'vs_orcl':>8} {'vs_hpa':>8} {'excess':>8} {'actions':>8}  goal")
 
 
@@ -64,7 +72,7 @@ HEADER = (f"{'trace':<22} {'viol':>8} {'hpa@0.7':>9} {'vs_orcl':>8} {'vs_hpa':>8
               help="Traces folder for --all (implies --all). Env: TENANTOPS_TRACES. Default: ../shared/traces.")
 @click.option("--policy", "policy_name", default=DEFAULT_POLICY, show_default=True, help="ScalingPolicy name.")
 @click.option("--policies", type=click.Path(), default=None, help="Policy directory. Env: TENANTOPS_POLICIES.")
-@click.option("--capacity", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--capacity", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
               help="Units one replica serves per step (default: p99 of demand / 30).")
 @click.option("--output", type=click.Path(), default=None,
               help="Decisions CSV (step,timestamp,demand,desired,provisioned,ready); with --all, a folder.")

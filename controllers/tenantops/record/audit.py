@@ -102,7 +102,10 @@ def parse_since(text: str, now: datetime) -> datetime:
     """`2h`, `30m`, `7d` (before `now`) or an ISO-8601 time (UTC when no offset is given)."""
     match = _RELATIVE.match(text)
     if match:
-        return now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        try:
+            return now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        except OverflowError:  # e.g. 10**22 days: before year 1
+            raise ValueError(f"{text!r} reaches back before year 1") from None
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
