@@ -221,3 +221,9 @@ def test_dockerfile_copies_only_what_dockerignore_lets_through() -> None:
         assert (ROOT / source).exists(), source
         assert top not in ignored, source
     assert {"tests", ".git", "infra"} <= ignored
+
+
+def test_replicas_beyond_one_only_run_with_leader_election() -> None:
+    deployment, container = controller()
+    assert deployment["spec"]["replicas"] > 1
+    assert "--leader-elect" in container["args"], "several replicas without a Lease would all scale tenants"
