@@ -20,6 +20,7 @@ import numpy.typing as npt
 from tenantops.config.errors import ConfigError, ConfigIssue
 
 STEP_SECONDS = 60
+MAX_SPAN_DAYS = 3 * 366  # a trace longer than this is a typo in a timestamp, not three years of demand
 TRACES_ENV = "TENANTOPS_TRACES"
 
 
@@ -88,6 +89,10 @@ def read_samples(path: Path | str) -> tuple[npt.NDArray[np.float64], npt.NDArray
                 continue
             if times and when <= times[-1]:
                 issues.append(ConfigIssue(file, line, "timestamp", "not after the previous row (rows must be sorted)"))
+                continue
+            if times and when - times[0] > MAX_SPAN_DAYS * 86400:  # resampling allocates one slot per step
+                issues.append(ConfigIssue(file, line, "timestamp",
+                                          f"more than {MAX_SPAN_DAYS} days after the first row"))
                 continue
             times.append(when)
             values.append(value)
