@@ -196,6 +196,22 @@ def test_fuzzed_trace_csv_loads_or_names_file_line_field(tmp_path: Path, fault_l
     assert not failures, failures[:3]
 
 
+@pytest.mark.parametrize("last", ["9999-12-31T00:00:00Z", "2100-01-01T00:00:00Z", "2026-01-01T00:00:00.000001Z"])
+def test_trace_timestamps_far_apart_are_refused_not_allocated(last: str, tmp_path: Path,
+                                                               fault_ledger: FaultLedger) -> None:
+    """One typo in a year must not make resampling allocate billions of steps."""
+    path = tmp_path / "far.csv"
+    path.write_text(f"timestamp,value\n2026-01-01T00:00:00Z,1\n{last},2\n", encoding="utf-8")
+    try:
+        trace = load_trace(path)
+        held, detail = len(trace.demand) < 2_000_000, f"loaded {len(trace.demand)} steps"
+    except ConfigError as exc:
+        held, detail = exc.issues[0].line == 3 and exc.issues[0].field == "timestamp", str(exc.issues[0])
+    except Exception as exc:
+        held, detail = False, f"crashed: {type(exc).__name__}"
+    assert fault_ledger.case(TRACE, held, f"last row {last}: {detail}")
+
+
 def _run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     from tenantops.cli.main import main
 
