@@ -30,6 +30,8 @@ from tenantops.act.retry import (
     ErrorClass,
     RetryPolicy,
     call_with_retry,
+    finish,
+    status_of,
 )
 from tenantops.observe.replicas import ReplicaCount
 from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
@@ -161,38 +163,26 @@ class AsgActuator:
         counter = CallCounter()
         observed: int | None = None
         if action.target.kind is not TargetKind.ASG:
-            return self._outcome(action, OutcomeStatus.FAILED, None, counter,
-                                 f"target kind {action.target.kind} is not handled by the ASG actuator")
+            return finish(action, OutcomeStatus.FAILED, None, counter,
+                          f"target kind {action.target.kind} is not handled by the ASG actuator", log)
         try:
             state = self.describe_groups([action.target.name], counter=counter).get(action.target.name)
             if state is None:
-                return self._outcome(action, OutcomeStatus.FAILED, None, counter,
-                                     f"Auto Scaling group {action.target.name} not found")
+                return finish(action, OutcomeStatus.FAILED, None, counter,
+                              f"Auto Scaling group {action.target.name} not found", log)
             observed = state.desired
             desired = state.clamp(action.desired)
             clamp_note = "" if desired == action.desired else \
                 f" (asked {action.desired}; the group allows {state.min_size}..{state.max_size})"
             if desired == observed:
-                return self._outcome(action, OutcomeStatus.UNCHANGED, observed, counter,
-                                     f"already at {observed}{clamp_note}")
+                return finish(action, OutcomeStatus.UNCHANGED, observed, counter,
+                              f"already at {observed}{clamp_note}", log)
             if dry_run:
-                return self._outcome(action, OutcomeStatus.DRY_RUN, observed, counter,
-                                     f"would scale {observed} -> {desired}{clamp_note}")
+                return finish(action, OutcomeStatus.DRY_RUN, observed, counter,
+                              f"would scale {observed} -> {desired}{clamp_note}", log)
             self._call(counter, "set_desired_capacity", AutoScalingGroupName=action.target.name,
                        DesiredCapacity=desired, HonorCooldown=False)
-            return self._outcome(action, OutcomeStatus.APPLIED, observed, counter,
-                                 f"scaled {observed} -> {desired}{clamp_note}")
+            return finish(action, OutcomeStatus.APPLIED, observed, counter,
+                          f"scaled {observed} -> {desired}{clamp_note}", log)
         except CallFailed as failed:
-            status = OutcomeStatus.FAILED if failed.classified.kind is ErrorClass.PERMANENT \
-                else OutcomeStatus.RETRYABLE
-            return self._outcome(action, status, observed, counter, failed.classified.detail)
-
-    @staticmethod
-    def _outcome(action: ScaleAction, status: OutcomeStatus, observed: int | None, counter: CallCounter,
-                 detail: str) -> ActOutcome:
-        level = logging.WARNING if status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE) else logging.INFO
-        log.log(level, "act: %s %s %s/%s: %s", status, action.target, action.tenant, action.workload, detail,
-                extra={"event": f"act.{status}", "target": str(action.target), "tenant": action.tenant,
-                       "workload": action.workload, "desired": action.desired, "observed": observed})
-        return ActOutcome(action=action, status=status, observed=observed, detail=detail,
-                          attempts=max(counter.calls, 1))
+            return finish(action, status_of(failed), observed, counter, failed.classified.detail, log)

@@ -31,6 +31,8 @@ from tenantops.act.retry import (
     ErrorClass,
     RetryPolicy,
     call_with_retry,
+    finish,
+    status_of,
 )
 from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
 
@@ -128,10 +130,10 @@ class KubernetesActuator:
         counter = CallCounter()
         observed: int | None = None
         if target.kind is not TargetKind.KUBERNETES:
-            return self._outcome(action, OutcomeStatus.FAILED, None, counter,
-                                 f"target kind {target.kind} is not handled by the Kubernetes actuator")
+            return finish(action, OutcomeStatus.FAILED, None, counter,
+                          f"target kind {target.kind} is not handled by the Kubernetes actuator", log)
         if action.desired < 0:
-            return self._outcome(action, OutcomeStatus.FAILED, None, counter, "desired replicas below zero")
+            return finish(action, OutcomeStatus.FAILED, None, counter, "desired replicas below zero", log)
         try:
             for round_ in range(self._retry.conflicts + 1):
                 scale = self._read(target, counter)
@@ -139,10 +141,10 @@ class KubernetesActuator:
                 if observed == action.desired:
                     detail = "already at desired replicas" if round_ == 0 else \
                         "another writer set the desired replicas meanwhile"
-                    return self._outcome(action, OutcomeStatus.UNCHANGED, observed, counter, detail)
+                    return finish(action, OutcomeStatus.UNCHANGED, observed, counter, detail, log)
                 if dry_run:
-                    return self._outcome(action, OutcomeStatus.DRY_RUN, observed, counter,
-                                         f"would scale {observed} -> {action.desired}")
+                    return finish(action, OutcomeStatus.DRY_RUN, observed, counter,
+                                  f"would scale {observed} -> {action.desired}", log)
                 version = scale.metadata.resource_version if scale.metadata is not None else None
                 body = {"metadata": {"resourceVersion": version},
                         "spec": {"replicas": action.desired}}
@@ -157,21 +159,9 @@ class KubernetesActuator:
                     continue
                 note = "" if observed == action.current else \
                     f" (the decision saw {action.current}; the target had {observed})"
-                return self._outcome(action, OutcomeStatus.APPLIED, observed, counter,
-                                     f"scaled {observed} -> {action.desired}{note}")
-            return self._outcome(action, OutcomeStatus.RETRYABLE, observed, counter,
-                                 f"still conflicting after {self._retry.conflicts + 1} read-write rounds")
+                return finish(action, OutcomeStatus.APPLIED, observed, counter,
+                              f"scaled {observed} -> {action.desired}{note}", log)
+            return finish(action, OutcomeStatus.RETRYABLE, observed, counter,
+                          f"still conflicting after {self._retry.conflicts + 1} read-write rounds", log)
         except CallFailed as failed:
-            status = OutcomeStatus.FAILED if failed.classified.kind is ErrorClass.PERMANENT \
-                else OutcomeStatus.RETRYABLE
-            return self._outcome(action, status, observed, counter, failed.classified.detail)
-
-    @staticmethod
-    def _outcome(action: ScaleAction, status: OutcomeStatus, observed: int | None, counter: CallCounter,
-                 detail: str) -> ActOutcome:
-        level = logging.WARNING if status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE) else logging.INFO
-        log.log(level, "act: %s %s %s/%s: %s", status, action.target, action.tenant, action.workload, detail,
-                extra={"event": f"act.{status}", "target": str(action.target), "tenant": action.tenant,
-                       "workload": action.workload, "desired": action.desired, "observed": observed})
-        return ActOutcome(action=action, status=status, observed=observed, detail=detail,
-                          attempts=max(counter.calls, 1))
+            return finish(action, status_of(failed), observed, counter, failed.classified.detail, log)

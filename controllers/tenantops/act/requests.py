@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tenantops.act.base import OutcomeStatus
+from tenantops.act.kubeclient import api_client
 from tenantops.config.kinds.common import parse_quantity
 from tenantops.decide.rightsizing.decider import RequestPatch
 from tenantops.decide.rightsizing.units import cpu_quantity, memory_quantity
@@ -101,19 +102,7 @@ class RequestsActuator:
     @classmethod
     def connect(cls, url: str | None = None, *, token: str | None = None) -> RequestsActuator:
         """From an explicit API URL (TENANTOPS_KUBE_URL), else in-cluster, else the kubeconfig."""
-        configuration = client.Configuration()
-        if url:
-            configuration.host = url.rstrip("/")
-            if token:
-                configuration.api_key = {"BearerToken": token}
-                configuration.api_key_prefix = {"BearerToken": "Bearer"}
-        else:
-            try:
-                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            except config.ConfigException:
-                config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        configuration.retries = False
-        return cls(client.AppsV1Api(client.ApiClient(configuration)))
+        return cls(client.AppsV1Api(api_client(url, token=token)))
 
     def close(self) -> None:
         self._apps.api_client.close()

@@ -9,11 +9,15 @@ Conflicts are not retried here: they need a fresh read first, which only the act
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
+
+from tenantops.act.base import ActOutcome, OutcomeStatus
+from tenantops.structs.plan import ScaleAction
 
 T = TypeVar("T")
 
@@ -100,3 +104,19 @@ def call_with_retry(
                 raise CallFailed(classified, attempt) from exc
             sleep(policy.delay(attempt, classified.retry_after))
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def finish(action: ScaleAction, status: OutcomeStatus, observed: int | None, counter: CallCounter,
+           detail: str, logger: logging.Logger) -> ActOutcome:
+    """Log an actuator's outcome once, with its subject and reason, and build the value the engine records."""
+    level = logging.WARNING if status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE) else logging.INFO
+    logger.log(level, "act: %s %s %s/%s: %s", status, action.target, action.tenant, action.workload, detail,
+               extra={"event": f"act.{status}", "target": str(action.target), "tenant": action.tenant,
+                      "workload": action.workload, "desired": action.desired, "observed": observed})
+    return ActOutcome(action=action, status=status, observed=observed, detail=detail,
+                      attempts=max(counter.calls, 1))
+
+
+def status_of(failed: CallFailed) -> OutcomeStatus:
+    """A permanent error fails the action; anything that outlived its retries may succeed on a later pass."""
+    return OutcomeStatus.FAILED if failed.classified.kind is ErrorClass.PERMANENT else OutcomeStatus.RETRYABLE
