@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tenantops.decide.autoscaling import segments
 from tenantops.decide.autoscaling.state import DAY_BINS, FORECASTERS, WorkloadState
 
 DAY = 86400.0
@@ -62,6 +63,8 @@ def observe(state: WorkloadState, value: float, at: float, params: ForecastParam
     if state.last_at is not None and at <= state.last_at:
         return  # a repeated or out-of-order sample carries nothing new
     _settle(state, value, at, params)
+    segments.settle(state, value, at, params.target_miss)
+    segments.learn(state, value, at)
     if state.last_at is None or state.count == 0:
         state.level, state.trend, state.slope = value, 0.0, 0.0
         state.day = [value] * DAY_BINS

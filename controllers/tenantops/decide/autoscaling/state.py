@@ -13,7 +13,8 @@ from typing import Any
 
 DAY_BINS = 24
 FORECASTERS = 3
-VERSION = 1
+SEGMENT_BUCKETS = 4  # margins for 0 (inside the known segment), 1, 2, 3+ steps beyond it
+VERSION = 2
 
 
 @dataclass(slots=True)
@@ -39,6 +40,15 @@ class WorkloadState:
     events: list[list[float]] = field(default_factory=list)  # [at, change] scale events in the period
     idle_since: float | None = None  # demand below the activation threshold since (scale to zero)
     bad_passes: int = 0  # consecutive passes without usable metrics
+    # Coarse sources (see segments.py): observation step, newest source sample, spacings seen [gap, weight],
+    # the learnt period (0 = none), and the per-bucket error scale, conformal multiplier and pending forecasts.
+    step: float = 0.0
+    knot_at: float | None = None
+    gaps: list[list[float]] = field(default_factory=list)
+    period: float = 0.0
+    seg_mae: list[float] = field(default_factory=list)  # empty until a period is first trusted
+    seg_q: list[float] = field(default_factory=lambda: [3.0] * SEGMENT_BUCKETS)
+    seg_pending: list[list[float]] = field(default_factory=list)  # [due_at, forecast, bucket, norm]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +70,13 @@ class WorkloadState:
             "ev": [list(e) for e in self.events],
             "idle": self.idle_since,
             "bad": self.bad_passes,
+            "stp": self.step,
+            "knot": self.knot_at,
+            "gaps": [list(g) for g in self.gaps],
+            "per": self.period,
+            "smae": list(self.seg_mae),
+            "sq": list(self.seg_q),
+            "spend": [list(p) for p in self.seg_pending],
         }
 
     @classmethod
@@ -90,10 +107,18 @@ class WorkloadState:
                 events=[list(e) for e in data["ev"]],
                 idle_since=data["idle"],
                 bad_passes=int(data["bad"]),
+                step=float(data["stp"]),
+                knot_at=data["knot"],
+                gaps=[list(g) for g in data["gaps"]],
+                period=float(data["per"]),
+                seg_mae=list(data["smae"]),
+                seg_q=list(data["sq"]),
+                seg_pending=[list(p) for p in data["spend"]],
             )
         except (TypeError, ValueError, KeyError):
             return cls()
         if (len(state.mae) != FORECASTERS or len(state.quantile) != FORECASTERS or len(state.week) != 7
-                or len(state.day) not in (0, DAY_BINS)):
+                or len(state.day) not in (0, DAY_BINS) or len(state.seg_q) != SEGMENT_BUCKETS
+                or len(state.seg_mae) not in (0, SEGMENT_BUCKETS)):
             return cls()
         return state
