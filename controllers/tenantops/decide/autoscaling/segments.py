@@ -26,7 +26,8 @@ MAX_GAPS = 8  # sample spacings remembered (weights), lightest dropped first
 GAP_DECAY = 0.98  # older spacings count less, so a source that changes its period is followed
 MIN_EVIDENCE = 3.0  # weight of the winning spacing before it is trusted
 MIN_SHARE = 0.6  # ...and its share of all weight
-CONTINUATION = 0.5  # beyond the next source sample the slope is assumed to go on at half strength
+CONTINUATION = 0.5  # beyond the next source sample the slope goes on at this strength until one is learnt
+SLOPE_WEIGHT = 0.02  # memory of how slopes carry over from one source sample to the next (~50 samples)
 ERROR_SECONDS = 3 * 3600.0  # memory of the error scale
 QUANTILE_STEP = 0.1
 MAX_QUANTILE = 12.0
@@ -49,6 +50,12 @@ def learn(state: WorkloadState, value: float, at: float) -> None:
     if abs(slope - state.slope) * dt <= RELATIVE_TOLERANCE * max(1.0, abs(value)):
         return
     knot = state.last_at
+    if state.knot_at is not None and abs(knot - state.knot_at) > 0.5 * dt:
+        # How the slope after a source sample relates to the one before it (a trend goes on, a sawtooth
+        # turns back): a running regression of next slope on previous slope, one update per sample.
+        before = state.slope
+        state.seg_cov += SLOPE_WEIGHT * (before * slope - state.seg_cov)
+        state.seg_var += SLOPE_WEIGHT * (before * before - state.seg_var)
     if state.knot_at is not None:
         gap = round(knot - state.knot_at)
         if 0 < gap <= MAX_PERIOD_SECONDS:
@@ -99,7 +106,14 @@ def point(state: WorkloadState, at: float) -> tuple[float, int]:
         return max(0.0, state.last_value + slope * (at - state.last_at)), 0
     beyond = at - until
     bucket = min(SEGMENT_BUCKETS - 1, max(1, math.ceil(beyond / state.step - 1e-6)))
-    return max(0.0, base + CONTINUATION * slope * beyond), bucket
+    return max(0.0, base + continuation(state) * slope * beyond), bucket
+
+
+def continuation(state: WorkloadState) -> float:
+    """Share of the current slope expected to carry on past the next source sample, in [-1, 1]."""
+    if state.seg_var <= 0:
+        return CONTINUATION
+    return max(-1.0, min(1.0, state.seg_cov / state.seg_var))
 
 
 def _norm(state: WorkloadState) -> float:

@@ -49,6 +49,8 @@ class WorkloadState:
     seg_mae: list[float] = field(default_factory=list)  # empty until a period is first trusted
     seg_q: list[float] = field(default_factory=lambda: [3.0] * SEGMENT_BUCKETS)
     seg_pending: list[list[float]] = field(default_factory=list)  # [due_at, forecast, bucket, norm]
+    seg_cov: float = 0.0  # running mean of (slope before a source sample) x (slope after it)
+    seg_var: float = 0.0  # running mean of (slope before a source sample) squared
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +79,8 @@ class WorkloadState:
             "smae": list(self.seg_mae),
             "sq": list(self.seg_q),
             "spend": [list(p) for p in self.seg_pending],
+            "scov": self.seg_cov,
+            "svar": self.seg_var,
         }
 
     @classmethod
@@ -114,6 +118,8 @@ class WorkloadState:
                 seg_mae=list(data["smae"]),
                 seg_q=list(data["sq"]),
                 seg_pending=[list(p) for p in data["spend"]],
+                seg_cov=float(data["scov"]),
+                seg_var=float(data["svar"]),
             )
         except (TypeError, ValueError, KeyError):
             return cls()
