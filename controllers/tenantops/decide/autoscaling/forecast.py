@@ -7,7 +7,8 @@ daily/weekly profile (noisy but regular traffic), "no change" (random walks), an
 forecaster's recent absolute error, nudged up after a miss and down after a hit, so that the share of
 misses settles at the policy's target whatever the trace looks like. The forecaster with the narrowest
 margin decides. Nothing here is tuned to a particular trace: the knobs are time constants in seconds and
-the target miss share.
+the target miss share. A series whose source is sampled more coarsely than the decisions are taken is
+recognised on the way in (`segments`), and then forecast segment by segment instead.
 """
 
 from __future__ import annotations

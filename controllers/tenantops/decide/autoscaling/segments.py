@@ -2,11 +2,13 @@
 
 Many demand signals are recorded every 5 or 30 minutes (CloudWatch periods, business counters, exported
 traces) while the controller decides every minute. Between two source samples such a series carries no
-new information: it is held or interpolated, so its slope only changes at the source's sample times.
+new information: replayed with linear interpolation (as `tenantops simulate` resamples recorded traces),
+its slope only changes at the source's sample times.
 The forecaster learns that sample period and its phase from the series itself (where the slope changes,
 and how far apart those changes are), trusts the current slope up to the next source sample, and spends
 margin only on what lies beyond it. A series whose slope changes at every observation (any ordinary
-scrape) never shows a period, and this module stays out of the way.
+scrape) never shows a period, and this module stays out of the way; so does a held (stepped) source,
+whose slope changes twice per sample.
 
 Margins are conformal per "steps beyond the last known value" bucket: a forecast that lies entirely
 inside the current segment needs almost none, one that reaches one or more source samples ahead needs a
