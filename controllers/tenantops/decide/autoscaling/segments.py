@@ -128,6 +128,7 @@ def seed(state: WorkloadState, error: float) -> None:
     if not state.seg_mae:
         state.seg_mae = [0.0] + [error / _norm(state)] * (SEGMENT_BUCKETS - 1)
         state.seg_q = [INITIAL_QUANTILE] * SEGMENT_BUCKETS
+        state.seg_n = [0.0] * SEGMENT_BUCKETS
 
 
 def _scale(state: WorkloadState, bucket: int, norm: float) -> float:
@@ -163,7 +164,11 @@ def settle(state: WorkloadState, value: float, at: float, target_miss: float) ->
         if due < at - slack:
             continue  # its outcome was never observed (a skipped pass): nothing to learn
         error = value - forecast
-        state.seg_mae[bucket] += weight * (abs(error) / norm - state.seg_mae[bucket])
+        # Until a bucket has seen a few hours of outcomes its scale is their plain mean, so the margin
+        # leaves its seed as soon as real errors come in (an EWMA started from the seed would lag).
+        state.seg_n[bucket] += 1.0
+        rate = max(weight, 1.0 / state.seg_n[bucket])
+        state.seg_mae[bucket] += rate * (abs(error) / norm - state.seg_mae[bucket])
         q = state.seg_q[bucket]
         missed = error > q * _scale(state, bucket, norm)
         q += QUANTILE_STEP * (1.0 - target_miss) if missed else -QUANTILE_STEP * target_miss

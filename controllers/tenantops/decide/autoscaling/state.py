@@ -48,6 +48,7 @@ class WorkloadState:
     period: float = 0.0
     seg_mae: list[float] = field(default_factory=list)  # empty until a period is first trusted
     seg_q: list[float] = field(default_factory=lambda: [3.0] * SEGMENT_BUCKETS)
+    seg_n: list[float] = field(default_factory=lambda: [0.0] * SEGMENT_BUCKETS)  # outcomes scored per bucket
     seg_pending: list[list[float]] = field(default_factory=list)  # [due_at, forecast, bucket, norm]
     seg_cov: float = 0.0  # running mean of (slope before a source sample) x (slope after it)
     seg_var: float = 0.0  # running mean of (slope before a source sample) squared
@@ -78,6 +79,7 @@ class WorkloadState:
             "per": self.period,
             "smae": list(self.seg_mae),
             "sq": list(self.seg_q),
+            "sn": list(self.seg_n),
             "spend": [list(p) for p in self.seg_pending],
             "scov": self.seg_cov,
             "svar": self.seg_var,
@@ -117,6 +119,7 @@ class WorkloadState:
                 period=float(data["per"]),
                 seg_mae=list(data["smae"]),
                 seg_q=list(data["sq"]),
+                seg_n=list(data["sn"]),
                 seg_pending=[list(p) for p in data["spend"]],
                 seg_cov=float(data["scov"]),
                 seg_var=float(data["svar"]),
@@ -125,6 +128,6 @@ class WorkloadState:
             return cls()
         if (len(state.mae) != FORECASTERS or len(state.quantile) != FORECASTERS or len(state.week) != 7
                 or len(state.day) not in (0, DAY_BINS) or len(state.seg_q) != SEGMENT_BUCKETS
-                or len(state.seg_mae) not in (0, SEGMENT_BUCKETS)):
+                or len(state.seg_n) != SEGMENT_BUCKETS or len(state.seg_mae) not in (0, SEGMENT_BUCKETS)):
             return cls()
         return state
