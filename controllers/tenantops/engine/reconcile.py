@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from tenantops.act.base import ActOutcome, Actuator, OutcomeStatus
+from tenantops.collector import collector_paused
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.decide.base import Decider, DeciderOutput, PassInput
 from tenantops.engine.ceiling import apply_ceiling
 from tenantops.engine.targets import target_for
-from tenantops.observe.prometheus import collector_paused
 from tenantops.observe.replicas import ReplicaReader, merge_replicas
 from tenantops.observe.source import MetricsSource
 from tenantops.record.metrics import ControllerMetrics

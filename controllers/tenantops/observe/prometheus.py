@@ -14,12 +14,10 @@ neither is MISSING. This costs one extra evaluation per query, not one extra req
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +25,7 @@ from typing import Any
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
+from tenantops.collector import collector_paused
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadKey, WorkloadMetrics
@@ -118,24 +117,6 @@ class PrometheusSource:
         if not isinstance(result, list):
             raise ValueError(f"unexpected response shape: {type(result).__name__}")
         return result
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while answers are parsed and kept.
-
-    Parsing allocates millions of small containers (JSON dicts and lists, readings) that stay alive until
-    the snapshot is built; each allocation burst triggers a full collection that rescans everything
-    already kept, so at 10,000 tenants the collector, not the work, dominated the pass (3x the floor).
-    None of these objects form cycles, so nothing is lost by collecting after the pass instead.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _describe(exc: Exception) -> str:
