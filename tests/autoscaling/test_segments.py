@@ -158,3 +158,21 @@ def test_stored_state_round_trip_on_coarse_sources(load: tuple[list[float], int]
         assert (a.desired, a.reason) == (b.desired, b.reason)
         current_live, current_stored = a.desired, b.desired
     assert live.to_json() == WorkloadState.from_json(stored).to_json()
+
+
+def test_a_period_shorter_than_the_start_up_lead_is_left_to_the_general_forecasters() -> None:
+    """Replicas asked for now serve 3 minutes after the newest observation: a 2-minute source leaves
+    nearly every forecast past its next sample, where the segment model knows nothing extra."""
+    tuning = Tuning.of(spec())
+    reasons = {}
+    for every in (2, 5):
+        state, current = WorkloadState(), 10
+        for i, value in enumerate(coarse(random_walk(120, 7), every).tolist()):
+            now = T0 + 60.0 * (i + 1)
+            obs = Observation(now - 60.0, current, current, (MetricLoad("cpu", value * 0.7, 0.7, 1.0),))
+            result = recommend(tuning, Bounds(1, 200), obs, state, now)
+            current = result.desired
+        assert state.period == 60.0 * every
+        reasons[every] = result.reason
+    assert "source sampled" not in reasons[2]
+    assert "source sampled every 300s" in reasons[5]

@@ -164,7 +164,7 @@ def _estimate(
     if state.count < tuning.warmup_samples:
         return reactive, "reactive", (f"HPA rule on {metric}: forecast warming up "
                                       f"({state.count}/{tuning.warmup_samples} samples)"), False
-    if segments.active(state):
+    if segments.active(state, lead=due - obs.at):
         return _segment_estimate(obs, state, demand, now, interval, steps, params)
     if forecast.is_poor(state, which, tuning.max_error):
         return reactive, "reactive", (f"HPA rule on {metric}: forecast error {state.mae[which]:.2f} is over "

@@ -82,9 +82,13 @@ def _count_gap(state: WorkloadState, gap: float) -> None:
     state.period = top[0] if top[1] >= MIN_EVIDENCE and top[1] >= MIN_SHARE * total else 0.0
 
 
-def active(state: WorkloadState) -> bool:
-    """A source period clearly longer than the observation step has been learnt."""
-    return state.period > 1.5 * state.step > 0 and state.knot_at is not None and state.last_at is not None
+def active(state: WorkloadState, lead: float = 0.0) -> bool:
+    """A source period clearly longer than the observation step has been learnt, and longer than `lead`
+    (seconds from the newest observation to when replicas asked for now serve). A shorter period leaves
+    almost every forecast past the next source sample, where this model knows no more than the general
+    forecasters, which also keep the scale-down window's protection against noise."""
+    return (state.period > max(1.5 * state.step, lead) and state.step > 0 and state.knot_at is not None
+            and state.last_at is not None)
 
 
 def _known(state: WorkloadState) -> tuple[float, float, float]:
