@@ -23,7 +23,7 @@ import math
 
 from tenantops.decide.autoscaling.state import SEGMENT_BUCKETS, WorkloadState
 
-MAX_PERIOD_SECONDS = 4 * 3600.0  # hourly sources and finer; beyond that the daily profile knows more
+MAX_PERIOD_SECONDS = 2 * 86400.0  # up to daily sources; spacings longer than this are outages, not a period
 MAX_GAPS = 8  # sample spacings remembered (weights), lightest dropped first
 GAP_DECAY = 0.98  # older spacings count less, so a source that changes its period is followed
 MIN_EVIDENCE = 3.0  # weight of the winning spacing before it is trusted
