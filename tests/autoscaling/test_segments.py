@@ -176,3 +176,25 @@ def test_a_period_shorter_than_the_start_up_lead_is_left_to_the_general_forecast
         reasons[every] = result.reason
     assert "source sampled" not in reasons[2]
     assert "source sampled every 300s" in reasons[5]
+
+
+@settings(max_examples=40, deadline=None)
+@given(samples=st.lists(st.tuples(st.sampled_from([0.0, 1.0, 30.0, 60.0, 60.0, 60.0, 300.0, 7200.0]),
+                                  st.floats(min_value=0.0, max_value=1e9, allow_nan=False)), min_size=3, max_size=200),
+       every=st.integers(2, 12))
+def test_irregular_clocks_and_extreme_values_never_break_a_decision(
+    samples: list[tuple[float, float]], every: int
+) -> None:
+    """Passes that repeat, stall for hours or come early; values from zero to a billion; a coarse source
+    underneath part of the time. Every decision is a count within bounds and the state stays storable."""
+    tuning = Tuning.of(spec())
+    state, current, now = WorkloadState(), 1, T0
+    ramp = coarse([v for _, v in samples[: max(2, len(samples) // every)]], every).tolist()
+    for i, (gap, value) in enumerate(samples):
+        now += gap
+        load = ramp[i] if i < len(ramp) and i % 3 else value
+        obs = Observation(now - 60.0, current, current, (MetricLoad("cpu", load, 0.7, 1.0),))
+        result = recommend(tuning, Bounds(1, 1000), obs, state, now)
+        assert 1 <= result.desired <= 1000
+        current = result.desired
+        assert WorkloadState.from_json(json.loads(json.dumps(state.to_json()))).to_json() == state.to_json()
