@@ -200,7 +200,7 @@ def _segment_estimate(
     ahead = math.ceil(value + width - EPS)
     sooner = math.ceil(max(v + w for v, w, _ in covers[:-1]) - EPS) if steps > 0 else 0
     wanted = max(ahead, min(obs.current, sooner))
-    where = "within the current source sample" if bucket == 0 else f"{bucket} step(s) past the next source sample"
+    where = "before the next source sample" if bucket == 0 else f"{bucket} step(s) past the next source sample"
     return wanted, "predictive", (
         f"source sampled every {state.period:.0f}s: forecast {value:.2f} replicas of demand in "
         f"{steps * interval:.0f}s ({where}; now {demand:.2f}) plus a {width:.2f} margin for a "
