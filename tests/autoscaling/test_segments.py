@@ -198,3 +198,15 @@ def test_irregular_clocks_and_extreme_values_never_break_a_decision(
         assert 1 <= result.desired <= 1000
         current = result.desired
         assert WorkloadState.from_json(json.loads(json.dumps(state.to_json()))).to_json() == state.to_json()
+
+
+def test_state_stored_before_coarse_sources_were_recognised_is_kept() -> None:
+    state = feed(random_walk(50, 8))
+    stored = state.to_json()
+    old = {k: v for k, v in stored.items()
+           if k not in ("stp", "knot", "gaps", "per", "smae", "sq", "sn", "spend", "scov", "svar")}
+    old["v"] = 1
+    restored = WorkloadState.from_json(old)
+    assert restored.count == state.count and restored.recommendations == state.recommendations
+    assert restored.level == state.level and restored.period == 0.0 and restored.knot_at is None
+    assert WorkloadState.from_json({**old, "v": 99}).count == 0

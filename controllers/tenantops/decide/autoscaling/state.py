@@ -87,13 +87,17 @@ class WorkloadState:
 
     @classmethod
     def from_json(cls, data: Any) -> WorkloadState:
-        """Rebuild from storage; anything unreadable (older version, hand edit) starts afresh.
+        """Rebuild from storage; anything unreadable (unknown version, hand edit) starts afresh.
 
         Lists are copied (the stored value is never mutated) but not converted element by element: this
         runs for every workload on every pass, and the stored form is only ever written by `to_json`.
+        Version 1 (before coarse sources were recognised) is read with those fields fresh, so an upgrade
+        keeps every workload's forecast and its stabilisation window instead of starting them over.
         """
-        if not isinstance(data, dict) or data.get("v") != VERSION:
+        if not isinstance(data, dict) or data.get("v") not in (1, VERSION):
             return cls()
+        if data["v"] == 1:
+            data = {**_FRESH_SEGMENTS, **data}
         try:
             state = cls(
                 last_at=data["at"],
@@ -131,3 +135,9 @@ class WorkloadState:
                 or len(state.seg_n) != SEGMENT_BUCKETS or len(state.seg_mae) not in (0, SEGMENT_BUCKETS)):
             return cls()
         return state
+
+
+_FRESH_SEGMENTS: dict[str, Any] = {
+    key: value for key, value in WorkloadState().to_json().items()
+    if key in ("stp", "knot", "gaps", "per", "smae", "sq", "sn", "spend", "scov", "svar")
+}
