@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: set-up, then a local end-to-end demo of the control loop.
+# The main job on embedded defaults: set-up (scripts/setup.sh), then the local end-to-end demo of the control
+# loop from the project environment `.venv/`. Arguments go to `tenantops demo` (see `--help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec tenantops demo "$@"
+exec "$(pwd)/.venv/bin/tenantops" demo "$@"

@@ -1,25 +1,63 @@
 #!/usr/bin/env bash
-# Installs everything tenantops needs on a fresh Debian machine: Prometheus (apt) and the Python package
-# with its development tools (pip). Safe to run again: it skips what is already there.
+# Installs everything tenantops needs on a fresh Debian/Ubuntu machine, into this clone only:
+#   - Debian packages the tests and the demo start on free loopback ports (prometheus, prometheus-alertmanager,
+#     postgresql), with apt when one is missing; their system services are never started, stopped or killed;
+#   - a project virtual environment `.venv/` (PEP 668: Debian's Python refuses global pip installs) with the
+#     package and its development tools, editable, so two clones never share an install.
+# Safe to run again: each step is skipped when it is already done for this clone's pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root="$(pwd)"
+say() { echo "setup: $*"; }
 
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 \
-   || ! command -v prometheus-alertmanager >/dev/null 2>&1; then
-  echo "setup: installing prometheus and alertmanager (Debian packages)"
-  if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
+if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
+
+need_pkgs=()
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need_pkgs+=(prometheus-alertmanager)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  need_pkgs+=(postgresql)
+fi
+if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
+  need_pkgs+=("python3-venv")
+fi
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  say "installing Debian packages: ${need_pkgs[*]} (apt-get; about a minute)"
+  # policy-rc.d 101 tells Debian's maintainer scripts not to start the packages' services: tenantops starts
+  # its own servers on free ports. It is only created when absent and removed again afterwards.
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    made_policy="yes"
+  fi
+  cleanup_policy() { if [ -n "$made_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi; }
+  trap cleanup_policy EXIT
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
-  # The package starts a system service on port 9090; tenantops starts its own on free ports instead.
-  $SUDO systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true
-  $SUDO pkill -x prometheus >/dev/null 2>&1 || true
-  $SUDO pkill -f "^/usr/bin/prometheus-alertmanager" >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  cleanup_policy
+  trap - EXIT
+  say "Debian packages installed"
 fi
 
-stamp=".setup-stamp"
-want="$(python3 --version 2>&1) $(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! python3 -c "import tenantops" >/dev/null 2>&1; then
-  echo "setup: installing the tenantops Python package and its test tools"
-  python3 -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+venv="$root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  say "creating the project environment .venv/"
+  python3 -m venv "$venv"
+fi
+stamp="$venv/.tenantops-stamp"
+want="$("$venv/bin/python" --version 2>&1) $root $(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
+   || ! "$venv/bin/python" -c "import tenantops, sys; sys.exit(0 if tenantops.__file__.startswith('$root/') else 1)" >/dev/null 2>&1; then
+  say "installing tenantops and its test tools into .venv/ (pip; first run takes a few minutes)"
+  "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q --upgrade pip >/dev/null
+  log="$venv/pip-install.log"
+  set +e
+  "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -e ".[dev]" 2>&1 \
+    | tee "$log" | grep --line-buffered -E '^(Collecting|Successfully installed)' | sed -u 's/^/setup:   /'
+  status="${PIPESTATUS[0]}"
+  set -e
+  if [ "$status" != "0" ]; then say "pip install failed (exit $status); the last lines of $log:"; tail -20 "$log"; exit 1; fi
   echo "$want" > "$stamp"
 fi
+say "ready (.venv/bin/tenantops)"

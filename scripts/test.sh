@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The test command: set-up, static checks (ruff, mypy, import layering), then the whole pytest suite.
+# The test command: set-up (scripts/setup.sh), then static checks (ruff, mypy, import layering) and the whole
+# pytest suite, all from the project environment `.venv/`. Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-echo "== ruff"; python3 -m ruff check .
-echo "== mypy"; python3 -m mypy
+export PATH="$(pwd)/.venv/bin:$PATH"
+echo "== ruff"; python -m ruff check .
+echo "== mypy"; python -m mypy
 echo "== import layering"; lint-imports
-echo "== pytest"; python3 -m pytest "$@"
+echo "== pytest"; python -m pytest "$@"

@@ -7,7 +7,7 @@
   fake AWS credentials are set in the environment for the test.
 - `smtp_server`: a fresh SMTP server per test, stopped afterwards.
 - `kube_api`: a fresh Kubernetes API stand-in per test.
-- `traces_dir`: the recorded traces (`TENANTOPS_TRACES`, else `../shared/traces` beside the repo).
+- `traces_dir`: the recorded traces (`TENANTOPS_TRACES`, else the repository's `data/traces/`).
 """
 
 from __future__ import annotations
@@ -86,7 +86,6 @@ def kube_api() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def traces_dir() -> Path:
     configured = os.environ.get("TENANTOPS_TRACES")
-    path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "traces"
-    if not path.is_dir():
-        pytest.skip(f"recorded traces not found at {path} (set TENANTOPS_TRACES)")
+    path = Path(configured) if configured else REPO_ROOT / "data" / "traces"
+    assert path.is_dir(), f"recorded traces not found at {path}: the repository carries them in data/traces"
     return path

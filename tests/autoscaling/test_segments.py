@@ -25,7 +25,7 @@ PARAMS = forecast.ForecastParams()
 
 
 def coarse(samples: list[float] | np.ndarray, every: int) -> np.ndarray:
-    """What BENCHMARKS' resampling makes of a source sampled every `every` steps: linear in between."""
+    """What docs/benchmarks.md's resampling makes of a source sampled every `every` steps: linear in between."""
     knots = np.arange(len(samples)) * every
     return np.interp(np.arange(knots[-1] + 1), knots, np.asarray(samples, dtype=np.float64))
 

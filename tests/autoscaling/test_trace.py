@@ -1,4 +1,4 @@
-"""Trace files: resampling as BENCHMARKS §1 says, and bad input named by file and line (exit 2)."""
+"""Trace files: resampling as docs/benchmarks.md §1 says, and bad input named by file and line (exit 2)."""
 
 from __future__ import annotations
 

@@ -59,7 +59,6 @@ def alertmanager(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(BINARY is None, reason="prometheus-alertmanager is not installed (scripts/setup.sh installs it)")
 def test_alertmanager_accepts_and_resolves_cost_alerts(alertmanager: str) -> None:
     now = datetime.now(UTC)
     alert = Alert("cost:anomaly:daily:acme", "acme", Severity.WARNING, "cost-anomaly-daily",

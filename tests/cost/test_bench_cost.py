@@ -15,10 +15,9 @@ from tenantops.bench.cost import command, load_hourly, to_daily
 
 
 def traces() -> Path:
-    return Path(os.environ.get("TENANTOPS_TRACES", REPO.parent / "shared" / "traces"))
+    return Path(os.environ.get("TENANTOPS_TRACES", REPO / "data" / "traces"))
 
 
-@pytest.mark.skipif(not (traces() / "nyc_taxi.csv").exists(), reason="shared traces not present")
 def test_backtest_prints_precision_recall_and_forecast_lead(tmp_path: Path) -> None:
     shutil.copy(traces() / "nyc_taxi.csv", tmp_path)
     result = CliRunner().invoke(command, ["--traces", str(tmp_path), "--trials", "1", "--json"])

@@ -1,4 +1,4 @@
-"""BENCHMARKS §2 definitions, checked on series small enough to score by hand."""
+"""docs/benchmarks.md §2 definitions, checked on series small enough to score by hand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Controller scale (BENCHMARKS §3): one dry-run pass over N tenants × 3 workloads in a real Prometheus.
+"""Controller scale (docs/benchmarks.md §3): one dry-run pass over N tenants × 3 workloads in a real Prometheus.
 
 For each N a fresh Prometheus is backfilled (promtool) with the series the default MetricsPolicy reads
 (cAdvisor, kube-state-metrics, the application's request counter), then the real pass runs (the same
@@ -153,7 +153,7 @@ def command(counts: tuple[int, ...], policies: str, repeat: int, as_json: bool) 
     scale = round(top["pass_s"] / base["pass_s"], 2) if top is not base and base["pass_s"] else None
     # The same ratio for the floor: how much of the growth is Prometheus's own evaluation, not the pass.
     floor_scale = round(top["floor_s"] / base["floor_s"], 2) if top is not base and base["floor_s"] else None
-    # BENCHMARKS §3 states the floor and query goals at the largest N (10,000); smaller N are reported too.
+    # docs/benchmarks.md §3 states the floor and query goals at the largest N (10,000); smaller N are reported too.
     goals = {
         "queries_max": max(r["queries"] for r in rows), "queries_goal": GOAL_QUERIES,
         "pass_vs_floor_at_max_n": top["pass_vs_floor"], "pass_vs_floor_goal": GOAL_FLOOR_RATIO,

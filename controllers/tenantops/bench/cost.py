@@ -1,6 +1,6 @@
 """`tenantops bench cost`: the anomaly detector and the budget forecast backtested on recorded traces.
 
-Each trace in the shared traces folder is read as a spend series: its hourly mean, scaled so an average hour
+Each recorded trace (`data/traces/`) is read as a spend series: its hourly mean, scaled so an average hour
 costs $10 (an average day $240, the size of a mid-sized tenant), and its UTC-day sums. Nothing in the traces
 is labelled, so anomalies of known size are injected (an extra `size` × the day's or hour's usual spend, at
 seeded random points) and the real detector (`decide.cost.anomaly`, with the standard AlertPolicy's gates)
@@ -42,10 +42,9 @@ TRIALS = 8
 
 
 def default_traces() -> Path:
-    env = os.environ.get("TENANTOPS_TRACES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "traces"
+    from tenantops.sim.trace import default_traces_dir
+
+    return default_traces_dir()
 
 
 def load_hourly(path: Path) -> tuple[int, list[float | None]]:
@@ -182,7 +181,7 @@ def _fmt(x: float | None) -> str:
 
 @click.command("cost")
 @click.option("--traces", "traces_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder of trace CSVs. Env: TENANTOPS_TRACES. Default: ../shared/traces beside the project.")
+              help="Folder of trace CSVs. Env: TENANTOPS_TRACES. Default: the repository's data/traces.")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--trials", type=click.IntRange(1, 100), default=TRIALS, show_default=True)
 @click.option("--json", "as_json", is_flag=True)

@@ -30,4 +30,4 @@ class _Benchmarks(click.Group):
 
 @click.group("bench", cls=_Benchmarks)
 def command() -> None:
-    """Benchmarks that print figures: catalog (loader), controller (BENCHMARKS §3), infra (Pulumi program)."""
+    """Benchmarks that print figures: catalog (loader), controller (docs/benchmarks.md §3), infra (Pulumi program)."""

@@ -29,7 +29,7 @@ def _default_traces() -> Path:
 @click.option("--output", type=click.Path(file_okay=False), default="demo-output", show_default=True,
               help="Folder for the report, audit log, plots, mail and the compressed-time configuration.")
 @click.option("--traces", type=click.Path(), default=None,
-              help="Folder of recorded traces. Env: TENANTOPS_TRACES. Default: ../shared/traces beside the repo.")
+              help="Folder of recorded traces. Env: TENANTOPS_TRACES. Default: the repository's data/traces.")
 @click.option("--live/--no-live", default=None, help="Live terminal view (default: when on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON at the end.")
 @click.pass_context

@@ -5,7 +5,7 @@ runs the right-sizing decider over every selected tenant and prints current vs r
 and what the difference is worth per month under the Pricing policy. With `--apply`, patches that the
 policy's `apply` mode and guardrails allow are written to the Kubernetes API and recorded in the audit.
 
-With `--backtest FILES...` it runs BENCHMARKS §2 on recorded usage series (`timestamp,value` CSV) and
+With `--backtest FILES...` it runs docs/benchmarks.md §2 on recorded usage series (`timestamp,value` CSV) and
 writes each series' day-by-day requests to `--output DIR`.
 """
 
@@ -40,7 +40,7 @@ GOAL_MEDIAN, GOAL_MAX = 0.8, 1.0
 @click.option("--state", "state_path", default=None, help="State database (guardrail intervals). Env: TENANTOPS_STATE.")
 @click.option("--at", "at_text", default=None, help="Evaluate as of this ISO-8601 UTC time (default: now).")
 @click.option("--apply", "do_apply", is_flag=True, help="Write the patches the policy's apply mode allows.")
-@click.option("--backtest", "do_backtest", is_flag=True, help="Run BENCHMARKS §2 on the FILES given.")
+@click.option("--backtest", "do_backtest", is_flag=True, help="Run docs/benchmarks.md §2 on the FILES given.")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
               help="Backtest: folder for DIR/<name>.csv request files.")
 @click.option("--traces", default=None, type=click.Path(file_okay=False),

@@ -1,1 +1,1 @@
-"""Replay of recorded demand traces against the autoscaling code path, scored as in BENCHMARKS §1."""
+"""Replay of recorded demand traces against the autoscaling code path, scored as in docs/benchmarks.md §1."""

@@ -1,4 +1,4 @@
-"""BENCHMARKS §1 for one trace: run the policy and the HPA curve side by side and compute every figure."""
+"""docs/benchmarks.md §1 for one trace: run the policy and the HPA curve side by side and compute every figure."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The simulated cluster of BENCHMARKS §1: replicas that take `S` steps to start, billed from the request.
+"""The simulated cluster of docs/benchmarks.md §1: replicas that take `S` steps to start, billed from the request.
 
 Every policy (ours and the HPA baseline) is driven through `run`, which hands it only the previous step's
 observation. The policy keeps whatever memory it needs itself, so no decision can see data after its step:

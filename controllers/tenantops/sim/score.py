@@ -1,4 +1,4 @@
-"""The figures of BENCHMARKS §1 for one run, and the HPA baseline curve they are compared with."""
+"""The figures of docs/benchmarks.md §1 for one run, and the HPA baseline curve they are compared with."""
 
 from __future__ import annotations
 

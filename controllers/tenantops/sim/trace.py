@@ -128,15 +128,16 @@ def load_trace(path: Path | str, step: int = STEP_SECONDS) -> Trace:
 
 
 def default_traces_dir() -> Path:
-    """`TENANTOPS_TRACES`, else `../shared/traces` beside the repository root (found from this package)."""
+    """`TENANTOPS_TRACES`, else the recorded traces the repository carries (`data/traces/`, found from this
+    package, so the default is the same from any working directory)."""
     env = os.environ.get(TRACES_ENV)
     if env:
         return Path(env)
     here = Path(__file__).resolve()
     for parent in here.parents:
-        if (parent / "pyproject.toml").is_file():
-            return parent.parent / "shared" / "traces"
-    return Path.cwd().parent / "shared" / "traces"
+        if (parent / "pyproject.toml").is_file() and (parent / "data" / "traces").is_dir():
+            return parent / "data" / "traces"
+    return here.parents[3] / "data" / "traces"
 
 
 def list_traces(directory: Path | str) -> list[Path]:

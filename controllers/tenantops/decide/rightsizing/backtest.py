@@ -1,4 +1,4 @@
-"""BENCHMARKS §2: replay a recommender day by day over a recorded usage series and score it against VPA.
+"""docs/benchmarks.md §2: replay a recommender day by day over a recorded usage series and score it against VPA.
 
 Definitions, exactly as the benchmark states them:
 - days are UTC calendar days counted from the day of the first sample (day 0, warm-up, not scored);
