@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import os
 import random
 import statistics
 from collections import defaultdict

@@ -69,7 +69,7 @@ HEADER = (f"{'trace':<22} {'viol':>8} {'hpa@0.7':>9} {'vs_orcl':>8} {'vs_hpa':>8
               help="Trace CSV (timestamp,value).")
 @click.option("--all", "run_all", is_flag=True, help="Run every *.csv in the traces folder and print the table.")
 @click.option("--traces", "traces_dir", type=click.Path(file_okay=False), default=None,
-              help="Traces folder for --all (implies --all). Env: TENANTOPS_TRACES. Default: the repository's data/traces.")
+              help="Traces folder for --all (implies --all). Env: TENANTOPS_TRACES. Default: data/traces.")
 @click.option("--policy", "policy_name", default=DEFAULT_POLICY, show_default=True, help="ScalingPolicy name.")
 @click.option("--policies", type=click.Path(), default=None, help="Policy directory. Env: TENANTOPS_POLICIES.")
 @click.option("--capacity", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
