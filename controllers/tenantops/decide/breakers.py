@@ -33,6 +33,44 @@ def limit_step(desired: int, current: int, max_up: int, max_down: int) -> tuple[
     return desired, None
 
 
+@dataclass(frozen=True, slots=True)
+class Guarded:
+    """What the guards let through for one workload, and each breaker that intervened with its value."""
+
+    desired: int
+    trips: tuple[tuple[Trip, int], ...] = ()
+
+
+def guard_scale(
+    desired: int,
+    current: int,
+    *,
+    problems: Sequence[str],
+    max_up: int,
+    max_down: int,
+    min_replicas: int,
+    max_replicas: int,
+) -> Guarded:
+    """The one single-workload guard, used by the controller's decider and by `simulate` alike.
+
+    `current` must be the live count (the scale subresource or the Auto Scaling group), never a metric:
+    step limits computed from a lagging or lying metric move real replicas the wrong way. Order: freeze on
+    bad metrics, then the step limit from the live count, then the workload's bounds, which always win, so
+    no write ever leaves [min, max] (a workload found outside them is brought back in one step).
+    """
+    trips: list[tuple[Trip, int]] = []
+    frozen, trip = freeze(desired, current, problems)
+    if trip is not None:
+        trips.append((trip, frozen))
+    stepped, trip = limit_step(frozen, current, max_up, max_down)
+    if trip is not None:
+        trips.append((trip, stepped))
+    bounded = min(max(stepped, min_replicas), max_replicas)
+    if bounded != stepped:
+        trips.append((Trip("bounds", f"{stepped} is outside [{min_replicas}, {max_replicas}]"), bounded))
+    return Guarded(bounded, tuple(trips))
+
+
 def global_ceiling(currents: Sequence[int], desireds: Sequence[int], ceiling: int) -> tuple[list[int], Trip | None]:
     """Keep the total of replicas asked for across every tenant within `ceiling`.
 

@@ -106,10 +106,14 @@ class AutoscalingDecider:
                 rec = recommend(tuning, bounds, obs, wstate, now_ts)
                 wstate.bad_passes = wstate.bad_passes + 1 if problems else 0
                 desired, rule, reason = rec.desired, rec.rule, rec.reason
-                for trip in _trips(desired, current, problems, brk.max_step_up, brk.max_step_down):
+                guarded = breakers.guard_scale(
+                    desired, current, problems=problems, max_up=brk.max_step_up, max_down=brk.max_step_down,
+                    min_replicas=bounds.min_replicas if not allow_zero else 0, max_replicas=bounds.max_replicas,
+                )
+                for trip in guarded.trips:
                     alerts.append(_breaker_alert(tenant.id, workload.name, trip))
-                    desired = trip[1]
                     rule, reason = f"breaker:{trip[0].breaker}", f"{reason}; {trip[0].detail}"
+                desired = guarded.desired
                 if problems and wstate.bad_passes >= brk.failed_passes_before_alert:
                     alerts.append(_metrics_alert(tenant.id, workload.name, wstate.bad_passes, problems))
                 if over_budget and spec.budget_action == "none":
@@ -202,19 +206,6 @@ def _spend_reading(snapshot: Snapshot, tenant: Tenant) -> float | None:
         if reading.ok and reading.value is not None:
             return reading.value
     return None
-
-
-def _trips(
-    desired: int, current: int, problems: list[str], max_up: int, max_down: int
-) -> list[tuple[breakers.Trip, int]]:
-    out: list[tuple[breakers.Trip, int]] = []
-    frozen, trip = breakers.freeze(desired, current, problems)
-    if trip is not None:
-        out.append((trip, frozen))
-    stepped, trip = breakers.limit_step(frozen, current, max_up, max_down)
-    if trip is not None:
-        out.append((trip, stepped))
-    return out
 
 
 def _breaker_alert(tenant: str, workload: str, trip: tuple[breakers.Trip, int]) -> Alert:
