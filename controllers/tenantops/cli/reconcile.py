@@ -21,6 +21,8 @@ def controller_options(func: F) -> F:
     for name, help_text in reversed((
         ("--prometheus-url", "Prometheus base URL. Env: TENANTOPS_PROMETHEUS_URL."),
         ("--state", "SQLite file for decider state and the audit log. Env: TENANTOPS_STATE."),
+        ("--database", "State store URL: sqlite:///PATH or postgresql://USER@HOST/DB (shared by replicas). "
+                       "Env: TENANTOPS_DATABASE_URL. Default: the SQLite file at --state."),
         ("--kube-url", "Kubernetes API URL (default: in-cluster, then kubeconfig). Env: TENANTOPS_KUBE_URL."),
         ("--aws-endpoint-url", "AWS endpoint override (e.g. a local moto server). Env: TENANTOPS_AWS_ENDPOINT_URL."),
     )):
@@ -58,11 +60,11 @@ def print_result(result: PassResult) -> None:
 @json_option
 @click.pass_context
 def command(ctx: click.Context, once: bool, catalog: str | None, policies: str | None, deciders: tuple[str, ...],
-            dry_run: bool, prometheus_url: str | None, state: str | None, kube_url: str | None,
-            aws_endpoint_url: str | None, as_json: bool) -> None:
+            dry_run: bool, prometheus_url: str | None, state: str | None, database: str | None,
+            kube_url: str | None, aws_endpoint_url: str | None, as_json: bool) -> None:
     """Observe, decide, act and record once for every tenant. Exit 1 if anything in the pass failed."""
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
-                             kube_url=kube_url, aws_endpoint_url=aws_endpoint_url)
+                             database_url=database, kube_url=kube_url, aws_endpoint_url=aws_endpoint_url)
     config = load(settings)
     try:
         reconciler = build_reconciler(settings, dry_run=dry_run, decider_names=list(deciders) or None)

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 @click.option("--max-passes", type=click.IntRange(1), default=None, hidden=True)
 @click.pass_context
 def command(ctx: click.Context, catalog: str | None, policies: str | None, deciders: tuple[str, ...], dry_run: bool,
-            prometheus_url: str | None, state: str | None, kube_url: str | None, aws_endpoint_url: str | None,
+            prometheus_url: str | None, state: str | None, database: str | None, kube_url: str | None,
+            aws_endpoint_url: str | None,
             http_port: int | None, http_host: str, shard: str | None, leader_elect: bool, lease_namespace: str | None,
             lease_name: str, shards: int | None, identity: str | None, max_passes: int | None) -> None:
     """Run passes every ControllerPolicy interval (plus jitter) until SIGTERM/SIGINT, which finish the
@@ -47,7 +48,8 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     last good configuration keeps running. Unless dry-run, the cost report is mailed when its ReportPolicy
     schedule comes due. Right-sizing's usage history is fetched at start and then hourly."""
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
-                             kube_url=kube_url, aws_endpoint_url=aws_endpoint_url, http_port=http_port)
+                             database_url=database, kube_url=kube_url, aws_endpoint_url=aws_endpoint_url,
+                             http_port=http_port)
     tenant_filter = None
     if shard is not None:
         try:

@@ -41,6 +41,9 @@ class Settings:
     policies: str = "policies"
     prometheus_url: str = "http://127.0.0.1:9090"
     state: str = "tenantops-state/state.db"
+    # The state store's database URL (TENANTOPS_DATABASE_URL, flag --database): unset means the SQLite
+    # file at `state`; `postgresql://...` when replicas share one state (see tenantops.record.database).
+    database_url: str | None = None
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
     kube_url: str | None = None

@@ -1,0 +1,42 @@
+"""The state store URL: flag > TENANTOPS_DATABASE_URL > config file > the SQLite file at `state`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tenantops.config.settings import resolve_settings
+from tenantops.record.database import database_url, masked, parse, sqlite_file
+
+
+def test_default_is_the_sqlite_file_at_state(tmp_path: Path) -> None:
+    settings = resolve_settings({"state": str(tmp_path / "s.db")}, env={})
+    assert database_url(settings) == f"sqlite:///{tmp_path / 's.db'}"
+
+
+def test_precedence_flag_env_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "tenantops.yaml"
+    cfg.write_text("database_url: postgresql://file@db/tenantops\n", encoding="utf-8")
+    env = {"TENANTOPS_CONFIG": str(cfg)}
+    assert database_url(resolve_settings({}, env=env)) == "postgresql://file@db/tenantops"
+    env["TENANTOPS_DATABASE_URL"] = "postgresql://env@db/tenantops"
+    assert database_url(resolve_settings({}, env=env)) == "postgresql://env@db/tenantops"
+    flags = {"database_url": "postgresql://flag@db/tenantops"}
+    assert database_url(resolve_settings(flags, env=env)) == "postgresql://flag@db/tenantops"
+
+
+def test_password_is_masked() -> None:
+    text = masked("postgresql://ops:hunter2@db.internal:5432/tenantops")
+    assert "hunter2" not in text and "db.internal:5432/tenantops" in text and "ops:***@" in text
+
+
+def test_plain_path_is_sqlite_and_postgres_uses_psycopg(tmp_path: Path) -> None:
+    assert sqlite_file(parse(tmp_path / "s.db")) == tmp_path / "s.db"
+    assert parse("postgres://u@h/d").drivername == "postgresql+psycopg"
+    assert sqlite_file(parse("postgresql://u@h/d")) is None
+
+
+def test_unsupported_url_names_it_masked() -> None:
+    with pytest.raises(ValueError, match=r"mysql://u:\*\*\*@h/d"):
+        parse("mysql://u:secret@h/d")
