@@ -1,11 +1,14 @@
-"""The deploy/ manifests: valid against the Kubernetes schemas, least-privilege RBAC, consistent with
-each other, with the catalogue, with the settings the controller reads, and with the Dockerfile."""
+"""The deploy/ manifests, as `kubectl kustomize` builds each overlay: valid against the Kubernetes schemas,
+least-privilege RBAC, consistent with each other, with the stack's catalogue, with the settings the
+controller reads, and with the Dockerfile."""
 
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.util
 import re
+import subprocess
 from dataclasses import fields
 from pathlib import Path
 
@@ -19,22 +22,25 @@ from tenantops.config.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S_VERSION = "1.31.0"
-MANIFESTS = sorted(p for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml")
+OVERLAYS = ("dev", "prod")
+# Custom resources of the Prometheus Operator: not in the Kubernetes schemas, checked by their own tests.
+OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
-def load_docs() -> list[dict]:
-    return [doc for path in MANIFESTS for doc in yaml.safe_load_all(path.read_text()) if doc]
+@functools.cache
+def build(overlay: str) -> tuple[dict, ...]:
+    """The overlay's objects exactly as `kubectl kustomize` (kubectl's built-in kustomize) renders them."""
+    out = subprocess.run(["kubectl", "kustomize", str(DEPLOY / "overlays" / overlay)],
+                         capture_output=True, text=True, check=True).stdout
+    return tuple(doc for doc in yaml.safe_load_all(out) if doc)
 
 
-DOCS = load_docs()
+def of_kind(kind: str, overlay: str = "dev") -> list[dict]:
+    return [d for d in build(overlay) if d["kind"] == kind]
 
 
-def of_kind(kind: str) -> list[dict]:
-    return [d for d in DOCS if d["kind"] == kind]
-
-
-def the(kind: str, name: str) -> dict:
-    [doc] = [d for d in of_kind(kind) if d["metadata"]["name"] == name]
+def the(kind: str, name: str, overlay: str = "dev") -> dict:
+    [doc] = [d for d in of_kind(kind, overlay) if d["metadata"]["name"] == name]
     return doc
 
 
@@ -46,9 +52,22 @@ def render_module():
     return module
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=lambda d: f"{d['kind']}/{d['metadata'].get('namespace', '')}/"
-                                                   f"{d['metadata']['name']}")
-def test_every_manifest_is_valid_against_the_kubernetes_schema(doc: dict) -> None:
+def built_docs() -> list[tuple[str, dict]]:
+    """Every built object the Kubernetes schemas cover (the operator's kinds have their own test)."""
+    return [(overlay, doc) for overlay in OVERLAYS for doc in build(overlay) if doc["kind"] not in OPERATOR_KINDS]
+
+
+def test_both_overlays_build() -> None:
+    for overlay in OVERLAYS:
+        kinds = {d["kind"] for d in build(overlay)}
+        assert {"Namespace", "ServiceAccount", "ClusterRole", "Role", "RoleBinding", "ConfigMap", "Deployment",
+                "Service"} <= kinds, (overlay, kinds)
+
+
+@pytest.mark.parametrize(("overlay", "doc"), built_docs(),
+                         ids=lambda v: v if isinstance(v, str) else
+                         f"{v['kind']}/{v['metadata'].get('namespace', '')}/{v['metadata']['name']}")
+def test_every_built_object_is_valid_against_the_kubernetes_schema(overlay: str, doc: dict) -> None:
     kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
@@ -59,13 +78,20 @@ def test_the_validator_rejects_a_misspelt_field() -> None:
         kubernetes_validate.validate(bad, K8S_VERSION, strict=True)
 
 
-def test_kustomization_lists_every_manifest() -> None:
-    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
-    assert sorted(kustomization["resources"]) == sorted(p.name for p in MANIFESTS)
+def test_every_manifest_file_is_listed_in_its_kustomization() -> None:
+    kustomizations = sorted(DEPLOY.rglob("kustomization.yaml"))
+    assert {p.parent.relative_to(DEPLOY).as_posix() for p in kustomizations} >= {
+        "base", "overlays/dev", "overlays/prod", "components/monitoring"}
+    for kustomization in kustomizations:
+        data = yaml.safe_load(kustomization.read_text())
+        listed = set(data.get("resources", [])) | {p["path"] for p in data.get("patches", []) if "path" in p}
+        local = {p.name for p in kustomization.parent.glob("*.yaml") if p.name != "kustomization.yaml"}
+        assert local <= listed, (kustomization, local - listed)
 
 
-def test_rbac_is_least_privilege() -> None:
-    roles = of_kind("Role") + of_kind("ClusterRole")
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rbac_is_least_privilege(overlay: str) -> None:
+    roles = of_kind("Role", overlay) + of_kind("ClusterRole", overlay)
     assert roles
     for role in roles:
         for rule in role["rules"]:
@@ -74,19 +100,20 @@ def test_rbac_is_least_privilege() -> None:
             assert not {"secrets", "pods", "pods/exec", "deployments"} & set(rule["resources"])
             assert not {"delete", "deletecollection", "escalate", "bind", "impersonate", "watch"} & set(rule["verbs"])
             assert "nonResourceURLs" not in rule
-    scaler = the("ClusterRole", "tenantops-scaler")
+    scaler = the("ClusterRole", "tenantops-scaler", overlay)
     assert scaler["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]}]
-    leases = the("Role", "tenantops-leases")
+    leases = the("Role", "tenantops-leases", overlay)
     assert leases["metadata"]["namespace"] == "tenantops"
     assert leases["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
                                 "verbs": ["get", "list", "create", "update"]}]
-    assert of_kind("ClusterRoleBinding") == []  # the scaler role is granted per namespace, never cluster-wide
+    assert of_kind("ClusterRoleBinding", overlay) == []  # the scaler role is granted per namespace, never cluster-wide
 
 
-def test_scaler_is_bound_in_each_pooled_tenant_namespace_only() -> None:
-    catalog = yaml.safe_load((ROOT / "stacks" / "dev.catalog.yaml").read_text())
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_scaler_is_bound_in_each_pooled_tenant_namespace_of_the_stack_only(overlay: str) -> None:
+    catalog = yaml.safe_load((ROOT / "stacks" / f"{overlay}.catalog.yaml").read_text())
     pooled = {f"tenant-{t['id']}" for t in catalog["tenants"] if t["isolation"] == "pool"}
-    bindings = [b for b in of_kind("RoleBinding") if b["roleRef"]["name"] == "tenantops-scaler"]
+    bindings = [b for b in of_kind("RoleBinding", overlay) if b["roleRef"]["name"] == "tenantops-scaler"]
     assert {b["metadata"]["namespace"] for b in bindings} == pooled
     for binding in bindings:
         assert binding["roleRef"]["kind"] == "ClusterRole"
@@ -95,25 +122,27 @@ def test_scaler_is_bound_in_each_pooled_tenant_namespace_only() -> None:
 
 
 def test_generated_manifests_are_up_to_date() -> None:
-    rendered = render_module().render(ROOT / "stacks" / "dev.catalog.yaml", ROOT / "policies")
+    rendered = render_module().render(ROOT / "stacks", ROOT / "policies")
     for name, content in rendered.items():
         assert (DEPLOY / name).read_text() == content, f"deploy/{name} is stale: run python deploy/render.py"
 
 
-def test_configmaps_hold_a_configuration_the_controller_accepts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_configmaps_hold_the_stacks_configuration_the_controller_accepts(overlay: str, tmp_path: Path) -> None:
     catalog_dir, policies_dir = tmp_path / "catalog", tmp_path / "policies"
     catalog_dir.mkdir()
     policies_dir.mkdir()
-    for name, text in the("ConfigMap", "tenantops-catalog")["data"].items():
+    for name, text in the("ConfigMap", "tenantops-catalog", overlay)["data"].items():
         (catalog_dir / name).write_text(text)
-    for name, text in the("ConfigMap", "tenantops-policies")["data"].items():
+    for name, text in the("ConfigMap", "tenantops-policies", overlay)["data"].items():
         (policies_dir / name).write_text(text)
     config = load_config(catalog_dir / "catalog.yaml", policies_dir)
-    assert len(config.tenants) >= 1
+    stack = load_config(ROOT / "stacks" / f"{overlay}.catalog.yaml", ROOT / "policies")
+    assert [t.id for t in config.tenants] == [t.id for t in stack.tenants] and config.tenants
 
 
-def controller() -> tuple[dict, dict]:
-    deployment = the("Deployment", "tenantops-controller")
+def controller(overlay: str = "dev") -> tuple[dict, dict]:
+    deployment = the("Deployment", "tenantops-controller", overlay)
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     return deployment, container
 
@@ -199,12 +228,55 @@ def test_dockerfile_runs_tenantops_as_the_deployments_non_root_user() -> None:
     assert stage[0].startswith("FROM python:3.11-slim")
 
 
-def test_deployment_image_is_the_one_the_dockerfile_documents() -> None:
+def test_dev_image_is_the_one_the_dockerfile_documents_and_prod_pulls_a_released_tag() -> None:
     header = (ROOT / "Dockerfile").read_text().splitlines()[0]
     match = re.search(r"docker build -t (\S+) \.", header)
     assert match
-    _, container = controller()
-    assert container["image"] == match.group(1)
+    _, dev = controller("dev")
+    assert dev["image"] == match.group(1)
+    _, prod = controller("prod")
+    name, _, tag = prod["image"].rpartition(":")
+    assert name.endswith("/" + match.group(1).split(":")[0]) and "/" in name.split("/", 1)[1]
+    assert tag and tag != "latest"
+
+
+def test_each_overlay_reads_its_own_prometheus() -> None:
+    urls = {}
+    for overlay in OVERLAYS:
+        _, container = controller(overlay)
+        [url] = [e["value"] for e in container["env"] if e["name"] == "TENANTOPS_PROMETHEUS_URL"]
+        assert url.startswith("http://") and url.endswith(".monitoring.svc:9090"), url
+        urls[overlay] = url
+    assert urls["dev"] != urls["prod"]
+    assert "kube-prometheus-stack" in urls["prod"]
+
+
+def test_monitoring_component_scrapes_the_service_and_its_rules_pass_promtool(tmp_path: Path) -> None:
+    assert not of_kind("ServiceMonitor", "dev")
+    service = the("Service", "tenantops-controller", "prod")
+    monitor = the("ServiceMonitor", "tenantops-controller", "prod")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [service["metadata"]["namespace"]]
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert endpoint["path"] == service["metadata"]["annotations"]["prometheus.io/path"]
+    rule = the("PrometheusRule", "tenantops-controller", "prod")
+    for obj in (monitor, rule):
+        assert obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"  # the chart's default selector
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    check = subprocess.run(["promtool", "check", "rules", str(rules_file)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    alerts = [r for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert alerts and all(r["annotations"]["summary"] and r["labels"]["severity"] for r in alerts)
+    assert any(f'job="{service["metadata"]["name"]}"' in r["expr"] for r in alerts)
+
+
+def test_promtool_rejects_a_broken_rule(tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "sum("}]}]}))
+    assert subprocess.run(["promtool", "check", "rules", str(rules_file)], capture_output=True).returncode != 0
 
 
 def test_dockerfile_copies_only_what_dockerignore_lets_through() -> None:

@@ -24,7 +24,7 @@ ALLOWED = {
 
 def _rbac_rules() -> list[tuple[str, dict[str, object]]]:
     out = []
-    for path in sorted((ROOT / "deploy").glob("*.yaml")):
+    for path in sorted((ROOT / "deploy").rglob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             if isinstance(doc, dict) and doc.get("kind") in ("Role", "ClusterRole"):
                 for rule in doc.get("rules", []):
