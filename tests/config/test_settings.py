@@ -1,14 +1,28 @@
-"""Settings precedence (flag > environment > config file > default) and secret masking."""
+"""Settings: precedence (flag > environment > config file > default), typed values, typos named, secrets masked."""
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tenantops.config import ConfigError
 from tenantops.config.settings import Secret, Settings, resolve_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The console entry point from a directory that is not the repository, with only the given settings."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTOPS_")}
+    full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "controllers"), full_env.get("PYTHONPATH", "")])
+    full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "tenantops.cli.main", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_precedence(tmp_path: Path) -> None:
@@ -21,27 +35,117 @@ def test_precedence(tmp_path: Path) -> None:
     assert settings.catalog == "from-file.yaml"
     assert settings.policies == "flag-policies"
     assert settings.state == Settings().state
+    assert settings.config_file == str(cfg)
 
 
-def test_unknown_setting_in_file_is_rejected(tmp_path: Path) -> None:
+def test_an_empty_variable_does_not_override_the_file(tmp_path: Path) -> None:
     cfg = tmp_path / "tenantops.yaml"
-    cfg.write_text("prometheus_ulr: x\n", encoding="utf-8")
+    cfg.write_text("smtp_host: mail.example\n", encoding="utf-8")
+    settings = resolve_settings({"config_file": str(cfg)}, env={"TENANTOPS_SMTP_HOST": ""})
+    assert settings.smtp_host == "mail.example"
+
+
+def test_unknown_setting_in_file_is_rejected_at_its_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "tenantops.yaml"
+    cfg.write_text("smtp_host: mail.example\nprometheus_ulr: x\n", encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         resolve_settings({"config_file": str(cfg)}, env={})
-    assert caught.value.issues[0].field == "prometheus_ulr"
+    issue = caught.value.issues[0]
+    assert (issue.file, issue.line, issue.field) == (str(cfg), 2, "prometheus_ulr")
+    assert "did you mean prometheus_url" in issue.message
+
+
+def test_bad_value_in_file_names_file_and_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "tenantops.yaml"
+    cfg.write_text("# mail\nsmtp_host: mail.example\n\nsmtp_starttls: maybe\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({"config_file": str(cfg)}, env={})
+    assert str(caught.value.issues[0]).startswith(f"{cfg}:4: smtp_starttls:")
+
+
+def test_config_file_that_is_not_yaml_or_missing(tmp_path: Path) -> None:
+    cfg = tmp_path / "tenantops.yaml"
+    cfg.write_text("smtp_host: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({"config_file": str(cfg)}, env={})
+    assert caught.value.issues[0].file == str(cfg) and caught.value.issues[0].line >= 1
+    with pytest.raises(ConfigError) as missing:
+        resolve_settings({}, env={"TENANTOPS_CONFIG": str(tmp_path / "absent.yaml")})
+    assert "does not exist" in missing.value.issues[0].message
 
 
 def test_bad_port_names_its_source() -> None:
     with pytest.raises(ConfigError) as caught:
         resolve_settings({}, env={"TENANTOPS_SMTP_PORT": "twenty-five"})
     assert caught.value.issues[0].file == "TENANTOPS_SMTP_PORT"
+    with pytest.raises(ConfigError) as flag:
+        resolve_settings({"smtp_port": 70000}, env={"TENANTOPS_SMTP_PORT": "25"})
+    assert flag.value.issues[0].file == "--smtp-port"
 
 
-def test_password_never_shows(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(("variable", "value"), [
+    ("TENANTOPS_SMTP_STARTTLS", "ture"),
+    ("TENANTOPS_MAIL_TRANSPORT", "sess"),
+    ("TENANTOPS_PROMETHEUS_URL", "localhost:9090"),
+])
+def test_typos_are_errors_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, env={variable: value})
+    assert str(caught.value.issues[0]).startswith(f"{variable}: ")
+    assert repr(value) in str(caught.value.issues[0])
+
+
+def test_every_bad_value_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, env={"TENANTOPS_SMTP_STARTTLS": "ture", "TENANTOPS_MAIL_TRANSPORT": "sess"})
+    assert {i.file for i in caught.value.issues} == {"TENANTOPS_SMTP_STARTTLS", "TENANTOPS_MAIL_TRANSPORT"}
+
+
+def test_booleans_take_the_usual_spellings() -> None:
+    for text, expected in [("true", True), ("1", True), ("yes", True), ("off", False), ("False", False)]:
+        assert resolve_settings({}, env={"TENANTOPS_SMTP_STARTTLS": text}).smtp_starttls is expected
+
+
+def test_unknown_variable_is_warned_with_the_close_setting(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="tenantops.config.settings"):
+        settings = resolve_settings({}, env={"TENANTOPS_SMTP_STARTTLSS": "true", "TENANTOPS_TRACES": "/x"})
+    assert settings.smtp_starttls is False
+    assert [r.getMessage() for r in caplog.records] == [
+        "TENANTOPS_SMTP_STARTTLSS is not a tenantops setting and is ignored (did you mean TENANTOPS_SMTP_STARTTLS?)"
+    ]
+
+
+def test_password_never_shows(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     settings = resolve_settings({}, env={"TENANTOPS_SMTP_PASSWORD": "hunter2"})
     assert isinstance(settings.smtp_password, Secret)
-    assert settings.smtp_password.reveal() == "hunter2"
+    assert settings.smtp_password.get_secret_value() == "hunter2"
     with caplog.at_level(logging.INFO):
         logging.getLogger("t").info("settings %s %r %s", settings, settings, f"{settings.smtp_password}")
     assert "hunter2" not in caplog.text
     assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
+    assert "hunter2" not in settings.model_dump_json()
+
+
+def test_a_bad_secret_is_named_but_not_shown(tmp_path: Path) -> None:
+    cfg = tmp_path / "tenantops.yaml"
+    cfg.write_text("smtp_password: [hunter2]\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({"config_file": str(cfg)}, env={})
+    assert caught.value.issues[0].field == "smtp_password"
+    assert "hunter2" not in str(caught.value)
+
+
+def test_default_paths_are_the_repositorys_from_any_directory(tmp_path: Path) -> None:
+    settings = Settings()
+    assert Path(settings.catalog) == ROOT / "stacks" / "dev.catalog.yaml"
+    assert Path(settings.policies) == ROOT / "policies"
+    assert Path(settings.state).parent == ROOT / "tenantops-state"
+    result = cli("validate", "--json", env={}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_cli_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    result = cli("validate", env={"TENANTOPS_SMTP_STARTTLS": "ture"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "TENANTOPS_SMTP_STARTTLS: smtp_starttls: Input should be a valid boolean" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -9,7 +9,6 @@ import functools
 import importlib.util
 import re
 import subprocess
-from dataclasses import fields
 from pathlib import Path
 
 import kubernetes_validate
@@ -17,7 +16,7 @@ import pytest
 import yaml
 
 from tenantops.config import load_config
-from tenantops.config.settings import Settings
+from tenantops.config.settings import setting_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -181,7 +180,7 @@ def test_controller_probes_resources_and_serviceaccount() -> None:
 
 def test_every_tenantops_variable_is_a_setting_the_controller_reads() -> None:
     _, container = controller()
-    known = {f"TENANTOPS_{f.name.upper()}" for f in fields(Settings)}
+    known = setting_variables()
     names = [e["name"] for e in container["env"] if e["name"].startswith("TENANTOPS_")]
     assert names and set(names) <= known, set(names) - known
     for entry in container["env"]:

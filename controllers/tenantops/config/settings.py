@@ -1,116 +1,247 @@
-"""Where paths and endpoints come from: flags, then environment, then a config file, then defaults.
+"""Where paths and endpoints come from: flags, then `TENANTOPS_*` environment, then a config file, then defaults.
 
-Secrets (the SMTP password) are held in a `Secret` so that printing, logging or auditing a `Settings`
-never shows them.
+Settings are a pydantic-settings model, so every value is typed and checked where it enters: a typo such as
+`TENANTOPS_SMTP_STARTTLS=ture` or `TENANTOPS_MAIL_TRANSPORT=sess` is an error naming the variable (exit 2),
+not STARTTLS silently off or mail silently sent over SMTP. A config file's mistakes name its file and line.
+A `TENANTOPS_*` variable that is no setting is logged as a warning with the closest setting's name: it is
+usually a misspelt one, but scripts and tests set a few variables of their own (`OTHER_VARIABLES`).
+
+Secrets are `SecretStr` (`Secret`), so printing, logging or auditing a `Settings` never shows them; the one
+place that uses a secret calls `.get_secret_value()`.
+
+`Settings(...)` built directly takes only the values given (the demo and tests compose them); the layered
+reading is `resolve_settings`, which the CLI calls once per command.
+
+To add a setting: declare a field below with its default and a `description`; its variable is
+`TENANTOPS_<NAME>` and its config-file key `<name>`.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-import yaml
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 from tenantops.config.errors import ConfigError, ConfigIssue
+from tenantops.config.paths import repository_path
+from tenantops.config.yamlpos import LocatedDocument, load_documents
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "TENANTOPS_"
+CONFIG_ENV = "TENANTOPS_CONFIG"
+# Variables read by something other than `Settings` (the config file's own path, the trace folder of the
+# simulator and benchmarks, the fault suite's switches): known, so never warned about.
+OTHER_VARIABLES = frozenset({
+    CONFIG_ENV, "TENANTOPS_TRACES", "TENANTOPS_FAULT_RESULTS", "TENANTOPS_SOAK_PASSES",
+})
+
+Secret = SecretStr
+"""The type of every secret setting (kept under this name for the code that builds settings by hand)."""
 
 
-class Secret(str):
-    """A string whose repr and str in logs are masked; `.reveal()` gives the value to the one place using it."""
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http:// or https:// URL")
+    return value
 
-    __slots__ = ()
 
-    def reveal(self) -> str:
-        return str.__str__(self)
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Port = Annotated[int, Field(ge=0, le=65535)]
 
-    def __repr__(self) -> str:
-        return "Secret('***')" if self else "Secret('')"
 
-    def __str__(self) -> str:
-        return "***" if self else ""
+class Settings(BaseSettings):
+    """Every setting of the controller and the CLI, with its default."""
 
-    def __format__(self, spec: str) -> str:
-        return str(self)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_ignore_empty=True, hide_input_in_errors=True,
+    )
+
+    catalog: str = Field(default_factory=lambda: repository_path("stacks/dev.catalog.yaml"),
+                         description="Tenant catalogue file.")
+    policies: str = Field(default_factory=lambda: repository_path("policies"), description="Policy directory.")
+    prometheus_url: HttpUrl = Field("http://127.0.0.1:9090", description="Prometheus base URL.")
+    state: str = Field(default_factory=lambda: repository_path("tenantops-state/state.db"),
+                       description="SQLite file of decider state, audit log and outbox.")
+    database_url: str | None = Field(
+        None, description="State store database URL (flag --database): unset means the SQLite file at `state`; "
+                          "postgresql://... when replicas share one state (see tenantops.record.database).")
+    aws_endpoint_url: HttpUrl | None = Field(None, description="AWS endpoint override (a local moto server).")
+    aws_region: str = Field("us-east-1", description="Default AWS region.")
+    kube_url: HttpUrl | None = Field(None, description="Kubernetes API URL (default: in-cluster, then kubeconfig).")
+    smtp_host: str = Field("localhost", description="SMTP server host.")
+    smtp_port: Port = Field(25, description="SMTP server port.")
+    smtp_user: str | None = Field(None, description="SMTP user name.")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    mail_from: str = Field("tenantops@localhost", description="Sender address of alerts and reports.")
+    mail_transport: Literal["smtp", "ses"] = Field(
+        "smtp", description="How mail is sent: smtp, or ses (Amazon SES in aws_region at aws_endpoint_url).")
+    ops_email: str | None = Field(None, description="Operations address copied on every report and alert.")
+    webhook_url: HttpUrl | None = Field(None, description="Webhook that receives alerts.")
+    alertmanager_url: HttpUrl | None = Field(None, description="Alertmanager that receives alerts.")
+    http_port: Port = Field(8080, description="Port of /metrics, /healthz and /readyz.")
+    config_file: str | None = Field(None, description="The YAML file the settings were read from (TENANTOPS_CONFIG).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Direct construction takes only its arguments; `resolve_settings` adds the environment and the file."""
+        layers = _LAYERS.get()
+        if layers is None:
+            return (init_settings,)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _MappingEnvSource(settings_cls, layers.env)]
+        if layers.document is not None:
+            sources.append(_DocumentSource(settings_cls, layers.document))
+        return tuple(sources)
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(name for name in Settings.model_fields if name != "config_file")
+
+
+def variable_of(name: str) -> str:
+    """`smtp_starttls` -> `TENANTOPS_SMTP_STARTTLS`."""
+    return ENV_PREFIX + name.upper()
+
+
+def setting_variables() -> frozenset[str]:
+    """Every `TENANTOPS_*` variable a setting reads."""
+    return frozenset(variable_of(name) for name in SETTING_NAMES)
 
 
 @dataclass(frozen=True)
-class Settings:
-    catalog: str = "stacks/dev.catalog.yaml"
-    policies: str = "policies"
-    prometheus_url: str = "http://127.0.0.1:9090"
-    state: str = "tenantops-state/state.db"
-    # The state store's database URL (TENANTOPS_DATABASE_URL, flag --database): unset means the SQLite
-    # file at `state`; `postgresql://...` when replicas share one state (see tenantops.record.database).
-    database_url: str | None = None
-    aws_endpoint_url: str | None = None
-    aws_region: str = "us-east-1"
-    kube_url: str | None = None
-    smtp_host: str = "localhost"
-    smtp_port: int = 25
-    smtp_user: str | None = None
-    smtp_password: Secret = Secret("")  # noqa: RUF009  (immutable str subclass)
-    smtp_starttls: bool = False
-    mail_from: str = "tenantops@localhost"
-    mail_transport: str = "smtp"  # "smtp" or "ses" (SES uses aws_region and aws_endpoint_url)
-    ops_email: str | None = None
-    webhook_url: str | None = None
-    alertmanager_url: str | None = None
-    http_port: int = 8080
-    config_file: str | None = None
+class _Layers:
+    env: Mapping[str, str]
+    document: LocatedDocument | None
 
 
-_INT = {"smtp_port", "http_port"}
-_BOOL = {"smtp_starttls"}
+_LAYERS: ContextVar[_Layers | None] = ContextVar("tenantops_settings_layers", default=None)
 
 
-def _coerce(name: str, value: Any, origin: str) -> Any:
-    if value is None:
-        return None
+@contextmanager
+def _layers(layers: _Layers) -> Iterator[None]:
+    token = _LAYERS.set(layers)
     try:
-        if name in _INT:
-            return int(value)
-        if name in _BOOL:
-            if isinstance(value, bool):
-                return value
-            return str(value).strip().lower() in ("1", "true", "yes", "on")
-    except (TypeError, ValueError):
-        raise ConfigError([ConfigIssue(origin, 0, name, f"expected a whole number, got {value!r}")]) from None
-    if name == "smtp_password":
-        return Secret(str(value))
-    return str(value)
+        yield
+    finally:
+        _LAYERS.reset(token)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (the process environment, or a test's)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._mapping = {k: v for k, v in env.items() if k.upper() != variable_of("config_file")}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._mapping, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+class _DocumentSource(PydanticBaseSettingsSource):
+    """The config file's mapping, lowest precedence above the defaults."""
+
+    def __init__(self, settings_cls: type[BaseSettings], document: LocatedDocument) -> None:
+        super().__init__(settings_cls)
+        self.data: dict[str, Any] = dict(document.data)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def _read_config_file(path: str) -> LocatedDocument:
+    if not Path(path).is_file():
+        raise ConfigError([ConfigIssue(path, 0, "<file>", f"config file does not exist (--config / {CONFIG_ENV})")])
+    docs, issues = load_documents(Path(path))
+    if issues:
+        raise ConfigError(issues)
+    if len(docs) != 1 or not isinstance(docs[0].data, dict):
+        line = docs[0].start_line if docs else 1
+        raise ConfigError([ConfigIssue(path, line, "<document>", "a config file is one mapping of settings")])
+    doc = docs[0]
+    if "config_file" in doc.data:
+        raise ConfigError([ConfigIssue(path, doc.line_of(("config_file",)), "config_file",
+                                       f"not a setting inside a config file (use --config or {CONFIG_ENV})")])
+    return doc
+
+
+def _origin(name: str, flags: Mapping[str, Any], env: Mapping[str, str],
+            document: LocatedDocument | None) -> tuple[str, int]:
+    """Which layer gave `name` its value, as (file or variable or flag, line): the one an error must name."""
+    if name in flags:
+        return "--" + name.replace("_", "-"), 0
+    if env.get(variable_of(name)):
+        return variable_of(name), 0
+    if document is not None and name in document.data:
+        return document.file, document.line_of((name,))
+    return "<default>", 0
+
+
+def _issues(exc: ValidationError, flags: Mapping[str, Any], env: Mapping[str, str],
+            document: LocatedDocument | None) -> list[ConfigIssue]:
+    issues = []
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else "<settings>"
+        where, line = _origin(name, flags, env, document)
+        if error["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(name, SETTING_NAMES, n=1)
+            message = "unknown setting" + (f" (did you mean {close[0]}?)" if close else "")
+        else:
+            secret = name in Settings.model_fields and Settings.model_fields[name].annotation is SecretStr
+            shown = "" if secret or "input" not in error else f" (got {error['input']!r})"
+            message = f"{error['msg']}{shown}"
+        issues.append(ConfigIssue(where, line, name, message))
+    return issues
+
+
+def _warn_unknown(env: Mapping[str, str]) -> None:
+    known = setting_variables() | OTHER_VARIABLES
+    for key in sorted(env):
+        name = key.upper()
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            log.warning("%s is not a tenantops setting and is ignored%s", key,
+                        f" (did you mean {close[0]}?)" if close else "",
+                        extra={"variable": key, "suggestion": close[0] if close else None})
 
 
 def resolve_settings(
     flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
-    """Merge the four sources; a flag left as None does not override the layers below it."""
-    flags = dict(flags or {})
-    env = os.environ if env is None else env
-    names = [f.name for f in fields(Settings)]
-    config_file = flags.get("config_file") or env.get("TENANTOPS_CONFIG")
-    from_file: dict[str, Any] = {}
-    if config_file:
-        path = Path(config_file)
+    """Merge the four layers; a flag left as None does not override the layers below it.
+
+    Raises ConfigError (exit 2) with one issue per bad value, each naming the flag, variable or file:line
+    the value came from.
+    """
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = dict(os.environ if env is None else env)
+    prefixed = {k.upper(): v for k, v in env.items() if k.upper().startswith(ENV_PREFIX)}
+    _warn_unknown(prefixed)
+    config_file = given.pop("config_file", None) or prefixed.get(CONFIG_ENV) or None
+    document = _read_config_file(str(config_file)) if config_file else None
+    with _layers(_Layers(prefixed, document)):
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError([ConfigIssue(str(path), 0, "<file>", f"cannot read config file: {exc}")]) from None
-        if not isinstance(loaded, dict):
-            raise ConfigError([ConfigIssue(str(path), 1, "<document>", "config file must be a mapping")])
-        for key in loaded:
-            if key not in names:
-                raise ConfigError([ConfigIssue(str(path), 0, str(key), "unknown setting")])
-        from_file = loaded
-    values: dict[str, Any] = {}
-    for name in names:
-        env_value = env.get(f"TENANTOPS_{name.upper()}")
-        if flags.get(name) is not None:
-            values[name] = _coerce(name, flags[name], "--" + name.replace("_", "-"))
-        elif env_value not in (None, ""):
-            values[name] = _coerce(name, env_value, f"TENANTOPS_{name.upper()}")
-        elif name in from_file:
-            values[name] = _coerce(name, from_file[name], str(config_file))
-    values["config_file"] = config_file
-    return Settings(**values)
+            return Settings(**given, config_file=config_file)
+        except ValidationError as exc:
+            raise ConfigError(_issues(exc, given, prefixed, document)) from None

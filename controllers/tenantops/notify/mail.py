@@ -74,7 +74,7 @@ class SmtpTransport:
                     smtp.starttls(context=self.ssl_context or ssl.create_default_context())
                     smtp.ehlo()
                 if self.username:
-                    smtp.login(self.username, self.password.reveal())
+                    smtp.login(self.username, self.password.get_secret_value())
                 refused = smtp.sendmail(sender, list(recipients), message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
