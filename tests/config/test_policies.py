@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tenantops.config import ConfigError, load_policies
+from tenantops.config.kinds.scaling import ScalingSpec
 from tenantops.config.registry import kinds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,3 +109,30 @@ def test_bad_quantity(tmp_path: Path) -> None:
         load_policies(target)
     (issue,) = caught.value.issues
     assert issue.field == "spec.quota.cpu" and "Kubernetes quantity" in issue.message
+
+
+@pytest.mark.parametrize(("line", "field", "hint"), [
+    ("- {metric: cpu, type: utilization, target: 70}", "target", "for 70% write 0.7"),
+    ("- {metric: cpu, target: 80}", "target", "for 80% write 0.8"),
+    ("- {metric: cpu, type: utilization, target: 0.7, capacity: 90}", "capacity", "for 90% write 0.9"),
+])
+def test_utilisation_in_percent_is_rejected_at_its_line(tmp_path: Path, line: str, field: str, hint: str) -> None:
+    """The HPA habit `target: 70` would mean 7000% of the request; it is an error at the file, line and field."""
+    target = _copy(tmp_path)
+    (target / "zz.yaml").write_text(
+        f"kind: ScalingPolicy\nname: percent\nspec:\n  metrics:\n    {line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert (issue.file, issue.line) == (str(target / "zz.yaml"), 5)
+    assert issue.field.endswith(f"metrics[0].{field}")
+    assert "fraction of the request, at most 1" in issue.message and hint in issue.message
+
+
+def test_per_replica_targets_are_not_bounded(tmp_path: Path) -> None:
+    target = _copy(tmp_path)
+    (target / "zz.yaml").write_text(
+        "kind: ScalingPolicy\nname: rps\nspec:\n  metrics:\n    - {metric: requests, type: per_replica, target: 70}\n",
+        encoding="utf-8")
+    spec = load_policies(target).get("ScalingPolicy", "rps")
+    assert isinstance(spec, ScalingSpec) and spec.metrics[0].target == 70

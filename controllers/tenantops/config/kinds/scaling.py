@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from tenantops.config.kinds.common import NonNegative, Positive
 from tenantops.config.registry import Spec, policy_kind
@@ -16,12 +16,25 @@ class MetricTarget(Spec):
     `target` is the HPA set-point; `capacity` is what one replica serves before the SLO breaks (default:
     the whole request for utilisation, the target itself for per-replica metrics). Predictive scaling
     provisions for forecast demand at capacity plus a calibrated margin, instead of a fixed set-point.
+
+    A utilisation `target` and `capacity` are fractions of the request, at most 1: `target: 0.7` is 70%.
+    The HPA's percent spelling (`averageUtilization: 70`) is rejected rather than guessed at, since read
+    as a fraction it would mean 7000% and scale nothing up; the error says which number to write.
     """
 
     metric: str
     type: Literal["utilization", "per_replica"] = "utilization"
     target: Positive
     capacity: Positive | None = None
+
+    @field_validator("target", "capacity")
+    @classmethod
+    def _utilisation_is_a_fraction(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("type", "utilization") == "utilization" and value > 1:
+            hint = f"; for {value:g}% write {value / 100:g}" if value <= 100 else ""
+            raise ValueError(f"a utilization {info.field_name} is a fraction of the request, at most 1 "
+                             f"(got {value:g}{hint})")
+        return value
 
     def capacity_or_default(self) -> float:
         if self.capacity is not None:
