@@ -85,7 +85,8 @@ def test_actions_only_when_desired_differs(config: Config) -> None:
 def test_missing_metric_freezes_scale_down_and_alerts(config: Config) -> None:
     decider = AutoscalingDecider()
     out, _ = run_passes(config, decider, 5, cpu=0.01, replicas=8, drop="requests")
-    assert all(a.desired >= a.current for a in out.scale)
+    assert all(a.desired >= min(a.current, _max_of(config, a.tenant, a.workload)) for a in out.scale)
+    assert any(a.desired < a.current and a.rule == "breaker:bounds" for a in out.scale)  # bounds still win
     assert any(a.key.startswith("metrics:") for a in out.alerts)
     frozen = [d for d in out.decisions if d.rule == "breaker:freeze"]
     assert frozen and all("requests missing" in d.reason for d in frozen)
@@ -93,7 +94,14 @@ def test_missing_metric_freezes_scale_down_and_alerts(config: Config) -> None:
 
 def test_nan_metric_counts_as_missing(config: Config) -> None:
     out, _ = run_passes(config, AutoscalingDecider(), 2, cpu=0.01, replicas=8, drop="cpu", quality=Quality.NAN)
-    assert all(a.desired >= a.current for a in out.scale)
+    assert all(a.desired >= min(a.current, _max_of(config, a.tenant, a.workload)) for a in out.scale)
+
+
+def _max_of(config: Config, tenant: str, workload: str) -> int:
+    """The workload's upper bound (the catalogue's, or the tier's if that is lower): the freeze never keeps a
+    workload above it."""
+    out = AutoscalingDecider().decide(PassInput(snapshot(config, NOW, 0.0, replicas=10_000), config, NOW), {})
+    return next(a.desired for a in out.scale if (a.tenant, a.workload) == (tenant, workload))
 
 
 def test_unknown_replica_count_holds(config: Config) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tenantops.decide.autoscaling.behavior import Limits, rate_limit, stabilize
+from tenantops.decide.autoscaling.behavior import Limits, rate_limit, record_scale, stabilize
 from tenantops.decide.autoscaling.reactive import MetricLoad, hpa_recommendation, metric_recommendation
 from tenantops.decide.autoscaling.state import WorkloadState
 from tenantops.sim.hpa import hpa_policy
@@ -49,6 +49,7 @@ def test_rate_limit_counts_changes_already_made_in_the_period() -> None:
     up = Limits(0, 4, None, 60)
     state = WorkloadState()
     assert rate_limit(state, 10, 2, 0.0, up, NO_LIMIT) == 6
+    record_scale(state, 0.0, 2, 6)
     assert rate_limit(state, 10, 6, 30.0, up, NO_LIMIT) == 6  # the period's 4 pods are spent
     assert rate_limit(state, 10, 6, 61.0, up, NO_LIMIT) == 10
 

@@ -25,10 +25,18 @@ def test_finer_than_a_step_is_averaged() -> None:
     assert resample(times, values).tolist() == [2.0, 20.0]
 
 
-def test_coarser_than_a_step_is_interpolated() -> None:
-    times = np.array([0, 300], dtype=float)
-    values = np.array([0, 50], dtype=float)
-    assert resample(times, values).tolist() == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
+def test_coarser_than_a_step_holds_the_last_sample() -> None:
+    """docs/benchmarks.md §1: no step between two coarse samples may carry anything of the next one."""
+    times = np.array([0, 300, 600], dtype=float)
+    values = np.array([0, 50, 20], dtype=float)
+    assert resample(times, values).tolist() == [0.0] * 5 + [50.0] * 5 + [20.0]
+
+
+def test_mixed_resolution_means_where_fine_and_holds_where_coarse() -> None:
+    times = np.array([0, 30, 60, 90, 330], dtype=float)
+    values = np.array([2, 4, 6, 10, 7], dtype=float)
+    # steps 0 and 1 average their samples; 2..4 hold the last sample (10, not step 1's mean 8); 5 has 7
+    assert resample(times, values).tolist() == [3.0, 8.0, 10.0, 10.0, 10.0, 7.0]
 
 
 @pytest.mark.parametrize(

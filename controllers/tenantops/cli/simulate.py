@@ -16,27 +16,32 @@ import click
 
 from tenantops.cli.options import echo_json, json_option, settings_from
 from tenantops.config.errors import ConfigError, ConfigIssue
-from tenantops.config.kinds.scaling import ScalingSpec
+from tenantops.config.kinds.scaling import BreakerSpec, ScalingSpec
 from tenantops.config.loader import load_policies
 
 DEFAULT_POLICY = "balanced"
 
 
-def _spec(policies_dir: str, name: str) -> ScalingSpec:
+def _specs(policies_dir: str, name: str, breakers: str) -> tuple[ScalingSpec, BreakerSpec]:
     policies = load_policies(policies_dir)
-    if ("ScalingPolicy", name) not in policies.docs:
-        known = ", ".join(policies.names("ScalingPolicy")) or "none"
-        raise ConfigError([ConfigIssue("--policy", 0, "policy", f"unknown ScalingPolicy {name!r}; defined: {known}")])
-    return cast(ScalingSpec, policies.get("ScalingPolicy", name))
+    for kind, wanted, option in (("ScalingPolicy", name, "--policy"), ("BreakerPolicy", breakers, "--breakers")):
+        if (kind, wanted) not in policies.docs:
+            known = ", ".join(policies.names(kind)) or "none"
+            raise ConfigError([ConfigIssue(option, 0, option[2:], f"unknown {kind} {wanted!r}; defined: {known}")])
+    return (cast(ScalingSpec, policies.get("ScalingPolicy", name)),
+            cast(BreakerSpec, policies.get("BreakerPolicy", breakers)))
 
 
-def _one(job: tuple[str, ScalingSpec, str, float | None, str | None, str | None]) -> dict[str, Any]:
+Job = tuple[str, ScalingSpec, BreakerSpec, str, float | None, str | None, str | None]
+
+
+def _one(job: Job) -> dict[str, Any]:
     from tenantops.sim.benchmark import simulate, write_decisions
     from tenantops.sim.trace import load_trace
 
-    path, spec, name, capacity, output, plot = job
+    path, spec, brk, name, capacity, output, plot = job
     trace = load_trace(path)
-    result = simulate(trace, spec, name, capacity)
+    result = simulate(trace, spec, name, capacity, brk)
     if output:
         write_decisions(output, trace, result)
     if plot:
@@ -49,9 +54,11 @@ def _one(job: tuple[str, ScalingSpec, str, float | None, str | None, str | None]
 
 
 def _row(r: dict[str, Any]) -> str:
-    return (f"{r['trace']:<22} {r['violation_rate']:>8.3%} {r['hpa_violation_rate_u07']:>9.3%} "
-            f"{r['cost_vs_oracle']:>8.3f} {r['cost_vs_hpa']:>8.3f} {r['excess_closed']:>8.3f} {r['actions']:>8d}  "
-            f"{'yes' if r['meets_goal'] else 'NO'}")
+    missed = [name for name, ok in r["goals"].items() if not ok]
+    return (f"{r['trace']:<34} {r['violation_rate']:>7.3%} {r['hpa_violation_rate_u07']:>8.3%} "
+            f"{r['cost_vs_oracle']:>7.3f} {r['cost_vs_hpa']:>7.3f} {r['excess_closed']:>7.3f} {r['actions']:>7d} "
+            f"{r['hpa_actions_u07']:>7d} {r['actions_vs_hpa']:>7.2f}  "
+            f"{'yes' if r['meets_goal'] else 'NO (' + ', '.join(missed) + ')'}")
 
 
 def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -61,7 +68,8 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
     return value
 
 
-HEADER = (f"{'trace':<22} {'viol':>8} {'hpa@0.7':>9} {'vs_orcl':>8} {'vs_hpa':>8} {'excess':>8} {'actions':>8}  goal")
+HEADER = (f"{'trace':<34} {'viol':>7} {'hpa@0.7':>8} {'vs_orcl':>7} {'vs_hpa':>7} {'excess':>7} {'actions':>7} "
+          f"{'hpa_act':>7} {'act/hpa':>7}  goal")
 
 
 @click.command("simulate")
@@ -71,6 +79,10 @@ HEADER = (f"{'trace':<22} {'viol':>8} {'hpa@0.7':>9} {'vs_orcl':>8} {'vs_hpa':>8
 @click.option("--traces", "traces_dir", type=click.Path(file_okay=False), default=None,
               help="Traces folder for --all (implies --all). Env: TENANTOPS_TRACES. Default: data/traces.")
 @click.option("--policy", "policy_name", default=DEFAULT_POLICY, show_default=True, help="ScalingPolicy name.")
+@click.option("--breakers", "breakers_name", default="default", show_default=True,
+              help="BreakerPolicy name (max step, freeze), applied as the controller applies it.")
+@click.option("--only", default=None,
+              help="With --all: a comma-separated list of trace names (file stems) to run, e.g. a held-out set.")
 @click.option("--policies", type=click.Path(), default=None, help="Policy directory. Env: TENANTOPS_POLICIES.")
 @click.option("--capacity", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
               help="Units one replica serves per step (default: p99 of demand / 30).")
@@ -84,24 +96,31 @@ HEADER = (f"{'trace':<22} {'viol':>8} {'hpa@0.7':>9} {'vs_orcl':>8} {'vs_hpa':>8
 @click.pass_context
 def command(
     ctx: click.Context, trace_file: str | None, run_all: bool, traces_dir: str | None, policy_name: str,
-    policies: str | None, capacity: float | None, output: str | None, plot: str | None, jobs: int, as_json: bool,
+    breakers_name: str, only: str | None, policies: str | None, capacity: float | None, output: str | None,
+    plot: str | None, jobs: int, as_json: bool,
 ) -> None:
     """Score a scaling policy on recorded demand against the Kubernetes HPA (violations, cost, excess closed)."""
     from tenantops.sim.trace import default_traces_dir, list_traces
 
     settings = settings_from(ctx, policies=policies)
-    spec = _spec(settings.policies, policy_name)
+    spec, brk = _specs(settings.policies, policy_name, breakers_name)
     if trace_file and (run_all or traces_dir):
         raise click.UsageError("give either --trace or --all/--traces, not both")
     if not trace_file and not (run_all or traces_dir):
         raise click.UsageError("give --trace FILE, or --all to run every trace in the traces folder")
     if trace_file:
-        result = _one((trace_file, spec, policy_name, capacity, output, plot))
+        result = _one((trace_file, spec, brk, policy_name, capacity, output, plot))
         _print_single(result, as_json)
         return
     files = list_traces(traces_dir or default_traces_dir())
-    jobs_list = [
-        (str(f), spec, policy_name, capacity,
+    if only:
+        wanted = [name.strip() for name in only.split(",") if name.strip()]
+        unknown = sorted(set(wanted) - {f.stem for f in files})
+        if unknown:
+            raise ConfigError([ConfigIssue("--only", 0, "only", f"no trace named {', '.join(unknown)}")])
+        files = [f for f in files if f.stem in wanted]
+    jobs_list: list[Job] = [
+        (str(f), spec, brk, policy_name, capacity,
          str(Path(output) / f"{f.stem}.csv") if output else None, str(Path(plot) / f"{f.stem}.png") if plot else None)
         for f in files
     ]
@@ -113,7 +132,8 @@ def command(
     if as_json:
         echo_json({"policy": policy_name, "traces": results, "all_meet_goal": all(r["meets_goal"] for r in results)})
         return
-    click.echo(f"policy {policy_name}: goal violation_rate <= max(0.5%, HPA's at u=0.7) and excess_closed >= 0.5")
+    click.echo(f"policy {policy_name}: goal violation_rate <= max(0.5%, HPA's at u=0.7), excess_closed >= 0.5, "
+               "actions <= max(1.5 x HPA's at u=0.7, one per trace hour)")
     click.echo(HEADER)
     for r in results:
         click.echo(_row(r))
@@ -125,12 +145,14 @@ def _print_single(r: dict[str, Any], as_json: bool) -> None:
         return
     click.echo(f"trace {r['trace']} ({r['steps']} steps of 60 s, capacity {r['capacity']:.4g} units/replica), "
                f"policy {r['policy']}")
-    click.echo(f"  violation_rate {r['violation_rate']:.3%}  unserved {r['unserved']:.4%}  actions {r['actions']}")
+    click.echo(f"  violation_rate {r['violation_rate']:.3%}  unserved {r['unserved']:.4%}  actions {r['actions']} "
+               f"({r['actions_vs_hpa']:.2f}x the HPA's at u=0.7; goal <= {r['goal_actions']:.0f})")
     click.echo(f"  cost {r['cost']:.1f} replica-h  oracle {r['oracle_cost']:.1f}  "
                f"hpa@same-reliability {r['hpa_cost']:.1f}")
     click.echo(f"  cost_vs_oracle {r['cost_vs_oracle']:.3f}  cost_vs_hpa {r['cost_vs_hpa']:.3f}  "
-               f"excess_closed {r['excess_closed']:.3f}  goal {'met' if r['meets_goal'] else 'NOT met'}")
-    click.echo("  HPA curve:  target  violation_rate  cost_vs_oracle  actions")
+               f"excess_closed {r['excess_closed']:.3f}  goal {'met' if r['meets_goal'] else 'NOT met'} "
+               f"({', '.join(f'{k} ' + ('ok' if ok else 'missed') for k, ok in r['goals'].items())})")
+    click.echo("  HPA curve:  target  violation_rate  cost_vs_oracle  actions  actions_vs_hpa")
     for h in r["hpa_curve"]:
         click.echo(f"             {h['target']:.1f}     {h['violation_rate']:>10.3%}  "
-                   f"{h['cost_vs_oracle']:>14.3f}  {h['actions']:>7d}")
+                   f"{h['cost_vs_oracle']:>14.3f}  {h['actions']:>7d}  {h['actions_vs_hpa']:>14.2f}")

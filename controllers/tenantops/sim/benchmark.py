@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tenantops.config.kinds.scaling import ScalingSpec
+from tenantops.config.kinds.scaling import BreakerSpec, ScalingSpec
 from tenantops.sim.environment import Run, default_capacity, run
 from tenantops.sim.hpa import TARGETS, hpa_policy
 from tenantops.sim.replay import recommender_policy
@@ -19,6 +19,7 @@ from tenantops.sim.trace import Trace
 GOAL_VIOLATION_FLOOR = 0.005
 GOAL_EXCESS_CLOSED = 0.5
 GOAL_HPA_TARGET = 0.7
+GOAL_ACTIONS_VS_HPA = 1.5
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,30 @@ class Result:
     oracle_cost: float
     hpa: list[tuple[float, Figures]]
     run: Run = field(repr=False)
+    step_seconds: int = 60
 
     @property
     def hpa_cost(self) -> float:
         return hpa_cost_at([(f.violation_rate, f.cost) for _, f in self.hpa], self.figures.violation_rate)
 
     @property
+    def hpa_at_goal(self) -> Figures:
+        return next(f for u, f in self.hpa if abs(u - GOAL_HPA_TARGET) < 1e-9)
+
+    @property
     def hpa_violation_at_goal(self) -> float:
-        return next(f.violation_rate for u, f in self.hpa if abs(u - GOAL_HPA_TARGET) < 1e-9)
+        return self.hpa_at_goal.violation_rate
+
+    @property
+    def actions_vs_hpa(self) -> float:
+        """Actions over the HPA's at u = 0.7 (over one action when the HPA never moved)."""
+        return self.figures.actions / max(1, self.hpa_at_goal.actions)
+
+    @property
+    def goal_actions(self) -> float:
+        """max(1.5 x the HPA's actions at u = 0.7, one per hour of trace)."""
+        hours = self.figures.steps * self.step_seconds / 3600.0
+        return max(GOAL_ACTIONS_VS_HPA * self.hpa_at_goal.actions, hours)
 
     @property
     def excess_closed(self) -> float:
@@ -49,9 +66,16 @@ class Result:
         return max(GOAL_VIOLATION_FLOOR, self.hpa_violation_at_goal)
 
     @property
+    def goals(self) -> dict[str, bool]:
+        return {
+            "violations": self.figures.violation_rate <= self.goal_violation_rate + 1e-12,
+            "excess_closed": self.excess_closed >= GOAL_EXCESS_CLOSED,
+            "actions": self.figures.actions <= self.goal_actions + 1e-9,
+        }
+
+    @property
     def meets_goal(self) -> bool:
-        return (self.figures.violation_rate <= self.goal_violation_rate + 1e-12
-                and self.excess_closed >= GOAL_EXCESS_CLOSED)
+        return all(self.goals.values())
 
     def as_dict(self) -> dict[str, Any]:
         f = self.figures
@@ -69,25 +93,31 @@ class Result:
             "violation_rate": f.violation_rate,
             "unserved": f.unserved,
             "actions": f.actions,
+            "hpa_actions_u07": self.hpa_at_goal.actions,
+            "actions_vs_hpa": self.actions_vs_hpa,
             "hpa_violation_rate_u07": self.hpa_violation_at_goal,
             "goal_violation_rate": self.goal_violation_rate,
+            "goal_actions": self.goal_actions,
+            "goals": self.goals,
             "meets_goal": self.meets_goal,
             "hpa_curve": [
                 {"target": u, "violation_rate": h.violation_rate, "cost": h.cost,
-                 "cost_vs_oracle": h.cost / self.oracle_cost, "unserved": h.unserved, "actions": h.actions}
+                 "cost_vs_oracle": h.cost / self.oracle_cost, "unserved": h.unserved, "actions": h.actions,
+                 "actions_vs_hpa": h.actions / max(1, self.hpa_at_goal.actions)}
                 for u, h in self.hpa
             ],
         }
 
 
-def simulate(trace: Trace, spec: ScalingSpec, policy_name: str, capacity: float | None = None) -> Result:
+def simulate(trace: Trace, spec: ScalingSpec, policy_name: str, capacity: float | None = None,
+             breakers: BreakerSpec | None = None) -> Result:
     demand = trace.demand
     cap = capacity if capacity is not None else default_capacity(demand)
     step = trace.step_seconds
-    mine = run(demand, cap, recommender_policy(spec, cap, trace.start, step))
+    mine = run(demand, cap, recommender_policy(spec, cap, trace.start, step, breakers=breakers))
     curve = [(u, score(demand, cap, run(demand, cap, hpa_policy(u, cap, step)), step)) for u in TARGETS]
     return Result(trace.name, policy_name, cap, score(demand, cap, mine, step), oracle_cost(demand, cap, step), curve,
-                  mine)
+                  mine, step)
 
 
 def write_decisions(path: Path | str, trace: Trace, result: Result) -> None:

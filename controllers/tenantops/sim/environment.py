@@ -1,8 +1,10 @@
 """The simulated cluster of docs/benchmarks.md §1: replicas that take `S` steps to start, billed from the request.
 
 Every policy (ours and the HPA baseline) is driven through `run`, which hands it only the previous step's
-observation. The policy keeps whatever memory it needs itself, so no decision can see data after its step:
-the future of the trace is simply never passed in.
+observation, and only what a live controller measures: the load actually served, min(D, R x C) (a saturated
+replica's CPU and request rate stop at its capacity; the rest queues or fails), and the ready and provisioned
+counts. Demand beyond capacity is never shown: a policy must infer it. The policy keeps whatever memory it
+needs itself, so no decision can see data after its step: the future of the trace is simply never passed in.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ MIN_REPLICAS = 1
 MAX_REPLICAS = 1000
 
 Policy = Callable[[int, float, int, int], int]
-"""`policy(t, D[t-1], R[t-1], P[t-1]) -> W[t]`, called for t = 1 .. T-1 in order."""
+"""`policy(t, O[t-1], R[t-1], P[t-1]) -> W[t]` with served load O = min(D, R x C), called for t = 1 .. T-1 in order."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def run(
     total = start
     values = demand.tolist()
     for t in range(1, steps):
-        want = policy(t, values[t - 1], serving, total)
+        want = policy(t, min(values[t - 1], serving * capacity), serving, total)
         want = min(max_replicas, max(min_replicas, int(want)))
         desired[t] = want
         if want > total:

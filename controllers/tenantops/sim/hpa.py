@@ -33,8 +33,8 @@ def hpa_policy(
     window = max(1, math.ceil(down_window_seconds / step_seconds))  # recommendations newer than now - 300 s
     history: deque[int] = deque(maxlen=window - 1) if window > 1 else deque(maxlen=0)
 
-    def decide(t: int, demand: float, ready: int, current: int) -> int:
-        utilisation = demand / (ready * capacity) if ready > 0 else math.inf
+    def decide(t: int, served: float, ready: int, current: int) -> int:
+        utilisation = served / (ready * capacity) if ready > 0 else math.inf
         ratio = utilisation / target
         if ready > 0 and abs(ratio - 1.0) <= tolerance:
             recommendation = current

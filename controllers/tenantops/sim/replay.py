@@ -1,9 +1,11 @@
-"""Driving the real autoscaling recommender through the simulated environment.
+"""Driving the production decision (`decide.autoscaling.workload.decide_workload`) through the simulated cluster.
 
-The trace is the workload's only signal: demand over the capacity of one replica is a utilisation metric
-whose request is that capacity, scaled at the policy's own utilisation target (its first utilisation
-metric; 0.7 when it has none) and capacity. Everything else (algorithm, margins, behaviour, windows)
-comes from the named policy unchanged.
+The trace is the workload's only signal, and it arrives as a live controller would measure it: the served
+load over the capacity of one replica is a utilisation metric whose request is that capacity (never above
+1.0 per ready replica: a saturated replica's CPU stops there), scaled at the policy's own utilisation
+target (its first utilisation metric; 0.7 when it has none). The live count is the provisioned one, the
+ready count is the ready one. Everything else (algorithm, margins, behaviour, windows, breakers, bounds)
+comes from the named policies unchanged; nothing here decides.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from tenantops.config.kinds.scaling import ScalingSpec
+from tenantops.config.kinds.scaling import BreakerSpec, ScalingSpec
 from tenantops.decide.autoscaling.reactive import MetricLoad
-from tenantops.decide.autoscaling.recommender import Bounds, Observation, Recommendation, Tuning, recommend
+from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning
 from tenantops.decide.autoscaling.state import WorkloadState
+from tenantops.decide.autoscaling.workload import Guards, WorkloadDecision, decide_workload
 from tenantops.sim.environment import MAX_REPLICAS, MIN_REPLICAS, Policy
 
 DEFAULT_TARGET = 0.7
@@ -35,20 +38,23 @@ def recommender_policy(
     step_seconds: int = 60,
     min_replicas: int = MIN_REPLICAS,
     max_replicas: int = MAX_REPLICAS,
-    on_decision: Callable[[int, Recommendation], None] | None = None,
+    breakers: BreakerSpec | None = None,
+    on_decision: Callable[[int, WorkloadDecision], None] | None = None,
 ) -> Policy:
-    """The project's recommender as a policy callable for `environment.run` (one state, kept across steps)."""
+    """The project's per-workload decision as a policy callable for `environment.run` (one state, kept
+    across steps). `breakers` defaults to the `BreakerPolicy` defaults."""
     tuning = Tuning.of(spec)
+    guards = Guards.of(breakers if breakers is not None else BreakerSpec())
     target, unit_capacity = signal_metric(spec)
     bounds = Bounds(min_replicas, max_replicas)
     state = WorkloadState()
     origin = start.timestamp()
 
-    def decide(t: int, demand: float, ready: int, current: int) -> int:
+    def decide(t: int, served: float, ready: int, current: int) -> int:
         now = origin + t * step_seconds
-        metric = MetricLoad("demand", demand / capacity, target, unit_capacity)
+        metric = MetricLoad("demand", served / capacity * unit_capacity, target, unit_capacity)
         obs = Observation(at=now - step_seconds, current=current, ready=ready, metrics=(metric,))
-        result = recommend(tuning, bounds, obs, state, now)
+        result = decide_workload(tuning, bounds, guards, obs, (), state, now)
         if on_decision is not None:
             on_decision(t, result)
         return result.desired

@@ -108,15 +108,20 @@ def read_samples(path: Path | str) -> tuple[npt.NDArray[np.float64], npt.NDArray
 def resample(times: npt.NDArray[np.float64], values: npt.NDArray[np.float64], step: int = STEP_SECONDS) -> (
     npt.NDArray[np.float64]
 ):
-    """Demand per step from step 0 at the first sample: the mean of the samples inside a step, and linear
-    interpolation (at the step's start) for steps that hold no sample because the trace is coarser there."""
+    """Demand per step from step 0 at the first sample (docs/benchmarks.md §1): the mean of the samples inside
+    a step; a step that holds no sample (the trace is coarser there) keeps the last sample before it.
+
+    Holding, not interpolating: a value between two coarse samples drawn from the next one would put the
+    future into the minutes before it, and a live controller only ever has the newest sample it was sent.
+    """
     offsets = times - times[0]
     count = int(offsets[-1] // step) + 1
     index = (offsets // step).astype(np.int64)
     sums = np.bincount(index, weights=values, minlength=count)
     hits = np.bincount(index, minlength=count)
     starts = np.arange(count, dtype=np.float64) * step
-    out = np.interp(starts, offsets, values)
+    held = np.searchsorted(offsets, starts, side="right") - 1  # the newest sample at or before each step's start
+    out = values[np.maximum(held, 0)].astype(np.float64)
     filled = hits > 0
     out[filled] = sums[filled] / hits[filled]
     return out

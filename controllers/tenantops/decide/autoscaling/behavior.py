@@ -44,7 +44,8 @@ def stabilize(state: WorkloadState, recommendation: int, current: int, now: floa
 
 
 def rate_limit(state: WorkloadState, desired: int, current: int, now: float, up: Limits, down: Limits) -> int:
-    """Cap the change by the scale-up/scale-down policies and remember the change made."""
+    """Cap the change by the scale-up/scale-down policies. The change is remembered only once it is final
+    (`record_scale`): a change that bounds, caps or breakers stop later is not a scale event."""
     horizon = max(up.period_seconds, down.period_seconds)
     state.events = [e for e in state.events if e[0] > now - horizon]
     if desired > current:
@@ -67,6 +68,10 @@ def rate_limit(state: WorkloadState, desired: int, current: int, now: float, up:
             limits.append(math.floor(start * (1.0 - down.max_percent / 100.0)))
         if limits:
             desired = max(desired, min(min(limits), current))
+    return desired
+
+
+def record_scale(state: WorkloadState, now: float, current: int, desired: int) -> None:
+    """Remember a change actually asked for, for the rate limits of the periods that contain `now`."""
     if desired != current:
         state.events.append([now, float(desired - current)])
-    return desired

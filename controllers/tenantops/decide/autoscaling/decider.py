@@ -1,10 +1,11 @@
 """`AutoscalingDecider`: one pass of per-tenant autoscaling over every workload in the catalogue.
 
 For each workload it turns the snapshot's readings into an `Observation`, runs the recommender with the
-workload's stored state, then the breakers (freeze on bad metrics, step limit, and, across all tenants,
-the global replica ceiling). Every workload ends in a Decision, acted on or not, with its rule and reason;
-breakers and budgets that bite raise Alerts. Month-to-date spend, when known, comes from the constructor
-or from a `spend_mtd_usd` reading on any of the tenant's workloads.
+workload's stored state and the single-workload breakers (`workload.decide_workload`, the same function
+`tenantops simulate` scores), then, across all tenants, the global replica ceiling. Every workload ends in
+a Decision, acted on or not, with its rule and reason; breakers and budgets that bite raise Alerts.
+Month-to-date spend, when known, comes from the constructor or from a `spend_mtd_usd` reading on any of
+the tenant's workloads.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from tenantops.config.kinds.common import parse_quantity
 from tenantops.config.kinds.scaling import ScalingSpec
 from tenantops.decide import breakers
 from tenantops.decide.autoscaling.reactive import MetricLoad
-from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning, recommend
+from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning
 from tenantops.decide.autoscaling.state import WorkloadState
+from tenantops.decide.autoscaling.workload import Guards, decide_workload
 from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
 from tenantops.structs import naming
 from tenantops.structs.plan import Alert, Decision, ScaleAction, ScaleTarget, Severity, TargetKind
@@ -103,17 +105,10 @@ class AutoscalingDecider:
                 loads, problems = _loads(spec, workload, metrics, current, now_ts, stale_after)
                 obs = Observation(snapshot.at.timestamp(), current, ready, loads, not problems, over_budget)
                 bounds = Bounds(workload.min_replicas, workload.max_replicas, allow_zero)
-                rec = recommend(tuning, bounds, obs, wstate, now_ts)
-                wstate.bad_passes = wstate.bad_passes + 1 if problems else 0
-                desired, rule, reason = rec.desired, rec.rule, rec.reason
-                guarded = breakers.guard_scale(
-                    desired, current, problems=problems, max_up=brk.max_step_up, max_down=brk.max_step_down,
-                    min_replicas=bounds.min_replicas if not allow_zero else 0, max_replicas=bounds.max_replicas,
-                )
-                for trip in guarded.trips:
+                step = decide_workload(tuning, bounds, Guards.of(brk), obs, problems, wstate, now_ts)
+                rec, desired, rule, reason = step.recommendation, step.desired, step.rule, step.reason
+                for trip in step.trips:
                     alerts.append(_breaker_alert(tenant.id, workload.name, trip))
-                    rule, reason = f"breaker:{trip[0].breaker}", f"{reason}; {trip[0].detail}"
-                desired = guarded.desired
                 if problems and wstate.bad_passes >= brk.failed_passes_before_alert:
                     alerts.append(_metrics_alert(tenant.id, workload.name, wstate.bad_passes, problems))
                 if over_budget and spec.budget_action == "none":

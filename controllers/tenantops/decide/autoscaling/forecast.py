@@ -7,8 +7,7 @@ daily/weekly profile (noisy but regular traffic), "no change" (random walks), an
 forecaster's recent absolute error, nudged up after a miss and down after a hit, so that the share of
 misses settles at the policy's target whatever the trace looks like. The forecaster with the narrowest
 margin decides. Nothing here is tuned to a particular trace: the knobs are time constants in seconds and
-the target miss share. A series whose source is sampled more coarsely than the decisions are taken is
-recognised on the way in (`segments`), and then forecast segment by segment instead.
+the target miss share.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tenantops.decide.autoscaling import segments
 from tenantops.decide.autoscaling.state import DAY_BINS, FORECASTERS, WorkloadState
 
 DAY = 86400.0
@@ -64,8 +62,6 @@ def observe(state: WorkloadState, value: float, at: float, params: ForecastParam
     if state.last_at is not None and at <= state.last_at:
         return  # a repeated or out-of-order sample carries nothing new
     _settle(state, value, at, params)
-    segments.settle(state, value, at, params.target_miss)
-    segments.learn(state, value, at)
     if state.last_at is None or state.count == 0:
         state.level, state.trend, state.slope = value, 0.0, 0.0
         state.day = [value] * DAY_BINS

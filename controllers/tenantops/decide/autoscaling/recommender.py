@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tenantops.config.kinds.scaling import ScalingSpec
-from tenantops.decide.autoscaling import forecast, segments
+from tenantops.decide.autoscaling import forecast
 from tenantops.decide.autoscaling.behavior import Limits, rate_limit, stabilize
 from tenantops.decide.autoscaling.reactive import MetricLoad, hpa_recommendation
 from tenantops.decide.autoscaling.state import WorkloadState
@@ -40,10 +40,6 @@ class Tuning:
     budget_action: str
     forecast: forecast.ForecastParams
     shrink_near_margins: bool = False
-
-    @property
-    def down_unheld(self) -> Limits:
-        return Limits(0.0, self.down.max_pods, self.down.max_percent, self.down.period_seconds)
 
     @classmethod
     def of(cls, spec: ScalingSpec) -> Tuning:
@@ -117,18 +113,15 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
         return Recommendation(current, "hold", "no usable metric this pass; replicas kept as they are", state)
     forecast.observe(state, demand, obs.at, tuning.forecast)
 
-    estimate, rule, reason, exact = _estimate(tuning, obs, state, demand, now, interval)
-    # A segment forecast already covers every step until new replicas could be ready, and is exact up to
-    # the next source sample: holding replicas for the scale-down window would only pay for idle ones.
-    down = tuning.down if not exact else tuning.down_unheld
+    estimate, rule, reason = _estimate(tuning, obs, state, demand, now, interval)
     floor = bounds.min_replicas if bounds.scale_to_zero else max(1, bounds.min_replicas)
 
     zero = _scale_to_zero(tuning, bounds, obs, state, demand, estimate)
     if zero is not None:
         desired, rule, reason = zero
-        stabilize(state, desired, current, now, tuning.up, down)  # keep the window's record whole
+        stabilize(state, desired, current, now, tuning.up, tuning.down)  # keep the window's record whole
     else:
-        desired = stabilize(state, estimate, current, now, tuning.up, down)
+        desired = stabilize(state, estimate, current, now, tuning.up, tuning.down)
         if desired != estimate:
             direction = "down" if estimate < desired else "up"
             window = tuning.down.stabilization_seconds if direction == "down" else tuning.up.stabilization_seconds
@@ -150,9 +143,8 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
 
 def _estimate(
     tuning: Tuning, obs: Observation, state: WorkloadState, demand: float, now: float, interval: float
-) -> tuple[int, str, str, bool]:
-    """Replicas wanted before damping: predictive when trusted, else the HPA calculation. The flag says
-    the estimate came from a coarse source's segment forecast (see `segments`)."""
+) -> tuple[int, str, str]:
+    """Replicas wanted before damping: predictive when trusted, else the HPA calculation."""
     steps = math.ceil(tuning.startup_seconds / interval - EPS)
     due = now + steps * interval
     params = tuning.forecast
@@ -160,15 +152,13 @@ def _estimate(
     forecast.remember(state, due, params)
     reactive, metric = hpa_recommendation(obs.metrics, obs.ready, obs.current, tuning.tolerance)
     if not tuning.predictive:
-        return reactive, "reactive", f"HPA rule on {metric}: {demand:.2f} replicas of demand at capacity", False
+        return reactive, "reactive", f"HPA rule on {metric}: {demand:.2f} replicas of demand at capacity"
     if state.count < tuning.warmup_samples:
         return reactive, "reactive", (f"HPA rule on {metric}: forecast warming up "
-                                      f"({state.count}/{tuning.warmup_samples} samples)"), False
-    if segments.active(state, lead=due - obs.at):
-        return _segment_estimate(obs, state, demand, now, interval, steps, params)
+                                      f"({state.count}/{tuning.warmup_samples} samples)")
     if forecast.is_poor(state, which, tuning.max_error):
         return reactive, "reactive", (f"HPA rule on {metric}: forecast error {state.mae[which]:.2f} is over "
-                                      f"{tuning.max_error:.0%} worse than assuming no change"), False
+                                      f"{tuning.max_error:.0%} worse than assuming no change")
     # Replicas asked for now serve from `steps` intervals on; until then only the ones kept do, so the
     # count must cover the forecast at the end of start-up, and must not drop below what is needed sooner.
     # Forecasts are monotone in lead time up to the slow seasonal term, so the nearest and farthest of the
@@ -185,27 +175,7 @@ def _estimate(
         f"{forecast.NAMES[which]} forecast {forecast.point(state, due, params, which):.2f} replicas of "
         f"demand in {steps * interval:.0f}s (now {demand:.2f}) plus a {forecast.margin(state, which, params):.2f} "
         f"margin for a {params.target_miss:.1%} miss rate"
-    ), False
-
-
-def _segment_estimate(
-    obs: Observation, state: WorkloadState, demand: float, now: float, interval: float, steps: int,
-    params: forecast.ForecastParams,
-) -> tuple[int, str, str, bool]:
-    """Predictive estimate for a coarse source: the same cover rule as `_estimate`, with every lead
-    forecast by `segments` (leads are few, and margins differ by lead, so each is taken)."""
-    segments.seed(state, forecast.error_scale(state, forecast.NAIVE, params))
-    covers = [segments.upper(state, now + k * interval) for k in range(steps + 1)]
-    value, width, bucket = covers[-1]
-    ahead = math.ceil(value + width - EPS)
-    sooner = math.ceil(max(v + w for v, w, _ in covers[:-1]) - EPS) if steps > 0 else 0
-    wanted = max(ahead, min(obs.current, sooner))
-    where = "before the next source sample" if bucket == 0 else f"{bucket} step(s) past the next source sample"
-    return wanted, "predictive", (
-        f"source sampled every {state.period:.0f}s: forecast {value:.2f} replicas of demand in "
-        f"{steps * interval:.0f}s ({where}; now {demand:.2f}) plus a {width:.2f} margin for a "
-        f"{params.target_miss:.1%} miss rate"
-    ), True
+    )
 
 
 def _scale_to_zero(

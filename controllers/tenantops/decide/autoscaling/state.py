@@ -13,8 +13,7 @@ from typing import Any
 
 DAY_BINS = 24
 FORECASTERS = 3
-SEGMENT_BUCKETS = 4  # margins for 0 (inside the known segment), 1, 2, 3+ steps beyond it
-VERSION = 2
+VERSION = 3
 
 
 @dataclass(slots=True)
@@ -40,18 +39,6 @@ class WorkloadState:
     events: list[list[float]] = field(default_factory=list)  # [at, change] scale events in the period
     idle_since: float | None = None  # demand below the activation threshold since (scale to zero)
     bad_passes: int = 0  # consecutive passes without usable metrics
-    # Coarse sources (see segments.py): observation step, newest source sample, spacings seen [gap, weight],
-    # the learnt period (0 = none), and the per-bucket error scale, conformal multiplier and pending forecasts.
-    step: float = 0.0
-    knot_at: float | None = None
-    gaps: list[list[float]] = field(default_factory=list)
-    period: float = 0.0
-    seg_mae: list[float] = field(default_factory=list)  # empty until a period is first trusted
-    seg_q: list[float] = field(default_factory=lambda: [3.0] * SEGMENT_BUCKETS)
-    seg_n: list[float] = field(default_factory=lambda: [0.0] * SEGMENT_BUCKETS)  # outcomes scored per bucket
-    seg_pending: list[list[float]] = field(default_factory=list)  # [due_at, forecast, bucket, norm]
-    seg_cov: float = 0.0  # running mean of (slope before a source sample) x (slope after it)
-    seg_var: float = 0.0  # running mean of (slope before a source sample) squared
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,16 +60,6 @@ class WorkloadState:
             "ev": [list(e) for e in self.events],
             "idle": self.idle_since,
             "bad": self.bad_passes,
-            "stp": self.step,
-            "knot": self.knot_at,
-            "gaps": [list(g) for g in self.gaps],
-            "per": self.period,
-            "smae": list(self.seg_mae),
-            "sq": list(self.seg_q),
-            "sn": list(self.seg_n),
-            "spend": [list(p) for p in self.seg_pending],
-            "scov": self.seg_cov,
-            "svar": self.seg_var,
         }
 
     @classmethod
@@ -91,13 +68,11 @@ class WorkloadState:
 
         Lists are copied (the stored value is never mutated) but not converted element by element: this
         runs for every workload on every pass, and the stored form is only ever written by `to_json`.
-        Version 1 (before coarse sources were recognised) is read with those fields fresh, so an upgrade
-        keeps every workload's forecast and its stabilisation window instead of starting them over.
+        Versions 1 and 2 hold every field this one has (version 2 also kept a coarse-source model that is
+        gone: its keys are ignored), so an upgrade keeps every workload's forecast and stabilisation window.
         """
-        if not isinstance(data, dict) or data.get("v") not in (1, VERSION):
+        if not isinstance(data, dict) or data.get("v") not in (1, 2, VERSION):
             return cls()
-        if data["v"] == 1:
-            data = {**_FRESH_SEGMENTS, **data}
         try:
             state = cls(
                 last_at=data["at"],
@@ -117,27 +92,11 @@ class WorkloadState:
                 events=[list(e) for e in data["ev"]],
                 idle_since=data["idle"],
                 bad_passes=int(data["bad"]),
-                step=float(data["stp"]),
-                knot_at=data["knot"],
-                gaps=[list(g) for g in data["gaps"]],
-                period=float(data["per"]),
-                seg_mae=list(data["smae"]),
-                seg_q=list(data["sq"]),
-                seg_n=list(data["sn"]),
-                seg_pending=[list(p) for p in data["spend"]],
-                seg_cov=float(data["scov"]),
-                seg_var=float(data["svar"]),
             )
         except (TypeError, ValueError, KeyError):
             return cls()
         if (len(state.mae) != FORECASTERS or len(state.quantile) != FORECASTERS or len(state.week) != 7
-                or len(state.day) not in (0, DAY_BINS) or len(state.seg_q) != SEGMENT_BUCKETS
-                or len(state.seg_n) != SEGMENT_BUCKETS or len(state.seg_mae) not in (0, SEGMENT_BUCKETS)):
+                or len(state.day) not in (0, DAY_BINS)):
             return cls()
         return state
 
-
-_FRESH_SEGMENTS: dict[str, Any] = {
-    key: value for key, value in WorkloadState().to_json().items()
-    if key in ("stp", "knot", "gaps", "per", "smae", "sq", "sn", "spend", "scov", "svar")
-}
