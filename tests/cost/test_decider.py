@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.cost.helpers import REPO, apply_state, make_config, snapshot, tenant
 
+from tenantops.decide import alerts as lifecycle
 from tenantops.decide.base import PassInput
 from tenantops.decide.cost import CostDecider, CostFindings, Ledger
 
@@ -16,15 +17,21 @@ START = datetime(2026, 10, 5, tzinfo=UTC)  # a Monday
 
 
 def run(config: Any, state: dict[str, Any], start: datetime, hours: int, cpu_of: Any, step_min: int = 30) -> list[Any]:
+    """Passes of the cost decider, its alerts through the engine's lifecycle stage: the notifications sent."""
     decider = CostDecider()
+    alert_state: dict[str, Any] = {}
     alerts = []
     now = start
+    tenants = {t.id for t in config.tenants}
     for _ in range(hours * 60 // step_min):
         snap = snapshot(now, {("big", "api"): {"cpu": cpu_of(now), "cpu_request": 1.0, "memory": 2**30,
                                                 "memory_request": 2**30, "replicas": 2}})
         out = decider.decide(PassInput(snap, config, now), state)
         apply_state(state, out.state)
-        alerts += out.alerts
+        raised = [lifecycle.Raised("cost", out.alerts, out.cleared)]
+        stage = lifecycle.advance(alert_state, raised, config, now, tenants)
+        apply_state(alert_state, stage.changes)
+        alerts += stage.notifications
         now += timedelta(minutes=step_min)
     return alerts
 

@@ -101,13 +101,13 @@ def test_prometheus_fault_fails_safe_then_recovers(fault: str, proxy: FaultProxy
             estimated = all(cost[t]["estimated"] for t in ("alpha", "beta"))
             fault_ledger.case(CLASS, estimated, f"{fault} pass {i}: cost not marked estimated")
             assert estimated
-            keys = {a.key for a in result.alerts if a.cause == "metrics"}
+            keys = {a.key for a in result.active_alerts if a.cause == "metrics"}
             want = {"metrics:alpha/api", "metrics:beta/api"} if i >= threshold else set()
             fault_ledger.case(CLASS, keys == want, f"{fault} pass {i}: metrics alerts {sorted(keys)}, want {want}")
             assert keys == want
         proxy.set("ok")
         recovered = run(threshold + 1)
-        still = {a.key for a in recovered.alerts if a.cause == "metrics"}
+        still = {a.key for a in recovered.active_alerts if a.cause == "metrics"}
         fine = not recovered.query_errors and not still and all(d.ok for d in recovered.deciders)
         fault_ledger.case(CLASS, fine, f"{fault} recovery: errors {recovered.query_errors[:2]} alerts {still}")
         assert fine

@@ -76,7 +76,11 @@ def read_state(path: str) -> dict[str, Any]:
     from tenantops.record.store import StateStore
 
     with StateStore(path) as store:
-        return dict(store.state("cost"))
+        from tenantops.decide import alerts
+        from tenantops.decide.cost.ledger import ALERTS_KEY
+
+        # Open alerts live in the lifecycle's own namespace; the ledger reads them in the cost state's slot.
+        return {**dict(store.state("cost")), ALERTS_KEY: dict(store.state(alerts.STATE))}
 
 
 def _csv_safe(value: Any) -> Any:

@@ -10,17 +10,33 @@ alert still firing on later passes is deduplicated against it. It is sent again 
 - a person's snooze on it ran out.
 
 Pure: records and `now` in, notifications and changed records out. Records are JSON for the state store.
+
+`advance` is the engine's guard stage for alerts: every decider's raised alerts, whichever concern raised
+them, go through it once per pass, so deduplication, snoozes, escalation and resolution are one rule. A
+notification carries its episode (the time the episode began) and its transition, which is what keys its
+mail in the outbox: ten passes of one condition are one episode, one mail, however often it is raised.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from tenantops.structs.plan import Alert, Severity
+from tenantops.config.loader import Config
+from tenantops.structs.plan import Alert, Decision, Severity
+
+log = logging.getLogger(__name__)
+
+STATE = "alerts"
+"""The state namespace of the alert lifecycle: one key per alert key, the value its `AlertRecord`."""
+
+LEGACY_STATE = ("cost", "alerts")
+"""Where records lived before the lifecycle covered every decider (one blob in the cost concern's state):
+read once when `STATE` is empty, so an upgrade keeps open episodes instead of mailing them again."""
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
@@ -58,6 +74,8 @@ class AlertRecord:
     cleared_at: datetime | None = None
     snoozed_until: datetime | None = None
     fires: int = 0
+    source: str = ""  # the decider that raised it: its absence from that decider's output clears it
+    workload: str | None = None  # the workload it is about, if one (the resolve notice names it too)
 
     def to_json(self) -> dict[str, Any]:
         def iso(d: datetime | None) -> str | None:
@@ -67,7 +85,8 @@ class AlertRecord:
             "t": self.tenant, "sev": str(self.severity), "c": self.cause, "s": self.summary, "a": self.amount_usd,
             "act": self.active, "n": self.notified, "ff": iso(self.first_fired), "lf": iso(self.last_fired),
             "ls": iso(self.last_seen), "esc": self.escalated, "cl": iso(self.cleared_at),
-            "sn": iso(self.snoozed_until), "k": self.fires,
+            "sn": iso(self.snoozed_until), "k": self.fires, "src": self.source,
+            "w": self.workload,
         }
 
     @staticmethod
@@ -83,6 +102,7 @@ class AlertRecord:
             key, raw.get("t"), Severity(raw.get("sev", "warning")), str(raw.get("c", "")), str(raw.get("s", "")),
             raw.get("a"), bool(raw.get("act")), bool(raw.get("n")), first, dt(raw.get("lf")), seen,
             bool(raw.get("esc")), dt(raw.get("cl")), dt(raw.get("sn")), int(raw.get("k", 0)),
+            str(raw.get("src", "")), raw.get("w"),
         )
 
 
@@ -93,6 +113,11 @@ class Notification:
     alert: Alert
     transition: Transition
     first_fired: datetime
+
+
+def _workload(alert: Alert) -> str | None:
+    workload = alert.details.get("workload")
+    return workload if isinstance(workload, str) else None
 
 
 def _escalated(alert: Alert, hours: float) -> Alert:
@@ -143,6 +168,7 @@ def step(
                 last_fired=now if notify else (rec.last_fired if rec else None), last_seen=now,
                 escalated=rec.escalated if flapping and rec is not None else False,
                 snoozed_until=rec.snoozed_until if rec else None, fires=(rec.fires if rec else 0) + int(notify),
+                source=rec.source if rec else "", workload=_workload(alert),
             )
             if notify:
                 out.append(Notification(alert, Transition.FIRE, now))
@@ -174,8 +200,11 @@ def step(
             continue
         changed[key] = replace(rec, active=False, cleared_at=now, last_seen=now)
         if rec.notified:
+            details: dict[str, Any] = {"resolved": True}
+            if rec.workload:
+                details["workload"] = rec.workload
             resolved = Alert(key, rec.tenant, rec.severity, rec.cause, f"Resolved: {rec.summary}",
-                             "No action needed.", rec.amount_usd, {"resolved": True})
+                             "No action needed.", rec.amount_usd, details)
             out.append(Notification(resolved, Transition.RESOLVE, rec.first_fired))
     return out, changed
 
@@ -190,3 +219,117 @@ def expired(records: Mapping[str, AlertRecord], now: datetime, keep_days: float 
     limit = now - timedelta(days=keep_days)
     return [k for k, r in records.items() if (not r.active and (r.cleared_at or r.last_seen) < limit)
             or r.last_seen < limit]
+
+
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """What one decider raised in a pass.
+
+    `cleared` None: the decider evaluates all its conditions every pass, so any alert it raised before and
+    does not raise now has cleared. A tuple: only those keys were evaluated and found clear (a check that
+    runs hourly says nothing between hours), and the decider's other open alerts keep their state.
+    """
+
+    source: str
+    firing: Sequence[Alert]
+    cleared: Sequence[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """The result of one pass's alert stage."""
+
+    notifications: tuple[Alert, ...]  # what reaches the outbox and the push routes: one per transition
+    active: tuple[Alert, ...]  # every alert firing now, once each (routes that want the active set)
+    changes: Mapping[str, Any]  # `STATE` key -> record JSON, or None to forget it
+    decisions: tuple[Decision, ...]  # one audit row per notification
+
+
+def records_from_state(state: Mapping[str, Any]) -> dict[str, AlertRecord]:
+    """The records in `STATE` (or a legacy blob of the same shape); an unreadable one is dropped, logged."""
+    out: dict[str, AlertRecord] = {}
+    for key, raw in state.items():
+        if not isinstance(raw, Mapping):
+            continue
+        try:
+            out[key] = AlertRecord.from_json(key, raw)
+        except (ValueError, TypeError) as exc:
+            log.warning("alert record %r unreadable (%s); its episode starts again", key, exc)
+    return out
+
+
+def _rules(config: Config) -> tuple[Callable[[str | None], Rules], Callable[[Alert], datetime | None]]:
+    def rules_for(tenant: str | None) -> Rules:
+        if tenant is None or tenant not in config.by_id:
+            return Rules()
+        spec = config.for_tenant(tenant).alerts
+        return Rules(spec.snooze_hours, spec.escalate_after_hours)
+
+    def snoozed_until(alert: Alert) -> datetime | None:
+        if alert.tenant is None or alert.tenant not in config.by_id:
+            return None
+        times = [s.until for s in config.for_tenant(alert.tenant).alerts.snooze
+                 if s.key == alert.key or s.cause == alert.cause]
+        return max(times) if times else None
+
+    return rules_for, snoozed_until
+
+
+def advance(
+    state: Mapping[str, Any],
+    raised: Sequence[Raised],
+    config: Config,
+    now: datetime,
+    tenants: Collection[str],
+    legacy: Mapping[str, Any] | None = None,
+) -> Lifecycle:
+    """One pass of the lifecycle over every decider's alerts.
+
+    `state` is the `STATE` namespace; `tenants` the tenants this pass covers (a sharded replica must not
+    resolve another shard's alerts); `legacy` the pre-`STATE` records, read only while `state` is empty.
+    Deciders that failed this pass are simply absent from `raised`: their open alerts keep their state.
+    """
+    records = records_from_state(state)
+    migrated: dict[str, AlertRecord] = {}
+    if not records and legacy:
+        migrated = {k: (r if r.source else replace(r, source=LEGACY_STATE[0]))
+                    for k, r in records_from_state(legacy).items()}
+        records = dict(migrated)
+    firing: list[Alert] = []
+    source_of: dict[str, str] = {}
+    cleared: list[str] = []
+    for batch in raised:
+        keys = set()
+        for alert in batch.firing:
+            if alert.key not in source_of:
+                source_of[alert.key] = batch.source
+                firing.append(alert)
+            keys.add(alert.key)
+        if batch.cleared is None:
+            cleared += [k for k, r in records.items()
+                        if r.active and r.source == batch.source and k not in keys
+                        and (r.tenant is None or r.tenant in tenants)]
+        else:
+            cleared += list(batch.cleared)
+    rules_for, snoozed_until = _rules(config)
+    notes, changed = step(records, firing, cleared, now, rules_for, snoozed_until)
+    for key, source in source_of.items():
+        rec = changed.get(key)
+        if rec is not None and rec.source != source:
+            changed[key] = replace(rec, source=source)
+    merged = {**records, **changed}
+    forget = set(expired(merged, now))
+    changes: dict[str, Any] = {k: r.to_json() for k, r in {**migrated, **changed}.items() if k not in forget}
+    changes.update({k: None for k in forget})
+    sent: list[Alert] = []
+    decisions: list[Decision] = []
+    for note in notes:
+        alert = replace(note.alert, episode=note.first_fired.isoformat(), transition=str(note.transition))
+        sent.append(alert)
+        decisions.append(Decision(
+            now, alert.tenant, _workload(alert), "alert", alert.cause,
+            f"{note.transition}: {alert.summary}", new=str(alert.severity),
+            inputs={"key": alert.key, "episode": alert.episode, "source": source_of.get(alert.key, ""),
+                    "amount_usd": alert.amount_usd},
+        ))
+    return Lifecycle(tuple(sent), tuple(firing), changes, tuple(decisions))

@@ -33,8 +33,17 @@ class PassInput:
 
 @dataclass(frozen=True)
 class DeciderOutput:
+    """One decider's part of the pass's plan.
+
+    `alerts` are the conditions that hold now, raised every pass while they hold: the engine's lifecycle
+    stage decides whether anyone hears about them. `cleared` says how absence is read: None means the
+    decider evaluated everything it can raise, so an alert it raised before and not now has cleared; a
+    tuple lists the only keys it evaluated and found clear.
+    """
+
     scale: tuple[ScaleAction, ...] = ()
     alerts: tuple[Alert, ...] = ()
+    cleared: tuple[str, ...] | None = None
     decisions: tuple[Decision, ...] = ()
     findings: Mapping[str, JsonValue] = field(default_factory=dict)
     # Only the state keys that changed this pass: key -> new JSON value, or None to delete the key.

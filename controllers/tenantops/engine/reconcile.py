@@ -19,6 +19,7 @@ from tenantops.act.base import ActOutcome, Actuator, OutcomeStatus
 from tenantops.collector import collector_paused
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
+from tenantops.decide import alerts as lifecycle
 from tenantops.decide.base import Decider, DeciderOutput, PassInput
 from tenantops.engine.ceiling import apply_ceiling
 from tenantops.engine.targets import target_for
@@ -56,9 +57,10 @@ class PassResult:
     query_errors: tuple[str, ...]
     deciders: tuple[DeciderOutcome, ...]
     outcomes: tuple[ActOutcome, ...]
-    alerts: tuple[Alert, ...]
+    alerts: tuple[Alert, ...]  # the notifications the alert lifecycle let through: what reaches the outbox
     decisions: int
     state_written: int
+    active_alerts: tuple[Alert, ...] = ()  # every condition firing now, notified or not
     findings: Mapping[str, Any] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
 
@@ -96,9 +98,11 @@ class PassResult:
                 for o in self.outcomes
             ],
             "alerts": [
-                {"key": a.key, "tenant": a.tenant, "severity": a.severity.value, "summary": a.summary}
+                {"key": a.key, "tenant": a.tenant, "severity": a.severity.value, "summary": a.summary,
+                 "transition": a.transition, "episode": a.episode}
                 for a in self.alerts
             ],
+            "active_alerts": len(self.active_alerts),
             "decisions": self.decisions,
             "state_written": self.state_written,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
@@ -159,6 +163,8 @@ class Reconciler:
         mark = self._timer()
         inp = PassInput(snapshot=snapshot, config=scoped, now=now, dry_run=dry_run)
         outputs, outcomes_by_decider, decisions = self._decide(inp)
+        alerting = self._alert_lifecycle(outputs, scoped, now)
+        decisions.extend(alerting.decisions)
         timings["decide"] = self._timer() - mark
 
         mark = self._timer()
@@ -175,17 +181,19 @@ class Reconciler:
         # A dry run records what it would do but keeps decider state as it was: it must not change what
         # the live controller does next.
         changes = {} if dry_run else {name: out.state for name, out in outputs.items() if out.state}
+        if alerting.changes and not dry_run:
+            changes[lifecycle.STATE] = alerting.changes
         stats = self.store.commit(changes, decisions)
         timings["record"] = self._timer() - mark
         timings["total"] = self._timer() - started
 
         findings = {name: out.findings for name, out in outputs.items() if out.findings}
-        alerts = tuple(a for out in outputs.values() for a in out.alerts)
         result = PassResult(
             at=now, dry_run=dry_run, tenants=len(selected), workloads=len(snapshot), snapshot=snapshot,
             query_errors=snapshot.errors, deciders=tuple(outcomes_by_decider), outcomes=tuple(act_outcomes),
-            alerts=alerts, decisions=stats.audit_rows, state_written=stats.keys_written + stats.keys_deleted,
-            findings=findings, timings=timings,
+            alerts=alerting.notifications, decisions=stats.audit_rows,
+            state_written=stats.keys_written + stats.keys_deleted, findings=findings, timings=timings,
+            active_alerts=alerting.active,
         )
         self._export(result, decisions)
         log.info(
@@ -243,6 +251,17 @@ class Reconciler:
                 state_changes=len(out.state), seconds=self._timer() - mark,
             ))
         return outputs, outcomes, decisions
+
+    def _alert_lifecycle(
+        self, outputs: Mapping[str, DeciderOutput], config: Config, now: datetime
+    ) -> lifecycle.Lifecycle:
+        """The alert guard over the whole plan: every decider's alerts, deduplicated by episode, snoozed,
+        escalated and resolved by one rule (`decide.alerts.advance`)."""
+        raised = [lifecycle.Raised(name, out.alerts, out.cleared) for name, out in outputs.items()]
+        legacy_decider, legacy_key = lifecycle.LEGACY_STATE
+        legacy = self.store.state(legacy_decider).get(legacy_key)
+        return lifecycle.advance(self.store.state(lifecycle.STATE), raised, config, now,
+                                 {t.id for t in config.tenants}, legacy if isinstance(legacy, Mapping) else None)
 
     def _act(self, actions: Sequence[ScaleAction], dry_run: bool) -> list[ActOutcome]:
         outcomes: list[ActOutcome] = []

@@ -151,12 +151,21 @@ def post_pass_hooks(
         def route_alerts(result: PassResult) -> None:
             if result.alerts:
                 route_alerts_from_settings(current_config(), settings, list(result.alerts), result.at)
+            notified = {a.key for a in result.alerts}
+            repeat = [a for a in result.active_alerts if a.key not in notified]
+            if repeat:  # Alertmanager expects the active set again every pass, as Prometheus sends it
+                from tenantops.notify.alerting import router_from_settings
+
+                router = router_from_settings(current_config(), settings)
+                router.email = router.webhook = None
+                router.route([a for a in repeat if "alertmanager" in router.routes_for(a)], result.at)
 
         def queue_reports(result: PassResult) -> None:
+            from tenantops.decide import alerts
             from tenantops.decide.cost.ledger import Ledger
             from tenantops.notify import enqueue_due_reports
 
-            ledger = Ledger(store.state("cost")) if store is not None else None
+            ledger = Ledger(store.state("cost"), alerts=store.state(alerts.STATE)) if store is not None else None
             queued = enqueue_due_reports(current_config(), settings.state, result.at, ledger=ledger,
                                          settings=settings, findings=result.findings)
             if queued:

@@ -123,7 +123,7 @@ class AlertRouter:
         recipients = self.recipients(alert)
         if self.email is None or not recipients:
             return RouteOutcome(alert.key, "email", False, "no outbox or no recipients configured")
-        key = f"alert:{alert.key}:{alert.severity}:{now.isoformat()}"
+        key = f"alert:{alert.notice_key}"  # one mail per episode and transition, however many passes
         queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, recipients), now=now)
         return RouteOutcome(alert.key, "email", True, "queued" if queued else "already queued")
 

@@ -58,7 +58,12 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """Something a person should hear about. `key` identifies it for deduplication across passes."""
+    """Something a person should hear about. `key` identifies the condition across passes.
+
+    Deciders raise alerts with only the condition; the engine's lifecycle stage (`decide.alerts.advance`)
+    sets `episode` (when the episode began) and `transition` (fire, escalate, resolve) on the ones it
+    lets through, and `notice_key` built from them is what the outbox deduplicates on.
+    """
 
     key: str
     tenant: str | None
@@ -68,6 +73,15 @@ class Alert:
     suggested_action: str
     amount_usd: float | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    episode: str = ""
+    transition: str = ""
+
+    @property
+    def notice_key(self) -> str:
+        """One notification of one episode: the same transition of the same episode is the same mail."""
+        if not self.episode:
+            return f"{self.key}:{self.severity}"
+        return f"{self.key}:{self.episode}:{self.transition}:{self.severity}"
 
 
 @dataclass(frozen=True, slots=True)

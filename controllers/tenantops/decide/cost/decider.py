@@ -3,8 +3,8 @@
 Per pass: allocate the cost of the time since the previous pass (capped by `max_pass_gap_seconds`) from
 the snapshot; add it to each tenant's accumulating hour; when an hour or a day closes, judge it for
 anomalies; at each day boundary refit the tenant's month-end forecast; every pass, compare actual and
-forecast spend with the budget thresholds; run every candidate alert through the lifecycle (`decide.alerts`)
-so each condition notifies once. Pure: the pass time comes in as `inp.now`.
+forecast spend with the budget thresholds. The alerts it raises (and the keys it evaluated clear) go to the
+engine's alert lifecycle, which notifies each episode once. Pure: the pass time comes in as `inp.now`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from tenantops.config.kinds.cost import AlertSpec
-from tenantops.config.loader import Config
-from tenantops.decide import alerts as lifecycle
 from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
 from tenantops.decide.cost.allocation import IDLE, SHARED, Allocation, TenantCost, allocate
 from tenantops.decide.cost.anomaly import Verdict, daily_baseline, hourly_baseline, judge
@@ -191,42 +188,11 @@ class CostDecider:
             if closed_d:
                 refit(series)
             new_state.update(series.to_state())
-        notes, alert_state = self._alerts(state, firing, cleared, now, config)
-        new_state.update(alert_state)
-        for note in notes:
-            a = note.alert
-            decisions.append(Decision(now, a.tenant, None, "alert", a.cause,
-                                      f"{note.transition}: {a.summary}", new=str(a.severity),
-                                      inputs={"key": a.key, "amount_usd": a.amount_usd}))
+        if ALERTS_KEY in state:  # records from before the engine's lifecycle: it has taken them over
+            new_state[ALERTS_KEY] = None
         findings = self._findings(now, gap, alloc, tenant_findings)
-        return DeciderOutput(alerts=tuple(n.alert for n in notes), decisions=tuple(decisions),
+        return DeciderOutput(alerts=tuple(firing), cleared=tuple(cleared), decisions=tuple(decisions),
                              findings=findings.to_json(), state=new_state)
-
-    @staticmethod
-    def _alerts(state: Mapping[str, JsonValue], firing: list[Alert], cleared: list[str], now: datetime,
-                config: Config) -> tuple[list[lifecycle.Notification], dict[str, JsonValue]]:
-        raw: Mapping[str, Any] = state.get(ALERTS_KEY) or {}
-        records = {k: lifecycle.AlertRecord.from_json(k, v) for k, v in raw.items()}
-
-        def rules_for(tenant: str | None) -> lifecycle.Rules:
-            if tenant is None or tenant not in config.by_id:
-                return lifecycle.Rules()
-            spec = config.for_tenant(tenant).alerts
-            return lifecycle.Rules(spec.snooze_hours, spec.escalate_after_hours)
-
-        def snoozed_until(alert: Alert) -> datetime | None:
-            if alert.tenant is None or alert.tenant not in config.by_id:
-                return None
-            times = [s.until for s in config.for_tenant(alert.tenant).alerts.snooze
-                     if s.key == alert.key or s.cause == alert.cause]
-            return max(times) if times else None
-
-        notes, changed = lifecycle.step(records, firing, cleared, now, rules_for, snoozed_until)
-        forget = set(lifecycle.expired({**records, **changed}, now))
-        if not changed and not forget:
-            return notes, {}
-        merged = {k: r.to_json() for k, r in {**records, **changed}.items() if k not in forget}
-        return notes, {ALERTS_KEY: merged}
 
     @staticmethod
     def _findings(now: datetime, gap: float, alloc: Allocation, tenants: dict[str, TenantFinding]) -> CostFindings:

@@ -9,7 +9,7 @@ decider's state mapping (state key -> JSON value, as the engine stores it) to `L
     ledger.totals(start, end)                 # {tenant: usd} over [start, end)
     ledger.month_to_date()                    # {tenant: MonthToDate}
     ledger.budget(tenant, budget_usd, now)    # MonthForecast: spend, forecast, interval, burn rate
-    ledger.open_alerts()                      # active AlertRecords, newest first
+    ledger.open_alerts()                      # active AlertRecords, newest first (from `alerts`)
     ledger.buckets                            # ("__idle__", "__shared__"), reported like tenants
 
 All money is USD. Days are UTC dates; a day with no observation is absent (unknown), not 0. The buckets
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from tenantops.decide.alerts import AlertRecord
+from tenantops.decide.alerts import AlertRecord, records_from_state
 from tenantops.decide.cost.allocation import IDLE, SHARED
 from tenantops.decide.cost.forecast import ForecastModel, MonthForecast, forecast_month
 from tenantops.decide.cost.history import TenantSeries, day_of_hour, hour_start
@@ -58,8 +58,11 @@ class Ledger:
 
     buckets = BUCKETS
 
-    def __init__(self, state: Mapping[str, Any]) -> None:
+    def __init__(self, state: Mapping[str, Any], alerts: Mapping[str, Any] | None = None) -> None:
+        """`alerts` is the alert lifecycle's state namespace (`decide.alerts.STATE`); without it the
+        records a cost state of an older version kept under its own `alerts` key are read."""
         self._state = state
+        self._alerts = alerts
         self._series: dict[str, TenantSeries] = {}
 
     @property
@@ -129,13 +132,12 @@ class Ledger:
         return forecast_month(ForecastModel.from_json(s.model), mtd, today, now, budget_usd, rate)
 
     def open_alerts(self) -> list[AlertRecord]:
-        raw = self._state.get(ALERTS_KEY) or {}
-        records = [AlertRecord.from_json(k, v) for k, v in raw.items()]
+        records = self.alert_records()
         return sorted((r for r in records if r.active), key=lambda r: r.first_fired, reverse=True)
 
     def alert_records(self) -> list[AlertRecord]:
-        raw = self._state.get(ALERTS_KEY) or {}
-        return [AlertRecord.from_json(k, v) for k, v in raw.items()]
+        raw = self._alerts if self._alerts is not None else (self._state.get(ALERTS_KEY) or {})
+        return list(records_from_state(raw).values())
 
 
 def period(end: date, days: int) -> tuple[date, date]:

@@ -237,4 +237,6 @@ def load_ledger(state_path: str | Path) -> Ledger:
     if not path.exists():
         return Ledger({})
     with StateStore(path) as store:
-        return Ledger(dict(store.state("cost")))
+        from tenantops.decide import alerts
+
+        return Ledger(dict(store.state("cost")), alerts=dict(store.state(alerts.STATE)))
