@@ -33,7 +33,7 @@ def test_bad_values_are_reported_with_file_line_and_field(tmp_path: Path) -> Non
         if source.name != "rightsizing.yaml":
             (policies / source.name).write_text(source.read_text())
     text = (REPO / "policies" / "rightsizing.yaml").read_text()
-    text = text.replace("cpu_percentile: 0.95", "cpu_percentile: 1.5").replace("min_memory: 512Mi",
+    text = text.replace("cpu_percentile: 0.99", "cpu_percentile: 1.5", 1).replace("min_memory: 512Mi",
                                                                               "min_memory: 512Mi\n  max_memory: 100Mi")
     (policies / "rightsizing.yaml").write_text(text)
     with pytest.raises(ConfigError) as caught:

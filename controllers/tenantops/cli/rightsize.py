@@ -128,6 +128,7 @@ def _write_requests(path: Path, result: BacktestResult) -> None:
 def _backtest_payload(results: list[BacktestResult], policy: str, resource: str, out: Path) -> dict[str, Any]:
     ratios = [r.slack_vs_vpa for r in results]
     median, worst = statistics.median(ratios), max(ratios)
+    safe = all(r.within_budget for r in results)
     return {
         "policy": policy,
         "resource": resource,
@@ -136,7 +137,9 @@ def _backtest_payload(results: list[BacktestResult], policy: str, resource: str,
                 "name": r.name, "csv": str(out / f"{r.name}.csv"), "samples": r.samples, "days": r.days,
                 "scored_samples": r.scored_samples, "slack": r.score.slack, "overrun_rate": r.score.overrun_rate,
                 "vpa_slack_at_overrun": r.vpa_slack_at_overrun, "slack_vs_vpa": r.slack_vs_vpa,
+                "overrun_budget": r.overrun_budget, "within_budget": r.within_budget,
                 "beyond_vpa_curve": r.beyond_vpa_curve, "scheduled": r.scheduled,
+                "scheduled_days": r.scheduled_days, "schedule_saving": _schedule_saving(r),
                 "fixed_peak": {"slack": r.fixed_peak.slack, "overrun_rate": r.fixed_peak.overrun_rate},
                 "vpa": [{"q": p.percentile, "slack": p.slack, "overrun_rate": p.overrun_rate} for p in r.vpa],
             }
@@ -148,35 +151,53 @@ def _backtest_payload(results: list[BacktestResult], policy: str, resource: str,
             "max_slack_vs_vpa": worst,
             "median_slack": statistics.median(r.score.slack for r in results),
             "median_overrun_rate": statistics.median(r.score.overrun_rate for r in results),
-            "goal": {"median_at_most": GOAL_MEDIAN, "max_at_most": GOAL_MAX,
-                     "met": median <= GOAL_MEDIAN and worst <= GOAL_MAX},
+            "over_budget": [r.name for r in results if not r.within_budget],
+            "goal": {"median_at_most": GOAL_MEDIAN, "max_at_most": GOAL_MAX, "overrun_within_budget": safe,
+                     "met": safe and median <= GOAL_MEDIAN and worst <= GOAL_MAX},
         },
     }
 
 
+def _schedule_saving(result: BacktestResult) -> float | None:
+    """On scheduled days, how much less the schedule requested than its own busiest hour held all day."""
+    by_day: dict[int, list[float]] = {}
+    for r in result.requests:
+        if r.hour is not None:
+            by_day.setdefault(r.day, []).append(r.request)
+    flat = sum(max(v) * len(v) for v in by_day.values())
+    return 1.0 - sum(sum(v) for v in by_day.values()) / flat if flat > 0 else None
+
+
 def _print_backtest(results: list[BacktestResult], payload: dict[str, Any]) -> None:
-    head = (f"{'series':34} {'days':>4} {'slack':>6} {'overrun':>8} {'vpa@ovr':>8} {'vs_vpa':>7}  "
-            f"{'fixed-peak':>15}  sched")
+    head = (f"{'series':34} {'days':>4} {'slack':>6} {'overrun':>8} {'budget':>7}    {'vpa@ovr':>8} {'vs_vpa':>7}  "
+            f"{'fixed-peak':>15}  schedule")
     click.echo(head)
     click.echo("-" * len(head))
-    for r in results:
+    for r, row in zip(results, payload["series"], strict=True):
         mark = "*" if r.beyond_vpa_curve else " "
+        saving = row["schedule_saving"]
+        sched = f"{r.scheduled_days} d, saves {saving:.0%}" if saving is not None else "no"
         click.echo(
             f"{r.name[:34]:34} {r.days:>4} {r.score.slack:>6.3f} {r.score.overrun_rate:>8.2%} "
-            f"{r.vpa_slack_at_overrun:>8.3f} {r.slack_vs_vpa:>6.3f}{mark}  "
-            f"{r.fixed_peak.slack:>6.3f}/{r.fixed_peak.overrun_rate:>7.2%}  {'yes' if r.scheduled else 'no'}"
+            f"{r.overrun_budget:>7.2%} {'ok ' if r.within_budget else 'OVER'} {r.vpa_slack_at_overrun:>8.3f} "
+            f"{r.slack_vs_vpa:>6.3f}{mark}  {r.fixed_peak.slack:>6.3f}/{r.fixed_peak.overrun_rate:>7.2%}  {sched}"
         )
     click.echo("\nVPA curve (q: overrun / slack):")
     for r in results:
         click.echo(f"  {r.name[:34]:34} " + "  ".join(
             f"{p.percentile:g}: {p.overrun_rate:.2%}/{p.slack:.3f}" for p in r.vpa))
     s = payload["summary"]
+    over = s["over_budget"]
     click.echo(
-        f"\nmedian slack_vs_vpa {s['median_slack_vs_vpa']:.3f} (goal <= {GOAL_MEDIAN}), "
+        f"\noverrun within budget on {len(results) - len(over)}/{len(results)} series"
+        + (f" (over: {', '.join(over)})" if over else "")
+        + f"; median slack_vs_vpa {s['median_slack_vs_vpa']:.3f} (goal <= {GOAL_MEDIAN}), "
         f"max {s['max_slack_vs_vpa']:.3f} (goal <= {GOAL_MAX}): {'met' if s['goal']['met'] else 'NOT met'}"
     )
     if any(r.beyond_vpa_curve for r in results):
         click.echo("* overran more often than every VPA run: compared with VPA's riskiest run (q = 0.5)")
+    click.echo("schedule: days on which a daily schedule by UTC hour was recommended, and what it saved against "
+               "holding its busiest hour all day")
 
 
 # ------------------------------------------------------------------------------------------ recommend

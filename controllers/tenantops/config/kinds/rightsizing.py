@@ -32,9 +32,12 @@ DEFAULT_OOM_QUERY = (
 class RightsizingSpec(Spec):
     """Per-pod CPU and memory requests that follow measured usage, and instance types for silo tenants.
 
-    The request is the decayed median of usage plus the `*_percentile` of the deviations above it, grown
-    by the margin; never below `min_*`, never above `max_*`. In `apply` mode each change is capped at
-    `max_change_percent` of the current request and made at most every `min_interval_hours`.
+    The request is a decayed percentile of usage (flat or per UTC hour) scaled so that, replayed on the
+    workload's own last days, it would have been exceeded by at most `1 - *_percentile` of the samples
+    (or VPA's default's own rate there, if higher), times a safety factor; `*_margin` is the headroom
+    over the newest day's need that the request never goes below. Never below `min_*`, never above
+    `max_*`. In `apply` mode each change is capped at `max_change_percent` of the current request and
+    made at most every `min_interval_hours`.
 
     Example:
         kind: RightsizingPolicy

@@ -10,6 +10,8 @@ Definitions, exactly as the benchmark states them:
   x 1.15, for q in {0.5, 0.8, 0.9, 0.95, 0.99, 1.0};
 - `slack_vs_vpa` = slack / the VPA curve's slack linearly interpolated at the series' own overrun rate;
   beyond the curve's safest end the safest run is used, beyond its riskiest end the riskiest run;
+- `overrun_budget` = max(1%, the overrun rate of VPA at q = 0.9): a recommender must be at least as safe as
+  VPA's default before its slack counts;
 - a fixed request equal to the peak of day 0 is shown beside it.
 """
 
@@ -26,6 +28,8 @@ from tenantops.decide.rightsizing.recommender import Recommendation, ResourcePar
 VPA_PERCENTILES = (0.5, 0.8, 0.9, 0.95, 0.99, 1.0)
 VPA_MARGIN = 0.15
 VPA_HALF_LIFE_HOURS = 24.0
+VPA_DEFAULT = 0.9
+MIN_OVERRUN_BUDGET = 0.01
 
 # A request policy: (past times, past values, boundary) -> one request for the day or 24 hourly ones.
 DayPolicy = Callable[[Array, Array, float], "float | Sequence[float] | None"]
@@ -65,6 +69,12 @@ class BacktestResult:
     fixed_peak: Score
     requests: tuple[DayRequest, ...]
     scheduled: bool
+    overrun_budget: float
+    scheduled_days: int
+
+    @property
+    def within_budget(self) -> bool:
+        return self.score.overrun_rate <= self.overrun_budget
 
 
 def day_index(times: Array) -> tuple[np.ndarray, float]:
@@ -177,4 +187,6 @@ def backtest(name: str, times: Sequence[float] | Array, values: Sequence[float] 
         fixed_peak=fixed,
         requests=tuple(plan),
         scheduled=any(r.hour is not None for r in plan),
+        overrun_budget=max(MIN_OVERRUN_BUDGET, next(p.overrun_rate for p in curve if p.percentile == VPA_DEFAULT)),
+        scheduled_days=len({r.day for r in plan if r.hour is not None}),
     )

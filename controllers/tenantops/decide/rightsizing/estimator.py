@@ -8,6 +8,8 @@ thousand points per workload, and exactness is what makes the property tests mea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -29,18 +31,25 @@ def weighted_percentile(values: Array, weights: Array, q: float) -> float:
     This is the step-function definition the VPA histograms approximate; it is monotone in `q` and always
     returns one of the samples, so a request is never below every observation when q > 0.
     """
+    return weighted_percentiles(values, weights, (q,))[0]
+
+
+def weighted_percentiles(values: Array, weights: Array, qs: Sequence[float]) -> list[float]:
+    """`weighted_percentile` at several `qs` with one sort (the recommender asks for a few at a time)."""
     if values.size == 0:
         raise ValueError("no samples")
-    if q >= 1.0:
-        return float(values.max())
     order = np.argsort(values, kind="stable")
+    ordered = values[order]
     cumulative = np.cumsum(weights[order])
-    total = cumulative[-1]
-    if total <= 0:
-        return float(values.max())
-    # A relative tolerance keeps q = 0.5 of two equal weights on the first value despite rounding.
-    index = int(np.searchsorted(cumulative, q * total * (1 - 1e-12), side="left"))
-    return float(values[order][min(index, values.size - 1)])
+    total = float(cumulative[-1])
+    out = []
+    for q in qs:
+        if q >= 1.0 or total <= 0:
+            out.append(float(ordered[-1]))
+            continue
+        index = int(np.searchsorted(cumulative, q * total * (1 - 1e-12), side="left"))
+        out.append(float(ordered[min(index, values.size - 1)]))
+    return out
 
 
 def hour_of_day(times: Array) -> npt.NDArray[np.int64]:
@@ -53,12 +62,19 @@ def hourly_profile(times: Array, values: Array, weights: Array, q: float, window
 
     None when some hour has no samples at all: a schedule is only offered once every hour has been seen.
     """
+    profiles = hourly_profiles(times, values, weights, (q,), window_hours)
+    return None if profiles is None else np.asarray(profiles[0], dtype=np.float64)
+
+
+def hourly_profiles(times: Array, values: Array, weights: Array, qs: Sequence[float],
+                    window_hours: int) -> Array | None:
+    """`hourly_profile` at several percentiles: shape (len(qs), 24)."""
     hours = hour_of_day(times)
-    profile = np.empty(24, dtype=np.float64)
+    profile = np.empty((len(qs), 24), dtype=np.float64)
     for hour in range(24):
         distance = np.minimum((hours - hour) % 24, (hour - hours) % 24)
         selected = distance <= window_hours
         if not selected.any():
             return None
-        profile[hour] = weighted_percentile(values[selected], weights[selected], q)
+        profile[:, hour] = weighted_percentiles(values[selected], weights[selected], qs)
     return profile

@@ -1,12 +1,13 @@
 """The request recommender: what one workload's CPU or memory request should be, from its usage history.
 
-Model: usage = a typical level (the decayed median, per UTC hour when the workload follows the clock)
-plus deviations above it. The request is the level plus the `percentile` of the deviations, grown by
-`margin`. Unlike VPA's `percentile x (1 + 15%)`, the safety margin scales with how much the workload
-actually varies, not with its size: a steady service gets a tight request, a bursty one a wide one.
+Model: a decayed percentile of past usage (flat, or per UTC hour where the workload follows the clock),
+scaled by the multiplier that its own recent days say keeps overruns within the risk target (see
+`calibration`). The choice of model and the multiplier come from replaying the last days, so a steady
+service gets a tight request and a bursty one a wide one, from the same policy.
 
-A daily schedule (one request per UTC hour) is offered only where the policy allows it and only when it
-saves at least `schedule_min_saving` of the flat request: a schedule nobody needs is churn.
+A daily schedule (one request per UTC hour) is offered only where the policy allows it, where it beat
+the flat models on the replayed days, and where it saves at least `schedule_min_saving` of the flat
+request: a schedule nobody needs is churn.
 Memory is bumped after OOM kills the way VPA does it (max(used + 100 MiB, used x 1.2)), and that bump is
 a floor for the whole lookback, because an OOM kill is the one overrun that is never acceptable twice.
 """
@@ -19,15 +20,8 @@ from typing import Literal
 
 import numpy as np
 
-from tenantops.decide.rightsizing.estimator import (
-    DAY,
-    HOUR,
-    Array,
-    decay_weights,
-    hour_of_day,
-    hourly_profile,
-    weighted_percentile,
-)
+from tenantops.decide.rightsizing.calibration import Calibrated, calibrate
+from tenantops.decide.rightsizing.estimator import DAY, HOUR, Array, decay_weights, weighted_percentile
 
 Resource = Literal["cpu", "memory"]
 MIB = float(2**20)
@@ -97,8 +91,14 @@ def oom_bump(usage: float, params: ResourceParams) -> float:
     return max(usage + params.oom_bump_min, usage * params.oom_bump_ratio)
 
 
-def _headroom(deviations: Array, weights: Array, params: ResourceParams) -> float:
-    return max(0.0, weighted_percentile(deviations, weights, params.percentile)) * (1.0 + params.margin)
+def _explain(fit: Calibrated) -> str:
+    if fit.days == 0:
+        return f"no full day to calibrate on yet: the peak so far +{fit.multiplier - 1:.0%}"
+    text = (f"{fit.shape} p{fit.model_percentile * 100:g} of usage x {fit.multiplier:.2f}, calibrated on "
+            f"{fit.days} day(s) to overrun at most {fit.target:.2%}")
+    if fit.vpa_overrun is not None:
+        text += f" (VPA's default overran {fit.vpa_overrun:.2%} there)"
+    return text
 
 
 def _bounded(value: float, params: ResourceParams, floor: float) -> float:
@@ -140,19 +140,24 @@ def recommend(
         return None
     weights = decay_weights(t, now, params.half_life_hours)
     level = weighted_percentile(v, weights, 0.5)
-    flat = _bounded(level + _headroom(v - level, weights, params), params, floor)
+    fit = calibrate(t, v, now, percentile=params.percentile, margin=params.margin,
+                    half_life_hours=params.half_life_hours, window_hours=params.schedule_window_hours,
+                    hourly=params.daily_schedule, min_saving=params.schedule_min_saving)
     history_hours = float((now - t.min()) / HOUR)
     confidence = float(min(1.0, history_hours / 24.0 / params.full_confidence_days))
-    schedule, why = None, f"p{params.percentile * 100:g} of deviations above the decayed median, +{params.margin:.0%}"
-    if params.daily_schedule:
-        profile = hourly_profile(t, v, weights, 0.5, params.schedule_window_hours)
-        if profile is not None:
-            head = _headroom(v - profile[hour_of_day(t)], weights, params)
-            hourly = tuple(_bounded(float(level_h) + head, params, floor) for level_h in profile)
-            if float(np.mean(hourly)) <= flat * (1.0 - params.schedule_min_saving):
-                schedule = hourly
-                why += f"; daily schedule saves {1 - float(np.mean(hourly)) / flat:.0%} of the flat request"
-    target = max(schedule) if schedule is not None else flat
+    why = _explain(fit)
+    schedule: tuple[float, ...] | None = None
+    if fit.shape == "hourly":
+        schedule = tuple(_bounded(float(x), params, floor) for x in fit.hourly)
+        flat = _bounded(fit.flat_mean or float(fit.hourly.max()), params, floor)
+        if float(np.mean(schedule)) >= flat:  # the floors ate the saving: a flat request is simpler
+            schedule = None
+    if schedule is not None:
+        target = max(schedule)
+        why += f"; daily schedule saves {1 - float(np.mean(schedule)) / flat:.0%} of the flat request (by UTC hour)"
+    else:
+        target = _bounded(float(fit.flat_mean if fit.shape == "hourly" and fit.flat_mean else fit.hourly.max()),
+                          params, floor)
     lower = _bounded(min(level, target), params, floor)
     lower = min(lower, target)
     spread = 1.0 + 1.0 / max(history_hours / 24.0, 1.0 / 24.0)

@@ -1,0 +1,190 @@
+"""Requests calibrated on the workload's own recent days: the share of samples they would have missed.
+
+A request model (a decayed percentile of past usage, flat or per UTC hour) says nothing by itself about
+how often usage will exceed it. So each of the last `CALIBRATION_DAYS` days is replayed: the model is
+fitted on the samples before that day's midnight, and the ratio usage / model of every sample of the day
+is kept. The multiplier `k` that those ratios exceed only `target` of the time is the model's calibrated
+scale (split-conformal calibration); the request is `k x` the model fitted on everything before now.
+
+- The risk target is `CALIBRATION_SAFETY x max(1 - percentile, VPA-default's overrun rate on the same
+  days)`: at least as safe as the Kubernetes VPA's default (q = 0.9, +15%) would have been on this
+  workload, and never riskier than the policy's percentile (docs/benchmarks.md §2 sets the same budget).
+  The factor leaves room for the next day being unlike the last seven.
+- The single day that needs the largest multiplier is left out once four or more days are known: that is
+  the day of a level change, and the fitted model follows a level change by itself the next day; paying
+  for it in the multiplier would over-provision for a week.
+- Raise fast: the request's peak hour is never below the `1 - target` quantile of the newest 24 h of samples, grown by
+  the margin. A workload whose level jumped yesterday gets covered today, not after a week of decay; a
+  schedule is floored hour by hour the same way, and is dropped for the flat request the day after it
+  overran more than `SURPRISE_FACTOR x target` (at least `SURPRISE_FLOOR`): its shape predates a change.
+- Models are compared at one common target (`SELECTION_TARGET`), by the slack they would have had on
+  the calibration days, so the choice of model does not depend on the policy's percentile (the request
+  is then monotone in it).
+
+Until one full day can be replayed there is nothing to calibrate on: the request is the peak seen so far
+plus VPA's 15%.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from tenantops.decide.rightsizing.estimator import (
+    DAY,
+    Array,
+    decay_weights,
+    hour_of_day,
+    hourly_profiles,
+    weighted_percentiles,
+)
+
+CALIBRATION_DAYS = 7
+CALIBRATION_SAFETY = 0.6
+SELECTION_TARGET = 0.01
+MODEL_PERCENTILES = (0.5, 0.9, 1.0)
+VPA_PERCENTILE, VPA_MARGIN, VPA_HALF_LIFE_HOURS = 0.9, 0.15, 24.0
+WARMUP_MARGIN = 0.15
+SURPRISE_FACTOR, SURPRISE_FLOOR = 3.0, 0.05
+
+Shape = Literal["flat", "hourly"]
+
+
+@dataclass(frozen=True, slots=True)
+class Calibrated:
+    """The request per UTC hour (24 values; all equal when flat) and how it was arrived at."""
+
+    hourly: Array
+    shape: Shape
+    model_percentile: float
+    multiplier: float
+    target: float  # the overrun rate aimed at
+    vpa_overrun: float | None  # VPA default's overrun rate on the calibration days (None: no day yet)
+    flat_mean: float | None  # the best flat model's mean request, for the schedule's saving
+    days: int
+
+
+def _models(t: Array, v: Array, now: float, half_life_hours: float, window_hours: int,
+            hourly: bool) -> dict[tuple[Shape, float], Array]:
+    """Every model fitted on (t, v) before `now`: 24 values each (flat models repeat one)."""
+    weights = decay_weights(t, now, half_life_hours)
+    out: dict[tuple[Shape, float], Array] = {
+        ("flat", q): np.full(24, value)
+        for q, value in zip(MODEL_PERCENTILES, weighted_percentiles(v, weights, MODEL_PERCENTILES), strict=True)
+    }
+    if not hourly:
+        return out
+    profile = hourly_profiles(t, v, weights, MODEL_PERCENTILES, window_hours)
+    if profile is None:
+        return out  # an hour never seen: no schedule yet
+    out.update({("hourly", q): profile[i] for i, q in enumerate(MODEL_PERCENTILES)})
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Day:
+    usage: Array
+    hours: Array
+    models: dict[tuple[Shape, float], Array]
+    vpa: float
+
+
+def _replayed_days(t: Array, v: Array, now: float, half_life_hours: float, window_hours: int,
+                   hourly: bool) -> list[_Day]:
+    first_midnight = float(np.floor(t.min() / DAY) * DAY)
+    days = []
+    for back in range(1, CALIBRATION_DAYS + 1):
+        boundary = now - back * DAY
+        if boundary <= first_midnight:
+            break
+        past = t < boundary
+        today = (t >= boundary) & (t < boundary + DAY)
+        if not past.any() or not today.any():
+            continue
+        tp, vp = t[past], v[past]
+        vpa = weighted_percentiles(vp, decay_weights(tp, boundary, VPA_HALF_LIFE_HOURS), (VPA_PERCENTILE,))[0]
+        days.append(_Day(v[today], hour_of_day(t[today]).astype(np.float64),
+                         _models(tp, vp, boundary, half_life_hours, window_hours, hourly), vpa * (1 + VPA_MARGIN)))
+    return days
+
+
+def _multiplier(ratios: Sequence[Array], target: float) -> float:
+    """The `1 - target` quantile of the ratios, each day weighing the same, the worst day left out (4+ days)."""
+    per_day = [weighted_percentiles(r, np.ones(r.size), (1.0 - target,))[0] for r in ratios]
+    kept = list(ratios)
+    if len(kept) >= 4:
+        del kept[int(np.argmax(per_day))]
+    weights = np.concatenate([np.full(r.size, 1.0 / r.size) for r in kept])
+    return weighted_percentiles(np.concatenate(kept), weights, (1.0 - target,))[0]
+
+
+def calibrate(t: Array, v: Array, now: float, *, percentile: float, margin: float, half_life_hours: float,
+              window_hours: int = 1, hourly: bool = False, min_saving: float = 0.05) -> Calibrated:
+    """The calibrated request for the day starting at `now` (see the module docstring). `t` is non-empty."""
+    days = _replayed_days(t, v, now, half_life_hours, window_hours, hourly)
+    if not days:
+        peak = float(v.max()) * (1.0 + max(margin, WARMUP_MARGIN))
+        return Calibrated(np.full(24, peak), "flat", 1.0, 1.0 + max(margin, WARMUP_MARGIN), 0.0, None, None, 0)
+    vpa_overrun = float(np.mean(np.concatenate([d.usage > d.vpa for d in days])))
+    target = CALIBRATION_SAFETY * max(1.0 - percentile, vpa_overrun)
+    current = _models(t, v, now, half_life_hours, window_hours, hourly)
+    ranked: list[tuple[float, tuple[Shape, float]]] = []
+    for key in current:
+        known = [d for d in days if key in d.models]  # a schedule needs every hour seen before that day
+        if not known:
+            continue
+        bases = [np.maximum(d.models[key][d.hours.astype(np.int64)], 1e-12) for d in known]
+        ratios = [d.usage / b for d, b in zip(known, bases, strict=True)]
+        k = _multiplier(ratios, SELECTION_TARGET)
+        requested = np.concatenate(bases) * k
+        usage = np.concatenate([d.usage for d in known])
+        total = float(requested.sum())
+        slack = float(np.maximum(0.0, requested - usage).sum() / total) if total > 0 else 0.0
+        ranked.append((slack, key))
+    ranked.sort(key=lambda item: (item[0], item[1][0] == "hourly", item[1][1]))
+    best_flat = next(key for _, key in ranked if key[0] == "flat")
+    best = ranked[0][1]
+    raise_fast = _raise_fast(t, v, now, target) * (1.0 + margin)
+
+    def request(key: tuple[Shape, float], aim: float) -> tuple[Array, float]:
+        known = [d for d in days if key in d.models]
+        bases = [np.maximum(d.models[key][d.hours.astype(np.int64)], 1e-12) for d in known]
+        k = _multiplier([d.usage / b for d, b in zip(known, bases, strict=True)], aim)
+        model = current[key] * k
+        peak = float(model.max())
+        if peak <= 0:
+            return np.full(24, raise_fast), k
+        return model * max(1.0, raise_fast / peak), k
+
+    chosen = best_flat
+    if best[0] == "hourly" and not (best in days[0].models and _surprised(days[0], best, target,
+                                                                             request(best, target)[1])):
+        # A schedule only where it saves, judged at the common target like the choice of model.
+        saving = 1.0 - float(request(best, SELECTION_TARGET)[0].mean()) / max(
+            float(request(best_flat, SELECTION_TARGET)[0].mean()), 1e-12)
+        chosen = best if saving >= min_saving else best_flat
+    hourly_request, k = request(chosen, target)
+    if chosen[0] == "hourly":
+        # Raise fast hour by hour too: no hour below what that hour needed yesterday.
+        last = t > t.max() - DAY  # the newest day of samples, however old
+        yesterday = hourly_profiles(t[last], v[last], np.ones(int(last.sum())), (1.0 - target,), window_hours)
+        if yesterday is not None:
+            hourly_request = np.maximum(hourly_request, yesterday[0] * (1.0 + margin))
+    flat_mean = float(request(best_flat, target)[0].mean())
+    return Calibrated(hourly_request, chosen[0], chosen[1], k, target, vpa_overrun, flat_mean, len(days))
+
+
+def _surprised(yesterday: _Day, key: tuple[Shape, float], target: float, k: float) -> bool:
+    """Yesterday overran the model far more than aimed at: its hourly shape predates a change."""
+    request = yesterday.models[key][yesterday.hours.astype(np.int64)] * k
+    return float(np.mean(yesterday.usage > request)) > max(SURPRISE_FACTOR * target, SURPRISE_FLOOR)
+
+
+def _raise_fast(t: Array, v: Array, now: float, target: float) -> float:
+    last = t > t.max() - DAY  # the newest day of samples, however old
+    if not last.any():
+        return 0.0
+    return weighted_percentiles(v[last], np.ones(int(last.sum())), (1.0 - target,))[0]
