@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "tenantops.cli.simulate",
     "rightsize": "tenantops.cli.rightsize",
     "cost": "tenantops.cli.cost",
+    "plan": "tenantops.cli.plan",
     "report": "tenantops.cli.report",
     "provision": "tenantops.cli.provision",
     "demo": "tenantops.cli.demo",

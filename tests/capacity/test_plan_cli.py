@@ -1,0 +1,130 @@
+"""`tenantops plan` end to end: a real state store holding five weeks of a real cost ledger."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tenantops.cli.main import main
+from tenantops.decide.cost.history import TenantSeries
+from tenantops.record.store import StateStore
+
+REPO = Path(__file__).resolve().parents[2]
+CATALOG = str(REPO / "stacks" / "dev.catalog.yaml")
+POLICIES = str(REPO / "policies")
+
+
+def _ledger(days: int) -> dict[str, object]:
+    """Hourly spend for three tenants of the dev catalogue: steady, growing and a weekday-busy silo."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = now - timedelta(days=days)
+    state: dict[str, object] = {}
+    shapes = {
+        "initech": lambda t: 2.0,
+        "umbrella": lambda t: 1.0 + (t - start).total_seconds() / 86400 / days,
+        "acme": lambda t: 4.0 if t.weekday() < 5 else 1.5,
+    }
+    for tenant, usd in shapes.items():
+        series = TenantSeries(tenant)
+        t = start
+        while t < now:
+            comp = "instances" if tenant == "acme" else "cpu"
+            series.add(t, t + timedelta(hours=1), {comp: int(usd(t) * 1_000_000)})
+            t += timedelta(hours=1)
+        series.hours_changed = series.days_changed = True
+        state.update(series.to_state())
+    return state
+
+
+@pytest.fixture()
+def state_file(tmp_path: Path) -> str:
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        store.commit({"cost": _ledger(36)})
+    return str(path)
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(["plan", "--catalog", CATALOG, "--policies", POLICIES, *args])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return int(code or 0), out.out, out.err
+
+
+def test_plan_forecasts_each_tenant_and_the_fleet_by_month(state_file: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["--state", state_file, "--months", "4", "--json", "--output", str(tmp_path / "o")], capsys)
+    assert code == 0
+    plan = json.loads(out)
+    assert len(plan["months"]) == 4
+    tenants = {t["tenant"]: t for t in plan["tenants"]}
+    assert set(tenants) == {"initech", "umbrella", "acme"}
+    steady = tenants["initech"]["cost_usd"][1]  # a whole month at $2/h: about $1,400-1,500
+    assert 1300 < steady["point"] < 1600 and steady["low"] <= steady["point"] <= steady["high"]
+    growing = [m["point"] for m in tenants["umbrella"]["cost_usd"][1:]]
+    assert growing == sorted(growing)  # the trend is carried on
+    assert tenants["acme"]["usage_unit"] == "instance-hours" and tenants["initech"]["usage_unit"] == "replica-hours"
+    fleet = plan["fleet_usd"][1]["point"]
+    assert fleet == pytest.approx(sum(t["cost_usd"][1]["point"] for t in plan["tenants"]), rel=1e-6)
+    assert [p["customers"] for p in plan["unit_cost"]["points"]] == [100, 500, 1000, 5000, 10000]
+    assert plan["commitments"] and all(c["units"] >= 0 for c in plan["commitments"])
+    assert (tmp_path / "o" / "capacity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "o" / "plan.csv").read_text(encoding="utf-8").startswith("section,name,unit,month")
+
+
+def test_scenarios_change_the_fleet_and_empty_ones_do_not(state_file: str, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    scenarios = tmp_path / "growth.yaml"
+    scenarios.write_text(
+        "scenarios:\n"
+        "  - name: nothing\n"
+        "  - name: initech 3x\n    changes: [{scale_tenant: {tenant: initech, factor: 3}}]\n"
+        "  - name: +200 enterprise\n    changes: [{add_tenants: {count: 200, tier: enterprise}}]\n",
+        encoding="utf-8")
+    code, out, _ = _run(["--state", state_file, "--scenario", str(scenarios), "--json"], capsys)
+    assert code == 0
+    plan = json.loads(out)
+    by_name = {s["name"]: s for s in plan["scenarios"]}
+    base = plan["fleet_usd"][1]["point"]
+    assert by_name["nothing"]["fleet_usd"][1]["point"] == pytest.approx(base)
+    initech = next(t for t in plan["tenants"] if t["tenant"] == "initech")["cost_usd"][1]["point"]
+    assert by_name["initech 3x"]["fleet_usd"][1]["point"] == pytest.approx(base + 2 * initech)
+    assert by_name["+200 enterprise"]["customers"] == 3 + 200
+
+
+def test_bad_scenario_file_is_exit_2_with_its_line(state_file: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    scenarios = tmp_path / "growth.yaml"
+    scenarios.write_text("scenarios:\n  - name: x\n    changes: [{scale_tenant: {tenant: nobody, factor: 2}}]\n",
+                         encoding="utf-8")
+    code, _, err = _run(["--state", state_file, "--scenario", str(scenarios)], capsys)
+    assert code == 2
+    assert f"{scenarios}:3" in err and "unknown tenant 'nobody'" in err
+
+
+def test_text_output_without_history_says_so_and_still_plans_the_curve(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.db"
+    with StateStore(empty) as store:
+        store.commit({})
+    code, out, _ = _run(["--state", str(empty)], capsys)
+    assert code == 0
+    assert "no closed day in the cost ledger yet" in out
+    assert "estimated from the catalogue" in out and "Cost to serve one customer" in out
+
+
+def test_backtest_reports_planner_and_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["--backtest", "--json"], capsys)
+    assert code == 0
+    rows = {r["trace"]: r for r in json.loads(out)["traces"]}
+    scored = [r for r in rows.values() if "skipped" not in r]
+    assert {"nasa_http_1995", "nyc_taxi"} <= {r["trace"] for r in scored}
+    for r in scored:
+        assert 0 <= r["planner_coverage"] <= 1 and r["naive_wape"] >= 0
+        # the planner's commitment is never worse than committing to the 30-day minimum
+        assert r["commit_saving"] >= r["rule_saving"] - 1e-9
