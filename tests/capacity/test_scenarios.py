@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tenantops.config.errors import ConfigError
-from tenantops.config.kinds.capacity import Change, Scenario, ScaleTenant, load_scenarios
+from tenantops.config.kinds.capacity import Change, ScaleTenant, Scenario, load_scenarios
 from tenantops.decide.capacity.scenarios import Monthly, apply
 
 MONTHS = ("2027-01", "2027-02")
