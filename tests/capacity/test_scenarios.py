@@ -67,3 +67,13 @@ def test_scenario_file_errors_name_file_line_and_field(tmp_path: Path) -> None:
     lines = {(i.line, i.field) for i in err.value.issues}
     assert (4, "scenarios[0].changes[0].add_tenants.tier") in lines
     assert (5, "scenarios[0].changes[1].scale_tenant.tenant") in lines
+
+
+def test_the_documented_example_file_is_valid_against_the_dev_catalogue() -> None:
+    from tenantops.config import load_config
+
+    repo = Path(__file__).resolve().parents[2]
+    config = load_config(repo / "stacks" / "dev.catalog.yaml", repo / "policies")
+    parsed = load_scenarios(repo / "docs" / "examples" / "growth.yaml", tiers=set(config.policies.tiers),
+                            tenants={t.id for t in config.tenants})
+    assert [s.name for s in parsed.scenarios] == ["+200 pro tenants like the median", "acme 3x", "10x customers"]
