@@ -48,15 +48,21 @@ def pooled_namespaces(catalog: Path) -> list[str]:
     return sorted(namespace(t["id"]) for t in data.get("tenants", []) if t.get("isolation") == "pool")
 
 
+# ClusterRoles granted in every pooled tenant namespace: scaling, and right-sizing's request patches
+# (whether a tier applies them is a hot-reloaded policy, so the grant does not follow the mode).
+POOLED_ROLES = ("tenantops-scaler", "tenantops-rightsizer")
+
+
 def rolebindings(catalog: Path) -> list[dict[str, Any]]:
-    """Grant the `tenantops-scaler` ClusterRole in each pooled tenant's namespace, and nowhere else."""
+    """Grant the `POOLED_ROLES` ClusterRoles in each pooled tenant's namespace, and nowhere else."""
     return [
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": "tenantops-scaler", "namespace": ns,
+         "metadata": {"name": role, "namespace": ns,
                       "labels": {"app.kubernetes.io/name": "tenantops"}},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tenantops-scaler"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
          "subjects": [{"kind": "ServiceAccount", "name": "tenantops-controller", "namespace": "tenantops"}]}
         for ns in pooled_namespaces(catalog)
+        for role in POOLED_ROLES
     ]
 
 

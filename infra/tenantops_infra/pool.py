@@ -3,8 +3,9 @@
 The namespace is the isolation boundary inside the cluster: the ResourceQuota caps what one noisy tenant
 can take (sized by its tier), the LimitRange gives containers without requests sane defaults so the quota
 can be enforced, and a default-deny NetworkPolicy keeps other tenants' pods out. The workload Deployments
-carry the `tenant` and `workload` labels the controller selects on; their replica count belongs to the
-controller, so Pulumi ignores later changes to it.
+carry the `tenant` and `workload` labels the controller selects on; their replica count and their
+containers' resources belong to the controller (scaling and right-sizing), so Pulumi ignores later
+changes to them: the next `pulumi up` must not revert a request the controller set.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from tenantops.structs.naming import namespace as namespace_name
 from tenantops_infra.tags import k8s_labels
 
 SERVICE_ACCOUNT = "workload"
+# Deployment fields the controller changes after creation (Pulumi property paths).
+CONTROLLER_OWNED = ("spec.replicas", "spec.template.spec.containers[*].resources")
 
 
 def quota_hard(quota: Quota) -> dict[str, str]:
@@ -148,9 +151,10 @@ class PoolFootprint(pulumi.ComponentResource):
                         },
                     },
                 },
-                # The controller scales through the scale subresource; `pulumi up` must not undo it.
+                # The controller scales through the scale subresource and right-sizes the containers'
+                # requests (and limits); `pulumi up` must not undo either.
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[self.namespace], ignore_changes=["spec.replicas"]
+                    parent=self, depends_on=[self.namespace], ignore_changes=list(CONTROLLER_OWNED),
                 ),
             )
         self.register_outputs({"namespace": ns})

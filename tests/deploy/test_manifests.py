@@ -96,11 +96,15 @@ def test_rbac_is_least_privilege(overlay: str) -> None:
         for rule in role["rules"]:
             for key in ("verbs", "resources", "apiGroups"):
                 assert "*" not in rule.get(key, []), (role["metadata"]["name"], key)
-            assert not {"secrets", "pods", "pods/exec", "deployments"} & set(rule["resources"])
+            assert not {"secrets", "pods", "pods/exec"} & set(rule["resources"])
+            if "deployments" in rule["resources"]:  # only right-sizing's read-and-patch of the pod template
+                assert role["metadata"]["name"] == "tenantops-rightsizer"
             assert not {"delete", "deletecollection", "escalate", "bind", "impersonate", "watch"} & set(rule["verbs"])
             assert "nonResourceURLs" not in rule
     scaler = the("ClusterRole", "tenantops-scaler", overlay)
     assert scaler["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]}]
+    rightsizer = the("ClusterRole", "tenantops-rightsizer", overlay)
+    assert rightsizer["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "patch"]}]
     leases = the("Role", "tenantops-leases", overlay)
     assert leases["metadata"]["namespace"] == "tenantops"
     assert leases["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
@@ -112,8 +116,11 @@ def test_rbac_is_least_privilege(overlay: str) -> None:
 def test_scaler_is_bound_in_each_pooled_tenant_namespace_of_the_stack_only(overlay: str) -> None:
     catalog = yaml.safe_load((ROOT / "stacks" / f"{overlay}.catalog.yaml").read_text())
     pooled = {f"tenant-{t['id']}" for t in catalog["tenants"] if t["isolation"] == "pool"}
-    bindings = [b for b in of_kind("RoleBinding", overlay) if b["roleRef"]["name"] == "tenantops-scaler"]
-    assert {b["metadata"]["namespace"] for b in bindings} == pooled
+    for role in ("tenantops-scaler", "tenantops-rightsizer"):
+        bound = [b for b in of_kind("RoleBinding", overlay) if b["roleRef"]["name"] == role]
+        assert {b["metadata"]["namespace"] for b in bound} == pooled and len(bound) == len(pooled), role
+    bindings = [b for b in of_kind("RoleBinding", overlay) if b["roleRef"]["name"].startswith("tenantops-")
+                and b["metadata"]["namespace"] != "tenantops"]
     for binding in bindings:
         assert binding["roleRef"]["kind"] == "ClusterRole"
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "tenantops-controller",

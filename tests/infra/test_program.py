@@ -172,7 +172,8 @@ def test_pool_deployments_carry_the_labels_the_controller_selects_on(
         assert dep.inputs["spec"]["selector"]["matchLabels"] == selector
         assert selector.items() <= dep.inputs["spec"]["template"]["metadata"]["labels"].items()
         assert dep.inputs["spec"]["replicas"] == workload.min_replicas
-        assert dep.ignore_changes == ["spec.replicas"]
+        # Replicas (scaling) and container resources (right-sizing) belong to the controller.
+        assert dep.ignore_changes == ["spec.replicas", "spec.template.spec.containers[*].resources"]
 
 
 @pytest.mark.parametrize("tenant", ["acme", "globex"])

@@ -42,3 +42,22 @@ def test_bad_values_are_reported_with_file_line_and_field(tmp_path: Path) -> Non
     line = text.splitlines().index("  cpu_percentile: 1.5") + 1
     assert any(r.startswith(f"{policies / 'rightsizing.yaml'}:{line}: spec.cpu_percentile") for r in rendered)
     assert any("max_memory (100Mi) is below the minimum (512Mi)" in r for r in rendered)
+
+
+@pytest.mark.parametrize(("text", "value"), [(".5", 0.5), ("1e3", 1000.0), ("1Pi", 2.0**50), ("250m", 0.25),
+                                             ("512Mi", 512 * 2.0**20), ("100u", 1e-4)])
+def test_every_quantity_the_api_server_accepts_is_a_policy_quantity(text: str, value: float) -> None:
+    from tenantops.decide.rightsizing.params import resource_params
+
+    spec = RightsizingSpec(min_cpu=text, min_memory=text)
+    assert resource_params(spec, "cpu").minimum == pytest.approx(value)
+    assert resource_params(spec, "memory").minimum == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["lots", "-1", "1Qi", "", "1.2.3"])
+def test_what_the_api_server_refuses_is_refused_naming_the_field(text: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        RightsizingSpec(min_cpu=text)
+    assert caught.value.errors()[0]["loc"] == ("min_cpu",)

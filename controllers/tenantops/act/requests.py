@@ -7,7 +7,12 @@ the patch is recomputed from a fresh read instead of overwriting a change it nev
 same requests twice makes no second write (idempotent), and a dry run reads but never writes.
 
 With several containers in the pod, the pod's recommended request is split between them in
-proportion to their current requests (the usage history is per pod, not per container).
+proportion to their current requests (the usage history is per pod, not per container), and each
+container is then checked on its own: the API server refuses a container whose request exceeds its
+limit (422), so where a new request would, the limit is raised by the same factor as the request
+(`RequestPatch.raise_limits`), or else the request is capped at the limit and the outcome says so.
+Quantities are read with the Kubernetes client's parser (`.5`, `1e3`, `1Pi` are all valid); a value
+that still cannot be read fails that patch with the reason instead of raising.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class PatchOutcome:
     after: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # container -> requests written
     detail: str = ""
     attempts: int = 1
+    limits: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # container -> limits written
+    capped: tuple[str, ...] = ()  # requests held at their limit because the limit may not be raised
 
 
 def patches_from_findings(findings: Mapping[str, Any]) -> list[RequestPatch]:
@@ -56,6 +63,12 @@ def _same(resource: str, a: str | None, b: str | None) -> bool:
         return abs(parse_quantity(a) - parse_quantity(b)) <= (1e-3 if resource == "cpu" else 1.0)
     except ValueError:
         return False
+
+
+def _resources(container: Any, kind: str) -> dict[str, str]:
+    resources = container.resources
+    values = getattr(resources, kind, None) if resources is not None else None
+    return {str(k): str(v) for k, v in (values or {}).items()}
 
 
 def split_requests(
@@ -76,15 +89,60 @@ def split_requests(
         total = parse_quantity(quantity)
         current = []
         for c in items:
-            requests = (c.resources.requests or {}) if c.resources is not None else {}
-            value = requests.get(resource)
+            value = _resources(c, "requests").get(resource)
             current.append(parse_quantity(value) if value else 0.0)
         weights = current if sum(current) > 0 else [1.0] * len(items)
         for name, weight in zip(names, weights, strict=True):
             if weight <= 0:  # a container without a request of this resource keeps having none
                 continue
             share = total * weight / sum(weights)
-            out[name][resource] = cpu_quantity(share) if resource == "cpu" else memory_quantity(share)
+            out[name][resource] = _format(resource, share)
+    return out
+
+
+def _format(resource: str, value: float) -> str:
+    return cpu_quantity(value) if resource == "cpu" else memory_quantity(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerChange:
+    """What one container gets: its requests, the limits that must move with them, and what was capped."""
+
+    requests: dict[str, str]
+    limits: dict[str, str]
+    capped: list[str]
+
+
+def fit_to_limits(containers: Iterable[Any], wanted: Mapping[str, Mapping[str, str]], *,
+                  raise_limits: bool) -> dict[str, ContainerChange]:
+    """Each container's new requests kept at or below its limits (see the module docstring).
+
+    A raised limit grows by the factor its request grew (never to less than the request); lowering a
+    request leaves its limit alone. Raises ValueError naming the container for an unreadable quantity.
+    """
+    by_name = {str(c.name): c for c in containers}
+    out: dict[str, ContainerChange] = {}
+    for name, requests in wanted.items():
+        container = by_name[name]
+        old_requests, old_limits = _resources(container, "requests"), _resources(container, "limits")
+        change = ContainerChange(dict(requests), {}, [])
+        for resource, quantity in requests.items():
+            try:
+                new = parse_quantity(quantity)
+                limit = parse_quantity(old_limits[resource]) if resource in old_limits else None
+                old = parse_quantity(old_requests[resource]) if resource in old_requests else None
+            except ValueError as exc:
+                raise ValueError(f"container {name}: {resource}: {exc}") from None
+            if limit is None or new <= limit:
+                continue
+            if raise_limits:
+                factor = new / old if old else new / limit
+                change.limits[resource] = _format(resource, max(new, limit * factor))
+            else:
+                change.requests[resource] = old_limits[resource]
+                change.capped.append(f"{name} {resource} request capped at its limit {old_limits[resource]} "
+                                     f"(wanted {quantity})")
+        out[name] = change
     return out
 
 
@@ -121,26 +179,40 @@ class RequestsActuator:
                 if not containers:
                     return self._done(patch, OutcomeStatus.FAILED, {}, {}, "the Deployment has no containers",
                                       attempts)
-                before = {
-                    str(c.name): {k: str(v) for k, v in ((c.resources.requests or {}) if c.resources else {}).items()}
-                    for c in containers
-                }
-                wanted = split_requests(containers, patch.workload, patch.requests)
-                if all(_same(r, before.get(n, {}).get(r), q) for n, reqs in wanted.items() for r, q in reqs.items()):
+                before = {str(c.name): _resources(c, "requests") for c in containers}
+                try:
+                    changes = fit_to_limits(containers, split_requests(containers, patch.workload, patch.requests),
+                                            raise_limits=patch.raise_limits)
+                except ValueError as exc:
+                    return self._done(patch, OutcomeStatus.FAILED, before, {}, str(exc), attempts)
+                wanted = {n: c.requests for n, c in changes.items()}
+                limits = {n: c.limits for n, c in changes.items() if c.limits}
+                capped = tuple(note for c in changes.values() for note in c.capped)
+                now_limits = {str(c.name): _resources(c, "limits") for c in containers}
+                if all(_same(r, before.get(n, {}).get(r), q) for n, reqs in wanted.items() for r, q in reqs.items()) \
+                        and all(_same(r, now_limits.get(n, {}).get(r), q) for n, lim in limits.items()
+                                for r, q in lim.items()):
                     return self._done(patch, OutcomeStatus.UNCHANGED, before, wanted, "requests already as desired",
-                                      attempts)
+                                      attempts, limits, capped)
+                note = f"; {'; '.join(capped)}" if capped else ""
+                if limits:
+                    note += f"; limits raised with the requests: {limits}"
                 if dry_run:
-                    return self._done(patch, OutcomeStatus.DRY_RUN, before, wanted, f"would set {wanted}", attempts)
+                    return self._done(patch, OutcomeStatus.DRY_RUN, before, wanted, f"would set {wanted}{note}",
+                                      attempts, limits, capped)
                 body = {
                     "metadata": {"resourceVersion": getattr(deployment.metadata, "resource_version", None)},
                     "spec": {"template": {"spec": {"containers": [
-                        {"name": name, "resources": {"requests": reqs}} for name, reqs in wanted.items()
+                        {"name": name, "resources": {"requests": reqs, **({"limits": limits[name]}
+                                                                         if name in limits else {})}}
+                        for name, reqs in wanted.items()
                     ]}}},
                 }
                 self._apps.patch_namespaced_deployment(
                     patch.deployment, patch.namespace, body, field_manager=FIELD_MANAGER,
                     _content_type=STRATEGIC_MERGE, _request_timeout=self._timeout)
-                return self._done(patch, OutcomeStatus.APPLIED, before, wanted, f"set {wanted}", attempts)
+                return self._done(patch, OutcomeStatus.APPLIED, before, wanted, f"set {wanted}{note}", attempts,
+                                  limits, capped)
             except ApiException as exc:
                 status = int(exc.status or 0)
                 transient = status in (409, 429) or status >= 500 or status == 0
@@ -162,8 +234,9 @@ class RequestsActuator:
 
     @staticmethod
     def _done(patch: RequestPatch, status: OutcomeStatus, before: Mapping[str, Mapping[str, str]],
-              after: Mapping[str, Mapping[str, str]], detail: str, attempts: int) -> PatchOutcome:
+              after: Mapping[str, Mapping[str, str]], detail: str, attempts: int,
+              limits: Mapping[str, Mapping[str, str]] | None = None, capped: tuple[str, ...] = ()) -> PatchOutcome:
         level = logging.WARNING if status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE) else logging.INFO
         log.log(level, "rightsize: %s %s/%s: %s", status, patch.namespace, patch.deployment, detail,
                 extra={"event": f"rightsize.{status}", "tenant": patch.tenant, "workload": patch.workload})
-        return PatchOutcome(patch, status, before, after, detail, attempts)
+        return PatchOutcome(patch, status, before, after, detail, attempts, dict(limits or {}), capped)

@@ -8,13 +8,6 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
-_SUFFIX = {
-    "": 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-    "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40,
-}
-
-
 def _dns_label(value: str, limit: int) -> str:
     if len(value) > limit:
         raise ValueError(f"must be at most {limit} characters (got {len(value)})")
@@ -26,17 +19,30 @@ def _dns_label(value: str, limit: int) -> str:
 
 
 def _quantity(value: str) -> str:
-    if not QUANTITY.match(str(value)):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi")
-    return str(value)
+    text = str(value)
+    try:
+        parsed = parse_quantity(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity such as 500m, 2, 512Mi, 4Gi, .5 or 1e3") from None
+    if parsed < 0:
+        raise ValueError(f"{value!r} is negative: requests, limits and sizes cannot be")
+    return text
 
 
 def parse_quantity(value: str) -> float:
-    """A Kubernetes quantity as a float in base units (cores or bytes)."""
-    match = re.match(r"^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)$", value)
-    if not match or match.group(2) not in _SUFFIX:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity")
-    return float(match.group(1)) * _SUFFIX[match.group(2)]
+    """A Kubernetes quantity as a float in base units (cores or bytes), by the Kubernetes client's own parser.
+
+    The API server accepts more than `<digits><suffix>` (`.5`, `1e3`, `1Pi`, `100u`); a Deployment or a
+    policy written in any of those forms must be read as the cluster reads it, so the parsing is not
+    re-implemented here. (`kubernetes.utils.quantity` is pure arithmetic; importing it is the one
+    exception the decision core's import contract makes for the client library.)
+    """
+    from kubernetes.utils import parse_quantity as kubernetes_parse_quantity
+
+    try:
+        return float(kubernetes_parse_quantity(str(value).strip()))  # type: ignore[no-untyped-call]
+    except (ValueError, TypeError, ArithmeticError):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity") from None
 
 
 # Tenant ids end up inside names with hard limits (namespace `tenant-<id>`, S3 bucket names of 63

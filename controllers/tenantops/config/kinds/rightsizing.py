@@ -75,6 +75,9 @@ class RightsizingSpec(Spec):
     max_change_percent: Positive = 50
     min_interval_hours: NonNegative = 24
     min_change_percent: NonNegative = 5  # smaller differences are not worth a rollout
+    # A request above its container's limit is refused by the API server: raise the limit by the same
+    # factor as the request (true), or leave limits alone and cap the request at the limit (false).
+    raise_limits: bool = True
     daily_schedule: bool = False
     schedule_min_saving: float = Field(default=0.05, ge=0, lt=1)
     oom_bump_ratio: float = Field(default=1.2, ge=1)

@@ -50,11 +50,15 @@ class RequestPatch:
     deployment: str
     requests: Mapping[str, str]
     reason: str
+    # Where a request would exceed its container's limit: raise the limit by the same factor (True), or
+    # keep the limit and cap the request at it (False). The API server refuses requests above limits.
+    raise_limits: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
             "tenant": self.tenant, "workload": self.workload, "namespace": self.namespace,
             "deployment": self.deployment, "requests": dict(self.requests), "reason": self.reason,
+            "raise_limits": self.raise_limits,
         }
 
     @staticmethod
@@ -62,6 +66,7 @@ class RequestPatch:
         return RequestPatch(
             str(data["tenant"]), str(data["workload"]), str(data["namespace"]), str(data["deployment"]),
             {str(k): str(v) for k, v in dict(data["requests"]).items()}, str(data.get("reason", "")),
+            bool(data.get("raise_limits", True)),
         )
 
 
@@ -259,7 +264,8 @@ class RightsizingDecider:
         if not requests:
             return None, None, decided
         patch = RequestPatch(
-            tenant.id, workload.name, tenant_namespace(tenant.id), workload.name, requests, "; ".join(notes)
+            tenant.id, workload.name, tenant_namespace(tenant.id), workload.name, requests, "; ".join(notes),
+            spec.raise_limits,
         )
         return patch, (None if inp.dry_run else new_state), decided
 
