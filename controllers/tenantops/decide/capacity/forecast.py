@@ -30,6 +30,7 @@ LEVEL_DAYS = 7
 SEASON_HALF_LIFE = 10.0
 DAMPING = 0.985  # per day: the trend's effect halves about every 46 days
 ERROR_HORIZON = 14
+SCORED_MIN_DAYS = 28
 ERROR_ORIGINS = 28
 MIN_ERRORS = 6
 
@@ -176,6 +177,19 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
+def _conformal(sorted_values: Sequence[float], q: float, *, low: bool) -> float:
+    """The split-conformal quantile: with n past errors, the ceil((n+1)q)/n-th (or its mirror for the low
+    side), so a band drawn from few errors is wider, as it should be, instead of overconfident."""
+    n = len(sorted_values)
+    if n == 0:
+        return 0.0
+    if low:
+        rank = math.floor((n + 1) * q) - 1  # 0-based; below 0 means "beyond the smallest error seen"
+        return sorted_values[max(0, rank)]
+    rank = math.ceil((n + 1) * q) - 1
+    return sorted_values[min(n - 1, rank)]
+
+
 def _band(points: Sequence[float], errors: dict[int, list[float]], known: Sequence[float],
           coverage: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
     lo_q, hi_q = (1 - coverage) / 2, 1 - (1 - coverage) / 2
@@ -191,7 +205,7 @@ def _band(points: Sequence[float], errors: dict[int, list[float]], known: Sequen
             own = errors.get(min(h, measured), [])
             bucket = sorted(own) if len(own) >= MIN_ERRORS else pooled
             widen = math.sqrt(h / measured) if h > measured else 1.0
-            e_lo, e_hi = _quantile(bucket, lo_q) * widen, _quantile(bucket, hi_q) * widen
+            e_lo, e_hi = _conformal(bucket, lo_q, low=True) * widen, _conformal(bucket, hi_q, low=False) * widen
         else:
             z = statistics.NormalDist().inv_cdf(hi_q)
             e_lo, e_hi = -z * spread * math.sqrt(h), z * spread * math.sqrt(h)
@@ -213,6 +227,10 @@ def forecast_daily(values: Sequence[float | None], horizon: int, coverage: float
     known = [float(v) for v in values if v is not None]
     if not known:
         return DailyForecast((0.0,) * horizon, (0.0,) * horizon, (0.0,) * horizon, coverage, "none")
+    if len(values) < SCORED_MIN_DAYS and "combined" in methods:
+        # Under four weeks the models that would forecast (seasonal, trended: they need two weeks to fit) were
+        # never the ones scored at the earlier origins, so the scores say nothing: use the combination.
+        methods = ("combined",)
     scored = [(name, _past_errors(values, METHODS[name])) for name in methods]
     best, past = min(scored, key=lambda item: item[1].wape)
     errors = past.by_horizon if past.wape != math.inf else {}
