@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything tenantops needs on a fresh Debian/Ubuntu machine, into this clone only:
 #   - Debian packages the tests and the demo start on free loopback ports (prometheus, prometheus-alertmanager,
-#     postgresql), with apt when one is missing; their system services are never started, stopped or killed;
+#     postgresql), and kubectl (kubernetes-client), with apt when one is missing; their system services are
+#     never started, stopped or killed;
 #   - a project virtual environment `.venv/` (PEP 668: Debian's Python refuses global pip installs) with the
 #     package and its development tools, editable, so two clones never share an install.
 # Safe to run again: each step is skipped when it is already done for this clone's pyproject.toml.
@@ -15,6 +16,8 @@ if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
 need_pkgs=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_pkgs+=(prometheus-alertmanager)
+# kubectl: the deploy tests build the kustomize overlays with it, the stand-in's tests drive it.
+command -v kubectl >/dev/null 2>&1 || need_pkgs+=(kubernetes-client)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   need_pkgs+=(postgresql)
 fi

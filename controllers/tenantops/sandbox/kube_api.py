@@ -1,20 +1,29 @@
 """A small Kubernetes API server for integration tests and the demo.
 
-It speaks the real REST paths and objects that the official `kubernetes` Python client sends and parses,
-for the few resources tenantops touches, so the actuators and the leader elector are tested through the
-real client (serialisation, content types, error mapping) rather than against a fake of our own code.
+It speaks the real REST paths and objects that the official `kubernetes` Python client and `kubectl`
+send and parse, for the few resources tenantops touches, so the actuators and the leader elector are
+tested through real clients (serialisation, content types, error mapping, discovery) rather than against
+a fake of our own code.
 
 Served:
 
-- `v1` Namespaces: list, get, create.
-- `apps/v1` Deployments: list (one namespace or all), get, create, replace (PUT), patch (strategic-merge,
-  JSON merge, JSON patch), delete; the `deployments/{name}/scale` subresource: GET, PUT, PATCH returning
-  `autoscaling/v1` Scale objects.
-- `coordination.k8s.io/v1` Leases: list, get, create, replace, patch, delete.
-- Every write bumps one cluster-wide resourceVersion (as etcd's revision does); a write that names a stale
-  `metadata.resourceVersion` gets 409 Conflict, a create of an existing name 409 AlreadyExists. Errors
-  are `Status` objects with the reasons the apiserver uses (NotFound, AlreadyExists, Conflict, Invalid,
-  TooManyRequests, InternalError, Unauthorized, UnsupportedMediaType, Timeout).
+- Discovery: `/api`, `/apis`, `/apis/<group>`, `/api/v1`, `/apis/<group>/<version>` (resources, short
+  names, verbs, the `deployments/scale` subresource), `/version`; `kubectl api-resources` lists them.
+- `v1` Namespaces: list, watch, get, create, delete (with what is in them).
+- `apps/v1` Deployments: list (one namespace or all), watch, get, create, replace (PUT), patch
+  (strategic-merge, JSON merge, JSON patch), delete; the `deployments/{name}/scale` subresource: GET,
+  PUT, PATCH returning `autoscaling/v1` Scale objects.
+- `coordination.k8s.io/v1` Leases: list (one namespace or all), watch, get, create, replace, patch, delete.
+- Server-side printing: a `meta.k8s.io/v1` Table (the apiserver's columns) when the client asks for one
+  in `Accept`, as `kubectl get` does, for lists, gets and watch events.
+- Every write bumps one cluster-wide resourceVersion (as etcd's revision does) and is kept as a watch
+  event; lists carry the revision they were read at, so a watch from it misses nothing. A write that
+  names a stale `metadata.resourceVersion` gets 409 Conflict, a create of an existing name 409
+  AlreadyExists. Validation is the apiserver's for these fields (`kube_validation`): requests above
+  limits, a selector that does not select the template, negative replicas are 422 Invalid.
+- Request bodies with `Content-Length` or `Transfer-Encoding: chunked` (kubectl sends the latter).
+- Errors are `Status` objects with the reasons the apiserver uses (NotFound, AlreadyExists, Conflict,
+  Invalid, Expired, TooManyRequests, InternalError, Unauthorized, UnsupportedMediaType, Timeout).
 - Deployment status follows its spec at once (`readyReplicas == replicas`) unless `auto_ready=False`,
   in which case tests move it with `set_ready`.
 
@@ -24,13 +33,16 @@ Python API::
 
     with KubeApiServer() as kube:                  # binds a free loopback port, serves from a thread
         kube.url                                   # "http://127.0.0.1:PORT" (Configuration.host)
+        kube.write_kubeconfig(path)                # for kubectl: KUBECONFIG=path kubectl get deploy -A
         kube.add_namespace("tenant-acme")
-        kube.add_deployment("tenant-acme", "api", replicas=2, cpu="250m", memory="256Mi")
+        kube.add_deployment("tenant-acme", "api", replicas=2, cpu="250m", memory="256Mi",
+                            limits={"memory": "512Mi"})
         kube.deployment("tenant-acme", "api")      # a deep copy of the stored object (dict)
         kube.replicas("tenant-acme", "api")        # spec.replicas
         kube.set_replicas("tenant-acme", "api", 5) # someone else scaled it: bumps resourceVersion
         kube.set_ready("tenant-acme", "api", 3)    # status.readyReplicas (with auto_ready=False)
         kube.lease("kube-system", "tenantops")     # stored Lease or None
+        kube.compact()                             # forget watch history: older watches get 410
 
         # Fault injection: the next `count` requests matching path (exact, or a prefix ending in "*")
         # and method (any when None) get the status instead of being served. status="hang" holds the
@@ -45,16 +57,17 @@ Python API::
         kube.requests(method="PATCH", path_prefix="/apis/apps/v1")  # list[RequestRecord]
         kube.writes()                              # every non-GET request that was served with 2xx
         kube.clear_log()
-        kube.in_flight                             # requests being served now (hanging ones included)
+        kube.in_flight                             # requests being served now (hanging ones, watches)
 
     # KubeApiServer(token="s3cret") demands "Authorization: Bearer s3cret" (401 otherwise).
 
 From a shell (for a demo or a manual run; stops on Ctrl-C or SIGTERM)::
 
-    python -m tenantops.sandbox.kube_api --port 0 --seed tenant-acme/api=2 --seed tenant-acme/worker=1
+    python -m tenantops.sandbox.kube_api --port 0 --seed tenant-acme/api=2 --kubeconfig /tmp/standin.yaml
+    KUBECONFIG=/tmp/standin.yaml kubectl get deploy -A
 
-The server is thread-safe (one lock around the store and the log) and `stop()` ends hanging requests,
-closes the socket and joins the serving thread.
+The server is thread-safe (one lock around the store, the event history and the log) and `stop()` ends
+hanging requests and watches, closes the socket and joins the serving thread.
 """
 
 from __future__ import annotations
@@ -63,73 +76,39 @@ import argparse
 import copy
 import json
 import re
+import select
 import signal
+import socket
 import threading
+import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tenantops.sandbox import kube_resources as resources
+from tenantops.sandbox.kube_errors import REASONS, ApiError
+from tenantops.sandbox.kube_patch import apply_patch, json_merge_patch, json_patch, strategic_merge_patch
+from tenantops.sandbox.kube_resources import DEPLOYMENTS, LEASES, NAMESPACES, Kind
+from tenantops.sandbox.kube_validation import body_name, validated
+from tenantops.sandbox.kube_watch import EventLog, WatchEvent, follow, is_watch, selector
+from tenantops.sandbox.kubeconfig import write_kubeconfig
 from tenantops.sandbox.ports import LOOPBACK
 
+__all__ = ["ApiError", "KubeApiServer", "RequestRecord", "json_merge_patch", "json_patch", "strategic_merge_patch"]
+
 JSON = dict[str, Any]
-
-_REASONS = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    409: "Conflict",
-    415: "UnsupportedMediaType",
-    422: "Invalid",
-    429: "TooManyRequests",
-    500: "InternalError",
-    503: "ServiceUnavailable",
-    504: "Timeout",
-}
-
-# Lists that strategic-merge patches merge by a key instead of replacing (from the Kubernetes API types'
-# `patchMergeKey` tags) — enough for the fields of a Deployment that tenantops and its tests patch.
-_MERGE_KEYS = {
-    "containers": "name",
-    "initContainers": "name",
-    "env": "name",
-    "ports": "containerPort",
-    "volumes": "name",
-    "volumeMounts": "mountPath",
-    "imagePullSecrets": "name",
-}
-
-
-class ApiError(Exception):
-    """An error answered as a Kubernetes `Status` object."""
-
-    def __init__(self, code: int, message: str, *, reason: str | None = None,
-                 details: JSON | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.reason = reason or _REASONS.get(code, "Unknown")
-        self.details = details or {}
-        self.headers = headers or {}
-
-    def status(self) -> JSON:
-        return {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "details": self.details,
-            "code": self.code,
-        }
+Key = tuple[str, str, str]  # (resource, namespace or "" for cluster-scoped, name)
+VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.0-tenantops-standin", "gitCommit": "",
+           "gitTreeState": "clean", "buildDate": "2024-08-13T00:00:00Z", "goVersion": "go1.22.5",
+           "compiler": "gc", "platform": "linux/amd64"}
+WATCH_TIMEOUT_SECONDS = 1800  # the apiserver ends a watch after 30-60 min unless the client asks sooner
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,192 +145,93 @@ class _Fault:
         return path == self.path
 
 
-@dataclass(slots=True)
-class _Store:
-    """Objects by (resource, namespace, name); one revision counter for all writes."""
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A parsed request, as the dispatcher needs it: the headers it reads are Content-Type and Accept."""
 
-    revision: int = 0
-    namespaces: dict[str, JSON] = field(default_factory=dict)
-    objects: dict[tuple[str, str, str], JSON] = field(default_factory=dict)
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    headers: dict[str, str | None]
 
-    def next_version(self) -> str:
-        self.revision += 1
-        return str(self.revision)
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("Content-Type")
+
+    @property
+    def accept(self) -> str | None:
+        return self.headers.get("Accept")
+
+    @property
+    def dry_run(self) -> bool:
+        return "All" in self.query.get("dryRun", [])
+
+    @property
+    def table(self) -> bool:
+        return resources.wants_table(self.accept)
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """Where a resource path points: a kind, and a namespace / name / subresource when given."""
+
+    kind: Kind
+    namespace: str | None
+    name: str | None = None
+    subresource: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Watch:
+    """A watch to stream: given a check for the client having hung up, the events rendered for it."""
+
+    stream: Callable[[Callable[[], bool]], Generator[JSON, None, None]]
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# ---------------------------------------------------------------------------------------------- patches
-
-
-def json_merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: objects merge recursively, null deletes, everything else (lists too) replaces."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = json_merge_patch(result.get(key), value)
-    return result
-
-
-def strategic_merge_patch(target: Any, patch: Any, key: str | None = None) -> Any:
-    """Kubernetes strategic merge: like JSON merge, but keyed lists merge element by element.
-
-    Supports the `$patch: delete` directive on keyed list elements and `$patch: replace` on objects,
-    which is what clients use when they patch container resources.
-    """
-    if isinstance(patch, dict):
-        if patch.get("$patch") == "replace":
-            return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
-        result = copy.deepcopy(target) if isinstance(target, dict) else {}
-        for name, value in patch.items():
-            if name == "$patch":
-                continue
-            if value is None:
-                result.pop(name, None)
-            else:
-                result[name] = strategic_merge_patch(result.get(name), value, name)
-        return result
-    if isinstance(patch, list) and key in _MERGE_KEYS and isinstance(target, list):
-        merge_key = _MERGE_KEYS[key]
-        merged = copy.deepcopy(target)
-        for item in patch:
-            if not isinstance(item, dict) or merge_key not in item:
-                raise ApiError(422, f"{key}: list element has no merge key {merge_key!r}")
-            index = next((i for i, old in enumerate(merged)
-                          if isinstance(old, dict) and old.get(merge_key) == item[merge_key]), None)
-            if item.get("$patch") == "delete":
-                if index is not None:
-                    merged.pop(index)
-            elif index is None:
-                merged.append(copy.deepcopy(item))
-            else:
-                merged[index] = strategic_merge_patch(merged[index], item)
-        return merged
-    return copy.deepcopy(patch)
-
-
-def _pointer(path: str) -> list[str]:
-    if path == "":
-        return []
-    if not path.startswith("/"):
-        raise ApiError(422, f"JSON pointer {path!r} must start with '/'")
-    return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
-
-
-def _walk(doc: Any, parts: list[str]) -> Any:
-    for part in parts:
-        if isinstance(doc, dict) and part in doc:
-            doc = doc[part]
-        elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
-            doc = doc[int(part)]
-        else:
-            raise ApiError(422, f"JSON patch path segment {part!r} not found")
-    return doc
-
-
-def json_patch(target: Any, operations: Any) -> Any:
-    """RFC 6902 with add, remove, replace, test, copy and move."""
-    if not isinstance(operations, list):
-        raise ApiError(400, "a JSON patch must be a list of operations")
-    doc = copy.deepcopy(target)
-    for op in operations:
-        if not isinstance(op, dict) or "op" not in op or "path" not in op:
-            raise ApiError(400, f"invalid JSON patch operation {op!r}")
-        kind, parts = op["op"], _pointer(op["path"])
-        if kind not in ("add", "remove", "replace", "test", "copy", "move"):
-            raise ApiError(400, f"unsupported JSON patch op {kind!r}")
-        if kind in ("copy", "move"):
-            source = _pointer(op.get("from", ""))
-            value = copy.deepcopy(_walk(doc, source))
-            if kind == "move":
-                doc = json_patch(doc, [{"op": "remove", "path": op["from"]}])
-            doc = json_patch(doc, [{"op": "add", "path": op["path"], "value": value}])
-            continue
-        if kind == "test":
-            if _walk(doc, parts) != op.get("value"):
-                raise ApiError(422, f"JSON patch test failed at {op['path']}")
-            continue
-        if not parts:
-            if kind == "remove":
-                raise ApiError(422, "cannot remove the whole document")
-            doc = copy.deepcopy(op.get("value"))
-            continue
-        parent, last = _walk(doc, parts[:-1]), parts[-1]
-        if isinstance(parent, dict):
-            if kind in ("remove", "replace") and last not in parent:
-                raise ApiError(422, f"JSON patch path {op['path']} not found")
-            if kind == "remove":
-                del parent[last]
-            else:
-                parent[last] = copy.deepcopy(op.get("value"))
-        elif isinstance(parent, list):
-            if last == "-" and kind == "add":
-                parent.append(copy.deepcopy(op.get("value")))
-                continue
-            if not last.isdigit() or int(last) > len(parent) or (kind != "add" and int(last) == len(parent)):
-                raise ApiError(422, f"JSON patch index {last!r} out of range")
-            index = int(last)
-            if kind == "add":
-                parent.insert(index, copy.deepcopy(op.get("value")))
-            elif kind == "remove":
-                parent.pop(index)
-            else:
-                parent[index] = copy.deepcopy(op.get("value"))
-        else:
-            raise ApiError(422, f"JSON patch path {op['path']} does not name a container")
-    return doc
-
-
-_PATCHERS: dict[str, Callable[[Any, Any], Any]] = {
-    "application/strategic-merge-patch+json": strategic_merge_patch,
-    "application/merge-patch+json": json_merge_patch,
-    "application/json-patch+json": json_patch,
-}
-
-
-# ---------------------------------------------------------------------------------------------- resources
-
-
-@dataclass(frozen=True, slots=True)
-class _Kind:
-    resource: str  # plural, as in the path
-    kind: str
-    api_version: str
-    group_name: str  # as the apiserver names it in messages, e.g. "deployments.apps"
-
-
-_DEPLOYMENTS = _Kind("deployments", "Deployment", "apps/v1", "deployments.apps")
-_LEASES = _Kind("leases", "Lease", "coordination.k8s.io/v1", "leases.coordination.k8s.io")
-_KINDS = {k.resource: k for k in (_DEPLOYMENTS, _LEASES)}
-
-_ROUTES = [
-    (re.compile(r"^/api/v1/namespaces$"), "namespaces"),
-    (re.compile(r"^/api/v1/namespaces/(?P<name>[^/]+)$"), "namespace"),
-    (re.compile(r"^/apis/apps/v1/deployments$"), "all-deployments"),
-    (re.compile(r"^/apis/(?P<group>apps/v1|coordination\.k8s\.io/v1)/namespaces/(?P<ns>[^/]+)/"
-                r"(?P<resource>deployments|leases)$"), "collection"),
-    (re.compile(r"^/apis/(?P<group>apps/v1|coordination\.k8s\.io/v1)/namespaces/(?P<ns>[^/]+)/"
-                r"(?P<resource>deployments|leases)/(?P<name>[^/]+)$"), "object"),
-    (re.compile(r"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/deployments/(?P<name>[^/]+)/scale$"), "scale"),
-    (re.compile(r"^/(healthz|readyz|livez)$"), "health"),
-    (re.compile(r"^/version$"), "version"),
-]
-
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-def _container(name: str, image: str, cpu: str | None, memory: str | None) -> JSON:
+def _container(name: str, image: str, cpu: str | None, memory: str | None, limits: dict[str, str] | None) -> JSON:
     container: JSON = {"name": name, "image": image}
     requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
-    if requests:
-        container["resources"] = {"requests": dict(requests), "limits": dict(requests)}
+    if requests or limits:
+        container["resources"] = {"requests": dict(requests)}
+        if limits:
+            container["resources"]["limits"] = dict(limits)
     return container
+
+
+_GROUP_VERSION = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))(?P<rest>/.*)?$")
+
+
+def _route(path: str) -> _Route | None:
+    """The resource route of a path under `/api/v1` or `/apis/<group>/<version>`, or None."""
+    match = _GROUP_VERSION.match(path)
+    if match is None or not match["rest"]:
+        return None
+    group, version = ("", "v1") if match["core"] else (match["group"], match["version"])
+    parts = match["rest"].strip("/").split("/")
+
+    def kind(resource: str) -> Kind:
+        found = resources.BY_RESOURCE.get((group, version, resource))
+        if found is None:
+            raise ApiError(404, f"the server could not find the requested resource ({path})")
+        return found
+
+    if parts[0] == "namespaces" and len(parts) >= 3:
+        ns, rest = parts[1], parts[2:]
+        target = kind(rest[0])
+        if not target.namespaced or len(rest) > 3:
+            raise ApiError(404, f"the server could not find the requested resource ({path})")
+        return _Route(target, ns, rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None)
+    target = kind(parts[0])
+    if len(parts) == 1:
+        return _Route(target, None)
+    if target.namespaced or len(parts) > 2:
+        raise ApiError(404, f"the server could not find the requested resource ({path})")
+    return _Route(target, None, parts[1])
 
 
 class KubeApiServer:
@@ -363,7 +243,9 @@ class KubeApiServer:
         self._token = token
         self.auto_ready = auto_ready
         self._lock = threading.RLock()
-        self._store = _Store()
+        self._revision = 0
+        self._objects: dict[Key, JSON] = {}
+        self._events = EventLog(self._lock)
         self._faults: list[_Fault] = []
         self._log: list[RequestRecord] = []
         self._stopping = threading.Event()
@@ -391,8 +273,9 @@ class KubeApiServer:
         return self
 
     def stop(self) -> None:
-        """Release hanging requests, stop serving, close the socket and join the thread."""
+        """Release hanging requests and watches, stop serving, close the socket and join the thread."""
         self._stopping.set()
+        self._events.wake()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -417,19 +300,27 @@ class KubeApiServer:
     def url(self) -> str:
         return f"http://{self._host}:{self.port}"
 
+    def write_kubeconfig(self, path: Path, *, namespace: str | None = None) -> Path:
+        """A kubeconfig for kubectl pointing at this server (with its token, if it demands one)."""
+        return write_kubeconfig(path, self.url, token=self._token, namespace=namespace)
+
     # ------------------------------------------------------------------ seeding and inspection
 
     def add_namespace(self, name: str) -> JSON:
         with self._lock:
-            if name not in self._store.namespaces:
-                self._store.namespaces[name] = self._new_meta_object("Namespace", "v1", name, None, {})
-                self._store.namespaces[name]["status"] = {"phase": "Active"}
-            return copy.deepcopy(self._store.namespaces[name])
+            key = (NAMESPACES.resource, "", name)
+            if key not in self._objects:
+                self._create(NAMESPACES, None, {"metadata": {"name": name}})
+            return copy.deepcopy(self._objects[key])
 
     def add_deployment(self, namespace: str, name: str, replicas: int = 1, *, cpu: str | None = "100m",
                        memory: str | None = "128Mi", image: str = "registry.local/app:1",
-                       labels: dict[str, str] | None = None) -> JSON:
-        """Create a Deployment (and its namespace) directly in the store; returns the stored object."""
+                       labels: dict[str, str] | None = None, limits: dict[str, str] | None = None) -> JSON:
+        """Create a Deployment (and its namespace) directly in the store; returns the stored object.
+
+        `cpu`/`memory` are the container's requests; `limits` (none by default) its limits. The
+        apiserver's validation applies: a request above its limit raises ApiError 422.
+        """
         labels = dict(labels or {"app": name})
         body: JSON = {
             "apiVersion": "apps/v1",
@@ -440,17 +331,17 @@ class KubeApiServer:
                 "selector": {"matchLabels": dict(labels)},
                 "template": {
                     "metadata": {"labels": dict(labels)},
-                    "spec": {"containers": [_container(name, image, cpu, memory)]},
+                    "spec": {"containers": [_container(name, image, cpu, memory, limits)]},
                 },
             },
         }
         with self._lock:
             self.add_namespace(namespace)
-            return copy.deepcopy(self._create(_DEPLOYMENTS, namespace, body))
+            return copy.deepcopy(self._create(DEPLOYMENTS, namespace, validated(DEPLOYMENTS, namespace, body, None)))
 
     def deployment(self, namespace: str, name: str) -> JSON | None:
         with self._lock:
-            obj = self._store.objects.get(("deployments", namespace, name))
+            obj = self._objects.get((DEPLOYMENTS.resource, namespace, name))
             return copy.deepcopy(obj) if obj is not None else None
 
     def replicas(self, namespace: str, name: str) -> int | None:
@@ -460,30 +351,34 @@ class KubeApiServer:
     def set_replicas(self, namespace: str, name: str, replicas: int) -> JSON:
         """Scale as another writer would (kubectl, an HPA): the object's resourceVersion moves on."""
         with self._lock:
-            obj = self._require(_DEPLOYMENTS, namespace, name)
+            obj = self._require(DEPLOYMENTS, namespace, name)
             updated = copy.deepcopy(obj)
             updated["spec"]["replicas"] = replicas
-            return copy.deepcopy(self._write(_DEPLOYMENTS, obj, updated))
+            return copy.deepcopy(self._write(DEPLOYMENTS, obj, updated))
 
     def set_ready(self, namespace: str, name: str, ready: int) -> None:
         """Move the Deployment's readiness, as its pods would (use with auto_ready=False)."""
         with self._lock:
-            obj = self._require(_DEPLOYMENTS, namespace, name)
+            obj = self._require(DEPLOYMENTS, namespace, name)
             updated = copy.deepcopy(obj)
             updated["status"]["readyReplicas"] = ready
             updated["status"]["availableReplicas"] = ready
-            self._store.objects[("deployments", namespace, name)] = updated
-            updated["metadata"]["resourceVersion"] = self._store.next_version()
+            self._store(DEPLOYMENTS, "MODIFIED", updated)
 
     def lease(self, namespace: str, name: str) -> JSON | None:
         with self._lock:
-            obj = self._store.objects.get(("leases", namespace, name))
+            obj = self._objects.get((LEASES.resource, namespace, name))
             return copy.deepcopy(obj) if obj is not None else None
 
     @property
     def revision(self) -> int:
         with self._lock:
-            return self._store.revision
+            return self._revision
+
+    def compact(self) -> None:
+        """Forget the watch history up to now: a watch from an older resourceVersion gets 410 Expired."""
+        with self._lock:
+            self._events.compact(self._revision)
 
     def inject(self, path: str, status: int | str, *, count: int = 1, method: str | None = None,
                hang_seconds: float = 30.0) -> None:
@@ -523,7 +418,7 @@ class KubeApiServer:
 
     @property
     def in_flight(self) -> int:
-        """Requests being served right now (a hanging one counts until it is released)."""
+        """Requests being served right now (a hanging one counts until it is released; so does a watch)."""
         with self._lock:
             return self._in_flight
 
@@ -531,7 +426,7 @@ class KubeApiServer:
         with self._lock:
             self._in_flight += delta
 
-    # ------------------------------------------------------------------ request handling (under the lock)
+    # ------------------------------------------------------------------ request handling
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         with self._lock:
@@ -553,86 +448,97 @@ class KubeApiServer:
         self._stopping.wait(seconds)
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], content_type: str | None,
-               body: Any) -> tuple[int, JSON]:
+               body: Any, accept: str | None = None) -> tuple[int, JSON | _Watch]:
         """Serve one parsed request; raises ApiError for Status answers."""
-        for pattern, route in _ROUTES:
-            match = pattern.match(path)
-            if match is None:
-                continue
-            params = match.groupdict()
-            with self._lock:
-                return self._dispatch(route, params, method, query, content_type, body)
-        raise ApiError(404, f"the server could not find the requested resource ({method} {path})")
+        request = _Request(method, path, query, body, {"Content-Type": content_type, "Accept": accept})
+        discovery = self._discovery(request)
+        if discovery is not None:
+            return 200, discovery
+        route = _route(path)
+        if route is None:
+            raise ApiError(404, f"the server could not find the requested resource ({method} {path})")
+        if method == "GET" and route.name is None and is_watch(query):
+            return 200, self._watch(route, request)
+        with self._lock:
+            return self._dispatch(route, request)
 
-    def _dispatch(self, route: str, p: dict[str, str], method: str, query: dict[str, list[str]],
-                  content_type: str | None, body: Any) -> tuple[int, JSON]:
-        dry_run = "All" in query.get("dryRun", [])
-        if route == "health":
-            return 200, {"status": "ok"}
-        if route == "version":
-            return 200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0-tenantops-standin"}
-        if route == "namespaces":
-            if method == "GET":
-                items = [copy.deepcopy(n) for _, n in sorted(self._store.namespaces.items())]
-                return 200, self._list("NamespaceList", "v1", items)
-            if method == "POST":
-                name = self._body_name(body)
-                if name in self._store.namespaces:
-                    raise ApiError(409, f'namespaces "{name}" already exists', reason="AlreadyExists",
-                                   details={"name": name, "kind": "namespaces"})
-                return 201, self.add_namespace(name)
-            raise self._not_allowed(method)
-        if route == "namespace":
-            if method != "GET":
-                raise self._not_allowed(method)
-            found = self._store.namespaces.get(p["name"])
+    def _discovery(self, request: _Request) -> JSON | None:
+        path = request.path
+        if path in ("/healthz", "/readyz", "/livez"):
+            return {"status": "ok"}
+        if path == "/version":
+            return dict(VERSION)
+        found: JSON | None = None
+        if path == "/api":
+            found = resources.api_versions(f"{self._host}:{self.port}")
+        elif path == "/apis":
+            found = resources.api_group_list()
+        elif path == "/api/v1":
+            found = resources.resource_list("", "v1")
+        elif (match := re.fullmatch(r"/apis/([^/]+)", path)) is not None:
+            found = resources.api_group(match[1])
             if found is None:
-                raise ApiError(404, f'namespaces "{p["name"]}" not found',
-                               details={"name": p["name"], "kind": "namespaces"})
-            return 200, copy.deepcopy(found)
-        if route == "all-deployments":
-            if method != "GET":
-                raise self._not_allowed(method)
-            return 200, self._list("DeploymentList", "apps/v1", self._items(_DEPLOYMENTS, None, query))
-        kind = _KINDS[p["resource"]] if "resource" in p else _DEPLOYMENTS
-        if "group" in p and kind.api_version != p["group"]:
-            raise ApiError(404, f"the server could not find the requested resource ({p['group']})")
-        ns = p["ns"]
-        if route == "collection":
+                raise ApiError(404, f"the server could not find the requested resource ({path})")
+        elif (match := re.fullmatch(r"/apis/([^/]+)/([^/]+)", path)) is not None:
+            found = resources.resource_list(match[1], match[2])
+            if found is None:
+                raise ApiError(404, f"the server could not find the requested resource ({path})")
+        if found is not None and request.method != "GET":
+            raise self._not_allowed(request.method)
+        return found
+
+    def _dispatch(self, route: _Route, request: _Request) -> tuple[int, JSON]:
+        kind, method = route.kind, request.method
+        ns = route.namespace or ""
+        if route.name is None:
             if method == "GET":
-                return 200, self._list(f"{kind.kind}List", kind.api_version, self._items(kind, ns, query))
-            if method == "POST":
-                self._require_namespace(ns)
-                obj = self._validated(kind, ns, body, None)
-                return 201, copy.deepcopy(obj if dry_run else self._create(kind, ns, obj))
+                items = self._items(kind, route.namespace, request.query)
+                if request.table:
+                    return 200, resources.table(kind, items, str(self._revision),
+                                                include_object=request.query.get("includeObject", ["Metadata"])[0])
+                return 200, {"kind": f"{kind.kind}List", "apiVersion": kind.api_version,
+                             "metadata": {"resourceVersion": str(self._revision)}, "items": items}
+            if method == "POST" and (route.namespace is not None or not kind.namespaced):
+                if kind.namespaced:
+                    self._require(NAMESPACES, "", ns)
+                obj = validated(kind, route.namespace, request.body, None)
+                return 201, copy.deepcopy(obj if request.dry_run else self._create(kind, route.namespace, obj))
             raise self._not_allowed(method)
-        name = p["name"]
-        if route == "object":
-            if method == "GET":
-                return 200, copy.deepcopy(self._require(kind, ns, name))
-            if method == "DELETE":
-                self._require(kind, ns, name)
-                if not dry_run:
-                    del self._store.objects[(kind.resource, ns, name)]
-                    self._store.next_version()
-                return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                             "details": {"name": name, "kind": kind.resource}}
-            current = self._require(kind, ns, name)
-            if method == "PUT":
-                updated = self._validated(kind, ns, body, current)
-            elif method == "PATCH":
-                updated = self._validated(kind, ns, self._patched(current, content_type, body), current)
-            else:
-                raise self._not_allowed(method)
-            return 200, copy.deepcopy(updated if dry_run else self._write(kind, current, updated))
-        # the scale subresource
-        current = self._require(_DEPLOYMENTS, ns, name)
+        name = route.name
+        if route.subresource is not None:
+            return self._scale(route, request)
+        if method == "GET":
+            obj = copy.deepcopy(self._require(kind, ns, name))
+            if request.table:
+                return 200, resources.table(kind, [obj], obj["metadata"]["resourceVersion"],
+                                            include_object=request.query.get("includeObject", ["Metadata"])[0])
+            return 200, obj
+        if method == "DELETE":
+            self._require(kind, ns, name)
+            if not request.dry_run:
+                self._delete(kind, ns, name)
+            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                         "details": {"name": name, "group": kind.group, "kind": kind.resource}}
+        current = self._require(kind, ns, name)
+        if method == "PUT":
+            updated = validated(kind, route.namespace, request.body, current)
+        elif method == "PATCH":
+            updated = validated(kind, route.namespace, self._patched(current, request), current)
+        else:
+            raise self._not_allowed(method)
+        return 200, copy.deepcopy(updated if request.dry_run else self._write(kind, current, updated))
+
+    def _scale(self, route: _Route, request: _Request) -> tuple[int, JSON]:
+        if route.kind is not DEPLOYMENTS or route.subresource != "scale" or route.name is None:
+            raise ApiError(404, f"the server could not find the requested resource ({request.path})")
+        ns, name, method = route.namespace or "", route.name, request.method
+        current = self._require(DEPLOYMENTS, ns, name)
         if method == "GET":
             return 200, self._scale_of(current)
         if method == "PUT":
-            scale = body
+            scale = request.body
         elif method == "PATCH":
-            scale = self._patched(self._scale_of(current), content_type, body)
+            scale = self._patched(self._scale_of(current), request)
         else:
             raise self._not_allowed(method)
         replicas = self._scale_replicas(scale, name)
@@ -643,138 +549,143 @@ class KubeApiServer:
             updated["metadata"]["resourceVersion"] = wanted
         else:
             updated["metadata"].pop("resourceVersion", None)
-        if dry_run:
+        if request.dry_run:
             return 200, self._scale_of(updated)
-        return 200, self._scale_of(self._write(_DEPLOYMENTS, current, updated))
+        return 200, self._scale_of(self._write(DEPLOYMENTS, current, updated))
 
-    # ------------------------------------------------------------------ store operations
+    def _watch(self, route: _Route, request: _Request) -> _Watch:
+        """Events after the request's resourceVersion (or the current objects as ADDED, then new events).
+
+        Rendered as the client asked (objects, or one-row Tables for kubectl); a resourceVersion older
+        than the kept history is one ERROR event with a 410 Expired Status, as the apiserver sends it.
+        """
+        kind, wanted = route.kind, selector(request.query)
+        since = request.query.get("resourceVersion", [""])[0]
+        timeout = float(request.query.get("timeoutSeconds", [WATCH_TIMEOUT_SECONDS])[0])
+        include = request.query.get("includeObject", ["Metadata"])[0]
+
+        def render(event_type: str, obj: JSON) -> JSON:
+            shown = (resources.table(kind, [obj], obj["metadata"]["resourceVersion"], include_object=include)
+                     if request.table else obj)
+            return {"type": event_type, "object": shown}
+
+        def relevant(event: WatchEvent) -> bool:
+            return (event.resource == kind.resource
+                    and (route.namespace is None or event.namespace == route.namespace)
+                    and wanted(event.object))
+
+        def stream(gone: Callable[[], bool]) -> Generator[JSON, None, None]:
+            with self._lock:
+                if since in ("", "0"):
+                    start = self._revision
+                    initial = [render("ADDED", obj) for obj in self._items(kind, route.namespace, request.query)]
+                else:
+                    start = int(since) if since.isdigit() else -1
+                    initial = []
+                    try:
+                        self._events.after(start)
+                    except ApiError as exc:
+                        initial, start = [{"type": "ERROR", "object": exc.status()}], -1
+            yield from initial
+            if start < 0:
+                return
+            deadline = time.monotonic() + timeout
+            for event in follow(self._events, start, relevant, deadline=deadline, stopping=self._stopping,
+                                gone=gone, clock=time.monotonic):
+                yield render(event.type, event.object)
+
+        return _Watch(stream)
+
+    # ------------------------------------------------------------------ store operations (under the lock)
 
     @staticmethod
     def _not_allowed(method: str) -> ApiError:
         return ApiError(405, f"the server does not allow this method on the requested resource ({method})")
 
-    @staticmethod
-    def _list(kind: str, api_version: str, items: list[JSON]) -> JSON:
-        return {"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": "0"}, "items": items}
+    def _items(self, kind: Kind, ns: str | None, query: dict[str, list[str]]) -> list[JSON]:
+        wanted = selector(query)
+        return [copy.deepcopy(obj) for (resource, obj_ns, _), obj in sorted(self._objects.items())
+                if resource == kind.resource and (ns is None or obj_ns == ns) and wanted(obj)]
 
-    def _items(self, kind: _Kind, ns: str | None, query: dict[str, list[str]]) -> list[JSON]:
-        selector = query.get("labelSelector", [""])[0]
-        wanted = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
-        items = []
-        for (resource, obj_ns, _), obj in sorted(self._store.objects.items()):
-            if resource != kind.resource or (ns is not None and obj_ns != ns):
-                continue
-            labels = obj["metadata"].get("labels") or {}
-            if all(labels.get(k) == v for k, v in wanted.items()):
-                items.append(copy.deepcopy(obj))
-        return items
-
-    def _require_namespace(self, ns: str) -> None:
-        if ns not in self._store.namespaces:
-            raise ApiError(404, f'namespaces "{ns}" not found', details={"name": ns, "kind": "namespaces"})
-
-    def _require(self, kind: _Kind, ns: str, name: str) -> JSON:
-        obj = self._store.objects.get((kind.resource, ns, name))
+    def _require(self, kind: Kind, ns: str, name: str) -> JSON:
+        obj = self._objects.get((kind.resource, ns if kind.namespaced else "", name))
         if obj is None:
-            raise ApiError(404, f'{kind.group_name} "{name}" not found',
-                           details={"name": name, "group": kind.api_version.split("/")[0],
-                                    "kind": kind.resource})
+            details: JSON = {"name": name, "kind": kind.resource}
+            if kind.group:
+                details["group"] = kind.group
+            raise ApiError(404, f'{kind.group_name} "{name}" not found', details=details)
         return obj
 
-    @staticmethod
-    def _body_name(body: Any) -> str:
-        name = (body.get("metadata") or {}).get("name") if isinstance(body, dict) else None
-        if not isinstance(name, str) or not _DNS1123.match(name) or len(name) > 253:
-            raise ApiError(422, f"metadata.name: Invalid value: {name!r}: must be a DNS-1123 subdomain")
-        return name
-
-    def _new_meta_object(self, kind: str, api_version: str, name: str, ns: str | None, body: JSON) -> JSON:
-        obj = copy.deepcopy(body)
-        obj["kind"], obj["apiVersion"] = kind, api_version
-        meta = obj.setdefault("metadata", {})
-        meta["name"] = name
-        if ns is not None:
-            meta["namespace"] = ns
-        meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = _now()
-        meta["resourceVersion"] = self._store.next_version()
+    def _store(self, kind: Kind, event: str, obj: JSON) -> JSON:
+        """Keep `obj` under a new revision and record the write as a watch event."""
+        self._revision += 1
+        obj["metadata"]["resourceVersion"] = str(self._revision)
+        ns = obj["metadata"].get("namespace", "") if kind.namespaced else ""
+        self._objects[(kind.resource, ns, obj["metadata"]["name"])] = obj
+        self._events.append(WatchEvent(self._revision, event, kind.resource, ns, copy.deepcopy(obj)))
         return obj
 
-    def _validated(self, kind: _Kind, ns: str, body: Any, current: JSON | None) -> JSON:
-        """Check a submitted object the way the apiserver's validation would, for the fields we serve."""
-        if not isinstance(body, dict):
-            raise ApiError(400, f"the body of a {kind.kind} must be a JSON object")
-        name = self._body_name(body)
-        meta = body.get("metadata") or {}
-        if meta.get("namespace") not in (None, ns):
-            raise ApiError(400, "the namespace of the provided object does not match the namespace sent "
-                           "on the request")
-        if current is not None and name != current["metadata"]["name"]:
-            raise ApiError(400, f"the name of the object ({name}) does not match the name on the URL "
-                           f"({current['metadata']['name']})")
-        causes = []
-        spec = body.get("spec") or {}
-        if kind is _DEPLOYMENTS:
-            replicas = spec.get("replicas", 1)
-            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-                causes.append(("spec.replicas", f"Invalid value: {replicas!r}: must be greater than or "
-                               "equal to 0"))
-            containers = ((spec.get("template") or {}).get("spec") or {}).get("containers")
-            if not isinstance(containers, list) or not containers:
-                causes.append(("spec.template.spec.containers", "Required value"))
-            if not (spec.get("selector") or {}).get("matchLabels"):
-                causes.append(("spec.selector", "Required value"))
-        else:
-            duration = spec.get("leaseDurationSeconds")
-            if duration is not None and (not isinstance(duration, int) or duration <= 0):
-                causes.append(("spec.leaseDurationSeconds", f"Invalid value: {duration!r}: must be greater "
-                               "than 0"))
-        if causes:
-            raise ApiError(422, f'{kind.kind} "{name}" is invalid: '
-                           + ", ".join(f"{f}: {m}" for f, m in causes),
-                           details={"name": name, "kind": kind.kind,
-                                    "causes": [{"field": f, "message": m, "reason": "FieldValueInvalid"}
-                                               for f, m in causes]})
+    def _create(self, kind: Kind, ns: str | None, body: JSON) -> JSON:
+        name = body_name(body, kind)
+        if (kind.resource, ns or "", name) in self._objects:
+            details: JSON = {"name": name, "kind": kind.resource}
+            if kind.group:
+                details["group"] = kind.group
+            raise ApiError(409, f'{kind.group_name} "{name}" already exists', reason="AlreadyExists",
+                           details=details)
         obj = copy.deepcopy(body)
         obj["kind"], obj["apiVersion"] = kind.kind, kind.api_version
-        obj["metadata"]["namespace"] = ns
-        return obj
-
-    def _create(self, kind: _Kind, ns: str, body: JSON) -> JSON:
-        name = body["metadata"]["name"]
-        if (kind.resource, ns, name) in self._store.objects:
-            raise ApiError(409, f'{kind.group_name} "{name}" already exists', reason="AlreadyExists",
-                           details={"name": name, "group": kind.api_version.split("/")[0],
-                                    "kind": kind.resource})
-        obj = self._new_meta_object(kind.kind, kind.api_version, name, ns, body)
-        if kind is _DEPLOYMENTS:
-            obj["metadata"]["generation"] = 1
+        meta = obj.setdefault("metadata", {})
+        meta["name"] = name
+        if kind.namespaced:
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = _now()
+        if kind is DEPLOYMENTS:
+            meta["generation"] = 1
             obj["spec"].setdefault("replicas", 1)
             obj["status"] = self._status_for(obj, None)
-        self._store.objects[(kind.resource, ns, name)] = obj
-        return obj
+        elif kind is NAMESPACES:
+            obj["status"] = {"phase": "Active"}
+        return self._store(kind, "ADDED", obj)
 
-    def _write(self, kind: _Kind, current: JSON, updated: JSON) -> JSON:
+    def _write(self, kind: Kind, current: JSON, updated: JSON) -> JSON:
         """Replace `current` by `updated` if the caller's resourceVersion (when given) is still current."""
         meta = current["metadata"]
         wanted = (updated.get("metadata") or {}).get("resourceVersion")
         if wanted and wanted != meta["resourceVersion"]:
+            details: JSON = {"name": meta["name"], "kind": kind.resource}
+            if kind.group:
+                details["group"] = kind.group
             raise ApiError(409, f'Operation cannot be fulfilled on {kind.group_name} "{meta["name"]}": the '
                            "object has been modified; please apply your changes to the latest version and "
-                           "try again", details={"name": meta["name"], "group": kind.api_version.split("/")[0],
-                                                 "kind": kind.resource})
+                           "try again", details=details)
         obj = copy.deepcopy(updated)
         new_meta = obj["metadata"]
         for immutable in ("uid", "creationTimestamp", "name", "namespace"):
-            new_meta[immutable] = meta[immutable]
-        if kind is _DEPLOYMENTS:
+            if immutable in meta:
+                new_meta[immutable] = meta[immutable]
+        if kind is DEPLOYMENTS:
             obj["spec"].setdefault("replicas", 1)
             changed = obj["spec"] != current["spec"]
             new_meta["generation"] = meta.get("generation", 1) + (1 if changed else 0)
             obj["status"] = self._status_for(obj, current)
-        new_meta["resourceVersion"] = self._store.next_version()
-        self._store.objects[(kind.resource, meta["namespace"], meta["name"])] = obj
-        return obj
+        elif kind is NAMESPACES:
+            obj["status"] = current.get("status", {"phase": "Active"})
+        return self._store(kind, "MODIFIED", obj)
+
+    def _delete(self, kind: Kind, ns: str, name: str) -> None:
+        """Remove the object (a namespace with everything in it), each removal a DELETED event."""
+        doomed = [(kind.resource, ns if kind.namespaced else "", name)]
+        if kind is NAMESPACES:
+            doomed = [key for key in self._objects if key[0] != NAMESPACES.resource and key[1] == name] + doomed
+        for key in doomed:
+            obj = self._objects.pop(key)
+            self._revision += 1
+            obj["metadata"]["resourceVersion"] = str(self._revision)
+            self._events.append(WatchEvent(self._revision, "DELETED", key[0], key[1], obj))
 
     def _status_for(self, obj: JSON, current: JSON | None) -> JSON:
         replicas = int(obj["spec"].get("replicas", 1))
@@ -812,13 +723,9 @@ class KubeApiServer:
         return replicas
 
     @staticmethod
-    def _patched(current: JSON, content_type: str | None, body: Any) -> Any:
-        media = (content_type or "").split(";")[0].strip().lower()
-        patcher = _PATCHERS.get(media)
-        if patcher is None:
-            raise ApiError(415, f"the body of the request was in an unknown format - accepted media types "
-                           f"include: {', '.join(_PATCHERS)}")
-        patched = patcher(current, body)
+    def _patched(current: JSON, request: _Request) -> Any:
+        patched = apply_patch(current, request.content_type, request.body)
+        body = request.body
         if isinstance(patched, dict) and isinstance(body, dict) and \
                 "resourceVersion" not in (body.get("metadata") or {}):
             # A patch only carries a precondition when it names a resourceVersion itself.
@@ -826,8 +733,21 @@ class KubeApiServer:
         return patched
 
 
+def _hung_up(connection: socket.socket) -> Callable[[], bool]:
+    """Whether the client closed its end (readable with nothing to read), checked without blocking."""
+
+    def check() -> bool:
+        try:
+            readable, _, _ = select.select([connection], [], [], 0)
+            return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+    return check
+
+
 class _Handler(BaseHTTPRequestHandler):
-    """Parses HTTP, applies faults and auth, and writes JSON or Status answers; the server does the rest."""
+    """Parses HTTP, applies faults and auth, and writes JSON, Status or watch answers; the server does the rest."""
 
     api: KubeApiServer
     protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
@@ -854,9 +774,27 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
-    def _read_body(self) -> Any:
+    def _raw_body(self) -> bytes:
+        """The body as sent with Content-Length or, as kubectl sends it, `Transfer-Encoding: chunked`."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size_line = self.rfile.readline(65537)
+                try:
+                    size = int(size_line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    raise ApiError(400, "malformed chunked request body") from None
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass  # trailer fields
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(3)  # the CRLF after each chunk
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_body(self) -> Any:
+        raw = self._raw_body()
         if not raw:
             return None
         try:
@@ -870,34 +808,40 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = self.headers.get("Content-Type")
         body: Any = None
         headers: dict[str, str] = {}
+        payload: JSON | _Watch
         self.api._enter(1)
         try:
-            body = self._read_body()
-            if not self.api._authorised(self.headers.get("Authorization")):
-                raise ApiError(401, "Unauthorized")
-            fault = self.api._take_fault(method, path)
-            if fault is not None and fault.callback is not None:
-                fault.callback()
-                fault = None
-            if fault is not None:
-                if fault.status == "hang":
-                    self.api._wait_hang(fault.hang_seconds)
-                    raise ApiError(504, "Timeout: request did not complete within the allowed duration")
-                code = int(fault.status)
-                if code == 429:
-                    headers["Retry-After"] = "1"
-                raise ApiError(code, f"injected fault: {code} {_REASONS.get(code, '')}".strip(),
-                               headers=headers)
-            code, payload = self.api.handle(method, path, query, content_type, body)
-        except ApiError as exc:
-            code, payload = exc.code, exc.status()
-            headers.update(exc.headers)
-        except Exception as exc:  # a bug in the stand-in must still answer, as an apiserver would
-            code, payload = 500, ApiError(500, f"internal error: {exc!r}").status()
+            try:
+                body = self._read_body()
+                if not self.api._authorised(self.headers.get("Authorization")):
+                    raise ApiError(401, "Unauthorized")
+                fault = self.api._take_fault(method, path)
+                if fault is not None and fault.callback is not None:
+                    fault.callback()
+                    fault = None
+                if fault is not None:
+                    if fault.status == "hang":
+                        self.api._wait_hang(fault.hang_seconds)
+                        raise ApiError(504, "Timeout: request did not complete within the allowed duration")
+                    code = int(fault.status)
+                    if code == 429:
+                        headers["Retry-After"] = "1"
+                    raise ApiError(code, f"injected fault: {code} {REASONS.get(code, '')}".strip(),
+                                   headers=headers)
+                code, payload = self.api.handle(method, path, query, content_type, body,
+                                                self.headers.get("Accept"))
+            except ApiError as exc:
+                code, payload = exc.code, exc.status()
+                headers.update(exc.headers)
+            except Exception as exc:  # a bug in the stand-in must still answer, as an apiserver would
+                code, payload = 500, ApiError(500, f"internal error: {exc!r}").status()
+            self.api._record(RequestRecord(method, path, query, content_type, body, code, datetime.now(UTC)))
+            if isinstance(payload, _Watch):
+                self._stream(payload)
+            else:
+                self._respond(code, payload, headers)
         finally:
             self.api._enter(-1)
-        self.api._record(RequestRecord(method, path, query, content_type, body, code, datetime.now(UTC)))
-        self._respond(code, payload, headers)
 
     def _respond(self, code: int, payload: JSON, headers: dict[str, str]) -> None:
         data = json.dumps(payload).encode()
@@ -912,6 +856,25 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (a timeout); nothing to answer
 
+    def _stream(self, watch: _Watch) -> None:
+        """One JSON event per line, each its own chunk, until the watch ends; then the last chunk."""
+        events = watch.stream(_hung_up(self.connection))
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            for event in events:
+                data = json.dumps(event).encode() + b"\n"
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
+        finally:
+            events.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -920,6 +883,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=LOOPBACK)
     parser.add_argument("--port", type=int, default=0, help="0 = a free port (printed)")
     parser.add_argument("--seed", action="append", default=[], metavar="NS/NAME=REPLICAS")
+    parser.add_argument("--kubeconfig", type=Path, help="write a kubeconfig for kubectl pointing here")
     args = parser.parse_args(argv)
     server = KubeApiServer(args.host, args.port)
     seeds = []
@@ -935,6 +899,9 @@ def main(argv: list[str] | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     print(server.url, flush=True)
+    if args.kubeconfig is not None:
+        server.write_kubeconfig(args.kubeconfig)
+        print(f"export KUBECONFIG={args.kubeconfig}", flush=True)
     try:
         done.wait()
     finally:

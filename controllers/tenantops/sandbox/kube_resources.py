@@ -1,0 +1,242 @@
+"""What the Kubernetes API stand-in serves, described the way the apiserver describes it to clients.
+
+kubectl learns every resource from discovery before it sends any verb: `/api` and `/apis` name the
+groups, `/api/v1` and `/apis/<group>/<version>` list each group's resources with their short names,
+verbs and subresources (`kubectl get deploy` resolves `deploy` here; `kubectl scale` finds the
+`deployments/scale` subresource and its `autoscaling/v1` Scale kind here). `kubectl get` then asks for
+server-side printing (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`) and prints the columns
+the server chose; the columns below are those of the real apiserver's printers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+JSON = dict[str, Any]
+_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str
+    description: str
+    cell: Callable[[JSON], Any]
+    priority: int = 0  # 1: shown only with -o wide
+    format: str = ""
+
+    def definition(self) -> JSON:
+        return {"name": self.name, "type": self.type, "format": self.format, "description": self.description,
+                "priority": self.priority}
+
+
+@dataclass(frozen=True, slots=True)
+class Subresource:
+    name: str  # e.g. "scale"
+    group: str
+    version: str
+    kind: str
+    verbs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One served resource type: its REST names, scope, discovery entry and table columns."""
+
+    resource: str  # plural, as in the path
+    singular: str
+    kind: str
+    group: str  # "" for the core group
+    version: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    subresources: tuple[Subresource, ...] = ()
+    columns: tuple[Column, ...] = field(default=())
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_name(self) -> str:
+        """As the apiserver names the resource in messages: `deployments.apps`, `namespaces`."""
+        return f"{self.resource}.{self.group}" if self.group else self.resource
+
+    @property
+    def qualified_kind(self) -> str:
+        """As the apiserver names the kind in validation messages: `Deployment.apps`."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+
+def human_duration(seconds: float) -> str:
+    """An object's age the way kubectl prints it (apimachinery's `duration.HumanDuration`)."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    return f"{hours // (24 * 365)}y"
+
+
+def _age(obj: JSON) -> str:
+    created = (obj.get("metadata") or {}).get("creationTimestamp")
+    if not created:
+        return "<unknown>"
+    then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return human_duration((datetime.now(UTC) - then).total_seconds())
+
+
+def _name(obj: JSON) -> str:
+    return str(obj["metadata"]["name"])
+
+
+def _status(obj: JSON, key: str) -> int:
+    return int((obj.get("status") or {}).get(key) or 0)
+
+
+def _containers(obj: JSON) -> list[JSON]:
+    return list(((obj.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [])
+
+
+def _selector(obj: JSON) -> str:
+    labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+NAME = Column("Name", "string", "Name must be unique within a namespace.", _name, format="name")
+AGE = Column("Age", "string", "CreationTimestamp is the time the object was created.", _age)
+
+NAMESPACES = Kind(
+    "namespaces", "namespace", "Namespace", "", "v1", namespaced=False, short_names=("ns",),
+    columns=(NAME, Column("Status", "string", "The status of the namespace",
+                          lambda o: (o.get("status") or {}).get("phase", "Active")), AGE),
+)
+DEPLOYMENTS = Kind(
+    "deployments", "deployment", "Deployment", "apps", "v1", namespaced=True, short_names=("deploy",),
+    categories=("all",),
+    subresources=(Subresource("scale", "autoscaling", "v1", "Scale", ("get", "patch", "update")),),
+    columns=(
+        NAME,
+        Column("Ready", "string", "Number of the pod with ready state",
+               lambda o: f"{_status(o, 'readyReplicas')}/{int((o.get('spec') or {}).get('replicas', 1))}"),
+        Column("Up-to-date", "integer", "Total number of non-terminated pods targeted by this deployment "
+               "that have the desired template spec.", lambda o: _status(o, "updatedReplicas")),
+        Column("Available", "integer", "Total number of available pods (ready for at least minReadySeconds) "
+               "targeted by this deployment.", lambda o: _status(o, "availableReplicas")),
+        AGE,
+        Column("Containers", "string", "Names of each container in the template.",
+               lambda o: ",".join(str(c.get("name")) for c in _containers(o)), priority=1),
+        Column("Images", "string", "Images referenced by each container in the template.",
+               lambda o: ",".join(str(c.get("image")) for c in _containers(o)), priority=1),
+        Column("Selector", "string", "Label selector for pods.", _selector, priority=1),
+    ),
+)
+LEASES = Kind(
+    "leases", "lease", "Lease", "coordination.k8s.io", "v1", namespaced=True,
+    columns=(NAME, Column("Holder", "string", "HolderIdentity contains the identity of the holder of a current "
+                          "lease.", lambda o: (o.get("spec") or {}).get("holderIdentity") or ""), AGE),
+)
+KINDS: tuple[Kind, ...] = (NAMESPACES, DEPLOYMENTS, LEASES)
+BY_RESOURCE = {(k.group, k.version, k.resource): k for k in KINDS}
+
+
+def _group_versions() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for kind in KINDS:
+        versions = out.setdefault(kind.group, [])
+        if kind.version not in versions:
+            versions.append(kind.version)
+    return out
+
+
+def api_versions(server_address: str) -> JSON:
+    """`GET /api`: the core group's versions."""
+    return {"kind": "APIVersions", "versions": _group_versions()[""],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
+
+
+def api_group(group: str) -> JSON | None:
+    """`GET /apis/<group>`: one named group, or None when it is not served."""
+    versions = _group_versions().get(group)
+    if not group or versions is None:
+        return None
+    entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries,
+            "preferredVersion": entries[0]}
+
+
+def api_group_list() -> JSON:
+    """`GET /apis`: every named group."""
+    groups = [api_group(g) for g in _group_versions() if g]
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [g for g in groups if g is not None]}
+
+
+def resource_list(group: str, version: str) -> JSON | None:
+    """`GET /api/v1` or `/apis/<group>/<version>`: the group version's resources and subresources."""
+    kinds = [k for k in KINDS if k.group == group and k.version == version]
+    if not kinds:
+        return None
+    resources: list[JSON] = []
+    for kind in kinds:
+        entry: JSON = {"name": kind.resource, "singularName": kind.singular, "namespaced": kind.namespaced,
+                       "kind": kind.kind, "verbs": list(_VERBS)}
+        if kind.short_names:
+            entry["shortNames"] = list(kind.short_names)
+        if kind.categories:
+            entry["categories"] = list(kind.categories)
+        resources.append(entry)
+        resources.extend(
+            {"name": f"{kind.resource}/{sub.name}", "singularName": "", "namespaced": kind.namespaced,
+             "group": sub.group, "version": sub.version, "kind": sub.kind, "verbs": list(sub.verbs)}
+            for sub in kind.subresources
+        )
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": kinds[0].api_version,
+            "resources": resources}
+
+
+_TABLE = re.compile(r"as=Table", re.IGNORECASE)
+
+
+def wants_table(accept: str | None) -> bool:
+    """Whether the client asked for server-side printing (kubectl's `get` does for human output)."""
+    return bool(accept) and any(_TABLE.search(part) and "g=meta.k8s.io" in part
+                                for part in (accept or "").split(","))
+
+
+def _partial_metadata(obj: JSON) -> JSON:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+
+
+def table(kind: Kind, objects: Sequence[JSON], resource_version: str, *, include_object: str = "Metadata") -> JSON:
+    """A `meta.k8s.io/v1` Table of `objects` with the kind's columns, as `kubectl get` prints it."""
+    rows = []
+    for obj in objects:
+        row: JSON = {"cells": [column.cell(obj) for column in kind.columns]}
+        if include_object == "Object":
+            row["object"] = obj
+        elif include_object != "None":
+            row["object"] = _partial_metadata(obj)
+        rows.append(row)
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version},
+            "columnDefinitions": [column.definition() for column in kind.columns], "rows": rows}
