@@ -1,6 +1,7 @@
 """Least privilege, as the fault table counts it: the controller's RBAC and every tenant's IAM documents.
 
-The controller may only read and patch `deployments/scale` in tenant namespaces and manage its own Leases;
+The controller may only read and patch `deployments/scale` (replicas) and `deployments` (right-sized requests)
+in tenant namespaces and manage its own Leases;
 each tenant's role, key and bucket policies reach only that tenant's resources.
 """
 
@@ -18,6 +19,7 @@ from .conftest import FaultLedger
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = {
     ("apps", "deployments/scale"): {"get", "patch"},
+    ("apps", "deployments"): {"get", "patch"},  # right-sizing: one strategic-merge patch of container requests
     ("coordination.k8s.io", "leases"): {"get", "list", "create", "update", "patch"},
 }
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from tenantops.act.base import OutcomeStatus
 from tenantops.act.requests import RequestsActuator, fit_to_limits, split_requests
@@ -26,7 +27,7 @@ def apps(kube_api: Any) -> client.AppsV1Api:
 
 
 def _deploy(kube_api: Any, apps: client.AppsV1Api, name: str, containers: list[dict[str, Any]]) -> None:
-    """A Deployment whose containers carry exactly these resources (the stand-in's helper sets limits = requests)."""
+    """A Deployment whose containers carry exactly these resources (the stand-in's helper sets requests only)."""
     kube_api.add_deployment(NS, name)
     body = kube_api.deployment(NS, name)
     body["spec"]["template"]["spec"]["containers"] = [
@@ -93,13 +94,17 @@ def test_each_container_of_a_pod_is_patched_against_its_own_limits(kube_api: Any
     assert after["proxy"] == {"requests": {"cpu": "200m"}, "limits": {"cpu": "1"}}  # within its limit
 
 
-def test_an_unreadable_live_quantity_fails_the_patch_with_its_reason(kube_api: Any, apps: client.AppsV1Api) -> None:
-    _deploy(kube_api, apps, "api", [{"name": "api", "resources": {"requests": {"cpu": "lots"},
-                                                                  "limits": {"cpu": "1"}}}])
-    done = RequestsActuator(apps).apply(_patch({"cpu": "200m"}))
+def test_an_unreadable_quantity_fails_the_patch_with_its_reason(kube_api: Any, apps: client.AppsV1Api) -> None:
+    # The API refuses to store an unreadable quantity (422, as the apiserver does), so a live Deployment
+    # never holds one; an unreadable wanted quantity fails the patch with its reason and writes nothing.
+    with pytest.raises(ApiException) as refused:
+        _deploy(kube_api, apps, "api", [{"name": "api", "resources": {"requests": {"cpu": "lots"},
+                                                                      "limits": {"cpu": "1"}}}])
+    assert refused.value.status == 422
+    done = RequestsActuator(apps).apply(_patch({"cpu": "lots"}))
     assert done.status is OutcomeStatus.FAILED and "'lots' is not a Kubernetes quantity" in done.detail
     assert kube_api.deployment(NS, "api")["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"] == {
-        "cpu": "lots"}
+        "cpu": "100m", "memory": "128Mi"}
 
 
 quantity = st.one_of(
