@@ -13,9 +13,10 @@ import pytest
 from tenantops.config import load_config
 from tenantops.config.settings import Settings
 from tenantops.decide.rightsizing import RightsizingDecider
+from tenantops.engine.inputs import HistoryRefresh
 from tenantops.engine.reconcile import Reconciler
-from tenantops.engine.runner import HistoryRefresh, Runner
-from tenantops.engine.wiring import history_refresh
+from tenantops.engine.root import pass_inputs
+from tenantops.engine.runner import Runner
 from tenantops.record.store import StateStore
 from tenantops.sandbox.prometheus import Series
 
@@ -56,13 +57,13 @@ def test_decider_gets_history_from_prometheus_and_it_is_not_refetched_within_the
     ])
     catalog, policies = config_files
     decider = RightsizingDecider()
-    reconciler = Reconciler(StaticSource(VALUES), StateStore(":memory:"), [decider])
-    refresh = history_refresh(Settings(prometheus_url=server.url), reconciler)
-    assert isinstance(refresh, HistoryRefresh) and refresh.target is decider
+    inputs = pass_inputs(Settings(prometheus_url=server.url), [decider])
+    refresh = next(p for p in inputs if isinstance(p, HistoryRefresh))
+    reconciler = Reconciler(StaticSource(VALUES), StateStore(":memory:"), [decider], inputs=inputs)
     first = datetime.fromtimestamp(end - 2 * 3600, UTC)
     clock = Clock(first)
     runner = Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies, dry_run=True,
-                    clock=clock, before_pass=[refresh])
+                    clock=clock)
 
     before = server.query_count()
     result = runner.tick()
@@ -86,13 +87,13 @@ def test_decider_gets_history_from_prometheus_and_it_is_not_refetched_within_the
     result = runner.tick()
     assert server.query_count() - before == 2 * per_fetch
     assert result is not None and result.findings["rightsizing"]["history"]["end"] == clock.now.isoformat()
-    kept = decider.history
+    kept = refresh.history
 
     server.stop()  # Prometheus goes away: the last history stays, the failure is logged
     clock.now = first + timedelta(minutes=125)
-    with caplog.at_level(logging.WARNING, logger="tenantops.engine.runner"):
+    with caplog.at_level(logging.WARNING, logger="tenantops.engine.inputs"):
         result = runner.tick()
-    assert decider.history is kept and refresh.failures == 1
+    assert refresh.history is kept and refresh.failures == 1
     assert result is not None and result.findings["rightsizing"]["history"]["end"] == kept.end.isoformat()  # type: ignore[union-attr]
     assert any("keeping the history from" in r.getMessage() for r in caplog.records)
     fetches = refresh.fetches
@@ -104,5 +105,5 @@ def test_decider_gets_history_from_prometheus_and_it_is_not_refetched_within_the
 def test_no_refresh_without_a_rightsizing_decider(config_files: tuple[Path, Path]) -> None:
     from tenantops.engine.deciders import load_decider
 
-    reconciler = Reconciler(StaticSource(VALUES), StateStore(":memory:"), [load_decider("cost")])
-    assert history_refresh(Settings(), reconciler) is None
+    inputs = pass_inputs(Settings(), [load_decider("cost")])
+    assert not any(isinstance(p, HistoryRefresh) for p in inputs)

@@ -1,4 +1,4 @@
-"""`HistoryRefresh` on its own: when it fetches, and what history the decider holds after a failure."""
+"""`HistoryRefresh` on its own: when it fetches, and what history the pass gets after a failure."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tenantops.config import Config
-from tenantops.decide.rightsizing import RightsizingDecider
 from tenantops.decide.rightsizing.history import UsageHistory
-from tenantops.engine.runner import HistoryRefresh
+from tenantops.engine.inputs import HistoryRefresh
 
 from .conftest import shared_config
 
@@ -34,46 +33,46 @@ class Fetcher:
 
 
 def test_first_pass_fetches_then_hourly() -> None:
-    fetch, decider = Fetcher(), RightsizingDecider()
-    refresh = HistoryRefresh(decider, fetch)
+    fetch = Fetcher()
+    refresh = HistoryRefresh(fetch)
     config = shared_config()
     for minutes in (0, 1, 59, 60, 61, 119, 125):
-        refresh(config, T0 + timedelta(minutes=minutes))
+        refresh.refresh(config, T0 + timedelta(minutes=minutes))
     assert fetch.calls == [T0, T0 + HOUR, T0 + timedelta(minutes=125)]
-    assert decider.history is not None and decider.history.end == T0 + timedelta(minutes=125)
+    assert refresh.history is not None and refresh.history.end == T0 + timedelta(minutes=125)
 
 
 def test_failure_keeps_previous_history_and_retries_after_the_pause() -> None:
-    fetch, decider = Fetcher(["ok", "raise", "partial", "ok"]), RightsizingDecider()
-    refresh = HistoryRefresh(decider, fetch, retry_after=timedelta(minutes=5))
+    fetch = Fetcher(["ok", "raise", "partial", "ok"])
+    refresh = HistoryRefresh(fetch, retry_after=timedelta(minutes=5))
     config = shared_config()
-    refresh(config, T0)
-    good = decider.history
-    refresh(config, T0 + HOUR)  # raises: kept
-    assert decider.history is good
-    refresh(config, T0 + HOUR + timedelta(minutes=4))  # within the pause: not tried
+    refresh.refresh(config, T0)
+    good = refresh.history
+    refresh.refresh(config, T0 + HOUR)  # raises: kept
+    assert refresh.history is good
+    refresh.refresh(config, T0 + HOUR + timedelta(minutes=4))  # within the pause: not tried
     assert len(fetch.calls) == 2
-    refresh(config, T0 + HOUR + timedelta(minutes=5))  # partial: still the complete one from T0
-    assert decider.history is good and refresh.failures == 2
-    refresh(config, T0 + HOUR + timedelta(minutes=10))
-    assert decider.history is not None and decider.history.end == T0 + HOUR + timedelta(minutes=10)
+    refresh.refresh(config, T0 + HOUR + timedelta(minutes=5))  # partial: still the complete one from T0
+    assert refresh.history is good and refresh.failures == 2
+    refresh.refresh(config, T0 + HOUR + timedelta(minutes=10))
+    assert refresh.history is not None and refresh.history.end == T0 + HOUR + timedelta(minutes=10)
     assert refresh.fetched_at == T0 + HOUR + timedelta(minutes=10)
 
 
 def test_partial_history_is_taken_when_there_is_none_yet() -> None:
-    fetch, decider = Fetcher(["partial"]), RightsizingDecider()
-    refresh = HistoryRefresh(decider, fetch)
-    refresh(shared_config(), T0)
-    assert decider.history is not None and decider.history.errors == ("cpu: timeout",)
+    fetch = Fetcher(["partial"])
+    refresh = HistoryRefresh(fetch)
+    refresh.refresh(shared_config(), T0)
+    assert refresh.history is not None and refresh.history.errors == ("cpu: timeout",)
     assert refresh.fetched_at is None  # not complete: tried again after the pause, not in an hour
     assert refresh.due(T0 + timedelta(minutes=5))
 
 
 def test_a_clock_stepping_back_refetches() -> None:
     fetch = Fetcher()
-    refresh = HistoryRefresh(RightsizingDecider(), fetch)
-    refresh(shared_config(), T0)
-    refresh(shared_config(), T0 - timedelta(minutes=1))
+    refresh = HistoryRefresh(fetch)
+    refresh.refresh(shared_config(), T0)
+    refresh.refresh(shared_config(), T0 - timedelta(minutes=1))
     assert len(fetch.calls) == 2
 
 
@@ -82,9 +81,9 @@ def test_a_clock_stepping_back_refetches() -> None:
 def test_property_fetches_exactly_when_due_and_holds_the_latest_complete_history(
     gaps: list[int], outcomes: list[str]
 ) -> None:
-    fetch, decider = Fetcher(list(outcomes)), RightsizingDecider()
+    fetch = Fetcher(list(outcomes))
     every, retry = HOUR, timedelta(minutes=5)
-    refresh = HistoryRefresh(decider, fetch, every=every, retry_after=retry)
+    refresh = HistoryRefresh(fetch, every=every, retry_after=retry)
     config = shared_config()
     now = T0
     last_attempt: datetime | None = None
@@ -93,7 +92,7 @@ def test_property_fetches_exactly_when_due_and_holds_the_latest_complete_history
     for i, gap in enumerate(gaps):
         now = now + timedelta(seconds=gap) if i else now
         calls = len(fetch.calls)
-        refresh(config, now)
+        refresh.refresh(config, now)
         fetched = len(fetch.calls) > calls
         wait = every if last_attempt is not None and last_attempt == last_ok else retry
         expected = last_attempt is None or now - last_attempt >= wait
@@ -103,7 +102,7 @@ def test_property_fetches_exactly_when_due_and_holds_the_latest_complete_history
             outcome = outcomes[len(fetch.calls) - 1] if len(fetch.calls) <= len(outcomes) else "ok"
             if outcome == "ok":
                 last_ok = latest_complete = now
-        held = decider.history
+        held = refresh.history
         if latest_complete is not None:  # never replaced by a failed or partial fetch once one was complete
             assert held is not None and held.end == latest_complete and not held.errors
         assert fetch.calls == sorted(fetch.calls)

@@ -63,11 +63,15 @@ def test_a_short_demo_scales_both_ways_mails_the_report_and_explains_every_actio
 
     # The report arrived at the SMTP server (which wrote what it received as .eml).
     assert result["report_sent"] and result["mails_received"] >= 1
-    [received] = sorted((tmp_path / "mail").glob("*.eml"))
-    message = email.message_from_bytes(received.read_bytes(), policy=email.policy.default)
-    assert "Cost report" in message["Subject"]
-    assert message["To"] == "ops@example.com"
-    assert message.get_body(("html",)) is not None
+    # The demo runs production's post-pass hooks, so alert mails (and the scheduled report, when its cron
+    # comes due in compressed time) may arrive beside the closing report.
+    received = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                for p in sorted((tmp_path / "mail").glob("*.eml"))]
+    reports = [m for m in received if "Cost report" in str(m["Subject"])]
+    assert reports
+    for message in reports:
+        assert message["To"] == "ops@example.com"
+        assert message.get_body(("html",)) is not None
 
     # Every actuator call is in the audit log next to the decision that asked for it, with a reason.
     rows = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]

@@ -11,7 +11,7 @@ import click
 from tenantops.cli.options import config_options, echo_json, json_option, load, settings_from
 from tenantops.engine.deciders import DeciderUnavailable
 from tenantops.engine.reconcile import PassResult
-from tenantops.engine.wiring import build_reconciler
+from tenantops.engine.root import build_controller
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,18 +62,22 @@ def print_result(result: PassResult) -> None:
 def command(ctx: click.Context, once: bool, catalog: str | None, policies: str | None, deciders: tuple[str, ...],
             dry_run: bool, prometheus_url: str | None, state: str | None, database: str | None,
             kube_url: str | None, aws_endpoint_url: str | None, as_json: bool) -> None:
-    """Observe, decide, act and record once for every tenant. Exit 1 if anything in the pass failed."""
+    """Observe, decide, act and record once for every tenant, then run what `tenantops run` runs after a
+    pass (alerts routed, due reports queued, mail delivered; not in a dry run). Exit 1 if anything in the
+    pass failed."""
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
                              database_url=database, kube_url=kube_url, aws_endpoint_url=aws_endpoint_url)
     config = load(settings)
     try:
-        reconciler = build_reconciler(settings, dry_run=dry_run, decider_names=list(deciders) or None)
+        controller = build_controller(settings, dry_run=dry_run, decider_names=list(deciders) or None)
     except DeciderUnavailable as exc:
         raise click.BadParameter(str(exc), param_hint="--decider") from None
     try:
-        result = reconciler.run_pass(config, datetime.now(UTC), dry_run=dry_run)
+        result = controller.runner(config, clock=lambda: datetime.now(UTC)).tick()
     finally:
-        reconciler.store.close()
+        controller.close()
+    if result is None:  # the pass itself failed (logged): nothing to print but the exit code
+        ctx.exit(1)
     if as_json:
         echo_json(result.summary())
     else:

@@ -10,9 +10,9 @@ import click
 from tenantops.cli.options import config_options, load, settings_from
 from tenantops.cli.reconcile import controller_options
 from tenantops.engine.deciders import DeciderUnavailable
-from tenantops.engine.runner import LeaderHook, Runner, TenantFilter
+from tenantops.engine.root import build_controller
+from tenantops.engine.runner import LeaderHook, TenantFilter
 from tenantops.engine.shards import parse_shard, shard_filter
-from tenantops.engine.wiring import build_reconciler, history_refresh, post_pass_hooks
 from tenantops.record.http import Health, HealthServer
 from tenantops.record.metrics import ControllerMetrics
 
@@ -46,7 +46,8 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     """Run passes every ControllerPolicy interval (plus jitter) until SIGTERM/SIGINT, which finish the
     current pass and exit 0. Catalogue and policy edits are picked up; an invalid edit is logged and the
     last good configuration keeps running. Unless dry-run, the cost report is mailed when its ReportPolicy
-    schedule comes due. Right-sizing's usage history is fetched at start and then hourly."""
+    schedule comes due. Right-sizing's usage history is fetched at start and then hourly. Built by
+`engine.root.build_controller`, as `reconcile --once` is."""
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
                              database_url=database, kube_url=kube_url, aws_endpoint_url=aws_endpoint_url,
                              http_port=http_port)
@@ -68,25 +69,19 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     interval = config.policies.controller.interval_seconds
     health = Health(stall_after=max(60.0, 10 * interval))
     try:
-        reconciler = build_reconciler(settings, dry_run=dry_run, metrics=metrics, decider_names=list(deciders) or None)
+        controller = build_controller(settings, dry_run=dry_run, metrics=metrics, decider_names=list(deciders) or None)
     except DeciderUnavailable as exc:
         raise click.BadParameter(str(exc), param_hint="--decider") from None
     server = HealthServer(health, metrics.registry, host=http_host, port=settings.http_port).start()
     log.warning("tenantops controller: %d tenants, interval %.0fs, http on %s:%d%s", len(config.tenants), interval,
                 http_host, server.port, " (dry run)" if dry_run else "")
-    runner = Runner(reconciler, config, catalog=settings.catalog, policies=settings.policies, dry_run=dry_run,
-                    tenant_filter=tenant_filter, health=health, metrics=metrics, leader=leader)
-    runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=dry_run,
-                                          store=reconciler.store))
-    refresh = history_refresh(settings, reconciler)
-    if refresh is not None:
-        runner.before_pass.append(refresh)
+    runner = controller.runner(config, tenant_filter=tenant_filter, health=health, leader=leader)
     runner.install_signal_handlers()
     try:
         code = runner.run(max_passes=max_passes)
     finally:
         server.stop()
-        reconciler.store.close()
+        controller.close()
     ctx.exit(code)
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tenantops.config.loader import Config
 from tenantops.structs.plan import Alert, Decision, ScaleAction
 from tenantops.structs.snapshot import Snapshot
+
+if TYPE_CHECKING:  # the right-sizing package imports this module: name its type without importing it
+    from tenantops.decide.rightsizing.history import UsageHistory
 
 JsonValue = Any
 """A value the engine can store as JSON (dicts, lists, str, numbers, bool, None)."""
@@ -23,12 +26,21 @@ JsonValue = Any
 
 @dataclass(frozen=True)
 class PassInput:
-    """Everything a decider may look at in one pass. `now` is the pass's time; never read the clock."""
+    """Everything a decider may look at in one pass. `now` is the pass's time; never read the clock.
+
+    Besides the snapshot, the pass carries inputs the composition root's input providers add before the
+    deciders run (`engine.root`): slow ones refreshed less often than every pass (`usage_history`, from
+    range queries over days) and other concerns' committed state from earlier passes (`spend_mtd_usd`, the
+    cost ledger's month-to-date), so no decider reads another's output of the same pass or is handed
+    anything by having an attribute set on it.
+    """
 
     snapshot: Snapshot
     config: Config
     now: datetime
     dry_run: bool = False
+    usage_history: UsageHistory | None = None
+    spend_mtd_usd: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

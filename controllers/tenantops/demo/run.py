@@ -1,6 +1,6 @@
 """Running the demo end to end: set up, run the controller live, report, write results, tear down.
 
-The controller is the production one (`engine.wiring.build_reconciler` + `engine.runner.Runner`), pointed
+The controller is the production one (`engine.root.build_controller`, as `tenantops run` builds it), pointed
 at the local stack through the same `Settings` a deployment would fill from TENANTOPS_* variables. Only
 the policies differ: they are the repository's policies in compressed time (`demo.timescale`).
 
@@ -93,38 +93,12 @@ def summarise(samples: list[LatencySample], direction: str | None) -> LatencySum
     return LatencySummary(len(values), None if p50 is None else round(p50, 3), None if p99 is None else round(p99, 3))
 
 
-_FALLBACK_DECIDERS = {
-    "autoscaling": "tenantops.decide.autoscaling.decider:AutoscalingDecider",
-    "cost": "tenantops.decide.cost.decider:CostDecider",
-}
-
-
 def demo_deciders() -> tuple[list[Any], list[str]]:
-    """The registered deciders, in registry order, and the names that could not be built.
+    """The registered deciders, in registry order (all of them: the demo runs what production runs), and
+    the names that could not be built (none since the registry imports them plainly)."""
+    from tenantops.engine.deciders import build_deciders
 
-    A concern whose package does not export its registry factory is built from its class instead, so the
-    demo runs every concern that exists.
-    """
-    import importlib
-
-    from tenantops.engine.deciders import DECIDERS, build_deciders
-
-    built = {d.name: d for d in build_deciders()}
-    out: list[Any] = []
-    missing: list[str] = []
-    for name in DECIDERS:
-        decider = built.get(name)
-        if decider is None and name in _FALLBACK_DECIDERS:
-            module, _, attr = _FALLBACK_DECIDERS[name].partition(":")
-            try:
-                decider = getattr(importlib.import_module(module), attr)()
-            except (ImportError, AttributeError) as exc:
-                log.warning("decider %s unavailable: %s", name, exc)
-        if decider is None:
-            missing.append(name)
-        else:
-            out.append(decider)
-    return out, missing
+    return list(build_deciders()), []
 
 
 def _events_from(result: Any, elapsed: float) -> list[ActionEvent]:
@@ -187,8 +161,7 @@ class Demo:
         self._progress(f"previous demo output kept in {previous}")
 
     def run(self) -> DemoResult:
-        from tenantops.engine.runner import Runner
-        from tenantops.engine.wiring import build_reconciler
+        from tenantops.engine.root import build_controller
         from tenantops.record.metrics import ControllerMetrics
 
         opts = self.options
@@ -219,7 +192,8 @@ class Demo:
             say("controller")
             deciders, missing = demo_deciders()
             problems.extend(f"decider {name} is not available" for name in missing)
-            reconciler = build_reconciler(settings, dry_run=False, metrics=ControllerMetrics(), deciders=deciders)
+            controller = build_controller(settings, dry_run=False, metrics=ControllerMetrics(), deciders=deciders)
+            reconciler = controller.reconciler
             sim = self.stack.sim
 
             def on_pass(result: Any) -> None:
@@ -227,7 +201,7 @@ class Demo:
                 self.log.record_pass(_events_from(result, sim.elapsed()), result.findings, alerts,
                                      result.timings.get("total"), result.ok)
 
-            runner = Runner(reconciler, config, catalog=str(catalog), policies=str(policies), on_pass=[on_pass])
+            runner = controller.runner(config, on_pass=[on_pass])
             thread = threading.Thread(target=runner.run, name="controller", daemon=True)
             thread.start()
             interrupted = self._watch(duration)

@@ -1,29 +1,26 @@
-"""The one place that lists which deciders a pass runs, in order.
+"""The one place that lists which deciders a pass runs, in order (plain imports: a concern that is part
+of the product is always installed, and a missing module is a packaging bug to see at import, not a
+log line at run time).
 
-Each concern lives in its own package under `tenantops.decide`; the registry names a zero-argument
-callable there (a factory function or the decider class itself) that returns a `Decider`. A concern
-whose package is not installed is skipped with a log line rather than stopping the controller; asking
-for it by name (`--decider`) or with `strict=True` makes its absence an error.
-Order matters only for audit readability: deciders do not see each other's output within a pass.
+Asking for a name that is not here (`--decider`) is an error that lists the valid ones. Order matters
+only for audit readability: deciders do not see each other's output within a pass.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
 from collections.abc import Callable, Sequence
-from typing import cast
 
+from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.base import Decider
+from tenantops.decide.cost.decider import CostDecider
+from tenantops.decide.rightsizing.decider import RightsizingDecider
 
-log = logging.getLogger(__name__)
-
-DECIDERS: dict[str, str] = {
-    "autoscaling": "tenantops.decide.autoscaling.decider:AutoscalingDecider",
-    "rightsizing": "tenantops.decide.rightsizing:make_decider",
-    "cost": "tenantops.decide.cost:make_decider",
+DECIDERS: dict[str, Callable[[], Decider]] = {
+    "autoscaling": AutoscalingDecider,
+    "rightsizing": RightsizingDecider,
+    "cost": CostDecider,
 }
-"""Decider name → `module:factory`."""
+"""Decider name → factory."""
 
 
 class DeciderUnavailable(LookupError):
@@ -31,35 +28,17 @@ class DeciderUnavailable(LookupError):
 
 
 def load_decider(name: str) -> Decider:
-    """Import and build one registered decider."""
-    spec = DECIDERS.get(name)
-    if spec is None:
+    """Build one registered decider."""
+    factory = DECIDERS.get(name)
+    if factory is None:
         raise DeciderUnavailable(f"unknown decider {name!r}; registered: {', '.join(DECIDERS)}")
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
-            raise DeciderUnavailable(f"decider {name!r}: module {module_name} is not installed") from None
-        raise
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise DeciderUnavailable(f"decider {name!r}: {module_name} has no factory {attr!r}")
-    decider = cast(Callable[[], Decider], factory)()
-    if not callable(getattr(decider, "decide", None)) or not isinstance(getattr(decider, "name", None), str):
-        raise DeciderUnavailable(f"decider {name!r}: {spec} did not return a Decider")
-    return decider
+    return factory()
 
 
-def build_deciders(names: Sequence[str] | None = None, *, strict: bool = False) -> list[Decider]:
+def build_deciders(names: Sequence[str] | None = None) -> list[Decider]:
     """The deciders to run: all registered ones (default) or the named ones, in registry order."""
     wanted = list(DECIDERS) if names is None else list(names)
-    out: list[Decider] = []
     for name in wanted:
-        try:
-            out.append(load_decider(name))
-        except DeciderUnavailable as exc:
-            if strict or names is not None:  # asked for by name: not having it is an error
-                raise
-            log.info("skipping decider: %s", exc)
-    return out
+        if name not in DECIDERS:
+            raise DeciderUnavailable(f"unknown decider {name!r}; registered: {', '.join(DECIDERS)}")
+    return [DECIDERS[name]() for name in DECIDERS if name in wanted]

@@ -22,6 +22,7 @@ from tenantops.config.loader import Config
 from tenantops.decide import alerts as lifecycle
 from tenantops.decide.base import Decider, DeciderOutput, PassInput
 from tenantops.engine.ceiling import apply_ceiling
+from tenantops.engine.inputs import InputProvider, provider_name
 from tenantops.engine.targets import target_for
 from tenantops.observe.replicas import ReplicaReader, merge_replicas
 from tenantops.observe.source import MetricsSource
@@ -128,9 +129,11 @@ class Reconciler:
         *,
         replica_reader: ReplicaReader | None = None,
         metrics: ControllerMetrics | None = None,
+        inputs: Sequence[InputProvider] = (),
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.source = source
+        self.inputs = list(inputs)
         self.store = store
         self.deciders = list(deciders)
         self.actuators = dict(actuators or {})
@@ -161,7 +164,7 @@ class Reconciler:
         timings["observe"] = self._timer() - started
 
         mark = self._timer()
-        inp = PassInput(snapshot=snapshot, config=scoped, now=now, dry_run=dry_run)
+        inp = self._inputs(PassInput(snapshot=snapshot, config=scoped, now=now, dry_run=dry_run))
         outputs, outcomes_by_decider, decisions = self._decide(inp)
         alerting = self._alert_lifecycle(outputs, scoped, now)
         decisions.extend(alerting.decisions)
@@ -222,6 +225,15 @@ class Reconciler:
             log.warning("describing %d silo targets failed: %s", len(silo), exc)
             return Snapshot(snapshot.at, snapshot.workloads, (*snapshot.errors, f"replicas(asg): {exc}"))
         return merge_replicas(snapshot, silo, counts, now)
+
+    def _inputs(self, inp: PassInput) -> PassInput:
+        """Each input provider adds its part; one that fails leaves its input at the default, logged."""
+        for provide in self.inputs:
+            try:
+                inp = provide(inp, self.store.state)
+            except Exception:
+                log.exception("pass input %s failed; the pass goes on without it", provider_name(provide))
+        return inp
 
     def _decide(
         self, inp: PassInput

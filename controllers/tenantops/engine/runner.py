@@ -10,9 +10,8 @@
   their configuration fresh and wait. The hook is released on exit so a successor need not wait for
   the lease to expire.
 - Sharding: a tenant filter (called each pass) selects the tenants this replica reconciles.
-- Slow inputs: pre-pass hooks run just before the pass, with its configuration and `now`, only on a
-  replica that acts. `HistoryRefresh` is one: right-sizing's usage history comes from range queries over
-  days, which need not (and should not) run every pass.
+- Pre-pass hooks run just before the pass, with its configuration and `now`, only on a replica that
+  acts. Slow inputs are not hooks: they are the reconciler's input providers (`engine.inputs`).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
@@ -32,7 +31,6 @@ from typing import Protocol
 from tenantops.config.catalog import Tenant
 from tenantops.config.errors import ConfigError
 from tenantops.config.loader import Config, load_config
-from tenantops.decide.rightsizing.history import UsageHistory
 from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.record.http import Health
 from tenantops.record.metrics import ControllerMetrics
@@ -53,72 +51,6 @@ class LeaderHook(Protocol):
 TenantFilter = Callable[[Tenant], bool]
 PrePassHook = Callable[[Config, datetime], None]
 """Called with the configuration and `now` of the pass about to run."""
-
-
-class HistoryHolder(Protocol):
-    """What `HistoryRefresh` keeps fresh: `RightsizingDecider` reads its `history` every pass."""
-
-    history: UsageHistory | None
-
-
-class HistoryRefresh:
-    """A pre-pass hook that refreshes a decider's usage history at most every `every` (and at the first pass).
-
-    Recommendations move on a scale of hours while the range queries behind them read days of samples,
-    so the passes in between reuse the last history. A fetch that raises or whose queries partly failed
-    keeps the previous history (logged) and is tried again after `retry_after`, not every pass; with no
-    previous history a partial one is taken, as some recommendations beat none.
-    """
-
-    def __init__(self, target: HistoryHolder, fetch: Callable[[Config, datetime], UsageHistory], *,
-                 every: timedelta = timedelta(hours=1), retry_after: timedelta = timedelta(minutes=5)) -> None:
-        self.target = target
-        self.fetch = fetch
-        self.every = every
-        self.retry_after = retry_after
-        self.fetched_at: datetime | None = None  # last complete fetch
-        self.attempted_at: datetime | None = None
-        self.fetches = 0
-        self.failures = 0
-
-    def due(self, now: datetime) -> bool:
-        if self.attempted_at is None:
-            return True
-        if now < self.attempted_at:  # the clock stepped back: do not wait out a gap that never happened
-            return True
-        wait = self.every if self.attempted_at == self.fetched_at else min(self.retry_after, self.every)
-        return now - self.attempted_at >= wait
-
-    def __call__(self, config: Config, now: datetime) -> None:
-        if not self.due(now):
-            return
-        self.attempted_at = now
-        self.fetches += 1
-        try:
-            history = self.fetch(config, now)
-        except Exception as exc:
-            self.failures += 1
-            log.warning("usage history fetch failed (%s: %s); keeping the history from %s", type(exc).__name__,
-                        exc, self._kept())
-            return
-        if history.errors:
-            self.failures += 1
-            if self.target.history is not None:
-                log.warning("usage history fetch: %d queries failed (%s); keeping the history from %s",
-                            len(history.errors), "; ".join(history.errors)[:300], self._kept())
-                return
-            log.warning("usage history fetch: %d queries failed (%s); using the partial history until a retry",
-                        len(history.errors), "; ".join(history.errors)[:300])
-            self.target.history = history
-            return
-        self.target.history = history
-        self.fetched_at = now
-        log.info("usage history refreshed: %d series from %s to %s", len(history.series),
-                 history.start.isoformat(), history.end.isoformat())
-
-    def _kept(self) -> str:
-        history = self.target.history
-        return "none (no history yet)" if history is None else history.end.isoformat()
 
 
 def fingerprint(catalog: str | Path, policies: str | Path) -> tuple[tuple[str, int, int], ...]:

@@ -5,8 +5,8 @@ kind of target still scales the other (the unreachable kind's actions become fai
 and audited, instead of the process refusing to start).
 
 After a pass (unless dry-run) the scheduled cost report is queued when its ReportPolicy cron comes due,
-and the outbox (reports, budget mails, alert mails) is delivered; before a pass, right-sizing's usage
-history is refreshed hourly. Each is a separate hook, so one failing never stops the others.
+and the outbox (reports, budget mails, alert mails) is delivered. Each is a separate hook, so one failing
+never stops the others. The pass inputs (usage history, committed spend) are chosen by `engine.root`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tenantops.act.base import Actuator
@@ -22,8 +22,8 @@ from tenantops.config.loader import Config
 from tenantops.config.settings import Settings
 from tenantops.decide.base import Decider
 from tenantops.engine.deciders import build_deciders
+from tenantops.engine.inputs import InputProvider
 from tenantops.engine.reconcile import PassResult, Reconciler
-from tenantops.engine.runner import HistoryRefresh
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.observe.replicas import ReplicaReader
 from tenantops.record.metrics import ControllerMetrics
@@ -73,7 +73,9 @@ def build_reconciler(
     metrics: ControllerMetrics | None = None,
     deciders: Sequence[Decider] | None = None,
     decider_names: Sequence[str] | None = None,
+    inputs: Sequence[InputProvider] = (),
 ) -> Reconciler:
+    """The reconciler alone; `engine.root.build_controller` is what the commands use."""
     actuators, reader = build_actuators(settings, dry_run=dry_run)
     return Reconciler(
         PrometheusSource(settings.prometheus_url),
@@ -82,23 +84,8 @@ def build_reconciler(
         actuators,
         replica_reader=reader,
         metrics=metrics,
+        inputs=inputs,
     )
-
-
-def history_refresh(
-    settings: Settings, reconciler: Reconciler, *, every: timedelta = timedelta(hours=1)
-) -> HistoryRefresh | None:
-    """The pre-pass hook feeding the reconciler's right-sizing decider its usage history from Prometheus
-    (None when the pass runs no right-sizing decider)."""
-    from tenantops.decide.rightsizing import RightsizingDecider
-
-    decider = next((d for d in reconciler.deciders if isinstance(d, RightsizingDecider)), None)
-    if decider is None:
-        return None
-    from tenantops.observe.usage_history import UsageHistorySource
-
-    source = UsageHistorySource(settings.prometheus_url)
-    return HistoryRefresh(decider, lambda config, now: source.fetch(config, now), every=every)
 
 
 def route_alerts_from_settings(config: Config, settings: Settings, alerts: Sequence[Alert], now: datetime) -> None:

@@ -4,8 +4,8 @@ For each workload it turns the snapshot's readings into an `Observation`, runs t
 workload's stored state and the single-workload breakers (`workload.decide_workload`, the same function
 `tenantops simulate` scores), then, across all tenants, the global replica ceiling. Every workload ends in
 a Decision, acted on or not, with its rule and reason; breakers and budgets that bite raise Alerts.
-Month-to-date spend, when known, comes from the constructor or from a `spend_mtd_usd` reading on any of
-the tenant's workloads.
+Month-to-date spend comes with the pass (`PassInput.spend_mtd_usd`: the cost ledger as committed by earlier
+passes), else from the constructor or a `spend_mtd_usd` reading on any of the tenant's workloads.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class AutoscalingDecider:
             stale_after = min(brk.stale_after_seconds, policies.metrics.stale_after_seconds)
             tuning = self._tuning(spec)
             allow_zero = policies.tier.scale_to_zero and spec.scale_to_zero.enabled
-            spend = self._spend.get(tenant.id)
+            spend = inp.spend_mtd_usd.get(tenant.id, self._spend.get(tenant.id))
             over_budget = False
             if spend is None:
                 spend = _spend_reading(snapshot, tenant)

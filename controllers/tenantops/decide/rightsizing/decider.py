@@ -6,9 +6,10 @@ against the current request, and records an audit Decision with the inputs behin
 recommendation (changing an Auto Scaling group's type is a provisioning change, so it is reported, not
 applied).
 
-The history comes in with the decider (`RightsizingDecider(history)`), fetched by
-`tenantops.observe.usage_history` as often as the caller likes: recommendations move on a scale of
-hours, so the range queries need not run every pass. Without history the decider only says so.
+The history comes in with the pass (`PassInput.usage_history`), fetched by
+`tenantops.observe.usage_history` as often as the composition root likes: recommendations move on a
+scale of hours, so the range queries need not run every pass. `RightsizingDecider(history)` fixes one
+for offline use (backtests, tests). Without history the decider only says so.
 
 State, per workload: when each resource was last changed and to what, so the minimum interval holds
 across passes and restarts.
@@ -92,7 +93,7 @@ class RightsizingDecider:
         self.history = history
 
     def decide(self, inp: PassInput, state: Mapping[str, JsonValue]) -> DeciderOutput:
-        history = self.history
+        history = inp.usage_history if inp.usage_history is not None else self.history
         if history is None:
             return DeciderOutput(findings={"status": "no usage history: recommendations need range queries"})
         rows: list[dict[str, Any]] = []

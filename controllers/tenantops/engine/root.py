@@ -1,0 +1,102 @@
+"""The composition root: the one place the controller is assembled, for `tenantops run`,
+`reconcile --once`, the demo and `rightsize`, so they cannot differ silently.
+
+It builds the metrics source, the state store, the deciders (`engine.deciders`), the pass inputs
+(usage history for right-sizing, the cost ledger's committed month-to-date for the budget cap), the
+actuators, and the hooks after each pass (cost gauges; unless dry-run, alert routing, scheduled reports
+and mail delivery). Callers differ only in how often they call the pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from tenantops.config.loader import Config
+from tenantops.config.settings import Settings
+from tenantops.decide.base import Decider, PassInput
+from tenantops.decide.cost.ledger import Ledger
+from tenantops.engine.deciders import build_deciders
+from tenantops.engine.inputs import HistoryRefresh, InputProvider, StateView, provider_name
+from tenantops.engine.reconcile import PassResult, Reconciler
+from tenantops.engine.runner import Runner
+from tenantops.engine.wiring import build_reconciler, post_pass_hooks
+from tenantops.record.metrics import ControllerMetrics
+
+log = logging.getLogger(__name__)
+
+
+def committed_spend(inp: PassInput, state: StateView) -> PassInput:
+    """Each tenant's month-to-date as the cost ledger committed it in earlier passes (this month only):
+    what the autoscaler's budget cap compares with the budget. Another concern's committed state, never
+    its output of the same pass."""
+    month = f"{inp.now.year:04d}-{inp.now.month:02d}"
+    spend = {t: m.total_usd for t, m in Ledger(state("cost")).month_to_date().items() if m.month == month}
+    return replace(inp, spend_mtd_usd=spend)
+
+
+def pass_inputs(settings: Settings, deciders: Sequence[Decider]) -> list[InputProvider]:
+    """The inputs the deciders read besides the snapshot."""
+    inputs: list[InputProvider] = [committed_spend]
+    if any(d.name == "rightsizing" for d in deciders):
+        from tenantops.observe.usage_history import UsageHistorySource
+
+        source = UsageHistorySource(settings.prometheus_url)
+        inputs.append(HistoryRefresh(source.fetch))
+    return inputs
+
+
+@dataclass
+class Controller:
+    """A built controller: the reconciler and what runs around each of its passes."""
+
+    settings: Settings
+    reconciler: Reconciler
+    metrics: ControllerMetrics
+    dry_run: bool
+
+    def runner(self, config: Config, *, on_pass: Sequence[Callable[[PassResult], None]] = (),
+               **options: Any) -> Runner:
+        """The loop around the reconciler, with the post-pass hooks; `tick()` once is `reconcile --once`."""
+        settings = self.settings
+        runner = Runner(self.reconciler, config, catalog=settings.catalog, policies=settings.policies,
+                        dry_run=self.dry_run, metrics=self.metrics, **options)
+        runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, self.metrics, dry_run=self.dry_run,
+                                              store=self.reconciler.store))
+        runner.on_pass.extend(on_pass)
+        built = describe(runner)
+        log.info("controller built: %s", built, extra={"event": "controller.built", "controller": built})
+        return runner
+
+    def close(self) -> None:
+        self.reconciler.store.close()
+
+
+def describe(runner: Runner) -> dict[str, list[str]]:
+    """What a built controller runs, by name: deciders, pass inputs, actuators and hooks."""
+    rec = runner.reconciler
+    return {
+        "deciders": [d.name for d in rec.deciders],
+        "inputs": [provider_name(p) for p in rec.inputs],
+        "actuators": sorted(str(k) for k in rec.actuators),
+        "before_pass": [getattr(h, "__name__", type(h).__name__) for h in runner.before_pass],
+        "on_pass": [getattr(h, "__name__", type(h).__name__) for h in runner.on_pass],
+    }
+
+
+def build_controller(
+    settings: Settings,
+    *,
+    dry_run: bool,
+    metrics: ControllerMetrics | None = None,
+    decider_names: Sequence[str] | None = None,
+    deciders: Sequence[Decider] | None = None,
+) -> Controller:
+    """Build the controller. Raises `DeciderUnavailable` for an unknown decider name."""
+    chosen = list(deciders) if deciders is not None else build_deciders(decider_names)
+    metrics = metrics if metrics is not None else ControllerMetrics()
+    reconciler = build_reconciler(settings, dry_run=dry_run, metrics=metrics, deciders=chosen,
+                                  inputs=pass_inputs(settings, chosen))
+    return Controller(settings, reconciler, metrics, dry_run)
