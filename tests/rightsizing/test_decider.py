@@ -155,6 +155,35 @@ def test_silo_tenant_gets_an_instance_type_with_saving_and_risk(config: Config) 
     assert instance["current"] == "m6i.xlarge" and instance["recommended"] == "t3.medium"
     assert instance["saving_month"] == pytest.approx((0.192 - 0.0416) * 2 * 730, abs=0.01)
     assert instance["risk_label"] in ("very low", "low")
+    # The change itself, for `pulumi up`: the workload's launch template's instance type.
+    assert instance["change"]["resource"] == "aws:ec2/launchTemplate:LaunchTemplate"
+    assert instance["change"]["name"] == "tenantops-test-bank-core" and instance["change"]["property"] == "instanceType"
+    assert (instance["change"]["from"], instance["change"]["to"]) == ("m6i.xlarge", "t3.medium")
+    assert "pulumi up" in instance["change"]["apply"]
+
+
+def test_each_row_carries_a_vpa_recommendation_status(config: Config) -> None:
+    out = RightsizingDecider(_history(cpu=0.2, memory=300 * MI)).decide(_pass(config), {})
+    row = _row(out, "media")
+    (container,) = row["status"]["recommendation"]["containerRecommendations"]
+    assert container["containerName"] == "api"
+    assert set(container) == {"containerName", "target", "lowerBound", "upperBound", "uncappedTarget"}
+    for key in ("target", "lowerBound", "upperBound", "uncappedTarget"):
+        assert set(container[key]) == {"cpu", "memory"}
+        assert container[key]["cpu"].endswith("m") and container[key]["memory"].endswith("Mi")
+    millicores = {k: int(container[k]["cpu"][:-1]) for k in ("target", "lowerBound", "upperBound")}
+    assert millicores["lowerBound"] <= millicores["target"] <= millicores["upperBound"]
+    assert container["target"]["cpu"] == f"{int(np.ceil(row['cpu']['recommended'] * 1000))}m"
+    assert row["status"]["conditions"][0]["type"] == "RecommendationProvided"
+    assert row["status"]["conditions"][0]["status"] == "True"
+    assert 0 < row["confidence"] <= 1
+
+
+def test_uncapped_target_is_the_recommendation_before_the_policy_floor(config: Config) -> None:
+    # 5 millicores of use is below every tier's min_cpu: the target is the floor, uncappedTarget is not.
+    out = RightsizingDecider(_history(cpu=0.005)).decide(_pass(config), {})
+    (container,) = _row(out, "shop")["status"]["recommendation"]["containerRecommendations"]
+    assert int(container["uncappedTarget"]["cpu"][:-1]) < int(container["target"]["cpu"][:-1])
 
 
 def test_short_history_is_reported_but_not_applied(config: Config) -> None:

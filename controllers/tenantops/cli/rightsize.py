@@ -264,31 +264,39 @@ def _parse_at(text: str | None) -> datetime:
 
 
 def _print_recommendations(findings: dict[str, Any]) -> None:
-    from tenantops.decide.rightsizing.units import cpu_quantity, memory_quantity
+    from tenantops.decide.rightsizing.vpa_status import quantity
 
     def q(resource: str, value: float | None) -> str:
-        if value is None:
-            return "-"
-        return cpu_quantity(value) if resource == "cpu" else memory_quantity(value)
+        return "-" if value is None else quantity("cpu" if resource == "cpu" else "memory", value)
 
     currency = findings.get("currency", "USD")
-    head = (f"{'tenant/workload':32} {'cpu now':>8} {'cpu rec':>8} {'mem now':>9} {'mem rec':>9} "
-            f"{'saving/mo':>10}  conf  note")
+    head = (f"{'tenant/workload':32} {'cpu now':>8} {'cpu target [lower, upper]':>26} {'mem now':>9} "
+            f"{'mem target [lower, upper]':>28} {'saving/mo':>10}  conf  note")
     click.echo(head)
     click.echo("-" * len(head))
     for row in findings.get("recommendations", []):
         cpu, mem = row["cpu"], row["memory"]
         saving = row.get("saving_month")
-        note = "schedule" if cpu.get("schedule") or mem.get("schedule") else ""
+        notes = []
+        for resource, rec in (("cpu", cpu), ("memory", mem)):
+            if rec.get("schedule"):
+                hourly = rec["schedule"]
+                notes.append(f"{resource} schedule by UTC hour {q(resource, min(hourly))}..{q(resource, max(hourly))} "
+                             f"(saves {1 - sum(hourly) / 24 / max(hourly):.0%} vs its peak all day)")
         inst = row.get("instance")
-        if inst and inst.get("recommended"):
-            note = (note + " " if note else "") + (
-                f"instance {inst['current']} -> {inst['recommended']} "
-                f"(saves {inst['saving_month'] or 0:.2f}/mo, risk {inst['risk_label']})")
+        if inst and inst.get("recommended") and inst.get("change"):
+            change = inst["change"]
+            notes.append(f"instance {inst['current']} -> {inst['recommended']} "
+                         f"(saves {inst['saving_month'] or 0:.2f}/mo, risk {inst['risk_label']}): "
+                         f"launch template {change['name']} instanceType, via pulumi up")
+
+        def bounds(resource: str, rec: dict[str, Any]) -> str:
+            return f"{q(resource, rec['recommended'])} [{q(resource, rec['lower'])}, {q(resource, rec['upper'])}]"
+
         click.echo(
-            f"{(row['tenant'] + '/' + row['workload'])[:32]:32} {q('cpu', cpu['current']):>8} "
-            f"{q('cpu', cpu['recommended']):>8} {q('memory', mem['current']):>9} {q('memory', mem['recommended']):>9} "
-            f"{'-' if saving is None else f'{saving:.2f}':>10}  {min(cpu['confidence'], mem['confidence']):.2f}  {note}"
+            f"{(row['tenant'] + '/' + row['workload'])[:32]:32} {q('cpu', cpu['current']):>8} {bounds('cpu', cpu):>26} "
+            f"{q('memory', mem['current']):>9} {bounds('memory', mem):>28} "
+            f"{'-' if saving is None else f'{saving:.2f}':>10}  {row.get('confidence', 0.0):.2f}  {'; '.join(notes)}"
         )
     click.echo(f"\ntotal monthly saving: {findings.get('saving_month', 0):.2f} {currency}")
     for item in findings.get("applied", []):

@@ -33,7 +33,9 @@ from tenantops.decide.rightsizing.instances import recommend_instance
 from tenantops.decide.rightsizing.params import resource_params
 from tenantops.decide.rightsizing.pricing import region_prices, request_cost_month
 from tenantops.decide.rightsizing.recommender import Recommendation, Resource, recommend
-from tenantops.decide.rightsizing.units import cpu_quantity, memory_quantity
+from tenantops.decide.rightsizing.vpa_status import quantity
+from tenantops.decide.rightsizing.vpa_status import status as vpa_status
+from tenantops.structs.naming import asg_name
 from tenantops.structs.naming import namespace as tenant_namespace
 from tenantops.structs.plan import Decision
 
@@ -72,7 +74,7 @@ class RequestPatch:
 
 
 def _quantity(resource: Resource, value: float) -> str:
-    return cpu_quantity(value) if resource == "cpu" else memory_quantity(value)
+    return quantity(resource, value)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -168,6 +170,9 @@ class RightsizingDecider:
                 "schedule": list(rec.schedule) if rec and rec.schedule else None,
                 "reason": rec.reason if rec else "no usage samples in the lookback",
             }
+        # The VPA's own status shape; the pool Deployments' container is named after the workload.
+        row["status"] = vpa_status(workload.name, recs, inp.now)
+        row["confidence"] = round(min((r.confidence for r in recs.values() if r is not None), default=0.0), 3)
         cpu_rec, mem_rec = recs["cpu"], recs["memory"]
         saving: float | None = None
         if prices is not None and cpu_rec is not None and mem_rec is not None:
@@ -190,6 +195,7 @@ class RightsizingDecider:
                 "current_month": choice.current_month, "recommended_month": choice.recommended_month,
                 "saving_month": round(choice.saving_month, 2) if choice.saving_month is not None else None,
                 "risk": choice.risk, "risk_label": choice.risk_label, "reason": choice.reason,
+                "change": _instance_change(inp, tenant, workload, choice.current_type, choice.recommended_type),
             }
         patch, new_state, applied = self._patch(inp, tenant, workload, spec, recs, current, prior)
         row["applied"] = applied
@@ -269,6 +275,21 @@ class RightsizingDecider:
             spec.raise_limits,
         )
         return patch, (None if inp.dry_run else new_state), decided
+
+
+def _instance_change(inp: PassInput, tenant: Tenant, workload: Workload, current: str | None,
+                     recommended: str | None) -> dict[str, Any] | None:
+    """What applying an instance-type recommendation changes, and how: a provisioning change, through Pulumi."""
+    if recommended is None or recommended == current:
+        return None
+    template = asg_name(inp.config.catalog.environment, tenant.id, workload.name)
+    return {
+        "resource": "aws:ec2/launchTemplate:LaunchTemplate", "name": template, "property": "instanceType",
+        "from": current, "to": recommended,
+        "apply": (f"set instance_type: {recommended} on workload {workload.name} of tenant {tenant.id} in the "
+                  f"stack catalogue, then `pulumi up` (launch template {template}; the Auto Scaling group "
+                  "replaces instances on its next refresh)"),
+    }
 
 
 def _snapshot_replicas(inp: PassInput, tenant: str, workload: str) -> float | None:

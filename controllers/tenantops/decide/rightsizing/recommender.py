@@ -81,6 +81,7 @@ class Recommendation:
     schedule: tuple[float, ...] | None
     reason: str
     oom_floor: float | None = None
+    uncapped: float | None = None  # the target before the policy's min/max (VPA's uncappedTarget)
 
     def request_at(self, hour: int) -> float:
         return self.schedule[hour % 24] if self.schedule is not None else self.target
@@ -152,6 +153,9 @@ def recommend(
         flat = _bounded(fit.flat_mean or float(fit.hourly.max()), params, floor)
         if float(np.mean(schedule)) >= flat:  # the floors ate the saving: a flat request is simpler
             schedule = None
+    raw = float(fit.hourly.max()) if schedule is not None or fit.shape == "flat" else float(
+        fit.flat_mean or fit.hourly.max())
+    uncapped = max(raw, floor)
     if schedule is not None:
         target = max(schedule)
         why += f"; daily schedule saves {1 - float(np.mean(schedule)) / flat:.0%} of the flat request (by UTC hour)"
@@ -178,4 +182,5 @@ def recommend(
         schedule=schedule,
         reason=why,
         oom_floor=floor or None,
+        uncapped=uncapped,
     )
