@@ -1,11 +1,11 @@
-"""Render the manifests that derive from the catalogue and policies: the policies ConfigMap of the base,
-and each overlay's catalogue ConfigMap and RoleBindings (one per pooled tenant namespace of its stack).
+"""Render the manifests that derive from the catalogue and policies: the policies ConfigMap of the base
+and each overlay's catalogue ConfigMap.
 
 Usage (from the repository root): `python deploy/render.py [--stacks DIR] [--policies DIR]`.
 kustomize reads only files inside a kustomization's directory, so the stack catalogues and policies are
 rendered into ConfigMaps here rather than referenced from `stacks/`. The output is committed; a test
-re-renders and fails when it is stale, so a tenant added to a catalogue cannot be left without its
-RoleBinding (the controller would get 403 scaling it).
+re-renders and fails when it is stale. The controller's RoleBindings in tenant namespaces are not here:
+the Pulumi pool component creates them with each pooled tenant's namespace.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from tenantops.structs.naming import namespace
 
 DEPLOY = Path(__file__).resolve().parent
 ROOT = DEPLOY.parent
@@ -43,29 +41,6 @@ def policies_configmap(policies: Path) -> list[dict[str, Any]]:
              "data": {p.name: p.read_text(encoding="utf-8") for p in policy_files}}]
 
 
-def pooled_namespaces(catalog: Path) -> list[str]:
-    data = yaml.safe_load(catalog.read_text(encoding="utf-8")) or {}
-    return sorted(namespace(t["id"]) for t in data.get("tenants", []) if t.get("isolation") == "pool")
-
-
-# ClusterRoles granted in every pooled tenant namespace: scaling, and right-sizing's request patches
-# (whether a tier applies them is a hot-reloaded policy, so the grant does not follow the mode).
-POOLED_ROLES = ("tenantops-scaler", "tenantops-rightsizer")
-
-
-def rolebindings(catalog: Path) -> list[dict[str, Any]]:
-    """Grant the `POOLED_ROLES` ClusterRoles in each pooled tenant's namespace, and nowhere else."""
-    return [
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": role, "namespace": ns,
-                      "labels": {"app.kubernetes.io/name": "tenantops"}},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-         "subjects": [{"kind": "ServiceAccount", "name": "tenantops-controller", "namespace": "tenantops"}]}
-        for ns in pooled_namespaces(catalog)
-        for role in POOLED_ROLES
-    ]
-
-
 def dump(docs: list[dict[str, Any]], source: str) -> str:
     class Literal(yaml.SafeDumper):
         pass
@@ -86,7 +61,6 @@ def render(stacks: Path, policies: Path) -> dict[str, str]:
         catalog = stacks / f"{stack}.catalog.yaml"
         source = f"stacks/{catalog.name}"
         out[f"overlays/{overlay}/catalog-configmap.yaml"] = dump(catalog_configmap(catalog), source)
-        out[f"overlays/{overlay}/tenant-rolebindings.yaml"] = dump(rolebindings(catalog), f"{source}'s pooled tenants")
     return out
 
 

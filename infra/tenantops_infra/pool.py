@@ -2,7 +2,9 @@
 
 The namespace is the isolation boundary inside the cluster: the ResourceQuota caps what one noisy tenant
 can take (sized by its tier), the LimitRange gives containers without requests sane defaults so the quota
-can be enforced, and a default-deny NetworkPolicy keeps other tenants' pods out. The workload Deployments
+can be enforced, and a default-deny NetworkPolicy keeps other tenants' pods out. RoleBindings grant the
+controller's ServiceAccount the ClusterRoles it needs here (scaling, right-sizing) in this namespace only,
+so a tenant is reachable by the controller exactly when its namespace exists. The workload Deployments
 carry the `tenant` and `workload` labels the controller selects on; their replica count and their
 containers' resources belong to the controller (scaling and right-sizing), so Pulumi ignores later
 changes to them: the next `pulumi up` must not revert a request the controller set.
@@ -19,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from tenantops.config.catalog import Workload
 from tenantops.config.kinds.tier import Limits, Quota
+from tenantops.structs.naming import CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, POOLED_TENANT_ROLES
 from tenantops.structs.naming import namespace as namespace_name
 from tenantops_infra.tags import k8s_labels
 
@@ -61,9 +64,11 @@ class PoolArgs:
 
 
 class PoolFootprint(pulumi.ComponentResource):
-    """Namespace `tenant-<id>` with quota, limits, default-deny network policy and workload Deployments."""
+    """Namespace `tenant-<id>` with quota, limits, default-deny network policy, the controller's RoleBindings
+    and workload Deployments."""
 
     namespace: k8s.core.v1.Namespace
+    role_bindings: list[k8s.rbac.v1.RoleBinding]
     deployments: dict[str, k8s.apps.v1.Deployment]
 
     def __init__(self, name: str, args: PoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -112,6 +117,19 @@ class PoolFootprint(pulumi.ComponentResource):
             opts=in_ns,
         )
         k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=meta(SERVICE_ACCOUNT), opts=in_ns)
+        # The ClusterRoles hold each rule once (deploy/base/rbac.yaml); a RoleBinding grants one in this
+        # namespace only. A ClusterRoleBinding would let the controller reach every namespace.
+        self.role_bindings = [
+            k8s.rbac.v1.RoleBinding(
+                f"{name}-{role}",
+                metadata=meta(role),
+                role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                subjects=[{"kind": "ServiceAccount", "name": CONTROLLER_SERVICE_ACCOUNT,
+                           "namespace": CONTROLLER_NAMESPACE}],
+                opts=in_ns,
+            )
+            for role in POOLED_TENANT_ROLES
+        ]
         if args.eks_cluster:
             aws.eks.PodIdentityAssociation(
                 f"{name}-pod-identity",

@@ -24,3 +24,20 @@ def resource_prefix(environment: str, tenant_id: str) -> str:
 
 COST_TAG_KEYS = ("tenant", "tier", "environment", "managed-by")
 """Cost allocation tags every taggable resource carries; `tenant` is the one budgets and Cost Explorer use."""
+
+
+CONTROLLER_NAMESPACE = "tenantops"
+"""Namespace of the controller's Deployment, ServiceAccount and Leases (deploy/base)."""
+
+CONTROLLER_SERVICE_ACCOUNT = "tenantops-controller"
+"""The controller's ServiceAccount: the subject of its RoleBindings and of its cloud identity."""
+
+POOLED_TENANT_ROLES = ("tenantops-scaler", "tenantops-rightsizer")
+"""ClusterRoles (deploy/base/rbac.yaml) the controller is granted in each pooled tenant's namespace, and
+only there: scaling through `deployments/scale`, and right-sizing's request patches of `deployments`.
+The Pulumi pool component creates one RoleBinding per role with the tenant's namespace."""
+
+
+def controller_role_name(environment: str) -> str:
+    """The controller's IAM role (Auto Scaling of the tenant groups, Cost Explorer, SES)."""
+    return f"tenantops-{environment}-controller"
