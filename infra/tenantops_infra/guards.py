@@ -1,7 +1,8 @@
 """Checks the program's resources must pass, written as plain functions over registered resources.
 
-They play the role of a CrossGuard policy pack, but stay importable on their own: pytest calls them on
-what the Pulumi mocks recorded, and each returns the list of violations (empty when compliant).
+The policy pack (`policy_pack`, served from `infra/policy`) enforces them in the engine on every preview
+and update; they stay importable on their own, so pytest also calls them on what the Pulumi mocks
+recorded. Each returns the list of violations (empty when compliant).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """`tenantops provision`: preview, apply or destroy a stack's tenant infrastructure (Pulumi Automation API).
 
 The catalogue is validated with the project's loader before Pulumi is started, so a bad entry is an
-input error (exit 2) naming file, line and field, not a failed deployment. The Automation API drives the
-Pulumi CLI; when the CLI is missing the command says how to install it (exit 1).
+input error (exit 2) naming file, line and field, not a failed deployment. Every preview and update runs
+the project's policy pack (`infra/policy`: encryption under the tenant's key, no public buckets, cost
+tags, no cross-tenant reach), so a violation stops the update before anything changes. The Automation API
+drives the Pulumi CLI; when the CLI is missing the command says how to install it (exit 1).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from tenantops.cli.options import echo_json
 from tenantops.config import ConfigError, ConfigIssue, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+POLICY_PACK = PROJECT_ROOT / "infra" / "policy"
 INSTALL_HINT = (
     "the Pulumi CLI is not installed (or not on PATH). Install it with "
     "`curl -fsSL https://get.pulumi.com | sh` (see https://www.pulumi.com/docs/install/), then log in to a "
@@ -86,13 +89,14 @@ def command(stack: str, mode: str, catalog: str | None, policies: str | None, ye
             stack_name=stack, work_dir=str(PROJECT_ROOT), opts=auto.LocalWorkspaceOptions(env_vars=env)
         )
         on_output = None if as_json else click.echo
+        packs = [str(POLICY_PACK)]
         result: Any
         if mode == "up":
-            result = workspace.up(on_output=on_output)
+            result = workspace.up(on_output=on_output, policy_packs=packs)
         elif mode == "destroy":
             result = workspace.destroy(on_output=on_output)
         else:
-            result = workspace.preview(on_output=on_output)
+            result = workspace.preview(on_output=on_output, policy_packs=packs)
     except FileNotFoundError as exc:
         raise click.ClickException(INSTALL_HINT) from exc
     except auto.CommandError as exc:
