@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.cli.helpers import ROOT, tenantops
 
 from tenantops.config import ConfigError
 from tenantops.config.settings import Secret, Settings, resolve_settings
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The console entry point from a directory that is not the repository, with only the given settings."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTOPS_")}
-    full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "controllers"), full_env.get("PYTHONPATH", "")])
-    full_env.update(env)
-    return subprocess.run([sys.executable, "-m", "tenantops.cli.main", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_precedence(tmp_path: Path) -> None:
@@ -140,12 +127,12 @@ def test_default_paths_are_the_repositorys_from_any_directory(tmp_path: Path) ->
     assert Path(settings.catalog) == ROOT / "stacks" / "dev.catalog.yaml"
     assert Path(settings.policies) == ROOT / "policies"
     assert Path(settings.state).parent == ROOT / "tenantops-state"
-    result = cli("validate", "--json", env={}, cwd=tmp_path)
+    result = tenantops("validate", "--json", env={}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
 
 
 def test_cli_exits_2_naming_the_variable(tmp_path: Path) -> None:
-    result = cli("validate", env={"TENANTOPS_SMTP_STARTTLS": "ture"}, cwd=tmp_path)
+    result = tenantops("validate", env={"TENANTOPS_SMTP_STARTTLS": "ture"}, cwd=tmp_path)
     assert result.returncode == 2
     assert "TENANTOPS_SMTP_STARTTLS: smtp_starttls: Input should be a valid boolean" in result.stderr
     assert "Traceback" not in result.stderr

@@ -281,7 +281,8 @@ def test_fuzzed_cli_flag_values_exit_2_with_a_message(tmp_path: Path, capsys: py
         for value in BAD_VALUES:
             argv = [a.replace("{trace}", str(trace)).replace("{missing}", missing) for a in prefix] + [flag, value]
             code, output = _run_cli(argv, capsys)
-            if code == 0 or missing in output:
+            # Accepted values end at the missing catalogue, or (rightsize) at the closed Prometheus port.
+            if code == 0 or missing in output or "error: TENANTOPS_PROMETHEUS_URL=" in output:
                 continue  # a value that happens to be valid: not a bad value
             held = code == 2 and "Traceback" not in output and flag in output and len(output) < 4000
             if not fault_ledger.case(FLAGS, held, f"{' '.join(argv)!r}: exit {code}: {output[-200:]!r}"):

@@ -68,8 +68,9 @@ def test_smtp_4xx_is_temporary_and_5xx_permanent(smtp_server: SmtpServer) -> Non
 
 
 def test_smtp_server_down_is_temporary() -> None:
-    transport = SmtpTransport("127.0.0.1", free_port(), timeout=2)
-    with pytest.raises(TemporaryDeliveryError, match="ConnectionRefused"):
+    port = free_port()
+    transport = SmtpTransport("127.0.0.1", port, timeout=2)
+    with pytest.raises(TemporaryDeliveryError, match=f"^TENANTOPS_SMTP_HOST=127.0.0.1:{port}: connection refused$"):
         transport.send("tenantops@example.com", ["ops@example.com"], raw_message())
 
 

@@ -13,6 +13,8 @@ import logging
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
+from tenantops.endpoints import Unreachable, unreachable
+
 log = logging.getLogger(__name__)
 
 
@@ -44,3 +46,22 @@ def api_client(url: str | None = None, *, token: str | None = None, verify_ssl: 
                 ) from None
     configuration.retries = False
     return client.ApiClient(configuration)
+
+
+def probe(api: client.ApiClient, *, timeout: float = 5.0) -> None:
+    """Ask the API server its version; Unreachable (one line naming the setting) when it does not answer.
+
+    For one-shot commands, so that an API server that is down is said once before the pass instead of as
+    a failed outcome per workload; the controller loop does not probe (its actions report their outcome).
+    """
+    host = api.configuration.host
+    try:
+        client.VersionApi(api).get_code(_request_timeout=timeout)
+    except Exception as exc:
+        down = unreachable("TENANTOPS_KUBE_URL", host, exc)
+        if down is not None:
+            raise down from None
+        # The server answered (an error status is for the calls themselves to report).
+
+
+__all__ = ["KubeConnectError", "Unreachable", "api_client", "probe"]

@@ -81,6 +81,11 @@ class KubernetesActuator:
         """From `TENANTOPS_KUBE_URL` (pass Settings.kube_url) or, when None, in-cluster / kubeconfig."""
         return cls(client.AppsV1Api(api_client(url, token=token)), retry=retry, sleep=sleep)
 
+    @property
+    def api_client(self) -> client.ApiClient:
+        api: client.ApiClient = self._apps.api_client
+        return api
+
     def close(self) -> None:
         self._apps.api_client.close()
 

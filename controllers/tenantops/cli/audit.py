@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 
-from tenantops.cli.options import echo_json, json_option, settings_from
+from tenantops.cli.options import echo_json, json_option, require_state, settings_from
 from tenantops.record import audit
 from tenantops.record.store import StateStore
 
@@ -32,8 +31,7 @@ def command(ctx: click.Context, tenant: str | None, since: str | None, kind: str
         since_at = audit.parse_since(since, datetime.now(UTC)) if since else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
-    if not Path(settings.state).is_file():
-        raise click.BadParameter(f"no state database at {settings.state}", param_hint="--state / TENANTOPS_STATE")
+    require_state(settings)
     with StateStore(settings.state) as store:
         entries = list(audit.query(store.connection, tenant=tenant, since=since_at, kind=kind, limit=limit))
     if as_json:

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from tenantops.cli.options import config_options, echo_json, load, settings_from
+from tenantops.cli.options import config_options, echo_json, load, require_state, settings_from
 from tenantops.config import Config
 from tenantops.decide.cost.ledger import Ledger
 
@@ -107,6 +107,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, tenan
         raise click.UsageError("choose one of --json and --csv")
     days = parse_window(window)
     settings = settings_from(ctx, catalog=catalog, policies=policies, state=state)
+    require_state(settings)
     config = load(settings)
     if tenant is not None and tenant not in config.by_id:
         raise click.BadParameter(f"unknown tenant {tenant!r}", param_hint="--tenant")

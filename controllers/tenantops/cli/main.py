@@ -15,7 +15,9 @@ from typing import Any
 
 import click
 
+from tenantops.cli.logs import FORMATS, LEVELS, LogFormat, configure, default_level
 from tenantops.config.errors import ConfigError
+from tenantops.endpoints import Unreachable
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -54,15 +56,21 @@ class LazyGroup(click.Group):
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="YAML file of settings (keys as the TENANTOPS_* variables, lower case). Env: TENANTOPS_CONFIG.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--log-format", type=click.Choice(FORMATS), default="text", show_default=True,
+              envvar="TENANTOPS_LOG_FORMAT",
+              help="Log lines as text or JSON objects (structured fields kept). Env: TENANTOPS_LOG_FORMAT.")
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default=None,
+              envvar="TENANTOPS_LOG_LEVEL",
+              help="Log level (default: info for `run`, warning otherwise; -v lowers it). Env: TENANTOPS_LOG_LEVEL.")
 @click.version_option(package_name="tenantops")
 @click.pass_context
-def cli(ctx: click.Context, config_file: str | None, verbose: int) -> None:
+def cli(ctx: click.Context, config_file: str | None, verbose: int, log_format: LogFormat,
+        log_level: str | None) -> None:
     """tenantops: provision, scale, right-size and account for every tenant of a multi-tenant SaaS.
 
     Paths and endpoints come from flags, then TENANTOPS_* environment variables, then --config, then defaults.
     """
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    configure(log_format, default_level(ctx.invoked_subcommand, verbose, log_level), verbose=verbose)
     ctx.ensure_object(dict)
     ctx.obj["config_file"] = config_file
 
@@ -86,6 +94,9 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Unreachable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
     except Exception as exc:
         logging.getLogger("tenantops").debug("failure", exc_info=True)
         click.echo(f"error: {type(exc).__name__}: {exc}", err=True)

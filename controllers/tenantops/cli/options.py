@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -31,6 +32,16 @@ def settings_from(ctx: click.Context, **flags: Any) -> Settings:
     root = ctx.find_root()
     config_file = root.obj.get("config_file") if isinstance(root.obj, dict) else None
     return resolve_settings({**flags, "config_file": config_file})
+
+
+def require_state(settings: Settings) -> None:
+    """Commands that read what the controller recorded: a state file that does not exist is bad input (exit 2),
+    not an empty report that looks like a quiet month."""
+    if getattr(settings, "database_url", None) or settings.state == ":memory:":
+        return
+    if not Path(settings.state).is_file():
+        raise click.BadParameter(f"no state database at {settings.state} (the controller's --state file)",
+                                 param_hint="--state / TENANTOPS_STATE")
 
 
 def load(settings: Settings) -> Config:

@@ -9,9 +9,11 @@ from typing import Any, TypeVar
 import click
 
 from tenantops.cli.options import config_options, echo_json, json_option, load, settings_from
+from tenantops.endpoints import Unreachable
 from tenantops.engine.deciders import DeciderUnavailable
-from tenantops.engine.reconcile import PassResult
+from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.engine.root import build_controller
+from tenantops.structs.plan import TargetKind
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +55,20 @@ def print_result(result: PassResult) -> None:
                f"{result.state_written}")
 
 
+def _probe_kubernetes(reconciler: Reconciler) -> None:
+    """A one-shot pass that would act: say once that the API server is down, before any action fails on it."""
+    from tenantops.act.kubeclient import probe
+    from tenantops.act.kubernetes import KubernetesActuator
+
+    kube = reconciler.actuators.get(TargetKind.KUBERNETES)
+    if isinstance(kube, KubernetesActuator):
+        try:
+            probe(kube.api_client)
+        except Unreachable:
+            reconciler.store.close()
+            raise
+
+
 @click.command("reconcile")
 @click.option("--once", is_flag=True, help="Run exactly one pass and exit (the only mode; `tenantops run` loops).")
 @config_options
@@ -72,10 +88,17 @@ def command(ctx: click.Context, once: bool, catalog: str | None, policies: str |
         controller = build_controller(settings, dry_run=dry_run, decider_names=list(deciders) or None)
     except DeciderUnavailable as exc:
         raise click.BadParameter(str(exc), param_hint="--decider") from None
+    if not dry_run:
+        _probe_kubernetes(controller.reconciler)
     try:
         result = controller.runner(config, clock=lambda: datetime.now(UTC)).tick()
     finally:
         controller.close()
+    down = getattr(controller.reconciler.source, "unreachable", None)
+    if isinstance(down, Unreachable):  # the pass is recorded, but it saw nothing: one line naming the setting
+        if as_json and result is not None:
+            echo_json(result.summary())
+        raise down
     if result is None:  # the pass itself failed (logged): nothing to print but the exit code
         ctx.exit(1)
     if as_json:

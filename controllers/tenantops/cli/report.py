@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import click
 
-from tenantops.cli.options import config_options, echo_json, json_option, load, settings_from
+from tenantops.cli.options import config_options, echo_json, json_option, load, require_state, settings_from
 
 _PERIOD = re.compile(r"^([1-9][0-9]{0,2})([dw])$")
 
@@ -78,6 +78,8 @@ def command(
     days = parse_period(period) if period else None
     now = _parse_at(at)
     settings = settings_from(ctx, catalog=catalog, policies=policies, state=state)
+    if not send:  # --send may be the first use of a fresh state: its outbox is created there
+        require_state(settings)
     config = load(settings)
     findings = None
     if savings_file:

@@ -41,10 +41,12 @@ log = logging.getLogger(__name__)
 
 ENV_PREFIX = "TENANTOPS_"
 CONFIG_ENV = "TENANTOPS_CONFIG"
-# Variables read by something other than `Settings` (the config file's own path, the trace folder of the
-# simulator and benchmarks, the fault suite's switches): known, so never warned about.
+# Variables read by something other than `Settings` (the config file's own path, the log options read before
+# any command, the trace folder of the simulator and benchmarks, the fault suite's switches): known, so never
+# warned about.
 OTHER_VARIABLES = frozenset({
-    CONFIG_ENV, "TENANTOPS_TRACES", "TENANTOPS_FAULT_RESULTS", "TENANTOPS_SOAK_PASSES",
+    CONFIG_ENV, "TENANTOPS_LOG_FORMAT", "TENANTOPS_LOG_LEVEL", "TENANTOPS_TRACES", "TENANTOPS_FAULT_RESULTS",
+    "TENANTOPS_SOAK_PASSES",
 })
 
 Secret = SecretStr

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tenantops.config.settings import Secret, Settings
+from tenantops.endpoints import unreachable
 from tenantops.notify.transport import (
     DeliveryError,
     PermanentDeliveryError,
@@ -90,7 +91,9 @@ class SmtpTransport:
         except smtplib.SMTPNotSupportedError as exc:
             raise PermanentDeliveryError(f"server does not support a required extension: {exc}") from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise TemporaryDeliveryError(f"{self.host}:{self.port}: {type(exc).__name__}: {exc}") from None
+            down = unreachable("TENANTOPS_SMTP_HOST", f"{self.host}:{self.port}", exc)
+            raise TemporaryDeliveryError(
+                str(down) if down is not None else f"{self.host}:{self.port}: {type(exc).__name__}: {exc}") from None
         if refused:
             # Accepted for the others; resending would duplicate their copy, so this is logged, not retried.
             log.warning("smtp accepted the message but refused %d recipient(s): %s", len(refused), sorted(refused))

@@ -28,6 +28,7 @@ from urllib3.util.retry import Retry
 from tenantops.collector import collector_paused
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
+from tenantops.endpoints import Unreachable, unreachable
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadKey, WorkloadMetrics
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ class PrometheusSource:
         self.url = url.rstrip("/")
         self.client = client if client is not None else _default_client(self.url, timeout)
         self.requests_sent = 0  # queries this source has sent, for the controller's own metrics and tests
+        # Set by a pass in which Prometheus could not be reached at all (the CLI reports it in one line).
+        self.unreachable: Unreachable | None = None
 
     def observe(self, config: Config, now: datetime, tenants: Sequence[Tenant] | None = None) -> Snapshot:
         """All selected tenants' metrics as of `now` (UTC); failed queries are in `errors`, never raised."""
@@ -94,11 +97,21 @@ class PrometheusSource:
             (t.id, w.name): {} for t in selected for w in t.workloads
         }
         errors: list[str] = []
+        self.unreachable = None
         with collector_paused():
             for planned in plan_queries(config, selected):
+                if self.unreachable is not None:  # the server did not answer: the rest would wait the same
+                    errors.append(f"{planned.label}: {self.unreachable.reason}")
+                    continue
                 try:
                     result = self._fetch(planned.promql, now, planned.stale_after_seconds)
                 except Exception as exc:  # any failure of one query: that metric is missing for all; go on
+                    self.unreachable = unreachable("TENANTOPS_PROMETHEUS_URL", self.url, exc)
+                    if self.unreachable is not None:
+                        log.warning("Prometheus unreachable, every metric missing this pass: %s", self.unreachable,
+                                    extra={"endpoint": self.unreachable.url, "reason": self.unreachable.reason})
+                        errors.append(f"{planned.label}: {self.unreachable.reason}")
+                        continue
                     reason = _describe(exc)
                     log.warning("query %s failed: %s", planned.label, reason)
                     errors.append(f"{planned.label}: {reason}")

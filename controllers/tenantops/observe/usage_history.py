@@ -23,6 +23,7 @@ from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.decide.rightsizing.history import HistoryKey, Series, UsageHistory
 from tenantops.decide.rightsizing.recommender import OomKill
+from tenantops.endpoints import Unreachable, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class UsageHistorySource:
         self.url = url.rstrip("/")
         self.client = client if client is not None else _default_client(self.url, timeout)
         self.requests_sent = 0
+        self.unreachable: Unreachable | None = None  # set when Prometheus did not answer at all
 
     def fetch(self, config: Config, now: datetime, tenants: Sequence[Tenant] | None = None) -> UsageHistory:
         if now.tzinfo is None:
@@ -87,9 +89,13 @@ class UsageHistorySource:
         errors: list[str] = []
         earliest = now
         end = now.replace(microsecond=0)
+        self.unreachable = None
         for planned in plan_range_queries(config, selected):
             start = end - planned.lookback
             earliest = min(earliest, start)
+            if self.unreachable is not None:
+                errors.append(f"{planned.kind}: {self.unreachable.reason}")
+                continue
             try:
                 for lo, hi in _chunks(start, end, planned.step_seconds):
                     self.requests_sent += 1
@@ -103,6 +109,11 @@ class UsageHistorySource:
                         log.debug("%s history: %d series ignored (unlabelled or not in the catalogue)",
                                   planned.kind, ignored)
             except Exception as exc:  # one failed resource must not hide the others
+                self.unreachable = unreachable("TENANTOPS_PROMETHEUS_URL", self.url, exc)
+                if self.unreachable is not None:
+                    log.warning("usage history unavailable: %s", self.unreachable)
+                    errors.append(f"{planned.kind}: {self.unreachable.reason}")
+                    continue
                 reason = f"{type(exc).__name__}: {exc}"[:300]
                 log.warning("usage history query %s failed: %s", planned.kind, reason)
                 errors.append(f"{planned.kind}: {reason}")

@@ -1,0 +1,80 @@
+"""Errors a user can act on: an endpoint that does not answer is one line naming its setting (exit 1); a state
+file that does not exist is bad input (exit 2). Every command runs from a directory that is not the repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+from tests.cli.helpers import tenantops
+
+from tenantops.endpoints import connection_problem, without_credentials
+from tenantops.sandbox.ports import free_port
+
+
+def closed_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def test_unreachable_prometheus_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    url = closed_url()
+    result = tenantops("reconcile", "--once", "--dry-run", "--state", str(tmp_path / "s.db"), cwd=tmp_path,
+                       env={"TENANTOPS_PROMETHEUS_URL": url})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == f"error: TENANTOPS_PROMETHEUS_URL={url}: connection refused"
+    assert len(lines) <= 2, lines  # the warning the controller loop logs, and the error
+    assert "Traceback" not in result.stderr and "query_range" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_unreachable_prometheus_for_rightsize(tmp_path: Path) -> None:
+    url = closed_url()
+    result = tenantops("rightsize", "--prometheus-url", url, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"error: TENANTOPS_PROMETHEUS_URL={url}: connection refused"
+
+
+def test_unreachable_kubernetes_api_is_one_line(tmp_path: Path) -> None:
+    url = closed_url()
+    result = tenantops("reconcile", "--once", "--kube-url", url, "--prometheus-url", closed_url(),
+                       "--aws-endpoint-url", closed_url(), "--state", str(tmp_path / "s.db"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"error: TENANTOPS_KUBE_URL={url}: connection refused"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.integration
+def test_unreachable_mail_server_names_the_setting(tmp_path: Path) -> None:
+    port = free_port()
+    result = tenantops("report", "--send", "--state", str(tmp_path / "s.db"), "--at", "2026-11-20T08:00:00Z",
+                       cwd=tmp_path, env={"TENANTOPS_SMTP_HOST": "127.0.0.1", "TENANTOPS_SMTP_PORT": str(port)})
+    assert result.returncode == 1
+    assert f"TENANTOPS_SMTP_HOST=127.0.0.1:{port}: connection refused" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["cost"], ["report"], ["report", "--json"], ["audit"]])
+def test_a_state_file_that_does_not_exist_is_bad_input(tmp_path: Path, command: list[str]) -> None:
+    missing = tmp_path / "nowhere" / "state.db"
+    result = tenantops(*command, "--state", str(missing), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"no state database at {missing}" in result.stderr and "--state" in result.stderr
+    assert not missing.exists()
+
+
+def test_reasons_from_real_failures() -> None:
+    with pytest.raises(requests.RequestException) as refused:
+        requests.get(closed_url(), timeout=2)
+    assert connection_problem(refused.value) == "connection refused"
+    with pytest.raises(requests.RequestException) as unknown:
+        requests.get("http://tenantops-no-such-host.invalid/", timeout=5)
+    assert connection_problem(unknown.value) == "host name not found"
+    assert connection_problem(ValueError("bad query")) is None
+
+
+def test_messages_never_carry_url_credentials() -> None:
+    assert without_credentials("https://user:s3cret@prom.example:9090/api") == "https://prom.example:9090/api"
+    assert without_credentials("http://prom:9090") == "http://prom:9090"
