@@ -111,7 +111,7 @@ class UsageHistorySource:
             except Exception as exc:  # one failed resource must not hide the others
                 self.unreachable = unreachable("TENANTOPS_PROMETHEUS_URL", self.url, exc)
                 if self.unreachable is not None:
-                    log.warning("usage history unavailable: %s", self.unreachable)
+                    log.info("usage history unavailable: %s", self.unreachable)  # callers summarise at WARNING
                     errors.append(f"{planned.kind}: {self.unreachable.reason}")
                     continue
                 reason = f"{type(exc).__name__}: {exc}"[:300]
