@@ -156,3 +156,70 @@ def test_maximum_caps_the_request() -> None:
     t = times(2)
     rec = recommend(t, np.full(t.size, 10.0), NOW, cpu_params(maximum=4.0))
     assert rec is not None and rec.target == 4.0 and rec.upper == 4.0
+
+
+# Multi-day histories, so the calibrated path (replayed days, multiplier, raise-fast floor) is the one tested.
+history_st = st.tuples(
+    st.integers(0, 2**32 - 1),  # rng seed
+    st.integers(2, 6),  # days of history
+    st.floats(0.01, 16),  # base level
+    st.floats(0, 2),  # relative noise
+    st.floats(0, 1),  # day/night amplitude
+    st.floats(0, 0.05),  # share of spikes
+)
+
+
+def _history(params: tuple[int, int, float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    seed, days, level, noise, amplitude, spikes = params
+    rng = np.random.default_rng(seed)
+    t = times(days)
+    hour = (t % DAY) // 3600
+    v = level * (1 + amplitude * np.sin(hour / 24 * 2 * np.pi)) * (1 + noise * rng.random(t.size))
+    v = np.where(rng.random(t.size) < spikes, v * 5, v)
+    return t, v
+
+
+@settings(max_examples=120, deadline=None)
+@given(history_st, st.floats(0.5, 1.0), st.floats(0.5, 1.0), st.booleans())
+def test_calibrated_request_is_monotone_in_the_percentile(history: tuple[int, int, float, float, float, float],
+                                                          q1: float, q2: float, schedule: bool) -> None:
+    t, v = _history(history)
+    low, high = sorted((q1, q2))
+    a = recommend(t, v, NOW, cpu_params(percentile=low, minimum=0.0, daily_schedule=schedule))
+    b = recommend(t, v, NOW, cpu_params(percentile=high, minimum=0.0, daily_schedule=schedule))
+    assert a is not None and b is not None
+    assert a.target <= b.target + 1e-9
+    # The choice of model does not depend on the percentile, so this holds hour by hour too.
+    assert (a.schedule is None) == (b.schedule is None)
+    for hour in range(24):
+        assert a.request_at(hour) <= b.request_at(hour) + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(history_st, st.floats(0, 8), st.floats(0.5, 1.0), st.booleans())
+def test_calibrated_request_is_never_below_the_minimum_nor_the_newest_days_need(
+        history: tuple[int, int, float, float, float, float], minimum: float, q: float, schedule: bool) -> None:
+    t, v = _history(history)
+    rec = recommend(t, v, NOW, cpu_params(percentile=q, minimum=minimum, daily_schedule=schedule))
+    assert rec is not None
+    assert min(rec.request_at(h) for h in range(24)) >= minimum
+    assert rec.lower <= rec.target <= rec.upper
+    # Raise fast: the busiest hour covers the newest day's samples but the share it aims to miss.
+    assert rec.overrun_target is not None and 0 <= rec.overrun_target <= 0.6
+    assert rec.overrun_target >= 0.6 * (1 - q) - 1e-12
+    newest = np.sort(v[t > t.max() - DAY])
+    assert rec.target >= newest[int(np.ceil((1 - rec.overrun_target) * newest.size)) - 1] * (1 - 1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(history_st, st.floats(100 * 2.0**20, 4 * 2.0**30))
+def test_an_oom_kill_is_never_averaged_away(history: tuple[int, int, float, float, float, float],
+                                            used: float) -> None:
+    t, v = _history(history)
+    v = v / 16 * 2.0**30  # bytes: up to a few GiB
+    params = memory_params()
+    # However long ago inside the lookback and however much lower usage has been since.
+    for days_ago in (0.2, 3.0, 13.0):
+        rec = recommend(t, v, NOW, params, ooms=[OomKill(NOW - days_ago * DAY, used)])
+        assert rec is not None and rec.target >= oom_bump(used, params) - 1e-6
+        assert min(rec.request_at(h) for h in range(24)) >= oom_bump(used, params) - 1e-6

@@ -16,7 +16,8 @@ scale (split-conformal calibration); the request is `k x` the model fitted on ev
 - Raise fast: the request's peak hour is never below the `1 - target` quantile of the newest 24 h of samples, grown by
   the margin. A workload whose level jumped yesterday gets covered today, not after a week of decay; a
   schedule is floored hour by hour the same way, and is dropped for the flat request the day after it
-  overran more than `SURPRISE_FACTOR x target` (at least `SURPRISE_FLOOR`): its shape predates a change.
+  overran more than `SURPRISE_FACTOR x SELECTION_TARGET` (at least `SURPRISE_FLOOR`): its shape predates
+  a change.
 - Models are compared at one common target (`SELECTION_TARGET`), by the slack they would have had on
   the calibration days, so the choice of model does not depend on the policy's percentile (the request
   is then monotone in it).
@@ -149,23 +150,27 @@ def calibrate(t: Array, v: Array, now: float, *, percentile: float, margin: floa
     best = ranked[0][1]
     raise_fast = _raise_fast(t, v, now, target) * (1.0 + margin)
 
-    def request(key: tuple[Shape, float], aim: float) -> tuple[Array, float]:
+    def request(key: tuple[Shape, float], aim: float, *, floored: bool = True) -> tuple[Array, float]:
         known = [d for d in days if key in d.models]
         bases = [np.maximum(d.models[key][d.hours.astype(np.int64)], 1e-12) for d in known]
         k = _multiplier([d.usage / b for d, b in zip(known, bases, strict=True)], aim)
         model = current[key] * k
         peak = float(model.max())
+        if not floored:
+            return model, k
         if peak <= 0:
             return np.full(24, raise_fast), k
         return model * max(1.0, raise_fast / peak), k
 
     chosen = best_flat
-    if best[0] == "hourly" and not (best in days[0].models and _surprised(days[0], best, target,
-                                                                             request(best, target)[1])):
-        # A schedule only where it saves, judged at the common target like the choice of model.
-        saving = 1.0 - float(request(best, SELECTION_TARGET)[0].mean()) / max(
-            float(request(best_flat, SELECTION_TARGET)[0].mean()), 1e-12)
-        chosen = best if saving >= min_saving else best_flat
+    if best[0] == "hourly":
+        # A schedule only where it saves, judged at the common target like the choice of model (and
+        # without the raise-fast floor, which depends on the policy's target), and not after a surprise.
+        schedule, k_common = request(best, SELECTION_TARGET, floored=False)
+        flat = request(best_flat, SELECTION_TARGET, floored=False)[0]
+        saving = 1.0 - float(schedule.mean()) / max(float(flat.mean()), 1e-12)
+        surprised = best in days[0].models and _surprised(days[0], best, SELECTION_TARGET, k_common)
+        chosen = best if saving >= min_saving and not surprised else best_flat
     hourly_request, k = request(chosen, target)
     if chosen[0] == "hourly":
         # Raise fast hour by hour too: no hour below what that hour needed yesterday.

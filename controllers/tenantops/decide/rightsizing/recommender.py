@@ -82,6 +82,7 @@ class Recommendation:
     reason: str
     oom_floor: float | None = None
     uncapped: float | None = None  # the target before the policy's min/max (VPA's uncappedTarget)
+    overrun_target: float | None = None  # the share of samples the request was calibrated to miss at most
 
     def request_at(self, hour: int) -> float:
         return self.schedule[hour % 24] if self.schedule is not None else self.target
@@ -151,7 +152,8 @@ def recommend(
     if fit.shape == "hourly":
         schedule = tuple(_bounded(float(x), params, floor) for x in fit.hourly)
         flat = _bounded(fit.flat_mean or float(fit.hourly.max()), params, floor)
-        if float(np.mean(schedule)) >= flat:  # the floors ate the saving: a flat request is simpler
+        floored = any(b > float(x) for b, x in zip(schedule, fit.hourly, strict=True))
+        if floored and float(np.mean(schedule)) >= flat:  # the floors ate the saving: flat is simpler
             schedule = None
     raw = float(fit.hourly.max()) if schedule is not None or fit.shape == "flat" else float(
         fit.flat_mean or fit.hourly.max())
@@ -183,4 +185,5 @@ def recommend(
         reason=why,
         oom_floor=floor or None,
         uncapped=uncapped,
+        overrun_target=fit.target if fit.days else None,
     )
