@@ -15,6 +15,7 @@ if str(HERE) not in sys.path:
 import pulumi  # noqa: E402
 import pulumi_aws as aws  # noqa: E402
 
+from tenantops_infra.controller import ControllerArgs, ControllerIdentity  # noqa: E402
 from tenantops_infra.shared import CostAllocation  # noqa: E402
 from tenantops_infra.stackconfig import load_tenants, stack_settings  # noqa: E402
 from tenantops_infra.tenant import TenantArgs, TenantFootprint  # noqa: E402
@@ -24,6 +25,18 @@ config = load_tenants(settings)
 account_id = aws.get_caller_identity_output().account_id
 
 CostAllocation("cost-allocation")
+controller = ControllerIdentity(
+    "controller",
+    ControllerArgs(
+        environment=config.catalog.environment,
+        account_id=account_id,
+        region=pulumi.Config("aws").get("region") or "us-east-1",
+        silo_regions=sorted({t.region for t in config.tenants if t.isolation == "silo"}),
+        mail_from=settings.mail_from,
+        eks_cluster=settings.eks_cluster,
+        oidc_provider_arn=settings.controller_oidc_provider,
+    ),
+)
 tenants = {}
 for tenant in config.tenants:
     footprint = TenantFootprint(
@@ -42,3 +55,4 @@ for tenant in config.tenants:
 
 pulumi.export("environment", config.catalog.environment)
 pulumi.export("tenants", tenants)
+pulumi.export("controller_role_arn", controller.role.arn)

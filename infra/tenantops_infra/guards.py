@@ -93,7 +93,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _glob_matches(pattern: str, value: str) -> bool:
+def glob_matches(pattern: str, value: str) -> bool:
     """IAM resource matching: `*` is any run of characters (including `/` and `:`), `?` any one."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.fullmatch(regex, value) is not None
@@ -136,7 +136,7 @@ def cross_tenant_reach(
         condition_text = str(statement.get("Condition", ""))
         for other in others:
             for arn in other.owned_arns():
-                if not pinned and any(_glob_matches(p, arn) for p in patterns):
+                if not pinned and any(glob_matches(p, arn) for p in patterns):
                     out.append(f"{own.tenant_id}: statement {sid} resource reaches {other.tenant_id}'s {arn}")
             for needle in (other.role_arn, other.bucket_arn, other.key_arn):
                 if needle and (needle in principal_text or needle in condition_text):

@@ -17,6 +17,7 @@ from tenantops.config import Config, ConfigError, load_config
 from tenantops_infra.silo import DEFAULT_IMAGE
 
 DEFAULT_WORKLOAD_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:stable"
+DEFAULT_MAIL_FROM = "tenantops@ops.example"  # as deploy/base/deployment.yaml's TENANTOPS_MAIL_FROM
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class StackSettings:
     workload_image: str = DEFAULT_WORKLOAD_IMAGE
     silo_image: str = DEFAULT_IMAGE
     eks_cluster: str | None = None
+    mail_from: str = DEFAULT_MAIL_FROM  # the only sender the controller's role may send mail as
+    controller_oidc_provider: str | None = None  # IRSA instead of EKS Pod Identity
 
 
 def _resolve(root: Path, value: str) -> Path:
@@ -48,6 +51,8 @@ def stack_settings(project_root: Path, config: pulumi.Config, environ: Mapping[s
         workload_image=config.get("workloadImage") or DEFAULT_WORKLOAD_IMAGE,
         silo_image=config.get("siloImage") or DEFAULT_IMAGE,
         eks_cluster=config.get("eksCluster") or None,
+        mail_from=config.get("mailFrom") or DEFAULT_MAIL_FROM,
+        controller_oidc_provider=config.get("controllerOidcProvider") or None,
     )
 
 

@@ -242,5 +242,6 @@ def test_prod_stack_names_resources_for_prod_and_binds_pod_identity(prod_run: Mo
     assert {b.id for b in prod_run.of_type(guards.BUCKET)} == {f"tenantops-prod-{t}-data" for t in TENANT_IDS}
     associations = prod_run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
     assert {(a.inputs["namespace"], a.inputs["serviceAccount"]) for a in associations} == {
-        (namespace(t), "workload") for t in TENANT_IDS if t not in ("acme", "globex")}
+        (namespace(t), "workload") for t in TENANT_IDS if t not in ("acme", "globex")} | {
+        ("tenantops", "tenantops-controller")}  # the controller's own identity (test_controller_identity)
     assert all(a.inputs["clusterName"] == "tenantops-prod" for a in associations)
