@@ -15,9 +15,7 @@ from tenantops.config import Config, load_config
 from tenantops.config.catalog import CatalogSpec
 from tenantops.config.loader import Config as ConfigType
 from tenantops.observe.prometheus import PlannedQuery, absorb, plan_queries
-from tenantops.observe.replicas import ReplicaCount, merge_replicas
-from tenantops.structs.plan import ScaleTarget, TargetKind
-from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
+from tenantops.structs.snapshot import Quality, Reading, WorkloadMetrics
 
 NOW = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
 END = NOW.timestamp()
@@ -119,15 +117,3 @@ def test_property_requests_do_not_grow_with_tenants(n: int) -> None:
     assert len(planned) == len(distinct) <= 10
     readers = {tid for p in planned for ids in p.readers.values() for tid in ids}
     assert readers == {t.id for t in config.tenants}
-
-
-def test_silo_replicas_come_from_the_reader() -> None:
-    t1, t2 = ScaleTarget(TargetKind.ASG, "g1"), ScaleTarget(TargetKind.ASG, "g2")
-    snap = Snapshot(NOW, {("s", "api"): WorkloadMetrics("s", "api", {"replicas": Reading(9.0, Quality.OK, NOW),
-                                                                      "cpu": Reading(1.0, Quality.OK, NOW)})})
-    merged = merge_replicas(snap, {("s", "api"): t1, ("s", "web"): t2}, {t1: ReplicaCount(3, 2)}, NOW)
-    assert merged.reading("s", "api", "replicas").value == 3.0
-    assert merged.reading("s", "api", "ready_replicas").value == 2.0
-    assert merged.reading("s", "api", "cpu").value == 1.0  # other metrics untouched
-    assert merged.reading("s", "web", "replicas").quality is Quality.MISSING  # group does not exist
-    assert snap.reading("s", "api", "replicas").value == 9.0  # the original snapshot is unchanged

@@ -3,7 +3,8 @@
 A real Prometheus (backfilled with promtool) sits behind a fault-injecting proxy; each mode runs the
 real autoscaling and cost deciders through whole passes against the Kubernetes API stand-in. What must
 hold: no scale-down, no cost read as zero, the metrics alert after exactly the policy's number of failed
-passes, and a clean pass once Prometheus answers again.
+passes (values that cannot be true, NaN/Inf/negative, hold the workload and alert at once, one alert
+per workload, from the facts step), and a clean pass once Prometheus answers again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tenantops.act.retry import RetryPolicy
 from tenantops.config import load_config
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.cost import make_decider
+from tenantops.decide.facts import FactsDecider
 from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.record.store import StateStore
@@ -35,6 +37,7 @@ pytestmark = pytest.mark.integration
 T0 = float(int(time.time()) - 3600)
 REPLICAS = 6
 FAULTS = ["down", "slow", "500", "503", "empty", "nan", "inf", "negative", "stale"]
+UNTRUE = {"nan", "inf", "negative"}  # answered, but impossible: held at once
 CLASS = "Prometheus down/slow/errors/empty/NaN/stale"
 
 
@@ -73,8 +76,8 @@ def test_prometheus_fault_fails_safe_then_recovers(fault: str, proxy: FaultProxy
     actuator = KubernetesActuator.connect(kube_api.url, retry=RetryPolicy(attempts=2, base_delay=0.01,
                                                                           max_delay=0.02, timeout=2))
     store = StateStore(tmp_path / "state.db")
-    reconciler = Reconciler(PrometheusSource(proxy.url, timeout=0.5), store, [AutoscalingDecider(), make_decider()],
-                            {TargetKind.KUBERNETES: actuator})
+    reconciler = Reconciler(PrometheusSource(proxy.url, timeout=0.5), store,
+                            [FactsDecider(), AutoscalingDecider(), make_decider()], {TargetKind.KUBERNETES: actuator})
 
     def run(i: int) -> PassResult:
         return reconciler.run_pass(config, _at(i))
@@ -101,13 +104,17 @@ def test_prometheus_fault_fails_safe_then_recovers(fault: str, proxy: FaultProxy
             estimated = all(cost[t]["estimated"] for t in ("alpha", "beta"))
             fault_ledger.case(CLASS, estimated, f"{fault} pass {i}: cost not marked estimated")
             assert estimated
-            keys = {a.key for a in result.active_alerts if a.cause == "metrics"}
-            want = {"metrics:alpha/api", "metrics:beta/api"} if i >= threshold else set()
+            if fault in UNTRUE:
+                keys = {a.key for a in result.active_alerts if a.cause in ("metrics", "metrics-implausible")}
+                want = {"metrics-implausible:alpha/api", "metrics-implausible:beta/api"}
+            else:
+                keys = {a.key for a in result.active_alerts if a.cause == "metrics"}
+                want = {"metrics:alpha/api", "metrics:beta/api"} if i >= threshold else set()
             fault_ledger.case(CLASS, keys == want, f"{fault} pass {i}: metrics alerts {sorted(keys)}, want {want}")
             assert keys == want
         proxy.set("ok")
         recovered = run(threshold + 1)
-        still = {a.key for a in recovered.active_alerts if a.cause == "metrics"}
+        still = {a.key for a in recovered.active_alerts if a.cause.startswith("metrics")}
         fine = not recovered.query_errors and not still and all(d.ok for d in recovered.deciders)
         fault_ledger.case(CLASS, fine, f"{fault} recovery: errors {recovered.query_errors[:2]} alerts {still}")
         assert fine

@@ -8,11 +8,18 @@ Reads are batched (`describe_auto_scaling_groups` takes up to 50 names per call 
 observing 1,000 silo workloads costs ~20 requests, not 1,000. botocore's own retries are switched off:
 throttling (`Throttling`, `RequestLimitExceeded`), 5xx and timeouts get this module's bounded backoff,
 and what outlasts it becomes a RETRYABLE outcome for the next pass.
+
+Auto Scaling is a regional API: a group in eu-west-1 does not exist for a us-east-1 client. Each silo
+tenant's groups live in the tenant's `region` (carried by the target), so `RegionalAsgActuator` keeps
+one client per region, made on first use from the standard credential chain (environment, profile,
+container or instance role), with the region the target names or, for a target without one, the
+default region of that chain (`AWS_REGION`/`AWS_DEFAULT_REGION`, the profile) or of the settings.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -186,3 +193,58 @@ class AsgActuator:
                           f"scaled {observed} -> {desired}{clamp_note}", log)
         except CallFailed as failed:
             return finish(action, status_of(failed), observed, counter, failed.classified.detail, log)
+
+
+ClientFactory = Callable[[str], AsgActuator]
+
+
+class RegionalAsgActuator:
+    """Routes each Auto Scaling target to the actuator of its region; also the observe step's reader."""
+
+    kind = TargetKind.ASG
+
+    def __init__(self, factory: ClientFactory, default_region: str) -> None:
+        self._factory = factory
+        self.default_region = default_region
+        self._by_region: dict[str, AsgActuator] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def connect(cls, *, endpoint_url: str | None = None, region: str | None = None,
+                retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep) -> RegionalAsgActuator:
+        """Clients from the standard chain; `endpoint_url` (TENANTOPS_AWS_ENDPOINT_URL, e.g. moto) for all
+        regions. `region` is the default for targets without one (else the chain's, else us-east-1)."""
+        default = region or boto3.session.Session().region_name or "us-east-1"
+        return cls(lambda name: AsgActuator.connect(endpoint_url=endpoint_url, region=name, retry=retry,
+                                                    sleep=sleep), default)
+
+    def for_region(self, region: str | None) -> AsgActuator:
+        name = region or self.default_region
+        with self._lock:
+            found = self._by_region.get(name)
+            if found is None:
+                found = self._by_region[name] = self._factory(name)
+        return found
+
+    @property
+    def regions(self) -> list[str]:
+        """Regions a client was made for so far."""
+        with self._lock:
+            return sorted(self._by_region)
+
+    def describe_many(self, targets: Sequence[ScaleTarget]) -> dict[ScaleTarget, ReplicaCount]:
+        """All regions' counts; raises if any region cannot be read (`LiveReplicas` groups by region first,
+        so there one region's failure stays with its own targets)."""
+        by_region: dict[str | None, list[ScaleTarget]] = {}
+        for target in targets:
+            by_region.setdefault(target.region, []).append(target)
+        out: dict[ScaleTarget, ReplicaCount] = {}
+        for region, group in by_region.items():
+            out.update(self.for_region(region).describe_many(group))
+        return out
+
+    def current(self, target: ScaleTarget) -> int | None:
+        return self.for_region(target.region).current(target)
+
+    def apply(self, action: ScaleAction, *, dry_run: bool = False) -> ActOutcome:
+        return self.for_region(action.target.region).apply(action, dry_run=dry_run)

@@ -86,6 +86,11 @@ class KubernetesActuator:
         api: client.ApiClient = self._apps.api_client
         return api
 
+    @property
+    def apps(self) -> client.AppsV1Api:
+        """The connection, shared with the live replica reader (one pool, one set of credentials)."""
+        return self._apps
+
     def close(self) -> None:
         self._apps.api_client.close()
 

@@ -13,9 +13,11 @@ from collections.abc import Callable, Sequence
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.base import Decider
 from tenantops.decide.cost.decider import CostDecider
+from tenantops.decide.facts import FactsDecider
 from tenantops.decide.rightsizing.decider import RightsizingDecider
 
 DECIDERS: dict[str, Callable[[], Decider]] = {
+    "facts": FactsDecider,
     "autoscaling": AutoscalingDecider,
     "rightsizing": RightsizingDecider,
     "cost": CostDecider,

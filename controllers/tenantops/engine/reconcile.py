@@ -23,13 +23,13 @@ from tenantops.decide import alerts as lifecycle
 from tenantops.decide.base import Decider, DeciderOutput, PassInput
 from tenantops.engine.ceiling import apply_ceiling
 from tenantops.engine.inputs import InputProvider, provider_name
-from tenantops.engine.targets import target_for
-from tenantops.observe.replicas import ReplicaReader, merge_replicas
+from tenantops.observe.facts import FactChecker
+from tenantops.observe.replicas import LiveReplicas, ReplicaReader, live_replicas
 from tenantops.observe.source import MetricsSource
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
-from tenantops.structs.plan import Alert, Decision, ScaleAction, ScaleTarget, TargetKind
-from tenantops.structs.snapshot import Snapshot, WorkloadKey
+from tenantops.structs.plan import Alert, Decision, ScaleAction, TargetKind
+from tenantops.structs.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class Reconciler:
         deciders: Sequence[Decider],
         actuators: Mapping[TargetKind, Actuator] | None = None,
         *,
-        replica_reader: ReplicaReader | None = None,
+        replica_reader: LiveReplicas | ReplicaReader | None = None,
         metrics: ControllerMetrics | None = None,
         inputs: Sequence[InputProvider] = (),
         timer: Callable[[], float] = time.perf_counter,
@@ -137,7 +137,7 @@ class Reconciler:
         self.store = store
         self.deciders = list(deciders)
         self.actuators = dict(actuators or {})
-        self.replica_reader = replica_reader
+        self.facts = FactChecker(live_replicas(replica_reader))
         self.metrics = metrics
         self._timer = timer
 
@@ -210,21 +210,8 @@ class Reconciler:
     # -- stages --------------------------------------------------------------------------------------
 
     def _observe(self, config: Config, now: datetime, tenants: Sequence[Tenant]) -> Snapshot:
-        snapshot = self.source.observe(config, now, tenants)
-        if self.replica_reader is None:
-            return snapshot
-        env = config.catalog.environment
-        silo: dict[WorkloadKey, ScaleTarget] = {
-            (t.id, w.name): target_for(env, t, w.name) for t in tenants if t.isolation == "silo" for w in t.workloads
-        }
-        if not silo:
-            return snapshot
-        try:
-            counts = self.replica_reader.describe_many(list(silo.values()))
-        except Exception as exc:  # Prometheus values (or missing) stay; the pass goes on
-            log.warning("describing %d silo targets failed: %s", len(silo), exc)
-            return Snapshot(snapshot.at, snapshot.workloads, (*snapshot.errors, f"replicas(asg): {exc}"))
-        return merge_replicas(snapshot, silo, counts, now)
+        """The metrics source's snapshot, then the facts step: live counts, sane values, holds."""
+        return self.facts.establish(self.source.observe(config, now, tenants), config, tenants, now)
 
     def _inputs(self, inp: PassInput) -> PassInput:
         """Each input provider adds its part; one that fails leaves its input at the default, logged."""

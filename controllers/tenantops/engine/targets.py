@@ -1,14 +1,7 @@
-"""Which object a workload's replicas live in: the same names the Pulumi program creates."""
+"""Which object a workload's replicas live in (see `tenantops.structs.targets`, where it is defined)."""
 
 from __future__ import annotations
 
-from tenantops.config.catalog import Tenant
-from tenantops.structs.naming import asg_name, namespace
-from tenantops.structs.plan import ScaleTarget, TargetKind
+from tenantops.structs.targets import target_for
 
-
-def target_for(environment: str, tenant: Tenant, workload: str) -> ScaleTarget:
-    """Pooled tenants: Deployment `<workload>` in `tenant-<id>`; silo tenants: their Auto Scaling group."""
-    if tenant.isolation == "silo":
-        return ScaleTarget(TargetKind.ASG, asg_name(environment, tenant.id, workload))
-    return ScaleTarget(TargetKind.KUBERNETES, workload, namespace(tenant.id))
+__all__ = ["target_for"]

@@ -25,7 +25,7 @@ from tenantops.engine.deciders import build_deciders
 from tenantops.engine.inputs import InputProvider
 from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.observe.prometheus import PrometheusSource
-from tenantops.observe.replicas import ReplicaReader
+from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import Alert, TargetKind
@@ -33,24 +33,27 @@ from tenantops.structs.plan import Alert, TargetKind
 log = logging.getLogger(__name__)
 
 
-def build_actuators(settings: Settings, *, dry_run: bool) -> tuple[dict[TargetKind, Actuator], ReplicaReader | None]:
-    """Kubernetes (explicit URL, or in-cluster/kubeconfig when acting) and AWS Auto Scaling actuators."""
+def build_actuators(settings: Settings, *, dry_run: bool) -> tuple[dict[TargetKind, Actuator], LiveReplicas | None]:
+    """Kubernetes (explicit URL, or in-cluster/kubeconfig when acting) and AWS Auto Scaling actuators
+    (a client per region), and the live replica counts read through the same connections."""
     actuators: dict[TargetKind, Actuator] = {}
-    reader: ReplicaReader | None = None
+    readers: dict[TargetKind, Any] = {}
     if settings.kube_url or not dry_run:
         try:
             from tenantops.act.kubernetes import KubernetesActuator
+            from tenantops.observe.kube_replicas import KubeReplicaReader
 
-            actuators[TargetKind.KUBERNETES] = KubernetesActuator.connect(settings.kube_url)
+            kube = KubernetesActuator.connect(settings.kube_url)
+            actuators[TargetKind.KUBERNETES] = kube
+            readers[TargetKind.KUBERNETES] = KubeReplicaReader(kube.apps)
         except Exception as exc:
             log.warning("Kubernetes actuator unavailable (%s); pooled workloads will not be scaled", exc)
     if settings.aws_endpoint_url or not dry_run:
         asg = _asg_actuator(settings)
         if asg is not None:
             actuators[TargetKind.ASG] = asg
-            if callable(getattr(asg, "describe_many", None)):
-                reader = asg
-    return actuators, reader
+            readers[TargetKind.ASG] = asg
+    return actuators, (LiveReplicas.of(readers) if readers else None)
 
 
 def _asg_actuator(settings: Settings) -> Any:
@@ -60,7 +63,8 @@ def _asg_actuator(settings: Settings) -> Any:
         log.info("no AWS Auto Scaling actuator installed; silo workloads will not be scaled")
         return None
     try:
-        return module.AsgActuator.connect(endpoint_url=settings.aws_endpoint_url, region=settings.aws_region)
+        endpoint = str(settings.aws_endpoint_url) if settings.aws_endpoint_url else None
+        return module.RegionalAsgActuator.connect(endpoint_url=endpoint, region=settings.aws_region)
     except Exception as exc:
         log.warning("AWS Auto Scaling actuator unavailable (%s); silo workloads will not be scaled", exc)
         return None

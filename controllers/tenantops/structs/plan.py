@@ -22,14 +22,21 @@ class TargetKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ScaleTarget:
-    """The object an actuator scales: a Deployment `namespace/name` or an Auto Scaling group `name`."""
+    """The object an actuator scales: a Deployment `namespace/name` or an Auto Scaling group `name`.
+
+    `region` is the AWS region of an Auto Scaling group (the tenant's `region`): each region has its own
+    API endpoint, so the actuator needs it to reach the group at all.
+    """
 
     kind: TargetKind
     name: str
     namespace: str | None = None
+    region: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.namespace}/{self.name}" if self.namespace else f"{self.kind}:{self.name}"
+        if self.namespace:
+            return f"{self.kind}:{self.namespace}/{self.name}"
+        return f"{self.kind}:{self.region}/{self.name}" if self.region else f"{self.kind}:{self.name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,11 @@ class Quality(StrEnum):
     NAN = "nan"
     INF = "inf"
     NEGATIVE = "negative"
+    IMPLAUSIBLE = "implausible"  # finite but outside the sane range for its kind (1e300 CPU cores)
+
+
+UNTRUSTED = frozenset({Quality.NAN, Quality.INF, Quality.NEGATIVE, Quality.IMPLAUSIBLE})
+"""Qualities that mean a source reported something that cannot be true (as opposed to nothing at all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +73,36 @@ class WorkloadMetrics:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """Why the facts about a workload do not add up this pass, and whether that forbids scaling it.
+
+    `cause` is one of `implausible` (a value outside its sane range) or `disagrees` (the replicas metric
+    contradicts the live count), which hold the workload (`blocks` is True), or `no-metrics` (replicas
+    run but no other series exists yet), which does not: the usual freeze on missing metrics applies, and
+    only the alert is the facts decider's, so that a burst of new tenants is one alert.
+    """
+
+    cause: str
+    detail: str
+    blocks: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Every workload's metrics at one instant. Built once per pass by a metrics source, never mutated."""
 
     at: datetime
     workloads: Mapping[WorkloadKey, WorkloadMetrics]
     errors: tuple[str, ...] = ()  # queries that failed this pass (metric name: reason)
+    holds: Mapping[WorkloadKey, Hold] = field(default_factory=dict)  # workloads nothing may scale this pass
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise ValueError("Snapshot.at must be timezone-aware (UTC)")
         if not isinstance(self.workloads, MappingProxyType):
             object.__setattr__(self, "workloads", MappingProxyType(dict(self.workloads)))
+        if not isinstance(self.holds, MappingProxyType):
+            object.__setattr__(self, "holds", MappingProxyType(dict(self.holds)))
 
     def get(self, tenant: str, workload: str) -> WorkloadMetrics:
         found = self.workloads.get((tenant, workload))

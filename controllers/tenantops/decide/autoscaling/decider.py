@@ -22,9 +22,9 @@ from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning
 from tenantops.decide.autoscaling.state import WorkloadState
 from tenantops.decide.autoscaling.workload import Guards, decide_workload
 from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
-from tenantops.structs import naming
-from tenantops.structs.plan import Alert, Decision, ScaleAction, ScaleTarget, Severity, TargetKind
+from tenantops.structs.plan import Alert, Decision, ScaleAction, ScaleTarget, Severity
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
+from tenantops.structs.targets import target_for
 
 SPEND_METRIC = "spend_mtd_usd"
 
@@ -83,20 +83,21 @@ class AutoscalingDecider:
                 alerts.append(_budget_alert(tenant, spend, spec.budget_action))
             for workload in tenant.workloads:
                 key = state_key(tenant.id, workload.name)
-                target = (
-                    ScaleTarget(TargetKind.KUBERNETES, workload.name, naming.namespace(tenant.id))
-                    if tenant.isolation == "pool"
-                    else ScaleTarget(TargetKind.ASG, naming.asg_name(environment, tenant.id, workload.name))
-                )
+                target = target_for(environment, tenant, workload.name)
                 wstate = WorkloadState.from_json(state.get(key))
                 metrics = snapshot.get(tenant.id, workload.name)
+                hold = snapshot.holds.get((tenant.id, workload.name))  # its alert is the facts decider's
+                if hold is not None and hold.blocks:
+                    decisions.append(Decision(now, tenant.id, workload.name, "skip", f"hold:{hold.cause}",
+                                              f"held: {hold.detail}; nothing changed"))
+                    continue
                 current_reading = _usable(metrics.get("replicas"), now_ts, stale_after)
                 if current_reading is None:
                     wstate.bad_passes += 1
                     new_state[key] = wstate.to_json()
                     decisions.append(Decision(now, tenant.id, workload.name, "skip", "hold",
                                               "replica count unknown (missing or stale); nothing changed"))
-                    if wstate.bad_passes >= brk.failed_passes_before_alert:
+                    if wstate.bad_passes >= brk.failed_passes_before_alert and hold is None:
                         alerts.append(_metrics_alert(tenant.id, workload.name, wstate.bad_passes, ["replicas"]))
                     continue
                 current = round(current_reading)
@@ -109,7 +110,7 @@ class AutoscalingDecider:
                 rec, desired, rule, reason = step.recommendation, step.desired, step.rule, step.reason
                 for trip in step.trips:
                     alerts.append(_breaker_alert(tenant.id, workload.name, trip))
-                if problems and wstate.bad_passes >= brk.failed_passes_before_alert:
+                if problems and wstate.bad_passes >= brk.failed_passes_before_alert and hold is None:
                     alerts.append(_metrics_alert(tenant.id, workload.name, wstate.bad_passes, problems))
                 if over_budget and spec.budget_action == "none":
                     reason = f"{reason}; tenant over budget (policy: no action)"

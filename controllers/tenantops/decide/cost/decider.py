@@ -22,7 +22,7 @@ from tenantops.decide.cost.budget import judge_budget
 from tenantops.decide.cost.findings import CostFindings, PoolFinding, TenantFinding
 from tenantops.decide.cost.forecast import ForecastModel, fit, forecast_month
 from tenantops.decide.cost.history import TenantSeries, hour_segments, hour_start
-from tenantops.decide.cost.ledger import ALERTS_KEY, RUN_KEY
+from tenantops.decide.cost.ledger import ALERTS_KEY, RUN_KEY, implausible_charge
 from tenantops.decide.cost.money import to_usd
 from tenantops.decide.cost.usage import workload_usages
 from tenantops.structs.plan import Alert, Decision, Severity
@@ -148,6 +148,12 @@ class CostDecider:
         for tenant in config.tenants:
             cost = alloc.tenants.get(tenant.id) or TenantCost(tenant.id)
             series = TenantSeries.from_state(tenant.id, state)
+            refused = implausible_charge(cost.components(), alloc.hours)
+            if refused is not None:  # the ledger keeps no implausible money; the pass says so
+                log.warning("cost of %s not recorded: %s", tenant.id, refused)
+                decisions.append(Decision(now, tenant.id, None, "cost", "cost.refused",
+                                          f"{tenant.id} cost not recorded: {refused}"))
+                cost = TenantCost(tenant.id, estimated=True)
             closed_h, closed_d = series.add(start, now, cost.components(), segments)
             if closed_d:
                 refit(series)

@@ -32,6 +32,10 @@ from tenantops.decide.cost.history import TenantSeries, day_of_hour, hour_start
 from tenantops.decide.cost.money import to_usd
 
 RUN_KEY = "pass"
+MAX_USD_PER_HOUR = 1_000_000.0
+"""No tenant spends a million dollars an hour: a charge at that rate is a broken input (a 1e300 reading
+that slipped past the observe step, an overflowing price), and the ledger refuses it rather than carry
+it into every month-to-date, forecast, budget mail and report that reads the ledger afterwards."""
 ALERTS_KEY = "alerts"
 BUCKETS = (IDLE, SHARED)
 
@@ -138,6 +142,22 @@ class Ledger:
     def alert_records(self) -> list[AlertRecord]:
         raw = self._alerts if self._alerts is not None else (self._state.get(ALERTS_KEY) or {})
         return list(records_from_state(raw).values())
+
+
+def implausible_charge(components: Mapping[str, int], hours: float) -> str | None:
+    """Why the ledger refuses to record `components` (micro-dollars over `hours`), or None when it may.
+
+    Every money figure downstream (month to date, forecasts, budgets, reports, alerts) is read from the
+    ledger, so this is the one gate an implausible amount cannot pass: a negative part, or a total at
+    more than `MAX_USD_PER_HOUR`.
+    """
+    negative = sorted(name for name, amount in components.items() if amount < 0)
+    if negative:
+        return f"negative cost for {', '.join(negative)}"
+    total = to_usd(sum(components.values()))
+    if total > MAX_USD_PER_HOUR * max(hours, 1 / 3600):
+        return f"${total:,.2f} over {hours:.3f} h is beyond ${MAX_USD_PER_HOUR:,.0f} per hour"
+    return None
 
 
 def period(end: date, days: int) -> tuple[date, date]:

@@ -1,0 +1,79 @@
+"""`FactsDecider`: the alerts for workloads whose facts do not add up (`Snapshot.holds`), one per cause.
+
+The observe step decides what is a fact and which workloads are held (`tenantops.observe.facts`); this
+pure decider says so to a person, once per workload and cause, and summarises when a cause strikes many
+workloads at once: 5,000 new tenants whose exporters are not scraped yet, or a Prometheus answering NaN
+for everything, is one alert naming the count and a sample, not thousands. A workload without metrics
+is given a grace period (`failed_passes_before_alert` passes of the controller's interval) before it
+counts, because a new tenant's first series arrive a scrape or two after its pods. The per-episode
+lifecycle (dedup, snooze, escalate, resolve) applies to these alerts as to every other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
+from tenantops.structs.plan import Alert, Severity
+from tenantops.structs.snapshot import Hold, WorkloadKey
+
+SUMMARY_AFTER = 10  # more workloads than this with one cause: one summarised alert for the cause
+SAMPLE = 20  # tenants named in a summary
+ABSENT_KEY = "no-metrics"  # state: first time each workload was seen without metrics (epoch seconds)
+
+CAUSES: Mapping[str, tuple[str, str]] = {
+    "implausible": ("metrics-implausible",
+                    "Check the exporter and the MetricsPolicy query; the workload is held until its values are sane."),
+    "disagrees": ("replicas-disagree",
+                  "Check kube-state-metrics (or the query's labels) for this workload; the live count is used and"
+                  " the workload is held until both agree."),
+    "no-metrics": ("metrics-absent",
+                   "Check that the tenant's namespace is scraped and the MetricsPolicy queries match its series;"
+                   " scale-down is frozen until they appear."),
+}
+
+
+class FactsDecider:
+    """Alerts from the pass's holds. State: when each workload was first seen without metrics."""
+
+    name = "facts"
+
+    def decide(self, inp: PassInput, state: Mapping[str, JsonValue]) -> DeciderOutput:
+        snapshot, config, now = inp.snapshot, inp.config, inp.now
+        raw = state.get(ABSENT_KEY)
+        first_seen: dict[str, float] = dict(raw) if isinstance(raw, dict) else {}
+        absent_now: dict[str, float] = {}
+        ctl = config.policies.controller
+        alerting: dict[str, list[tuple[WorkloadKey, Hold]]] = {}
+        for key, hold in sorted(snapshot.holds.items()):
+            if hold.cause == "no-metrics":
+                name = f"{key[0]}/{key[1]}"
+                since = absent_now[name] = float(first_seen.get(name, now.timestamp()))
+                tenant = config.by_id.get(key[0])
+                passes = config.for_tenant(tenant).breakers.failed_passes_before_alert if tenant else 1
+                if now.timestamp() - since < passes * ctl.interval_seconds:
+                    continue
+            alerting.setdefault(hold.cause, []).append((key, hold))
+        alerts = [a for cause, held in sorted(alerting.items()) for a in _alerts(cause, held)]
+        changed: dict[str, JsonValue] = {}
+        if absent_now != first_seen:
+            changed[ABSENT_KEY] = absent_now or None
+        return DeciderOutput(alerts=tuple(alerts), state=changed,
+                             findings={"holds": {c: len(h) for c, h in alerting.items()}} if alerting else {})
+
+
+def _alerts(cause: str, held: list[tuple[WorkloadKey, Hold]]) -> list[Alert]:
+    alert_cause, action = CAUSES.get(cause, (f"facts-{cause}", "Check the workload's metrics."))
+    if len(held) > SUMMARY_AFTER:
+        tenants = sorted({key[0] for key, _ in held})
+        sample = ", ".join(tenants[:SAMPLE]) + (f" and {len(tenants) - SAMPLE} more" if len(tenants) > SAMPLE else "")
+        return [Alert(
+            f"{alert_cause}:summary", None, Severity.WARNING, alert_cause,
+            f"{len(held)} workloads of {len(tenants)} tenants: {held[0][1].detail.split(':')[0]} ({sample})",
+            action, details={"workloads": len(held), "tenants": len(tenants), "sample": tenants[:SAMPLE],
+                             "summarised": True},
+        )]
+    return [Alert(
+        f"{alert_cause}:{key[0]}/{key[1]}", key[0], Severity.WARNING, alert_cause,
+        f"{key[0]}/{key[1]}: {hold.detail}", action, details={"workload": key[1]},
+    ) for key, hold in held]
