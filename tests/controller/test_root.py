@@ -41,7 +41,7 @@ def test_run_and_reconcile_once_build_the_same_controller(
     loop = _built(caplog, ["run", *common, "--http-host", "127.0.0.1", "--http-port", str(free_port()),
                            "--max-passes", "1"])
     assert once == loop
-    assert once["deciders"] == ["autoscaling", "rightsizing", "cost"]
+    assert once["deciders"] == ["facts", "autoscaling", "rightsizing", "cost"]
     assert once["inputs"] == ["committed_spend", "usage_history"]  # right-sizing has its history in both
     assert once["actuators"] == ["asg", "kubernetes"]
     hooks = set(once["on_pass"])
