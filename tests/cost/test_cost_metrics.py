@@ -34,3 +34,17 @@ def test_gauges_follow_the_latest_findings(tmp_path: Path) -> None:
                         if name == "tenantops_tenant_cost_component_usd_per_hour" and ("tenant", "acme") in labels)
     assert abs(per_component - acme["usd_per_hour"]) < 1e-4
     assert ("tenantops_cost_unallocated_usd_per_hour", (("bucket", "__idle__"),)) in samples
+
+
+def test_cost_counter_adds_each_pass_once(tmp_path: Path) -> None:
+    config = make_config(tmp_path, [tenant("acme")])
+    registry = CollectorRegistry()
+    metrics = CostMetrics(registry)
+    totals = []
+    for minute in (0, 0, 1):  # the same pass reported twice counts once
+        now = datetime(2026, 11, 23, 8, minute, tzinfo=UTC)
+        out = CostDecider().decide(PassInput(snapshot(now, {("acme", "api"): {"cpu": 2.0}}), config, now), {})
+        metrics.update(out.findings)
+        totals.append(sum(s.value for f in text_string_to_metric_families(generate_latest(registry).decode())
+                          if f.name == "tenantops_tenant_cost_usd" for s in f.samples if s.name.endswith("_total")))
+    assert totals[0] > 0 and totals[1] == totals[0] and totals[2] > totals[1]

@@ -1,18 +1,26 @@
-"""Per-tenant cost gauges on the controller's /metrics, so cost history lives in Prometheus.
+"""Per-tenant cost on the controller's /metrics, so cost history lives in Prometheus.
 
 A custom collector renders the latest cost findings at scrape time instead of keeping thousands of Gauge
-children up to date every pass: `update(findings)` is one reference swap, and a scrape costs one walk over
-the tenants. Tenant ids are label values; Prometheus' text format escapes them.
+children up to date every pass: `update(findings)` is one reference swap plus adding the pass's cost to the
+running totals, and a scrape costs one walk over the tenants. Tenant ids are label values; Prometheus' text
+format escapes them.
+
+`tenantops_tenant_cost_usd_total{tenant,component}` is a counter of the cost allocated since the process
+started, so PromQL can ask for spend over any window (`increase(tenantops_tenant_cost_usd_total[30d])`),
+across restarts as with every counter; the idle and shared cost kept apart is counted under the tenants
+`__idle__` and `__shared__`, so the sum over all series is the whole bill.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from tenantops.decide.cost.findings import CostFindings
@@ -33,6 +41,9 @@ class CostMetrics(Collector):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self._lock = threading.Lock()
         self._findings: CostFindings | None = None
+        self._totals: dict[tuple[str, str], float] = {}
+        self._counted_at: str | None = None  # the pass whose cost was last added (a repeat adds nothing)
+        self._created = time.time()
         if registry is not None:
             registry.register(self)
 
@@ -40,15 +51,31 @@ class CostMetrics(Collector):
         parsed = findings if isinstance(findings, CostFindings) else CostFindings.from_json(findings)
         with self._lock:
             self._findings = parsed
+            if parsed.at != self._counted_at:
+                self._counted_at = parsed.at
+                self._count(parsed)
+
+    def _count(self, f: CostFindings) -> None:
+        spent = [((tenant, c), usd) for tenant, finding in f.tenants.items() for c, usd in finding.components.items()]
+        spent += [(("__idle__", "idle"), f.idle_bucket_usd), (("__shared__", "shared"), f.shared_bucket_usd)]
+        for key, usd in spent:
+            if math.isfinite(usd) and usd > 0:  # a counter only goes up
+                self._totals[key] = self._totals.get(key, 0.0) + usd
 
     def describe(self) -> list[Any]:
         return []  # collected lazily; nothing to check at registration
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         with self._lock:
             f = self._findings
+            totals = dict(self._totals)
         if f is None:
             return
+        total = CounterMetricFamily("tenantops_tenant_cost_usd", "Cost allocated to the tenant since the "
+                                    "controller started, by component, USD.", labels=["tenant", "component"])
+        for (tenant, component), usd in sorted(totals.items()):
+            total.add_metric([tenant, component], usd, created=self._created)
+        yield total
         for name, doc, attr in _TENANT_GAUGES:
             family = GaugeMetricFamily(name, doc, labels=["tenant"])
             for tenant, finding in f.tenants.items():

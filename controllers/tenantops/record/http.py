@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, *, head: bool) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
-            self._send(200, generate_latest(self.registry), CONTENT_TYPE_LATEST, head)
+            # Content negotiation as Prometheus scrapes: OpenMetrics when the Accept header asks for it
+            # (exemplars, `_created`, `# EOF`), else the classic text format.
+            encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+            self._send(200, encoder(self.registry), content_type, head)
         elif path in ("/healthz", "/readyz"):
             ok, reason = (self.health.live if path == "/healthz" else self.health.ready)()
             self._send(200 if ok else 503, f"{reason}\n".encode(), "text/plain; charset=utf-8", head)

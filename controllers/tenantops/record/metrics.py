@@ -1,12 +1,17 @@
 """The controller's own Prometheus metrics: is it passing, how long passes take, what it decides and does.
 
 A private `CollectorRegistry` (not the process-global one) so that two controllers in one test process
-never share counters; cost metrics register their collectors into the same `registry`.
+never share counters; cost metrics register their collectors into the same `registry`. The standard
+`process_*` (CPU, memory, open files, start time), `python_info` and `python_gc_*` collectors are in it
+too, so the controller is watched like any other exporter.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 
 _PASS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
 
@@ -15,6 +20,10 @@ class ControllerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        if registry is None:  # a registry passed in may already hold them
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+            GCCollector(registry=r)
         self.pass_duration = Histogram(
             "tenantops_pass_duration_seconds", "Wall time of one reconciliation pass.", buckets=_PASS_BUCKETS,
             registry=r,
