@@ -191,3 +191,30 @@ def test_short_history_is_reported_but_not_applied(config: Config) -> None:
     assert not out.findings["patches"]
     assert "of history" in _row(out, "shop")["applied"]["cpu"]
     assert _row(out, "shop")["cpu"]["confidence"] < 0.2
+
+
+def _two_container_history() -> UsageHistory:
+    """shop/api's pods run `api` (0.3 cores, 400 MiB) and `proxy` (0.1 cores, 100 MiB)."""
+    t = times(7, end=NOW.timestamp())
+    parts = {"api": (0.3, 400 * MI), "proxy": (0.1, 100 * MI)}
+    containers = {
+        ("shop", "api", "cpu"): {c: Series(t, np.full(t.size, cpu)) for c, (cpu, _) in parts.items()},
+        ("shop", "api", "memory"): {c: Series(t, np.full(t.size, mem)) for c, (_, mem) in parts.items()},
+    }
+    series = {("shop", "api", "cpu"): Series(t, np.full(t.size, 0.4)),
+              ("shop", "api", "memory"): Series(t, np.full(t.size, 500 * MI))}
+    return UsageHistory(NOW - timedelta(days=7), NOW, series, replicas={("shop", "api"): 1.0},
+                        containers=containers)
+
+
+def test_per_container_history_gives_per_container_recommendations_and_patches(config: Config) -> None:
+    out = RightsizingDecider(_two_container_history()).decide(_pass(config), {})
+    recs = _row(out, "shop")["status"]["recommendation"]["containerRecommendations"]
+    assert [r["containerName"] for r in recs] == ["api", "proxy"]
+    api, proxy = (int(r["target"]["cpu"][:-1]) for r in recs)
+    assert api == pytest.approx(3 * proxy, rel=0.05)  # each container judged on its own usage
+    (patch,) = [RequestPatch.from_json(p) for p in out.findings["patches"]]
+    # The pod's guarded step (1 core -> 500m at most 50% per step) shared by the containers' own needs.
+    assert patch.requests["cpu"] == "500m"
+    assert patch.containers["api"]["cpu"] == "375m" and patch.containers["proxy"]["cpu"] == "125m"
+    assert set(patch.containers["api"]) == {"cpu", "memory"}

@@ -88,6 +88,37 @@ def test_history_from_a_real_prometheus_in_one_request_per_resource(prometheus, 
     assert kills and kills[0].usage == pytest.approx(400 * MI, rel=0.01)
 
 
+def test_per_container_history_and_the_pod_as_their_sum(prometheus, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    config = load_config(catalog, REPO / "policies")
+    end = float(int(time.time()) // 60 * 60) - 120
+    start = end - 3 * 3600
+    stamps = [start + 60 * i for i in range(int((end - start) // 60))]
+    series = []
+    for pod in ("api-5d8f7c9b4-abcde", "api-5d8f7c9b4-fghij"):
+        for container, cores, memory in (("api", 0.3, 400 * MI), ("proxy", 0.1, 50 * MI)):
+            labels = {"namespace": "tenant-shop", "pod": pod, "container": container}
+            series.append(Series("container_cpu_usage_seconds_total", labels,
+                                 [(t, cores * (t - start)) for t in stamps]))
+            series.append(Series("container_memory_working_set_bytes", labels, [(t, memory) for t in stamps]))
+        # The pause container and cgroup-level series are not containers of the workload.
+        series.append(Series("container_memory_working_set_bytes",
+                             {"namespace": "tenant-shop", "pod": pod, "container": "POD"}, [(t, 1e6) for t in stamps]))
+    server = prometheus(series=series)
+    source = UsageHistorySource(server.url)
+    history = source.fetch(config, datetime.fromtimestamp(end, UTC))
+    assert not history.errors and source.requests_sent == 4  # still one query per resource
+    cpu = history.per_container("shop", "api", "cpu")
+    assert sorted(cpu) == ["api", "proxy"]
+    assert float(cpu["api"].values[-1]) == pytest.approx(0.3, rel=0.02)
+    assert float(cpu["proxy"].values[-1]) == pytest.approx(0.1, rel=0.02)
+    assert float(history.get("shop", "api", "cpu").values[-1]) == pytest.approx(0.4, rel=0.02)
+    memory = history.per_container("shop", "api", "memory")
+    assert sorted(memory) == ["api", "proxy"]
+    assert float(history.get("shop", "api", "memory").values[-1]) == pytest.approx(450 * MI, rel=0.01)
+
+
 def test_history_query_failure_is_reported_not_raised(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(CATALOG)

@@ -133,3 +133,18 @@ def test_requests_are_never_above_limits(containers: list[tuple[str, str | None]
             assert request <= parse_quantity(limit) + 1e-9
         if not raise_limits:
             assert change.limits == {}
+
+
+def test_per_container_requests_of_the_patch_are_written_as_given(kube_api: Any, apps: client.AppsV1Api) -> None:
+    _deploy(kube_api, apps, "web", [
+        {"name": "app", "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "2"}}},
+        {"name": "proxy", "resources": {"requests": {"cpu": "900m"}, "limits": {"cpu": "2"}}},
+    ])
+    patch = RequestPatch("shop", "web", NS, "web", {"cpu": "1"}, "test",
+                         containers={"app": {"cpu": "750m"}, "proxy": {"cpu": "250m"}, "gone": {"cpu": "1"}})
+    done = RequestsActuator(apps).apply(patch)
+    assert done.status is OutcomeStatus.APPLIED
+    after = _resources(kube_api, "web")
+    # Not in proportion to the current requests (1:9), but as each container's own usage says.
+    assert after["app"]["requests"] == {"cpu": "750m"} and after["proxy"]["requests"] == {"cpu": "250m"}
+    assert RequestPatch.from_json(patch.to_json()) == patch

@@ -104,6 +104,14 @@ def _format(resource: str, value: float) -> str:
     return cpu_quantity(value) if resource == "cpu" else memory_quantity(value)
 
 
+def _per_container(containers: Iterable[Any], patch: RequestPatch) -> dict[str, dict[str, str]]:
+    """The patch's own per-container requests for the containers the pod has, else the pod's split."""
+    items = list(containers)
+    names = {str(c.name) for c in items}
+    explicit = {n: dict(r) for n, r in patch.containers.items() if n in names}
+    return explicit or split_requests(items, patch.workload, patch.requests)
+
+
 @dataclass(frozen=True, slots=True)
 class ContainerChange:
     """What one container gets: its requests, the limits that must move with them, and what was capped."""
@@ -181,7 +189,7 @@ class RequestsActuator:
                                       attempts)
                 before = {str(c.name): _resources(c, "requests") for c in containers}
                 try:
-                    changes = fit_to_limits(containers, split_requests(containers, patch.workload, patch.requests),
+                    changes = fit_to_limits(containers, _per_container(containers, patch),
                                             raise_limits=patch.raise_limits)
                 except ValueError as exc:
                     return self._done(patch, OutcomeStatus.FAILED, before, {}, str(exc), attempts)

@@ -2,8 +2,10 @@
 
 Each query aggregates `by (tenant, workload)` (per-pod CPU cores and memory bytes, OOM kills, replicas),
 so the number of requests depends on how many distinct query texts the policies use, never on how many
-tenants there are. Ranges longer than Prometheus's 11,000 points per series are fetched in chunks.
-A query that fails leaves its resource empty and is listed in `errors`; the other resources still arrive.
+tenants there are. The default usage queries also keep `container`: each container's mean over the
+pods is kept, and their sum is the per-pod series (one query still answers both). Ranges longer than
+Prometheus's 11,000 points per series are fetched in chunks. A query that fails leaves its resource
+empty and is listed in `errors`; the other resources still arrive.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class UsageHistorySource:
             raise ValueError("now must be timezone-aware")
         selected = list(config.tenants if tenants is None else tenants)
         known = {(t.id, w.name) for t in selected for w in t.workloads}
-        samples: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+        samples: dict[tuple[str, str, str, str], list[tuple[float, float]]] = {}
         errors: list[str] = []
         earliest = now
         end = now.replace(microsecond=0)
@@ -124,9 +126,10 @@ def absorb_matrix(
     result: Iterable[Mapping[str, Any]],
     planned: RangeQuery,
     known: set[tuple[str, str]],
-    samples: dict[tuple[str, str, str], list[tuple[float, float]]],
+    samples: dict[tuple[str, str, str, str], list[tuple[float, float]]],
 ) -> int:
-    """Add one matrix answer's points to `samples`; returns how many series were ignored."""
+    """Add one matrix answer's points to `samples` (keyed by tenant, workload, kind and container, "" when
+    the query has no `container` label); returns how many series were ignored."""
     ignored = 0
     for series in result:
         labels = series.get("metric") or {}
@@ -134,7 +137,8 @@ def absorb_matrix(
         if key not in known or key[0] not in planned.tenants:
             ignored += 1
             continue
-        bucket = samples.setdefault((key[0], key[1], planned.kind), [])
+        container = str(labels.get("container", "")) if planned.kind in ("cpu", "memory") else ""
+        bucket = samples.setdefault((key[0], key[1], planned.kind, container), [])
         for point in series.get("values") or ():
             try:
                 when, value = float(point[0]), float(point[1])
@@ -146,23 +150,35 @@ def absorb_matrix(
 
 
 def build_history(
-    samples: Mapping[tuple[str, str, str], list[tuple[float, float]]],
+    samples: Mapping[tuple[str, str, str, str], list[tuple[float, float]]],
     start: datetime,
     end: datetime,
     errors: Sequence[str] = (),
 ) -> UsageHistory:
-    """Arrange raw points into per-resource series, OOM kills (with the memory in use) and mean replicas."""
+    """Arrange raw points into per-resource series (per pod, and per container where the query kept the
+    label), OOM kills (with the memory in use) and mean replicas."""
     series: dict[HistoryKey, Series] = {}
+    containers: dict[HistoryKey, dict[str, Series]] = {}
     ooms: dict[tuple[str, str], tuple[OomKill, ...]] = {}
     replicas: dict[tuple[str, str], float] = {}
-    for (tenant, workload, kind), points in samples.items():
-        if kind == "cpu":
-            series[(tenant, workload, "cpu")] = Series.of(_dedupe(points))
-        elif kind == "memory":
-            series[(tenant, workload, "memory")] = Series.of(_dedupe(points))
+    pod_points: dict[HistoryKey, dict[float, list[float]]] = {}
+    for (tenant, workload, kind, container), points in samples.items():
+        if kind in ("cpu", "memory"):
+            key: HistoryKey = (tenant, workload, "cpu" if kind == "cpu" else "memory")
+            deduped = _dedupe(points)
+            if container:
+                containers.setdefault(key, {})[container] = Series.of(deduped)
+            total = pod_points.setdefault(key, {})
+            for when, value in deduped:  # the pod uses what its containers use, at the same step
+                total.setdefault(when, []).append(value)
         elif kind == "replicas" and points:
             replicas[(tenant, workload)] = float(np.mean([v for _, v in points]))
-    for (tenant, workload, kind), points in samples.items():
+    for key, by_time in pod_points.items():
+        # Only the steps every container reported: a partial sum would understate the pod's use.
+        parts = max(1, len(containers.get(key, {})))
+        series[key] = Series.of(sorted((when, sum(values)) for when, values in by_time.items()
+                                       if len(values) >= parts))
+    for (tenant, workload, kind, _), points in samples.items():
         if kind != "oom":
             continue
         memory = series.get((tenant, workload, "memory"))
@@ -175,7 +191,7 @@ def build_history(
                 kills.append(OomKill(when, used))
         if kills:
             ooms[(tenant, workload)] = tuple(kills)
-    return UsageHistory(start, end, series, ooms, replicas, tuple(errors))
+    return UsageHistory(start, end, series, ooms, replicas, tuple(errors), containers)
 
 
 def _dedupe(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -10,13 +10,13 @@ from tenantops.config.kinds.common import NonNegative, Positive, Quantity, parse
 from tenantops.config.registry import Spec, policy_kind
 
 DEFAULT_CPU_QUERY = (
-    'avg by (tenant, workload) (sum by (tenant, workload, pod) (label_replace(label_replace('
-    'rate(container_cpu_usage_seconds_total{namespace=~"tenant-.+", container!=""}[5m]), '
+    'avg by (tenant, workload, container) (sum by (tenant, workload, pod, container) (label_replace(label_replace('
+    'rate(container_cpu_usage_seconds_total{namespace=~"tenant-.+", container!="", container!="POD"}[5m]), '
     '"tenant", "$1", "namespace", "tenant-(.+)"), "workload", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]+")))'
 )
 DEFAULT_MEMORY_QUERY = (
-    'avg by (tenant, workload) (sum by (tenant, workload, pod) (label_replace(label_replace('
-    'container_memory_working_set_bytes{namespace=~"tenant-.+", container!=""}, '
+    'avg by (tenant, workload, container) (sum by (tenant, workload, pod, container) (label_replace(label_replace('
+    'container_memory_working_set_bytes{namespace=~"tenant-.+", container!="", container!="POD"}, '
     '"tenant", "$1", "namespace", "tenant-(.+)"), "workload", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]+")))'
 )
 DEFAULT_OOM_QUERY = (

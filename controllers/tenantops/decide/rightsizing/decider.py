@@ -17,8 +17,9 @@ across passes and restarts.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,12 +57,16 @@ class RequestPatch:
     # Where a request would exceed its container's limit: raise the limit by the same factor (True), or
     # keep the limit and cap the request at it (False). The API server refuses requests above limits.
     raise_limits: bool = True
+    # Per container, where the history had per-container usage: their requests (summing to `requests`).
+    # Empty: the actuator shares `requests` out in proportion to the containers' current requests.
+    containers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "tenant": self.tenant, "workload": self.workload, "namespace": self.namespace,
             "deployment": self.deployment, "requests": dict(self.requests), "reason": self.reason,
             "raise_limits": self.raise_limits,
+            "containers": {name: dict(reqs) for name, reqs in self.containers.items()},
         }
 
     @staticmethod
@@ -70,6 +75,8 @@ class RequestPatch:
             str(data["tenant"]), str(data["workload"]), str(data["namespace"]), str(data["deployment"]),
             {str(k): str(v) for k, v in dict(data["requests"]).items()}, str(data.get("reason", "")),
             bool(data.get("raise_limits", True)),
+            {str(n): {str(k): str(v) for k, v in dict(r).items()}
+             for n, r in dict(data.get("containers") or {}).items()},
         )
 
 
@@ -170,8 +177,11 @@ class RightsizingDecider:
                 "schedule": list(rec.schedule) if rec and rec.schedule else None,
                 "reason": rec.reason if rec else "no usage samples in the lookback",
             }
-        # The VPA's own status shape; the pool Deployments' container is named after the workload.
-        row["status"] = vpa_status(workload.name, recs, inp.now)
+        by_container = _container_recommendations(history, tenant.id, workload.name, spec, now)
+        # The VPA's own status shape, one entry per container where the history has them; otherwise the
+        # pod's (the pool Deployments' one container is named after the workload).
+        row["status"] = vpa_status({c: by_container[c] for c in sorted(by_container)} or {workload.name: recs},
+                                   inp.now)
         row["confidence"] = round(min((r.confidence for r in recs.values() if r is not None), default=0.0), 3)
         cpu_rec, mem_rec = recs["cpu"], recs["memory"]
         saving: float | None = None
@@ -197,7 +207,7 @@ class RightsizingDecider:
                 "risk": choice.risk, "risk_label": choice.risk_label, "reason": choice.reason,
                 "change": _instance_change(inp, tenant, workload, choice.current_type, choice.recommended_type),
             }
-        patch, new_state, applied = self._patch(inp, tenant, workload, spec, recs, current, prior)
+        patch, new_state, applied = self._patch(inp, tenant, workload, spec, recs, current, prior, by_container)
         row["applied"] = applied
         reason = "; ".join(
             f"{r} {_fmt(r, current[r])} -> {_fmt(r, recs[r].request_at(hour))}"  # type: ignore[union-attr]
@@ -233,6 +243,7 @@ class RightsizingDecider:
         recs: Mapping[Resource, Recommendation | None],
         current: Mapping[Resource, float],
         prior: JsonValue,
+        by_container: Mapping[str, Mapping[Resource, Recommendation | None]] | None = None,
     ) -> tuple[RequestPatch | None, JsonValue, dict[str, str]]:
         """The guarded patch for a pool workload in apply mode, the new state, and what was decided per resource."""
         decided: dict[str, str] = {}
@@ -243,6 +254,7 @@ class RightsizingDecider:
         prior_map = prior if isinstance(prior, dict) else {}
         new_state = {r: dict(prior_map.get(r, {})) for r in RESOURCES if isinstance(prior_map.get(r), dict)}
         requests: dict[str, str] = {}
+        per_container: dict[str, dict[str, str]] = {}
         notes: list[str] = []
         for resource in RESOURCES:
             rec = recs[resource]
@@ -266,15 +278,48 @@ class RightsizingDecider:
             decided[resource] = step.reason
             if step.apply:
                 requests[resource] = _quantity(resource, step.value)
+                for container, share in _shares(by_container or {}, resource, inp.now.hour).items():
+                    per_container.setdefault(container, {})[resource] = _quantity(resource, step.value * share)
                 notes.append(f"{resource}: {step.reason}")
                 new_state[resource] = {"at": inp.now.isoformat(), "value": step.value}
         if not requests:
             return None, None, decided
         patch = RequestPatch(
             tenant.id, workload.name, tenant_namespace(tenant.id), workload.name, requests, "; ".join(notes),
-            spec.raise_limits,
+            spec.raise_limits, per_container,
         )
         return patch, (None if inp.dry_run else new_state), decided
+
+
+def _container_recommendations(history: UsageHistory, tenant: str, workload: str, spec: RightsizingSpec,
+                               now: float) -> dict[str, dict[Resource, Recommendation | None]]:
+    """Each container's own recommendation, where the history has per-container series.
+
+    The policy's per-pod minimum is shared out between the containers; OOM kills are counted per pod
+    (kube-state-metrics' reason carries no usage of its own), so they shape the pod's total, which the
+    patch splits by these recommendations.
+    """
+    names = sorted({c for r in RESOURCES for c in history.per_container(tenant, workload, r)})
+    out: dict[str, dict[Resource, Recommendation | None]] = {}
+    for name in names:
+        out[name] = {}
+        for resource in RESOURCES:
+            series = history.per_container(tenant, workload, resource).get(name)
+            base = resource_params(spec, resource)
+            params = dataclasses.replace(base, minimum=base.minimum / len(names))
+            out[name][resource] = recommend(series.times, series.values, now, params) if series else None
+    return out
+
+
+def _shares(by_container: Mapping[str, Mapping[Resource, Recommendation | None]], resource: Resource,
+            hour: int) -> dict[str, float]:
+    """Each container's share of the pod's `resource`, from their own recommendations (empty: unknown)."""
+    wanted = {c: recs.get(resource) for c, recs in by_container.items()}
+    if not wanted or any(rec is None for rec in wanted.values()):
+        return {}
+    values = {c: rec.request_at(hour) for c, rec in wanted.items() if rec is not None}
+    total = sum(values.values())
+    return {c: v / total for c, v in values.items()} if total > 0 else {}
 
 
 def _instance_change(inp: PassInput, tenant: Tenant, workload: Workload, current: str | None,

@@ -51,6 +51,12 @@ class UsageHistory:
     ooms: Mapping[tuple[str, str], tuple[OomKill, ...]] = field(default_factory=dict)
     replicas: Mapping[tuple[str, str], float] = field(default_factory=dict)  # mean replicas over the range
     errors: tuple[str, ...] = ()
+    # Per container of the pod, where the query kept the `container` label: (tenant, workload, resource)
+    # -> container -> series. `series` then holds their sum, the per-pod usage.
+    containers: Mapping[HistoryKey, Mapping[str, Series]] = field(default_factory=dict)
 
     def get(self, tenant: str, workload: str, resource: Resource) -> Series:
         return self.series.get((tenant, workload, resource), EMPTY)
+
+    def per_container(self, tenant: str, workload: str, resource: Resource) -> Mapping[str, Series]:
+        return self.containers.get((tenant, workload, resource), {})

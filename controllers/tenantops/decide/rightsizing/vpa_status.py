@@ -36,12 +36,14 @@ def container_recommendation(container: str, recs: Mapping[Resource, Recommendat
     return {"containerName": container, **fields}
 
 
-def status(container: str, recs: Mapping[Resource, Recommendation | None], at: datetime) -> dict[str, Any]:
-    """A VerticalPodAutoscaler `status` for one workload whose pods run `container`."""
-    provided = any(rec is not None for rec in recs.values())
+def status(containers: Mapping[str, Mapping[Resource, Recommendation | None]], at: datetime) -> dict[str, Any]:
+    """A VerticalPodAutoscaler `status` for one workload: one recommendation per container of its pods."""
+    provided = any(rec is not None for recs in containers.values() for rec in recs.values())
     condition = {"type": "RecommendationProvided", "status": "True" if provided else "False",
                  "lastTransitionTime": at.isoformat()}
     if not provided:
         condition.update(reason="NoUsageSamples", message="no usage samples in the lookback")
-    recommendation = {"containerRecommendations": [container_recommendation(container, recs, at.hour)]}
+    recommendation = {"containerRecommendations": [
+        container_recommendation(name, recs, at.hour) for name, recs in containers.items()
+        if any(rec is not None for rec in recs.values())]}
     return {"recommendation": recommendation if provided else None, "conditions": [condition]}
