@@ -57,9 +57,11 @@ class Predictive(Spec):
     enabled: bool = True
     # Share of forecasts allowed to fall short of demand; the margin is calibrated online to meet it.
     target_miss: float = Field(default=0.004, gt=0, lt=0.5)
-    # Mean absolute forecast error, relative to demand (at least one replica), above which reactive decides.
-    max_error: Positive = 0.35
     warmup_samples: int = Field(default=10, ge=0)
+    # Fewer, larger steps: replicas are held while they are at most `band` forecast margins above the safe
+    # count, and a move lands in the middle of that band (0 = follow the forecast at every pass). Its width
+    # follows the workload's own noise: a few replicas where demand is smooth, more where it is bursty.
+    band: float = Field(default=1.0, ge=0, le=10)
 
 
 class ScaleToZero(Spec):

@@ -1,13 +1,25 @@
-"""Forecasting a workload's demand a few minutes ahead from its own history, with a calibrated margin.
+"""Forecasting a workload's demand over the next few decisions from its own history, with calibrated margins.
 
-Demand is in replica units at capacity (1.0 = one replica's worth). Three forecasters run side by side,
-because no single one suits every workload: a smoothed level and trend whose slope leans on the learnt
-daily/weekly profile (noisy but regular traffic), "no change" (random walks), and "the last slope goes on"
-(smooth ramps). Each is scored when its forecast comes due. Each margin is conformal: a multiplier of the
-forecaster's recent absolute error, nudged up after a miss and down after a hit, so that the share of
-misses settles at the policy's target whatever the trace looks like. The forecaster with the narrowest
-margin decides. Nothing here is tuned to a particular trace: the knobs are time constants in seconds and
-the target miss share.
+Demand is in replica units at capacity (1.0 = one replica's worth) and is what the controller measured:
+served load, which stops at the ready replicas' capacity (see `recommender` for what is inferred beyond).
+Four forecasters run side by side, because no single one suits every workload:
+
+- "no change": the newest value (smooth series, random walks);
+- "fast level": a level and a damped trend that follow within minutes (ramps);
+- "slow level": a level averaged over a quarter of an hour (bursty traffic whose spikes do not last);
+- "seasonal": the slow level moved along the learnt daily/weekly profile (regular daily cycles), which
+  takes over only as the profile is learnt (a week of history for full weight).
+
+Every forecast is made for each lead the decision cares about (each pass until new replicas are ready,
+and the one at which they are) and scored when its outcome arrives. Margins come from those observed
+errors, per forecaster and per lead, in two parts: ordinary noise is the recent mean absolute error
+(scaled with the square root of the level, so a quiet night's counting noise is not charged at the
+afternoon's size); sudden jumps are the errors above a threshold of that scale, modelled as a tail
+(how often they happen, and the mean and spread of their excess). The margin is the error that noise
+and jumps together exceed only `target_miss` of the time; an adaptive conformal term corrects it from
+the misses it actually had, and another, on every margin, from how often the replicas were saturated.
+The forecaster with the narrowest margin at the provisioning lead decides.
+Nothing here is tuned to a trace: the knobs are time constants in seconds and the target miss share.
 """
 
 from __future__ import annotations
@@ -15,31 +27,34 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tenantops.decide.autoscaling.state import DAY_BINS, FORECASTERS, WorkloadState
+from tenantops.decide.autoscaling.state import DAY_BINS, FORECASTERS, LEADS, WorkloadState
 
 DAY = 86400.0
 BIN_SECONDS = DAY / DAY_BINS
-NAMES = ("seasonal trend", "no change", "last slope")
-SEASONAL, NAIVE, SLOPE = range(FORECASTERS)
+NAMES = ("no change", "fast level", "slow level", "seasonal")
+NAIVE, FAST, SLOW, SEASONAL = range(FORECASTERS)
+JUMP = 3.0  # errors beyond this many noise scales are jumps (the tail), below it ordinary noise
+MIN_NOISE = 0.02  # noise units: a perfectly smooth past is not trusted blindly
+MAX_ADJUST = 2.0  # the conformal correction scales a margin by at most e^2 either way
+MAX_CALIBRATION = 1.5  # and the decision's calibration by at most e^1.5
+PENDING_LIMIT = 4 * LEADS
 
 
 @dataclass(frozen=True, slots=True)
 class ForecastParams:
-    level_seconds: float = 90.0  # time constant of the level (noise vs lag)
-    trend_seconds: float = 600.0  # time constant of the slope
-    trend_damping_seconds: float = 900.0  # a slope is trusted less the further ahead it is extrapolated
-    error_seconds: float = 3 * 3600.0  # memory of the absolute-error scale
+    fast_seconds: float = 120.0  # time constant of the fast level
+    trend_seconds: float = 600.0  # time constant of its slope
+    trend_damping_seconds: float = 600.0  # a slope is trusted less the further ahead it is extrapolated
+    slow_seconds: float = 900.0  # time constant of the slow level
+    error_seconds: float = 2 * 3600.0  # memory of the noise scale
+    tail_seconds: float = 2 * 86400.0  # memory of the jump rate and size (rare events need a long memory)
     profile_days: float = 3.0  # memory of the daily profile, in days of data per bin
     target_miss: float = 0.004  # share of forecasts allowed to fall short of the outcome
-    quantile_step: float = 0.1  # conformal step: how fast the margin reacts to misses
-    min_quantile: float = 0.5
-    max_quantile: float = 12.0
-    # Errors are measured relative to level**exponent (0 by default; 0.5: counting noise, which grows with the square
-    # root of the rate), so the margin follows the level at once instead of lagging the error memory.
-    scale_exponent: float = 0.0
+    conformal_step: float = 0.05  # how fast the conformal corrections react to misses (log factor per miss)
+    calibration_step: float = 0.1  # the same for the decision's own misses (saturated passes)
 
 
-def _ewma_weight(dt: float, tau: float) -> float:
+def _weight(dt: float, tau: float) -> float:
     return 1.0 - math.exp(-dt / tau) if tau > 0 else 1.0
 
 
@@ -57,21 +72,32 @@ def _profile_at(state: WorkloadState, at: float) -> float:
     return value * state.week[_weekday(at)]
 
 
-def observe(state: WorkloadState, value: float, at: float, params: ForecastParams) -> None:
-    """Fold one observation (replica units at capacity, taken at epoch `at`) into the state, in place."""
+def norm(level: float) -> float:
+    """Errors are measured in units of sqrt(level + 1): counting noise grows with the square root of the
+    rate, so the margin follows the level at once instead of waiting for the error memory."""
+    return math.sqrt(max(0.0, level) + 1.0)
+
+
+def observe(state: WorkloadState, value: float, at: float, params: ForecastParams, censored: bool = False) -> None:
+    """Fold one observation (replica units at capacity, taken at epoch `at`) into the state, in place.
+
+    `censored`: the value is a lower bound (the replicas were saturated): its errors say only that the
+    forecast was at least this far short, so it counts as a jump and does not shrink the noise scale.
+    """
     if state.last_at is not None and at <= state.last_at:
         return  # a repeated or out-of-order sample carries nothing new
-    _settle(state, value, at, params)
+    _settle(state, value, at, params, censored)
     if state.last_at is None or state.count == 0:
-        state.level, state.trend, state.slope = value, 0.0, 0.0
+        state.level = state.slow = state.last_value = value
+        state.trend = 0.0
         state.day = [value] * DAY_BINS
     else:
         dt = at - state.last_at
         predicted = state.level + state.trend * dt
-        level = predicted + _ewma_weight(dt, params.level_seconds) * (value - predicted)
-        state.trend += _ewma_weight(dt, params.trend_seconds) * ((level - state.level) / dt - state.trend)
+        level = predicted + _weight(dt, params.fast_seconds) * (value - predicted)
+        state.trend += _weight(dt, params.trend_seconds) * ((level - state.level) / dt - state.trend)
         state.level = level
-        state.slope = (value - state.last_value) / dt
+        state.slow += _weight(dt, params.slow_seconds) * (value - state.slow)
         _learn_profile(state, value, at, dt, params)
     state.last_value = value
     state.last_at = at
@@ -91,96 +117,138 @@ def _learn_profile(state: WorkloadState, value: float, at: float, dt: float, par
     state.seasonal_weight = min(1.0, state.seasonal_weight + dt / (7 * DAY))
 
 
-def _settle(state: WorkloadState, value: float, at: float, params: ForecastParams) -> None:
-    """Score the forecasts that have come due against what happened, updating errors and margins."""
-    if not state.pending:
-        return
-    slack = (at - state.last_at) / 2.0 if state.last_at is not None else 0.0
-    weight = _ewma_weight(max(1.0, at - (state.last_at or at)), params.error_seconds)
-    step, target = params.quantile_step, params.target_miss
-    keep: list[list[float]] = []
-    for entry in state.pending:
-        if entry[0] > at + slack:
-            keep.append(entry)
-            continue
-        norm = entry[1 + 2 * FORECASTERS] if len(entry) > 1 + 2 * FORECASTERS else 1.0
-        for i in range(FORECASTERS):
-            error = value - entry[1 + i]
-            state.mae[i] += weight * (abs(error) / norm - state.mae[i])
-            q = state.quantile[i]
-            q += step * (1.0 - target) if error > q * entry[1 + FORECASTERS + i] else -step * target
-            state.quantile[i] = min(params.max_quantile, max(params.min_quantile, q))
-    state.pending = keep
-
-
-def normaliser(state: WorkloadState, params: ForecastParams) -> float:
-    if params.scale_exponent == 0:
-        return 1.0
-    return float(max(1.0, abs(state.level)) ** params.scale_exponent)
-
-
-def error_scale(state: WorkloadState, which: int, params: ForecastParams) -> float:
-    """The unit of a margin: recent (level-normalised) absolute error at today's level, floored so a
-    perfectly smooth past is not trusted blindly."""
-    return max(state.mae[which] * normaliser(state, params), 0.01 * abs(state.level), 0.02)
-
-
 def point(state: WorkloadState, at: float, params: ForecastParams, which: int) -> float:
     """Point forecast of demand at epoch `at` (after the last observation) by one forecaster."""
     last = state.last_at if state.last_at is not None else at
     ahead = max(0.0, at - last)
     if which == NAIVE:
         return state.last_value
-    tau = params.trend_damping_seconds
-    effective = tau * (1.0 - math.exp(-ahead / tau)) if tau > 0 else ahead
-    if which == SLOPE:
-        return max(0.0, state.last_value + state.slope * effective)
-    trend = state.trend
-    weight = state.seasonal_weight
-    if weight > 0 and ahead > 0 and state.day:
-        seasonal_slope = (_profile_at(state, at) - _profile_at(state, last)) / ahead
-        trend = (1.0 - 0.5 * weight) * trend + 0.5 * weight * seasonal_slope
-    return max(0.0, state.level + trend * effective)
+    if which == FAST:
+        tau = params.trend_damping_seconds
+        effective = tau * (1.0 - math.exp(-ahead / tau)) if tau > 0 else ahead
+        return max(0.0, state.level + state.trend * effective)
+    if which == SLOW or not state.day or state.seasonal_weight <= 0:
+        return state.slow
+    # The slow level lags by about its time constant: move it along the profile from then to `at`.
+    shift = _profile_at(state, at) - _profile_at(state, last - params.slow_seconds)
+    return max(0.0, state.slow + state.seasonal_weight * shift)
 
 
-def margin(state: WorkloadState, which: int, params: ForecastParams) -> float:
-    return state.quantile[which] * error_scale(state, which, params)
+def _settle(state: WorkloadState, value: float, at: float, params: ForecastParams, censored: bool) -> None:
+    """Score the forecasts that have come due against what happened: noise scale, jump tail, conformal term."""
+    if not state.pending:
+        return
+    slack = (at - state.last_at) / 2.0 if state.last_at is not None else 0.0
+    dt = max(1.0, at - (state.last_at or at))
+    w_err, w_tail = _weight(dt, params.error_seconds), _weight(dt, params.tail_seconds)
+    alpha, step = params.target_miss, params.conformal_step
+    keep: list[list[float]] = []
+    for entry in state.pending:
+        due = entry[0]
+        if due > at + slack:
+            keep.append(entry)
+            continue
+        if due < at - slack:
+            continue  # its outcome was never observed (a skipped pass): nothing to learn
+        k, scale = int(entry[1]), entry[2]
+        state.scored[k] += 1.0
+        # Until a lead has hours of outcomes its memories are plain means, so they leave their seeds at once.
+        a_err, a_tail = max(w_err, 1.0 / state.scored[k]), max(w_tail, 1.0 / state.scored[k])
+        for f in range(FORECASTERS):
+            i = f * LEADS + k
+            z = (value - entry[3 + f]) / scale  # error in noise units at the level it was made at
+            noise = max(state.err[i], MIN_NOISE)
+            threshold = JUMP * noise
+            if not censored:
+                state.err[i] += a_err * (min(abs(z), threshold) - state.err[i])
+            jump = censored or z > threshold
+            state.rate[i] += a_tail * (float(jump) - state.rate[i])
+            if jump:
+                excess = max(0.0, z - threshold)
+                if censored:
+                    excess = max(excess, state.excess[i])  # a lower bound: never evidence of smaller jumps
+                state.jumps[i] += 1.0
+                a_jump = max(w_tail, 1.0 / state.jumps[i])  # jumps are rare: a plain mean until there are many
+                state.excess[i] += a_jump * (excess - state.excess[i])
+                state.excess2[i] += a_jump * (excess * excess - state.excess2[i])
+            missed = censored or z > entry[3 + FORECASTERS + f]
+            adjust = state.adjust[i] + (step * (1.0 - alpha) if missed else -step * alpha)
+            state.adjust[i] = min(MAX_ADJUST, max(-MAX_ADJUST, adjust))
+    state.pending = keep
 
 
-def best(state: WorkloadState, params: ForecastParams) -> int:
-    """The forecaster with the narrowest calibrated margin: the one that knows this workload best."""
-    norm = normaliser(state, params)
-    floor = max(0.01 * abs(state.level), 0.02)
-    chosen, narrowest = 0, math.inf
-    for i in range(FORECASTERS):
-        width = state.quantile[i] * max(state.mae[i] * norm, floor)
-        if width < narrowest:
-            chosen, narrowest = i, width
-    return chosen
+def margin_units(state: WorkloadState, f: int, k: int, alpha: float) -> float:
+    """The calibrated margin in noise units at lead `k` for forecaster `f`.
+
+    Misses come from the body (ordinary noise, below `JUMP` noise scales, taken as Laplace with the
+    observed mean absolute error) and from the tail (jumps: their observed rate, and the mean and spread
+    of how far they went past the threshold). When jumps alone happen more often than `alpha`, the
+    margin is the point that only `alpha / rate` of the jumps exceed (a normal approximation of the
+    excess: an exponential one charges five times the mean to light-tailed jumps, such as a coarse
+    source's steps); otherwise the body gets what the jumps leave of the budget. The conformal term (a
+    log factor) then corrects the margin by the misses it actually had, which is what covers tails
+    heavier than the approximation."""
+    i = f * LEADS + k
+    noise = max(state.err[i], MIN_NOISE)
+    threshold = JUMP * noise
+    rate = state.rate[i]
+    if rate >= alpha:
+        mean = state.excess[i]
+        spread = math.sqrt(max(0.0, state.excess2[i] - mean * mean))
+        base = threshold + mean + spread * upper_z(alpha / rate)
+    else:
+        base = min(threshold, noise * math.log(1.0 / (2.0 * (alpha - rate))))
+    return base * math.exp(state.adjust[i])
 
 
-def upper(state: WorkloadState, at: float, params: ForecastParams, which: int, lead: float | None = None) -> float:
-    """Demand at `at` that is exceeded only about `target_miss` of the time, by this forecaster's record.
-
-    The margin is calibrated at the provisioning lead `lead` (seconds after the last observation); nearer
-    times get a margin shrunk by the square root of their share of it, as errors that accumulate step by
-    step grow with the square root of the lead.
-    """
-    width = margin(state, which, params)
-    if lead is not None and lead > 0 and state.last_at is not None:
-        width *= math.sqrt(min(1.0, max(0.0, at - state.last_at) / lead))
-    return point(state, at, params, which) + width
-
-
-def remember(state: WorkloadState, due: float, params: ForecastParams) -> None:
-    """Keep every forecaster's forecast for `due` until its time comes, to be scored by `observe`."""
-    forecasts = [point(state, due, params, i) for i in range(FORECASTERS)]
-    scales = [error_scale(state, i, params) for i in range(FORECASTERS)]
-    state.pending.append([due, *forecasts, *scales, normaliser(state, params)])
-    if len(state.pending) > 16:  # a stalled clock must not grow the state without bound
-        del state.pending[0]
+def covers(state: WorkloadState, now: float, interval: float, steps: int, params: ForecastParams,
+           which: int) -> list[tuple[float, float]]:
+    """(forecast, margin) in replica units for each pass k = 0..steps from `now`."""
+    scale = norm(state.slow) * math.exp(state.calibration)
+    out = []
+    for k in range(min(steps, LEADS - 1) + 1):
+        at = now + k * interval
+        out.append((point(state, at, params, which), margin_units(state, which, k, params.target_miss) * scale))
+    while len(out) < steps + 1:
+        out.append(out[-1])
+    return out
 
 
-def is_poor(state: WorkloadState, which: int, max_error: float) -> bool:
-    """The forecast does worse than "demand stays as it is" by more than `max_error`: not worth trusting."""
-    return state.mae[which] > (1.0 + max_error) * state.mae[NAIVE] + 1e-9
+def upper_z(p: float) -> float:
+    """The standard normal point exceeded with probability `p` (Abramowitz & Stegun 26.2.23, error < 5e-4);
+    0 at p >= 0.5."""
+    if p >= 0.5:
+        return 0.0
+    t = math.sqrt(-2.0 * math.log(p))
+    return t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1.0 + 1.432788 * t + 0.189269 * t * t
+                                                                + 0.001308 * t * t * t)
+
+
+def calibrate(state: WorkloadState, saturated: bool, params: ForecastParams) -> None:
+    """The decision's own miss rate, observed live: a pass whose replicas were saturated is a pass whose
+    count fell short. Each forecast's margin is calibrated for `target_miss`, but the count kept is the
+    largest of several passes' covers, so it misses less often than any one of them: this log factor
+    on every margin brings the share of saturated passes to `target_miss` (adaptive conformal inference
+    on the decision itself). Called only for passes where the count was above its floor, where the
+    margin was what decided."""
+    alpha, step = params.target_miss, params.calibration_step
+    value = state.calibration + (step * (1.0 - alpha) if saturated else -step * alpha)
+    state.calibration = min(MAX_CALIBRATION, max(-MAX_CALIBRATION, value))
+
+
+def best(state: WorkloadState, steps: int, params: ForecastParams) -> int:
+    """The forecaster with the narrowest calibrated margin at the provisioning lead."""
+    k = min(steps, LEADS - 1)
+    return min(range(FORECASTERS), key=lambda f: margin_units(state, f, k, params.target_miss))
+
+
+def remember(state: WorkloadState, now: float, interval: float, steps: int, params: ForecastParams) -> None:
+    """Keep every forecaster's forecast and margin for each lead until its outcome comes, to be scored."""
+    scale = norm(state.slow)
+    for k in range(min(steps, LEADS - 1) + 1):
+        at = now + k * interval
+        forecasts = [point(state, at, params, f) for f in range(FORECASTERS)]
+        margins = [margin_units(state, f, k, params.target_miss) for f in range(FORECASTERS)]
+        state.pending.append([at, float(k), scale, *forecasts, *margins])
+    if len(state.pending) > PENDING_LIMIT:  # a stalled clock must not grow the state without bound
+        del state.pending[: len(state.pending) - PENDING_LIMIT]

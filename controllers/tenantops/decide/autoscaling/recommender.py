@@ -21,6 +21,7 @@ from tenantops.decide.autoscaling.state import WorkloadState
 
 DEFAULT_INTERVAL = 60.0
 EPS = 1e-9
+SATURATED = 0.999  # demand at this share of the ready replicas' capacity or more: the metric has stopped there
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +31,8 @@ class Tuning:
     predictive: bool
     tolerance: float
     startup_seconds: float
-    max_error: float
     warmup_samples: int
+    band: float
     up: Limits
     down: Limits
     scale_to_zero: bool
@@ -39,7 +40,7 @@ class Tuning:
     cooldown_seconds: float
     budget_action: str
     forecast: forecast.ForecastParams
-    shrink_near_margins: bool = False
+    growth: float = 1.0 / 0.7  # inferred demand per step while saturated: the HPA's 1/u at its target
 
     @classmethod
     def of(cls, spec: ScalingSpec) -> Tuning:
@@ -48,8 +49,8 @@ class Tuning:
             predictive=spec.algorithm == "predictive" and p.enabled,
             tolerance=spec.tolerance,
             startup_seconds=float(spec.startup_seconds),
-            max_error=p.max_error,
             warmup_samples=p.warmup_samples,
+            band=p.band,
             up=Limits(float(spec.scale_up.stabilization_seconds), spec.scale_up.max_pods,
                       spec.scale_up.max_percent, float(spec.scale_up.period_seconds)),
             down=Limits(float(spec.scale_down.stabilization_seconds), spec.scale_down.max_pods,
@@ -59,6 +60,7 @@ class Tuning:
             cooldown_seconds=float(spec.scale_to_zero.cooldown_seconds),
             budget_action=spec.budget_action,
             forecast=forecast.ForecastParams(target_miss=p.target_miss),
+            growth=1.0 / min(m.target / m.capacity_or_default() for m in spec.metrics),
         )
 
 
@@ -111,9 +113,13 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
     state.decided_at = now
     if demand is None:
         return Recommendation(current, "hold", "no usable metric this pass; replicas kept as they are", state)
-    forecast.observe(state, demand, obs.at, tuning.forecast)
+    saturated = obs.ready > 0 and demand >= SATURATED * obs.ready
+    state.saturated = state.saturated + 1 if saturated else 0
+    forecast.observe(state, demand, obs.at, tuning.forecast, censored=saturated)
+    if tuning.predictive and obs.current > max(1, bounds.min_replicas):
+        forecast.calibrate(state, saturated, tuning.forecast)
 
-    estimate, rule, reason = _estimate(tuning, obs, state, demand, now, interval)
+    estimate, rule, reason, band = _estimate(tuning, obs, state, demand, now, interval)
     floor = bounds.min_replicas if bounds.scale_to_zero else max(1, bounds.min_replicas)
 
     zero = _scale_to_zero(tuning, bounds, obs, state, demand, estimate)
@@ -127,6 +133,13 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
             window = tuning.down.stabilization_seconds if direction == "down" else tuning.up.stabilization_seconds
             rule, reason = "stabilized", (f"{reason}; held at {desired} by the {window:.0f}s scale-{direction} "
                                           "stabilisation window")
+        banded = _banded(band, desired, current)
+        if banded != desired:
+            if banded == current:
+                rule, reason = "banded", f"{reason}; kept at {current}, within {band:.1f} replicas of it"
+            else:
+                reason = f"{reason}; moved to {banded}, the middle of a {band:.1f}-replica band"
+            desired = banded
         limited = rate_limit(state, desired, current, now, tuning.up, tuning.down)
         if limited != desired:
             rule, reason = "rate-limited", f"{reason}; limited to {limited} by the scale rate policy"
@@ -143,39 +156,47 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
 
 def _estimate(
     tuning: Tuning, obs: Observation, state: WorkloadState, demand: float, now: float, interval: float
-) -> tuple[int, str, str]:
-    """Replicas wanted before damping: predictive when trusted, else the HPA calculation."""
+) -> tuple[int, str, str, float]:
+    """Replicas wanted before damping (predictive when trusted, else the HPA calculation), and the width
+    of the band within which a count is held (0 for the HPA rule, which has its tolerance)."""
     steps = math.ceil(tuning.startup_seconds / interval - EPS)
-    due = now + steps * interval
     params = tuning.forecast
-    which = forecast.best(state, params)
-    forecast.remember(state, due, params)
+    forecast.remember(state, now, interval, steps, params)
     reactive, metric = hpa_recommendation(obs.metrics, obs.ready, obs.current, tuning.tolerance)
     if not tuning.predictive:
-        return reactive, "reactive", f"HPA rule on {metric}: {demand:.2f} replicas of demand at capacity"
+        return reactive, "reactive", f"HPA rule on {metric}: {demand:.2f} replicas of demand at capacity", 0.0
     if state.count < tuning.warmup_samples:
         return reactive, "reactive", (f"HPA rule on {metric}: forecast warming up "
-                                      f"({state.count}/{tuning.warmup_samples} samples)")
-    if forecast.is_poor(state, which, tuning.max_error):
-        return reactive, "reactive", (f"HPA rule on {metric}: forecast error {state.mae[which]:.2f} is over "
-                                      f"{tuning.max_error:.0%} worse than assuming no change")
-    # Replicas asked for now serve from `steps` intervals on; until then only the ones kept do, so the
-    # count must cover the forecast at the end of start-up, and must not drop below what is needed sooner.
-    # Forecasts are monotone in lead time up to the slow seasonal term, so the nearest and farthest of the
-    # sooner leads bound the rest.
-    ahead = math.ceil(forecast.upper(state, due, params, which) - EPS)
-    sooner = 0
-    if steps > 0:
-        lead = due - obs.at if tuning.shrink_near_margins else None
-        first = forecast.upper(state, now, params, which, lead)
-        last = forecast.upper(state, now + (steps - 1) * interval, params, which, lead) if steps > 1 else first
-        sooner = math.ceil(max(first, last) - EPS)
+                                      f"({state.count}/{tuning.warmup_samples} samples)"), 0.0
+    which = forecast.best(state, steps, params)
+    covers = forecast.covers(state, now, interval, steps, params, which)
+    # Replicas asked for now serve from `steps` passes on; until then only the ones kept do, so the count
+    # must cover the forecast at the end of start-up, and must not drop below what is needed sooner.
+    uppers = [value + width for value, width in covers]
+    ahead = math.ceil(uppers[-1] - EPS)
+    sooner = math.ceil(max(uppers[:-1]) - EPS) if steps > 0 else 0
     wanted = max(ahead, min(obs.current, sooner))
-    return wanted, "predictive", (
-        f"{forecast.NAMES[which]} forecast {forecast.point(state, due, params, which):.2f} replicas of "
-        f"demand in {steps * interval:.0f}s (now {demand:.2f}) plus a {forecast.margin(state, which, params):.2f} "
-        f"margin for a {params.target_miss:.1%} miss rate"
-    )
+    value, width = covers[-1]
+    reason = (f"{forecast.NAMES[which]} forecast {value:.2f} replicas of demand in {steps * interval:.0f}s "
+              f"(now {demand:.2f}) plus a {width:.2f} margin for a {params.target_miss:.1%} miss rate")
+    if state.saturated:
+        # Served load stops at capacity: demand is at least what was served and likely more. Infer it as the
+        # HPA does (1/u at the target per saturated pass, compounding while it lasts).
+        inferred = math.ceil(demand * tuning.growth ** min(state.saturated, 4) - EPS)
+        if inferred > wanted:
+            wanted = inferred
+            reason = (f"{reason}; saturated for {state.saturated} pass(es): demand inferred at {inferred} "
+                      f"replicas or more")
+    return wanted, "predictive", reason, tuning.band * width
+
+
+def _banded(band: float, wanted: int, current: int) -> int:
+    """Fewer, larger steps: hold while `current` is at most `band` replicas above the safe count `wanted`
+    (after the stabilisation window, so a scale-down is one step, not one per expiring recommendation);
+    outside it, move to the middle of the band. Scale-up is never held below the safe count."""
+    if wanted > current or current > wanted + math.floor(band):
+        return wanted + math.floor(band / 2.0)
+    return current
 
 
 def _scale_to_zero(

@@ -1,9 +1,10 @@
 """What the autoscaler remembers about one workload between passes, in a form small enough to store as JSON.
 
 The controller keeps one of these per workload (tens of thousands), so history is never kept raw: the
-forecaster holds a level, a trend, a 24-bin daily profile with 7 weekday factors, and a handful of
-pending forecasts awaiting their outcome; the behaviour stage holds only the recommendations and scale
-events inside its windows.
+forecasters hold two levels, a trend, a 24-bin daily profile with 7 weekday factors, and for each
+forecaster and lead an error scale, a jump rate and size and a conformal correction; the forecasts
+awaiting their outcome are a handful; the behaviour stage holds only the recommendations and scale events
+inside its windows.
 """
 
 from __future__ import annotations
@@ -12,8 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DAY_BINS = 24
-FORECASTERS = 3
-VERSION = 3
+FORECASTERS = 4
+LEADS = 6  # passes ahead with their own margins (0 = this pass); longer start-ups use the last one
+CELLS = FORECASTERS * LEADS
+VERSION = 4
+
+
+def _cells(value: float) -> list[float]:
+    return [value] * CELLS
 
 
 @dataclass(slots=True)
@@ -23,15 +30,22 @@ class WorkloadState:
     last_at: float | None = None  # epoch seconds of the newest observation used
     decided_at: float | None = None  # epoch seconds of the previous decision (its interval)
     count: int = 0  # observations seen
-    level: float = 0.0  # demand in replica units at capacity
-    trend: float = 0.0  # replica units per second
-    last_value: float = 0.0  # the newest observation, for the "no change" and "same slope" forecasters
-    slope: float = 0.0  # slope between the two newest observations, per second
-    # Per forecaster (see forecast.FORECASTERS): mean absolute error at the provisioning lead (replica
-    # units) and the conformal multiplier of it that covers the target share of outcomes.
-    mae: list[float] = field(default_factory=lambda: [0.0] * FORECASTERS)
-    quantile: list[float] = field(default_factory=lambda: [3.0] * FORECASTERS)
-    pending: list[list[float]] = field(default_factory=list)  # [due_at, forecast..., scale...]
+    level: float = 0.0  # fast level of demand in replica units at capacity
+    trend: float = 0.0  # its slope, replica units per second
+    slow: float = 0.0  # slow level, replica units
+    last_value: float = 0.0  # the newest observation
+    saturated: int = 0  # consecutive observations at the ready replicas' capacity
+    calibration: float = 0.0  # log factor on every margin, from how often the replicas were saturated
+    # Per forecaster x lead (forecast.margin_units): noise scale (mean absolute error below the jump
+    # threshold, in sqrt(level + 1) units), jump rate, mean jump excess and its square, conformal correction.
+    err: list[float] = field(default_factory=lambda: _cells(1.0))
+    rate: list[float] = field(default_factory=lambda: _cells(0.0))
+    excess: list[float] = field(default_factory=lambda: _cells(0.0))
+    excess2: list[float] = field(default_factory=lambda: _cells(0.0))  # mean squared jump excess
+    jumps: list[float] = field(default_factory=lambda: _cells(0.0))  # jumps seen (up to the tail's memory)
+    adjust: list[float] = field(default_factory=lambda: _cells(0.0))
+    scored: list[float] = field(default_factory=lambda: [0.0] * LEADS)  # outcomes scored per lead
+    pending: list[list[float]] = field(default_factory=list)  # [due_at, lead, scale, forecasts..., margins...]
     day: list[float] = field(default_factory=list)  # demand by hour of day (empty until first seen)
     week: list[float] = field(default_factory=lambda: [1.0] * 7)  # weekday factors on the daily profile
     seasonal_weight: float = 0.0  # how much of the profile has been learnt (0..1)
@@ -48,10 +62,17 @@ class WorkloadState:
             "n": self.count,
             "lvl": self.level,
             "trd": self.trend,
+            "slow": self.slow,
             "last": self.last_value,
-            "slp": self.slope,
-            "mae": list(self.mae),
-            "q": list(self.quantile),
+            "sat": self.saturated,
+            "cal": self.calibration,
+            "err": list(self.err),
+            "rate": list(self.rate),
+            "exc": list(self.excess),
+            "exc2": list(self.excess2),
+            "jmp": list(self.jumps),
+            "adj": list(self.adjust),
+            "scd": list(self.scored),
             "pend": [list(p) for p in self.pending],
             "day": list(self.day),
             "wk": list(self.week),
@@ -68,22 +89,33 @@ class WorkloadState:
 
         Lists are copied (the stored value is never mutated) but not converted element by element: this
         runs for every workload on every pass, and the stored form is only ever written by `to_json`.
-        Versions 1 and 2 hold every field this one has (version 2 also kept a coarse-source model that is
-        gone: its keys are ignored), so an upgrade keeps every workload's forecast and stabilisation window.
+        Older versions (one margin per forecaster, no leads) keep their stabilisation window, scale events,
+        daily profile and idle clock; the forecasters start afresh (they warm up in minutes).
         """
-        if not isinstance(data, dict) or data.get("v") not in (1, 2, VERSION):
+        if not isinstance(data, dict) or data.get("v") not in (1, 2, 3, VERSION):
             return cls()
         try:
+            if data["v"] != VERSION:
+                return cls(day=list(data["day"]), week=list(data["wk"]), seasonal_weight=float(data["sw"]),
+                           recommendations=[list(r) for r in data["recs"]], events=[list(e) for e in data["ev"]],
+                           idle_since=data["idle"], bad_passes=int(data["bad"]))
             state = cls(
                 last_at=data["at"],
                 decided_at=data["dec"],
                 count=int(data["n"]),
                 level=float(data["lvl"]),
                 trend=float(data["trd"]),
+                slow=float(data["slow"]),
                 last_value=float(data["last"]),
-                slope=float(data["slp"]),
-                mae=list(data["mae"]),
-                quantile=list(data["q"]),
+                saturated=int(data["sat"]),
+                calibration=float(data["cal"]),
+                err=list(data["err"]),
+                rate=list(data["rate"]),
+                excess=list(data["exc"]),
+                excess2=list(data["exc2"]),
+                jumps=list(data["jmp"]),
+                adjust=list(data["adj"]),
+                scored=list(data["scd"]),
                 pending=[list(p) for p in data["pend"]],
                 day=list(data["day"]),
                 week=list(data["wk"]),
@@ -95,8 +127,8 @@ class WorkloadState:
             )
         except (TypeError, ValueError, KeyError):
             return cls()
-        if (len(state.mae) != FORECASTERS or len(state.quantile) != FORECASTERS or len(state.week) != 7
+        cells = (state.err, state.rate, state.excess, state.excess2, state.jumps, state.adjust)
+        if (any(len(c) != CELLS for c in cells) or len(state.scored) != LEADS or len(state.week) != 7
                 or len(state.day) not in (0, DAY_BINS)):
             return cls()
         return state
-
