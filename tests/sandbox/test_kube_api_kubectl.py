@@ -216,3 +216,40 @@ def test_kubeconfig_carries_the_token_a_kubeconfig_reading_client_sends(tmp_path
         with pytest.raises(ApiException) as caught:
             client.AppsV1Api(config.new_client_from_config(str(wrong))).list_namespaced_deployment(NS)
         assert caught.value.status == 401
+
+
+def test_over_tls_kubectl_verifies_the_server_and_sends_the_token(tmp_path: Path) -> None:
+    with KubeApiServer(token="s3cret", tls=True) as server:
+        server.add_deployment(NS, "api")
+        assert server.url.startswith("https://") and server.certificate is not None
+        run = ["kubectl", "--cache-dir", str(tmp_path / "cache"), "get", "deploy", "-n", NS, "-o", "name"]
+        good = server.write_kubeconfig(tmp_path / "good")
+        assert subprocess.run(run, capture_output=True, text=True, env=kubectl_env(good),
+                              timeout=60).stdout.split() == ["deployment.apps/api"]
+        wrong = write_kubeconfig(tmp_path / "wrong", server.url, token="nope",
+                                 certificate_authority=server.certificate.ca)
+        denied = subprocess.run(run, capture_output=True, text=True, env=kubectl_env(wrong), timeout=60)
+        assert denied.returncode == 1 and "Unauthorized" in denied.stderr
+        untrusted = write_kubeconfig(tmp_path / "untrusted", server.url, token="s3cret")  # no CA: must not trust
+        refused = subprocess.run(run, capture_output=True, text=True, env=kubectl_env(untrusted), timeout=60)
+        assert refused.returncode == 1 and "certificate" in refused.stderr
+
+
+def test_a_watch_over_tls_ends_when_kubectl_goes_away(tmp_path: Path) -> None:
+    with KubeApiServer(token="s3cret", tls=True) as server:  # over https kubectl wants credentials
+        server.add_deployment(NS, "api", replicas=2)
+        kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
+        watcher = subprocess.Popen(["kubectl", "--cache-dir", str(tmp_path / "cache"), "get", "deploy", "-n", NS,
+                                    "-w"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=kubectl_env(kubeconfig))
+        try:
+            assert read_lines_until(watcher, 2, timeout=30)[1].split()[:2] == ["api", "2/2"]
+            server.set_replicas(NS, "api", 3)
+            assert read_lines_until(watcher, 1, timeout=30)[0].split()[:2] == ["api", "3/3"]
+        finally:
+            watcher.kill()
+            watcher.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while server.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.in_flight == 0  # the idle stream noticed the hang-up without waiting for an event

@@ -223,3 +223,18 @@ def test_equality_and_inequality_selectors_partition_every_object(labels: dict[s
                                                                    value: str) -> None:
     target = obj(labels)
     assert label_selector(f"{key}={value}")(target) != label_selector(f"{key}!={value}")(target)
+
+
+def test_the_python_client_verifies_the_stand_ins_tls_certificate() -> None:
+    with KubeApiServer(tls=True) as server:
+        server.add_deployment(NS, "api")
+        assert server.certificate is not None
+        trusted = client.Configuration()
+        trusted.host, trusted.ssl_ca_cert = server.url, str(server.certificate.ca)
+        assert [d.metadata.name for d in client.AppsV1Api(client.ApiClient(trusted)).list_namespaced_deployment(
+            NS).items] == ["api"]
+        untrusted = client.Configuration()
+        untrusted.host, untrusted.retries = server.url, False
+        with pytest.raises(Exception, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            client.AppsV1Api(client.ApiClient(untrusted)).list_namespaced_deployment(NS)
+    assert not server.certificate  # the throwaway CA is deleted with the server

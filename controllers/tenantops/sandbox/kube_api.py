@@ -60,11 +60,13 @@ Python API::
         kube.in_flight                             # requests being served now (hanging ones, watches)
 
     # KubeApiServer(token="s3cret") demands "Authorization: Bearer s3cret" (401 otherwise).
+    # KubeApiServer(tls=True) serves https with a throwaway CA (kube.certificate.ca; in the kubeconfig as
+    # certificate-authority-data): kubectl sends a bearer token only over TLS.
 
 From a shell (for a demo or a manual run; stops on Ctrl-C or SIGTERM)::
 
     python -m tenantops.sandbox.kube_api --port 0 --seed tenant-acme/api=2 --kubeconfig /tmp/standin.yaml
-    KUBECONFIG=/tmp/standin.yaml kubectl get deploy -A
+    KUBECONFIG=/tmp/standin.yaml kubectl get deploy -A          # add --tls --token T for https and a token
 
 The server is thread-safe (one lock around the store, the event history and the log) and `stop()` ends
 hanging requests and watches, closes the socket and joins the serving thread.
@@ -79,6 +81,8 @@ import re
 import select
 import signal
 import socket
+import ssl
+import tempfile
 import threading
 import time
 import uuid
@@ -100,6 +104,7 @@ from tenantops.sandbox.kube_validation import body_name, validated
 from tenantops.sandbox.kube_watch import EventLog, WatchEvent, follow, is_watch, selector
 from tenantops.sandbox.kubeconfig import write_kubeconfig
 from tenantops.sandbox.ports import LOOPBACK
+from tenantops.sandbox.tls import ServerCertificate, issue
 
 __all__ = ["ApiError", "KubeApiServer", "RequestRecord", "json_merge_patch", "json_patch", "strategic_merge_patch"]
 
@@ -238,9 +243,12 @@ class KubeApiServer:
     """The threaded HTTP server; see the module docstring for the API."""
 
     def __init__(self, host: str = LOOPBACK, port: int = 0, *, token: str | None = None,
-                 auto_ready: bool = True) -> None:
+                 auto_ready: bool = True, tls: bool = False) -> None:
         self._host, self._port = host, port
         self._token = token
+        self._tls = tls
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.certificate: ServerCertificate | None = None
         self.auto_ready = auto_ready
         self._lock = threading.RLock()
         self._revision = 0
@@ -267,6 +275,14 @@ class KubeApiServer:
         self._stopping.clear()
         self._server = ThreadingHTTPServer((self._host, self._port), Handler)
         self._server.daemon_threads = True
+        if self._tls:
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="kube-api-tls-")
+            self.certificate = issue(Path(self._tls_dir.name), hosts=(self._host, "localhost"))
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.certificate.cert, self.certificate.key)
+            # The handshake runs in each request's thread (Handler.setup), never in the accepting one.
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True,
+                                                      do_handshake_on_connect=False)
         self._thread = threading.Thread(target=self._server.serve_forever, name="kube-api", daemon=True,
                                         kwargs={"poll_interval": 0.05})
         self._thread.start()
@@ -282,6 +298,9 @@ class KubeApiServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server, self._thread = None, None
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
+            self._tls_dir, self.certificate = None, None
 
     def __enter__(self) -> KubeApiServer:
         return self.start()
@@ -298,11 +317,12 @@ class KubeApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
+        return f"{'https' if self._tls else 'http'}://{self._host}:{self.port}"
 
     def write_kubeconfig(self, path: Path, *, namespace: str | None = None) -> Path:
-        """A kubeconfig for kubectl pointing at this server (with its token, if it demands one)."""
-        return write_kubeconfig(path, self.url, token=self._token, namespace=namespace)
+        """A kubeconfig for kubectl pointing at this server (with its token and CA, when it has them)."""
+        ca = self.certificate.ca if self.certificate is not None else None
+        return write_kubeconfig(path, self.url, token=self._token, namespace=namespace, certificate_authority=ca)
 
     # ------------------------------------------------------------------ seeding and inspection
 
@@ -734,12 +754,27 @@ class KubeApiServer:
 
 
 def _hung_up(connection: socket.socket) -> Callable[[], bool]:
-    """Whether the client closed its end (readable with nothing to read), checked without blocking."""
+    """Whether the client closed its end (readable with nothing to read), checked without blocking.
+
+    A watch's client sends nothing after its request, so over TLS the check may read (and drop) what
+    arrives: a close_notify reads as b"", a partial record as "not yet".
+    """
 
     def check() -> bool:
         try:
+            pending = isinstance(connection, ssl.SSLSocket) and connection.pending() > 0
             readable, _, _ = select.select([connection], [], [], 0)
-            return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+            if not readable and not pending:
+                return False
+            if not isinstance(connection, ssl.SSLSocket):
+                return connection.recv(1, socket.MSG_PEEK) == b""
+            connection.setblocking(False)
+            try:
+                return connection.recv(1) == b""
+            except ssl.SSLWantReadError:
+                return False
+            finally:
+                connection.setblocking(True)
         except (OSError, ValueError):
             return True
 
@@ -758,6 +793,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log; the request log is the record."""
+
+    def setup(self) -> None:
+        """Over TLS, shake hands here, in the request's own thread, so a slow client holds up no one else."""
+        if isinstance(self.request, ssl.SSLSocket):
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError):
+                self.close_connection = True
+        super().setup()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ssl.SSLError, ConnectionError):
+            self.close_connection = True  # a client that failed the handshake or went away mid-request
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -884,8 +934,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 = a free port (printed)")
     parser.add_argument("--seed", action="append", default=[], metavar="NS/NAME=REPLICAS")
     parser.add_argument("--kubeconfig", type=Path, help="write a kubeconfig for kubectl pointing here")
+    parser.add_argument("--token", help="demand this bearer token (kubectl sends one only with --tls)")
+    parser.add_argument("--tls", action="store_true", help="serve https with a throwaway CA (in the kubeconfig)")
     args = parser.parse_args(argv)
-    server = KubeApiServer(args.host, args.port)
+    server = KubeApiServer(args.host, args.port, token=args.token, tls=args.tls)
     seeds = []
     for seed in args.seed:
         match = re.fullmatch(r"([a-z0-9-]+)/([a-z0-9-]+)=(\d+)", seed)
