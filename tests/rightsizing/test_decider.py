@@ -218,3 +218,14 @@ def test_per_container_history_gives_per_container_recommendations_and_patches(c
     assert patch.requests["cpu"] == "500m"
     assert patch.containers["api"]["cpu"] == "375m" and patch.containers["proxy"]["cpu"] == "125m"
     assert set(patch.containers["api"]) == {"cpu", "memory"}
+
+
+def test_recommendations_are_as_of_the_start_of_the_hour(config: Config) -> None:
+    history = _history()
+    decider = RightsizingDecider(history)
+    early = decider.decide(_pass(config, dry_run=True, now=NOW + timedelta(minutes=5)), {})
+    late = decider.decide(_pass(config, dry_run=True, now=NOW + timedelta(minutes=55)), {})
+    fresh = RightsizingDecider(history).decide(_pass(config, dry_run=True, now=NOW), {})
+    for tenant in ("shop", "media", "bank"):
+        assert _row(early, tenant)["cpu"] == _row(late, tenant)["cpu"] == _row(fresh, tenant)["cpu"]
+        assert _row(early, tenant)["status"]["recommendation"] == _row(fresh, tenant)["status"]["recommendation"]

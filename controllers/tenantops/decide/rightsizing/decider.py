@@ -18,9 +18,10 @@ across passes and restarts.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from tenantops.config.catalog import Tenant, Workload
@@ -41,6 +42,7 @@ from tenantops.structs.naming import namespace as tenant_namespace
 from tenantops.structs.plan import Decision
 
 RESOURCES: tuple[Resource, ...] = ("cpu", "memory")
+HOUR_SECONDS = 3600.0
 _REQUEST_METRIC = {"cpu": "cpu_request", "memory": "memory_request"}
 
 
@@ -93,6 +95,29 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
+class _HourlyMemo:
+    """Recommendations of one usage history in one UTC hour, computed once.
+
+    Recommendations are made as of the start of the current UTC hour, so they are a function of the
+    history and the hour only: the replay of a week behind each one (tens of milliseconds per workload
+    and resource) then runs once an hour per workload, not on every pass. Only the current hour of the
+    current history is kept.
+    """
+
+    def __init__(self) -> None:
+        self._history: UsageHistory | None = None
+        self._hour = float("nan")
+        self._entries: dict[tuple[str, str, str, Resource], Recommendation | None] = {}
+
+    def get(self, history: UsageHistory, hour_start: float, key: tuple[str, str, str, Resource],
+            compute: Callable[[], Recommendation | None]) -> Recommendation | None:
+        if history is not self._history or hour_start != self._hour:
+            self._history, self._hour, self._entries = history, hour_start, {}
+        if key not in self._entries:
+            self._entries[key] = compute()
+        return self._entries[key]
+
+
 class RightsizingDecider:
     """The right-sizing concern of a pass (see the module docstring)."""
 
@@ -100,6 +125,7 @@ class RightsizingDecider:
 
     def __init__(self, history: UsageHistory | None = None) -> None:
         self.history = history
+        self._memo = _HourlyMemo()
 
     def decide(self, inp: PassInput, state: Mapping[str, JsonValue]) -> DeciderOutput:
         history = inp.usage_history if inp.usage_history is not None else self.history
@@ -152,13 +178,13 @@ class RightsizingDecider:
             1, workload.min_replicas
         )
         current = {r: self._current(inp, tenant.id, workload, r, replicas) for r in RESOURCES}
+        as_of = now // HOUR_SECONDS * HOUR_SECONDS  # see _HourlyMemo
         recs: dict[Resource, Recommendation | None] = {}
         for resource in RESOURCES:
             series = history.get(tenant.id, workload.name, resource)
-            recs[resource] = recommend(
-                series.times, series.values, now, resource_params(spec, resource),
-                history.ooms.get(key, ()) if resource == "memory" else (),
-            )
+            recs[resource] = self._memo.get(history, as_of, (tenant.id, workload.name, "", resource), partial(
+                recommend, series.times, series.values, as_of, resource_params(spec, resource),
+                history.ooms.get(key, ()) if resource == "memory" else ()))
         row: dict[str, Any] = {
             "tenant": tenant.id, "workload": workload.name, "isolation": tenant.isolation, "mode": spec.mode,
             "policy": policy_name, "replicas": round(float(replicas), 2),
@@ -177,7 +203,7 @@ class RightsizingDecider:
                 "schedule": list(rec.schedule) if rec and rec.schedule else None,
                 "reason": rec.reason if rec else "no usage samples in the lookback",
             }
-        by_container = _container_recommendations(history, tenant.id, workload.name, spec, now)
+        by_container = _container_recommendations(history, tenant.id, workload.name, spec, as_of, self._memo)
         # The VPA's own status shape, one entry per container where the history has them; otherwise the
         # pod's (the pool Deployments' one container is named after the workload).
         row["status"] = vpa_status({c: by_container[c] for c in sorted(by_container)} or {workload.name: recs},
@@ -292,7 +318,7 @@ class RightsizingDecider:
 
 
 def _container_recommendations(history: UsageHistory, tenant: str, workload: str, spec: RightsizingSpec,
-                               now: float) -> dict[str, dict[Resource, Recommendation | None]]:
+                               as_of: float, memo: _HourlyMemo) -> dict[str, dict[Resource, Recommendation | None]]:
     """Each container's own recommendation, where the history has per-container series.
 
     The policy's per-pod minimum is shared out between the containers; OOM kills are counted per pod
@@ -307,7 +333,8 @@ def _container_recommendations(history: UsageHistory, tenant: str, workload: str
             series = history.per_container(tenant, workload, resource).get(name)
             base = resource_params(spec, resource)
             params = dataclasses.replace(base, minimum=base.minimum / len(names))
-            out[name][resource] = recommend(series.times, series.values, now, params) if series else None
+            out[name][resource] = memo.get(history, as_of, (tenant, workload, name, resource), partial(
+                recommend, series.times, series.values, as_of, params)) if series else None
     return out
 
 
