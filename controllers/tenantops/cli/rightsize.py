@@ -222,11 +222,11 @@ def _recommend(settings: Any, tenant_ids: tuple[str, ...], at_text: str | None, 
             raise ConfigError([ConfigIssue(config.catalog_path, 0, "--tenant", message)])
         tenants = [t for t in tenants if t.id in tenant_ids]
     scoped = restrict(config, tenants)
-    history_source = UsageHistorySource(settings.prometheus_url)
+    history_source = UsageHistorySource.from_settings(settings)
     history = history_source.fetch(scoped, now)
     if history_source.unreachable is not None:  # nothing to recommend from; say which setting to fix
         raise history_source.unreachable
-    snapshot = PrometheusSource(settings.prometheus_url).observe(scoped, now)
+    snapshot = PrometheusSource.from_settings(settings).observe(scoped, now)
     store = StateStore(settings.state) if do_apply else None
     try:
         state = store.state(RightsizingDecider.name) if store is not None else {}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,8 +30,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 from pydantic_settings.sources.utils import parse_env_vars
 
 from tenantops.config.errors import ConfigError, ConfigIssue
@@ -75,6 +82,17 @@ class Settings(BaseSettings):
                          description="Tenant catalogue file.")
     policies: str = Field(default_factory=lambda: repository_path("policies"), description="Policy directory.")
     prometheus_url: HttpUrl = Field("http://127.0.0.1:9090", description="Prometheus base URL.")
+    prometheus_bearer_token: SecretStr | None = Field(None, description="Bearer token for Prometheus.")
+    prometheus_bearer_token_file: str | None = Field(
+        None, description="File holding the Prometheus bearer token (re-read per request, for rotated tokens).")
+    prometheus_username: str | None = Field(None, description="Basic-auth user for Prometheus.")
+    prometheus_password: SecretStr | None = Field(None, description="Basic-auth password for Prometheus.")
+    prometheus_headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description='Extra request headers, e.g. {"X-Scope-OrgID": "ops"} (JSON in the env).')
+    prometheus_ca_file: str | None = Field(None, description="CA bundle that signs the Prometheus certificate.")
+    prometheus_insecure_skip_verify: bool = Field(False, description="Do not verify the Prometheus certificate.")
+    prometheus_sigv4_region: str | None = Field(
+        None, description="Sign requests with AWS SigV4 for Amazon Managed Prometheus in this region.")
     state: str = Field(default_factory=lambda: repository_path("tenantops-state/state.db"),
                        description="SQLite file of decider state, audit log and outbox.")
     database_url: str | None = Field(
@@ -96,6 +114,20 @@ class Settings(BaseSettings):
     alertmanager_url: HttpUrl | None = Field(None, description="Alertmanager that receives alerts.")
     http_port: Port = Field(8080, description="Port of /metrics, /healthz and /readyz.")
     config_file: str | None = Field(None, description="The YAML file the settings were read from (TENANTOPS_CONFIG).")
+
+    @model_validator(mode="after")
+    def _one_prometheus_authentication(self) -> Settings:
+        chosen = [name for name, on in (
+            ("TENANTOPS_PROMETHEUS_BEARER_TOKEN", self.prometheus_bearer_token is not None),
+            ("TENANTOPS_PROMETHEUS_BEARER_TOKEN_FILE", self.prometheus_bearer_token_file is not None),
+            ("TENANTOPS_PROMETHEUS_USERNAME", self.prometheus_username is not None),
+            ("TENANTOPS_PROMETHEUS_SIGV4_REGION", self.prometheus_sigv4_region is not None),
+        ) if on]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one way to authenticate to Prometheus, not {' and '.join(chosen)}")
+        if self.prometheus_password is not None and self.prometheus_username is None:
+            raise ValueError("TENANTOPS_PROMETHEUS_PASSWORD needs TENANTOPS_PROMETHEUS_USERNAME")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -210,7 +242,7 @@ def _issues(exc: ValidationError, flags: Mapping[str, Any], env: Mapping[str, st
             close = difflib.get_close_matches(name, SETTING_NAMES, n=1)
             message = "unknown setting" + (f" (did you mean {close[0]}?)" if close else "")
         else:
-            secret = name in Settings.model_fields and Settings.model_fields[name].annotation is SecretStr
+            secret = name in Settings.model_fields and "SecretStr" in str(Settings.model_fields[name].annotation)
             shown = "" if secret or "input" not in error else f" (got {error['input']!r})"
             message = f"{error['msg']}{shown}"
         issues.append(ConfigIssue(where, line, name, message))
@@ -247,3 +279,8 @@ def resolve_settings(
             return Settings(**given, config_file=config_file)
         except ValidationError as exc:
             raise ConfigError(_issues(exc, given, prefixed, document)) from None
+        except SettingsError as exc:  # a structured value (a mapping) that is not JSON
+            found = re.search(r'field "(\w+)"', str(exc))
+            name = found.group(1) if found else "<settings>"
+            where, line = _origin(name, given, prefixed, document)
+            raise ConfigError([ConfigIssue(where, line, name, 'expected JSON, e.g. {"Header": "value"}')]) from None

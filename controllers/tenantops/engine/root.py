@@ -43,7 +43,7 @@ def pass_inputs(settings: Settings, deciders: Sequence[Decider]) -> list[InputPr
     if any(d.name == "rightsizing" for d in deciders):
         from tenantops.observe.usage_history import UsageHistorySource
 
-        source = UsageHistorySource(settings.prometheus_url)
+        source = UsageHistorySource.from_settings(settings)
         inputs.append(HistoryRefresh(source.fetch))
     return inputs
 

@@ -82,7 +82,7 @@ def build_reconciler(
     """The reconciler alone; `engine.root.build_controller` is what the commands use."""
     actuators, reader = build_actuators(settings, dry_run=dry_run)
     return Reconciler(
-        PrometheusSource(settings.prometheus_url),
+        PrometheusSource.from_settings(settings),
         StateStore(settings.state),
         list(deciders) if deciders is not None else build_deciders(decider_names),
         actuators,

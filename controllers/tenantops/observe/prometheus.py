@@ -20,15 +20,15 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from prometheus_api_client import PrometheusConnect
-from urllib3.util.retry import Retry
 
 from tenantops.collector import collector_paused
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.endpoints import Unreachable, unreachable
+from tenantops.observe.prom_client import PrometheusAccess, connect
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadKey, WorkloadMetrics
 
 log = logging.getLogger(__name__)
@@ -71,22 +71,21 @@ def plan_queries(config: Config, tenants: Sequence[Tenant]) -> list[PlannedQuery
     ]
 
 
-def _default_client(url: str, timeout: float) -> PrometheusConnect:
-    # One retry on a dropped connection or a 502/503/504 only: a pass that waits out the client's default
-    # backoff is a late pass for every tenant, and the next pass retries anyway.
-    retry = Retry(total=1, backoff_factor=0.2, status_forcelist=(502, 503, 504), allowed_methods=("GET",))
-    return PrometheusConnect(url=url, disable_ssl=False, retry=retry, timeout=timeout)
-
-
 class PrometheusSource:
     """A `MetricsSource` over prometheus-api-client's `PrometheusConnect` (one HTTP session, reused)."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0, client: PrometheusConnect | None = None) -> None:
+    def __init__(self, url: str, *, timeout: float = 30.0, client: PrometheusConnect | None = None,
+                 access: PrometheusAccess | None = None) -> None:
         self.url = url.rstrip("/")
-        self.client = client if client is not None else _default_client(self.url, timeout)
+        self.client = client if client is not None else connect(self.url, timeout, access)
         self.requests_sent = 0  # queries this source has sent, for the controller's own metrics and tests
         # Set by a pass in which Prometheus could not be reached at all (the CLI reports it in one line).
         self.unreachable: Unreachable | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Self:
+        """At `TENANTOPS_PROMETHEUS_URL` with the authentication and TLS settings (`prom_client`)."""
+        return cls(settings.prometheus_url, access=PrometheusAccess.from_settings(settings))
 
     def observe(self, config: Config, now: datetime, tenants: Sequence[Tenant] | None = None) -> Snapshot:
         """All selected tenants' metrics as of `now` (UTC); failed queries are in `errors`, never raised."""

@@ -15,17 +15,17 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from prometheus_api_client import PrometheusConnect
-from urllib3.util.retry import Retry
 
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.decide.rightsizing.history import HistoryKey, Series, UsageHistory
 from tenantops.decide.rightsizing.recommender import OomKill
 from tenantops.endpoints import Unreachable, unreachable
+from tenantops.observe.prom_client import PrometheusAccess, connect
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,6 @@ def plan_range_queries(config: Config, tenants: Sequence[Tenant]) -> list[RangeQ
     ]
 
 
-def _default_client(url: str, timeout: float) -> PrometheusConnect:
-    retry = Retry(total=1, backoff_factor=0.2, status_forcelist=(502, 503, 504), allowed_methods=("GET",))
-    return PrometheusConnect(url=url, disable_ssl=False, retry=retry, timeout=timeout)
-
-
 def _chunks(start: datetime, end: datetime, step: int) -> Iterable[tuple[datetime, datetime]]:
     span = timedelta(seconds=step * (MAX_POINTS - 1))
     cursor = start
@@ -76,11 +71,17 @@ def _chunks(start: datetime, end: datetime, step: int) -> Iterable[tuple[datetim
 class UsageHistorySource:
     """Fetches a `UsageHistory` for the right-sizing decider over prometheus-api-client."""
 
-    def __init__(self, url: str, *, timeout: float = 60.0, client: PrometheusConnect | None = None) -> None:
+    def __init__(self, url: str, *, timeout: float = 60.0, client: PrometheusConnect | None = None,
+                 access: PrometheusAccess | None = None) -> None:
         self.url = url.rstrip("/")
-        self.client = client if client is not None else _default_client(self.url, timeout)
+        self.client = client if client is not None else connect(self.url, timeout, access)
         self.requests_sent = 0
         self.unreachable: Unreachable | None = None  # set when Prometheus did not answer at all
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Self:
+        """At `TENANTOPS_PROMETHEUS_URL` with the authentication and TLS settings (`prom_client`)."""
+        return cls(settings.prometheus_url, access=PrometheusAccess.from_settings(settings))
 
     def fetch(self, config: Config, now: datetime, tenants: Sequence[Tenant] | None = None) -> UsageHistory:
         if now.tzinfo is None:

@@ -1,0 +1,120 @@
+"""How the controller connects to Prometheus: authentication, TLS and the HTTP client both sources share.
+
+A production Prometheus is rarely open: it sits behind a bearer token (a Kubernetes service-account token
+file, rotated under the pod, so it is re-read for each request), basic auth, a tenant header (`X-Scope-OrgID`
+for Mimir/Cortex/Thanos), a private CA, or AWS SigV4 for Amazon Managed Service for Prometheus (signed by
+botocore's `SigV4Auth` with the standard credential chain: pod identity, IRSA, profile, environment).
+At most one authentication is chosen; secrets stay `SecretStr` until the request is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from pydantic import SecretStr
+from requests.auth import AuthBase, HTTPBasicAuth
+from urllib3.util.retry import Retry
+
+AMP_SERVICE = "aps"  # the SigV4 service name of Amazon Managed Service for Prometheus
+
+
+class BearerToken(AuthBase):
+    """`Authorization: Bearer <token>`, the token given or read from its file at every request."""
+
+    def __init__(self, token: SecretStr | None = None, token_file: str | None = None) -> None:
+        self._token = token
+        self._file = token_file
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        value = Path(self._file).read_text(encoding="utf-8").strip() if self._file else \
+            (self._token.get_secret_value() if self._token else "")
+        request.headers["Authorization"] = f"Bearer {value}"
+        return request
+
+
+class SigV4(AuthBase):
+    """AWS Signature Version 4 of each request (service `aps`), from botocore's default credential chain."""
+
+    def __init__(self, region: str, service: str = AMP_SERVICE, session: Any = None) -> None:
+        import botocore.session
+
+        self.region = region
+        self.service = service
+        self._session = session if session is not None else botocore.session.get_session()
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        credentials = self._session.get_credentials()
+        if credentials is None:
+            raise PermissionError("SigV4: no AWS credentials found (environment, profile, pod identity or IRSA)")
+        body = request.body or b""
+        signed = AWSRequest(method=request.method, url=request.url, data=body,
+                            headers={k: v for k, v in request.headers.items() if k.lower() != "authorization"})
+        SigV4Auth(credentials.get_frozen_credentials(), self.service, self.region).add_auth(signed)
+        request.headers.update(dict(signed.headers.items()))
+        return request
+
+
+@dataclass(frozen=True)
+class PrometheusAccess:
+    """Authentication and TLS for the Prometheus API (all unset: plain HTTP(S) with the system CAs)."""
+
+    bearer_token: SecretStr | None = None
+    bearer_token_file: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    headers: Mapping[str, SecretStr] = field(default_factory=dict)
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+    sigv4_region: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> PrometheusAccess:
+        return cls(
+            bearer_token=settings.prometheus_bearer_token, bearer_token_file=settings.prometheus_bearer_token_file,
+            username=settings.prometheus_username, password=settings.prometheus_password,
+            headers=dict(settings.prometheus_headers), ca_file=settings.prometheus_ca_file,
+            insecure_skip_verify=settings.prometheus_insecure_skip_verify,
+            sigv4_region=settings.prometheus_sigv4_region,
+        )
+
+    def auth(self) -> AuthBase | None:
+        if self.sigv4_region:
+            return SigV4(self.sigv4_region)
+        if self.bearer_token_file or self.bearer_token:
+            return BearerToken(self.bearer_token, self.bearer_token_file)
+        if self.username is not None:
+            return HTTPBasicAuth(self.username, self.password.get_secret_value() if self.password else "")
+        return None
+
+    def verify(self) -> bool | str:
+        """requests' `verify`: False to skip, a CA bundle path, or True for the system CAs."""
+        if self.insecure_skip_verify:
+            return False
+        return self.ca_file or True
+
+
+def connect(url: str, timeout: float, access: PrometheusAccess | None = None) -> PrometheusConnect:
+    """A PrometheusConnect over one reused session with the chosen authentication and TLS.
+
+    One retry on a dropped connection or a 502/503/504 only: a pass that waits out the client's default
+    backoff is a late pass for every tenant, and the next pass retries anyway.
+    """
+    access = access or PrometheusAccess()
+    retry = Retry(total=1, backoff_factor=0.2, status_forcelist=(502, 503, 504), allowed_methods=("GET",))
+    session = requests.Session()
+    session.verify = access.verify()
+    if access.insecure_skip_verify:
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    headers = {name: value.get_secret_value() for name, value in access.headers.items()} or None
+    return PrometheusConnect(url=url, headers=headers, retry=retry, auth=access.auth(), session=session,
+                             timeout=timeout)
