@@ -84,7 +84,8 @@ def test_actions_only_when_desired_differs(config: Config) -> None:
 
 def test_missing_metric_freezes_scale_down_and_alerts(config: Config) -> None:
     decider = AutoscalingDecider()
-    out, _ = run_passes(config, decider, 5, cpu=0.01, replicas=8, drop="requests")
+    # past the first sight's 300 s window (the HPA never scales down a workload it has just met)
+    out, _ = run_passes(config, decider, 12, cpu=0.01, replicas=8, drop="requests")
     assert all(a.desired >= min(a.current, _max_of(config, a.tenant, a.workload)) for a in out.scale)
     assert any(a.desired < a.current and a.rule == "breaker:bounds" for a in out.scale)  # bounds still win
     assert any(a.key.startswith("metrics:") for a in out.alerts)
@@ -93,7 +94,7 @@ def test_missing_metric_freezes_scale_down_and_alerts(config: Config) -> None:
 
 
 def test_nan_metric_counts_as_missing(config: Config) -> None:
-    out, _ = run_passes(config, AutoscalingDecider(), 2, cpu=0.01, replicas=8, drop="cpu", quality=Quality.NAN)
+    out, _ = run_passes(config, AutoscalingDecider(), 12, cpu=0.01, replicas=8, drop="cpu", quality=Quality.NAN)
     assert all(a.desired >= min(a.current, _max_of(config, a.tenant, a.workload)) for a in out.scale)
 
 
@@ -111,7 +112,7 @@ def test_unknown_replica_count_holds(config: Config) -> None:
 
 
 def test_step_breaker_trips_with_an_alert(config: Config) -> None:
-    out, _ = run_passes(config, AutoscalingDecider(), 1, cpu=0.01, replicas=20)
+    out, _ = run_passes(config, AutoscalingDecider(), 12, cpu=0.01, replicas=20)  # past the first-sight window
     stepped = [a for a in out.scale if a.rule == "breaker:max-step"]
     assert stepped
     brk = config.for_tenant(stepped[0].tenant).breakers

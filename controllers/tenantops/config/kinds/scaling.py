@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tenantops.config.kinds.common import NonNegative, Positive
 from tenantops.config.registry import Spec, policy_kind
 
 
 class MetricTarget(Spec):
-    """One scaling signal. `utilization`: usage over request per replica; `per_replica`: value per replica.
+    """One scaling signal, as the HPA's metric targets:
+
+    - `utilization`: usage over request, averaged over ready replicas (Resource, AverageUtilization);
+    - `per_replica`: a total whose per-replica average over ready replicas is held at `target` (Pods);
+    - `value`: one object's or external value held at `target` whatever the replica count (Object or
+      External with a Value target; reactive only: it has no per-replica meaning to forecast);
+    - `average_value`: a total divided by the current replica count (Object or External, AverageValue).
 
     `target` is the HPA set-point; `capacity` is what one replica serves before the SLO breaks (default:
     the whole request for utilisation, the target itself for per-replica metrics). Predictive scaling
@@ -23,7 +29,7 @@ class MetricTarget(Spec):
     """
 
     metric: str
-    type: Literal["utilization", "per_replica"] = "utilization"
+    type: Literal["utilization", "per_replica", "value", "average_value"] = "utilization"
     target: Positive
     capacity: Positive | None = None
 
@@ -42,13 +48,31 @@ class MetricTarget(Spec):
         return 1.0 if self.type == "utilization" else self.target
 
 
-class Behavior(Spec):
-    """How fast one direction may move: like the HPA's `behavior` (the larger of the pod and percent limits)."""
+class Rule(Spec):
+    """One HPA scaling policy: at most `value` pods or percent per `period_seconds`."""
 
-    stabilization_seconds: int = Field(default=0, ge=0)
+    type: Literal["pods", "percent"]
+    value: int = Field(gt=0)
+    period_seconds: int = Field(gt=0, le=1800)
+
+
+class Behavior(Spec):
+    """How fast one direction may move, as the HPA's `behavior.scaleUp` / `scaleDown`.
+
+    Rules are `policies`, or the shorthand `max_pods` / `max_percent` (one period, `period_seconds`); with
+    neither, the HPA's defaults for the direction (up: 4 pods or 100% per 15 s; down: 100% per 15 s).
+    `select_policy`: `max` (most permissive rule, the default), `min` (least permissive) or `disabled`.
+    An unset `stabilization_seconds` takes the direction's default (up 0, down 300), as an unset window in
+    a partly written HPA block does. `tolerance` overrides the policy's tolerance for this direction.
+    """
+
+    stabilization_seconds: int | None = Field(default=None, ge=0, le=3600)
     max_pods: int | None = Field(default=None, gt=0)
     max_percent: float | None = Field(default=None, gt=0)
     period_seconds: int = Field(default=60, gt=0)
+    policies: list[Rule] | None = None
+    select_policy: Literal["max", "min", "disabled"] = "max"
+    tolerance: float | None = Field(default=None, ge=0)
 
 
 class Predictive(Spec):
@@ -93,12 +117,22 @@ class ScalingSpec(Spec):
     metrics: list[MetricTarget] = Field(min_length=1)
     tolerance: float = Field(default=0.1, ge=0, lt=1)
     startup_seconds: int = Field(default=120, ge=0)
-    scale_up: Behavior = Behavior(max_percent=100, max_pods=4, period_seconds=15)
-    scale_down: Behavior = Behavior(stabilization_seconds=300, max_percent=100, period_seconds=15)
+    scale_up: Behavior = Behavior()
+    scale_down: Behavior = Behavior()
     predictive: Predictive = Predictive()
     scale_to_zero: ScaleToZero = ScaleToZero()
     # What to do when a tenant is over its budget: only alert, or also cap scale-up at current replicas.
     budget_action: Literal["none", "alert", "cap"] = "alert"
+
+    @model_validator(mode="after")
+    def _value_targets_are_reactive(self) -> ScalingSpec:
+        if self.algorithm == "predictive" and self.predictive.enabled:
+            for i, m in enumerate(self.metrics):
+                if m.type == "value":
+                    raise ValueError(f"metrics[{i}] ({m.metric}): a `value` target holds one number whatever "
+                                     "the replica count, so there is no per-replica demand to forecast; use "
+                                     "algorithm: reactive, or type: average_value")
+        return self
 
 
 @policy_kind("BreakerPolicy", scope="tier", tier_field="breakers")

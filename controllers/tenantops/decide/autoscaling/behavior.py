@@ -1,9 +1,16 @@
 """Damping after estimation, as the HPA's `behavior`: stabilisation windows, then rate limits per period.
 
 Stabilisation keeps the recommendations of the window; scaling down goes only as low as the highest
-of them, scaling up only as high as the lowest, so one noisy pass cannot move replicas. Rate limits cap
-how many replicas a period may add or remove: the most permissive of the pod and percent rules, counted
-from the replica count at the start of the period (events of the period are remembered).
+of them, scaling up only as high as the lowest, so one noisy pass cannot move replicas. The first time a
+workload is seen its current count is recorded as a recommendation (`first_sight`), so it cannot scale
+down at once.
+
+Rate limits follow `horizontal.go` (`calculateScaleUpLimitWithScalingRules`,
+`calculateScaleDownLimitWithBehaviors`): each rule has its own period, and the count at the start of that
+period is the current count minus the replicas added in it plus the replicas removed in it (events of
+both directions count); `select_policy` max takes the most permissive rule, min the least, disabled
+forbids the direction. A limit never moves the count the other way (a period that already used its
+allowance holds at the current count). Only changes actually made are recorded (`record_scale`).
 """
 
 from __future__ import annotations
@@ -11,15 +18,49 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tenantops.config.kinds.scaling import Behavior
 from tenantops.decide.autoscaling.state import WorkloadState
+
+UP, DOWN = "up", "down"
+# The HPA's defaults for a direction whose rules are not written (autoscaling/v2 defaults).
+DEFAULT_RULES = {UP: (("pods", 4.0, 15.0), ("percent", 100.0, 15.0)), DOWN: (("percent", 100.0, 15.0),)}
+DEFAULT_WINDOW = {UP: 0.0, DOWN: 300.0}
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """One direction's behaviour, compiled: window, rules as (pods|percent, value, period), selection and
+    tolerance."""
+
     stabilization_seconds: float
-    max_pods: int | None
-    max_percent: float | None
-    period_seconds: float
+    rules: tuple[tuple[str, float, float], ...] = ()
+    select: str = "max"
+    tolerance: float = 0.1
+
+    @classmethod
+    def of(cls, behavior: Behavior, direction: str, tolerance: float) -> Limits:
+        rules: tuple[tuple[str, float, float], ...]
+        if behavior.policies is not None:
+            rules = tuple((str(r.type), float(r.value), float(r.period_seconds)) for r in behavior.policies)
+        elif behavior.max_pods is not None or behavior.max_percent is not None:
+            period = float(behavior.period_seconds)
+            shorthand: list[tuple[str, float, float]] = []
+            if behavior.max_pods is not None:
+                shorthand.append(("pods", float(behavior.max_pods), period))
+            if behavior.max_percent is not None:
+                shorthand.append(("percent", float(behavior.max_percent), period))
+            rules = tuple(shorthand)
+        else:
+            rules = DEFAULT_RULES[direction]
+        window = behavior.stabilization_seconds
+        return cls(
+            DEFAULT_WINDOW[direction] if window is None else float(window), rules, behavior.select_policy,
+            tolerance if behavior.tolerance is None else behavior.tolerance,
+        )
+
+    @property
+    def longest_period(self) -> float:
+        return max((period for _, _, period in self.rules), default=0.0)
 
 
 def stabilize(state: WorkloadState, recommendation: int, current: int, now: float, up: Limits, down: Limits) -> int:
@@ -43,31 +84,71 @@ def stabilize(state: WorkloadState, recommendation: int, current: int, now: floa
     return result
 
 
+def first_sight(state: WorkloadState, current: int, now: float) -> None:
+    """HPA `recordInitialRecommendation`: a workload never decided before starts its window at `current`."""
+    if state.decided_at is None and not state.recommendations:
+        state.recommendations.append([now, float(current)])
+
+
+def _changed(state: WorkloadState, now: float, period: float) -> tuple[int, int]:
+    """Replicas added and removed by the scale events of the last `period` seconds."""
+    added = removed = 0.0
+    cutoff = now - period
+    for at, change in state.events:
+        if at > cutoff:
+            if change > 0:
+                added += change
+            else:
+                removed -= change
+    return int(added), int(removed)
+
+
+def _limit(state: WorkloadState, current: int, now: float, limits: Limits, sign: int) -> int | None:
+    """The furthest count the rules allow in direction `sign` (+1 up, -1 down); None: no rule limits it.
+    `max` is the most permissive rule (the largest change), `min` the least, `disabled` none at all."""
+    if limits.select == "disabled":
+        return current
+    proposals = []
+    for kind, value, period in limits.rules:
+        added, removed = _changed(state, now, period)
+        start = current - added + removed
+        if kind == "pods":
+            proposals.append(start + sign * int(value))
+        elif sign > 0:  # rounded up, or a small count could never grow
+            proposals.append(math.ceil(start * (1.0 + value / 100.0)))
+        else:
+            proposals.append(int(start * (1.0 - value / 100.0)))
+    if not proposals:
+        return None
+    changes = [sign * (p - current) for p in proposals]
+    change = max(changes) if limits.select == "max" else min(changes)
+    return current + sign * change
+
+
+def scale_up_limit(state: WorkloadState, current: int, now: float, up: Limits) -> int | None:
+    """The most replicas the scale-up rules allow now (None: no rule limits them)."""
+    return _limit(state, current, now, up, +1)
+
+
+def scale_down_limit(state: WorkloadState, current: int, now: float, down: Limits) -> int | None:
+    """The fewest replicas the scale-down rules allow now (None: no rule limits them)."""
+    return _limit(state, current, now, down, -1)
+
+
 def rate_limit(state: WorkloadState, desired: int, current: int, now: float, up: Limits, down: Limits) -> int:
-    """Cap the change by the scale-up/scale-down policies. The change is remembered only once it is final
-    (`record_scale`): a change that bounds, caps or breakers stop later is not a scale event."""
-    horizon = max(up.period_seconds, down.period_seconds)
+    """Cap the change by the scale-up/scale-down rules (`convertDesiredReplicasWithBehaviorRate`). The change
+    is remembered only once it is final (`record_scale`): a change that bounds, caps or breakers stop later
+    is not a scale event."""
+    horizon = max(up.longest_period, down.longest_period)
     state.events = [e for e in state.events if e[0] > now - horizon]
     if desired > current:
-        added = sum(e[1] for e in state.events if e[1] > 0 and e[0] > now - up.period_seconds)
-        start = current - int(added)
-        limits = []
-        if up.max_pods is not None:
-            limits.append(start + up.max_pods)
-        if up.max_percent is not None:
-            limits.append(math.ceil(start * (1.0 + up.max_percent / 100.0)))
-        if limits:
-            desired = min(desired, max(max(limits), current))
+        limit = scale_up_limit(state, current, now, up)
+        if limit is not None:
+            desired = min(desired, max(limit, current))
     elif desired < current:
-        removed = -sum(e[1] for e in state.events if e[1] < 0 and e[0] > now - down.period_seconds)
-        start = current + int(removed)
-        limits = []
-        if down.max_pods is not None:
-            limits.append(start - down.max_pods)
-        if down.max_percent is not None:
-            limits.append(math.floor(start * (1.0 - down.max_percent / 100.0)))
-        if limits:
-            desired = max(desired, min(min(limits), current))
+        limit = scale_down_limit(state, current, now, down)
+        if limit is not None:
+            desired = max(desired, min(limit, current))
     return desired
 
 

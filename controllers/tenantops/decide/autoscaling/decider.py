@@ -181,7 +181,7 @@ def _loads(
                 continue
             loads.append(MetricLoad(m.metric, value / per_replica, m.target, m.capacity_or_default()))
         else:
-            loads.append(MetricLoad(m.metric, value, m.target, m.capacity_or_default()))
+            loads.append(MetricLoad(m.metric, value, m.target, m.capacity_or_default(), m.type))
     return loads, problems
 
 

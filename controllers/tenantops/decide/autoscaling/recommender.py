@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from tenantops.config.kinds.scaling import ScalingSpec
 from tenantops.decide.autoscaling import forecast
-from tenantops.decide.autoscaling.behavior import Limits, rate_limit, stabilize
+from tenantops.decide.autoscaling.behavior import DOWN, UP, Limits, first_sight, rate_limit, stabilize
 from tenantops.decide.autoscaling.reactive import MetricLoad, hpa_recommendation
 from tenantops.decide.autoscaling.state import WorkloadState
 
@@ -29,7 +29,6 @@ class Tuning:
     """A `ScalingSpec` compiled once per policy into the numbers the hot loop needs."""
 
     predictive: bool
-    tolerance: float
     startup_seconds: float
     warmup_samples: int
     band: float
@@ -47,14 +46,11 @@ class Tuning:
         p = spec.predictive
         return cls(
             predictive=spec.algorithm == "predictive" and p.enabled,
-            tolerance=spec.tolerance,
             startup_seconds=float(spec.startup_seconds),
             warmup_samples=p.warmup_samples,
             band=p.band,
-            up=Limits(float(spec.scale_up.stabilization_seconds), spec.scale_up.max_pods,
-                      spec.scale_up.max_percent, float(spec.scale_up.period_seconds)),
-            down=Limits(float(spec.scale_down.stabilization_seconds), spec.scale_down.max_pods,
-                        spec.scale_down.max_percent, float(spec.scale_down.period_seconds)),
+            up=Limits.of(spec.scale_up, UP, spec.tolerance),
+            down=Limits.of(spec.scale_down, DOWN, spec.tolerance),
             scale_to_zero=spec.scale_to_zero.enabled,
             activation_threshold=spec.scale_to_zero.activation_threshold,
             cooldown_seconds=float(spec.scale_to_zero.cooldown_seconds),
@@ -110,9 +106,15 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
     demand = demand_of(obs.metrics)
     interval = now - state.decided_at if state.decided_at is not None and now > state.decided_at else DEFAULT_INTERVAL
     interval = min(900.0, max(5.0, interval))
+    first_sight(state, current, now)
     state.decided_at = now
+    floor = bounds.min_replicas if bounds.scale_to_zero else max(1, bounds.min_replicas)
     if demand is None:
-        return Recommendation(current, "hold", "no usable metric this pass; replicas kept as they are", state)
+        # The HPA moves a count outside [min, max] to the bound even when no metric can be read.
+        held = min(bounds.max_replicas, max(floor, current))
+        return Recommendation(held, "hold" if held == current else "bounds",
+                              "no usable metric this pass; replicas kept as they are"
+                              + ("" if held == current else f", within [{floor}, {bounds.max_replicas}]"), state)
     saturated = obs.ready > 0 and demand >= SATURATED * obs.ready
     state.saturated = state.saturated + 1 if saturated else 0
     forecast.observe(state, demand, obs.at, tuning.forecast, censored=saturated)
@@ -120,7 +122,6 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
         forecast.calibrate(state, saturated, tuning.forecast)
 
     estimate, rule, reason, band = _estimate(tuning, obs, state, demand, now, interval)
-    floor = bounds.min_replicas if bounds.scale_to_zero else max(1, bounds.min_replicas)
 
     zero = _scale_to_zero(tuning, bounds, obs, state, demand, estimate)
     if zero is not None:
@@ -162,7 +163,8 @@ def _estimate(
     steps = math.ceil(tuning.startup_seconds / interval - EPS)
     params = tuning.forecast
     forecast.remember(state, now, interval, steps, params)
-    reactive, metric = hpa_recommendation(obs.metrics, obs.ready, obs.current, tuning.tolerance)
+    reactive, metric = hpa_recommendation(obs.metrics, obs.ready, obs.current, tuning.down.tolerance,
+                                          tuning.up.tolerance)
     if not tuning.predictive:
         return reactive, "reactive", f"HPA rule on {metric}: {demand:.2f} replicas of demand at capacity", 0.0
     if state.count < tuning.warmup_samples:
