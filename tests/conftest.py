@@ -7,6 +7,9 @@
   fake AWS credentials are set in the environment for the test.
 - `smtp_server`: a fresh SMTP server per test, stopped afterwards.
 - `kube_api`: a fresh Kubernetes API stand-in per test.
+- `postgres_server`: one throwaway PostgreSQL per session (initdb into a temporary directory, a free
+  loopback port); `postgres_url` a fresh database in it per test; `state_url` is parametrised over both
+  state store backends (a SQLite file, then a PostgreSQL database), so one suite covers both.
 - `traces_dir`: the recorded traces (`TENANTOPS_TRACES`, else the repository's `data/traces/`).
 """
 
@@ -89,3 +92,27 @@ def traces_dir() -> Path:
     path = Path(configured) if configured else REPO_ROOT / "data" / "traces"
     assert path.is_dir(), f"recorded traces not found at {path}: the repository carries them in data/traces"
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    from tenantops.sandbox.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> Iterator[str]:
+    url: str = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The state store's URL, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

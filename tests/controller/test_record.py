@@ -1,14 +1,14 @@
-"""Durable state, the append-only audit log, the audit command, and the health/metrics port."""
+"""Durable state, the audit command, and the health/metrics port (the store on both backends: tests/state)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,53 +27,6 @@ def _decision(tenant: str, at: datetime = NOW, kind: str = "scale", **kw) -> Dec
     return Decision(at, tenant, "api", kind, kw.get("rule", "r"), kw.get("reason", "because"), 1, 2, {"x": 1})
 
 
-def test_state_survives_a_restart_and_only_changed_keys_are_written(tmp_path) -> None:
-    path = tmp_path / "state.db"
-    with StateStore(path) as store:
-        first = store.commit({"a": {"k1": {"v": 1}, "k2": [1, 2]}, "b": {"k": "x"}})
-        assert (first.keys_written, first.keys_deleted) == (3, 0)
-        again = store.commit({"a": {"k1": {"v": 1}, "k2": [1, 2, 3]}})
-        assert again.keys_written == 1  # k1 unchanged: not rewritten
-        gone = store.commit({"a": {"k1": None, "missing": None}})
-        assert (gone.keys_written, gone.keys_deleted) == (0, 1)
-    with StateStore(path) as reopened:
-        assert dict(reopened.state("a")) == {"k2": [1, 2, 3]}
-        assert dict(reopened.state("b")) == {"k": "x"}
-        assert dict(reopened.state("nobody")) == {}
-        with pytest.raises(TypeError):
-            reopened.state("a")["k2"] = 0  # read-only: deciders return changes instead
-        journal = reopened.connection.execute("PRAGMA journal_mode").fetchone()[0]
-        assert journal == "wal"
-
-
-def test_state_and_audit_are_one_transaction(tmp_path) -> None:
-    with StateStore(tmp_path / "s.db") as store:
-        broken = Decision("not a datetime", "t", "w", "scale", "r", "why")  # type: ignore[arg-type]
-        with pytest.raises(AttributeError):
-            store.commit({"a": {"k": 1}}, [_decision("t"), broken])
-        assert dict(store.state("a")) == {}  # memory untouched
-        assert store.connection.execute("SELECT count(*) FROM state").fetchone()[0] == 0
-        assert store.connection.execute("SELECT count(*) FROM audit").fetchone()[0] == 0
-
-
-def test_audit_log_is_append_only(tmp_path) -> None:
-    with StateStore(tmp_path / "s.db") as store:
-        store.commit({}, [_decision("t")])
-        for sql in ("UPDATE audit SET reason = 'edited'", "DELETE FROM audit"):
-            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-                store.connection.execute(sql)
-        assert [e.reason for e in audit.query(store.connection)] == ["because"]
-
-
-def test_newer_schema_is_refused(tmp_path) -> None:
-    path = tmp_path / "s.db"
-    StateStore(path).close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(RuntimeError, match="newer"):
-        StateStore(path)
-
-
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.dictionaries(st.sampled_from("abcde"), st.one_of(st.none(), st.integers(), st.text(max_size=5),
                                                                       st.lists(st.integers(), max_size=3)),
@@ -89,7 +42,8 @@ def test_property_store_equals_replaying_the_changes(batches) -> None:
             else:
                 model[k] = v
         assert dict(store.state("d")) == model
-    rows = dict(store.connection.execute("SELECT key, value FROM state WHERE decider = 'd'").fetchall())
+    with store.engine.connect() as conn:
+        rows = {k: v for k, v in conn.execute(sa.text("SELECT key, value FROM state WHERE decider = 'd'"))}
     assert {k: json.loads(v) for k, v in rows.items()} == model
 
 

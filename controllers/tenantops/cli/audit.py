@@ -8,6 +8,7 @@ import click
 
 from tenantops.cli.options import echo_json, json_option, require_state, settings_from
 from tenantops.record import audit
+from tenantops.record.database import database_url
 from tenantops.record.store import StateStore
 
 
@@ -32,7 +33,7 @@ def command(ctx: click.Context, tenant: str | None, since: str | None, kind: str
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     require_state(settings)
-    with StateStore(settings.state) as store:
+    with StateStore(database_url(settings)) as store:
         entries = list(audit.query(store.connection, tenant=tenant, since=since_at, kind=kind, limit=limit))
     if as_json:
         echo_json([e.as_dict() for e in entries])

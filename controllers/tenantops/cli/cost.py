@@ -11,7 +11,6 @@ import io
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import click
@@ -19,6 +18,7 @@ import click
 from tenantops.cli.options import config_options, echo_json, load, require_state, settings_from
 from tenantops.config import Config
 from tenantops.decide.cost.ledger import Ledger
+from tenantops.record.database import database_url
 
 _WINDOW = re.compile(r"^([1-9][0-9]{0,3})d$")
 
@@ -70,10 +70,12 @@ def cost_rows(state: Mapping[str, Any], config: Config, now: datetime, days: int
 
 
 def read_state(path: str) -> dict[str, Any]:
-    """The cost decider's state from the controller's SQLite store (empty when there is none yet)."""
-    if path != ":memory:" and not Path(path).exists():
-        return {}
+    """The cost decider's state from the controller's state store (empty when there is none yet)."""
+    from tenantops.record.database import may_exist
     from tenantops.record.store import StateStore
+
+    if path != ":memory:" and not may_exist(path):
+        return {}
 
     with StateStore(path) as store:
         from tenantops.decide import alerts
@@ -112,7 +114,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, tenan
     if tenant is not None and tenant not in config.by_id:
         raise click.BadParameter(f"unknown tenant {tenant!r}", param_hint="--tenant")
     now = datetime.now(UTC)
-    rows = cost_rows(read_state(settings.state), config, now, days, tenant)
+    rows = cost_rows(read_state(database_url(settings)), config, now, days, tenant)
     recon: list[dict[str, Any]] = []
     if reconcile:
         from tenantops.observe.cost_explorer import CostExplorerSource

@@ -18,6 +18,7 @@ import click
 from tenantops.cli.logs import FORMATS, LEVELS, LogFormat, configure, default_level
 from tenantops.config.errors import ConfigError
 from tenantops.endpoints import Unreachable
+from tenantops.record.errors import StateStoreError
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -84,6 +85,9 @@ def main(argv: list[str] | None = None) -> Any:
         for issue in exc.issues:
             click.echo(f"  {issue}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    except StateStoreError as exc:  # unreachable, emptied or newer database: nothing may act without it
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -26,6 +26,7 @@ from tenantops.config import Config
 from tenantops.config.kinds.capacity import DEFAULT_CAPACITY, CapacitySpec, load_scenarios
 from tenantops.decide.capacity.plan import BUCKETS, CapacityPlan, History, build_plan
 from tenantops.decide.capacity.scenarios import Monthly
+from tenantops.record.database import database_url
 
 
 def capacity_spec(config: Config) -> CapacitySpec:
@@ -235,7 +236,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, month
         scenarios = load_scenarios(scenario_file, tiers=set(config.policies.tiers),
                                    tenants={t.id for t in config.tenants}).scenarios
     now = datetime.now(UTC)
-    history = ledger_history(read_state(settings.state), now)
+    history = ledger_history(read_state(database_url(settings)), now)
     plan = build_plan(config.tenants, history, config.policies.pricing, config.policies.allocation, spec, now,
                       scenarios, months)
     payload = plan_json(plan)

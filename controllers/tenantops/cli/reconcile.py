@@ -31,6 +31,9 @@ def controller_options(func: F) -> F:
         func = click.option(name, default=None, help=help_text)(func)
     func = click.option("--decider", "deciders", multiple=True,
                         help="Run only these deciders (repeatable; default: all installed).")(func)
+    func = click.option("--init", is_flag=True,
+                        help="Allow starting from an empty state where a state file was emptied or deleted "
+                             "(a new installation); without it that is an error.")(func)
     func = click.option("--dry-run", is_flag=True,
                         help="Plan and record, but change nothing in the cluster or cloud.")(func)
     return func
@@ -76,7 +79,7 @@ def _probe_kubernetes(reconciler: Reconciler) -> None:
 @json_option
 @click.pass_context
 def command(ctx: click.Context, once: bool, catalog: str | None, policies: str | None, deciders: tuple[str, ...],
-            dry_run: bool, prometheus_url: str | None, state: str | None, database: str | None,
+            dry_run: bool, init: bool, prometheus_url: str | None, state: str | None, database: str | None,
             kube_url: str | None, aws_endpoint_url: str | None, as_json: bool) -> None:
     """Observe, decide, act and record once for every tenant, then run what `tenantops run` runs after a
     pass (alerts routed, due reports queued, mail delivered; not in a dry run). Exit 1 if anything in the
@@ -85,7 +88,8 @@ def command(ctx: click.Context, once: bool, catalog: str | None, policies: str |
                              database_url=database, kube_url=kube_url, aws_endpoint_url=aws_endpoint_url)
     config = load(settings)
     try:
-        controller = build_controller(settings, dry_run=dry_run, decider_names=list(deciders) or None)
+        controller = build_controller(settings, dry_run=dry_run, decider_names=list(deciders) or None,
+                                      init=init)
     except DeciderUnavailable as exc:
         raise click.BadParameter(str(exc), param_hint="--decider") from None
     if not dry_run:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import click
 
 from tenantops.cli.options import config_options, echo_json, json_option, load, require_state, settings_from
+from tenantops.record.database import database_url
 
 _PERIOD = re.compile(r"^([1-9][0-9]{0,2})([dw])$")
 
@@ -87,7 +88,7 @@ def command(
             findings = json.loads(Path(savings_file).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise click.BadParameter(f"{savings_file}: not JSON: {exc}", param_hint="--savings") from None
-    ledger = load_ledger(settings.state)
+    ledger = load_ledger(database_url(settings))
     data = build_report_data(config, ledger, now, period_days=days, savings=savings_from_findings(findings))
     result: dict[str, object] = {"report": data.to_json()}
 
@@ -104,7 +105,7 @@ def command(
                     click.echo(f"  wrote {path}")
         else:
             key = f"{REPORT_KIND}:manual:{data.period_start.isoformat()}:{data.period_end.isoformat()}"
-            outbox = Outbox(settings.state)
+            outbox = Outbox(database_url(settings))
             queued = outbox.enqueue(REPORT_KIND, key, message, now=now)
             delivery = deliver_pending(settings, now)
             entry = outbox.get(key)

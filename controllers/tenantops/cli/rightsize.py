@@ -210,6 +210,7 @@ def _recommend(settings: Any, tenant_ids: tuple[str, ...], at_text: str | None, 
     from tenantops.engine.reconcile import restrict
     from tenantops.observe.prometheus import PrometheusSource
     from tenantops.observe.usage_history import UsageHistorySource
+    from tenantops.record.database import database_url
     from tenantops.record.store import StateStore
 
     config = load(settings)
@@ -227,7 +228,7 @@ def _recommend(settings: Any, tenant_ids: tuple[str, ...], at_text: str | None, 
     if history_source.unreachable is not None:  # nothing to recommend from; say which setting to fix
         raise history_source.unreachable
     snapshot = PrometheusSource.from_settings(settings).observe(scoped, now)
-    store = StateStore(settings.state) if do_apply else None
+    store = StateStore(database_url(settings)) if do_apply else None
     try:
         state = store.state(RightsizingDecider.name) if store is not None else {}
         out = RightsizingDecider(history).decide(PassInput(snapshot, scoped, now, dry_run=not do_apply), state)

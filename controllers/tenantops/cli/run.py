@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 @click.option("--max-passes", type=click.IntRange(1), default=None, hidden=True)
 @click.pass_context
 def command(ctx: click.Context, catalog: str | None, policies: str | None, deciders: tuple[str, ...], dry_run: bool,
+            init: bool,
             prometheus_url: str | None, state: str | None, database: str | None, kube_url: str | None,
             aws_endpoint_url: str | None,
             http_port: int | None, http_host: str, shard: str | None, leader_elect: bool, lease_namespace: str | None,
@@ -69,7 +70,8 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     interval = config.policies.controller.interval_seconds
     health = Health(stall_after=max(60.0, 10 * interval))
     try:
-        controller = build_controller(settings, dry_run=dry_run, metrics=metrics, decider_names=list(deciders) or None)
+        controller = build_controller(settings, dry_run=dry_run, metrics=metrics, decider_names=list(deciders) or None,
+                                      init=init)
     except DeciderUnavailable as exc:
         raise click.BadParameter(str(exc), param_hint="--decider") from None
     server = HealthServer(health, metrics.registry, host=http_host, port=settings.http_port).start()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from tenantops.config import Config
 from tenantops.config.settings import Settings
 from tenantops.record.audit import query
+from tenantops.record.database import open_database
 from tenantops.sandbox.smtp import SmtpServer
 
 
@@ -49,11 +49,11 @@ def send_report(config: Config, settings: Settings, directory: Path, smtp: SmtpS
 
 def export_audit(state_path: str, out: Path) -> dict[str, str]:
     """The audit log as JSON lines (every field) and as text (one line per decision, reason included)."""
-    conn = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True)
+    db = open_database(state_path, pooled=False)
     try:
-        entries = list(query(conn))
+        entries = list(query(db.engine))
     finally:
-        conn.close()
+        db.dispose()
     jsonl = out / "audit.jsonl"
     text = out / "audit.txt"
     with jsonl.open("w", encoding="utf-8") as handle:

@@ -175,6 +175,10 @@ class Reconciler:
         ceiling = config.policies.controller.global_replica_ceiling
         actions, held = apply_ceiling(actions, _replicas_now(snapshot), ceiling, now)
         decisions.extend(held)
+        if any(not a.is_noop for a in actions):
+            # No pass acts without being able to record it: an unreachable database or a replica that is
+            # no longer the writer fails the pass here, before any actuator call.
+            self.store.ping()
         act_outcomes = self._act(actions, dry_run)
         decisions.extend(_audit_outcome(o, now) for o in act_outcomes if o.status is not OutcomeStatus.UNCHANGED
                          or o.detail != "no-op")

@@ -93,10 +93,12 @@ def build_controller(
     metrics: ControllerMetrics | None = None,
     decider_names: Sequence[str] | None = None,
     deciders: Sequence[Decider] | None = None,
+    init: bool = False,
 ) -> Controller:
-    """Build the controller. Raises `DeciderUnavailable` for an unknown decider name."""
+    """Build the controller. Raises `DeciderUnavailable` for an unknown decider name, `StateStoreError`
+    (naming the database) when the state store cannot be used; `init` allows an emptied SQLite file."""
     chosen = list(deciders) if deciders is not None else build_deciders(decider_names)
     metrics = metrics if metrics is not None else ControllerMetrics()
     reconciler = build_reconciler(settings, dry_run=dry_run, metrics=metrics, deciders=chosen,
-                                  inputs=pass_inputs(settings, chosen))
+                                  inputs=pass_inputs(settings, chosen), init=init)
     return Controller(settings, reconciler, metrics, dry_run)

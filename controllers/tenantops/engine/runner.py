@@ -170,6 +170,7 @@ class Runner:
                 leading = False
             if leading != self._leading:
                 log.warning("leadership %s", "acquired" if leading else "lost or not held")
+                leading = self._fence(leading)
             self._leading = leading
             if self.metrics is not None:
                 self.metrics.leader.set(1 if leading else 0)
@@ -206,6 +207,28 @@ class Runner:
             except Exception:
                 log.exception("post-pass hook %r failed", hook)
         return result
+
+    def _fence(self, leading: bool) -> bool:
+        """On becoming leader: take the writer's generation in the state store and reload the committed
+        state, so the first pass starts where the previous leader's last commit left off and that leader
+        can commit nothing more. On losing it: refuse commits at once. A single-Lease elector (one with
+        `name`, `identity` and `is_leader`) only; shard Leases write disjoint tenants and are not fenced."""
+        store = self.reconciler.store
+        name, identity = getattr(self.leader, "name", None), getattr(self.leader, "identity", None)
+        if not isinstance(name, str) or not isinstance(identity, str) or not hasattr(self.leader, "is_leader"):
+            return leading
+        if not leading:
+            store.release_writer()
+            return False
+        try:
+            token = store.acquire_writer(identity, name)
+        except Exception:
+            log.exception("cannot take over as the state store's writer; not acting this pass")
+            return False
+        store.lease_check = lambda: bool(getattr(self.leader, "is_leader", False))
+        log.warning("writer of %s, generation %d: state reloaded (%d keys)", store.name, token.generation,
+                    store.key_count())
+        return True
 
     def _selected(self) -> list[Tenant] | None:
         if self.tenant_filter is None:

@@ -26,6 +26,7 @@ from tenantops.engine.inputs import InputProvider
 from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.observe.replicas import LiveReplicas
+from tenantops.record.database import database_url
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import Alert, TargetKind
@@ -78,12 +79,16 @@ def build_reconciler(
     deciders: Sequence[Decider] | None = None,
     decider_names: Sequence[str] | None = None,
     inputs: Sequence[InputProvider] = (),
+    init: bool = False,
 ) -> Reconciler:
-    """The reconciler alone; `engine.root.build_controller` is what the commands use."""
+    """The reconciler alone; `engine.root.build_controller` is what the commands use. The store is opened
+    first: a controller that cannot record (database unreachable, state emptied without `init`) raises
+    `StateStoreError` before anything that acts is built."""
+    store = StateStore(database_url(settings), init=init)
     actuators, reader = build_actuators(settings, dry_run=dry_run)
     return Reconciler(
         PrometheusSource.from_settings(settings),
-        StateStore(settings.state),
+        store,
         list(deciders) if deciders is not None else build_deciders(decider_names),
         actuators,
         replica_reader=reader,
@@ -135,9 +140,9 @@ def post_pass_hooks(
 
     hooks: list[Callable[[PassResult], None]] = [export_cost]
     if not dry_run:
-        from tenantops.notify.outbox import OutboxCollector
+        from tenantops.notify.outbox import Outbox, OutboxCollector
 
-        metrics.registry.register(OutboxCollector(settings.state))
+        metrics.registry.register(OutboxCollector(store.db if store is not None else Outbox(database_url(settings)).db))
 
         def route_alerts(result: PassResult) -> None:
             if result.alerts:
@@ -157,7 +162,7 @@ def post_pass_hooks(
             from tenantops.notify import enqueue_due_reports
 
             ledger = Ledger(store.state("cost"), alerts=store.state(alerts.STATE)) if store is not None else None
-            queued = enqueue_due_reports(current_config(), settings.state, result.at, ledger=ledger,
+            queued = enqueue_due_reports(current_config(), database_url(settings), result.at, ledger=ledger,
                                          settings=settings, findings=result.findings)
             if queued:
                 log.info("queued %d report mail(s): %s", len(queued), ", ".join(queued))

@@ -132,9 +132,10 @@ def router_from_settings(config: Config, settings: Settings) -> AlertRouter:
     """The router the controller uses: the outbox in the state database, webhook and Alertmanager when their
     URLs are set (TENANTOPS_WEBHOOK_URL, TENANTOPS_ALERTMANAGER_URL)."""
     from tenantops.notify.outbox import Outbox
+    from tenantops.record.database import database_url
 
     return AlertRouter(
-        config, email=Outbox(settings.state), mail_from=settings.mail_from, ops_email=settings.ops_email,
+        config, email=Outbox(database_url(settings)), mail_from=settings.mail_from, ops_email=settings.ops_email,
         webhook=WebhookSender(settings.webhook_url) if settings.webhook_url else None,
         alertmanager=AlertmanagerSender(settings.alertmanager_url) if settings.alertmanager_url else None,
     )

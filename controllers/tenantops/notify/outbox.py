@@ -1,7 +1,9 @@
 """A durable outbox for mail: queued before sending, retried with backoff, sent once, never lost.
 
-Messages live in their own table (`outbox`) of the controller's state database (`Settings.state`), in
-WAL mode so that readers of the same file are not blocked while a pass writes.
+Messages live in their own table (`outbox`) of the controller's state database (the SQLite file at
+`Settings.state`, or the PostgreSQL database of `TENANTOPS_DATABASE_URL` that replicas share), created by
+the state store's migrations (`tenantops.record.schema`); a pass can queue mail in its own commit
+(`Outbox.prepare` + `StateStore.commit(messages=...)`).
 
 Guarantees, and how they are kept:
 
@@ -13,7 +15,8 @@ Guarantees, and how they are kept:
   refusing server only moves `next_attempt_at` forward: exponential backoff from `base_delay` doubling
   up to `max_delay`; after `max_attempts` temporary failures the message is failed too, so a broken
   configuration cannot hide forever behind "will retry".
-- **Sent once.** A row is claimed before sending (`status = 'sending'` with a lease, committed), so a
+- **Sent once.** A row is claimed before sending (`status = 'sending'` with a lease, committed; in
+  PostgreSQL the claim locks rows `FOR UPDATE SKIP LOCKED`, so two replicas never claim one row), so a
   second deliverer skips it; the server's acceptance and `status = 'sent'` are recorded in one
   transaction right after the send returns.
 - **Crash between send and mark.** If the process dies after the server accepted a message but before
@@ -32,9 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
@@ -45,9 +46,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
+from sqlalchemy.engine import Row
 
 from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError, Transport
+from tenantops.record.database import Database, StateStoreError, may_exist, open_database
+from tenantops.record.schema import outbox as table
+from tenantops.record.store import QueuedMessage, enqueue_messages
 from tenantops.structs.plan import Alert, Severity
 
 log = logging.getLogger("tenantops.notify.outbox")
@@ -69,27 +75,6 @@ IN_DOUBT = Counter(
 WIRE_POLICY = email_policy.SMTP.clone(max_line_length=998)
 
 PENDING = Gauge("tenantops_outbox_pending", "Messages waiting in the outbox after the last delivery run.")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    dedup_key TEXT NOT NULL UNIQUE,
-    sender TEXT NOT NULL,
-    recipients TEXT NOT NULL,
-    message BLOB NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    next_attempt_at REAL NOT NULL,
-    lease_until REAL,
-    sent_at REAL,
-    last_error TEXT,
-    alerted INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
-"""
-
 
 class Status(StrEnum):
     PENDING = "pending"
@@ -158,6 +143,27 @@ def message_id_for(dedup_key: str, domain: str = "tenantops") -> str:
     return f"<{digest}@{domain}>"
 
 
+def prepare(kind: str, dedup_key: str, message: EmailMessage | bytes, *, now: datetime, sender: str | None = None,
+            recipients: Sequence[str] | None = None) -> QueuedMessage:
+    """The stored form of a message (envelope, Message-ID, no Bcc), ready for `StateStore.commit(messages=)`."""
+    if isinstance(message, bytes):
+        parsed = BytesParser(policy=email_policy.SMTP).parsebytes(message)
+        assert isinstance(parsed, EmailMessage)
+        message = parsed
+    env_sender, env_recipients = _envelope(message)
+    sender = sender or env_sender
+    rcpts = list(recipients) if recipients is not None else env_recipients
+    if not sender:
+        raise ValueError(f"outbox message {dedup_key!r} has no sender (From header or sender=)")
+    if not rcpts:
+        raise ValueError(f"outbox message {dedup_key!r} has no recipients")
+    if "Message-ID" not in message:
+        message["Message-ID"] = message_id_for(dedup_key)
+    del message["Bcc"]
+    raw = message.as_bytes(policy=WIRE_POLICY)
+    return QueuedMessage(kind, dedup_key, sender, tuple(rcpts), raw, _ts(now))
+
+
 def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
     sender_addrs = getaddresses([str(message.get("From", ""))])
     sender = sender_addrs[0][1] if sender_addrs else ""
@@ -167,37 +173,16 @@ def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
 
 
 class Outbox:
-    """The outbox table in one SQLite file. Cheap to construct; each call opens its own connection."""
+    """The outbox table of the state database at `location` (a URL, a SQLite path, or an open `Database`).
 
-    def __init__(self, path: str | Path, retry: RetryPolicy | None = None) -> None:
-        self.path = Path(path)
+    Cheap to construct from a `Database`; from a location it connects per call (no pool is left behind
+    by the short-lived instances the report and alert paths create).
+    """
+
+    def __init__(self, location: str | Path | Database, retry: RetryPolicy | None = None) -> None:
+        self.db = location if isinstance(location, Database) else open_database(location, pooled=False)
+        self.path = Path(self.db.url.database or "") if not self.db.is_postgresql else Path()
         self.retry = retry or RetryPolicy()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        try:
-            conn.execute("PRAGMA busy_timeout=30000")
-            yield conn
-        finally:
-            conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE: take the write lock up front so a claim can never race another deliverer."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
 
     # -- queueing -------------------------------------------------------------------------------------
 
@@ -216,31 +201,11 @@ class Outbox:
         The envelope defaults to the message's From and To/Cc/Bcc. A Message-ID derived from the key is
         added when the message has none, and Bcc is removed from the stored copy.
         """
-        if isinstance(message, bytes):
-            parsed = BytesParser(policy=email_policy.SMTP).parsebytes(message)
-            assert isinstance(parsed, EmailMessage)
-            message = parsed
-        env_sender, env_recipients = _envelope(message)
-        sender = sender or env_sender
-        rcpts = list(recipients) if recipients is not None else env_recipients
-        if not sender:
-            raise ValueError(f"outbox message {dedup_key!r} has no sender (From header or sender=)")
-        if not rcpts:
-            raise ValueError(f"outbox message {dedup_key!r} has no recipients")
-        if "Message-ID" not in message:
-            message["Message-ID"] = message_id_for(dedup_key)
-        del message["Bcc"]
-        raw = message.as_bytes(policy=WIRE_POLICY)
-        stamp = _ts(now)
-        with self._transaction() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO outbox (kind, dedup_key, sender, recipients, message, created_at,"
-                " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (kind, dedup_key, sender, json.dumps(rcpts), raw, stamp, stamp),
-            )
-            queued = cur.rowcount == 1
+        prepared = prepare(kind, dedup_key, message, now=now, sender=sender, recipients=recipients)
+        with self.db.begin() as conn:
+            queued = enqueue_messages(conn, [prepared], postgres=self.db.is_postgresql) == 1
         if queued:
-            log.info("queued %s message %s for %d recipient(s)", kind, dedup_key, len(rcpts))
+            log.info("queued %s message %s for %d recipient(s)", kind, dedup_key, len(prepared.recipients))
         else:
             log.debug("not queued again: %s already in the outbox", dedup_key)
         return queued
@@ -251,24 +216,31 @@ class Outbox:
         """Mark due rows `sending` with a lease; rows whose lease ran out while sending are in doubt."""
         stamp = _ts(now)
         lease = _ts(now + self.retry.lease)
-        with self._transaction() as conn:
+        due = sa.or_(
+            sa.and_(table.c.status == Status.PENDING.value, table.c.next_attempt_at <= stamp),
+            sa.and_(table.c.status == Status.SENDING.value, table.c.lease_until <= stamp),
+        )
+        with self.db.begin() as conn:
+            # SKIP LOCKED (PostgreSQL): another replica's claim in flight is passed over, not waited for.
             rows = conn.execute(
-                "SELECT * FROM outbox WHERE (status = 'pending' AND next_attempt_at <= ?)"
-                " OR (status = 'sending' AND lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?",
-                (stamp, stamp, limit),
-            ).fetchall()
+                sa.select(table).where(due).order_by(table.c.next_attempt_at, table.c.id).limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
             entries: list[OutboxEntry] = []
             doubtful: set[int] = set()
             for row in rows:
-                if row["status"] == Status.SENDING:
-                    doubtful.add(int(row["id"]))
+                if row.status == Status.SENDING:
+                    doubtful.add(int(row.id))
                 conn.execute(
-                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = ?"
-                    " WHERE id = ?",
-                    (lease, row["id"]),
+                    sa.update(table).where(table.c.id == row.id)
+                    .values(status=Status.SENDING.value, attempts=table.c.attempts + 1, lease_until=lease)
                 )
-                entries.append(_entry(row, attempts=int(row["attempts"]) + 1))
+                entries.append(_entry(row, attempts=int(row.attempts) + 1))
         return entries, doubtful
+
+    def _set(self, entry_id: int, **values: Any) -> None:
+        with self.db.begin() as conn:
+            conn.execute(sa.update(table).where(table.c.id == entry_id).values(**values))
 
     def deliver(self, transport: Transport, now: datetime, limit: int = 100) -> DeliveryReport:
         """Try every due message once. Returns what happened; never raises for a delivery failure."""
@@ -289,12 +261,7 @@ class Outbox:
             except TemporaryDeliveryError as exc:
                 self._reschedule(entry, f"{transport.name}: {exc}", now, report)
             else:
-                with self._transaction() as conn:
-                    conn.execute(
-                        "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL,"
-                        " last_error = NULL WHERE id = ?",
-                        (_ts(now), entry.id),
-                    )
+                self._set(entry.id, status=Status.SENT.value, sent_at=_ts(now), lease_until=None, last_error=None)
                 SENT.labels(entry.kind).inc()
                 report.sent.append(entry.dedup_key)
                 log.info("sent %s via %s (attempt %d)", entry.dedup_key, transport.name, entry.attempts)
@@ -306,24 +273,14 @@ class Outbox:
             self._fail(entry, f"gave up after {entry.attempts} attempts; last error: {error}", now, report)
             return
         at = now + self.retry.delay(entry.attempts)
-        with self._transaction() as conn:
-            conn.execute(
-                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, lease_until = NULL,"
-                " last_error = ? WHERE id = ?",
-                (_ts(at), error, entry.id),
-            )
+        self._set(entry.id, status=Status.PENDING.value, next_attempt_at=_ts(at), lease_until=None, last_error=error)
         RETRIES.labels(entry.kind).inc()
         report.retried.append(entry.dedup_key)
         log.warning("will retry %s at %s (attempt %d failed: %s)", entry.dedup_key, at.isoformat(),
                     entry.attempts, error)
 
     def _fail(self, entry: OutboxEntry, error: str, now: datetime, report: DeliveryReport) -> None:
-        with self._transaction() as conn:
-            conn.execute(
-                "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = ?, alerted = 1"
-                " WHERE id = ?",
-                (error, entry.id),
-            )
+        self._set(entry.id, status=Status.FAILED.value, lease_until=None, last_error=error, alerted=1)
         FAILED.labels(entry.kind).inc()
         report.failed.append(entry.dedup_key)
         report.alerts.append(failure_alert(entry, error))
@@ -332,42 +289,41 @@ class Outbox:
     # -- reading --------------------------------------------------------------------------------------
 
     def entries(self, status: Status | None = None) -> list[OutboxEntry]:
-        with self._connect() as conn:
-            cur = conn.execute(
-                "SELECT * FROM outbox" + (" WHERE status = ?" if status else "") + " ORDER BY id",
-                (str(status),) if status else (),
-            )
-            return [_entry(row) for row in cur.fetchall()]
+        stmt = sa.select(table).order_by(table.c.id)
+        if status:
+            stmt = stmt.where(table.c.status == str(status))
+        with self.db.read() as conn:
+            return [_entry(row) for row in conn.execute(stmt).all()]
 
     def get(self, dedup_key: str) -> OutboxEntry | None:
-        with self._connect() as conn:
-            row = conn.execute("SELECT * FROM outbox WHERE dedup_key = ?", (dedup_key,)).fetchone()
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(table).where(table.c.dedup_key == dedup_key)).first()
         return None if row is None else _entry(row)
 
     def count(self, status: Status) -> int:
-        with self._connect() as conn:
-            (n,) = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = ?", (str(status),)).fetchone()
-        return int(n)
+        with self.db.read() as conn:
+            n = conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.status == str(status)))
+            return int(n.scalar_one())
 
     def failure_alerts(self) -> list[Alert]:
         """One Alert per permanently failed message still in the table, for a pass to re-surface."""
         return [failure_alert(e, e.last_error or "unknown error") for e in self.entries(Status.FAILED)]
 
 
-def _entry(row: sqlite3.Row, attempts: int | None = None) -> OutboxEntry:
+def _entry(row: Row[Any], attempts: int | None = None) -> OutboxEntry:
     return OutboxEntry(
-        id=int(row["id"]),
-        kind=str(row["kind"]),
-        dedup_key=str(row["dedup_key"]),
-        sender=str(row["sender"]),
-        recipients=tuple(json.loads(row["recipients"])),
-        status=Status(row["status"]),
-        attempts=int(row["attempts"]) if attempts is None else attempts,
-        created_at=datetime.fromtimestamp(row["created_at"], UTC),
-        next_attempt_at=datetime.fromtimestamp(row["next_attempt_at"], UTC),
-        sent_at=_dt(row["sent_at"]),
-        last_error=row["last_error"],
-        message=bytes(row["message"]),
+        id=int(row.id),
+        kind=str(row.kind),
+        dedup_key=str(row.dedup_key),
+        sender=str(row.sender),
+        recipients=tuple(json.loads(row.recipients)),
+        status=Status(row.status),
+        attempts=int(row.attempts) if attempts is None else attempts,
+        created_at=datetime.fromtimestamp(row.created_at, UTC),
+        next_attempt_at=datetime.fromtimestamp(row.next_attempt_at, UTC),
+        sent_at=_dt(row.sent_at),
+        last_error=row.last_error,
+        message=bytes(row.message),
     )
 
 
@@ -392,14 +348,20 @@ def failure_alert(entry: OutboxEntry, error: str) -> Alert:
 class OutboxCollector:
     """Outbox figures read from the table at scrape time, for the controller's own registry:
 
-        registry.register(OutboxCollector(settings.state))
+        registry.register(OutboxCollector(store.db))
 
     Read from the database rather than counted in memory, so `tenantops_outbox_failed_total` survives a
-    restart and agrees across replicas; failed rows are kept, which keeps the counter monotonic.
+    restart and agrees across replicas; failed rows are kept, which keeps the counter monotonic. A
+    scrape while the database is unreachable reports no outbox figures rather than failing /metrics.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    def __init__(self, source: Database | str | Path) -> None:
+        self.source = source
+
+    def _database(self) -> Database | None:
+        if isinstance(self.source, Database):
+            return self.source
+        return open_database(self.source, pooled=False) if may_exist(self.source) else None
 
     def describe(self) -> list[Any]:
         return []  # figures depend on the table's contents; nothing to pre-declare
@@ -419,25 +381,32 @@ class OutboxCollector:
             "tenantops_outbox_oldest_pending_timestamp_seconds",
             "Queue time of the oldest message not yet delivered (absent when none).",
         )
-        if self.path.exists():
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
-            try:
-                rows = conn.execute("SELECT kind, status, COUNT(*) FROM outbox GROUP BY kind, status").fetchall()
-                (first,) = conn.execute(
-                    "SELECT MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending')"
-                ).fetchone()
-            except sqlite3.OperationalError:  # no outbox table yet
-                rows, first = [], None
-            finally:
-                conn.close()
-            for kind, status, count in rows:
-                messages.add_metric([kind, status], count)
-                if status == Status.FAILED:
-                    failed.add_metric([kind], count)
-                elif status == Status.SENT:
-                    sent.add_metric([kind], count)
-            if first is not None:
-                oldest.add_metric([], first)
+        rows: Sequence[Any] = []
+        first = None
+        try:
+            db = self._database()
+            if db is None:
+                raise LookupError("no state database yet")
+            with db.read() as conn:
+                rows = conn.execute(
+                    sa.select(table.c.kind, table.c.status, sa.func.count()).group_by(table.c.kind, table.c.status)
+                ).all()
+                first = conn.execute(
+                    sa.select(sa.func.min(table.c.created_at))
+                    .where(table.c.status.in_([Status.PENDING.value, Status.SENDING.value]))
+                ).scalar()
+        except LookupError:
+            pass
+        except (sa.exc.DBAPIError, StateStoreError) as exc:
+            log.warning("outbox figures unavailable: %s", exc)
+        for kind, status, count in rows:
+            messages.add_metric([kind, status], count)
+            if status == Status.FAILED:
+                failed.add_metric([kind], count)
+            elif status == Status.SENT:
+                sent.add_metric([kind], count)
+        if first is not None:
+            oldest.add_metric([], first)
         yield messages
         yield failed
         yield sent

@@ -104,7 +104,8 @@ def enqueue_due_reports(
 
 
 def deliver_pending(settings: Settings, now: datetime, transport: Transport | None = None) -> DeliveryReport:
-    """Try every due message in the outbox at `settings.state` once, through the configured transport."""
+    """Try every due message in the outbox of the state database once, through the configured transport."""
     from tenantops.notify.mail import transport_from_settings
+    from tenantops.record.database import database_url
 
-    return Outbox(settings.state).deliver(transport or transport_from_settings(settings), now)
+    return Outbox(database_url(settings)).deliver(transport or transport_from_settings(settings), now)

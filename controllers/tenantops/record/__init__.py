@@ -1,1 +1,2 @@
-"""Record: durable decider state and the append-only audit log (SQLite), and the controller's own metrics."""
+"""Record: the state store (decider state, the append-only audit, the outbox; SQLite or PostgreSQL), and the
+controller's own metrics."""

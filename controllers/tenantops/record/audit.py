@@ -2,46 +2,24 @@
 
 Rows are written by `StateStore.commit` in the same transaction as the decider state they explain, so
 the log can never claim a decision whose state was lost, nor the other way round. Triggers refuse
-UPDATE and DELETE: the log is evidence, and evidence is not edited.
+UPDATE and DELETE (and, in PostgreSQL, TRUNCATE): the log is evidence, and evidence is not edited. The
+table and its triggers are in `schema` and the migrations; the same queries serve SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from tenantops.record.schema import audit as table
 from tenantops.structs.plan import Decision
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    tenant TEXT,
-    workload TEXT,
-    kind TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    old TEXT,
-    new TEXT,
-    inputs TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
-CREATE INDEX IF NOT EXISTS audit_tenant_at ON audit (tenant, at);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
-
-_INSERT = (
-    "INSERT INTO audit (at, tenant, workload, kind, rule, reason, old, new, inputs) VALUES (?,?,?,?,?,?,?,?,?)"
-)
-
 
 # One encoder for every row: `json.dumps` with options builds a new encoder per call, which showed up as
 # a third of the record stage at 30,000 audit rows a pass.
@@ -53,24 +31,29 @@ def to_json(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
-def _row(decision: Decision) -> tuple[Any, ...]:
-    return (
-        decision.at.timestamp(),
-        decision.tenant,
-        decision.workload,
-        decision.kind,
-        decision.rule,
-        decision.reason,
-        None if decision.old is None else to_json(decision.old),
-        None if decision.new is None else to_json(decision.new),
-        to_json(dict(decision.inputs)),
-    )
+def _row(decision: Decision) -> dict[str, Any]:
+    return {
+        "at": decision.at.timestamp(),
+        "tenant": decision.tenant,
+        "workload": decision.workload,
+        "kind": decision.kind,
+        "rule": decision.rule,
+        "reason": decision.reason,
+        "old": None if decision.old is None else to_json(decision.old),
+        "new": None if decision.new is None else to_json(decision.new),
+        "inputs": to_json(dict(decision.inputs)),
+    }
 
 
-def append(conn: sqlite3.Connection, decisions: Iterable[Decision]) -> int:
+_INSERT = sa.insert(table)
+
+
+def append(conn: Connection, decisions: Iterable[Decision]) -> int:
     """Insert decisions (inside the caller's transaction). Returns the number of rows written."""
-    cursor = conn.executemany(_INSERT, (_row(d) for d in decisions))
-    return max(cursor.rowcount, 0)
+    rows = [_row(d) for d in decisions]
+    if rows:
+        conn.execute(_INSERT, rows)
+    return len(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +96,13 @@ def parse_since(text: str, now: datetime) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+class _HasEngine(Protocol):
+    @property
+    def engine(self) -> Engine: ...
+
+
 def query(
-    conn: sqlite3.Connection,
+    source: Connection | Engine | _HasEngine,
     *,
     tenant: str | None = None,
     since: datetime | None = None,
@@ -122,24 +110,28 @@ def query(
     limit: int | None = None,
 ) -> Iterator[AuditEntry]:
     """Entries oldest first, filtered; all values bound as parameters, never formatted into the SQL."""
-    clauses: list[str] = []
-    params: list[Any] = []
+    stmt = sa.select(table.c.id, table.c.at, table.c.tenant, table.c.workload, table.c.kind, table.c.rule,
+                     table.c.reason, table.c.old, table.c.new, table.c.inputs)
     if tenant is not None:
-        clauses.append("tenant = ?")
-        params.append(tenant)
+        stmt = stmt.where(table.c.tenant == tenant)
     if since is not None:
-        clauses.append("at >= ?")
-        params.append(since.timestamp())
+        stmt = stmt.where(table.c.at >= since.timestamp())
     if kind is not None:
-        clauses.append("kind = ?")
-        params.append(kind)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT id, at, tenant, workload, kind, rule, reason, old, new, inputs FROM audit{where} ORDER BY at, id"
+        stmt = stmt.where(table.c.kind == kind)
     if limit is not None:
         # The newest `limit` rows, still printed oldest first.
-        sql = f"SELECT * FROM ({sql.replace('ORDER BY at, id', 'ORDER BY at DESC, id DESC')} LIMIT ?) ORDER BY at, id"
-        params.append(limit)
-    for row in conn.execute(sql, params):
+        newest = stmt.order_by(table.c.at.desc(), table.c.id.desc()).limit(limit).subquery()
+        stmt = sa.select(newest).order_by(newest.c.at, newest.c.id)
+    else:
+        stmt = stmt.order_by(table.c.at, table.c.id)
+    if not isinstance(source, (Connection, Engine)):
+        source = source.engine
+    if isinstance(source, Engine):
+        with source.connect().execution_options(tenantops_read_only=True) as conn:
+            rows = conn.execute(stmt).all()
+    else:
+        rows = source.execute(stmt).all()
+    for row in rows:
         yield AuditEntry(
             id=row[0],
             at=datetime.fromtimestamp(row[1], UTC),

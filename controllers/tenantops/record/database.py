@@ -11,11 +11,21 @@ URLs carry passwords; every message, log line and exception shows `masked(url)` 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.pool import NullPool, QueuePool, StaticPool
+
+from tenantops.record.errors import SchemaTooNew, StateMissing, StateStoreError, StateUnavailable
+
+__all__ = ["Database", "SchemaTooNew", "StateMissing", "StateStoreError", "StateUnavailable", "database_url",
+           "masked", "may_exist", "open_database", "parse"]
 
 
 class HasStateSettings(Protocol):
@@ -79,3 +89,184 @@ def sqlite_file(url: URL) -> Path | None:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database)
+
+
+# -- opening -------------------------------------------------------------------------------------------
+
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# pg_advisory_xact_lock key: any constant that is this project's; two replicas migrate one at a time.
+_MIGRATION_LOCK = 0x7465_6E61
+
+
+class Database:
+    """One state database: its URL, its SQLAlchemy engine, and transactions of the right kind.
+
+    `begin()` is a write transaction: SQLite's `BEGIN IMMEDIATE` (the write lock up front, so a claim or
+    a pass never races another writer), PostgreSQL's default READ COMMITTED with row locks taken by the
+    statements that need them. `read()` is a read-only one (SQLite: deferred, never blocks a writer).
+    """
+
+    def __init__(self, url: URL, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
+        self.name = masked(url.set(drivername=url.get_backend_name()))
+
+    @property
+    def backend(self) -> str:
+        return self.url.get_backend_name()
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.backend == "postgresql"
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(tenantops_read_only=True) as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(location: str | Path | URL, *, init: bool = False, pooled: bool = True,
+                  busy_timeout_ms: int = 5000, connect_timeout_s: int = 5) -> Database:
+    """Open, check and migrate the state database at `location` (a URL or a SQLite path).
+
+    Raises `StateMissing` when a SQLite file that existed is now empty or deleted with its WAL left
+    (unless `init`: the operator says this is a new installation), `StateUnavailable` when the database
+    cannot be reached or written, `SchemaTooNew` when a newer controller migrated it. Each message names
+    the database with its password masked. `pooled=False` connects per use (short-lived readers).
+    """
+    url = location if isinstance(location, URL) else parse(location)
+    path = sqlite_file(url)
+    if path is not None:
+        _check_sqlite_file(path, init=init)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = _engine(url, pooled=pooled, busy_timeout_ms=busy_timeout_ms, connect_timeout_s=connect_timeout_s)
+    db = Database(url, engine)
+    try:
+        migrate(db)
+    except StateStoreError:
+        engine.dispose()
+        raise
+    except DBAPIError as exc:
+        engine.dispose()
+        raise StateUnavailable(f"cannot use the state database {db.name}: {describe(exc)}") from None
+    return db
+
+
+def describe(exc: BaseException) -> str:
+    """The driver's own message, first line only (SQLAlchemy's wrapper adds the SQL and a link)."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return text[0] if text else type(inner).__name__
+
+
+def _check_sqlite_file(path: Path, *, init: bool) -> None:
+    leftovers = [p for p in (Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
+    if path.exists() and path.is_file() and path.stat().st_size == 0:
+        if not init:
+            raise StateMissing(
+                f"state database {path} is empty (0 bytes): its state and audit are gone, so starting would "
+                "forget every stabilisation window, alert episode and the cost ledger. Restore it from a "
+                "backup, or start once with --init if this is a new installation."
+            )
+        path.unlink()
+        for extra in leftovers:
+            extra.unlink()
+    elif not path.exists() and leftovers:
+        if not init:
+            raise StateMissing(
+                f"state database {path} is missing but {leftovers[0].name} is still beside it: the file was "
+                "deleted while the controller had it open. Restore it from a backup, or start once with "
+                "--init to begin with an empty state."
+            )
+        for extra in leftovers:
+            extra.unlink()
+
+
+def _engine(url: URL, *, pooled: bool, busy_timeout_ms: int, connect_timeout_s: int) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        memory = sqlite_file(url) is None
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+            poolclass=StaticPool if memory else (QueuePool if pooled else NullPool),
+        )
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, record: Any) -> None:
+            dbapi_conn.isolation_level = None  # transactions are begun explicitly, below
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if not memory:
+                # WAL lets `tenantops audit` and the outbox read while a pass writes.
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            read_only = conn.get_execution_options().get("tenantops_read_only", False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+        return engine
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = connect_timeout_s
+    if pooled:
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4, connect_args=connect_args)
+    return sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+
+def migrate(db: Database) -> None:
+    """Bring the schema to `schema.HEAD` with Alembic, in one transaction (all or nothing).
+
+    A database at HEAD costs one query. A file of schema version 1 (no Alembic table yet, but a `state`
+    table) is stamped at revision 0001 and upgraded from there: earlier files migrate, never reset.
+    """
+    from tenantops.record import schema
+
+    with db.begin() as conn:
+        if db.is_postgresql:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        inspector = sa.inspect(conn)
+        current = None
+        if inspector.has_table("alembic_version"):
+            current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        if current == schema.HEAD:
+            return
+        from alembic import command
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes["connection"] = conn
+        known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
+        if current is not None and current not in known:
+            raise SchemaTooNew(f"state database {db.name} has schema revision {current}, newer than this "
+                               f"controller's {schema.HEAD}; refusing to touch it")
+        if current is None and inspector.has_table("state"):
+            if not db.is_postgresql:
+                version = conn.exec_driver_sql("PRAGMA user_version").scalar() or 0
+                if int(version) > 1:
+                    raise SchemaTooNew(f"state database {db.name} has schema version {version} without "
+                                       "migration history; refusing to touch it")
+            command.stamp(config, "0001_v1")
+        command.upgrade(config, "head")
+        if not db.is_postgresql:
+            conn.exec_driver_sql(f"PRAGMA user_version = {schema.SQLITE_USER_VERSION}")
+
+
+def may_exist(location: str | Path) -> bool:
+    """False only for a SQLite file that is not there (readers then show 'no state yet' without creating
+    one); a server database is assumed to exist and is opened to find out."""
+    path = sqlite_file(parse(location))
+    url = str(location)
+    return path.exists() if path is not None else url not in ("", "sqlite://")

@@ -1,36 +1,42 @@
-"""Durable decider state in an embedded SQLite database, loaded into memory at start.
+"""Durable decider state, the audit and the outbox in one database, loaded into memory at start.
 
-Stabilisation windows, alert deduplication and similar memory must survive a restart, or every deploy
-would reset them (and, for example, scale everything down at once). State is read once at start; each
-pass writes only the keys that changed, together with that pass's audit rows, in one transaction.
-WAL mode lets `tenantops audit` read while the controller writes; the busy timeout makes a concurrent
-writer wait instead of failing.
+Stabilisation windows, alert episodes, the cost ledger and similar memory must survive a restart and a
+failover, or every deploy would reset them (and, for example, scale everything down at once). State is
+read at start (and again when this replica becomes the writer); each pass writes only the keys that
+changed, together with that pass's audit rows and queued mail, in one transaction.
+
+The database is the embedded SQLite file by default, or PostgreSQL when replicas share one state
+(`tenantops.record.database`); the code here is the same for both (SQLAlchemy Core).
+
+Only the writer commits. A replica that becomes leader calls `acquire_writer`, which increments the
+Lease's generation in the database (its fencing token) and reloads the committed state; every commit
+checks, in its own transaction, that the stored generation is still ours and that the Lease has not
+expired by our clock (`lease_check`). A leader that lost its Lease mid-pass therefore cannot commit
+that pass: `Fenced` is raised and nothing of it is written.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
-from tenantops.record import audit
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from tenantops.record import audit, schema
+from tenantops.record.database import Database, describe, open_database
+from tenantops.record.errors import Fenced, StateUnavailable
 from tenantops.structs.plan import Decision
 
-SCHEMA_VERSION = 1
-
-_STATE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS state (
-    decider TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (decider, key)
-) WITHOUT ROWID;
-"""
+SCHEMA_VERSION = schema.SQLITE_USER_VERSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,50 +44,74 @@ class CommitStats:
     keys_written: int
     keys_deleted: int
     audit_rows: int
+    messages_queued: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """A mail to add to the outbox in the pass's own transaction (see `Outbox.prepare`)."""
+
+    kind: str
+    dedup_key: str
+    sender: str
+    recipients: tuple[str, ...]
+    message: bytes
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class WriterToken:
+    """The fencing token of the writer: the Lease it holds, who it is, and the generation it took."""
+
+    lease: str
+    holder: str
+    generation: int
 
 
 class StateStore:
-    """Decider state (per decider, per key, JSON values) and the audit log, in one SQLite file.
+    """Decider state (per decider, per key, JSON values), the audit log and the outbox, in one database.
 
-    `path` may be `:memory:` for tests of code that only needs a store, not persistence.
+    `location` is a database URL, a SQLite path, or `:memory:` for tests of code that only needs a
+    store, not persistence. `init` allows starting over where a SQLite file was emptied or deleted
+    (see `database.open_database`).
     """
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # Used from the runner's thread only; the lock guards against the HTTP thread reading state sizes.
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+    def __init__(self, location: str | Path, *, busy_timeout_ms: int = 5000, init: bool = False) -> None:
+        self.path = str(location)
+        self.db: Database = open_database(location, init=init, busy_timeout_ms=busy_timeout_ms)
+        self.name = self.db.name
+        # Used from the runner's thread; the lock guards against the HTTP thread reading state sizes.
         self._lock = threading.Lock()
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
         self._state: dict[str, dict[str, Any]] = {}
-        for decider, key, value in self._conn.execute("SELECT decider, key, value FROM state"):
-            self._state.setdefault(decider, {})[key] = json.loads(value)
+        self._writer: WriterToken | None = None
+        self.lease_check: Callable[[], bool] | None = None
+        self.reload()
 
-    def _migrate(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"state database {self.path} has schema version {version}, newer than this controller's "
-                f"{SCHEMA_VERSION}; refusing to touch it"
-            )
+    # -- reading -------------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the committed state again (a replica that takes over starts from what was committed)."""
+        loaded: dict[str, dict[str, Any]] = {}
+        try:
+            with self.db.read() as conn:
+                for decider, key, value in conn.execute(sa.select(schema.state.c.decider, schema.state.c.key,
+                                                                  schema.state.c.value)):
+                    loaded.setdefault(decider, {})[key] = json.loads(value)
+        except DBAPIError as exc:
+            raise StateUnavailable(f"cannot read the state database {self.name}: {describe(exc)}") from None
         with self._lock:
-            # One script, one transaction: a half-created schema is never left behind.
-            self._conn.executescript(
-                f"BEGIN IMMEDIATE;{_STATE_SCHEMA}{audit.SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
-            )
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._conn, self._lock)
+            self._state = loaded
 
     @property
-    def connection(self) -> sqlite3.Connection:
-        """For read-only queries (the audit command)."""
-        return self._conn
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for queries of other modules (`audit.query`, the outbox)."""
+        return self.db.engine
+
+    @property
+    def connection(self) -> RawSQL:
+        """Plain SQL with `?` parameters against the store, as the SQLite connection of schema version 1
+        offered it (`execute(sql, params).fetchall()`); `audit.query` accepts it too."""
+        return RawSQL(self.db)
 
     def state(self, decider: str) -> Mapping[str, Any]:
         """The decider's current state, read-only (deciders return changes instead of mutating it)."""
@@ -90,49 +120,134 @@ class StateStore:
     def key_count(self) -> int:
         return sum(len(v) for v in self._state.values())
 
+    def ping(self) -> None:
+        """Prove, before acting, that this pass could be recorded: the database takes a write transaction
+        now and this replica is still the writer (raises `StateUnavailable` or `Fenced` if not)."""
+        try:
+            with self.db.begin() as conn:
+                conn.execute(sa.select(sa.func.count()).select_from(schema.leadership))
+                self._check_fence(conn)
+        except DBAPIError as exc:
+            raise StateUnavailable(f"cannot write the state database {self.name}: {describe(exc)}") from None
+
+    # -- leadership ----------------------------------------------------------------------------------
+
+    @property
+    def writer(self) -> WriterToken | None:
+        return self._writer
+
+    def acquire_writer(self, holder: str, lease: str = "tenantops-leader") -> WriterToken:
+        """Become the writer for `lease`: take the next generation and reload the committed state.
+
+        Called when this replica acquires the Lease, before its first pass. The row lock (PostgreSQL) or
+        the write lock (SQLite) orders this after any commit the previous leader has in flight; any
+        commit it attempts later sees the higher generation and is refused.
+        """
+        table = schema.leadership
+        try:
+            with self.db.begin() as conn:
+                row = conn.execute(
+                    sa.select(table.c.generation).where(table.c.name == lease).with_for_update()
+                ).first()
+                generation = 1 if row is None else int(row[0]) + 1
+                values = {"holder": holder, "generation": generation, "acquired_at": time.time()}
+                if row is None:
+                    conn.execute(sa.insert(table).values(name=lease, **values))
+                else:
+                    conn.execute(sa.update(table).where(table.c.name == lease).values(**values))
+        except DBAPIError as exc:
+            raise StateUnavailable(f"cannot write the state database {self.name}: {describe(exc)}") from None
+        self._writer = WriterToken(lease, holder, generation)
+        self.reload()
+        return self._writer
+
+    def release_writer(self) -> None:
+        """Stop committing as the writer (the Lease was lost or released); the next commit is refused."""
+        if self._writer is not None:
+            self._writer = WriterToken(self._writer.lease, self._writer.holder, -1)
+
+    def _check_fence(self, conn: Connection) -> None:
+        token = self._writer
+        if token is None:
+            return
+        if token.generation < 0:
+            raise Fenced(f"{token.holder} no longer holds Lease {token.lease}; this pass is not committed")
+        table = schema.leadership
+        row = conn.execute(
+            sa.select(table.c.holder, table.c.generation).where(table.c.name == token.lease).with_for_update()
+        ).first()
+        if row is None or int(row[1]) != token.generation:
+            holder, generation = (row[0], row[1]) if row is not None else ("nobody", "none")
+            raise Fenced(f"{token.holder} was the writer of generation {token.generation} of Lease {token.lease}, "
+                         f"but {holder} took over (generation {generation}); this pass is not committed")
+        if self.lease_check is not None and not self.lease_check():
+            raise Fenced(f"Lease {token.lease} of {token.holder} expired during the pass; this pass is not "
+                         "committed")
+
+    # -- writing -------------------------------------------------------------------------------------
+
     def commit(
-        self, changes: Mapping[str, Mapping[str, Any]], decisions: Iterable[Decision] = ()
+        self, changes: Mapping[str, Mapping[str, Any]], decisions: Iterable[Decision] = (),
+        *, messages: Sequence[QueuedMessage] = (),
     ) -> CommitStats:
-        """Persist changed keys (None deletes) and append decisions, atomically.
+        """Persist changed keys (None deletes), append decisions and queue `messages`, atomically.
 
         A key whose new value equals the stored one is not written: most keys do not change in most
         passes, and skipping them keeps a pass's write cost proportional to what actually happened.
+        Raises `Fenced` (nothing written) when this replica is no longer the writer, and
+        `StateUnavailable` naming the database when it cannot be written.
         """
-        upserts: list[tuple[str, str, str]] = []
-        deletes: list[tuple[str, str]] = []
+        upserts: list[dict[str, str]] = []
+        deletes: list[dict[str, str]] = []
         staged: list[tuple[str, str, Any]] = []
         for decider, keys in changes.items():
             current = self._state.get(decider, {})
             for key, value in keys.items():
                 if value is None:
                     if key in current:
-                        deletes.append((decider, key))
+                        deletes.append({"d": decider, "k": key})
                         staged.append((decider, key, None))
                 elif key not in current or current[key] != value:
                     # Round-trip through JSON so memory holds exactly what a restart would load.
                     text = audit.to_json(value)
-                    upserts.append((decider, key, text))
+                    upserts.append({"decider": decider, "key": key, "value": text})
                     staged.append((decider, key, json.loads(text)))
-        with self._transaction():
-            if upserts:
-                self._conn.executemany(
-                    "INSERT INTO state (decider, key, value) VALUES (?,?,?) "
-                    "ON CONFLICT (decider, key) DO UPDATE SET value = excluded.value",
-                    upserts,
-                )
-            if deletes:
-                self._conn.executemany("DELETE FROM state WHERE decider = ? AND key = ?", deletes)
-            rows = audit.append(self._conn, decisions)
-        for decider, key, value in staged:  # only after the commit succeeded
-            bucket = self._state.setdefault(decider, {})
-            if value is None:
-                bucket.pop(key, None)
-            else:
-                bucket[key] = value
-        return CommitStats(len(upserts), len(deletes), rows)
+        try:
+            with self.db.begin() as conn:
+                self._check_fence(conn)
+                if upserts:
+                    conn.execute(self._upsert(), upserts)
+                if deletes:
+                    table = schema.state
+                    conn.execute(
+                        sa.delete(table).where(table.c.decider == sa.bindparam("d"), table.c.key == sa.bindparam("k")),
+                        deletes,
+                    )
+                rows = audit.append(conn, decisions)
+                queued = enqueue_messages(conn, messages, postgres=self.db.is_postgresql)
+        except DBAPIError as exc:
+            raise StateUnavailable(f"cannot commit to the state database {self.name}: {describe(exc)}") from None
+        with self._lock:
+            for decider, key, value in staged:  # only after the commit succeeded
+                bucket = self._state.setdefault(decider, {})
+                if value is None:
+                    bucket.pop(key, None)
+                else:
+                    bucket[key] = value
+        return CommitStats(len(upserts), len(deletes), rows, queued)
+
+    def _upsert(self) -> Any:
+        table = schema.state
+        if self.db.is_postgresql:
+            pg = postgresql.insert(table)
+            return pg.on_conflict_do_update(index_elements=[table.c.decider, table.c.key],
+                                            set_={"value": pg.excluded.value})
+        lite = sqlite.insert(table)
+        return lite.on_conflict_do_update(index_elements=[table.c.decider, table.c.key],
+                                          set_={"value": lite.excluded.value})
 
     def close(self) -> None:
-        self._conn.close()
+        self.db.dispose()
 
     def __enter__(self) -> StateStore:
         return self
@@ -143,25 +258,43 @@ class StateStore:
         self.close()
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any error (the connection runs in autocommit mode)."""
+class RawSQL:
+    """`execute(sql, params)` in its own transaction, returning the rows fetched (any backend)."""
 
-    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
-        self._conn = conn
-        self._lock = lock
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.engine = db.engine
 
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Rows:
+        text = sql if not self.db.is_postgresql else sql.replace("%", "%%").replace("?", "%s")
+        with self.db.begin() as conn:
+            result = conn.exec_driver_sql(text, tuple(params))
+            rows = [tuple(r) for r in result] if result.returns_rows else []
+        return _Rows(rows)
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
-        finally:
-            self._lock.release()
+
+class _Rows:
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self._rows)
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._rows)
+
+
+def enqueue_messages(conn: Connection, messages: Sequence[QueuedMessage], *, postgres: bool) -> int:
+    """Insert messages into the outbox unless their dedup key is there already; returns how many were new."""
+    if not messages:
+        return 0
+    table = schema.outbox
+    rows = [{"kind": m.kind, "dedup_key": m.dedup_key, "sender": m.sender, "recipients": json.dumps(list(m.recipients)),
+             "message": m.message, "created_at": m.at, "next_attempt_at": m.at} for m in messages]
+    stmt = (postgresql.insert(table) if postgres else sqlite.insert(table)).on_conflict_do_nothing(
+        index_elements=[table.c.dedup_key]).returning(table.c.id)
+    # One statement per message: RETURNING says which were new (rowcount of an INSERT is not portable).
+    return sum(len(conn.execute(stmt, row).all()) for row in rows)

@@ -231,12 +231,12 @@ def build_report_data(
 
 def load_ledger(state_path: str | Path) -> Ledger:
     """The cost ledger as the controller last committed it (read-only use of its state database)."""
+    from tenantops.record.database import may_exist
     from tenantops.record.store import StateStore
 
-    path = Path(state_path)
-    if not path.exists():
+    if not may_exist(state_path):
         return Ledger({})
-    with StateStore(path) as store:
+    with StateStore(state_path) as store:
         from tenantops.decide import alerts
 
         return Ledger(dict(store.state("cost")), alerts=dict(store.state(alerts.STATE)))
