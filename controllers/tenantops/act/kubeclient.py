@@ -1,17 +1,22 @@
 """How the controller connects to a Kubernetes API server.
 
-An explicit URL (`TENANTOPS_KUBE_URL`, used with the local API stand-in and in tests) wins; otherwise the
-pod's service account (in-cluster), then the user's kubeconfig. urllib3's own retries are switched off
-because the actuators and the leader elector count and bound their retries themselves; two layers of
-retry would multiply the wait on an overloaded API server.
+An explicit URL (`TENANTOPS_KUBE_URL`: the local API stand-in, tests, or a cluster reached without a
+kubeconfig) wins, over https with `TENANTOPS_KUBE_CA_FILE` (or the system CAs; skip-verify only when asked)
+and `TENANTOPS_KUBE_TOKEN`. Otherwise a chosen kubeconfig context (`--kube-context`, `TENANTOPS_KUBECONFIG`)
+is used as kubectl would; with neither, the pod's service account (in-cluster), then the kubeconfig's
+current context. urllib3's own retries are switched off because the actuators and the leader elector count
+and bound their retries themselves; two layers of retry would multiply the wait on an overloaded API server.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
+from pydantic import SecretStr
 
 from tenantops.endpoints import Unreachable, unreachable
 
@@ -22,15 +27,56 @@ class KubeConnectError(RuntimeError):
     """No way to reach a cluster was found: no URL, not in a pod, no usable kubeconfig."""
 
 
-def api_client(url: str | None = None, *, token: str | None = None, verify_ssl: bool = True) -> client.ApiClient:
-    """An ApiClient for `url` (optionally with a bearer token), or from the environment when url is None."""
+@dataclass(frozen=True)
+class KubeAccess:
+    """Which API server, and how to trust and authenticate to it (all unset: in-cluster, then kubeconfig)."""
+
+    url: str | None = None
+    token: SecretStr | None = None
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+    context: str | None = None
+    kubeconfig: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> KubeAccess:
+        return cls(url=settings.kube_url, token=settings.kube_token, ca_file=settings.kube_ca_file,
+                   insecure_skip_verify=settings.kube_insecure_skip_verify, context=settings.kube_context,
+                   kubeconfig=settings.kubeconfig)
+
+    @property
+    def setting(self) -> str:
+        """The setting an error about this connection names."""
+        if self.url:
+            return "TENANTOPS_KUBE_URL"
+        return "TENANTOPS_KUBE_CONTEXT" if self.context else "kubeconfig"
+
+
+KubeTarget = str | KubeAccess | None
+"""A URL (the older spelling), a full `KubeAccess`, or None for in-cluster / kubeconfig."""
+
+
+def api_client(target: KubeTarget = None, *, token: str | None = None, verify_ssl: bool = True) -> client.ApiClient:
+    """An ApiClient for `target`: a URL (optionally with a bearer token) or a `KubeAccess`."""
+    access = target if isinstance(target, KubeAccess) else \
+        KubeAccess(url=target, token=SecretStr(token) if token else None, insecure_skip_verify=not verify_ssl)
     configuration = client.Configuration()
-    if url:
-        configuration.host = url.rstrip("/")
-        configuration.verify_ssl = verify_ssl
-        if token:
-            configuration.api_key = {"BearerToken": token}
+    if access.url:
+        configuration.host = access.url.rstrip("/")
+        configuration.verify_ssl = not access.insecure_skip_verify
+        configuration.ssl_ca_cert = access.ca_file
+        if access.token is not None:
+            configuration.api_key = {"BearerToken": access.token.get_secret_value()}
             configuration.api_key_prefix = {"BearerToken": "Bearer"}
+    elif access.context or access.kubeconfig:
+        try:  # a context someone chose: never silently the pod's own service account instead
+            config.load_kube_config(config_file=access.kubeconfig, context=access.context,  # type: ignore[no-untyped-call]
+                                    client_configuration=configuration)
+        except (ConfigException, OSError) as exc:
+            raise KubeConnectError(f"kubeconfig {access.kubeconfig or '~/.kube/config'} context "
+                                   f"{access.context or '(current)'}: {exc}") from None
+        log.info("kubernetes: using kubeconfig context %s", access.context or "(current)",
+                 extra={"kube_context": access.context, "kubeconfig": access.kubeconfig})
     else:
         try:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
@@ -48,7 +94,7 @@ def api_client(url: str | None = None, *, token: str | None = None, verify_ssl: 
     return client.ApiClient(configuration)
 
 
-def probe(api: client.ApiClient, *, timeout: float = 5.0) -> None:
+def probe(api: client.ApiClient, *, setting: str = "TENANTOPS_KUBE_URL", timeout: float = 5.0) -> None:
     """Ask the API server its version; Unreachable (one line naming the setting) when it does not answer.
 
     For one-shot commands, so that an API server that is down is said once before the pass instead of as
@@ -58,10 +104,10 @@ def probe(api: client.ApiClient, *, timeout: float = 5.0) -> None:
     try:
         client.VersionApi(api).get_code(_request_timeout=timeout)
     except Exception as exc:
-        down = unreachable("TENANTOPS_KUBE_URL", host, exc)
+        down = unreachable(setting, host, exc)
         if down is not None:
             raise down from None
         # The server answered (an error status is for the calls themselves to report).
 
 
-__all__ = ["KubeConnectError", "Unreachable", "api_client", "probe"]
+__all__ = ["KubeAccess", "KubeConnectError", "KubeTarget", "Unreachable", "api_client", "probe"]

@@ -23,7 +23,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tenantops.act.base import ActOutcome, OutcomeStatus
-from tenantops.act.kubeclient import api_client
+from tenantops.act.kubeclient import KubeTarget, api_client
 from tenantops.act.retry import (
     CallCounter,
     CallFailed,
@@ -76,9 +76,9 @@ class KubernetesActuator:
         self._sleep = sleep
 
     @classmethod
-    def connect(cls, url: str | None = None, *, token: str | None = None, retry: RetryPolicy | None = None,
+    def connect(cls, url: KubeTarget = None, *, token: str | None = None, retry: RetryPolicy | None = None,
                 sleep: Callable[[float], None] = time.sleep) -> KubernetesActuator:
-        """From `TENANTOPS_KUBE_URL` (pass Settings.kube_url) or, when None, in-cluster / kubeconfig."""
+        """From a URL or a `KubeAccess` (`KubeAccess.from_settings`), or, when None, in-cluster / kubeconfig."""
         return cls(client.AppsV1Api(api_client(url, token=token)), retry=retry, sleep=sleep)
 
     @property

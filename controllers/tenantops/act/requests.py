@@ -28,7 +28,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tenantops.act.base import OutcomeStatus
-from tenantops.act.kubeclient import api_client
+from tenantops.act.kubeclient import KubeTarget, api_client
 from tenantops.config.kinds.common import parse_quantity
 from tenantops.decide.rightsizing.decider import RequestPatch
 from tenantops.decide.rightsizing.units import cpu_quantity, memory_quantity
@@ -166,7 +166,7 @@ class RequestsActuator:
         self._timeout = timeout
 
     @classmethod
-    def connect(cls, url: str | None = None, *, token: str | None = None) -> RequestsActuator:
+    def connect(cls, url: KubeTarget = None, *, token: str | None = None) -> RequestsActuator:
         """From an explicit API URL (TENANTOPS_KUBE_URL), else in-cluster, else the kubeconfig."""
         return cls(client.AppsV1Api(api_client(url, token=token)))
 

@@ -26,6 +26,8 @@ def controller_options(func: F) -> F:
         ("--database", "State store URL: sqlite:///PATH or postgresql://USER@HOST/DB (shared by replicas). "
                        "Env: TENANTOPS_DATABASE_URL. Default: the SQLite file at --state."),
         ("--kube-url", "Kubernetes API URL (default: in-cluster, then kubeconfig). Env: TENANTOPS_KUBE_URL."),
+        ("--kube-context", "kubeconfig context (as kubectl --context; file: TENANTOPS_KUBECONFIG, else KUBECONFIG). "
+                           "Env: TENANTOPS_KUBE_CONTEXT."),
         ("--aws-endpoint-url", "AWS endpoint override (e.g. a local moto server). Env: TENANTOPS_AWS_ENDPOINT_URL."),
     )):
         func = click.option(name, default=None, help=help_text)(func)
@@ -58,7 +60,7 @@ def print_result(result: PassResult) -> None:
                f"{result.state_written}")
 
 
-def _probe_kubernetes(reconciler: Reconciler) -> None:
+def _probe_kubernetes(reconciler: Reconciler, setting: str) -> None:
     """A one-shot pass that would act: say once that the API server is down, before any action fails on it."""
     from tenantops.act.kubeclient import probe
     from tenantops.act.kubernetes import KubernetesActuator
@@ -66,7 +68,7 @@ def _probe_kubernetes(reconciler: Reconciler) -> None:
     kube = reconciler.actuators.get(TargetKind.KUBERNETES)
     if isinstance(kube, KubernetesActuator):
         try:
-            probe(kube.api_client)
+            probe(kube.api_client, setting=setting)
         except Unreachable:
             reconciler.store.close()
             raise
@@ -80,12 +82,13 @@ def _probe_kubernetes(reconciler: Reconciler) -> None:
 @click.pass_context
 def command(ctx: click.Context, once: bool, catalog: str | None, policies: str | None, deciders: tuple[str, ...],
             dry_run: bool, init: bool, prometheus_url: str | None, state: str | None, database: str | None,
-            kube_url: str | None, aws_endpoint_url: str | None, as_json: bool) -> None:
+            kube_url: str | None, kube_context: str | None, aws_endpoint_url: str | None, as_json: bool) -> None:
     """Observe, decide, act and record once for every tenant, then run what `tenantops run` runs after a
     pass (alerts routed, due reports queued, mail delivered; not in a dry run). Exit 1 if anything in the
     pass failed."""
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
-                             database_url=database, kube_url=kube_url, aws_endpoint_url=aws_endpoint_url)
+                             database_url=database, kube_url=kube_url, kube_context=kube_context,
+                             aws_endpoint_url=aws_endpoint_url)
     config = load(settings)
     try:
         controller = build_controller(settings, dry_run=dry_run, decider_names=list(deciders) or None,
@@ -93,7 +96,8 @@ def command(ctx: click.Context, once: bool, catalog: str | None, policies: str |
     except DeciderUnavailable as exc:
         raise click.BadParameter(str(exc), param_hint="--decider") from None
     if not dry_run:
-        _probe_kubernetes(controller.reconciler)
+        _probe_kubernetes(controller.reconciler, "TENANTOPS_KUBE_URL" if settings.kube_url else
+                          "TENANTOPS_KUBE_CONTEXT" if settings.kube_context else "kubeconfig")
     try:
         result = controller.runner(config, clock=lambda: datetime.now(UTC)).tick()
     finally:

@@ -234,7 +234,9 @@ def _recommend(settings: Any, tenant_ids: tuple[str, ...], at_text: str | None, 
         out = RightsizingDecider(history).decide(PassInput(snapshot, scoped, now, dry_run=not do_apply), state)
         applied: list[dict[str, Any]] = []
         if do_apply and store is not None:
-            actuator = RequestsActuator.connect(settings.kube_url)
+            from tenantops.act.kubeclient import KubeAccess
+
+            actuator = RequestsActuator.connect(KubeAccess.from_settings(settings))
             try:
                 for patch in patches_from_findings(out.findings):
                     outcome = actuator.apply(patch)

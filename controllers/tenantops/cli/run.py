@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from tenantops.engine.runner import LeaderHook, TenantFilter
 from tenantops.engine.shards import parse_shard, shard_filter
 from tenantops.record.http import Health, HealthServer
 from tenantops.record.metrics import ControllerMetrics
+
+if TYPE_CHECKING:
+    from tenantops.act.kubeclient import KubeTarget
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,7 @@ log = logging.getLogger(__name__)
 def command(ctx: click.Context, catalog: str | None, policies: str | None, deciders: tuple[str, ...], dry_run: bool,
             init: bool,
             prometheus_url: str | None, state: str | None, database: str | None, kube_url: str | None,
+            kube_context: str | None,
             aws_endpoint_url: str | None,
             http_port: int | None, http_host: str, shard: str | None, leader_elect: bool, lease_namespace: str | None,
             lease_name: str, shards: int | None, identity: str | None, max_passes: int | None) -> None:
@@ -50,8 +55,8 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     schedule comes due. Right-sizing's usage history is fetched at start and then hourly. Built by
 `engine.root.build_controller`, as `reconcile --once` is."""
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
-                             database_url=database, kube_url=kube_url, aws_endpoint_url=aws_endpoint_url,
-                             http_port=http_port)
+                             database_url=database, kube_url=kube_url, kube_context=kube_context,
+                             aws_endpoint_url=aws_endpoint_url, http_port=http_port)
     tenant_filter = None
     if shard is not None:
         try:
@@ -64,7 +69,10 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     config = load(settings)  # an invalid configuration at start is bad input: exit 2
     leader: LeaderHook | None = None
     if leader_elect:
-        leader, lease_filter = _elector(settings.kube_url, lease_namespace, lease_name, shards, identity)
+        from tenantops.act.kubeclient import KubeAccess
+
+        leader, lease_filter = _elector(KubeAccess.from_settings(settings), lease_namespace, lease_name, shards,
+                                        identity)
         tenant_filter = lease_filter or tenant_filter
     metrics = ControllerMetrics()
     interval = config.policies.controller.interval_seconds
@@ -87,7 +95,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     ctx.exit(code)
 
 
-def _elector(kube_url: str | None, namespace: str | None, name: str, shards: int | None,
+def _elector(kube_url: KubeTarget, namespace: str | None, name: str, shards: int | None,
              identity: str | None) -> tuple[LeaderHook, TenantFilter | None]:
     """One Lease (one active replica), or shard Leases whose owner reconciles the shard's tenants.
 

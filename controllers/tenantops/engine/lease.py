@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tenantops.act.kubeclient import api_client
+from tenantops.act.kubeclient import KubeTarget, api_client
 from tenantops.engine.shards import shard_of
 
 log = logging.getLogger(__name__)
@@ -271,7 +271,7 @@ def identity_and_namespace(env: Mapping[str, str] | None = None) -> tuple[str, s
     return env.get("POD_NAME") or platform.node() or "tenantops", env.get("POD_NAMESPACE") or "tenantops"
 
 
-def leader_elector(kube_url: str | None, *, name: str = "tenantops-leader", duration_seconds: int = 15,
+def leader_elector(kube_url: KubeTarget, *, name: str = "tenantops-leader", duration_seconds: int = 15,
                    env: Mapping[str, str] | None = None, clock: Clock = utc_now) -> LeaseElector:
     """The elector `tenantops run` uses: one Lease in the controller's namespace, named `name`."""
     identity, namespace = identity_and_namespace(env)
@@ -279,7 +279,7 @@ def leader_elector(kube_url: str | None, *, name: str = "tenantops-leader", dura
     return LeaseElector(api, namespace, name, identity, duration_seconds=duration_seconds, clock=clock)
 
 
-def shard_elector(kube_url: str | None, shards: int, *, prefix: str = "tenantops", duration_seconds: int = 15,
+def shard_elector(kube_url: KubeTarget, shards: int, *, prefix: str = "tenantops", duration_seconds: int = 15,
                   env: Mapping[str, str] | None = None, clock: Clock = utc_now) -> ShardedElector:
     """Shard Leases for `shards` shards; use its `owned` as the run loop's tenant filter."""
     identity, namespace = identity_and_namespace(env)

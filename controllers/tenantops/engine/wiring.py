@@ -39,12 +39,13 @@ def build_actuators(settings: Settings, *, dry_run: bool) -> tuple[dict[TargetKi
     (a client per region), and the live replica counts read through the same connections."""
     actuators: dict[TargetKind, Actuator] = {}
     readers: dict[TargetKind, Any] = {}
-    if settings.kube_url or not dry_run:
+    if settings.kube_url or settings.kube_context or not dry_run:
         try:
+            from tenantops.act.kubeclient import KubeAccess
             from tenantops.act.kubernetes import KubernetesActuator
             from tenantops.observe.kube_replicas import KubeReplicaReader
 
-            kube = KubernetesActuator.connect(settings.kube_url)
+            kube = KubernetesActuator.connect(KubeAccess.from_settings(settings))
             actuators[TargetKind.KUBERNETES] = kube
             readers[TargetKind.KUBERNETES] = KubeReplicaReader(kube.apps)
         except Exception as exc:
