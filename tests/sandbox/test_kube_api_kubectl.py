@@ -132,7 +132,7 @@ def test_kubectl_replace_with_a_stale_resource_version_is_a_conflict(kube_api: K
     read = yaml.safe_load(kubectl("get", "deployment", "api", "-n", NS, "-o", "yaml").stdout)
     kube_api.set_replicas(NS, "api", 4)  # another writer lands between the read and the write
     read["spec"]["replicas"] = 9
-    result = kubectl("replace", "--validate=false", "-f", "-", stdin=yaml.safe_dump(read), check=False)
+    result = kubectl("replace", "-f", "-", stdin=yaml.safe_dump(read), check=False)
     assert result.returncode == 1
     assert "Operation cannot be fulfilled" in result.stderr and "the object has been modified" in result.stderr
     assert kube_api.replicas(NS, "api") == 4
@@ -145,7 +145,7 @@ def test_kubectl_creates_and_lists_leases_across_namespaces(kube_api: KubeApiSer
         lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                  "metadata": {"name": "leader", "namespace": ns},
                  "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15}}
-        kubectl("create", "--validate=false", "-f", "-", stdin=json.dumps(lease))
+        kubectl("create", "-f", "-", stdin=json.dumps(lease))
     rows = table(kubectl("get", "lease", "-A").stdout)
     assert [(r["NAMESPACE"], r["NAME"], r["HOLDER"]) for r in rows] == [
         ("kube-system", "leader", "scheduler-1"), ("tenantops", "leader", "controller-0")]
@@ -253,3 +253,34 @@ def test_a_watch_over_tls_ends_when_kubectl_goes_away(tmp_path: Path) -> None:
         while server.in_flight and time.monotonic() < deadline:
             time.sleep(0.05)
         assert server.in_flight == 0  # the idle stream noticed the hang-up without waiting for an event
+
+
+def web(replicas_field: str = "replicas", replicas: int = 1, strategy: dict | None = None) -> str:
+    spec: dict = {replicas_field: replicas, "selector": {"matchLabels": {"app": "web"}},
+                  "template": {"metadata": {"labels": {"app": "web"}},
+                               "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}
+    if strategy is not None:
+        spec["strategy"] = strategy
+    return yaml.safe_dump({"apiVersion": "apps/v1", "kind": "Deployment",
+                           "metadata": {"name": "web", "namespace": NS}, "spec": spec})
+
+
+def test_kubectl_apply_creates_configures_and_the_server_validates_fields(kube_api: KubeApiServer,
+                                                                          kubectl: Kubectl) -> None:
+    kube_api.add_namespace(NS)
+    assert "created" in kubectl("apply", "-f", "-", stdin=web(replicas=1)).stdout
+    rolling = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}
+    assert "configured" in kubectl("apply", "-f", "-", stdin=web(replicas=3, strategy=rolling)).stdout
+    assert kube_api.replicas(NS, "web") == 3
+    # a union field: switching the strategy's type drops rollingUpdate ($retainKeys in kubectl's patch)
+    kubectl("apply", "-f", "-", stdin=web(replicas=3, strategy={"type": "Recreate"}))
+    assert kube_api.deployment(NS, "web")["spec"]["strategy"] == {"type": "Recreate"}
+    # kubectl's default --validate=strict: the server refuses a misspelt field and keeps the object
+    refused = kubectl("apply", "-f", "-", stdin=web("replica", 5), check=False)
+    assert refused.returncode == 1 and 'strict decoding error: unknown field "spec.replica"' in refused.stderr
+    assert kube_api.replicas(NS, "web") == 3
+    [strict] = [r for r in kube_api.requests(method="PATCH") if r.status == 400]
+    assert strict.query["fieldValidation"] == ["Strict"]  # kubectl left validation to the server
+    warned = kubectl("apply", "--validate=warn", "-f", "-", stdin=web("replica", 5))
+    assert 'Warning: unknown field "spec.replica"' in warned.stderr
+    assert "replica" not in kube_api.deployment(NS, "web")["spec"]  # dropped, as the apiserver's decoder does

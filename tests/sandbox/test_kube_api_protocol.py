@@ -18,6 +18,8 @@ from kubernetes.client.exceptions import ApiException
 from tenantops.act.kubeclient import api_client
 from tenantops.sandbox.kube_api import KubeApiServer
 from tenantops.sandbox.kube_errors import ApiError
+from tenantops.sandbox.kube_fields import strip_unknown
+from tenantops.sandbox.kube_patch import strategic_merge_patch
 from tenantops.sandbox.kube_watch import field_selector, label_selector
 
 pytestmark = pytest.mark.integration
@@ -238,3 +240,26 @@ def test_the_python_client_verifies_the_stand_ins_tls_certificate() -> None:
         with pytest.raises(Exception, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
             client.AppsV1Api(client.ApiClient(untrusted)).list_namespaced_deployment(NS)
     assert not server.certificate  # the throwaway CA is deleted with the server
+
+
+def test_unknown_fields_are_found_where_the_apiserver_finds_them() -> None:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a", "labelz": {}},
+                  "spec": {"replicas": 1, "template": {"spec": {"containers": [
+                      {"name": "a", "image": "a:1", "resource": {}}, {"name": "b", "image": "b:1"}]}}},
+                  "status": {"readyReplicas": 1}}
+    kept, unknown = strip_unknown(deployment, "Deployment", "v1")
+    assert [u.path for u in unknown] == ["metadata.labelz", "spec.template.spec.containers[0].resource"]
+    assert "labelz" not in kept["metadata"] and "resource" not in kept["spec"]["template"]["spec"]["containers"][0]
+    assert kept["status"] == {"readyReplicas": 1} and kept["spec"]["replicas"] == 1
+    assert strip_unknown({"spec": {"holderIdentity": "a", "holder": "b"}}, "Lease", "v1")[1][0].path == "spec.holder"
+
+
+def test_strategic_merge_directives_kubectl_apply_sends() -> None:
+    strategy = {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}
+    patch = {"strategy": {"$retainKeys": ["type"], "type": "Recreate", "rollingUpdate": None}}
+    assert strategic_merge_patch(strategy, patch) == {"strategy": {"type": "Recreate"}}
+    ordered = {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}], "containers": [{"name": "b", "x": 1}]}
+    assert strategic_merge_patch({"containers": [{"name": "a"}]}, ordered) == {
+        "containers": [{"name": "a"}, {"name": "b", "x": 1}]}
+    finalizers = {"$deleteFromPrimitiveList/finalizers": ["x"]}
+    assert strategic_merge_patch({"finalizers": ["x", "y"]}, finalizers) == {"finalizers": ["y"]}

@@ -16,6 +16,10 @@ Served:
 - `coordination.k8s.io/v1` Leases: list (one namespace or all), watch, get, create, replace, patch, delete.
 - Server-side printing: a `meta.k8s.io/v1` Table (the apiserver's columns) when the client asks for one
   in `Accept`, as `kubectl get` does, for lists, gets and watch events.
+- Field validation: `/openapi/v3` names each write operation's `fieldValidation` parameter, so kubectl
+  `apply`/`create`/`replace` leave validation to the server; unknown fields (`kube_fields`, from the
+  client's generated models) are refused with `Strict` (400), dropped with a `Warning` header with
+  `Warn` (the default), dropped silently with `Ignore`.
 - Every write bumps one cluster-wide resourceVersion (as etcd's revision does) and is kept as a watch
   event; lists carry the revision they were read at, so a watch from it misses nothing. A write that
   names a stale `metadata.resourceVersion` gets 409 Conflict, a create of an existing name 409
@@ -87,7 +91,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +102,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tenantops.sandbox import kube_resources as resources
 from tenantops.sandbox.kube_errors import REASONS, ApiError
+from tenantops.sandbox.kube_fields import strip_unknown
 from tenantops.sandbox.kube_patch import apply_patch, json_merge_patch, json_patch, strategic_merge_patch
 from tenantops.sandbox.kube_resources import DEPLOYMENTS, LEASES, NAMESPACES, Kind
 from tenantops.sandbox.kube_validation import body_name, validated
@@ -159,6 +164,7 @@ class _Request:
     query: dict[str, list[str]]
     body: Any
     headers: dict[str, str | None]
+    warnings: list[str] = field(default_factory=list)  # answered as `Warning` headers
 
     @property
     def content_type(self) -> str | None:
@@ -468,19 +474,23 @@ class KubeApiServer:
         self._stopping.wait(seconds)
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], content_type: str | None,
-               body: Any, accept: str | None = None) -> tuple[int, JSON | _Watch]:
-        """Serve one parsed request; raises ApiError for Status answers."""
+               body: Any, accept: str | None = None) -> tuple[int, JSON | _Watch, dict[str, str]]:
+        """Serve one parsed request: status, payload and extra headers; raises ApiError for Status answers."""
         request = _Request(method, path, query, body, {"Content-Type": content_type, "Accept": accept})
         discovery = self._discovery(request)
         if discovery is not None:
-            return 200, discovery
+            return 200, discovery, {}
         route = _route(path)
         if route is None:
             raise ApiError(404, f"the server could not find the requested resource ({method} {path})")
         if method == "GET" and route.name is None and is_watch(query):
-            return 200, self._watch(route, request)
+            return 200, self._watch(route, request), {}
         with self._lock:
-            return self._dispatch(route, request)
+            code, payload = self._dispatch(route, request)
+        headers = {}
+        if request.warnings:  # RFC 7234 warn-code 299, as the apiserver sends them
+            headers["Warning"] = ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in request.warnings)
+        return code, payload, headers
 
     def _discovery(self, request: _Request) -> JSON | None:
         path = request.path
@@ -495,6 +505,13 @@ class KubeApiServer:
             found = resources.api_group_list()
         elif path == "/api/v1":
             found = resources.resource_list("", "v1")
+        elif path == "/openapi/v3":
+            found = resources.openapi_v3_root()
+        elif (match := re.fullmatch(r"/openapi/v3/(?:api/(v1)|apis/([^/]+)/([^/]+))", path)) is not None:
+            group, version = ("", "v1") if match[1] else (match[2], match[3])
+            found = resources.openapi_v3(group, version)
+            if found is None:
+                raise ApiError(404, f"the server could not find the requested resource ({path})")
         elif (match := re.fullmatch(r"/apis/([^/]+)", path)) is not None:
             found = resources.api_group(match[1])
             if found is None:
@@ -521,7 +538,7 @@ class KubeApiServer:
             if method == "POST" and (route.namespace is not None or not kind.namespaced):
                 if kind.namespaced:
                     self._require(NAMESPACES, "", ns)
-                obj = validated(kind, route.namespace, request.body, None)
+                obj = validated(kind, route.namespace, self._decoded(kind, request.body, request), None)
                 return 201, copy.deepcopy(obj if request.dry_run else self._create(kind, route.namespace, obj))
             raise self._not_allowed(method)
         name = route.name
@@ -541,9 +558,10 @@ class KubeApiServer:
                          "details": {"name": name, "group": kind.group, "kind": kind.resource}}
         current = self._require(kind, ns, name)
         if method == "PUT":
-            updated = validated(kind, route.namespace, request.body, current)
+            updated = validated(kind, route.namespace, self._decoded(kind, request.body, request), current)
         elif method == "PATCH":
-            updated = validated(kind, route.namespace, self._patched(current, request), current)
+            patched = self._decoded(kind, self._patched(current, request), request)
+            updated = validated(kind, route.namespace, patched, current)
         else:
             raise self._not_allowed(method)
         return 200, copy.deepcopy(updated if request.dry_run else self._write(kind, current, updated))
@@ -743,6 +761,24 @@ class KubeApiServer:
         return replicas
 
     @staticmethod
+    def _decoded(kind: Kind, body: Any, request: _Request) -> Any:
+        """The body as the apiserver's decoder keeps it: fields its type lacks are dropped with a warning
+        (`fieldValidation=Warn`, the default), dropped silently (`Ignore`) or refused (`Strict`, 400)."""
+        if not isinstance(body, dict):
+            return body
+        kept, unknown = strip_unknown(body, kind.kind, kind.version)
+        if not unknown:
+            return body
+        mode = request.query.get("fieldValidation", ["Warn"])[0]
+        messages = [f'unknown field "{u.path}"' for u in unknown]
+        if mode == "Strict":
+            raise ApiError(400, f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
+                           f"strict decoding error: {', '.join(messages)}")
+        if mode != "Ignore":
+            request.warnings.extend(messages)
+        return kept
+
+    @staticmethod
     def _patched(current: JSON, request: _Request) -> Any:
         patched = apply_patch(current, request.content_type, request.body)
         body = request.body
@@ -878,8 +914,9 @@ class _Handler(BaseHTTPRequestHandler):
                         headers["Retry-After"] = "1"
                     raise ApiError(code, f"injected fault: {code} {REASONS.get(code, '')}".strip(),
                                    headers=headers)
-                code, payload = self.api.handle(method, path, query, content_type, body,
-                                                self.headers.get("Accept"))
+                code, payload, extra = self.api.handle(method, path, query, content_type, body,
+                                                       self.headers.get("Accept"))
+                headers.update(extra)
             except ApiError as exc:
                 code, payload = exc.code, exc.status()
                 headers.update(exc.headers)

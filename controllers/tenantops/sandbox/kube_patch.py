@@ -59,20 +59,28 @@ def json_merge_patch(target: Any, patch: Any) -> Any:
 def strategic_merge_patch(target: Any, patch: Any, key: str | None = None) -> Any:
     """Kubernetes strategic merge: like JSON merge, but keyed lists merge element by element.
 
-    Supports the `$patch: delete` directive on keyed list elements and `$patch: replace` on objects,
-    which is what clients use when they patch container resources.
+    Supports the directives clients send: `$patch: delete` on keyed list elements, `$patch: replace` on
+    objects (container resources), `$retainKeys` (kubectl apply on a Deployment's strategy),
+    `$deleteFromPrimitiveList/<field>`, and ignores `$setElementOrder/<field>`.
     """
     if isinstance(patch, dict):
         if patch.get("$patch") == "replace":
             return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
         result = copy.deepcopy(target) if isinstance(target, dict) else {}
         for name, value in patch.items():
-            if name == "$patch" or name.startswith("$setElementOrder/"):
-                continue  # ordering directives: the merged order is the target's, new elements last
+            if name.startswith("$deleteFromPrimitiveList/"):
+                field = name.split("/", 1)[1]
+                result[field] = [item for item in result.get(field) or [] if item not in (value or [])]
+                continue
+            if name.startswith("$"):
+                continue  # $patch handled above; $setElementOrder: the target's order, new elements last
             if value is None:
                 result.pop(name, None)
             else:
                 result[name] = strategic_merge_patch(result.get(name), value, name)
+        retain = patch.get("$retainKeys")
+        if isinstance(retain, list):  # kubectl apply on a union such as a Deployment's strategy
+            result = {k: v for k, v in result.items() if k in retain}
         return result
     if isinstance(patch, list) and key in MERGE_KEYS and isinstance(target, list):
         merge_key = MERGE_KEYS[key]

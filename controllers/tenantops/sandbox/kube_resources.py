@@ -240,3 +240,52 @@ def table(kind: Kind, objects: Sequence[JSON], resource_version: str, *, include
         rows.append(row)
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version},
             "columnDefinitions": [column.definition() for column in kind.columns], "rows": rows}
+
+
+# ---------------------------------------------------------------------------------------------- OpenAPI v3
+
+def _gv_key(group: str, version: str) -> str:
+    return f"apis/{group}/{version}" if group else f"api/{version}"
+
+
+def openapi_v3_root() -> JSON:
+    """`GET /openapi/v3`: one document per group version (kubectl reads them to learn that the server
+    validates fields itself, and then sends `fieldValidation` instead of validating client-side)."""
+    paths = {}
+    for group, versions in _group_versions().items():
+        for version in versions:
+            key = _gv_key(group, version)
+            paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash=tenantops-standin-1"}
+    return {"paths": paths}
+
+
+_FIELD_VALIDATION = {
+    "name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True},
+    "description": "Ignore, Warn (the default) or Strict: what to do with fields the type does not have.",
+}
+
+
+def _operation(verb: str, kind: Kind) -> JSON:
+    return {"operationId": f"{verb}{kind.kind}", "parameters": [_FIELD_VALIDATION],
+            "x-kubernetes-action": verb, "responses": {"200": {"description": "OK"}},
+            "x-kubernetes-group-version-kind": {"group": kind.group, "version": kind.version, "kind": kind.kind}}
+
+
+def openapi_v3(group: str, version: str) -> JSON | None:
+    """`GET /openapi/v3/<api/v1 | apis/<group>/<version>>`: the paths and the write operations' parameters.
+
+    Schemas are left out: kubectl falls back to its compiled-in types for apply's patch computation, and
+    field validation is the server's (`kube_fields`).
+    """
+    kinds = [k for k in KINDS if k.group == group and k.version == version]
+    if not kinds:
+        return None
+    base = "/" + _gv_key(group, version)
+    paths: JSON = {}
+    for kind in kinds:
+        scope = f"{base}/namespaces/{{namespace}}" if kind.namespaced else base
+        collection = f"{scope}/{kind.resource}"
+        paths[collection] = {"post": _operation("post", kind)}
+        paths[f"{collection}/{{name}}"] = {"put": _operation("put", kind), "patch": _operation("patch", kind)}
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.31.0"}, "paths": paths,
+            "components": {"schemas": {}}}
