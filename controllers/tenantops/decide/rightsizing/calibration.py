@@ -20,7 +20,8 @@ scale (split-conformal calibration); the request is `k x` the model fitted on ev
   a change.
 - Models are compared at one common target (`SELECTION_TARGET`), by the slack they would have had on
   the calibration days, so the choice of model does not depend on the policy's percentile (the request
-  is then monotone in it).
+  is then monotone in it). A schedule must also be no riskier than the flat request on days left out
+  of its calibration (each day scored at the multiplier of the others).
 
 Until one full day can be replayed there is nothing to calibrate on: the request is the peak seen so far
 plus VPA's 15%.
@@ -122,6 +123,19 @@ def _multiplier(ratios: Sequence[Array], target: float) -> float:
     return weighted_percentiles(np.concatenate(kept), weights, (1.0 - target,))[0]
 
 
+def _held_out_overrun(ratios: Sequence[Array], target: float) -> float:
+    """Each day's overrun at the multiplier the other days give, averaged: how a model does on a day it
+    was not calibrated on. A schedule fits each hour on a fraction of the samples and can look safer
+    on the days it was fitted to than it is on the next one."""
+    if len(ratios) < 2:
+        return 1.0
+    rates = []
+    for i, day in enumerate(ratios):
+        k = _multiplier([r for j, r in enumerate(ratios) if j != i], target)
+        rates.append(float(np.mean(day > k)))
+    return float(np.mean(rates))
+
+
 def calibrate(t: Array, v: Array, now: float, *, percentile: float, margin: float, half_life_hours: float,
               window_hours: int = 1, hourly: bool = False, min_saving: float = 0.05) -> Calibrated:
     """The calibrated request for the day starting at `now` (see the module docstring). `t` is non-empty."""
@@ -170,7 +184,14 @@ def calibrate(t: Array, v: Array, now: float, *, percentile: float, margin: floa
         flat = request(best_flat, SELECTION_TARGET, floored=False)[0]
         saving = 1.0 - float(schedule.mean()) / max(float(flat.mean()), 1e-12)
         surprised = best in days[0].models and _surprised(days[0], best, SELECTION_TARGET, k_common)
-        chosen = best if saving >= min_saving and not surprised else best_flat
+
+        def held_out(key: tuple[Shape, float]) -> float:
+            known = [d for d in days if key in d.models]
+            return _held_out_overrun([d.usage / np.maximum(d.models[key][d.hours.astype(np.int64)], 1e-12)
+                                      for d in known], SELECTION_TARGET)
+
+        riskier = held_out(best) > max(held_out(best_flat), SELECTION_TARGET)
+        chosen = best if saving >= min_saving and not surprised and not riskier else best_flat
     hourly_request, k = request(chosen, target)
     if chosen[0] == "hourly":
         # Raise fast hour by hour too: no hour below what that hour needed yesterday.
