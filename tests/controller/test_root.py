@@ -43,7 +43,7 @@ def test_run_and_reconcile_once_build_the_same_controller(
     assert once == loop
     assert once["deciders"] == ["facts", "autoscaling", "rightsizing", "cost"]
     assert once["inputs"] == ["committed_spend", "usage_history"]  # right-sizing has its history in both
-    assert once["actuators"] == ["asg", "kubernetes"]
+    assert once["actuators"] == ["asg", "kubernetes", "requests"]
     hooks = set(once["on_pass"])
     assert "export_cost" in hooks
     assert ({"route_alerts", "queue_reports", "deliver_mail"} <= hooks) is not dry_run  # alerts routed unless dry

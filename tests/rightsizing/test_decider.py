@@ -122,14 +122,16 @@ def test_apply_mode_patches_pool_workloads_within_the_step_cap(config: Config) -
     assert [(p.tenant, p.namespace, p.deployment) for p in patches] == [("shop", "tenant-shop", "api")]
     # aggressive: max 50% per step, so 1 core -> 500m and 1Gi -> 512Mi, not straight to the target.
     assert patches[0].requests == {"cpu": "500m", "memory": "512Mi"}
-    assert out.state["shop/api"]["cpu"]["value"] == pytest.approx(0.5)
+    # The state it implies rides on the patch: the engine commits it only once the patch is applied.
+    assert not out.state and out.patches[0].state_key == "shop/api"
+    assert out.patches[0].on_applied["cpu"]["value"] == pytest.approx(0.5)
     assert _row(out, "bank")["applied"]["cpu"] == "recommend mode"  # enterprise: conservative, recommend only
 
 
 def test_min_interval_holds_across_passes_and_dry_run_keeps_state(config: Config) -> None:
     decider = RightsizingDecider(_history())
     first = decider.decide(_pass(config), {})
-    state = dict(first.state)
+    state = {p.state_key: p.on_applied for p in first.patches}  # what the engine commits once applied
     soon = decider.decide(_pass(config, now=NOW + timedelta(hours=2)), state)
     assert not soon.findings["patches"]
     assert "next change allowed" in _row(soon, "shop")["applied"]["cpu"]

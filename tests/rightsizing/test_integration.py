@@ -12,9 +12,9 @@ from kubernetes import client
 from tenantops.act.base import OutcomeStatus
 from tenantops.act.requests import RequestsActuator, patches_from_findings
 from tenantops.config import load_config
-from tenantops.decide.rightsizing.decider import RequestPatch
 from tenantops.observe.usage_history import UsageHistorySource
 from tenantops.sandbox.prometheus import Series
+from tenantops.structs.requests import RequestPatch
 
 pytestmark = pytest.mark.integration
 

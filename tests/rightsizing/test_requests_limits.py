@@ -13,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 from tenantops.act.base import OutcomeStatus
 from tenantops.act.requests import RequestsActuator, fit_to_limits, split_requests
 from tenantops.config.kinds.common import parse_quantity
-from tenantops.decide.rightsizing.decider import RequestPatch
+from tenantops.structs.requests import RequestPatch
 
 NS = "tenant-shop"
 

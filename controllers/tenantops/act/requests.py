@@ -30,8 +30,8 @@ from kubernetes.client.exceptions import ApiException
 from tenantops.act.base import OutcomeStatus
 from tenantops.act.kubeclient import KubeTarget, api_client
 from tenantops.config.kinds.common import parse_quantity
-from tenantops.decide.rightsizing.decider import RequestPatch
 from tenantops.decide.rightsizing.units import cpu_quantity, memory_quantity
+from tenantops.structs.requests import RequestPatch
 
 log = logging.getLogger(__name__)
 

@@ -204,14 +204,11 @@ def _print_backtest(results: list[BacktestResult], payload: dict[str, Any]) -> N
 
 def _recommend(settings: Any, tenant_ids: tuple[str, ...], at_text: str | None, do_apply: bool,
                as_json: bool) -> None:
-    from tenantops.act.requests import RequestsActuator, patches_from_findings
-    from tenantops.decide.base import PassInput
-    from tenantops.decide.rightsizing.decider import RightsizingDecider
-    from tenantops.engine.reconcile import restrict
-    from tenantops.observe.prometheus import PrometheusSource
-    from tenantops.observe.usage_history import UsageHistorySource
-    from tenantops.record.database import database_url
-    from tenantops.record.store import StateStore
+    """One pass of the right-sizing concern through the controller `tenantops run` builds
+    (`engine.root.build_controller`): the same history input, and with `--apply` the same requests actuator,
+    whose applied outcomes alone are remembered. Without `--apply` it is a dry run on an in-memory store:
+    nothing is written anywhere."""
+    from tenantops.engine.root import build_controller
 
     config = load(settings)
     now = _parse_at(at_text)
@@ -222,33 +219,19 @@ def _recommend(settings: Any, tenant_ids: tuple[str, ...], at_text: str | None, 
             message = f"unknown tenant(s): {', '.join(unknown)}"
             raise ConfigError([ConfigIssue(config.catalog_path, 0, "--tenant", message)])
         tenants = [t for t in tenants if t.id in tenant_ids]
-    scoped = restrict(config, tenants)
-    history_source = UsageHistorySource.from_settings(settings)
-    history = history_source.fetch(scoped, now)
-    if history_source.unreachable is not None:  # nothing to recommend from; say which setting to fix
-        raise history_source.unreachable
-    snapshot = PrometheusSource.from_settings(settings).observe(scoped, now)
-    store = StateStore(database_url(settings)) if do_apply else None
+    if not do_apply:
+        settings = settings.model_copy(update={"state": ":memory:", "database_url": None})
+    controller = build_controller(settings, dry_run=not do_apply, decider_names=["rightsizing"])
     try:
-        state = store.state(RightsizingDecider.name) if store is not None else {}
-        out = RightsizingDecider(history).decide(PassInput(snapshot, scoped, now, dry_run=not do_apply), state)
-        applied: list[dict[str, Any]] = []
-        if do_apply and store is not None:
-            from tenantops.act.kubeclient import KubeAccess
-
-            actuator = RequestsActuator.connect(KubeAccess.from_settings(settings))
-            try:
-                for patch in patches_from_findings(out.findings):
-                    outcome = actuator.apply(patch)
-                    applied.append({"tenant": patch.tenant, "workload": patch.workload, "status": str(outcome.status),
-                                    "detail": outcome.detail})
-            finally:
-                actuator.close()
-            store.commit({RightsizingDecider.name: dict(out.state)}, out.decisions)
+        result = controller.reconciler.run_pass(config, now, dry_run=not do_apply, tenants=tenants)
     finally:
-        if store is not None:
-            store.close()
-    findings = dict(out.findings)
+        controller.close()
+    down = getattr(controller.reconciler.source, "unreachable", None)
+    if isinstance(down, Exception):  # nothing to recommend from; say which setting to fix
+        raise down
+    findings = dict(result.findings.get("rightsizing", {}))
+    applied = [{"tenant": o.patch.tenant, "workload": o.patch.workload, "status": str(o.status), "detail": o.detail}
+               for o in result.patch_outcomes] if do_apply else []
     if applied:
         findings["applied"] = applied
     if as_json:

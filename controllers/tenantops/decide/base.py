@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tenantops.config.loader import Config
 from tenantops.structs.plan import Alert, Decision, ScaleAction
+from tenantops.structs.requests import RequestPatch
 from tenantops.structs.snapshot import Snapshot
 
 if TYPE_CHECKING:  # the right-sizing package imports this module: name its type without importing it
@@ -54,6 +55,7 @@ class DeciderOutput:
     """
 
     scale: tuple[ScaleAction, ...] = ()
+    patches: tuple[RequestPatch, ...] = ()  # request patches; each carries the state its applied outcome implies
     alerts: tuple[Alert, ...] = ()
     cleared: tuple[str, ...] | None = None
     decisions: tuple[Decision, ...] = ()

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tenantops.act.base import ActOutcome, Actuator, OutcomeStatus
 from tenantops.collector import collector_paused
@@ -29,9 +29,19 @@ from tenantops.observe.source import MetricsSource
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import Alert, Decision, ScaleAction, TargetKind
+from tenantops.structs.requests import RequestPatch
 from tenantops.structs.snapshot import Snapshot
 
+if TYPE_CHECKING:
+    from tenantops.act.requests import PatchOutcome
+
 log = logging.getLogger(__name__)
+
+
+class RequestActuator(Protocol):
+    """Applies request patches (`act.requests.RequestsActuator`): the actuator of that effect type."""
+
+    def apply(self, patch: RequestPatch, *, dry_run: bool = False) -> PatchOutcome: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,7 @@ class PassResult:
     decisions: int
     state_written: int
     active_alerts: tuple[Alert, ...] = ()  # every condition firing now, notified or not
+    patch_outcomes: tuple[PatchOutcome, ...] = ()
     findings: Mapping[str, Any] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
 
@@ -71,10 +82,12 @@ class PassResult:
     @property
     def ok(self) -> bool:
         """True when nothing in the pass failed (a degraded pass still completes, but is not ok)."""
+        failed = (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE)
         return (
             not self.query_errors
             and all(d.ok for d in self.deciders)
-            and not any(o.status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE) for o in self.outcomes)
+            and not any(o.status in failed for o in self.outcomes)
+            and not any(o.status in failed for o in self.patch_outcomes)
         )
 
     def summary(self) -> dict[str, Any]:
@@ -104,6 +117,11 @@ class PassResult:
                 for a in self.alerts
             ],
             "active_alerts": len(self.active_alerts),
+            "patches": [
+                {"tenant": o.patch.tenant, "workload": o.patch.workload, "requests": dict(o.patch.requests),
+                 "status": o.status.value, "detail": o.detail}
+                for o in self.patch_outcomes
+            ],
             "decisions": self.decisions,
             "state_written": self.state_written,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
@@ -128,6 +146,7 @@ class Reconciler:
         actuators: Mapping[TargetKind, Actuator] | None = None,
         *,
         replica_reader: LiveReplicas | ReplicaReader | None = None,
+        request_actuator: RequestActuator | None = None,
         metrics: ControllerMetrics | None = None,
         inputs: Sequence[InputProvider] = (),
         timer: Callable[[], float] = time.perf_counter,
@@ -138,6 +157,7 @@ class Reconciler:
         self.deciders = list(deciders)
         self.actuators = dict(actuators or {})
         self.facts = FactChecker(live_replicas(replica_reader))
+        self.request_actuator = request_actuator
         self.metrics = metrics
         self._timer = timer
 
@@ -182,14 +202,21 @@ class Reconciler:
         act_outcomes = self._act(actions, dry_run)
         decisions.extend(_audit_outcome(o, now) for o in act_outcomes if o.status is not OutcomeStatus.UNCHANGED
                          or o.detail != "no-op")
+        patched = self._patch(outputs, dry_run)
+        decisions.extend(_audit_patch(o, now) for _, o in patched)
         timings["act"] = self._timer() - mark
 
         mark = self._timer()
         # A dry run records what it would do but keeps decider state as it was: it must not change what
         # the live controller does next.
-        changes = {} if dry_run else {name: out.state for name, out in outputs.items() if out.state}
+        changes: dict[str, dict[str, Any]] = {} if dry_run else {
+            name: dict(out.state) for name, out in outputs.items() if out.state}
+        if not dry_run:
+            for name, outcome in patched:  # a patch's state only once it is in effect
+                if outcome.status in (OutcomeStatus.APPLIED, OutcomeStatus.UNCHANGED) and outcome.patch.state_key:
+                    changes.setdefault(name, {})[outcome.patch.state_key] = outcome.patch.on_applied
         if alerting.changes and not dry_run:
-            changes[lifecycle.STATE] = alerting.changes
+            changes[lifecycle.STATE] = dict(alerting.changes)
         stats = self.store.commit(changes, decisions)
         timings["record"] = self._timer() - mark
         timings["total"] = self._timer() - started
@@ -200,7 +227,7 @@ class Reconciler:
             query_errors=snapshot.errors, deciders=tuple(outcomes_by_decider), outcomes=tuple(act_outcomes),
             alerts=alerting.notifications, decisions=stats.audit_rows,
             state_written=stats.keys_written + stats.keys_deleted, findings=findings, timings=timings,
-            active_alerts=alerting.active,
+            active_alerts=alerting.active, patch_outcomes=tuple(o for _, o in patched),
         )
         self._export(result, decisions)
         log.info(
@@ -293,6 +320,28 @@ class Reconciler:
             outcomes.append(outcome)
         return outcomes
 
+    def _patch(self, outputs: Mapping[str, DeciderOutput], dry_run: bool) -> list[tuple[str, PatchOutcome]]:
+        """Every request patch of the plan through the requests actuator, with the decider that asked."""
+        from tenantops.act.requests import PatchOutcome
+
+        out: list[tuple[str, PatchOutcome]] = []
+        for name, output in outputs.items():
+            for patch in output.patches:
+                if self.request_actuator is None:
+                    status = OutcomeStatus.DRY_RUN if dry_run else OutcomeStatus.FAILED
+                    out.append((name, PatchOutcome(patch, status, detail="no actuator for request patches",
+                                                   attempts=0)))
+                    continue
+                try:
+                    outcome = self.request_actuator.apply(patch, dry_run=dry_run)
+                except Exception as exc:  # an actuator bug is that workload's failure, not the pass's
+                    log.exception("requests actuator raised on %s/%s", patch.namespace, patch.deployment)
+                    outcome = PatchOutcome(patch, OutcomeStatus.FAILED, detail=f"{type(exc).__name__}: {exc}")
+                if dry_run and outcome.status is OutcomeStatus.APPLIED:  # defensive, as for scale actions
+                    outcome = replace(outcome, status=OutcomeStatus.DRY_RUN)
+                out.append((name, outcome))
+        return out
+
     def _export(self, result: PassResult, decisions: Sequence[Decision]) -> None:
         m = self.metrics
         if m is None:
@@ -309,6 +358,8 @@ class Reconciler:
             m.decisions.labels(kind).inc(n)
         for o in result.outcomes:
             m.actuations.labels(o.action.target.kind.value, o.status.value).inc()
+        for p in result.patch_outcomes:
+            m.actuations.labels("requests", p.status.value).inc()
         m.tenants.set(result.tenants)
         m.workloads.set(result.workloads)
         m.state_keys.set(self.store.key_count())
@@ -349,4 +400,16 @@ def _audit_outcome(outcome: ActOutcome, now: datetime) -> Decision:
         reason=f"{a.target}: {outcome.detail or outcome.status.value} ({a.rule})",
         old=outcome.observed if outcome.observed is not None else a.current, new=a.desired,
         inputs={"target": str(a.target), "attempts": outcome.attempts, "decided_from": a.current},
+    )
+
+
+def _audit_patch(outcome: PatchOutcome, now: datetime) -> Decision:
+    """The audit row of one request patch: what was read, what was written (or why not)."""
+    p = outcome.patch
+    return Decision(
+        at=now, tenant=p.tenant, workload=p.workload, kind="act", rule=outcome.status.value,
+        reason=f"requests {p.namespace}/{p.deployment}: {outcome.detail or outcome.status.value} ({p.reason})",
+        old={c: dict(r) for c, r in outcome.before.items()}, new={c: dict(r) for c, r in outcome.after.items()},
+        inputs={"target": f"deployment:{p.namespace}/{p.deployment}", "requests": dict(p.requests),
+                "attempts": outcome.attempts},
     )

@@ -80,7 +80,7 @@ def describe(runner: Runner) -> dict[str, list[str]]:
     return {
         "deciders": [d.name for d in rec.deciders],
         "inputs": [provider_name(p) for p in rec.inputs],
-        "actuators": sorted(str(k) for k in rec.actuators),
+        "actuators": sorted([str(k) for k in rec.actuators] + (["requests"] if rec.request_actuator else [])),
         "before_pass": [getattr(h, "__name__", type(h).__name__) for h in runner.before_pass],
         "on_pass": [getattr(h, "__name__", type(h).__name__) for h in runner.on_pass],
     }

@@ -23,7 +23,7 @@ from tenantops.config.settings import Settings
 from tenantops.decide.base import Decider
 from tenantops.engine.deciders import build_deciders
 from tenantops.engine.inputs import InputProvider
-from tenantops.engine.reconcile import PassResult, Reconciler
+from tenantops.engine.reconcile import PassResult, Reconciler, RequestActuator
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.database import database_url
@@ -56,6 +56,20 @@ def build_actuators(settings: Settings, *, dry_run: bool) -> tuple[dict[TargetKi
             actuators[TargetKind.ASG] = asg
             readers[TargetKind.ASG] = asg
     return actuators, (LiveReplicas.of(readers) if readers else None)
+
+
+def build_request_actuator(settings: Settings, *, dry_run: bool) -> RequestActuator | None:
+    """The actuator of request patches (right-sizing's apply mode), on the same API as scaling."""
+    if not (settings.kube_url or settings.kube_context or not dry_run):
+        return None
+    try:
+        from tenantops.act.kubeclient import KubeAccess
+        from tenantops.act.requests import RequestsActuator
+
+        return RequestsActuator.connect(KubeAccess.from_settings(settings))
+    except Exception as exc:
+        log.warning("requests actuator unavailable (%s); request patches will fail and be retried", exc)
+        return None
 
 
 def _asg_actuator(settings: Settings) -> Any:
@@ -93,6 +107,7 @@ def build_reconciler(
         list(deciders) if deciders is not None else build_deciders(decider_names),
         actuators,
         replica_reader=reader,
+        request_actuator=build_request_actuator(settings, dry_run=dry_run),
         metrics=metrics,
         inputs=inputs,
     )

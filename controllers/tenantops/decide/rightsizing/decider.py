@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -40,46 +39,11 @@ from tenantops.decide.rightsizing.vpa_status import status as vpa_status
 from tenantops.structs.naming import asg_name
 from tenantops.structs.naming import namespace as tenant_namespace
 from tenantops.structs.plan import Decision
+from tenantops.structs.requests import RequestPatch
 
 RESOURCES: tuple[Resource, ...] = ("cpu", "memory")
 HOUR_SECONDS = 3600.0
 _REQUEST_METRIC = {"cpu": "cpu_request", "memory": "memory_request"}
-
-
-@dataclass(frozen=True, slots=True)
-class RequestPatch:
-    """Set a Deployment's per-pod requests. Values are Kubernetes quantities; absent resources are kept."""
-
-    tenant: str
-    workload: str
-    namespace: str
-    deployment: str
-    requests: Mapping[str, str]
-    reason: str
-    # Where a request would exceed its container's limit: raise the limit by the same factor (True), or
-    # keep the limit and cap the request at it (False). The API server refuses requests above limits.
-    raise_limits: bool = True
-    # Per container, where the history had per-container usage: their requests (summing to `requests`).
-    # Empty: the actuator shares `requests` out in proportion to the containers' current requests.
-    containers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "tenant": self.tenant, "workload": self.workload, "namespace": self.namespace,
-            "deployment": self.deployment, "requests": dict(self.requests), "reason": self.reason,
-            "raise_limits": self.raise_limits,
-            "containers": {name: dict(reqs) for name, reqs in self.containers.items()},
-        }
-
-    @staticmethod
-    def from_json(data: Mapping[str, Any]) -> RequestPatch:
-        return RequestPatch(
-            str(data["tenant"]), str(data["workload"]), str(data["namespace"]), str(data["deployment"]),
-            {str(k): str(v) for k, v in dict(data["requests"]).items()}, str(data.get("reason", "")),
-            bool(data.get("raise_limits", True)),
-            {str(n): {str(k): str(v) for k, v in dict(r).items()}
-             for n, r in dict(data.get("containers") or {}).items()},
-        )
 
 
 def _quantity(resource: Resource, value: float) -> str:
@@ -132,34 +96,32 @@ class RightsizingDecider:
         if history is None:
             return DeciderOutput(findings={"status": "no usage history: recommendations need range queries"})
         rows: list[dict[str, Any]] = []
-        patches: list[dict[str, Any]] = []
+        patches: list[RequestPatch] = []
         decisions: list[Decision] = []
-        changes: dict[str, JsonValue] = {}
         for tenant in inp.config.tenants:
             policies = inp.config.for_tenant(tenant)
             spec = policies.rightsizing
             prices = region_prices(inp.config.policies.pricing, tenant.region)
             for workload in tenant.workloads:
-                row, patch, decision, new_state = self._workload(
+                row, patch, decision = self._workload(
                     inp, tenant, workload, spec, policies.tier.rightsizing, prices, history,
                     state.get(f"{tenant.id}/{workload.name}"),
                 )
                 rows.append(row)
                 decisions.append(decision)
                 if patch is not None:
-                    patches.append(patch.to_json())
-                if new_state is not None:
-                    changes[f"{tenant.id}/{workload.name}"] = new_state
+                    patches.append(patch)
         total = sum(r["saving_month"] for r in rows if isinstance(r.get("saving_month"), float))
         findings: dict[str, JsonValue] = {
             "recommendations": rows,
-            "patches": patches,
+            "patches": [p.to_json() for p in patches],
             "saving_month": round(total, 2),
             "currency": inp.config.policies.pricing.currency,
             "history": {"start": history.start.isoformat(), "end": history.end.isoformat(),
                         "errors": list(history.errors)},
         }
-        return DeciderOutput(decisions=tuple(decisions), findings=findings, state=changes)
+        # No state here for the patches: each carries the state it implies, committed on its applied outcome.
+        return DeciderOutput(patches=tuple(patches), decisions=tuple(decisions), findings=findings)
 
     def _workload(
         self,
@@ -171,7 +133,7 @@ class RightsizingDecider:
         prices: RegionPrices | None,
         history: UsageHistory,
         prior: JsonValue,
-    ) -> tuple[dict[str, Any], RequestPatch | None, Decision, JsonValue]:
+    ) -> tuple[dict[str, Any], RequestPatch | None, Decision]:
         now = inp.now.timestamp()
         key = (tenant.id, workload.name)
         replicas = history.replicas.get(key) or _snapshot_replicas(inp, tenant.id, workload.name) or max(
@@ -233,7 +195,7 @@ class RightsizingDecider:
                 "risk": choice.risk, "risk_label": choice.risk_label, "reason": choice.reason,
                 "change": _instance_change(inp, tenant, workload, choice.current_type, choice.recommended_type),
             }
-        patch, new_state, applied = self._patch(inp, tenant, workload, spec, recs, current, prior, by_container)
+        patch, applied = self._patch(inp, tenant, workload, spec, recs, current, prior, by_container)
         row["applied"] = applied
         reason = "; ".join(
             f"{r} {_fmt(r, current[r])} -> {_fmt(r, recs[r].request_at(hour))}"  # type: ignore[union-attr]
@@ -249,7 +211,7 @@ class RightsizingDecider:
             inputs={"mode": spec.mode, "replicas": replicas, "applied": applied,
                     "confidence": {r: row[r]["confidence"] for r in RESOURCES}},
         )
-        return row, patch, decision, new_state
+        return row, patch, decision
 
     @staticmethod
     def _current(inp: PassInput, tenant: str, workload: Workload, resource: Resource, replicas: float) -> float:
@@ -270,13 +232,14 @@ class RightsizingDecider:
         current: Mapping[Resource, float],
         prior: JsonValue,
         by_container: Mapping[str, Mapping[Resource, Recommendation | None]] | None = None,
-    ) -> tuple[RequestPatch | None, JsonValue, dict[str, str]]:
-        """The guarded patch for a pool workload in apply mode, the new state, and what was decided per resource."""
+    ) -> tuple[RequestPatch | None, dict[str, str]]:
+        """The guarded patch for a pool workload in apply mode (carrying the state it implies once applied),
+        and what was decided per resource."""
         decided: dict[str, str] = {}
         if spec.mode != "apply":
-            return None, None, {r: "recommend mode" for r in RESOURCES}
+            return None, {r: "recommend mode" for r in RESOURCES}
         if tenant.isolation != "pool":
-            return None, None, {r: "silo: instance type is a provisioning change" for r in RESOURCES}
+            return None, {r: "silo: instance type is a provisioning change" for r in RESOURCES}
         prior_map = prior if isinstance(prior, dict) else {}
         new_state = {r: dict(prior_map.get(r, {})) for r in RESOURCES if isinstance(prior_map.get(r), dict)}
         requests: dict[str, str] = {}
@@ -309,12 +272,12 @@ class RightsizingDecider:
                 notes.append(f"{resource}: {step.reason}")
                 new_state[resource] = {"at": inp.now.isoformat(), "value": step.value}
         if not requests:
-            return None, None, decided
+            return None, decided
         patch = RequestPatch(
             tenant.id, workload.name, tenant_namespace(tenant.id), workload.name, requests, "; ".join(notes),
-            spec.raise_limits, per_container,
+            spec.raise_limits, per_container, state_key=f"{tenant.id}/{workload.name}", on_applied=new_state,
         )
-        return patch, (None if inp.dry_run else new_state), decided
+        return patch, decided
 
 
 def _container_recommendations(history: UsageHistory, tenant: str, workload: str, spec: RightsizingSpec,

@@ -1,0 +1,51 @@
+"""Request patches: the right-sizing effect of a plan, applied by the requests actuator (`act.requests`).
+
+A patch carries the decider state that applying it implies (`state_key`, `on_applied`): the engine
+commits that state only when the actuator's outcome says the requests are in effect, so a refused or
+failed patch is audited with its reason and proposed again next pass instead of being remembered as
+done (the recommend/apply split of the Kubernetes VPA's recommender and updater).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPatch:
+    """Set a Deployment's per-pod requests. Values are Kubernetes quantities; absent resources are kept."""
+
+    tenant: str
+    workload: str
+    namespace: str
+    deployment: str
+    requests: Mapping[str, str]
+    reason: str
+    # Where a request would exceed its container's limit: raise the limit by the same factor (True), or
+    # keep the limit and cap the request at it (False). The API server refuses requests above limits.
+    raise_limits: bool = True
+    # Per container, where the history had per-container usage: their requests (summing to `requests`).
+    # Empty: the actuator shares `requests` out in proportion to the containers' current requests.
+    containers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    state_key: str = ""  # the deciding concern's state key that applying this patch updates
+    on_applied: Any = None  # its new value (JSON), committed only once the outcome is applied
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant, "workload": self.workload, "namespace": self.namespace,
+            "deployment": self.deployment, "requests": dict(self.requests), "reason": self.reason,
+            "raise_limits": self.raise_limits,
+            "containers": {name: dict(reqs) for name, reqs in self.containers.items()},
+        }
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> RequestPatch:
+        return RequestPatch(
+            str(data["tenant"]), str(data["workload"]), str(data["namespace"]), str(data["deployment"]),
+            {str(k): str(v) for k, v in dict(data["requests"]).items()}, str(data.get("reason", "")),
+            bool(data.get("raise_limits", True)),
+            {str(n): {str(k): str(v) for k, v in dict(r).items()}
+             for n, r in dict(data.get("containers") or {}).items()},
+        )
