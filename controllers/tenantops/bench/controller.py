@@ -120,6 +120,9 @@ def measure(n: int, policies: str, repeat: int, workdir: Path) -> dict[str, Any]
         "query_errors": list(result.query_errors),
         "deciders": {d.name: {"ok": d.ok, "seconds": round(d.seconds, 3), "actions": d.actions}
                      for d in result.deciders},
+        # The autoscaling decider's share of the (last timed) pass: a costlier forecaster shows here first.
+        "autoscaling_share": round(next((d.seconds for d in result.deciders if d.name == "autoscaling"), 0.0)
+                                   / passes[-1], 3) if passes[-1] > 0 else None,
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
         "actions": result.summary()["actions"],
     }
@@ -148,6 +151,8 @@ def command(counts: tuple[int, ...], policies: str, repeat: int, as_json: bool) 
                     f"{row['queries']} queries, peak {row['peak_mib']} MiB"
                 )
                 click.echo(f"        stages {row['timings']}; deciders {row['deciders']}")
+                if row["autoscaling_share"] is not None:
+                    click.echo(f"        autoscaling decider: {row['autoscaling_share']:.1%} of the pass")
     base = min(rows, key=lambda r: r["tenants"])
     top = max(rows, key=lambda r: r["tenants"])
     scale = round(top["pass_s"] / base["pass_s"], 2) if top is not base and base["pass_s"] else None

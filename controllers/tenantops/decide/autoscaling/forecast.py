@@ -10,14 +10,14 @@ Four forecasters run side by side, because no single one suits every workload:
 - "seasonal": the slow level moved along the learnt daily/weekly profile (regular daily cycles), which
   takes over only as the profile is learnt (a week of history for full weight).
 
-Every forecast is made for each lead the decision cares about (each pass until new replicas are ready,
-and the one at which they are) and scored when its outcome arrives. Margins come from those observed
-errors, per forecaster and per lead, in two parts: ordinary noise is the recent mean absolute error
-(scaled with the square root of the level, so a quiet night's counting noise is not charged at the
-afternoon's size); sudden jumps are the errors above a threshold of that scale, modelled as a tail
-(how often they happen, and the mean and spread of their excess). The margin is the error that noise
-and jumps together exceed only `target_miss` of the time; an adaptive conformal term corrects it from
-the misses it actually had, and another, on every margin, from how often the replicas were saturated.
+Forecasts are made for each pass until new replicas are ready, and scored when their outcome arrives at two
+leads: the next pass and the provisioning lead (the passes between take the square-root path). Margins come
+from those observed errors, per forecaster and per lead, in two parts: ordinary noise is the recent mean
+absolute error (scaled with the square root of the level, so a quiet night's counting noise is not charged
+at the afternoon's size); sudden jumps are the errors above a threshold of that scale, modelled as a tail
+(how often they happen, and the mean and spread of their excess). The margin is the error that noise and
+jumps together exceed only `target_miss` of the time; an adaptive conformal term corrects it from the misses
+it actually had, and another, on every margin, from how often the replicas were saturated.
 The forecaster with the narrowest margin at the provisioning lead decides.
 Nothing here is tuned to a trace: the knobs are time constants in seconds and the target miss share.
 """
@@ -37,7 +37,7 @@ JUMP = 3.0  # errors beyond this many noise scales are jumps (the tail), below i
 MIN_NOISE = 0.02  # noise units: a perfectly smooth past is not trusted blindly
 MAX_ADJUST = 2.0  # the conformal correction scales a margin by at most e^2 either way
 MAX_CALIBRATION = 1.5  # and the decision's calibration by at most e^1.5
-PENDING_LIMIT = 4 * LEADS
+PENDING_LIMIT = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +117,9 @@ def _learn_profile(state: WorkloadState, value: float, at: float, dt: float, par
     state.seasonal_weight = min(1.0, state.seasonal_weight + dt / (7 * DAY))
 
 
-def point(state: WorkloadState, at: float, params: ForecastParams, which: int) -> float:
-    """Point forecast of demand at epoch `at` (after the last observation) by one forecaster."""
+def point(state: WorkloadState, at: float, params: ForecastParams, which: int, lag: float | None = None) -> float:
+    """Point forecast of demand at epoch `at` (after the last observation) by one forecaster; `lag` is the
+    profile a slow-level time constant before the last observation, when the caller already has it."""
     last = state.last_at if state.last_at is not None else at
     ahead = max(0.0, at - last)
     if which == NAIVE:
@@ -130,7 +131,7 @@ def point(state: WorkloadState, at: float, params: ForecastParams, which: int) -
     if which == SLOW or not state.day or state.seasonal_weight <= 0:
         return state.slow
     # The slow level lags by about its time constant: move it along the profile from then to `at`.
-    shift = _profile_at(state, at) - _profile_at(state, last - params.slow_seconds)
+    shift = _profile_at(state, at) - (_profile_at(state, last - params.slow_seconds) if lag is None else lag)
     return max(0.0, state.slow + state.seasonal_weight * shift)
 
 
@@ -201,16 +202,30 @@ def margin_units(state: WorkloadState, f: int, k: int, alpha: float) -> float:
     return base * math.exp(state.adjust[i])
 
 
-def covers(state: WorkloadState, now: float, interval: float, steps: int, params: ForecastParams,
-           which: int) -> list[tuple[float, float]]:
-    """(forecast, margin) in replica units for each pass k = 0..steps from `now`."""
+def margins(state: WorkloadState, params: ForecastParams) -> list[float]:
+    """Every forecaster's margin in noise units at the two scored leads (next pass, provisioning lead), computed
+    once per decision for `best`, `covers` and `remember`."""
+    alpha = params.target_miss
+    return [margin_units(state, f, li, alpha) for f in range(FORECASTERS) for li in range(LEADS)]
+
+
+def _lag(state: WorkloadState, params: ForecastParams) -> float:
+    last = state.last_at if state.last_at is not None else 0.0
+    return _profile_at(state, last - params.slow_seconds) if state.day else 0.0
+
+
+def covers(state: WorkloadState, now: float, interval: float, steps: int, params: ForecastParams, which: int,
+           units: list[float]) -> list[tuple[float, float]]:
+    """(forecast, margin) in replica units for each pass k = 0..steps from `now`. Margins are scored at the
+    next pass and at the provisioning lead; passes between take the square-root path between them (errors
+    that build up pass by pass grow with the square root of the lead)."""
     scale = norm(state.slow) * math.exp(state.calibration)
+    near, far = units[which * LEADS], units[which * LEADS + LEADS - 1]
+    lag = _lag(state, params)
     out = []
-    for k in range(min(steps, LEADS - 1) + 1):
-        at = now + k * interval
-        out.append((point(state, at, params, which), margin_units(state, which, k, params.target_miss) * scale))
-    while len(out) < steps + 1:
-        out.append(out[-1])
+    for k in range(steps + 1):
+        share = math.sqrt(k / steps) if steps > 0 else 1.0
+        out.append((point(state, now + k * interval, params, which, lag), (near + (far - near) * share) * scale))
     return out
 
 
@@ -236,19 +251,20 @@ def calibrate(state: WorkloadState, saturated: bool, params: ForecastParams) -> 
     state.calibration = min(MAX_CALIBRATION, max(-MAX_CALIBRATION, value))
 
 
-def best(state: WorkloadState, steps: int, params: ForecastParams) -> int:
+def best(units: list[float]) -> int:
     """The forecaster with the narrowest calibrated margin at the provisioning lead."""
-    k = min(steps, LEADS - 1)
-    return min(range(FORECASTERS), key=lambda f: margin_units(state, f, k, params.target_miss))
+    return min(range(FORECASTERS), key=lambda f: units[f * LEADS + LEADS - 1])
 
 
-def remember(state: WorkloadState, now: float, interval: float, steps: int, params: ForecastParams) -> None:
-    """Keep every forecaster's forecast and margin for each lead until its outcome comes, to be scored."""
+def remember(state: WorkloadState, now: float, interval: float, steps: int, params: ForecastParams,
+             units: list[float]) -> None:
+    """Keep every forecaster's forecast and margin for the scored leads until the outcome comes."""
     scale = norm(state.slow)
-    for k in range(min(steps, LEADS - 1) + 1):
+    lag = _lag(state, params)
+    leads = ((0, 0), (steps, LEADS - 1)) if steps > 0 else ((0, LEADS - 1),)
+    for k, li in leads:
         at = now + k * interval
-        forecasts = [point(state, at, params, f) for f in range(FORECASTERS)]
-        margins = [margin_units(state, f, k, params.target_miss) for f in range(FORECASTERS)]
-        state.pending.append([at, float(k), scale, *forecasts, *margins])
+        forecasts = [point(state, at, params, f, lag) for f in range(FORECASTERS)]
+        state.pending.append([at, float(li), scale, *forecasts, *(units[f * LEADS + li] for f in range(FORECASTERS))])
     if len(state.pending) > PENDING_LIMIT:  # a stalled clock must not grow the state without bound
         del state.pending[: len(state.pending) - PENDING_LIMIT]

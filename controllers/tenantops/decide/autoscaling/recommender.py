@@ -162,7 +162,8 @@ def _estimate(
     of the band within which a count is held (0 for the HPA rule, which has its tolerance)."""
     steps = math.ceil(tuning.startup_seconds / interval - EPS)
     params = tuning.forecast
-    forecast.remember(state, now, interval, steps, params)
+    units = forecast.margins(state, params)
+    forecast.remember(state, now, interval, steps, params, units)
     reactive, metric = hpa_recommendation(obs.metrics, obs.ready, obs.current, tuning.down.tolerance,
                                           tuning.up.tolerance)
     if not tuning.predictive:
@@ -170,8 +171,8 @@ def _estimate(
     if state.count < tuning.warmup_samples:
         return reactive, "reactive", (f"HPA rule on {metric}: forecast warming up "
                                       f"({state.count}/{tuning.warmup_samples} samples)"), 0.0
-    which = forecast.best(state, steps, params)
-    covers = forecast.covers(state, now, interval, steps, params, which)
+    which = forecast.best(units)
+    covers = forecast.covers(state, now, interval, steps, params, which, units)
     # Replicas asked for now serve from `steps` passes on; until then only the ones kept do, so the count
     # must cover the forecast at the end of start-up, and must not drop below what is needed sooner.
     uppers = [value + width for value, width in covers]

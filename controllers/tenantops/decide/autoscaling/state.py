@@ -14,9 +14,9 @@ from typing import Any
 
 DAY_BINS = 24
 FORECASTERS = 4
-LEADS = 6  # passes ahead with their own margins (0 = this pass); longer start-ups use the last one
+LEADS = 2  # scored leads with their own margins: the next pass and the provisioning lead
 CELLS = FORECASTERS * LEADS
-VERSION = 4
+VERSION = 5
 
 
 def _cells(value: float) -> list[float]:
@@ -92,7 +92,7 @@ class WorkloadState:
         Older versions (one margin per forecaster, no leads) keep their stabilisation window, scale events,
         daily profile and idle clock; the forecasters start afresh (they warm up in minutes).
         """
-        if not isinstance(data, dict) or data.get("v") not in (1, 2, 3, VERSION):
+        if not isinstance(data, dict) or data.get("v") not in (1, 2, 3, 4, VERSION):
             return cls()
         try:
             if data["v"] != VERSION:
