@@ -15,6 +15,7 @@ import grpc
 import pytest
 import yaml
 from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
     EnforcementLevel,
@@ -209,3 +210,19 @@ def test_the_pack_served_as_the_engine_runs_it_rejects_an_unencrypted_bucket(
     assert diagnostic.policyName == "tenant-bucket-encrypted-with-tenant-key"
     assert diagnostic.enforcementLevel == analyzer_pb2.MANDATORY  # the engine fails the preview or update
     assert "tenantops-dev-acme-data" in diagnostic.message
+
+
+def test_in_a_first_preview_an_unknown_key_arn_is_reported_as_not_yet_checkable(
+        analyzer: analyzer_pb2_grpc.AnalyzerStub, dev_run: MockRun) -> None:
+    """A new tenant's key has no ARN before it exists: the pack says it cannot check yet (advisory), not
+    that the bucket is unencrypted; the update then checks the known values."""
+    def unknown_arn(r: Recorded) -> Recorded:
+        r.state["arn"] = rpc.UNKNOWN  # what the engine sends for an output not known during preview
+        return r
+
+    preview = replaced(dev_run, in_tenant(dev_run, "acme", policy_pack.KEY), unknown_arn)
+    response = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=analyzer_resources(preview)))
+    assert response.diagnostics
+    assert all(d.enforcementLevel == analyzer_pb2.ADVISORY and "during preview" in d.message
+               for d in response.diagnostics)
+    assert "tenant-bucket-encrypted-with-tenant-key" in {d.policyName for d in response.diagnostics}
