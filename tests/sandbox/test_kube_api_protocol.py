@@ -20,7 +20,7 @@ from tenantops.sandbox.kube_api import KubeApiServer
 from tenantops.sandbox.kube_errors import ApiError
 from tenantops.sandbox.kube_fields import strip_unknown
 from tenantops.sandbox.kube_patch import strategic_merge_patch
-from tenantops.sandbox.kube_watch import field_selector, label_selector
+from tenantops.sandbox.kube_watch import EventLog, WatchEvent, field_selector, follow, label_selector
 
 pytestmark = pytest.mark.integration
 
@@ -263,3 +263,24 @@ def test_strategic_merge_directives_kubectl_apply_sends() -> None:
         "containers": [{"name": "a"}, {"name": "b", "x": 1}]}
     finalizers = {"$deleteFromPrimitiveList/finalizers": ["x"]}
     assert strategic_merge_patch({"finalizers": ["x", "y"]}, finalizers) == {"finalizers": ["y"]}
+
+
+def test_history_keeps_the_last_events_and_a_watch_from_before_them_is_410() -> None:
+    log = EventLog(threading.RLock(), capacity=3)
+    for revision in range(1, 11):
+        log.append(WatchEvent(revision, "MODIFIED", "deployments", NS, {}))
+    assert [e.revision for e in log.after(7)] == [8, 9, 10]
+    with pytest.raises(ApiError) as caught:
+        log.after(6)  # events 7 and earlier are gone: a watcher this far behind must relist
+    assert caught.value.code == 410 and caught.value.reason == "Expired"
+    stopping = threading.Event()
+    with pytest.raises(ApiError):
+        list(follow(log, 2, lambda e: True, deadline=time.monotonic() + 1, stopping=stopping, gone=lambda: False,
+                    clock=time.monotonic))
+
+
+def test_bad_watch_parameters_are_400(kube_api: KubeApiServer) -> None:
+    kube_api.add_namespace(NS)
+    for query in ("watch=1&resourceVersion=abc", "watch=1&timeoutSeconds=soon"):
+        status, body = raw(kube_api, "GET", f"/apis/apps/v1/namespaces/{NS}/deployments?{query}", [], "")
+        assert status == 400 and body["reason"] == "BadRequest"

@@ -249,7 +249,7 @@ class KubeApiServer:
     """The threaded HTTP server; see the module docstring for the API."""
 
     def __init__(self, host: str = LOOPBACK, port: int = 0, *, token: str | None = None,
-                 auto_ready: bool = True, tls: bool = False) -> None:
+                 auto_ready: bool = True, tls: bool = False, history: int = 10_000) -> None:
         self._host, self._port = host, port
         self._token = token
         self._tls = tls
@@ -259,7 +259,7 @@ class KubeApiServer:
         self._lock = threading.RLock()
         self._revision = 0
         self._objects: dict[Key, JSON] = {}
-        self._events = EventLog(self._lock)
+        self._events = EventLog(self._lock, capacity=history)  # write events kept for watches
         self._faults: list[_Fault] = []
         self._log: list[RequestRecord] = []
         self._stopping = threading.Event()
@@ -599,7 +599,12 @@ class KubeApiServer:
         """
         kind, wanted = route.kind, selector(request.query)
         since = request.query.get("resourceVersion", [""])[0]
-        timeout = float(request.query.get("timeoutSeconds", [WATCH_TIMEOUT_SECONDS])[0])
+        if since and not since.isdigit():
+            raise ApiError(400, f"invalid resource version {since!r}")
+        try:
+            timeout = float(request.query.get("timeoutSeconds", [WATCH_TIMEOUT_SECONDS])[0])
+        except ValueError:
+            raise ApiError(400, "timeoutSeconds must be a number of seconds") from None
         include = request.query.get("includeObject", ["Metadata"])[0]
 
         def render(event_type: str, obj: JSON) -> JSON:
@@ -618,8 +623,7 @@ class KubeApiServer:
                     start = self._revision
                     initial = [render("ADDED", obj) for obj in self._items(kind, route.namespace, request.query)]
                 else:
-                    start = int(since) if since.isdigit() else -1
-                    initial = []
+                    start, initial = int(since), []
                     try:
                         self._events.after(start)
                     except ApiError as exc:
@@ -628,9 +632,12 @@ class KubeApiServer:
             if start < 0:
                 return
             deadline = time.monotonic() + timeout
-            for event in follow(self._events, start, relevant, deadline=deadline, stopping=self._stopping,
-                                gone=gone, clock=time.monotonic):
-                yield render(event.type, event.object)
+            try:
+                for event in follow(self._events, start, relevant, deadline=deadline, stopping=self._stopping,
+                                    gone=gone, clock=time.monotonic):
+                    yield render(event.type, event.object)
+            except ApiError as exc:  # the watcher fell behind the kept history: it must relist
+                yield {"type": "ERROR", "object": exc.status()}
 
         return _Watch(stream)
 
