@@ -98,7 +98,7 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         self.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' "
                      "AND pid <> pg_backend_pid()")
-        self.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def read_only(self, on: bool, database: str) -> None:
         """Every session of `database` read-only (existing ones are ended so the change reaches them)."""
