@@ -21,6 +21,7 @@ from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.decide import alerts as lifecycle
 from tenantops.decide.base import Decider, DeciderOutput, PassInput
+from tenantops.engine import intents
 from tenantops.engine.ceiling import apply_ceiling
 from tenantops.engine.inputs import InputProvider, provider_name
 from tenantops.observe.facts import FactChecker
@@ -180,6 +181,8 @@ class Reconciler:
         selected = list(config.tenants if tenants is None else tenants)
         scoped = restrict(config, selected)
 
+        if not dry_run:
+            self._recover(selected, now)
         snapshot = self._observe(scoped, now, selected)
         timings["observe"] = self._timer() - started
 
@@ -195,38 +198,54 @@ class Reconciler:
         ceiling = config.policies.controller.global_replica_ceiling
         actions, held = apply_ceiling(actions, _replicas_now(snapshot), ceiling, now)
         decisions.extend(held)
-        if any(not a.is_noop for a in actions):
-            # No pass acts without being able to record it: an unreachable database or a replica that is
-            # no longer the writer fails the pass here, before any actuator call.
-            self.store.ping()
+        timings["guard"] = self._timer() - mark
+
+        # Record: the plan, the state it implies and one intent per write, in one transaction before any
+        # actuator call. If this commit fails (database unreachable, disk full, no longer the writer) the
+        # pass raises here and acts on nothing. A dry run keeps decider state as it was (it must not change
+        # what the live controller does next) and makes no writes, so it records no intents.
+        mark = self._timer()
+        changes: dict[str, dict[str, Any]] = {} if dry_run else {
+            name: dict(out.state) for name, out in outputs.items() if out.state}
+        if alerting.changes and not dry_run:
+            changes[lifecycle.STATE] = dict(alerting.changes)
+        pending: dict[str, Any] = {}
+        if not dry_run:
+            pending.update(intents.scale_intent(a, now) for a in actions if not a.is_noop)
+            pending.update(intents.patch_intent(name, p, now) for name, out in outputs.items() for p in out.patches)
+            if pending:
+                changes[intents.STATE] = pending
+        planned = self.store.commit(changes, decisions)
+        timings["record"] = self._timer() - mark
+
+        # Act, then record the outcomes (each clears its intent).
+        mark = self._timer()
         act_outcomes = self._act(actions, dry_run)
-        decisions.extend(_audit_outcome(o, now) for o in act_outcomes if o.status is not OutcomeStatus.UNCHANGED
-                         or o.detail != "no-op")
+        outcome_rows = [_audit_outcome(o, now) for o in act_outcomes
+                        if o.status is not OutcomeStatus.UNCHANGED or o.detail != "no-op"]
         patched = self._patch(outputs, dry_run)
-        decisions.extend(_audit_patch(o, now) for _, o in patched)
+        outcome_rows.extend(_audit_patch(o, now) for _, o in patched)
         timings["act"] = self._timer() - mark
 
         mark = self._timer()
-        # A dry run records what it would do but keeps decider state as it was: it must not change what
-        # the live controller does next.
-        changes: dict[str, dict[str, Any]] = {} if dry_run else {
-            name: dict(out.state) for name, out in outputs.items() if out.state}
+        after: dict[str, dict[str, Any]] = {intents.STATE: {key: None for key in pending}} if pending else {}
         if not dry_run:
             for name, outcome in patched:  # a patch's state only once it is in effect
                 if outcome.status in (OutcomeStatus.APPLIED, OutcomeStatus.UNCHANGED) and outcome.patch.state_key:
-                    changes.setdefault(name, {})[outcome.patch.state_key] = outcome.patch.on_applied
-        if alerting.changes and not dry_run:
-            changes[lifecycle.STATE] = dict(alerting.changes)
-        stats = self.store.commit(changes, decisions)
-        timings["record"] = self._timer() - mark
+                    after.setdefault(name, {})[outcome.patch.state_key] = outcome.patch.on_applied
+        recorded = self.store.commit(after, outcome_rows)
+        decisions.extend(outcome_rows)
+        timings["record"] += self._timer() - mark
         timings["total"] = self._timer() - started
+        written = (planned.keys_written + planned.keys_deleted + recorded.keys_written + recorded.keys_deleted
+                   - 2 * len(pending))  # intents are bookkeeping, not decider state
 
         findings = {name: out.findings for name, out in outputs.items() if out.findings}
         result = PassResult(
             at=now, dry_run=dry_run, tenants=len(selected), workloads=len(snapshot), snapshot=snapshot,
             query_errors=snapshot.errors, deciders=tuple(outcomes_by_decider), outcomes=tuple(act_outcomes),
-            alerts=alerting.notifications, decisions=stats.audit_rows,
-            state_written=stats.keys_written + stats.keys_deleted, findings=findings, timings=timings,
+            alerts=alerting.notifications, decisions=planned.audit_rows + recorded.audit_rows,
+            state_written=max(0, written), findings=findings, timings=timings,
             active_alerts=alerting.active, patch_outcomes=tuple(o for _, o in patched),
         )
         self._export(result, decisions)
@@ -239,6 +258,20 @@ class Reconciler:
         return result
 
     # -- stages --------------------------------------------------------------------------------------
+
+    def _recover(self, tenants: Sequence[Tenant], now: datetime) -> list[Decision]:
+        """Intents a stopped controller left without outcome, read against the live state and audited
+        before this pass decides anything (their writes may or may not have happened)."""
+        pending = self.store.state(intents.STATE)
+        if not pending:
+            return []
+        changes, rows = intents.recover(pending, self.actuators, self.request_actuator, {t.id for t in tenants}, now)
+        if changes or rows:
+            self.store.commit(changes, rows)
+            for row in rows:
+                log.warning("%s/%s: %s: %s", row.tenant, row.workload, row.rule, row.reason,
+                            extra={"event": f"intent.{row.rule}", "tenant": row.tenant, "workload": row.workload})
+        return rows
 
     def _observe(self, config: Config, now: datetime, tenants: Sequence[Tenant]) -> Snapshot:
         """The metrics source's snapshot, then the facts step: live counts, sane values, holds."""
