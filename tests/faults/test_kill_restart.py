@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from tenantops.sandbox.smtp import SmtpServer
 from .conftest import FaultLedger
 from .helpers import workload_series, write_config
 from .proxy import FaultProxy
+from .smtp_faults import SilentServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -140,37 +140,10 @@ def test_killed_while_a_kubernetes_write_hangs_writes_once(setup, fault_ledger: 
     assert fault_ledger.case(KILL, once, f"writes {values}, {len(applied)} applied audit rows")
 
 
-class SilentSmtp:
-    """Accepts connections and never greets: a client in the middle of delivery, for as long as we like."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.connected = threading.Event()
-        self._conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self._conns.append(conn)
-            self.connected.set()
-
-    def close(self) -> None:
-        for c in self._conns:
-            c.close()
-        self.sock.close()
-
-
 def test_report_queued_then_killed_is_delivered_exactly_once(tmp_path: Path, fault_ledger: FaultLedger) -> None:
     catalog, policies = write_config(tmp_path)
     state = tmp_path / "state.db"
-    silent = SilentSmtp()
+    silent = SilentServer()
     env = {**os.environ, "TENANTOPS_CATALOG": str(catalog), "TENANTOPS_POLICIES": str(policies),
            "TENANTOPS_STATE": str(state), "TENANTOPS_SMTP_HOST": "127.0.0.1", "TENANTOPS_SMTP_PORT": str(silent.port)}
     at = "2026-11-20T08:00:00+00:00"

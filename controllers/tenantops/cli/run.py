@@ -76,7 +76,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
         tenant_filter = lease_filter or tenant_filter
     metrics = ControllerMetrics()
     interval = config.policies.controller.interval_seconds
-    health = Health(stall_after=max(60.0, 10 * interval))
+    health = Health.for_interval(interval)
     try:
         controller = build_controller(settings, dry_run=dry_run, metrics=metrics, decider_names=list(deciders) or None,
                                       init=init)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tenantops.config.loader import Config
@@ -23,6 +23,7 @@ from tenantops.engine.inputs import HistoryRefresh, InputProvider, StateView, pr
 from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.engine.runner import Runner
 from tenantops.engine.wiring import build_reconciler, post_pass_hooks
+from tenantops.notify.worker import Courier
 from tenantops.record.metrics import ControllerMetrics
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Controller:
     reconciler: Reconciler
     metrics: ControllerMetrics
     dry_run: bool
+    courier: Courier = field(default_factory=Courier)  # notifications off the pass's thread
 
     def runner(self, config: Config, *, on_pass: Sequence[Callable[[PassResult], None]] = (),
                **options: Any) -> Runner:
@@ -64,13 +66,15 @@ class Controller:
         runner = Runner(self.reconciler, config, catalog=settings.catalog, policies=settings.policies,
                         dry_run=self.dry_run, metrics=self.metrics, **options)
         runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, self.metrics, dry_run=self.dry_run,
-                                              store=self.reconciler.store))
+                                              store=self.reconciler.store, courier=self.courier))
         runner.on_pass.extend(on_pass)
         built = describe(runner)
         log.info("controller built: %s", built, extra={"event": "controller.built", "controller": built})
         return runner
 
-    def close(self) -> None:
+    def close(self, notify_timeout: float = 20.0) -> None:
+        """Let queued notifications finish (bounded: what is left stays in the outbox), then close the store."""
+        self.courier.close(notify_timeout)
         self.reconciler.store.close()
 
 

@@ -24,6 +24,7 @@ from tenantops.decide.base import Decider
 from tenantops.engine.deciders import build_deciders
 from tenantops.engine.inputs import InputProvider
 from tenantops.engine.reconcile import PassResult, Reconciler, RequestActuator
+from tenantops.notify.worker import Courier
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.database import database_url
@@ -138,13 +139,15 @@ def post_pass_hooks(
     *,
     dry_run: bool,
     store: StateStore | None = None,
+    courier: Courier | None = None,
 ) -> list[Callable[[PassResult], None]]:
     """What happens after each pass besides the record: cost gauges on /metrics, and (unless dry-run)
     the pass's alerts routed to the outbox, webhook and Alertmanager, the cost report queued when its
     schedule is due, and the outbox delivered (its figures on /metrics via `OutboxCollector`). The runner
     isolates each hook, so a mail server that is down delays mail (the outbox retries) and never fails a
     pass. `store` is the reconciler's state store: the report reads the cost ledger from it rather than
-    reopening the database."""
+    reopening the database. With a `courier`, routing and delivery run on its thread (`notify.worker`),
+    so no mail server, webhook or Alertmanager can hold the pass; without one they run in the hook."""
     from tenantops.record.cost_metrics import CostMetrics
 
     cost = CostMetrics(metrics.registry)
@@ -160,9 +163,11 @@ def post_pass_hooks(
 
         metrics.registry.register(OutboxCollector(store.db if store is not None else Outbox(database_url(settings)).db))
 
-        def route_alerts(result: PassResult) -> None:
+        def notify_alerts(result: PassResult) -> None:
             if result.alerts:
                 route_alerts_from_settings(current_config(), settings, list(result.alerts), result.at)
+
+        def resend_active(result: PassResult) -> None:
             notified = {a.key for a in result.alerts}
             repeat = [a for a in result.active_alerts if a.key not in notified]
             if repeat:  # Alertmanager expects the active set again every pass, as Prometheus sends it
@@ -172,23 +177,48 @@ def post_pass_hooks(
                 router.email = router.webhook = None
                 router.route([a for a in repeat if "alertmanager" in router.routes_for(a)], result.at)
 
+        def route_alerts(result: PassResult) -> None:
+            if courier is None:
+                notify_alerts(result)
+                resend_active(result)
+                return
+            if result.alerts:
+                courier.submit(f"alerts:{result.at.isoformat()}", lambda: notify_alerts(result))
+            courier.submit("alertmanager:active", lambda: resend_active(result))
+
         def queue_reports(result: PassResult) -> None:
             from tenantops.decide import alerts
             from tenantops.decide.cost.ledger import Ledger
             from tenantops.notify import enqueue_due_reports
 
-            ledger = Ledger(store.state("cost"), alerts=store.state(alerts.STATE)) if store is not None else None
-            queued = enqueue_due_reports(current_config(), database_url(settings), result.at, ledger=ledger,
-                                         settings=settings, findings=result.findings)
-            if queued:
-                log.info("queued %d report mail(s): %s", len(queued), ", ".join(queued))
+            # A copy of the committed state: building the report may run on the courier's thread while
+            # the next pass commits.
+            ledger = Ledger(dict(store.state("cost")), alerts=dict(store.state(alerts.STATE))) \
+                if store is not None else None
 
-        def deliver_mail(result: PassResult) -> None:
+            def build() -> None:
+                queued = enqueue_due_reports(current_config(), database_url(settings), result.at, ledger=ledger,
+                                             settings=settings, findings=result.findings)
+                if queued:
+                    log.info("queued %d report mail(s): %s", len(queued), ", ".join(queued))
+
+            if courier is None:
+                build()
+            else:
+                courier.submit("reports:due", build)
+
+        def deliver_now(result: PassResult) -> None:
             from tenantops.notify import deliver_pending
 
             report = deliver_pending(settings, result.at)
             if report.alerts:
                 route_alerts_from_settings(current_config(), settings, report.alerts, result.at)
+
+        def deliver_mail(result: PassResult) -> None:
+            if courier is None:
+                deliver_now(result)
+            else:
+                courier.submit("outbox:deliver", lambda: deliver_now(result))
 
         hooks += [route_alerts, queue_reports, deliver_mail]
     return hooks

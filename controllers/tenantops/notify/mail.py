@@ -4,6 +4,12 @@ Each transport turns its service's answers into the outbox's two failure kinds: 
 connection problems are temporary, 5xx replies permanent; for SES, throttling and server-side errors are
 temporary and a rejected message or an unverified sender permanent. The SMTP password is a `Secret`
 revealed only in the `login` call, so it never reaches a log line or an exception message.
+
+SMTP has a deadline per message, not only per socket operation: a server answering each command two
+seconds late never trips a 30-second socket timeout yet takes half a minute per message. Every read
+and write gets what is left of the message's deadline. And when the connection breaks or times out
+after the whole message was sent (the server's `250` lost), the message is in doubt, not failed:
+resending it would deliver it twice.
 """
 
 from __future__ import annotations
@@ -11,13 +17,17 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import time
 from collections.abc import Sequence
 from typing import Any
+
+from typing_extensions import Buffer
 
 from tenantops.config.settings import Secret, Settings
 from tenantops.endpoints import unreachable
 from tenantops.notify.transport import (
     DeliveryError,
+    InDoubtDeliveryError,
     PermanentDeliveryError,
     TemporaryDeliveryError,
     Transport,
@@ -35,6 +45,33 @@ def _smtp_error(code: int | None, text: str) -> DeliveryError:
 
 def _reply_text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+class DeadlineSMTP(smtplib.SMTP):
+    """`smtplib.SMTP` whose every socket operation gets what is left of one deadline for the whole
+    message, and which notes when the message body (ending in `CRLF.CRLF`) has been sent."""
+
+    def __init__(self, host: str, port: int, *, deadline_seconds: float) -> None:
+        self._deadline = time.monotonic() + deadline_seconds
+        self.body_sent = False
+        super().__init__(host, port, timeout=deadline_seconds)
+
+    def _remaining(self) -> None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("per-message SMTP deadline reached")
+        if self.sock is not None:
+            self.sock.settimeout(left)
+
+    def send(self, s: Buffer | str) -> None:
+        self._remaining()
+        super().send(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.body_sent = True
+
+    def getreply(self) -> tuple[int, bytes]:
+        self._remaining()
+        return super().getreply()
 
 
 class SmtpTransport:
@@ -68,15 +105,16 @@ class SmtpTransport:
         )
 
     def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+        smtp: DeadlineSMTP | None = None
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            smtp = DeadlineSMTP(self.host, self.port, deadline_seconds=self.timeout)
+            smtp.ehlo()
+            if self.starttls:
+                smtp.starttls(context=self.ssl_context or ssl.create_default_context())
                 smtp.ehlo()
-                if self.starttls:
-                    smtp.starttls(context=self.ssl_context or ssl.create_default_context())
-                    smtp.ehlo()
-                if self.username:
-                    smtp.login(self.username, self.password.get_secret_value())
-                refused = smtp.sendmail(sender, list(recipients), message)
+            if self.username:
+                smtp.login(self.username, self.password.get_secret_value())
+            refused = smtp.sendmail(sender, list(recipients), message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             detail = "; ".join(f"{rcpt}: {code} {_reply_text(text)}" for rcpt, (code, text) in exc.recipients.items())
@@ -91,12 +129,27 @@ class SmtpTransport:
         except smtplib.SMTPNotSupportedError as exc:
             raise PermanentDeliveryError(f"server does not support a required extension: {exc}") from None
         except (smtplib.SMTPException, OSError) as exc:
+            if smtp is not None and smtp.body_sent:  # no answer to a message the server has whole
+                raise InDoubtDeliveryError(f"{self.host}:{self.port}: the message was sent but its reply was"
+                                           f" lost ({type(exc).__name__}: {exc})") from None
             down = unreachable("TENANTOPS_SMTP_HOST", f"{self.host}:{self.port}", exc)
             raise TemporaryDeliveryError(
                 str(down) if down is not None else f"{self.host}:{self.port}: {type(exc).__name__}: {exc}") from None
+        finally:
+            if smtp is not None:
+                _quit(smtp)
         if refused:
             # Accepted for the others; resending would duplicate their copy, so this is logged, not retried.
             log.warning("smtp accepted the message but refused %d recipient(s): %s", len(refused), sorted(refused))
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    """QUIT politely; the message's fate is already decided, so a failing QUIT changes nothing."""
+    try:
+        if smtp.sock is not None:
+            smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 _SES_PERMANENT = {

@@ -26,6 +26,13 @@ Guarantees, and how they are kept:
   derived from its `dedup_key`, fixed when it is queued, so the resent copy is the same message and
   mail stores that de-duplicate on Message-ID collapse it. Each such resend is logged as `in doubt`
   and counted in `tenantops_outbox_in_doubt_total`.
+- **Reply lost after the message was sent.** When the transport says the whole message reached the
+  server but its answer did not (`InDoubtDeliveryError`: the `250` after DATA lost to a broken or
+  timed-out connection), the server most likely has it, and this time the outbox knows the send
+  happened: the row is marked `in_doubt`, counted in `tenantops_outbox_in_doubt_total`, and not resent
+  (resending is what mailed 23 duplicates with one Message-ID). An operator can requeue it.
+- **Claimed one at a time.** Each message is claimed just before its own send, so a slow server never
+  leaves claimed-but-untried rows whose lease runs out and which would then be taken for in doubt.
 
 Time is always passed in (`now`), never read here, so backoff and leases are testable without sleeping.
 """
@@ -50,7 +57,12 @@ import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
 from sqlalchemy.engine import Row
 
-from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError, Transport
+from tenantops.notify.transport import (
+    InDoubtDeliveryError,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+    Transport,
+)
 from tenantops.record.database import Database, StateStoreError, may_exist, open_database
 from tenantops.record.schema import outbox as table
 from tenantops.record.store import QueuedMessage, enqueue_messages
@@ -67,7 +79,8 @@ RETRIES = Counter(
 )
 IN_DOUBT = Counter(
     "tenantops_outbox_in_doubt_total",
-    "Messages resent because a previous attempt crashed between send and mark.",
+    "Messages whose delivery is uncertain: resent after a crash between send and mark, or sent whole with"
+    " the reply lost (kept as in_doubt, not resent).",
     ["kind"],
 )
 # RFC 5322 allows 998-character lines; folding at 78 makes Python wrap a long Subject right after the
@@ -81,6 +94,7 @@ class Status(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    IN_DOUBT = "in_doubt"  # sent whole, reply lost: most likely delivered, never resent automatically
 
 
 @dataclass(frozen=True)
@@ -245,8 +259,11 @@ class Outbox:
     def deliver(self, transport: Transport, now: datetime, limit: int = 100) -> DeliveryReport:
         """Try every due message once. Returns what happened; never raises for a delivery failure."""
         report = DeliveryReport()
-        entries, doubtful = self._claim(now, limit)
-        for entry in entries:
+        for _ in range(limit):
+            claimed, doubtful = self._claim(now, 1)
+            if not claimed:
+                break
+            entry = claimed[0]
             if entry.id in doubtful:
                 IN_DOUBT.labels(entry.kind).inc()
                 report.in_doubt.append(entry.dedup_key)
@@ -256,6 +273,8 @@ class Outbox:
                 )
             try:
                 transport.send(entry.sender, entry.recipients, entry.message)
+            except InDoubtDeliveryError as exc:
+                self._doubt(entry, f"{transport.name}: {exc}", now, report)
             except PermanentDeliveryError as exc:
                 self._fail(entry, f"{transport.name}: {exc}", now, report)
             except TemporaryDeliveryError as exc:
@@ -267,6 +286,12 @@ class Outbox:
                 log.info("sent %s via %s (attempt %d)", entry.dedup_key, transport.name, entry.attempts)
         PENDING.set(self.count(Status.PENDING) + self.count(Status.SENDING))
         return report
+
+    def _doubt(self, entry: OutboxEntry, error: str, now: datetime, report: DeliveryReport) -> None:
+        self._set(entry.id, status=Status.IN_DOUBT.value, sent_at=_ts(now), lease_until=None, last_error=error)
+        IN_DOUBT.labels(entry.kind).inc()
+        report.in_doubt.append(entry.dedup_key)
+        log.warning("in doubt, not resent: %s (%s)", entry.dedup_key, error)
 
     def _reschedule(self, entry: OutboxEntry, error: str, now: datetime, report: DeliveryReport) -> None:
         if entry.attempts >= self.retry.max_attempts:

@@ -27,6 +27,12 @@ class PermanentDeliveryError(DeliveryError):
     """Do not try again: a 5xx reply, or a message the service will never take."""
 
 
+class InDoubtDeliveryError(DeliveryError):
+    """The whole message reached the service but its answer did not (the connection broke or timed out
+    after the final `.` of DATA): it was most likely accepted, so sending it again would most likely
+    duplicate it. The outbox marks it in doubt and counts it instead of resending."""
+
+
 class Transport(Protocol):
     """Hands one raw RFC 5322 message to a mail service for the given envelope."""
 

@@ -10,6 +10,12 @@ sent as a two-point range query: at the pass time and `stale_after_seconds` befo
 point at the pass time is current (Prometheus's own staleness markers and lookback already apply); one
 that only has the earlier point stopped reporting and is marked STALE with its last value; one with
 neither is MISSING. This costs one extra evaluation per query, not one extra request.
+
+Deadline. All of a pass's queries share one budget, `QUERY_BUDGET` of the controller's interval: each
+request gets what is left of it (halved, as the client retries once) as its timeout, and Prometheus the
+same as its own evaluation `timeout`; once it is spent the remaining queries are skipped and listed in
+`errors`. A frozen Prometheus (accepting connections, never answering) costs a pass a third of its
+interval, not 7 queries x 2 tries x 30 s.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +41,7 @@ from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadKey, 
 log = logging.getLogger(__name__)
 
 _URL_IN_MESSAGE = re.compile(r" with url: \S+")
+QUERY_BUDGET = 1 / 3  # of the controller's interval, for all of one pass's queries together
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +86,7 @@ class PrometheusSource:
                  access: PrometheusAccess | None = None) -> None:
         self.url = url.rstrip("/")
         self.client = client if client is not None else connect(self.url, timeout, access)
+        self.timeout = timeout
         self.requests_sent = 0  # queries this source has sent, for the controller's own metrics and tests
         # Set by a pass in which Prometheus could not be reached at all (the CLI reports it in one line).
         self.unreachable: Unreachable | None = None
@@ -97,13 +106,19 @@ class PrometheusSource:
         }
         errors: list[str] = []
         self.unreachable = None
+        budget = max(1.0, config.policies.controller.interval_seconds * QUERY_BUDGET)
+        deadline = time.monotonic() + budget
         with collector_paused():
             for planned in plan_queries(config, selected):
                 if self.unreachable is not None:  # the server did not answer: the rest would wait the same
                     errors.append(f"{planned.label}: {self.unreachable.reason}")
                     continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    errors.append(f"{planned.label}: skipped, the pass's query deadline ({budget:.1f}s) was reached")
+                    continue
                 try:
-                    result = self._fetch(planned.promql, now, planned.stale_after_seconds)
+                    result = self._fetch(planned.promql, now, planned.stale_after_seconds, min(self.timeout, left / 2))
                 except Exception as exc:  # any failure of one query: that metric is missing for all; go on
                     self.unreachable = unreachable("TENANTOPS_PROMETHEUS_URL", self.url, exc)
                     if self.unreachable is not None:
@@ -120,11 +135,14 @@ class PrometheusSource:
         workloads = {key: WorkloadMetrics(key[0], key[1], found) for key, found in readings.items()}
         return Snapshot(at=now, workloads=workloads, errors=tuple(errors))
 
-    def _fetch(self, promql: str, now: datetime, stale_after: int) -> list[dict[str, Any]]:
+    def _fetch(self, promql: str, now: datetime, stale_after: int,
+               timeout: float | None = None) -> list[dict[str, Any]]:
         self.requests_sent += 1
         end = now.replace(microsecond=0)
+        wait = self.timeout if timeout is None else timeout
         result = self.client.custom_query_range(
-            promql, start_time=end - timedelta(seconds=stale_after), end_time=end, step=str(stale_after)
+            promql, start_time=end - timedelta(seconds=stale_after), end_time=end, step=str(stale_after),
+            params={"timeout": f"{max(int(wait * 1000), 100)}ms"}, timeout=wait,
         )
         if not isinstance(result, list):
             raise ValueError(f"unexpected response shape: {type(result).__name__}")

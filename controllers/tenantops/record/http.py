@@ -33,6 +33,14 @@ class Health:
         self._ready = False
         self._reason = "no pass completed yet"
 
+    @classmethod
+    def for_interval(cls, interval_seconds: float, clock: Callable[[], float] = time.monotonic) -> Health:
+        """Liveness for a loop of this interval: stalled after three intervals (at least a minute more than
+        one) without a tick. Nothing the pass waits on may take that long (queries share a deadline of a
+        third of the interval; notifications run on their own thread), so a pass that does is wedged, and
+        a restart is the remedy; a generous multiple would leave a wedged controller unscaled for minutes."""
+        return cls(stall_after=max(3 * interval_seconds, interval_seconds + 60.0), clock=clock)
+
     def beat(self) -> None:
         with self._lock:
             self._heartbeat = self._clock()
