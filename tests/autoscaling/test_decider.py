@@ -120,18 +120,6 @@ def test_step_breaker_trips_with_an_alert(config: Config) -> None:
     assert any(a.key.startswith("breaker:max-step:") for a in out.alerts)
 
 
-def test_global_ceiling(config: Config) -> None:
-    limited = config.policies.controller.model_copy(update={"global_replica_ceiling": 80})
-    docs = dict(config.policies.docs)
-    key = ("ControllerPolicy", "default")
-    docs[key] = docs[key].__class__(**{**docs[key].__dict__, "spec": limited})
-    small = Config(config.catalog, config.policies.__class__(docs, config.policies.root), config.catalog_path)
-    out, _ = run_passes(small, AutoscalingDecider(), 1, cpu=60.0, replicas=4)
-    total = sum(d.new for d in out.decisions)
-    assert total <= 80
-    assert any(a.key == "breaker:global-ceiling" for a in out.alerts)
-
-
 def test_over_budget_is_never_silent(config: Config) -> None:
     tenant = config.tenants[0]
     decider = AutoscalingDecider(spend_mtd_usd={tenant.id: tenant.budget_usd_month + 100})

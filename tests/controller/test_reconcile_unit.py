@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -174,8 +174,14 @@ def test_global_replica_ceiling_holds_scale_ups_in_the_pass(config_files, kube) 
     # running: 2 + 1 + 3 + 2 = 8; room for 3 more: the +2s tie and alpha/api sorts first; nothing else fits
     applied = {(o.action.tenant, o.action.workload) for o in result.outcomes if o.status is OutcomeStatus.APPLIED}
     assert applied == {("alpha", "api")}
-    held = {(d.tenant, d.workload) for d in audit.query(store.connection, kind="breaker")}
-    assert held == {("alpha", "worker"), ("beta", "api"), ("delta", "api")}
+    held = {(d.tenant, d.workload, d.rule) for d in audit.query(store.connection, kind="breaker")}
+    wanted = (("alpha", "worker"), ("beta", "api"), ("delta", "api"))
+    assert held == {(t, w, "breaker:global-ceiling") for t, w in wanted}
+    # One alert for the episode, through the same lifecycle as every decider's alerts.
+    assert [(a.key, a.transition) for a in result.alerts] == [("breaker:global-ceiling", "fire")]
+    again = rec.run_pass(config, NOW + timedelta(seconds=30))
+    assert "breaker:global-ceiling" in {a.key for a in again.active_alerts}
+    assert "breaker:global-ceiling" not in {a.key for a in again.alerts}
 
 
 def test_decider_registry_builds_installed_deciders_and_refuses_unknown_names() -> None:

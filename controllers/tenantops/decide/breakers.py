@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Trip:
-    breaker: str  # "max-step", "freeze", "global-ceiling"
+    breaker: str  # "max-step", "freeze", "bounds" (the global ceiling is the engine's: `engine.ceiling`)
     detail: str
 
 
@@ -69,24 +69,3 @@ def guard_scale(
     if bounded != stepped:
         trips.append((Trip("bounds", f"{stepped} is outside [{min_replicas}, {max_replicas}]"), bounded))
     return Guarded(bounded, tuple(trips))
-
-
-def global_ceiling(currents: Sequence[int], desireds: Sequence[int], ceiling: int) -> tuple[list[int], Trip | None]:
-    """Keep the total of replicas asked for across every tenant within `ceiling`.
-
-    Scale-downs always pass; scale-ups share what is left under the ceiling in proportion to their
-    size (rounded down), so one runaway tenant cannot take the whole cluster and none is starved to zero
-    while others grow.
-    """
-    total = sum(desireds)
-    if total <= ceiling:
-        return list(desireds), None
-    base = sum(min(c, d) for c, d in zip(currents, desireds, strict=True))
-    wanted = sum(d - c for c, d in zip(currents, desireds, strict=True) if d > c)
-    room = max(0, ceiling - base)
-    share = min(1.0, room / wanted) if wanted else 0.0
-    out = [c + int((d - c) * share) if d > c else d for c, d in zip(currents, desireds, strict=True)]
-    return out, Trip(
-        "global-ceiling",
-        f"{total} replicas asked for across tenants exceeds the ceiling {ceiling}; scale-ups trimmed to {sum(out)}",
-    )

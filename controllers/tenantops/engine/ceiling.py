@@ -4,7 +4,8 @@ Per-tenant limits cannot stop many tenants from scaling up at once on a bad sign
 a metrics pipeline replaying old load). This last guard runs across all tenants before acting: when
 the scale-ups of a pass would take the total past the ceiling, the smallest increases are admitted
 first (so the most tenants get some of what they asked for) and the rest are held back with an audit
-record. Scale-downs are never held. With sharding, each replica applies the ceiling to its own shard.
+record and one alert. Scale-downs are never held. With sharding, each replica applies the ceiling to its
+own shard. This is the only ceiling: the engine applies it to the whole plan, whichever decider scaled.
 """
 
 from __future__ import annotations
@@ -13,9 +14,19 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from tenantops.structs.plan import Decision, ScaleAction
+from tenantops.structs.plan import Alert, Decision, ScaleAction, Severity
 
-RULE = "global_replica_ceiling"
+RULE = "breaker:global-ceiling"
+"""The one audit name of the ceiling, like every breaker's (`breaker:<name>`)."""
+
+
+def ceiling_alert(records: Sequence[Decision], ceiling: int) -> Alert:
+    """One alert while the ceiling holds scale-ups back (an episode, not a mail per pass)."""
+    held = ", ".join(f"{r.tenant}/{r.workload}" for r in records[:10]) + (" …" if len(records) > 10 else "")
+    return Alert("breaker:global-ceiling", None, Severity.CRITICAL, "breaker",
+                 f"{len(records)} scale-up(s) held at the installation ceiling of {ceiling} replicas: {held}",
+                 "Raise global_replica_ceiling if the demand is real, else find the runaway signal.",
+                 details={"ceiling": ceiling, "held": len(records)})
 
 
 def apply_ceiling(

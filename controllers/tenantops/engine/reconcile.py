@@ -22,7 +22,7 @@ from tenantops.config.loader import Config
 from tenantops.decide import alerts as lifecycle
 from tenantops.decide.base import Decider, DeciderOutput, PassInput
 from tenantops.engine import intents
-from tenantops.engine.ceiling import apply_ceiling
+from tenantops.engine.ceiling import apply_ceiling, ceiling_alert
 from tenantops.engine.inputs import InputProvider, provider_name
 from tenantops.observe.facts import FactChecker
 from tenantops.observe.replicas import LiveReplicas, ReplicaReader, live_replicas
@@ -189,15 +189,18 @@ class Reconciler:
         mark = self._timer()
         inp = self._inputs(PassInput(snapshot=snapshot, config=scoped, now=now, dry_run=dry_run))
         outputs, outcomes_by_decider, decisions = self._decide(inp)
-        alerting = self._alert_lifecycle(outputs, scoped, now)
-        decisions.extend(alerting.decisions)
         timings["decide"] = self._timer() - mark
 
+        # Guard: the rules over the whole plan, each once: one writer per workload, the global ceiling,
+        # then the alert lifecycle over every alert (the guard's own included).
         mark = self._timer()
         actions = _merge_actions(outputs, now, decisions)
         ceiling = config.policies.controller.global_replica_ceiling
         actions, held = apply_ceiling(actions, _replicas_now(snapshot), ceiling, now)
         decisions.extend(held)
+        guard_alerts = (ceiling_alert(held, ceiling),) if held else ()
+        alerting = self._alert_lifecycle(outputs, scoped, now, guard_alerts)
+        decisions.extend(alerting.decisions)
         timings["guard"] = self._timer() - mark
 
         # Record: the plan, the state it implies and one intent per write, in one transaction before any
@@ -316,11 +319,12 @@ class Reconciler:
         return outputs, outcomes, decisions
 
     def _alert_lifecycle(
-        self, outputs: Mapping[str, DeciderOutput], config: Config, now: datetime
+        self, outputs: Mapping[str, DeciderOutput], config: Config, now: datetime, guard: Sequence[Alert] = ()
     ) -> lifecycle.Lifecycle:
-        """The alert guard over the whole plan: every decider's alerts, deduplicated by episode, snoozed,
-        escalated and resolved by one rule (`decide.alerts.advance`)."""
+        """The alert guard over the whole plan: every decider's alerts and the guard stage's own,
+        deduplicated by episode, snoozed, escalated and resolved by one rule (`decide.alerts.advance`)."""
         raised = [lifecycle.Raised(name, out.alerts, out.cleared) for name, out in outputs.items()]
+        raised.append(lifecycle.Raised("guard", guard))
         legacy_decider, legacy_key = lifecycle.LEGACY_STATE
         legacy = self.store.state(legacy_decider).get(legacy_key)
         return lifecycle.advance(self.store.state(lifecycle.STATE), raised, config, now,

@@ -2,7 +2,8 @@
 
 For each workload it turns the snapshot's readings into an `Observation`, runs the recommender with the
 workload's stored state and the single-workload breakers (`workload.decide_workload`, the same function
-`tenantops simulate` scores), then, across all tenants, the global replica ceiling. Every workload ends in
+`tenantops simulate` scores); the global replica ceiling across all tenants is the engine's guard stage
+(`engine.ceiling`), applied to the whole plan. Every workload ends in
 a Decision, acted on or not, with its rule and reason; breakers and budgets that bite raise Alerts.
 Month-to-date spend comes with the pass (`PassInput.spend_mtd_usd`: the cost ledger as committed by earlier
 passes), else from the constructor or a `spend_mtd_usd` reading on any of the tenant's workloads.
@@ -123,19 +124,9 @@ class AutoscalingDecider:
                     inputs["metric_problems"] = problems
                 proposals.append(_Proposal(tenant, workload, target, current, desired, rule, reason, inputs))
 
-        ceiling = config.policies.controller.global_replica_ceiling
-        capped, ceiling_trip = breakers.global_ceiling(
-            [p.current for p in proposals], [p.desired for p in proposals], ceiling
-        )
-        if ceiling_trip is not None:
-            alerts.append(Alert("breaker:global-ceiling", None, Severity.CRITICAL, "breaker", ceiling_trip.detail,
-                                "Raise global_replica_ceiling if the demand is real, else find the runaway signal.",
-                                details={"ceiling": ceiling}))
         actions: list[ScaleAction] = []
-        for proposal, desired in zip(proposals, capped, strict=True):
-            rule, reason = proposal.rule, proposal.reason
-            if desired != proposal.desired:
-                rule, reason = "breaker:global-ceiling", f"{reason}; trimmed to {desired} by the global ceiling"
+        for proposal in proposals:
+            rule, reason, desired = proposal.rule, proposal.reason, proposal.desired
             if desired != proposal.current:
                 actions.append(ScaleAction(proposal.tenant.id, proposal.workload.name, proposal.target,
                                            proposal.current, desired, rule, reason, proposal.inputs))
