@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,10 @@ def _assert_torn_down(servers: dict[str, int]) -> None:
             assert not is_listening(port), f"{name} {port} still listening"
 
 
-def test_a_short_demo_scales_both_ways_mails_the_report_and_explains_every_action(
+def test_a_short_demo_scales_both_ways_mails_a_month_and_explains_every_action(
         tmp_path: Path, traces_dir: Path) -> None:
-    proc = _demo(tmp_path, traces_dir, "--minutes", "0.75")
-    stdout, stderr = proc.communicate(timeout=240)
+    proc = _demo(tmp_path, traces_dir, "--minutes", "1")
+    stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr[-3000:]
     result = json.loads(stdout)
 
@@ -61,17 +62,45 @@ def test_a_short_demo_scales_both_ways_mails_the_report_and_explains_every_actio
     assert result["scaled_down"], "no tenant was scaled down"
     assert result["latency_up"]["count"] > 0 and result["latency_up"]["p50"] is not None
 
+    # The controller ran on trace time: a one-minute replay covers about an hour of it.
+    start, end = (datetime.fromisoformat(result[k]) for k in ("trace_start", "trace_end"))
+    assert 40 * 60 < (end - start).total_seconds() < 70 * 60
+
+    # Two months of recorded history went in with promtool and the controller's cost passes read it.
+    history = result["history"]
+    assert history["days"] == 60 and history["samples"] > 100_000
+    assert history["cost_passes"] >= 59 * 24 and history["cost_failed_passes"] == 0
+
+    # The report holds a month with the story in it, counted from the report's own data.
+    report = result["report"]
+    assert report["days_with_cost"] == 30
+    assert report["total_usd"] > 100  # dollars, not the pennies of wall-clock cost
+    assert report["budget_warnings"], "no tenant heading over budget"
+    assert report["anomalies"], "no cost anomaly"
+    assert report["savings"] > 0 and report["savings_usd_month"] > 0
+    assert report["top_movers"]
+
+    # Every workload is measured against its tier's goal, in trace minutes.
+    figures = result["workloads"]
+    assert len(figures) == 17
+    for w in figures:
+        assert w["minutes"] > 30
+        assert 0 <= w["under_provisioned_minutes"] <= w["minutes"]
+        assert w["violation_rate"] == pytest.approx(w["under_provisioned_minutes"] / w["minutes"], abs=1e-3)
+        assert w["goal"] in (0.002, 0.004, 0.008)
+    assert Path(result["kubeconfig"]).is_file()
+
     # The report arrived at the SMTP server (which wrote what it received as .eml).
     assert result["report_sent"] and result["mails_received"] >= 1
     # The demo runs production's post-pass hooks, so alert mails (and the scheduled report, when its cron
-    # comes due in compressed time) may arrive beside the closing report.
+    # comes due in trace time) may arrive beside the closing report.
     received = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
                 for p in sorted((tmp_path / "mail").glob("*.eml"))]
-    reports = [m for m in received if "Cost report" in str(m["Subject"])]
-    assert reports
-    for message in reports:
-        assert message["To"] == "ops@example.com"
-        assert message.get_body(("html",)) is not None
+    [message] = [m for m in received if str(m["Subject"]).startswith("Cost report (tenantops demo)")]
+    assert message["To"] == "ops@example.com"
+    assert message.get_body(("html",)) is not None
+    parts = [p.get_content_type() for p in message.walk()]
+    assert "image/png" in parts and "text/csv" in parts, parts
 
     # Every actuator call is in the audit log next to the decision that asked for it, with a reason.
     rows = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
@@ -87,7 +116,7 @@ def test_a_short_demo_scales_both_ways_mails_the_report_and_explains_every_actio
 
 
 def test_sigterm_stops_early_and_still_writes_everything(tmp_path: Path, traces_dir: Path) -> None:
-    proc = _demo(tmp_path, traces_dir, "--minutes", "5")
+    proc = _demo(tmp_path, traces_dir, "--minutes", "5", "--history-days", "2")
     deadline = time.monotonic() + 120
     while not (tmp_path / "state.db").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.5)

@@ -1,4 +1,5 @@
-"""Compressed time: the demo's policy copy shrinks durations and query windows, and still validates."""
+"""The demo's policy copy: the controller keeps its durations (it runs on trace time), query windows shrink
+to wall time, the history copy lets an hourly pass charge its hour, and every copy still validates."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tenantops.config import load_config
-from tenantops.demo.timescale import compress_durations, compress_ranges, write_compressed
+from tenantops.demo.timescale import compress_durations, compress_ranges, write_compressed, write_history_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,17 +37,29 @@ def test_compressed_durations_are_never_negative_and_never_longer(seconds: int, 
 
 def test_the_repository_policies_compress_into_a_valid_configuration(tmp_path: Path) -> None:
     catalog, policies = write_compressed(REPO / "policies", REPO / "stacks" / "dev.catalog.yaml", tmp_path, 60,
-                                         interval=1.0, scrape_seconds=2)
+                                         interval=1.0, scrape_seconds=0.5)
     config = load_config(catalog, policies)
     original = load_config(REPO / "stacks" / "dev.catalog.yaml", REPO / "policies")
     assert config.policies.controller.interval_seconds == 1.0
     assert config.policies.controller.jitter_seconds == 0
     for tenant in original.tenants:
-        fast, slow = config.for_tenant(tenant.id).scaling, original.for_tenant(tenant.id).scaling
-        assert fast.scale_down.stabilization_seconds == round(slow.scale_down.stabilization_seconds / 60)
-        assert fast.metrics == slow.metrics
+        # Trace time: stabilisation windows, start-up and rate limits are the policy's own values.
+        assert config.for_tenant(tenant.id).scaling == original.for_tenant(tenant.id).scaling
+    # Prometheus evaluates ranges over wall time: a 2-minute window is 2 s (four 0.5 s scrapes).
     assert "[2m]" not in config.for_tenant("acme").metrics.queries["cpu"]
+    assert "[2s]" in config.for_tenant("acme").metrics.queries["cpu"]
     assert [t.id for t in config.tenants] == [t.id for t in original.tenants]
+
+
+def test_the_history_copy_keeps_the_policies_and_lets_a_pass_charge_an_hour(tmp_path: Path) -> None:
+    catalog, policies = write_history_config(REPO / "policies", REPO / "stacks" / "dev.catalog.yaml", tmp_path,
+                                             pass_seconds=3600)
+    config = load_config(catalog, policies)
+    original = load_config(REPO / "stacks" / "dev.catalog.yaml", REPO / "policies")
+    assert original.policies.allocation.max_pass_gap_seconds < 3600
+    assert config.policies.allocation.max_pass_gap_seconds == 3600
+    assert config.for_tenant("acme").metrics == original.for_tenant("acme").metrics
+    assert config.policies.pricing == original.policies.pricing
 
 
 def test_an_invalid_policy_copy_is_still_rejected(tmp_path: Path) -> None:

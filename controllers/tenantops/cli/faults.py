@@ -19,6 +19,20 @@ import click
 from tenantops.cli.options import echo_json
 
 
+def _run_streaming(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run pytest with its progress (dots and percentages) copied to stderr as it goes; keep its output for
+    the failure report."""
+    lines: list[str] = []
+    with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            click.echo(f"faults: {line.rstrip()}", err=True)
+        code = proc.wait()
+    return subprocess.CompletedProcess(args, code, "".join(lines), "")
+
+
 @click.command("faults")
 @click.option("--tests", "tests_dir", type=click.Path(exists=True, file_okay=False), default="tests/faults",
               show_default=True, help="The fault suite folder (in a checkout of the project).")
@@ -32,8 +46,8 @@ def command(tests_dir: str, keyword: str | None, as_json: bool) -> None:
         if keyword:
             args += ["-k", keyword]
         env = {**os.environ, "TENANTOPS_FAULT_RESULTS": str(ledger)}
-        click.echo(f"running the fault suite in {tests_dir} ...", err=True)
-        proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+        click.echo(f"faults: running the fault suite in {tests_dir} (pytest's progress below) ...", err=True)
+        proc = _run_streaming(args, env)
         rows = [json.loads(line) for line in ledger.read_text(encoding="utf-8").splitlines()] if ledger.exists() else []
     table: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     failures: dict[str, list[str]] = defaultdict(list)
@@ -58,7 +72,5 @@ def command(tests_dir: str, keyword: str | None, as_json: bool) -> None:
         click.echo(f"{'total':<{width}}  {total_t:>6}  {total_h:>6}")
         for name, details in failures.items():
             click.echo(f"\n{name}: first failures:\n  " + "\n  ".join(details[:3]))
-    if proc.returncode != 0:
-        click.echo(proc.stdout[-4000:], err=True)
     if not all_held:
         sys.exit(1)

@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from tenantops.cli.options import config_options, echo_json, json_option, load, settings_from
+from tenantops.cli.progress import Progress
 from tenantops.config.errors import ConfigError, ConfigIssue
 from tenantops.config.kinds.rightsizing import RightsizingSpec
 from tenantops.decide.rightsizing.backtest import BacktestResult, backtest
@@ -99,10 +100,13 @@ def _backtest(policies_dir: str, policy_name: str, resource: str, schedule: bool
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = []
+    progress = Progress("rightsize --backtest", len(loaded))
+    progress.start(f"{len(loaded)} usage series, policy {policy_name}, against the VPA recommender")
     for path, times, values in loaded:
         result = backtest(path.stem, times, values, params)
         _write_requests(out / f"{path.stem}.csv", result)
         results.append(result)
+        progress.step(path.stem)
     payload = _backtest_payload(results, policy_name, resource, out)
     if as_json:
         echo_json(payload)

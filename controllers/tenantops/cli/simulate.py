@@ -15,6 +15,7 @@ from typing import Any, cast
 import click
 
 from tenantops.cli.options import echo_json, json_option, settings_from
+from tenantops.cli.progress import Progress
 from tenantops.config.errors import ConfigError, ConfigIssue
 from tenantops.config.kinds.scaling import BreakerSpec, ScalingSpec
 from tenantops.config.loader import load_policies
@@ -124,11 +125,18 @@ def command(
          str(Path(output) / f"{f.stem}.csv") if output else None, str(Path(plot) / f"{f.stem}.png") if plot else None)
         for f in files
     ]
+    progress = Progress("simulate", len(jobs_list))
+    progress.start(f"{len(jobs_list)} traces, policy {policy_name} and the HPA curve on each")
+    results = []
     if jobs > 1 and len(jobs_list) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(jobs_list))) as pool:
-            results = list(pool.map(_one, jobs_list))
+            for r in pool.map(_one, jobs_list):
+                progress.step(str(r["trace"]))
+                results.append(r)
     else:
-        results = [_one(j) for j in jobs_list]
+        for job in jobs_list:
+            results.append(_one(job))
+            progress.step(Path(job[0]).stem)
     if as_json:
         echo_json({"policy": policy_name, "traces": results, "all_meet_goal": all(r["meets_goal"] for r in results)})
         return

@@ -6,32 +6,34 @@ MIME message, queued in the durable outbox and delivered by the SMTP transport, 
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from tenantops.config import Config
 from tenantops.config.settings import Settings
+from tenantops.notify.report.model import ReportData
 from tenantops.record.audit import query
 from tenantops.record.database import open_database
 from tenantops.sandbox.smtp import SmtpServer
 
 
-def send_report(config: Config, settings: Settings, directory: Path, smtp: SmtpServer) -> dict[str, str]:
-    """Build, mail and write the cost report of the demo's day; returns the files written by name."""
+def send_report(config: Config, settings: Settings, directory: Path, smtp: SmtpServer, now: datetime, *,
+                period_days: int, findings: Mapping[str, Any] | None = None) -> tuple[dict[str, str], ReportData]:
+    """Build, mail and write the cost report as of trace time `now`; returns the files written and its data.
+
+    The period is the `period_days` whole UTC days before `now`'s day, against the same number before
+    them; savings are the right-sizing recommendations of the controller's last pass (`findings`).
+    """
     from tenantops.notify.mail import transport_from_settings
     from tenantops.notify.outbox import Outbox
-    from tenantops.notify.report.build import build_report_data, load_ledger
+    from tenantops.notify.report.build import build_report_data, load_ledger, savings_from_findings
     from tenantops.notify.report.message import compose, render_report, write_files
 
-    now = datetime.now(UTC)
     ledger = load_ledger(settings.state)
-    # A report covers whole UTC days before the day it is made on; the demo's spend is all today's, so it
-    # is built as of tomorrow and then stamped with the real time.
-    data = build_report_data(config, ledger, now + timedelta(days=1), period_days=1)
-    data = dataclasses.replace(data, generated_at=now)
+    data = build_report_data(config, ledger, now, period_days=period_days, savings=savings_from_findings(findings))
     rendered = render_report(data, subject_prefix="Cost report (tenantops demo)")
     recipients = [settings.ops_email or "ops@example.com"]
     message = compose(rendered, sender=settings.mail_from, recipients=recipients)
@@ -44,7 +46,7 @@ def send_report(config: Config, settings: Settings, directory: Path, smtp: SmtpS
     written = write_files(rendered, directory, message)
     files = {f"report_{p.suffix.lstrip('.')}": str(p) for p in written if p.suffix in (".html", ".txt", ".csv", ".eml")}
     files["report_dir"] = str(directory)
-    return files
+    return files, data
 
 
 def export_audit(state_path: str, out: Path) -> dict[str, str]:

@@ -20,7 +20,10 @@ from tenantops.demo.view import ActionEvent
 from tenantops.sandbox.workload_sim import LatencySample, WorkloadSimulator
 
 
-def plot_replicas(sim: WorkloadSimulator, actions: Sequence[ActionEvent], path: Path) -> Path:
+def plot_replicas(sim: WorkloadSimulator, actions: Sequence[ActionEvent], path: Path, *, speed: float = 1.0,
+                  live_from: float = 0.0) -> Path:
+    """One panel per workload over trace minutes of the replay; the shaded start is before the controller's
+    first pass (Prometheus filling its first rate window)."""
     keys = [s.key for s in sim.specs]
     cols = 3
     rows = max(1, -(-len(keys) // cols))
@@ -28,21 +31,24 @@ def plot_replicas(sim: WorkloadSimulator, actions: Sequence[ActionEvent], path: 
     for index, key in enumerate(keys):
         ax = axes[index // cols][index % cols]
         history = sim.history.get(key, [])
-        t = [p.at for p in history]
+        t = [p.at * speed for p in history]
         ax.plot(t, [p.needed for p in history], color="#999999", lw=1, label="needed by load")
         ax.step(t, [p.desired for p in history], where="post", color="#1f77b4", lw=1.4, label="set by controller")
         ax.step(t, [p.ready for p in history], where="post", color="#2ca02c", lw=1, ls="--", label="ready")
         for event in actions:
             if (event.tenant, event.workload) == key and event.status == "applied":
-                ax.axvline(event.elapsed, color="#d62728" if event.direction == "up" else "#9467bd", lw=0.6,
+                ax.axvline(event.elapsed * speed, color="#d62728" if event.direction == "up" else "#9467bd", lw=0.6,
                            alpha=0.6)
+        if live_from > 0:
+            ax.axvspan(0, live_from * speed, color="#eeeeee", lw=0)
         ax.set_title(f"{key[0]}/{key[1]}", fontsize=9)
         ax.tick_params(labelsize=7)
     for index in range(len(keys), rows * cols):
         axes[index // cols][index % cols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=8)
-    fig.supxlabel("seconds since start (each second replays `speed` trace minutes)", fontsize=8)
+    fig.supxlabel("trace minutes since the replay started (grey: before the controller's first pass)", fontsize=8)
+    fig.supylabel("replicas", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -50,13 +56,14 @@ def plot_replicas(sim: WorkloadSimulator, actions: Sequence[ActionEvent], path: 
     return path
 
 
-def plot_latency(samples: Sequence[LatencySample], path: Path) -> Path:
+def plot_latency(samples: Sequence[LatencySample], path: Path, *, factor: float = 60.0) -> Path:
+    """Decision latency in trace minutes (`factor` trace seconds per wall second of the replay)."""
     fig, ax = plt.subplots(figsize=(6, 3))
     for direction, color in (("up", "#d62728"), ("down", "#9467bd")):
-        values = [s.seconds for s in samples if s.direction == direction]
+        values = [s.seconds * factor / 60.0 for s in samples if s.direction == direction]
         if values:
             ax.hist(values, bins=20, alpha=0.6, color=color, label=f"scale {direction} (n={len(values)})")
-    ax.set_xlabel("seconds from load change to actuator call")
+    ax.set_xlabel("trace minutes from load change to actuator call")
     ax.set_ylabel("changes")
     if samples:
         ax.legend(fontsize=8)

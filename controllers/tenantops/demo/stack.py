@@ -20,7 +20,7 @@ from typing import Any
 from tenantops.config import Config
 from tenantops.sandbox.kube_api import KubeApiServer
 from tenantops.sandbox.moto_server import MotoServer
-from tenantops.sandbox.prometheus import PrometheusServer
+from tenantops.sandbox.prometheus import PrometheusServer, Series
 from tenantops.sandbox.smtp import SmtpServer
 from tenantops.sandbox.workload_sim import Key, WorkloadSimulator, WorkloadSpec
 from tenantops.structs.naming import asg_name, namespace
@@ -37,6 +37,8 @@ class StackOptions:
     speed: float = 1.0
     asg_poll_seconds: float = 0.5
     mail_dir: Path | None = None
+    history: Sequence[Series] = ()  # backfilled into Prometheus before it starts (see demo.history)
+    replay: bool = True  # start the replay with the stack (False: `sim.start_replay()` later)
     # Region to create every Auto Scaling group in (the ASG actuator talks to one region); None: the tenant's.
     asg_region: str | None = None
 
@@ -82,12 +84,19 @@ class DemoStack:
         self.sim = WorkloadSimulator(
             self.specs, speed=self.options.speed, startup_seconds=self.options.startup_seconds,
             replicas_source=ReplicaReader(self), ready_sink=self._set_ready,
+            history_every=1.0 / self.options.speed,
         )
-        self.sim.start()
+        self.sim.start(replay=self.options.replay)
         self._exit.callback(self.sim.stop)
-        progress("Prometheus")
         self.prometheus = PrometheusServer([self.sim.target], scrape_interval=self.options.scrape_interval)
         self._exit.callback(self.prometheus.close)
+        if self.options.history:
+            samples = sum(len(s.samples) for s in self.options.history)
+            progress(f"backfilling {samples:,} samples of history ({len(self.options.history):,} series) "
+                     "with promtool")
+            # The OpenMetrics file is only promtool's input: the blocks it wrote are what Prometheus reads.
+            self.prometheus.backfill(self.options.history).unlink(missing_ok=True)
+        progress("Prometheus")
         self.prometheus.start()
         progress("waiting for the first scrape")
         self.prometheus.wait_for_series('kube_deployment_spec_replicas{namespace=~"tenant-.+"}', timeout=30)

@@ -1,25 +1,28 @@
-"""Compressed time for the demo: policy durations shrink by the factor the traces are sped up by.
+"""The demo's copy of the policies: the controller runs on trace time, Prometheus on wall time.
 
-When one trace minute plays in one wall second, a 300 s scale-down stabilisation window must last 5 s,
-or a few-minute demo would never scale anything down. The demo therefore runs on a copy of the policies
-and the catalogue in which:
+The controller's clock is the replay's (`demo.clock`): a wall second is `factor` trace seconds, so every
+policy duration it decides with (stabilisation windows, start-up time, rate limits, cost per hour, alert
+timers) keeps its value. Two things are measured on the wall clock and change in the copy:
 
-- every `*_seconds` duration of a ScalingPolicy (and of a tenant's `overrides.scaling`) is divided by the
-  factor (at least 1 s where the schema requires a positive value);
-- the ControllerPolicy runs a pass every `interval` wall seconds without jitter;
-- the range windows of the MetricsPolicy queries (`rate(...[2m])`) shrink too, but never below four
-  scrapes, so a rate still has samples to work on.
+- the range windows of the MetricsPolicy queries (`rate(...[2m])`) are evaluated by Prometheus over wall
+  time, so they shrink by `factor`, but never below four scrapes, so a rate still has samples to work on;
+- the ControllerPolicy runs a pass every `interval` wall seconds without jitter.
 
-Staleness limits stay in wall time: they judge how old a Prometheus sample is, and samples are wall-time.
-Everything else is copied unchanged, and the result is loaded by the normal loader, so it is validated
-like any policy set.
+Staleness limits stay as they are: they judge how old a Prometheus sample is, and samples are wall-time.
+
+`write_history_config` writes the copy the cost passes over the backfilled history run on: the policies
+unchanged (that history is stored at trace time), except that a pass may charge a whole hour
+(`max_pass_gap_seconds`), since those passes are an hour apart by design.
+
+`compress_durations` remains for duration values the demo must express in wall time. Everything is
+copied through the normal loader, so the copy is validated like any policy set.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,15 +63,13 @@ def compress_ranges(query: str, factor: float, floor_seconds: float) -> str:
 
 def compress_document(doc: Mapping[str, Any], factor: float, *, interval: float, scrape_seconds: float) -> (
         dict[str, Any]):
-    """One policy document in compressed time (documents of other kinds are returned unchanged)."""
+    """One policy document for a controller on trace time reading a wall-time Prometheus (see module)."""
     out = dict(doc)
     spec = doc.get("spec")
     if not isinstance(spec, Mapping):
         return out
     kind = doc.get("kind")
-    if kind == "ScalingPolicy":
-        out["spec"] = compress_durations(spec, factor)
-    elif kind == "ControllerPolicy":
+    if kind == "ControllerPolicy":
         out["spec"] = {**spec, "interval_seconds": interval, "jitter_seconds": 0}
     elif kind == "MetricsPolicy":
         queries = spec.get("queries")
@@ -79,25 +80,42 @@ def compress_document(doc: Mapping[str, Any], factor: float, *, interval: float,
     return out
 
 
-def write_compressed(policies: Path, catalog: Path, out_dir: Path, factor: float, *, interval: float,
-                     scrape_seconds: float) -> tuple[Path, Path]:
-    """Write the compressed policy folder and catalogue under `out_dir`; returns (catalog, policies) paths."""
+def _write(policies: Path, catalog: Path, out_dir: Path, header: str,
+           convert: Callable[[Mapping[str, Any]], dict[str, Any]]) -> tuple[Path, Path]:
     policy_out = out_dir / "policies"
     policy_out.mkdir(parents=True, exist_ok=True)
-    header = f"# Demo copy in compressed time: durations divided by {factor:g} (see tenantops.demo.timescale).\n"
     files = sorted(p for p in policies.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
     for path in files:
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-        converted = [compress_document(d, factor, interval=interval, scrape_seconds=scrape_seconds)
-                     if isinstance(d, Mapping) else d for d in docs]
+        converted = [convert(d) if isinstance(d, Mapping) else d for d in docs]
         target = policy_out / path.relative_to(policies)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(header + yaml.safe_dump_all(converted, sort_keys=False, width=200))
-    data = yaml.safe_load(catalog.read_text())
-    for tenant in data.get("tenants") or []:
-        overrides = tenant.get("overrides") if isinstance(tenant, dict) else None
-        if isinstance(overrides, dict) and isinstance(overrides.get("scaling"), Mapping):
-            overrides["scaling"] = compress_durations(overrides["scaling"], factor)
     catalog_out = out_dir / "catalog.yaml"
-    catalog_out.write_text(header + yaml.safe_dump(data, sort_keys=False, width=200))
+    catalog_out.write_text(header + catalog.read_text())
     return catalog_out, policy_out
+
+
+def write_compressed(policies: Path, catalog: Path, out_dir: Path, factor: float, *, interval: float,
+                     scrape_seconds: float) -> tuple[Path, Path]:
+    """Write the live copy of the policy folder and catalogue under `out_dir`; returns (catalog, policies)."""
+    header = (f"# Demo copy: the controller runs on trace time ({factor:g} trace seconds per wall second); "
+              f"query ranges are in wall time (see tenantops.demo.timescale).\n")
+    return _write(policies, catalog, out_dir, header, lambda d: compress_document(
+        d, factor, interval=interval, scrape_seconds=scrape_seconds))
+
+
+def write_history_config(policies: Path, catalog: Path, out_dir: Path, *, pass_seconds: float) -> tuple[Path, Path]:
+    """Write the copy the hourly cost passes over backfilled history use; returns (catalog, policies)."""
+
+    def convert(doc: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(doc)
+        spec = doc.get("spec")
+        if doc.get("kind") == "CostAllocation" and isinstance(spec, Mapping):
+            gap = spec.get("max_pass_gap_seconds")
+            current = gap if isinstance(gap, int | float) and not isinstance(gap, bool) else 0
+            out["spec"] = {**spec, "max_pass_gap_seconds": max(int(current), math.ceil(pass_seconds))}
+        return out
+
+    header = "# Demo copy for the cost passes over backfilled history (see tenantops.demo.timescale).\n"
+    return _write(policies, catalog, out_dir, header, convert)

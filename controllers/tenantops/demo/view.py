@@ -101,24 +101,38 @@ class DemoView:
         self.speed = speed
         self._printed = 0
 
-    def render(self) -> RenderableType:
+    WIDE = 120  # from this width on, the table shows every column and the last decision's reason
+
+    def render(self, width: int = 200, height: int | None = None) -> RenderableType:
+        """The display for a `width` x `height` terminal: every workload on one line, then as many of the
+        newest decisions (one line each, cut with an ellipsis) as fit below; narrow terminals get the
+        essential columns only. Times are trace time: a wall second is `speed` trace minutes."""
         passes, actions, rate, total, alerts = self.log.snapshot()
         elapsed = self.sim.elapsed()
-        samples = [s.seconds for s in self.sim.latency.samples if s.direction == "up"]
+        factor = 60.0 * self.speed
+        samples = [s.seconds * factor / 60.0 for s in self.sim.latency.samples if s.direction == "up"]
         p50, p99 = percentile(samples, 50), percentile(samples, 99)
-        latency = "-" if p50 is None or p99 is None else f"{p50:.1f}s / {p99:.1f}s (n={len(samples)})"
-        header = Table.grid(padding=(0, 2))
-        header.add_row(
-            ProgressBar(total=self.duration, completed=min(elapsed, self.duration), width=40),
-            Text(f"{elapsed:5.0f}s / {self.duration:.0f}s   trace minute {self.sim.trace_minutes():.0f}"
-                 f"   passes {passes}   actions {len(actions)}   scale-up latency p50/p99 {latency}"),
-        )
-        table = Table(expand=True, show_edge=False, pad_edge=False)
-        for column, justify in (("tenant", "left"), ("workload", "left"), ("iso", "left"), ("trace", "left"),
-                                ("demand", "right"), ("replicas", "right"), ("needs", "right"),
-                                ("cpu util", "right"), ("$/h", "right"), ("$ so far", "right"),
-                                ("last decision", "left")):
-            table.add_column(column, justify=justify, no_wrap=column != "last decision")  # type: ignore[arg-type]
+        latency = "-" if p50 is None or p99 is None else f"{p50:.1f}/{p99:.1f} min"
+        wide = width >= self.WIDE
+        minute = self.sim.trace_minutes()
+        status = (f"trace min {minute:.0f}/{self.duration * self.speed:.0f}  passes {passes}  actions {len(actions)}"
+                  f"  scale-up latency p50/p99 {latency}")
+        header = Table.grid(padding=(0, 1))
+        if wide:
+            header.add_row(ProgressBar(total=self.duration, completed=min(elapsed, self.duration), width=30),
+                           Text(status, no_wrap=True, overflow="ellipsis"))
+        else:
+            header.add_row(Text(status, no_wrap=True, overflow="ellipsis"))
+        table = Table(expand=True, show_edge=False, pad_edge=False, box=None,
+                      padding=(0, 1))
+        columns = ((("tenant/workload", "left"), ("iso", "left"), ("trace", "left"), ("demand", "right"),
+                    ("ready/set", "right"), ("needs", "right"), ("cpu", "right"), ("$/h", "right"),
+                    ("$ so far", "right"), ("last decision", "left")) if wide else
+                   (("tenant/workload", "left"), ("demand", "right"), ("ready/set", "right"), ("needs", "right"),
+                    ("cpu", "right"), ("$/h", "right"), ("last", "left")))
+        for column, justify in columns:
+            table.add_column(column, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
+                             ratio=1 if column.startswith("last") else None)
         last: dict[tuple[str, str], ActionEvent] = {(a.tenant, a.workload): a for a in actions}
         traces = {s.key: s.trace for s in self.sim.specs}
         targets = {s.key: s.target_utilization for s in self.sim.specs}
@@ -129,24 +143,40 @@ class DemoView:
             decision = Text("")
             if event is not None:
                 arrow = "▲" if event.direction == "up" else "▼"
-                decision = Text(f"{arrow} {event.current}→{event.desired} {event.reason}",
+                reason = f" {event.reason}" if wide else ""
+                decision = Text(f"{arrow}{event.current}→{event.desired}{reason}",
                                 style="cyan" if event.direction == "up" else "magenta")
             first = st.tenant not in shown_cost
             shown_cost.add(st.tenant)
-            table.add_row(
-                st.tenant if first else "", st.workload, st.isolation, traces.get(key, ""),
-                f"{st.demand_cores:.2f}", f"{st.ready}/{st.desired}", str(st.needed),
-                Text(_fmt_pct(st.utilization), style=_util_style(st.utilization, targets.get(key, 0.7))),
-                f"{rate.get(st.tenant, 0.0):.3f}" if first else "", f"{total.get(st.tenant, 0.0):.4f}" if first else "",
-                decision,
-            )
-        feed = Table.grid(padding=(0, 1))
-        for event in actions[-8:]:
-            feed.add_row(f"{event.elapsed:6.1f}s", f"{event.tenant}/{event.workload}",
-                         f"{event.current}→{event.desired}", event.status, Text(event.reason, overflow="fold"))
-        body: list[RenderableType] = [header, table, Panel(feed, title="decisions (newest last)", expand=True)]
-        if alerts:
-            body.append(Panel("\n".join(alerts[-4:]), title="alerts", expand=True))
+            util = Text(_fmt_pct(st.utilization), style=_util_style(st.utilization, targets.get(key, 0.7)))
+            per_hour = f"{rate.get(st.tenant, 0.0):.2f}" if first else ""
+            name = f"{st.tenant}/{st.workload}"
+            if wide:
+                table.add_row(name, st.isolation, traces.get(key, ""), f"{st.demand_cores:.2f}",
+                              f"{st.ready}/{st.desired}", str(st.needed), util, per_hour,
+                              f"{total.get(st.tenant, 0.0):.2f}" if first else "", decision)
+            else:
+                table.add_row(name, f"{st.demand_cores:.1f}", f"{st.ready}/{st.desired}", str(st.needed), util,
+                              per_hour, decision)
+        body: list[RenderableType] = [header, table]
+        rows = len(self.sim.specs) + 2  # header line, table header, one line per workload
+        room = (height - rows - 2) if height is not None else 8  # the panel's borders take two lines
+        shown_alerts = alerts[-2:] if alerts and (height is None or room >= 6) else []
+        if shown_alerts:
+            room -= len(shown_alerts) + 2
+        if room > 0 and actions:
+            feed = Table.grid(padding=(0, 1), expand=True)
+            feed.add_column(no_wrap=True)
+            feed.add_column(no_wrap=True)
+            feed.add_column(no_wrap=True)
+            feed.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+            for event in actions[-room:]:
+                feed.add_row(f"{event.elapsed * self.speed:4.0f}m", f"{event.tenant}/{event.workload}",
+                             f"{event.current}→{event.desired}", Text(event.reason, no_wrap=True, overflow="ellipsis"))
+            body.append(Panel(feed, title="decisions (newest last; m = trace minute)", expand=True))
+        if shown_alerts:
+            body.append(Panel(Text("\n".join(shown_alerts), no_wrap=True, overflow="ellipsis"), title="alerts",
+                              expand=True))
         return Group(*body)
 
     def print_new_actions(self, console: Console) -> None:

@@ -27,7 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -69,8 +69,9 @@ def _format_value(value: float) -> str:
     return repr(float(value))
 
 
-def openmetrics_text(series: Iterable[SeriesLike]) -> str:
-    """Render series as OpenMetrics text that promtool accepts (grouped by metric, ending in `# EOF`)."""
+def openmetrics_lines(series: Iterable[SeriesLike]) -> Iterator[str]:
+    """OpenMetrics text lines that promtool accepts (grouped by metric, ending in `# EOF`), one at a time,
+    so a backfill of millions of samples is streamed to disk rather than held as one string."""
     by_name: dict[str, list[Series]] = {}
     for item in series:
         s = item if isinstance(item, Series) else Series(item[0], item[1], item[2])
@@ -80,7 +81,6 @@ def openmetrics_text(series: Iterable[SeriesLike]) -> str:
             if not _LABEL_NAME.match(label) or label.startswith("__"):
                 raise ValueError(f"invalid label name {label!r} on metric {s.name!r}")
         by_name.setdefault(s.name, []).append(s)
-    lines: list[str] = []
     for name, members in by_name.items():
         for s in members:
             selector = ",".join(f'{k}="{escape_label_value(str(v))}"' for k, v in sorted(s.labels.items()))
@@ -90,9 +90,13 @@ def openmetrics_text(series: Iterable[SeriesLike]) -> str:
                 if ts == last:
                     continue  # a duplicate timestamp would make promtool fail the whole block
                 last = ts
-                lines.append(f"{prefix} {_format_value(value)} {ts:.3f}")
-    lines.append("# EOF")
-    return "\n".join(lines) + "\n"
+                yield f"{prefix} {_format_value(value)} {ts:.3f}\n"
+    yield "# EOF\n"
+
+
+def openmetrics_text(series: Iterable[SeriesLike]) -> str:
+    """Render series as OpenMetrics text that promtool accepts (grouped by metric, ending in `# EOF`)."""
+    return "".join(openmetrics_lines(series))
 
 
 class PrometheusError(RuntimeError):
@@ -282,12 +286,13 @@ class PrometheusServer:
         if self.running:
             raise RuntimeError("backfill before start(): a running Prometheus does not load new blocks")
         materialised = [s if isinstance(s, Series) else Series(s[0], s[1], s[2]) for s in series]
-        text = openmetrics_text(materialised)
         source = self.workdir / f"backfill-{time.monotonic_ns()}.om"
-        source.write_text(text)
+        with source.open("w", encoding="utf-8") as handle:
+            handle.writelines(openmetrics_lines(materialised))
         if max_block_duration is None:
-            stamps = [ts for s in materialised for ts, _ in s.samples]
-            span_h = (max(stamps) - min(stamps)) / 3600 if stamps else 0
+            firsts = [min(ts for ts, _ in s.samples) for s in materialised if s.samples]
+            lasts = [max(ts for ts, _ in s.samples) for s in materialised if s.samples]
+            span_h = (max(lasts) - min(firsts)) / 3600 if firsts else 0
             max_block_duration = "2h" if span_h <= 4 else f"{min(24 * 31, max(2, math.ceil(span_h / 4)))}h"
         proc = subprocess.run(
             [self.promtool, "tsdb", "create-blocks-from", "openmetrics",

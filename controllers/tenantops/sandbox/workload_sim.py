@@ -45,6 +45,9 @@ ReplicasSource = Callable[[], Mapping[Key, int | None]]
 ReadySink = Callable[[Key, int], None]
 """Told when a workload's count of ready replicas changes (so a Deployment's status can follow)."""
 
+BURST = 2.0
+"""Pods burst to a CPU limit of twice their request, then saturate."""
+
 RPS_PER_CORE = 20.0
 """Requests per second one core of demand serves; keeps the CPU signal the dominant one."""
 
@@ -80,17 +83,27 @@ def swing_score(window: npt.NDArray[np.float64]) -> float:
 
 
 def best_windows(demand: npt.NDArray[np.float64], length: int, count: int,
-                 max_candidates: int = 2000) -> list[int]:
+                 max_candidates: int = 2000, busy: bool = False) -> list[int]:
     """Start offsets of `count` non-overlapping windows of `length` steps with the clearest up-and-down swing.
 
-    Deterministic for a given trace, so a demo replays the same load every time.
+    With `busy`, a window's swing is weighted by how close its peak comes to the trace's 95th percentile,
+    so a swing in a quiet night does not win over one in the busy hours (a replay scaled to the trace's
+    usual level would show the quiet one as a flat line). Deterministic for a given trace, so a demo
+    replays the same load every time.
     """
     if length >= len(demand):
         return [0] * count
     smoothed = smooth(demand)
+    level = float(np.percentile(smoothed, 95)) if busy else 0.0
     stride = max(1, (len(demand) - length) // max_candidates)
     offsets = range(0, len(demand) - length, stride)
-    ranked = sorted(offsets, key=lambda o: (-swing_score(smoothed[o:o + length]), o))
+
+    def score(offset: int) -> float:
+        window = smoothed[offset:offset + length]
+        weight = min(1.0, float(window.max()) / level) if level > 0 else 1.0
+        return swing_score(window) * weight
+
+    ranked = sorted(offsets, key=lambda o: (-score(o), o))
     chosen: list[int] = []
     for offset in ranked:
         if all(abs(offset - c) >= length for c in chosen):
@@ -132,6 +145,8 @@ class WorkloadSpec:
     trace: str = ""
     offset: int = 0  # trace minute the window starts at
     initial_replicas: int = 1
+    history: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))  # cores per minute before
+    history_looped: bool = False  # the recording was shorter than the history and was looped
 
     @property
     def key(self) -> Key:
@@ -143,11 +158,12 @@ class WorkloadSpec:
         return float(np.interp(trace_minutes, steps, self.demand))
 
 
-def scaled_window(trace: npt.NDArray[np.float64], offset: int, length: int, peak_cores: float) -> (
-        npt.NDArray[np.float64]):
-    """The window rescaled so its smoothed peak is `peak_cores` (traces come in incomparable units)."""
+def scaled_window(trace: npt.NDArray[np.float64], offset: int, length: int, peak_cores: float,
+                  reference: float | None = None) -> npt.NDArray[np.float64]:
+    """The window rescaled so its smoothed peak (or `reference`, in trace units) is `peak_cores` (traces
+    come in incomparable units)."""
     window = smooth(trace[offset:offset + length])
-    peak = float(window.max()) if len(window) else 0.0
+    peak = reference if reference is not None else (float(window.max()) if len(window) else 0.0)
     if peak <= 0:
         return np.zeros(max(1, len(window)))
     return np.clip(window / peak * peak_cores, 0.0, None)
@@ -237,6 +253,18 @@ def _hash(text: str, length: int) -> str:
     alphabet = "bcdfghjklmnpqrstvwxz2456789"  # as Kubernetes' SafeEncodeString: no vowels, no 0/1/3
     digest = hashlib.sha256(text.encode()).digest()
     return "".join(alphabet[b % len(alphabet)] for b in digest[:length])
+
+
+def working_set(spec: WorkloadSpec, utilization: Any) -> Any:
+    """A pod's memory working set: a base plus a share growing with CPU utilisation (scalar or array)."""
+    return spec.memory_request * (0.35 + 0.3 * np.minimum(utilization, 2.0))
+
+
+def pod_name(spec: WorkloadSpec, serial: str) -> str:
+    """`<workload>-<replica set hash>-<pod hash>`, as a Deployment names its pods (the metrics policy's
+    `pod` regex maps it back to the workload)."""
+    pod = _hash(f"{spec.tenant}/{spec.workload}/{serial}", 5)
+    return f"{spec.workload}-{_hash(spec.tenant + spec.workload, 10)}-{pod}"
 
 
 @dataclass
@@ -349,16 +377,27 @@ class WorkloadSimulator:
             raise RuntimeError("simulator is not started")
         return f"{LOOPBACK}:{self.port}"
 
-    def start(self) -> WorkloadSimulator:
+    def start(self, replay: bool = True) -> WorkloadSimulator:
+        """Serve `/metrics` and (unless `replay` is False: see `start_replay`) start the replay."""
+        if self._server is None:
+            self._server, self._server_thread = start_http_server(0, addr=LOOPBACK, registry=self.registry)
+            self.port = int(self._server.server_port)
+        if replay:
+            self.start_replay()
+        return self
+
+    def start_replay(self) -> None:
+        """Start the replay clock and the background ticks (the initial pods are ready at once).
+
+        Until then `/metrics` serves the initial pods, idle, so a scraper can be pointed at the simulator
+        before the replay begins (the demo backfills history and builds its cost ledger first).
+        """
         if self._thread is not None:
-            return self
+            return
         self.begin()
-        self._server, self._server_thread = start_http_server(0, addr=LOOPBACK, registry=self.registry)
-        self.port = int(self._server.server_port)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="workload-sim", daemon=True)
         self._thread.start()
-        return self
 
     def begin(self) -> None:
         """Start the replay clock with the initial pods ready; `start()` does this, and tests drive `tick()`."""
@@ -428,9 +467,7 @@ class WorkloadSimulator:
         state.desired = replicas
         while len(state.pods) < replicas:
             state.pod_serial += 1
-            spec = state.spec
-            name = f"{spec.workload}-{_hash(spec.tenant + spec.workload, 10)}-" \
-                   f"{_hash(f'{spec.tenant}/{spec.workload}/{state.pod_serial}', 5)}"
+            name = pod_name(state.spec, str(state.pod_serial))
             state.pods.append(_Pod(name, now if initial else now + self.startup_seconds))
         if len(state.pods) > replicas:
             # Scale-in removes pods that are not serving yet first, then the newest (as a ReplicaSet does).
@@ -449,7 +486,7 @@ class WorkloadSimulator:
             spec = state.spec
             state.demand = spec.demand_at(minutes)
             ready = [p for p in state.pods if p.ready(now)]
-            limit = 2.0 * spec.cpu_request  # pods burst to a limit of twice their request, then saturate
+            limit = BURST * spec.cpu_request
             state.usage_per_pod = min(state.demand / len(ready), limit) if ready else 0.0
             for pod in state.pods:
                 pod.cpu_seconds += (state.usage_per_pod if pod.ready(now) else 0.02 * spec.cpu_request) * dt
@@ -516,7 +553,7 @@ class WorkloadSimulator:
                     labels = [ns, pod.name, spec.workload]
                     cpu.add_metric(labels, pod.cpu_seconds)
                     util = state.usage_per_pod / spec.cpu_request if pod.ready(now) else 0.0
-                    mem.add_metric(labels, spec.memory_request * (0.35 + 0.3 * min(util, 2.0)))
+                    mem.add_metric(labels, float(working_set(spec, util)))
                     node = f"node-{spec.tenant}" if spec.isolation == "silo" else "pool-node"
                     requests.add_metric([*labels, node, "cpu", "core"], spec.cpu_request)
                     requests.add_metric([*labels, node, "memory", "byte"], spec.memory_request)

@@ -48,6 +48,8 @@ def budget_status(fc: MonthForecast, policy: BudgetSpec) -> BudgetStatus:
     """The tenant's budget standing, by the same thresholds its budget alerts use."""
     if fc.budget <= 0:
         return BudgetStatus.NO_BUDGET
+    if fc.month_to_date <= 0 and fc.forecast <= 0:
+        return BudgetStatus.NO_DATA
     actual = fc.percent_of_budget(fc.month_to_date) or 0.0
     forecast = fc.percent_of_budget(fc.forecast) or 0.0
     if actual >= 100:
@@ -196,7 +198,10 @@ def build_report_data(
     rows.sort(key=lambda r: (r.is_bucket, -r.cost_usd, r.tenant))
 
     notes: list[str] = []
-    if no_data:
+    if not any(current.values()):
+        notes.append(f"No cost data for {start.isoformat()} to {(end - timedelta(days=1)).isoformat()}: the "
+                     "controller recorded no spend in the period, so there is nothing to compare or judge.")
+    elif no_data:
         notes.append(f"No cost data in the period for {len(no_data)} tenant(s): {', '.join(sorted(no_data))}.")
     daily = _daily_totals(current, start, end)
     missing = [d.day.isoformat() for d in daily if d.usd is None]
@@ -206,11 +211,7 @@ def build_report_data(
     if partial:
         notes.append(f"Spend known for only part of the period for: {', '.join(sorted(partial))}.")
 
-    alerts = tuple(
-        AlertRow(str(a.severity), a.tenant, a.cause, a.summary, a.amount_usd, a.first_fired)
-        for a in ledger.open_alerts()
-        if wanted is None or a.tenant in wanted
-    )
+    alerts = period_alerts(ledger, start, end, wanted, now=now)
     return ReportData(
         generated_at=now,
         period_start=start,
@@ -227,6 +228,32 @@ def build_report_data(
         notes=tuple(notes),
         currency=config.policies.pricing.currency,
     )
+
+
+def period_alerts(ledger: Ledger, start: date, end: date, tenants: set[str] | None = None, *,
+                  now: datetime | None = None, fresh: timedelta = timedelta(days=1)) -> tuple[AlertRow, ...]:
+    """Cost alerts still firing at `now`, and those that fired during [start, end), newest first.
+
+    A weekly or monthly report is read after the fact: an anomaly that fired and resolved on day 3 is
+    part of the period's story even though nothing is open when the mail goes out. An alert is shown as
+    open only while the controller still reports it (seen within `fresh` of `now`): a budget alert of an
+    earlier month that nothing clears any more is not "open now".
+    """
+    begin = datetime.combine(start, datetime.min.time(), UTC)
+    finish = datetime.combine(end, datetime.min.time(), UTC)
+    moment = now or finish
+    rows = []
+    for record in ledger.alert_records():
+        if tenants is not None and record.tenant not in tenants:
+            continue
+        firing = record.active and record.last_seen >= moment - fresh
+        if not firing and not begin <= record.first_fired < finish:
+            continue
+        rows.append(AlertRow(str(record.severity), record.tenant, record.cause, record.summary, record.amount_usd,
+                             record.first_fired, firing, record.cleared_at if not record.active else None,
+                             record.last_seen))
+    rows.sort(key=lambda a: (not a.active, -a.since.timestamp(), a.tenant or ""))
+    return tuple(rows)
 
 
 def load_ledger(state_path: str | Path) -> Ledger:

@@ -8,10 +8,11 @@ table read as one.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from tenantops.notify.report.model import BudgetStatus, ReportData
 
@@ -34,6 +35,7 @@ STATUS_COLOURS = {
     BudgetStatus.AT_RISK: AMBER,
     BudgetStatus.WATCH: "#ca8a04",
     BudgetStatus.OK: GREEN,
+    BudgetStatus.NO_DATA: GREY,
     BudgetStatus.NO_BUDGET: GREY,
 }
 TOP_N = 10
@@ -57,12 +59,28 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _usd(value: float) -> str:
-    if abs(value) >= 10_000:
-        return f"${value / 1000:,.0f}k"
-    if abs(value) >= 1_000:
-        return f"${value / 1000:,.1f}k"
-    return f"${value:,.0f}"
+def _usd(value: float, top: float | None = None) -> str:
+    """A money tick label with as many decimals as the axis needs: `$0.25` on a cents axis, `$1,400` on a
+    thousands one, `$15k` beyond, so small spend never reads `$0` on every tick."""
+    scale = abs(top) if top is not None else abs(value)
+    if scale >= 10_000:
+        thousands = value / 1000
+        return f"${thousands:,.0f}k" if thousands == round(thousands) else f"${thousands:,.1f}k"
+    if scale >= 20:
+        return f"${value:,.0f}"
+    if scale >= 2:
+        return f"${value:,.1f}" if value != int(value) else f"${value:,.0f}"
+    return f"${value:,.2f}"
+
+
+def _money_axis(axis: Any) -> None:
+    """Format an axis in dollars, with decimals chosen from its current extent (see `_usd`)."""
+
+    def fmt(value: float, _pos: int | None) -> str:
+        low, high = axis.get_view_interval()
+        return _usd(value, max(abs(low), abs(high)))
+
+    axis.set_major_formatter(FuncFormatter(fmt))
 
 
 def spend_trend(data: ReportData) -> bytes:
@@ -78,7 +96,7 @@ def spend_trend(data: ReportData) -> bytes:
             markersize=3, label="this period")
     step = max(1, len(xs) // 10)
     ax.set_xticks(xs[::step], labels[::step])
-    ax.yaxis.set_major_formatter(lambda v, _pos: _usd(v))
+    _money_axis(ax.yaxis)
     known = [v for v in cur + prev if v is not None]
     # Headroom above the highest point, so a flat week is not drawn on the frame's top edge.
     ax.set_ylim(0, max(known) * 1.15 if known and max(known) > 0 else 1)
@@ -99,7 +117,7 @@ def top_tenants(data: ReportData) -> bytes:
     ax.scatter([r.previous_usd for r in rows][::-1], ys, marker="|", s=120, color=INK, linewidths=1.5,
                label="previous period", zorder=3)
     ax.set_yticks(ys, names)
-    ax.xaxis.set_major_formatter(lambda v, _pos: _usd(v))
+    _money_axis(ax.xaxis)
     ax.grid(axis="x", color="#e5e7eb", linewidth=0.6)
     ax.set_axisbelow(True)
     if rows:

@@ -20,6 +20,7 @@ class BudgetStatus(StrEnum):
     AT_RISK = "at risk"  # forecast crosses a forecast threshold
     WATCH = "watch"  # month-to-date crossed the lowest actual threshold
     OK = "ok"
+    NO_DATA = "no data"  # no spend recorded this month: nothing to judge, not "on track"
     NO_BUDGET = "no budget"
 
     @property
@@ -89,6 +90,16 @@ class AlertRow:
     summary: str
     amount_usd: float | None
     since: datetime
+    active: bool = True  # still reported by the controller when the report was made
+    cleared_at: datetime | None = None
+    last_seen: datetime | None = None
+
+    @property
+    def kind(self) -> str:
+        """`budget`, `anomaly` or `other`, from the alert's cause (`budget-*`, `cost-anomaly-*`)."""
+        if self.cause.startswith("budget"):
+            return "budget"
+        return "anomaly" if "anomaly" in self.cause else "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +127,7 @@ class ReportData:
     rows: tuple[TenantRow, ...]
     daily: tuple[DailySpend, ...]
     previous_daily: tuple[DailySpend, ...]
-    alerts: tuple[AlertRow, ...] = ()
+    alerts: tuple[AlertRow, ...] = ()  # open now, or fired during the period
     savings: tuple[SavingRow, ...] = ()
     notes: tuple[str, ...] = ()
     currency: str = "USD"
@@ -126,6 +137,18 @@ class ReportData:
     @property
     def period_days(self) -> int:
         return (self.period_end - self.period_start).days
+
+    @property
+    def has_data(self) -> bool:
+        """Whether any spend was recorded in the period: without it no figure of the report means anything."""
+        return any(d.usd is not None for d in self.daily) or self.total_usd > 0
+
+    @property
+    def open_alerts(self) -> tuple[AlertRow, ...]:
+        return tuple(a for a in self.alerts if a.active)
+
+    def alert_count(self, kind: str) -> int:
+        return sum(1 for a in self.alerts if a.kind == kind)
 
     @property
     def change_usd(self) -> float:
@@ -154,7 +177,7 @@ class ReportData:
     def budget_rows(self) -> tuple[TenantRow, ...]:
         """Tenants with a budget, worst status first, then highest forecast share of budget."""
         rows = [(r, r.budget) for r in self.tenant_rows
-                if r.budget is not None and r.budget.status is not BudgetStatus.NO_BUDGET]
+                if r.budget is not None and r.budget.status not in (BudgetStatus.NO_BUDGET, BudgetStatus.NO_DATA)]
         rows.sort(key=lambda rb: (rb[1].status.rank, -(rb[1].forecast_percent or 0.0), rb[0].tenant))
         return tuple(r for r, _ in rows)
 
@@ -177,4 +200,5 @@ class ReportData:
         out["top_movers"] = [r.tenant for r in self.top_movers]
         out["budget_counts"] = self.budget_counts
         out["total_savings_usd_month"] = self.total_savings_usd_month
+        out["has_data"] = self.has_data
         return out

@@ -11,9 +11,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -29,6 +28,7 @@ STATUS_STYLE = {
     BudgetStatus.AT_RISK: ("#fef3c7", "#92400e"),
     BudgetStatus.WATCH: ("#fef9c3", "#854d0e"),
     BudgetStatus.OK: ("#dcfce7", "#166534"),
+    BudgetStatus.NO_DATA: ("#f3f4f6", "#374151"),
     BudgetStatus.NO_BUDGET: ("#f3f4f6", "#374151"),
 }
 SEVERITY_STYLE = {"critical": ("#fee2e2", "#991b1b"), "warning": ("#fef3c7", "#92400e"), "info": ("#e0f2fe", "#075985")}
@@ -68,12 +68,14 @@ def change_colour(value: float | None) -> str:
     return "#b91c1c" if value > 0 else "#15803d"
 
 
-def local_time(moment: datetime, timezone: str) -> str:
-    """A time as ops read it: in the report policy's time zone, with the zone's abbreviation."""
-    try:
-        return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
-    except (ZoneInfoNotFoundError, ValueError):
-        return moment.strftime("%Y-%m-%d %H:%M %Z")
+def utc(moment: datetime) -> str:
+    """Every time in the report is UTC, as its days are (the cost ledger's unit): one zone, said once."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 day`, `7 days`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _environment() -> Environment:
@@ -85,7 +87,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(local_time=local_time, usd=usd, signed_usd=signed_usd, signed_pct=signed_pct, pct=pct,
+    env.filters.update(utc=utc, plural=plural, usd=usd, signed_usd=signed_usd, signed_pct=signed_pct, pct=pct,
                        change_colour=change_colour)
     env.globals.update(STATUS_STYLE=STATUS_STYLE, SEVERITY_STYLE=SEVERITY_STYLE, CHART_TITLES=CHART_TITLES)
     return env
@@ -106,9 +108,11 @@ def subject(data: ReportData, prefix: str = "Cost report") -> str:
     from datetime import date
 
     end = date.fromordinal(last_day)
+    if not data.has_data:
+        return f"{prefix} {data.period_start.isoformat()} to {end.isoformat()}: no cost data"
     return (
         f"{prefix} {data.period_start.isoformat()} to {end.isoformat()}: {usd(data.total_usd)} "
-        f"({signed_pct(data.change_percent)} vs previous {data.period_days} days)"
+        f"({signed_pct(data.change_percent)} vs previous {plural(data.period_days, 'day')})"
     )
 
 
