@@ -275,7 +275,7 @@ class Demo:
             mark = time.monotonic()
             self.stack = DemoStack.start(config, specs, StackOptions(
                 scrape_interval=f"{round(opts.scrape_seconds * 1000)}ms", startup_seconds=120.0 / self.factor,
-                speed=opts.speed, mail_dir=opts.output / "mail", asg_region=opts.region, history=history,
+                speed=opts.speed, mail_dir=opts.output / "mail", asg_region=None, history=history,
                 replay=False), progress=say)
             self.history_figures = HistoryFigures(
                 opts.history_days, len(history), sum(len(h.samples) for h in history),

@@ -39,7 +39,7 @@ class StackOptions:
     mail_dir: Path | None = None
     history: Sequence[Series] = ()  # backfilled into Prometheus before it starts (see demo.history)
     replay: bool = True  # start the replay with the stack (False: `sim.start_replay()` later)
-    # Region to create every Auto Scaling group in (the ASG actuator talks to one region); None: the tenant's.
+    # Region to create every Auto Scaling group in; None: each tenant's own, where the regional actuator looks.
     asg_region: str | None = None
 
 
