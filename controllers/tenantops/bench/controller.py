@@ -11,6 +11,7 @@ alternate `--repeat` times and medians are reported, so machine noise hits both 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -28,6 +29,7 @@ from typing import Any
 import click
 
 from tenantops.bench.catalog import synthetic_catalog
+from tenantops.bench.record import Databases, describe, measure_record
 from tenantops.cli.options import echo_json
 from tenantops.config import Config
 from tenantops.config.catalog import CatalogSpec
@@ -78,7 +80,7 @@ def floor_seconds(url: str, config: Config, now: datetime) -> tuple[float, int]:
     return time.perf_counter() - started, series
 
 
-def measure(n: int, policies: str, repeat: int, workdir: Path) -> dict[str, Any]:
+def measure(n: int, policies: str, repeat: int, workdir: Path, databases: Databases | None = None) -> dict[str, Any]:
     loaded = load_policies(policies)
     config = Config(CatalogSpec.model_validate(synthetic_catalog(n)), loaded)
     end = float(int(time.time()) - 30)
@@ -110,6 +112,7 @@ def measure(n: int, policies: str, repeat: int, workdir: Path) -> dict[str, Any]
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         store.close()
+        record = measure_record(prom.url, config, now, databases) if databases is not None else None
     assert result is not None
     ok_readings = sum(1 for wm in result.snapshot for r in wm.readings.values() if r.ok)
     return {
@@ -125,6 +128,7 @@ def measure(n: int, policies: str, repeat: int, workdir: Path) -> dict[str, Any]
                                    / passes[-1], 3) if passes[-1] > 0 else None,
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
         "actions": result.summary()["actions"],
+        **({"record": record} if record is not None else {}),
     }
 
 
@@ -134,14 +138,18 @@ def measure(n: int, policies: str, repeat: int, workdir: Path) -> dict[str, Any]
 @click.option("--policies", type=click.Path(exists=True, file_okay=False), default="policies", show_default=True)
 @click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True,
               help="Timed pass/floor pairs per N (medians reported).")
+@click.option("--database", "databases", multiple=True, metavar="sqlite|postgresql|URL",
+              help="Also time the record stage of acting passes on this state store (repeatable; "
+                   "sqlite and postgresql together print the ratio of docs/benchmarks.md §3).")
 @click.option("--json", "as_json", is_flag=True)
-def command(counts: tuple[int, ...], policies: str, repeat: int, as_json: bool) -> None:
+def command(counts: tuple[int, ...], policies: str, repeat: int, databases: tuple[str, ...], as_json: bool) -> None:
     """One dry-run pass over N tenants against a real backfilled Prometheus: time, queries, memory, floor."""
     logging.getLogger("tenantops").setLevel(logging.WARNING)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="tenantops-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tenantops-bench-") as tmp, contextlib.ExitStack() as stack:
+        stores = Databases(databases, Path(tmp), stack) if databases else None
         for n in counts:
-            row = measure(n, policies, repeat, Path(tmp))
+            row = measure(n, policies, repeat, Path(tmp), stores)
             row["pass_vs_floor"] = round(row["pass_s"] / row["floor_s"], 2) if row["floor_s"] else None
             rows.append(row)
             if not as_json:
@@ -151,6 +159,8 @@ def command(counts: tuple[int, ...], policies: str, repeat: int, as_json: bool) 
                     f"{row['queries']} queries, peak {row['peak_mib']} MiB"
                 )
                 click.echo(f"        stages {row['timings']}; deciders {row['deciders']}")
+                for line in describe(n, row.get("record", {})):
+                    click.echo(line)
                 if row["autoscaling_share"] is not None:
                     click.echo(f"        autoscaling decider: {row['autoscaling_share']:.1%} of the pass")
     base = min(rows, key=lambda r: r["tenants"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -48,12 +48,35 @@ def _row(decision: Decision) -> dict[str, Any]:
 _INSERT = sa.insert(table)
 
 
+_COLUMNS = ("at", "tenant", "workload", "kind", "rule", "reason", "old", "new", "inputs")
+
+
 def append(conn: Connection, decisions: Iterable[Decision]) -> int:
-    """Insert decisions (inside the caller's transaction). Returns the number of rows written."""
+    """Insert decisions (inside the caller's transaction). Returns the number of rows written.
+
+    PostgreSQL gets them by COPY: one stream instead of a statement per row, which is what keeps a
+    pass over 10,000 tenants (tens of thousands of rows) within 2x of SQLite's local file writes.
+    """
     rows = [_row(d) for d in decisions]
-    if rows:
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        copy_rows(conn, f"COPY audit ({', '.join(_COLUMNS)}) FROM STDIN", ([r[c] for c in _COLUMNS] for r in rows))
+    else:
         conn.execute(_INSERT, rows)
     return len(rows)
+
+
+def copy_rows(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL COPY ... FROM STDIN on the transaction's own driver connection (psycopg 3)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy wraps every other driver error
+        raise sa.exc.DBAPIError(sql, None, exc) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,7 +125,9 @@ class StateStore:
         now and this replica is still the writer (raises `StateUnavailable` or `Fenced` if not)."""
         try:
             with self.db.begin() as conn:
-                conn.execute(sa.select(sa.func.count()).select_from(schema.leadership))
+                # A row lock is a write as far as the database is concerned: a read-only database
+                # (a standby, default_transaction_read_only) refuses it here, before anything acts.
+                conn.execute(sa.select(schema.leadership.c.name).with_for_update()).all()
                 self._check_fence(conn)
         except DBAPIError as exc:
             raise StateUnavailable(f"cannot write the state database {self.name}: {describe(exc)}") from None
@@ -216,7 +218,7 @@ class StateStore:
             with self.db.begin() as conn:
                 self._check_fence(conn)
                 if upserts:
-                    conn.execute(self._upsert(), upserts)
+                    self._upsert(conn, upserts)
                 if deletes:
                     table = schema.state
                     conn.execute(
@@ -236,15 +238,21 @@ class StateStore:
                     bucket[key] = value
         return CommitStats(len(upserts), len(deletes), rows, queued)
 
-    def _upsert(self) -> Any:
+    def _upsert(self, conn: Connection, rows: list[dict[str, str]]) -> None:
+        """Insert or replace state rows. PostgreSQL: COPY into a session-local staging table, then one
+        INSERT ... ON CONFLICT from it (a statement per key would cost a round trip per key)."""
         table = schema.state
         if self.db.is_postgresql:
-            pg = postgresql.insert(table)
-            return pg.on_conflict_do_update(index_elements=[table.c.decider, table.c.key],
-                                            set_={"value": pg.excluded.value})
+            conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS state_stage "
+                                 "(decider TEXT, key TEXT, value TEXT) ON COMMIT DELETE ROWS")
+            audit.copy_rows(conn, "COPY state_stage (decider, key, value) FROM STDIN",
+                            ((r["decider"], r["key"], r["value"]) for r in rows))
+            conn.exec_driver_sql("INSERT INTO state (decider, key, value) SELECT decider, key, value FROM state_stage "
+                                 "ON CONFLICT (decider, key) DO UPDATE SET value = excluded.value")
+            return
         lite = sqlite.insert(table)
-        return lite.on_conflict_do_update(index_elements=[table.c.decider, table.c.key],
-                                          set_={"value": lite.excluded.value})
+        conn.execute(lite.on_conflict_do_update(index_elements=[table.c.decider, table.c.key],
+                                                set_={"value": lite.excluded.value}), rows)
 
     def close(self) -> None:
         self.db.dispose()
