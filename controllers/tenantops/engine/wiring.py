@@ -159,9 +159,15 @@ def post_pass_hooks(
 
     hooks: list[Callable[[PassResult], None]] = [export_cost]
     if not dry_run:
+        from tenantops.notify import outbox, worker
         from tenantops.notify.outbox import Outbox, OutboxCollector
 
         metrics.registry.register(OutboxCollector(store.db if store is not None else Outbox(database_url(settings)).db))
+        # The delivery counters kept in memory by the outbox and the notification worker, on the registry
+        # /metrics serves (sent and failed come from the database through OutboxCollector, which survives
+        # restarts, so their in-memory twins stay off it).
+        for collector in (outbox.RETRIES, outbox.IN_DOUBT, outbox.PENDING, worker.DROPPED):
+            metrics.registry.register(collector)
 
         def notify_alerts(result: PassResult) -> None:
             if result.alerts:
