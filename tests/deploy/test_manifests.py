@@ -301,7 +301,19 @@ def test_dockerfile_copies_only_what_dockerignore_lets_through() -> None:
     assert {"tests", ".git", "infra"} <= ignored
 
 
-def test_replicas_beyond_one_only_run_with_leader_election() -> None:
-    deployment, container = controller()
-    assert deployment["spec"]["replicas"] > 1
-    assert "--leader-elect" in container["args"], "several replicas without a Lease would all scale tenants"
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_replicas_beyond_one_only_run_with_leader_election_on_a_shared_store(overlay: str) -> None:
+    [deployment] = [d for d in of_kind("Deployment", overlay) if d["metadata"]["name"] == "tenantops-controller"]
+    [container] = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "controller"]
+    env = {e["name"]: e for e in container.get("env", [])}
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    if deployment["spec"]["replicas"] > 1:
+        assert "--leader-elect" in container["args"], "several replicas without a Lease would all scale tenants"
+        # Each replica on a private SQLite file would forget everything at a failover.
+        assert env["TENANTOPS_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "tenantops-database",
+                                                                              "key": "url"}
+    else:
+        # One replica: SQLite on a claim, and never two pods on it at once.
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+        assert volumes["state"] == {"name": "state", "persistentVolumeClaim": {"claimName": "tenantops-state"}}
+        assert the("PersistentVolumeClaim", "tenantops-state", overlay)["spec"]["accessModes"] == ["ReadWriteOnce"]
