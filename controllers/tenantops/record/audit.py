@@ -45,10 +45,10 @@ def _row(decision: Decision) -> dict[str, Any]:
     }
 
 
-_INSERT = sa.insert(table)
 
 
 _COLUMNS = ("at", "tenant", "workload", "kind", "rule", "reason", "old", "new", "inputs")
+_SQLITE_INSERT = f"INSERT INTO audit ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 
 
 def append(conn: Connection, decisions: Iterable[Decision]) -> int:
@@ -63,7 +63,9 @@ def append(conn: Connection, decisions: Iterable[Decision]) -> int:
     if conn.dialect.name == "postgresql":
         copy_rows(conn, f"COPY audit ({', '.join(_COLUMNS)}) FROM STDIN", ([r[c] for c in _COLUMNS] for r in rows))
     else:
-        conn.execute(_INSERT, rows)
+        # The driver's own executemany with plain tuples: SQLAlchemy's per-row parameter processing was
+        # most of the record stage at 30,000 rows a pass.
+        conn.exec_driver_sql(_SQLITE_INSERT, [tuple(r[c] for c in _COLUMNS) for r in rows])
     return len(rows)
 
 

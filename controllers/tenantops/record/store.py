@@ -241,7 +241,6 @@ class StateStore:
     def _upsert(self, conn: Connection, rows: list[dict[str, str]]) -> None:
         """Insert or replace state rows. PostgreSQL: COPY into a session-local staging table, then one
         INSERT ... ON CONFLICT from it (a statement per key would cost a round trip per key)."""
-        table = schema.state
         if self.db.is_postgresql:
             conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS state_stage "
                                  "(decider TEXT, key TEXT, value TEXT) ON COMMIT DELETE ROWS")
@@ -250,9 +249,10 @@ class StateStore:
             conn.exec_driver_sql("INSERT INTO state (decider, key, value) SELECT decider, key, value FROM state_stage "
                                  "ON CONFLICT (decider, key) DO UPDATE SET value = excluded.value")
             return
-        lite = sqlite.insert(table)
-        conn.execute(lite.on_conflict_do_update(index_elements=[table.c.decider, table.c.key],
-                                                set_={"value": lite.excluded.value}), rows)
+        # SQLite: the driver's executemany with plain tuples (SQLAlchemy's per-row processing is the cost).
+        conn.exec_driver_sql("INSERT INTO state (decider, key, value) VALUES (?,?,?) "
+                             "ON CONFLICT (decider, key) DO UPDATE SET value = excluded.value",
+                             [(r["decider"], r["key"], r["value"]) for r in rows])
 
     def close(self) -> None:
         self.db.dispose()
