@@ -79,6 +79,12 @@ def test_saturated_replicas_are_read_as_demand_beyond_capacity() -> None:
     assert seen == sorted(seen)
 
 
+def test_saturation_grows_even_when_every_target_sits_at_capacity() -> None:
+    """A per-replica target equal to its capacity gives u = 1 at saturation, where the HPA rule stops growing."""
+    tuning = Tuning.of(spec(metrics=[{"metric": "requests", "type": "per_replica", "target": 50}]))
+    assert tuning.growth >= 1.0 / 0.7
+
+
 def test_low_poisson_counts_do_not_run_at_three_times_the_oracle() -> None:
     rng = np.random.default_rng(11)
     demand = rng.poisson(2.0, 3000).astype(np.float64)  # a few requests a minute

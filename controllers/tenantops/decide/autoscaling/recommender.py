@@ -21,6 +21,7 @@ from tenantops.decide.autoscaling.state import WorkloadState
 
 DEFAULT_INTERVAL = 60.0
 EPS = 1e-9
+MIN_GROWTH = 1.0 / 0.7  # the least demand growth inferred per saturated pass
 SATURATED = 0.999  # demand at this share of the ready replicas' capacity or more: the metric has stopped there
 
 
@@ -39,7 +40,7 @@ class Tuning:
     cooldown_seconds: float
     budget_action: str
     forecast: forecast.ForecastParams
-    growth: float = 1.0 / 0.7  # inferred demand per step while saturated: the HPA's 1/u at its target
+    growth: float = MIN_GROWTH  # inferred demand per step while saturated: the HPA's 1/u at its target
 
     @classmethod
     def of(cls, spec: ScalingSpec) -> Tuning:
@@ -56,7 +57,8 @@ class Tuning:
             cooldown_seconds=float(spec.scale_to_zero.cooldown_seconds),
             budget_action=spec.budget_action,
             forecast=forecast.ForecastParams(target_miss=p.target_miss),
-            growth=1.0 / min(m.target / m.capacity_or_default() for m in spec.metrics),
+            # A policy whose targets sit at capacity would never grow by 1/u: it takes the 1/0.7 of a default target.
+            growth=max(MIN_GROWTH, 1.0 / min(m.target / m.capacity_or_default() for m in spec.metrics)),
         )
 
 
