@@ -127,6 +127,11 @@ class AsgActuator:
                                                  sleep=self._sleep, counter=counter)
         return result
 
+    @property
+    def call_deadline(self) -> float:
+        """Seconds one `apply` may take at most (its retry policy's deadline)."""
+        return self._retry.deadline
+
     # ------------------------------------------------------------------ reading
 
     def describe_groups(self, names: Sequence[str], *, counter: CallCounter | None = None) -> dict[str, GroupState]:
@@ -245,6 +250,10 @@ class RegionalAsgActuator:
 
     def current(self, target: ScaleTarget) -> int | None:
         return self.for_region(target.region).current(target)
+
+    @property
+    def call_deadline(self) -> float:
+        return self.for_region(None).call_deadline
 
     def apply(self, action: ScaleAction, *, dry_run: bool = False) -> ActOutcome:
         return self.for_region(action.target.region).apply(action, dry_run=dry_run)

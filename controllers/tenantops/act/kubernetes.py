@@ -94,6 +94,11 @@ class KubernetesActuator:
     def close(self) -> None:
         self._apps.api_client.close()
 
+    @property
+    def call_deadline(self) -> float:
+        """Seconds one `apply` may take at most (its retry policy's deadline)."""
+        return self._retry.deadline
+
     # ------------------------------------------------------------------ reading
 
     @staticmethod

@@ -57,6 +57,12 @@ class RetryPolicy:
     conflicts: int = 3  # fresh read-then-write rounds after a 409 before giving up for this pass
     timeout: float = 5.0  # seconds per request
 
+    @property
+    def deadline(self) -> float:
+        """The longest one call can take: every attempt timing out, with the longest delay between them.
+        A replica may start a call only if its Lease outlasts this (`engine.lease` fencing)."""
+        return self.attempts * self.timeout + (self.attempts - 1) * self.max_delay
+
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.conflicts < 0:
             raise ValueError("attempts must be >= 1 and conflicts >= 0")

@@ -70,9 +70,11 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     leader: LeaderHook | None = None
     if leader_elect:
         from tenantops.act.kubeclient import KubeAccess
+        from tenantops.engine.lease import lease_duration
 
+        ctl = config.policies.controller  # the Lease outlasts any healthy gap between two renewals
         leader, lease_filter = _elector(KubeAccess.from_settings(settings), lease_namespace, lease_name, shards,
-                                        identity)
+                                        identity, lease_duration(ctl.interval_seconds, ctl.jitter_seconds))
         tenant_filter = lease_filter or tenant_filter
     metrics = ControllerMetrics()
     interval = config.policies.controller.interval_seconds
@@ -96,7 +98,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
 
 
 def _elector(kube_url: KubeTarget, namespace: str | None, name: str, shards: int | None,
-             identity: str | None) -> tuple[LeaderHook, TenantFilter | None]:
+             identity: str | None, duration: int = 15) -> tuple[LeaderHook, TenantFilter | None]:
     """One Lease (one active replica), or shard Leases whose owner reconciles the shard's tenants.
 
     Identity and namespace come from the pod (POD_NAME, POD_NAMESPACE, as deploy/deployment.yaml sets
@@ -110,6 +112,6 @@ def _elector(kube_url: KubeTarget, namespace: str | None, name: str, shards: int
     if namespace:
         env["POD_NAMESPACE"] = namespace
     if shards is None:
-        return leader_elector(kube_url, name=name, env=env), None
-    sharded = shard_elector(kube_url, shards, env=env)
+        return leader_elector(kube_url, name=name, env=env, duration_seconds=duration), None
+    sharded = shard_elector(kube_url, shards, env=env, duration_seconds=duration)
     return sharded, lambda tenant: sharded.owned(tenant.id)

@@ -12,6 +12,14 @@ duration measured on one clock is safe either way.
 A leader that cannot renew (API errors, a conflict it loses) reports False at once and acts no more
 until it renews; it does not release, so nobody takes over before the Lease expires.
 
+Fencing. Holding the Lease at the start of a pass is not enough: a pass that outlives the Lease would
+act after another replica took over (3 writes 26.5 s after losing it, on 27-second-old data). Before
+each actuator call the runner asks `remaining()`, the time left on the Lease as this replica last
+renewed it, measured on its own clock from the moment it sent the renewal, and does not start a call
+whose deadline is longer. The duration is derived from the pass interval (`lease_duration`): three
+intervals (plus jitter), so a healthy leader, which renews every pass, never loses it to a pass that
+runs long or one failed renewal.
+
 Sharding, for installations that outgrow one replica: N shard Leases (`<prefix>-shard-<i>`); each
 replica also keeps a membership Lease (`<prefix>-member-<identity>`, labelled with the group) so the
 replicas can count each other and take a fair share, ceil(N / live members), each. A replica over its
@@ -46,6 +54,23 @@ ROLE_LABEL = "tenantops.io/lease-role"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+LEASE_INTERVALS = 3  # Lease duration in pass intervals (with jitter)
+
+
+def lease_duration(interval_seconds: float, jitter_seconds: float = 0.0) -> int:
+    """The Lease duration for a controller renewing it every pass: `LEASE_INTERVALS` intervals, at least 15 s
+    (client-go's default), so one slow pass or one failed renewal never hands leadership over."""
+    return max(15, math.ceil(LEASE_INTERVALS * (interval_seconds + jitter_seconds)))
+
+
+def check_lease_duration(duration_seconds: float, interval_seconds: float, jitter_seconds: float = 0.0) -> None:
+    """Refuse a Lease that a healthy leader renewing every pass could lose between two renewals."""
+    if duration_seconds < 2 * (interval_seconds + jitter_seconds):
+        raise ValueError(f"a lease of {duration_seconds:g}s is shorter than two pass intervals"
+                         f" ({interval_seconds:g}s + {jitter_seconds:g}s jitter): the leader would lose it between"
+                         " renewals; use at least " f"{lease_duration(interval_seconds, jitter_seconds)}s")
 
 
 def lease_safe(identity: str) -> str:
@@ -87,6 +112,13 @@ class LeaseElector:
         self._observed: LeaseRecord | None = None
         self._observed_at: datetime | None = None
         self._renewed_at: datetime | None = None  # our clock, at our last successful write as holder
+
+    def remaining(self) -> float:
+        """Seconds left on the Lease as we last renewed it (our clock, from when the renewal was sent);
+        0 when we do not hold it."""
+        if self._renewed_at is None:
+            return 0.0
+        return (self._renewed_at + timedelta(seconds=self.duration) - self.clock()).total_seconds()
 
     @property
     def is_leader(self) -> bool:
@@ -250,6 +282,11 @@ class ShardedElector:
             if i not in held and elector.try_acquire():
                 held.append(i)
         return bool(held)
+
+    def remaining(self) -> float:
+        """The shortest time left on any Lease this replica acts under (membership and owned shards)."""
+        held = [e.remaining() for e in self._shards if e.is_leader]
+        return min([self._member.remaining(), *held]) if held else 0.0
 
     def owned_shards(self) -> frozenset[int]:
         return frozenset(i for i, elector in enumerate(self._shards) if elector.is_leader)

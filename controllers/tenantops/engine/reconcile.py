@@ -158,6 +158,9 @@ class Reconciler:
         self.deciders = list(deciders)
         self.actuators = dict(actuators or {})
         self.facts = FactChecker(live_replicas(replica_reader))
+        # Asked before each actuator call with the call's deadline; a reason means "do not start it".
+        # The runner sets it (`Runner.fence`: the Lease's remaining time and the pass's own deadline).
+        self.fence: Callable[[float], str | None] | None = None
         self.request_actuator = request_actuator
         self.metrics = metrics
         self._timer = timer
@@ -345,6 +348,11 @@ class Reconciler:
                     outcomes.append(ActOutcome(action, OutcomeStatus.FAILED, None,
                                                f"no actuator for {action.target.kind} targets", attempts=0))
                 continue
+            fenced = self.fence(call_deadline(actuator)) if self.fence is not None and not dry_run else None
+            if fenced is not None:  # this replica may not start the call (lease or pass deadline)
+                log.warning("not acting on %s/%s: %s", action.tenant, action.workload, fenced)
+                outcomes.append(ActOutcome(action, OutcomeStatus.RETRYABLE, None, f"not acted: {fenced}", attempts=0))
+                continue
             try:
                 outcome = actuator.apply(action, dry_run=dry_run)
             except Exception as exc:  # an actuator bug is that workload's failure, not the pass's
@@ -401,6 +409,14 @@ class Reconciler:
         m.workloads.set(result.workloads)
         m.state_keys.set(self.store.key_count())
         m.last_success.set(result.at.timestamp())
+
+
+DEFAULT_CALL_DEADLINE = 25.0  # an actuator that does not say how long a call may take
+
+
+def call_deadline(actuator: object) -> float:
+    """How long one call of `actuator` may take (its `call_deadline`), for the fence."""
+    return float(getattr(actuator, "call_deadline", DEFAULT_CALL_DEADLINE))
 
 
 def _merge_actions(outputs: Mapping[str, DeciderOutput], now: datetime, decisions: list[Decision]) -> list[ScaleAction]:

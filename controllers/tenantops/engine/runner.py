@@ -48,6 +48,12 @@ class LeaderHook(Protocol):
     def release(self) -> None: ...
 
 
+class TimedLeaderHook(LeaderHook, Protocol):
+    """An elector that can say how long its Lease still holds (`engine.lease`), for fencing each call."""
+
+    def remaining(self) -> float: ...
+
+
 TenantFilter = Callable[[Tenant], bool]
 PrePassHook = Callable[[Config, datetime], None]
 """Called with the configuration and `now` of the pass about to run."""
@@ -114,6 +120,7 @@ class Runner:
         self._stop = threading.Event()
         self._fingerprint = fingerprint(catalog, policies)
         self._leading = False
+        self._tick_started = time.monotonic()
 
     # -- control -------------------------------------------------------------------------------------
 
@@ -181,6 +188,8 @@ class Runner:
                 return None
         tenants = self._selected()
         now = self.clock()
+        self._tick_started = time.monotonic()
+        self.reconciler.fence = self.may_act
         for prepare in self.before_pass:
             try:
                 prepare(self.config, now)
@@ -229,6 +238,24 @@ class Runner:
         log.warning("writer of %s, generation %d: state reloaded (%d keys)", store.name, token.generation,
                     store.key_count())
         return True
+
+    def may_act(self, call_deadline: float) -> str | None:
+        """Asked before each actuator call: None when it may start, else why not.
+
+        Not when the Lease this replica acts under ends before the call's deadline (another replica may
+        hold it by the time the write lands), and not when the pass has outrun its interval (the next pass
+        is due with fresher facts; the rest of this one is skipped and each skip says so).
+        """
+        remaining = getattr(self.leader, "remaining", None)
+        if self.leader is not None and callable(remaining):
+            left = float(remaining())
+            if left < call_deadline:
+                return f"the lease has {max(left, 0.0):.1f}s left, less than the call's {call_deadline:.1f}s deadline"
+        ctl = self.config.policies.controller
+        elapsed = time.monotonic() - self._tick_started
+        if elapsed > ctl.interval_seconds + ctl.jitter_seconds:
+            return f"the pass has run {elapsed:.1f}s, past its {ctl.interval_seconds:g}s interval"
+        return None
 
     def _selected(self) -> list[Tenant] | None:
         if self.tenant_filter is None:

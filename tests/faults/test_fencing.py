@@ -1,0 +1,149 @@
+"""Fencing with the Lease: two replicas with the shipped timings (Lease duration derived from the pass
+interval, time-compressed to a 1-second interval) keep one leader, and a leader whose pass outlives its
+Lease makes no write after the Lease expired (it checks the time left before each actuator call).
+Real `LeaseElector`s and `Runner`s against the Kubernetes API stand-in."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from tenantops.act.kubeclient import api_client
+from tenantops.act.kubernetes import KubernetesActuator
+from tenantops.act.retry import RetryPolicy
+from tenantops.config import Config, load_config
+from tenantops.decide.autoscaling.decider import AutoscalingDecider
+from tenantops.engine.lease import LEASE_INTERVALS, LeaseElector, check_lease_duration, lease_duration
+from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.runner import Runner
+from tenantops.observe.kube_replicas import KubeReplicaReader
+from tenantops.observe.replicas import LiveReplicas
+from tenantops.record.store import StateStore
+from tenantops.structs.plan import TargetKind
+from tenantops.structs.snapshot import Reading, Snapshot, WorkloadMetrics
+
+from .conftest import FaultLedger
+from .helpers import write_config
+
+pytestmark = pytest.mark.integration
+
+CLASS = "a pass longer than the Lease / leadership"
+INTERVAL, JITTER = 1.0, 0.2
+SCALE = "/apis/apps/v1/namespaces/tenant-alpha/deployments/api/scale"
+
+
+class Busy:
+    """A metrics source: alpha/api under heavy load, after `delay` seconds (a slow Prometheus)."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+
+    def observe(self, config: Config, now: datetime, tenants: Any = None) -> Snapshot:
+        time.sleep(self.delay)
+        readings = {"cpu": Reading(40.0, sampled_at=now), "requests": Reading(400.0, sampled_at=now),
+                    "memory": Reading(2e8, sampled_at=now), "cpu_request": Reading(0.5, sampled_at=now),
+                    "memory_request": Reading(2e8, sampled_at=now), "replicas": Reading(2.0, sampled_at=now)}
+        return Snapshot(now, {("alpha", "api"): WorkloadMetrics("alpha", "api", readings)})
+
+
+def _config(tmp_path: Path) -> tuple[Config, Path, Path]:
+    catalog, policies = write_config(tmp_path)
+    path = policies / "reports.yaml"
+    docs = list(yaml.safe_load_all(path.read_text()))
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "ControllerPolicy":
+            doc["spec"]["interval_seconds"], doc["spec"]["jitter_seconds"] = INTERVAL, JITTER
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return load_config(catalog, policies), catalog, policies
+
+
+def _runner(kube_api: Any, tmp_path: Path, identity: str, duration: int, delay: float = 0.0) -> Runner:
+    kube_api.add_namespace("tenantops")
+    config, catalog, policies = _config(tmp_path / identity)
+    leases = client.CoordinationV1Api(api_client(kube_api.url))
+    elector = LeaseElector(leases, "tenantops", "tenantops-leader", identity, duration_seconds=duration)
+    actuator = KubernetesActuator.connect(kube_api.url, retry=RetryPolicy(attempts=1, timeout=1.0))
+    reader = LiveReplicas.of({TargetKind.KUBERNETES: KubeReplicaReader(actuator.apps)})
+    reconciler = Reconciler(Busy(delay), StateStore(":memory:"), [AutoscalingDecider()],
+                            {TargetKind.KUBERNETES: actuator}, replica_reader=reader)
+    return Runner(reconciler, config, catalog=catalog, policies=policies, leader=elector)
+
+
+def test_lease_duration_is_derived_from_the_interval() -> None:
+    assert lease_duration(30, 3) == 99  # the shipped ControllerPolicy: 30 s + 3 s jitter
+    assert lease_duration(1, 0) == 15  # never below client-go's default
+    check_lease_duration(99, 30, 3)
+    with pytest.raises(ValueError, match="shorter than two pass intervals"):
+        check_lease_duration(15, 30, 3)  # the old 15 s Lease against a 30 s pass
+
+
+def test_two_replicas_keep_one_leader(kube_api: Any, tmp_path: Path, fault_ledger: FaultLedger) -> None:
+    kube_api.add_deployment("tenant-alpha", "api", replicas=2)
+    duration = math.ceil(LEASE_INTERVALS * (INTERVAL + JITTER))  # lease_duration's rule, without the floor
+    a, b = _runner(kube_api, tmp_path, "replica-a", duration), _runner(kube_api, tmp_path, "replica-b", duration)
+    threads = [threading.Thread(target=r.run) for r in (a, b)]
+    threads[0].start()
+    time.sleep(0.3)
+    threads[1].start()
+    time.sleep(15)  # 15 intervals; b stops first so that a's release at the end hands nothing over
+    b.stop()
+    threads[1].join(timeout=30)
+    a.stop()
+    threads[0].join(timeout=30)
+    lease = kube_api.lease("tenantops", "tenantops-leader")
+    transitions = int(lease["spec"].get("leaseTransitions") or 0)
+    one = transitions == 0 and a.stats.passes >= 10 and b.stats.passes == 0
+    fault_ledger.case(CLASS, one, f"{transitions} leadership changes; passes a={a.stats.passes} b={b.stats.passes}"
+                      f" (standby ticks b={b.stats.skipped_not_leader}), lease {duration}s, interval {INTERVAL}s")
+    assert one
+
+
+@pytest.mark.parametrize("delay", [0.0, 2.5])
+def test_a_pass_outliving_its_lease_makes_no_write_after_it_expired(kube_api: Any, tmp_path: Path, delay: float,
+                                                                   fault_ledger: FaultLedger) -> None:
+    kube_api.add_deployment("tenant-alpha", "api", replicas=2)
+    runner = _runner(kube_api, tmp_path, "slow", duration=2, delay=delay)
+    started = time.time()
+    result = runner.tick()
+    expired_at = started + 2
+    writes = [w for w in kube_api.writes(SCALE)]
+    late = [w for w in writes if w.at.timestamp() >= expired_at]
+    if delay == 0:  # the control: a pass inside its Lease does scale
+        assert result is not None and writes
+        return
+    # The state store refuses to commit a pass whose Lease expired (its own fence); the actuator call was
+    # refused before that, by the time left on the Lease.
+    held = not late and not writes
+    fault_ledger.case(CLASS, held, f"pass of {delay}s under a 2s lease: {len(writes)} writes, {len(late)} after"
+                      f" expiry")
+    assert held
+
+
+def test_each_call_is_fenced_by_the_time_left_on_the_lease(kube_api: Any, tmp_path: Path,
+                                                           fault_ledger: FaultLedger) -> None:
+    from datetime import UTC, timedelta
+
+    now = [datetime(2026, 3, 2, 12, 0, tzinfo=UTC)]
+    runner = _runner(kube_api, tmp_path, "fenced", duration=10)
+    assert isinstance(runner.leader, LeaseElector)
+    runner.leader.clock = lambda: now[0]
+    assert runner.leader.try_acquire()
+    runner._tick_started = time.monotonic()
+    assert runner.may_act(5.0) is None  # 10 s left, a 5 s call
+    now[0] += timedelta(seconds=8)
+    refused = runner.may_act(5.0)  # 2 s left: the write could land after another replica took over
+    short = runner.may_act(1.0)
+    runner._tick_started = time.monotonic() - 10 * INTERVAL  # the pass outran its interval
+    overran = runner.may_act(1.0)
+    held = refused is not None and "lease has 2.0s left" in refused and short is None and \
+        overran is not None and "past its" in overran
+    fault_ledger.case(CLASS, held, f"fenced: {refused}; {overran}")
+    assert held
