@@ -38,8 +38,10 @@ def _ramp(start: float, end: float, value: Any) -> list[tuple[float, float]]:
     return out
 
 
-def workload_series(tenant: str, workload: str, rate: float, replicas: int, start: float, end: float) -> list[Series]:
-    """Everything the default MetricsPolicy reads for one pooled workload, constant over [start, end]."""
+def workload_series(tenant: str, workload: str, rate: float, replicas: int, start: float, end: float,
+                    cpu_per_replica: float = 0.2) -> list[Series]:
+    """Everything the default MetricsPolicy reads for one pooled workload, constant over [start, end]
+    (each replica requests 0.25 cores and uses `cpu_per_replica`)."""
     ns, pod = f"tenant-{tenant}", POD.format(workload=workload)
     cont = {"namespace": ns, "pod": pod, "container": "app"}
     return [
@@ -49,7 +51,7 @@ def workload_series(tenant: str, workload: str, rate: float, replicas: int, star
                _ramp(start, end, lambda t: replicas)),
         Series("kube_deployment_status_replicas_ready", {"namespace": ns, "deployment": workload},
                _ramp(start, end, lambda t: replicas)),
-        Series("container_cpu_usage_seconds_total", cont, _ramp(start, end, lambda t: 0.2 * replicas * (t - start))),
+        Series("container_cpu_usage_seconds_total", cont, _ramp(start, end, lambda t: cpu_per_replica * replicas * (t - start))),
         Series("container_memory_working_set_bytes", cont, _ramp(start, end, lambda t: 2.0**28 * replicas)),
         Series("kube_pod_container_resource_requests", {**cont, "resource": "cpu"},
                _ramp(start, end, lambda t: 0.25 * replicas)),

@@ -45,8 +45,9 @@ CLASS = "Prometheus down/slow/errors/empty/NaN/stale"
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from tenantops.sandbox.prometheus import PrometheusServer
 
-    # alpha is over-provisioned (would scale down on good data), beta is busy
-    series = workload_series("alpha", "api", 2, REPLICAS, T0 - 1200, T0 + 3000) + \
+    # alpha is over-provisioned (20% CPU, 2 requests/s across 6 replicas: would scale down on good data),
+    # beta is busy
+    series = workload_series("alpha", "api", 2, REPLICAS, T0 - 1200, T0 + 3000, cpu_per_replica=0.05) + \
         workload_series("beta", "api", 60, REPLICAS, T0 - 1200, T0 + 3000)
     server = PrometheusServer(())
     server.backfill(series)

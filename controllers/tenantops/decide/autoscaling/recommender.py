@@ -165,7 +165,11 @@ def _estimate(
     steps = math.ceil(tuning.startup_seconds / interval - EPS)
     params = tuning.forecast
     units = forecast.margins(state, params)
-    forecast.remember(state, now, interval, steps, params, units)
+    # Leads count from the next observation (the one after `obs.at`), not from the decision time: in a
+    # replay the decision comes one interval after its sample, live it comes right after it, and a forecast
+    # kept for "now" would come due between two live observations and never be scored.
+    anchor = obs.at + interval
+    forecast.remember(state, anchor, interval, steps, params, units)
     reactive, metric = hpa_recommendation(obs.metrics, obs.ready, obs.current, tuning.down.tolerance,
                                           tuning.up.tolerance)
     if not tuning.predictive:
@@ -174,7 +178,7 @@ def _estimate(
         return reactive, "reactive", (f"HPA rule on {metric}: forecast warming up "
                                       f"({state.count}/{tuning.warmup_samples} samples)"), 0.0
     which = forecast.best(units)
-    covers = forecast.covers(state, now, interval, steps, params, which, units)
+    covers = forecast.covers(state, anchor, interval, steps, params, which, units)
     # Replicas asked for now serve from `steps` passes on; until then only the ones kept do, so the count
     # must cover the forecast at the end of start-up, and must not drop below what is needed sooner.
     uppers = [value + width for value, width in covers]
