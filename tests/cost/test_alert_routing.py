@@ -93,7 +93,9 @@ def test_routes_follow_the_policy_and_reach_real_servers(tmp_path: Path, receive
     [batch] = [b for p, b in receiver.posts if p == "/api/v2/alerts"]
     assert [a["labels"]["key"] for a in batch] == ["cost:anomaly:daily:acme", "cost:budget:actual:acme:2026-11:100"]
     assert batch[0]["labels"]["tenant"] == "acme" and batch[0]["annotations"]["amount_usd"] == "120.50"
-    assert "endsAt" not in batch[0]
+    # firing: endsAt ahead of startsAt (re-sent every pass keeps it active; Alertmanager contract)
+    assert batch[0]["endsAt"] > batch[0]["startsAt"]
+    assert batch[0]["labels"]["alertname"] == "TenantopsCostAnomalyDaily"
     # Email: queued durably, then delivered to the real SMTP server; budget mail also to the tenant's contacts.
     from tenantops.notify.mail import SmtpTransport
 

@@ -10,9 +10,10 @@ a retried pass queue the same alert once.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -128,14 +129,26 @@ class AlertRouter:
         return RouteOutcome(alert.key, "email", True, "queued" if queued else "already queued")
 
 
+def generator_url(settings: Settings) -> str:
+    """Where an alert came from: the controller's own HTTP port (its /metrics), on this host."""
+    return f"http://{socket.gethostname()}:{settings.http_port}/metrics"
+
+
 def router_from_settings(config: Config, settings: Settings) -> AlertRouter:
     """The router the controller uses: the outbox in the state database, webhook and Alertmanager when their
     URLs are set (TENANTOPS_WEBHOOK_URL, TENANTOPS_ALERTMANAGER_URL)."""
     from tenantops.notify.outbox import Outbox
     from tenantops.record.database import database_url
 
+    ctl = config.policies.controller
+
     return AlertRouter(
         config, email=Outbox(database_url(settings)), mail_from=settings.mail_from, ops_email=settings.ops_email,
         webhook=WebhookSender(settings.webhook_url) if settings.webhook_url else None,
-        alertmanager=AlertmanagerSender(settings.alertmanager_url) if settings.alertmanager_url else None,
+        alertmanager=AlertmanagerSender(
+            str(settings.alertmanager_url), generator_url=generator_url(settings),
+            # re-sent every pass: four intervals ahead survive a slow pass or two, and end on their own soon
+            # after the controller stops sending
+            ends_after=timedelta(seconds=4 * (ctl.interval_seconds + ctl.jitter_seconds)),
+        ) if settings.alertmanager_url else None,
     )
