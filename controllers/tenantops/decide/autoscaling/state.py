@@ -9,14 +9,19 @@ inside its windows.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
+
+from tenantops.structs.codec import StateCodec, StateUnreadable
+
+log = logging.getLogger(__name__)
 
 DAY_BINS = 24
 FORECASTERS = 4
 LEADS = 2  # scored leads with their own margins: the next pass and the provisioning lead
 CELLS = FORECASTERS * LEADS
-VERSION = 5
+VERSION = 6
 
 
 def _cells(value: float) -> list[float]:
@@ -25,7 +30,7 @@ def _cells(value: float) -> list[float]:
 
 @dataclass(slots=True)
 class WorkloadState:
-    """Mutable working copy; `to_json`/`from_json` are the stored form."""
+    """Mutable working copy; `to_json`/`from_json` are the stored form (`CODEC`, from these fields)."""
 
     last_at: float | None = None  # epoch seconds of the newest observation used
     decided_at: float | None = None  # epoch seconds of the previous decision (its interval)
@@ -55,80 +60,57 @@ class WorkloadState:
     bad_passes: int = 0  # consecutive passes without usable metrics
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "v": VERSION,
-            "at": self.last_at,
-            "dec": self.decided_at,
-            "n": self.count,
-            "lvl": self.level,
-            "trd": self.trend,
-            "slow": self.slow,
-            "last": self.last_value,
-            "sat": self.saturated,
-            "cal": self.calibration,
-            "err": list(self.err),
-            "rate": list(self.rate),
-            "exc": list(self.excess),
-            "exc2": list(self.excess2),
-            "jmp": list(self.jumps),
-            "adj": list(self.adjust),
-            "scd": list(self.scored),
-            "pend": [list(p) for p in self.pending],
-            "day": list(self.day),
-            "wk": list(self.week),
-            "sw": self.seasonal_weight,
-            "recs": [list(r) for r in self.recommendations],
-            "ev": [list(e) for e in self.events],
-            "idle": self.idle_since,
-            "bad": self.bad_passes,
-        }
+        return CODEC.dump(self)
 
     @classmethod
     def from_json(cls, data: Any) -> WorkloadState:
-        """Rebuild from storage; anything unreadable (unknown version, hand edit) starts afresh.
+        """Rebuild from storage: older versions are migrated (`_MIGRATIONS`), nothing is dropped silently.
 
-        Lists are copied (the stored value is never mutated) but not converted element by element: this
-        runs for every workload on every pass, and the stored form is only ever written by `to_json`.
-        Older versions (one margin per forecaster, no leads) keep their stabilisation window, scale events,
-        daily profile and idle clock; the forecasters start afresh (they warm up in minutes).
+        No stored value (a new workload) is a fresh state. One that cannot be read (a newer version, a hand
+        edit) is logged with the field that failed and starts afresh, so the next pass stores a good one.
         """
-        if not isinstance(data, dict) or data.get("v") not in (1, 2, 3, 4, VERSION):
+        if data is None:
             return cls()
         try:
-            if data["v"] != VERSION:
-                return cls(day=list(data["day"]), week=list(data["wk"]), seasonal_weight=float(data["sw"]),
-                           recommendations=[list(r) for r in data["recs"]], events=[list(e) for e in data["ev"]],
-                           idle_since=data["idle"], bad_passes=int(data["bad"]))
-            state = cls(
-                last_at=data["at"],
-                decided_at=data["dec"],
-                count=int(data["n"]),
-                level=float(data["lvl"]),
-                trend=float(data["trd"]),
-                slow=float(data["slow"]),
-                last_value=float(data["last"]),
-                saturated=int(data["sat"]),
-                calibration=float(data["cal"]),
-                err=list(data["err"]),
-                rate=list(data["rate"]),
-                excess=list(data["exc"]),
-                excess2=list(data["exc2"]),
-                jumps=list(data["jmp"]),
-                adjust=list(data["adj"]),
-                scored=list(data["scd"]),
-                pending=[list(p) for p in data["pend"]],
-                day=list(data["day"]),
-                week=list(data["wk"]),
-                seasonal_weight=float(data["sw"]),
-                recommendations=[list(r) for r in data["recs"]],
-                events=[list(e) for e in data["ev"]],
-                idle_since=data["idle"],
-                bad_passes=int(data["bad"]),
-            )
-        except (TypeError, ValueError, KeyError):
+            return CODEC.load(data)
+        except StateUnreadable as exc:
+            log.warning("autoscaling state unreadable (%s): this workload's forecasts start afresh", exc)
             return cls()
-        cells = (state.err, state.rate, state.excess, state.excess2, state.jumps, state.adjust)
-        if (any(len(c) != CELLS for c in cells) or len(state.scored) != LEADS or len(state.week) != 7
-                or len(state.day) not in (0, DAY_BINS)):
-            return cls()
-        return state
+
+
+_V5_KEYS = {
+    "at": "last_at", "dec": "decided_at", "n": "count", "lvl": "level", "trd": "trend", "slow": "slow",
+    "last": "last_value", "sat": "saturated", "cal": "calibration", "err": "err", "rate": "rate",
+    "exc": "excess", "exc2": "excess2", "jmp": "jumps", "adj": "adjust", "scd": "scored", "pend": "pending",
+    "day": "day", "wk": "week", "sw": "seasonal_weight", "recs": "recommendations", "ev": "events",
+    "idle": "idle_since", "bad": "bad_passes",
+}
+"""The short keys version 5 stored (written out by hand then); version 6 stores the field names."""
+
+
+def _before_leads(data: dict[str, Any]) -> dict[str, Any]:
+    """Versions 1-4 (one margin per forecaster, no leads): the stabilisation window, scale events, daily
+    profile and idle clock carry over; the forecasters start afresh (they warm up in minutes)."""
+    kept = ("day", "wk", "sw", "recs", "ev", "idle", "bad")
+    return {"v": 5, **{k: data[k] for k in kept if k in data}}
+
+
+def _field_names(data: dict[str, Any]) -> dict[str, Any]:
+    return {"v": 6, **{_V5_KEYS[k]: v for k, v in data.items() if k in _V5_KEYS}}
+
+
+_MIGRATIONS = {1: _before_leads, 2: _before_leads, 3: _before_leads, 4: _before_leads, 5: _field_names}
+
+
+def _check(state: WorkloadState) -> str | None:
+    cells = (state.err, state.rate, state.excess, state.excess2, state.jumps, state.adjust)
+    if any(len(c) != CELLS for c in cells):
+        return f"margin cells are not {CELLS} long"
+    if len(state.scored) != LEADS or len(state.week) != 7 or len(state.day) not in (0, DAY_BINS):
+        return "scored, week or day has the wrong length"
+    return None
+
+
+CODEC = StateCodec(WorkloadState, VERSION, _MIGRATIONS, _check)
+"""The stored form, generated from the fields: adding or removing a field is a one-line change above
+(and a migration when an old value must be carried over)."""
