@@ -56,7 +56,7 @@ def test_runs_passes_until_max_and_marks_ready(config_files) -> None:
 
 def test_hot_reload_applies_good_edits_and_keeps_the_last_good_config(config_files, caplog) -> None:
     catalog, _ = config_files
-    runner, source = _runner(config_files)
+    runner, source = _runner(config_files, confirm_removals=True)  # half the tenants go: confirmed here
     runner.tick()
     assert source.calls[-1] == ["alpha", "beta", "gamma", "delta"]
     edited = {**CATALOG, "tenants": CATALOG["tenants"][:2]}

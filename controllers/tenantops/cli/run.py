@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
               help="With --leader-elect: split tenants into this many shard Leases shared among replicas.")
 @click.option("--identity", default=None,
               help="This replica's Lease holder identity (default: POD_NAME, else the host name).")
+@click.option("--confirm-removals", is_flag=True,
+              help="Accept a catalogue reload that removes more than the ControllerPolicy's max_removed_share "
+                   "of the tenants at once (otherwise it is held and alerted).")
 @click.option("--max-passes", type=click.IntRange(1), default=None, hidden=True)
 @click.pass_context
 def command(ctx: click.Context, catalog: str | None, policies: str | None, deciders: tuple[str, ...], dry_run: bool,
@@ -48,7 +51,8 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
             kube_context: str | None,
             aws_endpoint_url: str | None,
             http_port: int | None, http_host: str, shard: str | None, leader_elect: bool, lease_namespace: str | None,
-            lease_name: str, shards: int | None, identity: str | None, max_passes: int | None) -> None:
+            lease_name: str, shards: int | None, identity: str | None, confirm_removals: bool,
+            max_passes: int | None) -> None:
     """Run passes every ControllerPolicy interval (plus jitter) until SIGTERM/SIGINT, which finish the
     current pass and exit 0. Catalogue and policy edits are picked up; an invalid edit is logged and the
     last good configuration keeps running. Unless dry-run, the cost report is mailed when its ReportPolicy
@@ -87,7 +91,8 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     server = HealthServer(health, metrics.registry, host=http_host, port=settings.http_port).start()
     log.warning("tenantops controller: %d tenants, interval %.0fs, http on %s:%d%s", len(config.tenants), interval,
                 http_host, server.port, " (dry run)" if dry_run else "")
-    runner = controller.runner(config, tenant_filter=tenant_filter, health=health, leader=leader)
+    runner = controller.runner(config, tenant_filter=tenant_filter, health=health, leader=leader,
+                               confirm_removals=confirm_removals)
     runner.install_signal_handlers()
     try:
         code = runner.run(max_passes=max_passes)

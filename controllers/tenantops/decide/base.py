@@ -42,6 +42,9 @@ class PassInput:
     dry_run: bool = False
     usage_history: UsageHistory | None = None
     spend_mtd_usd: Mapping[str, float] = field(default_factory=dict)
+    # The controller's own conditions a person must hear about, by cause (a catalogue reload held for
+    # confirmation): the facts decider alerts on them.
+    notices: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

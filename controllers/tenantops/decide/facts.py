@@ -33,6 +33,12 @@ CAUSES: Mapping[str, tuple[str, str]] = {
 }
 
 
+NOTICE_ACTIONS: Mapping[str, str] = {
+    "reload-held": "If the removal is intended, restart with --confirm-removals (or raise max_removed_share);"
+                   " otherwise restore the catalogue. The last good configuration keeps running.",
+}
+
+
 class FactsDecider:
     """Alerts from the pass's holds. State: when each workload was first seen without metrics."""
 
@@ -55,6 +61,9 @@ class FactsDecider:
                     continue
             alerting.setdefault(hold.cause, []).append((key, hold))
         alerts = [a for cause, held in sorted(alerting.items()) for a in _alerts(cause, held)]
+        alerts += [Alert(f"controller:{cause}", None, Severity.CRITICAL, f"controller-{cause}", detail,
+                         NOTICE_ACTIONS.get(cause, "See the controller's log."))
+                   for cause, detail in inp.notices.items()]
         changed: dict[str, JsonValue] = {}
         if absent_now != first_seen:
             changed[ABSENT_KEY] = absent_now or None

@@ -161,6 +161,8 @@ class Reconciler:
         # Asked before each actuator call with the call's deadline; a reason means "do not start it".
         # The runner sets it (`Runner.fence`: the Lease's remaining time and the pass's own deadline).
         self.fence: Callable[[float], str | None] | None = None
+        # The controller's own conditions for the facts decider to alert on (set by the runner).
+        self.notices: dict[str, str] = {}
         self.request_actuator = request_actuator
         self.metrics = metrics
         self._timer = timer
@@ -190,7 +192,8 @@ class Reconciler:
         timings["observe"] = self._timer() - started
 
         mark = self._timer()
-        inp = self._inputs(PassInput(snapshot=snapshot, config=scoped, now=now, dry_run=dry_run))
+        inp = self._inputs(PassInput(snapshot=snapshot, config=scoped, now=now, dry_run=dry_run,
+                                      notices=dict(self.notices)))
         outputs, outcomes_by_decider, decisions = self._decide(inp)
         timings["decide"] = self._timer() - mark
 

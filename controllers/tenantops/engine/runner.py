@@ -5,7 +5,10 @@
   when idle.
 - Hot reload: before each pass the catalogue file and every policy file are fingerprinted (mtime,
   size); on a change the configuration is loaded again. An invalid edit is logged issue by issue and
-  the last good configuration keeps running, so a typo in a policy can never stop the controller.
+  the last good configuration keeps running, so a typo in a policy can never stop the controller. A
+  valid edit that removes more than `max_removed_share` of the tenants at once (a catalogue cut short
+  at a tenant boundary is valid YAML) is held the same way, and alerted, until confirmed
+  (`confirm_removals`, `tenantops run --confirm-removals`).
 - Leadership: with a leader hook, only the replica whose `try_acquire()` is true acts; the others keep
   their configuration fresh and wait. The hook is released on exit so a successor need not wait for
   the lease to expire.
@@ -75,6 +78,18 @@ def fingerprint(catalog: str | Path, policies: str | Path) -> tuple[tuple[str, i
     return tuple(out)
 
 
+def mass_removal(old: Config, new: Config) -> str | None:
+    """Why a reload from `old` to `new` must wait for confirmation (too many tenants gone at once), or None."""
+    before = {t.id for t in old.tenants}
+    gone = sorted(before - {t.id for t in new.tenants})
+    share = new.policies.controller.max_removed_share
+    if not before or len(gone) <= share * len(before):
+        return None
+    sample = ", ".join(gone[:10]) + (f" and {len(gone) - 10} more" if len(gone) > 10 else "")
+    return (f"the new catalogue removes {len(gone)} of {len(before)} tenants ({sample}), more than"
+            f" max_removed_share {share:.0%}; confirm with --confirm-removals")
+
+
 @dataclass
 class RunStats:
     passes: int = 0
@@ -82,6 +97,7 @@ class RunStats:
     skipped_not_leader: int = 0
     reloads: int = 0
     rejected_reloads: int = 0
+    held_reloads: int = 0
     last: PassResult | None = None
 
 
@@ -102,6 +118,7 @@ class Runner:
         rng: random.Random | None = None,
         on_pass: Sequence[Callable[[PassResult], None]] = (),
         before_pass: Sequence[PrePassHook] = (),
+        confirm_removals: bool = False,
     ) -> None:
         self.reconciler = reconciler
         self.config = config
@@ -121,6 +138,7 @@ class Runner:
         self._fingerprint = fingerprint(catalog, policies)
         self._leading = False
         self._tick_started = time.monotonic()
+        self.confirm_removals = confirm_removals
 
     # -- control -------------------------------------------------------------------------------------
 
@@ -279,6 +297,15 @@ class Runner:
             for issue in exc.issues:
                 log.error("  %s", issue)
             return False
+        held = None if self.confirm_removals else mass_removal(self.config, config)
+        if held is not None:
+            self.stats.held_reloads += 1
+            if self.metrics is not None:
+                self.metrics.reload_failures.inc()
+            log.error("configuration change held: %s; keeping the last good configuration", held)
+            self.reconciler.notices["reload-held"] = held
+            return False
+        self.reconciler.notices.pop("reload-held", None)
         self.config = config
         self.stats.reloads += 1
         log.warning("configuration reloaded: %d tenants", len(config.tenants))

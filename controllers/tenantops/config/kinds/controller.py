@@ -24,3 +24,7 @@ class ControllerSpec(Spec):
     jitter_seconds: float = Field(default=3, ge=0)
     # Total replicas across every tenant the controller may ask for: a runaway signal cannot buy a cluster.
     global_replica_ceiling: int = Field(default=20000, gt=0)
+    # A catalogue reload that removes more than this share of the tenants at once is held (the last good
+    # configuration keeps running) until confirmed (`tenantops run --confirm-removals`): a catalogue cut
+    # short at a tenant boundary is valid YAML that reads as "these tenants are gone".
+    max_removed_share: float = Field(default=0.1, ge=0, le=1)
