@@ -49,6 +49,10 @@ def test_the_repository_policies_compress_into_a_valid_configuration(tmp_path: P
     assert "[2m]" not in config.for_tenant("acme").metrics.queries["cpu"]
     assert "[2s]" in config.for_tenant("acme").metrics.queries["cpu"]
     assert [t.id for t in config.tenants] == [t.id for t in original.tenants]
+    # The simulator's pods keep their requests, so right-sizing only recommends; alerts go by email only.
+    assert any(original.for_tenant(t.id).rightsizing.mode == "apply" for t in original.tenants)
+    assert all(config.for_tenant(t.id).rightsizing.mode == "recommend" for t in config.tenants)
+    assert all(config.for_tenant(t.id).alerts.routes == ["email"] for t in config.tenants)
 
 
 def test_the_history_copy_keeps_the_policies_and_lets_a_pass_charge_an_hour(tmp_path: Path) -> None:

@@ -173,7 +173,8 @@ def test_metrics_have_the_exporters_shapes_and_gone_pods_vanish() -> None:
     requests = {(s.labels["resource"], s.value) for s in got["kube_pod_container_resource_requests"]}
     assert requests == {("cpu", 1.0), ("memory", float(2**30))}
     http = [s for s in got["http_requests"] if s.name == "http_requests_total"]
-    assert http[0].labels == {"tenant": "acme", "workload": "api"} and http[0].value > 0
+    assert http[0].labels == {"tenant": "acme", "workload": "api", "code": "200"} and http[0].value > 0
+    assert len(http) == 1  # nothing rejected while pods serve
     wanted[("acme", "api")] = 1
     clock.now += 1.0
     sim.tick()
@@ -192,3 +193,17 @@ def test_a_failing_replica_source_keeps_the_last_counts() -> None:
     sim.tick()
     assert sim.status()[0].desired == 4
     assert sim.source_errors == 1
+
+
+def test_requests_arriving_at_zero_replicas_are_counted_as_rejected() -> None:
+    """An ingress in front of a workload scaled to zero still sees (and answers 503 to) its requests: the
+    signal that wakes it."""
+    clock = FakeClock()
+    sim = WorkloadSimulator([spec([0.5] * 10, lo=0, initial=0)], replicas_source=lambda: {("acme", "api"): 0},
+                            clock=clock)
+    sim.begin()
+    clock.now += 2.0
+    sim.tick()
+    http = {s.labels["code"]: s.value for s in families(sim)["http_requests"] if s.name == "http_requests_total"}
+    assert http["200"] == 0
+    assert http["503"] == pytest.approx(0.5 * 20 * 2.0)  # demand in cores x requests per core x seconds

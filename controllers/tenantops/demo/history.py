@@ -123,7 +123,7 @@ def workload_series(spec: WorkloadSpec, grid: HistoryGrid, end: float) -> list[S
     out.append(Series("kube_deployment_spec_replicas", deployment, counts))
     out.append(Series("kube_deployment_status_replicas_ready", deployment, counts))
     served = np.cumsum(per_pod * replicas * RPS_PER_CORE * dt)
-    out.append(Series("http_requests_total", {"tenant": spec.tenant, "workload": spec.workload},
+    out.append(Series("http_requests_total", {"tenant": spec.tenant, "workload": spec.workload, "code": "200"},
                       [(t, float(v)) for t, v in zip(stamps, served.tolist(), strict=True)]))
     return out
 

@@ -9,6 +9,7 @@ timers) keeps its value. Two things are measured on the wall clock and change in
 - the ControllerPolicy runs a pass every `interval` wall seconds without jitter.
 
 AlertPolicy routes keep only `email`: the demo runs a mail server, not a webhook receiver or Alertmanager.
+RightsizingPolicy `mode: apply` becomes `recommend`: the simulator's pods do not take patched requests.
 
 Staleness limits stay as they are: they judge how old a Prometheus sample is, and samples are wall-time.
 
@@ -71,7 +72,11 @@ def compress_document(doc: Mapping[str, Any], factor: float, *, interval: float,
     if not isinstance(spec, Mapping):
         return out
     kind = doc.get("kind")
-    if kind == "AlertPolicy" and isinstance(spec.get("routes"), list):
+    if kind == "RightsizingPolicy" and spec.get("mode") == "apply":
+        # The simulated pods keep the requests they were planned with; a patched request would make the
+        # controller divide real usage by a request no pod has. The demo recommends (and the report prices).
+        out["spec"] = {**spec, "mode": "recommend"}
+    elif kind == "AlertPolicy" and isinstance(spec.get("routes"), list):
         # The demo has a mail server but no webhook receiver or Alertmanager: alerts go by email only.
         out["spec"] = {**spec, "routes": [r for r in spec["routes"] if r == "email"] or ["email"]}
     elif kind == "ControllerPolicy":

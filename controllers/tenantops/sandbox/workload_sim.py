@@ -7,7 +7,9 @@ Scaling groups in moto for silo tenants); new replicas serve only after `startup
 do. `/metrics` carries the series the default metrics policy queries, in the shapes the standard
 exporters use: cAdvisor `container_cpu_usage_seconds_total` and `container_memory_working_set_bytes` per
 pod, kube-state-metrics `kube_deployment_spec_replicas`, `kube_deployment_status_replicas_ready` and
-`kube_pod_container_resource_requests`, and the application's `http_requests_total{tenant,workload}`.
+`kube_pod_container_resource_requests`, and `http_requests_total{tenant,workload,code}` (200 for requests
+served; 503 for those arriving while no pod is ready, as an ingress in front of a workload scaled to zero
+counts them).
 Pods that go away stop being exported, so Prometheus marks their series stale as it would in a cluster.
 
 The simulator also measures the controller from outside: a "load change" starts when a workload's demand
@@ -283,6 +285,7 @@ class _State:
     desired: int
     pods: list[_Pod] = field(default_factory=list)
     requests_total: float = 0.0
+    rejected_total: float = 0.0  # requests that arrived while no pod was ready (answered 503 by the ingress)
     demand: float = 0.0
     ready: int = 0
     pod_serial: int = 0
@@ -492,6 +495,10 @@ class WorkloadSimulator:
                 pod.cpu_seconds += (state.usage_per_pod if pod.ready(now) else 0.02 * spec.cpu_request) * dt
             served = state.usage_per_pod * len(ready)
             state.requests_total += served * RPS_PER_CORE * dt
+            if not ready:
+                # Scaled to zero (or every pod still starting): the ingress answers the arriving requests
+                # with 503 and counts them, which is what lets an autoscaler wake a workload from zero.
+                state.rejected_total += state.demand * RPS_PER_CORE * dt
             if len(ready) != state.ready:
                 state.ready = len(ready)
                 if self.ready_sink is not None:
@@ -536,8 +543,8 @@ class WorkloadSimulator:
         requests = GaugeMetricFamily("kube_pod_container_resource_requests",
                                      "Requested resources (kube-state-metrics).",
                                      labels=["namespace", "pod", "container", "node", "resource", "unit"])
-        http = CounterMetricFamily("http_requests", "Requests served by the application.",
-                                   labels=["tenant", "workload"])
+        http = CounterMetricFamily("http_requests", "Requests answered, by status code.",
+                                   labels=["tenant", "workload", "code"])
         demand = GaugeMetricFamily("tenantops_sim_demand_cores", "Replayed demand in cores (ground truth).",
                                    labels=["tenant", "workload", "trace"])
         now = self.clock()
@@ -547,7 +554,9 @@ class WorkloadSimulator:
                 ns = f"tenant-{spec.tenant}"
                 spec_replicas.add_metric([ns, spec.workload], state.desired)
                 ready_replicas.add_metric([ns, spec.workload], state.ready)
-                http.add_metric([spec.tenant, spec.workload], state.requests_total)
+                http.add_metric([spec.tenant, spec.workload, "200"], state.requests_total)
+                if state.rejected_total > 0:
+                    http.add_metric([spec.tenant, spec.workload, "503"], state.rejected_total)
                 demand.add_metric([spec.tenant, spec.workload, spec.trace], state.demand)
                 for pod in state.pods:
                     labels = [ns, pod.name, spec.workload]
