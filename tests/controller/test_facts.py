@@ -200,3 +200,34 @@ def test_sane_limits_by_metric_name() -> None:
     assert limits.limit("spend_mtd_usd") == limits.usd
     assert limits.limit("ready_replicas") == limits.replicas
     assert limits.agrees(10, 11) and not limits.agrees(0, 16)
+
+
+def test_after_a_metrics_gap_no_scale_down_until_the_rate_windows_are_full(config: Config) -> None:
+    config = restrict(config, [config.tenant("beta")])
+    checker, _, _ = _checker({"api": 16})
+    scaling, state = AutoscalingDecider(), {}
+
+    def step(i: int, readings: dict[str, Reading]) -> tuple[Snapshot, list]:
+        at = NOW + timedelta(seconds=30 * i)
+        fresh = {k: Reading(r.value, r.quality, at) for k, r in readings.items()}
+        snap = checker.establish(Snapshot(at, {("beta", "api"): WorkloadMetrics("beta", "api", fresh)}), config,
+                                 config.tenants, at)
+        out = scaling.decide(PassInput(snap, config, at), state)
+        state.update(out.state)
+        return snap, list(out.scale)
+
+    idle = _full(16, cpu=0.01)
+    idle["requests"] = Reading(0.1, Quality.OK, NOW)
+    step(0, idle)
+    gap = {"replicas": Reading(16.0, Quality.OK, NOW)}  # Prometheus down: only the live count is known
+    for i in range(1, 4):
+        step(i, gap)
+    downs = []
+    for i in range(4, 8):  # back, with under-reading rates, for two minutes
+        snap, actions = step(i, idle)
+        assert snap.holds[("beta", "api")].cause == "recovering"
+        downs += [a for a in actions if a.desired < a.current]
+    assert not downs
+    assert not FactsDecider().decide(PassInput(snap, config, NOW), {}).alerts  # recovering is not a fault
+    later = [a for i in range(8, 40) for a in step(i, idle)[1] if a.desired < a.current]
+    assert later, "once the windows are full the idle workload does scale down"

@@ -52,6 +52,8 @@ class FactsDecider:
         ctl = config.policies.controller
         alerting: dict[str, list[tuple[WorkloadKey, Hold]]] = {}
         for key, hold in sorted(snapshot.holds.items()):
+            if hold.cause == "recovering":  # an expected state after a gap, not a fault: no alert
+                continue
             if hold.cause == "no-metrics":
                 name = f"{key[0]}/{key[1]}"
                 since = absent_now[name] = float(first_seen.get(name, now.timestamp()))

@@ -16,6 +16,9 @@ looks, which of it is a fact:
   freeze on missing metrics applies). The holds travel in `Snapshot.holds`; the
   facts decider turns them into alerts, one per cause (summarised when many), and the autoscaling
   decider skips held workloads.
+- **After a gap.** The first `rate()` samples after a metrics gap under-read (the window is part empty), so
+  for one rate window (the longest `[...]` range in the tenant's queries) after metrics return the
+  workload is `recovering`: scale-down stays frozen, scale-up is allowed.
 - **Nothing runs, nothing reports.** A workload at zero live replicas has no pods and so no per-pod
   series: its missing readings are zero, as a fact, not a missing-metrics alert every pass it sleeps.
 """
@@ -23,6 +26,7 @@ looks, which of it is a fact:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +47,13 @@ from tenantops.structs.snapshot import (
 from tenantops.structs.targets import target_for
 
 REPORTED = "replicas_reported"
+_RANGE = re.compile(r"\[(\d+)([smhd])\]")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def rate_window(queries: Mapping[str, str]) -> float:
+    """The longest range selector (`[2m]`) in a tenant's queries, in seconds: how long rates under-read."""
+    return float(max((int(n) * _UNIT[u] for q in queries.values() for n, u in _RANGE.findall(q)), default=0))
 RECENT = 3  # live counts remembered per workload: a replicas metric may lag that many passes
 
 
@@ -96,6 +107,8 @@ class FactChecker:
         # A tuple per workload, not a deque: at 30,000 workloads a deque's fixed 600 bytes is most of the
         # memory the controller keeps between passes.
         self._recent: dict[WorkloadKey, tuple[int, ...]] = {}
+        self._absent: set[WorkloadKey] = set()  # workloads whose metrics were missing last pass
+        self._recovering: dict[WorkloadKey, float] = {}  # until when (epoch seconds) rates under-read
 
     def establish(self, snapshot: Snapshot, config: Config, tenants: Sequence[Tenant], now: datetime) -> Snapshot:
         env = config.catalog.environment
@@ -110,12 +123,14 @@ class FactChecker:
             readings = {name: sane(r, self.limits.limit(name)) for name, r in snapshot.get(*key).readings.items()}
             count = self._live_count(key, target, live, readings, now)
             expected = config.for_tenant(by_id[key[0]]).metrics.queries
-            hold = self._hold(key, readings, count, expected, now)
+            recovering = self._after_gap(key, readings, expected, now)  # tracked every pass, gap or not
+            hold = self._hold(key, readings, count, expected, now) or recovering
             if hold is not None:
                 holds[key] = hold
             workloads[key] = WorkloadMetrics(key[0], key[1], readings)
         for gone in set(self._recent) - set(targets):
             del self._recent[gone]
+        self._absent &= set(targets)
         return Snapshot(snapshot.at, workloads, (*snapshot.errors, *live.errors), holds)
 
     def _live_count(self, key: WorkloadKey, target: ScaleTarget, live: LiveRead, readings: dict[str, Reading],
@@ -136,6 +151,27 @@ class FactChecker:
         readings[REPLICAS] = Reading(float(count.desired), Quality.OK, now)
         readings[READY] = Reading(float(count.ready), Quality.OK, now)
         return count
+
+    def _after_gap(self, key: WorkloadKey, readings: Mapping[str, Reading], expected: Mapping[str, str],
+                   now: datetime) -> Hold | None:
+        """`recovering` for one rate window after the workload's metrics come back from a gap."""
+        others = [name for name in expected if name not in (REPLICAS, READY)]
+        present = any(readings.get(name, Reading(None, Quality.MISSING)).ok for name in others)
+        at = now.timestamp()
+        if not present:
+            self._absent.add(key)
+            self._recovering.pop(key, None)
+            return None
+        if key in self._absent:
+            self._absent.discard(key)
+            self._recovering[key] = at + rate_window(expected)
+        until = self._recovering.get(key)
+        if until is None:
+            return None
+        if at >= until:
+            del self._recovering[key]
+            return None
+        return Hold("recovering", f"metrics back after a gap; rate windows full in {until - at:.0f}s", blocks=False)
 
     def _hold(self, key: WorkloadKey, readings: dict[str, Reading], count: ReplicaCount | None,
               expected: Mapping[str, str], now: datetime) -> Hold | None:

@@ -105,6 +105,8 @@ class AutoscalingDecider:
                 ready_value = _usable(metrics.get("ready_replicas"), now_ts, stale_after)
                 ready = round(ready_value) if ready_value is not None else current
                 loads, problems = _loads(spec, workload, metrics, current, now_ts, stale_after)
+                if hold is not None and hold.cause == "recovering":  # rates under-read: no scale-down yet
+                    problems.append(hold.detail)
                 obs = Observation(snapshot.at.timestamp(), current, ready, loads, not problems, over_budget)
                 bounds = Bounds(workload.min_replicas, workload.max_replicas, allow_zero)
                 step = decide_workload(tuning, bounds, Guards.of(brk), obs, problems, wstate, now_ts)
