@@ -61,7 +61,7 @@ def test_due_report_delivered_to_smtp_with_structure_figures_csv_and_images(
     assert parts_tree(msg) == ("multipart/mixed", [
         ("multipart/related", [
             ("multipart/alternative", ["text/plain", "text/html"]),
-            "image/png", "image/png", "image/png",
+            "image/png", "image/png", "image/png", "image/png",
         ]),
         "text/csv",
     ])
@@ -79,7 +79,13 @@ def test_due_report_delivered_to_smtp_with_structure_figures_csv_and_images(
 
     cids = re.findall(r'src="cid:([^"]+)"', html)
     images = {p["Content-ID"].strip("<>"): p for p in related.iter_parts() if p.get_content_type() == "image/png"}  # type: ignore[attr-defined]
-    assert len(cids) == 3 and set(cids) == set(images)
+    assert len(cids) == 4 and set(cids) == set(images)  # spend trend, top tenants, budget burn, capacity
+    # The ops report says where the fleet is heading: monthly forecast with its interval, unit cost, commitments.
+    assert expected.capacity is not None and len(expected.capacity.months) == 6
+    assert "Capacity: where the fleet is heading" in html and "CAPACITY (forecast by UTC month" in text
+    assert expected.capacity.months[0] in html and "Cost to serve:" in text
+    assert all(lo <= p <= hi for p, lo, hi in zip(expected.capacity.point_usd, expected.capacity.low_usd,
+                                                   expected.capacity.high_usd, strict=True))
     for part in images.values():
         assert part.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
         assert part.get_content_disposition() == "inline"
@@ -96,6 +102,7 @@ def test_due_report_delivered_to_smtp_with_structure_figures_csv_and_images(
     assert len(tenant_mail) == 1
     assert "Acme Corp: budget at risk" in tenant_mail[0].message["Subject"]
     assert "Globex" not in tenant_mail[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "CAPACITY" not in tenant_mail[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
     # Later passes the same week: not due again, nothing queued or sent twice.
     assert enqueue_due_reports(config, settings.state, NOW + timedelta(hours=5), ledger=ledger, settings=settings) == []
@@ -150,7 +157,7 @@ def test_cli_writes_files_and_json(tmp_path: Path, ledger_state: dict[str, Any],
             "--at", NOW.isoformat()]
     main([*args, "--output", str(out)])
     names = sorted(p.suffix for p in out.iterdir())
-    assert names == [".csv", ".eml", ".html", ".png", ".png", ".png", ".txt"]
+    assert names == [".csv", ".eml", ".html", ".png", ".png", ".png", ".png", ".txt"]  # the fourth: capacity
     html = next(out.glob("*.html")).read_text()
     assert 'src="cost-report-2026-11-09-2026-11-16-spend-trend.png"' in html
     capsys.readouterr()

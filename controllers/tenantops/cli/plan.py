@@ -14,41 +14,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import click
 
 from tenantops.cli.options import config_options, echo_json, load, settings_from
-from tenantops.config import Config
-from tenantops.config.kinds.capacity import DEFAULT_CAPACITY, CapacitySpec, load_scenarios
-from tenantops.decide.capacity.plan import BUCKETS, CapacityPlan, History, build_plan
+from tenantops.config.kinds.capacity import load_scenarios
+from tenantops.decide.capacity.plan import BUCKETS, CapacityPlan, plan_for
 from tenantops.decide.capacity.scenarios import Monthly
+from tenantops.decide.cost.ledger import Ledger
 from tenantops.record.database import database_url
-
-
-def capacity_spec(config: Config) -> CapacitySpec:
-    docs = config.policies.docs
-    found = docs.get(("CapacityPolicy", "default"))
-    return cast(CapacitySpec, found.spec) if found is not None else DEFAULT_CAPACITY
-
-
-def ledger_history(state: Mapping[str, Any], now: datetime) -> dict[str, History]:
-    """Each tenant's (and bucket's) known days, last two weeks of closed hours, and month-to-date split."""
-    from tenantops.decide.cost.ledger import Ledger
-
-    ledger = Ledger(state)
-    mtd = ledger.month_to_date(include_buckets=True)
-    this_hour = now.replace(minute=0, second=0, microsecond=0)
-    out: dict[str, History] = {}
-    for tenant in ledger.tenants(include_buckets=True):
-        daily = ledger.tenant_daily(tenant, date(1970, 1, 2), now.date() + timedelta(days=1))
-        hourly = [h.usd for h in ledger.hourly(tenant, now - timedelta(days=14)) if h.hour < this_hour]
-        comps = dict(mtd[tenant].components) if tenant in mtd else {}
-        out[tenant] = History(daily, hourly, comps)
-    return out
 
 
 def _monthly_json(m: Monthly) -> list[dict[str, Any]]:
@@ -230,15 +207,12 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, month
 
     settings = settings_from(ctx, catalog=catalog, policies=policies, state=state)
     config = load(settings)
-    spec = capacity_spec(config)
     scenarios = []
     if scenario_file is not None:
         scenarios = load_scenarios(scenario_file, tiers=set(config.policies.tiers),
                                    tenants={t.id for t in config.tenants}).scenarios
     now = datetime.now(UTC)
-    history = ledger_history(read_state(database_url(settings)), now)
-    plan = build_plan(config.tenants, history, config.policies.pricing, config.policies.allocation, spec, now,
-                      scenarios, months)
+    plan = plan_for(config, Ledger(read_state(database_url(settings))), now, scenarios, months)
     payload = plan_json(plan)
     if output is not None:
         from tenantops.notify.report.capacity import plan_chart

@@ -65,7 +65,15 @@ class _Model:
 
 
 def _theil_sen(points: Sequence[tuple[int, float]]) -> float:
-    slopes = [(b[1] - a[1]) / (b[0] - a[0]) for i, a in enumerate(points) for b in points[i + 1:] if b[0] != a[0]]
+    """Median slope per day between weekly means (at most eight: cheap, and robust to a bad day or week)."""
+    if not points:
+        return 0.0
+    last = points[-1][0]
+    weeks: dict[int, list[tuple[int, float]]] = {}
+    for i, v in points:
+        weeks.setdefault((last - i) // 7, []).append((i, v))
+    means = [(statistics.fmean(i for i, _ in w), statistics.fmean(v for _, v in w)) for w in weeks.values()]
+    slopes = [(b[1] - a[1]) / (b[0] - a[0]) for k, a in enumerate(means) for b in means[k + 1:] if b[0] != a[0]]
     return statistics.median(slopes) if slopes else 0.0
 
 

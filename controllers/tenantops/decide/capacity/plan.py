@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from tenantops.config.catalog import Tenant, Workload
-from tenantops.config.kinds.capacity import CapacitySpec, Scenario
+from tenantops.config.kinds.capacity import DEFAULT_CAPACITY, CapacitySpec, Scenario
 from tenantops.config.kinds.common import parse_quantity
 from tenantops.config.kinds.cost import AllocationSpec, PricingSpec, RegionPrices
+from tenantops.config.loader import Config
 from tenantops.decide.capacity import unit_cost
 from tenantops.decide.capacity.commitments import CommitmentAdvice, SpotAdvice, advise, spot_saving
 from tenantops.decide.capacity.forecast import forecast_daily
 from tenantops.decide.capacity.scenarios import Monthly, ScenarioResult, apply, total
+from tenantops.decide.cost.ledger import Ledger
 
 HOURS_PER_MONTH = 730.0
 BUCKETS = ("__idle__", "__shared__")
@@ -63,6 +65,34 @@ class CapacityPlan:
     commitments: tuple[CommitmentAdvice, ...]
     spot: tuple[SpotAdvice, ...]
     notes: tuple[str, ...]
+
+
+def capacity_policy(config: Config) -> CapacitySpec:
+    """The CapacityPolicy named `default`, or the defaults when the policies have none."""
+    found = config.policies.docs.get(("CapacityPolicy", "default"))
+    return found.spec if found is not None and isinstance(found.spec, CapacitySpec) else DEFAULT_CAPACITY
+
+
+def ledger_history(ledger: Ledger, now: datetime) -> dict[str, History]:
+    """Each tenant's (and bucket's) known days, last two weeks of closed hours, and month-to-date split."""
+    mtd = ledger.month_to_date(include_buckets=True)
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    out: dict[str, History] = {}
+    for tenant in ledger.tenants(include_buckets=True):
+        daily = ledger.tenant_daily(tenant, date(1970, 1, 2), now.date() + timedelta(days=1))
+        hourly = [h.usd for h in ledger.hourly(tenant, now - timedelta(days=14)) if h.hour < this_hour]
+        comps = dict(mtd[tenant].components) if tenant in mtd else {}
+        out[tenant] = History(daily, hourly, comps)
+    return out
+
+
+def plan_for(config: Config, ledger: Ledger, now: datetime, scenarios: Sequence[Scenario] = (),
+             months: int | None = None, *, per_tenant: bool = True) -> CapacityPlan:
+    """The plan from a configuration and the cost ledger, as `tenantops plan` and the weekly report show it
+    (the report forecasts the fleet's total only: one series, whatever the number of tenants)."""
+    return build_plan(config.tenants, ledger_history(ledger, now), config.policies.pricing,
+                      config.policies.allocation, capacity_policy(config), now, scenarios, months,
+                      per_tenant=per_tenant)
 
 
 def month_keys(today: date, months: int) -> list[str]:
@@ -284,12 +314,13 @@ def _commitments(tenants: Sequence[Tenant], history: Mapping[str, History], plan
 
 def build_plan(tenants: Sequence[Tenant], history: Mapping[str, History], pricing: PricingSpec,
                allocation: AllocationSpec, spec: CapacitySpec, now: datetime,
-               scenarios: Sequence[Scenario] = (), months: int | None = None) -> CapacityPlan:
+               scenarios: Sequence[Scenario] = (), months: int | None = None, *,
+               per_tenant: bool = True) -> CapacityPlan:
     today = now.date()
     keys = month_keys(today, months or spec.months)
     plans: dict[str, TenantPlan] = {}
     notes: list[str] = []
-    for tenant in tenants:
+    for tenant in tenants if per_tenant else ():
         h = history.get(tenant.id)
         if h is None or not any(d < today for d in h.daily):
             notes.append(f"{tenant.id}: no closed day in the cost ledger yet; not forecast")
@@ -298,9 +329,16 @@ def build_plan(tenants: Sequence[Tenant], history: Mapping[str, History], pricin
         usage, unit = _usage_from_cost(tenant, cost, h.components, pricing)
         plans[tenant.id] = TenantPlan(tenant.id, tenant.tier, tenant.isolation, cost, usage, unit, method, days)
     buckets = {b: monthly_forecast(history[b].daily, today, keys, spec.coverage)[0]
-               for b in BUCKETS if b in history}
+               for b in BUCKETS if b in history} if per_tenant else {}
     cost_by_tenant = {t: p.cost for t, p in plans.items()}
-    fleet = total({**cost_by_tenant, **buckets}, keys)
+    if per_tenant:
+        fleet = total({**cost_by_tenant, **buckets}, keys)
+    else:
+        daily: dict[date, float] = {}
+        for h in history.values():
+            for d, v in h.daily.items():
+                daily[d] = daily.get(d, 0.0) + v
+        fleet = monthly_forecast(daily, today, keys, spec.coverage)[0]
     tiers = {t.id: t.tier for t in tenants}
     results = []
     for scenario in scenarios:

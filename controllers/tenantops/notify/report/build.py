@@ -212,6 +212,12 @@ def build_report_data(
         notes.append(f"Spend known for only part of the period for: {', '.join(sorted(partial))}.")
 
     alerts = period_alerts(ledger, start, end, wanted, now=now)
+    capacity = None
+    if wanted is None and any(current.values()):  # the ops report: where the fleet is heading
+        from tenantops.decide.capacity.plan import plan_for
+        from tenantops.notify.report.capacity import summarise
+
+        capacity = summarise(plan_for(config, ledger, now, per_tenant=False))
     return ReportData(
         generated_at=now,
         period_start=start,
@@ -227,6 +233,7 @@ def build_report_data(
         savings=tuple(saving_rows),
         notes=tuple(notes),
         currency=config.policies.pricing.currency,
+        capacity=capacity,
     )
 
 

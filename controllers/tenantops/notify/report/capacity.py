@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from tenantops.decide.capacity.plan import CapacityPlan
+from tenantops.notify.report.model import CapacitySummary
 
 matplotlib.use("Agg")
 
@@ -33,28 +34,45 @@ def money(value: float, _pos: object = None) -> str:
     return f"${value:.2f}"
 
 
+def summarise(plan: CapacityPlan) -> CapacitySummary:
+    """What the weekly report shows of a capacity plan."""
+    lines = tuple(f"{c.region} {c.instance_type}: commit {c.units:g} for {c.term_years} year(s) "
+                  f"(${c.hourly_commitment_usd:,.3f}/h), saves about ${c.expected_saving_usd_month:,.0f} a month"
+                  for c in plan.commitments if c.units > 0)
+    parts = tuple((name, tuple(p.per_customer_usd[name] for p in plan.curve.points)) for name in COLOURS)
+    return CapacitySummary(
+        plan.months, plan.fleet.point, plan.fleet.low, plan.fleet.high, plan.curve.summary,
+        tuple((p.customers, p.total_per_customer_usd) for p in plan.curve.points), parts, lines,
+        round(sum(c.expected_saving_usd_month for c in plan.commitments if c.units > 0), 2),
+    )
+
+
 def plan_chart(plan: CapacityPlan) -> bytes:
+    return capacity_chart(summarise(plan), tuple((r.name, r.fleet.point) for r in plan.scenarios))
+
+
+def capacity_chart(summary: CapacitySummary, scenarios: tuple[tuple[str, tuple[float, ...]], ...] = ()) -> bytes:
+    """The fleet's monthly forecast with its 80% band (and scenarios), above the cost-to-serve curve."""
     fig = Figure(figsize=(6.0, 5.2), dpi=200)
     top, bottom = fig.subplots(2, 1)
-    months = list(plan.months)
-    x = list(range(len(months)))
-    top.fill_between(x, plan.fleet.low, plan.fleet.high, color=BLUE, alpha=0.18, linewidth=0,
+    x = list(range(len(summary.months)))
+    top.fill_between(x, summary.low_usd, summary.high_usd, color=BLUE, alpha=0.18, linewidth=0,
                      label="80% interval")
-    top.plot(x, plan.fleet.point, color=BLUE, marker="o", linewidth=1.5, label="fleet forecast")
-    for result in plan.scenarios:
-        top.plot(x, result.fleet.point, linestyle="--", linewidth=1, label=result.name)
-    top.set_xticks(x, months, fontsize=7)
+    top.plot(x, summary.point_usd, color=BLUE, marker="o", linewidth=1.5, label="fleet forecast")
+    for name, points in scenarios:
+        top.plot(x, points, linestyle="--", linewidth=1, label=name)
+    top.set_xticks(x, list(summary.months), fontsize=7)
     top.yaxis.set_major_formatter(FuncFormatter(money))
     top.tick_params(labelsize=7, colors=INK)
     top.set_title("Monthly cost forecast (UTC months)", fontsize=9, loc="left")
     top.legend(fontsize=6, frameon=False)
-    sizes = [p.customers for p in plan.curve.points]
-    bottom_acc = [0.0] * len(sizes)
-    for component, colour in COLOURS.items():
-        values = [p.per_customer_usd[component] for p in plan.curve.points]
-        bottom.bar(range(len(sizes)), values, bottom=bottom_acc, color=colour, label=component, width=0.6)
-        bottom_acc = [a + b for a, b in zip(bottom_acc, values, strict=True)]
-    bottom.set_xticks(range(len(sizes)), [f"{s:,}" for s in sizes], fontsize=7)
+    sizes = [c for c, _ in summary.curve]
+    stacked = [0.0] * len(sizes)
+    for component, values in summary.curve_parts:
+        bottom.bar(range(len(sizes)), values, bottom=stacked, color=COLOURS.get(component, GREY), label=component,
+                   width=0.6)
+        stacked = [a + b for a, b in zip(stacked, values, strict=True)]
+    bottom.set_xticks(range(len(sizes)), [f"{n:,}" for n in sizes], fontsize=7)
     bottom.yaxis.set_major_formatter(FuncFormatter(money))
     bottom.tick_params(labelsize=7, colors=INK)
     bottom.set_xlabel("customers", fontsize=7)

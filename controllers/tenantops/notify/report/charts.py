@@ -157,4 +157,9 @@ def _short(name: str, limit: int = 24) -> str:
 
 def render_charts(data: ReportData) -> dict[str, bytes]:
     """Chart name -> PNG; names double as file stems and Content-ID local parts."""
-    return {"spend-trend": spend_trend(data), "top-tenants": top_tenants(data), "budget-burn": budget_burn(data)}
+    charts = {"spend-trend": spend_trend(data), "top-tenants": top_tenants(data), "budget-burn": budget_burn(data)}
+    if data.capacity is not None:
+        from tenantops.notify.report.capacity import capacity_chart
+
+        charts["capacity"] = capacity_chart(data.capacity)
+    return charts

@@ -113,6 +113,22 @@ class SavingRow:
     risk: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class CapacitySummary:
+    """The capacity plan in the report: the fleet's monthly forecast with its 80% interval, the cost to
+    serve one customer as the fleet grows, and the commitments worth making (`tenantops plan` has it all)."""
+
+    months: tuple[str, ...]
+    point_usd: tuple[float, ...]
+    low_usd: tuple[float, ...]
+    high_usd: tuple[float, ...]
+    unit_cost_summary: str
+    curve: tuple[tuple[int, float], ...]  # (customers, USD per customer per month)
+    curve_parts: tuple[tuple[str, tuple[float, ...]], ...]  # component -> USD per customer at each size
+    commitments: tuple[str, ...]
+    commitment_saving_usd_month: float
+
+
 @dataclass(frozen=True)
 class ReportData:
     """The cost report for [period_start, period_end) (UTC days; end exclusive) against the period before."""
@@ -133,6 +149,7 @@ class ReportData:
     currency: str = "USD"
     top_mover_count: int = 5
     extra: dict[str, Any] = field(default_factory=dict)
+    capacity: CapacitySummary | None = None
 
     @property
     def period_days(self) -> int:

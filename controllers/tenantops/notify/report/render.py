@@ -22,6 +22,7 @@ CHART_TITLES = {
     "spend-trend": "Daily cost to serve, this period against the previous one",
     "top-tenants": "Top tenants by cost this period",
     "budget-burn": "Budget burn: month to date and forecast, share of monthly budget",
+    "capacity": "Fleet cost forecast by month (80% interval) and the cost to serve one customer as the fleet grows",
 }
 STATUS_STYLE = {
     BudgetStatus.OVER: ("#fee2e2", "#991b1b"),
