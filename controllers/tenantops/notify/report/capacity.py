@@ -77,7 +77,7 @@ def capacity_chart(summary: CapacitySummary, scenarios: tuple[tuple[str, tuple[f
     bottom.tick_params(labelsize=7, colors=INK)
     bottom.set_xlabel("customers", fontsize=7)
     bottom.set_title("Cost to serve one customer per month", fontsize=9, loc="left")
-    bottom.legend(fontsize=6, frameon=False, ncol=4)
+    bottom.legend(fontsize=6, frameon=False, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.28))
     for ax in (top, bottom):
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
