@@ -79,6 +79,8 @@ def test_untrusted_certificate_is_not_sent_to(tls_server: tuple[int, _Keep, Path
     port, handler, _ = tls_server
     transport = SmtpTransport("127.0.0.1", port, username="mailer", password=Secret("tls-pw"), starttls=True)
     # Retried (an operator may be rotating the certificate) until the outbox gives up and raises an alert.
-    with pytest.raises(TemporaryDeliveryError, match="TLS certificate not trusted"):
+    # Which side reports the untrusted chain first is a race in TLS 1.3 (the client's own verification error,
+    # or the alert it answers for); either way the certificate was not trusted and nothing was sent.
+    with pytest.raises(TemporaryDeliveryError, match=r"TLS (certificate not trusted|failed \(TLSV1_ALERT_UNKNOWN_CA)"):
         transport.send("tenantops@example.com", ["ops@example.com"], b"Subject: hi\r\n\r\nbody\r\n")
     assert handler.messages == []
