@@ -63,8 +63,11 @@ class PostgresServer:
         return f"postgresql://{auth}@{LOOPBACK}:{self.port}/{database}"
 
     def start(self) -> PostgresServer:
+        # fsync off: a throwaway server need not survive a machine crash. synchronous_commit stays on, so a
+        # commit is written before it returns and survives the server being killed (the fault suite stops it
+        # with `immediate` right after a commit; with it off, a loaded machine lost the schema just made).
         options = (f"-p {self.port} -k {self.root} -c listen_addresses={LOOPBACK} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
+                   "-c full_page_writes=off -c max_connections=60")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
         deadline = time.monotonic() + 30
         while not is_listening(self.port) and time.monotonic() < deadline:
