@@ -64,7 +64,9 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, minut
                             history_days=history_days, report_days=report_days), console)
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        demo.request_stop()
+        from tenantops.signals import from_signal
+
+        from_signal(demo.request_stop, "tenantops-demo-stop")
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -37,6 +37,7 @@ from tenantops.config.loader import Config, load_config
 from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.record.http import Health
 from tenantops.record.metrics import ControllerMetrics
+from tenantops.signals import from_signal
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +152,12 @@ class Runner:
         return self._stop.is_set()
 
     def install_signal_handlers(self) -> None:
-        def handler(signum: int, frame: FrameType | None) -> None:
+        def stop_after(signum: int) -> None:
             log.warning("received %s: finishing the current pass, then exiting", signal.Signals(signum).name)
             self.stop()
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            from_signal(lambda: stop_after(signum), "tenantops-stop")  # never set the event on this thread
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)

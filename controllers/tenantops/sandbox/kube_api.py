@@ -110,6 +110,7 @@ from tenantops.sandbox.kube_watch import EventLog, WatchEvent, follow, is_watch,
 from tenantops.sandbox.kubeconfig import write_kubeconfig
 from tenantops.sandbox.ports import LOOPBACK
 from tenantops.sandbox.tls import ServerCertificate, issue
+from tenantops.signals import from_signal
 
 __all__ = ["ApiError", "KubeApiServer", "RequestRecord", "json_merge_patch", "json_patch", "strategic_merge_patch"]
 
@@ -993,7 +994,7 @@ def main(argv: list[str] | None = None) -> None:
         server.add_deployment(namespace, name, replicas)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
+        signal.signal(sig, lambda *_: from_signal(done.set))
     print(server.url, flush=True)
     if args.kubeconfig is not None:
         server.write_kubeconfig(args.kubeconfig)
