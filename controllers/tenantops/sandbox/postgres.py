@@ -108,6 +108,12 @@ class PostgresServer:
         self.execute(f'ALTER DATABASE "{database}" SET default_transaction_read_only = {"on" if on else "off"}')
         self.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' "
                      "AND pid <> pg_backend_pid()")
+        # pg_terminate_backend only signals: wait until those sessions are gone, or a pooled connection that
+        # still answers a ping may die under the next statement.
+        others = f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.execute(others)[0][0]:
+            time.sleep(0.05)
 
     def close(self) -> None:
         self.stop("immediate")
