@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import selectors
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -165,16 +166,23 @@ def test_a_role_policy_reaching_another_tenants_bucket_is_rejected(dev_run: Mock
 
 
 @pytest.fixture
-def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+def analyzer(tmp_path: Path) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     """The pack directory started as the engine starts it: it prints its port and serves the Analyzer."""
     assert POLICY_PACK == ROOT / "infra" / "policy"  # what `tenantops provision` passes to every preview/up
     manifest = yaml.safe_load((POLICY_PACK / "PulumiPolicy.yaml").read_text())
     assert manifest["runtime"] == "python" and manifest["name"] == policy_pack.PACK_NAME
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "controllers"), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, str(POLICY_PACK / "__main__.py")], cwd=POLICY_PACK, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # stderr goes to a file: a pipe nobody reads fills up with the SDKs' import warnings and blocks the pack
+    # before it prints its port.
+    log = tmp_path / "policy-pack.log"
+    with log.open("wb") as err:
+        process = subprocess.Popen([sys.executable, str(POLICY_PACK / "__main__.py")], cwd=POLICY_PACK, env=env,
+                                   stdout=subprocess.PIPE, stderr=err)
     try:
         assert process.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(process.stdout, selectors.EVENT_READ)
+            assert sel.select(timeout=120), f"the pack printed no port: {log.read_text(errors='replace')[-2000:]}"
         port = int(process.stdout.readline())
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             yield analyzer_pb2_grpc.AnalyzerStub(channel)
