@@ -171,7 +171,9 @@ def analyzer(tmp_path: Path) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     assert POLICY_PACK == ROOT / "infra" / "policy"  # what `tenantops provision` passes to every preview/up
     manifest = yaml.safe_load((POLICY_PACK / "PulumiPolicy.yaml").read_text())
     assert manifest["runtime"] == "python" and manifest["name"] == policy_pack.PACK_NAME
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "controllers"), os.environ.get("PYTHONPATH", "")])}
+    # The SDK writes its port to stdout without flushing; the engine's Python host runs packs unbuffered.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "controllers"), os.environ.get("PYTHONPATH", "")])}
     # stderr goes to a file: a pipe nobody reads fills up with the SDKs' import warnings and blocks the pack
     # before it prints its port.
     log = tmp_path / "policy-pack.log"
