@@ -18,6 +18,7 @@ import click
 from tenantops.cli.options import config_options, echo_json, load, require_state, settings_from
 from tenantops.config import Config
 from tenantops.decide.cost.ledger import Ledger
+from tenantops.notify.report.render import safe_cell
 from tenantops.record.database import database_url
 
 _WINDOW = re.compile(r"^([1-9][0-9]{0,3})d$")
@@ -85,13 +86,6 @@ def read_state(path: str) -> dict[str, Any]:
         return {**dict(store.state("cost")), ALERTS_KEY: dict(store.state(alerts.STATE))}
 
 
-def _csv_safe(value: Any) -> Any:
-    """Spreadsheets execute cells starting with = + - @; tenant names must not become formulas."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 @click.command("cost")
 @config_options
 @click.option("--tenant", default=None, help="Only this tenant.")
@@ -131,7 +125,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, tenan
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["tenant"])
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _csv_safe(v) for k, v in row.items()})
+            writer.writerow({k: safe_cell(v) for k, v in row.items()})
         click.echo(buf.getvalue(), nl=False)
         return
     click.echo(f"{'tenant':<22}{'window $':>11}{'prev $':>11}{'MTD $':>11}{'budget $':>10}{'forecast $ (80%)':>30}"

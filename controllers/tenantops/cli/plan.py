@@ -25,6 +25,7 @@ from tenantops.config.kinds.capacity import load_scenarios
 from tenantops.decide.capacity.plan import BUCKETS, CapacityPlan, plan_for
 from tenantops.decide.capacity.scenarios import Monthly
 from tenantops.decide.cost.ledger import Ledger
+from tenantops.notify.report.render import safe_cell
 from tenantops.record.database import database_url
 
 
@@ -79,12 +80,6 @@ def _csv_rows(plan: CapacityPlan) -> list[dict[str, Any]]:
     for s in plan.scenarios:
         add("scenario", s.name, "usd", s.fleet)
     return rows
-
-
-def _csv_safe(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def _text(plan: CapacityPlan) -> list[str]:
@@ -240,5 +235,5 @@ def _csv_text(plan: CapacityPlan) -> str:
     writer = csv.DictWriter(buf, fieldnames=["section", "name", "unit", "month", "point", "low", "high"])
     writer.writeheader()
     for row in _csv_rows(plan):
-        writer.writerow({k: _csv_safe(v) for k, v in row.items()})
+        writer.writerow({k: safe_cell(v) for k, v in row.items()})
     return buf.getvalue()
