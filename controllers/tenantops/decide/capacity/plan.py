@@ -265,8 +265,8 @@ def _spot(tenants: Sequence[Tenant], plans: Mapping[str, TenantPlan], spec: Capa
     return out
 
 
-def _commitments(tenants: Sequence[Tenant], history: Mapping[str, History], plans: Mapping[str, TenantPlan],
-                 spec: CapacitySpec, pricing: PricingSpec, allocation: AllocationSpec,
+def _commitments(tenants: Sequence[Tenant], history: Mapping[str, History], spec: CapacitySpec,
+                 pricing: PricingSpec, allocation: AllocationSpec,
                  trend: float) -> tuple[list[CommitmentAdvice], list[str]]:
     out: list[CommitmentAdvice] = []
     notes: list[str] = []
@@ -353,7 +353,7 @@ def build_plan(tenants: Sequence[Tenant], history: Mapping[str, History], pricin
     curve = unit_cost.curve(fleet_now, spec.sizes, spec.shared_per_node_share, spec.pool_target_utilisation)
     run_rate = _fleet_run_rate(history, today)
     trend = (fleet.point[1] / (run_rate * _days_in(keys[1])) if len(keys) > 1 and run_rate > 0 else 1.0)
-    advice, more = _commitments(tenants, history, plans, spec, pricing, allocation, trend)
+    advice, more = _commitments(tenants, history, spec, pricing, allocation, trend)
     notes.extend(more)
     return CapacityPlan(now, tuple(keys), tuple(plans[t.id] for t in tenants if t.id in plans), buckets, fleet,
                         tuple(results), curve, tuple(advice), tuple(_spot(tenants, plans, spec, pricing, allocation)),
