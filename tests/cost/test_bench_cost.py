@@ -22,7 +22,8 @@ def test_backtest_prints_precision_recall_and_forecast_lead(tmp_path: Path) -> N
     shutil.copy(traces() / "nyc_taxi.csv", tmp_path)
     result = CliRunner().invoke(command, ["--traces", str(tmp_path), "--trials", "1", "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # progress goes to stderr: stdout stays one JSON document
+    assert "bench cost: [1/1] nyc_taxi" in result.stderr
     daily = data["summary"]["detector"]["daily_1"]
     assert daily["tp"] + daily["fn"] > 0 and daily["recall"] is not None
     # A trace with daily and weekly cycles: doubling a day's spend is caught, and overruns are forecast ahead of time.

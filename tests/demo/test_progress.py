@@ -31,3 +31,14 @@ def test_a_backtest_under_json_prints_progress_on_stderr_and_only_json_on_stdout
     assert result.exit_code == 0, result.output
     json.loads(result.stdout)  # stdout is one JSON document
     assert "rightsize --backtest: [2/2]" in result.stderr
+
+
+def test_a_benchmark_under_json_prints_progress_on_stderr_and_only_json_on_stdout() -> None:
+    result = CliRunner().invoke(cli, ["bench", "catalog", "--tenants", "20", "--tenants", "40", "--repeat", "1",
+                                      "--policies", str(REPO / "policies"), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["rows"]
+    assert [r["tenants"] for r in rows] == [20, 40]
+    lines = result.stderr.splitlines()
+    assert lines[0] == "bench catalog: 2 catalogue sizes, each loaded 1x"
+    assert lines[1].startswith("bench catalog: [1/2] 20 tenants (") and lines[2].startswith("bench catalog: [2/2] 40")

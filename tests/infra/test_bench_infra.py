@@ -11,7 +11,9 @@ from tenantops.cli.main import main
 
 def test_bench_infra_counts_every_tenant(capsys: pytest.CaptureFixture[str]) -> None:
     main(["bench", "infra", "--tenants", "6", "--json"])
-    result = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert "bench infra: [1/1] 6 tenants" in captured.err
     assert result["tenants_exported"] == 6
     assert result["pool_tenants"] + result["silo_tenants"] == 6
     assert result["silo_tenants"] >= 1  # the synthetic catalogue has silo enterprise tenants

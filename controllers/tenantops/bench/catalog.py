@@ -13,6 +13,7 @@ import click
 import yaml
 
 from tenantops.cli.options import echo_json
+from tenantops.cli.progress import Progress
 from tenantops.config import load_config
 
 _TIERS = ("free", "pro", "enterprise")
@@ -49,6 +50,8 @@ def synthetic_catalog(tenants: int) -> dict[str, Any]:
 def command(counts: tuple[int, ...], policies: str, repeat: int, as_json: bool) -> None:
     """Time loading and validating synthetic catalogues of N tenants (median of --repeat runs)."""
     rows = []
+    progress = Progress("bench catalog", len(counts))
+    progress.start(f"{len(counts)} catalogue sizes, each loaded {repeat}x")
     with tempfile.TemporaryDirectory() as tmp:
         for n in counts:
             path = Path(tmp) / f"catalog-{n}.yaml"
@@ -64,6 +67,7 @@ def command(counts: tuple[int, ...], policies: str, repeat: int, as_json: bool) 
             tracemalloc.stop()
             rows.append({"tenants": n, "median_seconds": round(statistics.median(times), 3),
                          "peak_mib": round(peak / 2**20, 1)})
+            progress.step(f"{n} tenants")
             if not as_json:
                 click.echo(f"{n:>7} tenants: load+validate {rows[-1]['median_seconds']:.3f} s "
                            f"(median of {repeat}), peak {rows[-1]['peak_mib']} MiB", err=False)

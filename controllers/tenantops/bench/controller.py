@@ -21,7 +21,7 @@ import time
 import tracemalloc
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ import click
 from tenantops.bench.catalog import synthetic_catalog
 from tenantops.bench.record import Databases, describe, measure_record
 from tenantops.cli.options import echo_json
+from tenantops.cli.progress import Progress
 from tenantops.config import Config
 from tenantops.config.catalog import CatalogSpec
 from tenantops.config.loader import load_policies
@@ -80,12 +81,16 @@ def floor_seconds(url: str, config: Config, now: datetime) -> tuple[float, int]:
     return time.perf_counter() - started, series
 
 
-def measure(n: int, policies: str, repeat: int, workdir: Path, databases: Databases | None = None) -> dict[str, Any]:
+def measure(n: int, policies: str, repeat: int, workdir: Path, databases: Databases | None = None,
+            say: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
+    """One N: backfill, `repeat` timed pass/floor pairs, a traced pass, the record stage; `say` hears each
+    phase as it starts (at 10,000 tenants the backfill alone takes minutes)."""
     loaded = load_policies(policies)
     config = Config(CatalogSpec.model_validate(synthetic_catalog(n)), loaded)
     end = float(int(time.time()) - 30)
     now = datetime.fromtimestamp(end, UTC)
     prep = time.perf_counter()
+    say(f"{n} tenants: backfilling Prometheus")
     with PrometheusServer() as prom:
         prom.stop()
         prom.backfill(bench_series(config, end))
@@ -94,6 +99,7 @@ def measure(n: int, policies: str, repeat: int, workdir: Path, databases: Databa
         deciders = build_deciders()
         store = StateStore(workdir / f"state-{n}.db")
         reconciler = Reconciler(PrometheusSource(prom.url, timeout=300), store, deciders)
+        say(f"{n} tenants: timing the pass and its floor {repeat}x")
         floor_seconds(prom.url, config, now)  # warm Prometheus's caches once for both sides
         passes, floors, queries = [], [], []
         result = None
@@ -107,11 +113,14 @@ def measure(n: int, policies: str, repeat: int, workdir: Path, databases: Databa
             gc.collect()
             seconds, series = floor_seconds(prom.url, config, now)
             floors.append(seconds)
+        say(f"{n} tenants: a pass under tracemalloc (peak memory)")
         tracemalloc.start()
         reconciler.run_pass(config, now, dry_run=True)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         store.close()
+        if databases is not None:
+            say(f"{n} tenants: record stage on {', '.join(databases.names)}")
         record = measure_record(prom.url, config, now, databases) if databases is not None else None
     assert result is not None
     ok_readings = sum(1 for wm in result.snapshot for r in wm.readings.values() if r.ok)
@@ -146,10 +155,13 @@ def command(counts: tuple[int, ...], policies: str, repeat: int, databases: tupl
     """One dry-run pass over N tenants against a real backfilled Prometheus: time, queries, memory, floor."""
     logging.getLogger("tenantops").setLevel(logging.WARNING)
     rows = []
+    progress = Progress("bench controller", len(counts))
+    progress.start(f"{len(counts)} tenant counts: {', '.join(map(str, counts))}")
     with tempfile.TemporaryDirectory(prefix="tenantops-bench-") as tmp, contextlib.ExitStack() as stack:
         stores = Databases(databases, Path(tmp), stack) if databases else None
         for n in counts:
-            row = measure(n, policies, repeat, Path(tmp), stores)
+            row = measure(n, policies, repeat, Path(tmp), stores, say=progress.start)
+            progress.step(f"{n} tenants")
             row["pass_vs_floor"] = round(row["pass_s"] / row["floor_s"], 2) if row["floor_s"] else None
             rows.append(row)
             if not as_json:

@@ -30,6 +30,7 @@ from typing import Any
 import click
 
 from tenantops.cli.options import echo_json
+from tenantops.cli.progress import Progress
 from tenantops.decide.cost.anomaly import daily_baseline, hourly_baseline, judge
 from tenantops.decide.cost.forecast import fit, forecast_month
 
@@ -195,6 +196,8 @@ def command(traces_dir: str | None, seed: int, trials: int, as_json: bool) -> No
     rows = []
     totals = {(g, s): Score() for g in ("daily", "hourly") for s in SIZES}
     forecasts: list[dict[str, Any]] = []
+    progress = Progress("bench cost", len(files))
+    progress.start(f"{len(files)} traces, {trials} trials per anomaly size and granularity")
     for path in files:
         hour0, hours = load_hourly(path)
         _day0, days = to_daily(hour0, hours)
@@ -219,6 +222,7 @@ def command(traces_dir: str | None, seed: int, trials: int, as_json: bool) -> No
         fc = backtest_forecast(days, rng)
         forecasts += [{"trace": path.stem, **f} for f in fc]
         rows.append(row)
+        progress.step(path.stem)
     overruns = [f for f in forecasts if f["overran"]]
     early = [f["days_early"] for f in overruns if f["days_early"] is not None]
     steady = [f for f in forecasts if f["scenario"] == "steady"]

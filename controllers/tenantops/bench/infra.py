@@ -19,6 +19,7 @@ import yaml
 
 from tenantops.bench.catalog import synthetic_catalog
 from tenantops.cli.options import echo_json
+from tenantops.cli.progress import Progress
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -69,7 +70,13 @@ def _isolation(mocked: Any, catalog: str, policies: str) -> dict[str, Any]:
 def command(tenants: int, policies: str, memory: bool, isolation_catalog: str | None, as_json: bool) -> None:
     """Time the Pulumi program for N tenants under Pulumi mocks and count the resources it registers."""
     mocked = _mocked()
-    isolation = _isolation(mocked, isolation_catalog, policies) if isolation_catalog else None
+    progress = Progress("bench infra", 2 if isolation_catalog else 1)
+    isolation = None
+    if isolation_catalog:
+        progress.start(f"isolation proof for {isolation_catalog} on moto")
+        isolation = _isolation(mocked, isolation_catalog, policies)
+        progress.step("isolation proof")
+    progress.start(f"the Pulumi program for {tenants} tenants under mocks")
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Path(tmp) / "catalog.yaml"
         catalog.write_text(yaml.safe_dump(synthetic_catalog(tenants), sort_keys=False), encoding="utf-8")
@@ -81,6 +88,7 @@ def command(tenants: int, policies: str, memory: bool, isolation_catalog: str | 
         peak = tracemalloc.get_traced_memory()[1] if memory else None
         if memory:
             tracemalloc.stop()
+    progress.step(f"{tenants} tenants")
     custom = [r for r in run.resources if r.custom]
     kinds = Counter(r.type for r in custom)
     models = Counter(t["isolation"] for t in run.outputs["tenants"].values())
