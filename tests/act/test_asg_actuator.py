@@ -14,8 +14,8 @@ from botocore.config import Config
 from tenantops.act.asg import AsgActuator
 from tenantops.act.base import OutcomeStatus
 from tenantops.act.retry import CallFailed, RetryPolicy
-from tenantops.observe.replicas import ReplicaCount
 from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
+from tenantops.structs.replicas import ReplicaCount
 
 from .builders import RecordingSleep
 

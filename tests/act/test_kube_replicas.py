@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tenantops.observe.kube_replicas import KubeReplicaReader
-from tenantops.observe.replicas import ReplicaCount
 from tenantops.structs.plan import ScaleTarget, TargetKind
+from tenantops.structs.replicas import ReplicaCount
 
 from .builders import apps_api
 

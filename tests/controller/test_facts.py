@@ -18,8 +18,9 @@ from tenantops.decide.base import PassInput
 from tenantops.decide.facts import SUMMARY_AFTER, FactsDecider
 from tenantops.engine.reconcile import restrict
 from tenantops.observe.facts import REPORTED, FactChecker, SaneLimits
-from tenantops.observe.replicas import LiveReplicas, ReplicaCount
+from tenantops.observe.replicas import LiveReplicas
 from tenantops.structs.plan import ScaleTarget, TargetKind
+from tenantops.structs.replicas import ReplicaCount
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
 
 from .conftest import shared_config

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tenantops.config import Config
-from tenantops.decide.rightsizing.history import UsageHistory
 from tenantops.engine.inputs import HistoryRefresh
+from tenantops.structs.usage import UsageHistory
 
 from .conftest import shared_config
 

@@ -18,9 +18,10 @@ from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.facts import FactsDecider
 from tenantops.engine.reconcile import Reconciler
 from tenantops.engine.runner import Runner
-from tenantops.observe.replicas import LiveReplicas, ReplicaCount
+from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import ScaleTarget, TargetKind
+from tenantops.structs.replicas import ReplicaCount
 from tenantops.structs.snapshot import Snapshot
 
 from .conftest import FaultLedger

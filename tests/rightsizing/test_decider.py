@@ -11,9 +11,8 @@ import pytest
 from tenantops.config import Config, load_config
 from tenantops.decide.base import PassInput
 from tenantops.decide.rightsizing import RequestPatch, RightsizingDecider, make_decider
-from tenantops.decide.rightsizing.history import Series, UsageHistory
-from tenantops.decide.rightsizing.recommender import OomKill
 from tenantops.structs.snapshot import Reading, Snapshot, WorkloadMetrics
+from tenantops.structs.usage import OomKill, Series, UsageHistory
 
 from .helpers import times
 

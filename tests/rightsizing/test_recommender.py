@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenantops.decide.rightsizing.recommender import OomKill, oom_bump, recommend
+from tenantops.decide.rightsizing.recommender import oom_bump, recommend
+from tenantops.structs.usage import OomKill
 
 from .helpers import DAY, NOW, cpu_params, day_night, memory_params, times
 

@@ -40,8 +40,8 @@ from tenantops.act.retry import (
     finish,
     status_of,
 )
-from tenantops.observe.replicas import ReplicaCount
 from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
+from tenantops.structs.replicas import ReplicaCount
 
 log = logging.getLogger(__name__)
 

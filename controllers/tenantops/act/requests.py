@@ -30,7 +30,7 @@ from kubernetes.client.exceptions import ApiException
 from tenantops.act.base import OutcomeStatus
 from tenantops.act.kubeclient import KubeTarget, api_client
 from tenantops.config.kinds.common import parse_quantity
-from tenantops.decide.rightsizing.units import cpu_quantity, memory_quantity
+from tenantops.quantities import quantity
 from tenantops.structs.requests import RequestPatch
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,8 @@ def split_requests(
         chosen = names[0] if len(items) == 1 else workload
         return {chosen: dict(wanted)}
     out: dict[str, dict[str, str]] = {name: {} for name in names}
-    for resource, quantity in wanted.items():
-        total = parse_quantity(quantity)
+    for resource, text in wanted.items():
+        total = parse_quantity(text)
         current = []
         for c in items:
             value = _resources(c, "requests").get(resource)
@@ -96,12 +96,8 @@ def split_requests(
             if weight <= 0:  # a container without a request of this resource keeps having none
                 continue
             share = total * weight / sum(weights)
-            out[name][resource] = _format(resource, share)
+            out[name][resource] = quantity(resource, share)
     return out
-
-
-def _format(resource: str, value: float) -> str:
-    return cpu_quantity(value) if resource == "cpu" else memory_quantity(value)
 
 
 def _per_container(containers: Iterable[Any], patch: RequestPatch) -> dict[str, dict[str, str]]:
@@ -134,9 +130,9 @@ def fit_to_limits(containers: Iterable[Any], wanted: Mapping[str, Mapping[str, s
         container = by_name[name]
         old_requests, old_limits = _resources(container, "requests"), _resources(container, "limits")
         change = ContainerChange(dict(requests), {}, [])
-        for resource, quantity in requests.items():
+        for resource, text in requests.items():
             try:
-                new = parse_quantity(quantity)
+                new = parse_quantity(text)
                 limit = parse_quantity(old_limits[resource]) if resource in old_limits else None
                 old = parse_quantity(old_requests[resource]) if resource in old_requests else None
             except ValueError as exc:
@@ -145,11 +141,11 @@ def fit_to_limits(containers: Iterable[Any], wanted: Mapping[str, Mapping[str, s
                 continue
             if raise_limits:
                 factor = new / old if old else new / limit
-                change.limits[resource] = _format(resource, max(new, limit * factor))
+                change.limits[resource] = quantity(resource, max(new, limit * factor))
             else:
                 change.requests[resource] = old_limits[resource]
                 change.capped.append(f"{name} {resource} request capped at its limit {old_limits[resource]} "
-                                     f"(wanted {quantity})")
+                                     f"(wanted {text})")
         out[name] = change
     return out
 

@@ -26,8 +26,8 @@ from tenantops.config.errors import ConfigError, ConfigIssue
 from tenantops.config.kinds.rightsizing import RightsizingSpec
 from tenantops.decide.rightsizing.backtest import BacktestResult, backtest
 from tenantops.decide.rightsizing.params import resource_params
-from tenantops.decide.rightsizing.recommender import Resource
 from tenantops.sim.trace import default_traces_dir, read_samples
+from tenantops.structs.usage import Resource
 
 GOAL_MEDIAN, GOAL_MAX = 0.8, 1.0
 
@@ -257,7 +257,7 @@ def _parse_at(text: str | None) -> datetime:
 
 
 def _print_recommendations(findings: dict[str, Any]) -> None:
-    from tenantops.decide.rightsizing.vpa_status import quantity
+    from tenantops.quantities import quantity
 
     def q(resource: str, value: float | None) -> str:
         return "-" if value is None else quantity("cpu" if resource == "cpu" else "memory", value)

@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from tenantops.config.loader import Config
 from tenantops.structs.plan import Alert, Decision, ScaleAction
 from tenantops.structs.requests import RequestPatch
 from tenantops.structs.snapshot import Snapshot
-
-if TYPE_CHECKING:  # the right-sizing package imports this module: name its type without importing it
-    from tenantops.decide.rightsizing.history import UsageHistory
+from tenantops.structs.usage import UsageHistory
 
 JsonValue = Any
 """A value the engine can store as JSON (dicts, lists, str, numbers, bool, None)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from tenantops.config.loader import Config
 from tenantops.decide.base import PassInput
-from tenantops.decide.rightsizing.history import UsageHistory
+from tenantops.structs.usage import UsageHistory
 
 log = logging.getLogger(__name__)
 

@@ -193,14 +193,12 @@ def post_pass_hooks(
             courier.submit("alertmanager:active", lambda: resend_active(result))
 
         def queue_reports(result: PassResult) -> None:
-            from tenantops.decide import alerts
-            from tenantops.decide.cost.ledger import Ledger
             from tenantops.notify import enqueue_due_reports
+            from tenantops.record.ledger import committed_ledger
 
             # A copy of the committed state: building the report may run on the courier's thread while
             # the next pass commits.
-            ledger = Ledger(dict(store.state("cost")), alerts=dict(store.state(alerts.STATE))) \
-                if store is not None else None
+            ledger = committed_ledger(store.state) if store is not None else None
 
             def build() -> None:
                 queued = enqueue_due_reports(current_config(), database_url(settings), result.at, ledger=ledger,

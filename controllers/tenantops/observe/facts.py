@@ -33,8 +33,9 @@ from datetime import datetime
 
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
-from tenantops.observe.replicas import READY, REPLICAS, LiveRead, LiveReplicas, ReplicaCount
+from tenantops.observe.replicas import READY, REPLICAS, LiveRead, LiveReplicas
 from tenantops.structs.plan import ScaleTarget
+from tenantops.structs.replicas import ReplicaCount
 from tenantops.structs.snapshot import (
     UNTRUSTED,
     Hold,

@@ -19,8 +19,8 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tenantops.observe.replicas import ReplicaCount
 from tenantops.structs.plan import ScaleTarget, TargetKind
+from tenantops.structs.replicas import ReplicaCount
 
 log = logging.getLogger(__name__)
 

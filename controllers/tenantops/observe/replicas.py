@@ -16,16 +16,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tenantops.structs.plan import ScaleTarget, TargetKind
+from tenantops.structs.replicas import ReplicaCount
 
 log = logging.getLogger(__name__)
 
 REPLICAS, READY = "replicas", "ready_replicas"
-
-
-@dataclass(frozen=True, slots=True)
-class ReplicaCount:
-    desired: int
-    ready: int
 
 
 class ReplicaReader(Protocol):

@@ -22,10 +22,9 @@ from prometheus_api_client import PrometheusConnect
 
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
-from tenantops.decide.rightsizing.history import HistoryKey, Series, UsageHistory
-from tenantops.decide.rightsizing.recommender import OomKill
 from tenantops.endpoints import Unreachable, unreachable
 from tenantops.observe.prom_client import PrometheusAccess, connect
+from tenantops.structs.usage import HistoryKey, OomKill, Series, UsageHistory
 
 log = logging.getLogger(__name__)
 

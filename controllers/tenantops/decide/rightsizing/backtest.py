@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tenantops.decide.rightsizing.estimator import DAY, HOUR, Array, decay_weights, weighted_percentile
+from tenantops.decide.rightsizing.estimator import DAY, HOUR, decay_weights, weighted_percentile
 from tenantops.decide.rightsizing.recommender import Recommendation, ResourceParams, recommend
+from tenantops.structs.usage import Array
 
 VPA_PERCENTILES = (0.5, 0.8, 0.9, 0.95, 0.99, 1.0)
 VPA_MARGIN = 0.15

@@ -37,12 +37,12 @@ import numpy as np
 
 from tenantops.decide.rightsizing.estimator import (
     DAY,
-    Array,
     decay_weights,
     hour_of_day,
     hourly_profiles,
     weighted_percentiles,
 )
+from tenantops.structs.usage import Array
 
 CALIBRATION_DAYS = 7
 CALIBRATION_SAFETY = 0.6

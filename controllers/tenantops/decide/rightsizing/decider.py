@@ -29,17 +29,17 @@ from tenantops.config.kinds.cost import RegionPrices
 from tenantops.config.kinds.rightsizing import RightsizingSpec
 from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
 from tenantops.decide.rightsizing.guardrails import plan_step
-from tenantops.decide.rightsizing.history import UsageHistory
 from tenantops.decide.rightsizing.instances import recommend_instance
 from tenantops.decide.rightsizing.params import resource_params
 from tenantops.decide.rightsizing.pricing import region_prices, request_cost_month
-from tenantops.decide.rightsizing.recommender import Recommendation, Resource, recommend
-from tenantops.decide.rightsizing.vpa_status import quantity
+from tenantops.decide.rightsizing.recommender import Recommendation, recommend
 from tenantops.decide.rightsizing.vpa_status import status as vpa_status
+from tenantops.quantities import quantity
 from tenantops.structs.naming import asg_name
 from tenantops.structs.naming import namespace as tenant_namespace
 from tenantops.structs.plan import Decision
 from tenantops.structs.requests import RequestPatch
+from tenantops.structs.usage import Resource, UsageHistory
 
 RESOURCES: tuple[Resource, ...] = ("cpu", "memory")
 HOUR_SECONDS = 3600.0

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-Array = npt.NDArray[np.float64]
+from tenantops.structs.usage import Array
 
 HOUR = 3600.0
 DAY = 86400.0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tenantops.config.kinds.common import parse_quantity
 from tenantops.config.kinds.rightsizing import RightsizingSpec
-from tenantops.decide.rightsizing.recommender import Resource, ResourceParams
+from tenantops.decide.rightsizing.recommender import ResourceParams
+from tenantops.structs.usage import Resource
 
 
 def resource_params(spec: RightsizingSpec, resource: Resource, *, daily_schedule: bool | None = None) -> ResourceParams:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from tenantops.decide.rightsizing.calibration import Calibrated, calibrate
-from tenantops.decide.rightsizing.estimator import DAY, HOUR, Array, decay_weights, weighted_percentile
+from tenantops.decide.rightsizing.estimator import DAY, HOUR, decay_weights, weighted_percentile
+from tenantops.structs.usage import Array, OomKill, Resource
 
-Resource = Literal["cpu", "memory"]
 MIB = float(2**20)
 
 
@@ -52,14 +51,6 @@ class ResourceParams:
             raise ValueError("half_life_hours and lookback_days must be positive")
         if self.margin < 0 or self.minimum < 0:
             raise ValueError("margin and minimum must not be negative")
-
-
-@dataclass(frozen=True, slots=True)
-class OomKill:
-    """A container killed for memory: when, and how much it was using (or its limit) at that moment."""
-
-    at: float  # unix seconds
-    usage: float  # bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tenantops.decide.rightsizing.recommender import Recommendation, Resource
-from tenantops.decide.rightsizing.units import cpu_quantity, memory_quantity
-
-
-def quantity(resource: Resource, value: float) -> str:
-    """A request as the Kubernetes quantity written for it (`250m`, `512Mi`), rounded up."""
-    return cpu_quantity(value) if resource == "cpu" else memory_quantity(value)
+from tenantops.decide.rightsizing.recommender import Recommendation
+from tenantops.quantities import quantity
+from tenantops.structs.usage import Resource
 
 
 def container_recommendation(container: str, recs: Mapping[Resource, Recommendation | None],

@@ -266,11 +266,10 @@ def period_alerts(ledger: Ledger, start: date, end: date, tenants: set[str] | No
 def load_ledger(state_path: str | Path) -> Ledger:
     """The cost ledger as the controller last committed it (read-only use of its state database)."""
     from tenantops.record.database import may_exist
+    from tenantops.record.ledger import committed_ledger
     from tenantops.record.store import StateStore
 
     if not may_exist(state_path):
         return Ledger({})
     with StateStore(state_path) as store:
-        from tenantops.decide import alerts
-
-        return Ledger(dict(store.state("cost")), alerts=dict(store.state(alerts.STATE)))
+        return committed_ledger(store.state)

@@ -2,6 +2,8 @@
 
 Fetching (Prometheus range queries) lives in `tenantops.observe.usage_history`; this module only holds
 the result, so the decider stays a pure function of its inputs and tests can build histories by hand.
+It is a value the pass input carries (`PassInput.usage_history`), so it lives with the other values
+observe, the engine and decide share, not inside the right-sizing concern that reads it.
 """
 
 from __future__ import annotations
@@ -9,11 +11,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
-from tenantops.decide.rightsizing.estimator import Array
-from tenantops.decide.rightsizing.recommender import OomKill, Resource
+Array = npt.NDArray[np.float64]
+"""Samples or weights, float64 (unix seconds, cores, bytes)."""
+
+Resource = Literal["cpu", "memory"]
+"""A resource a workload requests per pod."""
+
+@dataclass(frozen=True, slots=True)
+class OomKill:
+    """A container killed for memory: when, and how much it was using (or its limit) at that moment."""
+
+    at: float  # unix seconds
+    usage: float  # bytes
+
 
 HistoryKey = tuple[str, str, Resource]
 """(tenant id, workload name, resource)."""
