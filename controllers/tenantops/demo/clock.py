@@ -12,6 +12,12 @@ replay started is stored at its trace times, which are wall times there: the map
 before `origin`.
 
     trace(w) = origin_trace + (w - origin_wall) * factor        for w >= origin_wall
+
+Where the history ends (`replay_origin`) is at a fixed phase of the UTC week, not "now": which recorded
+minute falls on which UTC hour, day and weekday decides the daily and hourly cost the anomaly detector
+judges (its baselines are the same weekday, and weekdays apart from weekends), so a history laid before
+the wall clock found two anomalies at one hour and none at the next. Laid at a fixed phase, every run
+replays the same month; the trace clock then runs behind the wall clock by up to a week.
 """
 
 from __future__ import annotations
@@ -25,6 +31,18 @@ from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.observe.source import MetricsSource
 from tenantops.structs.snapshot import Reading, Snapshot, WorkloadMetrics
+
+WEEK = 7 * 86400.0
+_MONDAY = 4 * 86400.0  # 1970-01-05, the first Monday of the epoch (1970-01-01 was a Thursday)
+REPLAY_WEEKDAY = 1  # Tuesday (Monday = 0)
+REPLAY_TIME = 12 * 3600.0 + 24 * 60.0  # 12:24 UTC
+
+
+def replay_origin(latest: float, weekday: int = REPLAY_WEEKDAY, time_of_day: float = REPLAY_TIME) -> float:
+    """The last instant at or before `latest` (epoch seconds) on `weekday` at `time_of_day` UTC: where the
+    demo's history ends and its replay begins, the same phase of the week whenever the demo runs."""
+    phase = _MONDAY + weekday * 86400.0 + time_of_day
+    return latest - (latest - phase) % WEEK
 
 
 @dataclass

@@ -30,7 +30,7 @@ from rich.live import Live
 from tenantops.act.base import OutcomeStatus
 from tenantops.config import Config, load_config
 from tenantops.config.settings import Secret, Settings
-from tenantops.demo.clock import TraceClock, TraceTimeSource
+from tenantops.demo.clock import TraceClock, TraceTimeSource, replay_origin
 from tenantops.demo.history import HOUR, HistoryGrid, HistorySource, history_series, seed_cost
 from tenantops.demo.stack import DemoStack, StackOptions
 from tenantops.demo.timescale import write_compressed, write_history_config
@@ -270,10 +270,14 @@ class Demo:
         specs = plan_workloads(config, traces, (duration + 30.0) * opts.speed, history_minutes=opts.history_days * 1440)
         self.specs = specs
         # History ends before now (trace time = wall time up to there) and the replay continues it from that
-        # instant. It ends more than Prometheus' 5-minute lookback before the replay's first query: a
-        # backfill carries no staleness markers, so a history pod's last request sample would otherwise
-        # count as a running pod in every instant query of the first five wall minutes.
-        history_end = time.time() - HISTORY_GAP_SECONDS
+        # instant, the same phase of the UTC week in every run (`replay_origin`: the month the report shows
+        # and its anomalies do not move with the hour the demo is started at). It ends more than
+        # Prometheus' 5-minute lookback before the replay's first query: a backfill carries no staleness
+        # markers, so a history pod's last request sample would otherwise count as a running pod in every
+        # instant query of the first five wall minutes.
+        history_end = replay_origin(time.time() - HISTORY_GAP_SECONDS)
+        say(f"history ends and the replay starts at {datetime.fromtimestamp(history_end, UTC):%a %Y-%m-%d %H:%M} "
+            "UTC (trace time; the same time of the week in every run)")
         clock = TraceClock(origin_trace=history_end, factor=self.factor, origin_wall=history_end)
         grid = HistoryGrid.build(history_end, opts.history_days, opts.dense_days) if opts.history_days > 0 else None
         # boto3 inside the controller must never pick up real credentials for the local moto endpoint.
