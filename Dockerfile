@@ -1,6 +1,8 @@
 # The tenantops controller image: `docker build -t tenantops/controller:0.1.0 .`
 # Runs as a non-root user and writes nothing to its root filesystem (state, HOME and caches live on
 # mounted volumes), so the Deployment can set readOnlyRootFilesystem.
+# Only the product distribution is installed: no lab (tools/tenantops-lab: local servers, demo, benchmarks),
+# no `infra` extra (the Pulumi SDKs; the controller never provisions).
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -3,8 +3,10 @@
 #   - Debian packages the tests and the demo start on free loopback ports (prometheus, prometheus-alertmanager,
 #     postgresql), and kubectl (kubernetes-client), with apt when one is missing; their system services are
 #     never started, stopped or killed;
-#   - a project virtual environment `.venv/` (PEP 668: Debian's Python refuses global pip installs) with the
-#     package and its development tools, editable, so two clones never share an install.
+#   - a project virtual environment `.venv/` (PEP 668: Debian's Python refuses global pip installs) with both
+#     distributions of this repository, editable, so two clones never share an install: the product
+#     (`tenantops`, with its `infra` extra for the Pulumi program and its `dev` test tools) and the lab
+#     (`tools/tenantops-lab`: local servers, demo, benchmarks; it adds `tenantops demo|bench|faults`).
 # Safe to run again: each step is skipped when it is already done for this clone's pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,14 +51,15 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 stamp="$venv/.tenantops-stamp"
-want="$("$venv/bin/python" --version 2>&1) $root $(sha256sum pyproject.toml | cut -d' ' -f1)"
+lab="tools/tenantops-lab"
+want="$("$venv/bin/python" --version 2>&1) $root $(cat pyproject.toml "$lab/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
-   || ! "$venv/bin/python" -c "import tenantops, sys; sys.exit(0 if tenantops.__file__.startswith('$root/') else 1)" >/dev/null 2>&1; then
-  say "installing tenantops and its test tools into .venv/ (pip; first run takes a few minutes)"
+   || ! "$venv/bin/python" -c "import tenantops, tenantops_lab, sys; sys.exit(0 if all(m.__file__.startswith('$root/') for m in (tenantops, tenantops_lab)) else 1)" >/dev/null 2>&1; then
+  say "installing tenantops, the lab ($lab) and the test tools into .venv/ (pip; first run takes a few minutes)"
   "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q --upgrade pip >/dev/null
   log="$venv/pip-install.log"
   set +e
-  "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -e ".[dev]" 2>&1 \
+  "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -e ".[dev,infra]" -e "./$lab" 2>&1 \
     | tee "$log" | grep --line-buffered -E '^(Collecting|Successfully installed)' | sed -u 's/^/setup:   /'
   status="${PIPESTATUS[0]}"
   set -e

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from tenantops.sandbox.moto_server import FAKE_CREDENTIALS, MotoServer
-from tenantops.sandbox.prometheus import PrometheusServer, SeriesLike
-from tenantops.sandbox.smtp import SmtpServer
+from tenantops_lab.sandbox.moto_server import FAKE_CREDENTIALS, MotoServer
+from tenantops_lab.sandbox.prometheus import PrometheusServer, SeriesLike
+from tenantops_lab.sandbox.smtp import SmtpServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,7 +80,7 @@ def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def kube_api() -> Iterator[Any]:
-    from tenantops.sandbox.kube_api import KubeApiServer
+    from tenantops_lab.sandbox.kube_api import KubeApiServer
 
     with KubeApiServer() as server:
         yield server
@@ -96,7 +96,7 @@ def traces_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Any]:
-    from tenantops.sandbox.postgres import PostgresServer
+    from tenantops_lab.sandbox.postgres import PostgresServer
 
     with PostgresServer() as server:
         yield server

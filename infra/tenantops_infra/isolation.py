@@ -141,18 +141,18 @@ def widen(grant: TenantGrant, resource: str) -> TenantGrant:
     return TenantGrant(grant.tenant_id, grant.bucket, grant.role_name, grant.trust_policy, json.dumps(policy))
 
 
-def prove_on_moto_server(grants: list[TenantGrant], endpoint_url: str, region: str = "us-east-1") -> IsolationReport:
-    """`prove_isolation` against a running moto server (`tenantops.sandbox.moto_server.MotoServer`)."""
+def prove_on_moto_server(grants: list[TenantGrant], endpoint_url: str, credentials: Mapping[str, str],
+                         region: str = "us-east-1") -> IsolationReport:
+    """`prove_isolation` against a running moto server (e.g. the lab's `MotoServer`), as the account whose
+    `credentials` (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) are given."""
     import urllib.request
 
     import boto3
 
-    from tenantops.sandbox.moto_server import FAKE_CREDENTIALS
-
     admin = {
-        "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "aws_session_token": FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": credentials["AWS_SESSION_TOKEN"],
     }
 
     def client(service: str, **credentials: str) -> Any:

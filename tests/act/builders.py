@@ -5,8 +5,8 @@ from __future__ import annotations
 from kubernetes import client
 
 from tenantops.act.kubeclient import api_client
-from tenantops.sandbox.kube_api import KubeApiServer
 from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
+from tenantops_lab.sandbox.kube_api import KubeApiServer
 
 
 def apps_api(server: KubeApiServer) -> client.AppsV1Api:

@@ -14,9 +14,9 @@ from tests.cli.helpers import tenantops
 from tenantops.act.kubeclient import KubeAccess, api_client, probe
 from tenantops.config.settings import resolve_settings
 from tenantops.endpoints import Unreachable
-from tenantops.sandbox.kube_api import KubeApiServer
-from tenantops.sandbox.kubeconfig import write_kubeconfig
-from tenantops.sandbox.ports import free_port
+from tenantops_lab.sandbox.kube_api import KubeApiServer
+from tenantops_lab.sandbox.kubeconfig import write_kubeconfig
+from tenantops_lab.sandbox.ports import free_port
 
 pytestmark = pytest.mark.integration
 TOKEN = "kube-s3cret"

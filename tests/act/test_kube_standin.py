@@ -12,8 +12,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tenantops.act.kubeclient import api_client
-from tenantops.sandbox.kube_api import ApiError, KubeApiServer, json_merge_patch, json_patch, strategic_merge_patch
-from tenantops.sandbox.kube_patch import MERGE_KEYS
+from tenantops_lab.sandbox.kube_api import ApiError, KubeApiServer, json_merge_patch, json_patch, strategic_merge_patch
+from tenantops_lab.sandbox.kube_patch import MERGE_KEYS
 
 from .builders import apps_api
 
@@ -327,7 +327,7 @@ def test_module_runs_as_a_server_process_and_stops_on_sigterm() -> None:
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "tenantops.sandbox.kube_api", "--seed", f"{NS}/{NAME}=3"],
+    proc = subprocess.Popen([sys.executable, "-m", "tenantops_lab.sandbox.kube_api", "--seed", f"{NS}/{NAME}=3"],
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -9,8 +9,8 @@ import pytest
 from tenantops.act.base import OutcomeStatus
 from tenantops.act.kubernetes import KubernetesActuator
 from tenantops.act.retry import CallFailed, RetryPolicy
-from tenantops.sandbox.kube_api import KubeApiServer
 from tenantops.structs.plan import ScaleTarget, TargetKind
+from tenantops_lab.sandbox.kube_api import KubeApiServer
 
 from .builders import RecordingSleep, scale_action
 

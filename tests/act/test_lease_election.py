@@ -12,7 +12,7 @@ from kubernetes import client
 from tenantops.act.kubeclient import api_client
 from tenantops.engine.lease import LeaseElector, ShardedElector, lease_safe
 from tenantops.engine.shards import shard_of
-from tenantops.sandbox.kube_api import KubeApiServer
+from tenantops_lab.sandbox.kube_api import KubeApiServer
 
 pytestmark = pytest.mark.integration
 

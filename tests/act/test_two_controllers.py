@@ -12,8 +12,8 @@ from tenantops.act.base import OutcomeStatus
 from tenantops.act.kubeclient import api_client
 from tenantops.act.kubernetes import KubernetesActuator
 from tenantops.engine.lease import LeaseElector
-from tenantops.sandbox.kube_api import KubeApiServer
 from tenantops.structs.plan import ScaleAction
+from tenantops_lab.sandbox.kube_api import KubeApiServer
 
 from .builders import scale_action
 

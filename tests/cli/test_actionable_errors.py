@@ -11,7 +11,7 @@ import requests
 from tests.cli.helpers import tenantops
 
 from tenantops.endpoints import connection_problem, without_credentials
-from tenantops.sandbox.ports import free_port
+from tenantops_lab.sandbox.ports import free_port
 
 
 def closed_url() -> str:

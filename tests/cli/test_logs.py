@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from tests.cli.helpers import tenantops
 
 from tenantops.cli.logs import JsonFormatter, TextFormatter, default_level
-from tenantops.sandbox.ports import free_port
+from tenantops_lab.sandbox.ports import free_port
 
 
 def record(message: str, *args: object, **extra: object) -> logging.LogRecord:

@@ -21,9 +21,9 @@ from tenantops.config import Config, load_config
 from tenantops.config.catalog import Tenant
 from tenantops.decide.base import DeciderOutput, PassInput
 from tenantops.engine.targets import target_for
-from tenantops.sandbox.prometheus import Series
 from tenantops.structs.plan import Decision, ScaleAction, ScaleTarget, TargetKind
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
+from tenantops_lab.sandbox.prometheus import Series
 
 REPO = Path(__file__).resolve().parents[2]
 

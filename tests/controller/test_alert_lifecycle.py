@@ -22,8 +22,8 @@ from tenantops.engine.runner import Runner
 from tenantops.engine.wiring import post_pass_hooks
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
-from tenantops.sandbox.smtp import SmtpServer
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
+from tenantops_lab.sandbox.smtp import SmtpServer
 
 from .conftest import CATALOG
 

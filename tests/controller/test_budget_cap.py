@@ -16,8 +16,8 @@ from tenantops.cli.main import cli
 from tenantops.decide.cost.ledger import Ledger
 from tenantops.record import audit
 from tenantops.record.store import StateStore
-from tenantops.sandbox.ports import free_port
-from tenantops.sandbox.prometheus import Series
+from tenantops_lab.sandbox.ports import free_port
+from tenantops_lab.sandbox.prometheus import Series
 
 from .conftest import ramp, replicas_gauge, requests_counter
 

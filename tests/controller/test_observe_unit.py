@@ -10,12 +10,12 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenantops.bench.catalog import synthetic_catalog
 from tenantops.config import Config, load_config
 from tenantops.config.catalog import CatalogSpec
 from tenantops.config.loader import Config as ConfigType
 from tenantops.observe.prometheus import PlannedQuery, absorb, plan_queries
 from tenantops.structs.snapshot import Quality, Reading, WorkloadMetrics
+from tenantops_lab.bench.catalog import synthetic_catalog
 
 NOW = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
 END = NOW.timestamp()

@@ -17,9 +17,9 @@ from tenantops.engine.reconcile import Reconciler
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.record import audit
 from tenantops.record.store import StateStore
-from tenantops.sandbox.prometheus import Series
 from tenantops.structs.plan import TargetKind
 from tenantops.structs.snapshot import Quality
+from tenantops_lab.sandbox.prometheus import Series
 
 from .conftest import TargetTracking, ramp, replicas_gauge, requests_counter, utc
 
@@ -102,7 +102,7 @@ def test_a_failed_query_is_recorded_and_the_rest_still_read(prometheus, config_f
 
 
 def test_prometheus_down_degrades_the_pass_without_stopping_it(config, tmp_path) -> None:
-    from tenantops.sandbox.ports import free_port
+    from tenantops_lab.sandbox.ports import free_port
 
     reconciler = Reconciler(PrometheusSource(f"http://127.0.0.1:{free_port()}", timeout=2),
                             StateStore(tmp_path / "s.db"), [TargetTracking()])

@@ -24,8 +24,8 @@ from tenantops.engine.reconcile import Reconciler
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.record import audit
 from tenantops.record.store import StateStore
-from tenantops.sandbox.ports import free_port
 from tenantops.structs.plan import TargetKind
+from tenantops_lab.sandbox.ports import free_port
 
 from .conftest import TargetTracking, replicas_gauge, requests_counter, utc
 

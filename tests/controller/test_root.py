@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tenantops.cli.main import cli
-from tenantops.sandbox.ports import free_port
+from tenantops_lab.sandbox.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from tenantops.engine.shards import parse_shard, shard_filter, shard_of
 from tenantops.record.http import Health
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
-from tenantops.sandbox.ports import free_port
+from tenantops_lab.sandbox.ports import free_port
 
 from .conftest import CATALOG, StaticSource, TargetTracking, shared_config
 

@@ -18,7 +18,7 @@ from tenantops.engine.reconcile import Reconciler
 from tenantops.engine.root import pass_inputs
 from tenantops.engine.runner import Runner
 from tenantops.record.store import StateStore
-from tenantops.sandbox.prometheus import Series
+from tenantops_lab.sandbox.prometheus import Series
 
 from .conftest import StaticSource
 

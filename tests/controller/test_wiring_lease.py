@@ -14,7 +14,7 @@ from kubernetes import client
 
 from tenantops.act.kubeclient import api_client
 from tenantops.cli.main import cli
-from tenantops.sandbox.ports import free_port
+from tenantops_lab.sandbox.ports import free_port
 
 pytestmark = pytest.mark.integration
 

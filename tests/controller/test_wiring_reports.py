@@ -20,7 +20,7 @@ from tenantops.notify.outbox import Outbox, Status
 from tenantops.record.http import Health, HealthServer
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
-from tenantops.sandbox.smtp import SmtpServer
+from tenantops_lab.sandbox.smtp import SmtpServer
 
 from .conftest import StaticSource
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tenantops.notify.alertmanager import AlertmanagerSender
-from tenantops.sandbox.ports import free_port
 from tenantops.structs.plan import Alert, Severity
+from tenantops_lab.sandbox.ports import free_port
 
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 CONFIG = """

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from tenantops.sandbox.prometheus import Series
+from tenantops_lab.sandbox.prometheus import Series
 
 REPO = Path(__file__).resolve().parents[2]
 POD = "{workload}-7d9f8b6c5-x2x9k"

@@ -17,7 +17,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tenantops.sandbox.ports import free_port
+from tenantops_lab.sandbox.ports import free_port
 
 MODES = ("ok", "down", "slow", "500", "503", "empty", "nan", "inf", "negative", "stale", "hold")
 

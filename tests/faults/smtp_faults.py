@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 
-from tenantops.sandbox.ports import LOOPBACK
+from tenantops_lab.sandbox.ports import LOOPBACK
 
 
 class FaultySmtp:

@@ -26,8 +26,8 @@ from tenantops.config import load_config
 from tenantops.engine.reconcile import Reconciler
 from tenantops.record.errors import StateUnavailable
 from tenantops.record.store import StateStore
-from tenantops.sandbox.postgres import PostgresServer
 from tenantops.structs.plan import TargetKind
+from tenantops_lab.sandbox.postgres import PostgresServer
 
 from .conftest import FaultLedger
 from .helpers import write_config

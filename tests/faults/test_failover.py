@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from tenantops.record.store import StateStore
-from tenantops.sandbox.ports import free_port
+from tenantops_lab.sandbox.ports import free_port
 
 from .conftest import FaultLedger
 from .helpers import TENANTS, workload_series, write_config

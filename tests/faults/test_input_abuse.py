@@ -28,8 +28,8 @@ from tenantops.notify.report.build import build_report_data
 from tenantops.notify.report.message import render_report
 from tenantops.observe.promql import label_matchers, one_of, quote
 from tenantops.record.store import StateStore
-from tenantops.sandbox.prometheus import Series
 from tenantops.sim.trace import load_trace
+from tenantops_lab.sandbox.prometheus import Series
 
 from .conftest import FaultLedger
 from .helpers import REPO

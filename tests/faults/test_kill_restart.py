@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tenantops.sandbox.smtp import SmtpServer
+from tenantops_lab.sandbox.smtp import SmtpServer
 
 from .conftest import FaultLedger
 from .helpers import workload_series, write_config

@@ -28,8 +28,8 @@ from tenantops.observe.kube_replicas import KubeReplicaReader
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.store import StateStore
-from tenantops.sandbox.prometheus import Series
 from tenantops.structs.plan import TargetKind
+from tenantops_lab.sandbox.prometheus import Series
 
 from .conftest import FaultLedger
 from .helpers import workload_series, write_config

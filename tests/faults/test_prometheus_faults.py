@@ -43,7 +43,7 @@ CLASS = "Prometheus down/slow/errors/empty/NaN/stale"
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from tenantops.sandbox.prometheus import PrometheusServer
+    from tenantops_lab.sandbox.prometheus import PrometheusServer
 
     # alpha is over-provisioned (20% CPU, 2 requests/s across 6 replicas: would scale down on good data),
     # beta is busy

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tenantops.sandbox.ports import free_port
-from tenantops.sandbox.smtp import SmtpServer
+from tenantops_lab.sandbox.ports import free_port
+from tenantops_lab.sandbox.smtp import SmtpServer
 
 from .conftest import FaultLedger
 from .helpers import workload_series, write_config

@@ -28,7 +28,6 @@ import pytest
 import yaml
 
 from tenantops.act.base import ActOutcome, OutcomeStatus
-from tenantops.bench.catalog import synthetic_catalog
 from tenantops.config import Config, load_config
 from tenantops.config.catalog import Tenant
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
@@ -37,6 +36,7 @@ from tenantops.engine.reconcile import Reconciler
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
+from tenantops_lab.bench.catalog import synthetic_catalog
 
 from .conftest import FaultLedger
 from .helpers import REPO

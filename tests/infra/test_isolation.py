@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from tenantops.sandbox.moto_server import MotoServer
 from tenantops_infra import documents, guards
 from tenantops_infra.isolation import IsolationReport, grants_from_run, prove_on_moto_server, widen
 from tenantops_infra.mocked import ACCOUNT_ID, MockRun
+from tenantops_lab.sandbox.moto_server import FAKE_CREDENTIALS, MotoServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _run_against(server: MotoServer, grants: list[Any]) -> IsolationReport:
-    return prove_on_moto_server(grants, server.endpoint_url, server.region)
+    return prove_on_moto_server(grants, server.endpoint_url, FAKE_CREDENTIALS, server.region)
 
 
 def test_every_cross_tenant_s3_attempt_is_denied_and_own_access_works(

@@ -21,7 +21,7 @@ from tenantops.notify import deliver_pending, enqueue_due_reports
 from tenantops.notify.outbox import Outbox, Status
 from tenantops.notify.report.build import build_report_data
 from tenantops.record.store import StateStore
-from tenantops.sandbox.smtp import SmtpServer
+from tenantops_lab.sandbox.smtp import SmtpServer
 
 from .conftest import NOW, REPO, day, write_catalog
 

@@ -11,8 +11,8 @@ import pytest
 from tenantops.config.settings import Secret, Settings, resolve_settings
 from tenantops.notify.mail import SesTransport, SmtpTransport, transport_from_settings
 from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError
-from tenantops.sandbox.ports import free_port
-from tenantops.sandbox.smtp import SmtpServer
+from tenantops_lab.sandbox.ports import free_port
+from tenantops_lab.sandbox.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 from tenantops.config.settings import Secret
 from tenantops.notify.mail import SmtpTransport
 from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError
-from tenantops.sandbox.ports import free_port
+from tenantops_lab.sandbox.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from tenantops.act.base import OutcomeStatus
 from tenantops.act.requests import RequestsActuator, patches_from_findings
 from tenantops.config import load_config
 from tenantops.observe.usage_history import UsageHistorySource
-from tenantops.sandbox.prometheus import Series
 from tenantops.structs.requests import RequestPatch
+from tenantops_lab.sandbox.prometheus import Series
 
 pytestmark = pytest.mark.integration
 
@@ -123,7 +123,7 @@ def test_history_query_failure_is_reported_not_raised(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(CATALOG)
     config = load_config(catalog, REPO / "policies")
-    from tenantops.sandbox.ports import free_port
+    from tenantops_lab.sandbox.ports import free_port
 
     history = UsageHistorySource(f"http://127.0.0.1:{free_port()}", timeout=2).fetch(config, datetime.now(UTC))
     assert len(history.errors) == 4 and not history.series

@@ -1,13 +1,16 @@
 """Entry point of the `tenantops` console script.
 
 Subcommands live in their own modules and are imported on first use, so `tenantops --help` stays fast
-and a broken optional dependency of one command cannot take the others down.
+and a broken optional dependency of one command cannot take the others down. Commands of other
+distributions (the lab's `demo`, `bench`, `faults`) are found through the `tenantops.commands` entry-point
+group, so the product never imports them and its wheel and image do not carry them.
 Exit codes: 0 success, 1 runtime failure, 2 bad input.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 import logging
 import sys
@@ -33,23 +36,44 @@ COMMANDS: dict[str, str] = {
     "plan": "tenantops.cli.plan",
     "report": "tenantops.cli.report",
     "provision": "tenantops.cli.provision",
-    "demo": "tenantops.cli.demo",
-    "bench": "tenantops.cli.bench",
-    "faults": "tenantops.cli.faults",
 }
+
+ENTRY_POINT_GROUP = "tenantops.commands"
+# Commands the lab distribution (tools/tenantops-lab) registers; named here only to say how to get them.
+LAB_COMMANDS = ("bench", "demo", "faults")
+LAB_HINT = ("`tenantops {name}` is part of the tenantops-lab distribution, which is not installed; "
+            "in a checkout run `bash scripts/setup.sh` (or `pip install -e tools/tenantops-lab`)")
+
+
+def plugin_commands() -> dict[str, importlib.metadata.EntryPoint]:
+    """Subcommands other installed distributions register in the `tenantops.commands` group (built-ins win)."""
+    found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    return {ep.name: ep for ep in found if ep.name not in COMMANDS}
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name, module in COMMANDS.items() if importlib.util.find_spec(module) is not None)
+        built_in = [name for name, module in COMMANDS.items() if importlib.util.find_spec(module) is not None]
+        return sorted([*built_in, *plugin_commands()])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module_name = COMMANDS.get(cmd_name)
-        if module_name is None or importlib.util.find_spec(module_name) is None:
-            return None
-        command = importlib.import_module(module_name).command
+        if module_name is not None:
+            if importlib.util.find_spec(module_name) is None:
+                return None
+            command = importlib.import_module(module_name).command
+            origin = module_name
+        else:
+            entry_point = plugin_commands().get(cmd_name)
+            if entry_point is None:
+                if cmd_name in LAB_COMMANDS:
+                    click.echo(f"error: {LAB_HINT.format(name=cmd_name)}", err=True)
+                    ctx.exit(EXIT_BAD_INPUT)
+                return None
+            command = entry_point.load()
+            origin = f"entry point {entry_point.value}"
         if not isinstance(command, click.Command):
-            raise TypeError(f"{module_name}.command is not a click command")
+            raise TypeError(f"{origin} is not a click command")
         return command
 
 

@@ -4,11 +4,14 @@ The catalogue is validated with the project's loader before Pulumi is started, s
 input error (exit 2) naming file, line and field, not a failed deployment. Every preview and update runs
 the project's policy pack (`infra/policy`: encryption under the tenant's key, no public buckets, cost
 tags, no cross-tenant reach), so a violation stops the update before anything changes. The Automation API
-drives the Pulumi CLI; when the CLI is missing the command says how to install it (exit 1).
+drives the Pulumi CLI; when the CLI is missing the command says how to install it (exit 1). The Pulumi SDKs
+are the product's `infra` extra (the controller runs without them); when they are missing the command says
+how to install the extra (exit 1).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,10 @@ INSTALL_HINT = (
     "the Pulumi CLI is not installed (or not on PATH). Install it with "
     "`curl -fsSL https://get.pulumi.com | sh` (see https://www.pulumi.com/docs/install/), then log in to a "
     "state backend (`pulumi login`, or `pulumi login --local` to keep state on this machine)."
+)
+SDK_HINT = (
+    "the Pulumi SDKs are not installed: they are the `infra` extra, `pip install 'tenantops[infra]'` "
+    "(in a checkout: `pip install -e '.[infra]'`, which scripts/setup.sh does)"
 )
 
 
@@ -71,6 +78,8 @@ def command(stack: str, mode: str, catalog: str | None, policies: str | None, ye
     """Preview (default), apply (--up) or destroy (--destroy) a stack with the Pulumi Automation API."""
     import os
 
+    if importlib.util.find_spec("pulumi") is None:  # the infra extra is missing: nothing below can run
+        raise click.ClickException(SDK_HINT)
     default_catalog, default_policies = stack_paths(PROJECT_ROOT, stack)
     catalog_path = Path(catalog or os.environ.get("TENANTOPS_CATALOG") or default_catalog)
     policies_path = Path(policies or os.environ.get("TENANTOPS_POLICIES") or default_policies)

@@ -1,0 +1,42 @@
+"""The simulator scraped by a real Prometheus answers the default metrics policy's queries for every workload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tenantops.config import load_config
+from tenantops.sim.trace import list_traces, load_trace
+from tenantops_lab.demo.timescale import write_compressed
+from tenantops_lab.demo.workloads import plan_workloads
+from tenantops_lab.sandbox.workload_sim import WorkloadSimulator
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_every_policy_query_returns_every_workload(prometheus, traces_dir: Path, tmp_path: Path) -> None:
+    catalog, policies = write_compressed(REPO / "policies", REPO / "stacks" / "dev.catalog.yaml", tmp_path, 60,
+                                         interval=1.0, scrape_seconds=1)
+    config = load_config(catalog, policies)
+    traces = [load_trace(p) for p in list_traces(traces_dir)]
+    specs = plan_workloads(config, traces, 30)
+    expected = {(s.tenant, s.workload) for s in specs}
+    assert len(expected) == sum(len(t.workloads) for t in config.tenants)
+    with WorkloadSimulator(specs, speed=1.0) as sim:
+        server = prometheus([sim.target], scrape_interval="1s")
+        queries = config.for_tenant("acme").metrics.queries
+        # Rates need two scrapes inside their window.
+        server.wait_for_series(queries["cpu"], timeout=30, min_results=len(expected))
+        by_metric = {}
+        for name, query in queries.items():
+            result = server.query(query)
+            by_metric[name] = {(r["metric"]["tenant"], r["metric"]["workload"]): float(r["value"][1]) for r in result}
+            assert set(by_metric[name]) == expected, name
+        status = {(s.tenant, s.workload): s for s in sim.status()}
+    for key, st in status.items():
+        assert by_metric["replicas"][key] == st.desired
+        assert by_metric["cpu_request"][key] == pytest.approx(st.cpu_request * st.desired)
+    assert sum(by_metric["cpu"].values()) > 0

@@ -1,0 +1,286 @@
+"""kubectl, with a kubeconfig the test writes, works against the Kubernetes API stand-in: discovery,
+lists across namespaces, scale, the three patch types, conflicts, validation and `get -w`."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from tenantops_lab.sandbox.kube_api import KubeApiServer
+from tenantops_lab.sandbox.kubeconfig import write_kubeconfig
+
+pytestmark = pytest.mark.integration
+
+NS = "tenant-acme"
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def kubectl_env(kubeconfig: Path) -> dict[str, str]:
+    return {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(kubeconfig.parent)}
+
+
+@pytest.fixture
+def kubectl(kube_api: KubeApiServer, tmp_path: Path) -> Kubectl:
+    kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    cache = tmp_path / "cache"
+
+    def run(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(["kubectl", "--cache-dir", str(cache), *args], input=stdin, capture_output=True,
+                                text=True, env=kubectl_env(kubeconfig), timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    return run
+
+
+def table(output: str) -> list[dict[str, str]]:
+    """kubectl's columns, cut where the header's columns start (a cell may be empty)."""
+    lines = output.rstrip().splitlines()
+    header = lines[0]
+    starts = [i for i, ch in enumerate(header) if ch != " " and (i == 0 or header[i - 1] == " ")]
+    bounds = list(zip(starts, [*starts[1:], None], strict=True))
+    return [{header[a:b].strip(): line[a:b].strip() for a, b in bounds} for line in lines[1:]]
+
+
+def test_kubectl_lists_deployments_in_a_namespace_and_across_all(kube_api: KubeApiServer, kubectl: Kubectl) -> None:
+    kube_api.add_deployment(NS, "api", replicas=2)
+    kube_api.add_deployment("tenant-globex", "worker", replicas=3)
+    rows = table(kubectl("get", "deployments", "-A").stdout)
+    assert [(r["NAMESPACE"], r["NAME"], r["READY"]) for r in rows] == [
+        (NS, "api", "2/2"), ("tenant-globex", "worker", "3/3")]
+    assert [r["NAME"] for r in table(kubectl("get", "deploy", "-n", NS).stdout)] == ["api"]
+    listed = json.loads(kubectl("get", "deploy", "-n", NS, "-o", "json").stdout)
+    assert [d["spec"]["replicas"] for d in listed["items"]] == [2]
+    assert kubectl("get", "deploy", "nope", "-n", NS, check=False).returncode == 1
+
+
+def test_kubectl_discovers_the_served_resources(kubectl: Kubectl) -> None:
+    rows = table(kubectl("api-resources").stdout)
+    by_name = {r["NAME"]: r for r in rows}
+    assert by_name["deployments"]["SHORTNAMES"] == "deploy" and by_name["deployments"]["APIVERSION"] == "apps/v1"
+    assert by_name["leases"]["APIVERSION"] == "coordination.k8s.io/v1"
+    assert {r["NAME"] for r in rows} == {"namespaces", "deployments", "leases"}
+    assert "v1.31" in kubectl("version", "-o", "json").stdout
+
+
+def test_kubectl_scale_goes_through_the_scale_subresource(kube_api: KubeApiServer, kubectl: Kubectl) -> None:
+    kube_api.add_deployment(NS, "api", replicas=2)
+    kube_api.clear_log()
+    assert "scaled" in kubectl("scale", "deployment/api", "-n", NS, "--replicas=5").stdout
+    assert kube_api.replicas(NS, "api") == 5
+    [write] = kube_api.writes()
+    assert write.path == f"/apis/apps/v1/namespaces/{NS}/deployments/api/scale" and write.method == "PATCH"
+    # with a precondition kubectl reads the Scale and writes it back naming its resourceVersion
+    result = kubectl("scale", "deployment/api", "-n", NS, "--current-replicas=4", "--replicas=1", check=False)
+    assert result.returncode != 0 and kube_api.replicas(NS, "api") == 5
+    kubectl("scale", "deployment/api", "-n", NS, "--current-replicas=5", "--replicas=1")
+    assert kube_api.replicas(NS, "api") == 1
+
+
+def test_kubectl_patches_strategic_merge_and_json(kube_api: KubeApiServer, kubectl: Kubectl) -> None:
+    kube_api.add_deployment(NS, "api", cpu="100m", memory="128Mi")
+    strategic = {"spec": {"template": {"spec": {"containers": [{"name": "api", "resources": {
+        "limits": {"cpu": "500m", "memory": "256Mi"}}}]}}}}
+    kubectl("patch", "deployment", "api", "-n", NS, "-p", json.dumps(strategic))
+    [container] = kube_api.deployment(NS, "api")["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "registry.local/app:1"  # merged by name, not replaced
+    assert container["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                      "limits": {"cpu": "500m", "memory": "256Mi"}}
+    ops = [{"op": "replace", "path": "/spec/template/spec/containers/0/resources/requests/cpu", "value": "400m"}]
+    kubectl("patch", "deployment", "api", "-n", NS, "--type=json", "-p", json.dumps(ops))
+    kubectl("patch", "deployment", "api", "-n", NS, "--type=merge", "-p", '{"spec": {"replicas": 3}}')
+    stored = kube_api.deployment(NS, "api")
+    assert stored["spec"]["replicas"] == 3
+    assert stored["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "400m"
+    contents = [r.content_type for r in kube_api.writes()]
+    assert contents == ["application/strategic-merge-patch+json", "application/json-patch+json",
+                        "application/merge-patch+json"]
+
+
+def test_kubectl_gets_422_for_requests_above_limits_and_nothing_changes(kube_api: KubeApiServer,
+                                                                       kubectl: Kubectl) -> None:
+    kube_api.add_deployment(NS, "api", cpu="100m", memory="128Mi", limits={"cpu": "200m", "memory": "256Mi"})
+    before = kube_api.deployment(NS, "api")
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "api", "resources": {
+        "requests": {"memory": "1Gi"}}}]}}}}
+    result = kubectl("patch", "deployment", "api", "-n", NS, "-p", json.dumps(patch), check=False)
+    assert result.returncode == 1
+    assert "spec.template.spec.containers[0].resources.requests" in result.stderr
+    assert "must be less than or equal to memory limit of 256Mi" in result.stderr
+    assert kube_api.deployment(NS, "api") == before
+    failing_test = [{"op": "test", "path": "/spec/replicas", "value": 7}]
+    result = kubectl("patch", "deployment", "api", "-n", NS, "--type=json", "-p", json.dumps(failing_test),
+                     check=False)
+    assert result.returncode == 1 and "test operation failed" in result.stderr
+
+
+def test_kubectl_replace_with_a_stale_resource_version_is_a_conflict(kube_api: KubeApiServer,
+                                                                     kubectl: Kubectl) -> None:
+    kube_api.add_deployment(NS, "api", replicas=2)
+    read = yaml.safe_load(kubectl("get", "deployment", "api", "-n", NS, "-o", "yaml").stdout)
+    kube_api.set_replicas(NS, "api", 4)  # another writer lands between the read and the write
+    read["spec"]["replicas"] = 9
+    result = kubectl("replace", "-f", "-", stdin=yaml.safe_dump(read), check=False)
+    assert result.returncode == 1
+    assert "Operation cannot be fulfilled" in result.stderr and "the object has been modified" in result.stderr
+    assert kube_api.replicas(NS, "api") == 4
+
+
+def test_kubectl_creates_and_lists_leases_across_namespaces(kube_api: KubeApiServer, kubectl: Kubectl) -> None:
+    kube_api.add_namespace("tenantops")
+    kube_api.add_namespace("kube-system")
+    for ns, holder in (("tenantops", "controller-0"), ("kube-system", "scheduler-1")):
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": "leader", "namespace": ns},
+                 "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15}}
+        kubectl("create", "-f", "-", stdin=json.dumps(lease))
+    rows = table(kubectl("get", "lease", "-A").stdout)
+    assert [(r["NAMESPACE"], r["NAME"], r["HOLDER"]) for r in rows] == [
+        ("kube-system", "leader", "scheduler-1"), ("tenantops", "leader", "controller-0")]
+    assert kube_api.lease("tenantops", "leader")["spec"]["holderIdentity"] == "controller-0"
+
+
+def read_lines_until(stream: subprocess.Popen[str], count: int, timeout: float) -> list[str]:
+    """The first `count` lines the process prints, read on a thread so a silent process cannot hang the test."""
+    lines: list[str] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        assert stream.stdout is not None
+        for line in stream.stdout:
+            lines.append(line.rstrip("\n"))
+            if len(lines) >= count:
+                break
+        done.set()
+
+    threading.Thread(target=reader, daemon=True).start()
+    done.wait(timeout)
+    return lines
+
+
+def test_kubectl_get_watch_prints_each_change(kube_api: KubeApiServer, tmp_path: Path) -> None:
+    kube_api.add_deployment(NS, "api", replicas=2)
+    kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    watcher = subprocess.Popen(
+        ["kubectl", "--cache-dir", str(tmp_path / "cache"), "get", "deploy", "-n", NS, "-w", "--output-watch-events"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=kubectl_env(kubeconfig))
+    try:
+        first = read_lines_until(watcher, 2, timeout=30)  # header + the current object
+        assert first[0].split()[:3] == ["EVENT", "NAME", "READY"] and first[1].split()[:3] == ["ADDED", "api", "2/2"]
+        deadline = time.monotonic() + 10
+        while not any("watch" in r.query for r in kube_api.requests(method="GET")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        kube_api.set_replicas(NS, "api", 6)
+        kube_api.add_deployment(NS, "worker", replicas=1)
+        later = read_lines_until(watcher, 2, timeout=30)
+        assert [line.split()[:3] for line in later] == [["MODIFIED", "api", "6/6"], ["ADDED", "worker", "1/1"]]
+    finally:
+        watcher.terminate()
+        watcher.wait(timeout=10)
+    [watch] = [r for r in kube_api.requests(method="GET") if "watch" in r.query]
+    assert watch.query["resourceVersion"] != ["0"]  # from the list's revision: nothing between is missed
+
+
+def test_kubeconfig_helper_writes_a_private_file_with_the_default_namespace(kube_api: KubeApiServer,
+                                                                            tmp_path: Path) -> None:
+    kube_api.add_deployment(NS, "api")
+    kube_api.add_deployment("tenant-globex", "worker")
+    path = kube_api.write_kubeconfig(tmp_path / "dir" / "config", namespace=NS)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    run = ["kubectl", "--cache-dir", str(tmp_path / "cache"), "get", "deploy", "-o", "name"]
+    listed = subprocess.run(run, capture_output=True, text=True, env=kubectl_env(path), timeout=60)
+    assert listed.stdout.split() == ["deployment.apps/api"]  # the context's namespace, not all
+
+
+def test_kubeconfig_carries_the_token_a_kubeconfig_reading_client_sends(tmp_path: Path) -> None:
+    # kubectl sends a bearer token only over TLS; the Python client reads the same file and sends it.
+    with KubeApiServer(token="s3cret") as server:
+        server.add_deployment(NS, "api")
+        good = server.write_kubeconfig(tmp_path / "good")
+        assert yaml.safe_load(good.read_text())["users"][0]["user"] == {"token": "s3cret"}
+        apps = client.AppsV1Api(config.new_client_from_config(str(good)))
+        assert [d.metadata.name for d in apps.list_namespaced_deployment(NS).items] == ["api"]
+        wrong = write_kubeconfig(tmp_path / "wrong", server.url, token="nope")
+        with pytest.raises(ApiException) as caught:
+            client.AppsV1Api(config.new_client_from_config(str(wrong))).list_namespaced_deployment(NS)
+        assert caught.value.status == 401
+
+
+def test_over_tls_kubectl_verifies_the_server_and_sends_the_token(tmp_path: Path) -> None:
+    with KubeApiServer(token="s3cret", tls=True) as server:
+        server.add_deployment(NS, "api")
+        assert server.url.startswith("https://") and server.certificate is not None
+        run = ["kubectl", "--cache-dir", str(tmp_path / "cache"), "get", "deploy", "-n", NS, "-o", "name"]
+        good = server.write_kubeconfig(tmp_path / "good")
+        assert subprocess.run(run, capture_output=True, text=True, env=kubectl_env(good),
+                              timeout=60).stdout.split() == ["deployment.apps/api"]
+        wrong = write_kubeconfig(tmp_path / "wrong", server.url, token="nope",
+                                 certificate_authority=server.certificate.ca)
+        denied = subprocess.run(run, capture_output=True, text=True, env=kubectl_env(wrong), timeout=60)
+        assert denied.returncode == 1 and "Unauthorized" in denied.stderr
+        untrusted = write_kubeconfig(tmp_path / "untrusted", server.url, token="s3cret")  # no CA: must not trust
+        refused = subprocess.run(run, capture_output=True, text=True, env=kubectl_env(untrusted), timeout=60)
+        assert refused.returncode == 1 and "certificate" in refused.stderr
+
+
+def test_a_watch_over_tls_ends_when_kubectl_goes_away(tmp_path: Path) -> None:
+    with KubeApiServer(token="s3cret", tls=True) as server:  # over https kubectl wants credentials
+        server.add_deployment(NS, "api", replicas=2)
+        kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
+        watcher = subprocess.Popen(["kubectl", "--cache-dir", str(tmp_path / "cache"), "get", "deploy", "-n", NS,
+                                    "-w"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=kubectl_env(kubeconfig))
+        try:
+            assert read_lines_until(watcher, 2, timeout=30)[1].split()[:2] == ["api", "2/2"]
+            server.set_replicas(NS, "api", 3)
+            assert read_lines_until(watcher, 1, timeout=30)[0].split()[:2] == ["api", "3/3"]
+        finally:
+            watcher.kill()
+            watcher.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while server.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.in_flight == 0  # the idle stream noticed the hang-up without waiting for an event
+
+
+def web(replicas_field: str = "replicas", replicas: int = 1, strategy: dict | None = None) -> str:
+    spec: dict = {replicas_field: replicas, "selector": {"matchLabels": {"app": "web"}},
+                  "template": {"metadata": {"labels": {"app": "web"}},
+                               "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}
+    if strategy is not None:
+        spec["strategy"] = strategy
+    return yaml.safe_dump({"apiVersion": "apps/v1", "kind": "Deployment",
+                           "metadata": {"name": "web", "namespace": NS}, "spec": spec})
+
+
+def test_kubectl_apply_creates_configures_and_the_server_validates_fields(kube_api: KubeApiServer,
+                                                                          kubectl: Kubectl) -> None:
+    kube_api.add_namespace(NS)
+    assert "created" in kubectl("apply", "-f", "-", stdin=web(replicas=1)).stdout
+    rolling = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}
+    assert "configured" in kubectl("apply", "-f", "-", stdin=web(replicas=3, strategy=rolling)).stdout
+    assert kube_api.replicas(NS, "web") == 3
+    # a union field: switching the strategy's type drops rollingUpdate ($retainKeys in kubectl's patch)
+    kubectl("apply", "-f", "-", stdin=web(replicas=3, strategy={"type": "Recreate"}))
+    assert kube_api.deployment(NS, "web")["spec"]["strategy"] == {"type": "Recreate"}
+    # kubectl's default --validate=strict: the server refuses a misspelt field and keeps the object
+    refused = kubectl("apply", "-f", "-", stdin=web("replica", 5), check=False)
+    assert refused.returncode == 1 and 'strict decoding error: unknown field "spec.replica"' in refused.stderr
+    assert kube_api.replicas(NS, "web") == 3
+    [strict] = [r for r in kube_api.requests(method="PATCH") if r.status == 400]
+    assert strict.query["fieldValidation"] == ["Strict"]  # kubectl left validation to the server
+    warned = kubectl("apply", "--validate=warn", "-f", "-", stdin=web("replica", 5))
+    assert 'Warning: unknown field "spec.replica"' in warned.stderr
+    assert "replica" not in kube_api.deployment(NS, "web")["spec"]  # dropped, as the apiserver's decoder does

@@ -1,0 +1,286 @@
+"""The stand-in's API protocol through the official Python client and raw HTTP: discovery, watch with
+resourceVersion, chunked request bodies, selectors and the apiserver's validation."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+
+from tenantops.act.kubeclient import api_client
+from tenantops_lab.sandbox.kube_api import KubeApiServer
+from tenantops_lab.sandbox.kube_errors import ApiError
+from tenantops_lab.sandbox.kube_fields import strip_unknown
+from tenantops_lab.sandbox.kube_patch import strategic_merge_patch
+from tenantops_lab.sandbox.kube_watch import EventLog, WatchEvent, field_selector, follow, label_selector
+
+pytestmark = pytest.mark.integration
+
+NS = "tenant-acme"
+
+
+def apps(server: KubeApiServer) -> client.AppsV1Api:
+    return client.AppsV1Api(api_client(server.url))
+
+
+def later(seconds: float, *actions: object) -> threading.Thread:
+    def run() -> None:
+        for action in actions:
+            time.sleep(seconds)
+            action()  # type: ignore[operator]
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_discovery_names_groups_resources_and_the_scale_subresource(kube_api: KubeApiServer) -> None:
+    api = api_client(kube_api.url)
+    assert client.CoreApi(api).get_api_versions().versions == ["v1"]
+    groups = {g.name: g.preferred_version.group_version for g in client.ApisApi(api).get_api_versions().groups}
+    assert groups == {"apps": "apps/v1", "coordination.k8s.io": "coordination.k8s.io/v1"}
+    resources = {r.name: r for r in client.AppsV1Api(api).get_api_resources().resources}
+    assert resources["deployments"].short_names == ["deploy"] and "watch" in resources["deployments"].verbs
+    scale = resources["deployments/scale"]
+    assert (scale.group, scale.version, scale.kind) == ("autoscaling", "v1", "Scale")
+    assert {r.name for r in client.CoreV1Api(api).get_api_resources().resources} == {"namespaces"}
+    assert client.VersionApi(api).get_code().git_version.startswith("v1.31")
+
+
+def test_python_client_watch_streams_changes_after_the_lists_resource_version(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, "api", replicas=2)
+    kube_api.add_deployment("tenant-globex", "api", replicas=1)  # another namespace: not in this watch
+    listed = apps(kube_api).list_namespaced_deployment(NS)
+    assert int(listed.metadata.resource_version) == kube_api.revision
+    later(0.2, lambda: kube_api.set_replicas(NS, "api", 7), lambda: kube_api.set_replicas("tenant-globex", "api", 3),
+          lambda: kube_api.add_deployment(NS, "worker", replicas=1))
+    events = []
+    for event in watch.Watch().stream(apps(kube_api).list_namespaced_deployment, NS,
+                                      resource_version=listed.metadata.resource_version, timeout_seconds=2):
+        events.append((event["type"], event["object"].metadata.name, event["object"].spec.replicas))
+    assert events == [("MODIFIED", "api", 7), ("ADDED", "worker", 1)]
+
+
+def test_watch_without_a_resource_version_starts_with_the_current_objects(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, "api", replicas=2)
+    kube_api.add_deployment(NS, "worker", replicas=1)
+    later(0.2, lambda: kube_api.set_replicas(NS, "worker", 4))
+    events = [(e["type"], e["object"].metadata.name, e["object"].spec.replicas)
+              for e in watch.Watch().stream(apps(kube_api).list_namespaced_deployment, NS,
+                                            field_selector="metadata.name=worker", timeout_seconds=1)]
+    assert events == [("ADDED", "worker", 1), ("MODIFIED", "worker", 4)]
+
+
+def test_cluster_wide_watch_of_leases_sees_every_namespace_and_deletions(kube_api: KubeApiServer) -> None:
+    coordination = client.CoordinationV1Api(api_client(kube_api.url))
+    for ns in ("tenantops", "kube-system"):
+        kube_api.add_namespace(ns)
+    start = str(kube_api.revision)
+
+    def create(ns: str) -> None:
+        coordination.create_namespaced_lease(ns, client.V1Lease(metadata=client.V1ObjectMeta(name="leader"),
+                                                                spec=client.V1LeaseSpec(holder_identity=ns)))
+
+    later(0.2, lambda: create("tenantops"), lambda: create("kube-system"),
+          lambda: coordination.delete_namespaced_lease("leader", "tenantops"))
+    events = [(e["type"], e["object"].metadata.namespace)
+              for e in watch.Watch().stream(coordination.list_lease_for_all_namespaces, resource_version=start,
+                                            timeout_seconds=2)]
+    assert events == [("ADDED", "tenantops"), ("ADDED", "kube-system"), ("DELETED", "tenantops")]
+    assert [lease.metadata.namespace for lease in coordination.list_lease_for_all_namespaces().items] == [
+        "kube-system"]
+
+
+def test_a_watch_from_compacted_history_is_410_expired(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, "api")
+    old = str(kube_api.revision - 1)
+    kube_api.compact()
+    with pytest.raises(ApiException) as caught:
+        list(watch.Watch().stream(apps(kube_api).list_namespaced_deployment, NS, resource_version=old,
+                                  timeout_seconds=2))
+    assert caught.value.status == 410 and "too old resource version" in caught.value.reason
+
+
+def test_stop_ends_an_open_watch_promptly() -> None:
+    server = KubeApiServer().start()
+    server.add_deployment(NS, "api")
+    ended = threading.Event()
+
+    def consume() -> None:
+        for _ in watch.Watch().stream(apps(server).list_namespaced_deployment, NS, timeout_seconds=60):
+            pass
+        ended.set()
+
+    threading.Thread(target=consume, daemon=True).start()
+    deadline = time.monotonic() + 5
+    while server.in_flight == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    server.stop()
+    assert ended.wait(5) and time.monotonic() - started < 3
+
+
+def raw(server: KubeApiServer, method: str, path: str, chunks: list[bytes], content_type: str) -> tuple[int, dict]:
+    url = urlsplit(server.url)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+    try:
+        connection.request(method, path, body=iter(chunks), encode_chunked=True,
+                           headers={"Content-Type": content_type, "Transfer-Encoding": "chunked"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_chunked_request_bodies_are_read_whole(kube_api: KubeApiServer) -> None:
+    kube_api.add_deployment(NS, "api", replicas=1)
+    body = json.dumps({"spec": {"replicas": 6}}).encode()
+    status, scale = raw(kube_api, "PATCH", f"/apis/apps/v1/namespaces/{NS}/deployments/api/scale",
+                        [body[:5], body[5:11], body[11:]], "application/merge-patch+json")
+    assert status == 200 and scale["spec"]["replicas"] == 6 and kube_api.replicas(NS, "api") == 6
+    [record] = kube_api.writes()
+    assert record.body == {"spec": {"replicas": 6}}
+    status, _ = raw(kube_api, "PATCH", f"/apis/apps/v1/namespaces/{NS}/deployments/api/scale",
+                    [b'{"spec": '], "application/merge-patch+json")
+    assert status == 400 and kube_api.replicas(NS, "api") == 6
+
+
+def deployment(requests: dict[str, str], limits: dict[str, str], labels: dict[str, str] | None = None) -> dict:
+    labels = labels or {"app": "web"}
+    return {"metadata": {"name": "web"}, "spec": {
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+            {"name": "web", "image": "web:1", "resources": {"requests": requests, "limits": limits}}]}}}}
+
+
+def test_requests_above_limits_are_422_with_the_field_named(kube_api: KubeApiServer) -> None:
+    kube_api.add_namespace(NS)
+    with pytest.raises(ApiException) as caught:
+        apps(kube_api).create_namespaced_deployment(NS, deployment({"cpu": "1500m"}, {"cpu": "1"}))
+    status = json.loads(caught.value.body)
+    assert caught.value.status == 422 and status["reason"] == "Invalid"
+    [cause] = status["details"]["causes"]
+    assert cause["field"] == "spec.template.spec.containers[0].resources.requests"
+    assert "must be less than or equal to cpu limit of 1" in cause["message"]
+    assert apps(kube_api).list_namespaced_deployment(NS).items == []
+    created = apps(kube_api).create_namespaced_deployment(NS, deployment({"cpu": "1"}, {"cpu": "1", "memory": "1Gi"}))
+    assert created.spec.template.spec.containers[0].resources.requests == {"cpu": "1", "memory": "1Gi"}  # defaulted
+
+
+def test_a_selector_that_does_not_select_the_template_and_bad_quantities_are_422(kube_api: KubeApiServer) -> None:
+    kube_api.add_namespace(NS)
+    for body, field in ((deployment({}, {}, labels={"app": "other"}), "spec.template.metadata.labels"),
+                        (deployment({"memory": "lots"}, {}), "spec.template.spec.containers[0].resources.requests")):
+        with pytest.raises(ApiException) as caught:
+            apps(kube_api).create_namespaced_deployment(NS, body)
+        assert caught.value.status == 422
+        causes = json.loads(caught.value.body)["details"]["causes"]
+        assert causes[0]["field"].startswith(field)
+
+
+def test_seeding_a_request_above_its_limit_is_refused_too(kube_api: KubeApiServer) -> None:
+    with pytest.raises(ApiError) as caught:
+        kube_api.add_deployment(NS, "api", cpu="2", limits={"cpu": "1"})
+    assert caught.value.code == 422 and kube_api.deployment(NS, "api") is None
+
+
+def obj(labels: dict[str, str], name: str = "x", namespace: str = "ns") -> dict:
+    return {"metadata": {"name": name, "namespace": namespace, "labels": labels}}
+
+
+def test_label_selectors_of_every_operator() -> None:
+    labeled = obj({"app": "api", "tier": "web", "app.kubernetes.io/name": "tenantops"})
+    for text, expected in [("app=api", True), ("app==api,tier=web", True), ("app!=api", False),
+                           ("tier in (web, db)", True), ("tier notin (web)", False), ("tier", True),
+                           ("!tier", False), ("missing", False), ("!missing", True),
+                           ("app.kubernetes.io/name=tenantops", True), ("", True)]:
+        assert label_selector(text)(labeled) is expected, text
+    with pytest.raises(ApiError) as caught:
+        label_selector("app=(")
+    assert caught.value.code == 400
+
+
+def test_field_selectors_name_and_namespace_only() -> None:
+    assert field_selector("metadata.name=x,metadata.namespace=ns")(obj({}))
+    assert not field_selector("metadata.name!=x")(obj({}))
+    with pytest.raises(ApiError) as caught:
+        field_selector("spec.replicas=1")
+    assert caught.value.code == 400 and "field label not supported" in caught.value.message
+
+
+label_values = st.from_regex(r"[a-z0-9]([a-z0-9.-]{0,6}[a-z0-9])?", fullmatch=True)
+
+
+@given(st.dictionaries(st.sampled_from(["app", "tier", "team"]), label_values, max_size=3),
+       st.sampled_from(["app", "tier", "team"]), label_values)
+def test_equality_and_inequality_selectors_partition_every_object(labels: dict[str, str], key: str,
+                                                                   value: str) -> None:
+    target = obj(labels)
+    assert label_selector(f"{key}={value}")(target) != label_selector(f"{key}!={value}")(target)
+
+
+def test_the_python_client_verifies_the_stand_ins_tls_certificate() -> None:
+    with KubeApiServer(tls=True) as server:
+        server.add_deployment(NS, "api")
+        assert server.certificate is not None
+        trusted = client.Configuration()
+        trusted.host, trusted.ssl_ca_cert = server.url, str(server.certificate.ca)
+        assert [d.metadata.name for d in client.AppsV1Api(client.ApiClient(trusted)).list_namespaced_deployment(
+            NS).items] == ["api"]
+        untrusted = client.Configuration()
+        untrusted.host, untrusted.retries = server.url, False
+        with pytest.raises(Exception, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            client.AppsV1Api(client.ApiClient(untrusted)).list_namespaced_deployment(NS)
+    assert not server.certificate  # the throwaway CA is deleted with the server
+
+
+def test_unknown_fields_are_found_where_the_apiserver_finds_them() -> None:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a", "labelz": {}},
+                  "spec": {"replicas": 1, "template": {"spec": {"containers": [
+                      {"name": "a", "image": "a:1", "resource": {}}, {"name": "b", "image": "b:1"}]}}},
+                  "status": {"readyReplicas": 1}}
+    kept, unknown = strip_unknown(deployment, "Deployment", "v1")
+    assert [u.path for u in unknown] == ["metadata.labelz", "spec.template.spec.containers[0].resource"]
+    assert "labelz" not in kept["metadata"] and "resource" not in kept["spec"]["template"]["spec"]["containers"][0]
+    assert kept["status"] == {"readyReplicas": 1} and kept["spec"]["replicas"] == 1
+    assert strip_unknown({"spec": {"holderIdentity": "a", "holder": "b"}}, "Lease", "v1")[1][0].path == "spec.holder"
+
+
+def test_strategic_merge_directives_kubectl_apply_sends() -> None:
+    strategy = {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}
+    patch = {"strategy": {"$retainKeys": ["type"], "type": "Recreate", "rollingUpdate": None}}
+    assert strategic_merge_patch(strategy, patch) == {"strategy": {"type": "Recreate"}}
+    ordered = {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}], "containers": [{"name": "b", "x": 1}]}
+    assert strategic_merge_patch({"containers": [{"name": "a"}]}, ordered) == {
+        "containers": [{"name": "a"}, {"name": "b", "x": 1}]}
+    finalizers = {"$deleteFromPrimitiveList/finalizers": ["x"]}
+    assert strategic_merge_patch({"finalizers": ["x", "y"]}, finalizers) == {"finalizers": ["y"]}
+
+
+def test_history_keeps_the_last_events_and_a_watch_from_before_them_is_410() -> None:
+    log = EventLog(threading.RLock(), capacity=3)
+    for revision in range(1, 11):
+        log.append(WatchEvent(revision, "MODIFIED", "deployments", NS, {}))
+    assert [e.revision for e in log.after(7)] == [8, 9, 10]
+    with pytest.raises(ApiError) as caught:
+        log.after(6)  # events 7 and earlier are gone: a watcher this far behind must relist
+    assert caught.value.code == 410 and caught.value.reason == "Expired"
+    stopping = threading.Event()
+    with pytest.raises(ApiError):
+        list(follow(log, 2, lambda e: True, deadline=time.monotonic() + 1, stopping=stopping, gone=lambda: False,
+                    clock=time.monotonic))
+
+
+def test_bad_watch_parameters_are_400(kube_api: KubeApiServer) -> None:
+    kube_api.add_namespace(NS)
+    for query in ("watch=1&resourceVersion=abc", "watch=1&timeoutSeconds=soon"):
+        status, body = raw(kube_api, "GET", f"/apis/apps/v1/namespaces/{NS}/deployments?{query}", [], "")
+        assert status == 400 and body["reason"] == "BadRequest"
