@@ -1,7 +1,9 @@
 """`tenantops faults`: run the fault-injection and abuse suite and print what was tried and what held.
 
-The suite is the `tests/faults` folder of a checkout (real servers, injected faults, fuzzed input); each test
-records its cases in a ledger that this command turns into one table per fault or input class.
+The suite is the `tests/faults` folder of a checkout (real servers, injected faults, fuzzed input, and the
+checkout's own policies, catalogue and deploy manifests, so it is not something a wheel could carry); each
+test records its cases in a ledger that this command turns into one table per fault or input class. By
+default the suite is the one of the checkout this lab is installed from, whatever the working directory.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from pathlib import Path
 import click
 
 from tenantops.cli.options import echo_json
+
+# tools/tenantops-lab/tenantops_lab/cli/faults.py -> the checkout's root
+CHECKOUT = Path(__file__).resolve().parents[4]
+SUITE = CHECKOUT / "tests" / "faults"
+EXIT_BAD_INPUT = 2
 
 
 def _run_streaming(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -34,12 +41,18 @@ def _run_streaming(args: list[str], env: dict[str, str]) -> subprocess.Completed
 
 
 @click.command("faults")
-@click.option("--tests", "tests_dir", type=click.Path(exists=True, file_okay=False), default="tests/faults",
-              show_default=True, help="The fault suite folder (in a checkout of the project).")
+@click.option("--tests", "tests_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="The fault suite folder. Default: tests/faults of the checkout the lab is installed from.")
 @click.option("-k", "keyword", default=None, help="Only tests matching this pytest -k expression.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
-def command(tests_dir: str, keyword: str | None, as_json: bool) -> None:
+def command(tests_dir: str | None, keyword: str | None, as_json: bool) -> None:
     """Run the fault suite; print fault/input class, cases tried, cases that held. Exit 1 unless all held."""
+    if tests_dir is None:
+        if not SUITE.is_dir():
+            click.echo(f"error: the fault suite is the tests/faults folder of a tenantops checkout, and {SUITE} "
+                       "is not one; pass --tests DIR", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        tests_dir = str(SUITE)
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Path(tmp) / "ledger.jsonl"
         args = [sys.executable, "-m", "pytest", tests_dir, "-q", "-p", "no:cacheprovider"]
