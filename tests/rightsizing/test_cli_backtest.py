@@ -49,6 +49,8 @@ def test_backtest_prints_json_and_writes_request_files(tmp_path: Path, capsys: p
     assert names == ["steady", "cyclic"]
     for series in payload["series"]:
         assert len(series["vpa"]) == 6 and 0 <= series["overrun_rate"] <= 1 and series["slack"] >= 0
+        assert [b["shape"] for b in series["hindsight"]] == ["flat per day", "one daily schedule", "schedule per day"]
+        assert all(b["overrun_rate"] <= series["overrun_budget"] for b in series["hindsight"])
     assert payload["summary"]["series"] == 2
     rows = list(csv.reader((out / "steady.csv").open()))
     assert rows[0] == ["day", "request"] and [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
@@ -63,6 +65,7 @@ def test_backtest_table_on_the_text_output(tmp_path: Path, capsys: pytest.Captur
     assert _run(["--backtest", str(series), "--output", str(tmp_path / "o")]) == 0
     text = capsys.readouterr().out
     assert "slack_vs_vpa" in text and "VPA curve" in text and text.splitlines()[2].startswith("s ")
+    assert "Hindsight bounds" in text and "schedule per day: 0.000/0.00%" in text
 
 
 @pytest.mark.parametrize(

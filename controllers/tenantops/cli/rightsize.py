@@ -146,6 +146,8 @@ def _backtest_payload(results: list[BacktestResult], policy: str, resource: str,
                 "scheduled_days": r.scheduled_days, "schedule_saving": _schedule_saving(r),
                 "fixed_peak": {"slack": r.fixed_peak.slack, "overrun_rate": r.fixed_peak.overrun_rate},
                 "vpa": [{"q": p.percentile, "slack": p.slack, "overrun_rate": p.overrun_rate} for p in r.vpa],
+                "hindsight": [{"shape": b.shape, "slack": b.score.slack, "overrun_rate": b.score.overrun_rate,
+                               "slack_vs_vpa": b.slack_vs_vpa} for b in r.hindsight],
             }
             for r in results
         ],
@@ -190,6 +192,10 @@ def _print_backtest(results: list[BacktestResult], payload: dict[str, Any]) -> N
     for r in results:
         click.echo(f"  {r.name[:34]:34} " + "  ".join(
             f"{p.percentile:g}: {p.overrun_rate:.2%}/{p.slack:.3f}" for p in r.vpa))
+    click.echo("\nHindsight bounds: least waste within the budget, knowing the scored days (slack / overrun / vs_vpa):")
+    for r in results:
+        click.echo(f"  {r.name[:34]:34} " + "  ".join(
+            f"{b.shape}: {b.score.slack:.3f}/{b.score.overrun_rate:.2%}/{b.slack_vs_vpa:.3f}" for b in r.hindsight))
     s = payload["summary"]
     over = s["over_budget"]
     click.echo(

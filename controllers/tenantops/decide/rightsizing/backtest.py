@@ -12,7 +12,8 @@ Definitions, exactly as the benchmark states them:
   beyond the curve's safest end the safest run is used, beyond its riskiest end the riskiest run;
 - `overrun_budget` = max(1%, the overrun rate of VPA at q = 0.9): a recommender must be at least as safe as
   VPA's default before its slack counts;
-- a fixed request equal to the peak of day 0 is shown beside it.
+- a fixed request equal to the peak of day 0 is shown beside it, and so are the hindsight bounds of
+  `hindsight` (plans fitted to the scored days themselves, within the budget), scored the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tenantops.decide.rightsizing.estimator import DAY, HOUR, decay_weights, weighted_percentile
+from tenantops.decide.rightsizing.hindsight import least_waste
 from tenantops.decide.rightsizing.recommender import Recommendation, ResourceParams, recommend
 from tenantops.structs.usage import Array
 
@@ -50,6 +52,15 @@ class VpaPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class HindsightBound:
+    """A plan fitted to the scored days themselves (see `hindsight`): its shape, score and slack_vs_vpa."""
+
+    shape: str
+    score: Score
+    slack_vs_vpa: float
+
+
+@dataclass(frozen=True, slots=True)
 class DayRequest:
     day: int
     hour: int | None  # None: the request holds all day
@@ -72,6 +83,7 @@ class BacktestResult:
     scheduled: bool
     overrun_budget: float
     scheduled_days: int
+    hindsight: tuple[HindsightBound, ...] = ()
 
     @property
     def within_budget(self) -> bool:
@@ -153,6 +165,28 @@ def interpolate_slack(curve: Sequence[VpaPoint], overrun_rate: float) -> tuple[f
     return float(np.interp(overrun_rate, unique_x, best_y)), False
 
 
+def _versus_vpa(own: Score, curve: Sequence[VpaPoint]) -> tuple[float, float, bool]:
+    """VPA's slack at the same overrun rate, slack_vs_vpa, and whether it lies past VPA's riskiest run."""
+    reference, beyond = interpolate_slack(curve, own.overrun_rate)
+    ratio = own.slack / reference if reference > 0 else float("inf") if own.slack > 0 else 1.0
+    return reference, float(ratio), beyond
+
+
+def hindsight_bounds(times: Array, values: Array, scored: np.ndarray, budget: float,
+                     curve: Sequence[VpaPoint]) -> tuple[HindsightBound, ...]:
+    """The least-waste plans within `budget` that knew the scored days (see `hindsight`), scored like a run."""
+    days, origin = day_index(times)
+    hours = ((times - origin) % DAY // HOUR).astype(np.int64)
+    shapes = (("flat per day", days), ("one daily schedule", hours), ("schedule per day", days * 24 + hours))
+    out = []
+    for shape, groups in shapes:
+        requests = np.full(values.shape, np.nan)
+        requests[scored] = least_waste(values[scored], groups[scored], budget)
+        s = score(values, requests, scored)
+        out.append(HindsightBound(shape, s, _versus_vpa(s, curve)[1]))
+    return tuple(out)
+
+
 def backtest(name: str, times: Sequence[float] | Array, values: Sequence[float] | Array,
              params: ResourceParams) -> BacktestResult:
     """Run the benchmark for one series with the recommender configured by `params`."""
@@ -171,10 +205,10 @@ def backtest(name: str, times: Sequence[float] | Array, values: Sequence[float] 
         vpa_requests, _ = replay(t, v, vpa_policy(q))
         s = score(v, vpa_requests, scored)
         curve.append(VpaPoint(q, s.slack, s.overrun_rate))
-    reference, beyond = interpolate_slack(curve, own.overrun_rate)
+    reference, ratio, beyond = _versus_vpa(own, curve)
     peak = float(v[days == 0].max())
     fixed = score(v, np.where(scored, peak, np.nan), scored)
-    ratio = own.slack / reference if reference > 0 else float("inf") if own.slack > 0 else 1.0
+    budget = max(MIN_OVERRUN_BUDGET, next(p.overrun_rate for p in curve if p.percentile == VPA_DEFAULT))
     return BacktestResult(
         name=name,
         samples=int(t.size),
@@ -183,11 +217,12 @@ def backtest(name: str, times: Sequence[float] | Array, values: Sequence[float] 
         score=own,
         vpa=tuple(curve),
         vpa_slack_at_overrun=reference,
-        slack_vs_vpa=float(ratio),
+        slack_vs_vpa=ratio,
         beyond_vpa_curve=beyond,
         fixed_peak=fixed,
         requests=tuple(plan),
         scheduled=any(r.hour is not None for r in plan),
-        overrun_budget=max(MIN_OVERRUN_BUDGET, next(p.overrun_rate for p in curve if p.percentile == VPA_DEFAULT)),
+        overrun_budget=budget,
         scheduled_days=len({r.day for r in plan if r.hour is not None}),
+        hindsight=hindsight_bounds(t, v, scored, budget, curve) if scored.any() else (),
     )
