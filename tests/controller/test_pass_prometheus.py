@@ -62,8 +62,11 @@ def test_snapshot_values_and_quality_marks(prom, config) -> None:
     before = prom.query_count()
     snap = source.observe(config, utc(T))
     queries = prom.query_count() - before
-    assert queries == len(config.for_tenant("alpha").metrics.queries) == 7  # one request per metric
+    # one request per metric, and one for Prometheus' clock
+    assert queries == len(config.for_tenant("alpha").metrics.queries) + 1 == 8
     assert snap.at == utc(T) and snap.errors == ()
+    assert snap.clock is not None and snap.clock.measured and abs(snap.clock.skew_seconds) < 5
+    assert snap.clock.evaluated_at == utc(T)  # same clock here: evaluated at the pass time itself
     assert len(snap) == 5  # every catalogue workload, data or not
     r = snap.reading
     assert r("alpha", "api", "requests").value == pytest.approx(40, rel=1e-6)
@@ -95,7 +98,8 @@ def test_a_failed_query_is_recorded_and_the_rest_still_read(prometheus, config_f
     prom = prometheus(series=_series())
     before = prom.query_count()
     snap = PrometheusSource(prom.url).observe(config, utc(T))
-    assert prom.query_count() - before == 8  # 7 default + the broken one; the identical replicas text is shared
+    # 7 default + the broken one (the identical replicas text is shared) + the clock
+    assert prom.query_count() - before == 9
     assert len(snap.errors) == 1 and snap.errors[0].startswith("requests:")
     assert snap.reading("gamma", "api", "requests").quality is Quality.MISSING  # the free tier's broken query
     assert snap.reading("alpha", "api", "requests").ok  # other tiers unaffected

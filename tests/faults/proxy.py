@@ -99,7 +99,8 @@ class FaultProxy:
                 status, doc = resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             status, doc = exc.code, json.loads(exc.read() or b"{}")
-        if mode != "ok" and isinstance(doc.get("data"), dict):
+        # Series answers only: a scalar (`time()`, Prometheus' clock) is passed through as it is.
+        if mode != "ok" and isinstance(doc.get("data"), dict) and doc["data"].get("resultType") in SERIES:
             doc["data"]["result"] = _rewrite(doc["data"].get("result", []), mode)
         with contextlib.suppress(OSError):  # the client gave up (slow mode): nothing to answer
             self._reply(handler, status, doc)
@@ -112,6 +113,9 @@ class FaultProxy:
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)
+
+
+SERIES = ("matrix", "vector")
 
 
 def _rewrite(result: list[dict[str, Any]], mode: str) -> list[dict[str, Any]]:

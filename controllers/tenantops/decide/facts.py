@@ -7,6 +7,12 @@ for everything, is one alert naming the count and a sample, not thousands. A wor
 is given a grace period (`failed_passes_before_alert` passes of the controller's interval) before it
 counts, because a new tenant's first series arrive a scrape or two after its pods. The per-episode
 lifecycle (dedup, snooze, escalate, resolve) applies to these alerts as to every other.
+
+The pass's clock is a fact too: a controller whose clock differs from Prometheus' by more than the
+ControllerPolicy's `clock_skew_tolerance_seconds` is one alert for the installation (`controller:clock-skew`),
+raised every pass while the skew lasts, so it is one episode and resolves when the clocks agree again. It
+does not hold anything: freshness is judged by Prometheus' clock (`observe.prometheus`), so the controller
+keeps reading current data and scaling while a person fixes the time service.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from collections.abc import Mapping
 
 from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
 from tenantops.structs.plan import Alert, Severity
-from tenantops.structs.snapshot import Hold, WorkloadKey
+from tenantops.structs.snapshot import Hold, SourceClock, WorkloadKey
 
+CLOCK_SKEW_KEY = "controller:clock-skew"
 SUMMARY_AFTER = 10  # more workloads than this with one cause: one summarised alert for the cause
 SAMPLE = 20  # tenants named in a summary
 ABSENT_KEY = "no-metrics"  # state: first time each workload was seen without metrics (epoch seconds)
@@ -66,6 +73,9 @@ class FactsDecider:
         alerts += [Alert(f"controller:{cause}", None, Severity.CRITICAL, f"controller-{cause}", detail,
                          NOTICE_ACTIONS.get(cause, "See the controller's log."))
                    for cause, detail in inp.notices.items()]
+        skew = clock_skew_alert(snapshot.clock, ctl.clock_skew_tolerance_seconds)
+        if skew is not None:
+            alerts.append(skew)
         changed: dict[str, JsonValue] = {}
         if absent_now != first_seen:
             changed[ABSENT_KEY] = absent_now or None
@@ -88,3 +98,23 @@ def _alerts(cause: str, held: list[tuple[WorkloadKey, Hold]]) -> list[Alert]:
         f"{alert_cause}:{key[0]}/{key[1]}", key[0], Severity.WARNING, alert_cause,
         f"{key[0]}/{key[1]}: {hold.detail}", action, details={"workload": key[1]},
     ) for key, hold in held]
+
+
+def clock_skew_alert(clock: SourceClock | None, tolerance_seconds: float) -> Alert | None:
+    """One alert while the controller's clock and the metrics source's differ by more than the tolerance.
+
+    The key names no figure, so a skew that wobbles from pass to pass stays one episode; the summary says
+    which way and by how much as first seen.
+    """
+    if clock is None or abs(clock.skew_seconds) <= tolerance_seconds:
+        return None
+    way = "ahead of" if clock.skew_seconds > 0 else "behind"
+    measured = "" if clock.measured else " (as last measured; Prometheus' time could not be read this pass)"
+    return Alert(
+        CLOCK_SKEW_KEY, None, Severity.WARNING, "controller-clock-skew",
+        f"the controller's clock is {abs(clock.skew_seconds):.0f}s {way} Prometheus'{measured}"
+        f" (tolerance {tolerance_seconds:g}s); metrics are still judged by Prometheus' clock",
+        "Fix the time service (chrony/NTP) of the controller's node or of Prometheus' host; the times the"
+        " controller writes (audit, Lease renewals, mail) are off by the same amount until then.",
+        details={"skew_seconds": clock.skew_seconds, "tolerance_seconds": tolerance_seconds},
+    )

@@ -24,6 +24,7 @@ from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.engine.runner import Runner
 from tenantops.engine.wiring import build_reconciler, post_pass_hooks
 from tenantops.notify.worker import Courier
+from tenantops.observe.prometheus import Clock, utc_now
 from tenantops.record.metrics import ControllerMetrics
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,13 @@ class Controller:
     metrics: ControllerMetrics
     dry_run: bool
     courier: Courier = field(default_factory=Courier)  # notifications off the pass's thread
+    clock: Clock = utc_now  # the controller's one clock: the runner's, and what Prometheus' is measured against
 
     def runner(self, config: Config, *, on_pass: Sequence[Callable[[PassResult], None]] = (),
                **options: Any) -> Runner:
         """The loop around the reconciler, with the post-pass hooks; `tick()` once is `reconcile --once`."""
         settings = self.settings
+        options.setdefault("clock", self.clock)
         runner = Runner(self.reconciler, config, catalog=settings.catalog, policies=settings.policies,
                         dry_run=self.dry_run, metrics=self.metrics, **options)
         runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, self.metrics, dry_run=self.dry_run,
@@ -98,11 +101,13 @@ def build_controller(
     decider_names: Sequence[str] | None = None,
     deciders: Sequence[Decider] | None = None,
     init: bool = False,
+    clock: Clock = utc_now,
 ) -> Controller:
     """Build the controller. Raises `DeciderUnavailable` for an unknown decider name, `StateStoreError`
-    (naming the database) when the state store cannot be used; `init` allows an emptied SQLite file."""
+    (naming the database) when the state store cannot be used; `init` allows an emptied SQLite file.
+    `clock` is the controller's clock, given to its runner and its metrics source alike."""
     chosen = list(deciders) if deciders is not None else build_deciders(decider_names)
     metrics = metrics if metrics is not None else ControllerMetrics()
     reconciler = build_reconciler(settings, dry_run=dry_run, metrics=metrics, deciders=chosen,
-                                  inputs=pass_inputs(settings, chosen), init=init)
-    return Controller(settings, reconciler, metrics, dry_run)
+                                  inputs=pass_inputs(settings, chosen), init=init, clock=clock)
+    return Controller(settings, reconciler, metrics, dry_run, clock=clock)

@@ -25,7 +25,7 @@ from tenantops.engine.deciders import build_deciders
 from tenantops.engine.inputs import InputProvider
 from tenantops.engine.reconcile import PassResult, Reconciler, RequestActuator
 from tenantops.notify.worker import Courier
-from tenantops.observe.prometheus import PrometheusSource
+from tenantops.observe.prometheus import Clock, PrometheusSource, utc_now
 from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.database import database_url
 from tenantops.record.metrics import ControllerMetrics
@@ -96,14 +96,16 @@ def build_reconciler(
     decider_names: Sequence[str] | None = None,
     inputs: Sequence[InputProvider] = (),
     init: bool = False,
+    clock: Clock = utc_now,
 ) -> Reconciler:
     """The reconciler alone; `engine.root.build_controller` is what the commands use. The store is opened
     first: a controller that cannot record (database unreachable, state emptied without `init`) raises
-    `StateStoreError` before anything that acts is built."""
+    `StateStoreError` before anything that acts is built. `clock` is the controller's clock, the one its
+    runner runs on: the metrics source measures Prometheus' clock against it."""
     store = StateStore(database_url(settings), init=init)
     actuators, reader = build_actuators(settings, dry_run=dry_run)
     return Reconciler(
-        PrometheusSource.from_settings(settings),
+        PrometheusSource.from_settings(settings, clock=clock),
         store,
         list(deciders) if deciders is not None else build_deciders(decider_names),
         actuators,

@@ -132,7 +132,7 @@ class FactChecker:
         for gone in set(self._recent) - set(targets):
             del self._recent[gone]
         self._absent &= set(targets)
-        return Snapshot(snapshot.at, workloads, (*snapshot.errors, *live.errors), holds)
+        return Snapshot(snapshot.at, workloads, (*snapshot.errors, *live.errors), holds, snapshot.clock)
 
     def _live_count(self, key: WorkloadKey, target: ScaleTarget, live: LiveRead, readings: dict[str, Reading],
                     now: datetime) -> ReplicaCount | None:

@@ -2,14 +2,26 @@
 
 Each query of a tenant's MetricsPolicy aggregates `by (tenant, workload)`, so one request answers for
 every tenant. Tenants are grouped by their resolved policy and identical query texts are sent once, so
-the number of requests is the number of distinct queries (7 with the default policy), never a multiple
-of the tenant count (the overload KEDA users hit at ~1,500 scaled objects).
+the number of requests is the number of distinct queries (7 with the default policy) plus one for
+Prometheus' clock, never a multiple of the tenant count (the overload KEDA users hit at ~1,500 scaled
+objects; `docs/benchmarks.md` §3 allows 10 per pass).
 
-Staleness. An instant query cannot say how old the sample behind a computed value is, so each query is
-sent as a two-point range query: at the pass time and `stale_after_seconds` before it. A series with a
-point at the pass time is current (Prometheus's own staleness markers and lookback already apply); one
-that only has the earlier point stopped reporting and is marked STALE with its last value; one with
-neither is MISSING. This costs one extra evaluation per query, not one extra request.
+Clock. Freshness is judged by Prometheus' clock, not the controller's: each pass first asks for `time()`
+(an instant query evaluated at Prometheus' now) and takes the offset between that and the controller's
+clock, read around the request. The pass's queries are then evaluated at the pass time shifted by that
+offset (whole seconds), so a controller whose clock runs two minutes behind does not read two-minute-old
+data as current, and one ten minutes ahead does not ask for a future where nothing exists yet. The
+offset, measured or (when the clock query fails) the last one measured, travels in `Snapshot.clock`; a
+skew beyond the ControllerPolicy's tolerance is one alert (`decide.facts`). The controller's clock is
+injected (`clock`), as the runner's is, so a skewed controller is tested without patching anything.
+
+Staleness is decided here, once, and nowhere else: each reading is OK or STALE when it leaves this
+module, and the deciders read that verdict. An instant query cannot say how old the sample behind a
+computed value is, so each query is sent as a two-point range query: at the evaluation time and
+`stale_after_seconds` (MetricsPolicy) before it. A series with a point at the evaluation time is current
+(Prometheus's own staleness markers and lookback already apply); one that only has the earlier point
+stopped reporting and is marked STALE with its last value; one with neither is MISSING. This costs one
+extra evaluation per query, not one extra request.
 
 Deadline. All of a pass's queries share one budget, `QUERY_BUDGET` of the controller's interval: each
 request gets what is left of it (halved, as the client retries once) as its timeout, and Prometheus the
@@ -24,7 +36,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
@@ -36,12 +48,20 @@ from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.endpoints import Unreachable, unreachable
 from tenantops.observe.prom_client import PrometheusAccess, connect
-from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadKey, WorkloadMetrics
+from tenantops.structs.snapshot import Quality, Reading, Snapshot, SourceClock, WorkloadKey, WorkloadMetrics
 
 log = logging.getLogger(__name__)
 
 _URL_IN_MESSAGE = re.compile(r" with url: \S+")
 QUERY_BUDGET = 1 / 3  # of the controller's interval, for all of one pass's queries together
+CLOCK_QUERY = "time()"  # evaluated at Prometheus' now: its clock, in the same API the data comes from
+CLOCK_LABEL = "clock"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,24 +100,32 @@ def plan_queries(config: Config, tenants: Sequence[Tenant]) -> list[PlannedQuery
 
 
 class PrometheusSource:
-    """A `MetricsSource` over prometheus-api-client's `PrometheusConnect` (one HTTP session, reused)."""
+    """A `MetricsSource` over prometheus-api-client's `PrometheusConnect` (one HTTP session, reused).
+
+    `clock` is the controller's clock (the runner's): the offset to Prometheus' clock is measured against
+    it, so a pass run for any instant (`observe(config, now)`, a replay of recorded history included) is
+    evaluated at the same instant on Prometheus' clock.
+    """
 
     def __init__(self, url: str, *, timeout: float = 30.0, client: PrometheusConnect | None = None,
-                 access: PrometheusAccess | None = None) -> None:
+                 access: PrometheusAccess | None = None, clock: Clock = utc_now) -> None:
         self.url = url.rstrip("/")
         self.client = client if client is not None else connect(self.url, timeout, access)
         self.timeout = timeout
+        self.clock = clock
         self.requests_sent = 0  # queries this source has sent, for the controller's own metrics and tests
         # Set by a pass in which Prometheus could not be reached at all (the CLI reports it in one line).
         self.unreachable: Unreachable | None = None
+        self.offset_seconds: float | None = None  # Prometheus' clock minus the controller's, last measured
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Self:
+    def from_settings(cls, settings: Any, clock: Clock = utc_now) -> Self:
         """At `TENANTOPS_PROMETHEUS_URL` with the authentication and TLS settings (`prom_client`)."""
-        return cls(settings.prometheus_url, access=PrometheusAccess.from_settings(settings))
+        return cls(settings.prometheus_url, access=PrometheusAccess.from_settings(settings), clock=clock)
 
     def observe(self, config: Config, now: datetime, tenants: Sequence[Tenant] | None = None) -> Snapshot:
-        """All selected tenants' metrics as of `now` (UTC); failed queries are in `errors`, never raised."""
+        """All selected tenants' metrics as of `now` (UTC, the controller's clock), evaluated at the same
+        instant on Prometheus' clock; failed queries are in `errors`, never raised."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         selected = list(config.tenants if tenants is None else tenants)
@@ -109,6 +137,8 @@ class PrometheusSource:
         budget = max(1.0, config.policies.controller.interval_seconds * QUERY_BUDGET)
         deadline = time.monotonic() + budget
         with collector_paused():
+            clock = self._source_clock(now, deadline, errors)
+            at = clock.evaluated_at if clock is not None else now
             for planned in plan_queries(config, selected):
                 if self.unreachable is not None:  # the server did not answer: the rest would wait the same
                     errors.append(f"{planned.label}: {self.unreachable.reason}")
@@ -118,27 +148,61 @@ class PrometheusSource:
                     errors.append(f"{planned.label}: skipped, the pass's query deadline ({budget:.1f}s) was reached")
                     continue
                 try:
-                    result = self._fetch(planned.promql, now, planned.stale_after_seconds, min(self.timeout, left / 2))
+                    result = self._fetch(planned.promql, at, planned.stale_after_seconds, min(self.timeout, left / 2))
                 except Exception as exc:  # any failure of one query: that metric is missing for all; go on
-                    self.unreachable = unreachable("TENANTOPS_PROMETHEUS_URL", self.url, exc)
-                    if self.unreachable is not None:
-                        log.warning("Prometheus unreachable, every metric missing this pass: %s", self.unreachable,
-                                    extra={"endpoint": self.unreachable.url, "reason": self.unreachable.reason})
-                        errors.append(f"{planned.label}: {self.unreachable.reason}")
-                        continue
-                    reason = _describe(exc)
-                    log.warning("query %s failed: %s", planned.label, reason)
-                    errors.append(f"{planned.label}: {reason}")
+                    self._failed(planned.label, exc, errors)
                     continue
-                absorb(result, planned, now, readings)
+                absorb(result, planned, at, readings)
                 del result
         workloads = {key: WorkloadMetrics(key[0], key[1], found) for key, found in readings.items()}
-        return Snapshot(at=now, workloads=workloads, errors=tuple(errors))
+        return Snapshot(at=now, workloads=workloads, errors=tuple(errors), clock=clock)
 
-    def _fetch(self, promql: str, now: datetime, stale_after: int,
+    def _source_clock(self, now: datetime, deadline: float, errors: list[str]) -> SourceClock | None:
+        """Prometheus' clock for this pass: measured, else the last offset measured, else None (the pass is
+        evaluated at `now` as given, which is all that can be done before Prometheus ever answered)."""
+        measured = False
+        try:
+            self.offset_seconds = self._measure_offset(min(self.timeout, max(deadline - time.monotonic(), 0.1) / 2))
+            measured = True
+        except Exception as exc:
+            self._failed(CLOCK_LABEL, exc, errors, quiet_when_unreachable=True)
+        if self.offset_seconds is None:
+            return None
+        shift = timedelta(seconds=round(self.offset_seconds))  # whole seconds, as the queries are stamped
+        return SourceClock(now + shift, round(-self.offset_seconds, 3), measured)
+
+    def _measure_offset(self, timeout: float) -> float:
+        """Prometheus' clock minus the controller's, in seconds: `time()` against the middle of the request."""
+        self.requests_sent += 1
+        before = self.clock().timestamp()
+        result = self.client.custom_query(CLOCK_QUERY, params={"timeout": f"{max(int(timeout * 1000), 100)}ms"},
+                                          timeout=timeout)
+        after = self.clock().timestamp()
+        try:
+            evaluated = float(result[0])  # a scalar answer: [evaluation time, "value"]
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise ValueError(f"unexpected answer to {CLOCK_QUERY}: {str(result)[:80]}") from None
+        if not math.isfinite(evaluated):
+            raise ValueError(f"unexpected answer to {CLOCK_QUERY}: {evaluated}")
+        return evaluated - (before + after) / 2
+
+    def _failed(self, label: str, exc: Exception, errors: list[str], *, quiet_when_unreachable: bool = False) -> None:
+        """Record one failed request: an unreachable server stops the pass's remaining queries."""
+        self.unreachable = unreachable("TENANTOPS_PROMETHEUS_URL", self.url, exc)
+        if self.unreachable is not None:
+            log.warning("Prometheus unreachable, every metric missing this pass: %s", self.unreachable,
+                        extra={"endpoint": self.unreachable.url, "reason": self.unreachable.reason})
+            if not quiet_when_unreachable:  # the queries that follow each say so
+                errors.append(f"{label}: {self.unreachable.reason}")
+            return
+        reason = _describe(exc)
+        log.warning("query %s failed: %s", label, reason)
+        errors.append(f"{label}: {reason}")
+
+    def _fetch(self, promql: str, at: datetime, stale_after: int,
                timeout: float | None = None) -> list[dict[str, Any]]:
         self.requests_sent += 1
-        end = now.replace(microsecond=0)
+        end = at.replace(microsecond=0)
         wait = self.timeout if timeout is None else timeout
         result = self.client.custom_query_range(
             promql, start_time=end - timedelta(seconds=stale_after), end_time=end, step=str(stale_after),
@@ -162,7 +226,8 @@ def absorb(
     now: datetime,
     readings: dict[WorkloadKey, dict[str, Reading]],
 ) -> int:
-    """Turn one query's matrix into readings for the tenants that read it. Returns series ignored.
+    """Turn one query's matrix, evaluated at `now` (Prometheus' clock), into readings for the tenants that
+    read it: OK (or NaN, ...) with a point at `now`, STALE with only the earlier one. Returns series ignored.
 
     Series without `tenant`/`workload` labels, for workloads not in the catalogue, or with a malformed
     value are ignored (and counted) rather than failing the whole query: one odd exporter must not blind

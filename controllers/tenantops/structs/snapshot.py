@@ -19,7 +19,7 @@ class Quality(StrEnum):
 
     OK = "ok"
     MISSING = "missing"  # no series for this tenant/workload
-    STALE = "stale"  # the newest sample is older than the policy's staleness limit
+    STALE = "stale"  # the newest sample is older than the policy's staleness limit (judged once, when read)
     NAN = "nan"
     INF = "inf"
     NEGATIVE = "negative"
@@ -88,6 +88,20 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceClock:
+    """The metrics source's clock as one pass measured it: what every reading's freshness was judged by.
+
+    A reading is fresh or STALE by the source's own evaluation time, never by the controller's clock, so
+    a controller whose clock runs behind does not take old data as fresh and one that runs ahead does not
+    see everything as stale. The skew itself is a fact of the pass, alerted on by the facts decider.
+    """
+
+    evaluated_at: datetime  # the instant the pass's queries were evaluated at, on the source's clock
+    skew_seconds: float  # the controller's clock minus the source's (positive: the controller is ahead)
+    measured: bool = True  # False: the source's time could not be read this pass; the last offset was used
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Every workload's metrics at one instant. Built once per pass by a metrics source, never mutated."""
 
@@ -95,6 +109,7 @@ class Snapshot:
     workloads: Mapping[WorkloadKey, WorkloadMetrics]
     errors: tuple[str, ...] = ()  # queries that failed this pass (metric name: reason)
     holds: Mapping[WorkloadKey, Hold] = field(default_factory=dict)  # workloads nothing may scale this pass
+    clock: SourceClock | None = None  # the source's clock this pass (None: a source that has no clock of its own)
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:

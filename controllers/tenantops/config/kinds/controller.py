@@ -18,6 +18,7 @@ class ControllerSpec(Spec):
           interval_seconds: 30
           jitter_seconds: 3
           global_replica_ceiling: 20000
+          clock_skew_tolerance_seconds: 30
     """
 
     interval_seconds: float = Field(default=30, gt=0)
@@ -28,3 +29,7 @@ class ControllerSpec(Spec):
     # configuration keeps running) until confirmed (`tenantops run --confirm-removals`): a catalogue cut
     # short at a tenant boundary is valid YAML that reads as "these tenants are gone".
     max_removed_share: float = Field(default=0.1, ge=0, le=1)
+    # How far the controller's clock may differ from Prometheus' before it is one alert (controller-clock-
+    # skew). Freshness is judged by Prometheus' clock whatever the skew, so this only decides when a person
+    # is told: a skew this large means the host's time service is broken, and other systems are wrong too.
+    clock_skew_tolerance_seconds: float = Field(default=30, gt=0)

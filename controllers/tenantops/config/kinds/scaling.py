@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from tenantops.config.kinds.common import NonNegative, Positive
 from tenantops.config.registry import Spec, policy_kind
+
+STALE_AFTER_MOVED = (
+    "no longer a BreakerPolicy setting: staleness is decided once, when metrics are read, against"
+    " Prometheus' clock; set it as MetricsPolicy spec.stale_after_seconds (the one setting, default 180)"
+)
 
 
 class MetricTarget(Spec):
@@ -139,17 +145,27 @@ class ScalingSpec(Spec):
 class BreakerSpec(Spec):
     """Guardrails that stop a bad input from turning into a bad action.
 
+    Staleness is not a breaker setting: it is decided once, when the metrics are read, by the
+    MetricsPolicy's `stale_after_seconds` against Prometheus' own clock (`observe.prometheus`), and every
+    breaker reads that verdict. A second limit here could only ever be the smaller of the two, so a
+    BreakerPolicy that still sets `stale_after_seconds` is rejected with its file, line and field.
+
     Example:
         kind: BreakerPolicy
         name: default
         spec:
           max_step_up: 20
           max_step_down: 5
-          stale_after_seconds: 180
           failed_passes_before_alert: 3
     """
 
     max_step_up: int = Field(default=20, gt=0)
     max_step_down: int = Field(default=5, gt=0)
-    stale_after_seconds: int = Field(default=180, gt=0)
     failed_passes_before_alert: int = Field(default=3, gt=0)
+    # Removed; declared only so that setting it fails with a message saying where staleness is set now.
+    stale_after_seconds: SkipJsonSchema[None] = Field(default=None, exclude=True, repr=False)
+
+    @field_validator("stale_after_seconds", mode="before")
+    @classmethod
+    def _staleness_is_decided_when_read(cls, value: object) -> None:
+        raise ValueError(STALE_AFTER_MOVED)

@@ -72,7 +72,6 @@ class AutoscalingDecider:
         for tenant in config.tenants:
             policies = config.for_tenant(tenant)
             spec, brk = policies.scaling, policies.breakers
-            stale_after = min(brk.stale_after_seconds, policies.metrics.stale_after_seconds)
             tuning = self._tuning(spec)
             allow_zero = policies.tier.scale_to_zero and spec.scale_to_zero.enabled
             spend = inp.spend_mtd_usd.get(tenant.id, self._spend.get(tenant.id))
@@ -92,7 +91,7 @@ class AutoscalingDecider:
                     decisions.append(Decision(now, tenant.id, workload.name, "skip", f"hold:{hold.cause}",
                                               f"held: {hold.detail}; nothing changed"))
                     continue
-                current_reading = _usable(metrics.get("replicas"), now_ts, stale_after)
+                current_reading = _usable(metrics.get("replicas"))
                 if current_reading is None:
                     wstate.bad_passes += 1
                     new_state[key] = wstate.to_json()
@@ -102,9 +101,9 @@ class AutoscalingDecider:
                         alerts.append(_metrics_alert(tenant.id, workload.name, wstate.bad_passes, ["replicas"]))
                     continue
                 current = round(current_reading)
-                ready_value = _usable(metrics.get("ready_replicas"), now_ts, stale_after)
+                ready_value = _usable(metrics.get("ready_replicas"))
                 ready = round(ready_value) if ready_value is not None else current
-                loads, problems = _loads(spec, workload, metrics, current, now_ts, stale_after)
+                loads, problems = _loads(spec, workload, metrics, current)
                 if hold is not None and hold.cause == "recovering":  # rates under-read: no scale-down yet
                     problems.append(hold.detail)
                 obs = Observation(snapshot.at.timestamp(), current, ready, loads, not problems, over_budget)
@@ -141,34 +140,27 @@ class AutoscalingDecider:
                              findings={"workloads": len(decisions), "actions": len(actions)}, state=new_state)
 
 
-def _usable(reading: Reading, now: float, stale_after: float) -> float | None:
-    if reading.quality is not Quality.OK or reading.value is None:
-        return None
-    if reading.sampled_at is not None and now - reading.sampled_at.timestamp() > stale_after:
-        return None
-    return reading.value
-
-
-def _problem(reading: Reading, now: float, stale_after: float) -> str:
-    if reading.quality is not Quality.OK:
-        return str(reading.quality)
-    return "stale" if reading.sampled_at is not None and now - reading.sampled_at.timestamp() > stale_after else ""
+def _usable(reading: Reading) -> float | None:
+    """The value if the observe step judged the reading usable. Staleness is that step's verdict
+    (`Quality.STALE`, judged once against the metrics source's own clock); it is never judged again here
+    against the controller's clock, which may disagree with the source's."""
+    return reading.value if reading.ok else None
 
 
 def _loads(
-    spec: ScalingSpec, workload: Workload, metrics: WorkloadMetrics, current: int, now: float, stale_after: float
+    spec: ScalingSpec, workload: Workload, metrics: WorkloadMetrics, current: int
 ) -> tuple[list[MetricLoad], list[str]]:
     """Each configured metric in the units the recommender works in; unusable ones listed as problems."""
     loads: list[MetricLoad] = []
     problems: list[str] = []
     for m in spec.metrics:
         reading = metrics.get(m.metric)
-        value = _usable(reading, now, stale_after)
+        value = _usable(reading)
         if value is None:
-            problems.append(f"{m.metric} {_problem(reading, now, stale_after) or 'missing'}")
+            problems.append(f"{m.metric} {reading.quality if reading.quality is not Quality.OK else Quality.MISSING}")
             continue
         if m.type == "utilization":
-            per_replica = _request_per_replica(m.metric, workload, metrics, current, now, stale_after)
+            per_replica = _request_per_replica(m.metric, workload, metrics, current)
             if per_replica is None or per_replica <= 0:
                 problems.append(f"{m.metric}_request unknown")
                 continue
@@ -178,11 +170,9 @@ def _loads(
     return loads, problems
 
 
-def _request_per_replica(
-    metric: str, workload: Workload, metrics: WorkloadMetrics, current: int, now: float, stale_after: float
-) -> float | None:
+def _request_per_replica(metric: str, workload: Workload, metrics: WorkloadMetrics, current: int) -> float | None:
     """The request of one replica: measured (sum of requests over replicas) or else from the catalogue."""
-    total = _usable(metrics.get(f"{metric}_request"), now, stale_after)
+    total = _usable(metrics.get(f"{metric}_request"))
     if total is not None and current > 0 and total > 0:
         return total / current
     declared = {"cpu": workload.cpu_request, "memory": workload.memory_request}.get(metric)

@@ -1,0 +1,156 @@
+"""Clock skew both ways: the controller judges freshness by Prometheus' clock, not its own.
+
+A real Prometheus scrapes a live exporter every second (so every sample carries Prometheus' own time);
+the controller runs whole passes (facts, autoscaling, the alert lifecycle, the Kubernetes API stand-in)
+on an injected clock that is right, 2 minutes behind Prometheus', or 10 minutes ahead. Its metrics
+source is given the same clock, as the composition root gives it the runner's.
+
+What must hold, for each skew:
+- every pass reads current data: its queries are evaluated at Prometheus' now (within a few seconds of
+  a `time()` read straight from Prometheus right after the pass), never two minutes in the past (old
+  data taken as fresh) nor ten in the future (nothing found: blind);
+- a load step is acted on at the first pass after Prometheus shows it, as without skew;
+- a skew beyond the tolerance is exactly one notification (`controller-clock-skew`) over all passes and
+  nothing else is raised; it resolves once the clock is right again. No skew, no alert.
+
+The seconds from "Prometheus shows the step" to "the stand-in received the write" are printed and kept
+in the fault ledger's details for each skew; the test asserts passes, not seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tenantops.act.kubernetes import KubernetesActuator
+from tenantops.config import load_config
+from tenantops.decide.autoscaling.decider import AutoscalingDecider
+from tenantops.decide.facts import CLOCK_SKEW_KEY, FactsDecider
+from tenantops.engine.reconcile import Reconciler
+from tenantops.observe.kube_replicas import KubeReplicaReader
+from tenantops.observe.prometheus import PrometheusSource
+from tenantops.observe.replicas import LiveReplicas
+from tenantops.record.store import StateStore
+from tenantops.structs.plan import TargetKind
+
+from .conftest import FaultLedger
+from .helpers import write_config
+from .live_exporter import LiveExporter
+
+pytestmark = pytest.mark.integration
+
+CLASS = "clock skew both ways"
+LIVE = 2
+LOW, HIGH = 20.0, 1000.0  # requests per second: 10 per replica, then far over the 50 per replica target
+TENANT = [{"id": "alpha", "tier": "pro", "isolation": "pool", "region": "us-east-1", "budget_usd_month": 500,
+           "contacts": ["ops@alpha.example"], "workloads": [{"name": "api", "min_replicas": 1, "max_replicas": 20}]}]
+REQUESTS = 'sum(rate(http_requests_total{tenant="alpha"}[2m]))'
+FIGURES: dict[float, float] = {}
+
+
+class SkewedClock:
+    """The controller's clock: the real one plus `skew` seconds (positive: ahead of Prometheus')."""
+
+    def __init__(self, skew: float) -> None:
+        self.skew = skew
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.skew)
+
+
+def _prometheus_now(prom: Any) -> float:
+    return float(prom.get_json("/api/v1/query", {"query": "time()"})["result"][0])
+
+
+def _requests_rate(prom: Any) -> float:
+    result = prom.query(REQUESTS)
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def _pass(reconciler: Reconciler, config: Any, clock: Callable[[], datetime], prom: Any) -> tuple[Any, float]:
+    """One pass on the controller's clock; how far its evaluation was from Prometheus' now, in seconds."""
+    result = reconciler.run_pass(config, clock())
+    after = _prometheus_now(prom)
+    evaluated = result.snapshot.clock.evaluated_at.timestamp() if result.snapshot.clock is not None else 0.0
+    return result, after - evaluated
+
+
+@pytest.mark.parametrize("skew", [0.0, -120.0, 600.0], ids=["none", "2min-behind", "10min-ahead"])
+def test_freshness_is_judged_by_prometheus_clock(skew: float, prometheus: Any, kube_api: Any, tmp_path: Path,
+                                                 fault_ledger: FaultLedger) -> None:
+    kube_api.add_deployment("tenant-alpha", "api", replicas=LIVE)
+    exporter = LiveExporter("alpha", "api", lambda: kube_api.replicas("tenant-alpha", "api") or 0, LOW)
+    actuator = KubernetesActuator.connect(kube_api.url)
+    try:
+        prom = prometheus([exporter.target], scrape_interval="1s")
+        assert prom.wait_for_series(REQUESTS, timeout=30), "the exporter was never scraped"
+        time.sleep(3)  # a few samples in the rate windows
+        config = load_config(*write_config(tmp_path, TENANT))
+        tolerance = config.policies.controller.clock_skew_tolerance_seconds
+        clock = SkewedClock(skew)
+        source = PrometheusSource(prom.url, clock=clock)
+        reader = KubeReplicaReader(actuator.apps)
+        with StateStore(tmp_path / "state.db") as store:
+            reconciler = Reconciler(source, store, [FactsDecider(), AutoscalingDecider()],
+                                    {TargetKind.KUBERNETES: actuator},
+                                    replica_reader=LiveReplicas.of({TargetKind.KUBERNETES: reader}))
+            notifications: list[Any] = []
+            lags: list[float] = []
+            for _ in range(3):  # steady low load
+                result, lag = _pass(reconciler, config, clock, prom)
+                notifications += result.alerts
+                lags.append(lag)
+                time.sleep(1)
+            quiet = kube_api.replicas("tenant-alpha", "api") == LIVE
+            exporter.requests_per_second = HIGH
+            deadline = time.monotonic() + 30
+            while _requests_rate(prom) < 5 * 50 * LIVE and time.monotonic() < deadline:
+                time.sleep(0.2)
+            visible = time.monotonic()
+            passes_to_react = 0
+            reacted_after = float("nan")
+            for _ in range(5):
+                result, lag = _pass(reconciler, config, clock, prom)
+                notifications += result.alerts
+                lags.append(lag)
+                passes_to_react += 1
+                if (kube_api.replicas("tenant-alpha", "api") or 0) > LIVE:
+                    reacted_after = time.monotonic() - visible
+                    break
+                time.sleep(1)
+            during = list(notifications)
+            clock.skew = 0.0  # the time service is fixed
+            resolved: list[Any] = []
+            for _ in range(2):
+                result, _lag = _pass(reconciler, config, clock, prom)
+                resolved += result.alerts
+    finally:
+        actuator.close()
+        exporter.close()
+
+    FIGURES[skew] = reacted_after
+    print(f"\nclock skew {skew:+.0f}s: scale-up {reacted_after:.2f}s after Prometheus showed the step "
+          f"({passes_to_react} pass(es)); evaluation behind Prometheus' now by {min(lags):.2f}-{max(lags):.2f}s; "
+          f"notifications during skew {[a.key for a in during]}, after {[(a.key, a.transition) for a in resolved]}")
+    fresh = all(0 <= lag <= 5 for lag in lags)
+    fault_ledger.case(CLASS, fresh, f"skew {skew:+.0f}s: evaluated {[round(x, 2) for x in lags]}s before "
+                                    "Prometheus' now")
+    assert fresh, lags
+    fault_ledger.case(CLASS, quiet, f"skew {skew:+.0f}s: no write before the step")
+    assert quiet
+    prompt = passes_to_react == 1 and (kube_api.replicas("tenant-alpha", "api") or 0) > LIVE
+    fault_ledger.case(CLASS, prompt, f"skew {skew:+.0f}s: scaled up at pass {passes_to_react} after the step was"
+                                     f" visible, {reacted_after:.2f}s")
+    assert prompt, passes_to_react
+    expected = [CLOCK_SKEW_KEY] if abs(skew) > tolerance else []
+    one = [a.key for a in during] == expected
+    fault_ledger.case(CLASS, one, f"skew {skew:+.0f}s: notifications {[a.key for a in during]}")
+    assert one, [a.summary for a in during]
+    ends = [(a.key, a.transition) for a in resolved] == ([(CLOCK_SKEW_KEY, "resolve")] if expected else [])
+    fault_ledger.case(CLASS, ends, f"skew {skew:+.0f}s: after the fix {[(a.key, a.transition) for a in resolved]}")
+    assert ends
