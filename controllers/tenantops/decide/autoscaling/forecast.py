@@ -245,7 +245,8 @@ def calibrate(state: WorkloadState, saturated: bool, params: ForecastParams) -> 
     largest of several passes' covers, so it misses less often than any one of them: this log factor
     on every margin brings the share of saturated passes to `target_miss` (adaptive conformal inference
     on the decision itself). Called only for passes where the count was above its floor, where the
-    margin was what decided."""
+    margin was what decided (not the later passes of a saturated run, which the saturation inference decided:
+    see `recommender._margin_decided`)."""
     alpha, step = params.target_miss, params.calibration_step
     value = state.calibration + (step * (1.0 - alpha) if saturated else -step * alpha)
     state.calibration = min(MAX_CALIBRATION, max(-MAX_CALIBRATION, value))

@@ -120,7 +120,7 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
     saturated = obs.ready > 0 and demand >= SATURATED * obs.ready
     state.saturated = state.saturated + 1 if saturated else 0
     forecast.observe(state, demand, obs.at, tuning.forecast, censored=saturated)
-    if tuning.predictive and obs.current > max(1, bounds.min_replicas):
+    if tuning.predictive and obs.current > max(1, bounds.min_replicas) and _margin_decided(tuning, state, interval):
         forecast.calibrate(state, saturated, tuning.forecast)
 
     estimate, rule, reason, band = _estimate(tuning, obs, state, demand, now, interval)
@@ -169,7 +169,8 @@ def _estimate(
     # replay the decision comes one interval after its sample, live it comes right after it, and a forecast
     # kept for "now" would come due between two live observations and never be scored.
     anchor = obs.at + interval
-    forecast.remember(state, anchor, interval, steps, params, units)
+    if not state.saturated:  # a forecast from a lower bound is no test of the margin (see `_margin_decided`)
+        forecast.remember(state, anchor, interval, steps, params, units)
     reactive, metric = hpa_recommendation(obs.metrics, obs.ready, obs.current, tuning.down.tolerance,
                                           tuning.up.tolerance)
     if not tuning.predictive:
@@ -197,6 +198,17 @@ def _estimate(
             reason = (f"{reason}; saturated for {state.saturated} pass(es): demand inferred at {inferred} "
                       f"replicas or more")
     return wanted, "predictive", reason, tuning.band * width
+
+
+def _margin_decided(tuning: Tuning, state: WorkloadState, interval: float) -> bool:
+    """Whether this pass says anything about the margin: every pass except the later ones of a saturated run.
+
+    Replicas asked for when a run of saturation starts serve only after start-up, so its first passes up to
+    start-up plus one are passes a larger margin would have covered: misses of the margin. After that the
+    count is what the saturation inference asked for (demand is censored at capacity, so forecasts made from
+    it are lower bounds, and are not kept for scoring either). Counting those passes as margin misses made
+    one long flash crowd, limited by the step breaker, raise every margin for days after it was over."""
+    return state.saturated <= math.ceil(tuning.startup_seconds / interval - EPS) + 1
 
 
 def _banded(band: float, wanted: int, current: int) -> int:
