@@ -7,6 +7,7 @@ margin misses, one flash crowd would inflate every margin for days after it ende
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import numpy as np
@@ -40,3 +41,14 @@ def test_one_long_flash_crowd_does_not_raise_the_count_for_the_hours_after_it() 
     # and the crowd itself was answered: saturated only while the replicas it asked for were starting
     served = demand[3000:3040] <= result.ready[3000:3040] * CAPACITY
     assert served[-10:].all()
+
+
+def test_saturation_while_the_replicas_asked_for_are_starting_asks_for_no_more() -> None:
+    """26 replicas on a demand of 25, then 28: saturated through start-up. The HPA asks for 1/u of the ready
+    count once; asking 1/u more at every pass of start-up sent the count to 74 and walked it back five a pass."""
+    demand = np.concatenate([np.full(600, 500.0), np.full(60, 560.0)])
+    result = run(demand, CAPACITY, recommender_policy(balanced(), CAPACITY, datetime(2024, 1, 1, tzinfo=UTC)))
+    after = result.provisioned[599:]
+    assert int(after.max()) <= math.ceil(26 / 0.7)
+    assert int((np.diff(after) != 0).sum()) <= 3
+    assert (demand[610:] <= result.ready[610:] * CAPACITY).all()  # and the step was answered

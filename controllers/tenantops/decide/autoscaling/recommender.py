@@ -119,6 +119,7 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
                               + ("" if held == current else f", within [{floor}, {bounds.max_replicas}]"), state)
     saturated = obs.ready > 0 and demand >= SATURATED * obs.ready
     state.saturated = state.saturated + 1 if saturated else 0
+    state.saturated_rounds = _saturated_rounds(state.saturated_rounds, saturated, obs)
     forecast.observe(state, demand, obs.at, tuning.forecast, censored=saturated)
     if tuning.predictive and obs.current > max(1, bounds.min_replicas) and _margin_decided(tuning, state, interval):
         forecast.calibrate(state, saturated, tuning.forecast)
@@ -191,13 +192,25 @@ def _estimate(
               f"(now {demand:.2f}) plus a {width:.2f} margin for a {params.target_miss:.1%} miss rate")
     if state.saturated:
         # Served load stops at capacity: demand is at least what was served and likely more. Infer it as the
-        # HPA does (1/u at the target per saturated pass, compounding while it lasts).
-        inferred = math.ceil(demand * tuning.growth ** min(state.saturated, 4) - EPS)
+        # HPA does (1/u at the target), compounding for every round of replicas that was ready and still fell short.
+        inferred = math.ceil(demand * tuning.growth ** min(state.saturated_rounds, 4) - EPS)
         if inferred > wanted:
             wanted = inferred
-            reason = (f"{reason}; saturated for {state.saturated} pass(es): demand inferred at {inferred} "
-                      f"replicas or more")
+            reason = (f"{reason}; saturated through {state.saturated_rounds} round(s) of replicas: demand inferred at "
+                      f"{inferred} replicas or more")
     return wanted, "predictive", reason, tuning.band * width
+
+
+def _saturated_rounds(rounds: int, saturated: bool, obs: Observation) -> int:
+    """Rounds of replicas that fell short in the current run of saturated passes (0: not saturated).
+
+    A run starts a round; a saturated pass adds one only when no replica is still starting (ready = live
+    count): while the replicas asked for are starting, saturation is what was already known, and compounding
+    the inferred growth on it asked for 1/u more at every pass of start-up (27 saturated replicas, 1% short,
+    were sent to 76 in three passes and walked back down five a pass)."""
+    if not saturated:
+        return 0
+    return rounds + 1 if rounds == 0 or obs.ready >= obs.current else rounds
 
 
 def _margin_decided(tuning: Tuning, state: WorkloadState, interval: float) -> bool:
