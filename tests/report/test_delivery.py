@@ -53,6 +53,8 @@ def test_due_report_delivered_to_smtp_with_structure_figures_csv_and_images(
     assert queued[0].startswith("cost-report:2026-11-16T08:00:00+01:00")
     # acme (at risk) gets its own budget mail at its contacts; the hostile-named tenant too.
     assert sorted(k.rsplit(":", 1)[-1] for k in queued[1:]) == ["acme", "evil"]
+    tenants = {e.dedup_key: e.tenant for e in Outbox(settings.state).entries()}
+    assert tenants == {queued[0]: None, **{k: k.rsplit(":", 1)[-1] for k in queued[1:]}}  # the report: ops-wide
     report = deliver_pending(settings, NOW)
     assert sorted(report.sent) == sorted(queued)
     smtp_server.wait_for(len(queued))

@@ -210,6 +210,7 @@ class Runner:
                 return None
         tenants = self._selected()
         now = self.clock()
+        self._drop_mail_of_removed(now)
         self._tick_started = time.monotonic()
         self.reconciler.fence = self.may_act
         for prepare in self.before_pass:
@@ -238,6 +239,21 @@ class Runner:
             except Exception:
                 log.exception("post-pass hook %r failed", hook)
         return result
+
+    def _drop_mail_of_removed(self, now: datetime) -> None:
+        """Pending mail about tenants no longer in the catalogue in effect is dropped, with audit rows
+        (`StateStore.drop_mail_of_removed`). Checked before every pass the writer runs, not only after a
+        reload or at start-up: mail queued for a tenant by the delivery worker just as a reload removed it
+        goes too. A held reload keeps the old catalogue, so its tenants keep their mail."""
+        if self.dry_run:
+            return
+        try:
+            dropped = self.reconciler.store.drop_mail_of_removed([t.id for t in self.config.tenants], now)
+        except Exception:
+            log.exception("dropping the mail of removed tenants failed; trying again next pass")
+            return
+        for row in dropped:
+            log.warning("%s: %s", row.tenant, row.reason, extra={"event": "outbox.dropped", "tenant": row.tenant})
 
     def _fence(self, leading: bool) -> bool:
         """On becoming leader: take the writer's generation in the state store and reload the committed

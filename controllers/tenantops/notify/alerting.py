@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 class EmailSink(Protocol):
     """What alert email needs from the outbox (`tenantops.notify.outbox.Outbox` satisfies it)."""
 
-    def enqueue(self, kind: str, dedup_key: str, message: EmailMessage | bytes, *, now: datetime) -> bool: ...
+    def enqueue(self, kind: str, dedup_key: str, message: EmailMessage | bytes, *, now: datetime,
+                tenant: str | None = None) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,8 @@ class AlertRouter:
         if self.email is None or not recipients:
             return RouteOutcome(alert.key, "email", False, "no outbox or no recipients configured")
         key = f"alert:{alert.notice_key}"  # one mail per episode and transition, however many passes
-        queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, recipients), now=now)
+        queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, recipients), now=now,
+                                    tenant=alert.tenant)
         return RouteOutcome(alert.key, "email", True, "queued" if queued else "already queued")
 
 

@@ -128,6 +128,7 @@ class OutboxEntry:
     sent_at: datetime | None
     last_error: str | None
     message: bytes = field(repr=False)
+    tenant: str | None = None
 
 
 @dataclass
@@ -158,8 +159,11 @@ def message_id_for(dedup_key: str, domain: str = "tenantops") -> str:
 
 
 def prepare(kind: str, dedup_key: str, message: EmailMessage | bytes, *, now: datetime, sender: str | None = None,
-            recipients: Sequence[str] | None = None) -> QueuedMessage:
-    """The stored form of a message (envelope, Message-ID, no Bcc), ready for `StateStore.commit(messages=)`."""
+            recipients: Sequence[str] | None = None, tenant: str | None = None) -> QueuedMessage:
+    """The stored form of a message (envelope, Message-ID, no Bcc), ready for `StateStore.commit(messages=)`.
+
+    `tenant` is the tenant the message is about (None for ops-wide mail): pending mail of a tenant that
+    leaves the catalogue is dropped (`StateStore.drop_mail_of_removed`)."""
     if isinstance(message, bytes):
         parsed = BytesParser(policy=email_policy.SMTP).parsebytes(message)
         assert isinstance(parsed, EmailMessage)
@@ -175,7 +179,7 @@ def prepare(kind: str, dedup_key: str, message: EmailMessage | bytes, *, now: da
         message["Message-ID"] = message_id_for(dedup_key)
     del message["Bcc"]
     raw = message.as_bytes(policy=WIRE_POLICY)
-    return QueuedMessage(kind, dedup_key, sender, tuple(rcpts), raw, _ts(now))
+    return QueuedMessage(kind, dedup_key, sender, tuple(rcpts), raw, _ts(now), tenant)
 
 
 def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
@@ -209,13 +213,14 @@ class Outbox:
         now: datetime,
         sender: str | None = None,
         recipients: Sequence[str] | None = None,
+        tenant: str | None = None,
     ) -> bool:
         """Queue `message` unless `dedup_key` was queued before; True when it was newly queued.
 
         The envelope defaults to the message's From and To/Cc/Bcc. A Message-ID derived from the key is
         added when the message has none, and Bcc is removed from the stored copy.
         """
-        prepared = prepare(kind, dedup_key, message, now=now, sender=sender, recipients=recipients)
+        prepared = prepare(kind, dedup_key, message, now=now, sender=sender, recipients=recipients, tenant=tenant)
         with self.db.begin() as conn:
             queued = enqueue_messages(conn, [prepared], postgres=self.db.is_postgresql) == 1
         if queued:
@@ -349,6 +354,7 @@ def _entry(row: Row[Any], attempts: int | None = None) -> OutboxEntry:
         sent_at=_dt(row.sent_at),
         last_error=row.last_error,
         message=bytes(row.message),
+        tenant=row.tenant,
     )
 
 

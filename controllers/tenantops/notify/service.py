@@ -75,7 +75,7 @@ def enqueue_report(
             prefix = f"{tenant.display_name}: budget {row.budget.status}, cost report"
             tenant_report = render_report(tenant_data, subject_prefix=prefix)
             message = compose(tenant_report, sender=sender, recipients=[str(c) for c in tenant.contacts])
-            if outbox.enqueue(TENANT_KIND, tenant_key, message, now=now):
+            if outbox.enqueue(TENANT_KIND, tenant_key, message, now=now, tenant=row.tenant):
                 queued.append(tenant_key)
     return queued
 

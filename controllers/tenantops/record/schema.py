@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision a database must be at for this code; `database.migrate` upgrades older ones.
-HEAD = "0002_outbox_leadership"
+HEAD = "0003_outbox_tenant"
 # SQLite's PRAGMA user_version after migration: schema version 1 controllers refuse a newer file instead
 # of writing into tables whose meaning they do not know.
 SQLITE_USER_VERSION = 3
@@ -68,7 +68,11 @@ outbox = sa.Table(
     sa.Column("sent_at", Seconds),
     sa.Column("last_error", sa.Text),
     sa.Column("alerted", sa.Integer, nullable=False, server_default="0"),
+    # The tenant a message is about (its budget report, its alerts); NULL for ops-wide mail, which is
+    # never dropped. Pending mail of a tenant removed from the catalogue is dropped, with an audit row.
+    sa.Column("tenant", sa.Text),
     sa.Index("outbox_due", "status", "next_attempt_at"),
+    sa.Index("outbox_tenant", "status", "tenant"),
     sqlite_autoincrement=True,
 )
 

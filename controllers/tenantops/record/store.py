@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -37,6 +38,8 @@ from tenantops.record.errors import Fenced, StateUnavailable
 from tenantops.structs.plan import Decision
 
 SCHEMA_VERSION = schema.SQLITE_USER_VERSION
+_CHUNK = 500  # tenants per DELETE ... IN (...): well inside every backend's bound-parameter limit
+_KEYS_LISTED = 50  # dedup keys named in one audit row of dropped mail; the rest are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class QueuedMessage:
     recipients: tuple[str, ...]
     message: bytes
     at: float
+    tenant: str | None = None  # the tenant it is about; None for ops-wide mail
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +242,39 @@ class StateStore:
                     bucket[key] = value
         return CommitStats(len(upserts), len(deletes), rows, queued)
 
+    def drop_mail_of_removed(self, tenants: Collection[str], now: datetime) -> list[Decision]:
+        """Drop the pending outbox mail about tenants not in `tenants` (the catalogue in effect), with one
+        audit row per tenant saying what was dropped, in one transaction (fenced like `commit`).
+
+        A customer who left the catalogue is not mailed afterwards (a burst of alerts for thousands of
+        removed tenants would otherwise be delivered for hours). Ops-wide mail (no tenant) is never
+        dropped, nor mail being sent, sent, failed or in doubt: that is history. Cheap when nothing is
+        due to go: one indexed read of the distinct tenants of pending mail.
+        """
+        table = schema.outbox
+        pending = table.c.status == "pending"
+        keep = set(tenants)
+        decisions: list[Decision] = []
+        try:
+            with self.db.begin() as conn:
+                present = conn.execute(sa.select(table.c.tenant).distinct()
+                                       .where(pending, table.c.tenant.is_not(None))).scalars().all()
+                gone = sorted(str(t) for t in present if t not in keep)
+                if not gone:
+                    return []
+                self._check_fence(conn)
+                dropped: dict[str, list[tuple[str, str]]] = {}
+                for start in range(0, len(gone), _CHUNK):
+                    rows = conn.execute(sa.delete(table).where(pending, table.c.tenant.in_(gone[start:start + _CHUNK]))
+                                        .returning(table.c.tenant, table.c.kind, table.c.dedup_key)).all()
+                    for tenant, kind, key in rows:
+                        dropped.setdefault(str(tenant), []).append((str(kind), str(key)))
+                decisions = [_dropped_mail(now, tenant, mails) for tenant, mails in sorted(dropped.items())]
+                audit.append(conn, decisions)
+        except DBAPIError as exc:
+            raise StateUnavailable(f"cannot drop mail in the state database {self.name}: {describe(exc)}") from None
+        return decisions
+
     def _upsert(self, conn: Connection, rows: list[dict[str, str]]) -> None:
         """Insert or replace state rows. PostgreSQL: COPY into a session-local staging table, then one
         INSERT ... ON CONFLICT from it (a statement per key would cost a round trip per key)."""
@@ -295,13 +332,28 @@ class _Rows:
         return iter(self._rows)
 
 
+def _dropped_mail(now: datetime, tenant: str, mails: Sequence[tuple[str, str]]) -> Decision:
+    kinds: dict[str, int] = {}
+    for kind, _ in mails:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    keys = [key for _, key in mails]
+    return Decision(
+        now, tenant, None, "outbox", "dropped:tenant-removed",
+        f"{len(mails)} pending mail(s) dropped from the outbox, undelivered: tenant {tenant} is no longer in the "
+        f"catalogue ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})",
+        new=len(mails),
+        inputs={"kinds": kinds, "dedup_keys": keys[:_KEYS_LISTED], "more": max(0, len(keys) - _KEYS_LISTED)},
+    )
+
+
 def enqueue_messages(conn: Connection, messages: Sequence[QueuedMessage], *, postgres: bool) -> int:
     """Insert messages into the outbox unless their dedup key is there already; returns how many were new."""
     if not messages:
         return 0
     table = schema.outbox
     rows = [{"kind": m.kind, "dedup_key": m.dedup_key, "sender": m.sender, "recipients": json.dumps(list(m.recipients)),
-             "message": m.message, "created_at": m.at, "next_attempt_at": m.at} for m in messages]
+             "message": m.message, "created_at": m.at, "next_attempt_at": m.at, "tenant": m.tenant}
+            for m in messages]
     stmt = (postgresql.insert(table) if postgres else sqlite.insert(table)).on_conflict_do_nothing(
         index_elements=[table.c.dedup_key]).returning(table.c.id)
     # One statement per message: RETURNING says which were new (rowcount of an INSERT is not portable).

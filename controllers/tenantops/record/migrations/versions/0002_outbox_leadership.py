@@ -19,10 +19,34 @@ branch_labels = None
 depends_on = None
 
 
+# The outbox as this revision created it (0003 adds `tenant`): a frozen copy, so that a new database and
+# an upgraded one pass through the same steps.
+_frozen = sa.MetaData()
+outbox = sa.Table(
+    "outbox", _frozen,
+    sa.Column("id", schema.RowId, sa.Identity(), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("dedup_key", sa.Text, nullable=False, unique=True),
+    sa.Column("sender", sa.Text, nullable=False),
+    sa.Column("recipients", sa.Text, nullable=False),
+    sa.Column("message", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", schema.Seconds, nullable=False),
+    sa.Column("next_attempt_at", schema.Seconds, nullable=False),
+    sa.Column("lease_until", schema.Seconds),
+    sa.Column("sent_at", schema.Seconds),
+    sa.Column("last_error", sa.Text),
+    sa.Column("alerted", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("outbox_due", "status", "next_attempt_at"),
+    sqlite_autoincrement=True,
+)
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     if not sa.inspect(bind).has_table("outbox"):
-        schema.outbox.create(bind)  # with its index
+        outbox.create(bind)  # with its index
     schema.leadership.create(bind)
 
 
