@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tenantops.decide.rightsizing.estimator import decay_weights, hourly_profile, weighted_percentile
@@ -37,6 +37,7 @@ def test_no_samples_is_an_error_not_a_zero() -> None:
         weighted_percentile(np.empty(0), np.empty(0), 0.5)
 
 
+@settings(deadline=None)  # a property, not a timing: examples may wait for a shared CPU
 @given(values_st, st.floats(0.01, 1.0), st.floats(0.01, 1.0))
 def test_percentile_is_monotone_and_one_of_the_samples(values: list[float], q1: float, q2: float) -> None:
     v = np.array(values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tenantops.decide.rightsizing.guardrails import capped, plan_step
@@ -12,6 +12,7 @@ from tenantops.decide.rightsizing.guardrails import capped, plan_step
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 
 
+@settings(deadline=None)  # a property, not a timing: examples may wait for a shared CPU
 @given(st.floats(0.01, 100), st.floats(0, 1000), st.floats(1, 100))
 def test_a_step_never_moves_more_than_the_cap(current: float, desired: float, percent: float) -> None:
     value = capped(current, desired, percent)
