@@ -98,14 +98,16 @@ def test_rbac_is_least_privilege(overlay: str) -> None:
             for key in ("verbs", "resources", "apiGroups"):
                 assert "*" not in rule.get(key, []), (role["metadata"]["name"], key)
             assert not {"secrets", "pods", "pods/exec"} & set(rule["resources"])
-            if "deployments" in rule["resources"]:  # only right-sizing's read-and-patch of the pod template
-                assert role["metadata"]["name"] == "tenantops-rightsizer"
+            if "deployments" in rule["resources"]:  # right-sizing's read-and-patch, the live count's list
+                assert role["metadata"]["name"] in ("tenantops-rightsizer", "tenantops-replica-reader")
             assert not {"delete", "deletecollection", "escalate", "bind", "impersonate", "watch"} & set(rule["verbs"])
             assert "nonResourceURLs" not in rule
     scaler = the("ClusterRole", "tenantops-scaler", overlay)
     assert scaler["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]}]
     rightsizer = the("ClusterRole", "tenantops-rightsizer", overlay)
     assert rightsizer["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "patch"]}]
+    reader = the("ClusterRole", "tenantops-replica-reader", overlay)
+    assert reader["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list"]}]
     leases = the("Role", "tenantops-leases", overlay)
     assert leases["metadata"]["namespace"] == "tenantops"
     assert leases["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],

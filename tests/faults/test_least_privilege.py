@@ -1,7 +1,7 @@
 """Least privilege, as the fault table counts it: the controller's RBAC and every tenant's IAM documents.
 
-The controller may only read and patch `deployments/scale` (replicas) and `deployments` (right-sized requests)
-in tenant namespaces and manage its own Leases;
+The controller may only read and patch `deployments/scale` (replicas) and `deployments` (right-sized requests),
+list `deployments` (live replica counts) in tenant namespaces and manage its own Leases;
 each tenant's role, key and bucket policies reach only that tenant's resources.
 """
 
@@ -19,7 +19,8 @@ from .conftest import FaultLedger
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = {
     ("apps", "deployments/scale"): {"get", "patch"},
-    ("apps", "deployments"): {"get", "patch"},  # right-sizing: one strategic-merge patch of container requests
+    # right-sizing: one strategic-merge patch of container requests; the live count: one list per namespace
+    ("apps", "deployments"): {"get", "patch", "list"},
     ("coordination.k8s.io", "leases"): {"get", "list", "create", "update", "patch"},
 }
 

@@ -32,9 +32,10 @@ CONTROLLER_NAMESPACE = "tenantops"
 CONTROLLER_SERVICE_ACCOUNT = "tenantops-controller"
 """The controller's ServiceAccount: the subject of its RoleBindings and of its cloud identity."""
 
-POOLED_TENANT_ROLES = ("tenantops-scaler", "tenantops-rightsizer")
+POOLED_TENANT_ROLES = ("tenantops-scaler", "tenantops-rightsizer", "tenantops-replica-reader")
 """ClusterRoles (deploy/base/rbac.yaml) the controller is granted in each pooled tenant's namespace, and
-only there: scaling through `deployments/scale`, and right-sizing's request patches of `deployments`.
+only there: scaling through `deployments/scale`, right-sizing's request patches of `deployments`, and
+the live-count reader's `list` of the namespace's Deployments.
 The Pulumi pool component creates one RoleBinding per role with the tenant's namespace."""
 
 
