@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +61,15 @@ def workload_series(tenant: str, workload: str, rate: float, replicas: int, star
         Series("kube_pod_container_resource_requests", {**cont, "resource": "memory"},
                _ramp(start, end, lambda t: 2.0**28 * replicas)),
     ]
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """SIGTERM `proc` and wait; SIGKILL it if it has not exited within `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

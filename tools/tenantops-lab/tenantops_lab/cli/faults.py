@@ -45,7 +45,10 @@ def _run_streaming(args: list[str], env: dict[str, str]) -> subprocess.Completed
               help="The fault suite folder. Default: tests/faults of the checkout the lab is installed from.")
 @click.option("-k", "keyword", default=None, help="Only tests matching this pytest -k expression.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
-def command(tests_dir: str | None, keyword: str | None, as_json: bool) -> None:
+@click.option("--drill-seconds", type=click.FloatRange(min=1), default=None,
+              help="Also run the long drills (two replicas with the shipped timings) for this many seconds; "
+                   "e.g. -k leadership --drill-seconds 1800.")
+def command(tests_dir: str | None, keyword: str | None, as_json: bool, drill_seconds: float | None) -> None:
     """Run the fault suite; print fault/input class, cases tried, cases that held. Exit 1 unless all held."""
     if tests_dir is None:
         if not SUITE.is_dir():
@@ -59,6 +62,8 @@ def command(tests_dir: str | None, keyword: str | None, as_json: bool) -> None:
         if keyword:
             args += ["-k", keyword]
         env = {**os.environ, "TENANTOPS_FAULT_RESULTS": str(ledger)}
+        if drill_seconds is not None:
+            env["TENANTOPS_DRILL_SECONDS"] = str(drill_seconds)
         click.echo(f"faults: running the fault suite in {tests_dir} (pytest's progress below) ...", err=True)
         proc = _run_streaming(args, env)
         rows = [json.loads(line) for line in ledger.read_text(encoding="utf-8").splitlines()] if ledger.exists() else []
