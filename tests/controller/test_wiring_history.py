@@ -14,10 +14,11 @@ from tenantops.config import load_config
 from tenantops.config.settings import Settings
 from tenantops.decide.rightsizing import RightsizingDecider
 from tenantops.engine.inputs import HistoryRefresh
-from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.engine.root import pass_inputs
 from tenantops.engine.runner import Runner
 from tenantops.record.store import StateStore
+from tenantops.structs.rightsizing_findings import HistoryWindow
 from tenantops_lab.sandbox.prometheus import Series
 
 from .conftest import StaticSource
@@ -45,6 +46,17 @@ class Clock:
         return self.now
 
 
+def _history(result: PassResult) -> HistoryWindow:
+    """The usage history window a pass's right-sizing findings were made from."""
+    found = result.findings.rightsizing
+    assert found is not None and found.history is not None
+    return found.history
+
+
+def _history_end(result: PassResult) -> datetime:
+    return _history(result).end
+
+
 def test_decider_gets_history_from_prometheus_and_it_is_not_refetched_within_the_hour(
     prometheus, config_files: tuple[Path, Path], caplog: pytest.LogCaptureFixture  # type: ignore[no-untyped-def]
 ) -> None:
@@ -70,23 +82,24 @@ def test_decider_gets_history_from_prometheus_and_it_is_not_refetched_within_the
     per_fetch = server.query_count() - before
     assert per_fetch >= 3  # cpu, memory, OOM kills (and replicas): batched for every tenant together
     assert result is not None
-    findings = result.findings["rightsizing"]
-    assert findings["history"]["end"] == first.isoformat() and not findings["history"]["errors"]
-    rows = {(r["tenant"], r["workload"]): r for r in findings["recommendations"]}
-    assert rows[("alpha", "api")]["cpu"]["history_hours"] > 1  # what the backfilled samples cover
-    assert rows[("alpha", "api")]["cpu"]["target"] == pytest.approx(0.5, rel=0.3)  # mean per pod of .25 and .75
-    assert rows[("gamma", "api")]["cpu"]["recommended"] is None  # no samples for gamma at all
+    assert _history_end(result) == first and not _history(result).errors
+    findings = result.findings.rightsizing
+    assert findings is not None
+    rows = {(r.tenant, r.workload): r for r in findings.recommendations}
+    assert rows[("alpha", "api")].cpu.history_hours > 1  # what the backfilled samples cover
+    assert rows[("alpha", "api")].cpu.target == pytest.approx(0.5, rel=0.3)  # mean per pod of .25 and .75
+    assert rows[("gamma", "api")].cpu.recommended is None  # no samples for gamma at all
 
     for minutes in (1, 20, 59):  # the rest of the hour: same history, no range query sent
         clock.now = first + timedelta(minutes=minutes)
         result = runner.tick()
-        assert result is not None and result.findings["rightsizing"]["history"]["end"] == first.isoformat()
+        assert result is not None and _history_end(result) == first
     assert server.query_count() - before == per_fetch
 
     clock.now = first + timedelta(minutes=61)
     result = runner.tick()
     assert server.query_count() - before == 2 * per_fetch
-    assert result is not None and result.findings["rightsizing"]["history"]["end"] == clock.now.isoformat()
+    assert result is not None and _history_end(result) == clock.now
     kept = refresh.history
 
     server.stop()  # Prometheus goes away: the last history stays, the failure is logged
@@ -94,7 +107,7 @@ def test_decider_gets_history_from_prometheus_and_it_is_not_refetched_within_the
     with caplog.at_level(logging.WARNING, logger="tenantops.engine.inputs"):
         result = runner.tick()
     assert refresh.history is kept and refresh.failures == 1
-    assert result is not None and result.findings["rightsizing"]["history"]["end"] == kept.end.isoformat()  # type: ignore[union-attr]
+    assert result is not None and kept is not None and _history_end(result) == kept.end
     assert any("keeping the history from" in r.getMessage() for r in caplog.records)
     fetches = refresh.fetches
     clock.now += timedelta(minutes=1)

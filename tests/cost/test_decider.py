@@ -10,7 +10,8 @@ from tests.cost.helpers import REPO, apply_state, make_config, snapshot, tenant
 
 from tenantops.decide import alerts as lifecycle
 from tenantops.decide.base import PassInput
-from tenantops.decide.cost import CostDecider, CostFindings, Ledger
+from tenantops.decide.cost import CostDecider, Ledger
+from tenantops.structs.cost_findings import CostFindings
 
 REPO_POLICIES = REPO / "policies"
 START = datetime(2026, 10, 5, tzinfo=UTC)  # a Monday
@@ -95,7 +96,8 @@ def test_findings_are_the_documented_shape(tmp_path: Path) -> None:
                                                                  "max_replicas": 4, "instance_type": "m6i.large"}])])
     now = START
     out = CostDecider().decide(PassInput(snapshot(now, {}), config, now), {})
-    findings = CostFindings.from_json(out.findings)
+    findings = out.findings
+    assert isinstance(findings, CostFindings)
     assert set(findings.tenants) == {"big", "silo1"}
     silo = findings.tenants["silo1"]
     # No replica reading: the catalogue's minimum (2 × m6i.large at $0.096/h) stands in, marked estimated.
@@ -119,7 +121,8 @@ def test_ledger_tenants_plus_buckets_equal_everything_charged(tmp_path: Path) ->
         snap = snapshot(now, {("big", "api"): {"cpu": 1.0 + i % 7, "replicas": 2}, ("silo1", "api"): {"replicas": 2}})
         out = decider.decide(PassInput(snap, config, now), state)
         apply_state(state, out.state)
-        charged += out.findings["total_usd"]
+        assert isinstance(out.findings, CostFindings)
+        charged += out.findings.total_usd
         now += timedelta(minutes=15)
     ledger = Ledger(state)
     # From the day before START: the first pass is charged one controller interval back.

@@ -106,9 +106,10 @@ def test_lying_metrics_never_move_replicas_past_the_breakers(prometheus, kube_ap
                     keys[tenant].update(a.key for a in mine)
                     fault_ledger.case(CLASS, ok, f"{tenant} pass {i}: {len(mine)} active alerts, wrote={wrote}")
                     assert ok, (tenant, mine, wrote)
-            cost = result.findings["cost"]["tenants"]
-            same = all(cost[t]["usd"] == cost["ok"]["usd"] for t in ("cpu-huge", "cpu-nan"))
-            fault_ledger.case(CLASS, same, f"pass {i}: cost {cost['cpu-huge']['usd']} vs control {cost['ok']['usd']}")
+            assert result.findings.cost is not None
+            cost = result.findings.cost.tenants
+            same = all(cost[t].usd == cost["ok"].usd for t in ("cpu-huge", "cpu-nan"))
+            fault_ledger.case(CLASS, same, f"pass {i}: cost {cost['cpu-huge'].usd} vs control {cost['ok'].usd}")
             assert same
         moved = kube_api.replicas("tenant-cpu-tenx", "api")
         assert moved is not None and moved > LIVE  # the control: plausible load does scale

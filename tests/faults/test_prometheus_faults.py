@@ -85,7 +85,8 @@ def test_prometheus_fault_fails_safe_then_recovers(fault: str, proxy: FaultProxy
 
     try:
         healthy = run(0)
-        assert not any(c["estimated"] for c in healthy.findings["cost"]["tenants"].values())
+        assert healthy.findings.cost is not None
+        assert not any(c.estimated for c in healthy.findings.cost.tenants.values())
         assert not healthy.query_errors
         proxy.set(fault)
         for i in range(1, threshold + 1):
@@ -98,11 +99,11 @@ def test_prometheus_fault_fails_safe_then_recovers(fault: str, proxy: FaultProxy
             held = all(v is not None and v >= REPLICAS for v in shrunk.values())
             fault_ledger.case(CLASS, held, f"{fault} pass {i}: replicas {shrunk}")
             assert held
-            cost = result.findings.get("cost", {}).get("tenants", {})
-            zeroed = [t for t in ("alpha", "beta") if not cost.get(t) or cost[t]["usd"] <= 0]
+            cost = result.findings.cost.tenants if result.findings.cost is not None else {}
+            zeroed = [t for t in ("alpha", "beta") if t not in cost or cost[t].usd <= 0]
             fault_ledger.case(CLASS, not zeroed, f"{fault} pass {i}: zero cost for {zeroed}")
             assert not zeroed
-            estimated = all(cost[t]["estimated"] for t in ("alpha", "beta"))
+            estimated = all(cost[t].estimated for t in ("alpha", "beta"))
             fault_ledger.case(CLASS, estimated, f"{fault} pass {i}: cost not marked estimated")
             assert estimated
             if fault in UNTRUE:

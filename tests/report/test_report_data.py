@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,11 +14,23 @@ from hypothesis import strategies as st
 
 from tenantops.config import Config
 from tenantops.decide.cost.ledger import Ledger
-from tenantops.notify.report.build import build_report_data, report_window, savings_from_findings
+from tenantops.notify.report.build import (
+    build_report_data,
+    report_window,
+    savings_from_findings,
+    savings_from_json,
+)
 from tenantops.notify.report.message import render_report
 from tenantops.notify.report.model import BudgetStatus, SavingRow
 from tenantops.notify.report.render import render_csv, safe_cell
 from tenantops.notify.schedule import Schedule, due
+from tenantops.structs.rightsizing_findings import (
+    HistoryWindow,
+    InstanceRecommendation,
+    ResourceRecommendation,
+    RightsizingFindings,
+    WorkloadRecommendation,
+)
 
 from .conftest import EVIL_NAME, NOW, day
 
@@ -94,21 +107,45 @@ def test_catalogue_tenant_without_data_is_listed_and_noted(config: Config) -> No
     assert any("Days without any observation" in n for n in data.notes)
 
 
-def test_savings_from_rightsizing_findings() -> None:
-    findings: dict[str, Any] = {"rightsizing": {"recommendations": [
-        {"tenant": "acme", "workload": "api", "saving_month": 12.5,
-         "cpu": {"current": 0.5, "recommended": 0.25}, "memory": {"current": 2**29, "recommended": 2**28}},
-        {"tenant": "globex", "workload": "db", "saving_month": 3.0,
-         "instance": {"current": "m6i.xlarge", "recommended": "m6i.large", "saving_month": 70.0, "risk_label": "low"}},
-        {"tenant": "initech", "workload": "api", "saving_month": -4.0},
-        {"tenant": "initech", "workload": "api", "saving_month": None},
-        {"workload": "broken"},
-    ]}}
-    rows = savings_from_findings(findings)
+def _recommendation(tenant: str, workload: str, saving: float | None, cpu: tuple[float, float] = (0.5, 0.5),
+                    memory: tuple[float, float] = (2.0**29, 2.0**29),
+                    instance: InstanceRecommendation | None = None) -> WorkloadRecommendation:
+    def resource(now: float, recommended: float) -> ResourceRecommendation:
+        return ResourceRecommendation(now, recommended, recommended, recommended, recommended, 1.0, 168.0, None, "")
+
+    return WorkloadRecommendation(tenant, workload, "pool", "recommend", "standard", 2.0, resource(*cpu),
+                                  resource(*memory), {}, 1.0, saving, {}, instance=instance)
+
+
+SAVINGS = RightsizingFindings(recommendations=(
+    _recommendation("acme", "api", 12.5, cpu=(0.5, 0.25), memory=(2.0**29, 2.0**28)),
+    _recommendation("globex", "db", 3.0, instance=InstanceRecommendation(
+        "m6i.xlarge", "m6i.large", 140.0, 70.0, 70.0, 1, "low", "fits", None)),
+    _recommendation("initech", "api", -4.0),
+    _recommendation("initech", "api", None),
+), history=HistoryWindow(NOW, NOW))
+
+
+def _check_savings(rows: list[SavingRow]) -> None:
     assert [(s.tenant, s.monthly_saving_usd) for s in rows] == [("globex", 70.0), ("acme", 12.5)]
     assert rows[0].detail == "instance m6i.xlarge -> m6i.large" and rows[0].risk == "low"
     assert "cpu 500m -> 250m" in rows[1].detail and "memory 512Mi -> 256Mi" in rows[1].detail
+
+
+def test_savings_from_rightsizing_findings() -> None:
+    _check_savings(savings_from_findings(SAVINGS))
     assert savings_from_findings(None) == []
+
+
+def test_savings_from_a_rightsize_json_file_skip_what_cannot_be_read(caplog: pytest.LogCaptureFixture) -> None:
+    payload = json.loads(json.dumps(SAVINGS.to_json()))  # as `tenantops rightsize --json` writes it
+    payload["recommendations"].append({"workload": "broken"})
+    with caplog.at_level(logging.WARNING, logger="tenantops.notify.report"):
+        rows = savings_from_json(payload)
+    _check_savings(rows)
+    assert any("recommendations[4].tenant: missing" in r.getMessage() for r in caplog.records)
+    _check_savings(savings_from_json({"rightsizing": payload}))  # a pass's findings, keyed by concern
+    assert savings_from_json(None) == [] and savings_from_json({"status": "no usage history"}) == []
 
 
 def test_hostile_tenant_name_is_escaped_in_html_and_text_stays_text(config: Config, ledger: Ledger) -> None:

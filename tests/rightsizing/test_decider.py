@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from tenantops.config import Config, load_config
-from tenantops.decide.base import PassInput
-from tenantops.decide.rightsizing import RequestPatch, RightsizingDecider, make_decider
+from tenantops.decide.base import DeciderOutput, PassInput
+from tenantops.decide.rightsizing import RightsizingDecider, make_decider
+from tenantops.structs.rightsizing_findings import RightsizingFindings, WorkloadRecommendation
 from tenantops.structs.snapshot import Reading, Snapshot, WorkloadMetrics
 from tenantops.structs.usage import OomKill, Series, UsageHistory
 
@@ -78,32 +79,38 @@ def _pass(config: Config, *, dry_run: bool = False, now: datetime = NOW) -> Pass
     return PassInput(Snapshot(at=now, workloads={}), config, now, dry_run)
 
 
-def _row(out: object, tenant: str) -> dict:  # type: ignore[type-arg]
-    return next(r for r in out.findings["recommendations"] if r["tenant"] == tenant)  # type: ignore[attr-defined]
+def _findings(out: DeciderOutput) -> RightsizingFindings:
+    assert isinstance(out.findings, RightsizingFindings)
+    return out.findings
+
+
+def _row(out: DeciderOutput, tenant: str) -> WorkloadRecommendation:
+    return next(r for r in _findings(out).recommendations if r.tenant == tenant)
 
 
 def test_without_history_it_says_so_and_does_nothing(config: Config) -> None:
     decider = make_decider()
     assert decider.name == "rightsizing"
     out = decider.decide(_pass(config), {})
-    assert not out.decisions and not out.state and "no usage history" in out.findings["status"]
+    assert not out.decisions and not out.state and "no usage history" in _findings(out).status
 
 
 def test_recommendations_audit_and_savings_in_money(config: Config) -> None:
     out = RightsizingDecider(_history()).decide(_pass(config), {})
     media = _row(out, "media")
-    assert media["mode"] == "recommend" and media["cpu"]["current"] == 1.0
-    assert media["cpu"]["recommended"] == pytest.approx(0.2 * 1.1, rel=0.05)  # + the policy's 10% margin
+    assert media.mode == "recommend" and media.cpu.current == 1.0
+    assert media.cpu.recommended == pytest.approx(0.2 * 1.1, rel=0.05)  # + the policy's 10% margin
     # 0.8 cores and ~700 MiB less per pod, 3 replicas, us-east-1 prices (0.0316/core-h, 0.0042/GiB-h).
     expected = (0.8 * 0.0316 + (1024 - 300) / 1024 * 0.0042) * 3 * 730
-    assert media["saving_month"] == pytest.approx(expected, rel=0.05)
-    total = sum(r["saving_month"] for r in out.findings["recommendations"])
-    assert out.findings["saving_month"] == pytest.approx(total, abs=0.05)
+    assert media.saving_month == pytest.approx(expected, rel=0.05)
+    total = sum(r.saving_month or 0.0 for r in _findings(out).recommendations)
+    assert _findings(out).saving_month == pytest.approx(total, abs=0.05)
     audit = [d for d in out.decisions if d.tenant == "media"]
     assert len(audit) == 1 and audit[0].kind == "rightsize" and audit[0].rule == "rightsizing/standard"
     assert "saves" in audit[0].reason and audit[0].old["cpu"] == 1.0
     # Recommend mode writes nothing: the only patch is the apply-mode (free tier) tenant's.
-    assert [p["tenant"] for p in out.findings["patches"]] == ["shop"] and "media/api" not in out.state
+    assert [p.tenant for p in _findings(out).patches] == ["shop"] and "media/api" not in out.state
+    assert _findings(out).patches == out.patches  # the findings list the plan's patches, the same values
 
 
 def test_current_requests_come_from_kube_state_metrics_when_present(config: Config) -> None:
@@ -111,20 +118,20 @@ def test_current_requests_come_from_kube_state_metrics_when_present(config: Conf
         "cpu_request": Reading(1.5), "memory_request": Reading(3 * 512 * MI)})})
     out = RightsizingDecider(_history()).decide(PassInput(snap, config, NOW), {})
     media = _row(out, "media")
-    assert media["cpu"]["current"] == pytest.approx(0.5)  # 1.5 cores over 3 replicas
-    assert media["memory"]["current"] == pytest.approx(512 * MI)
+    assert media.cpu.current == pytest.approx(0.5)  # 1.5 cores over 3 replicas
+    assert media.memory.current == pytest.approx(512 * MI)
 
 
 def test_apply_mode_patches_pool_workloads_within_the_step_cap(config: Config) -> None:
     out = RightsizingDecider(_history()).decide(_pass(config), {})
-    patches = [RequestPatch.from_json(p) for p in out.findings["patches"]]
+    patches = list(out.patches)
     assert [(p.tenant, p.namespace, p.deployment) for p in patches] == [("shop", "tenant-shop", "api")]
     # aggressive: max 50% per step, so 1 core -> 500m and 1Gi -> 512Mi, not straight to the target.
     assert patches[0].requests == {"cpu": "500m", "memory": "512Mi"}
     # The state it implies rides on the patch: the engine commits it only once the patch is applied.
     assert not out.state and out.patches[0].state_key == "shop/api"
     assert out.patches[0].on_applied["cpu"]["value"] == pytest.approx(0.5)
-    assert _row(out, "bank")["applied"]["cpu"] == "recommend mode"  # enterprise: conservative, recommend only
+    assert _row(out, "bank").applied["cpu"] == "recommend mode"  # enterprise: conservative, recommend only
 
 
 def test_min_interval_holds_across_passes_and_dry_run_keeps_state(config: Config) -> None:
@@ -132,10 +139,10 @@ def test_min_interval_holds_across_passes_and_dry_run_keeps_state(config: Config
     first = decider.decide(_pass(config), {})
     state = {p.state_key: p.on_applied for p in first.patches}  # what the engine commits once applied
     soon = decider.decide(_pass(config, now=NOW + timedelta(hours=2)), state)
-    assert not soon.findings["patches"]
-    assert "next change allowed" in _row(soon, "shop")["applied"]["cpu"]
+    assert not soon.patches and not _findings(soon).patches
+    assert "next change allowed" in _row(soon, "shop").applied["cpu"]
     dry = decider.decide(_pass(config, dry_run=True), {})
-    assert dry.findings["patches"] and not dry.state
+    assert _findings(dry).patches and not dry.state
 
 
 def test_oom_kill_raises_memory_at_once(config: Config) -> None:
@@ -144,29 +151,32 @@ def test_oom_kill_raises_memory_at_once(config: Config) -> None:
     state = {"shop/api": {"memory": {"at": (NOW - timedelta(hours=1)).isoformat(), "value": 1024 * MI}}}
     out = decider.decide(_pass(config), state)
     shop = _row(out, "shop")
-    assert shop["memory"]["target"] >= 1400 * MI * 1.2
-    patch = RequestPatch.from_json(out.findings["patches"][0])
+    assert (shop.memory.target or 0.0) >= 1400 * MI * 1.2
+    patch = out.patches[0]
     assert patch.requests["memory"] == "1536Mi"  # urgent: past the interval, still capped at +50%
     assert "OOM" in patch.reason
 
 
 def test_silo_tenant_gets_an_instance_type_with_saving_and_risk(config: Config) -> None:
     out = RightsizingDecider(_history(cpu=0.3, memory=1024 * MI)).decide(_pass(config), {})
-    instance = _row(out, "bank")["instance"]
-    assert instance["current"] == "m6i.xlarge" and instance["recommended"] == "t3.medium"
-    assert instance["saving_month"] == pytest.approx((0.192 - 0.0416) * 2 * 730, abs=0.01)
-    assert instance["risk_label"] in ("very low", "low")
+    instance = _row(out, "bank").instance
+    assert instance is not None and instance.change is not None
+    assert instance.current == "m6i.xlarge" and instance.recommended == "t3.medium"
+    assert instance.saving_month == pytest.approx((0.192 - 0.0416) * 2 * 730, abs=0.01)
+    assert instance.risk_label in ("very low", "low")
     # The change itself, for `pulumi up`: the workload's launch template's instance type.
-    assert instance["change"]["resource"] == "aws:ec2/launchTemplate:LaunchTemplate"
-    assert instance["change"]["name"] == "tenantops-test-bank-core" and instance["change"]["property"] == "instanceType"
-    assert (instance["change"]["from"], instance["change"]["to"]) == ("m6i.xlarge", "t3.medium")
-    assert "pulumi up" in instance["change"]["apply"]
+    change = instance.change.to_json()  # as `rightsize --json` shows it
+    assert change["resource"] == "aws:ec2/launchTemplate:LaunchTemplate"
+    assert change["name"] == "tenantops-test-bank-core" and change["property"] == "instanceType"
+    assert (change["from"], change["to"]) == ("m6i.xlarge", "t3.medium")
+    assert "pulumi up" in change["apply"]
+    assert _row(out, "media").instance is None and "instance" not in _row(out, "media").to_json()
 
 
 def test_each_row_carries_a_vpa_recommendation_status(config: Config) -> None:
     out = RightsizingDecider(_history(cpu=0.2, memory=300 * MI)).decide(_pass(config), {})
     row = _row(out, "media")
-    (container,) = row["status"]["recommendation"]["containerRecommendations"]
+    (container,) = row.status["recommendation"]["containerRecommendations"]
     assert container["containerName"] == "api"
     assert set(container) == {"containerName", "target", "lowerBound", "upperBound", "uncappedTarget"}
     for key in ("target", "lowerBound", "upperBound", "uncappedTarget"):
@@ -174,24 +184,24 @@ def test_each_row_carries_a_vpa_recommendation_status(config: Config) -> None:
         assert container[key]["cpu"].endswith("m") and container[key]["memory"].endswith("Mi")
     millicores = {k: int(container[k]["cpu"][:-1]) for k in ("target", "lowerBound", "upperBound")}
     assert millicores["lowerBound"] <= millicores["target"] <= millicores["upperBound"]
-    assert container["target"]["cpu"] == f"{int(np.ceil(row['cpu']['recommended'] * 1000))}m"
-    assert row["status"]["conditions"][0]["type"] == "RecommendationProvided"
-    assert row["status"]["conditions"][0]["status"] == "True"
-    assert 0 < row["confidence"] <= 1
+    assert container["target"]["cpu"] == f"{int(np.ceil((row.cpu.recommended or 0.0) * 1000))}m"
+    assert row.status["conditions"][0]["type"] == "RecommendationProvided"
+    assert row.status["conditions"][0]["status"] == "True"
+    assert 0 < row.confidence <= 1
 
 
 def test_uncapped_target_is_the_recommendation_before_the_policy_floor(config: Config) -> None:
     # 5 millicores of use is below every tier's min_cpu: the target is the floor, uncappedTarget is not.
     out = RightsizingDecider(_history(cpu=0.005)).decide(_pass(config), {})
-    (container,) = _row(out, "shop")["status"]["recommendation"]["containerRecommendations"]
+    (container,) = _row(out, "shop").status["recommendation"]["containerRecommendations"]
     assert int(container["uncappedTarget"]["cpu"][:-1]) < int(container["target"]["cpu"][:-1])
 
 
 def test_short_history_is_reported_but_not_applied(config: Config) -> None:
     out = RightsizingDecider(_history(days=0.5)).decide(_pass(config), {})
-    assert not out.findings["patches"]
-    assert "of history" in _row(out, "shop")["applied"]["cpu"]
-    assert _row(out, "shop")["cpu"]["confidence"] < 0.2
+    assert not out.patches and not _findings(out).patches
+    assert "of history" in _row(out, "shop").applied["cpu"]
+    assert _row(out, "shop").cpu.confidence < 0.2
 
 
 def _two_container_history() -> UsageHistory:
@@ -210,11 +220,11 @@ def _two_container_history() -> UsageHistory:
 
 def test_per_container_history_gives_per_container_recommendations_and_patches(config: Config) -> None:
     out = RightsizingDecider(_two_container_history()).decide(_pass(config), {})
-    recs = _row(out, "shop")["status"]["recommendation"]["containerRecommendations"]
+    recs = _row(out, "shop").status["recommendation"]["containerRecommendations"]
     assert [r["containerName"] for r in recs] == ["api", "proxy"]
     api, proxy = (int(r["target"]["cpu"][:-1]) for r in recs)
     assert api == pytest.approx(3 * proxy, rel=0.05)  # each container judged on its own usage
-    (patch,) = [RequestPatch.from_json(p) for p in out.findings["patches"]]
+    (patch,) = out.patches
     # The pod's guarded step (1 core -> 500m at most 50% per step) shared by the containers' own needs.
     assert patch.requests["cpu"] == "500m"
     assert patch.containers["api"]["cpu"] == "375m" and patch.containers["proxy"]["cpu"] == "125m"
@@ -228,5 +238,5 @@ def test_recommendations_are_as_of_the_start_of_the_hour(config: Config) -> None
     late = decider.decide(_pass(config, dry_run=True, now=NOW + timedelta(minutes=55)), {})
     fresh = RightsizingDecider(history).decide(_pass(config, dry_run=True, now=NOW), {})
     for tenant in ("shop", "media", "bank"):
-        assert _row(early, tenant)["cpu"] == _row(late, tenant)["cpu"] == _row(fresh, tenant)["cpu"]
-        assert _row(early, tenant)["status"]["recommendation"] == _row(fresh, tenant)["status"]["recommendation"]
+        assert _row(early, tenant).cpu == _row(late, tenant).cpu == _row(fresh, tenant).cpu
+        assert _row(early, tenant).status["recommendation"] == _row(fresh, tenant).status["recommendation"]

@@ -28,10 +28,10 @@ def _choose(cpu: float, mem: float, **kw: object):  # type: ignore[no-untyped-de
 
 def test_cheapest_type_that_fits_with_headroom_and_its_saving() -> None:
     choice = _choose(0.5, 2 * GIB)
-    assert choice.recommended_type == "small"
+    assert choice.recommended == "small"
     assert choice.saving_month == pytest.approx((0.19 - 0.04) * 2 * HOURS_PER_MONTH)
     # 3.5 GiB x 1.2 = 4.2 GiB no longer fits the 4 GiB type.
-    assert _choose(0.5, 3.5 * GIB).recommended_type == "mem"
+    assert _choose(0.5, 3.5 * GIB).recommended == "mem"
 
 
 def test_risk_rises_with_pressure_and_with_little_history() -> None:
@@ -45,4 +45,4 @@ def test_risk_rises_with_pressure_and_with_little_history() -> None:
 
 def test_nothing_fits() -> None:
     choice = _choose(16, 2 * GIB)
-    assert choice.recommended_type is None and choice.risk == 4 and "no instance type" in choice.reason
+    assert choice.recommended is None and choice.risk == 4 and "no instance type" in choice.reason

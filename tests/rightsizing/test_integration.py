@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client
 
 from tenantops.act.base import OutcomeStatus
-from tenantops.act.requests import RequestsActuator, patches_from_findings
+from tenantops.act.requests import RequestsActuator
 from tenantops.config import load_config
 from tenantops.observe.usage_history import UsageHistorySource
 from tenantops.structs.requests import RequestPatch
@@ -176,6 +176,3 @@ def test_conflict_rereads_and_server_errors_are_bounded(kube_api, apps) -> None:
     assert actuator.apply(missing).status is OutcomeStatus.FAILED
 
 
-def test_findings_round_trip_to_patches() -> None:
-    findings = {"patches": [PATCH.to_json(), "junk"]}
-    assert patches_from_findings(findings) == [PATCH]

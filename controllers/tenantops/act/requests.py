@@ -51,11 +51,6 @@ class PatchOutcome:
     capped: tuple[str, ...] = ()  # requests held at their limit because the limit may not be raised
 
 
-def patches_from_findings(findings: Mapping[str, Any]) -> list[RequestPatch]:
-    """The patches a RightsizingDecider put in its findings (`findings["patches"]`)."""
-    return [RequestPatch.from_json(p) for p in findings.get("patches", ()) if isinstance(p, Mapping)]
-
-
 def _same(resource: str, a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return a == b

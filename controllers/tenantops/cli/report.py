@@ -70,7 +70,7 @@ def command(
     from pathlib import Path
 
     from tenantops.notify.outbox import Outbox, Status
-    from tenantops.notify.report.build import build_report_data, load_ledger, savings_from_findings
+    from tenantops.notify.report.build import build_report_data, load_ledger, savings_from_json
     from tenantops.notify.report.message import compose, render_report, write_files
     from tenantops.notify.service import REPORT_KIND, _recipients, deliver_pending
 
@@ -89,7 +89,7 @@ def command(
         except (OSError, ValueError) as exc:
             raise click.BadParameter(f"{savings_file}: not JSON: {exc}", param_hint="--savings") from None
     ledger = load_ledger(database_url(settings))
-    data = build_report_data(config, ledger, now, period_days=days, savings=savings_from_findings(findings))
+    data = build_report_data(config, ledger, now, period_days=days, savings=savings_from_json(findings))
     result: dict[str, object] = {"report": data.to_json()}
 
     if output or send:

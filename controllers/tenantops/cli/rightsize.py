@@ -27,6 +27,7 @@ from tenantops.config.kinds.rightsizing import RightsizingSpec
 from tenantops.decide.rightsizing.backtest import BacktestResult, backtest
 from tenantops.decide.rightsizing.params import resource_params
 from tenantops.sim.trace import default_traces_dir, read_samples
+from tenantops.structs.rightsizing_findings import ResourceRecommendation, RightsizingFindings
 from tenantops.structs.usage import Resource
 
 GOAL_MEDIAN, GOAL_MAX = 0.8, 1.0
@@ -239,15 +240,16 @@ def _recommend(settings: Any, tenant_ids: tuple[str, ...], at_text: str | None, 
     down = getattr(controller.reconciler.source, "unreachable", None)
     if isinstance(down, Exception):  # nothing to recommend from; say which setting to fix
         raise down
-    findings = dict(result.findings.get("rightsizing", {}))
+    findings = result.findings.rightsizing
     applied = [{"tenant": o.patch.tenant, "workload": o.patch.workload, "status": str(o.status), "detail": o.detail}
                for o in result.patch_outcomes] if do_apply else []
-    if applied:
-        findings["applied"] = applied
-    if as_json:
-        echo_json(findings)
+    if as_json:  # the edge: the findings' own JSON, and what --apply did
+        payload = findings.to_json() if findings is not None else {}
+        if applied:
+            payload["applied"] = applied
+        echo_json(payload)
         return
-    _print_recommendations(findings)
+    _print_recommendations(findings or RightsizingFindings(), applied)
 
 
 def _parse_at(text: str | None) -> datetime:
@@ -262,44 +264,41 @@ def _parse_at(text: str | None) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _print_recommendations(findings: dict[str, Any]) -> None:
+def _print_recommendations(findings: RightsizingFindings, applied: list[dict[str, str]]) -> None:
     from tenantops.quantities import quantity
 
     def q(resource: str, value: float | None) -> str:
-        return "-" if value is None else quantity("cpu" if resource == "cpu" else "memory", value)
+        return "-" if value is None else quantity(resource, value)
 
-    currency = findings.get("currency", "USD")
     head = (f"{'tenant/workload':32} {'cpu now':>8} {'cpu target [lower, upper]':>26} {'mem now':>9} "
             f"{'mem target [lower, upper]':>28} {'saving/mo':>10}  conf  note")
     click.echo(head)
     click.echo("-" * len(head))
-    for row in findings.get("recommendations", []):
-        cpu, mem = row["cpu"], row["memory"]
-        saving = row.get("saving_month")
+    for row in findings.recommendations:
+        cpu, mem = row.cpu, row.memory
+        saving = row.saving_month
         notes = []
         for resource, rec in (("cpu", cpu), ("memory", mem)):
-            if rec.get("schedule"):
-                hourly = rec["schedule"]
+            if rec.schedule:
+                hourly = rec.schedule
                 notes.append(f"{resource} schedule by UTC hour {q(resource, min(hourly))}..{q(resource, max(hourly))} "
                              f"(saves {1 - sum(hourly) / 24 / max(hourly):.0%} vs its peak all day)")
-        inst = row.get("instance")
-        if inst and inst.get("recommended") and inst.get("change"):
-            change = inst["change"]
-            notes.append(f"instance {inst['current']} -> {inst['recommended']} "
-                         f"(saves {inst['saving_month'] or 0:.2f}/mo, risk {inst['risk_label']}): "
-                         f"launch template {change['name']} instanceType, via pulumi up")
+        inst = row.instance
+        if inst is not None and inst.recommended and inst.change is not None:
+            notes.append(f"instance {inst.current} -> {inst.recommended} "
+                         f"(saves {inst.saving_month or 0:.2f}/mo, risk {inst.risk_label}): "
+                         f"launch template {inst.change.name} instanceType, via pulumi up")
 
-        def bounds(resource: str, rec: dict[str, Any]) -> str:
-            return f"{q(resource, rec['recommended'])} [{q(resource, rec['lower'])}, {q(resource, rec['upper'])}]"
+        def bounds(resource: str, rec: ResourceRecommendation) -> str:
+            return f"{q(resource, rec.recommended)} [{q(resource, rec.lower)}, {q(resource, rec.upper)}]"
 
         click.echo(
-            f"{(row['tenant'] + '/' + row['workload'])[:32]:32} {q('cpu', cpu['current']):>8} {bounds('cpu', cpu):>26} "
-            f"{q('memory', mem['current']):>9} {bounds('memory', mem):>28} "
-            f"{'-' if saving is None else f'{saving:.2f}':>10}  {row.get('confidence', 0.0):.2f}  {'; '.join(notes)}"
+            f"{(row.tenant + '/' + row.workload)[:32]:32} {q('cpu', cpu.current):>8} {bounds('cpu', cpu):>26} "
+            f"{q('memory', mem.current):>9} {bounds('memory', mem):>28} "
+            f"{'-' if saving is None else f'{saving:.2f}':>10}  {row.confidence:.2f}  {'; '.join(notes)}"
         )
-    click.echo(f"\ntotal monthly saving: {findings.get('saving_month', 0):.2f} {currency}")
-    for item in findings.get("applied", []):
+    click.echo(f"\ntotal monthly saving: {findings.saving_month:.2f} {findings.currency}")
+    for item in applied:
         click.echo(f"applied {item['tenant']}/{item['workload']}: {item['status']} {item['detail']}")
-    errors = findings.get("history", {}).get("errors") or []
-    for err in errors:
+    for err in findings.history.errors if findings.history is not None else ():
         click.echo(f"warning: usage history query failed: {err}", err=True)

@@ -1,7 +1,8 @@
 """The contract between the reconciliation pass and each concern that decides something in it.
 
 Each concern (autoscaling, right-sizing, cost, alerts) is a `Decider`: given one pass's inputs and its
-own prior state it returns actions, alerts, audit decisions, findings and the state keys it changed.
+own prior state it returns actions, alerts, audit decisions, its typed findings (`structs.findings`) and
+the state keys it changed.
 The engine persists state between passes and across restarts; deciders never touch storage or clocks,
 which is what lets `simulate` and the tests replay them.
 """
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from tenantops.config.loader import Config
+from tenantops.structs.findings import Finding
 from tenantops.structs.plan import Alert, Decision, ScaleAction
 from tenantops.structs.requests import RequestPatch
 from tenantops.structs.snapshot import Snapshot
@@ -60,13 +62,13 @@ class DeciderOutput:
     alerts: tuple[Alert, ...] = ()
     cleared: tuple[str, ...] | None = None
     decisions: tuple[Decision, ...] = ()
-    findings: Mapping[str, JsonValue] = field(default_factory=dict)
+    findings: Finding | None = None  # the concern's read-only conclusions (typed; JSON only at the edges)
     # Only the state keys that changed this pass: key -> new JSON value, or None to delete the key.
     state: Mapping[str, JsonValue] = field(default_factory=dict)
 
 
 class Decider(Protocol):
-    """One concern's decision step. `name` namespaces its state and its findings."""
+    """One concern's decision step. `name` namespaces its state."""
 
     name: str
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
+from tenantops.structs.findings import FactsFindings
 from tenantops.structs.plan import Alert, Severity
 from tenantops.structs.snapshot import Hold, SourceClock, WorkloadKey
 
@@ -80,7 +81,7 @@ class FactsDecider:
         if absent_now != first_seen:
             changed[ABSENT_KEY] = absent_now or None
         return DeciderOutput(alerts=tuple(alerts), state=changed,
-                             findings={"holds": {c: len(h) for c, h in alerting.items()}} if alerting else {})
+                             findings=FactsFindings({c: len(h) for c, h in alerting.items()}) if alerting else None)
 
 
 def _alerts(cause: str, held: list[tuple[WorkloadKey, Hold]]) -> list[Alert]:

@@ -29,6 +29,7 @@ from tenantops.observe.replicas import LiveReplicas, ReplicaReader, live_replica
 from tenantops.observe.source import MetricsSource
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
+from tenantops.structs.findings import Findings
 from tenantops.structs.plan import Alert, Decision, ScaleAction, TargetKind
 from tenantops.structs.requests import RequestPatch
 from tenantops.structs.snapshot import Snapshot
@@ -74,7 +75,7 @@ class PassResult:
     state_written: int
     active_alerts: tuple[Alert, ...] = ()  # every condition firing now, notified or not
     patch_outcomes: tuple[PatchOutcome, ...] = ()
-    findings: Mapping[str, Any] = field(default_factory=dict)
+    findings: Findings = field(default_factory=Findings)  # each concern's typed read-only findings
     timings: Mapping[str, float] = field(default_factory=dict)
 
     def count(self, status: OutcomeStatus) -> int:
@@ -249,7 +250,7 @@ class Reconciler:
         written = (planned.keys_written + planned.keys_deleted + recorded.keys_written + recorded.keys_deleted
                    - 2 * len(pending))  # intents are bookkeeping, not decider state
 
-        findings = {name: out.findings for name, out in outputs.items() if out.findings}
+        findings = Findings.of(out.findings for out in outputs.values() if out.findings is not None)
         result = PassResult(
             at=now, dry_run=dry_run, tenants=len(selected), workloads=len(snapshot), snapshot=snapshot,
             query_errors=snapshot.errors, deciders=tuple(outcomes_by_decider), outcomes=tuple(act_outcomes),

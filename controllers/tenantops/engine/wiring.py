@@ -155,9 +155,8 @@ def post_pass_hooks(
     cost = CostMetrics(metrics.registry)
 
     def export_cost(result: PassResult) -> None:
-        findings = result.findings.get("cost")
-        if findings:
-            cost.update(findings)
+        if result.findings.cost is not None:
+            cost.update(result.findings.cost)
 
     hooks: list[Callable[[PassResult], None]] = [export_cost]
     if not dry_run:
@@ -204,7 +203,7 @@ def post_pass_hooks(
 
             def build() -> None:
                 queued = enqueue_due_reports(current_config(), database_url(settings), result.at, ledger=ledger,
-                                             settings=settings, findings=result.findings)
+                                             settings=settings, rightsizing=result.findings.rightsizing)
                 if queued:
                     log.info("queued %d report mail(s): %s", len(queued), ", ".join(queued))
 

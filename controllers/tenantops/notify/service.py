@@ -8,10 +8,8 @@ moment it was queued: a retry days later sends the same report, not a different 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from tenantops.config import Config
 from tenantops.config.settings import Settings
@@ -19,6 +17,7 @@ from tenantops.decide.cost.ledger import Ledger
 from tenantops.notify.outbox import DeliveryReport, Outbox
 from tenantops.notify.schedule import Schedule
 from tenantops.notify.transport import Transport
+from tenantops.structs.rightsizing_findings import RightsizingFindings
 
 log = logging.getLogger("tenantops.notify")
 
@@ -41,7 +40,7 @@ def enqueue_report(
     key: str,
     ledger: Ledger | None = None,
     settings: Settings | None = None,
-    findings: Mapping[str, Any] | None = None,
+    rightsizing: RightsizingFindings | None = None,
     period_days: int | None = None,
 ) -> list[str]:
     """Build, compose and queue the ops report (and tenant budget mails) under `key`; returns keys queued."""
@@ -52,7 +51,7 @@ def enqueue_report(
     ledger = ledger if ledger is not None else load_ledger(store_path)
     sender = settings.mail_from if settings is not None else "tenantops@localhost"
     outbox = Outbox(store_path)
-    savings = savings_from_findings(findings)
+    savings = savings_from_findings(rightsizing)
     data = build_report_data(config, ledger, now, period_days=period_days, savings=savings)
     queued: list[str] = []
     rendered = render_report(data)
@@ -87,12 +86,12 @@ def enqueue_due_reports(
     *,
     ledger: Ledger | None = None,
     settings: Settings | None = None,
-    findings: Mapping[str, Any] | None = None,
+    rightsizing: RightsizingFindings | None = None,
 ) -> list[str]:
     """Queue the cost report if its schedule's latest moment has not been queued yet. Cheap when not due.
 
     `ledger` defaults to the cost state committed in `store_path`; the runner passes its own view to avoid
-    reopening the database. `findings` are the last pass's findings (for right-sizing savings).
+    reopening the database. `rightsizing` are the last pass's right-sizing findings (for the savings).
     """
     spec = config.policies.reports
     moment = Schedule(spec.schedule, spec.timezone).last(now)
@@ -100,7 +99,8 @@ def enqueue_due_reports(
     if Outbox(store_path).get(key) is not None:
         return []
     log.info("cost report due (scheduled %s); building it", moment.isoformat())
-    return enqueue_report(config, store_path, now, key=key, ledger=ledger, settings=settings, findings=findings)
+    return enqueue_report(config, store_path, now, key=key, ledger=ledger, settings=settings,
+                          rightsizing=rightsizing)
 
 
 def deliver_pending(settings: Settings, now: datetime, transport: Transport | None = None) -> DeliveryReport:

@@ -16,14 +16,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tenantops.decide.cost.findings import CostFindings
+from tenantops.structs.cost_findings import CostFindings
 
 _TENANT_GAUGES = (
     ("tenantops_tenant_cost_usd_per_hour", "Cost to serve the tenant, USD per hour, at the last pass.", "usd_per_hour"),
@@ -47,13 +47,12 @@ class CostMetrics(Collector):
         if registry is not None:
             registry.register(self)
 
-    def update(self, findings: CostFindings | Mapping[str, Any]) -> None:
-        parsed = findings if isinstance(findings, CostFindings) else CostFindings.from_json(findings)
+    def update(self, findings: CostFindings) -> None:
         with self._lock:
-            self._findings = parsed
-            if parsed.at != self._counted_at:
-                self._counted_at = parsed.at
-                self._count(parsed)
+            self._findings = findings
+            if findings.at != self._counted_at:
+                self._counted_at = findings.at
+                self._count(findings)
 
     def _count(self, f: CostFindings) -> None:
         spent = [((tenant, c), usd) for tenant, finding in f.tenants.items() for c, usd in finding.components.items()]

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from tenantops.structs.findings import Findings
+
 
 class TargetKind(StrEnum):
     """Which actuator owns a scale target."""
@@ -114,4 +116,4 @@ class Plan:
     scale: tuple[ScaleAction, ...] = ()
     alerts: tuple[Alert, ...] = ()
     decisions: tuple[Decision, ...] = ()
-    findings: Mapping[str, Any] = field(default_factory=dict)  # rightsizing, cost, budgets: per-concern payloads
+    findings: Findings = field(default_factory=Findings)  # each concern's typed read-only findings

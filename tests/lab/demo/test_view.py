@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from rich.console import Console
 
+from tenantops.structs.cost_findings import CostFindings, TenantFinding
+from tenantops.structs.findings import Findings
 from tenantops_lab.demo.view import ActionEvent, DemoLog, DemoView
 from tenantops_lab.sandbox.workload_sim import WorkloadSimulator, WorkloadSpec
 
@@ -19,10 +21,17 @@ def _sim() -> WorkloadSimulator:
     return sim
 
 
+def _cost(**tenants: tuple[float, float]) -> Findings:
+    """A pass's findings with each tenant's cost so far and cost per hour."""
+    found = {t: TenantFinding(t, usd, rate, {}, False, usd, "2026-03", usd, 100.0, usd, usd, usd, None, "none")
+             for t, (usd, rate) in tenants.items()}
+    return Findings(cost=CostFindings("2026-03-02T12:00:00+00:00", 60.0, 0.5, 0.0, 0.0, 0.0, 0.0, found))
+
+
 def test_render_shows_each_workload_and_the_reason_of_its_last_action() -> None:
     log = DemoLog()
     log.record_pass([ActionEvent(3.0, "acme", "api", 2, 6, "applied", "reactive", "HPA rule on cpu: 150% of target")],
-                    {"cost": {"tenants": {"acme": {"usd": 0.5, "usd_per_hour": 1.25}}}}, ["warning: over budget"],
+                    _cost(acme=(0.5, 1.25)), ["warning: over budget"],
                     0.02, True)
     console = Console(record=True, width=200, force_terminal=False)
     console.print(DemoView(_sim(), log, 60, 1.0).render())
@@ -38,7 +47,8 @@ def test_plain_output_prints_each_action_once() -> None:
     log = DemoLog()
     view = DemoView(_sim(), log, 60, 1.0)
     console = Console(record=True, width=200)
-    log.record_pass([ActionEvent(1.0, "hooli", "api", 3, 1, "applied", "stabilized", "load fell")], {}, [], None, True)
+    log.record_pass([ActionEvent(1.0, "hooli", "api", 3, 1, "applied", "stabilized", "load fell")], Findings(), [],
+                    None, True)
     view.print_new_actions(console)
     view.print_new_actions(console)
     assert console.export_text().count("hooli/api 3->1") == 1
@@ -48,7 +58,7 @@ def test_at_80x24_every_workload_fits_on_its_own_line_with_the_newest_decisions_
     log = DemoLog()
     events = [ActionEvent(float(i), "acme", "api", i, i + 1, "applied", "reactive", "reason " + "x" * 200)
               for i in range(30)]
-    log.record_pass(events, {}, [], 0.02, True)
+    log.record_pass(events, Findings(), [], 0.02, True)
     sim = _sim()
     console = Console(record=True, width=80, height=24, force_terminal=False)
     console.print(DemoView(sim, log, 60, 1.0).render(80, 24))

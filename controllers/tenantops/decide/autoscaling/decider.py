@@ -23,6 +23,7 @@ from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning
 from tenantops.decide.autoscaling.state import WorkloadState
 from tenantops.decide.autoscaling.workload import Guards, decide_workload
 from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
+from tenantops.structs.findings import AutoscalingFindings
 from tenantops.structs.plan import Alert, Decision, ScaleAction, ScaleTarget, Severity
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
 from tenantops.structs.targets import target_for
@@ -137,7 +138,7 @@ class AutoscalingDecider:
             decisions.append(Decision(now, proposal.tenant.id, proposal.workload.name, kind, rule, reason,
                                       proposal.current, desired, proposal.inputs))
         return DeciderOutput(scale=tuple(actions), alerts=tuple(alerts), decisions=tuple(decisions),
-                             findings={"workloads": len(decisions), "actions": len(actions)}, state=new_state)
+                             findings=AutoscalingFindings(len(decisions), len(actions)), state=new_state)
 
 
 def _usable(reading: Reading) -> float | None:

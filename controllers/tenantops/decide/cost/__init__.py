@@ -5,14 +5,13 @@
 - `anomaly`, `forecast`, `budget`: judging spend and projecting the month.
 - `decider.CostDecider`: the `Decider` (name "cost") the engine runs each pass.
 - `ledger.Ledger`: the read API over the stored state, for reports and the CLI.
-- `findings.CostFindings`: the per-pass findings (`Plan.findings["cost"]`).
+Its per-pass findings are `structs.cost_findings.CostFindings` (`Findings.cost`).
 """
 
 from tenantops.decide.cost.decider import CostDecider
-from tenantops.decide.cost.findings import CostFindings, TenantFinding
 from tenantops.decide.cost.ledger import Ledger, MonthToDate
 
-__all__ = ["CostDecider", "CostFindings", "Ledger", "MonthToDate", "TenantFinding", "make_decider"]
+__all__ = ["CostDecider", "Ledger", "MonthToDate", "make_decider"]
 
 
 def make_decider() -> CostDecider:

@@ -19,12 +19,12 @@ from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
 from tenantops.decide.cost.allocation import IDLE, SHARED, Allocation, TenantCost, allocate
 from tenantops.decide.cost.anomaly import Verdict, daily_baseline, hourly_baseline, judge
 from tenantops.decide.cost.budget import judge_budget
-from tenantops.decide.cost.findings import CostFindings, PoolFinding, TenantFinding
 from tenantops.decide.cost.forecast import ForecastModel, fit, forecast_month
 from tenantops.decide.cost.history import TenantSeries, hour_segments, hour_start
 from tenantops.decide.cost.ledger import ALERTS_KEY, RUN_KEY, implausible_charge
 from tenantops.decide.cost.money import to_usd
 from tenantops.decide.cost.usage import workload_usages
+from tenantops.structs.cost_findings import CostFindings, PoolFinding, TenantFinding
 from tenantops.structs.plan import Alert, Decision, Severity
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ class CostDecider:
             new_state[ALERTS_KEY] = None
         findings = self._findings(now, gap, alloc, tenant_findings)
         return DeciderOutput(alerts=tuple(firing), cleared=tuple(cleared), decisions=tuple(decisions),
-                             findings=findings.to_json(), state=new_state)
+                             findings=findings, state=new_state)
 
     @staticmethod
     def _findings(now: datetime, gap: float, alloc: Allocation, tenants: dict[str, TenantFinding]) -> CostFindings:

@@ -39,6 +39,14 @@ from tenantops.structs.naming import asg_name
 from tenantops.structs.naming import namespace as tenant_namespace
 from tenantops.structs.plan import Decision
 from tenantops.structs.requests import RequestPatch
+from tenantops.structs.rightsizing_findings import (
+    HistoryWindow,
+    InstanceChange,
+    InstanceRecommendation,
+    ResourceRecommendation,
+    RightsizingFindings,
+    WorkloadRecommendation,
+)
 from tenantops.structs.usage import Resource, UsageHistory
 
 RESOURCES: tuple[Resource, ...] = ("cpu", "memory")
@@ -94,8 +102,9 @@ class RightsizingDecider:
     def decide(self, inp: PassInput, state: Mapping[str, JsonValue]) -> DeciderOutput:
         history = inp.usage_history if inp.usage_history is not None else self.history
         if history is None:
-            return DeciderOutput(findings={"status": "no usage history: recommendations need range queries"})
-        rows: list[dict[str, Any]] = []
+            return DeciderOutput(findings=RightsizingFindings.unavailable(
+                "no usage history: recommendations need range queries"))
+        rows: list[WorkloadRecommendation] = []
         patches: list[RequestPatch] = []
         decisions: list[Decision] = []
         for tenant in inp.config.tenants:
@@ -111,15 +120,12 @@ class RightsizingDecider:
                 decisions.append(decision)
                 if patch is not None:
                     patches.append(patch)
-        total = sum(r["saving_month"] for r in rows if isinstance(r.get("saving_month"), float))
-        findings: dict[str, JsonValue] = {
-            "recommendations": rows,
-            "patches": [p.to_json() for p in patches],
-            "saving_month": round(total, 2),
-            "currency": inp.config.policies.pricing.currency,
-            "history": {"start": history.start.isoformat(), "end": history.end.isoformat(),
-                        "errors": list(history.errors)},
-        }
+        total = sum(r.saving_month for r in rows if r.saving_month is not None)
+        findings = RightsizingFindings(
+            recommendations=tuple(rows), patches=tuple(patches), saving_month=round(total, 2),
+            currency=inp.config.policies.pricing.currency,
+            history=HistoryWindow(history.start, history.end, tuple(history.errors)),
+        )
         # No state here for the patches: each carries the state it implies, committed on its applied outcome.
         return DeciderOutput(patches=tuple(patches), decisions=tuple(decisions), findings=findings)
 
@@ -133,7 +139,7 @@ class RightsizingDecider:
         prices: RegionPrices | None,
         history: UsageHistory,
         prior: JsonValue,
-    ) -> tuple[dict[str, Any], RequestPatch | None, Decision]:
+    ) -> tuple[WorkloadRecommendation, RequestPatch | None, Decision]:
         now = inp.now.timestamp()
         key = (tenant.id, workload.name)
         replicas = history.replicas.get(key) or _snapshot_replicas(inp, tenant.id, workload.name) or max(
@@ -147,56 +153,42 @@ class RightsizingDecider:
             recs[resource] = self._memo.get(history, as_of, (tenant.id, workload.name, "", resource), partial(
                 recommend, series.times, series.values, as_of, resource_params(spec, resource),
                 history.ooms.get(key, ()) if resource == "memory" else ()))
-        row: dict[str, Any] = {
-            "tenant": tenant.id, "workload": workload.name, "isolation": tenant.isolation, "mode": spec.mode,
-            "policy": policy_name, "replicas": round(float(replicas), 2),
-        }
         hour = inp.now.hour
-        for resource in RESOURCES:
-            rec = recs[resource]
-            row[resource] = {
-                "current": current[resource],
-                "recommended": rec.request_at(hour) if rec else None,
-                "target": rec.target if rec else None,
-                "lower": rec.lower if rec else None,
-                "upper": rec.upper if rec else None,
-                "confidence": round(rec.confidence, 3) if rec else 0.0,
-                "history_hours": round(rec.history_hours, 1) if rec else 0.0,
-                "schedule": list(rec.schedule) if rec and rec.schedule else None,
-                "reason": rec.reason if rec else "no usage samples in the lookback",
-            }
+        resources = {r: _resource_row(current[r], recs[r], hour) for r in RESOURCES}
         by_container = _container_recommendations(history, tenant.id, workload.name, spec, as_of, self._memo)
-        # The VPA's own status shape, one entry per container where the history has them; otherwise the
-        # pod's (the pool Deployments' one container is named after the workload).
-        row["status"] = vpa_status({c: by_container[c] for c in sorted(by_container)} or {workload.name: recs},
-                                   inp.now)
-        row["confidence"] = round(min((r.confidence for r in recs.values() if r is not None), default=0.0), 3)
         cpu_rec, mem_rec = recs["cpu"], recs["memory"]
         saving: float | None = None
+        now_month: float | None = None
+        new_month: float | None = None
         if prices is not None and cpu_rec is not None and mem_rec is not None:
             mean_cpu = _mean_request(cpu_rec)
             mean_mem = _mean_request(mem_rec)
             now_cost = request_cost_month(prices, current["cpu"], current["memory"], replicas)
             new_cost = request_cost_month(prices, mean_cpu, mean_mem, replicas)
             saving = round(now_cost - new_cost, 2)
-            row["current_month"] = round(now_cost, 2)
-            row["recommended_month"] = round(new_cost, 2)
-        row["saving_month"] = saving
+            now_month, new_month = round(now_cost, 2), round(new_cost, 2)
+        instance: InstanceRecommendation | None = None
         if tenant.isolation == "silo" and prices is not None and cpu_rec is not None and mem_rec is not None:
             choice = recommend_instance(
                 prices, cpu=cpu_rec.target, memory=mem_rec.target, cpu_upper=cpu_rec.upper,
                 memory_upper=mem_rec.upper, headroom=spec.instance_headroom, replicas=replicas,
                 confidence=min(cpu_rec.confidence, mem_rec.confidence), current_type=workload.instance_type,
             )
-            row["instance"] = {
-                "current": choice.current_type, "recommended": choice.recommended_type,
-                "current_month": choice.current_month, "recommended_month": choice.recommended_month,
-                "saving_month": round(choice.saving_month, 2) if choice.saving_month is not None else None,
-                "risk": choice.risk, "risk_label": choice.risk_label, "reason": choice.reason,
-                "change": _instance_change(inp, tenant, workload, choice.current_type, choice.recommended_type),
-            }
+            instance = dataclasses.replace(
+                choice, saving_month=round(choice.saving_month, 2) if choice.saving_month is not None else None,
+                change=_instance_change(inp, tenant, workload, choice.current, choice.recommended),
+            )
         patch, applied = self._patch(inp, tenant, workload, spec, recs, current, prior, by_container)
-        row["applied"] = applied
+        row = WorkloadRecommendation(
+            tenant=tenant.id, workload=workload.name, isolation=tenant.isolation, mode=spec.mode,
+            policy=policy_name, replicas=round(float(replicas), 2), cpu=resources["cpu"], memory=resources["memory"],
+            # The VPA's own status shape, one entry per container where the history has them; otherwise
+            # the pod's (the pool Deployments' one container is named after the workload).
+            status=vpa_status({c: by_container[c] for c in sorted(by_container)} or {workload.name: recs}, inp.now),
+            confidence=round(min((r.confidence for r in recs.values() if r is not None), default=0.0), 3),
+            saving_month=saving, applied=applied, current_month=now_month, recommended_month=new_month,
+            instance=instance,
+        )
         reason = "; ".join(
             f"{r} {_fmt(r, current[r])} -> {_fmt(r, recs[r].request_at(hour))}"  # type: ignore[union-attr]
             if recs[r] is not None else f"{r}: no usage samples"
@@ -209,7 +201,7 @@ class RightsizingDecider:
             reason=reason, old={r: current[r] for r in RESOURCES},
             new={r: (recs[r].request_at(hour) if recs[r] is not None else None) for r in RESOURCES},  # type: ignore[union-attr]
             inputs={"mode": spec.mode, "replicas": replicas, "applied": applied,
-                    "confidence": {r: row[r]["confidence"] for r in RESOURCES}},
+                    "confidence": {r: row.resource(r).confidence for r in RESOURCES}},
         )
         return row, patch, decision
 
@@ -312,19 +304,31 @@ def _shares(by_container: Mapping[str, Mapping[Resource, Recommendation | None]]
     return {c: v / total for c, v in values.items()} if total > 0 else {}
 
 
+def _resource_row(current: float, rec: Recommendation | None, hour: int) -> ResourceRecommendation:
+    """One resource's part of a workload's recommendation, as reported (rounded where people read it)."""
+    if rec is None:
+        return ResourceRecommendation(current, None, None, None, None, 0.0, 0.0, None,
+                                      "no usage samples in the lookback")
+    return ResourceRecommendation(
+        current=current, recommended=rec.request_at(hour), target=rec.target, lower=rec.lower, upper=rec.upper,
+        confidence=round(rec.confidence, 3), history_hours=round(rec.history_hours, 1),
+        schedule=tuple(rec.schedule) if rec.schedule else None, reason=rec.reason,
+    )
+
+
 def _instance_change(inp: PassInput, tenant: Tenant, workload: Workload, current: str | None,
-                     recommended: str | None) -> dict[str, Any] | None:
+                     recommended: str | None) -> InstanceChange | None:
     """What applying an instance-type recommendation changes, and how: a provisioning change, through Pulumi."""
     if recommended is None or recommended == current:
         return None
     template = asg_name(inp.config.catalog.environment, tenant.id, workload.name)
-    return {
-        "resource": "aws:ec2/launchTemplate:LaunchTemplate", "name": template, "property": "instanceType",
-        "from": current, "to": recommended,
-        "apply": (f"set instance_type: {recommended} on workload {workload.name} of tenant {tenant.id} in the "
-                  f"stack catalogue, then `pulumi up` (launch template {template}; the Auto Scaling group "
-                  "replaces instances on its next refresh)"),
-    }
+    return InstanceChange(
+        resource="aws:ec2/launchTemplate:LaunchTemplate", name=template, property="instanceType",
+        from_type=current, to_type=recommended,
+        apply=(f"set instance_type: {recommended} on workload {workload.name} of tenant {tenant.id} in the "
+               f"stack catalogue, then `pulumi up` (launch template {template}; the Auto Scaling group "
+               "replaces instances on its next refresh)"),
+    )
 
 
 def _snapshot_replicas(inp: PassInput, tenant: str, workload: str) -> float | None:

@@ -7,27 +7,18 @@ raised one step while the recommendation has little history behind it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from tenantops.config.kinds.cost import InstancePrice, RegionPrices
 from tenantops.decide.rightsizing.pricing import GIB, HOURS_PER_MONTH
+from tenantops.structs.rightsizing_findings import InstanceRecommendation
 
 RISK_LABELS = ("very low", "low", "medium", "high", "very high")
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceChoice:
-    current_type: str | None
-    recommended_type: str | None  # None: no type in the price list fits
-    current_month: float | None
-    recommended_month: float | None
-    saving_month: float | None
-    risk: int
-    reason: str
-
-    @property
-    def risk_label(self) -> str:
-        return RISK_LABELS[self.risk]
+def _choice(current: str | None, recommended: str | None, current_month: float | None,
+            recommended_month: float | None, saving_month: float | None, risk: int,
+            reason: str) -> InstanceRecommendation:
+    return InstanceRecommendation(current, recommended, current_month, recommended_month, saving_month, risk,
+                                  RISK_LABELS[risk], reason, change=None)
 
 
 def _risk(cpu_upper: float, mem_upper: float, price: InstancePrice, confidence: float) -> int:
@@ -49,11 +40,11 @@ def recommend_instance(
     replicas: float,
     confidence: float,
     current_type: str | None,
-) -> InstanceChoice:
+) -> InstanceRecommendation:
     """The cheapest on-demand type with vcpu >= cpu x (1 + headroom) and memory >= memory x (1 + headroom).
 
     `cpu` is in cores and `memory` in bytes, per instance. Ties in price go to the larger memory, then the
-    name, so the choice is deterministic.
+    name, so the choice is deterministic. The change to make (`change`) is the caller's to say.
     """
     need_cpu = cpu * (1.0 + headroom)
     need_mem = memory * (1.0 + headroom) / GIB
@@ -64,7 +55,7 @@ def recommend_instance(
     current = prices.instances.get(current_type) if current_type else None
     current_month = current.on_demand * replicas * HOURS_PER_MONTH if current else None
     if not fitting:
-        return InstanceChoice(
+        return _choice(
             current_type, None, current_month, None, None, 4,
             f"no instance type in the price list has {need_cpu:.2f} vCPU and {need_mem:.1f} GiB",
         )
@@ -78,4 +69,4 @@ def recommend_instance(
     )
     if current_type and current is None:
         reason += f"; current type {current_type} is not in the price list"
-    return InstanceChoice(current_type, name, current_month, month, saving, risk, reason)
+    return _choice(current_type, name, current_month, month, saving, risk, reason)

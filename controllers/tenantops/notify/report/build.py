@@ -29,6 +29,8 @@ from tenantops.notify.report.model import (
     TenantRow,
     change_percent,
 )
+from tenantops.structs.jsonread import FindingsUnreadable
+from tenantops.structs.rightsizing_findings import RightsizingFindings, WorkloadRecommendation
 
 log = logging.getLogger("tenantops.notify.report")
 
@@ -61,44 +63,52 @@ def budget_status(fc: MonthForecast, policy: BudgetSpec) -> BudgetStatus:
     return BudgetStatus.OK
 
 
-def savings_from_findings(findings: Mapping[str, Any] | None) -> list[SavingRow]:
-    """Savings from the right-sizing findings of a pass (`findings["rightsizing"]` or that payload itself).
+def savings_from(recommendations: Iterable[WorkloadRecommendation]) -> list[SavingRow]:
+    """The savings right-sizing recommends, largest first.
 
-    Each recommendation row has `tenant`, `workload`, `saving_month` (requests) and, for silo tenants,
-    `instance.saving_month` (a smaller instance type). The larger of the two is the saving available:
-    they are alternatives for the same capacity, so adding them would count it twice. Rows without a
-    positive saving, or malformed, are skipped with a log line.
+    Per workload the saving of its requests and, for a silo tenant, of a smaller instance type: the
+    larger of the two is the saving available, since they are alternatives for the same capacity and
+    adding them would count it twice. Workloads without a positive saving are left out.
     """
-    if not findings:
-        return []
-    payload = findings.get("rightsizing", findings)
-    rows = payload.get("recommendations") if isinstance(payload, Mapping) else None
     out: list[SavingRow] = []
-    for row in rows or []:
-        try:
-            tenant, workload = str(row["tenant"]), str(row["workload"])
-            requests = float(row.get("saving_month") or 0.0)
-            instance = row.get("instance") or {}
-            instance_saving = float(instance.get("saving_month") or 0.0)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            log.warning("skipping a malformed right-sizing recommendation: %r", row)
-            continue
+    for rec in recommendations:
+        requests = rec.saving_month or 0.0
+        instance = rec.instance
+        instance_saving = (instance.saving_month or 0.0) if instance is not None else 0.0
         best = max(requests, instance_saving)
         if best <= 0:
             continue
-        if instance_saving > requests:
-            detail = f"instance {instance.get('current')} -> {instance.get('recommended')}"
-            risk = str(instance.get("risk_label") or "")
+        if instance is not None and instance_saving > requests:
+            detail = f"instance {instance.current} -> {instance.recommended}"
+            risk = instance.risk_label
         else:
             detail = "requests " + ", ".join(
-                f"{r} {_fmt_res(r, (row.get(r) or {}).get('current'))} -> "
-                f"{_fmt_res(r, (row.get(r) or {}).get('recommended'))}"
-                for r in ("cpu", "memory") if isinstance(row.get(r), Mapping)
-            )
+                f"{r} {_fmt_res(r, rec.resource(r).current)} -> {_fmt_res(r, rec.resource(r).recommended)}"
+                for r in ("cpu", "memory"))
             risk = ""
-        out.append(SavingRow(tenant, workload, round(best, 2), detail.strip(), risk))
+        out.append(SavingRow(rec.tenant, rec.workload, round(best, 2), detail.strip(), risk))
     out.sort(key=lambda s: (-s.monthly_saving_usd, s.tenant, s.workload))
     return out
+
+
+def savings_from_findings(findings: RightsizingFindings | None) -> list[SavingRow]:
+    """Savings from a pass's right-sizing findings (none without them)."""
+    return savings_from(findings.recommendations) if findings is not None else []
+
+
+def savings_from_json(payload: Any) -> list[SavingRow]:
+    """Savings from right-sizing findings as JSON (`tenantops rightsize --json`, or a pass's findings keyed
+    by concern): each recommendation is read by its codec, and one that cannot be read is skipped with a
+    log line naming the field."""
+    body = payload.get("rightsizing", payload) if isinstance(payload, Mapping) else None
+    rows = body.get("recommendations") if isinstance(body, Mapping) else None
+    recommendations: list[WorkloadRecommendation] = []
+    for i, row in enumerate(rows if isinstance(rows, list) else []):
+        try:
+            recommendations.append(WorkloadRecommendation.from_json(row, f"recommendations[{i}]"))
+        except FindingsUnreadable as exc:
+            log.warning("skipping a malformed right-sizing recommendation: %s", exc)
+    return savings_from(recommendations)
 
 
 def _fmt_res(resource: str, value: Any) -> str:

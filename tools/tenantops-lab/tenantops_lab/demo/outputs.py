@@ -7,7 +7,6 @@ MIME message, queued in the durable outbox and delivered by the SMTP transport, 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,15 +16,16 @@ from tenantops.config.settings import Settings
 from tenantops.notify.report.model import ReportData
 from tenantops.record.audit import query
 from tenantops.record.database import open_database
+from tenantops.structs.rightsizing_findings import RightsizingFindings
 from tenantops_lab.sandbox.smtp import SmtpServer
 
 
 def send_report(config: Config, settings: Settings, directory: Path, smtp: SmtpServer, now: datetime, *,
-                period_days: int, findings: Mapping[str, Any] | None = None) -> tuple[dict[str, str], ReportData]:
+                period_days: int, rightsizing: RightsizingFindings | None = None) -> tuple[dict[str, str], ReportData]:
     """Build, mail and write the cost report as of trace time `now`; returns the files written and its data.
 
     The period is the `period_days` whole UTC days before `now`'s day, against the same number before
-    them; savings are the right-sizing recommendations of the controller's last pass (`findings`).
+    them; savings are the right-sizing recommendations of the controller's last pass (`rightsizing`).
     """
     from tenantops.notify.mail import transport_from_settings
     from tenantops.notify.outbox import Outbox
@@ -33,7 +33,7 @@ def send_report(config: Config, settings: Settings, directory: Path, smtp: SmtpS
     from tenantops.notify.report.message import compose, render_report, write_files
 
     ledger = load_ledger(settings.state)
-    data = build_report_data(config, ledger, now, period_days=period_days, savings=savings_from_findings(findings))
+    data = build_report_data(config, ledger, now, period_days=period_days, savings=savings_from_findings(rightsizing))
     rendered = render_report(data, subject_prefix="Cost report (tenantops demo)")
     recipients = [settings.ops_email or "ops@example.com"]
     message = compose(rendered, sender=settings.mail_from, recipients=recipients)

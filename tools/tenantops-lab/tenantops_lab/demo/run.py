@@ -32,6 +32,7 @@ from tenantops.config import Config, load_config
 from tenantops.config.settings import Secret, Settings
 from tenantops.record.store import StateStore
 from tenantops.sim.trace import list_traces, load_trace
+from tenantops.structs.findings import Findings
 from tenantops_lab.demo.clock import TraceClock, TraceTimeSource, replay_origin
 from tenantops_lab.demo.history import HOUR, HistoryGrid, HistorySource, history_series, seed_cost
 from tenantops_lab.demo.stack import DemoStack, StackOptions
@@ -192,7 +193,7 @@ class Demo:
         self.history_figures: HistoryFigures | None = None
         self.kubeconfig: str | None = None
         self.live_started = 0.0  # simulator seconds at the controller's first live pass
-        self.last_findings: dict[str, Any] = {}
+        self.last_findings = Findings()
         self.trace_times: list[datetime] = []
 
     def request_stop(self) -> None:
@@ -327,7 +328,7 @@ class Demo:
                 alerts = [f"{a.severity.value}: {a.summary}" for a in result.alerts]
                 self.log.record_pass(_events_from(result, sim.elapsed()), result.findings, alerts,
                                      result.timings.get("total"), result.ok)
-                self.last_findings = dict(result.findings)
+                self.last_findings = result.findings
                 self.trace_times.append(result.at)
 
             runner = controller.runner(config, on_pass=[on_pass], clock=clock.now)
@@ -435,7 +436,8 @@ class Demo:
             self._progress("sending the cost report")
             try:
                 sent_files, data = send_report(config, settings, out / "report", self.stack.smtp, now,
-                                               period_days=self.options.report_days, findings=self.last_findings)
+                                               period_days=self.options.report_days,
+                                               rightsizing=self.last_findings.rightsizing)
                 files.update(sent_files)
                 report = report_figures(data)
                 sent = True

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -19,6 +17,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from tenantops.structs.findings import Findings
 from tenantops_lab.sandbox.workload_sim import WorkloadSimulator, percentile
 
 
@@ -54,7 +53,7 @@ class DemoLog:
     pass_seconds: list[float] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def record_pass(self, outcomes: list[ActionEvent], findings: Mapping[str, Any], alerts: list[str],
+    def record_pass(self, outcomes: list[ActionEvent], findings: Findings, alerts: list[str],
                     seconds: float | None, ok: bool) -> None:
         with self._lock:
             self.passes += 1
@@ -63,13 +62,9 @@ class DemoLog:
             self.alerts.extend(alerts)
             if seconds is not None:
                 self.pass_seconds.append(seconds)
-            cost = findings.get("cost") if isinstance(findings, Mapping) else None
-            tenants = cost.get("tenants") if isinstance(cost, Mapping) else None
-            if isinstance(tenants, Mapping):
-                for tenant, finding in tenants.items():
-                    if isinstance(finding, Mapping):
-                        self.cost_rate[tenant] = float(finding.get("usd_per_hour") or 0.0)
-                        self.cost_total[tenant] = self.cost_total.get(tenant, 0.0) + float(finding.get("usd") or 0.0)
+            for tenant, finding in (findings.cost.tenants if findings.cost is not None else {}).items():
+                self.cost_rate[tenant] = finding.usd_per_hour
+                self.cost_total[tenant] = self.cost_total.get(tenant, 0.0) + finding.usd
 
     def snapshot(self) -> tuple[int, list[ActionEvent], dict[str, float], dict[str, float], list[str]]:
         with self._lock:

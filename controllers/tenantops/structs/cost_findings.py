@@ -1,7 +1,8 @@
-"""The cost decider's per-pass findings: a documented, JSON-ready shape other parts read.
+"""The cost concern's per-pass findings: each tenant's cost to serve, month to date and forecast.
 
-`Plan.findings["cost"]` is `CostFindings.to_json()`; the metrics exporter and `tenantops cost` read it,
-and `CostFindings.from_json` turns it back into these dataclasses. Money is USD (floats, 1e-6 precision).
+Typed values the pass carries (`Findings.cost`); the cost gauges on /metrics (`record.cost_metrics`) and
+the demo read them by field. They become JSON only at an edge, through `to_json`/`from_json` (the one
+codec of this type). Money is USD (floats, 1e-6 precision).
 """
 
 from __future__ import annotations
