@@ -169,6 +169,26 @@ def test_cli_writes_files_and_json(tmp_path: Path, ledger_state: dict[str, Any],
     assert payload["report"]["top_movers"] == ["acme", "globex", "evil"]
 
 
+def test_cli_reads_savings_from_a_rightsize_json_file(tmp_path: Path, ledger_state: dict[str, Any],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`report --savings FILE` takes what `rightsize --json` printed; a row it cannot read is skipped."""
+    from tests.report.test_report_data import SAVINGS
+
+    state = tmp_path / "state.db"
+    with StateStore(state) as store:
+        store.commit({"cost": ledger_state})
+    printed = {**SAVINGS.to_json(), "applied": [{"tenant": "acme", "workload": "api", "status": "applied",
+                                                 "detail": ""}]}
+    printed["recommendations"].append({"tenant": "acme"})
+    savings = tmp_path / "rightsize.json"
+    savings.write_text(json.dumps(printed, sort_keys=True, indent=2))
+    main(["report", "--catalog", str(write_catalog(tmp_path)), "--policies", str(REPO / "policies"), "--state",
+          str(state), "--at", NOW.isoformat(), "--json", "--savings", str(savings)])
+    report = json.loads(capsys.readouterr().out)["report"]
+    assert [(s["tenant"], s["monthly_saving_usd"]) for s in report["savings"]] == [("globex", 70.0), ("acme", 12.5)]
+    assert report["total_savings_usd_month"] == pytest.approx(82.5)
+
+
 def test_cli_send_queues_and_survives_a_down_server(tmp_path: Path, ledger_state: dict[str, Any]) -> None:
     state = tmp_path / "state.db"
     with StateStore(state) as store:

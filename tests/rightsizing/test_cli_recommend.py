@@ -43,6 +43,7 @@ def test_lists_current_vs_recommended_and_applies_within_guardrails(
               "--at", at]
     assert _run([*common, "--tenant", "media", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
+    assert sorted(listed) == ["currency", "history", "patches", "recommendations", "saving_month"]
     rows = listed["recommendations"]
     assert [(r["tenant"], r["workload"]) for r in rows] == [("media", "api")]
     assert rows[0]["cpu"]["current"] == 0.5  # the catalogue's default request
@@ -58,7 +59,9 @@ def test_lists_current_vs_recommended_and_applies_within_guardrails(
     state = tmp_path / "state.db"
     assert _run([*common, "--tenant", "shop", "--apply", "--kube-url", kube_api.url, "--state", str(state),
                  "--json"]) == 0
-    applied = json.loads(capsys.readouterr().out)["applied"]
+    printed = json.loads(capsys.readouterr().out)
+    assert sorted(printed) == ["applied", "currency", "history", "patches", "recommendations", "saving_month"]
+    applied = printed["applied"]
     assert applied == [{"tenant": "shop", "workload": "api", "status": "applied", "detail": applied[0]["detail"]}]
     containers = kube_api.deployment("tenant-shop", "api")["spec"]["template"]["spec"]["containers"]
     assert containers[0]["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}  # 50% step cap
