@@ -32,6 +32,17 @@ def write_config(directory: Path, tenants: list[dict[str, Any]] | None = None) -
     return catalog, policies
 
 
+def set_interval(policies: Path, seconds: float) -> None:
+    """Run the controller every `seconds`, without jitter (the ControllerPolicy in a copy of the policies)."""
+    path = policies / "reports.yaml"
+    docs = list(yaml.safe_load_all(path.read_text()))
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "ControllerPolicy":
+            doc["spec"]["interval_seconds"] = seconds
+            doc["spec"]["jitter_seconds"] = 0
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+
+
 def _ramp(start: float, end: float, value: Any) -> list[tuple[float, float]]:
     out, t = [], start
     while t <= end:

@@ -13,6 +13,10 @@ What must hold, for each skew:
 - a skew beyond the tolerance is exactly one notification (`controller-clock-skew`) over all passes and
   nothing else is raised; it resolves once the clock is right again. No skew, no alert.
 
+And through the whole composition (`tenantops run`'s controller: composition root, runner loop, alert
+mail to a real SMTP server), ten minutes ahead: the busy workload is scaled and the alert mails are the
+skew alert and its resolve, over ten passes.
+
 The seconds from "Prometheus shows the step" to "the stand-in received the write" are printed and kept
 in the fault ledger's details for each skew; the test asserts passes, not seconds.
 """
@@ -29,9 +33,11 @@ import pytest
 
 from tenantops.act.kubernetes import KubernetesActuator
 from tenantops.config import load_config
+from tenantops.config.settings import Settings
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.facts import CLOCK_SKEW_KEY, FactsDecider
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import build_controller
 from tenantops.observe.kube_replicas import KubeReplicaReader
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.observe.replicas import LiveReplicas
@@ -39,14 +45,17 @@ from tenantops.record.store import StateStore
 from tenantops.structs.plan import TargetKind
 
 from .conftest import FaultLedger
-from .helpers import write_config
+from .helpers import set_interval, write_config
 from .live_exporter import LiveExporter
 
 pytestmark = pytest.mark.integration
 
 CLASS = "clock skew both ways"
 LIVE = 2
-LOW, HIGH = 20.0, 1000.0  # requests per second: 10 per replica, then far over the 50 per replica target
+# Requests per second: 10 per replica, then far over the 50 per replica target (so far that rate()[2m],
+# which divides by the whole window, shows it a few scrapes after the step on a series seconds old).
+LOW, HIGH = 20.0, 20000.0
+SHOWN = 5 * 50 * LIVE  # the request rate at which Prometheus "shows the step"
 TENANT = [{"id": "alpha", "tier": "pro", "isolation": "pool", "region": "us-east-1", "budget_usd_month": 500,
            "contacts": ["ops@alpha.example"], "workloads": [{"name": "api", "min_replicas": 1, "max_replicas": 20}]}]
 REQUESTS = 'sum(rate(http_requests_total{tenant="alpha"}[2m]))'
@@ -109,7 +118,7 @@ def test_freshness_is_judged_by_prometheus_clock(skew: float, prometheus: Any, k
             quiet = kube_api.replicas("tenant-alpha", "api") == LIVE
             exporter.requests_per_second = HIGH
             deadline = time.monotonic() + 30
-            while _requests_rate(prom) < 5 * 50 * LIVE and time.monotonic() < deadline:
+            while _requests_rate(prom) < SHOWN and time.monotonic() < deadline:
                 time.sleep(0.2)
             visible = time.monotonic()
             passes_to_react = 0
@@ -154,3 +163,61 @@ def test_freshness_is_judged_by_prometheus_clock(skew: float, prometheus: Any, k
     ends = [(a.key, a.transition) for a in resolved] == ([(CLOCK_SKEW_KEY, "resolve")] if expected else [])
     fault_ledger.case(CLASS, ends, f"skew {skew:+.0f}s: after the fix {[(a.key, a.transition) for a in resolved]}")
     assert ends
+
+
+def test_ten_minutes_ahead_in_tenantops_run_scales_and_mails_one_alert(prometheus: Any, kube_api: Any,
+                                                                        smtp_server: Any, tmp_path: Path,
+                                                                        fault_ledger: FaultLedger) -> None:
+    """The whole composition (`engine.root.build_controller` with the controller's clock injected, the
+    runner's loop at a 1 s interval, alert mail through the outbox to a real SMTP server): ten minutes
+    ahead of Prometheus it still scales a busy workload, and mails one skew alert and one resolve."""
+    kube_api.add_deployment("tenant-alpha", "api", replicas=LIVE)
+    exporter = LiveExporter("alpha", "api", lambda: kube_api.replicas("tenant-alpha", "api") or 0, HIGH)
+    passes, fixed_after = 10, 7
+    try:
+        prom = prometheus([exporter.target], scrape_interval="1s")
+        assert prom.wait_for_series(REQUESTS, timeout=30), "the exporter was never scraped"
+        deadline = time.monotonic() + 30
+        while _requests_rate(prom) < SHOWN and time.monotonic() < deadline:
+            time.sleep(0.2)
+        catalog, policies = write_config(tmp_path, TENANT)
+        set_interval(policies, 1.0)
+        settings = Settings(catalog=str(catalog), policies=str(policies), state=str(tmp_path / "state.db"),
+                            prometheus_url=prom.url, kube_url=kube_api.url, smtp_host=smtp_server.host,
+                            smtp_port=smtp_server.port, mail_from="tenantops@example.com",
+                            ops_email="ops@example.com")
+        clock = SkewedClock(600.0)
+        controller = build_controller(settings, dry_run=False, decider_names=["facts", "autoscaling"], clock=clock)
+        results: list[Any] = []
+
+        def after(result: Any) -> None:
+            results.append(result)
+            if len(results) == fixed_after:
+                clock.skew = 0.0  # the time service is fixed
+
+        runner = controller.runner(load_config(catalog, policies), on_pass=[after])
+        try:
+            runner.run(max_passes=passes)
+        finally:
+            controller.close(notify_timeout=10.0)
+    finally:
+        exporter.close()
+    mails = smtp_server.messages
+    alert_mails = [m for m in mails if str(m["Subject"]).startswith("[tenantops]")]  # not the weekly report
+    subjects = [str(m["Subject"]) for m in alert_mails]
+    print(f"\n10 minutes ahead, tenantops run: {len(results)} passes, replicas {LIVE} -> "
+          f"{kube_api.replicas('tenant-alpha', 'api')}, {len(mails)} mails, alert mails {subjects}")
+    scaled = (kube_api.replicas("tenant-alpha", "api") or 0) > LIVE
+    fault_ledger.case(CLASS, scaled, f"run, 10 min ahead: replicas {kube_api.replicas('tenant-alpha', 'api')}")
+    assert scaled
+    bodies = [_text(m) for m in alert_mails]
+    one = len(results) == passes and all(s.endswith(": controller-clock-skew") for s in subjects) and \
+        len(bodies) == 2 and "Resolved" not in bodies[0] and "Resolved" in bodies[1]  # the alert, then its resolve
+    fault_ledger.case(CLASS, one, f"run, 10 min ahead: {len(subjects)} alert mails over {len(results)} passes:"
+                                  f" {subjects}")
+    assert one, subjects
+
+
+def _text(message: Any) -> str:
+    part = message.get_body(("plain",)) if message.is_multipart() else message
+    return str(part.get_content()) if part is not None else ""

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tenantops.config import load_config
 from tenantops.config.settings import Settings
@@ -31,7 +30,7 @@ from tenantops.notify.outbox import Outbox, Status
 from tenantops.record.http import Health
 
 from .conftest import FaultLedger
-from .helpers import workload_series, write_config
+from .helpers import set_interval, workload_series, write_config
 from .smtp_faults import FaultySmtp, SilentServer
 
 pytestmark = pytest.mark.integration
@@ -40,16 +39,6 @@ INTERVAL = 1.0
 PASSES = 6
 CLASS_SMTP = "SMTP slow/hung/lost-ack during scaling"
 CLASS_PROM = "frozen Prometheus"
-
-
-def _fast_policies(policies: Path) -> None:
-    path = policies / "reports.yaml"
-    docs = list(yaml.safe_load_all(path.read_text()))
-    for doc in docs:
-        if isinstance(doc, dict) and doc.get("kind") == "ControllerPolicy":
-            doc["spec"]["interval_seconds"] = INTERVAL
-            doc["spec"]["jitter_seconds"] = 0
-    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
 
 
 def _mail(i: int) -> EmailMessage:
@@ -62,7 +51,7 @@ def _mail(i: int) -> EmailMessage:
 def _run(tmp_path: Path, prometheus_url: str, kube_api: Any, smtp_host: str, smtp_port: int,
          mails: int = 3) -> tuple[list[float], Any, bool, list[Any]]:
     catalog, policies = write_config(tmp_path)
-    _fast_policies(policies)
+    set_interval(policies, INTERVAL)
     state = tmp_path / "state.db"
     settings = Settings(catalog=str(catalog), policies=str(policies), state=str(state),
                         prometheus_url=prometheus_url, kube_url=kube_api.url, smtp_host=smtp_host,
