@@ -29,6 +29,7 @@ from tenantops.structs.rightsizing_findings import (
     InstanceRecommendation,
     ResourceRecommendation,
     RightsizingFindings,
+    VpaStatus,
     WorkloadRecommendation,
 )
 
@@ -114,7 +115,7 @@ def _recommendation(tenant: str, workload: str, saving: float | None, cpu: tuple
         return ResourceRecommendation(now, recommended, recommended, recommended, recommended, 1.0, 168.0, None, "")
 
     return WorkloadRecommendation(tenant, workload, "pool", "recommend", "standard", 2.0, resource(*cpu),
-                                  resource(*memory), {}, 1.0, saving, {}, instance=instance)
+                                  resource(*memory), VpaStatus(NOW), 1.0, saving, {}, instance=instance)
 
 
 SAVINGS = RightsizingFindings(recommendations=(

@@ -176,7 +176,8 @@ def test_silo_tenant_gets_an_instance_type_with_saving_and_risk(config: Config) 
 def test_each_row_carries_a_vpa_recommendation_status(config: Config) -> None:
     out = RightsizingDecider(_history(cpu=0.2, memory=300 * MI)).decide(_pass(config), {})
     row = _row(out, "media")
-    (container,) = row.status["recommendation"]["containerRecommendations"]
+    status = row.status.to_json()  # as `rightsize --json` and `kubectl get vpa -o yaml` show it
+    (container,) = status["recommendation"]["containerRecommendations"]
     assert container["containerName"] == "api"
     assert set(container) == {"containerName", "target", "lowerBound", "upperBound", "uncappedTarget"}
     for key in ("target", "lowerBound", "upperBound", "uncappedTarget"):
@@ -185,16 +186,16 @@ def test_each_row_carries_a_vpa_recommendation_status(config: Config) -> None:
     millicores = {k: int(container[k]["cpu"][:-1]) for k in ("target", "lowerBound", "upperBound")}
     assert millicores["lowerBound"] <= millicores["target"] <= millicores["upperBound"]
     assert container["target"]["cpu"] == f"{int(np.ceil((row.cpu.recommended or 0.0) * 1000))}m"
-    assert row.status["conditions"][0]["type"] == "RecommendationProvided"
-    assert row.status["conditions"][0]["status"] == "True"
+    assert status["conditions"][0]["type"] == "RecommendationProvided"
+    assert status["conditions"][0]["status"] == "True" and row.status.provided
     assert 0 < row.confidence <= 1
 
 
 def test_uncapped_target_is_the_recommendation_before_the_policy_floor(config: Config) -> None:
     # 5 millicores of use is below every tier's min_cpu: the target is the floor, uncappedTarget is not.
     out = RightsizingDecider(_history(cpu=0.005)).decide(_pass(config), {})
-    (container,) = _row(out, "shop").status["recommendation"]["containerRecommendations"]
-    assert int(container["uncappedTarget"]["cpu"][:-1]) < int(container["target"]["cpu"][:-1])
+    (container,) = _row(out, "shop").status.containers
+    assert int(container.uncapped_target["cpu"][:-1]) < int(container.target["cpu"][:-1])
 
 
 def test_short_history_is_reported_but_not_applied(config: Config) -> None:
@@ -220,9 +221,9 @@ def _two_container_history() -> UsageHistory:
 
 def test_per_container_history_gives_per_container_recommendations_and_patches(config: Config) -> None:
     out = RightsizingDecider(_two_container_history()).decide(_pass(config), {})
-    recs = _row(out, "shop").status["recommendation"]["containerRecommendations"]
-    assert [r["containerName"] for r in recs] == ["api", "proxy"]
-    api, proxy = (int(r["target"]["cpu"][:-1]) for r in recs)
+    recs = _row(out, "shop").status.containers
+    assert [r.container for r in recs] == ["api", "proxy"]
+    api, proxy = (int(r.target["cpu"][:-1]) for r in recs)
     assert api == pytest.approx(3 * proxy, rel=0.05)  # each container judged on its own usage
     (patch,) = out.patches
     # The pod's guarded step (1 core -> 500m at most 50% per step) shared by the containers' own needs.
@@ -239,4 +240,4 @@ def test_recommendations_are_as_of_the_start_of_the_hour(config: Config) -> None
     fresh = RightsizingDecider(history).decide(_pass(config, dry_run=True, now=NOW), {})
     for tenant in ("shop", "media", "bank"):
         assert _row(early, tenant).cpu == _row(late, tenant).cpu == _row(fresh, tenant).cpu
-        assert _row(early, tenant).status["recommendation"] == _row(fresh, tenant).status["recommendation"]
+        assert _row(early, tenant).status.containers == _row(fresh, tenant).status.containers

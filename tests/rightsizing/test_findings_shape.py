@@ -13,7 +13,7 @@ from tenantops.config import Config
 from tenantops.decide.rightsizing import RightsizingDecider, make_decider
 from tenantops.structs.rightsizing_findings import RightsizingFindings
 
-from .test_decider import _history, _pass, config  # noqa: F401  (the fixture)
+from .test_decider import NOW, _history, _pass, config  # noqa: F401  (the fixture)
 
 RESOURCE = {"confidence": "float", "current": "float", "history_hours": "float", "lower": "float", "reason": "str",
             "recommended": "float", "schedule": "NoneType", "target": "float", "upper": "float"}
@@ -75,3 +75,16 @@ def test_audit_rows_keep_their_inputs(config: Config) -> None:  # noqa: F811
     assert shape(dict(shop.inputs["confidence"])) == {"cpu": "float", "memory": "float"}
     assert shape(dict(shop.inputs["applied"])) == {"cpu": "str", "memory": "str"}
     assert sorted(shop.old) == sorted(shop.new) == ["cpu", "memory"]
+
+
+def test_a_workload_without_samples_says_so_in_the_vpa_condition(config: Config) -> None:  # noqa: F811
+    history = _history()
+    history = type(history)(history.start, history.end, {k: v for k, v in history.series.items() if k[0] != "media"},
+                            replicas=dict(history.replicas))
+    out = _json(RightsizingDecider(history).decide(_pass(config), {}).findings)
+    (media,) = [r for r in out["recommendations"] if r["tenant"] == "media"]
+    assert media["status"] == {"recommendation": None, "conditions": [{
+        "type": "RecommendationProvided", "status": "False", "lastTransitionTime": NOW.isoformat(),
+        "reason": "NoUsageSamples", "message": "no usage samples in the lookback"}]}
+    assert media["cpu"]["recommended"] is None and media["saving_month"] is None
+    assert "current_month" not in media and "recommended_month" not in media

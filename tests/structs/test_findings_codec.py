@@ -54,9 +54,9 @@ instances = st.builds(
     recommended_month=optional, saving_month=st.none() | money, risk=st.integers(0, 4), risk_label=words,
     reason=words, change=st.none() | changes,
 )
-statuses = st.fixed_dictionaries({"recommendation": st.none(), "conditions": st.lists(
-    st.fixed_dictionaries({"type": st.just("RecommendationProvided"), "status": st.sampled_from(["True", "False"])}),
-    max_size=1)})
+quantities = st.dictionaries(st.sampled_from(["cpu", "memory"]), st.sampled_from(["250m", "1", "512Mi"]))
+statuses = st.builds(rs.VpaStatus, times, st.lists(st.builds(
+    rs.ContainerRecommendation, names, quantities, quantities, quantities, quantities), max_size=2).map(tuple))
 recommendations = st.builds(
     WorkloadRecommendation, tenant=names, workload=names, isolation=st.sampled_from(["pool", "silo"]),
     mode=st.sampled_from(["recommend", "apply"]), policy=names, replicas=amount, cpu=resources, memory=resources,
@@ -66,7 +66,7 @@ recommendations = st.builds(
 )
 patches = st.builds(
     RequestPatch, tenant=names, workload=names, namespace=names, deployment=names,
-    requests=st.dictionaries(st.sampled_from(["cpu", "memory"]), st.sampled_from(["250m", "1", "512Mi"])),
+    requests=quantities,
     reason=words, raise_limits=st.booleans(),
     containers=st.dictionaries(names, st.dictionaries(st.sampled_from(["cpu", "memory"]), st.just("100m")),
                                max_size=2),

@@ -4,8 +4,8 @@ Typed values the CLI (`tenantops rightsize`), the report's savings section and t
 they become JSON only at the edges (`rightsize --json`, the `report --savings` file) through
 `to_json`/`from_json` here, one codec per type. The JSON is the documented shape of `rightsize --json`:
 keys a workload does not have (no prices: no `current_month`; a pool tenant: no `instance`) are absent,
-not null. `status` is the Kubernetes VerticalPodAutoscaler's own status object, so it stays in the
-API's JSON shape (`decide.rightsizing.vpa_status`).
+not null. `status` is written as the Kubernetes VerticalPodAutoscaler's own status object
+(`kubectl get vpa -o yaml`), so tools that read the VPA (Goldilocks) read it too.
 """
 
 from __future__ import annotations
@@ -49,6 +49,75 @@ class ResourceRecommendation:
             lower=f.opt_number("lower"), upper=f.opt_number("upper"), confidence=f.number("confidence"),
             history_hours=f.number("history_hours"), schedule=schedule, reason=f.text("reason"),
         )
+
+
+NO_SAMPLES = "no usage samples in the lookback"
+
+
+def _quantities(f: JsonFields, name: str) -> dict[str, str]:
+    values = f.obj(name)
+    return {str(k): values.text(k) for k in values.raw}
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRecommendation:
+    """One container's recommendation, Kubernetes quantities per resource, named as the VPA names them."""
+
+    container: str
+    target: Mapping[str, str]
+    lower_bound: Mapping[str, str]
+    upper_bound: Mapping[str, str]
+    uncapped_target: Mapping[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"containerName": self.container, "target": dict(self.target), "lowerBound": dict(self.lower_bound),
+                "upperBound": dict(self.upper_bound), "uncappedTarget": dict(self.uncapped_target)}
+
+    @staticmethod
+    def from_json(raw: Any, where: str = "container") -> ContainerRecommendation:
+        f = JsonFields(raw, where)
+        return ContainerRecommendation(f.text("containerName"), _quantities(f, "target"),
+                                       _quantities(f, "lowerBound"), _quantities(f, "upperBound"),
+                                       _quantities(f, "uncappedTarget"))
+
+
+@dataclass(frozen=True, slots=True)
+class VpaStatus:
+    """A VerticalPodAutoscaler `status`: one recommendation per container that has one, and the
+    `RecommendationProvided` condition (false, with the reason, when no container has samples)."""
+
+    at: datetime  # the condition's lastTransitionTime
+    containers: tuple[ContainerRecommendation, ...] = ()
+
+    @property
+    def provided(self) -> bool:
+        return bool(self.containers)
+
+    def to_json(self) -> dict[str, Any]:
+        condition = {"type": "RecommendationProvided", "status": "True" if self.provided else "False",
+                     "lastTransitionTime": self.at.isoformat()}
+        if not self.provided:
+            condition.update(reason="NoUsageSamples", message=NO_SAMPLES)
+        recommendation = {"containerRecommendations": [c.to_json() for c in self.containers]}
+        return {"recommendation": recommendation if self.provided else None, "conditions": [condition]}
+
+    @staticmethod
+    def from_json(raw: Any, where: str = "status") -> VpaStatus:
+        f = JsonFields(raw, where)
+        conditions = f.items("conditions")
+        if len(conditions) != 1:
+            raise FindingsUnreadable(f"{f.at('conditions')}: expected the one RecommendationProvided condition")
+        condition = JsonFields(conditions[0], f"{f.at('conditions')}[0]")
+        try:
+            at = datetime.fromisoformat(condition.text("lastTransitionTime"))
+        except ValueError as exc:
+            raise FindingsUnreadable(f"{condition.at('lastTransitionTime')}: {exc}") from None
+        if f.get("recommendation") is None:
+            return VpaStatus(at)
+        listed = f.obj("recommendation")
+        return VpaStatus(at, tuple(
+            ContainerRecommendation.from_json(c, f"{listed.at('containerRecommendations')}[{i}]")
+            for i, c in enumerate(listed.items("containerRecommendations"))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +189,7 @@ class WorkloadRecommendation:
     replicas: float  # mean replicas the costs are priced at
     cpu: ResourceRecommendation
     memory: ResourceRecommendation
-    status: Mapping[str, Any]  # the VPA's `status` object (Kubernetes API shape)
+    status: VpaStatus
     confidence: float  # the lower of the two resources'
     saving_month: float | None  # requests now minus recommended, per month (None: no prices or samples)
     applied: Mapping[str, str]  # per resource: what was decided about a patch
@@ -135,7 +204,7 @@ class WorkloadRecommendation:
         out: dict[str, Any] = {
             "tenant": self.tenant, "workload": self.workload, "isolation": self.isolation, "mode": self.mode,
             "policy": self.policy, "replicas": self.replicas, "cpu": self.cpu.to_json(),
-            "memory": self.memory.to_json(), "status": self.status, "confidence": self.confidence,
+            "memory": self.memory.to_json(), "status": self.status.to_json(), "confidence": self.confidence,
         }
         if self.current_month is not None:
             out["current_month"] = self.current_month
@@ -158,7 +227,7 @@ class WorkloadRecommendation:
             policy=f.text("policy"), replicas=f.number("replicas"),
             cpu=ResourceRecommendation.from_json(f.get("cpu"), f.at("cpu")),
             memory=ResourceRecommendation.from_json(f.get("memory"), f.at("memory")),
-            status=dict(f.obj("status").raw), confidence=f.number("confidence"),
+            status=VpaStatus.from_json(f.get("status"), f.at("status")), confidence=f.number("confidence"),
             saving_month=f.opt_number("saving_month"), applied={str(k): applied.text(k) for k in applied.raw},
             current_month=f.opt_number("current_month", None),
             recommended_month=f.opt_number("recommended_month", None),

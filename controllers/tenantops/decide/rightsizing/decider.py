@@ -40,6 +40,7 @@ from tenantops.structs.naming import namespace as tenant_namespace
 from tenantops.structs.plan import Decision
 from tenantops.structs.requests import RequestPatch
 from tenantops.structs.rightsizing_findings import (
+    NO_SAMPLES,
     HistoryWindow,
     InstanceChange,
     InstanceRecommendation,
@@ -308,7 +309,7 @@ def _resource_row(current: float, rec: Recommendation | None, hour: int) -> Reso
     """One resource's part of a workload's recommendation, as reported (rounded where people read it)."""
     if rec is None:
         return ResourceRecommendation(current, None, None, None, None, 0.0, 0.0, None,
-                                      "no usage samples in the lookback")
+                                      NO_SAMPLES)
     return ResourceRecommendation(
         current=current, recommended=rec.request_at(hour), target=rec.target, lower=rec.lower, upper=rec.upper,
         confidence=round(rec.confidence, 3), history_hours=round(rec.history_hours, 1),
