@@ -23,8 +23,13 @@ DOCUMENTED = re.compile(r"`(tenantops_[a-z_]+[a-z])(?:\{[^`]*\})?`")
 
 
 def documented_series() -> set[str]:
+    """Every backticked `tenantops_*` name in the package and the docs, less the project's own Python packages
+    (`tenantops_infra`, `tenantops_lab`), which the docs name in the same style."""
     sources = [*(REPO / "controllers" / "tenantops").rglob("*.py"), *(REPO / "docs").rglob("*.md"), REPO / "README.md"]
-    return {m.group(1) for path in sources if path.exists() for m in DOCUMENTED.finditer(path.read_text())}
+    packages = {init.parent.name for root in ("infra", "tools")
+                for init in (REPO / root).glob("**/tenantops_*/__init__.py")}
+    names = {m.group(1) for path in sources if path.exists() for m in DOCUMENTED.finditer(path.read_text())}
+    return names - packages
 
 
 def _families(text: str) -> set[str]:
