@@ -11,7 +11,9 @@ What must hold, for each skew:
   data taken as fresh) nor ten in the future (nothing found: blind);
 - a load step is acted on at the first pass after Prometheus shows it, as without skew;
 - a skew beyond the tolerance is exactly one notification (`controller-clock-skew`) over all passes and
-  nothing else is raised; it resolves once the clock is right again. No skew, no alert.
+  nothing else is raised; it resolves once the clock is right again. No skew, no alert;
+- a pass in which Prometheus' time cannot be read (an error, or no answer) keeps the last offset and
+  says so, so the alert neither resolves nor fires again over an outage.
 
 And through the whole composition (`tenantops run`'s controller: composition root, runner loop, alert
 mail to a real SMTP server), ten minutes ahead: the busy workload is scaled and the alert mails are the
@@ -35,7 +37,7 @@ from tenantops.act.kubernetes import KubernetesActuator
 from tenantops.config import load_config
 from tenantops.config.settings import Settings
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
-from tenantops.decide.facts import CLOCK_SKEW_KEY, FactsDecider
+from tenantops.decide.facts import CLOCK_SKEW_KEY, FactsDecider, clock_skew_alert
 from tenantops.engine.reconcile import Reconciler
 from tenantops.engine.root import build_controller
 from tenantops.observe.kube_replicas import KubeReplicaReader
@@ -47,6 +49,7 @@ from tenantops.structs.plan import TargetKind
 from .conftest import FaultLedger
 from .helpers import set_interval, write_config
 from .live_exporter import LiveExporter
+from .proxy import FaultProxy
 
 pytestmark = pytest.mark.integration
 
@@ -221,3 +224,35 @@ def test_ten_minutes_ahead_in_tenantops_run_scales_and_mails_one_alert(prometheu
 def _text(message: Any) -> str:
     part = message.get_body(("plain",)) if message.is_multipart() else message
     return str(part.get_content()) if part is not None else ""
+
+
+@pytest.mark.parametrize("fault", ["500", "down"])
+def test_an_unreadable_prometheus_clock_keeps_the_last_offset(fault: str, prometheus: Any, tmp_path: Path,
+                                                              fault_ledger: FaultLedger) -> None:
+    """A pass in which Prometheus' time cannot be read (an error answer, or no answer at all) keeps the
+    offset last measured and says so, so the skew alert neither resolves nor fires again over an outage,
+    and the next good pass measures again."""
+    prom = prometheus()
+    proxy = FaultProxy(prom.url).start()
+    config = load_config(*write_config(tmp_path, TENANT))
+    tolerance = config.policies.controller.clock_skew_tolerance_seconds
+    clock = SkewedClock(-120.0)
+    source = PrometheusSource(proxy.url, timeout=2, clock=clock)
+    try:
+        first = source.observe(config, clock())
+        proxy.set(fault)
+        now = clock()
+        blind = source.observe(config, now)
+        proxy.set("ok")
+        again = source.observe(config, clock())
+    finally:
+        proxy.stop()
+    assert first.clock is not None and again.clock is not None and first.clock.measured and again.clock.measured
+    kept = blind.clock is not None and not blind.clock.measured and blind.clock.skew_seconds == first.clock.skew_seconds
+    kept = kept and blind.clock is not None and \
+        abs((blind.clock.evaluated_at - now).total_seconds() - 120) <= 2 and bool(blind.errors)
+    alert = clock_skew_alert(blind.clock, tolerance)
+    said = alert is not None and alert.key == CLOCK_SKEW_KEY and "as last measured" in alert.summary
+    fault_ledger.case(CLASS, kept and said, f"clock unreadable ({fault}): {blind.clock}, errors {blind.errors[:2]}")
+    assert kept and said, (blind.clock, blind.errors)
+    assert abs(first.clock.skew_seconds + 120) <= 2 and abs(again.clock.skew_seconds + 120) <= 2
