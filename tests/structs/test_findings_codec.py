@@ -136,6 +136,8 @@ def test_findings_of_the_deciders_keep_the_first_of_a_concern() -> None:
     ({"facts": {"holds": {"implausible": True}}}, r"facts\.holds\.implausible: expected an integer"),
     ({"billing": {}}, r"unknown concern\(s\) billing"),
     ({"rightsizing": {"status": 5}}, r"rightsizing\.status: expected a string"),
+    ({"cost": {"tenants": {"a": {"tenant": "a"}}, "pools": {}, "issues": []}}, r"cost: .*missing .*'usd'"),
+    ({"cost": {"tenants": [], "pools": {}, "issues": []}}, r"cost\.tenants: expected an object"),
 ])
 def test_unreadable_findings_name_the_field(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(FindingsUnreadable, match=message):

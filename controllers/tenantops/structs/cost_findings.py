@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from tenantops.structs.jsonread import FindingsUnreadable, JsonFields
+
 
 @dataclass(frozen=True, slots=True)
 class TenantFinding:
@@ -73,9 +75,14 @@ class CostFindings:
         }
 
     @staticmethod
-    def from_json(raw: Mapping[str, Any]) -> CostFindings:
-        data = dict(raw)
-        data["tenants"] = {k: TenantFinding(**v) for k, v in (raw.get("tenants") or {}).items()}
-        data["pools"] = {k: PoolFinding(**v) for k, v in (raw.get("pools") or {}).items()}
-        data["issues"] = tuple(raw.get("issues") or ())
-        return CostFindings(**data)
+    def from_json(raw: Any, where: str = "cost") -> CostFindings:
+        f = JsonFields(raw, where)
+        tenants, pools = f.obj("tenants"), f.obj("pools")
+        try:
+            data = dict(f.raw)
+            data["tenants"] = {k: TenantFinding(**JsonFields(v, tenants.at(k)).raw) for k, v in tenants.raw.items()}
+            data["pools"] = {k: PoolFinding(**JsonFields(v, pools.at(k)).raw) for k, v in pools.raw.items()}
+            data["issues"] = f.texts("issues")
+            return CostFindings(**data)
+        except TypeError as exc:  # a field missing or unknown: the dataclass names it
+            raise FindingsUnreadable(f"{where}: {exc}") from None
