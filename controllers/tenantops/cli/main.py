@@ -51,6 +51,24 @@ def plugin_commands() -> dict[str, importlib.metadata.EntryPoint]:
     return {ep.name: ep for ep in found if ep.name not in COMMANDS}
 
 
+def load_plugin(name: str, entry_point: importlib.metadata.EntryPoint) -> click.Command:
+    """The entry point's command, or one that says why it could not be loaded (exit 1) when run, so a broken
+    plugin install never takes `--help` or the other commands down with it."""
+    try:
+        command = entry_point.load()
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{entry_point.value} is not a click command")
+        return command
+    except Exception as exc:
+        problem = f"`tenantops {name}` could not be loaded ({entry_point.value}): {type(exc).__name__}: {exc}"
+
+        def fail() -> None:
+            raise click.ClickException(problem)
+
+        return click.Command(name, callback=fail, help=f"(not available) {problem}", add_help_option=False,
+                             context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         built_in = [name for name, module in COMMANDS.items() if importlib.util.find_spec(module) is not None]
@@ -62,7 +80,6 @@ class LazyGroup(click.Group):
             if importlib.util.find_spec(module_name) is None:
                 return None
             command = importlib.import_module(module_name).command
-            origin = module_name
         else:
             entry_point = plugin_commands().get(cmd_name)
             if entry_point is None:
@@ -70,10 +87,9 @@ class LazyGroup(click.Group):
                     click.echo(f"error: {LAB_HINT.format(name=cmd_name)}", err=True)
                     ctx.exit(EXIT_BAD_INPUT)
                 return None
-            command = entry_point.load()
-            origin = f"entry point {entry_point.value}"
+            return load_plugin(cmd_name, entry_point)
         if not isinstance(command, click.Command):
-            raise TypeError(f"{origin} is not a click command")
+            raise TypeError(f"{module_name}.command is not a click command")
         return command
 
 
