@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tenantops.config import Config
+from tenantops.decide.base import PassInput
 from tenantops.engine.inputs import HistoryRefresh
+from tenantops.structs.snapshot import Snapshot
 from tenantops.structs.usage import UsageHistory
 
 from .conftest import shared_config
@@ -30,6 +33,37 @@ class Fetcher:
         if outcome == "raise":
             raise ConnectionError("connection refused")
         return UsageHistory(now - timedelta(days=7), now, errors=("cpu: timeout",) if outcome == "partial" else ())
+
+
+class BlockingFetcher(Fetcher):
+    """A fetch that, after the first, waits until `release` is set (a slow range query)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def __call__(self, config: Config, now: datetime) -> UsageHistory:
+        if self.calls:
+            assert self.release.wait(10)
+        return super().__call__(config, now)
+
+
+def test_a_refresh_in_the_background_never_holds_up_a_pass() -> None:
+    fetch = BlockingFetcher()
+    refresh = HistoryRefresh(fetch, background=True)
+    config = shared_config()
+    first = refresh(PassInput(Snapshot(T0, {}), config, T0), lambda _name: {})
+    assert first.usage_history is not None and first.usage_history.end == T0  # the first fetch comes with its pass
+    later = T0 + HOUR
+    for minutes in (0, 1, 2):  # the hourly fetch is under way and blocked: passes go on with the history they have
+        inp = refresh(PassInput(Snapshot(later, {}), config, later + timedelta(minutes=minutes)), lambda _name: {})
+        assert inp.usage_history is first.usage_history
+    assert len(fetch.calls) == 1 and not refresh.wait(0.05)  # one refresh started, not one per pass
+    fetch.release.set()
+    assert refresh.wait(10)
+    inp = refresh(PassInput(Snapshot(later, {}), config, later + timedelta(minutes=3)), lambda _name: {})
+    assert inp.usage_history is not None and inp.usage_history.end == later
+    assert fetch.calls == [T0, later]
 
 
 def test_first_pass_fetches_then_hourly() -> None:

@@ -9,6 +9,7 @@ pass commits to, so a decider is never handed anything by mutating it.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -34,12 +35,17 @@ class HistoryRefresh:
     so the passes in between reuse the last history. A fetch that raises or whose queries partly failed
     keeps the previous history (logged) and is tried again after `retry_after`, not every pass; with no
     previous history a partial one is taken, as some recommendations beat none.
+
+    `background`: once there is a history, a due refresh runs in a thread of its own and the pass goes on
+    with the history it has, so days of range queries never hold up a pass's scaling decisions (the first
+    fetch still comes with its pass: a pass without any history is what the fetch is for).
     """
 
     name = "usage_history"
 
     def __init__(self, fetch: Callable[[Config, datetime], UsageHistory], *,
-                 every: timedelta = timedelta(hours=1), retry_after: timedelta = timedelta(minutes=5)) -> None:
+                 every: timedelta = timedelta(hours=1), retry_after: timedelta = timedelta(minutes=5),
+                 background: bool = False) -> None:
         self.fetch = fetch
         self.every = every
         self.retry_after = retry_after
@@ -48,10 +54,29 @@ class HistoryRefresh:
         self.attempted_at: datetime | None = None
         self.fetches = 0
         self.failures = 0
+        self.background = background
+        self._worker: threading.Thread | None = None
 
     def __call__(self, inp: PassInput, state: StateView) -> PassInput:
-        self.refresh(inp.config, inp.now)
+        if self.background and self.history is not None:
+            self._refresh_aside(inp.config, inp.now)
+        else:
+            self.refresh(inp.config, inp.now)
         return replace(inp, usage_history=self.history)
+
+    def _refresh_aside(self, config: Config, now: datetime) -> None:
+        """Start a due refresh in its own thread, unless one is still running; the pass does not wait."""
+        if (self._worker is not None and self._worker.is_alive()) or not self.due(now):
+            return
+        self._worker = threading.Thread(target=self.refresh, args=(config, now), name="usage-history", daemon=True)
+        self._worker.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a refresh running aside to finish; True when none is running any more."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+        return worker is None or not worker.is_alive()
 
     def due(self, now: datetime) -> bool:
         if self.attempted_at is None:

@@ -288,6 +288,7 @@ class Demo:
         problems: list[str] = []
         interrupted = False
         reconciler = None
+        refreshes: list[HistoryRefresh] = []
         settings: Settings | None = None
         thread: threading.Thread | None = None
         runner = None
@@ -316,6 +317,12 @@ class Demo:
             for provider in reconciler.inputs:
                 if isinstance(provider, HistoryRefresh):
                     provider.fetch = at_wall_time(provider.fetch, clock)
+                    # Days of range queries take seconds of wall time, which at 60x are minutes in which
+                    # no pass decides: fetched before the replay, then refreshed beside the passes.
+                    say("usage history for right-sizing (14 days of range queries)")
+                    provider.refresh(config, datetime.fromtimestamp(history_end, UTC))
+                    provider.background = True
+                    refreshes.append(provider)
             sim = self.stack.sim
             clock.reset(history_end)
             sim.start_replay()
@@ -342,6 +349,8 @@ class Demo:
                 runner.stop()
             if thread is not None:
                 thread.join(timeout=30)
+            for refresh in refreshes:
+                refresh.wait(timeout=30)  # a refresh under way finishes before its Prometheus goes away
         try:
             return self._finish(config, settings, started_wall, problems, interrupted)
         finally:
