@@ -18,6 +18,7 @@ from tenantops.decide import alerts as lifecycle
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.cost import CostDecider
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.engine.runner import Runner
 from tenantops.engine.wiring import post_pass_hooks
 from tenantops.record.metrics import ControllerMetrics
@@ -92,7 +93,7 @@ def test_ten_passes_of_missing_metrics_are_one_mail_one_escalation_one_resolve(
     store = StateStore(settings.state)
     metrics = ControllerMetrics()
     source = SteadySource()
-    reconciler = Reconciler(source, store, [AutoscalingDecider(), CostDecider()], metrics=metrics)
+    reconciler = Reconciler(source, store, [AutoscalingDecider(), CostDecider()], register_actuators(), metrics=metrics)
     clock = Clock(START)
     runner = Runner(reconciler, config, catalog=catalog, policies=policies, metrics=metrics, clock=clock)
     runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=False, store=store))

@@ -14,6 +14,7 @@ from tenantops.config import Config
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.facts import FactsDecider
 from tenantops.engine.reconcile import Reconciler, restrict
+from tenantops.engine.root import register_actuators
 from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import TargetKind
@@ -54,7 +55,8 @@ def test_silo_tenant_in_eu_west_1_is_scaled_there(moto_server, config: Config, t
     asg = RegionalAsgActuator.connect(endpoint_url=moto_server.endpoint_url, region="us-east-1")
     scoped = restrict(config, [config.tenant("delta")])
     with StateStore(tmp_path / "s.db") as store:
-        reconciler = Reconciler(Busy(), store, [FactsDecider(), AutoscalingDecider()], {TargetKind.ASG: asg},
+        reconciler = Reconciler(Busy(), store, [FactsDecider(), AutoscalingDecider()],
+                                register_actuators({TargetKind.ASG: asg}),
                                 replica_reader=LiveReplicas.of({TargetKind.ASG: asg}))
         result = reconciler.run_pass(scoped, datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
     assert result.snapshot.reading("delta", "api", "replicas").value == 3.0  # read in eu-west-1

@@ -14,6 +14,7 @@ from tenantops.act.base import OutcomeStatus
 from tenantops.act.kubernetes import KubernetesActuator
 from tenantops.config import load_config
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.record import audit
 from tenantops.record.store import StateStore
@@ -109,7 +110,7 @@ def test_prometheus_down_degrades_the_pass_without_stopping_it(config, tmp_path)
     from tenantops_lab.sandbox.ports import free_port
 
     reconciler = Reconciler(PrometheusSource(f"http://127.0.0.1:{free_port()}", timeout=2),
-                            StateStore(tmp_path / "s.db"), [TargetTracking()])
+                            StateStore(tmp_path / "s.db"), [TargetTracking()], register_actuators())
     result = reconciler.run_pass(config, utc(T))
     assert len(result.query_errors) == 7 and not result.ok
     assert result.outcomes == ()  # no data, no action: never "zero load, scale down"
@@ -127,7 +128,8 @@ def kube(kube_api):
 def test_full_pass_scales_up_and_isolates_failures(prom, config, kube, tmp_path) -> None:
     actuator = KubernetesActuator.connect(kube.url)
     store = StateStore(tmp_path / "state.db")
-    reconciler = Reconciler(PrometheusSource(prom.url), store, [TargetTracking()], {TargetKind.KUBERNETES: actuator})
+    reconciler = Reconciler(PrometheusSource(prom.url), store, [TargetTracking()],
+                            register_actuators({TargetKind.KUBERNETES: actuator}))
     result = reconciler.run_pass(config, utc(T))
     by_subject = {(o.action.tenant, o.action.workload): o for o in result.outcomes}
     assert by_subject[("alpha", "api")].status is OutcomeStatus.APPLIED
@@ -151,7 +153,7 @@ def test_dry_run_plans_and_records_but_changes_nothing(prom, config, kube, tmp_p
     actuator = KubernetesActuator.connect(kube.url)
     path = tmp_path / "state.db"
     reconciler = Reconciler(PrometheusSource(prom.url), StateStore(path), [TargetTracking()],
-                            {TargetKind.KUBERNETES: actuator})
+                            register_actuators({TargetKind.KUBERNETES: actuator}))
     kube.clear_log()
     result = reconciler.run_pass(config, utc(T), dry_run=True)
     outcome = next(o for o in result.outcomes if o.action.workload == "api" and o.action.tenant == "alpha")
@@ -181,7 +183,7 @@ def test_restart_resumes_the_stabilisation_window(prometheus, config, tmp_path: 
     path = tmp_path / "state.db"
 
     def alpha_api(store: StateStore, at: float) -> int:
-        reconciler = Reconciler(PrometheusSource(prom.url), store, [TargetTracking(window=300)])
+        reconciler = Reconciler(PrometheusSource(prom.url), store, [TargetTracking(window=300)], register_actuators())
         result = reconciler.run_pass(config, utc(at))
         return next(o.action.desired for o in result.outcomes if o.action.tenant == "alpha")
 
@@ -258,7 +260,8 @@ def test_full_pass_scales_pool_down_and_silo_up_through_both_actuators(prometheu
                                          MaxSize=30, DesiredCapacity=3, AvailabilityZones=["us-east-1a"])
     asg = AsgActuator.connect(endpoint_url=moto_server.endpoint_url, region=moto_server.region)
     reconciler = Reconciler(PrometheusSource(prom.url), StateStore(tmp_path / "s.db"), [TargetTracking()],
-                            {TargetKind.KUBERNETES: KubernetesActuator.connect(kube_api.url), TargetKind.ASG: asg},
+                            register_actuators({TargetKind.KUBERNETES: KubernetesActuator.connect(kube_api.url),
+                                                TargetKind.ASG: asg}),
                             replica_reader=asg)
     result = reconciler.run_pass(config, utc(T))
     assert result.snapshot.reading("delta", "api", "replicas").value == 3.0  # from the group, not Prometheus

@@ -14,6 +14,7 @@ from tenantops.act.base import OutcomeStatus
 from tenantops.config import Config
 from tenantops.decide.base import DeciderOutput, PassInput
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.engine.targets import target_for
 from tenantops.record import audit
 from tenantops.record.metrics import ControllerMetrics
@@ -59,7 +60,8 @@ def kube(config: Config) -> MemoryActuator:
 def test_a_failing_decider_is_an_outcome_not_a_failed_pass(config, kube) -> None:
     metrics = ControllerMetrics()
     store = StateStore(":memory:")
-    rec = Reconciler(StaticSource(VALUES), store, [Exploding(), TargetTracking()], {TargetKind.KUBERNETES: kube},
+    rec = Reconciler(StaticSource(VALUES), store, [Exploding(), TargetTracking()],
+                     register_actuators({TargetKind.KUBERNETES: kube}),
                      metrics=metrics)
     result = rec.run_pass(config, NOW)
     assert [(d.name, d.ok) for d in result.deciders] == [("exploding", False), ("tracking", True)]
@@ -76,7 +78,7 @@ def test_one_targets_failure_or_bug_does_not_stop_the_others(config) -> None:
                           fail=[targets[("alpha", "api")]], raise_on=[targets[("alpha", "worker")]])
     asg = MemoryActuator(TargetKind.ASG, {targets[("delta", "api")]: 2})
     rec = Reconciler(StaticSource(VALUES), StateStore(":memory:"), [TargetTracking()],
-                     {TargetKind.KUBERNETES: kube, TargetKind.ASG: asg})
+                     register_actuators({TargetKind.KUBERNETES: kube, TargetKind.ASG: asg}))
     result = rec.run_pass(config, NOW)
     status = {(o.action.tenant, o.action.workload): o.status for o in result.outcomes}
     assert status == {("alpha", "api"): OutcomeStatus.FAILED, ("alpha", "worker"): OutcomeStatus.FAILED,
@@ -90,7 +92,8 @@ def test_noops_are_skipped_without_calling_the_actuator(config) -> None:
     targets = _targets(config)
     values = {("alpha", "api"): (20.0, 2.0)}  # exactly at target: desired == current
     kube = MemoryActuator(TargetKind.KUBERNETES, {targets[("alpha", "api")]: 2})
-    rec = Reconciler(StaticSource(values), StateStore(":memory:"), [TargetTracking()], {TargetKind.KUBERNETES: kube})
+    rec = Reconciler(StaticSource(values), StateStore(":memory:"), [TargetTracking()],
+                     register_actuators({TargetKind.KUBERNETES: kube}))
     result = rec.run_pass(config, NOW)
     assert [o.status for o in result.outcomes] == [OutcomeStatus.UNCHANGED]
     assert kube.calls == []
@@ -98,7 +101,7 @@ def test_noops_are_skipped_without_calling_the_actuator(config) -> None:
 
 def test_dry_run_without_actuators_plans_and_keeps_state(config) -> None:
     store = StateStore(":memory:")
-    rec = Reconciler(StaticSource(VALUES), store, [TargetTracking()])
+    rec = Reconciler(StaticSource(VALUES), store, [TargetTracking()], register_actuators())
     result = rec.run_pass(config, NOW, dry_run=True)
     assert result.count(OutcomeStatus.DRY_RUN) == 4 and result.dry_run
     assert store.key_count() == 0
@@ -107,7 +110,8 @@ def test_dry_run_without_actuators_plans_and_keeps_state(config) -> None:
 
 def test_conflicting_actions_first_decider_wins_and_the_other_is_audited(config, kube) -> None:
     store = StateStore(":memory:")
-    rec = Reconciler(StaticSource(VALUES), store, [TargetTracking(), Competing()], {TargetKind.KUBERNETES: kube})
+    rec = Reconciler(StaticSource(VALUES), store, [TargetTracking(), Competing()],
+                     register_actuators({TargetKind.KUBERNETES: kube}))
     result = rec.run_pass(config, NOW)
     alpha = [o for o in result.outcomes if (o.action.tenant, o.action.workload) == ("alpha", "api")]
     assert len(alpha) == 1 and alpha[0].action.desired == 4
@@ -117,7 +121,8 @@ def test_conflicting_actions_first_decider_wins_and_the_other_is_audited(config,
 
 def test_shard_restriction_reaches_the_source_and_the_deciders(config, kube) -> None:
     source = StaticSource(VALUES)
-    rec = Reconciler(source, StateStore(":memory:"), [TargetTracking()], {TargetKind.KUBERNETES: kube})
+    rec = Reconciler(source, StateStore(":memory:"), [TargetTracking()],
+                     register_actuators({TargetKind.KUBERNETES: kube}))
     result = rec.run_pass(config, NOW, tenants=[config.tenant("beta")])
     assert source.calls == [["beta"]]
     assert {o.action.tenant for o in result.outcomes} == {"beta"}
@@ -126,7 +131,8 @@ def test_shard_restriction_reaches_the_source_and_the_deciders(config, kube) -> 
 
 def test_metrics_count_passes_decisions_and_outcomes(config, kube) -> None:
     metrics = ControllerMetrics()
-    rec = Reconciler(StaticSource(VALUES), StateStore(":memory:"), [TargetTracking()], {TargetKind.KUBERNETES: kube},
+    rec = Reconciler(StaticSource(VALUES), StateStore(":memory:"), [TargetTracking()],
+                     register_actuators({TargetKind.KUBERNETES: kube}),
                      metrics=metrics)
     rec.run_pass(config, NOW)
     get = metrics.registry.get_sample_value
@@ -148,7 +154,7 @@ def test_property_every_action_ends_in_exactly_one_outcome(values, broken, dry_r
     kube = MemoryActuator(TargetKind.KUBERNETES, pooled, fail=[targets[k] for k in broken])
     asg = MemoryActuator(TargetKind.ASG, {targets[k]: int(v[1]) for k, v in values.items() if k[0] == "delta"})
     rec = Reconciler(StaticSource(values), StateStore(":memory:"), [TargetTracking()],
-                     {TargetKind.KUBERNETES: kube, TargetKind.ASG: asg})
+                     register_actuators({TargetKind.KUBERNETES: kube, TargetKind.ASG: asg}))
     result = rec.run_pass(config, NOW, dry_run=dry_run)
     subjects = [(o.action.tenant, o.action.workload) for o in result.outcomes]
     assert sorted(subjects) == sorted(values)  # one outcome per workload with data, none for the rest
@@ -169,7 +175,7 @@ def test_global_replica_ceiling_holds_scale_ups_in_the_pass(config_files, kube) 
     reports.write_text(reports.read_text().replace("global_replica_ceiling: 20000", "global_replica_ceiling: 11"))
     config = load_config(catalog, policies)
     store = StateStore(":memory:")
-    rec = Reconciler(StaticSource(VALUES), store, [TargetTracking()], {TargetKind.KUBERNETES: kube})
+    rec = Reconciler(StaticSource(VALUES), store, [TargetTracking()], register_actuators({TargetKind.KUBERNETES: kube}))
     result = rec.run_pass(config, NOW)
     # running: 2 + 1 + 3 + 2 = 8; room for 3 more: the +2s tie and alpha/api sorts first; nothing else fits
     applied = {(o.action.tenant, o.action.workload) for o in result.outcomes if o.status is OutcomeStatus.APPLIED}

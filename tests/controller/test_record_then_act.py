@@ -21,6 +21,7 @@ from tenantops.act.kubernetes import KubernetesActuator
 from tenantops.cli.main import cli
 from tenantops.engine import intents
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.record import audit
 from tenantops.record.store import StateStore
@@ -42,7 +43,7 @@ def test_a_pass_whose_commit_fails_writes_nothing(prometheus: Any, config: Any, 
     path = tmp_path / "state.db"
     store = StateStore(path, busy_timeout_ms=200)
     reconciler = Reconciler(PrometheusSource(prom.url), store, [TargetTracking()],
-                            {TargetKind.KUBERNETES: KubernetesActuator.connect(kube_api.url)})
+                            register_actuators({TargetKind.KUBERNETES: KubernetesActuator.connect(kube_api.url)}))
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")  # another writer holds the database: this pass cannot record
     try:

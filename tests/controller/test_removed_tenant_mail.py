@@ -13,6 +13,7 @@ import yaml
 
 from tenantops.config import load_config
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.engine.runner import Runner
 from tenantops.notify.outbox import Outbox, Status
 from tenantops.record import audit
@@ -33,7 +34,7 @@ def _mail(to: str) -> EmailMessage:
 
 def _runner(config_files: tuple[Path, Path], store: StateStore, *, confirm: bool) -> Runner:
     catalog, policies = config_files
-    reconciler = Reconciler(StaticSource(VALUES), store, [TargetTracking()])
+    reconciler = Reconciler(StaticSource(VALUES), store, [TargetTracking()], register_actuators())
     return Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies,
                   confirm_removals=confirm, clock=lambda: NOW)
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from tenantops.config import load_config
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.engine.runner import Runner
 from tenantops.engine.shards import parse_shard, shard_filter, shard_of
 from tenantops.record.http import Health
@@ -34,7 +35,7 @@ VALUES = {("alpha", "api"): (40.0, 2.0), ("beta", "api"): (10.0, 1.0)}
 def _runner(config_files, **kw) -> tuple[Runner, StaticSource]:
     catalog, policies = config_files
     source = StaticSource(VALUES)
-    reconciler = Reconciler(source, StateStore(":memory:"), [TargetTracking()])
+    reconciler = Reconciler(source, StateStore(":memory:"), [TargetTracking()], register_actuators())
     return Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies, dry_run=True,
                   **kw), source
 
@@ -223,7 +224,7 @@ def test_post_pass_hooks_put_cost_findings_on_metrics(config_files, tmp_path) ->
     metrics = ControllerMetrics()
     hooks = post_pass_hooks(Settings(state=str(tmp_path / "s.db")), lambda: config, metrics, dry_run=True)
     assert len(hooks) == 1  # dry-run: cost gauges only, no alert delivery
-    reconciler = Reconciler(StaticSource(VALUES), StateStore(":memory:"), [load_decider("cost")])
+    reconciler = Reconciler(StaticSource(VALUES), StateStore(":memory:"), [load_decider("cost")], register_actuators())
     result = reconciler.run_pass(config, datetime.now(UTC), dry_run=True)
     assert result.findings.cost is not None
     for hook in hooks:

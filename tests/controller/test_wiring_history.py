@@ -15,7 +15,7 @@ from tenantops.config.settings import Settings
 from tenantops.decide.rightsizing import RightsizingDecider
 from tenantops.engine.inputs import HistoryRefresh
 from tenantops.engine.reconcile import PassResult, Reconciler
-from tenantops.engine.root import pass_inputs
+from tenantops.engine.root import pass_inputs, register_actuators
 from tenantops.engine.runner import Runner
 from tenantops.record.store import StateStore
 from tenantops.structs.rightsizing_findings import HistoryWindow
@@ -71,7 +71,8 @@ def test_decider_gets_history_from_prometheus_and_it_is_not_refetched_within_the
     decider = RightsizingDecider()
     inputs = pass_inputs(Settings(prometheus_url=server.url), [decider])
     refresh = next(p for p in inputs if isinstance(p, HistoryRefresh))
-    reconciler = Reconciler(StaticSource(VALUES), StateStore(":memory:"), [decider], inputs=inputs)
+    reconciler = Reconciler(StaticSource(VALUES), StateStore(":memory:"), [decider],
+                            register_actuators(), inputs=inputs)
     first = datetime.fromtimestamp(end - 2 * 3600, UTC)
     clock = Clock(first)
     runner = Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies, dry_run=True,

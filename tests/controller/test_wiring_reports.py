@@ -14,6 +14,7 @@ from tenantops.config import load_config
 from tenantops.config.settings import Settings
 from tenantops.engine.deciders import load_decider
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.engine.runner import Runner
 from tenantops.engine.wiring import post_pass_hooks
 from tenantops.notify.outbox import Outbox, Status
@@ -49,7 +50,7 @@ def _controller(config_files: tuple[Path, Path], settings: Settings, clock: Cloc
     config = load_config(catalog, policies)
     store = StateStore(settings.state)
     metrics = ControllerMetrics()
-    reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost")], metrics=metrics)
+    reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost")], register_actuators(), metrics=metrics)
     runner = Runner(reconciler, config, catalog=catalog, policies=policies, dry_run=dry_run, metrics=metrics,
                     clock=clock)
     runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=dry_run, store=store))

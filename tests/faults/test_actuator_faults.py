@@ -27,6 +27,7 @@ from tenantops.config import Config, load_config
 from tenantops.config.catalog import Tenant
 from tenantops.decide.base import DeciderOutput, PassInput
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.engine.targets import target_for
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import ScaleAction, TargetKind
@@ -98,7 +99,8 @@ def test_kubernetes_faults_on_one_tenant(status: int | str, persistent: bool, ku
     label = f"{status} {'persistent' if persistent else 'once'}"
     kube_api.inject(_path("alpha"), status, count=100 if persistent else 1, method="PATCH", hang_seconds=1.0)
     with StateStore(tmp_path / "s.db") as store:
-        reconciler = Reconciler(NoMetrics(), store, [ScaleEveryone()], {TargetKind.KUBERNETES: actuator})
+        reconciler = Reconciler(NoMetrics(), store, [ScaleEveryone()],
+                                register_actuators({TargetKind.KUBERNETES: actuator}))
         try:
             result = reconciler.run_pass(config, NOW)
         except Exception as exc:  # what must not happen
@@ -183,7 +185,7 @@ def test_aws_throttling_on_one_group(mode: str, moto_server, tmp_path: Path, fau
         return int(found[0]["DesiredCapacity"])
 
     with StateStore(tmp_path / "s.db") as store:
-        reconciler = Reconciler(NoMetrics(), store, [ScaleEveryone()], {TargetKind.ASG: actuator})
+        reconciler = Reconciler(NoMetrics(), store, [ScaleEveryone()], register_actuators({TargetKind.ASG: actuator}))
         try:
             result = reconciler.run_pass(config, NOW)
         except Exception as exc:

@@ -39,7 +39,7 @@ from tenantops.config.settings import Settings
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.facts import CLOCK_SKEW_KEY, FactsDecider, clock_skew_alert
 from tenantops.engine.reconcile import Reconciler
-from tenantops.engine.root import build_controller
+from tenantops.engine.root import build_controller, register_actuators
 from tenantops.observe.kube_replicas import KubeReplicaReader
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.observe.replicas import LiveReplicas
@@ -109,7 +109,7 @@ def test_freshness_is_judged_by_prometheus_clock(skew: float, prometheus: Any, k
         reader = KubeReplicaReader(actuator.apps)
         with StateStore(tmp_path / "state.db") as store:
             reconciler = Reconciler(source, store, [FactsDecider(), AutoscalingDecider()],
-                                    {TargetKind.KUBERNETES: actuator},
+                                    register_actuators({TargetKind.KUBERNETES: actuator}),
                                     replica_reader=LiveReplicas.of({TargetKind.KUBERNETES: reader}))
             notifications: list[Any] = []
             lags: list[float] = []

@@ -24,6 +24,7 @@ import pytest
 from tenantops.act.kubernetes import KubernetesActuator
 from tenantops.config import load_config
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.record.errors import StateUnavailable
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import TargetKind
@@ -53,7 +54,8 @@ def world(pg: PostgresServer, kube_api, tmp_path: Path) -> dict[str, Any]:
     url = pg.create_database("state")
     store = StateStore(url)
     actuator = KubernetesActuator.connect(kube_api.url)
-    reconciler = Reconciler(NoMetrics(), store, [ScaleEveryone()], {TargetKind.KUBERNETES: actuator})
+    reconciler = Reconciler(NoMetrics(), store, [ScaleEveryone()],
+                            register_actuators({TargetKind.KUBERNETES: actuator}))
     return {"config": config, "url": url, "store": store, "reconciler": reconciler, "kube": kube_api,
             "pg": pg, "tmp": tmp_path}
 

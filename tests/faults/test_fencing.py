@@ -23,6 +23,7 @@ from tenantops.config import Config, load_config
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.engine.lease import LEASE_INTERVALS, LeaseElector, check_lease_duration, lease_duration
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.engine.runner import Runner
 from tenantops.observe.kube_replicas import KubeReplicaReader
 from tenantops.observe.replicas import LiveReplicas
@@ -73,7 +74,7 @@ def _runner(kube_api: Any, tmp_path: Path, identity: str, duration: int, delay: 
     actuator = KubernetesActuator.connect(kube_api.url, retry=RetryPolicy(attempts=1, timeout=1.0))
     reader = LiveReplicas.of({TargetKind.KUBERNETES: KubeReplicaReader(actuator.apps)})
     reconciler = Reconciler(Busy(delay), StateStore(":memory:"), [AutoscalingDecider()],
-                            {TargetKind.KUBERNETES: actuator}, replica_reader=reader)
+                            register_actuators({TargetKind.KUBERNETES: actuator}), replica_reader=reader)
     return Runner(reconciler, config, catalog=catalog, policies=policies, leader=elector)
 
 

@@ -24,6 +24,7 @@ from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.cost import make_decider
 from tenantops.decide.facts import FactsDecider
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.observe.kube_replicas import KubeReplicaReader
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.observe.replicas import LiveReplicas
@@ -77,7 +78,7 @@ def test_lying_metrics_never_move_replicas_past_the_breakers(prometheus, kube_ap
     with StateStore(tmp_path / "state.db") as store:
         reconciler = Reconciler(PrometheusSource(prom.url), store, [FactsDecider(), AutoscalingDecider(),
                                                                      make_decider()],
-                                {TargetKind.KUBERNETES: actuator},
+                                register_actuators({TargetKind.KUBERNETES: actuator}),
                                 replica_reader=LiveReplicas.of({TargetKind.KUBERNETES: reader}))
         from datetime import UTC, datetime
 

@@ -24,6 +24,7 @@ from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.cost import make_decider
 from tenantops.decide.facts import FactsDecider
 from tenantops.engine.reconcile import PassResult, Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import TargetKind
@@ -78,7 +79,8 @@ def test_prometheus_fault_fails_safe_then_recovers(fault: str, proxy: FaultProxy
                                                                           max_delay=0.02, timeout=2))
     store = StateStore(tmp_path / "state.db")
     reconciler = Reconciler(PrometheusSource(proxy.url, timeout=0.5), store,
-                            [FactsDecider(), AutoscalingDecider(), make_decider()], {TargetKind.KUBERNETES: actuator})
+                            [FactsDecider(), AutoscalingDecider(), make_decider()],
+                            register_actuators({TargetKind.KUBERNETES: actuator}))
 
     def run(i: int) -> PassResult:
         return reconciler.run_pass(config, _at(i))
@@ -134,7 +136,7 @@ def test_the_same_data_healthy_does_scale_alpha_down(proxy: FaultProxy, kube_api
     actuator = KubernetesActuator.connect(kube_api.url)
     with StateStore(tmp_path / "state.db") as store:
         reconciler = Reconciler(PrometheusSource(proxy.url), store, [AutoscalingDecider()],
-                                {TargetKind.KUBERNETES: actuator})
+                                register_actuators({TargetKind.KUBERNETES: actuator}))
         for i in range(0, 40):
             reconciler.run_pass(config, _at(i))
             if (kube_api.replicas("tenant-alpha", "api") or REPLICAS) < REPLICAS:

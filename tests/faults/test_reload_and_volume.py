@@ -17,6 +17,7 @@ from tenantops.config import load_config
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.facts import FactsDecider
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.engine.runner import Runner
 from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.store import StateStore
@@ -53,6 +54,7 @@ def _tenants(n: int) -> list[dict[str, Any]]:
 def _runner(tmp_path: Path, tenants: list[dict[str, Any]], **options: Any) -> tuple[Runner, Path]:
     catalog, policies = write_config(tmp_path, tenants)
     reconciler = Reconciler(NoMetrics(), StateStore(tmp_path / "state.db"), [FactsDecider(), AutoscalingDecider()],
+                            register_actuators(),
                             replica_reader=LiveReplicas.of({TargetKind.KUBERNETES: Running()}))
     clock = iter(START + timedelta(seconds=30 * i) for i in range(1000))
     runner = Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies,

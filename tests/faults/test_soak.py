@@ -33,6 +33,7 @@ from tenantops.config.catalog import Tenant
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.cost import make_decider
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
@@ -123,7 +124,8 @@ def test_soak_ten_thousand_tenants_with_random_faults(tmp_path: Path, fault_ledg
     acted = 0
     state_bytes: list[int] = []
     with StateStore(tmp_path / "state.db") as store:
-        reconciler = Reconciler(FlakySource(rng, config), store, [AutoscalingDecider(), make_decider()], actuators)
+        reconciler = Reconciler(FlakySource(rng, config), store, [AutoscalingDecider(), make_decider()],
+                                register_actuators(actuators))
         for i in range(PASSES):
             if i == PASSES - TRACED:
                 # pytest's log capture keeps every record (and the actions in its args) to the test's end,

@@ -13,7 +13,8 @@ from tenantops.endpoints import Unreachable
 from tenantops.engine.deciders import DeciderUnavailable
 from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.engine.root import build_controller
-from tenantops.structs.plan import TargetKind
+from tenantops.engine.scale_effects import ScaleEffects
+from tenantops.structs.plan import ScaleAction, TargetKind
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,7 +66,8 @@ def _probe_kubernetes(reconciler: Reconciler, setting: str) -> None:
     from tenantops.act.kubeclient import probe
     from tenantops.act.kubernetes import KubernetesActuator
 
-    kube = reconciler.actuators.get(TargetKind.KUBERNETES)
+    scale = reconciler.actuators.get(ScaleAction)
+    kube = scale.targets.get(TargetKind.KUBERNETES) if isinstance(scale, ScaleEffects) else None
     if isinstance(kube, KubernetesActuator):
         try:
             probe(kube.api_client, setting=setting)

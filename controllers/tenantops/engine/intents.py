@@ -7,7 +7,8 @@ are committed next, and each outcome clears its intent. A commit that fails stop
 acts, so nothing is ever written that the audit cannot show. A process killed between the two commits
 leaves intents without outcome: the next pass (after a restart, the first one) reads each against the
 live state first and audits what it found, so every write the cluster received has an audit row.
-Intents are plain state keys, so any store backend holds them.
+Intents are plain state keys, so any store backend holds them; each effect type's actuator writes its
+own and reads them back (`engine.effects.EffectActuator`).
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tenantops.act.base import Actuator, OutcomeStatus
-from tenantops.structs.plan import Decision, ScaleAction, ScaleTarget, TargetKind
-from tenantops.structs.requests import RequestPatch
+from tenantops.structs.plan import Decision
 
 if TYPE_CHECKING:
-    from tenantops.engine.reconcile import RequestActuator
+    from tenantops.engine.effects import Actuators
 
 log = logging.getLogger(__name__)
 
@@ -30,47 +29,34 @@ STATE = "intents"
 """The state namespace of writes decided and not yet known to have been made."""
 
 
-def scale_intent(action: ScaleAction, now: datetime) -> tuple[str, dict[str, Any]]:
-    t = action.target
-    return f"scale:{t}", {
-        "kind": "scale", "at": now.isoformat(), "tenant": action.tenant, "workload": action.workload,
-        "target": {"kind": str(t.kind), "name": t.name, "namespace": t.namespace},
-        "from": action.current, "to": action.desired, "rule": action.rule,
-    }
-
-
-def patch_intent(decider: str, patch: RequestPatch, now: datetime) -> tuple[str, dict[str, Any]]:
-    return f"requests:{patch.namespace}/{patch.deployment}", {
-        "kind": "requests", "at": now.isoformat(), "tenant": patch.tenant, "workload": patch.workload,
-        "decider": decider, "patch": patch.to_json(), "state_key": patch.state_key, "on_applied": patch.on_applied,
-    }
-
-
 def recover(
     intents: Mapping[str, Any],
-    actuators: Mapping[TargetKind, Actuator],
-    request_actuator: RequestActuator | None,
+    actuators: Actuators,
     tenants: Collection[str],
     now: datetime,
 ) -> tuple[dict[str, dict[str, Any]], list[Decision]]:
-    """Each intent of these tenants read against the live state: the state changes (intents cleared, a
-    patch's state where its requests are in effect) and one audit row each. An intent whose target
-    cannot be read now is kept for the next pass."""
+    """Each intent of these tenants read against the live state by the actuator of its kind: the state
+    changes (intents cleared, the state an intent in effect confirms) and one audit row each. An intent
+    whose target cannot be read now is kept for the next pass."""
     changes: dict[str, dict[str, Any]] = {STATE: {}}
     decisions: list[Decision] = []
     for key, intent in intents.items():
         if not isinstance(intent, Mapping) or intent.get("tenant") not in tenants:
             continue
+        actuator = actuators.for_intent(intent.get("kind"))
+        if actuator is None:
+            continue
         try:
-            found, live, applied = _read_live(intent, actuators, request_actuator)
+            found, live, applied = actuator.read_back(intent)
         except Exception as exc:  # the target cannot be read: try again next pass, never guess
             log.warning("intent %s: live state unreadable (%s); kept for the next pass", key, exc)
             continue
         if not found:
             continue
         changes[STATE][key] = None
-        if applied and intent.get("kind") == "requests" and intent.get("state_key"):
-            changes.setdefault(str(intent["decider"]), {})[str(intent["state_key"])] = intent.get("on_applied")
+        if applied:
+            for namespace, values in actuator.recovered(intent).items():
+                changes.setdefault(namespace, {}).update(values)
         rule = "recovered-applied" if applied else "recovered-not-applied"
         decisions.append(Decision(
             now, str(intent.get("tenant")), str(intent.get("workload")), "act", rule,
@@ -82,23 +68,3 @@ def recover(
     if not changes[STATE]:
         return {}, decisions
     return changes, decisions
-
-
-def _read_live(intent: Mapping[str, Any], actuators: Mapping[TargetKind, Actuator],
-               request_actuator: RequestActuator | None) -> tuple[bool, Any, bool]:
-    """(readable, what is live, whether it is what was intended)."""
-    if intent.get("kind") == "scale":
-        raw = intent["target"]
-        target = ScaleTarget(TargetKind(raw["kind"]), str(raw["name"]), raw.get("namespace"))
-        actuator = actuators.get(target.kind)
-        if actuator is None:
-            return False, None, False
-        live = actuator.current(target)
-        return True, live, live == intent.get("to")
-    if intent.get("kind") == "requests" and request_actuator is not None:
-        patch = RequestPatch.from_json(intent["patch"])
-        outcome = request_actuator.apply(patch, dry_run=True)  # reads, compares, never writes
-        if outcome.status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE):
-            raise RuntimeError(outcome.detail)
-        return True, {c: dict(r) for c, r in outcome.before.items()}, outcome.status is OutcomeStatus.UNCHANGED
-    return False, None, False

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from tenantops.act.base import ActOutcome, Actuator, OutcomeStatus
+from tenantops.act.base import ActOutcome, OutcomeStatus
 from tenantops.collector import collector_paused
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
@@ -23,6 +23,7 @@ from tenantops.decide import alerts as lifecycle
 from tenantops.decide.base import Decider, DeciderOutput, PassInput
 from tenantops.engine import intents
 from tenantops.engine.ceiling import apply_ceiling, ceiling_alert
+from tenantops.engine.effects import Actuators, act
 from tenantops.engine.inputs import InputProvider, provider_name
 from tenantops.observe.facts import FactChecker
 from tenantops.observe.replicas import LiveReplicas, ReplicaReader, live_replicas
@@ -30,7 +31,7 @@ from tenantops.observe.source import MetricsSource
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
 from tenantops.structs.findings import Findings
-from tenantops.structs.plan import Alert, Decision, ScaleAction, TargetKind
+from tenantops.structs.plan import Alert, Decision, Plan, ScaleAction
 from tenantops.structs.requests import RequestPatch
 from tenantops.structs.snapshot import Snapshot
 
@@ -38,12 +39,6 @@ if TYPE_CHECKING:
     from tenantops.act.requests import PatchOutcome
 
 log = logging.getLogger(__name__)
-
-
-class RequestActuator(Protocol):
-    """Applies request patches (`act.requests.RequestsActuator`): the actuator of that effect type."""
-
-    def apply(self, patch: RequestPatch, *, dry_run: bool = False) -> PatchOutcome: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +72,7 @@ class PassResult:
     patch_outcomes: tuple[PatchOutcome, ...] = ()
     findings: Findings = field(default_factory=Findings)  # each concern's typed read-only findings
     timings: Mapping[str, float] = field(default_factory=dict)
+    plan: Plan | None = None  # what the guard stage let through, as the act stage applied it
 
     def count(self, status: OutcomeStatus) -> int:
         return sum(1 for o in self.outcomes if o.status is status)
@@ -145,10 +141,9 @@ class Reconciler:
         source: MetricsSource,
         store: StateStore,
         deciders: Sequence[Decider],
-        actuators: Mapping[TargetKind, Actuator] | None = None,
+        actuators: Actuators,
         *,
         replica_reader: LiveReplicas | ReplicaReader | None = None,
-        request_actuator: RequestActuator | None = None,
         metrics: ControllerMetrics | None = None,
         inputs: Sequence[InputProvider] = (),
         timer: Callable[[], float] = time.perf_counter,
@@ -157,14 +152,13 @@ class Reconciler:
         self.inputs = list(inputs)
         self.store = store
         self.deciders = list(deciders)
-        self.actuators = dict(actuators or {})
+        self.actuators = actuators  # one per effect type (`engine.root.register_actuators`)
         self.facts = FactChecker(live_replicas(replica_reader))
         # Asked before each actuator call with the call's deadline; a reason means "do not start it".
         # The runner sets it (`Runner.fence`: the Lease's remaining time and the pass's own deadline).
         self.fence: Callable[[float], str | None] | None = None
         # The controller's own conditions for the facts decider to alert on (set by the runner).
         self.notices: dict[str, str] = {}
-        self.request_actuator = request_actuator
         self.metrics = metrics
         self._timer = timer
 
@@ -199,7 +193,7 @@ class Reconciler:
         timings["decide"] = self._timer() - mark
 
         # Guard: the rules over the whole plan, each once: one writer per workload, the global ceiling,
-        # then the alert lifecycle over every alert (the guard's own included).
+        # then the alert lifecycle over every alert (the guard's own included). Its output is the Plan.
         mark = self._timer()
         actions = _merge_actions(outputs, now, decisions)
         ceiling = config.policies.controller.global_replica_ceiling
@@ -208,6 +202,11 @@ class Reconciler:
         guard_alerts = (ceiling_alert(held, ceiling),) if held else ()
         alerting = self._alert_lifecycle(outputs, scoped, now, guard_alerts)
         decisions.extend(alerting.decisions)
+        plan = Plan(
+            at=now, scale=tuple(actions), patches=_patches(outputs), alerts=alerting.notifications,
+            decisions=tuple(decisions),
+            findings=Findings.of(out.findings for out in outputs.values() if out.findings is not None),
+        )
         timings["guard"] = self._timer() - mark
 
         # Record: the plan, the state it implies and one intent per write, in one transaction before any
@@ -219,49 +218,40 @@ class Reconciler:
             name: dict(out.state) for name, out in outputs.items() if out.state}
         if alerting.changes and not dry_run:
             changes[lifecycle.STATE] = dict(alerting.changes)
-        pending: dict[str, Any] = {}
-        if not dry_run:
-            pending.update(intents.scale_intent(a, now) for a in actions if not a.is_noop)
-            pending.update(intents.patch_intent(name, p, now) for name, out in outputs.items() for p in out.patches)
-            if pending:
-                changes[intents.STATE] = pending
+        pending: dict[str, Any] = {} if dry_run else self.actuators.intents(plan, now)
+        if pending:
+            changes[intents.STATE] = pending
         planned = self.store.commit(changes, decisions)
         timings["record"] = self._timer() - mark
 
-        # Act, then record the outcomes (each clears its intent).
+        # Act: every effect of the plan through the actuator registered for its type, each call fenced.
         mark = self._timer()
-        act_outcomes = self._act(actions, dry_run)
-        outcome_rows = [_audit_outcome(o, now) for o in act_outcomes
-                        if o.status is not OutcomeStatus.UNCHANGED or o.detail != "no-op"]
-        patched = self._patch(outputs, dry_run)
-        outcome_rows.extend(_audit_patch(o, now) for _, o in patched)
+        acted = act(plan, self.actuators, dry_run=dry_run, fence=self.fence, now=now)
         timings["act"] = self._timer() - mark
 
+        # Record the outcomes: each clears its intent, with the state the outcomes confirm.
         mark = self._timer()
         after: dict[str, dict[str, Any]] = {intents.STATE: {key: None for key in pending}} if pending else {}
-        if not dry_run:
-            for name, outcome in patched:  # a patch's state only once it is in effect
-                if outcome.status in (OutcomeStatus.APPLIED, OutcomeStatus.UNCHANGED) and outcome.patch.state_key:
-                    after.setdefault(name, {})[outcome.patch.state_key] = outcome.patch.on_applied
-        recorded = self.store.commit(after, outcome_rows)
-        decisions.extend(outcome_rows)
+        for namespace, values in acted.settled.items():
+            after.setdefault(namespace, {}).update(values)
+        recorded = self.store.commit(after, acted.rows)
+        decisions.extend(acted.rows)
         timings["record"] += self._timer() - mark
         timings["total"] = self._timer() - started
         written = (planned.keys_written + planned.keys_deleted + recorded.keys_written + recorded.keys_deleted
                    - 2 * len(pending))  # intents are bookkeeping, not decider state
 
-        findings = Findings.of(out.findings for out in outputs.values() if out.findings is not None)
         result = PassResult(
             at=now, dry_run=dry_run, tenants=len(selected), workloads=len(snapshot), snapshot=snapshot,
-            query_errors=snapshot.errors, deciders=tuple(outcomes_by_decider), outcomes=tuple(act_outcomes),
-            alerts=alerting.notifications, decisions=planned.audit_rows + recorded.audit_rows,
-            state_written=max(0, written), findings=findings, timings=timings,
-            active_alerts=alerting.active, patch_outcomes=tuple(o for _, o in patched),
+            query_errors=snapshot.errors, deciders=tuple(outcomes_by_decider), outcomes=acted.of(ScaleAction),
+            alerts=plan.alerts, decisions=planned.audit_rows + recorded.audit_rows,
+            state_written=max(0, written), findings=plan.findings, timings=timings,
+            active_alerts=alerting.active, patch_outcomes=acted.of(RequestPatch), plan=plan,
         )
-        self._export(result, decisions)
+        self._export(result, decisions, acted.labels)
         log.info(
             "pass %s: %d tenants, %d workloads, %d query errors, %d actions (%s), %d decisions in %.3fs",
-            now.isoformat(), result.tenants, result.workloads, len(result.query_errors), len(act_outcomes),
+            now.isoformat(), result.tenants, result.workloads, len(result.query_errors), len(result.outcomes),
             ", ".join(f"{s.value}={result.count(s)}" for s in OutcomeStatus if result.count(s)) or "none",
             result.decisions, timings["total"],
         )
@@ -275,7 +265,7 @@ class Reconciler:
         pending = self.store.state(intents.STATE)
         if not pending:
             return []
-        changes, rows = intents.recover(pending, self.actuators, self.request_actuator, {t.id for t in tenants}, now)
+        changes, rows = intents.recover(pending, self.actuators, {t.id for t in tenants}, now)
         if changes or rows:
             self.store.commit(changes, rows)
             for row in rows:
@@ -337,61 +327,8 @@ class Reconciler:
         return lifecycle.advance(self.store.state(lifecycle.STATE), raised, config, now,
                                  {t.id for t in config.tenants}, legacy if isinstance(legacy, Mapping) else None)
 
-    def _act(self, actions: Sequence[ScaleAction], dry_run: bool) -> list[ActOutcome]:
-        outcomes: list[ActOutcome] = []
-        for action in actions:
-            if action.is_noop:
-                log.debug("skip %s/%s: already at %d replicas", action.tenant, action.workload, action.current)
-                outcomes.append(ActOutcome(action, OutcomeStatus.UNCHANGED, action.current, "no-op", attempts=0))
-                continue
-            actuator = self.actuators.get(action.target.kind)
-            if actuator is None:
-                if dry_run:
-                    outcomes.append(ActOutcome(action, OutcomeStatus.DRY_RUN, None, "dry run", attempts=0))
-                else:
-                    outcomes.append(ActOutcome(action, OutcomeStatus.FAILED, None,
-                                               f"no actuator for {action.target.kind} targets", attempts=0))
-                continue
-            fenced = self.fence(call_deadline(actuator)) if self.fence is not None and not dry_run else None
-            if fenced is not None:  # this replica may not start the call (lease or pass deadline)
-                log.warning("not acting on %s/%s: %s", action.tenant, action.workload, fenced)
-                outcomes.append(ActOutcome(action, OutcomeStatus.RETRYABLE, None, f"not acted: {fenced}", attempts=0))
-                continue
-            try:
-                outcome = actuator.apply(action, dry_run=dry_run)
-            except Exception as exc:  # an actuator bug is that workload's failure, not the pass's
-                log.exception("actuator %s raised on %s", action.target.kind, action.target)
-                outcome = ActOutcome(action, OutcomeStatus.FAILED, None, f"{type(exc).__name__}: {exc}")
-            if dry_run and outcome.status is OutcomeStatus.APPLIED:  # defensive: dry-run never reports a write
-                outcome = ActOutcome(action, OutcomeStatus.DRY_RUN, outcome.observed, outcome.detail)
-            log.info("%s %s/%s %s: %d -> %d (%s) %s", outcome.status.value, action.tenant, action.workload,
-                     action.target, action.current, action.desired, action.rule, outcome.detail)
-            outcomes.append(outcome)
-        return outcomes
-
-    def _patch(self, outputs: Mapping[str, DeciderOutput], dry_run: bool) -> list[tuple[str, PatchOutcome]]:
-        """Every request patch of the plan through the requests actuator, with the decider that asked."""
-        from tenantops.act.requests import PatchOutcome
-
-        out: list[tuple[str, PatchOutcome]] = []
-        for name, output in outputs.items():
-            for patch in output.patches:
-                if self.request_actuator is None:
-                    status = OutcomeStatus.DRY_RUN if dry_run else OutcomeStatus.FAILED
-                    out.append((name, PatchOutcome(patch, status, detail="no actuator for request patches",
-                                                   attempts=0)))
-                    continue
-                try:
-                    outcome = self.request_actuator.apply(patch, dry_run=dry_run)
-                except Exception as exc:  # an actuator bug is that workload's failure, not the pass's
-                    log.exception("requests actuator raised on %s/%s", patch.namespace, patch.deployment)
-                    outcome = PatchOutcome(patch, OutcomeStatus.FAILED, detail=f"{type(exc).__name__}: {exc}")
-                if dry_run and outcome.status is OutcomeStatus.APPLIED:  # defensive, as for scale actions
-                    outcome = replace(outcome, status=OutcomeStatus.DRY_RUN)
-                out.append((name, outcome))
-        return out
-
-    def _export(self, result: PassResult, decisions: Sequence[Decision]) -> None:
+    def _export(self, result: PassResult, decisions: Sequence[Decision],
+                acted: Sequence[tuple[str, OutcomeStatus]]) -> None:
         m = self.metrics
         if m is None:
             return
@@ -405,22 +342,12 @@ class Reconciler:
                 m.breaker_trips.labels(d.rule).inc()
         for kind, n in by_kind.items():
             m.decisions.labels(kind).inc(n)
-        for o in result.outcomes:
-            m.actuations.labels(o.action.target.kind.value, o.status.value).inc()
-        for p in result.patch_outcomes:
-            m.actuations.labels("requests", p.status.value).inc()
+        for target, status in acted:
+            m.actuations.labels(target, status.value).inc()
         m.tenants.set(result.tenants)
         m.workloads.set(result.workloads)
         m.state_keys.set(self.store.key_count())
         m.last_success.set(result.at.timestamp())
-
-
-DEFAULT_CALL_DEADLINE = 25.0  # an actuator that does not say how long a call may take
-
-
-def call_deadline(actuator: object) -> float:
-    """How long one call of `actuator` may take (its `call_deadline`), for the fence."""
-    return float(getattr(actuator, "call_deadline", DEFAULT_CALL_DEADLINE))
 
 
 def _merge_actions(outputs: Mapping[str, DeciderOutput], now: datetime, decisions: list[Decision]) -> list[ScaleAction]:
@@ -440,6 +367,11 @@ def _merge_actions(outputs: Mapping[str, DeciderOutput], now: datetime, decision
     return [action for _, action in chosen.values()]
 
 
+def _patches(outputs: Mapping[str, DeciderOutput]) -> tuple[RequestPatch, ...]:
+    """Every decider's request patches, each marked with the concern whose state its outcome settles."""
+    return tuple(replace(p, concern=name) for name, out in outputs.items() for p in out.patches)
+
+
 def _replicas_now(snapshot: Snapshot) -> int:
     """Replicas running now across the snapshot's workloads (those whose count is known)."""
     total = 0
@@ -448,25 +380,3 @@ def _replicas_now(snapshot: Snapshot) -> int:
         if reading.ok and reading.value is not None:
             total += int(reading.value)
     return total
-
-
-def _audit_outcome(outcome: ActOutcome, now: datetime) -> Decision:
-    a = outcome.action
-    return Decision(
-        at=now, tenant=a.tenant, workload=a.workload, kind="act", rule=outcome.status.value,
-        reason=f"{a.target}: {outcome.detail or outcome.status.value} ({a.rule})",
-        old=outcome.observed if outcome.observed is not None else a.current, new=a.desired,
-        inputs={"target": str(a.target), "attempts": outcome.attempts, "decided_from": a.current},
-    )
-
-
-def _audit_patch(outcome: PatchOutcome, now: datetime) -> Decision:
-    """The audit row of one request patch: what was read, what was written (or why not)."""
-    p = outcome.patch
-    return Decision(
-        at=now, tenant=p.tenant, workload=p.workload, kind="act", rule=outcome.status.value,
-        reason=f"requests {p.namespace}/{p.deployment}: {outcome.detail or outcome.status.value} ({p.reason})",
-        old={c: dict(r) for c, r in outcome.before.items()}, new={c: dict(r) for c, r in outcome.after.items()},
-        inputs={"target": f"deployment:{p.namespace}/{p.deployment}", "requests": dict(p.requests),
-                "attempts": outcome.attempts},
-    )

@@ -3,29 +3,37 @@
 
 It builds the metrics source, the state store, the deciders (`engine.deciders`), the pass inputs
 (usage history for right-sizing, the cost ledger's committed month-to-date for the budget cap), the
-actuators, and the hooks after each pass (cost gauges; unless dry-run, alert routing, scheduled reports
-and mail delivery). Callers differ only in how often they call the pass.
+actuators (one registered per effect type a Plan carries, `register_actuators`), and the hooks after
+each pass (cost gauges; unless dry-run, alert routing, scheduled reports and mail delivery). Callers
+differ only in how often they call the pass.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tenantops.act.base import Actuator
 from tenantops.config.loader import Config
 from tenantops.config.settings import Settings
 from tenantops.decide.base import Decider, PassInput
 from tenantops.decide.cost.ledger import Ledger
 from tenantops.engine.deciders import build_deciders
+from tenantops.engine.effects import Actuators
 from tenantops.engine.inputs import HistoryRefresh, InputProvider, StateView, provider_name
+from tenantops.engine.patch_effects import PatchEffects, RequestActuator
 from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.engine.runner import Runner
-from tenantops.engine.wiring import build_reconciler, post_pass_hooks
+from tenantops.engine.scale_effects import ScaleEffects
+from tenantops.engine.wiring import build_actuators, build_reconciler, build_request_actuator, post_pass_hooks
 from tenantops.notify.worker import Courier
 from tenantops.observe.prometheus import Clock, utc_now
+from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.metrics import ControllerMetrics
+from tenantops.structs.plan import ScaleAction, TargetKind
+from tenantops.structs.requests import RequestPatch
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,18 @@ def committed_spend(inp: PassInput, state: StateView) -> PassInput:
     month = f"{inp.now.year:04d}-{inp.now.month:02d}"
     spend = {t: m.total_usd for t, m in Ledger(state("cost")).month_to_date().items() if m.month == month}
     return replace(inp, spend_mtd_usd=spend)
+
+
+def register_actuators(
+    scale: Mapping[TargetKind, Actuator] | None = None, requests: RequestActuator | None = None
+) -> Actuators:
+    """The actuator of each effect type a Plan carries, around the clients there are (a kind without one
+    fails its effects, or reports them as dry-run). A new effect type is registered here; `Actuators`
+    refuses a registry that leaves one out."""
+    return Actuators({
+        ScaleAction: ScaleEffects(scale),
+        RequestPatch: PatchEffects(requests),
+    })
 
 
 def pass_inputs(settings: Settings, deciders: Sequence[Decider]) -> list[InputProvider]:
@@ -87,7 +107,7 @@ def describe(runner: Runner) -> dict[str, list[str]]:
     return {
         "deciders": [d.name for d in rec.deciders],
         "inputs": [provider_name(p) for p in rec.inputs],
-        "actuators": sorted([str(k) for k in rec.actuators] + (["requests"] if rec.request_actuator else [])),
+        "actuators": rec.actuators.available(),
         "before_pass": [getattr(h, "__name__", type(h).__name__) for h in runner.before_pass],
         "on_pass": [getattr(h, "__name__", type(h).__name__) for h in runner.on_pass],
     }
@@ -108,6 +128,10 @@ def build_controller(
     `clock` is the controller's clock, given to its runner and its metrics source alike."""
     chosen = list(deciders) if deciders is not None else build_deciders(decider_names)
     metrics = metrics if metrics is not None else ControllerMetrics()
-    reconciler = build_reconciler(settings, dry_run=dry_run, metrics=metrics, deciders=chosen,
+    def actuators() -> tuple[Actuators, LiveReplicas | None]:  # after the store: see `build_reconciler`
+        clients, reader = build_actuators(settings, dry_run=dry_run)
+        return register_actuators(clients, build_request_actuator(settings, dry_run=dry_run)), reader
+
+    reconciler = build_reconciler(settings, actuators, dry_run=dry_run, metrics=metrics, deciders=chosen,
                                   inputs=pass_inputs(settings, chosen), init=init, clock=clock)
     return Controller(settings, reconciler, metrics, dry_run, clock=clock)

@@ -1,8 +1,9 @@
 """Building a `Reconciler` from `Settings`: the one place where endpoints become clients.
 
-Actuators are optional at build time: a dry run needs none, and a controller that cannot reach one
-kind of target still scales the other (the unreachable kind's actions become failed outcomes, logged
-and audited, instead of the process refusing to start).
+Actuator clients are optional at build time: a dry run needs none, and a controller that cannot reach
+one kind of target still scales the other (the unreachable kind's actions become failed outcomes,
+logged and audited, instead of the process refusing to start). Each effect type's actuator around them
+is not optional: `engine.root.register_actuators` registers one per type.
 
 After a pass (unless dry-run) the scheduled cost report is queued when its ReportPolicy cron comes due,
 and the outbox (reports, budget mails, alert mails) is delivered. Each is a separate hook, so one failing
@@ -22,8 +23,10 @@ from tenantops.config.loader import Config
 from tenantops.config.settings import Settings
 from tenantops.decide.base import Decider
 from tenantops.engine.deciders import build_deciders
+from tenantops.engine.effects import Actuators
 from tenantops.engine.inputs import InputProvider
-from tenantops.engine.reconcile import PassResult, Reconciler, RequestActuator
+from tenantops.engine.patch_effects import RequestActuator
+from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.notify.worker import Courier
 from tenantops.observe.prometheus import Clock, PrometheusSource, utc_now
 from tenantops.observe.replicas import LiveReplicas
@@ -89,6 +92,7 @@ def _asg_actuator(settings: Settings) -> Any:
 
 def build_reconciler(
     settings: Settings,
+    actuators: Callable[[], tuple[Actuators, LiveReplicas | None]],
     *,
     dry_run: bool,
     metrics: ControllerMetrics | None = None,
@@ -98,19 +102,19 @@ def build_reconciler(
     init: bool = False,
     clock: Clock = utc_now,
 ) -> Reconciler:
-    """The reconciler alone; `engine.root.build_controller` is what the commands use. The store is opened
-    first: a controller that cannot record (database unreachable, state emptied without `init`) raises
+    """The reconciler alone; `engine.root.build_controller` is what the commands use, and what registers
+    the `actuators` (with the live replica reader on the same connections). The store is opened first: a
+    controller that cannot record (database unreachable, state emptied without `init`) raises
     `StateStoreError` before anything that acts is built. `clock` is the controller's clock, the one its
     runner runs on: the metrics source measures Prometheus' clock against it."""
     store = StateStore(database_url(settings), init=init)
-    actuators, reader = build_actuators(settings, dry_run=dry_run)
+    registered, reader = actuators()
     return Reconciler(
         PrometheusSource.from_settings(settings, clock=clock),
         store,
         list(deciders) if deciders is not None else build_deciders(decider_names),
-        actuators,
+        registered,
         replica_reader=reader,
-        request_actuator=build_request_actuator(settings, dry_run=dry_run),
         metrics=metrics,
         inputs=inputs,
     )

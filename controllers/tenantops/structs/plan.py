@@ -1,4 +1,4 @@
-"""What one pass decided: actions for the actuators and findings for the record and the notifiers.
+"""What one pass decided: the effects for the actuators and findings for the record and the notifiers.
 
 Every item carries the rule that produced it and a reason in words, because an auditor reads these, not
 the code.
@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from tenantops.structs.findings import Findings
+from tenantops.structs.requests import RequestPatch
 
 
 class TargetKind(StrEnum):
@@ -108,12 +109,32 @@ class Decision:
     inputs: Mapping[str, Any] = field(default_factory=dict)
 
 
+E = TypeVar("E")
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The output of the pure decision core for one pass."""
+    """What one pass will do, as the guard stage let it through: the effects (scale actions, request
+    patches), the alert notifications the lifecycle let through, the audit decisions so far and each
+    concern's typed findings.
+
+    The act stage applies every effect type listed in `EFFECT_FIELDS` through the actuator registered for
+    that type (`engine.effects`); alerts are routed to the outbox after the pass.
+    """
 
     at: datetime
     scale: tuple[ScaleAction, ...] = ()
+    patches: tuple[RequestPatch, ...] = ()
     alerts: tuple[Alert, ...] = ()
     decisions: tuple[Decision, ...] = ()
     findings: Findings = field(default_factory=Findings)  # each concern's typed read-only findings
+
+    def effects(self, kind: type[E]) -> tuple[E, ...]:
+        """The plan's effects of one type, in plan order."""
+        found: tuple[E, ...] = getattr(self, EFFECT_FIELDS[kind])
+        return found
+
+
+EFFECT_FIELDS: dict[type[Any], str] = {ScaleAction: "scale", RequestPatch: "patches"}
+"""Each effect type a Plan carries → the field holding it, in the order the act stage applies them.
+A new effect type is a field here and an actuator registered for it at the composition root."""

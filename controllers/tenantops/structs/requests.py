@@ -31,6 +31,7 @@ class RequestPatch:
     containers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     state_key: str = ""  # the deciding concern's state key that applying this patch updates
     on_applied: Any = None  # its new value (JSON), committed only once the outcome is applied
+    concern: str = ""  # whose state `state_key` is: set by the engine from the decider that asked
 
     def to_json(self) -> dict[str, Any]:
         return {

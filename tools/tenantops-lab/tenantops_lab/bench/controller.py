@@ -35,6 +35,7 @@ from tenantops.config.catalog import CatalogSpec
 from tenantops.config.loader import load_policies
 from tenantops.engine.deciders import build_deciders
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.observe.prometheus import PrometheusSource, plan_queries
 from tenantops.record.store import StateStore
 from tenantops_lab.bench.catalog import synthetic_catalog
@@ -98,7 +99,7 @@ def measure(n: int, policies: str, repeat: int, workdir: Path, databases: Databa
         prep_s = time.perf_counter() - prep
         deciders = build_deciders()
         store = StateStore(workdir / f"state-{n}.db")
-        reconciler = Reconciler(PrometheusSource(prom.url, timeout=300), store, deciders)
+        reconciler = Reconciler(PrometheusSource(prom.url, timeout=300), store, deciders, register_actuators())
         say(f"{n} tenants: timing the pass and its floor {repeat}x")
         floor_seconds(prom.url, config, now)  # warm Prometheus's caches once for both sides
         passes, floors, queries = [], [], []

@@ -23,6 +23,7 @@ from typing import Any
 from tenantops.config import Config
 from tenantops.engine.deciders import build_deciders
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.record.database import masked
 from tenantops.record.store import StateStore
@@ -61,7 +62,8 @@ def measure_record(prometheus_url: str, config: Config, now: datetime, databases
     for name in databases.names:
         location = databases.location(name)
         with StateStore(location) as store:
-            reconciler = Reconciler(PrometheusSource(prometheus_url, timeout=300), store, build_deciders())
+            reconciler = Reconciler(PrometheusSource(prometheus_url, timeout=300), store, build_deciders(),
+                                    register_actuators())
             runs = [reconciler.run_pass(config, now + i * STEP) for i in range(3)]
         label = name if name in ("sqlite", "postgresql") else masked(name)
         out[label] = {

@@ -363,6 +363,7 @@ class Demo:
         """The controller's cost passes over the backfilled history, one per trace hour, committed into the
         controller's own store, which its live passes then continue."""
         from tenantops.engine.reconcile import Reconciler
+        from tenantops.engine.root import register_actuators
 
         opts = self.options
         history_catalog, history_policies = write_history_config(opts.policies, opts.catalog,
@@ -372,7 +373,8 @@ class Demo:
         hours = grid.hours()
         self._progress(f"cost passes over {opts.history_days} days of history ({len(hours)} hourly passes)")
         cost = [d for d in demo_deciders()[0] if d.name == "cost"]
-        seeder = Reconciler(HistorySource(settings.prometheus_url, history_config, hours), store, cost, {})
+        seeder = Reconciler(HistorySource(settings.prometheus_url, history_config, hours), store, cost,
+                            register_actuators())
         every = max(1, len(hours) // 10)
 
         def progress(done: int, total: int) -> None:

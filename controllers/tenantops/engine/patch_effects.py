@@ -1,0 +1,103 @@
+"""The actuator of request patches (right-sizing's apply mode) through `act.requests`.
+
+A patch carries the state of its concern that applying it implies (`RequestPatch.state_key`,
+`on_applied`): that state is committed only from an outcome saying the requests are in effect (applied,
+or already so), or from an intent read back as in effect after a restart, never from the decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tenantops.act.base import OutcomeStatus
+from tenantops.engine.effects import StateChanges
+from tenantops.engine.scale_effects import call_deadline
+from tenantops.structs.plan import Decision
+from tenantops.structs.requests import RequestPatch
+
+if TYPE_CHECKING:
+    from tenantops.act.requests import PatchOutcome
+
+IN_EFFECT = (OutcomeStatus.APPLIED, OutcomeStatus.UNCHANGED)
+
+
+class RequestActuator(Protocol):
+    """Applies request patches (`act.requests.RequestsActuator`): the client of that effect type."""
+
+    def apply(self, patch: RequestPatch, *, dry_run: bool = False) -> PatchOutcome: ...
+
+
+def patch_intent(patch: RequestPatch, now: datetime) -> tuple[str, dict[str, Any]]:
+    return f"requests:{patch.namespace}/{patch.deployment}", {
+        "kind": "requests", "at": now.isoformat(), "tenant": patch.tenant, "workload": patch.workload,
+        "decider": patch.concern, "patch": patch.to_json(), "state_key": patch.state_key,
+        "on_applied": patch.on_applied,
+    }
+
+
+class PatchEffects:
+    """Request patches through the requests client, when there is one."""
+
+    name = "requests"
+
+    def __init__(self, client: RequestActuator | None = None) -> None:
+        self.client = client
+
+    def available(self) -> list[str]:
+        return [] if self.client is None else ["requests"]
+
+    def intent(self, effect: RequestPatch, now: datetime) -> tuple[str, dict[str, Any]] | None:
+        return patch_intent(effect, now)
+
+    def deadline(self, effect: RequestPatch) -> float | None:
+        return None if self.client is None else call_deadline(self.client)
+
+    def apply(self, effect: RequestPatch, *, dry_run: bool) -> PatchOutcome:
+        if self.client is None:
+            status = OutcomeStatus.DRY_RUN if dry_run else OutcomeStatus.FAILED
+            return self.refused(effect, status, "no actuator for request patches", attempts=0)
+        return self.client.apply(effect, dry_run=dry_run)
+
+    def refused(self, effect: RequestPatch, status: OutcomeStatus, detail: str, *,
+                attempts: int | None = None) -> PatchOutcome:
+        from tenantops.act.requests import PatchOutcome
+
+        if attempts is None:
+            attempts = 0 if status is OutcomeStatus.RETRYABLE else 1
+        return PatchOutcome(effect, status, detail=detail, attempts=attempts)
+
+    def audit(self, outcome: PatchOutcome, now: datetime) -> Decision:
+        """What was read, what was written (or why not)."""
+        p = outcome.patch
+        return Decision(
+            at=now, tenant=p.tenant, workload=p.workload, kind="act", rule=outcome.status.value,
+            reason=f"requests {p.namespace}/{p.deployment}: {outcome.detail or outcome.status.value} ({p.reason})",
+            old={c: dict(r) for c, r in outcome.before.items()}, new={c: dict(r) for c, r in outcome.after.items()},
+            inputs={"target": f"deployment:{p.namespace}/{p.deployment}", "requests": dict(p.requests),
+                    "attempts": outcome.attempts},
+        )
+
+    def settled(self, outcome: PatchOutcome) -> StateChanges:
+        p = outcome.patch
+        if outcome.status in IN_EFFECT and p.state_key and p.concern:
+            return {p.concern: {p.state_key: p.on_applied}}
+        return {}
+
+    def label(self, outcome: PatchOutcome) -> str:
+        return "requests"
+
+    def read_back(self, intent: Mapping[str, Any]) -> tuple[bool, Any, bool]:
+        if self.client is None:
+            return False, None, False
+        patch = RequestPatch.from_json(intent["patch"])
+        outcome = self.client.apply(patch, dry_run=True)  # reads, compares, never writes
+        if outcome.status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE):
+            raise RuntimeError(outcome.detail)
+        return True, {c: dict(r) for c, r in outcome.before.items()}, outcome.status is OutcomeStatus.UNCHANGED
+
+    def recovered(self, intent: Mapping[str, Any]) -> StateChanges:
+        if intent.get("state_key") and intent.get("decider"):
+            return {str(intent["decider"]): {str(intent["state_key"]): intent.get("on_applied")}}
+        return {}
