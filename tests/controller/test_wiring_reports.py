@@ -3,6 +3,7 @@ to a real SMTP server once, its outbox figures on /metrics, delivery failures ro
 
 from __future__ import annotations
 
+import sqlite3
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -45,10 +46,10 @@ class Clock:
 
 
 def _controller(config_files: tuple[Path, Path], settings: Settings, clock: Clock, *, dry_run: bool = False,
-                ) -> tuple[Runner, ControllerMetrics, StateStore]:
+                busy_timeout_ms: int = 5000) -> tuple[Runner, ControllerMetrics, StateStore]:
     catalog, policies = config_files
     config = load_config(catalog, policies)
-    store = StateStore(settings.state)
+    store = StateStore(settings.state, busy_timeout_ms=busy_timeout_ms)
     metrics = ControllerMetrics()
     reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost")], register_actuators(), metrics=metrics)
     runner = Runner(reconciler, config, catalog=catalog, policies=policies, dry_run=dry_run, metrics=metrics,
@@ -100,6 +101,35 @@ def test_due_report_is_mailed_once_across_passes_and_again_next_week(
         smtp_server.wait_for(2)
         assert len(_reports(smtp_server)) == 2
         assert outbox.get("cost-report:2026-11-23T08:00:00+01:00") is not None
+    finally:
+        store.close()
+
+
+def test_a_pass_that_cannot_record_neither_loses_nor_repeats_the_due_report(
+    config_files: tuple[Path, Path], settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """The report is due in a pass whose commit fails (another writer holds the database): nothing of that
+    pass is queued, and the next pass that records queues and mails the report exactly once."""
+    clock = Clock(MONDAY_AFTER)
+    runner, _, store = _controller(config_files, settings, clock, busy_timeout_ms=200)
+    outbox = Outbox(settings.state)
+    try:
+        other = sqlite3.connect(settings.state, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # this pass decides, then cannot record
+        try:
+            assert runner.tick() is None and runner.stats.failed_passes == 1
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert outbox.entries() == [] and smtp_server.received == []
+
+        for minutes in (1, 2, 3):  # the database is back: the same week's report, once
+            clock.now = MONDAY_AFTER + timedelta(minutes=minutes)
+            assert runner.tick() is not None
+        smtp_server.wait_for(1)
+        assert len(_reports(smtp_server)) == 1
+        assert [e.dedup_key for e in outbox.entries() if e.kind == "cost-report"] == [
+            "cost-report:2026-11-16T08:00:00+01:00"]
     finally:
         store.close()
 

@@ -17,7 +17,7 @@ decided, recorded as intended and then silently not applied.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -94,7 +94,7 @@ class UnregisteredEffect(LookupError):
     """The actuator registry does not cover exactly the effect types a Plan carries."""
 
 
-def _type_names(types: Iterator[type[Any]] | list[type[Any]]) -> str:
+def _type_names(types: Iterable[type[Any]]) -> str:
     return ", ".join(t.__name__ for t in types)
 
 
@@ -106,12 +106,12 @@ class Actuators:
         if missing:
             raise UnregisteredEffect(
                 f"no actuator registered for {_type_names(missing)}: its effects would be decided and never "
-                f"applied (registered: {_type_names(list(registered)) or 'none'})")
+                f"applied (registered: {_type_names(registered) or 'none'})")
         unknown = [t for t in registered if t not in EFFECT_FIELDS]
         if unknown:
             raise UnregisteredEffect(
                 f"{_type_names(unknown)} is not an effect type a Plan carries (those are "
-                f"{_type_names(list(EFFECT_FIELDS))}): its actuator would never run")
+                f"{_type_names(EFFECT_FIELDS)}): its actuator would never run")
         self._by_type = {t: registered[t] for t in EFFECT_FIELDS}
         self._by_intent = {a.name: a for a in self._by_type.values()}
         if len(self._by_intent) != len(self._by_type):
