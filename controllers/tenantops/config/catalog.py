@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, field_validator
 
-from tenantops.config.kinds.common import Label, NonNegative, Quantity, TenantId
+from tenantops.config.kinds.common import Label, NonNegative, Quantity, TenantId, parse_quantity
 from tenantops.config.registry import Spec
 
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
@@ -23,12 +23,19 @@ Region = Annotated[str, AfterValidator(_region)]
 
 
 class Workload(Spec):
-    """A scalable unit of a tenant: a Deployment (pool) or an Auto Scaling group (silo)."""
+    """A scalable unit of a tenant: a Deployment (pool) or an Auto Scaling group (silo).
+
+    `cpu_limit` (optional) is one replica's CPU limit. A pod may use CPU beyond its request up to it, so a
+    CPU utilisation reading stops at limit/request, not at 1; the autoscaler reads the limit from
+    kube-state-metrics and falls back to this one. Unset and unmeasured, it takes the request as the
+    ceiling, since the request is all that is guaranteed.
+    """
 
     name: Label
     min_replicas: int = Field(ge=0)
     max_replicas: int = Field(ge=1)
     cpu_request: Quantity = "500m"
+    cpu_limit: Quantity | None = None
     memory_request: Quantity = "512Mi"
     instance_type: str | None = None  # silo only; default comes from the tier's pricing choice
 
@@ -38,6 +45,14 @@ class Workload(Spec):
         low = info.data.get("min_replicas")
         if low is not None and value < low:
             raise ValueError(f"max_replicas ({value}) is below min_replicas ({low})")
+        return value
+
+    @field_validator("cpu_limit")
+    @classmethod
+    def _limit_not_below_request(cls, value: str | None, info: ValidationInfo) -> str | None:
+        request = info.data.get("cpu_request")
+        if value is not None and request is not None and parse_quantity(value) < parse_quantity(request):
+            raise ValueError(f"cpu_limit ({value}) is below cpu_request ({request}); Kubernetes rejects such a pod")
         return value
 
 

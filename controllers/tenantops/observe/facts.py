@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tenantops.config.catalog import Tenant
+from tenantops.config.kinds.metrics import reading_names
 from tenantops.config.loader import Config
 from tenantops.observe.replicas import READY, REPLICAS, LiveRead, LiveReplicas
 from tenantops.structs.plan import ScaleTarget
@@ -156,7 +157,7 @@ class FactChecker:
     def _after_gap(self, key: WorkloadKey, readings: Mapping[str, Reading], expected: Mapping[str, str],
                    now: datetime) -> Hold | None:
         """`recovering` for one rate window after the workload's metrics come back from a gap."""
-        others = [name for name in expected if name not in (REPLICAS, READY)]
+        others = [name for query in expected for name in reading_names(query) if name not in (REPLICAS, READY)]
         present = any(readings.get(name, Reading(None, Quality.MISSING)).ok for name in others)
         at = now.timestamp()
         if not present:
@@ -180,7 +181,8 @@ class FactChecker:
         if count is not None:
             recent = self._recent[key] = (*recent[1 - RECENT:], count.desired) if RECENT > 1 else (count.desired,)
         if count is not None and count.desired == 0:
-            for name in expected:  # nothing runs, so nothing reports: zero is the fact
+            names = [name for query in expected for name in reading_names(query)]
+            for name in names:  # nothing runs, so nothing reports: zero is the fact
                 if name not in (REPLICAS, READY) and readings.get(name, Reading(None, Quality.MISSING)).quality \
                         is Quality.MISSING:
                     readings[name] = Reading(0.0, Quality.OK, now)
@@ -193,7 +195,7 @@ class FactChecker:
             return Hold("disagrees", f"replicas metric says {reported.value:g}, the live count is {count.desired}"
                         f" (recent: {', '.join(str(v) for v in recent)})")
         if count is not None and count.desired > 0:
-            others = [name for name in expected if name not in (REPLICAS, READY)]
+            others = [name for query in expected for name in reading_names(query) if name not in (REPLICAS, READY)]
             if others and all(readings.get(name, Reading(None, Quality.MISSING)).quality is Quality.MISSING
                               for name in others):
                 return Hold("no-metrics", f"{count.desired} replicas run but no series exists for"

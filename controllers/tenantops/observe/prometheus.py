@@ -45,6 +45,7 @@ from prometheus_api_client import PrometheusConnect
 
 from tenantops.collector import collector_paused
 from tenantops.config.catalog import Tenant
+from tenantops.config.kinds.metrics import split_of
 from tenantops.config.loader import Config
 from tenantops.endpoints import Unreachable, unreachable
 from tenantops.observe.prom_client import PrometheusAccess, connect
@@ -229,14 +230,16 @@ def absorb(
     """Turn one query's matrix, evaluated at `now` (Prometheus' clock), into readings for the tenants that
     read it: OK (or NaN, ...) with a point at `now`, STALE with only the earlier one. Returns series ignored.
 
-    Series without `tenant`/`workload` labels, for workloads not in the catalogue, or with a malformed
-    value are ignored (and counted) rather than failing the whole query: one odd exporter must not blind
-    the controller to every other tenant.
+    A query named as a split (`cpu_{kind=request|limit}`, `config.kinds.metrics`) gives each series the
+    reading its label names. Series without `tenant`/`workload` labels (or the split's label), for
+    workloads not in the catalogue, or with a malformed value are ignored (and counted) rather than failing
+    the whole query: one odd exporter must not blind the controller to every other tenant.
     """
     end = int(now.replace(microsecond=0).timestamp())
     stamps: dict[float, tuple[datetime, bool]] = {}  # a query has at most two distinct stamps
     readers = list(planned.readers.items())
-    single = readers[0] if len(readers) == 1 else None
+    splits = [(name, split_of(name)) for name, _ in readers]
+    single = readers[0] if len(readers) == 1 and splits[0][1] is None else None
     ignored = 0
     for series in result:
         try:
@@ -264,9 +267,16 @@ def absorb(
             if key[0] in single[1]:
                 found[single[0]] = reading
             continue
-        for name, tenant_ids in readers:
-            if key[0] in tenant_ids:
-                found[name] = reading
+        for (name, tenant_ids), (_, split) in zip(readers, splits, strict=True):
+            if key[0] not in tenant_ids:
+                continue
+            if split is not None:  # one query, several readings: the series' label names which
+                named = split.names.get(labels.get(split.label, ""))
+                if named is None:
+                    ignored += 1
+                    continue
+                name = named
+            found[name] = reading
     if ignored:
         log.debug("query %s: %d series ignored (unlabelled, unknown workload or malformed)", planned.label, ignored)
     return ignored

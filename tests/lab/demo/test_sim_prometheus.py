@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from tenantops.config import load_config
+from tenantops.config.kinds.metrics import reading_names, split_of
 from tenantops.sim.trace import list_traces, load_trace
 from tenantops_lab.demo.timescale import write_compressed
 from tenantops_lab.demo.workloads import plan_workloads
-from tenantops_lab.sandbox.workload_sim import WorkloadSimulator
+from tenantops_lab.sandbox.workload_sim import BURST, WorkloadSimulator
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,10 +34,15 @@ def test_every_policy_query_returns_every_workload(prometheus, traces_dir: Path,
         by_metric = {}
         for name, query in queries.items():
             result = server.query(query)
-            by_metric[name] = {(r["metric"]["tenant"], r["metric"]["workload"]): float(r["value"][1]) for r in result}
-            assert set(by_metric[name]) == expected, name
+            split = split_of(name)
+            for reading in reading_names(name):  # a split query gives each of its readings for every workload
+                by_metric[reading] = {(r["metric"]["tenant"], r["metric"]["workload"]): float(r["value"][1])
+                                      for r in result
+                                      if split is None or split.names[r["metric"][split.label]] == reading}
+                assert set(by_metric[reading]) == expected, reading
         status = {(s.tenant, s.workload): s for s in sim.status()}
     for key, st in status.items():
         assert by_metric["replicas"][key] == st.desired
         assert by_metric["cpu_request"][key] == pytest.approx(st.cpu_request * st.desired)
+        assert by_metric["cpu_limit"][key] == pytest.approx(BURST * st.cpu_request * st.desired)
     assert sum(by_metric["cpu"].values()) > 0

@@ -165,7 +165,11 @@ def _loads(
             if per_replica is None or per_replica <= 0:
                 problems.append(f"{m.metric}_request unknown")
                 continue
-            loads.append(MetricLoad(m.metric, value / per_replica, m.target, m.capacity_or_default()))
+            # An explicit capacity is the policy's word for where a replica stops; else the limit says so.
+            ceiling = None if m.capacity is not None else _limit_over_request(m.metric, workload, metrics, current,
+                                                                             per_replica)
+            loads.append(MetricLoad(m.metric, value / per_replica, m.target, m.capacity_or_default(),
+                                    ceiling=ceiling))
         else:
             loads.append(MetricLoad(m.metric, value, m.target, m.capacity_or_default(), m.type))
     return loads, problems
@@ -178,6 +182,23 @@ def _request_per_replica(metric: str, workload: Workload, metrics: WorkloadMetri
         return total / current
     declared = {"cpu": workload.cpu_request, "memory": workload.memory_request}.get(metric)
     return parse_quantity(declared) if declared is not None else None
+
+
+def _limit_over_request(metric: str, workload: Workload, metrics: WorkloadMetrics, current: int,
+                        request: float) -> float | None:
+    """Where one replica's utilisation reading stops, as a fraction of its request: its limit over its
+    request, measured (`<metric>_limit`, the sum of limits over replicas, as the request is read) or else
+    declared (`cpu_limit` in the catalogue). None when no limit is known: the reading is then taken to stop
+    at the request (1.0), the only share a pod is guaranteed. Never below 1: a limit summed over fewer
+    containers than the request (some without a limit) is no ceiling below the request."""
+    total = _usable(metrics.get(f"{metric}_limit"))
+    limit: float | None = None
+    if total is not None and current > 0 and total > 0:
+        limit = total / current
+    else:
+        declared = {"cpu": workload.cpu_limit}.get(metric)
+        limit = parse_quantity(declared) if declared is not None else None
+    return None if limit is None else max(1.0, limit / request)
 
 
 def _spend_reading(snapshot: Snapshot, tenant: Tenant) -> float | None:

@@ -34,6 +34,9 @@ class MetricLoad:
     target: float
     capacity: float  # per replica, same unit: what one replica serves before the SLO breaks
     kind: str = "utilization"  # utilization | per_replica | value | average_value
+    # Per replica, same unit: where the reading itself stops (None: at `capacity`). A pod whose CPU limit is
+    # above its request serves past 100% of its request, so its utilisation stops at limit/request instead.
+    ceiling: float | None = None
 
 
 def within(ratio: float, tolerance_down: float, tolerance_up: float) -> bool:

@@ -22,7 +22,7 @@ from tenantops.decide.autoscaling.state import WorkloadState
 DEFAULT_INTERVAL = 60.0
 EPS = 1e-9
 MIN_GROWTH = 1.0 / 0.7  # the least demand growth inferred per saturated pass
-SATURATED = 0.999  # demand at this share of the ready replicas' capacity or more: the metric has stopped there
+SATURATED = 0.999  # load at this share of the ready replicas' ceiling or more: the metric has stopped there
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,20 @@ def demand_of(metrics: Sequence[MetricLoad]) -> float | None:
     return best
 
 
+def saturated_at(metrics: Sequence[MetricLoad], ready: int) -> bool:
+    """Whether some metric reads at the ready replicas' ceiling: where the reading stops, so demand beyond
+    it cannot be seen and must be inferred. The ceiling is the metric's own (`MetricLoad.ceiling`: a CPU
+    limit above the request) or else its capacity; a utilisation of 1.2 under a limit of twice the request
+    is demand observed in full, not a censored value."""
+    if ready <= 0:
+        return False
+    for m in metrics:
+        ceiling = m.capacity if m.ceiling is None else m.ceiling
+        if m.load / ceiling >= SATURATED * ready:
+            return True
+    return False
+
+
 def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadState, now: float) -> Recommendation:
     """Decide one workload's replicas at `now`; `state` is updated in place and returned in the result."""
     current = obs.current
@@ -117,7 +131,7 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
         return Recommendation(held, "hold" if held == current else "bounds",
                               "no usable metric this pass; replicas kept as they are"
                               + ("" if held == current else f", within [{floor}, {bounds.max_replicas}]"), state)
-    saturated = obs.ready > 0 and demand >= SATURATED * obs.ready
+    saturated = saturated_at(obs.metrics, obs.ready)
     state.saturated = state.saturated + 1 if saturated else 0
     state.saturated_rounds = _saturated_rounds(state.saturated_rounds, saturated, obs)
     forecast.observe(state, demand, obs.at, tuning.forecast, censored=saturated)

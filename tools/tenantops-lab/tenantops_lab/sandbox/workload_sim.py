@@ -543,6 +543,8 @@ class WorkloadSimulator:
         requests = GaugeMetricFamily("kube_pod_container_resource_requests",
                                      "Requested resources (kube-state-metrics).",
                                      labels=["namespace", "pod", "container", "node", "resource", "unit"])
+        limits = GaugeMetricFamily("kube_pod_container_resource_limits", "Resource limits (kube-state-metrics).",
+                                   labels=["namespace", "pod", "container", "node", "resource", "unit"])
         http = CounterMetricFamily("http_requests", "Requests answered, by status code.",
                                    labels=["tenant", "workload", "code"])
         demand = GaugeMetricFamily("tenantops_sim_demand_cores", "Replayed demand in cores (ground truth).",
@@ -566,4 +568,6 @@ class WorkloadSimulator:
                     node = f"node-{spec.tenant}" if spec.isolation == "silo" else "pool-node"
                     requests.add_metric([*labels, node, "cpu", "core"], spec.cpu_request)
                     requests.add_metric([*labels, node, "memory", "byte"], spec.memory_request)
-        return [cpu, mem, spec_replicas, ready_replicas, requests, http, demand]
+                    limits.add_metric([*labels, node, "cpu", "core"], BURST * spec.cpu_request)  # where usage stops
+                    limits.add_metric([*labels, node, "memory", "byte"], spec.memory_request)
+        return [cpu, mem, spec_replicas, ready_replicas, requests, limits, http, demand]
