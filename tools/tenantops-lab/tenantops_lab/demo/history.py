@@ -92,7 +92,7 @@ def demand_at(spec: WorkloadSpec, times: npt.NDArray[np.float64], end: float) ->
 
 
 def workload_series(spec: WorkloadSpec, grid: HistoryGrid, end: float) -> list[Series]:
-    """One workload's backfill: per-pod CPU counters, working sets and requests; Deployment replicas; its
+    """One workload's backfill: per-pod CPU counters, working sets, requests, limits; Deployment replicas; its
     request counter. Pod k exists while the replica count is above k."""
     times = grid.times
     demand = demand_at(spec, times, end)
@@ -116,6 +116,11 @@ def workload_series(spec: WorkloadSpec, grid: HistoryGrid, end: float) -> list[S
         node = f"node-{spec.tenant}" if spec.isolation == "silo" else "pool-node"
         for resource, unit, value in (("cpu", "core", spec.cpu_request), ("memory", "byte", spec.memory_request)):
             out.append(Series("kube_pod_container_resource_requests",
+                              {**labels, "node": node, "resource": resource, "unit": unit},
+                              [(stamps[i], float(value)) for i in keep]))
+        limits = (("cpu", "core", BURST * spec.cpu_request), ("memory", "byte", spec.memory_request))
+        for resource, unit, value in limits:  # as the live simulator's pods have them
+            out.append(Series("kube_pod_container_resource_limits",
                               {**labels, "node": node, "resource": resource, "unit": unit},
                               [(stamps[i], float(value)) for i in keep]))
     deployment = {"namespace": ns, "deployment": spec.workload}
