@@ -60,6 +60,9 @@ def bench_series(config: Config, end: float) -> Iterator[Series]:
             yield Series("kube_pod_container_resource_requests", {**pod, "resource": "cpu"}, [(t, 0.5) for t in stamps])
             yield Series("kube_pod_container_resource_requests", {**pod, "resource": "memory"},
                          [(t, 536870912.0) for t in stamps])
+            if j % 2 == 0:  # half the workloads burst to a CPU limit of twice the request, as pods may
+                yield Series("kube_pod_container_resource_limits", {**pod, "resource": "cpu"},
+                             [(t, 1.0) for t in stamps])
             yield Series("kube_deployment_spec_replicas", {"namespace": ns, "deployment": w.name},
                          [(t, replicas) for t in stamps])
             yield Series("kube_deployment_status_replicas_ready", {"namespace": ns, "deployment": w.name},
