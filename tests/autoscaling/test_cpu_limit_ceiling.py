@@ -15,11 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tenantops.config import Config, ConfigError, load_config
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.autoscaling.reactive import MetricLoad
-from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning, recommend
+from tenantops.decide.autoscaling.recommender import (
+    SATURATED,
+    Bounds,
+    Observation,
+    Tuning,
+    demand_of,
+    recommend,
+    saturated_at,
+)
 from tenantops.decide.autoscaling.state import WorkloadState
 from tenantops.decide.base import PassInput
 from tenantops.structs.snapshot import Reading, Snapshot, WorkloadMetrics
@@ -134,3 +144,25 @@ def test_a_cpu_limit_is_a_kubernetes_quantity_not_below_the_request(tmp_path: Pa
         text = str(issue)
         assert text.startswith(f"{tmp_path / 'catalog.yaml'}:9: tenants[0].workloads[0].cpu_limit: "), text
         assert message in text
+
+
+# -- properties of the saturation point ---------------------------------------------------------------
+
+_loads = st.lists(st.tuples(st.floats(0, 1e4), st.floats(0.01, 100), st.none() | st.floats(1, 10)), min_size=1,
+                  max_size=4)
+
+
+@given(_loads, st.integers(0, 500))
+def test_without_ceilings_saturation_is_demand_at_the_ready_replicas_capacity(loads: list[Any], ready: int) -> None:
+    metrics = [MetricLoad("m", load, capacity, capacity) for load, capacity, _ in loads]
+    demand = demand_of(metrics)
+    assert demand is not None
+    assert saturated_at(metrics, ready) == (ready > 0 and demand >= SATURATED * ready)
+
+
+@given(_loads, st.integers(0, 500))
+def test_a_ceiling_above_capacity_never_makes_a_reading_saturated(loads: list[Any], ready: int) -> None:
+    plain = [MetricLoad("m", load, capacity, capacity) for load, capacity, _ in loads]
+    lifted = [MetricLoad("m", load, capacity, capacity, ceiling=None if f is None else capacity * f)
+              for load, capacity, f in loads]
+    assert not saturated_at(lifted, ready) or saturated_at(plain, ready)
