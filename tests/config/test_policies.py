@@ -136,3 +136,20 @@ def test_per_replica_targets_are_not_bounded(tmp_path: Path) -> None:
         encoding="utf-8")
     spec = load_policies(target).get("ScalingPolicy", "rps")
     assert isinstance(spec, ScalingSpec) and spec.metrics[0].target == 70
+
+
+@pytest.mark.parametrize(("queries", "message"), [
+    ('    "cpu_{kind}": x\n', "a split is written name_{label=value|value}"),
+    ('    "cpu_{kind=request|limit}": x\n    cpu_request: y\n', "'cpu_request' is given by both"),
+])
+def test_a_malformed_or_overlapping_query_split_is_rejected(tmp_path: Path, queries: str, message: str) -> None:
+    """A query named `cpu_{kind=request|limit}` gives two readings; a name that is not such a split, or two
+    queries giving one reading, is an error at the policy's file and line, not a reading silently lost."""
+    target = _copy(tmp_path)
+    (target / "zz.yaml").write_text(f"kind: MetricsPolicy\nname: split\nspec:\n  queries:\n{queries}",
+                                    encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert issue.file == str(target / "zz.yaml") and issue.field.endswith("queries")
+    assert message in issue.message
