@@ -73,7 +73,7 @@ def test_killed_between_intent_and_outcome_the_restart_reconciles_and_audits(
 ) -> None:
     catalog, policies = config_files
     now = float(int(time.time()))
-    prom = prometheus(series=[requests_counter("alpha", "api", 400, now - 1200, now),
+    prom = prometheus(series=[requests_counter("alpha", "api", 1000, now - 1200, now),
                               replicas_gauge("alpha", "api", 2, now - 1200, now)])
     kube_api.add_deployment("tenant-alpha", "api", replicas=2)
     kube_api.inject(SCALE, "hang", method="PATCH", hang_seconds=120)  # the write never returns
@@ -112,4 +112,7 @@ def test_killed_between_intent_and_outcome_the_restart_reconciles_and_audits(
     # The hung PATCH was never applied: the intent is audited as not applied, with the live count.
     assert recovered[0].rule == "recovered-not-applied" and recovered[0].new == 2
     assert "no recorded outcome" in recovered[0].reason
-    assert acts[-1].rule == "applied"  # and the restarted pass decided and scaled again, on fresh data
+    # And the restarted pass decided and scaled again, on fresh data, the whole way: the write that was never
+    # made used up none of the 60 s scale-up period (2 -> 20 is 900%; a recorded one would hold it at 2).
+    assert acts[-1].rule == "applied" and acts[-1].new == 20, [(e.rule, e.new) for e in acts]
+    assert kube_api.replicas("tenant-alpha", "api") == 20

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from tenantops.config.loader import Config
 from tenantops.structs.findings import Finding
@@ -73,3 +73,20 @@ class Decider(Protocol):
     name: str
 
     def decide(self, inp: PassInput, state: Mapping[str, JsonValue]) -> DeciderOutput: ...
+
+
+@runtime_checkable
+class SettlesScale(Protocol):
+    """A decider whose state remembers the scale changes it made (the autoscaler's rate-limit periods).
+
+    Its `decide` leaves each change it asks for proposed in the state of the action's `state_key`; the
+    engine commits that state with the plan, acts, and then settles every such action from what became of
+    its write: `change` is the replicas the write moved (applied: desired minus the count it started
+    from), 0 when nothing was written (failed, refused, fenced or skipped, held by the guard stage, lost
+    to another decider, or read back after a restart as not made). `settle` is pure: the stored value in,
+    the value to store out; None in (the key is gone) gives None (nothing to store).
+    """
+
+    name: str
+
+    def settle(self, state: JsonValue, at: datetime, change: int) -> JsonValue: ...

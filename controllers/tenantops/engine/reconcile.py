@@ -20,7 +20,7 @@ from tenantops.collector import collector_paused
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.decide import alerts as lifecycle
-from tenantops.decide.base import Decider, DeciderOutput, PassInput
+from tenantops.decide.base import Decider, DeciderOutput, PassInput, SettlesScale
 from tenantops.engine import intents
 from tenantops.engine.ceiling import apply_ceiling, ceiling_alert
 from tenantops.engine.effects import Actuators, act
@@ -229,17 +229,22 @@ class Reconciler:
         acted = act(plan, self.actuators, dry_run=dry_run, fence=self.fence, now=now)
         timings["act"] = self._timer() - mark
 
-        # Record the outcomes: each clears its intent, with the state the outcomes confirm.
+        # Record the outcomes: each clears its intent, with the state the outcomes confirm, and every scale
+        # change a decider proposed settled from what became of its write (a scale event only if it was made).
         mark = self._timer()
         after: dict[str, dict[str, Any]] = {intents.STATE: {key: None for key in pending}} if pending else {}
         for namespace, values in acted.settled.items():
+            after.setdefault(namespace, {}).update(values)
+        settled = {} if dry_run else self._settle(outputs, acted.of(ScaleAction), now)
+        for namespace, values in settled.items():
             after.setdefault(namespace, {}).update(values)
         recorded = self.store.commit(after, acted.rows)
         decisions.extend(acted.rows)
         timings["record"] += self._timer() - mark
         timings["total"] = self._timer() - started
         written = (planned.keys_written + planned.keys_deleted + recorded.keys_written + recorded.keys_deleted
-                   - 2 * len(pending))  # intents are bookkeeping, not decider state
+                   - 2 * len(pending)  # intents are bookkeeping, not decider state
+                   - sum(len(values) for values in settled.values()))  # a settled key is one change, written twice
 
         result = PassResult(
             at=now, dry_run=dry_run, tenants=len(selected), workloads=len(snapshot), snapshot=snapshot,
@@ -265,13 +270,45 @@ class Reconciler:
         pending = self.store.state(intents.STATE)
         if not pending:
             return []
-        changes, rows = intents.recover(pending, self.actuators, {t.id for t in tenants}, now)
+        changes, rows = intents.recover(pending, self.actuators, {t.id for t in tenants}, now, self._settle_one)
         if changes or rows:
             self.store.commit(changes, rows)
             for row in rows:
                 log.warning("%s/%s: %s: %s", row.tenant, row.workload, row.rule, row.reason,
                             extra={"event": f"intent.{row.rule}", "tenant": row.tenant, "workload": row.workload})
         return rows
+
+    def _settle(
+        self, outputs: Mapping[str, DeciderOutput], outcomes: Sequence[ActOutcome], now: datetime
+    ) -> dict[str, dict[str, Any]]:
+        """Every scale change the deciders proposed this pass, settled in the state committed with the plan
+        from its write's outcome: the replicas written when applied, 0 when not (failed, refused, fenced or
+        skipped, held at the current count by the ceiling, or lost to another decider for the workload)."""
+        made = {(o.action.tenant, o.action.workload, o.action.concern): o for o in outcomes}
+        changes: dict[str, dict[str, Any]] = {}
+        for decider in self.deciders:
+            out = outputs.get(decider.name)
+            if out is None or not out.scale or not isinstance(decider, SettlesScale):
+                continue
+            for action in out.scale:
+                if not action.state_key or action.state_key not in out.state:
+                    continue
+                outcome = made.get((action.tenant, action.workload, decider.name))
+                change = 0
+                if outcome is not None and outcome.status is OutcomeStatus.APPLIED:
+                    start = outcome.observed if outcome.observed is not None else outcome.action.current
+                    change = outcome.action.desired - start
+                value = decider.settle(out.state[action.state_key], now, change)
+                if value is not None:
+                    changes.setdefault(decider.name, {})[action.state_key] = value
+        return changes
+
+    def _settle_one(self, concern: str, key: str, at: datetime, change: int) -> Any:
+        """A scale change an earlier pass proposed, settled in its decider's stored state (recovery)."""
+        decider = next((d for d in self.deciders if d.name == concern), None)
+        if not isinstance(decider, SettlesScale):
+            return None
+        return decider.settle(self.store.state(concern).get(key), at, change)
 
     def _observe(self, config: Config, now: datetime, tenants: Sequence[Tenant]) -> Snapshot:
         """The metrics source's snapshot, then the facts step: live counts, sane values, holds."""
@@ -351,8 +388,9 @@ class Reconciler:
 
 
 def _merge_actions(outputs: Mapping[str, DeciderOutput], now: datetime, decisions: list[Decision]) -> list[ScaleAction]:
-    """One action per workload: if two deciders both want to scale it, the first registered wins and the
-    other is recorded as a skip, because two writers on one replica count would fight every pass."""
+    """One action per workload, marked with the concern that asked: if two deciders both want to scale it,
+    the first registered wins and the other is recorded as a skip, because two writers on one replica
+    count would fight every pass."""
     chosen: dict[tuple[str, str], tuple[str, ScaleAction]] = {}
     for name, out in outputs.items():
         for action in out.scale:
@@ -364,7 +402,7 @@ def _merge_actions(outputs: Mapping[str, DeciderOutput], now: datetime, decision
                                           action.current, action.desired))
                 continue
             chosen[key] = (name, action)
-    return [action for _, action in chosen.values()]
+    return [replace(action, concern=name) for name, action in chosen.values()]
 
 
 def _patches(outputs: Mapping[str, DeciderOutput]) -> tuple[RequestPatch, ...]:

@@ -30,12 +30,18 @@ def call_deadline(actuator: object) -> float:
 
 
 def scale_intent(action: ScaleAction, now: datetime) -> tuple[str, dict[str, Any]]:
+    """The intent of one scale write. When a concern's state holds the change as proposed, the intent says
+    where and by how much (`settles`), so a restart settles it from the live count (`intents.recover`)."""
     t = action.target
-    return f"scale:{t}", {
+    intent: dict[str, Any] = {
         "kind": "scale", "at": now.isoformat(), "tenant": action.tenant, "workload": action.workload,
         "target": {"kind": str(t.kind), "name": t.name, "namespace": t.namespace},
         "from": action.current, "to": action.desired, "rule": action.rule,
     }
+    if action.concern and action.state_key:
+        intent["settles"] = {"concern": action.concern, "key": action.state_key,
+                             "change": action.desired - action.current}
+    return f"scale:{t}", intent
 
 
 class ScaleEffects:

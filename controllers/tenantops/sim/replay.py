@@ -5,7 +5,9 @@ load over the capacity of one replica is a utilisation metric whose request is t
 1.0 per ready replica: a saturated replica's CPU stops there), scaled at the policy's own utilisation
 target (its first utilisation metric; 0.7 when it has none). The live count is the provisioned one, the
 ready count is the ready one. Everything else (algorithm, margins, behaviour, windows, breakers, bounds)
-comes from the named policies unchanged; nothing here decides.
+comes from the named policies unchanged; nothing here decides. Every write of the replay is applied, so
+each change the decision proposes settles as a scale event at once (`behavior.settle`), as the engine
+settles it from an applied outcome.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from tenantops.config.kinds.scaling import BreakerSpec, ScalingSpec
+from tenantops.decide.autoscaling.behavior import settle
 from tenantops.decide.autoscaling.reactive import MetricLoad
 from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning
 from tenantops.decide.autoscaling.state import WorkloadState
@@ -54,7 +57,10 @@ def recommender_policy(
         now = origin + t * step_seconds
         metric = MetricLoad("demand", served / capacity * unit_capacity, target, unit_capacity)
         obs = Observation(at=now - step_seconds, current=current, ready=ready, metrics=(metric,))
+        nonlocal state
         result = decide_workload(tuning, bounds, guards, obs, (), state, now)
+        if result.desired != current:  # every write of the replay is applied: its change is a scale event
+            state = settle(state, now, result.desired - current)
         if on_decision is not None:
             on_decision(t, result)
         return result.desired

@@ -44,7 +44,13 @@ class ScaleTarget:
 
 @dataclass(frozen=True, slots=True)
 class ScaleAction:
-    """Set a workload's replica count. `current` is what the decision saw; actuators skip no-op writes."""
+    """Set a workload's replica count. `current` is what the decision saw; actuators skip no-op writes.
+
+    `state_key` is the key of the deciding concern's state that holds this change as proposed, and
+    `concern` whose state that is (set by the engine from the decider that asked): the engine settles the
+    change there from the write's outcome (`decide.base.SettlesScale`), so the concern's state records a
+    change only once it is known to have been made.
+    """
 
     tenant: str
     workload: str
@@ -54,6 +60,8 @@ class ScaleAction:
     rule: str
     reason: str
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    state_key: str = ""
+    concern: str = ""
 
     @property
     def is_noop(self) -> bool:

@@ -10,13 +10,21 @@ Rate limits follow `horizontal.go` (`calculateScaleUpLimitWithScalingRules`,
 period is the current count minus the replicas added in it plus the replicas removed in it (events of
 both directions count); `select_policy` max takes the most permissive rule, min the least, disabled
 forbids the direction. A limit never moves the count the other way (a period that already used its
-allowance holds at the current count). Only changes actually made are recorded (`record_scale`).
+allowance holds at the current count).
+
+Only changes actually made are scale events, as the HPA stores an event only after its update succeeded.
+The decision proposes the change it sends for writing (`record_scale`, in `WorkloadState.proposed`); the
+outcome of the write settles it (`settle`, called by the engine's outcome stage through the decider, and
+by the simulator, whose writes are all applied): applied, it becomes a scale event of the replicas written;
+failed, refused, not sent or held by a later guard, it is dropped. A proposal still unsettled when the
+next decision runs (its write's outcome unknown: the target could not be read after a restart) counts
+for the rate limits as an event would, because the write may have happened.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tenantops.config.kinds.scaling import Behavior
 from tenantops.decide.autoscaling.state import WorkloadState
@@ -91,10 +99,11 @@ def first_sight(state: WorkloadState, current: int, now: float) -> None:
 
 
 def _changed(state: WorkloadState, now: float, period: float) -> tuple[int, int]:
-    """Replicas added and removed by the scale events of the last `period` seconds."""
+    """Replicas added and removed by the scale events of the last `period` seconds (and by the proposals
+    whose outcome is still unknown)."""
     added = removed = 0.0
     cutoff = now - period
-    for at, change in state.events:
+    for at, change in (*state.events, *state.proposed):
         if at > cutoff:
             if change > 0:
                 added += change
@@ -141,6 +150,8 @@ def rate_limit(state: WorkloadState, desired: int, current: int, now: float, up:
     is not a scale event."""
     horizon = max(up.longest_period, down.longest_period)
     state.events = [e for e in state.events if e[0] > now - horizon]
+    if state.proposed:
+        state.proposed = [e for e in state.proposed if e[0] > now - horizon]
     if desired > current:
         limit = scale_up_limit(state, current, now, up)
         if limit is not None:
@@ -153,6 +164,23 @@ def rate_limit(state: WorkloadState, desired: int, current: int, now: float, up:
 
 
 def record_scale(state: WorkloadState, now: float, current: int, desired: int) -> None:
-    """Remember a change actually asked for, for the rate limits of the periods that contain `now`."""
+    """Propose the change asked for at `now`: a scale event only once `settle` hears it was made."""
     if desired != current:
-        state.events.append([now, float(desired - current)])
+        state.proposed.append([now, float(desired - current)])
+
+
+SAME_PASS = 1e-3
+"""Seconds within which a proposal's time is the pass time an outcome names (it went through JSON)."""
+
+
+def settle(state: WorkloadState, at: float, change: int) -> WorkloadState:
+    """The state once the write proposed at `at` has an outcome: `change` replicas written (the applied
+    count minus the count the write started from), or 0 when nothing was written (failed, refused, not
+    sent, held by a later guard). A new state; `state` is left as it was."""
+    kept = [p for p in state.proposed if abs(p[0] - at) > SAME_PASS]
+    if len(kept) == len(state.proposed) and (not change or any(abs(e[0] - at) <= SAME_PASS for e in state.events)):
+        return state  # nothing proposed at `at`, and nothing new to record (a second outcome of one write)
+    events = [list(e) for e in state.events]
+    if change:
+        events.append([at, float(change)])
+    return replace(state, events=events, proposed=[list(p) for p in kept])

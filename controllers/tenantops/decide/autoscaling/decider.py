@@ -5,6 +5,7 @@ workload's stored state and the single-workload breakers (`workload.decide_workl
 `tenantops simulate` scores); the global replica ceiling across all tenants is the engine's guard stage
 (`engine.ceiling`), applied to the whole plan. Every workload ends in
 a Decision, acted on or not, with its rule and reason; breakers and budgets that bite raise Alerts.
+A change asked for is stored as proposed; the engine settles it from the write's outcome (`settle`).
 Month-to-date spend comes with the pass (`PassInput.spend_mtd_usd`: the cost ledger as committed by earlier
 passes), else from the constructor or a `spend_mtd_usd` reading on any of the tenant's workloads.
 """
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from tenantops.config.catalog import Tenant, Workload
 from tenantops.config.kinds.common import parse_quantity
 from tenantops.config.kinds.scaling import ScalingSpec
 from tenantops.decide import breakers
+from tenantops.decide.autoscaling.behavior import settle
 from tenantops.decide.autoscaling.reactive import MetricLoad
 from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning
 from tenantops.decide.autoscaling.state import WorkloadState
@@ -131,7 +134,8 @@ class AutoscalingDecider:
             rule, reason, desired = proposal.rule, proposal.reason, proposal.desired
             if desired != proposal.current:
                 actions.append(ScaleAction(proposal.tenant.id, proposal.workload.name, proposal.target,
-                                           proposal.current, desired, rule, reason, proposal.inputs))
+                                           proposal.current, desired, rule, reason, proposal.inputs,
+                                           state_key(proposal.tenant.id, proposal.workload.name)))
                 kind = "scale"
             else:
                 kind = "skip"
@@ -139,6 +143,13 @@ class AutoscalingDecider:
                                       proposal.current, desired, proposal.inputs))
         return DeciderOutput(scale=tuple(actions), alerts=tuple(alerts), decisions=tuple(decisions),
                              findings=AutoscalingFindings(len(decisions), len(actions)), state=new_state)
+
+    def settle(self, state: JsonValue, at: datetime, change: int) -> JsonValue:
+        """A workload's stored state once the write decided at `at` has an outcome (`SettlesScale`): the
+        proposed change becomes a scale event of `change` replicas, or is dropped when nothing was written."""
+        if state is None:
+            return None
+        return settle(WorkloadState.from_json(state), at.timestamp(), change).to_json()
 
 
 def _usable(reading: Reading) -> float | None:

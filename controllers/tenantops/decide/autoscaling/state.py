@@ -4,7 +4,7 @@ The controller keeps one of these per workload (tens of thousands), so history i
 forecasters hold two levels, a trend, a 24-bin daily profile with 7 weekday factors, and for each
 forecaster and lead an error scale, a jump rate and size and a conformal correction; the forecasts
 awaiting their outcome are a handful; the behaviour stage holds only the recommendations and scale events
-inside its windows.
+inside its windows (and the changes decided whose write has no outcome yet).
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ class WorkloadState:
     seasonal_weight: float = 0.0  # how much of the profile has been learnt (0..1)
     recommendations: list[list[float]] = field(default_factory=list)  # [at, replicas] in the windows
     events: list[list[float]] = field(default_factory=list)  # [at, change] scale events in the period
+    # [at, change] decided and sent for writing, outcome not yet known: the engine's outcome stage (or the
+    # restart's reading of the intent) turns each into a scale event or drops it (`behavior.settle`).
+    proposed: list[list[float]] = field(default_factory=list)
     idle_since: float | None = None  # demand below the activation threshold since (scale to zero)
     bad_passes: int = 0  # consecutive passes without usable metrics
 

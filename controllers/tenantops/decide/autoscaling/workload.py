@@ -3,9 +3,11 @@
 `decide_workload` is what the controller's `AutoscalingDecider` runs for every workload of a pass and
 what `tenantops simulate` runs at every step of a trace, so the figures of docs/benchmarks.md §1 score
 the decision that production makes: estimate, damping, bounds and budget cap (`recommender`), then the
-freeze and max-step breakers and the workload's bounds (`breakers.guard_scale`). The scale event is
-recorded only for the count that comes out of the guards, as the HPA records only the rescale it made.
-Cross-workload rules (the global replica ceiling) stay in the decider.
+freeze and max-step breakers and the workload's bounds (`breakers.guard_scale`). The change that comes
+out of the guards is only proposed (`behavior.record_scale`): it becomes a scale event when its write's
+outcome settles it (`behavior.settle`), as the HPA records only the rescale it made. The cross-workload
+rule (the global replica ceiling) is the engine's guard stage; what it holds is never written, so never
+settled as an event.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def decide_workload(
     tuning: Tuning, bounds: Bounds, guards: Guards, obs: Observation, problems: Sequence[str],
     state: WorkloadState, now: float,
 ) -> WorkloadDecision:
-    """Replicas for one workload at `now` from its observation and stored state (updated in place).
+    """Replicas for one workload at `now` from its observation and stored state (updated in place; a
+    change is left proposed in it until its outcome is settled).
 
     `obs.current` is the live count; `problems` lists the configured metrics that were missing, stale or
     invalid this pass (they freeze scale-down)."""
