@@ -20,7 +20,7 @@ from tenantops.decide.cost import CostDecider
 from tenantops.engine.reconcile import Reconciler
 from tenantops.engine.root import register_actuators
 from tenantops.engine.runner import Runner
-from tenantops.engine.wiring import post_pass_hooks
+from tenantops.engine.wiring import plan_mail, post_pass_hooks
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
@@ -93,7 +93,8 @@ def test_ten_passes_of_missing_metrics_are_one_mail_one_escalation_one_resolve(
     store = StateStore(settings.state)
     metrics = ControllerMetrics()
     source = SteadySource()
-    reconciler = Reconciler(source, store, [AutoscalingDecider(), CostDecider()], register_actuators(), metrics=metrics)
+    reconciler = Reconciler(source, store, [AutoscalingDecider(), CostDecider()], register_actuators(), metrics=metrics,
+                            mail=plan_mail(settings))
     clock = Clock(START)
     runner = Runner(reconciler, config, catalog=catalog, policies=policies, metrics=metrics, clock=clock)
     runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=False, store=store))
@@ -124,6 +125,46 @@ def test_ten_passes_of_missing_metrics_are_one_mail_one_escalation_one_resolve(
     assert [r[0].split(":")[0] for r in rows] == ["fire", "escalate", "resolve"]
     assert len({yaml.safe_load(r[1])["episode"] for r in rows}) == 1
     store.close()
+
+
+def test_a_pass_stopped_before_its_hooks_neither_loses_nor_repeats_the_alert_mail(
+    escalating_config: tuple[Path, Path], smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    """The pass that fires an episode commits its mail with the episode. A controller stopped right after
+    that pass, before any post-pass hook (here: the pass run on its own, which is what a kill at that
+    point leaves behind), has the mail in the outbox already; the restarted controller mails it once and
+    the episode's later passes mail nothing more. (Before, the mail was queued by a post-pass hook: the
+    episode was recorded as notified and the mail was lost.)"""
+    catalog, policies = escalating_config
+    settings = Settings(smtp_host=smtp_server.host, smtp_port=smtp_server.port, state=str(tmp_path / "state.db"),
+                        mail_from="tenantops@example.com", ops_email=OPS)
+    config = load_config(catalog, policies)
+    source = SteadySource()
+    source.missing = {("alpha", "worker")}
+    clock = Clock(START)
+    with StateStore(settings.state) as store:
+        stopped = Reconciler(source, store, [AutoscalingDecider()], register_actuators(), mail=plan_mail(settings))
+        fired = None
+        while fired is None:  # the passes until the policy's failed passes are reached and the episode fires
+            result = stopped.run_pass(config, clock.now)
+            fired = next((a for a in result.alerts if a.key == "metrics:alpha/worker"), None)
+            clock.now += STEP
+        assert fired.transition == "fire"
+        queued = store.connection.execute("SELECT dedup_key, status FROM outbox WHERE kind = 'alert'").fetchall()
+        assert queued == [(f"alert:{fired.notice_key}", "pending")]
+    assert smtp_server.received == []
+
+    with StateStore(settings.state) as store:  # the restart
+        metrics = ControllerMetrics()
+        reconciler = Reconciler(source, store, [AutoscalingDecider()], register_actuators(), metrics=metrics,
+                                mail=plan_mail(settings))
+        runner = Runner(reconciler, config, catalog=catalog, policies=policies, metrics=metrics, clock=clock)
+        runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=False, store=store))
+        for _ in range(2):  # still missing, not yet escalated: nothing new to say
+            assert runner.tick() is not None
+            clock.now += STEP
+    mails = _metrics_mails(smtp_server)
+    assert [s for s, _ in mails] == ["[tenantops] WARNING alpha: metrics"]
 
 
 def test_a_decider_that_fails_keeps_its_open_alerts(config: Config) -> None:

@@ -17,7 +17,7 @@ from tenantops.engine.deciders import load_decider
 from tenantops.engine.reconcile import Reconciler
 from tenantops.engine.root import register_actuators
 from tenantops.engine.runner import Runner
-from tenantops.engine.wiring import post_pass_hooks
+from tenantops.engine.wiring import plan_mail, post_pass_hooks
 from tenantops.notify.outbox import Outbox, Status
 from tenantops.record.http import Health, HealthServer
 from tenantops.record.metrics import ControllerMetrics
@@ -51,7 +51,8 @@ def _controller(config_files: tuple[Path, Path], settings: Settings, clock: Cloc
     config = load_config(catalog, policies)
     store = StateStore(settings.state, busy_timeout_ms=busy_timeout_ms)
     metrics = ControllerMetrics()
-    reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost")], register_actuators(), metrics=metrics)
+    reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost")], register_actuators(), metrics=metrics,
+                            mail=None if dry_run else plan_mail(settings))
     runner = Runner(reconciler, config, catalog=catalog, policies=policies, dry_run=dry_run, metrics=metrics,
                     clock=clock)
     runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=dry_run, store=store))

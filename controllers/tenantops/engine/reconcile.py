@@ -29,7 +29,7 @@ from tenantops.observe.facts import FactChecker
 from tenantops.observe.replicas import LiveReplicas, ReplicaReader, live_replicas
 from tenantops.observe.source import MetricsSource
 from tenantops.record.metrics import ControllerMetrics
-from tenantops.record.store import StateStore
+from tenantops.record.store import QueuedMessage, StateStore
 from tenantops.structs.findings import Findings
 from tenantops.structs.plan import Alert, Decision, Plan, ScaleAction
 from tenantops.structs.requests import RequestPatch
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from tenantops.act.requests import PatchOutcome
 
 log = logging.getLogger(__name__)
+
+PlanMail = Callable[[Config, Sequence[Alert], datetime], Sequence[QueuedMessage]]
+"""The mail of a pass's alert notifications, committed with its plan (`notify.alerting.plan_mail`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,7 @@ class Reconciler:
         replica_reader: LiveReplicas | ReplicaReader | None = None,
         metrics: ControllerMetrics | None = None,
         inputs: Sequence[InputProvider] = (),
+        mail: PlanMail | None = None,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.source = source
@@ -160,6 +164,8 @@ class Reconciler:
         # The controller's own conditions for the facts decider to alert on (set by the runner).
         self.notices: dict[str, str] = {}
         self.metrics = metrics
+        # The alert mail of each pass, queued in the pass's own record transaction (None: no mail route).
+        self.mail = mail
         self._timer = timer
 
     def run_pass(
@@ -209,10 +215,12 @@ class Reconciler:
         )
         timings["guard"] = self._timer() - mark
 
-        # Record: the plan, the state it implies and one intent per write, in one transaction before any
-        # actuator call. If this commit fails (database unreachable, disk full, no longer the writer) the
-        # pass raises here and acts on nothing. A dry run keeps decider state as it was (it must not change
-        # what the live controller does next) and makes no writes, so it records no intents.
+        # Record: the plan, the state it implies, one intent per write and the alert mail the lifecycle let
+        # through, in one transaction before any actuator call. If this commit fails (database
+        # unreachable, disk full, no longer the writer) the pass raises here and acts on nothing, and the
+        # alert episodes it advanced are not advanced, so their mail comes with the next pass that records.
+        # A dry run keeps decider state as it was (it must not change what the live controller does next)
+        # and makes no writes, so it records no intents and queues no mail.
         mark = self._timer()
         changes: dict[str, dict[str, Any]] = {} if dry_run else {
             name: dict(out.state) for name, out in outputs.items() if out.state}
@@ -221,7 +229,8 @@ class Reconciler:
         pending: dict[str, Any] = {} if dry_run else self.actuators.intents(plan, now)
         if pending:
             changes[intents.STATE] = pending
-        planned = self.store.commit(changes, decisions)
+        messages = self._mail(config, plan.alerts, now) if not dry_run else ()
+        planned = self.store.commit(changes, decisions, messages=messages)
         timings["record"] = self._timer() - mark
 
         # Act: every effect of the plan through the actuator registered for its type, each call fenced.
@@ -363,6 +372,15 @@ class Reconciler:
         legacy = self.store.state(legacy_decider).get(legacy_key)
         return lifecycle.advance(self.store.state(lifecycle.STATE), raised, config, now,
                                  {t.id for t in config.tenants}, legacy if isinstance(legacy, Mapping) else None)
+
+    def _mail(self, config: Config, alerts: Sequence[Alert], now: datetime) -> Sequence[QueuedMessage]:
+        if self.mail is None or not alerts:
+            return ()
+        try:
+            return self.mail(config, alerts, now)
+        except Exception:  # a mail that cannot be composed must not stop the pass acting
+            log.exception("alert mail of %d notification(s) could not be composed; not queued", len(alerts))
+            return ()
 
     def _export(self, result: PassResult, decisions: Sequence[Decision],
                 acted: Sequence[tuple[str, OutcomeStatus]]) -> None:

@@ -5,7 +5,8 @@ one kind of target still scales the other (the unreachable kind's actions become
 logged and audited, instead of the process refusing to start). Each effect type's actuator around them
 is not optional: `engine.root.register_actuators` registers one per type.
 
-After a pass (unless dry-run) the scheduled cost report is queued when its ReportPolicy cron comes due,
+A pass (unless dry-run) commits its alert mail with its plan (`plan_mail`). After it, its alerts go to
+the webhook and Alertmanager, the scheduled cost report is queued when its ReportPolicy cron comes due,
 and the outbox (reports, budget mails, alert mails) is delivered. Each is a separate hook, so one failing
 never stops the others. The pass inputs (usage history, committed spend) are chosen by `engine.root`.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,13 +27,14 @@ from tenantops.engine.deciders import build_deciders
 from tenantops.engine.effects import Actuators
 from tenantops.engine.inputs import InputProvider
 from tenantops.engine.patch_effects import RequestActuator
-from tenantops.engine.reconcile import PassResult, Reconciler
+from tenantops.engine.reconcile import PassResult, PlanMail, Reconciler
+from tenantops.notify.alerting import AFTER_PASS, ROUTES
 from tenantops.notify.worker import Courier
 from tenantops.observe.prometheus import Clock, PrometheusSource, utc_now
 from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.database import database_url
 from tenantops.record.metrics import ControllerMetrics
-from tenantops.record.store import StateStore
+from tenantops.record.store import QueuedMessage, StateStore
 from tenantops.structs.plan import Alert, TargetKind
 
 log = logging.getLogger(__name__)
@@ -117,12 +119,25 @@ def build_reconciler(
         replica_reader=reader,
         metrics=metrics,
         inputs=inputs,
+        mail=None if dry_run else plan_mail(settings),
     )
 
 
-def route_alerts_from_settings(config: Config, settings: Settings, alerts: Sequence[Alert], now: datetime) -> None:
-    """Route alerts as a pass's own. A failed *alert mail* is not mailed again: if the mail route is what
-    broke, mailing about it would queue one more failing mail every pass; it goes to the other routes."""
+def plan_mail(settings: Settings) -> PlanMail:
+    """The alert mail each pass commits with its plan, from the mail settings (sender, ops address)."""
+    from tenantops.notify import alerting
+
+    def compose(config: Config, alerts: Sequence[Alert], now: datetime) -> list[QueuedMessage]:
+        return alerting.plan_mail(config, settings, alerts, now)
+
+    return compose
+
+
+def route_alerts_from_settings(config: Config, settings: Settings, alerts: Sequence[Alert], now: datetime,
+                               routes: Collection[str] = ROUTES) -> None:
+    """Route alerts as a pass's own, to those of their routes among `routes`. A failed *alert mail* is not
+    mailed again: if the mail route is what broke, mailing about it would queue one more failing mail
+    every pass; it goes to the other routes."""
     from tenantops.notify.alerting import router_from_settings
 
     router = router_from_settings(config, settings)
@@ -132,10 +147,10 @@ def route_alerts_from_settings(config: Config, settings: Settings, alerts: Seque
         failed_alert_mail = alert.cause == "mail-delivery-failed" and alert.details.get("kind") == "alert"
         (about_alert_mail if failed_alert_mail else rest).append(alert)
     if rest:
-        router.route(rest, now)
+        router.route(rest, now, routes)
     if about_alert_mail:
         router.email = None
-        router.route(about_alert_mail, now)
+        router.route(about_alert_mail, now, routes)
 
 
 def post_pass_hooks(
@@ -148,7 +163,8 @@ def post_pass_hooks(
     courier: Courier | None = None,
 ) -> list[Callable[[PassResult], None]]:
     """What happens after each pass besides the record: cost gauges on /metrics, and (unless dry-run)
-    the pass's alerts routed to the outbox, webhook and Alertmanager, the cost report queued when its
+    the pass's alerts routed to the webhook and Alertmanager (their mail is in the outbox already, committed
+    with the pass by the reconciler's `plan_mail`), the cost report queued when its
     schedule is due, and the outbox delivered (its figures on /metrics via `OutboxCollector`). The runner
     isolates each hook, so a mail server that is down delays mail (the outbox retries) and never fails a
     pass. `store` is the reconciler's state store: the report reads the cost ledger from it rather than
@@ -175,8 +191,8 @@ def post_pass_hooks(
             metrics.registry.register(collector)
 
         def notify_alerts(result: PassResult) -> None:
-            if result.alerts:
-                route_alerts_from_settings(current_config(), settings, list(result.alerts), result.at)
+            if result.alerts:  # their mail was committed with the pass (`plan_mail`); the calls come now
+                route_alerts_from_settings(current_config(), settings, list(result.alerts), result.at, AFTER_PASS)
 
         def resend_active(result: PassResult) -> None:
             notified = {a.key for a in result.alerts}

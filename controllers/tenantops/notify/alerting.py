@@ -4,18 +4,21 @@ Prometheus Alertmanager.
 The decision core already decided *whether* to notify (deduplicated, escalated; `decide.alerts`); this
 only delivers. One failing route never stops the others, and every outcome is returned for the record.
 Email goes through the outbox so a down mail server delays an alert, never loses it; the outbox's key makes
-a retried pass queue the same alert once.
+a retried pass queue the same alert once. A pass's own alert mail is committed with the pass's plan
+(`plan_mail`, the same transaction as the alert episodes it notifies), so a controller stopped after the
+pass can neither lose it nor, having recorded the episode, send it again; the other routes are calls to
+other servers and run after the pass.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tenantops.config.loader import Config
 from tenantops.config.settings import Settings
@@ -23,7 +26,13 @@ from tenantops.notify.alertmanager import AlertmanagerSender
 from tenantops.notify.webhook import NotifyError, WebhookSender
 from tenantops.structs.plan import Alert
 
+if TYPE_CHECKING:
+    from tenantops.record.store import QueuedMessage
+
 log = logging.getLogger(__name__)
+
+
+ROUTES = ("email", "webhook", "alertmanager")
 
 
 class EmailSink(Protocol):
@@ -84,12 +93,14 @@ class AlertRouter:
                 out += [str(c) for c in tenant.contacts]  # customers hear about their own budget
         return list(dict.fromkeys(out))
 
-    def route(self, alerts: Sequence[Alert], now: datetime) -> list[RouteOutcome]:
+    def route(self, alerts: Sequence[Alert], now: datetime, routes: Collection[str] = ROUTES) -> list[RouteOutcome]:
+        """Each alert to each of its routes that is among `routes` (default: all of them)."""
         outcomes: list[RouteOutcome] = []
-        by_route: dict[str, list[Alert]] = {"email": [], "webhook": [], "alertmanager": []}
+        by_route: dict[str, list[Alert]] = {route: [] for route in ROUTES}
         for alert in alerts:
             for route in self.routes_for(alert):
-                by_route[route].append(alert)
+                if route in routes:
+                    by_route[route].append(alert)
         for alert in by_route["email"]:
             outcomes.append(self._email(alert, now))
         for alert in by_route["webhook"]:
@@ -129,6 +140,34 @@ class AlertRouter:
         queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, recipients), now=now,
                                     tenant=alert.tenant)
         return RouteOutcome(alert.key, "email", True, "queued" if queued else "already queued")
+
+
+class _Collected:
+    """An `EmailSink` that keeps the prepared messages for `StateStore.commit(messages=)` instead of
+    committing each on its own; the store's insert skips a key already queued, as `Outbox.enqueue` does."""
+
+    def __init__(self) -> None:
+        self.messages: list[QueuedMessage] = []
+
+    def enqueue(self, kind: str, dedup_key: str, message: EmailMessage | bytes, *, now: datetime,
+                tenant: str | None = None) -> bool:
+        from tenantops.notify.outbox import prepare
+
+        self.messages.append(prepare(kind, dedup_key, message, now=now, tenant=tenant))
+        return True
+
+
+def plan_mail(config: Config, settings: Settings, alerts: Sequence[Alert], now: datetime) -> list[QueuedMessage]:
+    """The alert mail of a pass's notifications, for the pass to commit with its plan (the email route;
+    webhook and Alertmanager are called after the pass, `route(..., routes=AFTER_PASS)`)."""
+    sink = _Collected()
+    AlertRouter(config, email=sink, mail_from=settings.mail_from, ops_email=settings.ops_email).route(
+        alerts, now, routes=("email",))
+    return sink.messages
+
+
+AFTER_PASS = ("webhook", "alertmanager")
+"""The routes of a pass's alerts that run after the pass: calls to other servers, made once it recorded."""
 
 
 def generator_url(settings: Settings) -> str:
