@@ -7,6 +7,8 @@
   fake AWS credentials are set in the environment for the test.
 - `smtp_server`: a fresh SMTP server per test, stopped afterwards.
 - `kube_api`: a fresh Kubernetes API stand-in per test.
+- `webhook_receiver`: an HTTP server recording every JSON POST; `alertmanager`: Debian's Alertmanager on a
+  free port with temporary storage (its URL), both per test.
 - `postgres_server`: one throwaway PostgreSQL per session (initdb into a temporary directory, a free
   loopback port); `postgres_url` a fresh database in it per test; `state_url` is parametrised over both
   state store backends (a SQLite file, then a PostgreSQL database), so one suite covers both.
@@ -84,6 +86,22 @@ def kube_api() -> Iterator[Any]:
 
     with KubeApiServer() as server:
         yield server
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[Any]:
+    from tenantops_lab.sandbox.alert_receivers import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def alertmanager() -> Iterator[str]:
+    from tenantops_lab.sandbox.alert_receivers import AlertmanagerServer
+
+    with AlertmanagerServer() as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,43 +15,9 @@ from tenantops.notify.alertmanager import AlertmanagerSender
 from tenantops.notify.outbox import Outbox
 from tenantops.notify.webhook import WebhookSender, slack_payload
 from tenantops.structs.plan import Alert, Severity
+from tenantops_lab.sandbox.alert_receivers import WebhookReceiver
 
 NOW = datetime(2026, 11, 23, 8, tzinfo=UTC)
-
-
-class Receiver:
-    """A real HTTP server recording JSON POSTs; answers `status` (a 500 simulates an outage)."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[str, Any]] = []
-        self.status = 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.posts.append((self.path, json.loads(body)))
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def anomaly(tid: str = "acme") -> Alert:
@@ -74,12 +37,13 @@ def test_slack_payload_escapes_markup() -> None:
 
 
 @pytest.mark.integration
-def test_routes_follow_the_policy_and_reach_real_servers(tmp_path: Path, receiver: Receiver,
+def test_routes_follow_the_policy_and_reach_real_servers(tmp_path: Path, webhook_receiver: WebhookReceiver,
                                                           smtp_server: Any) -> None:
     config = make_config(tmp_path, [tenant("acme", tier="pro"), tenant("tiny", tier="free")])
     outbox = Outbox(tmp_path / "state.db")
     router = AlertRouter(config, email=outbox, mail_from="tenantops@ops.example", ops_email="ops@ops.example",
-                         webhook=WebhookSender(receiver.url + "/hook"), alertmanager=AlertmanagerSender(receiver.url))
+                         webhook=WebhookSender(webhook_receiver.url + "/hook"),
+                         alertmanager=AlertmanagerSender(webhook_receiver.url))
     outcomes = router.route([anomaly("acme"), budget(), anomaly("tiny")], NOW)
     # pro tier (standard policy): email, webhook, alertmanager; free tier (quiet policy): email only.
     assert {(o.alert_key, o.route) for o in outcomes if o.ok} == {
@@ -88,9 +52,9 @@ def test_routes_follow_the_policy_and_reach_real_servers(tmp_path: Path, receive
         ("cost:budget:actual:acme:2026-11:100", "webhook"), ("cost:budget:actual:acme:2026-11:100", "alertmanager"),
         ("cost:anomaly:daily:tiny", "email"),
     }
-    hooks = [body for path, body in receiver.posts if path == "/hook"]
+    hooks = [body for path, body in webhook_receiver.posts if path == "/hook"]
     assert len(hooks) == 2 and "acme" in hooks[0]["text"]
-    [batch] = [b for p, b in receiver.posts if p == "/api/v2/alerts"]
+    [batch] = [b for p, b in webhook_receiver.posts if p == "/api/v2/alerts"]
     assert [a["labels"]["key"] for a in batch] == ["cost:anomaly:daily:acme", "cost:budget:actual:acme:2026-11:100"]
     assert batch[0]["labels"]["tenant"] == "acme" and batch[0]["annotations"]["amount_usd"] == "120.50"
     # firing: endsAt ahead of startsAt (re-sent every pass keeps it active; Alertmanager contract)
@@ -115,12 +79,13 @@ def test_routes_follow_the_policy_and_reach_real_servers(tmp_path: Path, receive
 
 
 @pytest.mark.integration
-def test_a_failing_route_does_not_stop_the_others(tmp_path: Path, receiver: Receiver) -> None:
+def test_a_failing_route_does_not_stop_the_others(tmp_path: Path, webhook_receiver: WebhookReceiver) -> None:
     config = make_config(tmp_path, [tenant("acme", tier="pro")])
-    receiver.status = 500
+    webhook_receiver.status = 500
     outbox = Outbox(tmp_path / "state.db")
     router = AlertRouter(config, email=outbox, ops_email="ops@ops.example",
-                         webhook=WebhookSender(receiver.url + "/hook"), alertmanager=AlertmanagerSender(receiver.url))
+                         webhook=WebhookSender(webhook_receiver.url + "/hook"),
+                         alertmanager=AlertmanagerSender(webhook_receiver.url))
     outcomes = {o.route: o for o in router.route([anomaly()], NOW)}
     assert not outcomes["webhook"].ok and "500" in outcomes["webhook"].detail
     assert not outcomes["alertmanager"].ok

@@ -3,59 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from tenantops.notify.alertmanager import AlertmanagerSender
 from tenantops.structs.plan import Alert, Severity
-from tenantops_lab.sandbox.ports import free_port
-
-BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-CONFIG = """
-route:
-  receiver: blackhole
-receivers:
-  - name: blackhole
-"""
-
-
-@pytest.fixture
-def alertmanager(tmp_path: Path) -> Iterator[str]:
-    assert BINARY is not None
-    (tmp_path / "am.yml").write_text(CONFIG, encoding="utf-8")
-    port = free_port()
-    proc = subprocess.Popen(
-        [BINARY, f"--config.file={tmp_path / 'am.yml'}", f"--storage.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:  # noqa: S310
-                    if r.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"alertmanager did not start: {proc.stderr.read()!r}") from None  # type: ignore[union-attr]
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.integration

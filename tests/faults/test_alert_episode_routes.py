@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cost.test_alert_routing import Receiver
-from tests.cost.test_alertmanager_real import alertmanager  # noqa: F401  (the fixture)
 
 from tenantops.config import load_config
 from tenantops.config.settings import Settings
@@ -46,12 +44,12 @@ def _active(url: str) -> list[dict[str, Any]]:
 
 
 def test_twenty_passes_of_missing_metrics_are_one_notice_per_route(prometheus: Any, kube_api: Any, smtp_server: Any,
-                                                                   alertmanager: str,  # noqa: F811
+                                                                   alertmanager: str, webhook_receiver: Any,
                                                                    tmp_path: Path, fault_ledger: FaultLedger) -> None:
     kube_api.add_deployment("tenant-alpha", "api", replicas=2)
     kube_api.add_deployment("tenant-alpha", "worker", replicas=2)
     exporter = LiveExporter("alpha", "api", lambda: kube_api.replicas("tenant-alpha", "api") or 0, 20.0)
-    receiver = Receiver()
+    receiver = webhook_receiver
     seen: list[list[dict[str, Any]]] = []
     try:
         prom = prometheus([exporter.target], scrape_interval="1s")
@@ -76,7 +74,6 @@ def test_twenty_passes_of_missing_metrics_are_one_notice_per_route(prometheus: A
             controller.close(notify_timeout=10.0)
     finally:
         exporter.close()
-        receiver.close()
     mails = [m for m in smtp_server.messages if str(m["Subject"]).startswith("[tenantops]")]
     subjects = [str(m["Subject"]) for m in mails]
     posts = [body for _, body in receiver.posts]
