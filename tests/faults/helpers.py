@@ -84,3 +84,15 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def run_passes(controller: Any, catalog: Path, policies: Path, passes: int, on_pass: list[Any]) -> None:
+    """`tenantops run`'s loop for `passes` passes on the composition root's controller, then its shutdown
+    (outbox delivery given 10 s), as the command does."""
+    from tenantops.config import load_config
+
+    runner = controller.runner(load_config(catalog, policies), on_pass=on_pass)
+    try:
+        runner.run(max_passes=passes)
+    finally:
+        controller.close(notify_timeout=10.0)

@@ -18,12 +18,11 @@ from typing import Any
 
 import pytest
 
-from tenantops.config import load_config
 from tenantops.config.settings import Settings
 from tenantops.engine.root import build_controller
 
 from .conftest import FaultLedger
-from .helpers import set_interval, write_config
+from .helpers import run_passes, set_interval, write_config
 from .live_exporter import LiveExporter
 
 pytestmark = pytest.mark.integration
@@ -67,11 +66,7 @@ def test_twenty_passes_of_missing_metrics_are_one_notice_per_route(prometheus: A
             results.append(result)
             seen.append(_active(alertmanager))
 
-        runner = controller.runner(load_config(catalog, policies), on_pass=[after])
-        try:
-            runner.run(max_passes=PASSES)
-        finally:
-            controller.close(notify_timeout=10.0)
+        run_passes(controller, catalog, policies, PASSES, [after])
     finally:
         exporter.close()
     mails = [m for m in smtp_server.messages if str(m["Subject"]).startswith("[tenantops]")]

@@ -47,7 +47,7 @@ from tenantops.record.store import StateStore
 from tenantops.structs.plan import TargetKind
 
 from .conftest import FaultLedger
-from .helpers import set_interval, write_config
+from .helpers import run_passes, set_interval, write_config
 from .live_exporter import LiveExporter
 from .proxy import FaultProxy
 
@@ -198,11 +198,7 @@ def test_ten_minutes_ahead_in_tenantops_run_scales_and_mails_one_alert(prometheu
             if len(results) == fixed_after:
                 clock.skew = 0.0  # the time service is fixed
 
-        runner = controller.runner(load_config(catalog, policies), on_pass=[after])
-        try:
-            runner.run(max_passes=passes)
-        finally:
-            controller.close(notify_timeout=10.0)
+        run_passes(controller, catalog, policies, passes, [after])
     finally:
         exporter.close()
     mails = smtp_server.messages
