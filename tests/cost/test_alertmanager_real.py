@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from datetime import UTC, datetime
 
 import pytest
 
 from tenantops.notify.alertmanager import AlertmanagerSender
 from tenantops.structs.plan import Alert, Severity
+from tenantops_lab.sandbox.alert_receivers import alertmanager_alerts
 
 
 @pytest.mark.integration
@@ -20,8 +19,7 @@ def test_alertmanager_accepts_and_resolves_cost_alerts(alertmanager: str) -> Non
                   "Acme spend up", "Check acme", 120.5)
     sender = AlertmanagerSender(alertmanager)
     sender.send([alert], now)
-    with urllib.request.urlopen(f"{alertmanager}/api/v2/alerts", timeout=5) as r:  # noqa: S310
-        active = json.loads(r.read())
+    active = alertmanager_alerts(alertmanager)
     assert len(active) == 1
     got = active[0]
     assert got["labels"]["tenant"] == "acme" and got["labels"]["key"] == "cost:anomaly:daily:acme"
@@ -29,8 +27,7 @@ def test_alertmanager_accepts_and_resolves_cost_alerts(alertmanager: str) -> Non
     resolved = Alert(alert.key, "acme", Severity.WARNING, alert.cause, "Resolved: Acme spend up", "none", None,
                      {"resolved": True})
     sender.send([resolved], datetime.now(UTC))
-    with urllib.request.urlopen(f"{alertmanager}/api/v2/alerts?active=true", timeout=5) as r:  # noqa: S310
-        still = [a for a in json.loads(r.read()) if a["status"]["state"] == "active"]
+    still = [a for a in alertmanager_alerts(alertmanager, "active=true") if a["status"]["state"] == "active"]
     assert still == []
 
 
@@ -44,8 +41,7 @@ def test_a_firing_alert_stays_active_past_its_first_ends_at_while_resent_then_re
     from tenantops.notify.alertmanager import alertname
 
     def active() -> list[dict[str, object]]:
-        with urllib.request.urlopen(f"{alertmanager}/api/v2/alerts?active=true", timeout=5) as r:  # noqa: S310
-            return [a for a in json.loads(r.read()) if a["status"]["state"] == "active"]
+        return [a for a in alertmanager_alerts(alertmanager, "active=true") if a["status"]["state"] == "active"]
 
     alert = Alert("metrics-implausible:acme/api", "acme", Severity.WARNING, "metrics-implausible",
                   "acme/api: untrusted readings: cpu nan", "Check the exporter")

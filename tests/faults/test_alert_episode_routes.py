@@ -12,7 +12,6 @@ outbox to a real SMTP server, the webhook to a real HTTP receiver, and the Alert
 from __future__ import annotations
 
 import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 
 from tenantops.config.settings import Settings
 from tenantops.engine.root import build_controller
+from tenantops_lab.sandbox.alert_receivers import alertmanager_alerts
 
 from .conftest import FaultLedger
 from .helpers import run_passes, set_interval, write_config
@@ -36,10 +36,8 @@ TENANT = [{"id": "alpha", "tier": "pro", "isolation": "pool", "region": "us-east
 
 
 def _active(url: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{url}/api/v2/alerts?active=true&silenced=false&inhibited=false",  # noqa: S310
-                                timeout=5) as r:
-        alerts: list[dict[str, Any]] = json.loads(r.read())
-    return [a for a in alerts if a["labels"].get("tenant") == "alpha"]
+    return [a for a in alertmanager_alerts(url, "active=true&silenced=false&inhibited=false")
+            if a["labels"].get("tenant") == "alpha"]
 
 
 def test_twenty_passes_of_missing_metrics_are_one_notice_per_route(prometheus: Any, kube_api: Any, smtp_server: Any,

@@ -65,6 +65,13 @@ class WebhookReceiver:
         self.close()
 
 
+def alertmanager_alerts(url: str, query: str = "") -> list[dict[str, Any]]:
+    """`GET /api/v2/alerts` of the Alertmanager at `url` (with `query`, e.g. `active=true`)."""
+    with urllib.request.urlopen(f"{url}/api/v2/alerts{'?' + query if query else ''}", timeout=5) as r:  # noqa: S310
+        got: list[dict[str, Any]] = json.loads(r.read())
+    return got
+
+
 def alertmanager_binary() -> str | None:
     return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
@@ -104,13 +111,6 @@ class AlertmanagerServer:
                     self.stop()
                     raise RuntimeError(f"alertmanager did not start: {err!r}") from None
                 time.sleep(0.1)
-
-    def alerts(self, query: str = "") -> list[dict[str, Any]]:
-        """`GET /api/v2/alerts` (with `query`, e.g. `active=true`)."""
-        with urllib.request.urlopen(f"{self.url}/api/v2/alerts{'?' + query if query else ''}",  # noqa: S310
-                                    timeout=5) as r:
-            got: list[dict[str, Any]] = json.loads(r.read())
-        return got
 
     def stop(self) -> None:
         if self._proc is not None:
