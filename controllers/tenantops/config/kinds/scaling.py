@@ -92,6 +92,11 @@ class Predictive(Spec):
     # count, and a move lands in the middle of that band (0 = follow the forecast at every pass). Its width
     # follows the workload's own noise: a few replicas where demand is smooth, more where it is bursty.
     band: float = Field(default=1.0, ge=0, le=10)
+    # Churn the workload has shown: a count that changes direction (up, then down, then up) is following noise,
+    # not demand. While that happens more often than this many times an hour, the band widens (up to 3x),
+    # and it narrows again as reversals stop (0 = the band never widens). A count
+    # moving one way, with a ramp or a daily cycle, never widens it.
+    reversals_per_hour: float = Field(default=0.5, ge=0, le=60)
 
 
 class ScaleToZero(Spec):

@@ -23,6 +23,8 @@ DEFAULT_INTERVAL = 60.0
 EPS = 1e-9
 MIN_GROWTH = 1.0 / 0.7  # the least demand growth inferred per saturated pass
 SATURATED = 0.999  # load at this share of the ready replicas' ceiling or more: the metric has stopped there
+MAX_CHURN = 1.1  # the band widens by at most e^1.1 (3x) for churn
+CHURN_STEP = 0.1  # log factor per reversal (and the same share of it, per hour, back down while calm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,7 @@ class Tuning:
     startup_seconds: float
     warmup_samples: int
     band: float
+    reversals_per_hour: float
     up: Limits
     down: Limits
     scale_to_zero: bool
@@ -50,6 +53,7 @@ class Tuning:
             startup_seconds=float(spec.startup_seconds),
             warmup_samples=p.warmup_samples,
             band=p.band,
+            reversals_per_hour=p.reversals_per_hour,
             up=Limits.of(spec.scale_up, UP, spec.tolerance),
             down=Limits.of(spec.scale_down, DOWN, spec.tolerance),
             scale_to_zero=spec.scale_to_zero.enabled,
@@ -90,6 +94,7 @@ class Recommendation:
     state: WorkloadState
     demand: float | None = None  # replica units at capacity, as observed
     estimate: int | None = None  # replicas the estimator asked for before damping
+    interval: float = DEFAULT_INTERVAL  # seconds since the previous decision (what one pass stands for)
 
 
 def demand_of(metrics: Sequence[MetricLoad]) -> float | None:
@@ -169,7 +174,7 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
     if obs.over_budget and tuning.budget_action == "cap" and desired > current:
         rule, reason = "budget-cap", f"{reason}; capped at {current}: tenant is over its budget"
         desired = max(current, floor) if current >= floor else floor
-    return Recommendation(desired, rule, reason, state, demand, estimate)
+    return Recommendation(desired, rule, reason, state, demand, estimate, interval)
 
 
 def _estimate(
@@ -212,7 +217,11 @@ def _estimate(
             wanted = inferred
             reason = (f"{reason}; saturated through {state.saturated_rounds} round(s) of replicas: demand inferred at "
                       f"{inferred} replicas or more")
-    return wanted, "predictive", reason, tuning.band * width
+    band = tuning.band * width
+    if state.churn > 0:
+        band *= math.exp(state.churn)
+        reason = f"{reason}; band widened x{math.exp(state.churn):.2f}: the count has been reversing"
+    return wanted, "predictive", reason, band
 
 
 def _saturated_rounds(rounds: int, saturated: bool, obs: Observation) -> int:
@@ -245,6 +254,27 @@ def _banded(band: float, wanted: int, current: int) -> int:
     if wanted > current or current > wanted + math.floor(band):
         return wanted + math.floor(band / 2.0)
     return current
+
+
+def learn_churn(tuning: Tuning, state: WorkloadState, change: int, interval: float) -> None:
+    """Widen the band while the count keeps reversing, narrow it while it does not (in place).
+
+    A change against the direction of the one before is a reversal: replicas started and then killed (or the
+    other way round) for noise the band was too narrow to hold. Each one raises a log factor on the band by
+    `CHURN_STEP` less the allowance; every pass lowers it by the allowance, `reversals_per_hour` per hour of
+    passes, so it settles where the count reverses at most that often (the adaptive-conformal update of
+    `forecast.calibrate`, applied to churn). Changes one way, however many, never raise it: the steps of a ramp
+    or of a breaker's walk are demand, not noise. Scale-up is never held by the band (see `_banded`), so a wider
+    band costs replicas, never coverage. `change` is the change this pass made, after the guards."""
+    if not tuning.predictive or tuning.reversals_per_hour <= 0:
+        return
+    direction = (change > 0) - (change < 0)
+    reversed_ = direction != 0 and state.direction == -direction
+    if direction:
+        state.direction = direction
+    allowance = min(1.0, tuning.reversals_per_hour * interval / 3600.0)
+    value = state.churn + (CHURN_STEP * (1.0 - allowance) if reversed_ else -CHURN_STEP * allowance)
+    state.churn = min(MAX_CHURN, max(0.0, value))
 
 
 def _scale_to_zero(

@@ -41,6 +41,8 @@ class WorkloadState:
     last_value: float = 0.0  # the newest observation
     saturated: int = 0  # consecutive observations at the ready replicas' capacity
     saturated_rounds: int = 0  # of them, rounds of replicas that were all ready and still at capacity
+    direction: int = 0  # of the newest change of the count: +1 up, -1 down, 0 none yet
+    churn: float = 0.0  # log factor widening the band, from how often the count reversed (recommender.learn_churn)
     calibration: float = 0.0  # log factor on every margin, from how often the replicas were saturated
     # Per forecaster x lead (forecast.margin_units): noise scale (mean absolute error below the jump
     # threshold, in sqrt(level + 1) units), jump rate, mean jump excess and its square, conformal correction.

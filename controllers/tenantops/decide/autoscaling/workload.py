@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from tenantops.config.kinds.scaling import BreakerSpec
 from tenantops.decide import breakers
 from tenantops.decide.autoscaling.behavior import record_scale
-from tenantops.decide.autoscaling.recommender import Bounds, Observation, Recommendation, Tuning, recommend
+from tenantops.decide.autoscaling.recommender import Bounds, Observation, Recommendation, Tuning, learn_churn, recommend
 from tenantops.decide.autoscaling.state import WorkloadState
 
 
@@ -62,4 +62,5 @@ def decide_workload(
     for trip in guarded.trips:
         rule, reason = f"breaker:{trip[0].breaker}", f"{reason}; {trip[0].detail}"
     record_scale(state, now, obs.current, guarded.desired)
+    learn_churn(tuning, state, guarded.desired - obs.current, rec.interval)
     return WorkloadDecision(guarded.desired, rule, reason, rec, guarded.trips)
