@@ -46,3 +46,8 @@ def test_every_policy_query_returns_every_workload(prometheus, traces_dir: Path,
         assert by_metric["cpu_request"][key] == pytest.approx(st.cpu_request * st.desired)
         assert by_metric["cpu_limit"][key] == pytest.approx(BURST * st.cpu_request * st.desired)
     assert sum(by_metric["cpu"].values()) > 0
+    for spec in specs:  # the two demand signals, in replica units at capacity, say the same
+        key = spec.key
+        if spec.requests_per_replica is not None and by_metric["cpu"][key] > 0.05 * spec.cpu_request:
+            assert by_metric["requests"][key] / spec.requests_per_replica == pytest.approx(
+                by_metric["cpu"][key] / spec.cpu_request, rel=0.1), key

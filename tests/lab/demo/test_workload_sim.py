@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -207,3 +209,32 @@ def test_requests_arriving_at_zero_replicas_are_counted_as_rejected() -> None:
     http = {s.labels["code"]: s.value for s in families(sim)["http_requests"] if s.name == "http_requests_total"}
     assert http["200"] == 0
     assert http["503"] == pytest.approx(0.5 * 20 * 2.0)  # demand in cores x requests per core x seconds
+
+
+@given(st.floats(0.01, 8.0), st.sampled_from([0.25, 0.5, 1.0, 2.0]), st.floats(10.0, 200.0))
+def test_refused_requests_read_at_a_replicas_capacity_are_the_cpu_demand_in_replicas(
+        demand: float, cpu: float, capacity: float) -> None:
+    """At zero replicas the 503s are the autoscaler's only signal; read as requests over what one replica
+    serves (the tier's capacity), they say how many replicas' worth of CPU is waiting, as the CPU signal
+    it slept on did."""
+    clock = FakeClock()
+    workload = dataclasses.replace(spec([demand] * 10, lo=0, initial=0, cpu=cpu), requests_per_replica=capacity)
+    sim = WorkloadSimulator([workload], replicas_source=lambda: {("acme", "api"): 0}, clock=clock)
+    sim.begin()
+    clock.now += 2.0
+    sim.tick()
+    http = {s.labels["code"]: s.value for s in families(sim)["http_requests"] if s.name == "http_requests_total"}
+    assert http["503"] / 2.0 / capacity == pytest.approx(demand / cpu)
+
+
+def test_served_requests_follow_the_cpu_served_at_a_replicas_capacity() -> None:
+    clock = FakeClock()
+    workload = dataclasses.replace(spec([3.0] * 10, initial=4, cpu=0.5), requests_per_replica=60.0)
+    sim = WorkloadSimulator([workload], clock=clock)
+    sim.begin()
+    clock.now += 2.0
+    sim.tick()
+    got = families(sim)
+    http = {s.labels["code"]: s.value for s in got["http_requests"] if s.name == "http_requests_total"}
+    cpu = sum(s.value for s in got["container_cpu_usage_seconds"] if s.name.endswith("_total"))
+    assert http["200"] / 60.0 == pytest.approx(cpu / 0.5)  # 3 cores served: 6 replicas' worth either way

@@ -44,7 +44,6 @@ from tenantops.structs.snapshot import Reading, Snapshot, WorkloadKey, WorkloadM
 from tenantops_lab.sandbox.prometheus import Series
 from tenantops_lab.sandbox.workload_sim import (
     BURST,
-    RPS_PER_CORE,
     WorkloadSpec,
     needed_replicas,
     pod_name,
@@ -127,7 +126,7 @@ def workload_series(spec: WorkloadSpec, grid: HistoryGrid, end: float) -> list[S
     counts = [(t, float(r)) for t, r in zip(stamps, replicas.tolist(), strict=True)]
     out.append(Series("kube_deployment_spec_replicas", deployment, counts))
     out.append(Series("kube_deployment_status_replicas_ready", deployment, counts))
-    served = np.cumsum(per_pod * replicas * RPS_PER_CORE * dt)
+    served = np.cumsum(per_pod * replicas * spec.requests_per_core * dt)
     out.append(Series("http_requests_total", {"tenant": spec.tenant, "workload": spec.workload, "code": "200"},
                       [(t, float(v)) for t, v in zip(stamps, served.tolist(), strict=True)]))
     return out

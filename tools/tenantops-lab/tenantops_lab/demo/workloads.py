@@ -2,7 +2,8 @@
 
 Traces come in incomparable units (requests, passengers, CPU percent), so each window is rescaled to a
 peak that needs about 60% of the workload's `max_replicas` at its tier's CPU target: large enough to
-scale up visibly, far enough from both bounds that the bounds do not hide a decision. When the
+scale up visibly, far enough from both bounds that the bounds do not hide a decision. In a small range
+the peak is raised until the window needs more than one replica count (`visible_peak`). When the
 workload's history is planned too, the scale is set by the larger of the live peak and the history's
 95th percentile, so weeks of history stay inside the range as well.
 
@@ -42,6 +43,19 @@ def cpu_target(config: Config, tenant_id: str) -> float:
     return DEFAULT_TARGET
 
 
+def requests_per_replica(config: Config, tenant_id: str) -> float | None:
+    """What one replica serves in requests per second by the tier's `requests` metric (its capacity: what a
+    replica serves before the SLO breaks), or None when the tier scales on no per-replica request rate.
+
+    The simulator serves that many per replica's worth of CPU, so the request rate and the CPU signal give
+    the autoscaler the same demand in replica units; at zero replicas the refused requests are all it sees.
+    """
+    for metric in config.for_tenant(tenant_id).scaling.metrics:
+        if metric.metric == "requests" and metric.type == "per_replica":
+            return float(metric.capacity_or_default())
+    return None
+
+
 def history_before(demand: npt.NDArray[np.float64], offset: int, minutes: int) -> tuple[
         npt.NDArray[np.float64], bool]:
     """The `minutes` of a trace before `offset` (looping from the end when it starts too early) and
@@ -50,6 +64,24 @@ def history_before(demand: npt.NDArray[np.float64], offset: int, minutes: int) -
         return np.zeros(0), False
     index = np.arange(offset - minutes, offset) % len(demand)
     return demand[index].astype(np.float64), minutes > offset
+
+
+def visible_peak(shape: npt.NDArray[np.float64], peak: int, cpu: float, target: float, min_replicas: int,
+                 max_replicas: int) -> int:
+    """The replicas the window's peak is sized to need: `peak`, or more (up to `max_replicas`) while the
+    window would need the same whole number of replicas throughout (`shape` is the window over its peak).
+
+    A small range rounds a swing away: a window whose trough is 65% of its peak, sized to a peak of 2
+    replicas, needs 2 replicas in every minute, so it can show no scaling at all (soylent/api, 0-3
+    replicas). The recording's shape is kept; only its size, which is chosen here anyway, changes.
+    """
+
+    def needs(p: int) -> set[int]:
+        return {needed_replicas(float(d), cpu, target, min_replicas, max_replicas) for d in shape * (p * cpu * target)}
+
+    while peak < max_replicas and len(needs(peak)) < 2:
+        peak += 1
+    return peak
 
 
 def plan_workloads(config: Config, traces: Sequence[Trace], trace_minutes: float,
@@ -74,7 +106,9 @@ def plan_workloads(config: Config, traces: Sequence[Trace], trace_minutes: float
         history = smooth(raw_history)
         reference = max(float(smooth(trace.demand[offset:offset + length]).max(initial=0.0)),
                         float(np.percentile(history, 95)) if len(history) else 0.0)
-        demand = scaled_window(trace.demand, offset, length, peak * cpu * target, reference=reference)
+        shape = scaled_window(trace.demand, offset, length, 1.0, reference=reference)
+        peak = visible_peak(shape, peak, cpu, target, workload.min_replicas, workload.max_replicas)
+        demand = shape * (peak * cpu * target)
         scale = peak * cpu * target / reference if reference > 0 else 0.0
         start = needed_replicas(float(demand[0]), cpu, target, workload.min_replicas, workload.max_replicas)
         specs.append(WorkloadSpec(
@@ -83,5 +117,6 @@ def plan_workloads(config: Config, traces: Sequence[Trace], trace_minutes: float
             max_replicas=workload.max_replicas, target_utilization=target, demand=demand, trace=trace.name,
             offset=offset, initial_replicas=max(start, 1 if workload.min_replicas == 0 else start),
             history=np.clip(history * scale, 0.0, None), history_looped=looped,
+            requests_per_replica=requests_per_replica(config, tenant.id),
         ))
     return specs

@@ -51,7 +51,7 @@ BURST = 2.0
 """Pods burst to a CPU limit of twice their request, then saturate."""
 
 RPS_PER_CORE = 20.0
-"""Requests per second one core of demand serves; keeps the CPU signal the dominant one."""
+"""Requests per second one core of demand serves when a spec does not say what one replica serves."""
 
 
 # -- choosing what each workload replays ------------------------------------------------------------------
@@ -149,10 +149,21 @@ class WorkloadSpec:
     initial_replicas: int = 1
     history: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))  # cores per minute before
     history_looped: bool = False  # the recording was shorter than the history and was looped
+    # Requests per second one replica serves at its full CPU request: the tier's `requests` capacity, so a
+    # replica's worth of CPU demand is a replica's worth of requests and the two signals agree (above all
+    # at zero replicas, where the 503s are the only signal). None: RPS_PER_CORE per core.
+    requests_per_replica: float | None = None
 
     @property
     def key(self) -> Key:
         return (self.tenant, self.workload)
+
+    @property
+    def requests_per_core(self) -> float:
+        """Requests per second per core of demand (served or, with no pod ready, refused)."""
+        if self.requests_per_replica is None or self.cpu_request <= 0:
+            return RPS_PER_CORE
+        return self.requests_per_replica / self.cpu_request
 
     def demand_at(self, trace_minutes: float) -> float:
         """Demand (cores) at a fractional trace minute, linearly interpolated; held at the window's ends."""
@@ -494,11 +505,11 @@ class WorkloadSimulator:
             for pod in state.pods:
                 pod.cpu_seconds += (state.usage_per_pod if pod.ready(now) else 0.02 * spec.cpu_request) * dt
             served = state.usage_per_pod * len(ready)
-            state.requests_total += served * RPS_PER_CORE * dt
+            state.requests_total += served * spec.requests_per_core * dt
             if not ready:
                 # Scaled to zero (or every pod still starting): the ingress answers the arriving requests
                 # with 503 and counts them, which is what lets an autoscaler wake a workload from zero.
-                state.rejected_total += state.demand * RPS_PER_CORE * dt
+                state.rejected_total += state.demand * spec.requests_per_core * dt
             if len(ready) != state.ready:
                 state.ready = len(ready)
                 if self.ready_sink is not None:
