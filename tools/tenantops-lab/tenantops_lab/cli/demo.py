@@ -100,6 +100,8 @@ def print_summary(console: Console, result: DemoResult) -> None:
         h = result.history
         console.print(f"  history: {h.days} days backfilled ({h.samples:,} samples, {h.series:,} series), "
                       f"{h.cost_passes} hourly cost passes {h.start or '-'} to {h.end or '-'}")
+    if result.schedule is not None:
+        console.print(f"  schedule: {result.schedule.describe()}")
     console.print(f"  scaled up:   {', '.join(result.scaled_up) or '-'}")
     console.print(f"  scaled down: {', '.join(result.scaled_down) or '-'}")
     console.print(f"  decision latency in trace time, load change -> actuator call: scale-up p50 {_minutes(up.p50)} "

@@ -35,6 +35,7 @@ from tenantops.sim.trace import list_traces, load_trace
 from tenantops.structs.findings import Findings
 from tenantops_lab.demo.clock import TraceClock, TraceTimeSource, replay_origin
 from tenantops_lab.demo.history import HOUR, HistoryGrid, HistorySource, history_series, seed_cost
+from tenantops_lab.demo.schedule import PassFigures, pass_figures
 from tenantops_lab.demo.stack import DemoStack, StackOptions
 from tenantops_lab.demo.timescale import write_compressed, write_history_config
 from tenantops_lab.demo.view import ActionEvent, DemoLog, DemoView
@@ -144,6 +145,7 @@ class DemoResult:
     trace_start: str | None = None  # trace time of the first live pass
     trace_end: str | None = None
     workloads: list[WorkloadFigures] = field(default_factory=list)
+    schedule: PassFigures | None = None
     history: HistoryFigures | None = None
     report: ReportFigures | None = None
     kubeconfig: str | None = None
@@ -490,6 +492,8 @@ class Demo:
             trace_start=self.trace_times[0].isoformat() if self.trace_times else None,
             trace_end=self.trace_times[-1].isoformat() if self.trace_times else None,
             workloads=figures, history=self.history_figures, report=report, kubeconfig=self.kubeconfig,
+            schedule=pass_figures(self.options.interval_seconds * factor, factor, list(self.log.pass_seconds),
+                                  self.trace_times, actions),
         )
         summary = out / "summary.json"
         summary.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True))
