@@ -2,11 +2,12 @@
 
 The decision leaves the change it asks for proposed; the write's outcome settles it: the replicas written
 become an event of the rate-limit periods, a write that failed, was refused or never sent leaves none. The
-same holds through the decider's `settle` (stored JSON in, stored JSON out), which the engine calls.
+same holds through the decider's `confirm` (stored JSON in, stored JSON out), which the engine calls.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from hypothesis import given
@@ -18,6 +19,8 @@ from tenantops.decide.autoscaling.reactive import MetricLoad
 from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning
 from tenantops.decide.autoscaling.state import WorkloadState
 from tenantops.decide.autoscaling.workload import Guards, decide_workload
+from tenantops.decide.base import KEEP
+from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
 
 from .conftest import spec
 
@@ -72,16 +75,20 @@ def test_a_smaller_write_than_decided_records_what_was_written() -> None:
     assert scale_up_limit(state, 12, NOW + 1, up) == 100  # 900% more than the 10 the period started from
 
 
-def test_the_decider_settles_its_stored_state() -> None:
+def test_the_decider_confirms_its_stored_state_from_the_write_made() -> None:
     decider = AutoscalingDecider()
     state = WorkloadState()
     record_scale(state, NOW, 2, 20)
     at = datetime.fromtimestamp(NOW, UTC)
-    stored = decider.settle(state.to_json(), at, 18)
+    proposed = ScaleAction("alpha", "api", ScaleTarget(TargetKind.KUBERNETES, "api", "tenant-alpha"), 2, 20, "scale",
+                           "", state_key="alpha/api", concern="autoscaling")
+    stored = decider.confirm(proposed, proposed, at, state.to_json())
     assert WorkloadState.from_json(stored).events == [[NOW, 18.0]]
-    dropped = WorkloadState.from_json(decider.settle(state.to_json(), at, 0))
+    from_four = decider.confirm(proposed, replace(proposed, current=4), at, state.to_json())  # the target had 4
+    assert WorkloadState.from_json(from_four).events == [[NOW, 16.0]]
+    dropped = WorkloadState.from_json(decider.confirm(proposed, None, at, state.to_json()))
     assert dropped.events == [] and dropped.proposed == []
-    assert decider.settle(None, at, 18) is None  # a workload no longer stored: nothing to write
+    assert decider.confirm(proposed, proposed, at, None) is KEEP  # a workload no longer stored: nothing to write
 
 
 times = st.lists(st.integers(0, 50), unique=True, max_size=6)

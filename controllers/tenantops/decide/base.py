@@ -9,20 +9,22 @@ which is what lets `simulate` and the tests replay them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 from tenantops.config.loader import Config
 from tenantops.structs.findings import Finding
-from tenantops.structs.plan import Alert, Decision, ScaleAction
+from tenantops.structs.plan import EFFECT_FIELDS, Alert, Decision, Effect, ScaleAction
 from tenantops.structs.requests import RequestPatch
 from tenantops.structs.snapshot import Snapshot
 from tenantops.structs.usage import UsageHistory
 
 JsonValue = Any
 """A value the engine can store as JSON (dicts, lists, str, numbers, bool, None)."""
+
+E = TypeVar("E")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,11 @@ class DeciderOutput:
     # Only the state keys that changed this pass: key -> new JSON value, or None to delete the key.
     state: Mapping[str, JsonValue] = field(default_factory=dict)
 
+    def effects(self, kind: type[E]) -> tuple[E, ...]:
+        """This output's effects of one type (a Plan's effect type, `structs.plan.EFFECT_FIELDS`)."""
+        found: tuple[E, ...] = getattr(self, EFFECT_FIELDS[kind])
+        return found
+
 
 class Decider(Protocol):
     """One concern's decision step. `name` namespaces its state."""
@@ -75,18 +82,49 @@ class Decider(Protocol):
     def decide(self, inp: PassInput, state: Mapping[str, JsonValue]) -> DeciderOutput: ...
 
 
-@runtime_checkable
-class SettlesScale(Protocol):
-    """A decider whose state remembers the scale changes it made (the autoscaler's rate-limit periods).
+class Keep:
+    """The value of `KEEP`: a confirmation rule's answer "store nothing", distinct from every JSON value
+    (None included, which deletes a key)."""
 
-    Its `decide` leaves each change it asks for proposed in the state of the action's `state_key`; the
-    engine commits that state with the plan, acts, and then settles every such action from what became of
-    its write: `change` is the replicas the write moved (applied: desired minus the count it started
-    from), 0 when nothing was written (failed, refused, fenced or skipped, held by the guard stage, lost
-    to another decider, or read back after a restart as not made). `settle` is pure: the stored value in,
-    the value to store out; None in (the key is gone) gives None (nothing to store).
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final = Keep()
+"""A confirmation rule's answer when the outcome changes nothing in the concern's state."""
+
+
+ConfirmRule = Callable[[Effect, Effect | None, datetime, JsonValue], JsonValue]
+"""(effect as proposed, effect as made or None, the pass that decided it, its key's committed value) ->
+the key's value to commit, or `KEEP`: one concern's rule of what an outcome confirms."""
+
+
+def confirm_applied(proposed: Effect, made: Effect | None, at: datetime, state: JsonValue) -> JsonValue:
+    """The confirmation rule of a concern that has none of its own (`Confirms`): a request patch names the
+    state its application implies (`on_applied`), committed once the requests are in effect; nothing else
+    is stored, made or not (a patch not in effect is proposed again next pass)."""
+    if made is not None and isinstance(proposed, RequestPatch):
+        return proposed.on_applied
+    return KEEP
+
+
+@runtime_checkable
+class Confirms(Protocol):
+    """A concern whose state waits on the outcome of its effects in its own way (the autoscaler: the scale
+    change its `decide` left proposed in the rate-limit periods of the action's `state_key`).
+
+    The engine commits a concern's state from an effect's outcome in one place, for every effect type
+    (`engine.settlement`): it commits the state `decide` returned with the plan, acts, and then asks the
+    concern's rule, for each effect that names a `state_key`, what that key becomes. `made` is the effect
+    as it took effect (a scale write from the count it started at, to the count written), None when
+    nothing was (failed, refused, fenced or skipped, held at the current count by the guard stage, lost to
+    another decider, or read back after a restart as not made). `state` is the key's committed value (None
+    when the key is gone). The rule is pure; it answers `KEEP` to store nothing. A concern without this
+    method has `confirm_applied`.
     """
 
     name: str
 
-    def settle(self, state: JsonValue, at: datetime, change: int) -> JsonValue: ...
+    def confirm(self, proposed: Effect, made: Effect | None, at: datetime, state: JsonValue) -> JsonValue: ...

@@ -3,11 +3,12 @@
 The engine knows no effect type by name. Each type a Plan carries (`structs.plan.EFFECT_FIELDS`) has one
 `EffectActuator`, registered at the composition root (`engine.root.register_actuators`), that owns what
 is particular to the type: the intent recorded before the call, whether there is a call to make and how
-long it may take, the call itself, its audit row, the state its outcome implies, and reading an intent
-back after a restart. What holds for every type lives here once: record-then-act (intents come from
-`intents`, committed by the reconciler before `act` runs), the fence asked before each call (the Lease's
-remaining time and the pass's own deadline), an actuator that raises being that effect's failure and
-not the pass's, and a dry run never reporting a write.
+long it may take, the call itself, its audit row, which outcomes put the effect in effect, and reading an
+intent back after a restart (the decider state an outcome confirms is committed from those answers in one
+place for every type, `engine.settlement`). What holds for every type lives here once: record-then-act
+(intents come from `intents`, committed by the reconciler before `act` runs), the fence asked before
+each call (the Lease's remaining time and the pass's own deadline), an actuator that raises being that
+effect's failure and not the pass's, and a dry run never reporting a write.
 
 The registry is complete or refused: a Plan effect type without an actuator, or an actuator for a type
 no Plan carries, raises `UnregisteredEffect` when the controller is built, so an effect can never be
@@ -23,15 +24,12 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from tenantops.act.base import OutcomeStatus
-from tenantops.structs.plan import EFFECT_FIELDS, Decision, Plan
+from tenantops.structs.plan import EFFECT_FIELDS, Decision, Effect, Plan
 
 log = logging.getLogger(__name__)
 
 E_contra = TypeVar("E_contra", contravariant=True)
 Out = TypeVar("Out")
-
-StateChanges = Mapping[str, Mapping[str, Any]]
-"""Decider namespace → key → new JSON value (None deletes), as `StateStore.commit` takes them."""
 
 Fence = Callable[[float], "str | None"]
 """Asked with a call's deadline before the call: a reason means "do not start it"."""
@@ -72,8 +70,9 @@ class EffectActuator(Protocol[E_contra, Out]):
         """The outcome's audit row, or None for one not worth a row (a no-op)."""
         ...
 
-    def settled(self, outcome: Out) -> StateChanges:
-        """The decider state this outcome confirms (committed with the outcomes; never on a dry run)."""
+    def confirmed(self, outcome: Out) -> Effect | None:
+        """The effect as this outcome put it in effect (a scale write: from the count it started at), or
+        None when nothing was made; what the concern's state is settled from (`engine.settlement`)."""
         ...
 
     def label(self, outcome: Out) -> str:
@@ -85,8 +84,9 @@ class EffectActuator(Protocol[E_contra, Out]):
         May raise when the target cannot be read now (the intent is then kept for the next pass)."""
         ...
 
-    def recovered(self, intent: Mapping[str, Any]) -> StateChanges:
-        """The decider state an intent read back as applied confirms."""
+    def recorded(self, intent: Mapping[str, Any]) -> Effect:
+        """The effect an intent records, with the concern and state key it settles (settled from the
+        read-back after a restart: made if the live state is as intended, else not)."""
         ...
 
 
@@ -144,12 +144,13 @@ class Actuators:
 
 @dataclass
 class Acted:
-    """What the act stage did: each effect type's outcomes in plan order, their audit rows, the state
-    the outcomes confirm and the (target label, status) of each for the controller's metrics."""
+    """What the act stage did: each effect type's outcomes in plan order, their audit rows, each effect
+    paired with what of it took effect (None: nothing) and the (target label, status) of each outcome for
+    the controller's metrics."""
 
     outcomes: dict[type[Any], tuple[Any, ...]] = field(default_factory=dict)
     rows: list[Decision] = field(default_factory=list)
-    settled: dict[str, dict[str, Any]] = field(default_factory=dict)
+    confirmed: list[tuple[Effect, Effect | None]] = field(default_factory=list)
     labels: list[tuple[str, OutcomeStatus]] = field(default_factory=list)
 
     def of(self, kind: type[Any]) -> tuple[Any, ...]:
@@ -168,9 +169,7 @@ def act(plan: Plan, actuators: Actuators, *, dry_run: bool, fence: Fence | None,
             if row is not None:
                 acted.rows.append(row)
             acted.labels.append((actuator.label(outcome), outcome.status))
-            if not dry_run:
-                for namespace, values in actuator.settled(outcome).items():
-                    acted.settled.setdefault(namespace, {}).update(values)
+            acted.confirmed.append((effect, None if dry_run else actuator.confirmed(outcome)))
         acted.outcomes[kind] = tuple(outcomes)
     return acted
 

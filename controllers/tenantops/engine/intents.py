@@ -8,15 +8,16 @@ acts, so nothing is ever written that the audit cannot show. A process killed be
 leaves intents without outcome: the next pass (after a restart, the first one) reads each against the
 live state first and audits what it found, so every write the cluster received has an audit row.
 Intents are plain state keys, so any store backend holds them; each effect type's actuator writes its
-own and reads them back (`engine.effects.EffectActuator`). An intent whose write a concern's state holds
-as a proposed change (`settles`: a scale write and the autoscaler's rate-limit periods) is settled there
-either way, made or not (`decide.base.SettlesScale`), so a write that was never made is never a scale event.
+own and reads them back (`engine.effects.EffectActuator`). An intent whose effect names a key of its
+concern's state (a scale write the autoscaler's rate-limit periods hold as proposed, a patch's applied
+state) settles that key from the read-back, made or not, by the same mechanism as an outcome does
+(`engine.settlement`), so a write that was never made is never a scale event.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,28 +25,23 @@ from tenantops.structs.plan import Decision
 
 if TYPE_CHECKING:
     from tenantops.engine.effects import Actuators
+    from tenantops.engine.settlement import Settlement
 
 log = logging.getLogger(__name__)
 
 STATE = "intents"
 """The state namespace of writes decided and not yet known to have been made."""
 
-Settle = Callable[[str, str, datetime, int], Any]
-"""(concern, state key, pass time, replicas written or 0) -> the key's value once the change proposed in
-that pass is settled, or None for nothing to store (the reconciler, through the decider's `SettlesScale`)."""
-
-
 def recover(
     intents: Mapping[str, Any],
     actuators: Actuators,
     tenants: Collection[str],
     now: datetime,
-    settle: Settle | None = None,
+    settlement: Settlement,
 ) -> tuple[dict[str, dict[str, Any]], list[Decision]]:
     """Each intent of these tenants read against the live state by the actuator of its kind: the state
-    changes (intents cleared, the state an intent in effect confirms, each proposed change it `settles`
-    made or dropped) and one audit row each. An intent whose target cannot be read now is kept for the
-    next pass."""
+    changes (intents cleared, and the concern state each one's effect settles, made or not) and one audit
+    row each. An intent whose target cannot be read now is kept for the next pass."""
     changes: dict[str, dict[str, Any]] = {STATE: {}}
     decisions: list[Decision] = []
     for key, intent in intents.items():
@@ -62,16 +58,10 @@ def recover(
         if not found:
             continue
         changes[STATE][key] = None
-        if applied:
-            for namespace, values in actuator.recovered(intent).items():
-                changes.setdefault(namespace, {}).update(values)
-        settles = intent.get("settles")
-        if settle is not None and isinstance(settles, Mapping):
-            concern, state_key = str(settles["concern"]), str(settles["key"])
-            value = settle(concern, state_key, datetime.fromisoformat(str(intent["at"])),
-                           int(settles["change"]) if applied else 0)
-            if value is not None:
-                changes.setdefault(concern, {})[state_key] = value
+        effect = actuator.recorded(intent)
+        settled = settlement.one(effect, effect if applied else None, datetime.fromisoformat(str(intent["at"])))
+        for namespace, values in settled.items():
+            changes.setdefault(namespace, {}).update(values)
         rule = "recovered-applied" if applied else "recovered-not-applied"
         decisions.append(Decision(
             now, str(intent.get("tenant")), str(intent.get("workload")), "act", rule,

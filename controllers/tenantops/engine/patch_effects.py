@@ -2,17 +2,18 @@
 
 A patch carries the state of its concern that applying it implies (`RequestPatch.state_key`,
 `on_applied`): that state is committed only from an outcome saying the requests are in effect (applied,
-or already so), or from an intent read back as in effect after a restart, never from the decision.
+or already so), or from an intent read back as in effect after a restart, never from the decision
+(`engine.settlement`; this actuator says which outcomes are in effect).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tenantops.act.base import OutcomeStatus
-from tenantops.engine.effects import StateChanges
 from tenantops.engine.scale_effects import call_deadline
 from tenantops.structs.plan import Decision
 from tenantops.structs.requests import RequestPatch
@@ -79,11 +80,9 @@ class PatchEffects:
                     "attempts": outcome.attempts},
         )
 
-    def settled(self, outcome: PatchOutcome) -> StateChanges:
-        p = outcome.patch
-        if outcome.status in IN_EFFECT and p.state_key and p.concern:
-            return {p.concern: {p.state_key: p.on_applied}}
-        return {}
+    def confirmed(self, outcome: PatchOutcome) -> RequestPatch | None:
+        """The patch is in effect once applied, or when the requests already were as asked."""
+        return outcome.patch if outcome.status in IN_EFFECT else None
 
     def label(self, outcome: PatchOutcome) -> str:
         return "requests"
@@ -97,7 +96,7 @@ class PatchEffects:
             raise RuntimeError(outcome.detail)
         return True, {c: dict(r) for c, r in outcome.before.items()}, outcome.status is OutcomeStatus.UNCHANGED
 
-    def recovered(self, intent: Mapping[str, Any]) -> StateChanges:
-        if intent.get("state_key") and intent.get("decider"):
-            return {str(intent["decider"]): {str(intent["state_key"]): intent.get("on_applied")}}
-        return {}
+    def recorded(self, intent: Mapping[str, Any]) -> RequestPatch:
+        """The patch an intent records, with the concern's state key it settles and that key's value."""
+        return replace(RequestPatch.from_json(intent["patch"]), state_key=str(intent.get("state_key") or ""),
+                       on_applied=intent.get("on_applied"), concern=str(intent.get("decider") or ""))

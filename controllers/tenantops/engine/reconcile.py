@@ -20,18 +20,19 @@ from tenantops.collector import collector_paused
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.decide import alerts as lifecycle
-from tenantops.decide.base import Decider, DeciderOutput, PassInput, SettlesScale
+from tenantops.decide.base import Decider, DeciderOutput, PassInput
 from tenantops.engine import intents
 from tenantops.engine.ceiling import apply_ceiling, ceiling_alert
 from tenantops.engine.effects import Actuators, act
 from tenantops.engine.inputs import InputProvider, provider_name
+from tenantops.engine.settlement import Settlement
 from tenantops.observe.facts import FactChecker
 from tenantops.observe.replicas import LiveReplicas, ReplicaReader, live_replicas
 from tenantops.observe.source import MetricsSource
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import QueuedMessage, StateStore
 from tenantops.structs.findings import Findings
-from tenantops.structs.plan import Alert, Decision, Plan, ScaleAction
+from tenantops.structs.plan import EFFECT_FIELDS, Alert, Decision, Effect, Plan, ScaleAction
 from tenantops.structs.requests import RequestPatch
 from tenantops.structs.snapshot import Snapshot
 
@@ -168,6 +169,12 @@ class Reconciler:
         self.mail = mail
         self._timer = timer
 
+    @property
+    def settlement(self) -> Settlement:
+        """The one place decider state is committed from an outcome (the act stage's, or an intent's read
+        back after a restart), with these deciders' rules over this store's committed state."""
+        return Settlement(self.deciders, self.store.state)
+
     def run_pass(
         self, config: Config, now: datetime, *, dry_run: bool = False, tenants: Sequence[Tenant] | None = None
     ) -> PassResult:
@@ -238,22 +245,22 @@ class Reconciler:
         acted = act(plan, self.actuators, dry_run=dry_run, fence=self.fence, now=now)
         timings["act"] = self._timer() - mark
 
-        # Record the outcomes: each clears its intent, with the state the outcomes confirm, and every scale
-        # change a decider proposed settled from what became of its write (a scale event only if it was made).
+        # Record the outcomes: each clears its intent, with the decider state they confirm: every effect a
+        # decider proposed that names a key of its state, settled from what became of it (a scale change is a
+        # scale event only if its write was made; a patch's state only once its requests are in effect).
         mark = self._timer()
         after: dict[str, dict[str, Any]] = {intents.STATE: {key: None for key in pending}} if pending else {}
-        for namespace, values in acted.settled.items():
-            after.setdefault(namespace, {}).update(values)
-        settled = {} if dry_run else self._settle(outputs, acted.of(ScaleAction), now)
+        settled = {} if dry_run else self.settlement.of_pass(_proposed(outputs), acted.confirmed, now)
         for namespace, values in settled.items():
             after.setdefault(namespace, {}).update(values)
         recorded = self.store.commit(after, acted.rows)
         decisions.extend(acted.rows)
         timings["record"] += self._timer() - mark
         timings["total"] = self._timer() - started
+        twice = sum(1 for namespace, values in settled.items() for key in values if key in changes.get(namespace, {}))
         written = (planned.keys_written + planned.keys_deleted + recorded.keys_written + recorded.keys_deleted
                    - 2 * len(pending)  # intents are bookkeeping, not decider state
-                   - sum(len(values) for values in settled.values()))  # a settled key is one change, written twice
+                   - twice)  # a key committed with the plan and settled after is one change, written twice
 
         result = PassResult(
             at=now, dry_run=dry_run, tenants=len(selected), workloads=len(snapshot), snapshot=snapshot,
@@ -279,45 +286,13 @@ class Reconciler:
         pending = self.store.state(intents.STATE)
         if not pending:
             return []
-        changes, rows = intents.recover(pending, self.actuators, {t.id for t in tenants}, now, self._settle_one)
+        changes, rows = intents.recover(pending, self.actuators, {t.id for t in tenants}, now, self.settlement)
         if changes or rows:
             self.store.commit(changes, rows)
             for row in rows:
                 log.warning("%s/%s: %s: %s", row.tenant, row.workload, row.rule, row.reason,
                             extra={"event": f"intent.{row.rule}", "tenant": row.tenant, "workload": row.workload})
         return rows
-
-    def _settle(
-        self, outputs: Mapping[str, DeciderOutput], outcomes: Sequence[ActOutcome], now: datetime
-    ) -> dict[str, dict[str, Any]]:
-        """Every scale change the deciders proposed this pass, settled in the state committed with the plan
-        from its write's outcome: the replicas written when applied, 0 when not (failed, refused, fenced or
-        skipped, held at the current count by the ceiling, or lost to another decider for the workload)."""
-        made = {(o.action.tenant, o.action.workload, o.action.concern): o for o in outcomes}
-        changes: dict[str, dict[str, Any]] = {}
-        for decider in self.deciders:
-            out = outputs.get(decider.name)
-            if out is None or not out.scale or not isinstance(decider, SettlesScale):
-                continue
-            for action in out.scale:
-                if not action.state_key or action.state_key not in out.state:
-                    continue
-                outcome = made.get((action.tenant, action.workload, decider.name))
-                change = 0
-                if outcome is not None and outcome.status is OutcomeStatus.APPLIED:
-                    start = outcome.observed if outcome.observed is not None else outcome.action.current
-                    change = outcome.action.desired - start
-                value = decider.settle(out.state[action.state_key], now, change)
-                if value is not None:
-                    changes.setdefault(decider.name, {})[action.state_key] = value
-        return changes
-
-    def _settle_one(self, concern: str, key: str, at: datetime, change: int) -> Any:
-        """A scale change an earlier pass proposed, settled in its decider's stored state (recovery)."""
-        decider = next((d for d in self.deciders if d.name == concern), None)
-        if not isinstance(decider, SettlesScale):
-            return None
-        return decider.settle(self.store.state(concern).get(key), at, change)
 
     def _observe(self, config: Config, now: datetime, tenants: Sequence[Tenant]) -> Snapshot:
         """The metrics source's snapshot, then the facts step: live counts, sane values, holds."""
@@ -426,6 +401,13 @@ def _merge_actions(outputs: Mapping[str, DeciderOutput], now: datetime, decision
 def _patches(outputs: Mapping[str, DeciderOutput]) -> tuple[RequestPatch, ...]:
     """Every decider's request patches, each marked with the concern whose state its outcome settles."""
     return tuple(replace(p, concern=name) for name, out in outputs.items() for p in out.patches)
+
+
+def _proposed(outputs: Mapping[str, DeciderOutput]) -> list[Effect]:
+    """Every effect each decider proposed, of every Plan effect type, marked with the concern that asked
+    (including those the guard stage then left out of the plan)."""
+    return [replace(effect, concern=name) for name, out in outputs.items() for kind in EFFECT_FIELDS
+            for effect in out.effects(kind)]
 
 
 def _replicas_now(snapshot: Snapshot) -> int:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from tenantops.act.base import ActOutcome, Actuator, OutcomeStatus
-from tenantops.engine.effects import StateChanges
 from tenantops.structs.plan import Decision, ScaleAction, ScaleTarget, TargetKind
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,11 @@ def scale_intent(action: ScaleAction, now: datetime) -> tuple[str, dict[str, Any
         intent["settles"] = {"concern": action.concern, "key": action.state_key,
                              "change": action.desired - action.current}
     return f"scale:{t}", intent
+
+
+def _target(raw: Mapping[str, Any]) -> ScaleTarget:
+    """A scale intent's target, as `scale_intent` wrote it."""
+    return ScaleTarget(TargetKind(raw["kind"]), str(raw["name"]), raw.get("namespace"))
 
 
 class ScaleEffects:
@@ -91,20 +96,30 @@ class ScaleEffects:
             inputs={"target": str(a.target), "attempts": outcome.attempts, "decided_from": a.current},
         )
 
-    def settled(self, outcome: ActOutcome) -> StateChanges:
-        return {}
+    def confirmed(self, outcome: ActOutcome) -> ScaleAction | None:
+        """Only a write made moves replicas: an applied outcome, from the count the target had (else the
+        count the decision saw). A no-op, a hold at the current count, a refusal or a failure made none."""
+        if outcome.status is not OutcomeStatus.APPLIED:
+            return None
+        start = outcome.observed if outcome.observed is not None else outcome.action.current
+        return replace(outcome.action, current=start)
 
     def label(self, outcome: ActOutcome) -> str:
         return outcome.action.target.kind.value
 
     def read_back(self, intent: Mapping[str, Any]) -> tuple[bool, Any, bool]:
-        raw = intent["target"]
-        target = ScaleTarget(TargetKind(raw["kind"]), str(raw["name"]), raw.get("namespace"))
+        target = _target(intent["target"])
         client = self.targets.get(target.kind)
         if client is None:
             return False, None, False
         live = client.current(target)
         return True, live, live == intent.get("to")
 
-    def recovered(self, intent: Mapping[str, Any]) -> StateChanges:
-        return {}
+    def recorded(self, intent: Mapping[str, Any]) -> ScaleAction:
+        """The write an intent records; the concern and key it settles are its `settles` (absent from an
+        intent of a change no concern's state holds as proposed)."""
+        settles = intent.get("settles")
+        concern, key = ("", "") if not isinstance(settles, Mapping) else (str(settles["concern"]), str(settles["key"]))
+        return ScaleAction(str(intent["tenant"]), str(intent["workload"]), _target(intent["target"]),
+                           int(intent["from"]), int(intent["to"]), str(intent.get("rule", "")), "",
+                           state_key=key, concern=concern)

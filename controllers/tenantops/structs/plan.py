@@ -48,8 +48,8 @@ class ScaleAction:
 
     `state_key` is the key of the deciding concern's state that holds this change as proposed, and
     `concern` whose state that is (set by the engine from the decider that asked): the engine settles the
-    change there from the write's outcome (`decide.base.SettlesScale`), so the concern's state records a
-    change only once it is known to have been made.
+    change there from the write's outcome (`engine.settlement`, by the concern's `decide.base.Confirms`
+    rule), so the concern's state records a change only once it is known to have been made.
     """
 
     tenant: str
@@ -146,3 +146,7 @@ class Plan:
 EFFECT_FIELDS: dict[type[Any], str] = {ScaleAction: "scale", RequestPatch: "patches"}
 """Each effect type a Plan carries → the field holding it, in the order the act stage applies them.
 A new effect type is a field here and an actuator registered for it at the composition root."""
+
+Effect = ScaleAction | RequestPatch
+"""An effect of a Plan: one of the `EFFECT_FIELDS` types. Each may name a key of its concern's state
+(`state_key`, `concern`) that only its outcome settles (`engine.settlement`)."""

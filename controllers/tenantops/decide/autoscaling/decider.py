@@ -5,7 +5,7 @@ workload's stored state and the single-workload breakers (`workload.decide_workl
 `tenantops simulate` scores); the global replica ceiling across all tenants is the engine's guard stage
 (`engine.ceiling`), applied to the whole plan. Every workload ends in
 a Decision, acted on or not, with its rule and reason; breakers and budgets that bite raise Alerts.
-A change asked for is stored as proposed; the engine settles it from the write's outcome (`settle`).
+A change asked for is stored as proposed; the engine settles it from the write's outcome (`confirm`).
 Month-to-date spend comes with the pass (`PassInput.spend_mtd_usd`: the cost ledger as committed by earlier
 passes), else from the constructor or a `spend_mtd_usd` reading on any of the tenant's workloads.
 """
@@ -25,9 +25,9 @@ from tenantops.decide.autoscaling.reactive import MetricLoad
 from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning
 from tenantops.decide.autoscaling.state import WorkloadState
 from tenantops.decide.autoscaling.workload import Guards, decide_workload
-from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
+from tenantops.decide.base import KEEP, DeciderOutput, JsonValue, PassInput, confirm_applied
 from tenantops.structs.findings import AutoscalingFindings
-from tenantops.structs.plan import Alert, Decision, ScaleAction, ScaleTarget, Severity
+from tenantops.structs.plan import Alert, Decision, Effect, ScaleAction, ScaleTarget, Severity
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
 from tenantops.structs.targets import target_for
 
@@ -144,11 +144,15 @@ class AutoscalingDecider:
         return DeciderOutput(scale=tuple(actions), alerts=tuple(alerts), decisions=tuple(decisions),
                              findings=AutoscalingFindings(len(decisions), len(actions)), state=new_state)
 
-    def settle(self, state: JsonValue, at: datetime, change: int) -> JsonValue:
-        """A workload's stored state once the write decided at `at` has an outcome (`SettlesScale`): the
-        proposed change becomes a scale event of `change` replicas, or is dropped when nothing was written."""
+    def confirm(self, proposed: Effect, made: Effect | None, at: datetime, state: JsonValue) -> JsonValue:
+        """A workload's stored state once the write decided at `at` has an outcome (`decide.base.Confirms`):
+        the proposed change becomes a scale event of the replicas written (from the count the write started
+        at), or is dropped when nothing was written. A workload no longer stored stores nothing."""
+        if not isinstance(proposed, ScaleAction):
+            return confirm_applied(proposed, made, at, state)
         if state is None:
-            return None
+            return KEEP
+        change = made.desired - made.current if isinstance(made, ScaleAction) else 0
         return settle(WorkloadState.from_json(state), at.timestamp(), change).to_json()
 
 
