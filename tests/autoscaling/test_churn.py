@@ -20,6 +20,7 @@ from tenantops.decide.autoscaling.recommender import (
     recommend,
 )
 from tenantops.decide.autoscaling.state import WorkloadState
+from tenantops.decide.autoscaling.workload import Guards, decide_workload
 from tenantops.sim.environment import run
 from tenantops.sim.replay import recommender_policy
 from tenantops.sim.score import score
@@ -112,3 +113,15 @@ def test_a_widened_band_never_holds_a_scale_up() -> None:
             assert rec.desired >= min(rec.estimate, bounds.max_replicas)
         current = rec.desired
     assert current > 36  # the jump was followed at once
+
+
+def test_calm_passes_without_a_usable_metric_lower_the_factor_by_their_own_length() -> None:
+    tuning = Tuning.of(policy(0.5))
+    state = WorkloadState(decided_at=T0, churn=0.5)
+    guards = Guards(max_step_up=20, max_step_down=5)
+    for i in range(1, 4):  # a pass every five minutes, none of them with a reading
+        now = T0 + 300 * i
+        decision = decide_workload(tuning, Bounds(1, 50), guards, Observation(now - 300, 8, 8, ()), ("cpu",),
+                                   state, now)
+        assert decision.desired == 8
+    assert state.churn == pytest.approx(0.5 - 3 * CHURN_STEP * 0.5 * 300 / 3600)

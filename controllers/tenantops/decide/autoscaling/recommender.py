@@ -135,7 +135,8 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
         held = min(bounds.max_replicas, max(floor, current))
         return Recommendation(held, "hold" if held == current else "bounds",
                               "no usable metric this pass; replicas kept as they are"
-                              + ("" if held == current else f", within [{floor}, {bounds.max_replicas}]"), state)
+                              + ("" if held == current else f", within [{floor}, {bounds.max_replicas}]"), state,
+                              interval=interval)
     saturated = saturated_at(obs.metrics, obs.ready)
     state.saturated = state.saturated + 1 if saturated else 0
     state.saturated_rounds = _saturated_rounds(state.saturated_rounds, saturated, obs)
