@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -14,6 +14,7 @@ from tenantops.config import Config, load_config
 from tenantops.config.catalog import CatalogSpec
 from tenantops.config.loader import Config as ConfigType
 from tenantops.observe.prometheus import PlannedQuery, absorb, plan_queries
+from tenantops.observe.usage_history import RangeQuery, absorb_matrix
 from tenantops.structs.snapshot import Quality, Reading, WorkloadMetrics
 from tenantops_lab.bench.catalog import synthetic_catalog
 
@@ -63,6 +64,29 @@ def test_odd_series_are_ignored_not_fatal() -> None:
     ]
     assert absorb(result, _planned(), NOW, readings) == 4
     assert readings[("a", "api")]["cpu"].value == 4.0
+
+
+def test_malformed_timestamps_and_labels_are_ignored_not_fatal() -> None:
+    """A proxy or exporter bug can send any JSON; one bad series is counted and skipped, the rest is read."""
+    readings = {("a", "api"): {}}
+    result = [
+        {"metric": {"tenant": "a", "workload": "api"}, "values": [[stamp, "1"]]}
+        for stamp in ("NaN", "+Inf", 1e20, -1e20, "x", None, [END])
+    ] + [
+        {"metric": {"tenant": ["a"], "workload": "api"}, "values": [[END, "1"]]},  # unhashable label value
+        _series("a", "api", (END, "4")),
+    ]
+    assert absorb(result, _planned(), NOW, readings) == 8
+    assert readings[("a", "api")]["cpu"] == Reading(4.0, Quality.OK, NOW)
+
+
+def test_history_points_with_non_finite_times_are_dropped() -> None:
+    planned = RangeQuery("cpu", "q", timedelta(days=1), 60, frozenset({"a"}))
+    samples: dict[tuple[str, str, str, str], list[tuple[float, float]]] = {}
+    series = {"metric": {"tenant": "a", "workload": "api"},
+              "values": [[END - 60, "0.5"], ["NaN", "0.7"], ["+Inf", "0.9"], [END, "0.6"]]}
+    assert absorb_matrix([series], planned, {("a", "api")}, samples) == 0
+    assert samples[("a", "api", "cpu", "")] == [(END - 60, 0.5), (END, 0.6)]
 
 
 def test_same_text_under_two_names_feeds_each_tenant_its_own_name() -> None:

@@ -232,7 +232,7 @@ def absorb(
 
     A query named as a split (`cpu_{kind=request|limit}`, `config.kinds.metrics`) gives each series the
     reading its label names. Series without `tenant`/`workload` labels (or the split's label), for
-    workloads not in the catalogue, or with a malformed value are ignored (and counted) rather than failing
+    workloads not in the catalogue, or with a malformed value or time are ignored (and counted) rather than failing
     the whole query: one odd exporter must not blind the controller to every other tenant.
     """
     end = int(now.replace(microsecond=0).timestamp())
@@ -244,19 +244,19 @@ def absorb(
     for series in result:
         try:
             labels = series["metric"]
-            key = (labels["tenant"], labels["workload"])
-            stamp, raw = series["values"][-1]
-            value = float(raw)
-        except (KeyError, IndexError, TypeError, ValueError):
+            key = (str(labels["tenant"]), str(labels["workload"]))
+            raw_stamp, raw = series["values"][-1]
+            stamp, value = float(raw_stamp), float(raw)
+            seen = stamps.get(stamp)
+            if seen is None:  # a NaN, infinite or out-of-range time is a malformed series like any other
+                seen = stamps[stamp] = (datetime.fromtimestamp(stamp, UTC), stamp >= end)
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError, OSError):
             ignored += 1
             continue
         found = readings.get(key)
         if found is None:
             ignored += 1
             continue
-        seen = stamps.get(stamp)
-        if seen is None:
-            seen = stamps[stamp] = (datetime.fromtimestamp(float(stamp), UTC), float(stamp) >= end)
         at, fresh = seen
         if fresh:
             # The common case inline (NaN fails `>= 0`); anything unusual gets classified and marked.

@@ -144,7 +144,7 @@ def absorb_matrix(
                 when, value = float(point[0]), float(point[1])
             except (TypeError, ValueError, IndexError):
                 continue
-            if math.isfinite(value) and value >= 0:
+            if math.isfinite(when) and math.isfinite(value) and value >= 0:
                 bucket.append((when, value))
     return ignored
 
