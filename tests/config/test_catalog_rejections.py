@@ -147,3 +147,19 @@ def test_catalogue_must_be_a_mapping(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     found = issues_of(tmp_path / "nope.yaml")
     assert len(found) == 1 and "cannot read" in found[0]
+
+
+@pytest.mark.parametrize("bad_name", ['"Acme\\r\\nBcc: all@example.com"', '"Acme\\nCorp"', '"Acme\\tCorp"',
+                                      '"\\x1b[31mAcme"', '"   "', '"' + "A" * 201 + '"'])
+def test_display_names_are_one_line_of_text(tmp_path: Path, bad_name: str) -> None:
+    """The name goes into mail subjects: a line break there would inject headers (or fail every mail)."""
+    body = VALID_TENANT.replace("    tier: pro\n", f"    name: {bad_name}\n    tier: pro\n")
+    path = write(tmp_path, "tenants:\n" + body)
+    found = issues_of(path)
+    assert len(found) == 1 and found[0].startswith(f"{path}:3: tenants[0].name: ")
+
+
+def test_display_names_may_be_any_one_line_text(tmp_path: Path) -> None:
+    body = VALID_TENANT.replace("    tier: pro\n", "    name: \"Acme & Söhne <GmbH> 'Ω'\"\n    tier: pro\n")
+    config = load_config(write(tmp_path, "tenants:\n" + body), POLICIES)
+    assert config.tenants[0].display_name == "Acme & Söhne <GmbH> 'Ω'"

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, field_validator
 
-from tenantops.config.kinds.common import Label, NonNegative, Quantity, TenantId, parse_quantity
+from tenantops.config.kinds.common import DisplayName, Label, NonNegative, Quantity, TenantId, parse_quantity
 from tenantops.config.registry import Spec
 
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
@@ -69,7 +69,7 @@ class Overrides(Spec):
 
 class Tenant(Spec):
     id: TenantId
-    name: str | None = None
+    name: DisplayName | None = None
     tier: str
     isolation: Literal["pool", "silo"]
     region: Region

@@ -45,6 +45,21 @@ def parse_quantity(value: str) -> float:
         raise ValueError(f"{value!r} is not a Kubernetes quantity") from None
 
 
+def _display_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank (leave it out to show the id)")
+    if len(value) > 200:
+        raise ValueError(f"must be at most 200 characters (got {len(value)})")
+    bad = next((ch for ch in value if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029"), None)
+    if bad is not None:
+        raise ValueError(f"must be one line of text without control characters (found {bad!r})")
+    return value
+
+
+# A display name goes into mail subjects (where a line break is a header injection, and Python's email
+# package refuses the message outright), into one-line logs and into report rows: one line of text.
+DisplayName = Annotated[str, AfterValidator(_display_name)]
+
 # Tenant ids end up inside names with hard limits (namespace `tenant-<id>`, S3 bucket names of 63
 # characters with a prefix and Pulumi's random suffix), so they are held well under the DNS limit of 63.
 TenantId = Annotated[str, AfterValidator(lambda v: _dns_label(v, 40))]
