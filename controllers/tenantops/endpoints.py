@@ -8,9 +8,9 @@ found by walking the chain for the operating-system error at its bottom, without
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
-from urllib.parse import urlsplit, urlunsplit
 
 
 class Unreachable(Exception):
@@ -23,12 +23,32 @@ class Unreachable(Exception):
         super().__init__(f"{setting}={self.url}: {reason}")
 
 
+SECRET_PARAMETERS = ("password", "sslpassword", "passwd", "pwd", "secret", "token", "access_token", "api_key",
+                     "apikey", "x-amz-signature", "x-amz-security-token", "x-amz-credential")
+"""Query parameters whose value is a credential: libpq takes `?password=` as readily as `user:pw@`."""
+
+# userinfo runs to the last `@` before the path (a password may hold an unencoded `@`) and may have no user
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/?#\s@]*(?:@[^/?#\s@]*)*@", re.IGNORECASE)
+_SECRET_PARAMETER = re.compile(r"(?P<key>[?&;](?:" + "|".join(re.escape(k) for k in SECRET_PARAMETERS)
+                               + r")=)[^&;#\s]*", re.IGNORECASE)
+
+
+def hide_secret_parameters(text: str) -> str:
+    """`...?password=pw&sslmode=require` -> `...?password=***&sslmode=require`, anywhere in `text`."""
+    return _SECRET_PARAMETER.sub(r"\g<key>***", text)
+
+
+def redact(text: str) -> str:
+    """`text` with every URL's user:password part removed and its credential parameters masked: the one
+    rule for what a log line, an error or a report may show of a URL."""
+    if "://" not in text:
+        return text
+    return hide_secret_parameters(_USERINFO.sub(r"\g<scheme>", text))
+
+
 def without_credentials(url: str) -> str:
     """`http://user:pw@host/` -> `http://host/`, so a message never carries a password."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return redact(url)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -31,6 +31,15 @@ def test_json_keeps_structured_fields_and_masks_secrets() -> None:
     assert parsed["time"].endswith("+00:00")
 
 
+def test_urls_in_messages_lose_every_form_of_credential() -> None:
+    line = TextFormatter().format(record(
+        "cannot reach %s, %s, %s or %s", "postgresql://ops:hun@ter2@db/state", "postgresql://:hunter2@db/state",
+        "postgresql://ops@db/state?sslmode=require&password=hunter2", "https://hooks.example/x?token=hunter2",
+        dsn="postgresql://db/state?password=hunter2"))
+    assert "hunter2" not in line and "ter2" not in line
+    assert "postgresql://db/state?sslmode=require&password=***" in line
+
+
 def test_text_appends_fields_as_key_value() -> None:
     text = TextFormatter().format(record("skipped", tenant="acme", reason="no-op"))
     assert text.endswith('tenantops.test: skipped tenant="acme" reason="no-op"')

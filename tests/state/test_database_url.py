@@ -40,3 +40,23 @@ def test_plain_path_is_sqlite_and_postgres_uses_psycopg(tmp_path: Path) -> None:
 def test_unsupported_url_names_it_masked() -> None:
     with pytest.raises(ValueError, match=r"mysql://u:\*\*\*@h/d"):
         parse("mysql://u:secret@h/d")
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://ops@db.internal:5432/tenantops?password=hunter2&sslmode=require",  # libpq's parameter form
+    "postgresql://ops:hunter2@db.internal:5432/tenantops?sslpassword=hunter2",
+    "postgresql://ops:hun@ter2@db.internal:5432/tenantops",  # an unencoded `@` in the password
+    "postgresql://:hunter2@db.internal:5432/tenantops",  # a password without a user
+])
+def test_every_form_of_password_is_masked(url: str) -> None:
+    text = masked(url)
+    assert "hunter2" not in text and "ter2" not in text and "db.internal:5432/tenantops" in text
+
+
+def test_a_refused_database_is_named_without_its_parameter_password(tmp_path: Path) -> None:
+    from tests.cli.helpers import tenantops
+
+    env = {"TENANTOPS_DATABASE_URL": "postgresql://ops@127.0.0.1:1/tenantops?password=hunter2"}
+    done = tenantops("audit", env=env, cwd=tmp_path)
+    assert done.returncode == 1 and "127.0.0.1:1/tenantops" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout

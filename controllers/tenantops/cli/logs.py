@@ -3,7 +3,7 @@
 Every module logs with `extra={...}` (tenant, workload, rule, reason, outcome ...); those fields are what a
 log pipeline filters on, so both formats keep them: JSON as keys of the line's object, text as `key=value`
 after the message. Secrets never reach the output: a `SecretStr` prints masked, and a URL's user:password
-part is removed from any string field.
+part and its credential parameters (`?password=`, `endpoints.redact`) are removed from any string field.
 
 `run` logs at INFO by default (a controller that logs nothing at its default level cannot be followed);
 one-shot commands at WARNING, since their result is what they print. urllib3's per-retry warnings repeat
@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import SecretStr
+
+from tenantops.endpoints import redact
 
 LogFormat = Literal["text", "json"]
 FORMATS: tuple[LogFormat, ...] = ("text", "json")
@@ -27,14 +28,13 @@ LEVELS = ("debug", "info", "warning", "error")
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s:]+(?::[^/@\s]*)?@", re.IGNORECASE)
 
 
 def _clean(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return str(value)
     if isinstance(value, str):
-        return _URL_CREDENTIALS.sub(r"\g<scheme>", value)
+        return redact(value)
     if isinstance(value, bool | int | float) or value is None:
         return value
     if isinstance(value, dict):

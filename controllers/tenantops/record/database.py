@@ -11,6 +11,7 @@ URLs carry passwords; every message, log line and exception shows `masked(url)` 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool, QueuePool, StaticPool
 
+from tenantops.endpoints import hide_secret_parameters
 from tenantops.record.errors import SchemaTooNew, StateMissing, StateStoreError, StateUnavailable
 
 __all__ = ["Database", "SchemaTooNew", "StateMissing", "StateStoreError", "StateUnavailable", "database_url",
@@ -69,19 +71,25 @@ def parse(location: str | Path) -> URL:
 
 
 def masked(location: str | Path | URL) -> str:
-    """The URL with its password replaced by ***, for messages and logs."""
+    """The URL with its password (in the user part or a `?password=` parameter) replaced by ***."""
     if isinstance(location, URL):
-        return location.render_as_string(hide_password=True)
+        return hide_secret_parameters(location.render_as_string(hide_password=True))
     text = str(location)
     if "://" not in text:
         return text
-    try:
-        return make_url(text).render_as_string(hide_password=True)
-    except ArgumentError:
-        # Not parseable: hide whatever sits between '://user:' and '@'.
-        head, _, rest = text.partition("://")
-        creds, at, host = rest.rpartition("@")
-        return f"{head}://{creds.split(':', 1)[0]}:***@{host}" if at else text
+    head, _, rest = text.partition("://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if authority.count("@") <= 1:  # SQLAlchemy's parser ends the password at the first `@`
+        try:
+            return hide_secret_parameters(make_url(text).render_as_string(hide_password=True))
+        except ArgumentError:
+            pass
+    # Not parseable, or an unencoded `@` in the password: hide whatever sits between '://user:' and the last
+    # '@' of the authority.
+    creds, at, _ = authority.rpartition("@")
+    if not at:
+        return hide_secret_parameters(text)
+    return hide_secret_parameters(f"{head}://{creds.split(':', 1)[0]}:***@{rest[len(creds) + 1:]}")
 
 
 def sqlite_file(url: URL) -> Path | None:
