@@ -54,3 +54,14 @@ def test_pages_are_followed(moto_server: Any) -> None:
     ])
     actual = CostExplorerSource(moto_server.client("ce")).actual_by_tenant(date(2026, 11, 1), date(2026, 11, 2))
     assert actual == {"acme": 3.0}
+
+
+@pytest.mark.integration
+def test_unusable_amounts_are_skipped_and_credits_kept(moto_server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    period = {"TimePeriod": {"Start": "2026-11-01", "End": "2026-11-02"}, "Estimated": False}
+    groups = [group("tenant$acme", "10"), group("tenant$acme", "NaN"), group("tenant$acme", "Infinity"),
+              group("tenant$acme", "ten dollars"), group("tenant$acme", "-2.5"), group("tenant$globex", "nan")]
+    moto_server.queue_cost_and_usage([{"ResultsByTime": [{**period, "Groups": groups}]}])
+    actual = CostExplorerSource(moto_server.client("ce")).actual_by_tenant(date(2026, 11, 1), date(2026, 11, 2))
+    assert actual == {"acme": 7.5}  # the credit counts; what is not a finite number does not
+    assert sum("unusable" in r.getMessage() for r in caplog.records) == 4

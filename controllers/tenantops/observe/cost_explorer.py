@@ -8,6 +8,7 @@ an allocation has to explain. Pages (`NextPageToken`) are followed.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -61,8 +62,16 @@ class CostExplorerSource:
                     if amount is None:
                         log.warning("Cost Explorer group %s has no %s amount; skipped", keys, self.metric)
                         continue
+                    try:
+                        value = float(amount)
+                    except (TypeError, ValueError):
+                        value = math.nan
+                    if not math.isfinite(value):  # negative is fine (credits, refunds); NaN would poison the sum
+                        log.warning("Cost Explorer group %s has an unusable %s amount %r; skipped",
+                                    keys, self.metric, amount)
+                        continue
                     name = tenant_of(keys[0])
-                    totals[name] = totals.get(name, 0.0) + float(amount)
+                    totals[name] = totals.get(name, 0.0) + value
             token = response.get("NextPageToken")
             if not token:
                 return totals
