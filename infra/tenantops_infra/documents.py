@@ -219,13 +219,22 @@ def key_policy(scope: TenantScope, *, silo: bool) -> Document:
             f"arn:{scope.partition}:iam::{scope.account_id}:role/aws-service-role/"
             "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
         )
-        policy["Statement"].append({
+        policy["Statement"] += [{
             "Sid": "AutoScalingLaunchesEncryptedVolumes",
             "Effect": "Allow",
             "Principal": {"AWS": autoscaling},
-            "Action": [*KMS_USE_ACTIONS, "kms:ReEncrypt*", "kms:CreateGrant"],
+            "Action": [*KMS_USE_ACTIONS, "kms:ReEncrypt*"],
             "Resource": "*",
-        })
+        }, {
+            # A grant lets its grantee use the key; Auto Scaling needs one only to hand the volume it
+            # attaches to EC2, so grants for anything but an AWS resource are refused (AWS's documented form).
+            "Sid": "AutoScalingGrantsForVolumesOnly",
+            "Effect": "Allow",
+            "Principal": {"AWS": autoscaling},
+            "Action": ["kms:CreateGrant"],
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        }]
     return policy
 
 

@@ -76,3 +76,16 @@ def test_documents_are_json_serialisable() -> None:
     for doc in (documents.workload_role_policy(scope), documents.bucket_policy(scope),
                 documents.key_policy(scope, silo=False), documents.budget_topic_policy("arn:t", "1")):
         assert json.loads(json.dumps(doc)) == doc
+
+
+def test_only_auto_scaling_may_create_grants_and_only_for_aws_resources() -> None:
+    """A grant hands the key to its grantee: it must not be creatable for arbitrary principals."""
+    for silo in (True, False):
+        statements = documents.key_policy(_scope("acme"), silo=silo)["Statement"]
+        granting = [s for s in statements if any(a in ("kms:CreateGrant", "kms:*") for a in s["Action"])]
+        if not silo:
+            assert granting == []
+            continue
+        assert len(granting) == 1 and granting[0]["Action"] == ["kms:CreateGrant"]
+        assert granting[0]["Principal"]["AWS"].endswith("/AWSServiceRoleForAutoScaling")
+        assert granting[0]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
