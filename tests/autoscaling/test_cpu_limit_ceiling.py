@@ -9,7 +9,6 @@ replicas went from 10 to 30, and two sat at their maximum of 20 needing 5-6).
 from __future__ import annotations
 
 import math
-import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tenantops.config import Config, ConfigError, load_config
+from tenantops.config import Config, ConfigError
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.autoscaling.reactive import MetricLoad
 from tenantops.decide.autoscaling.recommender import (
@@ -34,7 +33,7 @@ from tenantops.decide.autoscaling.state import WorkloadState
 from tenantops.decide.base import PassInput
 from tenantops.structs.snapshot import Reading, Snapshot, WorkloadMetrics
 
-from .conftest import REPO, spec
+from .conftest import pool_config, spec
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC).timestamp()
 UTILISATION = 1.2  # of the request, on each of 10 ready replicas: 12 requests' worth of CPU
@@ -76,23 +75,6 @@ def test_without_a_limit_the_request_is_the_ceiling_and_demand_is_inferred_beyon
 
 # -- the decider: the limit read with the request, or declared in the catalogue ------------------------
 
-def _config(tmp_path: Path, cpu_limit: str | None) -> Config:
-    limit = f', cpu_limit: "{cpu_limit}"' if cpu_limit else ""
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(textwrap.dedent(f"""\
-        tenants:
-          - id: acme
-            tier: pro
-            isolation: pool
-            region: us-east-1
-            budget_usd_month: 100000
-            contacts: [ops@acme.example]
-            workloads:
-              - {{name: api, min_replicas: 1, max_replicas: 60, cpu_request: 500m{limit}}}
-        """), encoding="utf-8")
-    return load_config(catalog, REPO / "policies")
-
-
 def _decide(config: Config, measured_limit: float | None, passes: int) -> list[Any]:
     """Passes of the decider on a steady 120% of the request, replicas held at 10 (the actuator lags)."""
     decider = AutoscalingDecider()
@@ -123,7 +105,7 @@ def test_the_decider_takes_the_limit_measured_or_declared(tmp_path: Path, declar
                                                           measured: float | None) -> None:
     """A limit of 1 core on a 500m request: measured from kube-state-metrics (which wins over a declared
     one) or declared in the catalogue."""
-    config = _config(tmp_path, declared)
+    config = pool_config(tmp_path, declared)
     target = config.for_tenant("acme").scaling.metrics[0].target
     for decision in _decide(config, measured, 40):
         assert "saturated" not in decision.reason, decision.reason
@@ -132,14 +114,14 @@ def test_the_decider_takes_the_limit_measured_or_declared(tmp_path: Path, declar
 
 
 def test_the_decider_without_any_limit_still_infers_beyond_the_request(tmp_path: Path) -> None:
-    decisions = _decide(_config(tmp_path, None), None, 40)
+    decisions = _decide(pool_config(tmp_path, None), None, 40)
     assert "saturated" in decisions[-1].reason
 
 
 def test_a_cpu_limit_is_a_kubernetes_quantity_not_below_the_request(tmp_path: Path) -> None:
     for bad, message in (("lots", "Kubernetes quantity"), ("250m", "below cpu_request")):
         with pytest.raises(ConfigError) as caught:
-            _config(tmp_path, bad)
+            pool_config(tmp_path, bad)
         (issue,) = caught.value.issues
         text = str(issue)
         assert text.startswith(f"{tmp_path / 'catalog.yaml'}:9: tenants[0].workloads[0].cpu_limit: "), text

@@ -36,7 +36,7 @@ from tenantops.config.kinds.metrics import reading_names
 from tenantops.config.loader import Config
 from tenantops.observe.replicas import READY, REPLICAS, LiveRead, LiveReplicas
 from tenantops.structs.plan import ScaleTarget
-from tenantops.structs.replicas import ReplicaCount
+from tenantops.structs.replicas import REPORTED, ReplicaCount
 from tenantops.structs.snapshot import (
     UNTRUSTED,
     Hold,
@@ -48,7 +48,6 @@ from tenantops.structs.snapshot import (
 )
 from tenantops.structs.targets import target_for
 
-REPORTED = "replicas_reported"
 _RANGE = re.compile(r"\[(\d+)([smhd])\]")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+REPORTED = "replicas_reported"
+"""The reading name the replicas metric's own value moves to when the live count takes `replicas`: the
+count of the scrape that also summed the pods' requests and limits (`decide.autoscaling.decider`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ReplicaCount:

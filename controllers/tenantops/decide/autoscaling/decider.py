@@ -28,6 +28,7 @@ from tenantops.decide.autoscaling.workload import Guards, decide_workload
 from tenantops.decide.base import KEEP, DeciderOutput, JsonValue, PassInput, confirm_applied
 from tenantops.structs.findings import AutoscalingFindings
 from tenantops.structs.plan import Alert, Decision, Effect, ScaleAction, ScaleTarget, Severity
+from tenantops.structs.replicas import REPORTED
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
 from tenantops.structs.targets import target_for
 
@@ -190,11 +191,26 @@ def _loads(
     return loads, problems
 
 
+def _pods_summed(metrics: WorkloadMetrics, current: int) -> int:
+    """How many replicas the measured request and limit sums are over: the replicas metric of the same
+    scrape when the live count has taken its place (`structs.replicas.REPORTED`), else `current`.
+
+    The live count is read from the objects at the pass, the sums from the last scrape. Right after a
+    scale-up the live count is ahead of the scrape, and a sum over 10 pods divided by 20 halved the
+    request, doubled the utilisation read, and asked for twice the replicas at the next pass: at a pass
+    per scrape the count climbed to its maximum in three passes (10 -> 20 -> 40) on a demand of 10.
+    """
+    reported = _usable(metrics.get(REPORTED))
+    return round(reported) if reported is not None and reported >= 1 else current
+
+
 def _request_per_replica(metric: str, workload: Workload, metrics: WorkloadMetrics, current: int) -> float | None:
-    """The request of one replica: measured (sum of requests over replicas) or else from the catalogue."""
+    """The request of one replica: measured (sum of requests over the replicas it sums) or else from the
+    catalogue."""
     total = _usable(metrics.get(f"{metric}_request"))
-    if total is not None and current > 0 and total > 0:
-        return total / current
+    pods = _pods_summed(metrics, current)
+    if total is not None and pods > 0 and total > 0:
+        return total / pods
     declared = {"cpu": workload.cpu_request, "memory": workload.memory_request}.get(metric)
     return parse_quantity(declared) if declared is not None else None
 
@@ -207,9 +223,10 @@ def _limit_over_request(metric: str, workload: Workload, metrics: WorkloadMetric
     at the request (1.0), the only share a pod is guaranteed. Never below 1: a limit summed over fewer
     containers than the request (some without a limit) is no ceiling below the request."""
     total = _usable(metrics.get(f"{metric}_limit"))
+    pods = _pods_summed(metrics, current)
     limit: float | None = None
-    if total is not None and current > 0 and total > 0:
-        limit = total / current
+    if total is not None and pods > 0 and total > 0:
+        limit = total / pods
     else:
         declared = {"cpu": workload.cpu_limit}.get(metric)
         limit = parse_quantity(declared) if declared is not None else None
