@@ -11,6 +11,7 @@ current pass, send and write the report, write the audit log and plots, then sto
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import logging
@@ -59,7 +60,7 @@ class DemoOptions:
     minutes: float = 3.0  # wall-clock length of the replay
     speed: float = 1.0  # trace minutes per wall second
     scrape_seconds: float = 0.5  # a 2-minute rate window of the policy is 2 s: four scrapes
-    interval_seconds: float = 1.0  # wall seconds between passes: a trace minute (see `prepare`)
+    interval_seconds: float | None = None  # wall seconds between passes (None: the ControllerPolicy's, see `prepare`)
     history_days: int = 60  # recorded history backfilled before the replay (0: none)
     dense_days: int = 3  # of which every 2 minutes per pod (what right-sizing reads; older: hourly)
     report_days: int = 30  # the cost report's period (against the same number of days before it)
@@ -92,6 +93,9 @@ class WorkloadFigures:
     replicas_max: int
     history_days: float
     history_looped: bool
+    # [start, length] of each run of under-provisioned minutes, from the live part's start (trace minutes):
+    # set beside the schedule's late passes, a reader tells the machine's misses from the policy's.
+    under_provisioned_runs: list[list[float]] = field(default_factory=list)
 
 
 @dataclass
@@ -206,12 +210,19 @@ class Demo:
     def prepare(self) -> tuple[Config, Path, Path]:
         """Write the demo's copy of the configuration into the output folder and load it (ConfigError: exit 2)."""
         opts = self.options
-        # A pass per trace minute, not the ControllerPolicy's 30 s: tried at 30 trace seconds (a pass per
-        # scrape), several workloads ran up to their maximum and stayed there; not understood yet.
-        interval = opts.interval_seconds
+        interval = self.interval_seconds
         catalog, policies = write_compressed(opts.policies, opts.catalog, opts.output / "config", self.factor,
                                              interval=interval, scrape_seconds=opts.scrape_seconds)
         return load_config(catalog, policies), catalog, policies
+
+    @functools.cached_property
+    def interval_seconds(self) -> float:
+        """Wall seconds between passes: the ControllerPolicy's interval in trace time (its jitter is dropped,
+        so passes stay on the trace's schedule), unless the options set one."""
+        if self.options.interval_seconds is not None:
+            return self.options.interval_seconds
+        policy = load_config(self.options.catalog, self.options.policies).policies.controller
+        return policy.interval_seconds / self.factor
 
     @property
     def factor(self) -> float:
@@ -492,7 +503,7 @@ class Demo:
             trace_start=self.trace_times[0].isoformat() if self.trace_times else None,
             trace_end=self.trace_times[-1].isoformat() if self.trace_times else None,
             workloads=figures, history=self.history_figures, report=report, kubeconfig=self.kubeconfig,
-            schedule=pass_figures(self.options.interval_seconds * factor, factor, list(self.log.pass_seconds),
+            schedule=pass_figures(self.interval_seconds * factor, factor, list(self.log.pass_seconds),
                                   self.trace_times, actions),
         )
         summary = out / "summary.json"
@@ -540,11 +551,19 @@ def workload_figures(config: Config, specs: list[WorkloadSpec], sim: WorkloadSim
         spec = by_key[key]
         live = [p for p in points if p.at >= live_from]
         minutes = under = 0.0
+        runs: list[list[float]] = []
+        short = False
         for before, after in itertools.pairwise(live):
             step = (after.at - before.at) * speed
-            minutes += step
             if before.demand_cores > before.ready * spec.cpu_request + 1e-9:
                 under += step
+                if not short:
+                    runs.append([round(minutes, 1), 0.0])
+                runs[-1][1] = round(runs[-1][1] + step, 1)
+                short = True
+            else:
+                short = False
+            minutes += step
         goal = float(config.for_tenant(spec.tenant).scaling.predictive.target_miss)
         rate = under / minutes if minutes > 0 else 0.0
         mine = [a for a in actions if (a.tenant, a.workload) == key and a.status == OutcomeStatus.APPLIED.value]
@@ -552,7 +571,7 @@ def workload_figures(config: Config, specs: list[WorkloadSpec], sim: WorkloadSim
         out.append(WorkloadFigures(
             spec.tenant, spec.workload, spec.trace, round(minutes, 1), round(under, 1), round(rate, 4), goal,
             rate <= goal, sum(1 for a in mine if a.direction == "up"), sum(1 for a in mine if a.direction == "down"),
-            min(desired), max(desired), round(len(spec.history) / 1440, 1), spec.history_looped))
+            min(desired), max(desired), round(len(spec.history) / 1440, 1), spec.history_looped, runs))
     return out
 
 
