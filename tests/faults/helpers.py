@@ -23,12 +23,18 @@ TENANTS: list[dict[str, Any]] = [
 ]
 
 
+def dump_yaml(data: Any) -> str:
+    """`yaml.safe_dump(data, sort_keys=False)`, through libyaml's emitter where PyYAML has it (the same text,
+    a few times faster: the suite writes catalogues of thousands of tenants)."""
+    return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
+
+
 def write_config(directory: Path, tenants: list[dict[str, Any]] | None = None) -> tuple[Path, Path]:
     """A catalogue of `tenants` (default: alpha and beta, both pooled) and a copy of the policies."""
     policies = directory / "policies"
     shutil.copytree(REPO / "policies", policies)
     catalog = directory / "catalog.yaml"
-    catalog.write_text(yaml.safe_dump({"environment": "test", "tenants": tenants or TENANTS}, sort_keys=False))
+    catalog.write_text(dump_yaml({"environment": "test", "tenants": tenants or TENANTS}))
     return catalog, policies
 
 

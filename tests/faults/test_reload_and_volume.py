@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tenantops.config import load_config
 from tenantops.decide.autoscaling.decider import AutoscalingDecider
@@ -26,7 +25,7 @@ from tenantops.structs.replicas import ReplicaCount
 from tenantops.structs.snapshot import Snapshot
 
 from .conftest import FaultLedger
-from .helpers import TENANTS, write_config
+from .helpers import TENANTS, dump_yaml, write_config
 
 CLASS_RELOAD = "a large reload"
 CLASS_VOLUME = "alert volume under persistent faults"
@@ -63,7 +62,7 @@ def _runner(tmp_path: Path, tenants: list[dict[str, Any]], **options: Any) -> tu
 
 
 def _rewrite(catalog: Path, tenants: list[dict[str, Any]]) -> None:
-    catalog.write_text(yaml.safe_dump({"environment": "test", "tenants": tenants}, sort_keys=False))
+    catalog.write_text(dump_yaml({"environment": "test", "tenants": tenants}))
     later = time.time() + 5
     os.utime(catalog, (later, later))
 

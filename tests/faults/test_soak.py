@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tenantops.act.base import ActOutcome, OutcomeStatus
 from tenantops.config import Config, load_config
@@ -41,7 +40,7 @@ from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetri
 from tenantops_lab.bench.catalog import synthetic_catalog
 
 from .conftest import FaultLedger
-from .helpers import REPO
+from .helpers import REPO, dump_yaml
 
 pytestmark = [pytest.mark.slow]
 
@@ -113,9 +112,7 @@ class FlakyActuator:
 def test_soak_ten_thousand_tenants_with_random_faults(tmp_path: Path, fault_ledger: FaultLedger,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     catalog = tmp_path / "catalog.yaml"
-    # libyaml's emitter where PyYAML has it: the pure-Python one takes half a minute over 10,000 tenants
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    catalog.write_text(yaml.dump(synthetic_catalog(TENANTS), Dumper=dumper, sort_keys=False))
+    catalog.write_text(dump_yaml(synthetic_catalog(TENANTS)))
     config = load_config(catalog, REPO / "policies")
     rng = random.Random(10_000)
     actuators = {TargetKind.KUBERNETES: FlakyActuator(TargetKind.KUBERNETES, rng),
