@@ -34,7 +34,7 @@ def learnt(values: np.ndarray) -> WorkloadState:
 
 
 def widest(state: WorkloadState, k: int) -> float:
-    return forecast.margin_units(state, forecast.best(forecast.margins(state, PARAMS)), k, PARAMS.target_miss)
+    return forecast.margin_units(state, forecast.best(state, forecast.margins(state, PARAMS)), k, PARAMS.target_miss)
 
 
 def test_margins_come_from_the_errors_seen_and_grow_with_the_lead() -> None:

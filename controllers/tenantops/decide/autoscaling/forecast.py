@@ -18,7 +18,8 @@ at the afternoon's size); sudden jumps are the errors above a threshold of that 
 (how often they happen, and the mean and spread of their excess). The margin is the error that noise and
 jumps together exceed only `target_miss` of the time; an adaptive conformal term corrects it from the misses
 it actually had, and another, on every margin, from how often the replicas were saturated.
-The forecaster with the narrowest margin at the provisioning lead decides.
+The forecaster with the narrowest margin at the provisioning lead decides (of margins that tie at the noise
+floor, the one with the smaller observed error).
 Nothing here is tuned to a trace: the knobs are time constants in seconds and the target miss share.
 """
 
@@ -252,9 +253,14 @@ def calibrate(state: WorkloadState, saturated: bool, params: ForecastParams) -> 
     state.calibration = min(MAX_CALIBRATION, max(-MAX_CALIBRATION, value))
 
 
-def best(units: list[float]) -> int:
-    """The forecaster with the narrowest calibrated margin at the provisioning lead."""
-    return min(range(FORECASTERS), key=lambda f: units[f * LEADS + LEADS - 1])
+def best(state: WorkloadState, units: list[float]) -> int:
+    """The forecaster with the narrowest calibrated margin at the provisioning lead; of margins that tie, the
+    one with the smaller observed error. Margins tie where the errors are below the `MIN_NOISE` floor (a
+    smooth series): on a steady ramp "no change" and "fast level" then had the same margin, and the first of
+    them, which lags the ramp by its slope times the lead, decided, so the count ran its ready replicas at
+    the ramp's edge."""
+    far = LEADS - 1
+    return min(range(FORECASTERS), key=lambda f: (units[f * LEADS + far], state.err[f * LEADS + far]))
 
 
 def remember(state: WorkloadState, now: float, interval: float, steps: int, params: ForecastParams,

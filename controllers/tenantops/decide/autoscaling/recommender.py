@@ -199,13 +199,13 @@ def _estimate(
     if state.count < tuning.warmup_samples:
         return reactive, "reactive", (f"HPA rule on {metric}: forecast warming up "
                                       f"({state.count}/{tuning.warmup_samples} samples)"), 0.0
-    which = forecast.best(units)
+    which = forecast.best(state, units)
     covers = forecast.covers(state, anchor, interval, steps, params, which, units)
     # Replicas asked for now serve from `steps` passes on; until then only the ones kept do, so the count
     # must cover the forecast at the end of start-up, and must not drop below what is needed sooner.
     uppers = [value + width for value, width in covers]
-    ahead = math.ceil(uppers[-1] - EPS)
-    sooner = math.ceil(max(uppers[:-1]) - EPS) if steps > 0 else 0
+    ahead = _replicas_for(uppers[-1])
+    sooner = _replicas_for(max(uppers[:-1])) if steps > 0 else 0
     wanted = max(ahead, min(obs.current, sooner))
     value, width = covers[-1]
     reason = (f"{forecast.NAMES[which]} forecast {value:.2f} replicas of demand in {steps * interval:.0f}s "
@@ -223,6 +223,16 @@ def _estimate(
         band *= math.exp(state.churn)
         reason = f"{reason}; band widened x{math.exp(state.churn):.2f}: the count has been reversing"
     return wanted, "predictive", reason, band
+
+
+def _replicas_for(upper: float) -> int:
+    """The fewest replicas that serve `upper` replica units of demand below the `SATURATED` share of their
+    capacity. A count planned at the bare ceiling of the demand ran its replicas where a reading cannot be
+    told from a capped one: a smooth ramp, followed with a margin of a few hundredths of a replica, read as
+    saturated every few hundred passes after a day or two, and had its demand inferred at 1/u (32
+    replicas sent to 45, then walked back down five a pass by the max-step breaker). The share costs a
+    replica only when the cover is within 0.1% below a whole number of them."""
+    return math.ceil(upper / SATURATED - EPS)
 
 
 def _saturated_rounds(rounds: int, saturated: bool, obs: Observation) -> int:
