@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import socket
 import ssl
+from urllib.parse import urlsplit
 
 
 class Unreachable(Exception):
@@ -44,6 +45,14 @@ def redact(text: str) -> str:
     if "://" not in text:
         return text
     return hide_secret_parameters(_USERINFO.sub(r"\g<scheme>", text))
+
+
+def origin(url: str) -> str:
+    """`https://u:pw@hooks.example/services/T/B/token` -> `https://hooks.example`: how a message names an
+    endpoint whose path may itself be the credential (chat webhooks carry their token there)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{host}" if parts.scheme and host else redact(url)
 
 
 def without_credentials(url: str) -> str:

@@ -98,3 +98,18 @@ def test_resolved_alerts_close_in_alertmanager() -> None:
     resolved = Alert("k", "acme", Severity.WARNING, "cost-anomaly-daily", "Resolved: x", "none", None,
                      {"resolved": True})
     assert to_alertmanager(resolved, NOW)["endsAt"] == NOW.isoformat()
+
+
+@pytest.mark.integration
+def test_a_refused_webhook_is_named_without_its_token(tmp_path: Path, webhook_receiver: WebhookReceiver,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A chat webhook's URL path is its credential; failures name the host only."""
+    config = make_config(tmp_path, [tenant("acme", tier="pro")])
+    webhook_receiver.status = 404
+    url = webhook_receiver.url + "/services/T0/B0/s3cr3t-token"
+    router = AlertRouter(config, webhook=WebhookSender(url))
+    [outcome] = [o for o in router.route([anomaly()], NOW) if o.route == "webhook"]
+    assert not outcome.ok and outcome.detail == f"{webhook_receiver.url} answered 404"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert webhook_receiver.url in logged
+    assert "s3cr3t" not in logged + outcome.detail

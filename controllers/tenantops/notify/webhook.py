@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from tenantops.endpoints import origin, redact
 from tenantops.structs.plan import Alert, Severity
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,12 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
 
 
 def post_json(url: str, payload: Any, timeout: float = 5.0) -> int:
-    """POST JSON; returns the status, raises `NotifyError` on transport errors and non-2xx replies."""
+    """POST JSON; returns the status, raises `NotifyError` on transport errors and non-2xx replies.
+
+    Errors name the endpoint by its origin only: a chat webhook's path is its secret token, and these
+    messages go to logs and delivery outcomes."""
     if not url.startswith(("http://", "https://")):
-        raise NotifyError(f"not an http(s) URL: {url!r}")
+        raise NotifyError(f"not an http(s) URL: {redact(url)!r}")
     body = json.dumps(payload).encode("utf-8")
     request = urllib.request.Request(url, data=body, method="POST",  # noqa: S310 (scheme checked above)
                                      headers={"Content-Type": "application/json"})
@@ -57,9 +61,9 @@ def post_json(url: str, payload: Any, timeout: float = 5.0) -> int:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return int(response.status)
     except urllib.error.HTTPError as exc:
-        raise NotifyError(f"{url} answered {exc.code}") from None
+        raise NotifyError(f"{origin(url)} answered {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise NotifyError(f"{url} unreachable: {exc}") from None
+        raise NotifyError(f"{origin(url)} unreachable: {redact(str(exc))}") from None
 
 
 class WebhookSender:
