@@ -122,6 +122,17 @@ def test_a_bad_secret_is_named_but_not_shown(tmp_path: Path) -> None:
     assert "hunter2" not in str(caught.value)
 
 
+def test_a_bad_url_is_shown_without_its_credentials() -> None:
+    env = {"TENANTOPS_PROMETHEUS_URL": "ftp://ops:hunter2@prom.example:9090",
+           "TENANTOPS_WEBHOOK_URL": "hooks.example/services/T0/B0/s3cr3t"}
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, env=env)
+    text = str(caught.value)
+    assert {i.field for i in caught.value.issues} == {"prometheus_url", "webhook_url"}
+    assert "ftp://prom.example:9090" in text  # what was wrong stays visible
+    assert "hunter2" not in text and "s3cr3t" not in text
+
+
 def test_default_paths_are_the_repositorys_from_any_directory(tmp_path: Path) -> None:
     settings = Settings()
     assert Path(settings.catalog) == ROOT / "stacks" / "dev.catalog.yaml"

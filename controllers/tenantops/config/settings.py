@@ -43,6 +43,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 from tenantops.config.errors import ConfigError, ConfigIssue
 from tenantops.config.paths import repository_path
 from tenantops.config.yamlpos import LocatedDocument, load_documents
+from tenantops.endpoints import redact
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,10 @@ OTHER_VARIABLES = frozenset({
     CONFIG_ENV, "TENANTOPS_LOG_FORMAT", "TENANTOPS_LOG_LEVEL", "TENANTOPS_TRACES", "TENANTOPS_FAULT_RESULTS",
     "TENANTOPS_SOAK_PASSES",
 })
+
+NOT_ECHOED = frozenset({"webhook_url"})
+"""Settings whose whole value is a credential though not a `SecretStr` (a chat webhook's path is its token):
+a bad one is named, never shown. Any other value shown in an error goes through `endpoints.redact`."""
 
 Secret = SecretStr
 """The type of every secret setting (kept under this name for the code that builds settings by hand)."""
@@ -247,8 +252,9 @@ def _issues(exc: ValidationError, flags: Mapping[str, Any], env: Mapping[str, st
             close = difflib.get_close_matches(name, SETTING_NAMES, n=1)
             message = "unknown setting" + (f" (did you mean {close[0]}?)" if close else "")
         else:
-            secret = name in Settings.model_fields and "SecretStr" in str(Settings.model_fields[name].annotation)
-            shown = "" if secret or "input" not in error else f" (got {error['input']!r})"
+            secret = name in NOT_ECHOED or (
+                name in Settings.model_fields and "SecretStr" in str(Settings.model_fields[name].annotation))
+            shown = "" if secret or "input" not in error else f" (got {redact(repr(error['input']))})"
             message = f"{error['msg']}{shown}"
         issues.append(ConfigIssue(where, line, name, message))
     return issues
