@@ -122,6 +122,14 @@ def test_a_bad_secret_is_named_but_not_shown(tmp_path: Path) -> None:
     assert "hunter2" not in str(caught.value)
 
 
+def test_printing_settings_shows_no_database_password_or_webhook_token() -> None:
+    settings = resolve_settings({}, env={"TENANTOPS_DATABASE_URL": "postgresql://ops:hunter2@db/state",
+                                         "TENANTOPS_WEBHOOK_URL": "https://hooks.example/services/T0/B0/s3cr3t"})
+    assert settings.database_url == "postgresql://ops:hunter2@db/state"
+    for text in (repr(settings), str(settings), f"{settings}"):
+        assert "hunter2" not in text and "s3cr3t" not in text
+
+
 def test_a_bad_url_is_shown_without_its_credentials() -> None:
     env = {"TENANTOPS_PROMETHEUS_URL": "ftp://ops:hunter2@prom.example:9090",
            "TENANTOPS_WEBHOOK_URL": "hooks.example/services/T0/B0/s3cr3t"}

@@ -7,7 +7,8 @@ A `TENANTOPS_*` variable that is no setting is logged as a warning with the clos
 usually a misspelt one, but scripts and tests set a few variables of their own (`OTHER_VARIABLES`).
 
 Secrets are `SecretStr` (`Secret`), so printing, logging or auditing a `Settings` never shows them; the one
-place that uses a secret calls `.get_secret_value()`.
+place that uses a secret calls `.get_secret_value()`. The two URLs that carry a credential inside an ordinary
+string (`database_url`, `webhook_url`) are left out of the printed form instead.
 
 `Settings(...)` built directly takes only the values given (the demo and tests compose them); the layered
 reading is `resolve_settings`, which the CLI calls once per command.
@@ -100,9 +101,10 @@ class Settings(BaseSettings):
         None, description="Sign requests with AWS SigV4 for Amazon Managed Prometheus in this region.")
     state: str = Field(default_factory=lambda: repository_path("tenantops-state/state.db"),
                        description="SQLite file of decider state, audit log and outbox.")
-    database_url: str | None = Field(
-        None, description="State store database URL (flag --database): unset means the SQLite file at `state`; "
-                          "postgresql://... when replicas share one state (see tenantops.record.database).")
+    database_url: str | None = Field(  # a URL that may hold a password: left out of repr() and str()
+        None, repr=False,
+        description="State store database URL (flag --database): unset means the SQLite file at `state`; "
+                    "postgresql://... when replicas share one state (see tenantops.record.database).")
     aws_endpoint_url: HttpUrl | None = Field(None, description="AWS endpoint override (a local moto server).")
     aws_region: str = Field("us-east-1", description="Default AWS region.")
     kube_url: HttpUrl | None = Field(None, description="Kubernetes API URL (default: in-cluster, then kubeconfig).")
@@ -120,7 +122,7 @@ class Settings(BaseSettings):
     mail_transport: Literal["smtp", "ses"] = Field(
         "smtp", description="How mail is sent: smtp, or ses (Amazon SES in aws_region at aws_endpoint_url).")
     ops_email: str | None = Field(None, description="Operations address copied on every report and alert.")
-    webhook_url: HttpUrl | None = Field(None, description="Webhook that receives alerts.")
+    webhook_url: HttpUrl | None = Field(None, repr=False, description="Webhook that receives alerts.")
     alertmanager_url: HttpUrl | None = Field(None, description="Alertmanager that receives alerts.")
     http_port: Port = Field(8080, description="Port of /metrics, /healthz and /readyz.")
     config_file: str | None = Field(None, description="The YAML file the settings were read from (TENANTOPS_CONFIG).")
