@@ -13,10 +13,14 @@
   loopback port); `postgres_url` a fresh database in it per test; `state_url` is parametrised over both
   state store backends (a SQLite file, then a PostgreSQL database), so one suite covers both.
 - `traces_dir`: the recorded traces (`TENANTOPS_TRACES`, else the repository's `data/traces/`).
+
+On pytest-xdist workers (`scripts/test.sh` runs two) the longest tests are started first, so that none of
+them is left to run alone at the end: see `pytest_collection_modifyitems`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -31,6 +35,26 @@ from tenantops_lab.sandbox.smtp import SmtpServer
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PrometheusFactory = Callable[..., PrometheusServer]
+
+
+def _expected_length(item: pytest.Item) -> tuple[float, int]:
+    """Longest first: a test that raises its own timeout above the suite's takes minutes (the demo, the
+    soak, the kill drill; 0 is no timeout at all), then the others marked `slow`, then the rest."""
+    marker = item.get_closest_marker("timeout")
+    value = None if marker is None else (marker.args[0] if marker.args else marker.kwargs.get("timeout"))
+    timeout = 0.0 if value is None else math.inf if float(value) == 0 else float(value)
+    return (-timeout, 0 if item.get_closest_marker("slow") is not None else 1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker, order the collection longest first (a stable sort: otherwise as collected).
+
+    Workers take the tests in collection order as they become free; a test of minutes collected late (the
+    demo is in tests/lab) would start when the other worker has nothing left to do. Every worker sorts
+    the same collection the same way, as xdist requires. A plain run keeps the collection order.
+    """
+    if hasattr(config, "workerinput"):
+        items.sort(key=_expected_length)
 
 
 @pytest.fixture
