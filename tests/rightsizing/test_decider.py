@@ -11,6 +11,7 @@ import pytest
 from tenantops.config import Config, load_config
 from tenantops.decide.base import DeciderOutput, PassInput
 from tenantops.decide.rightsizing import RightsizingDecider, make_decider
+from tenantops.structs.replicas import REPORTED
 from tenantops.structs.rightsizing_findings import RightsizingFindings, WorkloadRecommendation
 from tenantops.structs.snapshot import Reading, Snapshot, WorkloadMetrics
 from tenantops.structs.usage import OomKill, Series, UsageHistory
@@ -120,6 +121,41 @@ def test_current_requests_come_from_kube_state_metrics_when_present(config: Conf
     media = _row(out, "media")
     assert media.cpu.current == pytest.approx(0.5)  # 1.5 cores over 3 replicas
     assert media.memory.current == pytest.approx(512 * MI)
+
+
+def _scaled_up(tenant: str, scraped: int, live: int, per_pod_cpu: float = 1.0) -> Snapshot:
+    """A snapshot just after a scale-up: the scrape summed `scraped` pods' requests and counted them
+    (`replicas_reported`); the live count taken at the pass is already `live`."""
+    return Snapshot(at=NOW, workloads={(tenant, "api"): WorkloadMetrics(tenant, "api", {
+        "cpu_request": Reading(per_pod_cpu * scraped), "memory_request": Reading(scraped * 1024 * MI),
+        REPORTED: Reading(float(scraped)), "replicas": Reading(float(live))})})
+
+
+@pytest.mark.parametrize(("scraped", "live"), [(10, 20), (10, 10), (10, 5), (1, 4)])
+def test_current_request_is_the_scrape_total_over_the_replicas_of_that_scrape(
+        config: Config, scraped: int, live: int) -> None:
+    # The history's mean is 3 replicas (`_history`) and the live count differs too: neither is what the
+    # scrape summed, so neither may divide its total.
+    out = RightsizingDecider(_history()).decide(PassInput(_scaled_up("media", scraped, live), config, NOW), {})
+    media = _row(out, "media")
+    assert media.cpu.current == pytest.approx(1.0)
+    assert media.memory.current == pytest.approx(1024 * MI)
+    assert media.replicas == 3.0  # the cost is still priced at the history's mean replicas
+
+
+def test_without_the_scrape_count_the_snapshot_count_divides_before_the_history_mean(config: Config) -> None:
+    snap = Snapshot(at=NOW, workloads={("media", "api"): WorkloadMetrics("media", "api", {
+        "cpu_request": Reading(8.0), "replicas": Reading(8.0)})})
+    out = RightsizingDecider(_history()).decide(PassInput(snap, config, NOW), {})
+    assert _row(out, "media").cpu.current == pytest.approx(1.0)
+
+
+def test_a_scale_up_does_not_turn_a_step_down_into_a_raise(config: Config) -> None:
+    # shop (aggressive, apply) uses a fifth of its 1-core request. Right after going from its mean of 2 to
+    # 10 replicas, its request must still read as 1 core, and the capped step go down to 500m from there.
+    out = RightsizingDecider(_history()).decide(PassInput(_scaled_up("shop", 10, 12), config, NOW), {})
+    assert _row(out, "shop").cpu.current == pytest.approx(1.0)
+    assert [p.requests["cpu"] for p in out.patches if p.tenant == "shop"] == ["500m"]
 
 
 def test_apply_mode_patches_pool_workloads_within_the_step_cap(config: Config) -> None:

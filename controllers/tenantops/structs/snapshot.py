@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
+from tenantops.structs.replicas import REPORTED
+
 
 class Quality(StrEnum):
     """Why a reading can or cannot be trusted."""
@@ -70,6 +72,17 @@ class WorkloadMetrics:
 
     def get(self, metric: str) -> Reading:
         return self.readings.get(metric, MISSING)
+
+    def replicas_scraped(self) -> int | None:
+        """How many replicas the scrape's sums over pods (requests, limits) are over: the replicas metric
+        of the same scrape, kept as `structs.replicas.REPORTED` once the live count has taken `replicas`.
+        None when that scrape counted no replica.
+
+        A sum divided by any other count is no per-pod figure: the live count is read at the pass and
+        runs ahead of the scrape right after a scale, and a mean over a history window lags it further.
+        """
+        reported = self.get(REPORTED)
+        return round(reported.value) if reported.ok and reported.value is not None and reported.value >= 1 else None
 
 
 @dataclass(frozen=True, slots=True)

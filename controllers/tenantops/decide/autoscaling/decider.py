@@ -28,7 +28,6 @@ from tenantops.decide.autoscaling.workload import Guards, decide_workload
 from tenantops.decide.base import KEEP, DeciderOutput, JsonValue, PassInput, confirm_applied
 from tenantops.structs.findings import AutoscalingFindings
 from tenantops.structs.plan import Alert, Decision, Effect, ScaleAction, ScaleTarget, Severity
-from tenantops.structs.replicas import REPORTED
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, WorkloadMetrics
 from tenantops.structs.targets import target_for
 
@@ -200,8 +199,8 @@ def _pods_summed(metrics: WorkloadMetrics, current: int) -> int:
     request, doubled the utilisation read, and asked for twice the replicas at the next pass: at a pass
     per scrape the count climbed to its maximum in three passes (10 -> 20 -> 40) on a demand of 10.
     """
-    reported = _usable(metrics.get(REPORTED))
-    return round(reported) if reported is not None and reported >= 1 else current
+    scraped = metrics.replicas_scraped()
+    return scraped if scraped is not None else current
 
 
 def _request_per_replica(metric: str, workload: Workload, metrics: WorkloadMetrics, current: int) -> float | None:

@@ -208,10 +208,19 @@ class RightsizingDecider:
 
     @staticmethod
     def _current(inp: PassInput, tenant: str, workload: Workload, resource: Resource, replicas: float) -> float:
-        """The per-pod request now: kube-state-metrics' total over the replicas, else the catalogue's."""
-        reading = inp.snapshot.reading(tenant, workload.name, _REQUEST_METRIC[resource])
-        if reading.ok and reading.value and replicas > 0:
-            return float(reading.value) / replicas
+        """The per-pod request now: kube-state-metrics' total over the replicas that scrape summed, else
+        the catalogue's.
+
+        The divisor is the replicas metric of the same scrape (`WorkloadMetrics.replicas_scraped`), else
+        the snapshot's count, and `replicas` (the history's mean, for the cost) only when the snapshot has
+        none. A total over 10 pods divided by a week's mean of 3 read a 1-core request as 3.3 cores, and
+        the step cap then moved the request from there, raising it while usage asked for less.
+        """
+        metrics = inp.snapshot.get(tenant, workload.name)
+        reading = metrics.get(_REQUEST_METRIC[resource])
+        pods = metrics.replicas_scraped() or _snapshot_replicas(inp, tenant, workload.name) or replicas
+        if reading.ok and reading.value and pods > 0:
+            return float(reading.value) / pods
         declared = workload.cpu_request if resource == "cpu" else workload.memory_request
         return parse_quantity(declared)
 
