@@ -1,12 +1,17 @@
 """Commands that never talk to a cluster do not import the Kubernetes client (its package `__init__` builds
-the whole API client, which every `tenantops validate` in CI would otherwise pay for)."""
+the whole API client, which every `tenantops validate` in CI would otherwise pay for), and `tenantops --help`
+imports no command module (each brings SQLAlchemy, numpy, Jinja2 or the Prometheus client)."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import click
+import pytest
 from tests.cli.helpers import ROOT, tenantops
+
+from tenantops.cli.main import COMMANDS, SUMMARIES, cli
 
 
 def imported_modules(stderr: str) -> set[str]:
@@ -37,3 +42,25 @@ def test_bad_quantity_is_still_rejected_by_the_kubernetes_parser(tmp_path: Path)
     assert result.returncode == 2
     assert "'128Mx' is not a Kubernetes quantity" in result.stderr
     assert "kubernetes" not in imported_modules(result.stderr)
+
+
+def test_help_lists_the_commands_without_importing_them() -> None:
+    result = tenantops("--help", cwd=ROOT, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0, result.stderr
+    assert all(f"  {name} " in result.stdout for name in COMMANDS)
+    loaded = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.count("|") == 2}
+    assert "tenantops.cli.logs" in loaded  # the trace is real: the group was built
+    assert not loaded & set(COMMANDS.values())
+    assert not {"kubernetes", "sqlalchemy", "numpy", "jinja2", "prometheus_api_client"} & imported_modules(
+        result.stderr)
+
+
+@pytest.mark.parametrize("width", [60, 80, 110])
+def test_help_summaries_are_what_the_commands_themselves_would_show(width: int) -> None:
+    assert set(SUMMARIES) == set(COMMANDS)
+    ctx = click.Context(cli, info_name="tenantops")
+    listed, imported = click.HelpFormatter(width=width), click.HelpFormatter(width=width)
+    cli.format_commands(ctx, listed)
+    click.Group.format_commands(cli, ctx, imported)  # the plain listing: every command module imported
+    assert listed.getvalue() == imported.getvalue()
+    assert "validate" in listed.getvalue()

@@ -38,6 +38,27 @@ COMMANDS: dict[str, str] = {
     "provision": "tenantops.cli.provision",
 }
 
+# The first sentence of each built-in command's help, which is all `tenantops --help` shows of it (click
+# cuts the rest). Listing them from here keeps `--help` from importing every command module and with them
+# SQLAlchemy, numpy, Jinja2 and the Prometheus client; tests/cli/test_import_weight.py checks they match.
+SUMMARIES: dict[str, str] = {
+    "validate": "Validate the tenant catalogue and policy documents; exit 2 listing every issue as "
+                "FILE:LINE: field: message.",
+    "reconcile": "Observe, decide, act and record once for every tenant, then run what `tenantops run` runs "
+                 "after a pass (alerts routed, due reports queued, mail delivered; not in a dry run).",
+    "run": "Run passes every ControllerPolicy interval (plus jitter) until SIGTERM/SIGINT, which finish the "
+           "current pass and exit 0.",
+    "audit": "Print audit entries oldest first: time, subject, kind, rule, old -> new and the reason.",
+    "simulate": "Score a scaling policy on recorded demand against the Kubernetes HPA (violations, cost, "
+                "excess closed).",
+    "rightsize": "Recommend CPU/memory requests and instance types, with the monthly saving; or --backtest FILES.",
+    "cost": "Cost to serve per tenant over --window, month to date, forecast to month end vs budget, open alerts.",
+    "plan": "Forecast capacity and cost by month, growth scenarios, commitments, spot and the unit-cost curve.",
+    "report": "Build the cost report for the last period: print it, write it (--output DIR), or mail it (--send).",
+    "provision": "Preview (default), apply (--up) or destroy (--destroy) a stack with the Pulumi Automation API.",
+}
+LISTING = "tenantops.listing"  # ctx.meta key set while the group's help lists its commands
+
 ENTRY_POINT_GROUP = "tenantops.commands"
 # Commands the lab distribution (tools/tenantops-lab) registers; named here only to say how to get them.
 LAB_COMMANDS = ("bench", "demo", "faults")
@@ -74,11 +95,21 @@ class LazyGroup(click.Group):
         built_in = [name for name, module in COMMANDS.items() if importlib.util.find_spec(module) is not None]
         return sorted([*built_in, *plugin_commands()])
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `--help`, built-in commands described from SUMMARIES instead of imported."""
+        ctx.meta[LISTING] = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            ctx.meta[LISTING] = False
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module_name = COMMANDS.get(cmd_name)
         if module_name is not None:
             if importlib.util.find_spec(module_name) is None:
                 return None
+            if ctx.meta.get(LISTING) and cmd_name in SUMMARIES:
+                return click.Command(cmd_name, help=SUMMARIES[cmd_name])
             command = importlib.import_module(module_name).command
         else:
             entry_point = plugin_commands().get(cmd_name)
