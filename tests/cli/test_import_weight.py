@@ -4,7 +4,10 @@ imports no command module (each brings SQLAlchemy, numpy, Jinja2 or the Promethe
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -64,3 +67,14 @@ def test_help_summaries_are_what_the_commands_themselves_would_show(width: int) 
     click.Group.format_commands(cli, ctx, imported)  # the plain listing: every command module imported
     assert listed.getvalue() == imported.getvalue()
     assert "validate" in listed.getvalue()
+
+
+@pytest.mark.parametrize("name", ["cost", "plan", "report", "simulate", "rightsize", "validate"])
+def test_command_modules_leave_rendering_and_cluster_libraries_to_the_code_that_uses_them(name: str) -> None:
+    probe = (f"import sys, tenantops.cli.{name}; "
+             "print(sorted(m for m in ('kubernetes', 'matplotlib', 'jinja2', 'boto3') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "controllers"), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
-
 from tenantops.decide.capacity.plan import CapacityPlan
 from tenantops.notify.report.model import CapacitySummary
-
-matplotlib.use("Agg")
 
 BLUE = "#2563eb"
 GREY = "#9ca3af"
@@ -53,6 +47,11 @@ def plan_chart(plan: CapacityPlan) -> bytes:
 
 def capacity_chart(summary: CapacitySummary, scenarios: tuple[tuple[str, tuple[float, ...]], ...] = ()) -> bytes:
     """The fleet's monthly forecast with its 80% band (and scenarios), above the cost-to-serve curve."""
+    import matplotlib  # imported when the chart is drawn: `summarise` is used by reports without charts
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    matplotlib.use("Agg")
     fig = Figure(figsize=(6.0, 5.2), dpi=200)
     top, bottom = fig.subplots(2, 1)
     x = list(range(len(summary.months)))

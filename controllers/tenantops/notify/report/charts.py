@@ -10,17 +10,11 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
-
 from tenantops.notify.report.model import BudgetStatus, ReportData
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-
-# Figures are made without pyplot, so no GUI backend is ever touched; Agg is set for anything that asks.
-matplotlib.use("Agg")
+    from matplotlib.figure import Figure
 
 WIDTH_PX = 600
 DPI = 200
@@ -42,6 +36,13 @@ TOP_N = 10
 
 
 def _figure(height_px: int) -> tuple[Figure, Axes]:
+    # matplotlib is imported when a chart is drawn, not with the report modules, which `tenantops cost`,
+    # `report` and the controller import whether or not they draw one.
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    # Figures are made without pyplot, so no GUI backend is ever touched; Agg is set for anything that asks.
+    matplotlib.use("Agg")
     fig = Figure(figsize=(WIDTH_PX / 100, height_px / 100), dpi=DPI)
     ax = fig.add_subplot()
     for side in ("top", "right"):
@@ -79,6 +80,8 @@ def _money_axis(axis: Any) -> None:
     def fmt(value: float, _pos: int | None) -> str:
         low, high = axis.get_view_interval()
         return _usd(value, max(abs(low), abs(high)))
+
+    from matplotlib.ticker import FuncFormatter
 
     axis.set_major_formatter(FuncFormatter(fmt))
 

@@ -12,11 +12,12 @@ import csv
 import io
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from tenantops.notify.report.model import BudgetStatus, ReportData
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 CHART_TITLES = {
     "spend-trend": "Daily cost to serve, this period against the previous one",
@@ -80,6 +81,9 @@ def plural(count: int, noun: str) -> str:
 
 
 def _environment() -> Environment:
+    # Imported here: `tenantops cost` and `plan` use this module's cell and number helpers, not templates.
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=PackageLoader("tenantops.notify.report", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
