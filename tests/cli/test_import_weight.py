@@ -54,6 +54,7 @@ def test_help_lists_the_commands_without_importing_them() -> None:
     loaded = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.count("|") == 2}
     assert "tenantops.cli.logs" in loaded  # the trace is real: the group was built
     assert not loaded & set(COMMANDS.values())
+    assert "tenantops.config.loader" not in loaded  # the catalogue and policy models are not built
     assert not {"kubernetes", "sqlalchemy", "numpy", "jinja2", "prometheus_api_client"} & imported_modules(
         result.stderr)
 

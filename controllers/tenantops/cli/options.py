@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from tenantops.config import Config, load_config
 from tenantops.config.settings import Settings, resolve_settings
+
+if TYPE_CHECKING:
+    from tenantops.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +47,8 @@ def require_state(settings: Settings) -> None:
 
 
 def load(settings: Settings) -> Config:
+    from tenantops.config import load_config  # the models are built by the commands that load, not by --help
+
     return load_config(settings.catalog, settings.policies)
 
 
