@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import importlib
-import importlib.util
 import re
-import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
@@ -40,37 +34,15 @@ def parse_quantity(value: str) -> float:
 
     The API server accepts more than `<digits><suffix>` (`.5`, `1e3`, `1Pi`, `100u`); a Deployment or a
     policy written in any of those forms must be read as the cluster reads it, so the parsing is not
-    re-implemented here.
+    re-implemented here. (`kubernetes.utils.quantity` is pure arithmetic; importing it is the one
+    exception the decision core's import contract makes for the client library.)
     """
+    from kubernetes.utils import parse_quantity as kubernetes_parse_quantity
+
     try:
-        return float(_kubernetes_parse_quantity()(str(value).strip()))
+        return float(kubernetes_parse_quantity(str(value).strip()))  # type: ignore[no-untyped-call]
     except (ValueError, TypeError, ArithmeticError):
         raise ValueError(f"{value!r} is not a Kubernetes quantity") from None
-
-
-@functools.cache
-def _kubernetes_parse_quantity() -> Callable[[str], Any]:
-    """`kubernetes.utils.quantity.parse_quantity`, loaded without importing the `kubernetes` package.
-
-    The parser is pure arithmetic on `decimal`, but `import kubernetes.utils` runs the package's
-    `__init__`, which builds the whole API client, config loaders and dynamic client (about a quarter of a
-    second, more on a loaded machine) - a cost `tenantops validate`, `cost`, `simulate` and every other
-    command that never talks to a cluster would pay just to read "512Mi". So the one module file is loaded
-    on its own; if the package is already imported, or its layout differs, the ordinary import is used.
-    """
-    loaded = sys.modules.get("kubernetes.utils.quantity")
-    spec = None if loaded is not None else importlib.util.find_spec("kubernetes")  # finds, does not import
-    if loaded is None and spec is not None and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations)), "utils", "quantity.py")
-        file_spec = importlib.util.spec_from_file_location("tenantops._kubernetes_quantity", path)
-        if path.is_file() and file_spec is not None and file_spec.loader is not None:
-            module = importlib.util.module_from_spec(file_spec)
-            file_spec.loader.exec_module(module)
-            loaded = module
-    if loaded is None:
-        loaded = importlib.import_module("kubernetes.utils.quantity")
-    parser: Callable[[str], Any] = loaded.parse_quantity
-    return parser
 
 
 def _display_name(value: str) -> str:
