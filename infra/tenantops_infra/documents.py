@@ -6,7 +6,8 @@ and nothing else") can be checked on the documents themselves, in unit tests and
 Every statement is either scoped to ARNs that contain the tenant's own resource prefix (S3, SSM, logs,
 KMS key) or, where the service supports attribute-based access control, to `*` with a condition on the
 resource's `tenant` tag equal to this tenant (ABAC). No statement uses a wildcard that could match the
-prefix of another tenant's name: a bucket ARN ends at the exact bucket name, paths end in `/`.
+prefix of another tenant's name: a bucket ARN ends at the exact bucket name, a parameter path ARN at the
+exact path, and wildcards come only after a `/`.
 """
 
 from __future__ import annotations
@@ -74,9 +75,15 @@ class TenantScope:
         return f"arn:{self.partition}:iam::{self.account_id}:role/{role_name(self.environment, self.tenant_id)}"
 
     @property
+    def parameter_path_arn(self) -> str:
+        """The ARN of the tenant's path itself: what `GetParametersByPath` is authorised against."""
+        path = parameter_path(self.environment, self.tenant_id).rstrip("/")
+        return f"arn:{self.partition}:ssm:{self.region}:{self.account_id}:parameter{path}"
+
+    @property
     def parameters_arn(self) -> str:
-        path = parameter_path(self.environment, self.tenant_id)
-        return f"arn:{self.partition}:ssm:{self.region}:{self.account_id}:parameter{path}*"
+        """Every parameter under the tenant's path (and the path written with its trailing `/`)."""
+        return f"{self.parameter_path_arn}/*"
 
     @property
     def log_group_arn(self) -> str:
@@ -89,6 +96,7 @@ class TenantScope:
             self.bucket_arn,
             f"{self.bucket_arn}/reports/2026/01.csv",
             self.key_arn,
+            self.parameter_path_arn,
             self.parameters_arn.replace("*", "db-password"),
             self.log_group_arn.replace(":*", ":log-stream:api-1"),
             f"arn:{self.partition}:secretsmanager:{self.region}:{self.account_id}:secret:"
@@ -120,7 +128,9 @@ def workload_role_policy(scope: TenantScope) -> Document:
     """The tenant role's inline policy: its own bucket, key, parameters and logs; tagged secrets by ABAC.
 
     S3 statements carry no conditions on purpose: the isolation must hold from the resource ARN alone,
-    which is also what moto's IAM enforcement evaluates.
+    which is also what moto's IAM enforcement evaluates. `GetParametersByPath` is authorised against the
+    requested path rather than the parameters it returns, so the path's own ARN is granted next to
+    `path/*`; it is an exact ARN, because `parameter/.../acme*` would also match `acme-evil`'s path.
     """
     secrets = f"arn:{scope.partition}:secretsmanager:{scope.region}:{scope.account_id}:secret:*"
     return {
@@ -138,7 +148,7 @@ def workload_role_policy(scope: TenantScope) -> Document:
                 "Sid": "OwnParameters",
                 "Effect": "Allow",
                 "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
-                "Resource": [scope.parameters_arn],
+                "Resource": [scope.parameter_path_arn, scope.parameters_arn],
             },
             {
                 "Sid": "OwnLogs",

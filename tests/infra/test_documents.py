@@ -6,6 +6,7 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from tenantops_infra import documents, guards
 
@@ -89,3 +90,34 @@ def test_only_auto_scaling_may_create_grants_and_only_for_aws_resources() -> Non
         assert len(granting) == 1 and granting[0]["Action"] == ["kms:CreateGrant"]
         assert granting[0]["Principal"]["AWS"].endswith("/AWSServiceRoleForAutoScaling")
         assert granting[0]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def _allows(document: documents.Document, action: str, resource: str) -> bool:
+    """Evaluate an identity policy with moto's IAM evaluator (the one its enforcement uses)."""
+    verdict = IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
+    return verdict == PermissionResult.PERMITTED
+
+
+def test_a_tenant_reads_its_own_parameters_by_path_and_no_one_elses() -> None:
+    """`GetParametersByPath` is authorised against the ARN of the requested path, not of the parameters.
+
+    So the role must allow the path ARN itself (`parameter/tenantops/dev/acme`) as well as what lies under
+    it, and that exact ARN must not be widened into a prefix that reaches `acme-evil`.
+    """
+    own, other = _scope("acme"), _scope("acme-evil")
+    policy = documents.workload_role_policy(own)
+    arn = "arn:aws:ssm:us-east-1:123456789012:parameter/tenantops/dev/"
+    for path in ("acme", "acme/", "acme/db"):
+        assert _allows(policy, "ssm:GetParametersByPath", arn + path), path
+    assert _allows(policy, "ssm:GetParameter", arn + "acme/db-password")
+    assert _allows(policy, "ssm:GetParameters", arn + "acme/db/password")
+    for foreign in ("acme-evil", "acme-evil/", "acme-evil/db-password", "acmeevil", "acme-evil/acme/x"):
+        for action in ("ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"):
+            assert not _allows(policy, action, arn + foreign), (action, foreign)
+    assert not _allows(policy, "ssm:GetParametersByPath", arn.replace("/dev/", "/prod/") + "acme")
+    assert guards.cross_tenant_reach(policy, own, [own, other]) == []
+    # The tempting shortcut, a wildcard straight after the id, lets `acme` read `acme-evil` by path.
+    statement = next(s for s in policy["Statement"] if s["Sid"] == "OwnParameters")
+    statement["Resource"] = [arn + "acme*"]
+    assert _allows(policy, "ssm:GetParametersByPath", arn + "acme-evil")
+    assert any("acme-evil" in v for v in guards.cross_tenant_reach(policy, own, [own, other]))
