@@ -15,6 +15,7 @@ import yaml
 from tenantops.cli.options import echo_json
 from tenantops.cli.progress import Progress
 from tenantops.config import load_config
+from tenantops.config.paths import repository_path
 
 _TIERS = ("free", "pro", "enterprise")
 _REGIONS = ("us-east-1", "eu-west-1", "eu-central-1")
@@ -44,7 +45,8 @@ def synthetic_catalog(tenants: int) -> dict[str, Any]:
 @click.command("catalog")
 @click.option("--tenants", "counts", multiple=True, type=click.IntRange(1, 200_000), default=(1000, 5000),
               show_default=True, help="Catalogue sizes to load (repeatable).")
-@click.option("--policies", type=click.Path(exists=True, file_okay=False), default="policies", show_default=True)
+@click.option("--policies", type=click.Path(exists=True, file_okay=False), default=repository_path("policies"),
+              show_default=True, help="Policy directory (default: the repository's, from any directory).")
 @click.option("--repeat", type=click.IntRange(1, 50), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def command(counts: tuple[int, ...], policies: str, repeat: int, as_json: bool) -> None:

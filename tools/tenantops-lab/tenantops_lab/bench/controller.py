@@ -33,6 +33,7 @@ from tenantops.cli.progress import Progress
 from tenantops.config import Config
 from tenantops.config.catalog import CatalogSpec
 from tenantops.config.loader import load_policies
+from tenantops.config.paths import repository_path
 from tenantops.engine.deciders import build_deciders
 from tenantops.engine.reconcile import Reconciler
 from tenantops.engine.root import register_actuators
@@ -148,7 +149,8 @@ def measure(n: int, policies: str, repeat: int, workdir: Path, databases: Databa
 @click.command("controller")
 @click.option("--tenants", "counts", multiple=True, type=click.IntRange(1, 100_000), default=(1000, 10000),
               show_default=True, help="Tenant counts (3 workloads each; repeatable).")
-@click.option("--policies", type=click.Path(exists=True, file_okay=False), default="policies", show_default=True)
+@click.option("--policies", type=click.Path(exists=True, file_okay=False), default=repository_path("policies"),
+              show_default=True, help="Policy directory (default: the repository's, from any directory).")
 @click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True,
               help="Timed pass/floor pairs per N (medians reported).")
 @click.option("--database", "databases", multiple=True, metavar="sqlite|postgresql|URL",
