@@ -155,3 +155,30 @@ def test_budget_alerts_snoozed_for_one_tenant_only(tmp_path: Path) -> None:
     alerts = run(config, {}, datetime(2026, 11, 1, tzinfo=UTC), 24 * 10, lambda _now: 4.0, step_min=60)
     assert not [a for a in alerts if a.cause == "budget-actual"]
     assert [a for a in alerts if a.cause == "budget-forecast"]  # other causes still alert
+
+
+def test_forecast_at_the_first_instant_of_a_month_starts_the_month_from_nothing(tmp_path: Path) -> None:
+    # A pass exactly at 00:00 on the 1st charges the half hour before it to the old month; its forecast for
+    # the new month must not count the old month's spend as spent already, nor judge the budget on it.
+    config = make_config(tmp_path, [tenant("big", budget=50)])
+    state: dict[str, Any] = {}
+    decider = CostDecider()
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    first = datetime(2026, 12, 1, tzinfo=UTC)
+    out = None
+    while now <= first:
+        snap = snapshot(now, {("big", "api"): {"cpu": 4.0, "cpu_request": 1.0, "memory": 2**30,
+                                                "memory_request": 2**30, "replicas": 2}})
+        out = decider.decide(PassInput(snap, config, now), state)
+        apply_state(state, out.state)
+        now += timedelta(minutes=30)
+    assert out is not None and isinstance(out.findings, CostFindings)
+    finding = out.findings.tenants["big"]
+    november = Ledger(state).month_to_date()["big"]
+    assert november.month == "2026-11" and november.total_usd > 10  # the old month's spend is still held
+    # Nothing spent yet: the forecast is December's 31 days at the fitted rate alone, as the ledger gives it.
+    expected = Ledger(state).budget("big", 50, first)
+    assert finding.forecast_usd == round(expected.forecast, 2)
+    assert finding.forecast_usd < november.total_usd / 10 * 31 * 1.1
+    assert finding.month == "2026-12" and finding.month_to_date_usd == 0.0
+    assert not [a for a in out.alerts if a.cause == "budget-actual"]  # December has spent nothing yet

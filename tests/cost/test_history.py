@@ -64,3 +64,15 @@ def test_money_is_conserved_and_history_bounded(steps: list[tuple[int, int]]) ->
     closed = sum(v or 0 for v in s.days)
     assert closed + s.today == total  # fewer than 13 days: nothing has aged out
     assert s.month_to_date == total  # all within November
+
+
+def test_spend_so_far_at_the_first_instant_of_a_month_is_none_of_the_old_months() -> None:
+    s = TenantSeries("a")
+    t = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+    s.add(t, t + timedelta(minutes=30), {"cpu": 100})
+    s.add(t + timedelta(minutes=30), t + timedelta(hours=1), {"cpu": 100})  # ends exactly at 12-01 00:00
+    first = datetime(2026, 12, 1, tzinfo=UTC)
+    assert s.month == "2026-11" and s.month_to_date == 200  # the interval before midnight is November's
+    assert s.month_to_date_at(first) == 0 and s.today_at(first) == 0
+    assert s.month_to_date_at(first - timedelta(seconds=1)) == 200
+    assert s.today_at(first - timedelta(seconds=1)) == 200

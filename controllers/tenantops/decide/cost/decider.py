@@ -170,8 +170,8 @@ class CostDecider:
                 firing += judged.firing
                 cleared += judged.cleared
             rate = to_usd(cost.total) / alloc.hours if alloc.hours > 0 else None
-            fc = forecast_month(ForecastModel.from_json(series.model), to_usd(series.month_to_date),
-                                to_usd(series.today), now, tenant.budget_usd_month, rate)
+            fc = forecast_month(ForecastModel.from_json(series.model), to_usd(series.month_to_date_at(now)),
+                                to_usd(series.today_at(now)), now, tenant.budget_usd_month, rate)
             verdict = judge_budget(tenant.id, tenant.display_name, month, fc, policies.budget)
             firing += verdict.firing
             cleared += verdict.cleared
@@ -181,7 +181,7 @@ class CostDecider:
                 tenant=tenant.id, usd=to_usd(cost.total),
                 usd_per_hour=round(to_usd(cost.total) / hours, 6) if hours > 0 else 0.0,
                 components={k: to_usd(v) for k, v in cost.components().items()}, estimated=cost.estimated,
-                today_usd=to_usd(series.today), month=series.month, month_to_date_usd=fc.month_to_date,
+                today_usd=to_usd(series.today_at(now)), month=month, month_to_date_usd=fc.month_to_date,
                 budget_usd=tenant.budget_usd_month, forecast_usd=round(fc.forecast, 2),
                 forecast_low_usd=round(fc.low, 2), forecast_high_usd=round(fc.high, 2),
                 burn_rate=round(fc.burn_rate, 3) if fc.burn_rate is not None else None,

@@ -188,6 +188,19 @@ class TenantSeries:
     def month_to_date(self) -> int:
         return sum(self.mtd.values())
 
+    def month_to_date_at(self, now: datetime) -> int:
+        """Spend in `now`'s month so far.
+
+        A pass at exactly midnight of the 1st charges the interval before it, which belongs to the old
+        month, so the accumulator still holds the previous month's total: that is nothing spent yet in
+        `now`'s month, not a month-to-date to project the new month from.
+        """
+        return self.month_to_date if self.month == month_key(now.date()) else 0
+
+    def today_at(self, now: datetime) -> int:
+        """Spend of `now`'s day so far (0 while the open hour still belongs to the day before)."""
+        return self.today if self.cur_hour is not None and hour_start(self.cur_hour).date() == now.date() else 0
+
 
 def hour_segments(start: datetime, end: datetime) -> list[tuple[int, float]]:
     """(epoch hour, seconds) pieces of [start, end); a zero-length interval is one empty piece at `end`."""

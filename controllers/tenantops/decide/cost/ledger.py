@@ -128,9 +128,7 @@ class Ledger:
         Spend recorded for an earlier month than `now`'s counts as nothing spent yet this month.
         """
         s = self.series(tenant)
-        month = f"{now.year:04d}-{now.month:02d}"
-        mtd = to_usd(s.month_to_date) if s.month == month else 0.0
-        today = to_usd(s.today) if s.cur_hour is not None and hour_start(s.cur_hour).date() == now.date() else 0.0
+        mtd, today = to_usd(s.month_to_date_at(now)), to_usd(s.today_at(now))
         last_hour = next((v for v in reversed(s.hours) if v is not None), None)
         rate = to_usd(last_hour) if last_hour is not None else None
         return forecast_month(ForecastModel.from_json(s.model), mtd, today, now, budget_usd, rate)
