@@ -136,3 +136,29 @@ def test_policy_snooze_holds_a_new_alert_then_it_fires_once() -> None:
         p.records.update(changed)
         sent += [(h, n.transition) for n in notes]
     assert sent == [(5, Transition.FIRE)]
+
+
+def forecast(amount: float) -> Alert:
+    return Alert("cost:budget-forecast:acme", "acme", Severity.WARNING, "budget-forecast",
+                 f"Acme is forecast to spend ${amount:.2f}", "look", amount)
+
+
+def test_an_open_alert_says_what_holds_now_without_sending_again() -> None:
+    p = Pager()
+    assert [n.transition for n in p.run(T0, [forecast(158.01)])] == [Transition.FIRE]
+    assert p.run(T0 + timedelta(hours=1), [forecast(82.65)]) == []
+    record = p.records["cost:budget-forecast:acme"]
+    assert record.summary == "Acme is forecast to spend $82.65" and record.amount_usd == 82.65
+    resolved = p.run(T0 + timedelta(hours=2), [], ["cost:budget-forecast:acme"])
+    assert [n.alert.summary for n in resolved] == ["Resolved: Acme is forecast to spend $82.65"]
+
+
+def test_an_escalated_alert_keeps_its_heading_and_severity_as_its_text_moves() -> None:
+    p = Pager()
+    for h in range(0, 50):
+        p.run(T0 + timedelta(hours=h), [forecast(100.0)])
+    assert p.records["cost:budget-forecast:acme"].escalated
+    assert p.run(T0 + timedelta(hours=50), [forecast(90.0)]) == []
+    record = p.records["cost:budget-forecast:acme"]
+    assert record.summary == "Escalated: still active after 48 h. Acme is forecast to spend $90.00"
+    assert record.severity is Severity.CRITICAL

@@ -120,11 +120,21 @@ def _workload(alert: Alert) -> str | None:
     return workload if isinstance(workload, str) else None
 
 
+_ESCALATED = "Escalated: still active after {hours:g} h. "
+
+
 def _escalated(alert: Alert, hours: float) -> Alert:
     severity = Severity.CRITICAL if alert.severity is not Severity.CRITICAL else alert.severity
-    return replace(alert, severity=severity,
-                   summary=f"Escalated: still active after {hours:g} h. {alert.summary}",
+    return replace(alert, severity=severity, summary=_ESCALATED.format(hours=hours) + alert.summary,
                    details={**alert.details, "escalated": True})
+
+
+def _current_summary(rec: AlertRecord, alert: Alert, hours: float) -> str:
+    """An open alert's text as of this pass: the condition's own words now (a forecast that has moved says
+    its new figure), under the escalation's heading when the record was escalated for lasting too long.
+    Nothing is sent for it; the report and the resolve message read the record."""
+    prefix = _ESCALATED.format(hours=hours)
+    return prefix + alert.summary if rec.escalated and rec.summary.startswith(prefix) else alert.summary
 
 
 def step(
@@ -193,7 +203,8 @@ def step(
                 last_fired=now, last_seen=now, escalated=True, fires=rec.fires + 1,
             )
         else:
-            changed[alert.key] = replace(rec, last_seen=now, amount_usd=alert.amount_usd)
+            changed[alert.key] = replace(rec, last_seen=now, amount_usd=alert.amount_usd,
+                                         summary=_current_summary(rec, alert, rules.escalate_after_hours))
     for key in cleared:
         rec = records.get(key)
         if key in seen_now or rec is None or not rec.active:
