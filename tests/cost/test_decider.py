@@ -11,6 +11,7 @@ from tests.cost.helpers import REPO, apply_state, make_config, snapshot, tenant
 from tenantops.decide import alerts as lifecycle
 from tenantops.decide.base import PassInput
 from tenantops.decide.cost import CostDecider, Ledger
+from tenantops.decide.cost.budget import month_before
 from tenantops.structs.cost_findings import CostFindings
 
 REPO_POLICIES = REPO / "policies"
@@ -182,3 +183,29 @@ def test_forecast_at_the_first_instant_of_a_month_starts_the_month_from_nothing(
     assert finding.forecast_usd < november.total_usd / 10 * 31 * 1.1
     assert finding.month == "2026-12" and finding.month_to_date_usd == 0.0
     assert not [a for a in out.alerts if a.cause == "budget-actual"]  # December has spent nothing yet
+
+
+def test_the_month_before_s_budget_alerts_are_cleared_once_it_has_closed(tmp_path: Path) -> None:
+    config = make_config(tmp_path, [tenant("big", budget=50)])
+    state: dict[str, Any] = {}
+    decider = CostDecider()
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    november_keys: set[str] = set()
+    out = None
+    while now <= datetime(2026, 12, 1, 1, tzinfo=UTC):
+        snap = snapshot(now, {("big", "api"): {"cpu": 4.0, "cpu_request": 1.0, "memory": 2**30,
+                                                "memory_request": 2**30, "replicas": 2}})
+        out = decider.decide(PassInput(snap, config, now), state)
+        apply_state(state, out.state)
+        if now.month == 11:
+            november_keys |= {a.key for a in out.alerts if a.cause.startswith("budget-")}
+        now += timedelta(minutes=30)
+    assert out is not None
+    assert {k for k in november_keys if ":2026-11:" in k} == november_keys and november_keys
+    assert november_keys <= set(out.cleared)  # November closed: its episodes end
+    assert not {a.key for a in out.alerts} & november_keys
+
+
+def test_month_before_crosses_the_year() -> None:
+    assert month_before("2027-01") == "2026-12"
+    assert month_before("2026-12") == "2026-11"

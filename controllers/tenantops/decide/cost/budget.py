@@ -26,6 +26,12 @@ def budget_key(kind: str, tenant: str, month: str, threshold: float) -> str:
     return f"cost:budget:{kind}:{tenant}:{month}:{threshold:g}"
 
 
+def month_before(month: str) -> str:
+    """The UTC month before `month` (both "YYYY-MM")."""
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year - 1:04d}-12" if number == 1 else f"{year:04d}-{number - 1:02d}"
+
+
 def _highest(value_percent: float | None, thresholds: Sequence[float]) -> tuple[float | None, list[float]]:
     crossed = sorted(t for t in thresholds if value_percent is not None and value_percent >= t)
     below = [t for t in thresholds if t not in crossed]
@@ -33,11 +39,19 @@ def _highest(value_percent: float | None, thresholds: Sequence[float]) -> tuple[
 
 
 def judge_budget(tenant: str, name: str, month: str, fc: MonthForecast, policy: BudgetSpec) -> BudgetVerdict:
-    """Alerts for one tenant's month; `cleared` lists threshold keys evaluated and not crossed."""
+    """Alerts for one tenant's month; `cleared` lists threshold keys evaluated and not crossed.
+
+    Keys are per month, so the month before's are cleared too: once it has closed there is nothing left to
+    act on, and without this its alerts stayed open (in the report's "open now", re-sent to Alertmanager
+    every pass) until the record expired. Clearing a key that is not open does nothing."""
     firing: list[Alert] = []
-    cleared: list[str] = []
+    previous = month_before(month)
+    cleared: list[str] = [budget_key(kind, tenant, previous, t)
+                          for kind, thresholds in (("actual", policy.actual_thresholds),
+                                                   ("forecast", policy.forecast_thresholds))
+                          for t in thresholds]
     if fc.budget <= 0:
-        return BudgetVerdict((), ())
+        return BudgetVerdict((), tuple(cleared))
     actual_pct = fc.percent_of_budget(fc.month_to_date)
     top, below = _highest(actual_pct, policy.actual_thresholds)
     cleared += [budget_key("actual", tenant, month, t) for t in below]
