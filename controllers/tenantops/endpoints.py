@@ -19,7 +19,7 @@ class Unreachable(Exception):
 
     def __init__(self, setting: str, url: str, reason: str) -> None:
         self.setting = setting
-        self.url = without_credentials(url)
+        self.url = redact(url)
         self.reason = reason
         super().__init__(f"{setting}={self.url}: {reason}")
 
@@ -53,11 +53,6 @@ def origin(url: str) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
     return f"{parts.scheme}://{host}" if parts.scheme and host else redact(url)
-
-
-def without_credentials(url: str) -> str:
-    """`http://user:pw@host/` -> `http://host/`, so a message never carries a password."""
-    return redact(url)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

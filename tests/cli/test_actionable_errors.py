@@ -10,7 +10,7 @@ import pytest
 import requests
 from tests.cli.helpers import tenantops
 
-from tenantops.endpoints import connection_problem, without_credentials
+from tenantops.endpoints import connection_problem, redact
 from tenantops_lab.sandbox.ports import free_port
 
 
@@ -77,5 +77,5 @@ def test_reasons_from_real_failures() -> None:
 
 
 def test_messages_never_carry_url_credentials() -> None:
-    assert without_credentials("https://user:s3cret@prom.example:9090/api") == "https://prom.example:9090/api"
-    assert without_credentials("http://prom:9090") == "http://prom:9090"
+    assert redact("https://user:s3cret@prom.example:9090/api") == "https://prom.example:9090/api"
+    assert redact("http://prom:9090") == "http://prom:9090"
