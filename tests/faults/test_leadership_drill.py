@@ -85,6 +85,7 @@ def run_drill(prometheus: Any, kube_api: Any, smtp_server: Any, url: str, tmp_pa
     logs = {name: tmp_path / f"{name}.log" for name in REPLICAS}
     procs: dict[str, subprocess.Popen[bytes]] = {}
     holders: list[str | None] = []
+    lease: dict[str, Any] | None = None
     started = time.monotonic()
     try:
         for name in REPLICAS:
@@ -102,13 +103,15 @@ def run_drill(prometheus: Any, kube_api: Any, smtp_server: Any, url: str, tmp_pa
             time.sleep(1.0)
         lease = kube_api.lease("tenantops", "tenantops-leader")  # before anyone stops and releases it
         elapsed = time.monotonic() - started
+        with StateStore(url) as store:  # before the leader's release could hand the writer over
+            generations = store.connection.execute("SELECT holder, generation FROM leadership").fetchall()
+            passes = {row[0] for row in store.connection.execute("SELECT DISTINCT at FROM audit").fetchall()}
     finally:
-        for name in reversed(REPLICAS):  # the standby (normally) first, so that nothing is handed over
-            if name in procs:
-                stop(procs[name])
-    with StateStore(url) as store:
-        generations = store.connection.execute("SELECT holder, generation FROM leadership").fetchall()
-        passes = {row[0] for row in store.connection.execute("SELECT DISTINCT at FROM audit").fetchall()}
+        # The standby first, so that nothing is handed over. Either replica may have won the first race
+        # (a busy machine can start the second one's interpreter sooner), so the Lease says which it is.
+        leader = ((lease or {}).get("spec") or {}).get("holderIdentity") if procs else None
+        for name in sorted(procs, key=lambda n: n == leader):
+            stop(procs[name])
     spec = (lease or {}).get("spec", {})
     found = {
         "seconds": round(elapsed, 1),
