@@ -92,7 +92,10 @@ def test_two_replicas_keep_one_leader(kube_api: Any, tmp_path: Path, fault_ledge
     a, b = _runner(kube_api, tmp_path, "replica-a", duration), _runner(kube_api, tmp_path, "replica-b", duration)
     threads = [threading.Thread(target=r.run) for r in (a, b)]
     threads[0].start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 30  # b starts once a leads, however slowly a busy machine starts a's thread
+    while time.monotonic() < deadline and (kube_api.lease("tenantops", "tenantops-leader") or {}).get(
+            "spec", {}).get("holderIdentity") != "replica-a":
+        time.sleep(0.05)
     threads[1].start()
     time.sleep(15)  # 15 intervals; b stops first so that a's release at the end hands nothing over
     b.stop()
