@@ -141,7 +141,9 @@ def test_thirty_kills_at_the_actuator_call_leave_no_write_without_its_outcome(
             kills += 1
             modes["held" if hold else "racing"] += 1
         kube_api.clear_faults()
-        time.sleep(0.5)  # the last held PATCH is served before the stand-in's log is read
+        deadline = time.monotonic() + 30  # the last released PATCH is served before the last restart reads
+        while kube_api.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
         proc = _start(env, log)  # the last restart: it reads every open intent against the live count
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (_intents(state) or not _recovered_all(state, kube_api)):
