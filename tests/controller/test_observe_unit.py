@@ -7,6 +7,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,6 +88,24 @@ def test_history_points_with_non_finite_times_are_dropped() -> None:
               "values": [[END - 60, "0.5"], ["NaN", "0.7"], ["+Inf", "0.9"], [END, "0.6"]]}
     assert absorb_matrix([series], planned, {("a", "api")}, samples) == 0
     assert samples[("a", "api", "cpu", "")] == [(END - 60, 0.5), (END, 0.6)]
+
+
+def test_history_points_outside_the_sane_range_are_dropped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """The live pass marks 1e300 cores IMPLAUSIBLE; the history right-sizing reads must not take it as a peak."""
+    known = {("a", "api")}
+    cpu = RangeQuery("cpu", "q", timedelta(days=1), 60, frozenset({"a"}))
+    memory = RangeQuery("memory", "q", timedelta(days=1), 60, frozenset({"a"}))
+    samples: dict[tuple[str, str, str, str], list[tuple[float, float]]] = {}
+    with caplog.at_level("WARNING"):
+        absorb_matrix([{"metric": {"tenant": "a", "workload": "api"},
+                        "values": [[END - 120, "0.5"], [END - 60, "1e300"], [END, "99999"]]}], cpu, known, samples)
+        absorb_matrix([{"metric": {"tenant": "a", "workload": "api"},
+                        "values": [[END - 60, str(2.0**51)], [END, str(2.0**30)]]}], memory, known, samples)
+    assert samples[("a", "api", "cpu", "")] == [(END - 120, 0.5), (END, 99999.0)]
+    assert samples[("a", "api", "memory", "")] == [(END, 2.0**30)]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["a/api: 1 cpu history point(s) above the sane limit of 100000 ignored",
+                        f"a/api: 1 memory history point(s) above the sane limit of {2.0**50:g} ignored"]
 
 
 def test_same_text_under_two_names_feeds_each_tenant_its_own_name() -> None:

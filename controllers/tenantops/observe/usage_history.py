@@ -23,11 +23,13 @@ from prometheus_api_client import PrometheusConnect
 from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.endpoints import Unreachable, unreachable
+from tenantops.observe.facts import SaneLimits
 from tenantops.observe.prom_client import PrometheusAccess, connect
 from tenantops.structs.usage import HistoryKey, OomKill, Series, UsageHistory
 
 log = logging.getLogger(__name__)
 
+SANE = SaneLimits()
 MAX_POINTS = 11_000  # Prometheus refuses range queries that would return more points per series
 
 
@@ -127,10 +129,17 @@ def absorb_matrix(
     planned: RangeQuery,
     known: set[tuple[str, str]],
     samples: dict[tuple[str, str, str, str], list[tuple[float, float]]],
+    limits: SaneLimits = SANE,
 ) -> int:
     """Add one matrix answer's points to `samples` (keyed by tenant, workload, kind and container, "" when
-    the query has no `container` label); returns how many series were ignored."""
+    the query has no `container` label); returns how many series were ignored.
+
+    A point is kept only if it is a value the live pass would trust: finite, not negative, and within the
+    sane range for its kind (`observe.facts.SaneLimits`, the one rule for both). A finite but impossible
+    value (1e300 cores from a broken exporter) would otherwise become a day's percentile and a request
+    patch; each series with such points is logged once."""
     ignored = 0
+    limit = limits.limit(planned.kind)
     for series in result:
         labels = series.get("metric") or {}
         key = (str(labels.get("tenant", "")), str(labels.get("workload", "")))
@@ -139,13 +148,22 @@ def absorb_matrix(
             continue
         container = str(labels.get("container", "")) if planned.kind in ("cpu", "memory") else ""
         bucket = samples.setdefault((key[0], key[1], planned.kind, container), [])
+        implausible = 0
         for point in series.get("values") or ():
             try:
                 when, value = float(point[0]), float(point[1])
             except (TypeError, ValueError, IndexError):
                 continue
-            if math.isfinite(when) and math.isfinite(value) and value >= 0:
-                bucket.append((when, value))
+            if not (math.isfinite(when) and math.isfinite(value) and value >= 0):
+                continue
+            if value > limit:
+                implausible += 1
+                continue
+            bucket.append((when, value))
+        if implausible:
+            log.warning("%s/%s: %d %s history point(s) above the sane limit of %g ignored", key[0], key[1],
+                        implausible, planned.kind, limit,
+                        extra={"event": "history.implausible", "tenant": key[0], "workload": key[1]})
     return ignored
 
 
