@@ -51,6 +51,10 @@ def test_backtest_prints_json_and_writes_request_files(tmp_path: Path, capsys: p
         assert len(series["vpa"]) == 6 and 0 <= series["overrun_rate"] <= 1 and series["slack"] >= 0
         assert [b["shape"] for b in series["hindsight"]] == ["flat per day", "one daily schedule", "schedule per day"]
         assert all(b["overrun_rate"] <= series["overrun_budget"] for b in series["hindsight"])
+        parts = series["slack_split"]
+        assert set(parts) == {"above_day_peak", "day_over_hour", "within_hour"}
+        assert sum(parts.values()) == pytest.approx(series["slack"])
+        assert set(series["vpa_default_slack_split"]) == set(parts)
     assert payload["summary"]["series"] == 2
     rows = list(csv.reader((out / "steady.csv").open()))
     assert rows[0] == ["day", "request"] and [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
@@ -66,6 +70,10 @@ def test_backtest_table_on_the_text_output(tmp_path: Path, capsys: pytest.Captur
     text = capsys.readouterr().out
     assert "slack_vs_vpa" in text and "VPA curve" in text and text.splitlines()[2].startswith("s ")
     assert "Hindsight bounds" in text and "schedule per day: 0.000/0.00%" in text
+    # Constant usage: all of the slack is headroom above the day's peak (the margin), none is shape.
+    split = next(line for line in text.splitlines() if line.strip().startswith("s ") and " own " in line)
+    own = split.split(" own ")[1].split("VPA")[0].split(" + ")
+    assert float(own[0]) > 0 and float(own[1]) == 0 and float(own[2]) == 0
 
 
 @pytest.mark.parametrize(

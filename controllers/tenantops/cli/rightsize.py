@@ -26,6 +26,7 @@ from tenantops.config.errors import ConfigError, ConfigIssue
 from tenantops.config.kinds.rightsizing import RightsizingSpec
 from tenantops.decide.rightsizing.backtest import BacktestResult, backtest
 from tenantops.decide.rightsizing.params import resource_params
+from tenantops.decide.rightsizing.slack_split import SlackSplit
 from tenantops.sim.trace import default_traces_dir, read_samples
 from tenantops.structs.rightsizing_findings import ResourceRecommendation, RightsizingFindings
 from tenantops.structs.usage import Resource
@@ -149,6 +150,8 @@ def _backtest_payload(results: list[BacktestResult], policy: str, resource: str,
                 "vpa": [{"q": p.percentile, "slack": p.slack, "overrun_rate": p.overrun_rate} for p in r.vpa],
                 "hindsight": [{"shape": b.shape, "slack": b.score.slack, "overrun_rate": b.score.overrun_rate,
                                "slack_vs_vpa": b.slack_vs_vpa} for b in r.hindsight],
+                "slack_split": _split_payload(r.slack_split),
+                "vpa_default_slack_split": _split_payload(r.vpa_default_split),
             }
             for r in results
         ],
@@ -163,6 +166,19 @@ def _backtest_payload(results: list[BacktestResult], policy: str, resource: str,
                      "met": safe and median <= GOAL_MEDIAN and worst <= GOAL_MAX},
         },
     }
+
+
+def _split_payload(split: SlackSplit | None) -> dict[str, float] | None:
+    if split is None:
+        return None
+    return {"above_day_peak": split.above_day_peak, "day_over_hour": split.day_over_hour,
+            "within_hour": split.within_hour}
+
+
+def _split_text(split: SlackSplit | None) -> str:
+    if split is None:
+        return "-"
+    return f"{split.above_day_peak:.3f} + {split.day_over_hour:.3f} + {split.within_hour:.3f}"
 
 
 def _schedule_saving(result: BacktestResult) -> float | None:
@@ -197,6 +213,11 @@ def _print_backtest(results: list[BacktestResult], payload: dict[str, Any]) -> N
     for r in results:
         click.echo(f"  {r.name[:34]:34} " + "  ".join(
             f"{b.shape}: {b.score.slack:.3f}/{b.score.overrun_rate:.2%}/{b.slack_vs_vpa:.3f}" for b in r.hindsight))
+    click.echo("\nWhere the slack goes, as shares of the request: above each day's peak + the day's peak over the "
+               "hour's + within the hour:")
+    for r in results:
+        click.echo(f"  {r.name[:34]:34} own {_split_text(r.slack_split)}   "
+                   f"VPA q=0.9 {_split_text(r.vpa_default_split)}")
     s = payload["summary"]
     over = s["over_budget"]
     click.echo(

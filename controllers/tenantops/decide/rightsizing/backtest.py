@@ -13,7 +13,9 @@ Definitions, exactly as the benchmark states them:
 - `overrun_budget` = max(1%, the overrun rate of VPA at q = 0.9): a recommender must be at least as safe as
   VPA's default before its slack counts;
 - a fixed request equal to the peak of day 0 is shown beside it, and so are the hindsight bounds of
-  `hindsight` (plans fitted to the scored days themselves, within the budget), scored the same way.
+  `hindsight` (plans fitted to the scored days themselves, within the budget), scored the same way;
+- the slack of the run and of VPA's default is split by `slack_split` into headroom above each day's peak,
+  the day's peak over the hour's, and the spread within the hour.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tenantops.decide.rightsizing.estimator import DAY, HOUR, decay_weights, weighted_percentile
+from tenantops.decide.rightsizing.estimator import DAY, HOUR, decay_weights, hour_of_day, weighted_percentile
 from tenantops.decide.rightsizing.hindsight import least_waste
 from tenantops.decide.rightsizing.recommender import Recommendation, ResourceParams, recommend
+from tenantops.decide.rightsizing.slack_split import SlackSplit, slack_split
 from tenantops.structs.usage import Array
 
 VPA_PERCENTILES = (0.5, 0.8, 0.9, 0.95, 0.99, 1.0)
@@ -84,6 +87,8 @@ class BacktestResult:
     overrun_budget: float
     scheduled_days: int
     hindsight: tuple[HindsightBound, ...] = ()
+    slack_split: SlackSplit | None = None  # the run's slack by where it goes (see `slack_split`)
+    vpa_default_split: SlackSplit | None = None  # the same for VPA at q = 0.9
 
     @property
     def within_budget(self) -> bool:
@@ -197,14 +202,22 @@ def backtest(name: str, times: Sequence[float] | Array, values: Sequence[float] 
     order = np.argsort(t, kind="stable")
     t, v = t[order], v[order]
     days, _ = day_index(t)
+    hours = hour_of_day(t)
     scored = days >= 1
+
+    def split(requests: Array) -> SlackSplit | None:
+        return slack_split(v[scored], requests[scored], days[scored], hours[scored])
+
     requests, plan = replay(t, v, recommender_policy(params))
     own = score(v, requests, scored)
     curve = []
+    vpa_default_split = None
     for q in VPA_PERCENTILES:
         vpa_requests, _ = replay(t, v, vpa_policy(q))
         s = score(v, vpa_requests, scored)
         curve.append(VpaPoint(q, s.slack, s.overrun_rate))
+        if q == VPA_DEFAULT:
+            vpa_default_split = split(vpa_requests)
     reference, ratio, beyond = _versus_vpa(own, curve)
     peak = float(v[days == 0].max())
     fixed = score(v, np.where(scored, peak, np.nan), scored)
@@ -225,4 +238,6 @@ def backtest(name: str, times: Sequence[float] | Array, values: Sequence[float] 
         overrun_budget=budget,
         scheduled_days=len({r.day for r in plan if r.hour is not None}),
         hindsight=hindsight_bounds(t, v, scored, budget, curve) if scored.any() else (),
+        slack_split=split(requests),
+        vpa_default_split=vpa_default_split,
     )
