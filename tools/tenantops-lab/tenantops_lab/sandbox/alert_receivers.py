@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tenantops_lab.sandbox.lifetime import bound_to_parent
 from tenantops_lab.sandbox.ports import LOOPBACK, free_port
 
 # A route to nowhere: Alertmanager keeps, groups and deduplicates the alerts; the tests read its API.
@@ -95,8 +96,8 @@ class AlertmanagerServer:
         (base / "am.yml").write_text(self.config, encoding="utf-8")
         port = free_port()
         self._proc = subprocess.Popen(
-            [binary, f"--config.file={base / 'am.yml'}", f"--storage.path={base / 'data'}",
-             f"--web.listen-address={LOOPBACK}:{port}", "--cluster.listen-address="],
+            bound_to_parent([binary, f"--config.file={base / 'am.yml'}", f"--storage.path={base / 'data'}",
+                             f"--web.listen-address={LOOPBACK}:{port}", "--cluster.listen-address="]),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.url = f"http://{LOOPBACK}:{port}"
         deadline = time.monotonic() + self.start_timeout

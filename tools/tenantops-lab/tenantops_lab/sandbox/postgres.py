@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL server (Debian's binaries) in a temporary directory on a free loopback port.
 
-For tests, benchmarks and the failover drill: `initdb` into a fresh directory, `pg_ctl start` with the
+For tests, benchmarks and the failover drill: `initdb` into a fresh directory, the postmaster started with the
 socket in that directory and TCP on 127.0.0.1 only, one database per `create_database`. The machine's
 own PostgreSQL service (if any) is never started, stopped or touched. PostgreSQL refuses to run as
 root; as root the server runs as the `postgres` system user, which owns the temporary directory.
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tenantops_lab.sandbox.lifetime import bound_to_parent
 from tenantops_lab.sandbox.ports import LOOPBACK, free_port, is_listening
 
 SUPERUSER = "tenantops"
@@ -53,6 +54,7 @@ class PostgresServer:
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "-A", "trust", "--no-sync", "-E", "UTF8")
         self._databases = 0
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(self.bin / tool), *args], user=self._user, capture_output=True, text=True,
@@ -62,22 +64,57 @@ class PostgresServer:
         auth = SUPERUSER if password is None else f"{SUPERUSER}:{password}"
         return f"postgresql://{auth}@{LOOPBACK}:{self.port}/{database}"
 
-    def start(self) -> PostgresServer:
+    def start(self, timeout: float = 60.0) -> PostgresServer:
+        """Start the postmaster as this process's own child (not daemonised by `pg_ctl start`), bound to it
+        (`lifetime.bound_to_parent`: SIGINT, a fast shutdown, if this process dies without stopping it), and
+        wait until it accepts connections, as `pg_ctl -w` does."""
         # fsync off: a throwaway server need not survive a machine crash. synchronous_commit stays on, so a
         # commit is written before it returns and survives the server being killed (the fault suite stops it
         # with `immediate` right after a commit; with it off, a loaded machine lost the schema just made).
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses={LOOPBACK} -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=60")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
-        deadline = time.monotonic() + 30
-        while not is_listening(self.port) and time.monotonic() < deadline:
+        command = [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.root),
+                   "-c", f"listen_addresses={LOOPBACK}", "-c", "fsync=off", "-c", "full_page_writes=off",
+                   "-c", "max_connections=60"]
+        with self.log.open("ab") as log:
+            self._proc = subprocess.Popen(bound_to_parent(command, "INT"), user=self._user, stdout=log,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.root)
+        deadline = time.monotonic() + timeout
+        while not self._accepting():
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"postgres exited with {self._proc.returncode}: {self._log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop("immediate")
+                raise RuntimeError(f"postgres did not accept connections within {timeout:g}s: {self._log_tail()}")
             time.sleep(0.05)
         return self
+
+    def _accepting(self) -> bool:
+        if not is_listening(self.port):
+            return False
+        import psycopg
+
+        try:
+            psycopg.connect(self.url(), connect_timeout=2).close()
+        except psycopg.OperationalError:  # "the database system is starting up"
+            return False
+        return True
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (`immediate` is a crash: no checkpoint, recovery at the next start)."""
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop", check=False)
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=60)  # reap it: our child, not pg_ctl's
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
 
     @property
     def running(self) -> bool:

@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tenantops_lab.sandbox.lifetime import bound_to_parent
 from tenantops_lab.sandbox.ports import LOOPBACK, free_port
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -225,7 +226,8 @@ class PrometheusServer:
             args.append("--web.enable-admin-api")
         args.extend(self.extra_args)
         self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(bound_to_parent(args), stdout=self._log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL)
         self._holder[0] = self._proc
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
