@@ -221,6 +221,44 @@ def test_leases_create_replace_and_conflict(kube_api: KubeApiServer) -> None:
     assert kube_api.lease("tenantops", "leader")["spec"]["holderIdentity"] == "b"
 
 
+def test_lease_times_are_decoded_as_the_apiserver_decodes_micro_time(kube_api: KubeApiServer) -> None:
+    """renewTime/acquireTime are metav1.MicroTime: six fractional digits and a zone, or 400 BadRequest.
+
+    The client library's own ApiClient writes a whole-second datetime without its fraction, which a real
+    apiserver refuses; the project's client always sends the fraction, and the stored value is UTC with `Z`.
+    """
+    from datetime import UTC, datetime, timedelta, timezone
+
+    kube_api.add_namespace("tenantops")
+    whole_second = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+    def lease(name: str) -> client.V1Lease:
+        return client.V1Lease(metadata=client.V1ObjectMeta(name=name),
+                              spec=client.V1LeaseSpec(holder_identity="a", lease_duration_seconds=15,
+                                                      renew_time=whole_second))
+
+    library = client.ApiClient(client.Configuration(host=kube_api.url))
+    with pytest.raises(ApiException) as caught:
+        client.CoordinationV1Api(library).create_namespaced_lease("tenantops", lease("plain"))
+    assert caught.value.status == 400 and status_of(caught.value)["reason"] == "BadRequest"
+    assert "2006-01-02T15:04:05.000000Z07:00" in status_of(caught.value)["message"]
+    assert kube_api.lease("tenantops", "plain") is None
+
+    leases = client.CoordinationV1Api(api_client(kube_api.url))
+    leases.create_namespaced_lease("tenantops", lease("leader"))
+    assert kube_api.lease("tenantops", "leader")["spec"]["renewTime"] == "2026-01-01T12:00:00.000000Z"
+    east = timezone(timedelta(hours=2))
+    leases.patch_namespaced_lease("leader", "tenantops", {"spec": {"acquireTime": "2026-01-01T14:00:00.250000+02:00"}})
+    assert kube_api.lease("tenantops", "leader")["spec"]["acquireTime"] == "2026-01-01T12:00:00.250000Z"
+    read = leases.read_namespaced_lease("leader", "tenantops")
+    assert read.spec.acquire_time == datetime(2026, 1, 1, 14, 0, 0, 250000, tzinfo=east)
+    for bad in ("2026-01-01T12:00:00Z", "2026-01-01T12:00:00.123Z", "2026-01-01T12:00:00.000000", "yesterday"):
+        with pytest.raises(ApiException) as caught:
+            leases.patch_namespaced_lease("leader", "tenantops", {"spec": {"renewTime": bad}},
+                                          _content_type="application/merge-patch+json")
+        assert caught.value.status == 400, bad
+
+
 def test_concurrent_writers_never_lose_an_update(kube_api: KubeApiServer) -> None:
     """Optimistic concurrency holds under threads: every successful PUT saw the latest version."""
     kube_api.add_deployment(NS, NAME, replicas=0)

@@ -57,6 +57,9 @@ def test_only_one_of_two_electors_leads(kube_api, leases, clock) -> None:
     stored = kube_api.lease(NS, NAME)["spec"]
     assert stored["holderIdentity"] == "a" and stored["leaseDurationSeconds"] == 15
     assert stored["leaseTransitions"] == 0 and stored["acquireTime"] != stored["renewTime"]
+    # Renewals at whole seconds (this clock's) carry the six fractional digits metav1.MicroTime demands.
+    assert stored["acquireTime"] == "2026-01-01T00:00:00.000000Z"
+    assert stored["renewTime"] == "2026-01-01T00:00:15.000000Z"
 
 
 def test_the_follower_takes_over_when_the_lease_expires(kube_api, leases, clock) -> None:

@@ -6,12 +6,18 @@ and `TENANTOPS_KUBE_TOKEN`. Otherwise a chosen kubeconfig context (`--kube-conte
 is used as kubectl would; with neither, the pod's service account (in-cluster), then the kubeconfig's
 current context. urllib3's own retries are switched off because the actuators and the leader elector count
 and bound their retries themselves; two layers of retry would multiply the wait on an overloaded API server.
+
+Times go out with six fractional digits always (`ApiClient`): the client library writes a datetime with
+`isoformat()`, which drops the fraction when it is zero, and the apiserver decodes a Lease's `renewTime`
+and `acquireTime` (metav1.MicroTime) with a layout that demands it, so a renewal at a whole second would be
+refused with 400 and the leader would stand down.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from kubernetes import client, config
@@ -50,6 +56,19 @@ class KubeAccess:
         if self.url:
             return "TENANTOPS_KUBE_URL"
         return "TENANTOPS_KUBE_CONTEXT" if self.context else "kubeconfig"
+
+
+class ApiClient(client.ApiClient):
+    """The client library's ApiClient, sending every datetime as RFC3339 with microseconds.
+
+    metav1.MicroTime parses exactly `2006-01-02T15:04:05.000000Z07:00`; metav1.Time (whole seconds)
+    accepts a fraction as well, so one format serves both.
+    """
+
+    def sanitize_for_serialization(self, obj: Any) -> Any:
+        if isinstance(obj, datetime) and obj.tzinfo is not None:
+            return obj.isoformat(timespec="microseconds")
+        return super().sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
 
 
 KubeTarget = str | KubeAccess | None
@@ -91,7 +110,7 @@ def api_client(target: KubeTarget = None, *, token: str | None = None, verify_ss
                     f"({exc})"
                 ) from None
     configuration.retries = False
-    return client.ApiClient(configuration)
+    return ApiClient(configuration)
 
 
 def probe(api: client.ApiClient, *, setting: str = "TENANTOPS_KUBE_URL", timeout: float = 5.0) -> None:
@@ -110,4 +129,4 @@ def probe(api: client.ApiClient, *, setting: str = "TENANTOPS_KUBE_URL", timeout
         # The server answered (an error status is for the calls themselves to report).
 
 
-__all__ = ["KubeAccess", "KubeConnectError", "KubeTarget", "Unreachable", "api_client", "probe"]
+__all__ = ["ApiClient", "KubeAccess", "KubeConnectError", "KubeTarget", "Unreachable", "api_client", "probe"]

@@ -24,7 +24,9 @@ Served:
   event; lists carry the revision they were read at, so a watch from it misses nothing. A write that
   names a stale `metadata.resourceVersion` gets 409 Conflict, a create of an existing name 409
   AlreadyExists. Validation is the apiserver's for these fields (`kube_validation`): requests above
-  limits, a selector that does not select the template, negative replicas are 422 Invalid.
+  limits, a selector that does not select the template, negative replicas are 422 Invalid; a Lease's
+  `renewTime`/`acquireTime` not in metav1.MicroTime's format (six fractional digits and a zone) is 400,
+  and is stored as the apiserver re-encodes it (UTC, `Z`).
 - Request bodies with `Content-Length` or `Transfer-Encoding: chunked` (kubectl sends the latter).
 - Errors are `Status` objects with the reasons the apiserver uses (NotFound, AlreadyExists, Conflict,
   Invalid, Expired, TooManyRequests, InternalError, Unauthorized, UnsupportedMediaType, Timeout).

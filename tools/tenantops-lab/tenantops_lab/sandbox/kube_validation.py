@@ -9,8 +9,10 @@ does not select its own pods, a negative replica count. Each failure is a 422 `I
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +24,11 @@ from tenantops_lab.sandbox.kube_resources import DEPLOYMENTS, LEASES, NAMESPACES
 JSON = dict[str, Any]
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# metav1.MicroTime decodes with Go's time.Parse and the layout "2006-01-02T15:04:05.000000Z07:00", which
+# wants exactly six fractional digits and a zone: "…T19:00:00Z" and "…T19:00:00+00:00" are refused.
+_RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00"
+_MICRO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{6})(Z|[+-]\d{2}:\d{2})$")
+_LEASE_MICRO_TIMES = ("acquireTime", "renewTime")
 # The client library's parser accepts exactly the apiserver's quantity grammar (`.5`, `1e3`, `250m`, `1Pi`).
 _parse_quantity: Callable[[object], Decimal] = parse_quantity
 
@@ -66,6 +73,27 @@ def _resource_causes(path: str, container: JSON) -> list[tuple[str, str]]:
             causes.append((f"{path}.resources.requests",
                            f'Invalid value: "{request}": must be less than or equal to {resource} limit of {limit}'))
     return causes
+
+
+def _micro_times(kind: Kind, spec: JSON) -> None:
+    """Decode a Lease's MicroTime fields as the apiserver does (400 when the format is not RFC3339Micro)
+    and store them as it re-encodes them: UTC, six fractional digits, `Z`."""
+    for name in _LEASE_MICRO_TIMES:
+        value = spec.get(name)
+        if value is None:
+            continue
+        match = _MICRO_TIME.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise ApiError(400, f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
+                           f'parsing time {json.dumps(value)} as "{_RFC3339_MICRO}": cannot parse it as '
+                           f'RFC3339 with microseconds (spec.{name})')
+        zone = "+00:00" if match[3] == "Z" else match[3]
+        try:
+            moment = datetime.fromisoformat(f"{match[1]}.{match[2]}{zone}")
+        except ValueError:
+            raise ApiError(400, f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
+                           f"parsing time {json.dumps(value)}: out of range (spec.{name})") from None
+        spec[name] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _default_requests(pod: JSON) -> None:
@@ -137,6 +165,7 @@ def validated(kind: Kind, ns: str | None, body: Any, current: JSON | None) -> JS
         _default_requests((spec.get("template") or {}).get("spec") or {})
         causes = _deployment_causes(spec, current)
     elif kind is LEASES:
+        _micro_times(kind, spec)
         duration = spec.get("leaseDurationSeconds")
         if duration is not None and (not isinstance(duration, int) or duration <= 0):
             causes.append(("spec.leaseDurationSeconds", f"Invalid value: {duration!r}: must be greater than 0"))
