@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -212,3 +212,28 @@ def test_cli_bad_period_is_exit_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as bad:
         main(["report", "--period", "seven", "--state", str(tmp_path / "s.db")])
     assert bad.value.code == 2
+
+
+def test_a_daily_report_in_the_hour_the_autumn_change_repeats_is_queued_once_that_day(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    """Passes every minute through Berlin's night of 2026-10-25 (02:00-03:00 runs twice) queue the 02:30
+    report for that day once: the second 02:30 is the same moment, not a new report."""
+    import shutil
+
+    from tenantops.config import load_config
+
+    policies = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", policies)
+    reports = policies / "reports.yaml"
+    reports.write_text(reports.read_text(encoding="utf-8").replace('schedule: "0 8 * * 1"', 'schedule: "30 2 * * *"'),
+                       encoding="utf-8")
+    config = load_config(write_catalog(tmp_path), policies)
+    assert config.policies.reports.schedule == "30 2 * * *"
+    settings = Settings(state=str(tmp_path / "state.db"), mail_from="tenantops@example.com")
+    start = datetime(2026, 10, 24, 23, 0, tzinfo=UTC)  # 01:00 CEST
+    for minute in range(0, 4 * 60):  # until 04:00 CET
+        enqueue_due_reports(config, settings.state, start + timedelta(minutes=minute), ledger=ledger,
+                            settings=settings)
+    reports_queued = sorted(e.dedup_key for e in Outbox(settings.state).entries() if e.kind == "cost-report")
+    assert reports_queued == ["cost-report:2026-10-24T02:30:00+02:00", "cost-report:2026-10-25T02:30:00+02:00"]

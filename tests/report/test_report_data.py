@@ -232,6 +232,44 @@ def test_due_exactly_when_a_moment_falls_in_the_interval(last: datetime, minutes
         now + timedelta(minutes=1)) > now
 
 
+DST_CHANGES = [  # (zone, an instant a few hours before a change)
+    ("Europe/Berlin", datetime(2026, 10, 24, 22, tzinfo=UTC)),   # autumn: 03:00 CEST -> 02:00 CET
+    ("Europe/Berlin", datetime(2026, 3, 28, 22, tzinfo=UTC)),    # spring: 02:00 CET -> 03:00 CEST
+    ("America/New_York", datetime(2026, 11, 1, 2, tzinfo=UTC)),  # autumn: 02:00 EDT -> 01:00 EST
+    ("America/New_York", datetime(2026, 3, 8, 3, tzinfo=UTC)),   # spring: 02:00 EST -> 03:00 EDT
+    ("Australia/Lord_Howe", datetime(2026, 4, 4, 10, tzinfo=UTC)),  # a half-hour change
+]
+
+
+@pytest.mark.parametrize("cron", ["30 2 * * *", "0 1 * * *", "15 * * * *", "*/20 * * * *", "0 8 * * 1"])
+@pytest.mark.parametrize(("zone", "start"), DST_CHANGES)
+def test_each_scheduled_wall_time_is_one_moment_across_a_dst_change(cron: str, zone: str, start: datetime) -> None:
+    """Walking through a change pass by pass, the latest moment only moves forward, never to a time it
+    has already been, and lies in (now - period, now] with the next moment after now, as cron runs it."""
+    schedule, seen = Schedule(cron, zone), []
+    for step in range(0, 8 * 60):  # 8 hours, a pass a minute
+        now = start + timedelta(minutes=step)
+        moment, following = schedule.last(now), schedule.next(now)
+        assert moment <= now < following, (now, moment, following)
+        if not seen or seen[-1] != moment:
+            assert not seen or moment > seen[-1], (now, seen[-1], moment)
+            seen.append(moment)
+    walls = [m.replace(tzinfo=None) for m in seen]
+    assert len(walls) == len(set(walls)), seen  # a wall time the change repeats is still one moment
+
+
+def test_a_report_at_a_time_the_autumn_change_repeats_is_queued_once() -> None:
+    # Europe/Berlin repeats 02:00-03:00 on 2026-10-25; before, the repeated hour stepped the moment back
+    # to the day before and then on to a second 02:30 (+01:00): two reports that day.
+    daily = Schedule("30 2 * * *", "Europe/Berlin")
+    keys = {daily.last(datetime(2026, 10, 24, 22, tzinfo=UTC) + timedelta(seconds=30 * i)).isoformat()
+            for i in range(6 * 120)}
+    assert keys == {"2026-10-24T02:30:00+02:00", "2026-10-25T02:30:00+02:00"}
+    # A time the spring change skips is the instant the clock jumps, and the day keeps its report.
+    assert daily.last(datetime(2026, 3, 29, 1, 0, tzinfo=UTC)).isoformat() == "2026-03-29T03:00:00+02:00"
+    assert daily.next(datetime(2026, 3, 29, 0, 59, tzinfo=UTC)).isoformat() == "2026-03-29T03:00:00+02:00"
+
+
 def test_change_percent_edges() -> None:
     from tenantops.notify.report.model import change_percent
 

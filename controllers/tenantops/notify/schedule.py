@@ -4,11 +4,18 @@
 evaluated in local time (zoneinfo) and compared in UTC. `due` answers whether a scheduled moment fell in
 (last_run, now]; a controller that was down over the moment sends the report once when it comes back,
 not once per missed week.
+
+The expression matches wall-clock times, and each matching wall time is one moment, as cron runs it:
+a time the autumn change repeats is the first of its two instants (the report keyed by it is not queued
+a second time an hour later), and a time the spring change skips is the instant the clock jumps. While
+the repeated hour runs, the wall clock is behind times already passed, so the latest moment is looked
+for up to the shift ahead of it; otherwise the moment would step back to the day before and then
+forward to a second 02:30.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -28,24 +35,66 @@ def validate(schedule: str, timezone: str) -> None:
         raise ValueError(f"{schedule!r} is not a cron expression (minute hour day-of-month month day-of-week)")
 
 
+# No zone moves its clocks by more than this in one change (tzdb's largest are 2 hours).
+_MAX_SHIFT = timedelta(hours=3)
+
+
+def _instant(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The moment a naive wall-clock time of `zone` stands for: its first instant when the autumn change
+    repeats it, the instant the clock jumps when the spring change skips it."""
+    first = wall.replace(tzinfo=zone, fold=0)
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
+        return first
+    # In a gap: fold=1 reads it with the offset after the change (an instant before the jump), fold=0
+    # with the one before (an instant after it); the jump lies between, found to the second.
+    low, high = wall.replace(tzinfo=zone, fold=1).astimezone(UTC), first.astimezone(UTC)
+    before = low.astimezone(zone).utcoffset()
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0).astimezone(zone)
+
+
+def _behind(local: datetime, zone: ZoneInfo) -> timedelta:
+    """How far the wall clock now is behind wall times already passed (an autumn change within reach)."""
+    earlier = (local.astimezone(UTC) - _MAX_SHIFT).astimezone(zone).utcoffset()
+    current = local.utcoffset()
+    if earlier is None or current is None:
+        return timedelta(0)
+    return max(timedelta(0), earlier - current)
+
+
 def last_scheduled(schedule: str, timezone: str, now: datetime) -> datetime:
     """The latest scheduled moment at or before `now` (timezone-aware, in the policy's zone)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     validate(schedule, timezone)
-    local = now.astimezone(_zone(timezone))
+    zone = _zone(timezone)
+    local = now.astimezone(zone)
     # get_prev is strictly before its start; starting one whole second later includes `now` itself.
-    start = local.replace(microsecond=0) + timedelta(seconds=1)
-    moment: datetime = croniter(schedule, start).get_prev(datetime)
-    return moment
+    start = local.replace(tzinfo=None, microsecond=0) + timedelta(seconds=1) + _behind(local, zone)
+    matches = croniter(schedule, start)
+    while True:  # wall times map to moments in order, so the first one not after `now` is the latest
+        moment = _instant(matches.get_prev(datetime), zone)
+        if moment <= now:
+            return moment
 
 
 def next_scheduled(schedule: str, timezone: str, now: datetime) -> datetime:
+    """The first scheduled moment after `now` (timezone-aware, in the policy's zone)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     validate(schedule, timezone)
-    moment: datetime = croniter(schedule, now.astimezone(_zone(timezone))).get_next(datetime)
-    return moment
+    zone = _zone(timezone)
+    local = now.astimezone(zone)
+    matches = croniter(schedule, local.replace(tzinfo=None) - _behind(local, zone))
+    while True:
+        moment = _instant(matches.get_next(datetime), zone)
+        if moment > now:
+            return moment
 
 
 def due(schedule: str, timezone: str, last_run: datetime | None, now: datetime) -> bool:
