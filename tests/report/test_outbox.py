@@ -188,6 +188,34 @@ def test_two_outboxes_on_one_file_send_once(tmp_path: Path) -> None:
     assert len(transport.accepted) == 5
 
 
+def test_a_claim_late_in_a_long_run_gets_its_own_lease(tmp_path: Path) -> None:
+    """A slow server makes one delivery run long; the messages claimed late in it carry leases from when
+    they were claimed, so another replica, delivering meanwhile, does not take one still being sent for
+    an abandoned claim and send it a second time."""
+    import time
+
+    lease = timedelta(seconds=1)
+    path = tmp_path / "s.db"
+    first, second = Outbox(path, retry=RetryPolicy(lease=lease)), Outbox(path, retry=RetryPolicy(lease=lease))
+    for i in range(2):
+        first.enqueue("report", f"k{i}", make_message(f"report {i}"), now=T0)
+    other = ScriptedTransport()
+    seen_by_other: list[list[str]] = []
+
+    class SlowServer(ScriptedTransport):
+        def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+            if len(self.accepted) == 1:  # the last message: the other replica's run comes meanwhile
+                report = second.deliver(other, T0 + lease * 1.5)
+                seen_by_other.append(report.sent + report.in_doubt)
+            time.sleep(1.1)  # what a slow server takes per message
+            super().send(sender, recipients, message)
+
+    slow = SlowServer()
+    assert first.deliver(slow, T0).sent == ["k0", "k1"]
+    assert seen_by_other == [[]] and other.accepted == []  # k1 was being sent: not the other's to send
+    assert [e.status for e in first.entries()] == [Status.SENT] * 2
+
+
 def test_naive_time_is_refused(outbox: Outbox) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         outbox.enqueue("report", "k", make_message(), now=datetime(2026, 1, 1))

@@ -34,7 +34,11 @@ Guarantees, and how they are kept:
 - **Claimed one at a time.** Each message is claimed just before its own send, so a slow server never
   leaves claimed-but-untried rows whose lease runs out and which would then be taken for in doubt.
 
-Time is always passed in (`now`), never read here, so backoff and leases are testable without sleeping.
+Time is passed in (`now`, when a delivery run starts), so backoff and leases are testable without sleeping.
+A run is one message after another, and against a slow server 100 of them take many minutes; each claim
+is therefore stamped with `now` plus the whole seconds the run has taken so far (a monotonic clock), so a claim
+made 20 minutes into a run gets its own 5-minute lease, not one that ran out before it was taken, which
+another replica would have read as "in doubt" and sent a second time while this one was still sending.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -262,10 +267,14 @@ class Outbox:
             conn.execute(sa.update(table).where(table.c.id == entry_id).values(**values))
 
     def deliver(self, transport: Transport, now: datetime, limit: int = 100) -> DeliveryReport:
-        """Try every due message once. Returns what happened; never raises for a delivery failure."""
+        """Try every due message once, the run starting at `now`. Returns what happened; never raises for a
+        delivery failure."""
         report = DeliveryReport()
+        started = time.monotonic()
         for _ in range(limit):
-            claimed, doubtful = self._claim(now, 1)
+            # This claim's own time, to the whole second (a run of quick sends is stamped `now` exactly).
+            at = now + timedelta(seconds=int(time.monotonic() - started))
+            claimed, doubtful = self._claim(at, 1)
             if not claimed:
                 break
             entry = claimed[0]
@@ -279,13 +288,13 @@ class Outbox:
             try:
                 transport.send(entry.sender, entry.recipients, entry.message)
             except InDoubtDeliveryError as exc:
-                self._doubt(entry, f"{transport.name}: {exc}", now, report)
+                self._doubt(entry, f"{transport.name}: {exc}", at, report)
             except PermanentDeliveryError as exc:
-                self._fail(entry, f"{transport.name}: {exc}", now, report)
+                self._fail(entry, f"{transport.name}: {exc}", at, report)
             except TemporaryDeliveryError as exc:
-                self._reschedule(entry, f"{transport.name}: {exc}", now, report)
+                self._reschedule(entry, f"{transport.name}: {exc}", at, report)
             else:
-                self._set(entry.id, status=Status.SENT.value, sent_at=_ts(now), lease_until=None, last_error=None)
+                self._set(entry.id, status=Status.SENT.value, sent_at=_ts(at), lease_until=None, last_error=None)
                 SENT.labels(entry.kind).inc()
                 report.sent.append(entry.dedup_key)
                 log.info("sent %s via %s (attempt %d)", entry.dedup_key, transport.name, entry.attempts)
