@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from tenantops.config.kinds.reports import cron_problem
+
 
 def _zone(timezone: str) -> ZoneInfo:
     try:
@@ -31,8 +33,9 @@ def _zone(timezone: str) -> ZoneInfo:
 def validate(schedule: str, timezone: str) -> None:
     """Raise ValueError naming what is wrong with a cron expression or time zone."""
     _zone(timezone)
-    if not croniter.is_valid(schedule):
-        raise ValueError(f"{schedule!r} is not a cron expression (minute hour day-of-month month day-of-week)")
+    problem = cron_problem(schedule)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 # No zone moves its clocks by more than this in one change (tzdb's largest are 2 hours).
