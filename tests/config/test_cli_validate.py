@@ -54,3 +54,21 @@ def test_flag_beats_environment(tmp_path: Path) -> None:
 def test_unknown_flag_is_bad_input() -> None:
     result = run("validate", "--no-such-flag")
     assert result.returncode == 2
+
+
+def test_alias_loops_and_alias_bombs_are_bad_input_at_their_line(tmp_path: Path) -> None:
+    """Aliases that refer to themselves, or multiply (six levels of nine-fold aliases are half a million
+    values from 300 bytes; nine levels would fill the memory), exit 2 naming the file and line."""
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("tenants: &t\n  - *t\n", encoding="utf-8")
+    result = run("validate", "--catalog", str(loop))
+    assert result.returncode == 2, result.stderr
+    assert f"{loop}:1: tenants[0]: an alias refers to the value it is part of" in result.stderr
+    levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for previous, name in zip("abcde", "bcdef", strict=True):
+        levels.append(f"{name}: &{name} [{','.join([f'*{previous}'] * 9)}]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join([*levels, "tenants: *f"]) + "\n", encoding="utf-8")
+    result = run("validate", "--catalog", str(bomb))
+    assert result.returncode == 2, result.stderr
+    assert f"{bomb}:1: <yaml>: aliases expand to more than" in result.stderr

@@ -75,6 +75,21 @@ def test_hot_reload_applies_good_edits_and_keeps_the_last_good_config(config_fil
     assert runner.stats.rejected_reloads == 1
 
 
+def test_a_reload_with_an_alias_loop_keeps_the_last_good_config(config_files, caplog) -> None:
+    """An alias inside its own anchor used to recurse until RecursionError, which left `tick` (and the
+    controller) instead of being a rejected reload."""
+    catalog, _ = config_files
+    runner, source = _runner(config_files)
+    runner.tick()
+    before = list(source.calls[-1])
+    catalog.write_text(catalog.read_text() + "loop: &loop\n  - *loop\n")
+    with caplog.at_level(logging.ERROR, logger="tenantops.engine.runner"):
+        result = runner.tick()
+    assert result is not None and source.calls[-1] == before
+    assert runner.stats.rejected_reloads == 1
+    assert any("a loop" in r.getMessage() and str(catalog) in r.getMessage() for r in caplog.records)
+
+
 class Leader:
     def __init__(self, answers: list[bool]) -> None:
         self.answers = answers

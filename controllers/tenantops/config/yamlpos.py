@@ -3,6 +3,12 @@
 PyYAML's plain loaders drop positions, and pydantic reports errors by path; this module keeps a
 path -> line map beside the data so an error at `tenants[3].workloads[0].min_replicas` can say
 `catalog.yaml:41`. It also rejects duplicate keys, which plain YAML loading silently lets the last win.
+
+Anchors and aliases are expanded as they are met, so two shapes of them are refused at their line
+instead of taking the process down: an alias inside its own anchor (a loop, which recursed until
+Python gave up) and aliases of aliases that multiply (nine levels of nine-fold aliases are 387 million
+values from a few hundred bytes, which a reload would have tried to build in memory). An expansion
+may build at most `len(text) + ALIAS_ALLOWANCE` values; a document without aliases never comes near.
 """
 
 from __future__ import annotations
@@ -44,18 +50,47 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
+ALIAS_ALLOWANCE = 100_000  # values an expansion may build beyond one per character of the file
+
+
+class _TooLarge(Exception):
+    """The values built from one file's aliases passed its allowance."""
 
 
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader, doc: LocatedDocument, issues: list[ConfigIssue]) -> None:
+    def __init__(self, loader: yaml.SafeLoader, doc: LocatedDocument, issues: list[ConfigIssue],
+                 budget: list[int]) -> None:
         self.loader = loader
         self.doc = doc
         self.issues = issues
+        self.budget = budget  # values left to build in this file, shared by its documents
+        self._open: set[int] = set()  # collections being built: meeting one again is an alias loop
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.budget[0] -= 1
+        if self.budget[0] < 0:
+            raise _TooLarge(node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self._open:
+                self.issues.append(ConfigIssue(self.doc.file, node.start_mark.line + 1, _dotted(path),
+                                               "an alias refers to the value it is part of (a loop)"))
+                return None
+            self._open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self._open.discard(id(node))
+        if node.tag == _STR:
+            return node.value  # the common case, without the constructor's bookkeeping
+        return self.loader.construct_object(node, deep=True)
+
+    def _collection(self, node: yaml.MappingNode | yaml.SequenceNode, path: PathKey) -> Any:
+        if isinstance(node, yaml.MappingNode) and any(k.tag == _MERGE for k, _ in node.value):
+            self.loader.flatten_mapping(node)
+        self.budget[0] -= len(node.value)  # its items, the plain strings among them included
+        if self.budget[0] < 0:
+            raise _TooLarge(node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
-            if any(k.tag == _MERGE for k, _ in node.value):
-                self.loader.flatten_mapping(node)
             out: dict[Any, Any] = {}
             lines = self.doc.lines
             for key_node, value_node in node.value:
@@ -76,16 +111,12 @@ class _Builder:
                 else:
                     out[key] = self.build(value_node, child)
             return out
-        if isinstance(node, yaml.SequenceNode):
-            items = []
-            for index, item in enumerate(node.value):
-                child = (*path, index)
-                self.doc.lines[child] = item.start_mark.line + 1
-                items.append(self.build(item, child))
-            return items
-        if node.tag == _STR:
-            return node.value  # the common case, without the constructor's bookkeeping
-        return self.loader.construct_object(node, deep=True)
+        items = []
+        for index, item in enumerate(node.value):
+            child = (*path, index)
+            self.doc.lines[child] = item.start_mark.line + 1
+            items.append(self.build(item, child))
+        return items
 
 
 def _dotted(path: Sequence[str | int]) -> str:
@@ -108,14 +139,24 @@ def load_documents(path: Path, text: str | None = None) -> tuple[list[LocatedDoc
         return [], [ConfigIssue(name, 0, "<file>", f"cannot read: {exc}")]
     loader = _Loader(source)
     docs: list[LocatedDocument] = []
+    budget = [len(source) + ALIAS_ALLOWANCE]
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
             doc = LocatedDocument(name, None, start_line=node.start_mark.line + 1)
-            doc.data = _Builder(loader, doc, issues).build(node, ())
+            doc.data = _Builder(loader, doc, issues, budget).build(node, ())
             docs.append(doc)
+    except _TooLarge as exc:
+        issues.append(ConfigIssue(name, int(exc.args[0]), "<yaml>",
+                                  f"aliases expand to more than {len(source) + ALIAS_ALLOWANCE} values; "
+                                  "write the values out or use fewer levels of aliases"))
+        docs = []
+    except RecursionError:
+        issues.append(ConfigIssue(name, 0, "<yaml>", "nested too deeply (or a merge key `<<` merges a mapping "
+                                  "into itself)"))
+        docs = []
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
