@@ -319,3 +319,20 @@ def test_replicas_beyond_one_only_run_with_leader_election_on_a_shared_store(ove
         assert deployment["spec"]["strategy"] == {"type": "Recreate"}
         assert volumes["state"] == {"name": "state", "persistentVolumeClaim": {"claimName": "tenantops-state"}}
         assert the("PersistentVolumeClaim", "tenantops-state", overlay)["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_the_failover_time_the_readme_states_is_the_lease_duration_the_controller_uses(tmp_path: Path) -> None:
+    """deploy/README.md says how long the other replica waits; `tenantops run --leader-elect` derives the
+    Lease duration from the shipped ControllerPolicy (`lease_duration`), so the two must agree."""
+    from tenantops.engine.lease import lease_duration
+
+    text = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    stated = re.search(r"after the Lease expires \(three pass intervals with their jitter, at least 15 s: "
+                       r"(\d+) s with the shipped ControllerPolicy\)", text)
+    assert stated is not None, "deploy/README.md no longer states the failover time"
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for name, body in the("ConfigMap", "tenantops-policies", "prod")["data"].items():
+        (policies / name).write_text(body)
+    controller = load_config(ROOT / "stacks" / "prod.catalog.yaml", policies).policies.controller
+    assert int(stated[1]) == lease_duration(controller.interval_seconds, controller.jitter_seconds)
