@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tenantops.cli.main import main
-from tenantops.config import Config
+from tenantops.config import Config, load_config
 from tenantops.config.settings import Settings
 from tenantops.decide.cost.ledger import Ledger
 from tenantops.notify import deliver_pending, enqueue_due_reports
@@ -221,8 +221,6 @@ def test_a_daily_report_in_the_hour_the_autumn_change_repeats_is_queued_once_tha
     report for that day once: the second 02:30 is the same moment, not a new report."""
     import shutil
 
-    from tenantops.config import load_config
-
     policies = tmp_path / "policies"
     shutil.copytree(REPO / "policies", policies)
     reports = policies / "reports.yaml"
@@ -237,3 +235,64 @@ def test_a_daily_report_in_the_hour_the_autumn_change_repeats_is_queued_once_tha
                             settings=settings)
     reports_queued = sorted(e.dedup_key for e in Outbox(settings.state).entries() if e.kind == "cost-report")
     assert reports_queued == ["cost-report:2026-10-24T02:30:00+02:00", "cost-report:2026-10-25T02:30:00+02:00"]
+
+
+KILLED_MIDWAY = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from report.conftest import NOW, REPO, make_state
+from tenantops.config import load_config
+from tenantops.config.settings import Settings
+from tenantops.decide.cost.ledger import Ledger
+from tenantops.notify import enqueue_due_reports
+catalog, state, tenants = Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+ledger = Ledger(make_state({f"t{i:02d}": [100.0] * 14 for i in range(tenants)}))
+enqueue_due_reports(load_config(catalog, REPO / "policies"), state, NOW, ledger=ledger,
+                    settings=Settings(state=state, mail_from="tenantops@example.com"))
+"""
+
+
+def test_a_controller_stopped_while_queueing_the_tenants_mails_queues_the_rest_next_time(tmp_path: Path) -> None:
+    """The process is killed as soon as the first mail of the moment is in the outbox. The next pass
+    must queue every tenant budget mail still missing and the ops report, each once: before, the ops
+    report was queued first and its key made every later pass skip the moment, so the tenants not yet
+    reached never got their mail."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tenantops.decide.cost.ledger import Ledger
+
+    from .conftest import make_state
+
+    n = 12
+    tenants = [{"id": f"t{i:02d}", "name": f"Tenant {i}", "tier": "pro", "isolation": "pool",
+                "region": "us-east-1", "budget_usd_month": 1000.0, "contacts": [f"billing@t{i:02d}.example.com"],
+                "workloads": [{"name": "api", "min_replicas": 1, "max_replicas": 4}]} for i in range(n)]
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(json.dumps({"tenants": tenants}), encoding="utf-8")
+    state = str(tmp_path / "state.db")
+    Outbox(state)  # the outbox table exists before the child starts
+    child = subprocess.Popen([sys.executable, "-c", KILLED_MIDWAY, str(REPO / "tests"), str(catalog), state, str(n)])
+    try:
+        deadline = time.monotonic() + 120
+        while not Outbox(state).entries():
+            assert child.poll() is None, "the child ended before queueing anything"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    first = {e.dedup_key for e in Outbox(state).entries()}
+    assert len(first) < n + 1, "the child finished before it was stopped; nothing was tested"
+
+    config = load_config(catalog, REPO / "policies")
+    settings = Settings(state=state, mail_from="tenantops@example.com")
+    ledger = Ledger(make_state({f"t{i:02d}": [100.0] * 14 for i in range(n)}))
+    enqueue_due_reports(config, state, NOW + timedelta(minutes=1), ledger=ledger, settings=settings)
+    keys = sorted(e.dedup_key for e in Outbox(state).entries())
+    report = "cost-report:2026-11-16T08:00:00+01:00"
+    assert keys == sorted([report, *(f"{report}:tenant:t{i:02d}" for i in range(n))])

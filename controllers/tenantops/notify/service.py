@@ -43,7 +43,8 @@ def enqueue_report(
     rightsizing: RightsizingFindings | None = None,
     period_days: int | None = None,
 ) -> list[str]:
-    """Build, compose and queue the ops report (and tenant budget mails) under `key`; returns keys queued."""
+    """Build, compose and queue the ops report (and tenant budget mails) under `key`; returns the keys
+    queued, the ops report's first."""
     from tenantops.notify.report.build import build_report_data, load_ledger, savings_from_findings
     from tenantops.notify.report.message import compose, render_report
     from tenantops.notify.report.model import BudgetStatus
@@ -54,10 +55,9 @@ def enqueue_report(
     savings = savings_from_findings(rightsizing)
     data = build_report_data(config, ledger, now, period_days=period_days, savings=savings)
     queued: list[str] = []
-    rendered = render_report(data)
-    if outbox.enqueue(REPORT_KIND, key, compose(rendered, sender=sender, recipients=_recipients(config, settings)),
-                      now=now):
-        queued.append(key)
+    # The tenants' mails first, the ops report last: the report's key is what says "this moment is done"
+    # (`enqueue_due_reports` looks for it), so a controller stopped halfway through the tenants queues
+    # the rest at its next pass instead of never.
     if config.policies.reports.tenant_budget_mails:
         catalog = {t.id: t for t in config.tenants}
         for row in data.tenant_rows:
@@ -76,6 +76,10 @@ def enqueue_report(
             message = compose(tenant_report, sender=sender, recipients=[str(c) for c in tenant.contacts])
             if outbox.enqueue(TENANT_KIND, tenant_key, message, now=now, tenant=row.tenant):
                 queued.append(tenant_key)
+    rendered = render_report(data)
+    if outbox.enqueue(REPORT_KIND, key, compose(rendered, sender=sender, recipients=_recipients(config, settings)),
+                      now=now):
+        queued.insert(0, key)
     return queued
 
 
