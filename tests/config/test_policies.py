@@ -101,6 +101,20 @@ def test_missing_global_default(tmp_path: Path) -> None:
     assert "ReportPolicy" in messages and "ControllerPolicy" in messages
 
 
+def test_a_global_document_not_named_default_is_an_error_not_ignored(tmp_path: Path) -> None:
+    """Only `default` of a global kind applies; a second one (a weekly report for other recipients, an
+    EU price list) used to load and then do nothing, without a word."""
+    target = _copy(tmp_path)
+    extra = target / "zz.yaml"
+    extra.write_text("# the finance team's report\nkind: ReportPolicy\nname: finance\n"
+                     "spec: {schedule: \"0 9 1 * *\", recipients: [finance@example.com]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert (issue.file, issue.line, issue.field) == (str(extra), 2, "name")
+    assert "only the document named 'default' applies" in issue.message and "'finance'" in issue.message
+
+
 def test_bad_quantity(tmp_path: Path) -> None:
     target = _copy(tmp_path)
     text = (target / "tiers.yaml").read_text(encoding="utf-8").replace('cpu: "16"', "cpu: lots", 1)

@@ -211,6 +211,11 @@ def _check_references(docs: Mapping[tuple[str, str], PolicyDoc], registry: Mappi
                         f"tier {name!r} names unknown {ref_kind} {ref!r} (defined: {have})",
                     )
                 )
+    for (kind, name), doc in docs.items():
+        if registry[kind].scope == "global" and name != "default":
+            # Nothing reads it: only `default` applies, so the document would be silently ignored.
+            issues.append(ConfigIssue(doc.file, doc.line, "name", f"{kind} is global: only the document named "
+                                      f"'default' applies, so {name!r} would be ignored (merge it into 'default')"))
     for info in registry.values():
         if info.scope == "global" and (info.kind, "default") not in docs:
             issues.append(
