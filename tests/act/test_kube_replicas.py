@@ -28,6 +28,22 @@ def test_one_list_reads_every_tenant(kube_api) -> None:
     assert len(counts) == 30  # the absent Deployment is absent, not zero
 
 
+def test_a_list_longer_than_a_page_is_read_to_its_end(kube_api) -> None:
+    """The apiserver answers `limit=500` with 500 items and a `continue` token; every page is read."""
+    from tenantops.observe.kube_replicas import PAGE
+
+    n = 2 * PAGE + 1
+    for i in range(n):
+        kube_api.add_deployment(f"tenant-t{i}", "api", replicas=i % 7)
+    reader = KubeReplicaReader(apps_api(kube_api))
+    counts = reader.describe_many(_targets(n))
+    assert reader.calls == 3 and len(counts) == n
+    assert {t.namespace: c.desired for t, c in counts.items()} == {f"tenant-t{i}": i % 7 for i in range(n)}
+    pages = kube_api.requests(method="GET", path_prefix="/apis/apps/v1/deployments")
+    assert [r.query.get("limit") for r in pages] == [[str(PAGE)]] * 3
+    assert [bool(r.query.get("continue")) for r in pages] == [False, True, True]
+
+
 def test_forbidden_lists_fall_back_and_stay_fallen_back(kube_api) -> None:
     for i in range(3):
         kube_api.add_deployment(f"tenant-t{i}", "api", replicas=2 + i)

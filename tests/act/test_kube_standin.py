@@ -259,6 +259,36 @@ def test_lease_times_are_decoded_as_the_apiserver_decodes_micro_time(kube_api: K
         assert caught.value.status == 400, bad
 
 
+def test_lists_page_with_limit_and_continue_and_kubectl_reads_every_page(kube_api: KubeApiServer,
+                                                                        tmp_path) -> None:
+    import os
+    import shutil
+    import subprocess
+
+    for i in range(7):
+        kube_api.add_deployment(f"tenant-{i % 3}", f"app-{i}")
+    apps = apps_api(kube_api)
+    first = apps.list_deployment_for_all_namespaces(limit=3)
+    assert len(first.items) == 3 and first.metadata.remaining_item_count == 4 and first.metadata._continue
+    second = apps.list_deployment_for_all_namespaces(limit=3, _continue=first.metadata._continue)
+    last = apps.list_deployment_for_all_namespaces(limit=3, _continue=second.metadata._continue)
+    names = [(d.metadata.namespace, d.metadata.name) for page in (first, second, last) for d in page.items]
+    assert names == sorted(names) and len(set(names)) == 7 and last.metadata._continue is None
+    assert first.metadata.resource_version == second.metadata.resource_version == last.metadata.resource_version
+    assert len(apps.list_namespaced_deployment("tenant-0", limit=2).items) == 2
+    with pytest.raises(ApiException) as caught:
+        apps.list_deployment_for_all_namespaces(limit=3, _continue="not-a-token")
+    assert caught.value.status == 400
+    if shutil.which("kubectl") is None:
+        return
+    config = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    out = subprocess.run(["kubectl", "get", "deployments", "-A", "--chunk-size=2", "--no-headers"],
+                         env={**os.environ, "KUBECONFIG": str(config)}, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert len(out.splitlines()) == 7
+    assert len(kube_api.requests(method="GET", path_prefix="/apis/apps/v1/deployments")) >= 4 + 4
+
+
 def test_concurrent_writers_never_lose_an_update(kube_api: KubeApiServer) -> None:
     """Optimistic concurrency holds under threads: every successful PUT saw the latest version."""
     kube_api.add_deployment(NS, NAME, replicas=0)

@@ -20,6 +20,8 @@ Served:
   `apply`/`create`/`replace` leave validation to the server; unknown fields (`kube_fields`, from the
   client's generated models) are refused with `Strict` (400), dropped with a `Warning` header with
   `Warn` (the default), dropped silently with `Ignore`.
+- Lists page as the apiserver's do: `limit` returns at most that many items with a `continue` token and
+  `remainingItemCount` while more are left (kubectl asks for 500 at a time; so does the replica reader).
 - Every write bumps one cluster-wide resourceVersion (as etcd's revision does) and is kept as a watch
   event; lists carry the revision they were read at, so a watch from it misses nothing. A write that
   names a stale `metadata.resourceVersion` gets 409 Conflict, a create of an existing name 409
@@ -81,6 +83,7 @@ hanging requests and watches, closes the socket and joins the serving thread.
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import json
 import re
@@ -201,6 +204,12 @@ class _Watch:
     """A watch to stream: given a check for the client having hung up, the events rendered for it."""
 
     stream: Callable[[Callable[[], bool]], Generator[JSON, None, None]]
+
+
+def _list_key(obj: JSON) -> tuple[str, str]:
+    """Where an object sorts in a list (namespace, then name), as the store orders them."""
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
 def _now() -> str:
@@ -532,12 +541,14 @@ class KubeApiServer:
         ns = route.namespace or ""
         if route.name is None:
             if method == "GET":
-                items = self._items(kind, route.namespace, request.query)
+                items, meta = self._page(self._items(kind, route.namespace, request.query), request.query)
                 if request.table:
-                    return 200, resources.table(kind, items, str(self._revision),
-                                                include_object=request.query.get("includeObject", ["Metadata"])[0])
-                return 200, {"kind": f"{kind.kind}List", "apiVersion": kind.api_version,
-                             "metadata": {"resourceVersion": str(self._revision)}, "items": items}
+                    table = resources.table(kind, items, meta["resourceVersion"],
+                                            include_object=request.query.get("includeObject", ["Metadata"])[0])
+                    table["metadata"].update({k: v for k, v in meta.items() if k != "resourceVersion"})
+                    return 200, table
+                return 200, {"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": meta,
+                             "items": items}
             if method == "POST" and (route.namespace is not None or not kind.namespaced):
                 if kind.namespaced:
                     self._require(NAMESPACES, "", ns)
@@ -654,6 +665,36 @@ class KubeApiServer:
         wanted = selector(query)
         return [copy.deepcopy(obj) for (resource, obj_ns, _), obj in sorted(self._objects.items())
                 if resource == kind.resource and (ns is None or obj_ns == ns) and wanted(obj)]
+
+    def _page(self, items: list[JSON], query: dict[str, list[str]]) -> tuple[list[JSON], JSON]:
+        """`limit` and `continue` as the apiserver pages a list: at most `limit` items, and while more are
+        left, a `continue` token for the next page and `remainingItemCount`. The token carries the list's
+        resourceVersion, which every page reports; the items of later pages are those after the last
+        one returned as they are now (the apiserver serves them from that revision's snapshot)."""
+        try:
+            limit = int(query.get("limit", ["0"])[0] or 0)
+        except ValueError:
+            raise ApiError(400, "limit must be an integer") from None
+        if limit < 0:
+            raise ApiError(400, "limit must be 0 (no limit) or more")
+        revision, after = str(self._revision), None
+        token = query.get("continue", [""])[0]
+        if token:
+            try:
+                revision, namespace, name = json.loads(base64.urlsafe_b64decode(token.encode()))
+                after = (str(namespace), str(name))
+                int(revision)
+            except (ValueError, TypeError):
+                raise ApiError(400, f"continue key is not valid: {token!r}") from None
+        if after is not None:
+            items = [item for item in items if _list_key(item) > after]
+        meta: JSON = {"resourceVersion": revision}
+        if 0 < limit < len(items):
+            items, left = items[:limit], len(items) - limit
+            last = _list_key(items[-1])
+            meta["continue"] = base64.urlsafe_b64encode(json.dumps([revision, *last]).encode()).decode()
+            meta["remainingItemCount"] = left
+        return items, meta
 
     def _require(self, kind: Kind, ns: str, name: str) -> JSON:
         obj = self._objects.get((kind.resource, ns if kind.namespaced else "", name))
