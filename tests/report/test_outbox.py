@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 
 from tenantops.notify.outbox import Outbox, RetryPolicy, Status, message_id_for
 from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError
+from tenantops_lab.sandbox.smtp import SmtpServer
 
 T0 = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
 
@@ -214,6 +215,48 @@ def test_a_claim_late_in_a_long_run_gets_its_own_lease(tmp_path: Path) -> None:
     assert first.deliver(slow, T0).sent == ["k0", "k1"]
     assert seen_by_other == [[]] and other.accepted == []  # k1 was being sent: not the other's to send
     assert [e.status for e in first.entries()] == [Status.SENT] * 2
+
+
+def test_a_recipient_refused_for_now_gets_the_message_later_and_the_others_once(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """A relay greylists one recipient (451 at RCPT TO) and takes the message for the others: the others
+    have their copy once, and the greylisted one gets the same message at the next attempt. Before, the
+    refusal was only logged and the row marked sent, so that recipient never had the report."""
+    from tenantops.notify.mail import SmtpTransport
+
+    outbox = Outbox(tmp_path / "s.db")
+    message = make_message(to="ops@example.com, finance@example.com")
+    outbox.enqueue("report", "k", message, now=T0)
+    smtp_server.refuse_recipient("finance@example.com", "451 4.7.1 greylisted, try again later")
+    transport = SmtpTransport(smtp_server.host, smtp_server.port)
+    first = outbox.deliver(transport, T0)
+    assert first.retried == ["k"] and first.sent == [] and first.alerts == []
+    entry = outbox.get("k")
+    assert entry is not None and entry.status is Status.PENDING and entry.recipients == ("finance@example.com",)
+    assert "451" in (entry.last_error or "")
+    again = outbox.deliver(transport, entry.next_attempt_at)
+    assert again.sent == ["k"]
+    received = smtp_server.wait_for(2)
+    assert [m.rcpt_tos for m in received] == [("ops@example.com",), ("finance@example.com",)]
+    assert {m.message["Message-ID"] for m in received} == {message_id_for("k")}
+
+
+def test_a_recipient_refused_for_good_is_an_alert_and_the_others_have_it(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    from tenantops.notify.mail import SmtpTransport
+
+    outbox = Outbox(tmp_path / "s.db")
+    outbox.enqueue("report", "k", make_message(to="ops@example.com, nobody@example.com"), now=T0)
+    smtp_server.refuse_recipient("nobody@example.com", "550 5.1.1 no such user")
+    report = outbox.deliver(SmtpTransport(smtp_server.host, smtp_server.port), T0)
+    assert report.sent == ["k"]
+    (alert,) = report.alerts
+    assert alert.cause == "mail-delivery-failed" and "nobody@example.com" in alert.summary and "550" in alert.summary
+    assert "ops@example.com" not in alert.summary
+    assert [m.rcpt_tos for m in smtp_server.wait_for(1)] == [("ops@example.com",)]
+    assert outbox.deliver(SmtpTransport(smtp_server.host, smtp_server.port), T0 + timedelta(hours=1)).sent == []
 
 
 def test_naive_time_is_refused(outbox: Outbox) -> None:

@@ -28,6 +28,7 @@ from tenantops.endpoints import unreachable
 from tenantops.notify.transport import (
     DeliveryError,
     InDoubtDeliveryError,
+    PartialDeliveryError,
     PermanentDeliveryError,
     TemporaryDeliveryError,
     Transport,
@@ -139,8 +140,14 @@ class SmtpTransport:
             if smtp is not None:
                 _quit(smtp)
         if refused:
-            # Accepted for the others; resending would duplicate their copy, so this is logged, not retried.
-            log.warning("smtp accepted the message but refused %d recipient(s): %s", len(refused), sorted(refused))
+            # Accepted for the others: only the refused recipients are the outbox's to retry or report.
+            replies = {rcpt: f"{code} {_reply_text(text)}" for rcpt, (code, text) in refused.items()}
+            temporary = {r: t for r, t in replies.items() if 400 <= refused[r][0] < 500}
+            permanent = {r: t for r, t in replies.items() if r not in temporary}
+            raise PartialDeliveryError(
+                f"accepted for {len(recipients) - len(refused)} recipient(s), refused for "
+                + "; ".join(f"{r}: {t}" for r, t in sorted(replies.items())),
+                temporary=temporary, permanent=permanent)
 
 
 def _quit(smtp: smtplib.SMTP) -> None:

@@ -31,6 +31,10 @@ Guarantees, and how they are kept:
   timed-out connection), the server most likely has it, and this time the outbox knows the send
   happened: the row is marked `in_doubt`, counted in `tenantops_outbox_in_doubt_total`, and not resent
   (resending is what mailed 23 duplicates with one Message-ID). An operator can requeue it.
+- **Refused for some recipients.** When the server takes the message for some recipients and refuses
+  others at RCPT TO (`PartialDeliveryError`), the row goes on for the temporarily refused ones only (a
+  greylisting relay, a full mailbox), so nobody gets a second copy and nobody goes without; the
+  permanently refused are a `mail-delivery-failed` alert.
 - **Claimed one at a time.** Each message is claimed just before its own send, so a slow server never
   leaves claimed-but-untried rows whose lease runs out and which would then be taken for in doubt.
 
@@ -48,7 +52,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -64,6 +68,7 @@ from sqlalchemy.engine import Row
 
 from tenantops.notify.transport import (
     InDoubtDeliveryError,
+    PartialDeliveryError,
     PermanentDeliveryError,
     TemporaryDeliveryError,
     Transport,
@@ -289,6 +294,8 @@ class Outbox:
                 transport.send(entry.sender, entry.recipients, entry.message)
             except InDoubtDeliveryError as exc:
                 self._doubt(entry, f"{transport.name}: {exc}", at, report)
+            except PartialDeliveryError as exc:
+                self._partial(entry, exc, f"{transport.name}: {exc}", at, report)
             except PermanentDeliveryError as exc:
                 self._fail(entry, f"{transport.name}: {exc}", at, report)
             except TemporaryDeliveryError as exc:
@@ -306,6 +313,23 @@ class Outbox:
         IN_DOUBT.labels(entry.kind).inc()
         report.in_doubt.append(entry.dedup_key)
         log.warning("in doubt, not resent: %s (%s)", entry.dedup_key, error)
+
+    def _partial(self, entry: OutboxEntry, exc: PartialDeliveryError, error: str, now: datetime,
+                 report: DeliveryReport) -> None:
+        """Sent to some recipients: the row goes on for the temporarily refused ones only (a greylisting
+        relay takes them at a later attempt), and the permanently refused are an alert for a person."""
+        SENT.labels(entry.kind).inc()
+        if exc.permanent:
+            refused = replace(entry, recipients=tuple(sorted(exc.permanent)))
+            report.alerts.append(failure_alert(refused, error))
+            log.error("refused permanently for %s: %s (%s)", ", ".join(refused.recipients), entry.dedup_key, error)
+        if not exc.temporary:
+            self._set(entry.id, status=Status.SENT.value, sent_at=_ts(now), lease_until=None, last_error=error)
+            report.sent.append(entry.dedup_key)
+            return
+        remaining = tuple(r for r in entry.recipients if r in exc.temporary) or tuple(sorted(exc.temporary))
+        self._set(entry.id, recipients=json.dumps(list(remaining)))
+        self._reschedule(replace(entry, recipients=remaining), error, now, report)
 
     def _reschedule(self, entry: OutboxEntry, error: str, now: datetime, report: DeliveryReport) -> None:
         if entry.attempts >= self.retry.max_attempts:

@@ -1,4 +1,4 @@
-"""What the outbox needs from a mail transport, and the two ways a delivery can fail.
+"""What the outbox needs from a mail transport, and the ways a delivery can fail.
 
 The split into temporary and permanent failure decides the retry (as kopf's `TemporaryError` vs
 `PermanentError`): a down server or a 4xx reply is worth waiting for; a 5xx reply will not change by
@@ -7,7 +7,7 @@ asking again, so the message is failed at once and a person is told.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 
@@ -31,6 +31,18 @@ class InDoubtDeliveryError(DeliveryError):
     """The whole message reached the service but its answer did not (the connection broke or timed out
     after the final `.` of DATA): it was most likely accepted, so sending it again would most likely
     duplicate it. The outbox marks it in doubt and counts it instead of resending."""
+
+
+class PartialDeliveryError(DeliveryError):
+    """The service took the message for some recipients and refused the others (at RCPT TO). `temporary`
+    and `permanent` map each refused recipient to the server's reply. The accepted ones have their copy,
+    so only the temporarily refused are tried again, with the same bytes (the same Message-ID); the
+    permanently refused are told to a person."""
+
+    def __init__(self, message: str, *, temporary: Mapping[str, str], permanent: Mapping[str, str]) -> None:
+        super().__init__(message)
+        self.temporary = dict(temporary)
+        self.permanent = dict(permanent)
 
 
 class Transport(Protocol):

@@ -3,7 +3,8 @@
 The report and alert senders use plain `smtplib`; delivering to a real SMTP server (not a patched
 `smtplib`) checks the envelope, headers, MIME structure and AUTH exactly as a mail relay would see them.
 It can be stopped and started again on the same port, so "the mail server was down, then came back"
-can be tested against the real retry path, and it can refuse the next N messages with a temporary error.
+can be tested against the real retry path, and it can refuse the next N messages with a temporary error,
+or one recipient at RCPT TO while taking the message for the others.
 """
 
 from __future__ import annotations
@@ -42,12 +43,21 @@ class _Inbox:
     lock: threading.Condition = field(default_factory=threading.Condition)
     refuse_next: int = 0
     refuse_reply: str = "451 4.3.0 try again later"
+    refused_recipients: dict[str, list[str]] = field(default_factory=dict)  # address -> replies to give, in order
 
 
 class _Handler:
     def __init__(self, inbox: _Inbox, eml_dir: Path | None) -> None:
         self.inbox = inbox
         self.eml_dir = eml_dir
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        with self.inbox.lock:
+            replies = self.inbox.refused_recipients.get(address.lower())
+            if replies:
+                return replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.inbox.lock:
@@ -158,12 +168,20 @@ class SmtpServer:
         with self._inbox.lock:
             self._inbox.messages.clear()
             self._inbox.refuse_next = 0
+            self._inbox.refused_recipients.clear()
 
     def refuse_next(self, count: int, reply: str = "451 4.3.0 try again later") -> None:
         """Answer the next `count` messages with `reply` (a temporary failure by default)."""
         with self._inbox.lock:
             self._inbox.refuse_next = count
             self._inbox.refuse_reply = reply
+
+    def refuse_recipient(self, address: str, reply: str = "451 4.7.1 greylisted, try again later",
+                         count: int = 1) -> None:
+        """Answer RCPT TO for `address` with `reply` the next `count` times (a greylisting relay, a mailbox
+        that does not exist); the message still goes to the other recipients."""
+        with self._inbox.lock:
+            self._inbox.refused_recipients[address.lower()] = [reply] * count
 
     def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[ReceivedMail]:
         """Block until at least `count` messages arrived (or the timeout passed); returns all received."""
