@@ -113,3 +113,24 @@ def test_a_refused_webhook_is_named_without_its_token(tmp_path: Path, webhook_re
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert webhook_receiver.url in logged
     assert "s3cr3t" not in logged + outcome.detail
+
+
+@pytest.mark.integration
+def test_a_webhook_and_an_alertmanager_behind_basic_auth_get_the_alerts(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """`https://user:password@host/...` (percent-encoded as URLs write them) is sent as basic auth: urllib
+    took `user:password@host` for the host name and every post failed as "unreachable"."""
+    config = make_config(tmp_path, [tenant("acme", tier="pro")])
+    with WebhookReceiver(basic_auth=("alerts", "p@ss:w/rd")) as receiver:
+        secured = receiver.url.replace("http://", "http://alerts:p%40ss%3Aw%2Frd@")
+        router = AlertRouter(config, webhook=WebhookSender(secured + "/hook"), alertmanager=AlertmanagerSender(secured))
+        outcomes = router.route([anomaly()], NOW)
+        assert {o.route: o.ok for o in outcomes if o.route != "email"} == {"webhook": True, "alertmanager": True}
+        assert sorted(path for path, _ in receiver.posts) == ["/api/v2/alerts", "/hook"]
+        assert receiver.unauthorised == 0
+        wrong = receiver.url.replace("http://", "http://alerts:guess@")
+        [refused] = [o for o in AlertRouter(config, webhook=WebhookSender(wrong + "/hook")).route([anomaly()], NOW)
+                     if o.route == "webhook"]
+        assert not refused.ok and refused.detail == f"{receiver.url} answered 401" and receiver.unauthorised == 1
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "p%40ss" not in logged and "guess" not in logged

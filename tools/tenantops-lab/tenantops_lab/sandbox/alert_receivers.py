@@ -7,6 +7,7 @@ test counts what arrived rather than what the sender meant to send.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -32,16 +33,29 @@ receivers:
 
 
 class WebhookReceiver:
-    """Records every JSON POST as (path, body); answers `status` (a 500 stands for an outage)."""
+    """Records every JSON POST as (path, body); answers `status` (a 500 stands for an outage).
 
-    def __init__(self) -> None:
+    With `basic_auth=(user, password)` it demands that `Authorization: Basic` header, as an ingress or
+    Alertmanager's web config does, and answers 401 (recording nothing) without it.
+    """
+
+    def __init__(self, *, basic_auth: tuple[str, str] | None = None) -> None:
         self.posts: list[tuple[str, Any]] = []
         self.status = 200
+        self.unauthorised = 0
         receiver = self
+        wanted = None if basic_auth is None else \
+            "Basic " + base64.b64encode(":".join(basic_auth).encode()).decode("ascii")
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if wanted is not None and self.headers.get("Authorization") != wanted:
+                    receiver.unauthorised += 1
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="alerts"')
+                    self.end_headers()
+                    return
                 receiver.posts.append((self.path, json.loads(body)))
                 self.send_response(receiver.status)
                 self.end_headers()
