@@ -296,3 +296,28 @@ def test_a_controller_stopped_while_queueing_the_tenants_mails_queues_the_rest_n
     keys = sorted(e.dedup_key for e in Outbox(state).entries())
     report = "cost-report:2026-11-16T08:00:00+01:00"
     assert keys == sorted([report, *(f"{report}:tenant:t{i:02d}" for i in range(n))])
+
+
+def test_a_report_built_late_covers_the_week_of_its_scheduled_moment(tmp_path: Path, config: Config,
+                                                                     ledger: Ledger) -> None:
+    """The controller was down over Monday 08:00 and comes back on Wednesday: the report it queues then is
+    Monday's, for the seven days before Monday, not for the seven days before Wednesday (which left two
+    days out of every report and put two others in two)."""
+    settings = Settings(state=str(tmp_path / "state.db"), mail_from="tenantops@example.com")
+    wednesday = NOW + timedelta(days=2, hours=3)
+    queued = enqueue_due_reports(config, settings.state, wednesday, ledger=ledger, settings=settings)
+    assert queued[0] == "cost-report:2026-11-16T08:00:00+01:00"
+    subjects = {e.dedup_key: str(_parsed(e.message)["Subject"]) for e in Outbox(settings.state).entries()}
+    assert all(" 2026-11-09 to 2026-11-15" in s for s in subjects.values()), subjects
+    on_time = tmp_path / "on-time.db"
+    enqueue_due_reports(config, str(on_time), NOW, ledger=ledger, settings=settings)
+    assert {e.dedup_key: str(_parsed(e.message)["Subject"]) for e in Outbox(on_time).entries()} == subjects
+
+
+def _parsed(raw: bytes) -> EmailMessage:
+    from email import policy
+    from email.parser import BytesParser
+
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    return message

@@ -42,6 +42,7 @@ def enqueue_report(
     settings: Settings | None = None,
     rightsizing: RightsizingFindings | None = None,
     period_days: int | None = None,
+    period_to: datetime | None = None,
 ) -> list[str]:
     """Build, compose and queue the ops report (and tenant budget mails) under `key`; returns the keys
     queued, the ops report's first."""
@@ -53,7 +54,7 @@ def enqueue_report(
     sender = settings.mail_from if settings is not None else "tenantops@localhost"
     outbox = Outbox(store_path)
     savings = savings_from_findings(rightsizing)
-    data = build_report_data(config, ledger, now, period_days=period_days, savings=savings)
+    data = build_report_data(config, ledger, now, period_days=period_days, savings=savings, period_to=period_to)
     queued: list[str] = []
     # The tenants' mails first, the ops report last: the report's key is what says "this moment is done"
     # (`enqueue_due_reports` looks for it), so a controller stopped halfway through the tenants queues
@@ -70,7 +71,7 @@ def enqueue_report(
             if outbox.get(tenant_key) is not None:
                 continue
             tenant_data = build_report_data(config, ledger, now, period_days=period_days, savings=savings,
-                                            tenants=[row.tenant])
+                                            tenants=[row.tenant], period_to=period_to)
             prefix = f"{tenant.display_name}: budget {row.budget.status}, cost report"
             tenant_report = render_report(tenant_data, subject_prefix=prefix)
             message = compose(tenant_report, sender=sender, recipients=[str(c) for c in tenant.contacts])
@@ -103,8 +104,10 @@ def enqueue_due_reports(
     if Outbox(store_path).get(key) is not None:
         return []
     log.info("cost report due (scheduled %s); building it", moment.isoformat())
+    # The period ends at the scheduled moment, however late the report is built: a controller that was
+    # down on Monday sends Monday's week on Wednesday, and next Monday's report does not repeat two days.
     return enqueue_report(config, store_path, now, key=key, ledger=ledger, settings=settings,
-                          rightsizing=rightsizing)
+                          rightsizing=rightsizing, period_to=moment)
 
 
 def deliver_pending(settings: Settings, now: datetime, transport: Transport | None = None) -> DeliveryReport:

@@ -151,16 +151,20 @@ def build_report_data(
     period_days: int | None = None,
     savings: Iterable[SavingRow] = (),
     tenants: Sequence[str] | None = None,
+    period_to: datetime | None = None,
 ) -> ReportData:
-    """The report for the `period_days` whole UTC days before `now` (default: the ReportPolicy's).
+    """The report for the `period_days` whole UTC days before `period_to` (default `now`; the period
+    length defaults to the ReportPolicy's), with budgets and alerts as of `now`.
 
     `tenants` restricts the report to those ids (a tenant-level budget mail); buckets are then left out.
+    A scheduled report passes its scheduled moment as `period_to`, so one built late (the controller was
+    down at the moment) covers the same days as one built on time, not days later ones.
     """
     spec = config.policies.reports
     days = period_days or spec.period_days
     if days <= 0:
         raise ValueError("period_days must be positive")
-    previous_start, start, end = report_window(now, days)
+    previous_start, start, end = report_window(period_to or now, days)
     include_buckets = tenants is None
     current = ledger.daily(start, end, include_buckets=include_buckets)
     previous = ledger.daily(previous_start, start, include_buckets=include_buckets)
