@@ -192,3 +192,43 @@ def test_refused_report_becomes_an_alert_mail_and_a_refused_alert_mail_does_not_
         assert metrics.registry.get_sample_value("tenantops_outbox_failed_total", {"kind": "alert"}) == len(alerts)
     finally:
         store.close()
+
+
+def test_delivery_behind_a_busy_notification_worker_stamps_the_time_it_runs(
+    config_files: tuple[Path, Path], settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """The pass hands delivery to the notification worker, which may get to it minutes later (a report
+    being built, a slow route ahead of it). The run's claims, and so their leases, count from when it
+    runs: stamped with the pass time, their leases could have run out before they were taken, and a
+    replica delivering meanwhile would have sent them a second time."""
+    import threading
+    import time
+
+    from tenantops.notify.worker import Courier
+
+    catalog, policies = config_files
+    store = StateStore(settings.state)
+    metrics = ControllerMetrics()
+    reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost")], register_actuators(),
+                            metrics=metrics, mail=plan_mail(settings))
+    clock = Clock(MONDAY_AFTER)
+    runner = Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies,
+                    metrics=metrics, clock=clock)
+    courier = Courier()
+    runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=False, store=store,
+                                          courier=courier))
+    busy = threading.Event()
+    try:
+        courier.submit("a slow route", lambda: busy.wait(10))
+        assert runner.tick() is not None
+        time.sleep(2.2)  # the worker is still on the slow route; the report and the delivery wait behind it
+        busy.set()
+        assert courier.close(30)  # lets the waiting jobs finish
+        smtp_server.wait_for(1)
+        [entry] = [e for e in Outbox(settings.state).entries() if e.kind == "cost-report"]
+        assert entry.status is Status.SENT and entry.sent_at is not None
+        assert entry.sent_at >= MONDAY_AFTER + timedelta(seconds=2), entry.sent_at
+    finally:
+        busy.set()
+        courier.close(10)
+        store.close()

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tenantops.act.base import Actuator
@@ -232,18 +233,23 @@ def post_pass_hooks(
             else:
                 courier.submit("reports:due", build)
 
-        def deliver_now(result: PassResult) -> None:
+        def deliver_now(at: datetime) -> None:
             from tenantops.notify import deliver_pending
 
-            report = deliver_pending(settings, result.at)
+            report = deliver_pending(settings, at)
             if report.alerts:
-                route_alerts_from_settings(current_config(), settings, report.alerts, result.at)
+                route_alerts_from_settings(current_config(), settings, report.alerts, at)
 
         def deliver_mail(result: PassResult) -> None:
             if courier is None:
-                deliver_now(result)
-            else:
-                courier.submit("outbox:deliver", lambda: deliver_now(result))
+                deliver_now(result.at)
+                return
+            # The run starts when the courier gets to it, maybe minutes after the pass (a report being
+            # built, a slow route ahead of it): its claims' leases count from then, not from the pass,
+            # or a replica delivering meanwhile would take them for abandoned ones and send them again.
+            submitted = time.monotonic()
+            courier.submit("outbox:deliver",
+                           lambda: deliver_now(result.at + timedelta(seconds=int(time.monotonic() - submitted))))
 
         hooks += [route_alerts, queue_reports, deliver_mail]
     return hooks
