@@ -259,6 +259,33 @@ def test_a_recipient_refused_for_good_is_an_alert_and_the_others_have_it(
     assert outbox.deliver(SmtpTransport(smtp_server.host, smtp_server.port), T0 + timedelta(hours=1)).sent == []
 
 
+def test_the_requeue_statement_deploy_readme_gives_sends_an_in_doubt_message_once_more(tmp_path: Path) -> None:
+    """deploy/README.md tells an operator how to send a message kept `in_doubt` again; the statement is
+    run here as written (the dedup key aside) against a real state file."""
+    import re
+
+    from tenantops.notify.transport import InDoubtDeliveryError
+
+    readme = (Path(__file__).resolve().parents[2] / "deploy" / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"\n    (UPDATE outbox SET .+?;)\n", readme, re.S)
+    assert found is not None, "deploy/README.md no longer gives the requeue statement"
+    statement = " ".join(found[1].split()).replace("'cost-report:2026-11-16T08:00:00+01:00'", "'k'")
+    path = tmp_path / "s.db"
+    outbox = Outbox(path)
+    outbox.enqueue("report", "k", make_message(), now=T0)
+
+    class LostReply(ScriptedTransport):
+        def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+            raise InDoubtDeliveryError("the reply to DATA was lost")
+
+    assert outbox.deliver(LostReply(), T0).in_doubt == ["k"]
+    assert outbox.deliver(ScriptedTransport(), T0 + timedelta(hours=1)).sent == []
+    with sqlite3.connect(path) as conn:
+        assert conn.execute(statement).rowcount == 1
+    transport = ScriptedTransport()
+    assert outbox.deliver(transport, T0 + timedelta(hours=2)).sent == ["k"] and len(transport.accepted) == 1
+
+
 def test_naive_time_is_refused(outbox: Outbox) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         outbox.enqueue("report", "k", make_message(), now=datetime(2026, 1, 1))

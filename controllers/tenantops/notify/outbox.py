@@ -30,7 +30,8 @@ Guarantees, and how they are kept:
   server but its answer did not (`InDoubtDeliveryError`: the `250` after DATA lost to a broken or
   timed-out connection), the server most likely has it, and this time the outbox knows the send
   happened: the row is marked `in_doubt`, counted in `tenantops_outbox_in_doubt_total`, and not resent
-  (resending is what mailed 23 duplicates with one Message-ID). An operator can requeue it.
+  (resending is what mailed 23 duplicates with one Message-ID). An operator can requeue it
+  (deploy/README.md, "Mail in doubt").
 - **Refused for some recipients.** When the server takes the message for some recipients and refuses
   others at RCPT TO (`PartialDeliveryError`), the row goes on for the temporarily refused ones only (a
   greylisting relay, a full mailbox), so nobody gets a second copy and nobody goes without; the
