@@ -259,6 +259,27 @@ def test_a_recipient_refused_for_good_is_an_alert_and_the_others_have_it(
     assert outbox.deliver(SmtpTransport(smtp_server.host, smtp_server.port), T0 + timedelta(hours=1)).sent == []
 
 
+def test_every_recipient_refused_some_only_for_now_goes_to_those_later(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    """One recipient greylisted (451), the other unknown (550), nobody took it: the greylisted one still gets
+    it at the next attempt and the unknown one is an alert. Before, the worst reply (550) failed the
+    message for both."""
+    from tenantops.notify.mail import SmtpTransport
+
+    outbox = Outbox(tmp_path / "s.db")
+    outbox.enqueue("report", "k", make_message(to="ops@example.com, nobody@example.com"), now=T0)
+    smtp_server.refuse_recipient("ops@example.com", "451 4.7.1 greylisted, try again later")
+    smtp_server.refuse_recipient("nobody@example.com", "550 5.1.1 no such user")
+    transport = SmtpTransport(smtp_server.host, smtp_server.port)
+    first = outbox.deliver(transport, T0)
+    assert first.retried == ["k"] and first.failed == [] and smtp_server.received == []
+    (alert,) = first.alerts
+    assert "nobody@example.com" in alert.summary and "ops@example.com" not in alert.summary
+    entry = outbox.get("k")
+    assert entry is not None and entry.status is Status.PENDING and entry.recipients == ("ops@example.com",)
+    assert outbox.deliver(transport, entry.next_attempt_at).sent == ["k"]
+    assert [m.rcpt_tos for m in smtp_server.wait_for(1)] == [("ops@example.com",)]
+
+
 def test_the_requeue_statement_deploy_readme_gives_sends_an_in_doubt_message_once_more(tmp_path: Path) -> None:
     """deploy/README.md tells an operator how to send a message kept `in_doubt` again; the statement is
     run here as written (the dedup key aside) against a real state file."""

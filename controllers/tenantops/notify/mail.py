@@ -18,7 +18,7 @@ import logging
 import smtplib
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from typing_extensions import Buffer
@@ -119,7 +119,9 @@ class SmtpTransport:
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             detail = "; ".join(f"{rcpt}: {code} {_reply_text(text)}" for rcpt, (code, text) in exc.recipients.items())
-            # Every recipient refused: temporary only if every refusal was temporary.
+            if any(400 <= c < 500 for c in codes) and any(not 400 <= c < 500 for c in codes):
+                # Some for now, some for good: the first are worth another attempt, the others are not.
+                raise _refused(exc.recipients, accepted=0, what=f"all recipients refused ({detail})") from None
             worst = max(codes) if codes else None
             raise _smtp_error(worst, f"all recipients refused ({detail})") from None
         except smtplib.SMTPAuthenticationError as exc:
@@ -141,13 +143,17 @@ class SmtpTransport:
                 _quit(smtp)
         if refused:
             # Accepted for the others: only the refused recipients are the outbox's to retry or report.
-            replies = {rcpt: f"{code} {_reply_text(text)}" for rcpt, (code, text) in refused.items()}
-            temporary = {r: t for r, t in replies.items() if 400 <= refused[r][0] < 500}
-            permanent = {r: t for r, t in replies.items() if r not in temporary}
-            raise PartialDeliveryError(
-                f"accepted for {len(recipients) - len(refused)} recipient(s), refused for "
-                + "; ".join(f"{r}: {t}" for r, t in sorted(replies.items())),
-                temporary=temporary, permanent=permanent)
+            accepted = len(recipients) - len(refused)
+            raise _refused(refused, accepted=accepted, what=f"accepted for {accepted} recipient(s), refused for "
+                           + "; ".join(f"{r}: {c} {_reply_text(t)}" for r, (c, t) in sorted(refused.items())))
+
+
+def _refused(refused: Mapping[str, tuple[int, bytes | str]], *, accepted: int, what: str) -> PartialDeliveryError:
+    """The refusals split into those worth another attempt (4xx) and those that are not."""
+    replies = {rcpt: f"{code} {_reply_text(text)}" for rcpt, (code, text) in refused.items()}
+    temporary = {r: t for r, t in replies.items() if 400 <= refused[r][0] < 500}
+    permanent = {r: t for r, t in replies.items() if r not in temporary}
+    return PartialDeliveryError(what, temporary=temporary, permanent=permanent, accepted=accepted)
 
 
 def _quit(smtp: smtplib.SMTP) -> None:

@@ -296,7 +296,7 @@ class Outbox:
             except InDoubtDeliveryError as exc:
                 self._doubt(entry, f"{transport.name}: {exc}", at, report)
             except PartialDeliveryError as exc:
-                self._partial(entry, exc, f"{transport.name}: {exc}", at, report)
+                self._partial(entry, exc, transport.name, at, report)
             except PermanentDeliveryError as exc:
                 self._fail(entry, f"{transport.name}: {exc}", at, report)
             except TemporaryDeliveryError as exc:
@@ -315,15 +315,18 @@ class Outbox:
         report.in_doubt.append(entry.dedup_key)
         log.warning("in doubt, not resent: %s (%s)", entry.dedup_key, error)
 
-    def _partial(self, entry: OutboxEntry, exc: PartialDeliveryError, error: str, now: datetime,
+    def _partial(self, entry: OutboxEntry, exc: PartialDeliveryError, transport: str, now: datetime,
                  report: DeliveryReport) -> None:
-        """Sent to some recipients: the row goes on for the temporarily refused ones only (a greylisting
+        """Refused for some recipients: the row goes on for the temporarily refused ones only (a greylisting
         relay takes them at a later attempt), and the permanently refused are an alert for a person."""
-        SENT.labels(entry.kind).inc()
+        error = f"{transport}: {exc}"
+        if exc.accepted:
+            SENT.labels(entry.kind).inc()
         if exc.permanent:
             refused = replace(entry, recipients=tuple(sorted(exc.permanent)))
-            report.alerts.append(failure_alert(refused, error))
-            log.error("refused permanently for %s: %s (%s)", ", ".join(refused.recipients), entry.dedup_key, error)
+            why = "; ".join(f"{r}: {reply}" for r, reply in sorted(exc.permanent.items()))
+            report.alerts.append(failure_alert(refused, f"{transport}: refused ({why})"))
+            log.error("refused permanently for %s: %s (%s)", ", ".join(refused.recipients), entry.dedup_key, why)
         if not exc.temporary:
             self._set(entry.id, status=Status.SENT.value, sent_at=_ts(now), lease_until=None, last_error=error)
             report.sent.append(entry.dedup_key)

@@ -34,15 +34,18 @@ class InDoubtDeliveryError(DeliveryError):
 
 
 class PartialDeliveryError(DeliveryError):
-    """The service took the message for some recipients and refused the others (at RCPT TO). `temporary`
+    """The service took the message for some recipients and refused the others (at RCPT TO), or refused
+    every one, some only for now. `temporary`
     and `permanent` map each refused recipient to the server's reply. The accepted ones have their copy,
     so only the temporarily refused are tried again, with the same bytes (the same Message-ID); the
     permanently refused are told to a person."""
 
-    def __init__(self, message: str, *, temporary: Mapping[str, str], permanent: Mapping[str, str]) -> None:
+    def __init__(self, message: str, *, temporary: Mapping[str, str], permanent: Mapping[str, str],
+                 accepted: int = 1) -> None:
         super().__init__(message)
         self.temporary = dict(temporary)
         self.permanent = dict(permanent)
+        self.accepted = accepted  # recipients that took it (0: every one refused, some only for now)
 
 
 class Transport(Protocol):
