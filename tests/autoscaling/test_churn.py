@@ -3,19 +3,24 @@ band buys far fewer, larger steps; a count moving one way does not widen it, and
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tenantops.config.kinds.scaling import ScalingSpec
 from tenantops.decide.autoscaling.reactive import MetricLoad
 from tenantops.decide.autoscaling.recommender import (
+    CHURN_SHARE,
     CHURN_STEP,
     MAX_CHURN,
     Bounds,
     Observation,
     Tuning,
+    churn_band,
     learn_churn,
     recommend,
 )
@@ -23,7 +28,7 @@ from tenantops.decide.autoscaling.state import WorkloadState
 from tenantops.decide.autoscaling.workload import Guards, decide_workload
 from tenantops.sim.environment import run
 from tenantops.sim.replay import recommender_policy
-from tenantops.sim.score import score
+from tenantops.sim.score import oracle_cost, score
 
 from .conftest import spec
 
@@ -32,8 +37,8 @@ T0 = 1_700_000_000.0
 DEFAULT_WINDOW = {"stabilization_seconds": 300, "max_percent": 100, "period_seconds": 15}
 
 
-def policy(reversals_per_hour: float) -> ScalingSpec:
-    return spec(scale_down=DEFAULT_WINDOW, predictive={"reversals_per_hour": reversals_per_hour})
+def policy(reversals_per_hour: float, band: float = 1.0) -> ScalingSpec:
+    return spec(scale_down=DEFAULT_WINDOW, predictive={"reversals_per_hour": reversals_per_hour, "band": band})
 
 
 def held_noise(days: float = 4.0, seed: int = 7) -> np.ndarray:
@@ -46,9 +51,11 @@ def held_noise(days: float = 4.0, seed: int = 7) -> np.ndarray:
 
 
 def test_noise_that_keeps_reversing_the_count_buys_far_fewer_steps_for_a_little_cost() -> None:
+    # Half the default band, so that a fixed band keeps reversing the count on this series: at the default band
+    # the margins here are steady enough that it moves about once an hour without widening.
     demand, capacity = held_noise(), 10.0
-    fixed = run(demand, capacity, recommender_policy(policy(0.0), capacity, START))
-    adaptive = run(demand, capacity, recommender_policy(policy(0.5), capacity, START))
+    fixed = run(demand, capacity, recommender_policy(policy(0.0, band=0.5), capacity, START))
+    adaptive = run(demand, capacity, recommender_policy(policy(0.5, band=0.5), capacity, START))
     a, b = score(demand, capacity, fixed), score(demand, capacity, adaptive)
     assert b.actions < 0.75 * a.actions
     assert b.cost < 1.03 * a.cost
@@ -125,3 +132,27 @@ def test_calm_passes_without_a_usable_metric_lower_the_factor_by_their_own_lengt
                                    state, now)
         assert decision.desired == 8
     assert state.churn == pytest.approx(0.5 - 3 * CHURN_STEP * 0.5 * 300 / 3600)
+
+
+@given(st.floats(0.0, 10.0), st.floats(0.0, MAX_CHURN), st.integers(0, 1000))
+def test_churn_widens_the_band_by_at_most_a_share_of_the_safe_count(band: float, churn: float, wanted: int) -> None:
+    widened = churn_band(band, churn, wanted)
+    assert band <= widened <= band * math.exp(churn) + 1e-9
+    assert widened <= band + CHURN_SHARE * wanted + 1e-9
+    if band * math.expm1(churn) <= CHURN_SHARE * wanted - 1e-9:  # a large count: the full widening
+        assert widened == pytest.approx(band * math.exp(churn))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_a_few_replicas_of_poisson_demand_do_not_churn_into_a_wider_band(seed: int) -> None:
+    """Two requests a minute against three per replica: a safe count of 2 or 3, where a band widened just past
+    2 replicas set every step one replica higher and reversed as it narrowed again (3.2x the oracle on seed 1
+    with the widening bounded only by `MAX_CHURN`). The same check as the forecast's low-count test, on more
+    draws of the noise."""
+    rng = np.random.default_rng(seed)
+    demand = rng.poisson(2.0, 3000).astype(np.float64)
+    capacity = 3.0
+    result = run(demand, capacity, recommender_policy(spec(), capacity, START))
+    figures = score(demand, capacity, result)
+    assert figures.cost < 3.0 * oracle_cost(demand, capacity)
+    assert figures.violation_rate < 0.02

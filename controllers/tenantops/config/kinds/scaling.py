@@ -93,9 +93,10 @@ class Predictive(Spec):
     # follows the workload's own noise: a few replicas where demand is smooth, more where it is bursty.
     band: float = Field(default=1.0, ge=0, le=10)
     # Churn the workload has shown: a count that changes direction (up, then down, then up) is following noise,
-    # not demand. While that happens more often than this many times an hour, the band widens (up to 3x),
-    # and it narrows again as reversals stop (0 = the band never widens). A count
-    # moving one way, with a ramp or a daily cycle, never widens it.
+    # not demand. While that happens more often than this many times an hour, the band widens (up to 4.5x, and
+    # by at most a fifth of the safe count: at a few replicas one more is a third of the cost), and it narrows
+    # again as reversals stop (0 = the band never widens). A count moving one way, with a ramp or a daily
+    # cycle, never widens it.
     reversals_per_hour: float = Field(default=0.5, ge=0, le=60)
 
 

@@ -23,8 +23,10 @@ DEFAULT_INTERVAL = 60.0
 EPS = 1e-9
 MIN_GROWTH = 1.0 / 0.7  # the least demand growth inferred per saturated pass
 SATURATED = 0.999  # load at this share of the ready replicas' ceiling or more: the metric has stopped there
-MAX_CHURN = 1.1  # the band widens by at most e^1.1 (3x) for churn
+MAX_CHURN = 1.5  # the band widens by at most e^1.5 (4.5x) for churn: room for the allowance to be met on a held
+# coarse source, where "no change" (the best forecaster there) moves the count with every new sample
 CHURN_STEP = 0.1  # log factor per reversal (and the same share of it, per hour, back down while calm)
+CHURN_SHARE = 0.2  # the churn widening adds at most this share of the safe count to the band (see churn_band)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +146,7 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
     if tuning.predictive and obs.current > max(1, bounds.min_replicas) and _margin_decided(tuning, state, interval):
         forecast.calibrate(state, saturated, tuning.forecast)
 
-    estimate, rule, reason, band = _estimate(tuning, obs, state, demand, now, interval)
+    estimate, rule, reason, base = _estimate(tuning, obs, state, demand, now, interval)
 
     zero = _scale_to_zero(tuning, bounds, obs, state, demand, estimate)
     if zero is not None:
@@ -157,6 +159,9 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
             window = tuning.down.stabilization_seconds if direction == "down" else tuning.up.stabilization_seconds
             rule, reason = "stabilized", (f"{reason}; held at {desired} by the {window:.0f}s scale-{direction} "
                                           "stabilisation window")
+        band = churn_band(base, state.churn, desired)
+        if band > base:
+            reason = f"{reason}; band widened x{band / base:.2f}: the count has been reversing"
         banded = _banded(band, desired, current)
         if banded != desired:
             if banded == current:
@@ -218,11 +223,7 @@ def _estimate(
             wanted = inferred
             reason = (f"{reason}; saturated through {state.saturated_rounds} round(s) of replicas: demand inferred at "
                       f"{inferred} replicas or more")
-    band = tuning.band * width
-    if state.churn > 0:
-        band *= math.exp(state.churn)
-        reason = f"{reason}; band widened x{math.exp(state.churn):.2f}: the count has been reversing"
-    return wanted, "predictive", reason, band
+    return wanted, "predictive", reason, tuning.band * width
 
 
 def _replicas_for(upper: float) -> int:
@@ -256,6 +257,22 @@ def _margin_decided(tuning: Tuning, state: WorkloadState, interval: float) -> bo
     it are lower bounds, and are not kept for scoring either). Counting those passes as margin misses made
     one long flash crowd, limited by the step breaker, raise every margin for days after it was over."""
     return state.saturated <= math.ceil(tuning.startup_seconds / interval - EPS) + 1
+
+
+def churn_band(band: float, churn: float, wanted: int) -> float:
+    """The band widened for churn: by e^`churn`, but by no more than `CHURN_SHARE` of the safe count `wanted`.
+
+    Widening trades a little cost for fewer reversals, and a replica is a small cost only when the count is
+    large. At a few replicas one replica is a third of the cost, and the band, held in whole replicas, is
+    bimodal: with Poisson demand of two requests a minute against three per replica (a safe count of 2 or 3),
+    a band widened from 1.2 to just past 2 moved every step to one replica above the safe count, then fell
+    back below 2 as the churn decayed and dropped the count two replicas, which reversed again at the next
+    rise and kept the churn up: the count ran at 4 where 3 held it, 3.3x the oracle. Bounded by a share of the
+    count, the widening buys no extra replica below about five, and leaves a count of 30 room for six (its
+    reversals on a held coarse source are what it is for)."""
+    if churn <= 0:
+        return band
+    return band + min(band * math.exp(churn) - band, CHURN_SHARE * wanted)
 
 
 def _banded(band: float, wanted: int, current: int) -> int:
