@@ -541,7 +541,8 @@ class KubeApiServer:
         ns = route.namespace or ""
         if route.name is None:
             if method == "GET":
-                items, meta = self._page(self._items(kind, route.namespace, request.query), request.query)
+                page, meta = self._page(self._matching(kind, route.namespace, request.query), request.query)
+                items = [copy.deepcopy(obj) for obj in page]  # only the page: a list of 30,000 is read in 60
                 if request.table:
                     table = resources.table(kind, items, meta["resourceVersion"],
                                             include_object=request.query.get("includeObject", ["Metadata"])[0])
@@ -661,10 +662,14 @@ class KubeApiServer:
     def _not_allowed(method: str) -> ApiError:
         return ApiError(405, f"the server does not allow this method on the requested resource ({method})")
 
-    def _items(self, kind: Kind, ns: str | None, query: dict[str, list[str]]) -> list[JSON]:
+    def _matching(self, kind: Kind, ns: str | None, query: dict[str, list[str]]) -> list[JSON]:
+        """The stored objects a list selects, in key order (not copies: callers copy what they answer)."""
         wanted = selector(query)
-        return [copy.deepcopy(obj) for (resource, obj_ns, _), obj in sorted(self._objects.items())
+        return [obj for (resource, obj_ns, _), obj in sorted(self._objects.items())
                 if resource == kind.resource and (ns is None or obj_ns == ns) and wanted(obj)]
+
+    def _items(self, kind: Kind, ns: str | None, query: dict[str, list[str]]) -> list[JSON]:
+        return [copy.deepcopy(obj) for obj in self._matching(kind, ns, query)]
 
     def _page(self, items: list[JSON], query: dict[str, list[str]]) -> tuple[list[JSON], JSON]:
         """`limit` and `continue` as the apiserver pages a list: at most `limit` items, and while more are
