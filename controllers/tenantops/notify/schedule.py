@@ -72,55 +72,55 @@ def _behind(local: datetime, zone: ZoneInfo) -> timedelta:
 
 def last_scheduled(schedule: str, timezone: str, now: datetime) -> datetime:
     """The latest scheduled moment at or before `now` (timezone-aware, in the policy's zone)."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    validate(schedule, timezone)
-    zone = _zone(timezone)
-    local = now.astimezone(zone)
-    # get_prev is strictly before its start; starting one whole second later includes `now` itself.
-    start = local.replace(tzinfo=None, microsecond=0) + timedelta(seconds=1) + _behind(local, zone)
-    matches = croniter(schedule, start)
-    while True:  # wall times map to moments in order, so the first one not after `now` is the latest
-        moment = _instant(matches.get_prev(datetime), zone)
-        if moment <= now:
-            return moment
+    return Schedule(schedule, timezone).last(now)
 
 
 def next_scheduled(schedule: str, timezone: str, now: datetime) -> datetime:
     """The first scheduled moment after `now` (timezone-aware, in the policy's zone)."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    validate(schedule, timezone)
-    zone = _zone(timezone)
-    local = now.astimezone(zone)
-    matches = croniter(schedule, local.replace(tzinfo=None) - _behind(local, zone))
-    while True:
-        moment = _instant(matches.get_next(datetime), zone)
-        if moment > now:
-            return moment
+    return Schedule(schedule, timezone).next(now)
 
 
 def due(schedule: str, timezone: str, last_run: datetime | None, now: datetime) -> bool:
     """True when a scheduled moment lies in (last_run, now]; with no last run, when one is at or before now."""
-    moment = last_scheduled(schedule, timezone, now)
-    if last_run is None:
-        return moment <= now
-    return last_run < moment <= now
+    return Schedule(schedule, timezone).due(last_run, now)
+
+
+def _aware(now: datetime) -> None:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
 
 
 class Schedule:
-    """A policy's schedule bound to its zone: `Schedule(cron, tz).due(last_run, now)`."""
+    """A policy's schedule bound to its zone: `Schedule(cron, tz).due(last_run, now)`. Validated once, here."""
 
     def __init__(self, cron: str, timezone: str = "UTC") -> None:
         validate(cron, timezone)
         self.cron = cron
         self.timezone = timezone
+        self.zone = _zone(timezone)
 
     def due(self, last_run: datetime | None, now: datetime) -> bool:
-        return due(self.cron, self.timezone, last_run, now)
+        moment = self.last(now)
+        if last_run is None:
+            return moment <= now
+        return last_run < moment <= now
 
     def last(self, now: datetime) -> datetime:
-        return last_scheduled(self.cron, self.timezone, now)
+        _aware(now)
+        local = now.astimezone(self.zone)
+        # get_prev is strictly before its start; starting one whole second later includes `now` itself.
+        start = local.replace(tzinfo=None, microsecond=0) + timedelta(seconds=1) + _behind(local, self.zone)
+        matches = croniter(self.cron, start)
+        while True:  # wall times map to moments in order, so the first one not after `now` is the latest
+            moment = _instant(matches.get_prev(datetime), self.zone)
+            if moment <= now:
+                return moment
 
     def next(self, now: datetime) -> datetime:
-        return next_scheduled(self.cron, self.timezone, now)
+        _aware(now)
+        local = now.astimezone(self.zone)
+        matches = croniter(self.cron, local.replace(tzinfo=None) - _behind(local, self.zone))
+        while True:
+            moment = _instant(matches.get_next(datetime), self.zone)
+            if moment > now:
+                return moment
