@@ -5,11 +5,13 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tenantops_lab.sandbox.lifetime import bound_to_parent
 from tenantops_lab.sandbox.prometheus import Series
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,6 +80,13 @@ def workload_series(tenant: str, workload: str, rate: float, replicas: int, star
         Series("kube_pod_container_resource_requests", {**cont, "resource": "memory"},
                _ramp(start, end, lambda t: 2.0**28 * replicas)),
     ]
+
+
+def tenantops_command(*args: str) -> list[str]:
+    """The command line of `tenantops ARGS` in this interpreter, started so that the controller is signalled
+    (SIGTERM) when the test run that started it dies: a run killed by SIGKILL, an OOM kill or a cancelled CI
+    job leaves no controller behind, as it leaves no server (`lifetime.bound_to_parent`, main thread only)."""
+    return bound_to_parent([sys.executable, "-m", "tenantops.cli.main", *args])
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 60) -> None:

@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,12 +28,11 @@ from tenantops.record.store import StateStore
 from tenantops_lab.sandbox.ports import free_port
 
 from .conftest import FaultLedger
-from .helpers import TENANTS, workload_series, write_config
+from .helpers import TENANTS, tenantops_command, workload_series, write_config
 from .proxy import FaultProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CLI = [sys.executable, "-m", "tenantops.cli.main"]
 INTERVAL = 2
 LEASE_SECONDS = 15
 FAILOVER = "leader SIGKILLed mid-pass, follower takes over (shared PostgreSQL)"
@@ -127,8 +125,8 @@ def _start(stack: dict[str, Any], name: str, location: str) -> Replica:
            "TENANTOPS_SMTP_PORT": str(stack["smtp"].port), "TENANTOPS_OPS_EMAIL": "oncall@example.com",
            "TENANTOPS_MAIL_FROM": "tenantops@example.com", "POD_NAME": name, "POD_NAMESPACE": "tenantops"}
     with log.open("wb") as out:
-        proc = subprocess.Popen([*CLI, "run", "--leader-elect", "--decider", "autoscaling", "--decider", "cost",
-                                 "--http-host", "127.0.0.1", "--http-port", str(free_port())],
+        proc = subprocess.Popen(tenantops_command("run", "--leader-elect", "--decider", "autoscaling", "--decider",
+                                                  "cost", "--http-host", "127.0.0.1", "--http-port", str(free_port())),
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
     replica = Replica(name, proc, proxy, location, log)
     stack["drill"].replicas[name] = replica

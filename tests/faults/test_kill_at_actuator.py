@@ -20,7 +20,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -36,13 +35,12 @@ from tenantops.record.store import StateStore
 from tenantops_lab.sandbox.ports import free_port
 
 from .conftest import FaultLedger
-from .helpers import workload_series, write_config
+from .helpers import tenantops_command, workload_series, write_config
 
 # A restart costs a process start (about 2 s on an idle 2-core machine, several when it is loaded).
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
 CLASS = "kill at the actuator call"
-CLI = [sys.executable, "-m", "tenantops.cli.main"]
 KILLS = 30
 TENANTS = 40  # each takes one write (afterwards its replicas metric contradicts the live count: held)
 PATCHES = "/apis/apps/v1/namespaces/tenant-*"
@@ -98,8 +96,8 @@ def _intents(state: Path) -> int:
 
 def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([*CLI, "run", "--decider", "autoscaling", "--http-host", "127.0.0.1",
-                                 "--http-port", str(free_port())], env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(tenantops_command("run", "--decider", "autoscaling", "--http-host", "127.0.0.1",
+                                 "--http-port", str(free_port())), env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _written(kube: Any) -> list[tuple[str, str, int]]:

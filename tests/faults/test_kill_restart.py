@@ -13,7 +13,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import pytest
 from tenantops_lab.sandbox.smtp import SmtpServer
 
 from .conftest import FaultLedger
-from .helpers import workload_series, write_config
+from .helpers import tenantops_command, workload_series, write_config
 from .proxy import FaultProxy
 from .smtp_faults import SilentServer
 
@@ -32,7 +31,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 KILL = "process killed mid-pass"
 OUTBOX = "process killed mid-pass (outbox)"
-CLI = [sys.executable, "-m", "tenantops.cli.main"]
 
 
 def _audit(state: Path) -> list[tuple[object, ...]]:
@@ -83,8 +81,8 @@ def setup(prometheus, kube_api, tmp_path: Path) -> Iterator[tuple[dict[str, str]
 
 
 def _once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, "reconcile", "--once", "--decider", "autoscaling"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(tenantops_command("reconcile", "--once", "--decider", "autoscaling"), env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_killed_while_observing_loses_and_duplicates_nothing(setup, fault_ledger: FaultLedger) -> None:
@@ -94,7 +92,7 @@ def test_killed_while_observing_loses_and_duplicates_nothing(setup, fault_ledger
     rows, kept = _audit(state), _state(state)
     assert rows and kept
     proxy.set("hold")
-    proc = subprocess.Popen([*CLI, "reconcile", "--once", "--decider", "autoscaling"], env=env,
+    proc = subprocess.Popen(tenantops_command("reconcile", "--once", "--decider", "autoscaling"), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     killed = _kill_when(proc, proxy.held)
     assert fault_ledger.case(KILL, killed, "killed while a Prometheus query was held")
@@ -118,7 +116,7 @@ def test_killed_while_a_kubernetes_write_hangs_writes_once(setup, fault_ledger: 
     env, state, _, kube = setup
     scale = "/apis/apps/v1/namespaces/tenant-alpha/deployments/api/scale"
     kube.inject(scale, "hang", count=1, method="PATCH", hang_seconds=60)
-    proc = subprocess.Popen([*CLI, "reconcile", "--once", "--decider", "autoscaling"], env=env,
+    proc = subprocess.Popen(tenantops_command("reconcile", "--once", "--decider", "autoscaling"), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     killed = _kill_when(proc, None, check=lambda: kube.in_flight > 0)
     assert fault_ledger.case(KILL, killed, "killed while the scale PATCH hung")
@@ -149,7 +147,7 @@ def test_report_queued_then_killed_is_delivered_exactly_once(tmp_path: Path, fau
     env = {**os.environ, "TENANTOPS_CATALOG": str(catalog), "TENANTOPS_POLICIES": str(policies),
            "TENANTOPS_STATE": str(state), "TENANTOPS_SMTP_HOST": "127.0.0.1", "TENANTOPS_SMTP_PORT": str(silent.port)}
     at = "2026-11-20T08:00:00+00:00"
-    proc = subprocess.Popen([*CLI, "report", "--send", "--at", at], env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(tenantops_command("report", "--send", "--at", at), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     killed = _kill_when(proc, silent.connected)
     silent.close()
@@ -163,8 +161,8 @@ def test_report_queued_then_killed_is_delivered_exactly_once(tmp_path: Path, fau
         env["TENANTOPS_SMTP_PORT"] = str(mail.port)
         # restarted after the claim's lease ran out (same report period: the same day, an hour later)
         for later in ("2026-11-20T09:00:00+00:00", "2026-11-20T10:00:00+00:00"):
-            out = subprocess.run([*CLI, "report", "--send", "--at", later], env=env, capture_output=True, text=True,
-                                 timeout=120)
+            out = subprocess.run(tenantops_command("report", "--send", "--at", later), env=env, capture_output=True,
+                                 text=True, timeout=120)
             assert out.returncode == 0, out.stderr[-2000:]
         received = mail.received
         with sqlite3.connect(state) as conn:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,11 @@ from tenantops.record.store import StateStore
 from tenantops_lab.sandbox.ports import free_port
 
 from .conftest import FaultLedger
-from .helpers import stop, workload_series, write_config
+from .helpers import stop, tenantops_command, workload_series, write_config
 
 pytestmark = pytest.mark.integration
 
 CLASS = "a pass longer than the Lease / leadership"
-CLI = [sys.executable, "-m", "tenantops.cli.main"]
 DRILL_ENV = "TENANTOPS_DRILL_SECONDS"
 COMPRESSED = {"seconds": 20.0, "interval": 1.0, "jitter": 0.2}
 REPLICAS = ("replica-a", "replica-b")
@@ -60,8 +58,8 @@ def _config(directory: Path, timings: dict[str, float] | None) -> tuple[Path, Pa
 
 def _start(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen([*CLI, "run", "--leader-elect", "--decider", "autoscaling",
-                                 "--http-host", "127.0.0.1", "--http-port", str(free_port())],
+        return subprocess.Popen(tenantops_command("run", "--leader-elect", "--decider", "autoscaling",
+                                 "--http-host", "127.0.0.1", "--http-port", str(free_port())),
                                 env={**env, "POD_NAME": name}, stdout=out, stderr=subprocess.STDOUT)
 
 
