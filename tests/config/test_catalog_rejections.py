@@ -163,3 +163,26 @@ def test_display_names_may_be_any_one_line_text(tmp_path: Path) -> None:
     body = VALID_TENANT.replace("    tier: pro\n", "    name: \"Acme & Söhne <GmbH> 'Ω'\"\n    tier: pro\n")
     config = load_config(write(tmp_path, "tenants:\n" + body), POLICIES)
     assert config.tenants[0].display_name == "Acme & Söhne <GmbH> 'Ω'"
+
+
+def test_a_tenant_in_a_region_without_prices_is_refused_at_its_region(tmp_path: Path) -> None:
+    """Its cost used to be skipped: $0 in every month to date, report and budget check, with one log line."""
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("us-east-1", "ap-southeast-2"))
+    assert issues_of(path) == [
+        f"{path}:5: tenants[0].region: the Pricing policy has no prices for region 'ap-southeast-2' "
+        "(priced: eu-central-1, eu-west-1, us-east-1); the tenant's cost would not be counted"
+    ]
+
+
+def test_a_silo_workload_whose_instance_type_has_no_price_is_refused_at_it(tmp_path: Path) -> None:
+    """It used to be charged at the region's cheapest instance, whatever it really runs on."""
+    tenant = VALID_TENANT.replace("isolation: pool", "isolation: silo").replace(
+        "max_replicas: 5}", "max_replicas: 5, instance_type: m6i.large}\n"
+        "      - {name: gpu, min_replicas: 1, max_replicas: 2, instance_type: p5.48xlarge}")
+    path = write(tmp_path, "tenants:\n" + tenant)
+    (issue,) = issues_of(path)
+    assert issue.startswith(f"{path}:10: tenants[0].workloads[1].instance_type: instance type 'p5.48xlarge' "
+                            "has no price in us-east-1 in the Pricing policy (priced: c6i.large, ")
+    # A pooled tenant's instance_type is not what it is charged by, so it is not checked.
+    pooled = VALID_TENANT.replace("max_replicas: 5}", "max_replicas: 5, instance_type: p5.48xlarge}")
+    assert load_config(write(tmp_path, "tenants:\n" + pooled), POLICIES).tenants[0].id == "acme"

@@ -115,6 +115,22 @@ def test_a_global_document_not_named_default_is_an_error_not_ignored(tmp_path: P
     assert "only the document named 'default' applies" in issue.message and "'finance'" in issue.message
 
 
+def test_a_pool_whose_node_type_has_no_price_is_an_error_at_its_line(tmp_path: Path) -> None:
+    """The pool's nodes are what its idle capacity costs; without their price the idle and shared cost
+    dropped out of every total, so tenants and buckets no longer added up to the bill."""
+    target = _copy(tmp_path)
+    cost = target / "cost.yaml"
+    lines = cost.read_text(encoding="utf-8").splitlines(keepends=True)
+    number = next(i for i, line in enumerate(lines) if line.lstrip().startswith("eu-west-1: {instance_type:"))
+    lines[number] = lines[number].replace("m6i.xlarge", "m7i.xlarge")
+    cost.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert (issue.file, issue.line, issue.field) == (str(cost), number + 1, "spec.pools.eu-west-1.instance_type")
+    assert issue.message.startswith("pool instance type 'm7i.xlarge' has no price in eu-west-1 in the Pricing policy")
+
+
 def test_bad_quantity(tmp_path: Path) -> None:
     target = _copy(tmp_path)
     text = (target / "tiers.yaml").read_text(encoding="utf-8").replace('cpu: "16"', "cpu: lots", 1)

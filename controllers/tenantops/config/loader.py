@@ -67,6 +67,7 @@ class PolicyDoc:
     file: str
     line: int
     description: str = ""
+    located: LocatedDocument | None = field(default=None, repr=False, compare=False)  # for cross-document checks
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def _load_policy_doc(
         return
     desc = data.get("description")
     docs[(kind, name)] = PolicyDoc(
-        kind, name, spec, raw, doc.file, doc.line_of(("kind",)), desc if isinstance(desc, str) else ""
+        kind, name, spec, raw, doc.file, doc.line_of(("kind",)), desc if isinstance(desc, str) else "", doc
     )
 
 
@@ -223,6 +224,27 @@ def _check_references(docs: Mapping[tuple[str, str], PolicyDoc], registry: Mappi
             )
     if not any(k == "Tier" for k, _ in docs):
         issues.append(ConfigIssue("<policies>", 0, "Tier", "at least one Tier is required"))
+    issues.extend(_check_pool_prices(docs))
+    return issues
+
+
+def _check_pool_prices(docs: Mapping[tuple[str, str], PolicyDoc]) -> list[ConfigIssue]:
+    """A pool's nodes must have a price: it is what the pool's idle capacity costs. Without one the
+    allocation cannot know the pool's cost, and its idle and shared cost drop out of every total."""
+    allocation, pricing = docs.get(("CostAllocation", "default")), docs.get(("Pricing", "default"))
+    if allocation is None or pricing is None:
+        return []
+    regions = cast(PricingSpec, pricing.spec).regions
+    issues = []
+    for region, pool in cast(AllocationSpec, allocation.spec).pools.items():
+        prices = regions.get(region)
+        if prices is None or pool.instance_type in prices.instances:
+            continue  # a pool in a region nobody is priced in costs nothing here; tenants there are refused
+        path = ("spec", "pools", region, "instance_type")
+        line = allocation.located.line_of(path) if allocation.located is not None else allocation.line
+        issues.append(ConfigIssue(allocation.file, line, ".".join(path), (
+            f"pool instance type {pool.instance_type!r} has no price in {region} in the Pricing policy "
+            f"(priced: {', '.join(sorted(prices.instances)) or 'none'})")))
     return issues
 
 
@@ -300,6 +322,7 @@ def _check_tenants(
     tiers = policies.tiers
     for index, tenant in enumerate(tenants):
         _check_identity(doc, index, tenant.id, tenant.tier, tiers, seen, issues)
+        _check_prices(doc, index, tenant, policies.pricing, issues)
         if tenant.overrides is not None and tenant.tier in tiers:
             try:
                 resolve_tenant_policies(tenant, policies)
@@ -313,6 +336,31 @@ def _check_tenants(
                             issue.message,
                         )
                     )
+
+
+def _check_prices(doc: LocatedDocument, index: int, tenant: Tenant, pricing: PricingSpec,
+                  issues: list[ConfigIssue]) -> None:
+    """A tenant is costed at its region's prices, and a silo workload at its instance type's.
+
+    Without them the cost allocation can only skip the region (the tenant costs $0, so its budget never
+    alerts and the report understates the bill) or charge a guessed instance, so they are refused here.
+    """
+    prices = pricing.regions.get(tenant.region)
+    if prices is None:
+        issues.append(ConfigIssue(
+            doc.file, doc.line_of(("tenants", index, "region")), f"tenants[{index}].region",
+            f"the Pricing policy has no prices for region {tenant.region!r} (priced: "
+            f"{', '.join(sorted(pricing.regions))}); the tenant's cost would not be counted"))
+        return
+    if tenant.isolation != "silo":
+        return
+    for w_index, workload in enumerate(tenant.workloads):
+        if workload.instance_type is not None and workload.instance_type not in prices.instances:
+            issues.append(ConfigIssue(
+                doc.file, doc.line_of(("tenants", index, "workloads", w_index, "instance_type")),
+                f"tenants[{index}].workloads[{w_index}].instance_type",
+                f"instance type {workload.instance_type!r} has no price in {tenant.region} in the Pricing policy "
+                f"(priced: {', '.join(sorted(prices.instances)) or 'none'})"))
 
 
 def resolve_tenant_policies(tenant: Tenant, policies: Policies) -> TenantPolicies:
