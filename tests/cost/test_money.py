@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tenantops.decide.cost.money import split_exact, split_mapping, to_micro, to_usd
+from tenantops.decide.cost.money import cents_adding_up, split_exact, split_mapping, to_micro, to_usd
 
 
 def test_split_is_proportional_and_exact() -> None:
@@ -38,3 +38,13 @@ def test_split_conserves_every_unit(amount: int, weights: list[float]) -> None:
         for part, w in zip(parts, weights, strict=True):
             # Each part is within one unit (plus weight rounding) of its exact share.
             assert abs(part - amount * w / total) <= 1 + abs(amount) * 1e-9
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=4), st.integers(-10**12, 10**12), max_size=30))
+def test_property_cents_add_up_to_the_rounded_total_and_each_is_within_a_cent(amounts: dict[str, int]) -> None:
+    cents = cents_adding_up(amounts)
+    assert set(cents) == set(amounts)
+    total = sum(amounts.values())
+    assert sum(cents.values()) * 10_000 - total in range(-4_999, 5_001)  # the total, rounded half up
+    for name, micro in amounts.items():
+        assert abs(cents[name] * 10_000 - micro) < 10_000

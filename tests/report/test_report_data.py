@@ -176,6 +176,26 @@ def test_no_csv_cell_can_start_a_formula(text: str) -> None:
     assert str(cell).endswith(text)
 
 
+def test_the_csv_and_mail_columns_add_up_to_their_total_row(config: Config) -> None:
+    """Each line rounded to the cent on its own left the column a cent or more off the TOTAL a finance
+    reader checks it against: three lines of $1.124998 and one of $0.125006 showed as 1.12, 1.12, 1.12
+    and 0.13 (3.49) under a total of 3.50."""
+    from .conftest import make_state
+
+    weeks = {"acme": [0.160714] * 14, "globex": [0.160714] * 14, "initech": [0.160714] * 14,
+             "__idle__": [0.017858] * 14}
+    data = build_report_data(config, Ledger(make_state(weeks)), NOW)
+    rows = list(csv.DictReader(io.StringIO(render_csv(data))))
+    body, (total,) = [r for r in rows if r["tenant"] != "TOTAL"], [r for r in rows if r["tenant"] == "TOTAL"]
+    for column in ("cost_usd", "previous_usd", "change_usd"):
+        cents = sum(round(float(r[column]) * 100) for r in body if r[column])
+        assert cents == round(float(total[column]) * 100), column
+    assert total["cost_usd"] == "3.50"  # 3 x $1.124998 + $0.125006: the exact $3.500000
+    assert sorted(r["cost_usd"] for r in body) == ["0.00", "0.13", "1.12", "1.12", "1.13"]  # evil: no data
+    text = render_report(data, charts=False).text
+    assert "$3.50" in text
+
+
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.floats(min_value=0, max_value=5000, allow_nan=False), min_size=14, max_size=14),
        st.lists(st.floats(min_value=0, max_value=5000, allow_nan=False), min_size=14, max_size=14))
@@ -184,8 +204,11 @@ def test_totals_and_shares_always_add_up(config: Config, a: list[float], b: list
 
     ledger = Ledger(make_state({"acme": a, "globex": b}))
     data = build_report_data(config, ledger, NOW)
-    assert data.total_usd == pytest.approx(sum(a[7:]) + sum(b[7:]), abs=1e-4)
-    assert data.previous_total_usd == pytest.approx(sum(a[:7]) + sum(b[:7]), abs=1e-4)
+    # The figures are whole cents, within half a cent of the exact total, and the lines add up to it.
+    assert data.total_usd == pytest.approx(sum(a[7:]) + sum(b[7:]), abs=0.005 + 1e-4)
+    assert data.previous_total_usd == pytest.approx(sum(a[:7]) + sum(b[:7]), abs=0.005 + 1e-4)
+    assert sum(round(r.cost_usd * 100) for r in data.rows) == round(data.total_usd * 100)
+    assert sum(round(r.previous_usd * 100) for r in data.rows) == round(data.previous_total_usd * 100)
     if data.total_usd > 0:
         assert sum(r.share_percent for r in data.rows) == pytest.approx(100)
     assert len(data.top_movers) <= 5

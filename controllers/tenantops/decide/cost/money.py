@@ -54,3 +54,25 @@ def split_mapping(amount: int, weights: Mapping[str, float]) -> dict[str, int]:
     """`split_exact` over named recipients, in sorted name order so the split does not depend on dict order."""
     names = sorted(weights)
     return dict(zip(names, split_exact(amount, [weights[n] for n in names]), strict=True))
+
+
+MICRO_PER_CENT = MICRO // 100
+
+
+def cents_adding_up(amounts: Mapping[str, int]) -> dict[str, int]:
+    """Micro-dollar amounts as whole cents whose sum is their total rounded to the cent.
+
+    Rounding each line on its own lets a column of cents miss its own total by up to half a cent a line
+    (a finance reader adds the column up and finds the report a few cents out). Every line gets the floor
+    of its cents, and the cents left to reach the rounded total go to the largest remainders (ties to the
+    earlier name, so the result is deterministic). No line moves by a cent or more from its exact amount.
+    """
+    names = sorted(amounts)
+    total = sum(amounts.values())
+    target = (total + MICRO_PER_CENT // 2) // MICRO_PER_CENT  # half a cent rounds up
+    floors = {n: amounts[n] // MICRO_PER_CENT for n in names}
+    left = target - sum(floors.values())
+    order = sorted(names, key=lambda n: (-(amounts[n] % MICRO_PER_CENT), n))
+    for name in order[:left]:
+        floors[name] += 1
+    return floors

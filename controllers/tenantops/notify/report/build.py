@@ -19,6 +19,7 @@ from tenantops.config.catalog import Tenant
 from tenantops.config.kinds.cost import BudgetSpec
 from tenantops.decide.cost.forecast import MonthForecast
 from tenantops.decide.cost.ledger import Ledger
+from tenantops.decide.cost.money import cents_adding_up, to_micro
 from tenantops.notify.report.model import (
     AlertRow,
     BudgetLine,
@@ -178,13 +179,17 @@ def build_report_data(
     for s in saving_rows:
         savings_by_tenant[s.tenant] = savings_by_tenant.get(s.tenant, 0.0) + s.monthly_saving_usd
 
-    costs = {n: round(sum(current.get(n, {}).values()), 6) for n in names}
-    total = round(sum(costs.values()), 6)
+    # Whole cents that add up: the TOTAL row is the sum of the lines a reader sees, in every rendering.
+    costs = {n: c / 100 for n, c in cents_adding_up(
+        {n: to_micro(sum(current.get(n, {}).values())) for n in names}).items()}
+    previous_costs = {n: c / 100 for n, c in cents_adding_up(
+        {n: to_micro(sum(previous.get(n, {}).values())) for n in names}).items()}
+    total = round(sum(costs.values()), 2)
     rows: list[TenantRow] = []
     no_data: list[str] = []
     for name in names:
         cost = costs[name]
-        prev = round(sum(previous.get(name, {}).values()), 6)
+        prev = previous_costs[name]
         bucket = name in ledger.buckets
         if bucket and cost == 0 and prev == 0:
             continue
@@ -200,7 +205,7 @@ def build_report_data(
             tier=tenant.tier if tenant else ("—" if bucket else "(not in catalogue)"),
             cost_usd=cost,
             previous_usd=prev,
-            change_usd=round(cost - prev, 6),
+            change_usd=round(cost - prev, 2),
             change_percent=change_percent(cost, prev),
             share_percent=cost / total * 100 if total > 0 else 0.0,
             days_known=len(current.get(name, {})),
@@ -239,7 +244,7 @@ def build_report_data(
         previous_start=previous_start,
         timezone=spec.timezone,
         total_usd=total,
-        previous_total_usd=round(sum(sum(previous.get(n, {}).values()) for n in names), 6),
+        previous_total_usd=round(sum(previous_costs.values()), 2),
         rows=tuple(rows),
         daily=daily,
         previous_daily=_daily_totals(previous, previous_start, start),
