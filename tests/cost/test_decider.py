@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.cost.helpers import REPO, apply_state, make_config, snapshot, tenant
 
 from tenantops.decide import alerts as lifecycle
@@ -68,7 +69,8 @@ def test_budget_overrun_is_forecast_before_it_happens(tmp_path: Path) -> None:
     # The tenant's own cores plus the pool's idle nodes: far over a $60 budget within days.
     config = make_config(tmp_path, [tenant("big", budget=60)])
     state: dict[str, Any] = {}
-    alerts = run(config, state, datetime(2026, 11, 1, tzinfo=UTC), 24 * 29, lambda _now: 4.0, step_min=60)
+    # Passes 15 min apart (max_pass_gap_seconds): further apart, each would charge only 15 min of its gap.
+    alerts = run(config, state, datetime(2026, 11, 1, tzinfo=UTC), 24 * 29, lambda _now: 4.0, step_min=15)
     forecast = [a for a in alerts if a.cause == "budget-forecast"]
     actual = [a for a in alerts if a.cause == "budget-actual"]
     assert len([a for a in forecast if not a.details.get("escalated")]) == 1
@@ -153,13 +155,13 @@ def test_budget_alerts_snoozed_for_one_tenant_only(tmp_path: Path) -> None:
     quiet["overrides"] = {"alerts": {"snooze": [{"cause": "budget-actual", "until": "2027-01-01T00:00:00Z",
                                                  "reason": "contract renegotiation"}]}}
     config = make_config(tmp_path, [quiet])
-    alerts = run(config, {}, datetime(2026, 11, 1, tzinfo=UTC), 24 * 10, lambda _now: 4.0, step_min=60)
+    alerts = run(config, {}, datetime(2026, 11, 1, tzinfo=UTC), 24 * 10, lambda _now: 4.0, step_min=15)
     assert not [a for a in alerts if a.cause == "budget-actual"]
     assert [a for a in alerts if a.cause == "budget-forecast"]  # other causes still alert
 
 
 def test_forecast_at_the_first_instant_of_a_month_starts_the_month_from_nothing(tmp_path: Path) -> None:
-    # A pass exactly at 00:00 on the 1st charges the half hour before it to the old month; its forecast for
+    # A pass exactly at 00:00 on the 1st charges the quarter hour before it to the old month; its forecast for
     # the new month must not count the old month's spend as spent already, nor judge the budget on it.
     config = make_config(tmp_path, [tenant("big", budget=50)])
     state: dict[str, Any] = {}
@@ -172,7 +174,7 @@ def test_forecast_at_the_first_instant_of_a_month_starts_the_month_from_nothing(
                                                 "memory_request": 2**30, "replicas": 2}})
         out = decider.decide(PassInput(snap, config, now), state)
         apply_state(state, out.state)
-        now += timedelta(minutes=30)
+        now += timedelta(minutes=15)  # max_pass_gap_seconds: every minute is charged
     assert out is not None and isinstance(out.findings, CostFindings)
     finding = out.findings.tenants["big"]
     november = Ledger(state).month_to_date()["big"]
@@ -209,3 +211,40 @@ def test_the_month_before_s_budget_alerts_are_cleared_once_it_has_closed(tmp_pat
 def test_month_before_crosses_the_year() -> None:
     assert month_before("2027-01") == "2026-12"
     assert month_before("2026-12") == "2026-11"
+
+
+def _forecast_error(config: Any, state: dict[str, Any], at: datetime, budget: float) -> float:
+    """Relative error of the month-end forecast against what the tenant's steady spend will come to."""
+    ledger = Ledger(state)
+    fc = ledger.budget("big", budget, at)
+    per_hour = ledger.hourly("big", at - timedelta(hours=3))[0].usd  # a whole hour of steady spend
+    month_end = datetime(at.year, at.month + 1, 1, tzinfo=UTC)
+    truth = fc.month_to_date + per_hour * (month_end - at).total_seconds() / 3600
+    return (fc.forecast - truth) / truth
+
+
+def test_a_tenant_added_in_the_afternoon_is_forecast_from_whole_days(tmp_path: Path) -> None:
+    """A tenant added at 15:00 closes its first day with 9 hours of spend. Taken as a day's spend, it
+    pulled the run rate, and so the month-end forecast, a fifth under what the tenant goes on to spend,
+    which put a budget-forecast alert days late."""
+    config = make_config(tmp_path, [tenant("big", budget=100000)])
+    state: dict[str, Any] = {}
+    added = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    run(config, state, added, 24 * 3 + 21, lambda _now: 4.0, step_min=15)
+    at = added + timedelta(hours=24 * 3 + 21)
+    assert abs(_forecast_error(config, state, at, 100000)) < 0.01
+    assert Ledger(state).tenant_daily("big", added.date(), added.date() + timedelta(days=1)) == {
+        added.date(): pytest.approx(Ledger(state).hourly("big", at - timedelta(hours=3))[0].usd * 9, rel=2e-3)
+    }  # the money itself is not scaled: the day cost what it cost (9 h and the first pass's interval)
+
+
+def test_a_day_with_an_outage_is_forecast_as_a_whole_day(tmp_path: Path) -> None:
+    """The controller down for ten hours of a day (longer than max_pass_gap_seconds) charges only what it
+    saw; that day is money as it was, but its spend rate is that of the hours seen."""
+    config = make_config(tmp_path, [tenant("big", budget=100000)])
+    state: dict[str, Any] = {}
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    run(config, state, start, 24 * 8 + 10, lambda _now: 4.0, step_min=15)
+    back = start + timedelta(hours=24 * 8 + 20)  # down from 10:00 to 20:00 of the ninth day
+    run(config, state, back, 24 * 2, lambda _now: 4.0, step_min=15)
+    assert abs(_forecast_error(config, state, back + timedelta(hours=48), 100000)) < 0.01

@@ -76,3 +76,20 @@ def test_spend_so_far_at_the_first_instant_of_a_month_is_none_of_the_old_months(
     assert s.month_to_date_at(first) == 0 and s.today_at(first) == 0
     assert s.month_to_date_at(first - timedelta(seconds=1)) == 200
     assert s.today_at(first - timedelta(seconds=1)) == 200
+
+
+def test_days_seen_in_part_are_kept_as_money_and_scaled_or_left_out_as_rates() -> None:
+    state: dict[str, object] = {}
+    s = TenantSeries("a")
+    t = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)  # first seen at 18:00: a quarter of the day
+    while t < datetime(2026, 11, 5, 6, 0, tzinfo=UTC):
+        if not datetime(2026, 11, 3, 4, 0, tzinfo=UTC) <= t < datetime(2026, 11, 3, 10, 0, tzinfo=UTC):
+            s.add(t, t + timedelta(minutes=30), {"cpu": 500})  # down 04:00-10:00 on the 3rd: 18 h seen
+        t += timedelta(minutes=30)
+        state.update(json.loads(json.dumps(s.to_state())))
+        s = TenantSeries.from_state("a", state)
+    assert s.days == [6000, 18000, 24000]
+    assert s.day_rates() == [None, 24000, 24000]
+    # A state written before days were measured reads every closed day as whole, as it used to.
+    old = {k: v for k, v in state.items() if k != "d/a"} | {"d/a": {"d0": s.day0, "v": s.days}}
+    assert TenantSeries.from_state("a", old).day_rates() == [6000, 18000, 24000]

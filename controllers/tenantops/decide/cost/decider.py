@@ -99,7 +99,7 @@ def judge_closed(series: TenantSeries, closed_hours: list[int], closed_days: lis
     if closed_days:
         d = closed_days[-1]
         index = d - series.day0
-        values = [None if v is None else to_usd(v) for v in series.days]
+        values = [None if v is None else to_usd(v) for v in series.day_rates()]  # days seen in part, scaled
         actual = values[index] if 0 <= index < len(values) else None
         if actual is not None:
             verdict = judge(actual, daily_baseline(values, index), **_gates(policy, "daily"))
@@ -114,8 +114,10 @@ def judge_closed(series: TenantSeries, closed_hours: list[int], closed_days: lis
 
 
 def refit(series: TenantSeries) -> None:
-    """Refit the month-end forecast on the closed days (called when a day closes)."""
-    days = [(date.fromordinal(series.day0 + i), None if v is None else to_usd(v)) for i, v in enumerate(series.days)]
+    """Refit the month-end forecast on the closed days (called when a day closes), each as a whole day's
+    spend (`TenantSeries.day_rates`)."""
+    days = [(date.fromordinal(series.day0 + i), None if v is None else to_usd(v))
+            for i, v in enumerate(series.day_rates())]
     series.model = fit(days).to_json()
 
 

@@ -3,16 +3,21 @@
 Three state keys per tenant (or pseudo-tenant bucket `__idle__` / `__shared__`), split by how often they
 change so the store rewrites little each pass:
 
-- `c/<tenant>` (every pass): the hour being accumulated, today's closed hours, month-to-date by component
-  and the forecast model fitted at the last day boundary.
-    {"h": <epoch hour>, "hv": <micro>, "dv": <micro>, "m": "YYYY-MM", "mtd": {component: micro}, "fm": {...}}
+- `c/<tenant>` (every pass): the hour being accumulated, today's closed hours, the seconds of today that
+  were charged, month-to-date by component and the forecast model fitted at the last day boundary.
+    {"h": <epoch hour>, "hv": <micro>, "dv": <micro>, "ds": <seconds>, "m": "YYYY-MM",
+     "mtd": {component: micro}, "fm": {...}}
 - `h/<tenant>` (once an hour): closed hours, `{"h0": <epoch hour of v[0]>, "v": [micro | null, ...]}`,
   the last `HOURS_KEPT` hours.
-- `d/<tenant>` (once a day): closed UTC days, `{"d0": <date ordinal of v[0]>, "v": [micro | null, ...]}`,
-  the last `DAYS_KEPT` days.
+- `d/<tenant>` (once a day): closed UTC days, `{"d0": <date ordinal of v[0]>, "v": [micro | null, ...],
+  "p": {"<date ordinal>": <seconds charged>}}`, the last `DAYS_KEPT` days; `p` lists only the days the
+  controller saw part of (the day a tenant was added or the controller first ran, an outage longer than
+  `max_pass_gap_seconds`).
 
 `null` marks a period the controller did not observe (it was down): unknown is not zero, so anomaly
-detection and forecasts skip it. Amounts are micro-dollars (see `money`).
+detection and forecasts skip it. A day seen only in part is money spent (totals and reports count it as it
+is) but not a day's spend: `day_rates` scales it to a whole day, or leaves it out when less than half of
+it was seen, for the forecast and the anomaly baselines. Amounts are micro-dollars (see `money`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from tenantops.decide.cost.money import split_exact
 HOURS_KEPT = 15 * 24  # two weeks of same-hour baselines plus the day being judged
 DAYS_KEPT = 400  # a year and a month: month-over-month and year-over-year views
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_SECONDS = 86400.0
+_WHOLE_DAY = DAY_SECONDS - 1.0  # seconds are summed in floats; a day charged pass after pass is whole
 
 
 def hour_index(at: datetime) -> int:
@@ -83,6 +90,8 @@ class TenantSeries:
     cur_hour: int | None = None
     cur_value: int = 0
     today_closed: int = 0
+    today_seconds: float | None = None  # charged seconds of the open day; None: not known (older state)
+    partial: dict[int, float] = field(default_factory=dict)  # closed days seen in part: ordinal -> seconds
     month: str = ""
     mtd: dict[str, int] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
@@ -102,6 +111,8 @@ class TenantSeries:
             hour0=int(hrs.get("h0", 0)), hours=list(hrs.get("v", [])),
             day0=int(dys.get("d0", 0)), days=list(dys.get("v", [])),
             cur_hour=cur.get("h"), cur_value=int(cur.get("hv", 0)), today_closed=int(cur.get("dv", 0)),
+            today_seconds=float(cur["ds"]) if cur.get("ds") is not None else None,
+            partial={int(k): float(v) for k, v in (dys.get("p") or {}).items()},
             month=str(cur.get("m", "")), mtd={k: int(v) for k, v in (cur.get("mtd") or {}).items()},
             model=dict(cur.get("fm") or {}),
         )
@@ -110,11 +121,13 @@ class TenantSeries:
         """The keys that changed: `c/` always, `h/` and `d/` only when a period closed."""
         ck, hk, dk = self.keys(self.tenant)
         out: dict[str, Any] = {ck: {"h": self.cur_hour, "hv": self.cur_value, "dv": self.today_closed,
-                                    "m": self.month, "mtd": dict(self.mtd), "fm": self.model}}
+                                    "ds": self.today_seconds, "m": self.month, "mtd": dict(self.mtd),
+                                    "fm": self.model}}
         if self.hours_changed:
             out[hk] = {"h0": self.hour0, "v": list(self.hours)}
         if self.days_changed:
-            out[dk] = {"d0": self.day0, "v": list(self.days)}
+            out[dk] = {"d0": self.day0, "v": list(self.days),
+                       "p": {str(d): s for d, s in sorted(self.partial.items()) if d >= self.day0}}
         return out
 
     # -- accumulation -------------------------------------------------------------------------------
@@ -127,7 +140,7 @@ class TenantSeries:
         closed_hours: list[int] = []
         closed_days: list[int] = []
         if self.cur_hour is None:
-            self.cur_hour = hour
+            self.cur_hour, self.today_seconds = hour, 0.0
             return closed_hours, closed_days
         if hour <= self.cur_hour:
             return closed_hours, closed_days
@@ -137,10 +150,15 @@ class TenantSeries:
         closed_hours.append(done)
         self.today_closed += self.cur_value
         if day_of_hour(hour) != day_of_hour(done):
-            self.day0, self.days = _bounded_push(self.day0, self.days, day_of_hour(done), self.today_closed, DAYS_KEPT)
+            closing = day_of_hour(done)
+            fresh = closing >= self.day0 + len(self.days) or not self.days
+            self.day0, self.days = _bounded_push(self.day0, self.days, closing, self.today_closed, DAYS_KEPT)
+            if fresh and self.today_seconds is not None and self.today_seconds < _WHOLE_DAY:
+                self.partial[closing] = round(self.today_seconds, 3)
+            self.partial = {d: seen for d, seen in self.partial.items() if d >= self.day0}
             self.days_changed = True
-            closed_days.append(day_of_hour(done))
-            self.today_closed = 0
+            closed_days.append(closing)
+            self.today_closed, self.today_seconds = 0, 0.0
         self.cur_hour, self.cur_value = hour, 0
         return closed_hours, closed_days
 
@@ -157,10 +175,12 @@ class TenantSeries:
                  for name, amount in components.items()}
         closed_h: list[int] = []
         closed_d: list[int] = []
-        for i, (hour, _) in enumerate(segments):
+        for i, (hour, seconds) in enumerate(segments):
             ch, cd = self.advance(hour)
             closed_h += ch
             closed_d += cd
+            if self.today_seconds is not None:
+                self.today_seconds += seconds
             month = _month_of_hour(hour)
             if month != self.month:
                 self.month, self.mtd = month, {}
@@ -178,6 +198,22 @@ class TenantSeries:
     def day_value(self, ordinal: int) -> int | None:
         pos = ordinal - self.day0
         return self.days[pos] if 0 <= pos < len(self.days) else None
+
+    def day_rates(self) -> list[int | None]:
+        """Closed days as a whole day's spend (parallel to `days`): a day seen in part is scaled to the
+        whole day, or unknown when less than half of it was seen.
+
+        The forecast's run rate and the anomaly baselines read days as days of spend; the first day of a
+        tenant added at 15:00 is 9 hours of it, and taken as a day it pulled the month-end forecast down
+        by a fifth (so a budget alert came days late) and made the baseline look noisy."""
+        out: list[int | None] = []
+        for i, value in enumerate(self.days):
+            seen = self.partial.get(self.day0 + i)
+            if value is None or seen is None:
+                out.append(value)
+            else:
+                out.append(round(value * DAY_SECONDS / seen) if seen >= DAY_SECONDS / 2 else None)
+        return out
 
     @property
     def today(self) -> int:
