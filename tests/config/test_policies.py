@@ -131,6 +131,25 @@ def test_a_pool_whose_node_type_has_no_price_is_an_error_at_its_line(tmp_path: P
     assert issue.message.startswith("pool instance type 'm7i.xlarge' has no price in eu-west-1 in the Pricing policy")
 
 
+def test_passes_further_apart_than_a_pass_may_charge_are_an_error(tmp_path: Path) -> None:
+    """A pass charges the time since the one before, at most max_pass_gap_seconds (900): with passes every
+    30 minutes to spare Prometheus, half of every tenant's cost went uncounted, pass after pass."""
+    target = _copy(tmp_path)
+    reports = target / "reports.yaml"
+    text = reports.read_text(encoding="utf-8")
+    line = text[: text.index("interval_seconds: 30")].count("\n") + 1
+    reports.write_text(text.replace("interval_seconds: 30", "interval_seconds: 1800"), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert (issue.file, issue.line, issue.field) == (str(reports), line, "spec.interval_seconds")
+    assert "max_pass_gap_seconds is 900" in issue.message and "at least 1803" in issue.message
+    cost = target / "cost.yaml"
+    cost.write_text(cost.read_text(encoding="utf-8").replace("max_pass_gap_seconds: 900",
+                                                             "max_pass_gap_seconds: 1803"), encoding="utf-8")
+    assert load_policies(target).controller.interval_seconds == 1800
+
+
 def test_bad_quantity(tmp_path: Path) -> None:
     target = _copy(tmp_path)
     text = (target / "tiers.yaml").read_text(encoding="utf-8").replace('cpu: "16"', "cpu: lots", 1)

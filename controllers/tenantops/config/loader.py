@@ -225,7 +225,27 @@ def _check_references(docs: Mapping[tuple[str, str], PolicyDoc], registry: Mappi
     if not any(k == "Tier" for k, _ in docs):
         issues.append(ConfigIssue("<policies>", 0, "Tier", "at least one Tier is required"))
     issues.extend(_check_pool_prices(docs))
+    issues.extend(_check_pass_gap(docs))
     return issues
+
+
+def _check_pass_gap(docs: Mapping[tuple[str, str], PolicyDoc]) -> list[ConfigIssue]:
+    """Passes must come closer together than the most a pass may charge: each pass charges the time since
+    the one before but at most `max_pass_gap_seconds`, so passes further apart would leave the rest of
+    every interval's cost uncounted, on every pass, without a word."""
+    controller, allocation = docs.get(("ControllerPolicy", "default")), docs.get(("CostAllocation", "default"))
+    if controller is None or allocation is None:
+        return []
+    ctl, gap = cast(ControllerSpec, controller.spec), cast(AllocationSpec, allocation.spec).max_pass_gap_seconds
+    period = ctl.interval_seconds + ctl.jitter_seconds
+    if period <= gap:
+        return []
+    path = ("spec", "interval_seconds")
+    line = controller.located.line_of(path) if controller.located is not None else controller.line
+    return [ConfigIssue(controller.file, line, ".".join(path), (
+        f"passes up to {period:g} s apart (interval + jitter) but CostAllocation max_pass_gap_seconds is {gap:g} "
+        f"({allocation.file}:{allocation.line}): each pass would charge only {gap:g} s and the rest of the cost "
+        f"would not be counted; shorten the interval or raise max_pass_gap_seconds to at least {period:g}"))]
 
 
 def _check_pool_prices(docs: Mapping[tuple[str, str], PolicyDoc]) -> list[ConfigIssue]:
