@@ -84,6 +84,21 @@ def test_snapshot_values_and_quality_marks(prom, config) -> None:
         assert r("gamma", "api", metric).value is None
 
 
+def test_a_pass_reads_prometheus_at_its_own_instant_not_the_start_of_its_second(prometheus, config) -> None:
+    """Queries are stamped to the millisecond: two passes within one second read what each instant holds.
+    Cut to the whole second, both read the second's start (2 replicas, sampled at T), and under a replay's
+    compressed clock that second is a minute of data the pass did not see."""
+    step = 0.25
+    stamps = [T - 300 + step * i for i in range(int(301 / step) + 1)]  # a sample every 250 ms up to T + 1
+    labels = {"namespace": "tenant-alpha", "deployment": "api"}
+    prom = prometheus(series=[Series("kube_deployment_spec_replicas", labels,
+                                     [(t, 2.0 if t < T + 0.5 else 3.0) for t in stamps])])
+    source = PrometheusSource(prom.url)
+    early, late = (source.observe(config, utc(T + f)).reading("alpha", "api", "replicas") for f in (0.25, 0.75))
+    assert (early.value, early.quality, early.sampled_at) == (2.0, Quality.OK, utc(T + 0.25))
+    assert (late.value, late.quality, late.sampled_at) == (3.0, Quality.OK, utc(T + 0.75))
+
+
 def test_a_failed_query_is_recorded_and_the_rest_still_read(prometheus, config_files) -> None:
     catalog, policies = config_files
     tiers = policies / "tiers.yaml"

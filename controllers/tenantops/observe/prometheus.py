@@ -15,6 +15,13 @@ offset, measured or (when the clock query fails) the last one measured, travels 
 skew beyond the ControllerPolicy's tolerance is one alert (`decide.facts`). The controller's clock is
 injected (`clock`), as the runner's is, so a skewed controller is tested without patching anything.
 
+Resolution. Queries are stamped to the millisecond, Prometheus' own resolution, and answers compared at
+the same resolution: the pass reads the data as of its own instant. (The client library rounds a range
+query's `start_time`/`end_time` to whole seconds; the same parameters given in `params` take their place.)
+Cut to the whole second, a pass would read data up to a second older than it could; under a compressed
+clock (a replay at 60x, a pass every half wall second) that second is a trace minute: every other pass
+re-read the data of the one before, and a rise was seen 30 trace seconds later on average.
+
 Staleness is decided here, once, and nowhere else: each reading is OK or STALE when it leaves this
 module, and the deciders read that verdict. An instant query cannot say how old the sample behind a
 computed value is, so each query is sent as a two-point range query: at the evaluation time and
@@ -169,7 +176,9 @@ class PrometheusSource:
             self._failed(CLOCK_LABEL, exc, errors, quiet_when_unreachable=True)
         if self.offset_seconds is None:
             return None
-        shift = timedelta(seconds=round(self.offset_seconds))  # whole seconds, as the queries are stamped
+        # Whole seconds: the offset corrects a skewed clock and is measured with a request's latency in it; a
+        # controller on Prometheus' own clock is evaluated at its own instant, not a few milliseconds off it.
+        shift = timedelta(seconds=round(self.offset_seconds))
         return SourceClock(now + shift, round(-self.offset_seconds, 3), measured)
 
     def _measure_offset(self, timeout: float) -> float:
@@ -203,15 +212,32 @@ class PrometheusSource:
     def _fetch(self, promql: str, at: datetime, stale_after: int,
                timeout: float | None = None) -> list[dict[str, Any]]:
         self.requests_sent += 1
-        end = at.replace(microsecond=0)
+        end = millis(at)
+        start = end - stale_after * 1000
         wait = self.timeout if timeout is None else timeout
         result = self.client.custom_query_range(
-            promql, start_time=end - timedelta(seconds=stale_after), end_time=end, step=str(stale_after),
-            params={"timeout": f"{max(int(wait * 1000), 100)}ms"}, timeout=wait,
+            promql, start_time=at - timedelta(seconds=stale_after), end_time=at, step=str(stale_after),
+            params={"start": _decimal_seconds(start), "end": _decimal_seconds(end),  # see "Resolution" above
+                    "timeout": f"{max(int(wait * 1000), 100)}ms"}, timeout=wait,
         )
         if not isinstance(result, list):
             raise ValueError(f"unexpected response shape: {type(result).__name__}")
         return result
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def millis(moment: datetime) -> int:
+    """`moment` (timezone-aware) in whole milliseconds since the epoch, Prometheus' resolution; exact
+    (timedelta arithmetic), where `timestamp() * 1000` can fall a millisecond short."""
+    return (moment - _EPOCH) // _MILLISECOND
+
+
+def _decimal_seconds(ms: int) -> str:
+    """Milliseconds as the decimal seconds Prometheus' API parses, exactly (no float rounding)."""
+    return f"{'-' if ms < 0 else ''}{abs(ms) // 1000}.{abs(ms) % 1000:03d}"
 
 
 def _describe(exc: Exception) -> str:
@@ -235,7 +261,7 @@ def absorb(
     workloads not in the catalogue, or with a malformed value or time are ignored (and counted) rather than failing
     the whole query: one odd exporter must not blind the controller to every other tenant.
     """
-    end = int(now.replace(microsecond=0).timestamp())
+    end = millis(now)
     stamps: dict[float, tuple[datetime, bool]] = {}  # a query has at most two distinct stamps
     readers = list(planned.readers.items())
     splits = [(name, split_of(name)) for name, _ in readers]
@@ -249,7 +275,7 @@ def absorb(
             stamp, value = float(raw_stamp), float(raw)
             seen = stamps.get(stamp)
             if seen is None:  # a NaN, infinite or out-of-range time is a malformed series like any other
-                seen = stamps[stamp] = (datetime.fromtimestamp(stamp, UTC), stamp >= end)
+                seen = stamps[stamp] = (datetime.fromtimestamp(stamp, UTC), round(stamp * 1000) >= end)
         except (KeyError, IndexError, TypeError, ValueError, OverflowError, OSError):
             ignored += 1
             continue
