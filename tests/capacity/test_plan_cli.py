@@ -140,6 +140,18 @@ def test_text_output_without_history_says_so_and_still_plans_the_curve(tmp_path:
     assert "estimated from the catalogue" in out and "Cost to serve one customer" in out
 
 
+def test_a_state_file_that_does_not_exist_is_bad_input_not_a_fleet_without_history(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A mistyped --state used to print a plan made from the catalogue alone, every tenant "not forecast",
+    with exit 0: a plan that looks like a new fleet rather than a wrong path."""
+    missing = tmp_path / "stat.db"
+    for args in ([], ["--json"], ["--csv"]):
+        code, out, err = _run(["--state", str(missing), *args], capsys)
+        assert (code, out) == (2, "")
+        assert f"no state database at {missing}" in err and "--state" in err
+    assert not missing.exists()
+
+
 def test_backtest_reports_planner_and_baseline(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(["--backtest", "--json"], capsys)
     assert code == 0

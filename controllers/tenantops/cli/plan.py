@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from tenantops.cli.options import config_options, echo_json, load, settings_from
+from tenantops.cli.options import config_options, echo_json, load, require_state, settings_from
 from tenantops.config.kinds.capacity import load_scenarios
 from tenantops.decide.capacity.plan import BUCKETS, CapacityPlan, plan_for
 from tenantops.decide.capacity.scenarios import Monthly
@@ -201,6 +201,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, month
     from tenantops.cli.cost import read_state
 
     settings = settings_from(ctx, catalog=catalog, policies=policies, state=state)
+    require_state(settings)  # a mistyped path is not a fleet without history
     config = load(settings)
     scenarios = []
     if scenario_file is not None:
