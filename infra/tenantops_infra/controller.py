@@ -46,7 +46,7 @@ class ControllerIdentity(pulumi.ComponentResource):
                                 opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         trust = (docs.irsa_trust_policy(args.oidc_provider_arn) if args.oidc_provider_arn
-                 else docs.pod_identity_trust_policy())
+                 else docs.pod_identity_trust_policy(args.eks_cluster))
         self.role = aws.iam.Role(
             f"{name}-role",
             name=controller_role_name(args.environment),

@@ -12,8 +12,8 @@ ledger (`observe/cost_explorer.py`) and `ses:SendRawEmail` for reports and alert
 - Mail may be sent only as the configured sender (`ses:FromAddress`), from its address or domain identity.
 
 The trust policy lets the controller's pods take the role: EKS Pod Identity (`pods.eks.amazonaws.com`,
-with `sts:TagSession` as it requires), or IRSA when the cluster's OIDC provider is given, limited to the
-controller's ServiceAccount.
+with `sts:TagSession` as it requires, held by its session tags to the controller's namespace, ServiceAccount
+and cluster), or IRSA when the cluster's OIDC provider is given, limited to the controller's ServiceAccount.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tenantops.structs.naming import CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, asg_name
+from tenantops_infra import documents
 from tenantops_infra.documents import Document
 from tenantops_infra.tags import MANAGED_BY
 
@@ -77,12 +78,9 @@ def controller_policy(scope: ControllerScope) -> Document:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def pod_identity_trust_policy() -> Document:
-    """EKS Pod Identity: the cluster's agent assumes the role for the pods of an association."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "EksPodIdentity", "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-        "Action": ["sts:AssumeRole", "sts:TagSession"],
-    }]}
+def pod_identity_trust_policy(cluster: str | None) -> Document:
+    """EKS Pod Identity for the controller's ServiceAccount only (`documents.pod_identity_trust_policy`)."""
+    return documents.pod_identity_trust_policy(CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, cluster)
 
 
 def irsa_trust_policy(oidc_provider_arn: str) -> Document:

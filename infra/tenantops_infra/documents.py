@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from tenantops.structs.naming import resource_prefix
+from tenantops.structs.naming import WORKLOAD_SERVICE_ACCOUNT, namespace, resource_prefix
 
 Document = dict[str, Any]
 
@@ -167,12 +167,28 @@ def workload_role_policy(scope: TenantScope) -> Document:
     }
 
 
-def workload_trust_policy(isolation: str) -> Document:
-    """Who may assume the tenant role: EKS Pod Identity for pooled workloads, EC2 for silo instances.
+def pod_identity_trust_policy(namespace_name: str, service_account: str, cluster: str | None) -> Document:
+    """EKS Pod Identity for the pods of one ServiceAccount in one namespace (and cluster, when known).
 
-    Which pods get the role is decided by the Pod Identity association, created for the tenant's own
-    namespace and service account only (`pool.py`).
+    The Pod Identity agent assumes the role for whatever association names it, and any association in
+    the account may name any role: without conditions, an association made for another namespace (by
+    mistake, or by whoever may create associations on any cluster of the account) hands that namespace's
+    pods this role. The agent tags each session with the pod's cluster, namespace and ServiceAccount, so
+    the trust policy holds the role to the ones it is for (AWS's documented form).
     """
+    tags = {"aws:RequestTag/kubernetes-namespace": namespace_name,
+            "aws:RequestTag/kubernetes-service-account": service_account}
+    if cluster:
+        tags["aws:RequestTag/eks-cluster-name"] = cluster
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "EksPodIdentity", "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"], "Condition": {"StringEquals": tags},
+    }]}
+
+
+def workload_trust_policy(isolation: str, tenant_id: str, cluster: str | None = None) -> Document:
+    """Who may assume the tenant role: EC2 for silo instances; for pooled workloads, EKS Pod Identity for
+    the tenant's own namespace and ServiceAccount only (`pod_identity_trust_policy`)."""
     if isolation == "silo":
         return {
             "Version": "2012-10-17",
@@ -182,14 +198,7 @@ def workload_trust_policy(isolation: str) -> Document:
                 "Action": "sts:AssumeRole",
             }],
         }
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "pods.eks.amazonaws.com"},
-            "Action": ["sts:AssumeRole", "sts:TagSession"],
-        }],
-    }
+    return pod_identity_trust_policy(namespace(tenant_id), WORKLOAD_SERVICE_ACCOUNT, cluster)
 
 
 def key_policy(scope: TenantScope, *, silo: bool) -> Document:

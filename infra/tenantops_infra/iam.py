@@ -20,6 +20,7 @@ class IdentityArgs:
     account_id: pulumi.Input[str]
     key_arn: pulumi.Input[str]
     tags: dict[str, str]
+    eks_cluster: str | None = None
 
 
 class TenantIdentity(pulumi.ComponentResource):
@@ -38,7 +39,8 @@ class TenantIdentity(pulumi.ComponentResource):
             f"{name}-role",
             name=documents.role_name(args.environment, args.tenant_id),
             description=f"Workloads of tenant {args.tenant_id} ({args.environment})",
-            assume_role_policy=json.dumps(documents.workload_trust_policy(args.isolation)),
+            assume_role_policy=json.dumps(
+                documents.workload_trust_policy(args.isolation, args.tenant_id, args.eks_cluster)),
             max_session_duration=3600,
             tags=args.tags,
             opts=child,

@@ -21,11 +21,16 @@ import pulumi_kubernetes as k8s
 
 from tenantops.config.catalog import Workload
 from tenantops.config.kinds.tier import Limits, Quota
-from tenantops.structs.naming import CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, POOLED_TENANT_ROLES
+from tenantops.structs.naming import (
+    CONTROLLER_NAMESPACE,
+    CONTROLLER_SERVICE_ACCOUNT,
+    POOLED_TENANT_ROLES,
+    WORKLOAD_SERVICE_ACCOUNT,
+)
 from tenantops.structs.naming import namespace as namespace_name
 from tenantops_infra.tags import k8s_labels
 
-SERVICE_ACCOUNT = "workload"
+SERVICE_ACCOUNT = WORKLOAD_SERVICE_ACCOUNT
 # Deployment fields the controller changes after creation (Pulumi property paths).
 CONTROLLER_OWNED = ("spec.replicas", "spec.template.spec.containers[*].resources")
 

@@ -68,7 +68,7 @@ class TenantFootprint(pulumi.ComponentResource):
         identity = TenantIdentity(
             name,
             IdentityArgs(tenant.id, args.environment, tenant.region, tenant.isolation, args.account_id,
-                         data.key.arn, tags),
+                         data.key.arn, tags, args.eks_cluster),
             scoped,
         )
         budget = TenantBudget(

@@ -95,6 +95,11 @@ def test_prod_pods_take_the_role_through_eks_pod_identity(prod_run: MockRun, dev
     [statement] = trust["Statement"]
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    # Only the controller's own pods: the session tags the Pod Identity agent sets must name them.
+    assert statement["Condition"] == {"StringEquals": {
+        "aws:RequestTag/kubernetes-namespace": CONTROLLER_NAMESPACE,
+        "aws:RequestTag/kubernetes-service-account": CONTROLLER_SERVICE_ACCOUNT,
+        "aws:RequestTag/eks-cluster-name": "tenantops-prod"}}
     association = the(prod_run, ASSOCIATION)
     assert association.inputs["clusterName"] == "tenantops-prod"
     assert association.inputs["roleArn"] == the(prod_run, ROLE).state["arn"]

@@ -66,10 +66,16 @@ def test_abac_statement_is_pinned_to_the_tenant_tag() -> None:
 
 
 def test_trust_policies_by_isolation_model() -> None:
-    assert documents.workload_trust_policy("silo")["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
-    pool = documents.workload_trust_policy("pool")["Statement"][0]
+    silo = documents.workload_trust_policy("silo", "acme")["Statement"][0]
+    assert silo["Principal"] == {"Service": "ec2.amazonaws.com"}
+    pool = documents.workload_trust_policy("pool", "acme", "tenantops-prod")["Statement"][0]
     assert pool["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert set(pool["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
+    assert pool["Condition"] == {"StringEquals": {"aws:RequestTag/kubernetes-namespace": "tenant-acme",
+                                                  "aws:RequestTag/kubernetes-service-account": "workload",
+                                                  "aws:RequestTag/eks-cluster-name": "tenantops-prod"}}
+    without_cluster = documents.workload_trust_policy("pool", "acme")["Statement"][0]["Condition"]["StringEquals"]
+    assert "aws:RequestTag/eks-cluster-name" not in without_cluster and len(without_cluster) == 2
 
 
 def test_documents_are_json_serialisable() -> None:

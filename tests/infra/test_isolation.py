@@ -83,3 +83,25 @@ def test_reach_check_flags_a_statement_on_another_tenants_key(dev_run: MockRun) 
     key_doc = documents.key_policy(own, silo=True)
     assert guards.cross_tenant_reach(key_doc, own, scopes.values(), attached_to=own.key_arn) == []
     assert guards.cross_tenant_reach(key_doc, own, scopes.values())  # read as an identity policy, "*" is all
+
+
+def test_each_pooled_tenants_role_trusts_only_the_pods_its_association_names(prod_run: MockRun) -> None:
+    """Any Pod Identity association in the account may name any role. Without conditions in the trust
+    policy, an association made for another tenant's namespace (by mistake, or by whoever may create them
+    on any cluster of the account) handed that tenant's pods this tenant's bucket, key and secrets."""
+    roles = {r.inputs["name"]: r for r in prod_run.of_type("aws:iam/role:Role")}
+    associations = prod_run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    by_arn = {r.state["arn"]: r for r in roles.values()}
+    pooled = [a for a in associations if a.inputs["namespace"].startswith("tenant-")]
+    assert len(pooled) >= 2
+    trusted_namespaces = []
+    for association in pooled:
+        role = by_arn[association.inputs["roleArn"]]
+        [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        tags = statement["Condition"]["StringEquals"]
+        assert tags == {"aws:RequestTag/kubernetes-namespace": association.inputs["namespace"],
+                        "aws:RequestTag/kubernetes-service-account": association.inputs["serviceAccount"],
+                        "aws:RequestTag/eks-cluster-name": association.inputs["clusterName"]}
+        assert role.inputs["name"] == documents.role_name("prod", association.inputs["namespace"][len("tenant-"):])
+        trusted_namespaces.append(tags["aws:RequestTag/kubernetes-namespace"])
+    assert len(set(trusted_namespaces)) == len(pooled)  # no two tenants' roles trust the same pods

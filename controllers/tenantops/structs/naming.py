@@ -32,6 +32,9 @@ CONTROLLER_NAMESPACE = "tenantops"
 CONTROLLER_SERVICE_ACCOUNT = "tenantops-controller"
 """The controller's ServiceAccount: the subject of its RoleBindings and of its cloud identity."""
 
+WORKLOAD_SERVICE_ACCOUNT = "workload"
+"""The ServiceAccount a pooled tenant's pods run as in its namespace: the only one its IAM role trusts."""
+
 POOLED_TENANT_ROLES = ("tenantops-scaler", "tenantops-rightsizer", "tenantops-replica-reader")
 """ClusterRoles (deploy/base/rbac.yaml) the controller is granted in each pooled tenant's namespace, and
 only there: scaling through `deployments/scale`, right-sizing's request patches of `deployments`, and
