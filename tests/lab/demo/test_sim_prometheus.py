@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tenantops.config import load_config
@@ -11,7 +13,7 @@ from tenantops.config.kinds.metrics import reading_names, split_of
 from tenantops.sim.trace import list_traces, load_trace
 from tenantops_lab.demo.timescale import write_compressed
 from tenantops_lab.demo.workloads import plan_workloads
-from tenantops_lab.sandbox.workload_sim import BURST, WorkloadSimulator
+from tenantops_lab.sandbox.workload_sim import BURST, WorkloadSimulator, WorkloadSpec
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -51,3 +53,20 @@ def test_every_policy_query_returns_every_workload(prometheus, traces_dir: Path,
         if spec.requests_per_replica is not None and by_metric["cpu"][key] > 0.05 * spec.cpu_request:
             assert by_metric["requests"][key] / spec.requests_per_replica == pytest.approx(
                 by_metric["cpu"][key] / spec.cpu_request, rel=0.1), key
+
+
+def test_cpu_counters_carry_the_time_they_were_counted(prometheus) -> None:
+    """The CPU counters are exposed with the time of the tick that advanced them, as the kubelet's cAdvisor
+    endpoint stamps its samples, so a rate over the last two scrapes (what `irate` and metrics-server read)
+    is the usage. Stamped at the scrape instead, a 0.5 s scrape of counters that move every 0.2 s holds two
+    or three ticks of usage in turn, and reads 0.8 or 1.2 times the usage."""
+    demand = 1.0  # cores, constant: two pods at their 0.5-core request
+    spec = WorkloadSpec("acme", "api", "pool", 0.5, 2.0**29, 1, 4, 0.7, np.full(60, demand), initial_replicas=2)
+    with WorkloadSimulator([spec], speed=1.0) as sim:
+        server = prometheus([sim.target], scrape_interval="500ms")
+        query = 'sum(irate(container_cpu_usage_seconds_total{namespace="tenant-acme"}[3s]))'
+        server.wait_for_series(query, timeout=30)
+        time.sleep(3.0)
+        now = time.time() - 0.6
+        read = [float(server.query(query, at=now - 0.25 * i)[0]["value"][1]) for i in range(8)]
+    assert read == pytest.approx([demand] * len(read), rel=0.05)

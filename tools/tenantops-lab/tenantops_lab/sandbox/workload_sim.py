@@ -356,6 +356,7 @@ class WorkloadSimulator:
         history_every: float = 1.0,
         tolerance: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.specs = list(specs)
         self.speed = speed
@@ -365,6 +366,8 @@ class WorkloadSimulator:
         self.tick_seconds = tick_seconds
         self.history_every = history_every
         self.clock = clock
+        self.wall = wall
+        self._counted_at: float | None = None  # wall time of the last tick, when the counters last moved
         self.latency = LatencyTracker(tolerance)
         self.history: dict[Key, list[HistoryPoint]] = {s.key: [] for s in self.specs}
         self.replica_changes: list[tuple[float, Key, int, int]] = []
@@ -492,6 +495,7 @@ class WorkloadSimulator:
     def _step(self, now: float) -> None:
         dt = 0.0 if self._last_tick is None else max(0.0, now - self._last_tick)
         self._last_tick = now
+        self._counted_at = self.wall()
         minutes = self.trace_minutes(now)
         record = self.elapsed(now) - self._last_history >= self.history_every
         if record:
@@ -567,13 +571,14 @@ class WorkloadSimulator:
                 ns = f"tenant-{spec.tenant}"
                 spec_replicas.add_metric([ns, spec.workload], state.desired)
                 ready_replicas.add_metric([ns, spec.workload], state.ready)
-                http.add_metric([spec.tenant, spec.workload, "200"], state.requests_total)
+                http.add_metric([spec.tenant, spec.workload, "200"], state.requests_total, timestamp=self._counted_at)
                 if state.rejected_total > 0:
-                    http.add_metric([spec.tenant, spec.workload, "503"], state.rejected_total)
+                    http.add_metric([spec.tenant, spec.workload, "503"], state.rejected_total,
+                                    timestamp=self._counted_at)
                 demand.add_metric([spec.tenant, spec.workload, spec.trace], state.demand)
                 for pod in state.pods:
                     labels = [ns, pod.name, spec.workload]
-                    cpu.add_metric(labels, pod.cpu_seconds)
+                    cpu.add_metric(labels, pod.cpu_seconds, timestamp=self._counted_at)
                     util = state.usage_per_pod / spec.cpu_request if pod.ready(now) else 0.0
                     mem.add_metric(labels, float(working_set(spec, util)))
                     node = f"node-{spec.tenant}" if spec.isolation == "silo" else "pool-node"
