@@ -56,7 +56,7 @@ class MetricsSpec(Spec):
         name: default
         spec:
           queries:
-            cpu: sum by (tenant, workload) (rate(container_cpu_usage_seconds_total[2m]))
+            cpu: sum by (tenant, workload) (irate(container_cpu_usage_seconds_total[2m]))
             replicas: sum by (tenant, workload) (kube_deployment_spec_replicas)
           stale_after_seconds: 180
     """
