@@ -21,7 +21,6 @@ from tenantops.structs.naming import asg_name, resource_prefix
 from tenantops_infra.tags import asg_tags, with_name
 
 AZ_SUFFIXES = ("a", "b", "c")
-DEFAULT_INSTANCE_TYPE = "m6i.large"
 DEFAULT_IMAGE = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
@@ -108,7 +107,7 @@ class SiloFootprint(pulumi.ComponentResource):
                 f"{name}-{workload.name}-template",
                 name=group_name,
                 image_id=args.image,
-                instance_type=workload.instance_type or DEFAULT_INSTANCE_TYPE,
+                instance_type=workload.silo_instance_type,
                 iam_instance_profile={"arn": args.instance_profile_arn},
                 vpc_security_group_ids=[security_group.id],
                 metadata_options={"http_tokens": "required", "http_endpoint": "enabled"},

@@ -45,3 +45,28 @@ def test_bad_catalogue_fails_the_run_naming_file_line_and_field(tmp_path: Path) 
 def test_missing_catalogue_setting_is_explained() -> None:
     with pytest.raises(pulumi.RunError, match="tenantops:catalog"):
         run_program({})
+
+
+def test_a_silo_workload_naming_no_instance_type_is_charged_for_the_instance_it_is_launched_on(
+        tmp_path: Path) -> None:
+    """The program launched m6i.large while the cost allocation charged the region's cheapest instance
+    (t3.medium, $0.0416/h against $0.096/h): the tenant's instance cost was less than half of its bill."""
+    from datetime import UTC, datetime
+
+    from tenantops.config import load_config
+    from tenantops.decide.cost.allocation import allocate
+    from tenantops.decide.cost.money import to_micro
+    from tenantops.decide.cost.usage import workload_usages
+    from tenantops.structs.snapshot import Snapshot
+
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(ONE_TENANT.replace("isolation: pool", "isolation: silo").replace(
+        "min_replicas: 0, max_replicas: 2", "min_replicas: 3, max_replicas: 6"), encoding="utf-8")
+    run = run_program({"tenantops:catalog": str(catalog)})
+    [template] = run.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    launched = template.inputs["instanceType"]
+    config = load_config(catalog, Path(__file__).resolve().parents[2] / "policies")
+    charged = allocate(workload_usages(Snapshot(datetime(2026, 11, 2, tzinfo=UTC), {}), config),
+                       config.policies.pricing, config.policies.allocation, 1.0).tenants["solo"]
+    price = config.policies.pricing.regions["eu-west-1"].instances[launched].on_demand
+    assert charged.instances == to_micro(3 * price)  # three instances for an hour, of the type launched

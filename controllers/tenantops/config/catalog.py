@@ -22,6 +22,10 @@ def _region(value: str) -> str:
 Region = Annotated[str, AfterValidator(_region)]
 
 
+DEFAULT_SILO_INSTANCE_TYPE = "m6i.large"
+"""The instance type of a silo workload whose catalogue entry names none."""
+
+
 class Workload(Spec):
     """A scalable unit of a tenant: a Deployment (pool) or an Auto Scaling group (silo).
 
@@ -37,7 +41,13 @@ class Workload(Spec):
     cpu_request: Quantity = "500m"
     cpu_limit: Quantity | None = None
     memory_request: Quantity = "512Mi"
-    instance_type: str | None = None  # silo only; default comes from the tier's pricing choice
+    instance_type: str | None = None  # silo only; unset: DEFAULT_SILO_INSTANCE_TYPE (`silo_instance_type`)
+
+    @property
+    def silo_instance_type(self) -> str:
+        """What a silo tenant's instances of this workload run on: the one rule the Pulumi program launches
+        by and the cost allocation, right-sizing and capacity plan price by."""
+        return self.instance_type or DEFAULT_SILO_INSTANCE_TYPE
 
     @field_validator("max_replicas")
     @classmethod

@@ -375,12 +375,13 @@ def _check_prices(doc: LocatedDocument, index: int, tenant: Tenant, pricing: Pri
     if tenant.isolation != "silo":
         return
     for w_index, workload in enumerate(tenant.workloads):
-        if workload.instance_type is not None and workload.instance_type not in prices.instances:
+        if workload.silo_instance_type not in prices.instances:
+            named = "" if workload.instance_type is not None else " (the default: the workload names none)"
             issues.append(ConfigIssue(
                 doc.file, doc.line_of(("tenants", index, "workloads", w_index, "instance_type")),
                 f"tenants[{index}].workloads[{w_index}].instance_type",
-                f"instance type {workload.instance_type!r} has no price in {tenant.region} in the Pricing policy "
-                f"(priced: {', '.join(sorted(prices.instances)) or 'none'})"))
+                f"instance type {workload.silo_instance_type!r}{named} has no price in {tenant.region} in the "
+                f"Pricing policy (priced: {', '.join(sorted(prices.instances)) or 'none'})"))
 
 
 def resolve_tenant_policies(tenant: Tenant, policies: Policies) -> TenantPolicies:

@@ -149,8 +149,8 @@ def replica_hour_usd(workload: Workload, prices: RegionPrices) -> float:
 
 
 def _instance_price(workload: Workload, prices: RegionPrices) -> tuple[str, float] | None:
-    if workload.instance_type and workload.instance_type in prices.instances:
-        return workload.instance_type, prices.instances[workload.instance_type].on_demand
+    if workload.silo_instance_type in prices.instances:
+        return workload.silo_instance_type, prices.instances[workload.silo_instance_type].on_demand
     return None
 
 
@@ -254,7 +254,7 @@ def _spot(tenants: Sequence[Tenant], plans: Mapping[str, TenantPlan], spec: Capa
                                                   f"tier {tenant.tier} / workload {workload.name} not allowed on spot "
                                                   "by the CapacityPolicy"))
                 continue
-            itype = workload.instance_type if tenant.isolation == "silo" else (
+            itype = workload.silo_instance_type if tenant.isolation == "silo" else (
                 allocation.pools[tenant.region].instance_type if tenant.region in allocation.pools else None)
             inst = prices.instances.get(itype) if prices and itype else None
             saving = spot_saving(cost, inst.on_demand, inst.spot) if inst else 0.0

@@ -64,7 +64,7 @@ def workload_usages(snapshot: Snapshot, config: Config) -> list[WorkloadUsage]:
             storage = _value(readings, STORAGE) or 0.0
             if tenant.isolation == "silo":
                 out.append(WorkloadUsage(tid, name, tenant.region, "silo", 0.0, 0.0, storage / GB, count,
-                                         w.instance_type, estimated))
+                                         w.silo_instance_type, estimated))
                 continue
             cpu = _value(readings, CPU)
             mem = _value(readings, MEMORY)

@@ -173,7 +173,7 @@ class RightsizingDecider:
             choice = recommend_instance(
                 prices, cpu=cpu_rec.target, memory=mem_rec.target, cpu_upper=cpu_rec.upper,
                 memory_upper=mem_rec.upper, headroom=spec.instance_headroom, replicas=replicas,
-                confidence=min(cpu_rec.confidence, mem_rec.confidence), current_type=workload.instance_type,
+                confidence=min(cpu_rec.confidence, mem_rec.confidence), current_type=workload.silo_instance_type,
             )
             instance = dataclasses.replace(
                 choice, saving_month=round(choice.saving_month, 2) if choice.saving_month is not None else None,

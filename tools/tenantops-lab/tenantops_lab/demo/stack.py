@@ -119,7 +119,7 @@ class DemoStack:
             template = f"{asg_name(env, spec.tenant, spec.workload)}-lt"
             if (region, template) not in templates:
                 ec2.create_launch_template(LaunchTemplateName=template, LaunchTemplateData={
-                    "ImageId": AMI, "InstanceType": workload.instance_type or "m6i.large"})
+                    "ImageId": AMI, "InstanceType": workload.silo_instance_type})
                 templates.add((region, template))
             zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
             autoscaling.create_auto_scaling_group(
