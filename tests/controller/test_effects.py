@@ -19,11 +19,13 @@ from tenantops.engine import intents
 from tenantops.engine.effects import Actuators, UnregisteredEffect
 from tenantops.engine.patch_effects import PatchEffects
 from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.report_effects import ReportEffects
 from tenantops.engine.root import register_actuators
 from tenantops.engine.scale_effects import ScaleEffects
 from tenantops.record import audit
 from tenantops.record.store import StateStore
 from tenantops.structs.plan import EFFECT_FIELDS, Alert, ScaleAction
+from tenantops.structs.reports import ReportRequest
 from tenantops.structs.requests import RequestPatch
 
 from .conftest import StaticSource
@@ -34,13 +36,14 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 def test_a_registry_without_an_actuator_for_an_effect_type_is_refused_at_build_time() -> None:
     with pytest.raises(UnregisteredEffect, match="no actuator registered for RequestPatch"):
         Actuators({ScaleAction: ScaleEffects()})
-    with pytest.raises(UnregisteredEffect, match="no actuator registered for ScaleAction, RequestPatch"):
+    with pytest.raises(UnregisteredEffect, match="no actuator registered for ScaleAction, RequestPatch, ReportRequest"):
         Actuators({})
 
 
 def test_an_actuator_for_a_type_no_plan_carries_is_refused() -> None:
     with pytest.raises(UnregisteredEffect, match="Alert is not an effect type a Plan carries"):
-        Actuators({ScaleAction: ScaleEffects(), RequestPatch: PatchEffects(), Alert: PatchEffects()})
+        Actuators({ScaleAction: ScaleEffects(), RequestPatch: PatchEffects(), ReportRequest: ReportEffects(),
+                   Alert: PatchEffects()})
 
 
 def test_the_composition_root_registers_every_effect_type_in_plan_order() -> None:

@@ -41,9 +41,10 @@ def test_run_and_reconcile_once_build_the_same_controller(
     loop = _built(caplog, ["run", *common, "--http-host", "127.0.0.1", "--http-port", str(free_port()),
                            "--max-passes", "1"])
     assert once == loop
-    assert once["deciders"] == ["facts", "autoscaling", "rightsizing", "cost"]
+    assert once["deciders"] == ["facts", "autoscaling", "rightsizing", "cost", "reports"]
     assert once["inputs"] == ["committed_spend", "usage_history"]  # right-sizing has its history in both
-    assert once["actuators"] == ["asg", "kubernetes", "requests"]
+    assert once["actuators"] == ["asg", "kubernetes", "report", "requests"]  # reports: into the store's outbox
     hooks = set(once["on_pass"])
     assert "export_cost" in hooks
-    assert ({"route_alerts", "queue_reports", "deliver_mail"} <= hooks) is not dry_run  # alerts routed unless dry
+    assert ({"route_alerts", "deliver_mail"} <= hooks) is not dry_run  # alerts routed unless dry
+    assert "queue_reports" not in hooks  # the report is an effect of the pass, rendered by the delivery run

@@ -1,4 +1,5 @@
-"""The scheduled cost report in the running controller: queued when ReportPolicy's cron comes due, mailed
+"""The scheduled cost report in the running controller: requested by the pass when ReportPolicy's cron
+comes due (a `ReportRequest` effect through the report actuator), rendered and mailed by the delivery run
 to a real SMTP server once, its outbox figures on /metrics, delivery failures routed as alerts."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tenantops.config import load_config
 from tenantops.config.settings import Settings
 from tenantops.engine.deciders import load_decider
 from tenantops.engine.reconcile import Reconciler
-from tenantops.engine.root import register_actuators
+from tenantops.engine.root import register_actuators, report_queue
 from tenantops.engine.runner import Runner
 from tenantops.engine.wiring import plan_mail, post_pass_hooks
 from tenantops.notify.outbox import Outbox, Status
@@ -51,7 +52,8 @@ def _controller(config_files: tuple[Path, Path], settings: Settings, clock: Cloc
     config = load_config(catalog, policies)
     store = StateStore(settings.state, busy_timeout_ms=busy_timeout_ms)
     metrics = ControllerMetrics()
-    reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost")], register_actuators(), metrics=metrics,
+    reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost"), load_decider("reports")],
+                            register_actuators(reports=report_queue(store)), metrics=metrics,
                             mail=None if dry_run else plan_mail(settings))
     runner = Runner(reconciler, config, catalog=catalog, policies=policies, dry_run=dry_run, metrics=metrics,
                     clock=clock)
@@ -157,8 +159,11 @@ def test_dry_run_neither_queues_nor_mails_nor_registers_the_collector(
 ) -> None:
     runner, metrics, store = _controller(config_files, settings, Clock(MONDAY_AFTER), dry_run=True)
     try:
-        runner.tick()
-        assert runner.stats.passes == 1
+        result = runner.tick()
+        assert result is not None and runner.stats.passes == 1
+        # The report is due and decided, but a dry run records no request and no state.
+        assert [o.status.value for o in result.report_outcomes] == ["dry_run"]
+        assert store.state("reports") == {}
     finally:
         store.close()
     assert Outbox(settings.state).entries() == []
@@ -209,8 +214,9 @@ def test_delivery_behind_a_busy_notification_worker_stamps_the_time_it_runs(
     catalog, policies = config_files
     store = StateStore(settings.state)
     metrics = ControllerMetrics()
-    reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost")], register_actuators(),
-                            metrics=metrics, mail=plan_mail(settings))
+    reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost"), load_decider("reports")],
+                            register_actuators(reports=report_queue(store)), metrics=metrics,
+                            mail=plan_mail(settings))
     clock = Clock(MONDAY_AFTER)
     runner = Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies,
                     metrics=metrics, clock=clock)
@@ -231,4 +237,150 @@ def test_delivery_behind_a_busy_notification_worker_stamps_the_time_it_runs(
     finally:
         busy.set()
         courier.close(10)
+        store.close()
+
+
+MOMENT = "2026-11-16T08:00:00+01:00"
+REPORT_KEY = f"cost-report:{MOMENT}"
+
+
+def _report_rows(store: StateStore) -> list[tuple[str, str, str]]:
+    from tenantops.record.audit import query
+
+    return [(e.kind, e.rule, e.reason) for e in query(store.db)
+            if e.kind == "report" or (e.kind == "act" and e.inputs.get("target") == "outbox")]
+
+
+def test_the_pass_requests_the_report_and_it_is_mailed_once_across_passes_and_a_restart(
+    config_files: tuple[Path, Path], settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """The due moment is a `ReportRequest` of the pass: recorded in the outbox by the report actuator,
+    audited with its reason, settled in the reports concern's state only once recorded, then rendered and
+    mailed by the delivery run. Later passes and a restarted controller ask for nothing more."""
+    clock = Clock(MONDAY_AFTER)
+    runner, _, store = _controller(config_files, settings, clock)
+    try:
+        result = runner.tick()
+        assert result is not None and result.ok
+        assert [(o.request.key, o.status.value) for o in result.report_outcomes] == [(REPORT_KEY, "applied")]
+        assert result.plan is not None and [r.key for r in result.plan.reports] == [REPORT_KEY]
+        assert store.state("reports") == {"requested": MOMENT}
+        smtp_server.wait_for(1)
+        rows = _report_rows(store)
+        assert [(kind, rule) for kind, rule, _ in rows] == [("report", "due"), ("act", "applied")]
+        assert f"cost report due: scheduled {MOMENT}" in rows[0][2] and REPORT_KEY in rows[1][2]
+        for minutes in (1, 30):
+            clock.now = MONDAY_AFTER + timedelta(minutes=minutes)
+            later = runner.tick()
+            assert later is not None and later.report_outcomes == ()
+    finally:
+        store.close()
+
+    clock.now = MONDAY_AFTER + timedelta(hours=2)  # a restarted controller, same database
+    runner, _, store = _controller(config_files, settings, clock)
+    try:
+        again = runner.tick()
+        assert again is not None and again.report_outcomes == ()
+        assert len(_reports(smtp_server)) == 1
+        outbox = Outbox(settings.state)
+        assert [(e.kind, e.status) for e in outbox.entries() if e.dedup_key.startswith(REPORT_KEY)] == [
+            ("report-request", Status.DONE), ("cost-report", Status.SENT)]
+        assert len(_report_rows(store)) == 2
+    finally:
+        store.close()
+
+
+def test_a_stop_between_the_request_and_its_delivery_run_loses_nothing_and_sends_once(
+    config_files: tuple[Path, Path], settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """The controller stops right after the pass that requested the report, before any delivery run (the
+    reconciler's pass on its own). Nothing is rendered or mailed yet; the restarted controller does not
+    ask again (the moment is recorded as requested) and its delivery run renders and mails it, once."""
+    from tenantops.config import load_config
+
+    catalog, policies = config_files
+    store = StateStore(settings.state)
+    try:
+        reconciler = Reconciler(StaticSource(VALUES), store, [load_decider("cost"), load_decider("reports")],
+                                register_actuators(reports=report_queue(store)), mail=plan_mail(settings))
+        stopped = reconciler.run_pass(load_config(catalog, policies), MONDAY_AFTER)
+        assert [o.status.value for o in stopped.report_outcomes] == ["applied"]
+    finally:
+        store.close()
+    outbox = Outbox(settings.state)
+    assert [(e.kind, e.status) for e in outbox.entries()] == [("report-request", Status.PENDING)]
+    assert smtp_server.received == []
+
+    clock = Clock(MONDAY_AFTER + timedelta(minutes=3))
+    runner, _, store = _controller(config_files, settings, clock)
+    try:
+        for minutes in (3, 4):
+            clock.now = MONDAY_AFTER + timedelta(minutes=minutes)
+            result = runner.tick()
+            assert result is not None and result.report_outcomes == ()
+        smtp_server.wait_for(1)
+        assert len(_reports(smtp_server)) == 1
+        assert outbox.get(f"{REPORT_KEY}:request").status is Status.DONE  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_a_report_queued_before_reports_were_requested_is_not_queued_again(
+    config_files: tuple[Path, Path], settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """An upgraded controller starts with no reports state and asks for the latest moment; the report of
+    that moment is in the outbox already (queued by the earlier version, same key), so the request is
+    unchanged, the moment is settled, and the report is mailed once."""
+    from email.message import EmailMessage
+
+    earlier = EmailMessage()
+    earlier["From"], earlier["To"], earlier["Subject"] = "tenantops@example.com", OPS, "Cost report (earlier version)"
+    earlier.set_content("queued by the earlier version")
+    Outbox(settings.state).enqueue("cost-report", REPORT_KEY, earlier, now=MONDAY_AFTER - timedelta(minutes=1))
+
+    clock = Clock(MONDAY_AFTER)
+    runner, _, store = _controller(config_files, settings, clock)
+    try:
+        result = runner.tick()
+        assert result is not None
+        assert [(o.status.value, o.detail) for o in result.report_outcomes] == [("unchanged", "already in the outbox")]
+        assert store.state("reports") == {"requested": MOMENT}
+        clock.now += timedelta(minutes=1)
+        runner.tick()
+        smtp_server.wait_for(1)
+        assert _reports(smtp_server) == ["Cost report (earlier version)"]
+        assert [e.kind for e in Outbox(settings.state).entries()] == ["cost-report"]  # no request row
+    finally:
+        store.close()
+
+
+def test_a_report_that_cannot_be_rendered_is_retried_and_mailed_once_it_can(
+    config_files: tuple[Path, Path], settings: Settings, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No sender configured: the delivery run cannot compose the report, logs why and keeps the request
+    for a later run (with the outbox's backoff); once the sender is set, the next run mails it, once."""
+    import logging
+
+    broken = settings.model_copy(update={"mail_from": ""})
+    clock = Clock(MONDAY_AFTER)
+    runner, _, store = _controller(config_files, broken, clock)
+    try:
+        with caplog.at_level(logging.WARNING, logger="tenantops.notify.outbox"):
+            assert runner.tick() is not None
+        request = Outbox(settings.state).get(f"{REPORT_KEY}:request")
+        assert request is not None and request.status is Status.PENDING and request.attempts == 1
+        assert request.last_error is not None and "no sender" in request.last_error
+        assert any(REPORT_KEY in r.getMessage() and "will retry" in r.getMessage() for r in caplog.records)
+        assert _reports(smtp_server) == []
+    finally:
+        store.close()
+
+    clock.now = MONDAY_AFTER + timedelta(minutes=5)  # after the first backoff; restarted with a sender
+    runner, _, store = _controller(config_files, settings, clock)
+    try:
+        assert runner.tick() is not None
+        smtp_server.wait_for(1)
+        assert len(_reports(smtp_server)) == 1
+        assert Outbox(settings.state).get(f"{REPORT_KEY}:request").status is Status.DONE  # type: ignore[union-attr]
+    finally:
         store.close()

@@ -126,7 +126,8 @@ def _start(stack: dict[str, Any], name: str, location: str) -> Replica:
            "TENANTOPS_MAIL_FROM": "tenantops@example.com", "POD_NAME": name, "POD_NAMESPACE": "tenantops"}
     with log.open("wb") as out:
         proc = subprocess.Popen(tenantops_command("run", "--leader-elect", "--decider", "autoscaling", "--decider",
-                                                  "cost", "--http-host", "127.0.0.1", "--http-port", str(free_port())),
+                                                  "cost", "--decider", "reports", "--http-host", "127.0.0.1",
+                                                  "--http-port", str(free_port())),
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
     replica = Replica(name, proc, proxy, location, log)
     stack["drill"].replicas[name] = replica

@@ -1,4 +1,5 @@
-"""The report end to end: queued when due, delivered to a real SMTP server, exactly once, nothing lost."""
+"""The report end to end: requested when due, rendered into mail, delivered to a real SMTP server, exactly
+once, nothing lost."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ from tenantops.cli.main import main
 from tenantops.config import Config, load_config
 from tenantops.config.settings import Settings
 from tenantops.decide.cost.ledger import Ledger
-from tenantops.notify import deliver_pending, enqueue_due_reports
+from tenantops.decide.reports.decider import due_request
+from tenantops.notify import deliver_pending
 from tenantops.notify.outbox import Outbox, Status
 from tenantops.notify.report.build import build_report_data
+from tenantops.notify.service import render_request
 from tenantops.record.store import StateStore
 from tenantops_lab.sandbox.smtp import SmtpServer
 
@@ -31,6 +34,14 @@ pytestmark = pytest.mark.integration
 def settings_for(server: SmtpServer, state: Path) -> Settings:
     return Settings(smtp_host=server.host, smtp_port=server.port, state=str(state),
                     mail_from="tenantops@example.com")
+
+
+def queue_due(config: Config, settings: Settings, now: datetime, ledger: Ledger) -> list[str]:
+    """The mail of the report moment due at `now` (nothing requested before), as the delivery run renders
+    its request: the keys newly queued, the ops report's first."""
+    request = due_request(config.policies.reports, None, now)
+    assert request is not None
+    return render_request(config, settings, request, ledger=ledger)
 
 
 def parts_tree(msg: EmailMessage) -> Any:
@@ -49,7 +60,7 @@ def test_due_report_delivered_to_smtp_with_structure_figures_csv_and_images(
     smtp_server: SmtpServer, tmp_path: Path, config: Config, ledger: Ledger
 ) -> None:
     settings = settings_for(smtp_server, tmp_path / "state.db")
-    queued = enqueue_due_reports(config, settings.state, NOW, ledger=ledger, settings=settings)
+    queued = queue_due(config, settings, NOW, ledger)
     assert queued[0].startswith("cost-report:2026-11-16T08:00:00+01:00")
     # acme (at risk) gets its own budget mail at its contacts; the hostile-named tenant too.
     assert sorted(k.rsplit(":", 1)[-1] for k in queued[1:]) == ["acme", "evil"]
@@ -106,8 +117,9 @@ def test_due_report_delivered_to_smtp_with_structure_figures_csv_and_images(
     assert "Globex" not in tenant_mail[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "CAPACITY" not in tenant_mail[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
-    # Later passes the same week: not due again, nothing queued or sent twice.
-    assert enqueue_due_reports(config, settings.state, NOW + timedelta(hours=5), ledger=ledger, settings=settings) == []
+    # Later passes the same week: not due again (the moment is recorded as requested), nothing sent twice.
+    moment = datetime.fromisoformat(queued[0].removeprefix("cost-report:"))
+    assert due_request(config.policies.reports, moment, NOW + timedelta(hours=5)) is None
     assert deliver_pending(settings, NOW + timedelta(hours=5)).sent == []
     assert len(smtp_server.received) == len(queued)
 
@@ -115,7 +127,7 @@ def test_due_report_delivered_to_smtp_with_structure_figures_csv_and_images(
 def test_server_down_then_up_delivers_once_nothing_lost(tmp_path: Path, config: Config, ledger: Ledger) -> None:
     server = SmtpServer()  # not started: the mail server is down
     settings = settings_for(server, tmp_path / "state.db")
-    queued = enqueue_due_reports(config, settings.state, NOW, ledger=ledger, settings=settings)
+    queued = queue_due(config, settings, NOW, ledger)
     first = deliver_pending(settings, NOW)
     assert first.sent == [] and sorted(first.retried) == sorted(queued)
     outbox = Outbox(settings.state)
@@ -140,7 +152,7 @@ def test_server_down_then_up_delivers_once_nothing_lost(tmp_path: Path, config: 
 def test_permanent_refusal_is_an_alert_and_a_metric(smtp_server: SmtpServer, tmp_path: Path, config: Config,
                                                      ledger: Ledger) -> None:
     settings = settings_for(smtp_server, tmp_path / "state.db")
-    queued = enqueue_due_reports(config, settings.state, NOW, ledger=ledger, settings=settings)
+    queued = queue_due(config, settings, NOW, ledger)
     smtp_server.refuse_next(len(queued), "550 5.1.1 mailbox unavailable")
     report = deliver_pending(settings, NOW)
     assert sorted(report.failed) == sorted(queued)
@@ -214,29 +226,6 @@ def test_cli_bad_period_is_exit_2(tmp_path: Path) -> None:
     assert bad.value.code == 2
 
 
-def test_a_daily_report_in_the_hour_the_autumn_change_repeats_is_queued_once_that_day(
-    tmp_path: Path, ledger: Ledger
-) -> None:
-    """Passes every minute through Berlin's night of 2026-10-25 (02:00-03:00 runs twice) queue the 02:30
-    report for that day once: the second 02:30 is the same moment, not a new report."""
-    import shutil
-
-    policies = tmp_path / "policies"
-    shutil.copytree(REPO / "policies", policies)
-    reports = policies / "reports.yaml"
-    reports.write_text(reports.read_text(encoding="utf-8").replace('schedule: "0 8 * * 1"', 'schedule: "30 2 * * *"'),
-                       encoding="utf-8")
-    config = load_config(write_catalog(tmp_path), policies)
-    assert config.policies.reports.schedule == "30 2 * * *"
-    settings = Settings(state=str(tmp_path / "state.db"), mail_from="tenantops@example.com")
-    start = datetime(2026, 10, 24, 23, 0, tzinfo=UTC)  # 01:00 CEST
-    for minute in range(0, 4 * 60):  # until 04:00 CET
-        enqueue_due_reports(config, settings.state, start + timedelta(minutes=minute), ledger=ledger,
-                            settings=settings)
-    reports_queued = sorted(e.dedup_key for e in Outbox(settings.state).entries() if e.kind == "cost-report")
-    assert reports_queued == ["cost-report:2026-10-24T02:30:00+02:00", "cost-report:2026-10-25T02:30:00+02:00"]
-
-
 KILLED_MIDWAY = """
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -245,19 +234,21 @@ from report.conftest import NOW, REPO, make_state
 from tenantops.config import load_config
 from tenantops.config.settings import Settings
 from tenantops.decide.cost.ledger import Ledger
-from tenantops.notify import enqueue_due_reports
+from tenantops.decide.reports.decider import due_request
+from tenantops.notify.service import render_request
 catalog, state, tenants = Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 ledger = Ledger(make_state({f"t{i:02d}": [100.0] * 14 for i in range(tenants)}))
-enqueue_due_reports(load_config(catalog, REPO / "policies"), state, NOW, ledger=ledger,
-                    settings=Settings(state=state, mail_from="tenantops@example.com"))
+config = load_config(catalog, REPO / "policies")
+render_request(config, Settings(state=state, mail_from="tenantops@example.com"),
+               due_request(config.policies.reports, None, NOW), ledger=ledger)
 """
 
 
 def test_a_controller_stopped_while_queueing_the_tenants_mails_queues_the_rest_next_time(tmp_path: Path) -> None:
-    """The process is killed as soon as the first mail of the moment is in the outbox. The next pass
-    must queue every tenant budget mail still missing and the ops report, each once: before, the ops
-    report was queued first and its key made every later pass skip the moment, so the tenants not yet
-    reached never got their mail."""
+    """The process rendering a report request is killed as soon as the first mail of the moment is in the
+    outbox. Rendering the request again (the delivery run after a restart: the request is not done) must
+    queue every tenant budget mail still missing and the ops report, each once: the ops report is queued
+    last, so a stop halfway never leaves tenants without their mail."""
     import os
     import signal
     import subprocess
@@ -292,7 +283,9 @@ def test_a_controller_stopped_while_queueing_the_tenants_mails_queues_the_rest_n
     config = load_config(catalog, REPO / "policies")
     settings = Settings(state=state, mail_from="tenantops@example.com")
     ledger = Ledger(make_state({f"t{i:02d}": [100.0] * 14 for i in range(n)}))
-    enqueue_due_reports(config, state, NOW + timedelta(minutes=1), ledger=ledger, settings=settings)
+    request = due_request(config.policies.reports, None, NOW + timedelta(minutes=1))
+    assert request is not None
+    render_request(config, settings, request, ledger=ledger)
     keys = sorted(e.dedup_key for e in Outbox(state).entries())
     report = "cost-report:2026-11-16T08:00:00+01:00"
     assert keys == sorted([report, *(f"{report}:tenant:t{i:02d}" for i in range(n))])
@@ -305,12 +298,12 @@ def test_a_report_built_late_covers_the_week_of_its_scheduled_moment(tmp_path: P
     days out of every report and put two others in two)."""
     settings = Settings(state=str(tmp_path / "state.db"), mail_from="tenantops@example.com")
     wednesday = NOW + timedelta(days=2, hours=3)
-    queued = enqueue_due_reports(config, settings.state, wednesday, ledger=ledger, settings=settings)
+    queued = queue_due(config, settings, wednesday, ledger)
     assert queued[0] == "cost-report:2026-11-16T08:00:00+01:00"
     subjects = {e.dedup_key: str(_parsed(e.message)["Subject"]) for e in Outbox(settings.state).entries()}
     assert all(" 2026-11-09 to 2026-11-15" in s for s in subjects.values()), subjects
     on_time = tmp_path / "on-time.db"
-    enqueue_due_reports(config, str(on_time), NOW, ledger=ledger, settings=settings)
+    queue_due(config, settings.model_copy(update={"state": str(on_time)}), NOW, ledger)
     assert {e.dedup_key: str(_parsed(e.message)["Subject"]) for e in Outbox(on_time).entries()} == subjects
 
 

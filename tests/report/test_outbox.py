@@ -13,7 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from tenantops.notify.outbox import Outbox, RetryPolicy, Status, message_id_for
+from tenantops.notify.outbox import (
+    REPORT_REQUEST,
+    DeliveryReport,
+    Outbox,
+    OutboxEntry,
+    RetryPolicy,
+    Status,
+    message_id_for,
+)
 from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError
 from tenantops_lab.sandbox.smtp import SmtpServer
 
@@ -175,6 +183,63 @@ def test_crash_between_send_and_mark_resends_after_lease(tmp_path: Path) -> None
     assert report.sent == ["k"] and report.in_doubt == ["k"]
     assert metric("tenantops_outbox_in_doubt_total") == before + 1
     assert message_id_for("k").encode() in transport.accepted[0][2]
+
+
+def test_a_job_runs_in_a_delivery_run_with_its_handler_and_is_left_alone_by_one_without(tmp_path: Path) -> None:
+    """A job row (a report request) is never handed to a transport: a run without a handler for its kind
+    leaves it pending; a run with one runs it, and what the handler queued is sent in the same run."""
+    outbox = Outbox(tmp_path / "s.db")
+    assert outbox.enqueue_job(REPORT_REQUEST, "job", b'{"what": "report"}', now=T0, recipients=["ops@example.com"])
+    assert not outbox.enqueue_job(REPORT_REQUEST, "job", b"{}", now=T0)  # idempotent on its key
+    transport = ScriptedTransport()
+    assert outbox.deliver(transport, T0) == DeliveryReport()
+    assert outbox.get("job").status is Status.PENDING and transport.accepted == []  # type: ignore[union-attr]
+
+    ran: list[bytes] = []
+
+    def handler(entry: OutboxEntry, at: datetime) -> None:
+        ran.append(entry.message)
+        outbox.enqueue("cost-report", "mail", make_message(), now=at)
+
+    report = outbox.deliver(transport, T0 + timedelta(seconds=1), jobs={REPORT_REQUEST: handler})
+    assert ran == [b'{"what": "report"}'] and report.done == ["job"] and report.sent == ["mail"]
+    assert outbox.get("job").status is Status.DONE  # type: ignore[union-attr]
+    assert outbox.deliver(transport, T0 + timedelta(hours=1), jobs={REPORT_REQUEST: handler}) == DeliveryReport()
+    assert len(ran) == 1 and len(transport.accepted) == 1
+    with pytest.raises(ValueError, match="not a job kind"):
+        outbox.enqueue_job("cost-report", "x", b"", now=T0)
+
+
+def test_a_job_that_keeps_failing_is_retried_then_given_up_on_with_an_alert(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "s.db", retry=RetryPolicy(max_attempts=3))
+    outbox.enqueue_job(REPORT_REQUEST, "job", b"{}", now=T0, recipients=["ops@example.com"])
+
+    def broken(entry: OutboxEntry, at: datetime) -> None:
+        raise RuntimeError("template missing")
+
+    now, outcomes = T0, []
+    for _ in range(3):
+        report = outbox.deliver(ScriptedTransport(), now, jobs={REPORT_REQUEST: broken})
+        outcomes.append((report.retried, report.failed))
+        now += timedelta(days=1)
+    assert outcomes == [(["job"], []), (["job"], []), ([], ["job"])]
+    [alert] = report.alerts
+    assert alert.cause == "mail-delivery-failed" and "template missing" in alert.summary
+    assert alert.details["kind"] == REPORT_REQUEST
+    assert outbox.get("job").status is Status.FAILED  # type: ignore[union-attr]
+
+
+def test_a_job_stopped_midway_runs_again_after_its_lease_and_is_not_in_doubt(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "s.db", retry=RetryPolicy(lease=timedelta(minutes=5)))
+    outbox.enqueue_job(REPORT_REQUEST, "job", b"{}", now=T0)
+    outbox._claim(T0, 10)  # claimed by a run that then stopped
+    ran: list[datetime] = []
+    jobs = {REPORT_REQUEST: lambda entry, at: ran.append(at)}
+    assert outbox.deliver(ScriptedTransport(), T0 + timedelta(minutes=4), jobs=jobs).done == []
+    before = metric("tenantops_outbox_in_doubt_total", REPORT_REQUEST)
+    report = outbox.deliver(ScriptedTransport(), T0 + timedelta(minutes=6), jobs=jobs)
+    assert report.done == ["job"] and report.in_doubt == [] and len(ran) == 1
+    assert metric("tenantops_outbox_in_doubt_total", REPORT_REQUEST) == before
 
 
 def test_two_outboxes_on_one_file_send_once(tmp_path: Path) -> None:
@@ -363,3 +428,29 @@ def test_collector_exports_counts_from_the_table(tmp_path: Path) -> None:
     again = CollectorRegistry()
     again.register(OutboxCollector(path))
     assert b'tenantops_outbox_failed_total{kind="report"} 1.0' in generate_latest(again)
+
+
+def test_the_statement_deploy_readme_gives_runs_a_report_request_given_up_on_again(tmp_path: Path) -> None:
+    """deploy/README.md tells an operator how to run a report request again once its rendering was given
+    up on; the statement is run here as written (the dedup key aside) against a real state file."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "deploy" / "README.md").read_text(encoding="utf-8")
+    statements = [" ".join(s.split()) for s in re.findall(r"\n    (UPDATE outbox SET .+?;)\n", readme, re.S)]
+    found = [s for s in statements if ":request'" in s]
+    assert len(found) == 1, "deploy/README.md no longer gives the statement for a failed report request"
+    statement = found[0].replace("'cost-report:2026-11-16T08:00:00+01:00:request'", "'job'")
+    path = tmp_path / "s.db"
+    outbox = Outbox(path, retry=RetryPolicy(max_attempts=1))
+    outbox.enqueue_job(REPORT_REQUEST, "job", b"{}", now=T0)
+
+    def broken(entry: OutboxEntry, at: datetime) -> None:
+        raise RuntimeError("no sender")
+
+    assert outbox.deliver(ScriptedTransport(), T0, jobs={REPORT_REQUEST: broken}).failed == ["job"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute(statement).rowcount == 1
+    ran: list[str] = []
+    report = outbox.deliver(ScriptedTransport(), T0 + timedelta(hours=1),
+                            jobs={REPORT_REQUEST: lambda entry, at: ran.append(entry.dedup_key)})
+    assert report.done == ["job"] and ran == ["job"]

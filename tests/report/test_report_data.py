@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tenantops.config import Config
 from tenantops.decide.cost.ledger import Ledger
+from tenantops.decide.reports.schedule import Schedule, due
 from tenantops.notify.report.build import (
     build_report_data,
     report_window,
@@ -23,7 +24,6 @@ from tenantops.notify.report.build import (
 from tenantops.notify.report.message import render_report
 from tenantops.notify.report.model import BudgetStatus, SavingRow
 from tenantops.notify.report.render import render_csv, safe_cell
-from tenantops.notify.schedule import Schedule, due
 from tenantops.structs.rightsizing_findings import (
     HistoryWindow,
     InstanceRecommendation,

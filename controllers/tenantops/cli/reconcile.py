@@ -33,7 +33,8 @@ def controller_options(func: F) -> F:
     )):
         func = click.option(name, default=None, help=help_text)(func)
     func = click.option("--decider", "deciders", multiple=True,
-                        help="Run only these deciders (repeatable; default: all installed).")(func)
+                        help="Run only these deciders (repeatable; default: all installed). The scheduled cost "
+                             "report is the `reports` decider.")(func)
     func = click.option("--init", is_flag=True,
                         help="Allow starting from an empty state where a state file was emptied or deleted "
                              "(a new installation); without it that is an error.")(func)

@@ -17,6 +17,7 @@ from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 from tenantops.config.loader import Config
 from tenantops.structs.findings import Finding
 from tenantops.structs.plan import EFFECT_FIELDS, Alert, Decision, Effect, ScaleAction
+from tenantops.structs.reports import ReportRequest
 from tenantops.structs.requests import RequestPatch
 from tenantops.structs.snapshot import Snapshot
 from tenantops.structs.usage import UsageHistory
@@ -61,6 +62,7 @@ class DeciderOutput:
 
     scale: tuple[ScaleAction, ...] = ()
     patches: tuple[RequestPatch, ...] = ()  # request patches; each carries the state its applied outcome implies
+    reports: tuple[ReportRequest, ...] = ()  # report requests; each carries the state its recording implies
     alerts: tuple[Alert, ...] = ()
     cleared: tuple[str, ...] | None = None
     decisions: tuple[Decision, ...] = ()
@@ -103,9 +105,10 @@ the key's value to commit, or `KEEP`: one concern's rule of what an outcome conf
 
 def confirm_applied(proposed: Effect, made: Effect | None, at: datetime, state: JsonValue) -> JsonValue:
     """The confirmation rule of a concern that has none of its own (`Confirms`): a request patch names the
-    state its application implies (`on_applied`), committed once the requests are in effect; nothing else
-    is stored, made or not (a patch not in effect is proposed again next pass)."""
-    if made is not None and isinstance(proposed, RequestPatch):
+    state its application implies (`on_applied`), committed once the requests are in effect, and a report
+    request the state its recording implies, committed once it is in the outbox; nothing else is stored,
+    made or not (a patch not in effect, a request not recorded, is proposed again next pass)."""
+    if made is not None and isinstance(proposed, RequestPatch | ReportRequest):
         return proposed.on_applied
     return KEEP
 

@@ -14,6 +14,7 @@ from tenantops.decide.autoscaling.decider import AutoscalingDecider
 from tenantops.decide.base import Decider
 from tenantops.decide.cost.decider import CostDecider
 from tenantops.decide.facts import FactsDecider
+from tenantops.decide.reports.decider import ReportsDecider
 from tenantops.decide.rightsizing.decider import RightsizingDecider
 
 DECIDERS: dict[str, Callable[[], Decider]] = {
@@ -21,6 +22,7 @@ DECIDERS: dict[str, Callable[[], Decider]] = {
     "autoscaling": AutoscalingDecider,
     "rightsizing": RightsizingDecider,
     "cost": CostDecider,
+    "reports": ReportsDecider,
 }
 """Decider name → factory."""
 

@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 E_contra = TypeVar("E_contra", contravariant=True)
 Out = TypeVar("Out")
 
+IN_EFFECT = (OutcomeStatus.APPLIED, OutcomeStatus.UNCHANGED)
+"""The outcomes that leave an effect in effect: written now, or already as asked (a patch's requests, a
+report already in the outbox); what `EffectActuator.confirmed` settles from, for the types that have no
+rule of their own (a scale write counts only when made)."""
+
 Fence = Callable[[float], "str | None"]
 """Asked with a call's deadline before the call: a reason means "do not start it"."""
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tenantops.act.base import OutcomeStatus
+from tenantops.engine.effects import IN_EFFECT
 from tenantops.engine.scale_effects import call_deadline
 from tenantops.structs.plan import Decision
 from tenantops.structs.requests import RequestPatch
@@ -21,7 +22,6 @@ from tenantops.structs.requests import RequestPatch
 if TYPE_CHECKING:
     from tenantops.act.requests import PatchOutcome
 
-IN_EFFECT = (OutcomeStatus.APPLIED, OutcomeStatus.UNCHANGED)
 
 
 class RequestActuator(Protocol):

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenantops.act.base import ActOutcome, OutcomeStatus
 from tenantops.collector import collector_paused
@@ -33,13 +33,17 @@ from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import QueuedMessage, StateStore
 from tenantops.structs.findings import Findings
 from tenantops.structs.plan import EFFECT_FIELDS, Alert, Decision, Effect, Plan, ScaleAction
+from tenantops.structs.reports import ReportRequest
 from tenantops.structs.requests import RequestPatch
 from tenantops.structs.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from tenantops.act.requests import PatchOutcome
+    from tenantops.engine.report_effects import ReportOutcome
 
 log = logging.getLogger(__name__)
+
+E = TypeVar("E")
 
 PlanMail = Callable[[Config, Sequence[Alert], datetime], Sequence[QueuedMessage]]
 """The mail of a pass's alert notifications, committed with its plan (`notify.alerting.plan_mail`)."""
@@ -74,6 +78,7 @@ class PassResult:
     state_written: int
     active_alerts: tuple[Alert, ...] = ()  # every condition firing now, notified or not
     patch_outcomes: tuple[PatchOutcome, ...] = ()
+    report_outcomes: tuple[ReportOutcome, ...] = ()  # the scheduled report's requests, as the outbox took them
     findings: Findings = field(default_factory=Findings)  # each concern's typed read-only findings
     timings: Mapping[str, float] = field(default_factory=dict)
     plan: Plan | None = None  # what the guard stage let through, as the act stage applied it
@@ -90,6 +95,7 @@ class PassResult:
             and all(d.ok for d in self.deciders)
             and not any(o.status in failed for o in self.outcomes)
             and not any(o.status in failed for o in self.patch_outcomes)
+            and not any(o.status in failed for o in self.report_outcomes)
         )
 
     def summary(self) -> dict[str, Any]:
@@ -123,6 +129,11 @@ class PassResult:
                 {"tenant": o.patch.tenant, "workload": o.patch.workload, "requests": dict(o.patch.requests),
                  "status": o.status.value, "detail": o.detail}
                 for o in self.patch_outcomes
+            ],
+            "reports": [
+                {"key": o.request.key, "moment": o.request.moment.isoformat(), "status": o.status.value,
+                 "detail": o.detail}
+                for o in self.report_outcomes
             ],
             "decisions": self.decisions,
             "state_written": self.state_written,
@@ -216,7 +227,8 @@ class Reconciler:
         alerting = self._alert_lifecycle(outputs, scoped, now, guard_alerts)
         decisions.extend(alerting.decisions)
         plan = Plan(
-            at=now, scale=tuple(actions), patches=_patches(outputs), alerts=alerting.notifications,
+            at=now, scale=tuple(actions), patches=_marked(outputs, RequestPatch),
+            reports=_marked(outputs, ReportRequest), alerts=alerting.notifications,
             decisions=tuple(decisions),
             findings=Findings.of(out.findings for out in outputs.values() if out.findings is not None),
         )
@@ -267,7 +279,8 @@ class Reconciler:
             query_errors=snapshot.errors, deciders=tuple(outcomes_by_decider), outcomes=acted.of(ScaleAction),
             alerts=plan.alerts, decisions=planned.audit_rows + recorded.audit_rows,
             state_written=max(0, written), findings=plan.findings, timings=timings,
-            active_alerts=alerting.active, patch_outcomes=acted.of(RequestPatch), plan=plan,
+            active_alerts=alerting.active, patch_outcomes=acted.of(RequestPatch),
+            report_outcomes=acted.of(ReportRequest), plan=plan,
         )
         self._export(result, decisions, acted.labels)
         log.info(
@@ -398,9 +411,11 @@ def _merge_actions(outputs: Mapping[str, DeciderOutput], now: datetime, decision
     return [replace(action, concern=name) for name, action in chosen.values()]
 
 
-def _patches(outputs: Mapping[str, DeciderOutput]) -> tuple[RequestPatch, ...]:
-    """Every decider's request patches, each marked with the concern whose state its outcome settles."""
-    return tuple(replace(p, concern=name) for name, out in outputs.items() for p in out.patches)
+def _marked(outputs: Mapping[str, DeciderOutput], kind: type[E]) -> tuple[E, ...]:
+    """Every decider's effects of one type but scale actions (which the guard stage merges first: request
+    patches, report requests), each marked with the concern whose state its outcome settles."""
+    return tuple(replace(effect, concern=name)  # type: ignore[type-var]
+                 for name, out in outputs.items() for effect in out.effects(kind))
 
 
 def _proposed(outputs: Mapping[str, DeciderOutput]) -> list[Effect]:

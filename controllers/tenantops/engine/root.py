@@ -3,9 +3,10 @@
 
 It builds the metrics source, the state store, the deciders (`engine.deciders`), the pass inputs
 (usage history for right-sizing, the cost ledger's committed month-to-date for the budget cap), the
-actuators (one registered per effect type a Plan carries, `register_actuators`), and the hooks after
-each pass (cost gauges; unless dry-run, alert routing, scheduled reports and mail delivery). Callers
-differ only in how often they call the pass.
+actuators (one registered per effect type a Plan carries, `register_actuators`: scale writes, request
+patches, report requests into the store's outbox), and the hooks after each pass (cost gauges; unless
+dry-run, alert routing and the delivery run, which renders the requested reports and sends mail).
+Callers differ only in how often they call the pass.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tenantops.engine.effects import Actuators
 from tenantops.engine.inputs import HistoryRefresh, InputProvider, StateView, provider_name
 from tenantops.engine.patch_effects import PatchEffects, RequestActuator
 from tenantops.engine.reconcile import PassResult, Reconciler
+from tenantops.engine.report_effects import ReportEffects, ReportQueue
 from tenantops.engine.runner import Runner
 from tenantops.engine.scale_effects import ScaleEffects
 from tenantops.engine.wiring import build_actuators, build_reconciler, build_request_actuator, post_pass_hooks
@@ -32,7 +34,9 @@ from tenantops.notify.worker import Courier
 from tenantops.observe.prometheus import Clock, utc_now
 from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.metrics import ControllerMetrics
+from tenantops.record.store import StateStore
 from tenantops.structs.plan import ScaleAction, TargetKind
+from tenantops.structs.reports import ReportRequest
 from tenantops.structs.requests import RequestPatch
 
 log = logging.getLogger(__name__)
@@ -48,7 +52,8 @@ def committed_spend(inp: PassInput, state: StateView) -> PassInput:
 
 
 def register_actuators(
-    scale: Mapping[TargetKind, Actuator] | None = None, requests: RequestActuator | None = None
+    scale: Mapping[TargetKind, Actuator] | None = None, requests: RequestActuator | None = None,
+    reports: ReportQueue | None = None,
 ) -> Actuators:
     """The actuator of each effect type a Plan carries, around the clients there are (a kind without one
     fails its effects, or reports them as dry-run). A new effect type is registered here; `Actuators`
@@ -56,7 +61,16 @@ def register_actuators(
     return Actuators({
         ScaleAction: ScaleEffects(scale),
         RequestPatch: PatchEffects(requests),
+        ReportRequest: ReportEffects(reports),
     })
+
+
+def report_queue(store: StateStore) -> ReportQueue:
+    """Report requests recorded in the outbox of the controller's own state database."""
+    from tenantops.notify.outbox import Outbox
+    from tenantops.notify.service import OutboxReports
+
+    return OutboxReports(Outbox(store.db))
 
 
 def pass_inputs(settings: Settings, deciders: Sequence[Decider]) -> list[InputProvider]:
@@ -128,9 +142,10 @@ def build_controller(
     `clock` is the controller's clock, given to its runner and its metrics source alike."""
     chosen = list(deciders) if deciders is not None else build_deciders(decider_names)
     metrics = metrics if metrics is not None else ControllerMetrics()
-    def actuators() -> tuple[Actuators, LiveReplicas | None]:  # after the store: see `build_reconciler`
+    def actuators(store: StateStore) -> tuple[Actuators, LiveReplicas | None]:  # after the store: `build_reconciler`
         clients, reader = build_actuators(settings, dry_run=dry_run)
-        return register_actuators(clients, build_request_actuator(settings, dry_run=dry_run)), reader
+        return register_actuators(clients, build_request_actuator(settings, dry_run=dry_run),
+                                  report_queue(store)), reader
 
     reconciler = build_reconciler(settings, actuators, dry_run=dry_run, metrics=metrics, deciders=chosen,
                                   inputs=pass_inputs(settings, chosen), init=init, clock=clock)

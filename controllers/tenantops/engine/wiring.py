@@ -5,10 +5,12 @@ one kind of target still scales the other (the unreachable kind's actions become
 logged and audited, instead of the process refusing to start). Each effect type's actuator around them
 is not optional: `engine.root.register_actuators` registers one per type.
 
-A pass (unless dry-run) commits its alert mail with its plan (`plan_mail`). After it, its alerts go to
-the webhook and Alertmanager, the scheduled cost report is queued when its ReportPolicy cron comes due,
-and the outbox (reports, budget mails, alert mails) is delivered. Each is a separate hook, so one failing
-never stops the others. The pass inputs (usage history, committed spend) are chosen by `engine.root`.
+A pass (unless dry-run) commits its alert mail with its plan (`plan_mail`), and records the scheduled
+cost report's request in the outbox when its ReportPolicy cron comes due (a `ReportRequest` effect,
+`engine.report_effects`). After it, its alerts go to the webhook and Alertmanager, and the delivery run
+renders the requested reports (tenants' budget mails, then the ops report) and delivers the outbox
+(reports, budget mails, alert mails). Each is a separate hook, so one failing never stops the others.
+The pass inputs (usage history, committed spend) are chosen by `engine.root`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tenantops.engine.inputs import InputProvider
 from tenantops.engine.patch_effects import RequestActuator
 from tenantops.engine.reconcile import PassResult, PlanMail, Reconciler
 from tenantops.notify.alerting import AFTER_PASS, ROUTES
+from tenantops.notify.outbox import Job
 from tenantops.notify.worker import Courier
 from tenantops.observe.prometheus import Clock, PrometheusSource, utc_now
 from tenantops.observe.replicas import LiveReplicas
@@ -95,7 +98,7 @@ def _asg_actuator(settings: Settings) -> Any:
 
 def build_reconciler(
     settings: Settings,
-    actuators: Callable[[], tuple[Actuators, LiveReplicas | None]],
+    actuators: Callable[[StateStore], tuple[Actuators, LiveReplicas | None]],
     *,
     dry_run: bool,
     metrics: ControllerMetrics | None = None,
@@ -106,12 +109,13 @@ def build_reconciler(
     clock: Clock = utc_now,
 ) -> Reconciler:
     """The reconciler alone; `engine.root.build_controller` is what the commands use, and what registers
-    the `actuators` (with the live replica reader on the same connections). The store is opened first: a
+    the `actuators` (with the live replica reader on the same connections; given the store, whose outbox
+    report requests are recorded in). The store is opened first: a
     controller that cannot record (database unreachable, state emptied without `init`) raises
     `StateStoreError` before anything that acts is built. `clock` is the controller's clock, the one its
     runner runs on: the metrics source measures Prometheus' clock against it."""
     store = StateStore(database_url(settings), init=init)
-    registered, reader = actuators()
+    registered, reader = actuators(store)
     return Reconciler(
         PrometheusSource.from_settings(settings, clock=clock),
         store,
@@ -165,12 +169,14 @@ def post_pass_hooks(
 ) -> list[Callable[[PassResult], None]]:
     """What happens after each pass besides the record: cost gauges on /metrics, and (unless dry-run)
     the pass's alerts routed to the webhook and Alertmanager (their mail is in the outbox already, committed
-    with the pass by the reconciler's `plan_mail`), the cost report queued when its
-    schedule is due, and the outbox delivered (its figures on /metrics via `OutboxCollector`). The runner
-    isolates each hook, so a mail server that is down delays mail (the outbox retries) and never fails a
-    pass. `store` is the reconciler's state store: the report reads the cost ledger from it rather than
-    reopening the database. With a `courier`, routing and delivery run on its thread (`notify.worker`),
-    so no mail server, webhook or Alertmanager can hold the pass; without one they run in the hook."""
+    with the pass by the reconciler's `plan_mail`), and the delivery run: the report requests passes
+    recorded in the outbox rendered into mail (`notify.render_requests`), and the outbox delivered (its
+    figures on /metrics via `OutboxCollector`). The runner isolates each hook, so a mail server that is
+    down delays mail (the outbox retries) and never fails a pass. `store` is the reconciler's state store:
+    a report is rendered from a copy of the cost ledger taken from it after the pass rather than by
+    reopening the database. With a `courier`, routing and delivery (rendering included) run on its thread
+    (`notify.worker`), so no template, chart, mail server, webhook or Alertmanager can hold the pass;
+    without one they run in the hook."""
     from tenantops.record.cost_metrics import CostMetrics
 
     cost = CostMetrics(metrics.registry)
@@ -214,42 +220,31 @@ def post_pass_hooks(
                 courier.submit(f"alerts:{result.at.isoformat()}", lambda: notify_alerts(result))
             courier.submit("alertmanager:active", lambda: resend_active(result))
 
-        def queue_reports(result: PassResult) -> None:
-            from tenantops.notify import enqueue_due_reports
-            from tenantops.record.ledger import committed_ledger
-
-            # A copy of the committed state: building the report may run on the courier's thread while
-            # the next pass commits.
-            ledger = committed_ledger(store.state) if store is not None else None
-
-            def build() -> None:
-                queued = enqueue_due_reports(current_config(), database_url(settings), result.at, ledger=ledger,
-                                             settings=settings, rightsizing=result.findings.rightsizing)
-                if queued:
-                    log.info("queued %d report mail(s): %s", len(queued), ", ".join(queued))
-
-            if courier is None:
-                build()
-            else:
-                courier.submit("reports:due", build)
-
-        def deliver_now(at: datetime) -> None:
+        def deliver_now(at: datetime, jobs: dict[str, Job]) -> None:
             from tenantops.notify import deliver_pending
 
-            report = deliver_pending(settings, at)
+            report = deliver_pending(settings, at, jobs=jobs)
             if report.alerts:
                 route_alerts_from_settings(current_config(), settings, report.alerts, at)
 
         def deliver_mail(result: PassResult) -> None:
+            from tenantops.notify import render_requests
+            from tenantops.record.ledger import committed_ledger
+
+            # The reports this run renders read a copy of the committed cost state, taken here: the run may
+            # be on the courier's thread while the next pass commits.
+            ledger = committed_ledger(store.state) if store is not None else None
+            jobs = render_requests(current_config(), settings, ledger=ledger,
+                                   rightsizing=result.findings.rightsizing)
             if courier is None:
-                deliver_now(result.at)
+                deliver_now(result.at, jobs)
                 return
             # The run starts when the courier gets to it, maybe minutes after the pass (a report being
             # built, a slow route ahead of it): its claims' leases count from then, not from the pass,
             # or a replica delivering meanwhile would take them for abandoned ones and send them again.
             submitted = time.monotonic()
-            courier.submit("outbox:deliver",
-                           lambda: deliver_now(result.at + timedelta(seconds=int(time.monotonic() - submitted))))
+            courier.submit("outbox:deliver", lambda: deliver_now(
+                result.at + timedelta(seconds=int(time.monotonic() - submitted)), jobs))
 
-        hooks += [route_alerts, queue_reports, deliver_mail]
+        hooks += [route_alerts, deliver_mail]
     return hooks

@@ -1,10 +1,11 @@
 """Getting alerts and reports to people: a durable outbox, mail transports and the cost report.
 
-The controller's runner calls two functions, imported lazily so that importing the outbox (as the alert
-path does every pass) never pays for matplotlib or Jinja2:
+The controller's delivery run after each pass calls two functions, imported lazily so that importing the
+outbox (as the alert path does every pass) never pays for matplotlib or Jinja2:
 
-- `enqueue_due_reports(config, store_path, now, ...)` queues the cost report when its schedule is due;
-- `deliver_pending(settings, now)` hands queued mail to the configured transport.
+- `render_requests(config, settings, ...)`: the handler that renders the report requests a pass recorded
+  in the outbox (the `ReportRequest` effect) into the ops report and the tenants' budget mails;
+- `deliver_pending(settings, now, jobs=...)` runs those requests and hands queued mail to the transport.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tenantops.notify.service import deliver_pending, enqueue_due_reports
+    from tenantops.notify.service import deliver_pending, render_requests
 
-__all__ = ["deliver_pending", "enqueue_due_reports"]
+__all__ = ["deliver_pending", "render_requests"]
 
 
 def __getattr__(name: str) -> Any:

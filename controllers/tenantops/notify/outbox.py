@@ -39,6 +39,16 @@ Guarantees, and how they are kept:
 - **Claimed one at a time.** Each message is claimed just before its own send, so a slow server never
   leaves claimed-but-untried rows whose lease runs out and which would then be taken for in doubt.
 
+**Jobs beside mail.** A row may be a job instead of a message (its kind one of `JOB_KINDS`): the
+scheduled report's request, "render and send the report of this moment", recorded by a pass in one
+cheap insert, idempotent on its key like any message. A delivery run given a handler for the kind claims
+the row like a message and runs the handler instead of a transport (the report's handler queues the
+tenants' budget mails, then the ops report, each under its own key); the row is then `done`. A handler
+that raises is retried with the same backoff, and given up on (`failed`, an `Alert`) after
+`max_attempts`, as a refused message is; a run stopped inside a handler leaves the row claimed, and the
+next run after the lease runs the handler again, which queues only what is still missing. A run without
+a handler for a kind (`tenantops report --send`) leaves its rows alone.
+
 Time is passed in (`now`, when a delivery run starts), so backoff and leases are testable without sleeping.
 A run is one message after another, and against a slow server 100 of them take many minutes; each claim
 is therefore stamped with `now` plus the whole seconds the run has taken so far (a monotonic clock), so a claim
@@ -52,7 +62,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
@@ -106,6 +116,14 @@ class Status(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     IN_DOUBT = "in_doubt"  # sent whole, reply lost: most likely delivered, never resent automatically
+    DONE = "done"  # a job row (`JOB_KINDS`) whose handler ran to the end
+
+
+REPORT_REQUEST = "report-request"
+"""The kind of a scheduled report's request: a job, rendered and queued as mail by the delivery run."""
+
+JOB_KINDS = frozenset({REPORT_REQUEST})
+"""Row kinds that are jobs for a handler, not messages for a transport."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +169,11 @@ class DeliveryReport:
     failed: list[str] = field(default_factory=list)
     in_doubt: list[str] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)  # job rows whose handler ran to the end
+
+
+Job = Callable[["OutboxEntry", datetime], None]
+"""The handler of one job kind: given the claimed row and the time of the claim; raising means "retry"."""
 
 
 def _ts(moment: datetime) -> float:
@@ -240,16 +263,32 @@ class Outbox:
             log.debug("not queued again: %s already in the outbox", dedup_key)
         return queued
 
+    def enqueue_job(self, kind: str, dedup_key: str, payload: bytes, *, now: datetime,
+                    recipients: Sequence[str] = ()) -> bool:
+        """Record a job row (`kind` one of `JOB_KINDS`) unless `dedup_key` is there already; True when new.
+        `recipients` are for the reader of the table (and of a failure alert); the job says what it does."""
+        if kind not in JOB_KINDS:
+            raise ValueError(f"{kind!r} is not a job kind ({', '.join(sorted(JOB_KINDS))})")
+        job = QueuedMessage(kind, dedup_key, "", tuple(recipients), payload, _ts(now), None)
+        with self.db.begin() as conn:
+            queued = enqueue_messages(conn, [job], postgres=self.db.is_postgresql) == 1
+        if queued:
+            log.info("queued %s job %s", kind, dedup_key)
+        return queued
+
     # -- delivering -----------------------------------------------------------------------------------
 
-    def _claim(self, now: datetime, limit: int) -> tuple[list[OutboxEntry], set[int]]:
-        """Mark due rows `sending` with a lease; rows whose lease ran out while sending are in doubt."""
+    def _claim(self, now: datetime, limit: int, skip: Sequence[str] = ()) -> tuple[list[OutboxEntry], set[int]]:
+        """Mark due rows `sending` with a lease; rows whose lease ran out while sending are in doubt. Rows
+        of the kinds in `skip` (jobs without a handler in this run) are left alone."""
         stamp = _ts(now)
         lease = _ts(now + self.retry.lease)
         due = sa.or_(
             sa.and_(table.c.status == Status.PENDING.value, table.c.next_attempt_at <= stamp),
             sa.and_(table.c.status == Status.SENDING.value, table.c.lease_until <= stamp),
         )
+        if skip:
+            due = sa.and_(due, table.c.kind.notin_(list(skip)))
         with self.db.begin() as conn:
             # SKIP LOCKED (PostgreSQL): another replica's claim in flight is passed over, not waited for.
             rows = conn.execute(
@@ -272,18 +311,28 @@ class Outbox:
         with self.db.begin() as conn:
             conn.execute(sa.update(table).where(table.c.id == entry_id).values(**values))
 
-    def deliver(self, transport: Transport, now: datetime, limit: int = 100) -> DeliveryReport:
-        """Try every due message once, the run starting at `now`. Returns what happened; never raises for a
-        delivery failure."""
+    def deliver(self, transport: Transport, now: datetime, limit: int = 100,
+                jobs: Mapping[str, Job] | None = None) -> DeliveryReport:
+        """Try every due message once, the run starting at `now`, and run the job rows of the kinds `jobs`
+        has a handler for (what they queue is sent in the same run). Returns what happened; never raises
+        for a delivery failure or a failing job."""
         report = DeliveryReport()
+        handlers = dict(jobs or {})
+        skip = sorted(JOB_KINDS - handlers.keys())
         started = time.monotonic()
         for _ in range(limit):
             # This claim's own time, to the whole second (a run of quick sends is stamped `now` exactly).
             at = now + timedelta(seconds=int(time.monotonic() - started))
-            claimed, doubtful = self._claim(at, 1)
+            claimed, doubtful = self._claim(at, 1, skip)
             if not claimed:
                 break
             entry = claimed[0]
+            handler = handlers.get(entry.kind)
+            if handler is not None:
+                if entry.id in doubtful:  # a job is safe to run again: it queues only what is missing
+                    log.warning("%s was running when a previous run stopped; running it again", entry.dedup_key)
+                self._run_job(entry, handler, at, report)
+                continue
             if entry.id in doubtful:
                 IN_DOUBT.labels(entry.kind).inc()
                 report.in_doubt.append(entry.dedup_key)
@@ -308,6 +357,17 @@ class Outbox:
                 log.info("sent %s via %s (attempt %d)", entry.dedup_key, transport.name, entry.attempts)
         PENDING.set(self.count(Status.PENDING) + self.count(Status.SENDING))
         return report
+
+    def _run_job(self, entry: OutboxEntry, handler: Job, now: datetime, report: DeliveryReport) -> None:
+        try:
+            handler(entry, now)
+        except Exception as exc:  # a job that fails is retried, then given up on and alerted, as mail is
+            log.warning("job %s raised", entry.dedup_key, exc_info=True)
+            self._reschedule(entry, f"{type(exc).__name__}: {exc}", now, report)
+            return
+        self._set(entry.id, status=Status.DONE.value, sent_at=_ts(now), lease_until=None, last_error=None)
+        report.done.append(entry.dedup_key)
+        log.info("done: %s (attempt %d)", entry.dedup_key, entry.attempts)
 
     def _doubt(self, entry: OutboxEntry, error: str, now: datetime, report: DeliveryReport) -> None:
         self._set(entry.id, status=Status.IN_DOUBT.value, sent_at=_ts(now), lease_until=None, last_error=error)
@@ -396,7 +456,20 @@ def _entry(row: Row[Any], attempts: int | None = None) -> OutboxEntry:
 
 
 def failure_alert(entry: OutboxEntry, error: str) -> Alert:
-    """The Alert a person sees when mail could not be delivered: what, to whom, why, what to do."""
+    """The Alert a person sees when mail could not be delivered (or a job not done): what, to whom, why,
+    what to do."""
+    if entry.kind in JOB_KINDS:
+        return Alert(
+            key=f"outbox-failed:{entry.dedup_key}", tenant=None, severity=Severity.WARNING,
+            cause="mail-delivery-failed",
+            summary=(f"{entry.kind} {entry.dedup_key} for {', '.join(entry.recipients) or 'ops'} was given up"
+                     f" on: {error}"),
+            suggested_action=(
+                "Read the controller log for the error (the report could not be rendered or queued); the job is"
+                " kept in the outbox table with status 'failed', and setting it back to 'pending' runs it again."
+            ),
+            details={"kind": entry.kind, "attempts": entry.attempts, "recipients": list(entry.recipients)},
+        )
     return Alert(
         key=f"outbox-failed:{entry.dedup_key}",
         tenant=None,

@@ -1,32 +1,39 @@
-"""The two calls the controller's runner makes each pass: queue a due report, deliver what is queued.
+"""Mail out of the outbox, and the scheduled report's requests rendered into mail on the way.
 
-Queueing is keyed by the scheduled moment (`cost-report:<moment>`), so the report for Monday 08:00 is
-queued once however many passes, restarts or replicas see it due, and its figures are frozen at the
-moment it was queued: a retry days later sends the same report, not a different one.
+A pass that finds a report moment due records a request in the outbox (`request_report`, through the
+report actuator); the delivery run after it renders the request (`render_requests`) and sends what that
+queued. Every step is keyed by the scheduled moment (`cost-report:<moment>`, its request
+`cost-report:<moment>:request`), so the report for Monday 08:00 is requested, rendered and queued once
+however many passes, restarts or replicas see it due, and its figures are frozen once it is rendered: a
+retry days later sends the same report, not a different one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from tenantops.config import Config
 from tenantops.config.settings import Settings
 from tenantops.decide.cost.ledger import Ledger
-from tenantops.notify.outbox import DeliveryReport, Outbox
-from tenantops.notify.schedule import Schedule
+from tenantops.notify.outbox import REPORT_REQUEST, DeliveryReport, Job, Outbox, OutboxEntry
 from tenantops.notify.transport import Transport
+from tenantops.structs.reports import REPORT_KEY_PREFIX, ReportRequest
 from tenantops.structs.rightsizing_findings import RightsizingFindings
 
 log = logging.getLogger("tenantops.notify")
 
-REPORT_KIND = "cost-report"
+REPORT_KIND = REPORT_KEY_PREFIX  # the ops report's outbox kind, and its keys' prefix
 TENANT_KIND = "budget-mail"
 
 
-def _recipients(config: Config, settings: Settings | None) -> list[str]:
-    out = [str(r) for r in config.policies.reports.recipients]
+def _recipients(config: Config, settings: Settings | None, policy: Sequence[str] | None = None) -> list[str]:
+    """The ops report's recipients: the ReportPolicy's (or `policy`, as a request recorded them), and the
+    deployment's ops address."""
+    out = [str(r) for r in (config.policies.reports.recipients if policy is None else policy)]
     if settings is not None and settings.ops_email and settings.ops_email not in out:
         out.append(settings.ops_email)
     return out
@@ -43,9 +50,10 @@ def enqueue_report(
     rightsizing: RightsizingFindings | None = None,
     period_days: int | None = None,
     period_to: datetime | None = None,
+    recipients: Sequence[str] | None = None,
 ) -> list[str]:
     """Build, compose and queue the ops report (and tenant budget mails) under `key`; returns the keys
-    queued, the ops report's first."""
+    queued, the ops report's first. `recipients` are the policy's (default: the configuration's)."""
     from tenantops.notify.report.build import build_report_data, load_ledger, savings_from_findings
     from tenantops.notify.report.message import compose, render_report
     from tenantops.notify.report.model import BudgetStatus
@@ -56,9 +64,9 @@ def enqueue_report(
     savings = savings_from_findings(rightsizing)
     data = build_report_data(config, ledger, now, period_days=period_days, savings=savings, period_to=period_to)
     queued: list[str] = []
-    # The tenants' mails first, the ops report last: the report's key is what says "this moment is done"
-    # (`enqueue_due_reports` looks for it), so a controller stopped halfway through the tenants queues
-    # the rest at its next pass instead of never.
+    # The tenants' mails first, the ops report last, and the request is done only after both: a delivery
+    # run stopped halfway through the tenants renders the request again and queues the rest (each mail is
+    # skipped or ignored by its own key), so none is lost and none is queued twice.
     if config.policies.reports.tenant_budget_mails:
         catalog = {t.id: t for t in config.tenants}
         for row in data.tenant_rows:
@@ -78,41 +86,77 @@ def enqueue_report(
             if outbox.enqueue(TENANT_KIND, tenant_key, message, now=now, tenant=row.tenant):
                 queued.append(tenant_key)
     rendered = render_report(data)
-    if outbox.enqueue(REPORT_KIND, key, compose(rendered, sender=sender, recipients=_recipients(config, settings)),
-                      now=now):
+    message = compose(rendered, sender=sender, recipients=_recipients(config, settings, recipients))
+    if outbox.enqueue(REPORT_KIND, key, message, now=now):
         queued.insert(0, key)
     return queued
 
 
-def enqueue_due_reports(
+def render_requests(
     config: Config,
-    store_path: str | Path,
-    now: datetime,
+    settings: Settings,
     *,
     ledger: Ledger | None = None,
-    settings: Settings | None = None,
     rightsizing: RightsizingFindings | None = None,
-) -> list[str]:
-    """Queue the cost report if its schedule's latest moment has not been queued yet. Cheap when not due.
+) -> dict[str, Job]:
+    """The delivery run's handler of report requests (`Outbox.deliver(jobs=...)`): each request row a pass
+    recorded (`engine.report_effects`) is rendered here, off the pass, and queued as mail under its key.
 
-    `ledger` defaults to the cost state committed in `store_path`; the runner passes its own view to avoid
-    reopening the database. `rightsizing` are the last pass's right-sizing findings (for the savings).
+    `ledger` is the cost state as the controller last committed it (default: read from the state
+    database); `rightsizing` the last pass's right-sizing findings (for the savings). The period ends at
+    the request's scheduled moment and budgets are as of the pass that asked, so a request rendered late
+    (a restart, a retry) covers the same days as one rendered at once.
     """
-    spec = config.policies.reports
-    moment = Schedule(spec.schedule, spec.timezone).last(now)
-    key = f"{REPORT_KIND}:{moment.isoformat()}"
-    if Outbox(store_path).get(key) is not None:
-        return []
-    log.info("cost report due (scheduled %s); building it", moment.isoformat())
-    # The period ends at the scheduled moment, however late the report is built: a controller that was
-    # down on Monday sends Monday's week on Wednesday, and next Monday's report does not repeat two days.
-    return enqueue_report(config, store_path, now, key=key, ledger=ledger, settings=settings,
-                          rightsizing=rightsizing, period_to=moment)
+
+    def render(entry: OutboxEntry, at: datetime) -> None:
+        request = ReportRequest.from_json(json.loads(entry.message))
+        queued = render_request(config, settings, request, ledger=ledger, rightsizing=rightsizing)
+        log.info("report %s rendered: %d mail(s) queued%s", request.key, len(queued),
+                 f" ({', '.join(queued)})" if queued else " (all were queued before)")
+
+    return {REPORT_REQUEST: render}
 
 
-def deliver_pending(settings: Settings, now: datetime, transport: Transport | None = None) -> DeliveryReport:
-    """Try every due message in the outbox of the state database once, through the configured transport."""
+def render_request(config: Config, settings: Settings, request: ReportRequest, *, ledger: Ledger | None = None,
+                   rightsizing: RightsizingFindings | None = None) -> list[str]:
+    """Render one report request and queue its mail (the tenants' budget mails, then the ops report, each
+    under its own key); returns the keys newly queued, the ops report's first."""
+    from tenantops.record.database import database_url
+
+    return enqueue_report(config, database_url(settings), request.requested_at, key=request.key, ledger=ledger,
+                          settings=settings, rightsizing=rightsizing, period_days=request.period_days,
+                          period_to=request.moment, recipients=request.recipients)
+
+
+class OutboxReports:
+    """The report actuator's client (`engine.report_effects.ReportQueue`): requests as job rows of the
+    outbox, each one insert idempotent on its key."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    def request(self, request: ReportRequest) -> bool:
+        """Record `request` (True when newly recorded; False when its key was there already)."""
+        payload = json.dumps(request.to_json(), sort_keys=True).encode("utf-8")
+        return self.outbox.enqueue_job(REPORT_REQUEST, request_key(request.key), payload,
+                                       now=request.requested_at, recipients=request.recipients)
+
+    def recorded(self, key: str) -> bool:
+        """True when the report of `key` is in the outbox already: its request, or the report mail itself
+        (as the controller queued it directly before reports were requested)."""
+        return self.outbox.get(request_key(key)) is not None or self.outbox.get(key) is not None
+
+
+def request_key(key: str) -> str:
+    """The outbox key of the request of the report keyed `key`."""
+    return f"{key}:request"
+
+
+def deliver_pending(settings: Settings, now: datetime, transport: Transport | None = None, *,
+                    jobs: dict[str, Job] | None = None) -> DeliveryReport:
+    """Try every due message in the outbox of the state database once, through the configured transport,
+    and run the due job rows `jobs` has a handler for (`render_requests`: the report requests)."""
     from tenantops.notify.mail import transport_from_settings
     from tenantops.record.database import database_url
 
-    return Outbox(database_url(settings)).deliver(transport or transport_from_settings(settings), now)
+    return Outbox(database_url(settings)).deliver(transport or transport_from_settings(settings), now, jobs=jobs)

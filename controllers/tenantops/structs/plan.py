@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from tenantops.structs.findings import Findings
+from tenantops.structs.reports import ReportRequest
 from tenantops.structs.requests import RequestPatch
 
 
@@ -123,7 +124,7 @@ E = TypeVar("E")
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What one pass will do, as the guard stage let it through: the effects (scale actions, request
-    patches), the alert notifications the lifecycle let through, the audit decisions so far and each
+    patches, report requests), the alert notifications the lifecycle let through, the audit decisions so far and each
     concern's typed findings.
 
     The act stage applies every effect type listed in `EFFECT_FIELDS` through the actuator registered for
@@ -133,6 +134,7 @@ class Plan:
     at: datetime
     scale: tuple[ScaleAction, ...] = ()
     patches: tuple[RequestPatch, ...] = ()
+    reports: tuple[ReportRequest, ...] = ()
     alerts: tuple[Alert, ...] = ()
     decisions: tuple[Decision, ...] = ()
     findings: Findings = field(default_factory=Findings)  # each concern's typed read-only findings
@@ -143,10 +145,10 @@ class Plan:
         return found
 
 
-EFFECT_FIELDS: dict[type[Any], str] = {ScaleAction: "scale", RequestPatch: "patches"}
+EFFECT_FIELDS: dict[type[Any], str] = {ScaleAction: "scale", RequestPatch: "patches", ReportRequest: "reports"}
 """Each effect type a Plan carries → the field holding it, in the order the act stage applies them.
 A new effect type is a field here and an actuator registered for it at the composition root."""
 
-Effect = ScaleAction | RequestPatch
+Effect = ScaleAction | RequestPatch | ReportRequest
 """An effect of a Plan: one of the `EFFECT_FIELDS` types. Each may name a key of its concern's state
 (`state_key`, `concern`) that only its outcome settles (`engine.settlement`)."""

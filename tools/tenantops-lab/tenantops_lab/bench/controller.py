@@ -37,7 +37,7 @@ from tenantops.config.loader import load_policies
 from tenantops.config.paths import repository_path
 from tenantops.engine.deciders import build_deciders
 from tenantops.engine.reconcile import Reconciler
-from tenantops.engine.root import register_actuators
+from tenantops.engine.root import register_actuators, report_queue
 from tenantops.observe.prometheus import PrometheusSource, plan_queries
 from tenantops.record.store import StateStore
 from tenantops_lab.bench.catalog import synthetic_catalog
@@ -104,7 +104,8 @@ def measure(n: int, policies: str, repeat: int, workdir: Path, databases: Databa
         prep_s = time.perf_counter() - prep
         deciders = build_deciders()
         store = StateStore(workdir / f"state-{n}.db")
-        reconciler = Reconciler(PrometheusSource(prom.url, timeout=300), store, deciders, register_actuators())
+        reconciler = Reconciler(PrometheusSource(prom.url, timeout=300), store, deciders,
+                                register_actuators(reports=report_queue(store)))
         say(f"{n} tenants: timing the pass and its floor {repeat}x")
         floor_seconds(prom.url, config, now)  # warm Prometheus's caches once for both sides
         passes, floors, queries = [], [], []

@@ -23,7 +23,7 @@ from typing import Any
 from tenantops.config import Config
 from tenantops.engine.deciders import build_deciders
 from tenantops.engine.reconcile import Reconciler
-from tenantops.engine.root import register_actuators
+from tenantops.engine.root import register_actuators, report_queue
 from tenantops.observe.prometheus import PrometheusSource
 from tenantops.record.database import masked
 from tenantops.record.store import StateStore
@@ -63,7 +63,7 @@ def measure_record(prometheus_url: str, config: Config, now: datetime, databases
         location = databases.location(name)
         with StateStore(location) as store:
             reconciler = Reconciler(PrometheusSource(prometheus_url, timeout=300), store, build_deciders(),
-                                    register_actuators())
+                                    register_actuators(reports=report_queue(store)))
             runs = [reconciler.run_pass(config, now + i * STEP) for i in range(3)]
         label = name if name in ("sqlite", "postgresql") else masked(name)
         out[label] = {
