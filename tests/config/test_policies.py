@@ -150,6 +150,26 @@ def test_passes_further_apart_than_a_pass_may_charge_are_an_error(tmp_path: Path
     assert load_policies(target).controller.interval_seconds == 1800
 
 
+def test_more_budget_thresholds_than_an_aws_budget_takes_are_an_error_at_their_line(tmp_path: Path) -> None:
+    """Each distinct threshold is one notification of the tenant's AWS Budget, which takes at most ten:
+    eleven passed validate and preview, then failed `pulumi up` halfway through the tenants."""
+    target = _copy(tmp_path)
+    cost = target / "cost.yaml"
+    text = cost.read_text(encoding="utf-8")
+    assert "  actual_thresholds: [50, 80, 100]\n  forecast_thresholds: [90, 100]\n" in text
+    line = text[: text.index("  forecast_thresholds: [90, 100]")].count("\n") + 1
+    cost.write_text(text.replace("  actual_thresholds: [50, 80, 100]",
+                                 "  actual_thresholds: [10, 20, 30, 40, 50, 60, 70, 80, 100, 100]"), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert (issue.file, issue.line, issue.field) == (str(cost), line, "spec.forecast_thresholds")
+    assert issue.message == "11 distinct actual and forecast thresholds; an AWS Budget takes at most 10 notifications"
+    cost.write_text(text.replace("  actual_thresholds: [50, 80, 100]",
+                                 "  actual_thresholds: [10, 20, 30, 40, 50, 60, 80, 100, 100]"), encoding="utf-8")
+    assert load_policies(target)  # ten distinct (the repeated 100 is one notification) is AWS's limit
+
+
 def test_bad_quantity(tmp_path: Path) -> None:
     target = _copy(tmp_path)
     text = (target / "tiers.yaml").read_text(encoding="utf-8").replace('cpu: "16"', "cpu: lots", 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, EmailStr, Field, model_validator
+from pydantic import AwareDatetime, EmailStr, Field, ValidationInfo, field_validator, model_validator
 
 from tenantops.config.kinds.common import NonNegative, Positive
 from tenantops.config.registry import Spec, policy_kind
@@ -90,6 +90,9 @@ class AllocationSpec(Spec):
     max_pass_gap_seconds: Positive = 900
 
 
+MAX_BUDGET_NOTIFICATIONS = 10  # per AWS Budget (the Budgets API's limit)
+
+
 @policy_kind("BudgetPolicy", scope="tier", tier_field="budget")
 class BudgetSpec(Spec):
     """Budget thresholds (percent of the tenant's monthly budget) on actual and forecasted spend.
@@ -104,6 +107,18 @@ class BudgetSpec(Spec):
 
     actual_thresholds: list[Positive] = [80, 100]
     forecast_thresholds: list[Positive] = [100]
+
+    @field_validator("forecast_thresholds")
+    @classmethod
+    def _within_aws_notification_limit(cls, value: list[float], info: ValidationInfo) -> list[float]:
+        """Each distinct threshold is one notification of the tenant's AWS Budget, and AWS takes at most
+        `MAX_BUDGET_NOTIFICATIONS` per budget: more would pass validate and then fail `pulumi up`."""
+        actual = info.data.get("actual_thresholds")
+        count = len(set(value)) + (len(set(actual)) if actual is not None else 0)
+        if count > MAX_BUDGET_NOTIFICATIONS:
+            raise ValueError(f"{count} distinct actual and forecast thresholds; an AWS Budget takes at most "
+                             f"{MAX_BUDGET_NOTIFICATIONS} notifications")
+        return value
 
 
 class Snooze(Spec):
