@@ -46,7 +46,7 @@ def synthetic_catalog(tenants: int) -> dict[str, Any]:
 @click.option("--tenants", "counts", multiple=True, type=click.IntRange(1, 200_000), default=(1000, 5000),
               show_default=True, help="Catalogue sizes to load (repeatable).")
 @click.option("--policies", type=click.Path(exists=True, file_okay=False), default=repository_path("policies"),
-              show_default=True, help="Policy directory (default: the repository's, from any directory).")
+              help="Policy directory (default: the repository's, from any directory).")
 @click.option("--repeat", type=click.IntRange(1, 50), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def command(counts: tuple[int, ...], policies: str, repeat: int, as_json: bool) -> None:

@@ -166,7 +166,7 @@ def without_query_deadline(config: Config) -> Config:
 @click.option("--tenants", "counts", multiple=True, type=click.IntRange(1, 100_000), default=(1000, 10000),
               show_default=True, help="Tenant counts (3 workloads each; repeatable).")
 @click.option("--policies", type=click.Path(exists=True, file_okay=False), default=repository_path("policies"),
-              show_default=True, help="Policy directory (default: the repository's, from any directory).")
+              help="Policy directory (default: the repository's, from any directory).")
 @click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True,
               help="Timed pass/floor pairs per N (medians reported).")
 @click.option("--database", "databases", multiple=True, metavar="sqlite|postgresql|URL",

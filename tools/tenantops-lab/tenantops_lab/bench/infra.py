@@ -61,7 +61,7 @@ def _isolation(mocked: Any, catalog: str, policies: str) -> dict[str, Any]:
 @click.option("--tenants", type=click.IntRange(1, 100_000), default=1000, show_default=True,
               help="Synthetic catalogue size (a third each free/pro/enterprise, some enterprise as silo).")
 @click.option("--policies", type=click.Path(exists=True, file_okay=False), default=str(PROJECT_ROOT / "policies"),
-              show_default=True)
+              help="Policy directory (default: the repository's, from any directory).")
 @click.option("--memory", is_flag=True, help="Also trace peak Python memory (slower).")
 @click.option("--isolation", "isolation_catalog", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Also prove tenant isolation for this catalogue in a local moto server with IAM enforcement "

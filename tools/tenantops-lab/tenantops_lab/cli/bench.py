@@ -55,4 +55,4 @@ class _Benchmarks(click.Group):
 @click.group("bench", cls=_Benchmarks)
 def command() -> None:
     """Benchmarks that print figures: catalog (loader), controller (docs/benchmarks.md §3), infra (Pulumi
-    program), cost (allocation and the report)."""
+    program), cost (spend anomaly detection and budget forecasts)."""

@@ -47,7 +47,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, minut
             as_json: bool) -> None:
     """Replay recorded traces as the catalogue's tenants and watch the controller scale them.
 
-    Starts Prometheus (scraping a workload simulator every 2 s), moto's AWS server (the silo tenants'
+    Starts Prometheus (scraping a workload simulator every 0.5 s), moto's AWS server (the silo tenants'
     Auto Scaling groups), a Kubernetes API stand-in (the pooled tenants' Deployments) and an SMTP server;
     runs the controller live; then mails the cost report and writes it, the audit log and plots to
     --output. Ctrl-C stops early and still writes everything.

@@ -1,0 +1,53 @@
+"""Every `tenantops ... --help` text, read as a user reads it: it speaks of the project, never of the machine it
+was installed on, and the figures it states are the ones the code uses."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+
+import click
+from click.testing import CliRunner
+from tests.cli.helpers import ROOT
+
+from tenantops.cli.main import cli
+
+
+def _commands(group: click.Group, ctx: click.Context, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
+        yield (*path, name)
+        if isinstance(command, click.Group):
+            yield from _commands(command, click.Context(command, parent=ctx, info_name=name), (*path, name))
+
+
+def help_texts() -> dict[tuple[str, ...], str]:
+    """`--help` of the group and of every command and subcommand, as printed at a wide terminal."""
+    runner = CliRunner()
+    paths = [(), *_commands(cli, click.Context(cli, info_name="tenantops"))]
+    texts = {}
+    for path in paths:
+        result = runner.invoke(cli, [*path, "--help"], terminal_width=200)
+        assert result.exit_code == 0, (path, result.output)
+        texts[path] = result.output
+    return texts
+
+
+def test_no_help_text_names_a_path_of_this_checkout() -> None:
+    """Defaults that are the repository's own folders are described as such: a help text printing the absolute
+    path of the checkout it runs from says nothing true on another machine."""
+    texts = help_texts()
+    assert {("demo",), ("bench", "controller"), ("bench", "infra"), ("run",)} <= set(texts)
+    showing = {" ".join(path): str(ROOT) for path, text in texts.items() if str(ROOT) in text}
+    assert showing == {}
+
+
+def test_the_demo_help_states_the_scrape_interval_the_demo_uses() -> None:
+    from tenantops_lab.demo.run import DemoOptions
+
+    scrape = next(f.default for f in dataclasses.fields(DemoOptions) if f.name == "scrape_seconds")
+    stated = re.search(r"scraping a workload simulator every ([\d.]+) s", help_texts()[("demo",)])
+    assert stated is not None, "the demo's --help no longer states the scrape interval"
+    assert float(stated[1]) == scrape
