@@ -79,3 +79,21 @@ def test_reasons_from_real_failures() -> None:
 def test_messages_never_carry_url_credentials() -> None:
     assert redact("https://user:s3cret@prom.example:9090/api") == "https://prom.example:9090/api"
     assert redact("http://prom:9090") == "http://prom:9090"
+
+
+@pytest.mark.parametrize("command", [["plan"], ["report"], ["rightsize", "--backtest"]])
+def test_an_output_folder_that_cannot_be_made_is_bad_input_naming_the_flag(tmp_path: Path,
+                                                                          command: list[str]) -> None:
+    """It used to be `error: NotADirectoryError: ...` with exit 1, not naming --output."""
+    from tenantops.record.store import StateStore
+
+    state = tmp_path / "state.db"
+    with StateStore(state) as store:
+        store.commit({})
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    state_flag = [] if command[0] == "rightsize" else ["--state", str(state)]
+    result = tenantops(*command, *state_flag, "--output", str(blocker / "out"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"Invalid value for --output: cannot create the folder {blocker / 'out'}: Not a directory" in result.stderr
+    assert "Traceback" not in result.stderr and "Error:" in result.stderr

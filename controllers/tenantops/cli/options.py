@@ -46,6 +46,19 @@ def require_state(settings: Settings) -> None:
                                  param_hint="--state / TENANTOPS_STATE")
 
 
+def output_folder(value: str) -> Path:
+    """The `--output DIR` folder, created now: a path that cannot be a folder (a file's child, a read-only
+    place) is bad input naming the flag (exit 2). Commands call it once their other inputs are known good,
+    so a bad input elsewhere leaves no folder behind."""
+    folder = Path(value)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot create the folder {value}: {exc.strerror or exc}",
+                                 param_hint="--output") from None
+    return folder
+
+
 def load(settings: Settings) -> Config:
     from tenantops.config import load_config  # the models are built by the commands that load, not by --help
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from tenantops.cli.options import config_options, echo_json, load, require_state, settings_from
+from tenantops.cli.options import config_options, echo_json, load, output_folder, require_state, settings_from
 from tenantops.config.kinds.capacity import load_scenarios
 from tenantops.decide.capacity.plan import BUCKETS, CapacityPlan, plan_for
 from tenantops.decide.capacity.scenarios import Monthly
@@ -207,15 +207,14 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, month
     if scenario_file is not None:
         scenarios = load_scenarios(scenario_file, tiers=set(config.policies.tiers),
                                    tenants={t.id for t in config.tenants}).scenarios
+    folder = output_folder(output) if output is not None else None  # after the inputs are known good
     now = datetime.now(UTC)
     plan = plan_for(config, Ledger(read_state(database_url(settings))), now, scenarios, months)
     payload = plan_json(plan)
-    if output is not None:
-        from tenantops.notify.report.capacity import plan_chart
-
-        folder = Path(output)
-        folder.mkdir(parents=True, exist_ok=True)
+    if folder is not None:
         import json
+
+        from tenantops.notify.report.capacity import plan_chart
 
         (folder / "plan.json").write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
         (folder / "plan.csv").write_text(_csv_text(plan), encoding="utf-8")

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 
 import click
 
-from tenantops.cli.options import config_options, echo_json, json_option, load, require_state, settings_from
+from tenantops.cli.options import (
+    config_options,
+    echo_json,
+    json_option,
+    load,
+    output_folder,
+    require_state,
+    settings_from,
+)
 from tenantops.record.database import database_url
 
 _PERIOD = re.compile(r"^([1-9][0-9]{0,2})([dw])$")
@@ -88,6 +96,8 @@ def command(
             findings = json.loads(Path(savings_file).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise click.BadParameter(f"{savings_file}: not JSON: {exc}", param_hint="--savings") from None
+    if output:
+        output_folder(output)  # after the inputs are known good, before the report is built
     ledger = load_ledger(database_url(settings))
     data = build_report_data(config, ledger, now, period_days=days, savings=savings_from_json(findings))
     result: dict[str, object] = {"report": data.to_json()}

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from tenantops.cli.options import config_options, echo_json, json_option, load, settings_from
+from tenantops.cli.options import config_options, echo_json, json_option, load, output_folder, settings_from
 from tenantops.cli.progress import Progress
 from tenantops.config.errors import ConfigError, ConfigIssue
 from tenantops.config.kinds.rightsizing import RightsizingSpec
@@ -99,8 +99,7 @@ def _backtest(policies_dir: str, policy_name: str, resource: str, schedule: bool
         if not paths:
             raise ConfigError([ConfigIssue(str(folder), 0, "--traces", "no usage *.csv series found")])
     loaded = [(p, *read_samples(p)) for p in paths]  # every file validated before any work
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(output_dir)
     results = []
     progress = Progress("rightsize --backtest", len(loaded))
     progress.start(f"{len(loaded)} usage series, policy {policy_name}, against the VPA recommender")
