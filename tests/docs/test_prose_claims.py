@@ -1,0 +1,108 @@
+"""What the README, docs/ and deploy/README.md state as facts of the command line and the set-up, checked
+against the code: every command line they show parses with the flags the command has, every `TENANTOPS_*`
+variable they or the code name is one something reads, and every Debian package set-up installs is named."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from tests.cli.helpers import ROOT
+
+from tenantops.cli.main import cli
+from tenantops.config.settings import OTHER_VARIABLES, setting_variables
+
+PROSE = [ROOT / "README.md", ROOT / "deploy" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+CODE = [*(ROOT / "controllers").rglob("*.py"), *(ROOT / "infra").rglob("*.py"),
+        *(ROOT / "tools" / "tenantops-lab").rglob("*.py"), *(ROOT / "scripts").glob("*.sh"), ROOT / ".ci" / "run"]
+VARIABLE = re.compile(r"\bTENANTOPS_[A-Z0-9_]*[A-Z0-9_]")
+
+
+def command_lines() -> Iterator[tuple[str, str]]:
+    """(file, line) for every `tenantops ...` command in a shell block or inline code of the prose."""
+    for path in PROSE:
+        text = path.read_text(encoding="utf-8")
+        lines = [line for block in re.findall(r"```sh\n(.*?)```", text, re.S) for line in block.splitlines()]
+        lines += re.findall(r"`(tenantops [^`]+)`", text)
+        for line in lines:
+            line = re.split(r"\s#\s", line, maxsplit=1)[0].strip()
+            if line.startswith("tenantops ") and "..." not in line:
+                yield path.relative_to(ROOT).as_posix(), line
+
+
+def _parse(line: str) -> None:
+    """Resolve the (sub)command and parse its arguments as click does; unknown options and commands raise."""
+    args = shlex.split(line)[1:]
+    command: click.Command = cli
+    ctx = click.Context(cli, info_name="tenantops")
+    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
+        name = args.pop(0)
+        found = command.get_command(ctx, name)
+        assert found is not None, f"no command {name!r}"
+        command, ctx = found, click.Context(found, parent=ctx, info_name=name)
+    command.make_parser(ctx).parse_args(args)
+
+
+def test_every_command_line_in_the_prose_parses() -> None:
+    lines = list(command_lines())
+    assert ("README.md", "tenantops reconcile --once --dry-run --json") in lines
+    assert ("docs/benchmarks.md", "tenantops rightsize --backtest FILES --output DIR --json") in lines
+    wrong = []
+    for where, line in lines:
+        try:
+            _parse(line)
+        except (click.UsageError, AssertionError) as exc:
+            wrong.append(f"{where}: {line}: {exc}")
+    assert wrong == []
+
+
+def test_a_flag_the_command_does_not_have_is_caught() -> None:
+    with pytest.raises(click.NoSuchOption):
+        _parse("tenantops cost --window 30d --no-such-flag")
+
+
+def _known_variables() -> frozenset[str]:
+    """Settings' variables, the others the project reads, and the CI workflows' repository variables."""
+    workflows = " ".join(p.read_text(encoding="utf-8") for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    return setting_variables() | OTHER_VARIABLES | frozenset(re.findall(r"vars\.(TENANTOPS_[A-Z0-9_]+)", workflows))
+
+
+def _named(paths: list[Path]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        for name in VARIABLE.findall(path.read_text(encoding="utf-8")):
+            found.setdefault(name, set()).add(path.relative_to(ROOT).as_posix())
+    return found
+
+
+def _unknown(named: dict[str, set[str]]) -> dict[str, set[str]]:
+    known = _known_variables()
+    return {name: files for name, files in named.items()
+            if name not in known and not (name.endswith("_") and any(k.startswith(name) for k in known))}
+
+
+def test_every_variable_the_prose_names_is_read() -> None:
+    named = _named(PROSE)
+    assert {"TENANTOPS_DATABASE_URL", "TENANTOPS_PROMETHEUS_SIGV4_REGION", "TENANTOPS_SMTP_"} <= set(named)
+    assert _unknown(named) == {}
+
+
+def test_every_variable_the_code_reads_or_sets_is_known_to_the_settings() -> None:
+    """A `TENANTOPS_*` variable that is no setting is warned about as a likely misspelling; one the project
+    itself reads or sets (the fault suite's switches) must be listed as known, or every process started
+    with it warns about the project's own variable."""
+    named = _named(CODE)
+    assert "TENANTOPS_DRILL_SECONDS" in named
+    assert _unknown(named) == {}
+
+
+def test_the_readme_names_every_debian_package_setup_installs() -> None:
+    setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    packages = set(re.findall(r'need_pkgs\+=\("?([a-z0-9.+-]+)"?\)', setup))
+    assert {"prometheus", "postgresql", "kubernetes-client"} <= packages
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert {p for p in packages if f"`{p}`" not in readme} == set()
