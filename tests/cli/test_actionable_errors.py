@@ -66,6 +66,19 @@ def test_a_state_file_that_does_not_exist_is_bad_input(tmp_path: Path, command: 
     assert not missing.exists()
 
 
+@pytest.mark.parametrize("command", [["cost"], ["audit"], ["plan"]])
+def test_the_state_flag_wins_over_a_database_url_in_the_environment(tmp_path: Path, command: list[str]) -> None:
+    """`--state FILE` reads that file even where TENANTOPS_DATABASE_URL is set (a pod of the HA component):
+    a flag the command takes and then ignores would report another database's month as this file's."""
+    other = tmp_path / "other.db"
+    missing = tmp_path / "backup.db"
+    result = tenantops(*command, "--state", str(missing), cwd=tmp_path,
+                       env={"TENANTOPS_DATABASE_URL": f"sqlite:///{other}"})
+    assert result.returncode == 2, result.stderr
+    assert f"no state database at {missing}" in result.stderr
+    assert not other.exists() and not missing.exists()
+
+
 def test_reasons_from_real_failures() -> None:
     with pytest.raises(requests.RequestException) as refused:
         requests.get(closed_url(), timeout=2)

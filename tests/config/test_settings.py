@@ -155,3 +155,12 @@ def test_cli_exits_2_naming_the_variable(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "TENANTOPS_SMTP_STARTTLS: smtp_starttls: Input should be a valid boolean" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_state_flag_selects_that_file_over_a_database_url_below_it() -> None:
+    env = {"TENANTOPS_DATABASE_URL": "postgresql://ops@db/state"}
+    assert resolve_settings({}, env=env).database_url == "postgresql://ops@db/state"
+    chosen = resolve_settings({"state": "/backups/state.db"}, env=env)
+    assert (chosen.state, chosen.database_url) == ("/backups/state.db", None)
+    both = resolve_settings({"state": "/backups/state.db", "database_url": "sqlite:////other.db"}, env=env)
+    assert both.database_url == "sqlite:////other.db"

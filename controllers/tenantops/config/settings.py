@@ -276,12 +276,17 @@ def _warn_unknown(env: Mapping[str, str]) -> None:
 def resolve_settings(
     flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
-    """Merge the four layers; a flag left as None does not override the layers below it.
+    """Merge the four layers; a flag left as None does not override the layers below it. A `state` flag
+    without a `database_url` flag selects that SQLite file over a `database_url` of a lower layer.
 
     Raises ConfigError (exit 2) with one issue per bad value, each naming the flag, variable or file:line
     the value came from.
     """
     given = {k: v for k, v in (flags or {}).items() if v is not None}
+    if "state" in given and "database_url" not in given:
+        # `--state FILE` names the state store as plainly as `--database` does, so the flag wins over a
+        # TENANTOPS_DATABASE_URL below it (an operator reading a backup file in a pod that runs on PostgreSQL).
+        given["database_url"] = None
     env = dict(os.environ if env is None else env)
     prefixed = {k.upper(): v for k, v in env.items() if k.upper().startswith(ENV_PREFIX)}
     _warn_unknown(prefixed)
