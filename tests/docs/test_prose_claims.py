@@ -106,3 +106,30 @@ def test_the_readme_names_every_debian_package_setup_installs() -> None:
     assert {"prometheus", "postgresql", "kubernetes-client"} <= packages
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert {p for p in packages if f"`{p}`" not in readme} == set()
+
+
+def raised_causes() -> set[str]:
+    """Every alert cause the product can raise, read from its code: the facts decider's tables and each
+    `Alert(...)` that names its cause as a literal (a `{granularity}` stands for hourly and daily)."""
+    from tenantops.decide.facts import CAUSES, NOTICE_ACTIONS
+
+    causes = {cause for cause, _ in CAUSES.values()} | {f"controller-{n}" for n in NOTICE_ACTIONS}
+    literal = re.compile(r'(?:cause=|Severity\.[A-Z]+, )f?"([a-z][a-z{}-]*)"')
+    for path in (ROOT / "controllers" / "tenantops").rglob("*.py"):
+        for cause in literal.findall(path.read_text(encoding="utf-8")):
+            if "{" not in cause:
+                causes.add(cause)
+            elif cause == "cost-anomaly-{granularity}":
+                causes |= {"cost-anomaly-hourly", "cost-anomaly-daily"}
+            elif cause != "controller-{cause}":
+                raise AssertionError(f"{path}: cause {cause!r} is built in a way this test does not expand")
+    return causes
+
+
+def test_every_alert_cause_has_its_runbook_section() -> None:
+    """`runbook_url` points at `docs/alerts.md#<cause>`: a cause without its section sends on-call to nothing."""
+    causes = raised_causes()
+    assert {"metrics-implausible", "controller-reload-held", "controller-clock-skew", "breaker", "budget",
+            "mail-delivery-failed", "cost-anomaly-daily"} <= causes
+    sections = set(re.findall(r"^## (\S+)$", (ROOT / "docs" / "alerts.md").read_text(encoding="utf-8"), re.M))
+    assert causes - sections == set()
