@@ -213,6 +213,8 @@ def test_data_resources_follow_the_tiers_retention(dev_run: MockRun, dev_config:
         assert (res.protect, res.retain_on_delete) == (retain, retain), f"{tenant} {typ}"
     bucket = _one(dev_run, tenant, guards.BUCKET)
     assert bucket.inputs.get("forceDestroy") is (not retain)
+    # The README's offboarding steps: a retained key waits 30 days once deleted by hand, a free tier's 7.
+    assert _one(dev_run, tenant, "aws:kms/key:Key").inputs["deletionWindowInDays"] == (30 if retain else 7)
     # Non-data resources are never protected: offboarding removes them.
     assert _one(dev_run, tenant, "aws:budgets/budget:Budget").protect is False
 
