@@ -38,7 +38,8 @@ GOAL_MEDIAN, GOAL_MAX = 0.8, 1.0
 @config_options
 @json_option
 @click.option("--tenant", "tenant_ids", multiple=True, help="Only this tenant (repeatable).")
-@click.option("--prometheus-url", default=None, help="Env: TENANTOPS_PROMETHEUS_URL.")
+@click.option("--prometheus-url", default=None,
+              help="Prometheus base URL (the usage history). Env: TENANTOPS_PROMETHEUS_URL.")
 @click.option("--kube-url", default=None, help="Kubernetes API for --apply. Env: TENANTOPS_KUBE_URL.")
 @click.option("--state", "state_path", default=None, help="State database (guardrail intervals). Env: TENANTOPS_STATE.")
 @click.option("--at", "at_text", default=None, help="Evaluate as of this ISO-8601 UTC time (default: now).")

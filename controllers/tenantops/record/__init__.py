@@ -1,2 +1,4 @@
-"""Record: the state store (decider state, the append-only audit, the outbox; SQLite or PostgreSQL), and the
-controller's own metrics."""
+"""Record: the state store, and the controller's own metrics.
+
+The store is one database, SQLite or PostgreSQL: decider state (stabilisation windows, alert episodes, the cost
+ledger), the append-only audit, the mail outbox and the writer's fencing generation (`leadership`)."""
