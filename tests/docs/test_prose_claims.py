@@ -133,3 +133,21 @@ def test_every_alert_cause_has_its_runbook_section() -> None:
             "mail-delivery-failed", "cost-anomaly-daily"} <= causes
     sections = set(re.findall(r"^## (\S+)$", (ROOT / "docs" / "alerts.md").read_text(encoding="utf-8"), re.M))
     assert causes - sections == set()
+
+
+REPO_PATH = re.compile(r"(?<![\w/.-])((?:deploy|docs|policies|stacks|tests|infra|scripts|tools|controllers)/"
+                       r"[A-Za-z0-9_./*<>-]*[A-Za-z0-9_*>])")
+
+
+def test_every_repository_path_the_prose_and_the_code_name_exists() -> None:
+    """A file the docs or a docstring send the reader to is there (kubectl's `deploy/NAME` resources are not
+    paths; `<placeholders>` and globs are matched as patterns)."""
+    missing = set()
+    for path in [*PROSE, *CODE]:
+        for named in REPO_PATH.findall(path.read_text(encoding="utf-8")):
+            if named.startswith("deploy/tenantops-controller"):
+                continue
+            pattern = re.sub(r"<[^>]*>", "*", named)
+            if not any(ROOT.glob(pattern)) and not (ROOT / pattern).exists():
+                missing.add(f"{path.relative_to(ROOT)}: {named}")
+    assert missing == set()

@@ -106,7 +106,7 @@ def _elector(kube_url: KubeTarget, namespace: str | None, name: str, shards: int
              identity: str | None, duration: int = 15) -> tuple[LeaderHook, TenantFilter | None]:
     """One Lease (one active replica), or shard Leases whose owner reconciles the shard's tenants.
 
-    Identity and namespace come from the pod (POD_NAME, POD_NAMESPACE, as deploy/deployment.yaml sets
+    Identity and namespace come from the pod (POD_NAME, POD_NAMESPACE, as deploy/base/deployment.yaml sets
     them) unless given as options, so every replica of a Deployment agrees on the Lease it competes for.
     """
     from tenantops.engine.lease import leader_elector, shard_elector

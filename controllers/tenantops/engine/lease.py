@@ -303,7 +303,7 @@ class ShardedElector:
 
 def identity_and_namespace(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     """This replica's identity (POD_NAME from the downward API, else the host name) and the namespace
-    of its Leases (POD_NAMESPACE, else `tenantops`), as deploy/deployment.yaml provides them."""
+    of its Leases (POD_NAMESPACE, else `tenantops`), as deploy/base/deployment.yaml provides them."""
     env = os.environ if env is None else env
     return env.get("POD_NAME") or platform.node() or "tenantops", env.get("POD_NAMESPACE") or "tenantops"
 
