@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 from tests.cli.helpers import ROOT
 
 from tenantops.cli.main import cli
@@ -151,3 +152,16 @@ def test_every_repository_path_the_prose_and_the_code_name_exists() -> None:
             if not any(ROOT.glob(pattern)) and not (ROOT / pattern).exists():
                 missing.add(f"{path.relative_to(ROOT)}: {named}")
     assert missing == set()
+
+
+def test_the_config_file_key_the_readme_and_the_help_show_is_a_setting(tmp_path: Path) -> None:
+    """The README and `tenantops --help` show the key form of a config file by example; that form loads."""
+    from tenantops.config.settings import resolve_settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"in lower case: `(\w+): ([^`]+)`", readme)
+    assert example is not None, "the README no longer shows a config file key"
+    config = tmp_path / "settings.yaml"
+    config.write_text(f"{example[1]}: {example[2]}\n", encoding="utf-8")
+    assert getattr(resolve_settings({"config_file": str(config)}, env={}), example[1]) == example[2]
+    assert f"lower case: {example[1]})" in " ".join(CliRunner().invoke(cli, ["--help"]).output.split())

@@ -126,7 +126,8 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              help="YAML file of settings (keys as the TENANTOPS_* variables, lower case). Env: TENANTOPS_CONFIG.")
+              help="YAML file of settings (keys as the TENANTOPS_* variables without the prefix, lower case: "
+                   "smtp_host). Env: TENANTOPS_CONFIG.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("--log-format", type=click.Choice(FORMATS), default="text", show_default=True,
               envvar="TENANTOPS_LOG_FORMAT",
