@@ -165,3 +165,14 @@ def test_the_config_file_key_the_readme_and_the_help_show_is_a_setting(tmp_path:
     config.write_text(f"{example[1]}: {example[2]}\n", encoding="utf-8")
     assert getattr(resolve_settings({"config_file": str(config)}, env={}), example[1]) == example[2]
     assert f"lower case: {example[1]})" in " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
+
+
+def test_the_decision_core_reads_no_clock() -> None:
+    """`tenantops.decide` says it takes time in and reads no clock (import-linter keeps its I/O out): a
+    decision must be the same for the same snapshot and `now`, in a pass and in a replay."""
+    clock = re.compile(r"\b(?:datetime\.(?:now|utcnow|today)|date\.today|time\.(?:time|monotonic|perf_counter)(?:_ns)?)"
+                       r"\(|^from time import|^import time$", re.M)
+    decide = ROOT / "controllers" / "tenantops" / "decide"
+    assert "no clock reads" in (decide / "__init__.py").read_text(encoding="utf-8")
+    reading = {p.relative_to(ROOT).as_posix() for p in decide.rglob("*.py") if clock.search(p.read_text("utf-8"))}
+    assert reading == set()
