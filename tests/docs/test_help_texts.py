@@ -51,3 +51,14 @@ def test_the_demo_help_states_the_scrape_interval_the_demo_uses() -> None:
     stated = re.search(r"scraping a workload simulator every ([\d.]+) s", help_texts()[("demo",)])
     assert stated is not None, "the demo's --help no longer states the scrape interval"
     assert float(stated[1]) == scrape
+
+
+def test_the_plan_help_states_the_default_horizon_the_policy_has() -> None:
+    from tenantops.config import load_config
+    from tenantops.config.kinds.capacity import DEFAULT_CAPACITY
+    from tenantops.decide.capacity.plan import capacity_policy
+
+    stated = re.search(r"Default: the CapacityPolicy's \((\d+)\)", " ".join(help_texts()[("plan",)].split()))
+    assert stated is not None, "`tenantops plan --help` no longer states the default horizon"
+    shipped = capacity_policy(load_config(ROOT / "stacks" / "dev.catalog.yaml", ROOT / "policies"))
+    assert int(stated[1]) == shipped.months == DEFAULT_CAPACITY.months
