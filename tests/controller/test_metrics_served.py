@@ -1,5 +1,5 @@
-"""Every /metrics series the project documents (named in backticks in the package's docstrings, the docs or
-the README) is served by the controller `tenantops run` builds, on its own registry's HTTP endpoint."""
+"""Every /metrics series the project documents (named in backticks in the package's docstrings, the docs, the
+README or deploy/README.md) is served by the controller `tenantops run` builds, on its own registry's HTTP endpoint."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ DOCUMENTED = re.compile(r"`(tenantops_[a-z_]+[a-z])(?:\{[^`]*\})?`")
 def documented_series() -> set[str]:
     """Every backticked `tenantops_*` name in the package and the docs, less the project's own Python packages
     (`tenantops_infra`, `tenantops_lab`), which the docs name in the same style."""
-    sources = [*(REPO / "controllers" / "tenantops").rglob("*.py"), *(REPO / "docs").rglob("*.md"), REPO / "README.md"]
+    sources = [*(REPO / "controllers" / "tenantops").rglob("*.py"), *(REPO / "docs").rglob("*.md"), REPO / "README.md",
+               REPO / "deploy" / "README.md"]
     packages = {init.parent.name for root in ("infra", "tools")
                 for init in (REPO / root).glob("**/tenantops_*/__init__.py")}
     names = {m.group(1) for path in sources if path.exists() for m in DOCUMENTED.finditer(path.read_text())}
