@@ -62,3 +62,18 @@ def test_the_plan_help_states_the_default_horizon_the_policy_has() -> None:
     assert stated is not None, "`tenantops plan --help` no longer states the default horizon"
     shipped = capacity_policy(load_config(ROOT / "stacks" / "dev.catalog.yaml", ROOT / "policies"))
     assert int(stated[1]) == shipped.months == DEFAULT_CAPACITY.months
+
+
+def test_every_option_says_what_it_does() -> None:
+    """An option listed with its name and type alone leaves the user to read the code."""
+    bare = []
+    root = click.Context(cli, info_name="tenantops")
+    for path in _commands(cli, root):
+        ctx, command = root, cli
+        for name in path:
+            found = command.get_command(ctx, name) if isinstance(command, click.Group) else None
+            assert found is not None
+            command, ctx = found, click.Context(found, parent=ctx, info_name=name)
+        bare += [f"tenantops {' '.join(path)} {p.opts[0]}" for p in command.params
+                 if isinstance(p, click.Option) and not p.help and not p.hidden]
+    assert bare == []

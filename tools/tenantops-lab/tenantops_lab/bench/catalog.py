@@ -47,8 +47,9 @@ def synthetic_catalog(tenants: int) -> dict[str, Any]:
               show_default=True, help="Catalogue sizes to load (repeatable).")
 @click.option("--policies", type=click.Path(exists=True, file_okay=False), default=repository_path("policies"),
               help="Policy directory (default: the repository's, from any directory).")
-@click.option("--repeat", type=click.IntRange(1, 50), default=3, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--repeat", type=click.IntRange(1, 50), default=3, show_default=True,
+              help="Timed loads per size (the median is reported).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def command(counts: tuple[int, ...], policies: str, repeat: int, as_json: bool) -> None:
     """Time loading and validating synthetic catalogues of N tenants (median of --repeat runs)."""
     rows = []

@@ -172,7 +172,7 @@ def without_query_deadline(config: Config) -> Config:
 @click.option("--database", "databases", multiple=True, metavar="sqlite|postgresql|URL",
               help="Also time the record stage of acting passes on this state store (repeatable; "
                    "sqlite and postgresql together print the ratio of docs/benchmarks.md §3).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def command(counts: tuple[int, ...], policies: str, repeat: int, databases: tuple[str, ...], as_json: bool) -> None:
     """One dry-run pass over N tenants against a real backfilled Prometheus: time, queries, memory, floor."""
     logging.getLogger("tenantops").setLevel(logging.WARNING)

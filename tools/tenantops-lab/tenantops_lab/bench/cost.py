@@ -182,9 +182,11 @@ def _fmt(x: float | None) -> str:
 @click.command("cost")
 @click.option("--traces", "traces_dir", type=click.Path(file_okay=False), default=None,
               help="Folder of trace CSVs. Env: TENANTOPS_TRACES. Default: the repository's data/traces.")
-@click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--trials", type=click.IntRange(1, 100), default=TRIALS, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--seed", type=int, default=7, show_default=True,
+              help="Seed of the random points where anomalies are injected (the same seed, the same figures).")
+@click.option("--trials", type=click.IntRange(1, 100), default=TRIALS, show_default=True,
+              help="Injections per trace, anomaly size and granularity.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def command(traces_dir: str | None, seed: int, trials: int, as_json: bool) -> None:
     """Precision/recall of the spend anomaly detector on injected anomalies, and how early budget
     overruns are forecast, on the recorded traces treated as spend series."""

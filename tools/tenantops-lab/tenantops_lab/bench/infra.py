@@ -66,7 +66,7 @@ def _isolation(mocked: Any, catalog: str, policies: str) -> dict[str, Any]:
 @click.option("--isolation", "isolation_catalog", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Also prove tenant isolation for this catalogue in a local moto server with IAM enforcement "
                    "(every tenant's role tries read/write/list/delete on every tenant's bucket).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def command(tenants: int, policies: str, memory: bool, isolation_catalog: str | None, as_json: bool) -> None:
     """Time the Pulumi program for N tenants under Pulumi mocks and count the resources it registers."""
     mocked = _mocked()
