@@ -75,3 +75,23 @@ def test_alerts_fired_and_resolved_in_the_period_are_listed_and_stale_ones_are_n
     html = render_report(data).html()
     assert "resolved " + utc(week + timedelta(hours=1)) in html
     assert "open since " + utc(NOW - timedelta(hours=5)) in html
+
+
+@pytest.mark.parametrize("name", ["from $1k to $3k", "$5 per seat, $10 per admin", "growth $$", "plain"])
+def test_names_on_charts_are_drawn_as_written_not_as_mathtext(name: str) -> None:
+    """matplotlib sets text between two `$` as mathtext: an operator's scenario "from $1k to $3k" lost both
+    signs in the capacity chart's legend and came out in italics; tenant names on the report's bars too."""
+    from matplotlib.cbook import is_math_text
+
+    from tenantops.notify.report.capacity import capacity_figure
+    from tenantops.notify.report.model import CapacitySummary
+
+    summary = CapacitySummary(("2026-12", "2027-01"), (100.0, 110.0), (90.0, 95.0), (110.0, 125.0), "flat",
+                              ((100, 1.5), (1000, 1.2)), (("pooled", (1.0, 0.8)), ("idle", (0.5, 0.4))), (), 0.0)
+    fig = capacity_figure(summary, ((name, (100.0, 130.0)),))
+    legend = fig.axes[0].get_legend()
+    assert legend is not None
+    texts = [t.get_text() for t in legend.get_texts()]
+    drawn = next(t for t in texts if t not in ("80% interval", "fleet forecast"))
+    assert not is_math_text(drawn)
+    assert drawn.replace(r"\$", "$") == name

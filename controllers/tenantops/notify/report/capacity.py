@@ -4,9 +4,14 @@ the cost-to-serve curve. Used by `tenantops plan --output` and the weekly report
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from tenantops.decide.capacity.plan import CapacityPlan
+from tenantops.notify.report.charts import chart_label
 from tenantops.notify.report.model import CapacitySummary
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 BLUE = "#2563eb"
 GREY = "#9ca3af"
@@ -47,6 +52,14 @@ def plan_chart(plan: CapacityPlan) -> bytes:
 
 def capacity_chart(summary: CapacitySummary, scenarios: tuple[tuple[str, tuple[float, ...]], ...] = ()) -> bytes:
     """The fleet's monthly forecast with its 80% band (and scenarios), above the cost-to-serve curve."""
+    fig = capacity_figure(summary, scenarios)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", facecolor="white", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def capacity_figure(summary: CapacitySummary, scenarios: tuple[tuple[str, tuple[float, ...]], ...] = ()) -> Figure:
+    """The figure `capacity_chart` draws (scenario names are the operator's: `charts.chart_label`)."""
     import matplotlib  # imported when the chart is drawn: `summarise` is used by reports without charts
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
@@ -59,7 +72,7 @@ def capacity_chart(summary: CapacitySummary, scenarios: tuple[tuple[str, tuple[f
                      label="80% interval")
     top.plot(x, summary.point_usd, color=BLUE, marker="o", linewidth=1.5, label="fleet forecast")
     for name, points in scenarios:
-        top.plot(x, points, linestyle="--", linewidth=1, label=name)
+        top.plot(x, points, linestyle="--", linewidth=1, label=chart_label(name, 40))
     top.set_xticks(x, list(summary.months), fontsize=7)
     top.yaxis.set_major_formatter(FuncFormatter(money))
     top.tick_params(labelsize=7, colors=INK)
@@ -81,6 +94,4 @@ def capacity_chart(summary: CapacitySummary, scenarios: tuple[tuple[str, tuple[f
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", facecolor="white", metadata={"Software": None})
-    return buf.getvalue()
+    return fig

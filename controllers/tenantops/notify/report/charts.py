@@ -114,7 +114,7 @@ def top_tenants(data: ReportData) -> bytes:
     """The tenants that cost the most this period, with last period's figure as a tick for comparison."""
     rows = [r for r in data.tenant_rows if r.cost_usd > 0][:TOP_N]
     fig, ax = _figure(40 + 22 * max(1, len(rows)))
-    names = [_short(r.name) for r in rows][::-1]
+    names = [chart_label(r.name) for r in rows][::-1]
     ys = list(range(len(rows)))
     ax.barh(ys, [r.cost_usd for r in rows][::-1], color=BLUE, height=0.6, label="this period")
     ax.scatter([r.previous_usd for r in rows][::-1], ys, marker="|", s=120, color=INK, linewidths=1.5,
@@ -143,7 +143,7 @@ def budget_burn(data: ReportData) -> bytes:
         ax.text((budget.forecast_percent or 0.0) + 2, y, f"{budget.forecast_percent or 0:.0f}%", va="center",
                 fontsize=6.5, color=INK)
     ax.axvline(100, color=INK, linewidth=1)
-    ax.set_yticks(ys, [_short(r.name) for r in rows])
+    ax.set_yticks(ys, [chart_label(r.name) for r in rows])
     ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:.0f}%")
     top = max([100.0, *[(r.budget.forecast_percent or 0.0) for r in rows if r.budget]])
     ax.set_xlim(0, top * 1.15)
@@ -152,8 +152,10 @@ def budget_burn(data: ReportData) -> bytes:
     return _png(fig)
 
 
-def _short(name: str, limit: int = 24) -> str:
-    """Chart labels are not escaped markup but must stay one line; mathtext `$` is neutralised."""
+def chart_label(name: str, limit: int = 24) -> str:
+    """A name as a chart draws it: cut to one short line, and a `$` drawn as itself (matplotlib reads text
+    between two `$` as mathtext, so "from $1k to $3k" would lose both signs and be set in italics). Every
+    operator- or tenant-written name on a chart goes through here."""
     name = name.replace("$", r"\$")
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
