@@ -110,3 +110,23 @@ def test_an_output_folder_that_cannot_be_made_is_bad_input_naming_the_flag(tmp_p
     assert result.returncode == 2, result.stderr
     assert f"Invalid value for --output: cannot create the folder {blocker / 'out'}: Not a directory" in result.stderr
     assert "Traceback" not in result.stderr and "Error:" in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--output", "--plot"])
+@pytest.mark.parametrize("run_all", [False, True])
+def test_simulate_refuses_an_unwritable_output_before_it_runs(tmp_path: Path, flag: str, run_all: bool) -> None:
+    """`simulate --output` under a file, or naming a folder, failed with exit 1 (an OSError) once the replay
+    and the HPA curve had run; it is bad input naming the flag, found before any work."""
+    repo = Path(__file__).resolve().parents[2]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    which = ["--all", "--only", "nasa_http_1995"] if run_all else ["--trace", str(repo / "data/traces/nyc_taxi.csv")]
+    result = tenantops("simulate", *which, flag, str(blocker / "out"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"Invalid value for {flag}: cannot create the folder" in result.stderr
+    assert "Traceback" not in result.stderr and "HPA" not in result.stdout
+    if not run_all:
+        folder = tmp_path / "a-folder"
+        folder.mkdir()
+        result = tenantops("simulate", *which, flag, str(folder), cwd=tmp_path)
+        assert result.returncode == 2 and f"Invalid value for {flag}: {folder} is a folder" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,7 +47,7 @@ def require_state(settings: Settings) -> None:
                                  param_hint="--state / TENANTOPS_STATE")
 
 
-def output_folder(value: str) -> Path:
+def output_folder(value: str, flag: str = "--output") -> Path:
     """The `--output DIR` folder, created now: a path that cannot be a folder (a file's child, a read-only
     place) is bad input naming the flag (exit 2). Commands call it once their other inputs are known good,
     so a bad input elsewhere leaves no folder behind."""
@@ -55,8 +56,21 @@ def output_folder(value: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise click.BadParameter(f"cannot create the folder {value}: {exc.strerror or exc}",
-                                 param_hint="--output") from None
+                                 param_hint=flag) from None
     return folder
+
+
+def output_file(value: str, flag: str = "--output") -> Path:
+    """A file a command will write once its work is done (`--output FILE`): its folder created now and the
+    path checked writable, so a typo is bad input naming the flag (exit 2) before minutes of work, not an
+    OSError (exit 1) after them."""
+    target = Path(value)
+    output_folder(str(target.parent), flag)
+    if target.is_dir():
+        raise click.BadParameter(f"{value} is a folder, not a file", param_hint=flag)
+    if not os.access(target if target.exists() else target.parent, os.W_OK):
+        raise click.BadParameter(f"cannot write {value}: Permission denied", param_hint=flag)
+    return target
 
 
 def load(settings: Settings) -> Config:

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import click
 
-from tenantops.cli.options import echo_json, json_option, settings_from
+from tenantops.cli.options import echo_json, json_option, output_file, output_folder, settings_from
 from tenantops.cli.progress import Progress
 from tenantops.config.errors import ConfigError, ConfigIssue
 from tenantops.config.kinds.scaling import BreakerSpec, ScalingSpec
@@ -110,6 +110,9 @@ def command(
     if not trace_file and not (run_all or traces_dir):
         raise click.UsageError("give --trace FILE, or --all to run every trace in the traces folder")
     if trace_file:
+        for value, flag in ((output, "--output"), (plot, "--plot")):
+            if value is not None:
+                output_file(value, flag)
         result = _one((trace_file, spec, brk, policy_name, capacity, output, plot))
         _print_single(result, as_json)
         return
@@ -120,6 +123,9 @@ def command(
         if unknown:
             raise ConfigError([ConfigIssue("--only", 0, "only", f"no trace named {', '.join(unknown)}")])
         files = [f for f in files if f.stem in wanted]
+    for value, flag in ((output, "--output"), (plot, "--plot")):
+        if value is not None:
+            output_folder(value, flag)
     jobs_list: list[Job] = [
         (str(f), spec, brk, policy_name, capacity,
          str(Path(output) / f"{f.stem}.csv") if output else None, str(Path(plot) / f"{f.stem}.png") if plot else None)
