@@ -77,3 +77,14 @@ def test_every_option_says_what_it_does() -> None:
         bare += [f"tenantops {' '.join(path)} {p.opts[0]}" for p in command.params
                  if isinstance(p, click.Option) and not p.help and not p.hidden]
     assert bare == []
+
+
+def test_help_texts_read_as_prose_not_as_the_code() -> None:
+    """A docstring line that lost its indentation made click keep the others' (`run --help` read "finish the
+    current pass" with five spaces inside), and a help text naming a module path tells a user nothing."""
+    broken = {" ".join(path): re.findall(r"\S {3,}\S", text.split("Options:")[0])
+              for path, text in help_texts().items()}
+    assert {path: found for path, found in broken.items() if found} == {}
+    internal = {" ".join(path) for path, text in help_texts().items()
+                if re.search(r"`(engine|decide|observe|notify|record|act)\.[a-z_.]+`", text)}
+    assert internal == set()

@@ -56,8 +56,8 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     """Run passes every ControllerPolicy interval (plus jitter) until SIGTERM/SIGINT, which finish the
     current pass and exit 0. Catalogue and policy edits are picked up; an invalid edit is logged and the
     last good configuration keeps running. Unless dry-run, the cost report is mailed when its ReportPolicy
-    schedule comes due. Right-sizing's usage history is fetched at start and then hourly. Built by
-`engine.root.build_controller`, as `reconcile --once` is."""
+    schedule comes due. Right-sizing's usage history is fetched at start and then hourly. Each pass is the
+    one `reconcile --once` runs."""
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
                              database_url=database, kube_url=kube_url, kube_context=kube_context,
                              aws_endpoint_url=aws_endpoint_url, http_port=http_port)
