@@ -130,3 +130,22 @@ def test_simulate_refuses_an_unwritable_output_before_it_runs(tmp_path: Path, fl
         folder.mkdir()
         result = tenantops("simulate", *which, flag, str(folder), cwd=tmp_path)
         assert result.returncode == 2 and f"Invalid value for {flag}: {folder} is a folder" in result.stderr
+
+
+def test_audit_limit_larger_than_the_store_means_all_entries(tmp_path: Path) -> None:
+    """`--limit` was capped at 2**62 and printed that bound in --help; a larger number is all the entries."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from tenantops.record.store import StateStore
+    from tenantops.structs.plan import Decision
+
+    state = tmp_path / "state.db"
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    with StateStore(state) as store:
+        store.commit({}, [Decision(start + timedelta(minutes=i), "acme", "api", "scale", "up", f"entry {i}")
+                          for i in range(3)])
+    for limit, count in (("1", 1), (str(2**62), 3), (str(10**30), 3)):
+        result = tenantops("audit", "--state", str(state), "--limit", limit, "--json", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert len(json.loads(result.stdout)) == count

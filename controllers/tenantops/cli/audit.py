@@ -16,11 +16,15 @@ def _fmt(value: object) -> str:
     return "-" if value is None else str(value)
 
 
+_MAX_LIMIT = 2**62
+
+
 @click.command("audit")
 @click.option("--tenant", default=None, help="Only this tenant's entries.")
 @click.option("--since", default=None, help="Only entries at or after this time: a duration (2h, 30m, 7d) or ISO-8601.")
 @click.option("--kind", default=None, help="Only this kind (scale, skip, act, error, breaker, alert, ...).")
-@click.option("--limit", type=click.IntRange(1, 2**62), default=None, help="At most this many (the newest).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="At most this many (the newest); any larger number than there are entries means all.")
 @click.option("--state", default=None, help="SQLite state file. Env: TENANTOPS_STATE.")
 @json_option
 @click.pass_context
@@ -34,7 +38,9 @@ def command(ctx: click.Context, tenant: str | None, since: str | None, kind: str
         raise click.BadParameter(str(exc), param_hint="--since") from None
     require_state(settings)
     with StateStore(database_url(settings)) as store:
-        entries = list(audit.query(store.connection, tenant=tenant, since=since_at, kind=kind, limit=limit))
+        # SQLite's LIMIT is a 64-bit integer: a larger --limit than any table could hold means all of them.
+        entries = list(audit.query(store.connection, tenant=tenant, since=since_at, kind=kind,
+                                   limit=None if limit is None else min(limit, _MAX_LIMIT)))
     if as_json:
         echo_json([e.as_dict() for e in entries])
         return
