@@ -8,6 +8,7 @@ the per-trace table the goal is judged on.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -73,6 +74,13 @@ HEADER = (f"{'trace':<34} {'viol':>7} {'hpa@0.7':>8} {'vs_orcl':>7} {'vs_hpa':>7
           f"{'hpa_act':>7} {'act/hpa':>7}  goal")
 
 
+def _check_outputs(check: Callable[[str, str], Path], output: str | None, plot: str | None) -> None:
+    """`--output` and `--plot` checked writable before any work (a file each, or with --all a folder each)."""
+    for value, flag in ((output, "--output"), (plot, "--plot")):
+        if value is not None:
+            check(value, flag)
+
+
 @click.command("simulate")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), default=None,
               help="Trace CSV (timestamp,value).")
@@ -110,9 +118,7 @@ def command(
     if not trace_file and not (run_all or traces_dir):
         raise click.UsageError("give --trace FILE, or --all to run every trace in the traces folder")
     if trace_file:
-        for value, flag in ((output, "--output"), (plot, "--plot")):
-            if value is not None:
-                output_file(value, flag)
+        _check_outputs(output_file, output, plot)
         result = _one((trace_file, spec, brk, policy_name, capacity, output, plot))
         _print_single(result, as_json)
         return
@@ -123,9 +129,7 @@ def command(
         if unknown:
             raise ConfigError([ConfigIssue("--only", 0, "only", f"no trace named {', '.join(unknown)}")])
         files = [f for f in files if f.stem in wanted]
-    for value, flag in ((output, "--output"), (plot, "--plot")):
-        if value is not None:
-            output_folder(value, flag)
+    _check_outputs(output_folder, output, plot)
     jobs_list: list[Job] = [
         (str(f), spec, brk, policy_name, capacity,
          str(Path(output) / f"{f.stem}.csv") if output else None, str(Path(plot) / f"{f.stem}.png") if plot else None)

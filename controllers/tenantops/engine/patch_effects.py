@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from tenantops.act.requests import PatchOutcome
 
 
-
 class RequestActuator(Protocol):
     """Applies request patches (`act.requests.RequestsActuator`): the client of that effect type."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -26,7 +26,6 @@ from tenantops.structs.plan import Decision
 from tenantops.structs.reports import ReportRequest
 
 log = logging.getLogger(__name__)
-
 
 
 class ReportQueue(Protocol):
@@ -101,12 +100,8 @@ class ReportEffects:
         return "report"
 
     def read_back(self, intent: Mapping[str, Any]) -> tuple[bool, Any, bool]:
-        if self.queue is None:
-            return False, None, False
-        key = str(intent["request"]["key"])
-        found = self.queue.recorded(key)
-        return True, found, found
+        """Never asked: a report request writes no intent (`intent` above), so none is left to recover."""
+        return False, None, False
 
     def recorded(self, intent: Mapping[str, Any]) -> ReportRequest:
-        return replace(ReportRequest.from_json(intent["request"]), state_key=str(intent.get("state_key") or ""),
-                       on_applied=intent.get("on_applied"), concern=str(intent.get("decider") or ""))
+        raise LookupError("report requests write no intent to recover")
