@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +67,16 @@ def _config(tmp_path: Path) -> tuple[Config, Path, Path]:
     return load_config(catalog, policies), catalog, policies
 
 
-def _runner(kube_api: Any, tmp_path: Path, identity: str, duration: int, delay: float = 0.0) -> Runner:
+def _runner(kube_api: Any, tmp_path: Path, identity: str, duration: int, delay: float = 0.0, *,
+            state: str = ":memory:", clock: Callable[[], datetime] | None = None) -> Runner:
     kube_api.add_namespace("tenantops")
     config, catalog, policies = _config(tmp_path / identity)
     leases = client.CoordinationV1Api(api_client(kube_api.url))
-    elector = LeaseElector(leases, "tenantops", "tenantops-leader", identity, duration_seconds=duration)
+    elector = LeaseElector(leases, "tenantops", "tenantops-leader", identity, duration_seconds=duration,
+                           **({"clock": clock} if clock is not None else {}))
     actuator = KubernetesActuator.connect(kube_api.url, retry=RetryPolicy(attempts=1, timeout=1.0))
     reader = LiveReplicas.of({TargetKind.KUBERNETES: KubeReplicaReader(actuator.apps)})
-    reconciler = Reconciler(Busy(delay), StateStore(":memory:"), [AutoscalingDecider()],
+    reconciler = Reconciler(Busy(delay), StateStore(state), [AutoscalingDecider()],
                             register_actuators({TargetKind.KUBERNETES: actuator}), replica_reader=reader)
     return Runner(reconciler, config, catalog=catalog, policies=policies, leader=elector)
 
@@ -133,8 +136,6 @@ def test_a_pass_outliving_its_lease_makes_no_write_after_it_expired(kube_api: An
 
 def test_each_call_is_fenced_by_the_time_left_on_the_lease(kube_api: Any, tmp_path: Path,
                                                            fault_ledger: FaultLedger) -> None:
-    from datetime import UTC, timedelta
-
     now = [datetime(2026, 3, 2, 12, 0, tzinfo=UTC)]
     runner = _runner(kube_api, tmp_path, "fenced", duration=10)
     assert isinstance(runner.leader, LeaseElector)
@@ -150,4 +151,31 @@ def test_each_call_is_fenced_by_the_time_left_on_the_lease(kube_api: Any, tmp_pa
     held = refused is not None and "lease has 2.0s left" in refused and short is None and \
         overran is not None and "past its" in overran
     fault_ledger.case(CLASS, held, f"fenced: {refused}; {overran}")
+    assert held
+
+
+def test_a_leader_that_takes_its_lease_back_after_another_held_it_is_the_writer_again(
+        kube_api: Any, tmp_path: Path, fault_ledger: FaultLedger) -> None:
+    """a stalls past its Lease, b takes over (and the store's writer generation with it), b stops and hands
+    the Lease back, and a, never having seen itself not lead, takes the free Lease at its next tick. It must
+    take the writer's generation again: with b's generation in the store every commit of a was refused,
+    so the one leader there was renewed its Lease every pass and scaled nothing, for as long as it ran."""
+    kube_api.add_deployment("tenant-alpha", "api", replicas=2)
+    now = [datetime(2026, 3, 2, 12, 0, tzinfo=UTC)]
+    state = str(tmp_path / "state.db")
+    a = _runner(kube_api, tmp_path, "replica-a", 15, state=state, clock=lambda: now[0])
+    b = _runner(kube_api, tmp_path, "replica-b", 15, state=state, clock=lambda: now[0])
+    assert a.tick() is not None and b.tick() is None  # a leads; b sees the Lease held
+    now[0] += timedelta(seconds=16)  # a is stalled: no renewal for longer than the Lease
+    assert b.tick() is not None and b.reconciler.store.writer is not None
+    taken = b.reconciler.store.writer.generation
+    b.stop()
+    b._release()  # b shuts down and hands the Lease back, as `run` does on its way out
+    results = [a.tick(), a.tick()]
+    writer = a.reconciler.store.writer
+    held = all(r is not None for r in results) and a.stats.failed_passes == 0 and writer is not None and \
+        writer.generation > taken
+    fault_ledger.case(CLASS, held, f"a's passes after retaking the Lease: {a.stats.passes - 1} recorded, "
+                      f"{a.stats.failed_passes} refused; writer generation {writer.generation if writer else None}"
+                      f" after b's {taken}")
     assert held

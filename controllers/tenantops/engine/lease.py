@@ -112,6 +112,10 @@ class LeaseElector:
         self._observed: LeaseRecord | None = None
         self._observed_at: datetime | None = None
         self._renewed_at: datetime | None = None  # our clock, at our last successful write as holder
+        # Counts the times this replica began to hold the Lease (created it, or took it from another holder
+        # or from nobody), as opposed to renewing its own record: a holder that took the Lease back, having
+        # never seen itself not lead, may have been followed by another writer meanwhile (`Runner._fence`).
+        self.term = 0
 
     def remaining(self) -> float:
         """Seconds left on the Lease as we last renewed it (our clock, from when the renewal was sent);
@@ -172,6 +176,7 @@ class LeaseElector:
         except Exception as exc:
             return self._lost(f"creating the lease failed: {type(exc).__name__}")
         self._renewed_at = now
+        self.term += 1
         log.info("lease %s/%s created and held by %s", self.namespace, self.name, self.identity,
                  extra={"event": "lease.acquired", "lease": self.name, "identity": self.identity})
         return True
@@ -187,6 +192,8 @@ class LeaseElector:
             return self._lost(f"{what}: write failed: {type(exc).__name__}")
         was_leader = self._renewed_at is not None
         self._renewed_at = now
+        if what != "renewed":
+            self.term += 1
         self._observe(LeaseRecord.of(written), now)
         if not was_leader or what != "renewed":
             log.info("lease %s/%s %s by %s", self.namespace, self.name, what, self.identity,

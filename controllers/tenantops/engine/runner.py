@@ -138,6 +138,7 @@ class Runner:
         self._stop = threading.Event()
         self._fingerprint = fingerprint(catalog, policies)
         self._leading = False
+        self._term: object = None  # the leader hook's `term` when this replica last became the writer
         self._tick_started = time.monotonic()
         self.confirm_removals = confirm_removals
 
@@ -197,10 +198,15 @@ class Runner:
             except Exception:
                 log.exception("leader election failed; not acting this pass")
                 leading = False
-            if leading != self._leading:
+            # A new term of an elector that counts them is a new leadership too: a replica stalled past its
+            # Lease while another took it over and handed it back takes it again without ever having
+            # answered False, and the writer's generation in the store is now the other's.
+            term = getattr(self.leader, "term", None)
+            if leading != self._leading or (leading and term != self._term):
                 log.warning("leadership %s", "acquired" if leading else "lost or not held")
                 leading = self._fence(leading)
             self._leading = leading
+            self._term = term if leading else None
             if self.metrics is not None:
                 self.metrics.leader.set(1 if leading else 0)
             if not leading:
