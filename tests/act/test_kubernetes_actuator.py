@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -191,3 +192,33 @@ def test_unreachable_server_is_retryable(sleep: RecordingSleep) -> None:
     act = KubernetesActuator.connect(url, retry=RetryPolicy(attempts=2, base_delay=0.01), sleep=sleep)
     outcome = act.apply(scale_action(NS, NAME, 1, 2))
     assert outcome.status is OutcomeStatus.RETRYABLE and outcome.attempts == 2
+
+
+def test_an_apply_ends_within_the_deadline_the_fence_was_asked_about(kube_api: KubeApiServer) -> None:
+    """The fence starts a call only while the Lease outlasts `call_deadline`; an apply is a read and a write
+    per round, each retried, and a new round after each conflict. Slow answers and another writer in every
+    round made one apply take several deadlines, its last write landing after the Lease it was fenced by
+    could have passed to another replica. Requests start only while they can end in time."""
+    act = KubernetesActuator.connect(kube_api.url, retry=RetryPolicy(attempts=3, base_delay=0.1, max_delay=0.2,
+                                                                      conflicts=3, timeout=0.25))
+    kube_api.add_deployment(NS, NAME, replicas=1)
+    rounds: list[int] = []
+
+    def slow_round() -> None:  # each round: two timed-out reads, two timed-out writes, then a conflict
+        kube_api.inject(SCALE_PATH, "hang", count=2, method="GET", hang_seconds=2)
+        kube_api.inject(SCALE_PATH, "hang", count=2, method="PATCH", hang_seconds=2)
+        kube_api.on_request(SCALE_PATH, conflict, count=1, method="PATCH")
+
+    def conflict() -> None:
+        rounds.append(1)
+        kube_api.set_replicas(NS, NAME, 1 + len(rounds))
+        slow_round()
+
+    slow_round()
+    started = time.monotonic()
+    outcome = act.apply(scale_action(NS, NAME, 1, 9))
+    took = time.monotonic() - started
+    act.close()
+    assert took <= act.call_deadline + 0.3, f"{took:.2f}s for a {act.call_deadline:.2f}s deadline"
+    assert outcome.status is OutcomeStatus.RETRYABLE and "deadline" in outcome.detail
+    assert kube_api.replicas(NS, NAME) != 9

@@ -148,3 +148,24 @@ def test_per_container_requests_of_the_patch_are_written_as_given(kube_api: Any,
     # Not in proportion to the current requests (1:9), but as each container's own usage says.
     assert after["app"]["requests"] == {"cpu": "750m"} and after["proxy"]["requests"] == {"cpu": "250m"}
     assert RequestPatch.from_json(patch.to_json()) == patch
+
+
+def test_the_fence_is_asked_about_the_longest_a_patch_can_take(kube_api: Any, apps: client.AppsV1Api) -> None:
+    """A patch is a read and a write per attempt; the fence was asked about a default 25 s while the shipped
+    actuator (three attempts, 10 s a request) could take a minute, writing after the Lease it was fenced by
+    had passed to another replica. Every attempt timing out still ends within the deadline asked."""
+    import time
+
+    from tenantops.engine.patch_effects import PatchEffects
+
+    kube_api.add_deployment(NS, "api", cpu="100m", memory="128Mi")
+    shipped = RequestsActuator(apps)
+    assert PatchEffects(shipped).deadline(_patch({"cpu": "200m"})) >= 3 * 2 * 10
+    actuator = RequestsActuator(apps, attempts=3, backoff=0.1, timeout=0.25)
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/api"
+    kube_api.inject(path, "hang", count=3, method="GET", hang_seconds=2)
+    started = time.monotonic()
+    outcome = actuator.apply(_patch({"cpu": "200m"}))
+    took = time.monotonic() - started
+    assert outcome.status is OutcomeStatus.RETRYABLE
+    assert took <= PatchEffects(actuator).deadline(_patch({"cpu": "200m"})) + 0.3

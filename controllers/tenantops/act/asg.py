@@ -129,7 +129,8 @@ class AsgActuator:
 
     @property
     def call_deadline(self) -> float:
-        """Seconds one `apply` may take at most (its retry policy's deadline)."""
+        """Seconds one `apply` may take at most (its retry policy's deadline): its describe and its write,
+        retried, start only while they can end within it."""
         return self._retry.deadline
 
     # ------------------------------------------------------------------ reading
@@ -172,7 +173,7 @@ class AsgActuator:
 
     def apply(self, action: ScaleAction, *, dry_run: bool = False) -> ActOutcome:
         """Describe, clamp to the group's bounds, write only when different. Never raises for API errors."""
-        counter = CallCounter()
+        counter = CallCounter.within(self.call_deadline)
         observed: int | None = None
         if action.target.kind is not TargetKind.ASG:
             return finish(action, OutcomeStatus.FAILED, None, counter,

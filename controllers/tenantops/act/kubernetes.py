@@ -96,7 +96,8 @@ class KubernetesActuator:
 
     @property
     def call_deadline(self) -> float:
-        """Seconds one `apply` may take at most (its retry policy's deadline)."""
+        """Seconds one `apply` may take at most (its retry policy's deadline): its reads and writes, retried
+        and repeated after conflicts, start only while they can end within it."""
         return self._retry.deadline
 
     # ------------------------------------------------------------------ reading
@@ -142,7 +143,7 @@ class KubernetesActuator:
         """Read, compare, write with the read's resourceVersion; re-read on conflict. Never raises for
         API failures: the outcome says what happened."""
         target = action.target
-        counter = CallCounter()
+        counter = CallCounter.within(self.call_deadline)
         observed: int | None = None
         if target.kind is not TargetKind.KUBERNETES:
             return finish(action, OutcomeStatus.FAILED, None, counter,

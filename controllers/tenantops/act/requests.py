@@ -29,6 +29,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tenantops.act.base import OutcomeStatus
 from tenantops.act.kubeclient import KubeTarget, api_client
+from tenantops.act.retry import CallCounter, spent_detail
 from tenantops.config.kinds.common import parse_quantity
 from tenantops.quantities import quantity
 from tenantops.structs.requests import RequestPatch
@@ -164,12 +165,24 @@ class RequestsActuator:
     def close(self) -> None:
         self._apps.api_client.close()
 
+    @property
+    def call_deadline(self) -> float:
+        """Seconds one `apply` may take at most, what the fence asks the Lease to outlast: every attempt's
+        read and patch timing out, with the backoff between attempts. A request is started only while it
+        can end within it."""
+        backoff = sum(self._backoff * 2.0 ** (n - 1) for n in range(1, self._attempts))
+        return float(self._attempts * 2 * self._timeout + backoff)
+
     def apply(self, patch: RequestPatch, *, dry_run: bool = False) -> PatchOutcome:
         """Read, compare, patch with the read's resourceVersion; never raises for API failures."""
         attempts = 0
         before: dict[str, dict[str, str]] = {}
+        counter = CallCounter.within(self.call_deadline)
+        last = ""
         while True:
             attempts += 1
+            if not counter.fits(self._timeout):
+                return self._done(patch, OutcomeStatus.RETRYABLE, before, {}, spent_detail(last), attempts - 1)
             try:
                 deployment = self._apps.read_namespaced_deployment(
                     patch.deployment, patch.namespace, _request_timeout=self._timeout)
@@ -199,6 +212,8 @@ class RequestsActuator:
                 if dry_run:
                     return self._done(patch, OutcomeStatus.DRY_RUN, before, wanted, f"would set {wanted}{note}",
                                       attempts, limits, capped)
+                if not counter.fits(self._timeout):
+                    return self._done(patch, OutcomeStatus.RETRYABLE, before, {}, spent_detail(last), attempts)
                 body = {
                     "metadata": {"resourceVersion": getattr(deployment.metadata, "resource_version", None)},
                     "spec": {"template": {"spec": {"containers": [
@@ -223,13 +238,22 @@ class RequestsActuator:
                 if attempts >= self._attempts:
                     return self._done(patch, OutcomeStatus.RETRYABLE, before, {},
                                       f"HTTP {status} {exc.reason} after {attempts} attempts", attempts)
+                last = f"HTTP {status} {exc.reason}"
                 if status != 409:  # a conflict needs a fresh read, not a wait
-                    self._sleep(self._backoff * 2 ** (attempts - 1))
+                    self._wait(counter, attempts)
             except (OSError, TimeoutError, urllib3.exceptions.HTTPError) as exc:
                 if attempts >= self._attempts:
                     return self._done(patch, OutcomeStatus.RETRYABLE, before, {},
                                       f"{type(exc).__name__}: {exc}"[:300], attempts)
-                self._sleep(self._backoff * 2 ** (attempts - 1))
+                last = f"{type(exc).__name__}: {exc}"[:300]
+                self._wait(counter, attempts)
+
+    def _wait(self, counter: CallCounter, attempts: int) -> None:
+        """The backoff before the next attempt, or none when the attempt could not end in time after it
+        (the loop then ends the call as retryable)."""
+        delay = self._backoff * 2 ** (attempts - 1)
+        if counter.fits(delay + self._timeout):
+            self._sleep(delay)
 
     @staticmethod
     def _done(patch: RequestPatch, status: OutcomeStatus, before: Mapping[str, Mapping[str, str]],

@@ -79,9 +79,32 @@ class RetryPolicy:
 
 @dataclass(slots=True)
 class CallCounter:
-    """Counts the requests one `apply` made, for the outcome's `attempts`."""
+    """Counts the requests one `apply` made, for the outcome's `attempts`, and holds when that apply must
+    be done by (`within`): an apply is several requests (a read and a write, each retried, and read-write
+    rounds after a conflict), and the fence lets it start only when the Lease outlasts its deadline, so no
+    request may start that could end after it."""
 
     calls: int = 0
+    until: float | None = None  # time.monotonic() by which every request of the apply has ended
+
+    @classmethod
+    def within(cls, seconds: float) -> CallCounter:
+        return cls(until=time.monotonic() + seconds)
+
+    def fits(self, seconds: float) -> bool:
+        """Whether something taking up to `seconds` (a request's timeout, a wait and a request) ends in time."""
+        return self.until is None or time.monotonic() + seconds <= self.until
+
+
+def spent_detail(last: str = "") -> str:
+    """What an apply whose deadline left no time for its next request says (after its last error, if any)."""
+    why = "the call's deadline left no time for another request"
+    return f"{last}; {why}" if last else why
+
+
+def spent(counter: CallCounter, last: Classified | None = None) -> CallFailed:
+    """The failure of an apply whose deadline left no time for its next request: retryable next pass."""
+    return CallFailed(Classified(ErrorClass.TRANSIENT, spent_detail(last.detail if last else "")), counter.calls)
 
 
 def call_with_retry(
@@ -92,13 +115,16 @@ def call_with_retry(
     sleep: Callable[[float], None] = time.sleep,
     counter: CallCounter | None = None,
 ) -> T:
-    """Run `call`, retrying transient errors with backoff; raise CallFailed for anything else.
+    """Run `call`, retrying transient errors with backoff; raise CallFailed for anything else, and
+    (transient) when the `counter`'s deadline leaves no time for the next attempt.
 
     `classify` returns None for exceptions it does not know, which propagate unchanged: a bug in our
     own code should not be dressed up as an API failure.
     """
     for attempt in range(1, policy.attempts + 1):
         if counter is not None:
+            if not counter.fits(policy.timeout):
+                raise spent(counter)
             counter.calls += 1
         try:
             return call()
@@ -108,7 +134,10 @@ def call_with_retry(
                 raise
             if classified.kind is not ErrorClass.TRANSIENT or attempt == policy.attempts:
                 raise CallFailed(classified, attempt) from exc
-            sleep(policy.delay(attempt, classified.retry_after))
+            delay = policy.delay(attempt, classified.retry_after)
+            if counter is not None and not counter.fits(delay + policy.timeout):
+                raise spent(counter, classified) from exc
+            sleep(delay)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
