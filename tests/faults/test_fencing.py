@@ -40,6 +40,7 @@ pytestmark = pytest.mark.integration
 CLASS = "a pass longer than the Lease / leadership"
 INTERVAL, JITTER = 1.0, 0.2
 SCALE = "/apis/apps/v1/namespaces/tenant-alpha/deployments/api/scale"
+LEASE = 3  # seconds: outlasts a read and a write of 1 s each (the actuators' call deadline), not a 2.5 s pass
 
 
 class Busy:
@@ -117,10 +118,10 @@ def test_two_replicas_keep_one_leader(kube_api: Any, tmp_path: Path, fault_ledge
 def test_a_pass_outliving_its_lease_makes_no_write_after_it_expired(kube_api: Any, tmp_path: Path, delay: float,
                                                                    fault_ledger: FaultLedger) -> None:
     kube_api.add_deployment("tenant-alpha", "api", replicas=2)
-    runner = _runner(kube_api, tmp_path, "slow", duration=2, delay=delay)
+    runner = _runner(kube_api, tmp_path, "slow", duration=LEASE, delay=delay)
     started = time.time()
     result = runner.tick()
-    expired_at = started + 2
+    expired_at = started + LEASE
     writes = [w for w in kube_api.writes(SCALE)]
     late = [w for w in writes if w.at.timestamp() >= expired_at]
     if delay == 0:  # the control: a pass inside its Lease does scale
@@ -129,7 +130,7 @@ def test_a_pass_outliving_its_lease_makes_no_write_after_it_expired(kube_api: An
     # The state store refuses to commit a pass whose Lease expired (its own fence); the actuator call was
     # refused before that, by the time left on the Lease.
     held = not late and not writes
-    fault_ledger.case(CLASS, held, f"pass of {delay}s under a 2s lease: {len(writes)} writes, {len(late)} after"
+    fault_ledger.case(CLASS, held, f"pass of {delay}s under a {LEASE}s lease: {len(writes)} writes, {len(late)} after"
                       f" expiry")
     assert held
 

@@ -129,9 +129,9 @@ class AsgActuator:
 
     @property
     def call_deadline(self) -> float:
-        """Seconds one `apply` may take at most (its retry policy's deadline): its describe and its write,
-        retried, start only while they can end within it."""
-        return self._retry.deadline
+        """Seconds one `apply` may take at most: a describe and a write, each as long as its retry policy
+        lets a request take (`RetryPolicy.deadline`). Its requests start only while they can end within it."""
+        return 2 * self._retry.deadline
 
     # ------------------------------------------------------------------ reading
 

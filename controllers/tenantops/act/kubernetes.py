@@ -96,9 +96,10 @@ class KubernetesActuator:
 
     @property
     def call_deadline(self) -> float:
-        """Seconds one `apply` may take at most (its retry policy's deadline): its reads and writes, retried
-        and repeated after conflicts, start only while they can end within it."""
-        return self._retry.deadline
+        """Seconds one `apply` may take at most: a read and a write, each as long as its retry policy lets a
+        request take (`RetryPolicy.deadline`). Its requests, retried and repeated after conflicts, start only
+        while they can end within it."""
+        return 2 * self._retry.deadline
 
     # ------------------------------------------------------------------ reading
 

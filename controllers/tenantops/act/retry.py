@@ -59,8 +59,9 @@ class RetryPolicy:
 
     @property
     def deadline(self) -> float:
-        """The longest one call can take: every attempt timing out, with the longest delay between them.
-        A replica may start a call only if its Lease outlasts this (`engine.lease` fencing)."""
+        """The longest one request can take with its retries: every attempt timing out, with the longest delay
+        between them. An actuator's call is a few such requests (its `call_deadline`); a replica may start it
+        only if its Lease outlasts that (`engine.lease` fencing)."""
         return self.attempts * self.timeout + (self.attempts - 1) * self.max_delay
 
     def __post_init__(self) -> None:
