@@ -11,6 +11,7 @@ import requests
 from tests.cli.helpers import tenantops
 
 from tenantops.endpoints import connection_problem, redact
+from tenantops.record.store import StateStore
 from tenantops_lab.sandbox.ports import free_port
 
 
@@ -50,6 +51,7 @@ def test_unreachable_kubernetes_api_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_unreachable_mail_server_names_the_setting(tmp_path: Path) -> None:
     port = free_port()
+    StateStore(tmp_path / "s.db").close()
     result = tenantops("report", "--send", "--state", str(tmp_path / "s.db"), "--at", "2026-11-20T08:00:00Z",
                        cwd=tmp_path, env={"TENANTOPS_SMTP_HOST": "127.0.0.1", "TENANTOPS_SMTP_PORT": str(port)})
     assert result.returncode == 1
@@ -57,8 +59,9 @@ def test_unreachable_mail_server_names_the_setting(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", [["cost"], ["report"], ["report", "--json"], ["audit"]])
+@pytest.mark.parametrize("command", [["cost"], ["report"], ["report", "--json"], ["report", "--send"], ["audit"]])
 def test_a_state_file_that_does_not_exist_is_bad_input(tmp_path: Path, command: list[str]) -> None:
+    # report --send created a mistyped state file and mailed ops a report of no cost (exit 0)
     missing = tmp_path / "nowhere" / "state.db"
     result = tenantops(*command, "--state", str(missing), cwd=tmp_path)
     assert result.returncode == 2, result.stderr

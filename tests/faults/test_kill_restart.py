@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tenantops.record.store import StateStore
 from tenantops_lab.sandbox.smtp import SmtpServer
 
 from .conftest import FaultLedger
@@ -143,6 +144,7 @@ def test_killed_while_a_kubernetes_write_hangs_writes_once(setup, fault_ledger: 
 def test_report_queued_then_killed_is_delivered_exactly_once(tmp_path: Path, fault_ledger: FaultLedger) -> None:
     catalog, policies = write_config(tmp_path)
     state = tmp_path / "state.db"
+    StateStore(state).close()  # the controller's state, as report --send requires
     silent = SilentServer()
     env = {**os.environ, "TENANTOPS_CATALOG": str(catalog), "TENANTOPS_POLICIES": str(policies),
            "TENANTOPS_STATE": str(state), "TENANTOPS_SMTP_HOST": "127.0.0.1", "TENANTOPS_SMTP_PORT": str(silent.port)}

@@ -87,8 +87,8 @@ def command(
     days = parse_period(period) if period else None
     now = _parse_at(at)
     settings = settings_from(ctx, catalog=catalog, policies=policies, state=state)
-    if not send:  # --send may be the first use of a fresh state: its outbox is created there
-        require_state(settings)
+    # --send too: a mistyped --state would otherwise be created empty and a report of no cost mailed to ops
+    require_state(settings)
     config = load(settings)
     findings = None
     if savings_file:
