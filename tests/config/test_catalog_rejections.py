@@ -186,3 +186,21 @@ def test_a_silo_workload_whose_instance_type_has_no_price_is_refused_at_it(tmp_p
     # A pooled tenant's instance_type is not what it is charged by, so it is not checked.
     pooled = VALID_TENANT.replace("max_replicas: 5}", "max_replicas: 5, instance_type: p5.48xlarge}")
     assert load_config(write(tmp_path, "tenants:\n" + pooled), POLICIES).tenants[0].id == "acme"
+
+
+@pytest.mark.parametrize("isolation", ["silo", "pool"])
+def test_two_tenants_whose_id_and_workload_join_to_one_name_are_refused(tmp_path: Path, isolation: str) -> None:
+    """`acme` + `eu-api` and `acme-eu` + `api` were one Auto Scaling group `tenantops-dev-acme-eu-api` (silo),
+    and one Pulumi resource name `acme-eu-api` (either isolation): the controller scaled the group for both
+    tenants and `pulumi up` stopped at a duplicate resource."""
+    acme = VALID_TENANT.replace("isolation: pool", f"isolation: {isolation}").replace("name: api,", "name: eu-api,")
+    acme_eu = VALID_TENANT.replace("isolation: pool", f"isolation: {isolation}").replace("id: acme", "id: acme-eu")
+    path = write(tmp_path, "tenants:\n" + acme + acme_eu)
+    assert issues_of(path) == [
+        f"{path}:17: tenants[1].workloads[0].name: tenant 'acme-eu' workload 'api' and tenant 'acme' workload "
+        "'eu-api' (line 9) both name their resources 'acme-eu-api'; rename one of the workloads"]
+    # A tenant id that is a prefix of another's is not a collision by itself.
+    fine = VALID_TENANT.replace("isolation: pool", f"isolation: {isolation}")
+    other = fine.replace("id: acme", "id: acme-eu")
+    assert [t.id for t in load_config(write(tmp_path, "tenants:\n" + fine + other), POLICIES).tenants] == [
+        "acme", "acme-eu"]

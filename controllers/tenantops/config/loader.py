@@ -339,9 +339,11 @@ def _check_tenants(
     doc: LocatedDocument, tenants: Iterable[Tenant], policies: Policies, issues: list[ConfigIssue]
 ) -> None:
     seen: dict[str, int] = {}
+    joined: dict[str, tuple[str, str, int]] = {}
     tiers = policies.tiers
     for index, tenant in enumerate(tenants):
         _check_identity(doc, index, tenant.id, tenant.tier, tiers, seen, issues)
+        _check_workload_names(doc, index, tenant, joined, issues)
         _check_prices(doc, index, tenant, policies.pricing, issues)
         if tenant.overrides is not None and tenant.tier in tiers:
             try:
@@ -356,6 +358,27 @@ def _check_tenants(
                             issue.message,
                         )
                     )
+
+
+def _check_workload_names(doc: LocatedDocument, index: int, tenant: Tenant,
+                          joined: dict[str, tuple[str, str, int]], issues: list[ConfigIssue]) -> None:
+    """Two tenants' workloads must not join to one `<id>-<workload>`: the name every per-workload resource is
+    built from (the Pulumi program's resource names, and a silo tenant's Auto Scaling group and launch
+    template `tenantops-<env>-<id>-<workload>`). Tenant `acme`'s `eu-api` and tenant `acme-eu`'s `api` would
+    be one Auto Scaling group, scaled for both and charged twice, and `pulumi up` would stop at a duplicate
+    resource."""
+    for w, workload in enumerate(tenant.workloads):
+        name = f"{tenant.id}-{workload.name}"
+        other = joined.get(name)
+        if other is None:
+            joined[name] = (tenant.id, workload.name, doc.line_of(("tenants", index, "workloads", w, "name")))
+            continue
+        if other[0] == tenant.id:
+            continue  # the same workload twice is the workload schema's error
+        issues.append(ConfigIssue(
+            doc.file, doc.line_of(("tenants", index, "workloads", w, "name")), f"tenants[{index}].workloads[{w}].name",
+            f"tenant {tenant.id!r} workload {workload.name!r} and tenant {other[0]!r} workload {other[1]!r} (line "
+            f"{other[2]}) both name their resources {name!r}; rename one of the workloads"))
 
 
 def _check_prices(doc: LocatedDocument, index: int, tenant: Tenant, pricing: PricingSpec,
