@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,3 +56,12 @@ def test_unknown_days_are_skipped_not_read_as_zero() -> None:
         history[i] = None
     fc = forecast_daily(history, 7)
     assert min(fc.point) > 90
+
+
+@pytest.mark.parametrize("days", [1, 3, 6])
+def test_under_a_week_of_history_forecasts_the_level_on_every_weekday(days: int) -> None:
+    """A steady 100 a day known for `days` days: the weekdays not yet seen were forecast at half of it
+    (57% of the spend over the next four weeks from one day of history, 71% from three)."""
+    forecast = forecast_daily([100.0] * days, 28)
+    assert forecast.point == pytest.approx([100.0] * 28)
+    assert all(lo <= p <= hi for lo, p, hi in zip(forecast.low, forecast.point, forecast.high, strict=True))
