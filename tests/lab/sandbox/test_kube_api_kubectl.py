@@ -1,5 +1,5 @@
 """kubectl, with a kubeconfig the test writes, works against the Kubernetes API stand-in: discovery,
-lists across namespaces, scale, the three patch types, conflicts, validation and `get -w`."""
+lists across namespaces, scale, the three patch types, server-side apply, conflicts, validation and `get -w`."""
 
 from __future__ import annotations
 
@@ -284,3 +284,62 @@ def test_kubectl_apply_creates_configures_and_the_server_validates_fields(kube_a
     warned = kubectl("apply", "--validate=warn", "-f", "-", stdin=web("replica", 5))
     assert 'Warning: unknown field "spec.replica"' in warned.stderr
     assert "replica" not in kube_api.deployment(NS, "web")["spec"]  # dropped, as the apiserver's decoder does
+
+
+def test_kubectl_apply_server_side_creates_and_meets_the_controllers_replicas(kube_api: KubeApiServer,
+                                                                              kubectl: Kubectl) -> None:
+    """`kubectl apply --server-side` was refused (415, "Server-side apply not available on the server"). It
+    creates, merges, and a manifest naming `replicas` conflicts with the controller, which owns them through
+    the scale subresource (field manager `tenantops`), as on a cluster, until --force-conflicts."""
+    from tests.act.builders import scale_action
+
+    from tenantops.act.kubernetes import KubernetesActuator
+
+    kube_api.add_namespace(NS)
+    assert "serverside-applied" in kubectl("apply", "--server-side", "-f", "-", stdin=web(replicas=2)).stdout
+    assert kube_api.replicas(NS, "web") == 2
+    [create] = [r for r in kube_api.requests(method="PATCH") if r.status == 201]
+    assert create.content_type == "application/apply-patch+yaml" and create.query["fieldManager"] == ["kubectl"]
+    controller = KubernetesActuator.connect(kube_api.url)
+    assert controller.apply(scale_action(NS, "web", 2, 5)).status.value == "applied"
+    controller.close()
+    refused = kubectl("apply", "--server-side", "-f", "-", stdin=web(replicas=2), check=False)
+    assert refused.returncode == 1
+    assert ('Apply failed with 1 conflict: conflict with "tenantops" with subresource "scale" using apps/v1: '
+            ".spec.replicas") in refused.stderr
+    assert kube_api.replicas(NS, "web") == 5
+    # the same manifest without replicas applies and leaves the controller's count; a changed field merges
+    manifest = yaml.safe_load(web(replicas=2))
+    del manifest["spec"]["replicas"]
+    manifest["spec"]["template"]["spec"]["containers"][0]["image"] = "web:2"
+    kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(manifest))
+    stored = kube_api.deployment(NS, "web")
+    assert stored["spec"]["replicas"] == 5 and stored["spec"]["template"]["spec"]["containers"][0]["image"] == "web:2"
+    assert kubectl("diff", "--server-side", "-f", "-", stdin=yaml.safe_dump(manifest), check=False).returncode == 0
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=web(replicas=2))
+    assert kube_api.replicas(NS, "web") == 2
+
+
+def test_the_python_clients_apply_patch_takes_a_field_manager_and_answers_conflicts(kube_api: KubeApiServer) -> None:
+    from tenantops.act.kubeclient import api_client
+
+    kube_api.add_namespace(NS)
+    apps = client.AppsV1Api(api_client(kube_api.url))
+    body = yaml.safe_load(web(replicas=3))
+    apps.patch_namespaced_deployment("web", NS, body, field_manager="pipeline",
+                                     _content_type="application/apply-patch+yaml")
+    apps.patch_namespaced_deployment_scale("web", NS, {"spec": {"replicas": 6}}, field_manager="tenantops")
+    with pytest.raises(ApiException) as caught:
+        apps.patch_namespaced_deployment("web", NS, body, field_manager="pipeline",
+                                         _content_type="application/apply-patch+yaml")
+    status = json.loads(caught.value.body)
+    assert caught.value.status == 409 and status["reason"] == "Conflict"
+    assert status["details"]["causes"] == [{"type": "FieldManagerConflict", "field": ".spec.replicas",
+                                            "message": 'conflict with "tenantops" with subresource "scale" using '
+                                                       "apps/v1"}]
+    with pytest.raises(ApiException) as unnamed:
+        apps.patch_namespaced_deployment("web", NS, body, _content_type="application/apply-patch+yaml")
+    assert unnamed.value.status == 400 and "fieldManager is required" in unnamed.value.body
+    apps.patch_namespaced_deployment("web", NS, body, field_manager="pipeline", force=True,
+                                     _content_type="application/apply-patch+yaml")
+    assert kube_api.replicas(NS, "web") == 3

@@ -11,8 +11,9 @@ Served:
   names, verbs, the `deployments/scale` subresource), `/version`; `kubectl api-resources` lists them.
 - `v1` Namespaces: list, watch, get, create, delete (with what is in them).
 - `apps/v1` Deployments: list (one namespace or all), watch, get, create, replace (PUT), patch
-  (strategic-merge, JSON merge, JSON patch), delete; the `deployments/{name}/scale` subresource: GET,
-  PUT, PATCH returning `autoscaling/v1` Scale objects.
+  (strategic-merge, JSON merge, JSON patch), server-side apply (`kube_apply`: create or merge, with field
+  ownership and conflicts), delete; the `deployments/{name}/scale` subresource: GET, PUT, PATCH returning
+  `autoscaling/v1` Scale objects.
 - `coordination.k8s.io/v1` Leases: list (one namespace or all), watch, get, create, replace, patch, delete.
 - Server-side printing: a `meta.k8s.io/v1` Table (the apiserver's columns) when the client asks for one
   in `Accept`, as `kubectl get` does, for lists, gets and watch events.
@@ -106,6 +107,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tenantops.signals import from_signal
+from tenantops_lab.sandbox import kube_apply as ssa
 from tenantops_lab.sandbox import kube_resources as resources
 from tenantops_lab.sandbox.kube_errors import REASONS, ApiError
 from tenantops_lab.sandbox.kube_fields import strip_unknown
@@ -183,6 +185,10 @@ class _Request:
     @property
     def dry_run(self) -> bool:
         return "All" in self.query.get("dryRun", [])
+
+    def manager(self, subresource: str = "") -> ssa.Owner:
+        """The field manager of an update (`fieldManager`, else the client's User-Agent product)."""
+        return ssa.manager_of(self.query, self.headers.get("User-Agent")), "Update", subresource
 
     @property
     def table(self) -> bool:
@@ -271,6 +277,7 @@ class KubeApiServer:
         self._lock = threading.RLock()
         self._revision = 0
         self._objects: dict[Key, JSON] = {}
+        self._owners: dict[Key, ssa.Owners] = {}  # each object's leaf fields by field manager (`kube_apply`)
         self._events = EventLog(self._lock, capacity=history)  # write events kept for watches
         self._faults: list[_Fault] = []
         self._log: list[RequestRecord] = []
@@ -486,9 +493,11 @@ class KubeApiServer:
         self._stopping.wait(seconds)
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], content_type: str | None,
-               body: Any, accept: str | None = None) -> tuple[int, JSON | _Watch, dict[str, str]]:
+               body: Any, accept: str | None = None,
+               user_agent: str | None = None) -> tuple[int, JSON | _Watch, dict[str, str]]:
         """Serve one parsed request: status, payload and extra headers; raises ApiError for Status answers."""
-        request = _Request(method, path, query, body, {"Content-Type": content_type, "Accept": accept})
+        request = _Request(method, path, query, body, {"Content-Type": content_type, "Accept": accept,
+                                                       "User-Agent": user_agent})
         discovery = self._discovery(request)
         if discovery is not None:
             return 200, discovery, {}
@@ -554,7 +563,8 @@ class KubeApiServer:
                 if kind.namespaced:
                     self._require(NAMESPACES, "", ns)
                 obj = validated(kind, route.namespace, self._decoded(kind, request.body, request), None)
-                return 201, copy.deepcopy(obj if request.dry_run else self._create(kind, route.namespace, obj))
+                return 201, copy.deepcopy(obj if request.dry_run else
+                                          self._create(kind, route.namespace, obj, manager=request.manager()))
             raise self._not_allowed(method)
         name = route.name
         if route.subresource is not None:
@@ -571,6 +581,8 @@ class KubeApiServer:
                 self._delete(kind, ns, name)
             return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                          "details": {"name": name, "group": kind.group, "kind": kind.resource}}
+        if method == "PATCH" and ssa.is_apply(request.content_type):
+            return self._apply(kind, route, request)
         current = self._require(kind, ns, name)
         if method == "PUT":
             updated = validated(kind, route.namespace, self._decoded(kind, request.body, request), current)
@@ -579,7 +591,44 @@ class KubeApiServer:
             updated = validated(kind, route.namespace, patched, current)
         else:
             raise self._not_allowed(method)
-        return 200, copy.deepcopy(updated if request.dry_run else self._write(kind, current, updated))
+        return 200, copy.deepcopy(updated if request.dry_run else
+                                  self._write(kind, current, updated, manager=request.manager()))
+
+    def _apply(self, kind: Kind, route: _Route, request: _Request) -> tuple[int, JSON]:
+        """Server-side apply: create the object, or merge the applied fields into it, refusing fields
+        another field manager owns with another value unless `force=true` (`kube_apply`)."""
+        ns, name = route.namespace or "", str(route.name)
+        name_of_manager = request.query.get("fieldManager", [""])[0]
+        if not name_of_manager:
+            raise ApiError(400, "PATCH, fieldManager is required for apply requests")
+        manager: ssa.Owner = (name_of_manager, "Apply", "")
+        force = request.query.get("force", ["false"])[0].lower() == "true"
+        applied = self._decoded(kind, ssa.decode(request.body), request)
+        if not isinstance(applied, dict):
+            raise ApiError(400, f"the body of a {kind.kind} apply must be an object")
+        if body_name(applied, kind) != name:
+            raise ApiError(400, f"the name of the object ({body_name(applied, kind)}) does not match the name on "
+                           f"the URL ({name})")
+        key: Key = (kind.resource, ns if kind.namespaced else "", name)
+        current = self._objects.get(key)
+        if current is None:
+            if kind.namespaced:
+                self._require(NAMESPACES, "", ns)
+            obj = validated(kind, route.namespace, applied, None)
+            return 201, copy.deepcopy(obj if request.dry_run else
+                                      self._create(kind, route.namespace, obj, manager=manager))
+        fields = ssa.check_conflicts(self._owners.get(key, {}), current, applied, manager, kind.api_version,
+                                     force=force)
+        merged = strategic_merge_patch(current, applied)
+        if not (applied.get("metadata") or {}).get("resourceVersion"):
+            merged["metadata"].pop("resourceVersion", None)  # an apply is a precondition only when it names one
+        updated = validated(kind, route.namespace, merged, current)
+        if request.dry_run:
+            updated["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            return 200, copy.deepcopy(updated)
+        stored = self._write(kind, current, updated, manager=manager)
+        ssa.claim(self._owners.setdefault(key, {}), fields, manager)
+        return 200, copy.deepcopy(stored)
 
     def _scale(self, route: _Route, request: _Request) -> tuple[int, JSON]:
         if route.kind is not DEPLOYMENTS or route.subresource != "scale" or route.name is None:
@@ -604,7 +653,7 @@ class KubeApiServer:
             updated["metadata"].pop("resourceVersion", None)
         if request.dry_run:
             return 200, self._scale_of(updated)
-        return 200, self._scale_of(self._write(DEPLOYMENTS, current, updated))
+        return 200, self._scale_of(self._write(DEPLOYMENTS, current, updated, manager=request.manager("scale")))
 
     def _watch(self, route: _Route, request: _Request) -> _Watch:
         """Events after the request's resourceVersion (or the current objects as ADDED, then new events).
@@ -719,7 +768,7 @@ class KubeApiServer:
         self._events.append(WatchEvent(self._revision, event, kind.resource, ns, copy.deepcopy(obj)))
         return obj
 
-    def _create(self, kind: Kind, ns: str | None, body: JSON) -> JSON:
+    def _create(self, kind: Kind, ns: str | None, body: JSON, *, manager: ssa.Owner | None = None) -> JSON:
         name = body_name(body, kind)
         if (kind.resource, ns or "", name) in self._objects:
             details: JSON = {"name": name, "kind": kind.resource}
@@ -743,10 +792,13 @@ class KubeApiServer:
             obj["status"] = self._status_for(obj, None)
         elif kind is NAMESPACES:
             obj["status"] = {"phase": "Active"}
+        if manager is not None:
+            ssa.record(self._owners.setdefault((kind.resource, ns or "", name), {}), None, obj, manager)
         return self._store(kind, "ADDED", obj)
 
-    def _write(self, kind: Kind, current: JSON, updated: JSON) -> JSON:
-        """Replace `current` by `updated` if the caller's resourceVersion (when given) is still current."""
+    def _write(self, kind: Kind, current: JSON, updated: JSON, *, manager: ssa.Owner | None = None) -> JSON:
+        """Replace `current` by `updated` if the caller's resourceVersion (when given) is still current;
+        `manager` (a client's write, not this object's own helpers) owns the fields it changed."""
         meta = current["metadata"]
         wanted = (updated.get("metadata") or {}).get("resourceVersion")
         if wanted and wanted != meta["resourceVersion"]:
@@ -768,6 +820,9 @@ class KubeApiServer:
             obj["status"] = self._status_for(obj, current)
         elif kind is NAMESPACES:
             obj["status"] = current.get("status", {"phase": "Active"})
+        if manager is not None:
+            key = (kind.resource, new_meta.get("namespace", "") if kind.namespaced else "", new_meta["name"])
+            ssa.record(self._owners.setdefault(key, {}), current, obj, manager)
         return self._store(kind, "MODIFIED", obj)
 
     def _delete(self, kind: Kind, ns: str, name: str) -> None:
@@ -777,6 +832,7 @@ class KubeApiServer:
             doomed = [key for key in self._objects if key[0] != NAMESPACES.resource and key[1] == name] + doomed
         for key in doomed:
             obj = self._objects.pop(key)
+            self._owners.pop(key, None)
             self._revision += 1
             obj["metadata"]["resourceVersion"] = str(self._revision)
             self._events.append(WatchEvent(self._revision, "DELETED", key[0], key[1], obj))
@@ -939,6 +995,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self._raw_body()
         if not raw:
             return None
+        if ssa.is_apply(self.headers.get("Content-Type")):
+            return ssa.decode(raw)  # JSON, or YAML: the content type allows either
         try:
             return json.loads(raw)
         except ValueError:
@@ -971,7 +1029,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise ApiError(code, f"injected fault: {code} {REASONS.get(code, '')}".strip(),
                                    headers=headers)
                 code, payload, extra = self.api.handle(method, path, query, content_type, body,
-                                                       self.headers.get("Accept"))
+                                                       self.headers.get("Accept"), self.headers.get("User-Agent"))
                 headers.update(extra)
             except ApiError as exc:
                 code, payload = exc.code, exc.status()
