@@ -47,13 +47,29 @@ def quota_hard(quota: Quota) -> dict[str, str]:
 
 
 def limit_range_item(limits: Limits) -> dict[str, object]:
-    """Container defaults and ceiling of a tier's limits."""
+    """Container defaults and ceiling of a tier's limits.
+
+    A `max` obliges every container to have a limit, so the LimitRange must default one; and the API
+    server refuses a pod whose request is above its (defaulted) limit. A CPU limit defaulted to the
+    default request would therefore refuse every container that asks for more than the default (the
+    catalogue's 500m default request under a 250m default), and every pod right-sizing raised past it.
+    The default CPU limit is the tier's ceiling instead: any request the ceiling allows is admitted.
+    """
     return {
         "type": "Container",
         "default_request": {"cpu": limits.default_cpu, "memory": limits.default_memory},
-        "default": {"cpu": limits.default_cpu, "memory": limits.default_memory},
+        "default": {"cpu": limits.max_cpu, "memory": limits.default_memory},
         "max": {"cpu": limits.max_cpu, "memory": limits.max_memory},
     }
+
+
+def container_resources(workload: Workload) -> dict[str, dict[str, str]]:
+    """A pooled workload's container requests and limits: the catalogue's CPU limit when it gives one (the
+    autoscaler reads utilisation against it), memory limited at its request."""
+    limits = {"memory": workload.memory_request}
+    if workload.cpu_limit is not None:
+        limits = {"cpu": workload.cpu_limit, **limits}
+    return {"requests": {"cpu": workload.cpu_request, "memory": workload.memory_request}, "limits": limits}
 
 
 @dataclass(frozen=True)
@@ -161,10 +177,7 @@ class PoolFootprint(pulumi.ComponentResource):
                             "containers": [{
                                 "name": workload.name,
                                 "image": args.image,
-                                "resources": {
-                                    "requests": {"cpu": workload.cpu_request, "memory": workload.memory_request},
-                                    "limits": {"memory": workload.memory_request},
-                                },
+                                "resources": container_resources(workload),
                                 "security_context": {
                                     "allow_privilege_escalation": False,
                                     "read_only_root_filesystem": True,
