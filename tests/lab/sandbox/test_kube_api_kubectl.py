@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import threading
@@ -71,7 +72,7 @@ def test_kubectl_discovers_the_served_resources(kubectl: Kubectl) -> None:
     by_name = {r["NAME"]: r for r in rows}
     assert by_name["deployments"]["SHORTNAMES"] == "deploy" and by_name["deployments"]["APIVERSION"] == "apps/v1"
     assert by_name["leases"]["APIVERSION"] == "coordination.k8s.io/v1"
-    assert {r["NAME"] for r in rows} == {"namespaces", "deployments", "leases"}
+    assert {r["NAME"] for r in rows} == {"namespaces", "pods", "deployments", "leases"}
     assert "v1.31" in kubectl("version", "-o", "json").stdout
 
 
@@ -343,3 +344,26 @@ def test_the_python_clients_apply_patch_takes_a_field_manager_and_answers_confli
     apps.patch_namespaced_deployment("web", NS, body, field_manager="pipeline", force=True,
                                      _content_type="application/apply-patch+yaml")
     assert kube_api.replicas(NS, "web") == 3
+
+
+def test_kubectl_get_pods_shows_each_deployments_replicas(kube_api: KubeApiServer, kubectl: Kubectl) -> None:
+    """`kubectl get pods`, what a user types first to see what the controller scaled, was "the server
+    doesn't have a resource type pods". A Deployment's pods follow its replicas and ready count, named as
+    a ReplicaSet names them (the metrics policy reads the workload back from that name)."""
+    kube_api.auto_ready = False
+    kube_api.add_deployment(NS, "api", replicas=2)
+    kube_api.set_ready(NS, "api", 2)
+    kube_api.add_deployment("tenant-globex", "worker", replicas=1)
+    kube_api.set_replicas(NS, "api", 3)  # scaled up: the new pod is not ready yet
+    rows = table(kubectl("get", "pods", "-n", NS).stdout)
+    assert sorted((r["READY"], r["STATUS"]) for r in rows) == [("0/1", "ContainerCreating"), ("1/1", "Running"),
+                                                               ("1/1", "Running")]
+    assert all(re.fullmatch(r"api-[a-z0-9]+-[a-z0-9]+", r["NAME"]) for r in rows)
+    everywhere = table(kubectl("get", "po", "-A", "-l", "app=worker").stdout)
+    assert [(r["NAMESPACE"], r["NAME"].split("-")[0]) for r in everywhere] == [("tenant-globex", "worker")]
+    described = kubectl("describe", "pod", rows[0]["NAME"], "-n", NS).stdout
+    assert "Controlled By:  ReplicaSet/api-" in described
+    refused = kubectl("delete", "pod", rows[0]["NAME"], "-n", NS, check=False)
+    assert refused.returncode == 1 and "MethodNotAllowed" in refused.stderr
+    kube_api.set_replicas(NS, "api", 1)
+    assert len(table(kubectl("get", "pods", "-n", NS).stdout)) == 1

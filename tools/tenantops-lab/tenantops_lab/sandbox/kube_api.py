@@ -14,6 +14,7 @@ Served:
   (strategic-merge, JSON merge, JSON patch), server-side apply (`kube_apply`: create or merge, with field
   ownership and conflicts), delete; the `deployments/{name}/scale` subresource: GET, PUT, PATCH returning
   `autoscaling/v1` Scale objects.
+- `v1` Pods, derived from the Deployments (`kube_pods`): get and list, read-only, not watched.
 - `coordination.k8s.io/v1` Leases: list (one namespace or all), watch, get, create, replace, patch, delete.
 - Server-side printing: a `meta.k8s.io/v1` Table (the apiserver's columns) when the client asks for one
   in `Accept`, as `kubectl get` does, for lists, gets and watch events.
@@ -112,7 +113,8 @@ from tenantops_lab.sandbox import kube_resources as resources
 from tenantops_lab.sandbox.kube_errors import REASONS, ApiError
 from tenantops_lab.sandbox.kube_fields import strip_unknown
 from tenantops_lab.sandbox.kube_patch import apply_patch, json_merge_patch, json_patch, strategic_merge_patch
-from tenantops_lab.sandbox.kube_resources import DEPLOYMENTS, LEASES, NAMESPACES, Kind
+from tenantops_lab.sandbox.kube_pods import pods
+from tenantops_lab.sandbox.kube_resources import DEPLOYMENTS, LEASES, NAMESPACES, PODS, Kind
 from tenantops_lab.sandbox.kube_validation import body_name, validated
 from tenantops_lab.sandbox.kube_watch import EventLog, WatchEvent, follow, is_watch, selector
 from tenantops_lab.sandbox.kubeconfig import write_kubeconfig
@@ -504,6 +506,8 @@ class KubeApiServer:
         route = _route(path)
         if route is None:
             raise ApiError(404, f"the server could not find the requested resource ({method} {path})")
+        if route.kind is PODS and (method != "GET" or is_watch(query)):
+            raise self._not_allowed(f"{method} watch" if method == "GET" else method)
         if method == "GET" and route.name is None and is_watch(query):
             return 200, self._watch(route, request), {}
         with self._lock:
@@ -712,8 +716,13 @@ class KubeApiServer:
         return ApiError(405, f"the server does not allow this method on the requested resource ({method})")
 
     def _matching(self, kind: Kind, ns: str | None, query: dict[str, list[str]]) -> list[JSON]:
-        """The stored objects a list selects, in key order (not copies: callers copy what they answer)."""
+        """The stored objects a list selects, in key order (not copies: callers copy what they answer);
+        Pods are derived from the Deployments (`kube_pods`)."""
         wanted = selector(query)
+        if kind is PODS:
+            derived = pods(self._matching(DEPLOYMENTS, ns, {}))
+            return sorted((pod for pod in derived if wanted(pod)),
+                          key=lambda pod: (pod["metadata"]["namespace"], pod["metadata"]["name"]))
         return [obj for (resource, obj_ns, _), obj in sorted(self._objects.items())
                 if resource == kind.resource and (ns is None or obj_ns == ns) and wanted(obj)]
 
@@ -751,7 +760,10 @@ class KubeApiServer:
         return items, meta
 
     def _require(self, kind: Kind, ns: str, name: str) -> JSON:
-        obj = self._objects.get((kind.resource, ns if kind.namespaced else "", name))
+        if kind is PODS:
+            obj = next((pod for pod in self._matching(PODS, ns, {}) if pod["metadata"]["name"] == name), None)
+        else:
+            obj = self._objects.get((kind.resource, ns if kind.namespaced else "", name))
         if obj is None:
             details: JSON = {"name": name, "kind": kind.resource}
             if kind.group:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tenantops_lab.sandbox.kube_pods import ready_cell, status_cell
+
 JSON = dict[str, Any]
 _VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
 
@@ -57,6 +59,7 @@ class Kind:
     categories: tuple[str, ...] = ()
     subresources: tuple[Subresource, ...] = ()
     columns: tuple[Column, ...] = field(default=())
+    verbs: tuple[str, ...] = _VERBS
 
     @property
     def api_version(self) -> str:
@@ -157,7 +160,23 @@ LEASES = Kind(
     columns=(NAME, Column("Holder", "string", "HolderIdentity contains the identity of the holder of a current "
                           "lease.", lambda o: (o.get("spec") or {}).get("holderIdentity") or ""), AGE),
 )
-KINDS: tuple[Kind, ...] = (NAMESPACES, DEPLOYMENTS, LEASES)
+PODS = Kind(
+    "pods", "pod", "Pod", "", "v1", namespaced=True, short_names=("po",), categories=("all",),
+    verbs=("get", "list"),  # derived from the Deployments (`kube_pods`): read-only, not watched
+    columns=(
+        NAME,
+        Column("Ready", "string", "The aggregate readiness state of this pod for accepting traffic.", ready_cell),
+        Column("Status", "string", "The aggregate status of the containers in this pod.", status_cell),
+        Column("Restarts", "string", "The number of times the containers in this pod have been restarted.",
+               lambda o: "0"),
+        AGE,
+        Column("IP", "string", "The IP address assigned to the pod.",
+               lambda o: (o.get("status") or {}).get("podIP") or "<none>", priority=1),
+        Column("Node", "string", "The name of the node assigned to the pod.",
+               lambda o: (o.get("spec") or {}).get("nodeName") or "<none>", priority=1),
+    ),
+)
+KINDS: tuple[Kind, ...] = (NAMESPACES, PODS, DEPLOYMENTS, LEASES)
 BY_RESOURCE = {(k.group, k.version, k.resource): k for k in KINDS}
 
 
@@ -200,7 +219,7 @@ def resource_list(group: str, version: str) -> JSON | None:
     resources: list[JSON] = []
     for kind in kinds:
         entry: JSON = {"name": kind.resource, "singularName": kind.singular, "namespaced": kind.namespaced,
-                       "kind": kind.kind, "verbs": list(_VERBS)}
+                       "kind": kind.kind, "verbs": list(kind.verbs)}
         if kind.short_names:
             entry["shortNames"] = list(kind.short_names)
         if kind.categories:

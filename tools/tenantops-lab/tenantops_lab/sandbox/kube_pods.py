@@ -1,0 +1,91 @@
+"""The Pods of the stand-in's Deployments, read-only, as `kubectl get pods` and `kubectl describe` read them.
+
+The stand-in runs no kubelet, so there are no pods to store; but the first thing a user types to see what
+the controller scaled is `kubectl get pods -n tenant-acme`, and that was "the server doesn't have a
+resource type pods". Each Deployment's pods are derived from it whenever they are read: `spec.replicas`
+of them, named `<deployment>-<template hash>-<suffix>` as a ReplicaSet names them (so they change name when
+the pod template changes, and the metrics policy's pod-to-workload rule reads them back), labelled with the
+template's labels and `pod-template-hash`, the first `status.readyReplicas` of them Running and Ready,
+the rest ContainerCreating. Served: get and list (one namespace or all, with label and field selectors);
+not watch, nor any write (405).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+JSON = dict[str, Any]
+
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's rand.SafeEncodeString alphabet
+
+
+def _safe(digest: bytes, length: int) -> str:
+    return "".join(_SAFE[b % len(_SAFE)] for b in digest[:length])
+
+
+def template_hash(deployment: JSON) -> str:
+    """A stable 10-character hash of the pod template (the ReplicaSet's `pod-template-hash`)."""
+    template = (deployment.get("spec") or {}).get("template") or {}
+    return _safe(hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest(), 10)
+
+
+def pods_of(deployment: JSON) -> list[JSON]:
+    """The Deployment's pods as a cluster running it would list them."""
+    meta = deployment["metadata"]
+    spec = deployment.get("spec") or {}
+    template = spec.get("template") or {}
+    replicas = int(spec.get("replicas", 1))
+    ready = min(replicas, int((deployment.get("status") or {}).get("readyReplicas") or 0))
+    hashed = template_hash(deployment)
+    replica_set = f"{meta['name']}-{hashed}"
+    labels = {**((template.get("metadata") or {}).get("labels") or {}), "pod-template-hash": hashed}
+    containers = list((template.get("spec") or {}).get("containers") or [])
+    pods = []
+    for index in range(replicas):
+        digest = hashlib.sha256(f"{meta.get('uid')}/{hashed}/{index}".encode()).digest()
+        running = index < ready
+        pods.append({
+            "kind": "Pod", "apiVersion": "v1",
+            "metadata": {
+                "name": f"{replica_set}-{_safe(digest, 5)}", "namespace": meta.get("namespace"),
+                "uid": str(hashlib.sha256(digest).hexdigest()[:32]), "labels": dict(labels),
+                "creationTimestamp": meta.get("creationTimestamp"), "resourceVersion": meta.get("resourceVersion"),
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": replica_set,
+                                     "uid": hashlib.sha256(replica_set.encode()).hexdigest()[:32],
+                                     "controller": True, "blockOwnerDeletion": True}],
+            },
+            "spec": {**(template.get("spec") or {}), "nodeName": "tenantops-lab"},
+            "status": {
+                "phase": "Running" if running else "Pending",
+                "conditions": [{"type": "Ready", "status": "True" if running else "False"}],
+                "podIP": f"10.0.{index // 250}.{index % 250 + 1}" if running else None,
+                "containerStatuses": [
+                    {"name": c.get("name"), "image": c.get("image"), "ready": running, "restartCount": 0,
+                     "started": running,
+                     "state": {"running": {"startedAt": meta.get("creationTimestamp")}} if running else
+                     {"waiting": {"reason": "ContainerCreating"}}}
+                    for c in containers],
+            },
+        })
+    return pods
+
+
+def pods(deployments: Iterable[JSON]) -> list[JSON]:
+    return [pod for deployment in deployments for pod in pods_of(deployment)]
+
+
+def ready_cell(pod: JSON) -> str:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return f"{sum(1 for s in statuses if s.get('ready'))}/{len(statuses)}"
+
+
+def status_cell(pod: JSON) -> str:
+    """What kubectl's STATUS column shows: a waiting container's reason, else the phase."""
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        waiting = (status.get("state") or {}).get("waiting")
+        if waiting:
+            return str(waiting.get("reason") or "Pending")
+    return str((pod.get("status") or {}).get("phase") or "Unknown")
