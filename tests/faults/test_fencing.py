@@ -180,3 +180,42 @@ def test_a_leader_that_takes_its_lease_back_after_another_held_it_is_the_writer_
                       f"{a.stats.failed_passes} refused; writer generation {writer.generation if writer else None}"
                       f" after b's {taken}")
     assert held
+
+
+def test_a_replica_that_takes_a_shard_over_decides_from_what_its_last_owner_committed(
+        kube_api: Any, tmp_path: Path, fault_ledger: FaultLedger) -> None:
+    """Shard Leases over one shared state: b read the state when it started; a then reconciled the tenants
+    of both shards for a while and died. b took the shards over and decided from its start-up copy, and
+    each key it then committed (a stabilisation window, a month's cost) undid what a had committed."""
+    from tenantops.engine.lease import ShardedElector
+
+    kube_api.add_deployment("tenant-alpha", "api", replicas=2)
+    now = [datetime(2026, 3, 2, 12, 0, tzinfo=UTC)]
+    state = str(tmp_path / "state.db")
+    leases = client.CoordinationV1Api(api_client(kube_api.url))
+
+    def replica(identity: str) -> tuple[Runner, ShardedElector]:
+        runner = _runner(kube_api, tmp_path, identity, 15, state=state)
+        elector = ShardedElector(leases, "tenantops", identity, 2, duration_seconds=15, clock=lambda: now[0])
+        runner.leader, runner.tenant_filter = elector, (lambda tenant: elector.owned(tenant.id))
+        return runner, elector
+
+    a, _ = replica("replica-a")
+    assert a.tick() is not None  # alone: a owns both shards
+    b, b_shards = replica("replica-b")  # b's copy of the state is read now
+    for _ in range(3):  # a reconciles on (b takes its share of the shards meanwhile)
+        now[0] += timedelta(seconds=2)
+        assert a.tick() is not None
+        b.tick()
+    with StateStore(state) as shared:  # the recommendations a's passes made for alpha/api, as committed
+        observed = shared.state("autoscaling")["alpha/api"]["recommendations"]
+    for _ in range(2):  # a dies: b sees its shard Lease unrenewed for longer than its duration
+        now[0] += timedelta(seconds=16)
+        assert b.tick() is not None
+    assert b_shards.owned_shards() == frozenset({0, 1})
+    continued = b.reconciler.store.state("autoscaling")["alpha/api"]["recommendations"]
+    kept = [r for r in observed if r in continued]
+    held = len(kept) == len(observed)
+    fault_ledger.case(CLASS, held, f"alpha/api: {len(kept)} of the {len(observed)} recommendations a committed are in"
+                      " the history b decides from after taking the shard over")
+    assert held

@@ -251,6 +251,10 @@ class ShardedElector:
                                      duration_seconds=duration_seconds, clock=clock,
                                      labels={**group, ROLE_LABEL: "shard"}, request_timeout=request_timeout)
                         for i in range(shards)]
+        # Counts the times this replica came to own a shard it did not own at its last call: the tenants
+        # of that shard were another replica's, whose commits this replica's state has not seen.
+        self.term = 0
+        self._held: frozenset[int] = frozenset()
 
     def _live_members(self) -> int:
         """Replicas whose membership Lease was renewed within its duration (by their clock: balance only)."""
@@ -277,6 +281,7 @@ class ShardedElector:
         if not self._member.try_acquire():
             for elector in self._shards:
                 elector.release()
+            self._held = frozenset()
             return False
         share = self.fair_share()
         held = [i for i, elector in enumerate(self._shards) if elector.is_leader and elector.try_acquire()]
@@ -288,6 +293,9 @@ class ShardedElector:
                 break
             if i not in held and elector.try_acquire():
                 held.append(i)
+        if frozenset(held) - self._held:
+            self.term += 1
+        self._held = frozenset(held)
         return bool(held)
 
     def remaining(self) -> float:

@@ -265,11 +265,22 @@ class Runner:
         """On becoming leader: take the writer's generation in the state store and reload the committed
         state, so the first pass starts where the previous leader's last commit left off and that leader
         can commit nothing more. On losing it: refuse commits at once. A single-Lease elector (one with
-        `name`, `identity` and `is_leader`) only; shard Leases write disjoint tenants and are not fenced."""
+        `name`, `identity` and `is_leader`) only; shard Leases write disjoint tenants and are not fenced,
+        but a replica that takes a shard over reloads the committed state before it decides for it."""
         store = self.reconciler.store
         name, identity = getattr(self.leader, "name", None), getattr(self.leader, "identity", None)
         if not isinstance(name, str) or not isinstance(identity, str) or not hasattr(self.leader, "is_leader"):
-            return leading
+            if not leading:
+                return False
+            # Shards taken over: their tenants' state is what their last owner committed, not what this
+            # replica read at its start (deciding and committing from that would undo the other's passes).
+            try:
+                store.reload()
+            except Exception:
+                log.exception("cannot read the state of the shards taken over; not acting this pass")
+                return False
+            log.warning("shards taken over: state reloaded from %s (%d keys)", store.name, store.key_count())
+            return True
         if not leading:
             store.release_writer()
             return False
