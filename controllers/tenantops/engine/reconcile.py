@@ -26,6 +26,7 @@ from tenantops.engine.ceiling import apply_ceiling, ceiling_alert
 from tenantops.engine.effects import Actuators, act
 from tenantops.engine.inputs import InputProvider, provider_name
 from tenantops.engine.settlement import Settlement
+from tenantops.engine.write_order import by_urgency
 from tenantops.observe.facts import FactChecker
 from tenantops.observe.replicas import LiveReplicas, ReplicaReader, live_replicas
 from tenantops.observe.source import MetricsSource
@@ -216,12 +217,14 @@ class Reconciler:
         outputs, outcomes_by_decider, decisions = self._decide(inp)
         timings["decide"] = self._timer() - mark
 
-        # Guard: the rules over the whole plan, each once: one writer per workload, the global ceiling,
-        # then the alert lifecycle over every alert (the guard's own included). Its output is the Plan.
+        # Guard: the rules over the whole plan, each once: one writer per workload, the global ceiling, the
+        # order the writes are made in (most urgent first: `write_order`), then the alert lifecycle over
+        # every alert (the guard's own included). Its output is the Plan.
         mark = self._timer()
         actions = _merge_actions(outputs, now, decisions)
         ceiling = config.policies.controller.global_replica_ceiling
         actions, held = apply_ceiling(actions, _replicas_now(snapshot), ceiling, now)
+        actions = by_urgency(actions)
         decisions.extend(held)
         guard_alerts = (ceiling_alert(held, ceiling),) if held else ()
         alerting = self._alert_lifecycle(outputs, scoped, now, guard_alerts)
