@@ -219,3 +219,22 @@ def test_a_replica_that_takes_a_shard_over_decides_from_what_its_last_owner_comm
     fault_ledger.case(CLASS, held, f"alpha/api: {len(kept)} of the {len(observed)} recommendations a committed are in"
                       " the history b decides from after taking the shard over")
     assert held
+
+
+def test_a_pass_that_outran_its_interval_before_acting_still_makes_its_most_urgent_write(
+        kube_api: Any, tmp_path: Path, fault_ledger: FaultLedger) -> None:
+    """A slow metrics source (1.5 s against a 1 s interval) makes every pass outrun its interval before it
+    acts; each pass still makes its first write, so a controller that is always late still scales."""
+    kube_api.add_deployment("tenant-alpha", "api", replicas=2)
+    config, catalog, policies = _config(tmp_path / "late")
+    actuator = KubernetesActuator.connect(kube_api.url, retry=RetryPolicy(attempts=1, timeout=1.0))
+    reconciler = Reconciler(Busy(1.5), StateStore(":memory:"), [AutoscalingDecider()],
+                            register_actuators({TargetKind.KUBERNETES: actuator}))
+    runner = Runner(reconciler, config, catalog=catalog, policies=policies)
+    result = runner.tick()
+    assert result is not None
+    (outcome,) = [o for o in result.outcomes if (o.action.tenant, o.action.workload) == ("alpha", "api")]
+    made = outcome.status.value == "applied" and kube_api.replicas("tenant-alpha", "api") == outcome.action.desired > 2
+    fault_ledger.case(CLASS, made, f"a pass late before acting: {outcome.status.value} {outcome.action.current} -> "
+                      f"{outcome.action.desired}, {outcome.detail}")
+    assert made

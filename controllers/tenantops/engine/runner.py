@@ -140,6 +140,7 @@ class Runner:
         self._leading = False
         self._term: object = None  # the leader hook's `term` when this replica last became the writer
         self._tick_started = time.monotonic()
+        self._calls_started = 0  # actuator calls this pass has let start (see `may_act`)
         self.confirm_removals = confirm_removals
 
     # -- control -------------------------------------------------------------------------------------
@@ -218,6 +219,7 @@ class Runner:
         now = self.clock()
         self._drop_mail_of_removed(now)
         self._tick_started = time.monotonic()
+        self._calls_started = 0
         self.reconciler.fence = self.may_act
         for prepare in self.before_pass:
             try:
@@ -299,7 +301,11 @@ class Runner:
 
         Not when the Lease this replica acts under ends before the call's deadline (another replica may
         hold it by the time the write lands), and not when the pass has outrun its interval (the next pass
-        is due with fresher facts; the rest of this one is skipped and each skip says so).
+        is due with fresher facts; the rest of this one is skipped and each skip says so), except for the
+        pass's first call: the plan's most urgent write (`engine.write_order`). A controller whose passes
+        all outrun their interval (a loaded node, a slow Prometheus) skipped every write of every pass, and
+        the next pass, as slow, skipped them again: a pooled workload's 1 -> 2 went unmade for nine minutes.
+        One write a pass keeps it scaling what matters most; the Lease still fences every call.
         """
         remaining = getattr(self.leader, "remaining", None)
         if self.leader is not None and callable(remaining):
@@ -308,8 +314,9 @@ class Runner:
                 return f"the lease has {max(left, 0.0):.1f}s left, less than the call's {call_deadline:.1f}s deadline"
         ctl = self.config.policies.controller
         elapsed = time.monotonic() - self._tick_started
-        if elapsed > ctl.interval_seconds + ctl.jitter_seconds:
+        if elapsed > ctl.interval_seconds + ctl.jitter_seconds and self._calls_started > 0:
             return f"the pass has run {elapsed:.1f}s, past its {ctl.interval_seconds:g}s interval"
+        self._calls_started += 1
         return None
 
     def _selected(self) -> list[Tenant] | None:
