@@ -367,3 +367,37 @@ def test_kubectl_get_pods_shows_each_deployments_replicas(kube_api: KubeApiServe
     assert refused.returncode == 1 and "MethodNotAllowed" in refused.stderr
     kube_api.set_replicas(NS, "api", 1)
     assert len(table(kubectl("get", "pods", "-n", NS).stdout)) == 1
+
+
+def test_kubectl_describe_shows_the_defaulted_strategy_and_wait_sees_availability(kube_api: KubeApiServer,
+                                                                                  kubectl: Kubectl) -> None:
+    kube_api.add_deployment(NS, "api", replicas=2)
+    described = kubectl("describe", "deployment/api", "-n", NS).stdout
+    assert "StrategyType:           RollingUpdate" in described
+    assert "25% max unavailable, 25% max surge" in described
+    assert any(line.split()[:3] == ["Available", "True", "MinimumReplicasAvailable"]
+               for line in described.splitlines())
+    assert "condition met" in kubectl("wait", "--for=condition=Available", "deployment/api", "-n", NS,
+                                      "--timeout=10s").stdout
+    as_yaml = yaml.safe_load(kubectl("get", "deployment/api", "-n", NS, "-o", "yaml").stdout)
+    assert as_yaml["spec"]["revisionHistoryLimit"] == 10 and as_yaml["spec"]["progressDeadlineSeconds"] == 600
+
+
+def test_kubectl_wait_for_available_follows_the_rolling_updates_fence_post(kube_api: KubeApiServer,
+                                                                          kubectl: Kubectl) -> None:
+    # Four replicas under the default 25% maxUnavailable: available with three ready, not with two.
+    kube_api.auto_ready = False
+    kube_api.add_deployment(NS, "api", replicas=4)
+    kube_api.set_ready(NS, "api", 2)
+    waited = kubectl("wait", "--for=condition=Available", "deployment/api", "-n", NS, "--timeout=1s", check=False)
+    assert waited.returncode != 0
+    status = json.loads(kubectl("get", "deployment/api", "-n", NS, "-o", "json").stdout)["status"]
+    available = next(c for c in status["conditions"] if c["type"] == "Available")
+    assert (available["status"], available["reason"]) == ("False", "MinimumReplicasUnavailable")
+    assert status["unavailableReplicas"] == 2
+    kube_api.set_ready(NS, "api", 3)
+    assert "condition met" in kubectl("wait", "--for=condition=Available", "deployment/api", "-n", NS,
+                                      "--timeout=10s").stdout
+    recovered = json.loads(kubectl("get", "deployment/api", "-n", NS, "-o", "json").stdout)["status"]
+    progressing = next(c for c in recovered["conditions"] if c["type"] == "Progressing")
+    assert progressing["reason"] == "ReplicaSetUpdated"  # one replica still unavailable

@@ -35,7 +35,9 @@ Served:
 - Errors are `Status` objects with the reasons the apiserver uses (NotFound, AlreadyExists, Conflict,
   Invalid, Expired, TooManyRequests, InternalError, Unauthorized, UnsupportedMediaType, Timeout).
 - Deployment status follows its spec at once (`readyReplicas == replicas`) unless `auto_ready=False`,
-  in which case tests move it with `set_ready`.
+  in which case tests move it with `set_ready`; its Available and Progressing conditions are the
+  Deployment controller's (`kube_status`), so `kubectl wait --for=condition=Available` ends. A
+  Deployment is stored with apps/v1's defaults (25%/25% rolling update, history 10, deadline 600 s).
 
 Python API::
 
@@ -115,6 +117,7 @@ from tenantops_lab.sandbox.kube_fields import strip_unknown
 from tenantops_lab.sandbox.kube_patch import apply_patch, json_merge_patch, json_patch, strategic_merge_patch
 from tenantops_lab.sandbox.kube_pods import pods
 from tenantops_lab.sandbox.kube_resources import DEPLOYMENTS, LEASES, NAMESPACES, PODS, Kind
+from tenantops_lab.sandbox.kube_status import deployment_conditions
 from tenantops_lab.sandbox.kube_validation import body_name, validated
 from tenantops_lab.sandbox.kube_watch import EventLog, WatchEvent, follow, is_watch, selector
 from tenantops_lab.sandbox.kubeconfig import write_kubeconfig
@@ -408,8 +411,7 @@ class KubeApiServer:
         with self._lock:
             obj = self._require(DEPLOYMENTS, namespace, name)
             updated = copy.deepcopy(obj)
-            updated["status"]["readyReplicas"] = ready
-            updated["status"]["availableReplicas"] = ready
+            updated["status"] = self._status_for(obj, obj, ready)
             self._store(DEPLOYMENTS, "MODIFIED", updated)
 
     def lease(self, namespace: str, name: str) -> JSON | None:
@@ -849,17 +851,23 @@ class KubeApiServer:
             obj["metadata"]["resourceVersion"] = str(self._revision)
             self._events.append(WatchEvent(self._revision, "DELETED", key[0], key[1], obj))
 
-    def _status_for(self, obj: JSON, current: JSON | None) -> JSON:
+    def _status_for(self, obj: JSON, current: JSON | None, ready: int | None = None) -> JSON:
+        """The status the Deployment controller would settle on: counts, and its two conditions."""
         replicas = int(obj["spec"].get("replicas", 1))
         previous = (current or {}).get("status") or {}
-        ready = replicas if self.auto_ready else int(previous.get("readyReplicas", 0))
-        return {
+        if ready is None:
+            ready = replicas if self.auto_ready else int(previous.get("readyReplicas", 0))
+        status: JSON = {
             "observedGeneration": obj["metadata"].get("generation", 1),
             "replicas": replicas,
             "updatedReplicas": replicas,
             "readyReplicas": ready,
             "availableReplicas": ready,
         }
+        if ready < replicas:
+            status["unavailableReplicas"] = replicas - ready
+        status["conditions"] = deployment_conditions(obj, replicas, ready, previous.get("conditions") or [], _now())
+        return status
 
     @staticmethod
     def _scale_of(deployment: JSON) -> JSON:

@@ -108,6 +108,24 @@ def _default_requests(pod: JSON) -> None:
                     requests.setdefault(resource, limit)
 
 
+def _default_deployment(spec: JSON) -> None:
+    """apps/v1's defaulting (`SetDefaults_Deployment`): a rolling update of 25% surge and 25% unavailable,
+    ten old ReplicaSets kept, a 600 s progress deadline. Without it `kubectl describe` shows an empty
+    StrategyType, `get -o yaml` differs from a cluster's, and availability has no maxUnavailable to go by."""
+    if isinstance(spec.get("replicas", 1), int):
+        spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {})
+    if isinstance(strategy, dict):
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            if isinstance(rolling, dict):
+                rolling.setdefault("maxUnavailable", "25%")
+                rolling.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+
+
 def _deployment_causes(spec: JSON, current: JSON | None) -> list[tuple[str, str]]:
     causes: list[tuple[str, str]] = []
     replicas = spec.get("replicas", 1)
@@ -164,6 +182,7 @@ def validated(kind: Kind, ns: str | None, body: Any, current: JSON | None) -> JS
     if kind is DEPLOYMENTS:
         _default_requests((spec.get("template") or {}).get("spec") or {})
         causes = _deployment_causes(spec, current)
+        _default_deployment(spec)
     elif kind is LEASES:
         _micro_times(kind, spec)
         duration = spec.get("leaseDurationSeconds")
