@@ -23,6 +23,8 @@ from tenantops_infra.tenant import TenantArgs, TenantFootprint  # noqa: E402
 settings = stack_settings(HERE.parent, pulumi.Config("tenantops"), os.environ)
 config = load_tenants(settings)
 account_id = aws.get_caller_identity_output().account_id
+# The stack's region: the controller's identity and the EKS cluster the pooled tenants run in.
+stack_region = pulumi.Config("aws").get("region") or "us-east-1"
 
 CostAllocation("cost-allocation")
 controller = ControllerIdentity(
@@ -30,7 +32,7 @@ controller = ControllerIdentity(
     ControllerArgs(
         environment=config.catalog.environment,
         account_id=account_id,
-        region=pulumi.Config("aws").get("region") or "us-east-1",
+        region=stack_region,
         silo_regions=sorted({t.region for t in config.tenants if t.isolation == "silo"}),
         mail_from=settings.mail_from,
         eks_cluster=settings.eks_cluster,
@@ -49,6 +51,7 @@ for tenant in config.tenants:
             workload_image=settings.workload_image,
             silo_image=settings.silo_image,
             eks_cluster=settings.eks_cluster,
+            cluster_region=stack_region,
         ),
     )
     tenants[tenant.id] = footprint.outputs

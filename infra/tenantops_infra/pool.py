@@ -82,6 +82,7 @@ class PoolArgs:
     tags: dict[str, str]
     role_arn: pulumi.Input[str]
     eks_cluster: str | None = None
+    cluster_region: str | None = None
 
 
 class PoolFootprint(pulumi.ComponentResource):
@@ -152,8 +153,12 @@ class PoolFootprint(pulumi.ComponentResource):
             for role in POOLED_TENANT_ROLES
         ]
         if args.eks_cluster:
+            # The association lives with the cluster, not with the tenant's data: a tenant whose bucket
+            # and key are in eu-central-1 still runs in the stack's cluster, and an association made
+            # through the tenant's regional provider names a cluster that region does not have.
             aws.eks.PodIdentityAssociation(
                 f"{name}-pod-identity",
+                region=args.cluster_region,
                 cluster_name=args.eks_cluster,
                 namespace=ns,
                 service_account=SERVICE_ACCOUNT,

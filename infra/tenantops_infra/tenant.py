@@ -36,6 +36,7 @@ class TenantArgs:
     silo_image: str
     eks_cluster: str | None = None
     extra_budget_recipients: tuple[str, ...] = ()
+    cluster_region: str | None = None  # where the EKS cluster is (the stack's region); unset: the tenant's
 
 
 class TenantFootprint(pulumi.ComponentResource):
@@ -103,7 +104,7 @@ class TenantFootprint(pulumi.ComponentResource):
             pool = PoolFootprint(
                 name,
                 PoolArgs(tenant.id, tier.quota, tier.limits, tenant.workloads, args.workload_image, tags,
-                         identity.role.arn, args.eks_cluster),
+                         identity.role.arn, args.eks_cluster, args.cluster_region or tenant.region),
                 scoped,
             )
             for workload in tenant.workloads:

@@ -247,3 +247,23 @@ def test_prod_stack_names_resources_for_prod_and_binds_pod_identity(prod_run: Mo
         (namespace(t), "workload") for t in TENANT_IDS if t not in ("acme", "globex")} | {
         ("tenantops", "tenantops-controller")}  # the controller's own identity (test_controller_identity)
     assert all(a.inputs["clusterName"] == "tenantops-prod" for a in associations)
+
+
+def _effective_region(run: MockRun, resource: guards.Recorded) -> str:
+    """Where the provider would manage a resource: its own `region` argument, else its provider's region."""
+    providers = {r.urn: r for r in run.of_type("pulumi:providers:aws")}
+    return str(resource.inputs.get("region") or providers[resource.provider.rsplit("::", 1)[0]].inputs["region"])
+
+
+def test_pod_identity_associations_are_made_in_the_clusters_region(prod_run: MockRun) -> None:
+    # Pooled tenants keep their key and bucket in their own region but run in the stack's one cluster:
+    # an association in eu-central-1 for a cluster in us-east-1 fails `pulumi up` with "cluster not found".
+    associations = prod_run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    controller = next(a for a in associations if a.inputs["namespace"] == "tenantops")
+    stack_region = _effective_region(prod_run, controller)
+    assert stack_region == "us-east-1"
+    assert {a.inputs["namespace"]: _effective_region(prod_run, a) for a in associations} == {
+        a.inputs["namespace"]: stack_region for a in associations}
+    # ... while the tenant's data stays in the tenant's region.
+    (umbrella_bucket,) = [r for r in prod_run.tenant_resources("umbrella") if r.type == guards.BUCKET]
+    assert _effective_region(prod_run, umbrella_bucket) == "eu-central-1"
