@@ -2,12 +2,13 @@
 
 The namespace is the isolation boundary inside the cluster: the ResourceQuota caps what one noisy tenant
 can take (sized by its tier), the LimitRange gives containers without requests sane defaults so the quota
-can be enforced, and a default-deny NetworkPolicy keeps other tenants' pods out. RoleBindings grant the
-controller's ServiceAccount the ClusterRoles it needs here (scaling, right-sizing) in this namespace only,
-so a tenant is reachable by the controller exactly when its namespace exists. The workload Deployments
-carry the `tenant` and `workload` labels the controller selects on; their replica count and their
-containers' resources belong to the controller (scaling and right-sizing), so Pulumi ignores later
-changes to them: the next `pulumi up` must not revert a request the controller set.
+can be enforced, and a default-deny NetworkPolicy keeps other tenants' pods out (egress is opened to DNS,
+the namespace itself, and what the tenant's AWS role needs: the Pod Identity agent and HTTPS to AWS).
+RoleBindings grant the controller's ServiceAccount the ClusterRoles it needs here (scaling, right-sizing)
+in this namespace only, so a tenant is reachable by the controller exactly when its namespace exists.
+The workload Deployments carry the `tenant` and `workload` labels the controller selects on; their
+replica count and their containers' resources belong to the controller (scaling and right-sizing), so
+Pulumi ignores later changes to them: the next `pulumi up` must not revert a request the controller set.
 """
 
 from __future__ import annotations
@@ -70,6 +71,25 @@ def container_resources(workload: Workload) -> dict[str, dict[str, str]]:
     if workload.cpu_limit is not None:
         limits = {"cpu": workload.cpu_limit, **limits}
     return {"requests": {"cpu": workload.cpu_request, "memory": workload.memory_request}, "limits": limits}
+
+
+# The EKS Pod Identity agent on every node: where the AWS SDKs in the tenant's pods get the role's
+# credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI).
+POD_IDENTITY_AGENT = "169.254.170.23/32"
+# Addresses HTTPS to AWS must not reach: other pods and services (private and carrier-grade NAT ranges,
+# where pod and service CIDRs are drawn) and the link-local range (the node's instance metadata).
+NOT_AWS_APIS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+
+
+def aws_egress() -> list[dict[str, object]]:
+    """Egress the tenant's role is for: credentials from the Pod Identity agent, and HTTPS to the AWS APIs
+    (its bucket, key, parameters, logs). Default deny would otherwise leave the role unusable: no pod of
+    the tenant could fetch credentials or reach S3. Other tenants' pods stay out of reach."""
+    return [
+        {"to": [{"ip_block": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
+        {"to": [{"ip_block": {"cidr": "0.0.0.0/0", "except": list(NOT_AWS_APIS)}}],
+         "ports": [{"protocol": "TCP", "port": 443}]},
+    ]
 
 
 @dataclass(frozen=True)
@@ -136,6 +156,12 @@ class PoolFootprint(pulumi.ComponentResource):
                     },
                 ],
             },
+            opts=in_ns,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-aws",
+            metadata=meta("allow-aws"),
+            spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": aws_egress()},
             opts=in_ns,
         )
         k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=meta(SERVICE_ACCOUNT), opts=in_ns)
