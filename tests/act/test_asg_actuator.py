@@ -183,3 +183,20 @@ def test_describe_raises_when_the_api_stays_throttled(client, actuator: AsgActua
 def test_connect_builds_a_working_client(moto_server) -> None:
     act = AsgActuator.connect(endpoint_url=moto_server.endpoint_url, region=moto_server.region)
     assert act.describe_groups(["none"]) == {}
+
+
+def test_a_write_clamped_to_the_groups_bounds_is_audited_and_settled_as_written(client, actuator: AsgActuator) -> None:
+    """Asked for 9 where the group allows 1..3, 3 was written; the audit row said new=9 and the scale event the
+    autoscaler's rate limits count was +7 instead of +1."""
+    from datetime import UTC, datetime
+
+    from tenantops.engine.scale_effects import ScaleEffects
+
+    make_group(client, "g", desired=2, min_size=1, max_size=3)
+    effects = ScaleEffects({TargetKind.ASG: actuator})
+    outcome = effects.apply(action("g", 2, 9), dry_run=False)
+    row = effects.audit(outcome, datetime(2026, 3, 2, tzinfo=UTC))
+    assert row is not None and (row.old, row.new) == (2, 3) and row.inputs["decided"] == 9
+    made = effects.confirmed(outcome)
+    assert made is not None and (made.current, made.desired) == (2, 3)
+    assert desired_of(client, "g") == 3

@@ -196,7 +196,7 @@ class AsgActuator:
             self._call(counter, "set_desired_capacity", AutoScalingGroupName=action.target.name,
                        DesiredCapacity=desired, HonorCooldown=False)
             return finish(action, OutcomeStatus.APPLIED, observed, counter,
-                          f"scaled {observed} -> {desired}{clamp_note}", log)
+                          f"scaled {observed} -> {desired}{clamp_note}", log, written=desired)
         except CallFailed as failed:
             return finish(action, status_of(failed), observed, counter, failed.classified.detail, log)
 

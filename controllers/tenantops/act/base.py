@@ -28,6 +28,7 @@ class ActOutcome:
     observed: int | None = None  # replicas the target had when we read it
     detail: str = ""
     attempts: int = 1
+    written: int | None = None  # replicas written, when a write was made (an ASG's clamped to its bounds)
 
 
 class Actuator(Protocol):

@@ -177,7 +177,7 @@ class KubernetesActuator:
                 note = "" if observed == action.current else \
                     f" (the decision saw {action.current}; the target had {observed})"
                 return finish(action, OutcomeStatus.APPLIED, observed, counter,
-                              f"scaled {observed} -> {action.desired}{note}", log)
+                              f"scaled {observed} -> {action.desired}{note}", log, written=action.desired)
             return finish(action, OutcomeStatus.RETRYABLE, observed, counter,
                           f"still conflicting after {self._retry.conflicts + 1} read-write rounds", log)
         except CallFailed as failed:

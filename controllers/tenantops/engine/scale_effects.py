@@ -92,17 +92,21 @@ class ScaleEffects:
         return Decision(
             at=now, tenant=a.tenant, workload=a.workload, kind="act", rule=outcome.status.value,
             reason=f"{a.target}: {outcome.detail or outcome.status.value} ({a.rule})",
-            old=outcome.observed if outcome.observed is not None else a.current, new=a.desired,
-            inputs={"target": str(a.target), "attempts": outcome.attempts, "decided_from": a.current},
+            old=outcome.observed if outcome.observed is not None else a.current,
+            new=outcome.written if outcome.written is not None else a.desired,
+            inputs={"target": str(a.target), "attempts": outcome.attempts, "decided_from": a.current,
+                    **({"decided": a.desired} if outcome.written not in (None, a.desired) else {})},
         )
 
     def confirmed(self, outcome: ActOutcome) -> ScaleAction | None:
         """Only a write made moves replicas: an applied outcome, from the count the target had (else the
-        count the decision saw). A no-op, a hold at the current count, a refusal or a failure made none."""
+        count the decision saw) to the count written (an Auto Scaling group's bounds may have clamped the
+        decision). A no-op, a hold at the current count, a refusal or a failure made none."""
         if outcome.status is not OutcomeStatus.APPLIED:
             return None
         start = outcome.observed if outcome.observed is not None else outcome.action.current
-        return replace(outcome.action, current=start)
+        written = outcome.written if outcome.written is not None else outcome.action.desired
+        return replace(outcome.action, current=start, desired=written)
 
     def label(self, outcome: ActOutcome) -> str:
         return outcome.action.target.kind.value
