@@ -128,6 +128,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state.setdefault("arn", f"arn:aws:{service}:{region}:{account}:{typ.rsplit(':', 1)[-1].lower()}/{rid}")
             if typ == "aws:ec2/launchTemplate:LaunchTemplate":
                 state["latestVersion"] = 1
+            elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint" and inputs.get("vpcEndpointType") == "Gateway":
+                state["prefixListId"] = f"pl-{_short_hash(name)[:8]}"
         state.setdefault("id", rid)
         return rid, state
 

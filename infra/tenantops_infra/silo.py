@@ -1,8 +1,9 @@
 """A dedicated (silo) tenant's own network and compute: nothing shared with any other tenant.
 
 A VPC of its own with private subnets in three availability zones (no internet gateway: traffic to S3
-stays on a gateway endpoint), and per workload a launch template and an Auto Scaling group named by
-`naming.asg_name`, which is how the controller finds it. Min and max come from the catalogue; desired
+stays on a gateway endpoint, which the workloads' security group lets HTTPS out to), and per workload a
+launch template and an Auto Scaling group named by `naming.asg_name`, which is how the controller finds
+it. Min and max come from the catalogue; desired
 capacity belongs to the controller, so Pulumi ignores later changes to it.
 """
 
@@ -81,7 +82,7 @@ class SiloFootprint(pulumi.ComponentResource):
                 f"{name}-private-{suffix}-routes", subnet_id=subnet.id, route_table_id=routes.id, opts=child
             )
             self.subnets.append(subnet)
-        aws.ec2.VpcEndpoint(
+        s3_endpoint = aws.ec2.VpcEndpoint(
             f"{name}-s3-endpoint",
             vpc_id=self.vpc.id,
             service_name=f"com.amazonaws.{args.region}.s3",
@@ -95,7 +96,12 @@ class SiloFootprint(pulumi.ComponentResource):
             vpc_id=self.vpc.id,
             description=f"Workloads of tenant {args.tenant_id}: traffic inside the tenant's VPC only",
             ingress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": [args.vpc_cidr]}],
-            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": [args.vpc_cidr]}],
+            # A gateway endpoint routes to S3's public addresses, which a group that lets traffic out to the
+            # VPC's range only still refuses: the endpoint's prefix list is what the instances' HTTPS to
+            # their bucket is addressed to.
+            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": [args.vpc_cidr]},
+                    {"protocol": "tcp", "from_port": 443, "to_port": 443,
+                     "prefix_list_ids": [s3_endpoint.prefix_list_id]}],
             tags=with_name(args.tags, f"{prefix}-workloads"),
             opts=child,
         )

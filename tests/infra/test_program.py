@@ -267,3 +267,31 @@ def test_pod_identity_associations_are_made_in_the_clusters_region(prod_run: Moc
     # ... while the tenant's data stays in the tenant's region.
     (umbrella_bucket,) = [r for r in prod_run.tenant_resources("umbrella") if r.type == guards.BUCKET]
     assert _effective_region(prod_run, umbrella_bucket) == "eu-central-1"
+
+
+def _egress_allows(group: guards.Recorded, *, prefix_list: str | None = None, cidr_ip: str | None = None,
+                   port: int) -> bool:
+    """Whether a security group's egress rules let TCP to `port` out to a prefix list or an address."""
+    import ipaddress
+
+    for rule in group.inputs.get("egress") or []:
+        protocol, low, high = str(rule["protocol"]), int(rule["fromPort"]), int(rule["toPort"])
+        if not (protocol == "-1" or (protocol == "tcp" and low <= port <= high)):
+            continue
+        if prefix_list is not None and prefix_list in (rule.get("prefixListIds") or []):
+            return True
+        if cidr_ip is not None and any(ipaddress.ip_address(cidr_ip) in ipaddress.ip_network(c)
+                                       for c in rule.get("cidrBlocks") or []):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("tenant", ["acme", "globex"])
+def test_silo_instances_reach_their_bucket_through_the_s3_gateway_endpoint(dev_run: MockRun, tenant: str) -> None:
+    # The gateway endpoint routes to S3's public addresses (its prefix list): a group whose egress is the
+    # VPC's range only refuses every request of the instances to their own bucket.
+    endpoint = _one(dev_run, tenant, "aws:ec2/vpcEndpoint:VpcEndpoint")
+    group = _one(dev_run, tenant, "aws:ec2/securityGroup:SecurityGroup")
+    assert _egress_allows(group, prefix_list=endpoint.state["prefixListId"], port=443)
+    assert not _egress_allows(group, prefix_list=endpoint.state["prefixListId"], port=80)
+    assert not _egress_allows(group, cidr_ip="52.216.8.1", port=443)  # nothing else outside the VPC
