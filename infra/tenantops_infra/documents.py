@@ -257,8 +257,21 @@ def key_policy(scope: TenantScope, *, silo: bool) -> Document:
     return policy
 
 
+SSE_HEADER = "s3:x-amz-server-side-encryption"
+SSE_KEY_HEADER = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+
+
 def bucket_policy(scope: TenantScope) -> Document:
-    """Deny any request without TLS, and uploads that name an encryption key other than the tenant's."""
+    """Deny any request without TLS, and uploads encrypted other than under the tenant's key.
+
+    An upload that names no encryption is encrypted under the tenant's key by the bucket's default, and
+    must be let through: conditions see the request's headers, not the default, and a negated operator
+    (`StringNotEquals`, and `...IfExists` alike) is true when its key is absent, so each Deny also needs
+    its header present (`Null: false`) or it refuses every upload that does not name the key itself. One
+    that names SSE-S3 (`AES256`) names no key at all, so a key-id condition alone lets it through, and
+    the object is then readable without the tenant's key: outside its key policy and beyond the reach of
+    disabling the key. Only KMS encryption (under the tenant's key, by the next statement) is admitted.
+    """
     resources = [scope.bucket_arn, f"{scope.bucket_arn}/*"]
     return {
         "Version": "2012-10-17",
@@ -272,13 +285,25 @@ def bucket_policy(scope: TenantScope) -> Document:
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             },
             {
+                "Sid": "DenyOtherEncryption",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": [f"{scope.bucket_arn}/*"],
+                "Condition": {
+                    "Null": {SSE_HEADER: "false"},
+                    "StringNotEquals": {SSE_HEADER: ["aws:kms", "aws:kms:dsse"]},
+                },
+            },
+            {
                 "Sid": "DenyForeignKeys",
                 "Effect": "Deny",
                 "Principal": "*",
                 "Action": "s3:PutObject",
                 "Resource": [f"{scope.bucket_arn}/*"],
                 "Condition": {
-                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": scope.key_arn}
+                    "Null": {SSE_KEY_HEADER: "false"},
+                    "StringNotEquals": {SSE_KEY_HEADER: scope.key_arn},
                 },
             },
         ],

@@ -34,7 +34,7 @@ def test_bucket_policy_and_encryption_name_the_tenants_own_key(monitor: Recordin
         assert key_arn.startswith(f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/")  # no provider: default region
         assert bucket_arn == "arn:aws:s3:::tenantops-dev-acme-data"
         foreign = next(s for s in json.loads(policy)["Statement"] if s["Sid"] == "DenyForeignKeys")
-        condition = foreign["Condition"]["StringNotEqualsIfExists"]
+        condition = foreign["Condition"]["StringNotEquals"]
         assert condition["s3:x-amz-server-side-encryption-aws-kms-key-id"] == key_arn
         assert foreign["Resource"] == [f"{bucket_arn}/*"]
 

@@ -127,3 +127,44 @@ def test_a_tenant_reads_its_own_parameters_by_path_and_no_one_elses() -> None:
     statement["Resource"] = [arn + "acme*"]
     assert _allows(policy, "ssm:GetParametersByPath", arn + "acme-evil")
     assert any("acme-evil" in v for v in guards.cross_tenant_reach(policy, own, [own, other]))
+
+
+def _denied_upload(policy: documents.Document, headers: dict[str, str]) -> bool:
+    """Whether a TLS `PutObject` with these headers meets a Deny of the bucket policy, under IAM's rules for
+    the operators used here: conditions see only the request's keys; a negated operator (`StringNotEquals`,
+    `...IfExists`) is true when its key is absent; `Null: false` wants the key present; operators AND."""
+    context = {"aws:SecureTransport": "true", **headers}
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Effect"] != "Deny" or not {"s3:PutObject", "s3:*"} & set(actions):
+            continue
+        matched = True
+        for operator, conditions in statement.get("Condition", {}).items():
+            for key, wanted in conditions.items():
+                values = wanted if isinstance(wanted, list) else [wanted]
+                present = key in context
+                if operator == "Bool":
+                    matched &= present and context[key] in values
+                elif operator == "Null":
+                    matched &= (not present) == (values == ["true"])
+                elif operator in ("StringNotEquals", "StringNotEqualsIfExists"):
+                    matched &= (not present) or context[key] not in values
+                else:
+                    raise AssertionError(f"operator {operator} not modelled")
+        if matched:
+            return True
+    return False
+
+
+def test_uploads_are_admitted_only_under_the_tenants_own_key() -> None:
+    scope = _scope("acme")
+    policy = documents.bucket_policy(scope)
+    kms, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    # No header: the bucket's default encrypts under the tenant's key. `StringNotEqualsIfExists` on the key
+    # id alone is true when the header is absent, and refused every such upload.
+    assert not _denied_upload(policy, {})
+    assert not _denied_upload(policy, {kms: "aws:kms"})
+    assert not _denied_upload(policy, {kms: "aws:kms", key_id: scope.key_arn})
+    assert _denied_upload(policy, {kms: "aws:kms", key_id: _scope("globex").key_arn})
+    # SSE-S3 names no key: the object would be readable without the tenant's key.
+    assert _denied_upload(policy, {kms: "AES256"})
