@@ -336,3 +336,26 @@ def test_the_failover_time_the_readme_states_is_the_lease_duration_the_controlle
         (policies / name).write_text(body)
     controller = load_config(ROOT / "stacks" / "prod.catalog.yaml", policies).policies.controller
     assert int(stated[1]) == lease_duration(controller.interval_seconds, controller.jitter_seconds)
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return bool(selector.get("matchLabels")) and selector["matchLabels"].items() <= labels.items()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_a_drain_leaves_one_of_several_replicas_running_and_never_blocks(overlay: str) -> None:
+    """Several replicas are a failover only if a node drain cannot evict them all at once and one node's
+    loss does not take them all; and a budget must never leave a drain nothing it may evict."""
+    deployment = the("Deployment", "tenantops-controller", overlay)
+    replicas, pod = deployment["spec"]["replicas"], deployment["spec"]["template"]
+    budgets = [b for b in of_kind("PodDisruptionBudget", overlay)
+               if _selects(b["spec"]["selector"], pod["metadata"]["labels"])]
+    for budget in budgets:
+        spec = budget["spec"]
+        allowed = spec["maxUnavailable"] if "maxUnavailable" in spec else replicas - spec["minAvailable"]
+        assert 1 <= allowed < max(replicas, 2), budget
+    if replicas > 1:
+        assert budgets, "a drain may evict every replica at once"
+        spread = pod["spec"].get("topologySpreadConstraints", [])
+        assert any(c["topologyKey"] == "kubernetes.io/hostname" and c["maxSkew"] == 1
+                   and _selects(c["labelSelector"], pod["metadata"]["labels"]) for c in spread)
