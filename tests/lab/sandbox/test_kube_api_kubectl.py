@@ -401,3 +401,23 @@ def test_kubectl_wait_for_available_follows_the_rolling_updates_fence_post(kube_
     recovered = json.loads(kubectl("get", "deployment/api", "-n", NS, "-o", "json").stdout)["status"]
     progressing = next(c for c in recovered["conditions"] if c["type"] == "Progressing")
     assert progressing["reason"] == "ReplicaSetUpdated"  # one replica still unavailable
+
+
+def test_kubectl_delete_dry_run_deletes_nothing_and_preconditions_hold(kube_api: KubeApiServer,
+                                                                       kubectl: Kubectl, tmp_path: Path) -> None:
+    # kubectl puts `dryRun` in the DeleteOptions body, not in the query: it was read from the query only,
+    # so `kubectl delete --dry-run=server` deleted for real (a namespace with every Deployment in it).
+    kube_api.add_deployment(NS, "api", replicas=2)
+    assert "(server dry run)" in kubectl("delete", "deployment/api", "-n", NS, "--dry-run=server").stdout
+    assert "(server dry run)" in kubectl("delete", "namespace", NS, "--dry-run=server").stdout
+    assert kube_api.replicas(NS, "api") == 2
+    assert [r["NAME"] for r in table(kubectl("get", "deploy", "-n", NS).stdout)] == ["api"]
+    apps = client.AppsV1Api(config.new_client_from_config(str(kube_api.write_kubeconfig(tmp_path / "python"))))
+    stale = client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version="1"))
+    with pytest.raises(ApiException) as refused:
+        apps.delete_namespaced_deployment("api", NS, body=stale)
+    assert refused.value.status == 409 and "Precondition failed" in json.loads(refused.value.body)["message"]
+    current = apps.read_namespaced_deployment("api", NS).metadata.resource_version
+    apps.delete_namespaced_deployment(
+        "api", NS, body=client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=current)))
+    assert kube_api.deployment(NS, "api") is None

@@ -189,7 +189,13 @@ class _Request:
 
     @property
     def dry_run(self) -> bool:
-        return "All" in self.query.get("dryRun", [])
+        """`dryRun=All` in the query, or, on a delete, in its DeleteOptions body (where kubectl puts it)."""
+        return "All" in self.query.get("dryRun", []) or "All" in (self.delete_options.get("dryRun") or [])
+
+    @property
+    def delete_options(self) -> JSON:
+        """A delete's DeleteOptions body (dryRun, preconditions), empty for any other request."""
+        return self.body if self.method == "DELETE" and isinstance(self.body, dict) else {}
 
     def manager(self, subresource: str = "") -> ssa.Owner:
         """The field manager of an update (`fieldManager`, else the client's User-Agent product)."""
@@ -582,7 +588,14 @@ class KubeApiServer:
                                             include_object=request.query.get("includeObject", ["Metadata"])[0])
             return 200, obj
         if method == "DELETE":
-            self._require(kind, ns, name)
+            current = self._require(kind, ns, name)
+            wanted = request.delete_options.get("preconditions") or {}
+            for key, field_name in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+                if wanted.get(key) not in (None, current["metadata"].get(key)):
+                    raise ApiError(409, f'Operation cannot be fulfilled on {kind.group_name} "{name}": '
+                                   f"Precondition failed: {field_name} in precondition: {wanted[key]}, "
+                                   f"{field_name} in object meta: {current['metadata'].get(key)}",
+                                   details={"name": name, "group": kind.group, "kind": kind.resource})
             if not request.dry_run:
                 self._delete(kind, ns, name)
             return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
