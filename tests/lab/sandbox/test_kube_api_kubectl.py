@@ -421,3 +421,14 @@ def test_kubectl_delete_dry_run_deletes_nothing_and_preconditions_hold(kube_api:
     apps.delete_namespaced_deployment(
         "api", NS, body=client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=current)))
     assert kube_api.deployment(NS, "api") is None
+
+
+def test_kubectl_create_dry_run_meets_an_existing_name_as_a_create_would(kube_api: KubeApiServer,
+                                                                         kubectl: Kubectl) -> None:
+    # A server dry run is the check before the real thing: it must refuse what the create would refuse.
+    kube_api.add_deployment(NS, "api", replicas=2)
+    manifest = yaml.safe_dump(kube_api.deployment(NS, "api"))
+    refused = kubectl("create", "-f", "-", "--dry-run=server", stdin=manifest, check=False)
+    assert refused.returncode == 1 and "AlreadyExists" in refused.stderr
+    fresh = kubectl("create", "deployment", "web", "--image=nginx", "-n", NS, "--dry-run=server", "-o", "json")
+    assert json.loads(fresh.stdout)["metadata"]["name"] == "web" and kube_api.deployment(NS, "web") is None

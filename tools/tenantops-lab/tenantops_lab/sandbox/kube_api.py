@@ -575,8 +575,8 @@ class KubeApiServer:
                 if kind.namespaced:
                     self._require(NAMESPACES, "", ns)
                 obj = validated(kind, route.namespace, self._decoded(kind, request.body, request), None)
-                return 201, copy.deepcopy(obj if request.dry_run else
-                                          self._create(kind, route.namespace, obj, manager=request.manager()))
+                return 201, copy.deepcopy(self._create(kind, route.namespace, obj, manager=request.manager(),
+                                                       dry_run=request.dry_run))
             raise self._not_allowed(method)
         name = route.name
         if route.subresource is not None:
@@ -795,7 +795,10 @@ class KubeApiServer:
         self._events.append(WatchEvent(self._revision, event, kind.resource, ns, copy.deepcopy(obj)))
         return obj
 
-    def _create(self, kind: Kind, ns: str | None, body: JSON, *, manager: ssa.Owner | None = None) -> JSON:
+    def _create(self, kind: Kind, ns: str | None, body: JSON, *, manager: ssa.Owner | None = None,
+                dry_run: bool = False) -> JSON:
+        """Store a new object; with `dry_run`, the object as it would be stored, after the same checks (a
+        name that exists is 409 AlreadyExists in a dry run too)."""
         name = body_name(body, kind)
         if (kind.resource, ns or "", name) in self._objects:
             details: JSON = {"name": name, "kind": kind.resource}
@@ -819,6 +822,8 @@ class KubeApiServer:
             obj["status"] = self._status_for(obj, None)
         elif kind is NAMESPACES:
             obj["status"] = {"phase": "Active"}
+        if dry_run:
+            return obj
         if manager is not None:
             ssa.record(self._owners.setdefault((kind.resource, ns or "", name), {}), None, obj, manager)
         return self._store(kind, "ADDED", obj)
