@@ -25,11 +25,13 @@ class DataArgs:
 
 
 class TenantData(pulumi.ComponentResource):
-    """KMS key (rotation on) and an SSE-KMS bucket with versioning, no public access and TLS only."""
+    """KMS key (rotation on), an SSE-KMS bucket with versioning, no public access and TLS only, and the
+    log group the tenant's role writes to."""
 
     key: aws.kms.Key
     bucket: aws.s3.Bucket
     policy: aws.s3.BucketPolicy
+    log_group: aws.cloudwatch.LogGroup
 
     def __init__(self, name: str, args: DataArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tenantops:tenant:Data", name, None, opts)
@@ -106,5 +108,15 @@ class TenantData(pulumi.ComponentResource):
             policy=bucket_policy,
             # S3 rejects a policy written while the public access block is still being applied.
             opts=data_options(self, retain=args.retain, depends_on=[public_block]),
+        )
+        # The role may write to this group and create streams in it, never create groups (which would let
+        # it make another tenant's): without the group itself every log call of the tenant's workloads
+        # fails with ResourceNotFoundException. Kept for a year on retained tiers, a month otherwise.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=documents.log_group_name(env, tid),
+            retention_in_days=365 if args.retain else 30,
+            tags=args.tags,
+            opts=data_options(self, retain=args.retain),
         )
         self.register_outputs({"key_arn": self.key.arn, "bucket": self.bucket.bucket})

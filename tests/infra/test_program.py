@@ -295,3 +295,20 @@ def test_silo_instances_reach_their_bucket_through_the_s3_gateway_endpoint(dev_r
     assert _egress_allows(group, prefix_list=endpoint.state["prefixListId"], port=443)
     assert not _egress_allows(group, prefix_list=endpoint.state["prefixListId"], port=80)
     assert not _egress_allows(group, cidr_ip="52.216.8.1", port=443)  # nothing else outside the VPC
+
+
+@pytest.mark.parametrize("tenant", TENANT_IDS)
+def test_the_log_group_the_role_writes_to_exists_in_the_tenants_region(dev_run: MockRun, dev_config: Config,
+                                                                       tenant: str) -> None:
+    # The role may create streams and put events in its group, and may not create groups: the program
+    # must create the group, or every log call of the tenant's workloads fails.
+    policy = json.loads(_one(dev_run, tenant, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    [granted] = next(s for s in policy["Statement"] if "logs:PutLogEvents" in s["Action"])["Resource"]
+    group = _one(dev_run, tenant, "aws:cloudwatch/logGroup:LogGroup")
+    region = _effective_region(dev_run, group)
+    assert region == dev_config.tenant(tenant).region
+    assert granted == f"arn:aws:logs:{region}:123456789012:log-group:{group.inputs['name']}:*"
+    assert not any(a.startswith("logs:Create") and a != "logs:CreateLogStream"
+                   for s in policy["Statement"] for a in s["Action"])
+    retain = dev_config.for_tenant(tenant).tier.data_retention == "retain"
+    assert (group.protect, group.inputs["retentionInDays"]) == (retain, 365 if retain else 30)
