@@ -92,6 +92,10 @@ def aws_egress() -> list[dict[str, object]]:
     ]
 
 
+POD_SECURITY = {"pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest"}
+
+
 @dataclass(frozen=True)
 class PoolArgs:
     tenant_id: str
@@ -118,8 +122,11 @@ class PoolFootprint(pulumi.ComponentResource):
         ns = namespace_name(args.tenant_id)
         labels = k8s_labels(args.tags)
         child = pulumi.ResourceOptions(parent=self)
+        # The shared cluster's nodes are the one thing pooled tenants share: Pod Security's `restricted`
+        # profile keeps any pod of the namespace (the program's, or one a compromised workload's identity
+        # could create) from running privileged, on the host's namespaces or paths, or as root.
         self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata={"name": ns, "labels": labels}, opts=child
+            f"{name}-namespace", metadata={"name": ns, "labels": {**labels, **POD_SECURITY}}, opts=child
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
 
@@ -205,6 +212,8 @@ class PoolFootprint(pulumi.ComponentResource):
                         "metadata": {"labels": {**labels, **selector}},
                         "spec": {
                             "service_account_name": SERVICE_ACCOUNT,
+                            "security_context": {"run_as_non_root": True,
+                                                 "seccomp_profile": {"type": "RuntimeDefault"}},
                             "containers": [{
                                 "name": workload.name,
                                 "image": args.image,
@@ -213,6 +222,7 @@ class PoolFootprint(pulumi.ComponentResource):
                                     "allow_privilege_escalation": False,
                                     "read_only_root_filesystem": True,
                                     "run_as_non_root": True,
+                                    "capabilities": {"drop": ["ALL"]},
                                 },
                             }],
                         },
