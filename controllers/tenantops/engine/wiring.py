@@ -5,11 +5,12 @@ one kind of target still scales the other (the unreachable kind's actions become
 logged and audited, instead of the process refusing to start). Each effect type's actuator around them
 is not optional: `engine.root.register_actuators` registers one per type.
 
-A pass (unless dry-run) commits its alert mail with its plan (`plan_mail`), and records the scheduled
-cost report's request in the outbox when its ReportPolicy cron comes due (a `ReportRequest` effect,
-`engine.report_effects`). After it, its alerts go to the webhook and Alertmanager, and the delivery run
-renders the requested reports (tenants' budget mails, then the ops report) and delivers the outbox
-(reports, budget mails, alert mails). Each is a separate hook, so one failing never stops the others.
+A pass (unless dry-run) commits its alert notifications with its plan (`plan_mail`: alert mail, webhook
+notices, Alertmanager resolves), and records the scheduled cost report's request in the outbox when its
+ReportPolicy cron comes due (a `ReportRequest` effect, `engine.report_effects`). After it, its firing
+alerts go to Alertmanager, and the delivery run renders the requested reports (tenants' budget mails, then
+the ops report) and delivers the outbox (reports, budget mails, alert mails, webhook notices, resolves).
+Each is a separate hook, so one failing never stops the others.
 The pass inputs (usage history, committed spend) are chosen by `engine.root`.
 """
 
@@ -31,7 +32,7 @@ from tenantops.engine.effects import Actuators
 from tenantops.engine.inputs import InputProvider
 from tenantops.engine.patch_effects import RequestActuator
 from tenantops.engine.reconcile import PassResult, PlanMail, Reconciler
-from tenantops.notify.alerting import AFTER_PASS, ROUTES
+from tenantops.notify.alerting import AFTER_PASS, FAILED_ROUTE, ROUTES, after_pass
 from tenantops.notify.outbox import Job
 from tenantops.notify.worker import Courier
 from tenantops.observe.prometheus import Clock, PrometheusSource, utc_now
@@ -140,22 +141,18 @@ def plan_mail(settings: Settings) -> PlanMail:
 
 def route_alerts_from_settings(config: Config, settings: Settings, alerts: Sequence[Alert], now: datetime,
                                routes: Collection[str] = ROUTES) -> None:
-    """Route alerts as a pass's own, to those of their routes among `routes`. A failed *alert mail* is not
-    mailed again: if the mail route is what broke, mailing about it would queue one more failing mail
-    every pass; it goes to the other routes."""
+    """Route alerts as a pass's own, to those of their routes among `routes`. A failed notification is not
+    sent again by the route it failed on (`FAILED_ROUTE`: alert mail, a webhook notice, a resolve): if that
+    route is what broke, telling it would queue one more failing row each time; it goes to the others."""
     from tenantops.notify.alerting import router_from_settings
 
     router = router_from_settings(config, settings)
-    about_alert_mail: list[Alert] = []
-    rest: list[Alert] = []
+    by_failed: dict[str | None, list[Alert]] = {}
     for alert in alerts:
-        failed_alert_mail = alert.cause == "mail-delivery-failed" and alert.details.get("kind") == "alert"
-        (about_alert_mail if failed_alert_mail else rest).append(alert)
-    if rest:
-        router.route(rest, now, routes)
-    if about_alert_mail:
-        router.email = None
-        router.route(about_alert_mail, now, routes)
+        failed = FAILED_ROUTE.get(str(alert.details.get("kind"))) if alert.cause == "mail-delivery-failed" else None
+        by_failed.setdefault(failed, []).append(alert)
+    for failed, batch in by_failed.items():
+        router.route(batch, now, [r for r in routes if r != failed])
 
 
 def post_pass_hooks(
@@ -168,9 +165,10 @@ def post_pass_hooks(
     courier: Courier | None = None,
 ) -> list[Callable[[PassResult], None]]:
     """What happens after each pass besides the record: cost gauges on /metrics, and (unless dry-run)
-    the pass's alerts routed to the webhook and Alertmanager (their mail is in the outbox already, committed
-    with the pass by the reconciler's `plan_mail`), and the delivery run: the report requests passes
-    recorded in the outbox rendered into mail (`notify.render_requests`), and the outbox delivered (its
+    the pass's firing alerts posted to Alertmanager (their mail, webhook notices and resolves are in the
+    outbox already, committed with the pass by the reconciler's `plan_mail`), and the delivery run: the
+    report requests passes recorded in the outbox rendered into mail (`notify.render_requests`), the
+    queued notifications posted (`notify.alerting.notice_jobs`), and the outbox delivered (its
     figures on /metrics via `OutboxCollector`). The runner isolates each hook, so a mail server that is
     down delays mail (the outbox retries) and never fails a pass. `store` is the reconciler's state store:
     a report is rendered from a copy of the cost ledger taken from it after the pass rather than by
@@ -198,8 +196,9 @@ def post_pass_hooks(
             metrics.registry.register(collector)
 
         def notify_alerts(result: PassResult) -> None:
-            if result.alerts:  # their mail was committed with the pass (`plan_mail`); the calls come now
-                route_alerts_from_settings(current_config(), settings, list(result.alerts), result.at, AFTER_PASS)
+            firing = after_pass(result.alerts)  # the rest was committed with the pass (`plan_mail`)
+            if firing:
+                route_alerts_from_settings(current_config(), settings, firing, result.at, AFTER_PASS)
 
         def resend_active(result: PassResult) -> None:
             notified = {a.key for a in result.alerts}
@@ -229,13 +228,14 @@ def post_pass_hooks(
 
         def deliver_mail(result: PassResult) -> None:
             from tenantops.notify import render_requests
+            from tenantops.notify.alerting import notice_jobs
             from tenantops.record.ledger import committed_ledger
 
             # The reports this run renders read a copy of the committed cost state, taken here: the run may
             # be on the courier's thread while the next pass commits.
             ledger = committed_ledger(store.state) if store is not None else None
             jobs = render_requests(current_config(), settings, ledger=ledger,
-                                   rightsizing=result.findings.rightsizing)
+                                   rightsizing=result.findings.rightsizing) | notice_jobs(current_config(), settings)
             if courier is None:
                 deliver_now(result.at, jobs)
                 return

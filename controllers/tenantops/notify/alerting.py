@@ -4,26 +4,36 @@ Prometheus Alertmanager.
 The decision core already decided *whether* to notify (deduplicated, escalated; `decide.alerts`); this
 only delivers. One failing route never stops the others, and every outcome is returned for the record.
 Email goes through the outbox so a down mail server delays an alert, never loses it; the outbox's key makes
-a retried pass queue the same alert once. A pass's own alert mail is committed with the pass's plan
-(`plan_mail`, the same transaction as the alert episodes it notifies), so a controller stopped after the
-pass can neither lose it nor, having recorded the episode, send it again; the other routes are calls to
-other servers and run after the pass.
+a retried pass queue the same alert once. The webhook goes through the same outbox: each notification is a
+job row (`outbox.WEBHOOK_NOTICE`, key `webhook:<notice key>`) posted by the delivery run (`notice_jobs`).
+A pass's own notifications are committed with the pass's plan (`plan_mail`, the same transaction as the
+alert episodes they notify), so a controller stopped after the pass can neither lose them nor, having
+recorded the episode, send them again.
+
+Alertmanager is told differently, as its protocol asks: a firing alert is posted after the pass and again
+with every pass's active set (Alertmanager deduplicates on labels), so a post lost to a stop or an outage is
+made good by the next pass, and nothing needs keeping. A resolve is said once, so it is kept like a webhook
+notice (`outbox.ALERTMANAGER_RESOLVE`): posted until Alertmanager takes it, and dropped once the firing
+alert's last `endsAt` has passed, when Alertmanager has ended the alert on its own and a late resolve
+could only end a newer episode of the same alert early.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tenantops.config.loader import Config
 from tenantops.config.settings import Settings
-from tenantops.notify.alertmanager import AlertmanagerSender
-from tenantops.notify.webhook import NotifyError, WebhookSender
+from tenantops.notify.alertmanager import AlertmanagerSender, to_alertmanager
+from tenantops.notify.outbox import ALERTMANAGER_RESOLVE, WEBHOOK_NOTICE, Job, Outbox, OutboxEntry
+from tenantops.notify.webhook import NotifyError, WebhookSender, slack_payload
 from tenantops.structs.plan import Alert
 
 if TYPE_CHECKING:
@@ -40,6 +50,14 @@ class EmailSink(Protocol):
 
     def enqueue(self, kind: str, dedup_key: str, message: EmailMessage | bytes, *, now: datetime,
                 tenant: str | None = None) -> bool: ...
+
+
+class NoticeSink(Protocol):
+    """Where notifications for the webhook and Alertmanager resolves are kept until delivered (the outbox's
+    job rows; `tenantops.notify.outbox.Outbox` satisfies it)."""
+
+    def enqueue_job(self, kind: str, dedup_key: str, payload: bytes, *, now: datetime,
+                    recipients: Sequence[str] = (), tenant: str | None = None) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +85,21 @@ def alert_email(alert: Alert, sender: str, recipients: Sequence[str]) -> EmailMe
 
 
 class AlertRouter:
-    """Delivers alerts per the tenants' AlertPolicy routes; senders left as None are not configured."""
+    """Delivers alerts per the tenants' AlertPolicy routes; senders left as None are not configured.
+
+    With `notices` (the outbox), webhook notifications and Alertmanager resolves are queued there, to be
+    posted by the delivery run (`notice_jobs`); without, they are posted at once."""
 
     def __init__(self, config: Config, *, email: EmailSink | None = None, mail_from: str = "tenantops@localhost",
                  ops_email: str | None = None, webhook: WebhookSender | None = None,
-                 alertmanager: AlertmanagerSender | None = None) -> None:
+                 alertmanager: AlertmanagerSender | None = None, notices: NoticeSink | None = None) -> None:
         self.config = config
         self.email = email
         self.mail_from = mail_from
         self.ops_email = ops_email
         self.webhook = webhook
         self.alertmanager = alertmanager
+        self.notices = notices
 
     def routes_for(self, alert: Alert) -> list[str]:
         if alert.tenant is None or alert.tenant not in self.config.by_id:
@@ -104,19 +126,44 @@ class AlertRouter:
         for alert in by_route["email"]:
             outcomes.append(self._email(alert, now))
         for alert in by_route["webhook"]:
-            outcomes.append(self._send("webhook", alert, lambda a=alert: self._webhook([a])))  # type: ignore[misc]
+            if self.webhook is not None and self.notices is not None:
+                outcomes.append(self._queue("webhook", alert, now))
+            else:
+                outcomes.append(self._send("webhook", alert, lambda a=alert: self._webhook([a])))  # type: ignore[misc]
         if by_route["alertmanager"]:
             batch = by_route["alertmanager"]
             if self.alertmanager is None:
                 outcomes += [RouteOutcome(a.key, "alertmanager", False, "not configured") for a in batch]
             else:
+                if self.notices is not None:
+                    outcomes += [self._queue("alertmanager", a, now) for a in batch if resolved(a)]
+                    batch = [a for a in batch if not resolved(a)]
                 try:
-                    self.alertmanager.send(batch, now)
+                    if batch:
+                        self.alertmanager.send(batch, now)
                     outcomes += [RouteOutcome(a.key, "alertmanager", True) for a in batch]
                 except NotifyError as exc:
                     log.warning("alertmanager: %d alert(s) not delivered: %s", len(batch), exc)
                     outcomes += [RouteOutcome(a.key, "alertmanager", False, str(exc)) for a in batch]
         return outcomes
+
+    def _queue(self, route: str, alert: Alert, now: datetime) -> RouteOutcome:
+        """The notification of `alert` on `route` as an outbox job, once per episode and transition."""
+        assert self.notices is not None
+        payload: object
+        if route == "webhook":
+            kind, payload = WEBHOOK_NOTICE, slack_payload(alert)
+        else:
+            assert self.alertmanager is not None
+            # Alertmanager holds the firing alert until the `endsAt` of its last post, at most this far off.
+            kind, payload = ALERTMANAGER_RESOLVE, {
+                "alert": to_alertmanager(alert, now, self.alertmanager.generator_url,
+                                         ends_after=self.alertmanager.ends_after),
+                "expires": (now + self.alertmanager.ends_after).isoformat()}
+        queued = self.notices.enqueue_job(kind, f"{route}:{alert.notice_key}",
+                                          json.dumps(payload, sort_keys=True).encode("utf-8"), now=now,
+                                          recipients=(route,), tenant=alert.tenant)
+        return RouteOutcome(alert.key, route, True, "queued" if queued else "already queued")
 
     def _webhook(self, alerts: list[Alert]) -> None:
         if self.webhook is None:
@@ -142,9 +189,15 @@ class AlertRouter:
         return RouteOutcome(alert.key, "email", True, "queued" if queued else "already queued")
 
 
+def resolved(alert: Alert) -> bool:
+    """The notification that an episode ended (`decide.alerts` marks it in the details)."""
+    return bool(alert.details.get("resolved"))
+
+
 class _Collected:
-    """An `EmailSink` that keeps the prepared messages for `StateStore.commit(messages=)` instead of
-    committing each on its own; the store's insert skips a key already queued, as `Outbox.enqueue` does."""
+    """An `EmailSink` and `NoticeSink` that keeps the prepared rows for `StateStore.commit(messages=)`
+    instead of committing each on its own; the store's insert skips a key already queued, as
+    `Outbox.enqueue` does."""
 
     def __init__(self) -> None:
         self.messages: list[QueuedMessage] = []
@@ -156,18 +209,76 @@ class _Collected:
         self.messages.append(prepare(kind, dedup_key, message, now=now, tenant=tenant))
         return True
 
+    def enqueue_job(self, kind: str, dedup_key: str, payload: bytes, *, now: datetime,
+                    recipients: Sequence[str] = (), tenant: str | None = None) -> bool:
+        from tenantops.notify.outbox import prepare_job
+
+        self.messages.append(prepare_job(kind, dedup_key, payload, now=now, recipients=recipients, tenant=tenant))
+        return True
+
 
 def plan_mail(config: Config, settings: Settings, alerts: Sequence[Alert], now: datetime) -> list[QueuedMessage]:
-    """The alert mail of a pass's notifications, for the pass to commit with its plan (the email route;
-    webhook and Alertmanager are called after the pass, `route(..., routes=AFTER_PASS)`)."""
+    """The outbox rows of a pass's notifications, for the pass to commit with its plan: alert mail, webhook
+    notices and Alertmanager resolves. Alertmanager's firing alerts are posted after the pass
+    (`after_pass`)."""
     sink = _Collected()
-    AlertRouter(config, email=sink, mail_from=settings.mail_from, ops_email=settings.ops_email).route(
-        alerts, now, routes=("email",))
+    router = router_from_settings(config, settings, outbox=sink)
+    router.route(alerts, now, routes=("email", "webhook"))
+    router.route([a for a in alerts if resolved(a)], now, routes=("alertmanager",))
     return sink.messages
 
 
-AFTER_PASS = ("webhook", "alertmanager")
-"""The routes of a pass's alerts that run after the pass: calls to other servers, made once it recorded."""
+AFTER_PASS = ("alertmanager",)
+"""The route of a pass's alerts that runs after the pass: a call to another server, made once it recorded."""
+
+
+def after_pass(alerts: Sequence[Alert]) -> list[Alert]:
+    """The alerts of a pass to post to Alertmanager after it: the firing ones (resolves were committed with
+    the pass, `plan_mail`)."""
+    return [a for a in alerts if not resolved(a)]
+
+
+FAILED_ROUTE = {"alert": "email", WEBHOOK_NOTICE: "webhook", ALERTMANAGER_RESOLVE: "alertmanager"}
+"""The route a failed outbox row of each kind was for: the failure alert is not sent by that route again (if
+the route is what broke, telling it would queue one more failing row each time)."""
+
+
+def notice_jobs(config: Config, settings: Settings) -> dict[str, Job]:
+    """The delivery run's handlers of queued notifications (`Outbox.deliver(jobs=...)`): each posts the
+    payload the pass kept, and is done on a 2xx. A refusal that asking again will not change (a 4xx but
+    408, 425 and 429) fails the row at once; anything else is retried with the outbox's backoff. A resolve
+    found after its `expires` is done without a post: Alertmanager ended the alert on its own meanwhile.
+    Routes not configured have no handler, so their rows wait in the outbox."""
+    from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError
+
+    router = router_from_settings(config, settings)
+
+    def post(send: Callable[[Any], None], entry: OutboxEntry) -> None:
+        try:
+            send(json.loads(entry.message))
+        except NotifyError as exc:
+            refused = PermanentDeliveryError if exc.permanent else TemporaryDeliveryError
+            raise refused(str(exc), exc.code) from None
+
+    jobs: dict[str, Job] = {}
+    webhook, alertmanager = router.webhook, router.alertmanager
+    if webhook is not None:
+        def notify(entry: OutboxEntry, at: datetime) -> None:
+            post(webhook.post, entry)
+            log.info("webhook: sent %s", entry.dedup_key)
+
+        jobs[WEBHOOK_NOTICE] = notify
+    if alertmanager is not None:
+        def resolve(entry: OutboxEntry, at: datetime) -> None:
+            payload = json.loads(entry.message)
+            if at >= datetime.fromisoformat(payload["expires"]):
+                log.info("alertmanager: %s not posted: the alert ended on its own at its endsAt", entry.dedup_key)
+                return
+            post(lambda body: alertmanager.post([body["alert"]]), entry)
+            log.info("alertmanager: resolved %s", entry.dedup_key)
+
+        jobs[ALERTMANAGER_RESOLVE] = resolve
+    return jobs
 
 
 def generator_url(settings: Settings) -> str:
@@ -175,16 +286,19 @@ def generator_url(settings: Settings) -> str:
     return f"http://{socket.gethostname()}:{settings.http_port}/metrics"
 
 
-def router_from_settings(config: Config, settings: Settings) -> AlertRouter:
-    """The router the controller uses: the outbox in the state database, webhook and Alertmanager when their
-    URLs are set (TENANTOPS_WEBHOOK_URL, TENANTOPS_ALERTMANAGER_URL)."""
-    from tenantops.notify.outbox import Outbox
-    from tenantops.record.database import database_url
-
+def router_from_settings(config: Config, settings: Settings, *, outbox: _Collected | None = None) -> AlertRouter:
+    """The router the controller uses: the outbox in the state database (or the rows `outbox` collects for
+    a pass's commit) for mail, webhook notices and resolves, webhook and Alertmanager when their URLs are
+    set (TENANTOPS_WEBHOOK_URL, TENANTOPS_ALERTMANAGER_URL)."""
     ctl = config.policies.controller
+    if outbox is None:
+        from tenantops.record.database import database_url
 
+        sink: _Collected | Outbox = Outbox(database_url(settings))
+    else:
+        sink = outbox
     return AlertRouter(
-        config, email=Outbox(database_url(settings)), mail_from=settings.mail_from, ops_email=settings.ops_email,
+        config, email=sink, notices=sink, mail_from=settings.mail_from, ops_email=settings.ops_email,
         webhook=WebhookSender(settings.webhook_url) if settings.webhook_url else None,
         alertmanager=AlertmanagerSender(
             str(settings.alertmanager_url), generator_url=generator_url(settings),

@@ -66,6 +66,9 @@ class AlertmanagerSender:
 
     def send(self, alerts: list[Alert], now: datetime) -> None:
         if alerts:
-            post_json(self.url, [to_alertmanager(a, now, self.generator_url, ends_after=self.ends_after)
-                                 for a in alerts], self.timeout)
+            self.post([to_alertmanager(a, now, self.generator_url, ends_after=self.ends_after) for a in alerts])
             log.info("alertmanager: sent %d alert(s)", len(alerts))
+
+    def post(self, alerts: list[dict[str, Any]]) -> None:
+        """Alerts already in the `postableAlert` shape (as the outbox kept a resolve); raises `NotifyError`."""
+        post_json(self.url, alerts, self.timeout)

@@ -1,4 +1,5 @@
-"""A durable outbox for mail: queued before sending, retried with backoff, sent once, never lost.
+"""A durable outbox for mail and alert notifications: queued before sending, retried with backoff, sent
+once, never lost.
 
 Messages live in their own table (`outbox`) of the controller's state database (the SQLite file at
 `Settings.state`, or the PostgreSQL database of `TENANTOPS_DATABASE_URL` that replicas share), created by
@@ -47,7 +48,16 @@ tenants' budget mails, then the ops report, each under its own key); the row is 
 that raises is retried with the same backoff, and given up on (`failed`, an `Alert`) after
 `max_attempts`, as a refused message is; a run stopped inside a handler leaves the row claimed, and the
 next run after the lease runs the handler again, which queues only what is still missing. A run without
-a handler for a kind (`tenantops report --send`) leaves its rows alone.
+a handler for a kind (`tenantops report --send`) leaves its rows alone. A handler raising
+`PermanentDeliveryError` (a refusal asking again will not change) fails the row at once.
+
+**Alert notifications as jobs.** The chat webhook's notification of an alert transition (`WEBHOOK_NOTICE`,
+key `webhook:<notice key>`) and Alertmanager's resolve (`ALERTMANAGER_RESOLVE`, key
+`alertmanager:<notice key>`) are job rows committed in the pass that decided them, in the transaction
+that records the episode, so a controller stopped after the pass neither loses the notification nor,
+restarted, repeats it; the delivery run posts each and marks it `done` after a 2xx, with the same
+backoff, give-up and failure alert as mail, and the same resend after a claim's lease ran out (a post
+whose answer was lost may then arrive twice: for an alert, a duplicate is the lesser harm).
 
 Time is passed in (`now`, when a delivery run starts), so backoff and leases are testable without sleeping.
 A run is one message after another, and against a slow server 100 of them take many minutes; each claim
@@ -122,7 +132,17 @@ class Status(StrEnum):
 REPORT_REQUEST = "report-request"
 """The kind of a scheduled report's request: a job, rendered and queued as mail by the delivery run."""
 
-JOB_KINDS = frozenset({REPORT_REQUEST})
+WEBHOOK_NOTICE = "alert-webhook"
+"""The kind of one alert notification for the chat webhook: a job whose payload is the JSON to post, queued
+in the pass that decided it (`notify.alerting.plan_mail`) and posted by the delivery run
+(`notify.alerting.webhook_jobs`)."""
+
+ALERTMANAGER_RESOLVE = "alertmanager-resolve"
+"""The kind of one resolved alert for Alertmanager: a job whose payload is the postable alert with its
+`endsAt`, queued in the pass that resolved the episode and posted by the delivery run until it is taken or
+Alertmanager has ended the alert on its own (`notify.alerting.alertmanager_jobs`)."""
+
+JOB_KINDS = frozenset({REPORT_REQUEST, WEBHOOK_NOTICE, ALERTMANAGER_RESOLVE})
 """Row kinds that are jobs for a handler, not messages for a transport."""
 
 
@@ -216,6 +236,14 @@ def prepare(kind: str, dedup_key: str, message: EmailMessage | bytes, *, now: da
     return QueuedMessage(kind, dedup_key, sender, tuple(rcpts), raw, _ts(now), tenant)
 
 
+def prepare_job(kind: str, dedup_key: str, payload: bytes, *, now: datetime, recipients: Sequence[str] = (),
+                tenant: str | None = None) -> QueuedMessage:
+    """The stored form of a job row (`kind` one of `JOB_KINDS`), ready for `StateStore.commit(messages=)`."""
+    if kind not in JOB_KINDS:
+        raise ValueError(f"{kind!r} is not a job kind ({', '.join(sorted(JOB_KINDS))})")
+    return QueuedMessage(kind, dedup_key, "", tuple(recipients), payload, _ts(now), tenant)
+
+
 def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
     sender_addrs = getaddresses([str(message.get("From", ""))])
     sender = sender_addrs[0][1] if sender_addrs else ""
@@ -264,12 +292,11 @@ class Outbox:
         return queued
 
     def enqueue_job(self, kind: str, dedup_key: str, payload: bytes, *, now: datetime,
-                    recipients: Sequence[str] = ()) -> bool:
+                    recipients: Sequence[str] = (), tenant: str | None = None) -> bool:
         """Record a job row (`kind` one of `JOB_KINDS`) unless `dedup_key` is there already; True when new.
-        `recipients` are for the reader of the table (and of a failure alert); the job says what it does."""
-        if kind not in JOB_KINDS:
-            raise ValueError(f"{kind!r} is not a job kind ({', '.join(sorted(JOB_KINDS))})")
-        job = QueuedMessage(kind, dedup_key, "", tuple(recipients), payload, _ts(now), None)
+        `recipients` are for the reader of the table (and of a failure alert); the job says what it does.
+        `tenant` is the tenant it is about, as for mail."""
+        job = prepare_job(kind, dedup_key, payload, now=now, recipients=recipients, tenant=tenant)
         with self.db.begin() as conn:
             queued = enqueue_messages(conn, [job], postgres=self.db.is_postgresql) == 1
         if queued:
@@ -361,6 +388,9 @@ class Outbox:
     def _run_job(self, entry: OutboxEntry, handler: Job, now: datetime, report: DeliveryReport) -> None:
         try:
             handler(entry, now)
+        except PermanentDeliveryError as exc:  # a refusal that asking again will not change
+            self._fail(entry, str(exc), now, report)
+            return
         except Exception as exc:  # a job that fails is retried, then given up on and alerted, as mail is
             log.warning("job %s raised", entry.dedup_key, exc_info=True)
             self._reschedule(entry, f"{type(exc).__name__}: {exc}", now, report)
@@ -458,6 +488,19 @@ def _entry(row: Row[Any], attempts: int | None = None) -> OutboxEntry:
 def failure_alert(entry: OutboxEntry, error: str) -> Alert:
     """The Alert a person sees when mail could not be delivered (or a job not done): what, to whom, why,
     what to do."""
+    if entry.kind in (WEBHOOK_NOTICE, ALERTMANAGER_RESOLVE):
+        where = "webhook" if entry.kind == WEBHOOK_NOTICE else "Alertmanager"
+        setting = "TENANTOPS_WEBHOOK_URL" if entry.kind == WEBHOOK_NOTICE else "TENANTOPS_ALERTMANAGER_URL"
+        return Alert(
+            key=f"outbox-failed:{entry.dedup_key}", tenant=None, severity=Severity.WARNING,
+            cause="mail-delivery-failed",
+            summary=f"{where} notification {entry.dedup_key} was not delivered: {error}",
+            suggested_action=(
+                f"Check {setting} and that the receiver takes the post; the notification is kept in the outbox"
+                " table with status 'failed', and setting it back to 'pending' sends it again."
+            ),
+            details={"kind": entry.kind, "attempts": entry.attempts, "recipients": list(entry.recipients)},
+        )
     if entry.kind in JOB_KINDS:
         return Alert(
             key=f"outbox-failed:{entry.dedup_key}", tenant=None, severity=Severity.WARNING,

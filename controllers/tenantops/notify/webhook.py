@@ -24,7 +24,18 @@ _ICON = {Severity.INFO: ":information_source:", Severity.WARNING: ":warning:", S
 
 
 class NotifyError(Exception):
-    """A notification could not be delivered (the caller logs it and carries on with other routes)."""
+    """A notification could not be delivered (the caller logs it and carries on with other routes).
+    `code` is the HTTP status of a reply that refused it (None: no reply)."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def permanent(self) -> bool:
+        """A client error other than a timeout or throttling (408, 425, 429): the receiver will refuse the
+        same post again (a revoked webhook answers 404 or 410, a malformed one 400)."""
+        return self.code is not None and 400 <= self.code < 500 and self.code not in (408, 425, 429)
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -79,7 +90,7 @@ def post_json(url: str, payload: Any, timeout: float = 5.0) -> int:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return int(response.status)
     except urllib.error.HTTPError as exc:
-        raise NotifyError(f"{origin(url)} answered {exc.code}") from None
+        raise NotifyError(f"{origin(url)} answered {exc.code}", exc.code) from None
     except (urllib.error.URLError, OSError) as exc:
         raise NotifyError(f"{origin(url)} unreachable: {redact(str(exc))}") from None
 
@@ -95,5 +106,9 @@ class WebhookSender:
 
     def send(self, alerts: list[Alert]) -> None:
         for alert in alerts:
-            post_json(self.url, slack_payload(alert), self.timeout)
+            self.post(slack_payload(alert))
             log.info("webhook: sent %s (%s)", alert.key, alert.severity)
+
+    def post(self, payload: Any) -> None:
+        """One message as `slack_payload` made it (or as the outbox kept it); raises `NotifyError`."""
+        post_json(self.url, payload, self.timeout)

@@ -1,0 +1,216 @@
+"""Webhook notifications and Alertmanager resolves are outbox rows committed with the pass that decided them,
+posted after it by the delivery run: a controller stopped between the two posts them once when it starts
+again, a receiver that is down gets each once when it is back, and one that refuses for good is given up on
+and told by the other routes, never by itself.
+
+The webhook is a real HTTP receiver, Alertmanager is Debian's, mail goes to a real SMTP server; the passes
+are a real reconciler and runner, the controller's own post-pass hooks doing the delivery.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tenantops.config import load_config
+from tenantops.config.settings import Settings
+from tenantops.decide.autoscaling.decider import AutoscalingDecider
+from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
+from tenantops.engine.runner import Runner
+from tenantops.engine.wiring import plan_mail, post_pass_hooks
+from tenantops.record.metrics import ControllerMetrics
+from tenantops.record.store import StateStore
+from tenantops.structs.plan import Alert
+from tenantops_lab.sandbox.alert_receivers import alertmanager_alerts
+from tenantops_lab.sandbox.smtp import SmtpServer
+
+from .test_alert_lifecycle import OPS, START, STEP, Clock, SteadySource
+
+pytestmark = pytest.mark.integration
+
+KEY = "metrics:alpha/worker"
+
+
+@pytest.fixture
+def every_route(config_files: tuple[Path, Path]) -> tuple[Path, Path]:
+    """alpha's alerts go to email, the webhook and Alertmanager."""
+    catalog, policies = config_files
+    data = yaml.safe_load(catalog.read_text())
+    data["tenants"][0]["overrides"] = {"alerts": {"routes": ["email", "webhook", "alertmanager"]}}
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    return catalog, policies
+
+
+def _settings(smtp: SmtpServer, directory: Path, **routes: Any) -> Settings:
+    return Settings(smtp_host=smtp.host, smtp_port=smtp.port, state=str(directory / "state.db"),
+                    mail_from="tenantops@example.com", ops_email=OPS, **routes)
+
+
+def _worker_missing() -> tuple[SteadySource, Clock]:
+    """Metrics that alpha/worker no longer reports, from the first pass on, and the test's clock."""
+    source = SteadySource()
+    source.missing = {("alpha", "worker")}
+    return source, Clock(START)
+
+
+def _ticks(runner: Runner, clock: Any, passes: int) -> None:
+    for _ in range(passes):
+        assert runner.tick() is not None
+        clock.now += STEP
+
+
+def _runner(settings: Settings, store: StateStore, source: SteadySource, clock: Any,
+            files: tuple[Path, Path]) -> Runner:
+    """The restarted controller: a runner with the controller's post-pass hooks (delivery in the hook)."""
+    catalog, policies = files
+    metrics = ControllerMetrics()
+    reconciler = Reconciler(source, store, [AutoscalingDecider()], register_actuators(), metrics=metrics,
+                            mail=plan_mail(settings))
+    runner = Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies, metrics=metrics,
+                    clock=clock)
+    runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=False, store=store))
+    return runner
+
+
+def _fire_without_hooks(settings: Settings, source: SteadySource, clock: Any, files: tuple[Path, Path],
+                        transition: str = "fire") -> Alert:
+    """Passes run on their own (what a kill right after a pass's commit leaves behind) until alpha/worker's
+    episode takes `transition`; returns that notification."""
+    config = load_config(*files)
+    with StateStore(settings.state) as store:
+        stopped = Reconciler(source, store, [AutoscalingDecider()], register_actuators(), mail=plan_mail(settings))
+        for _ in range(20):
+            result = stopped.run_pass(config, clock())
+            clock.now += STEP
+            notice = next((a for a in result.alerts if a.key == KEY and a.transition == transition), None)
+            if notice is not None:
+                return notice
+    raise AssertionError(f"{KEY} never took {transition}")
+
+
+def _rows(state: str, kind: str) -> list[tuple[str, str, int]]:
+    with StateStore(state) as store:
+        return [tuple(r) for r in store.connection.execute(  # type: ignore[misc]
+            "SELECT dedup_key, status, attempts FROM outbox WHERE kind = ? ORDER BY id", (kind,)).fetchall()]
+
+
+def _alpha_posts(receiver: Any, start: int = 0) -> list[str]:
+    return [body["text"] for _, body in receiver.posts[start:] if "alpha" in body["text"]]
+
+
+def test_a_pass_stopped_before_its_hooks_neither_loses_nor_repeats_the_webhook_notice(
+        every_route: tuple[Path, Path], smtp_server: SmtpServer, webhook_receiver: Any, tmp_path: Path) -> None:
+    """Before, the webhook was called by a hook after the pass: the episode was recorded as notified, and a
+    controller stopped in between never told the webhook at all."""
+    settings = _settings(smtp_server, tmp_path, webhook_url=webhook_receiver.url + "/hook")
+    source, clock = _worker_missing()
+    fired = _fire_without_hooks(settings, source, clock, every_route)
+    assert _rows(settings.state, "alert-webhook") == [(f"webhook:{fired.notice_key}", "pending", 0)]
+    assert webhook_receiver.posts == []
+
+    with StateStore(settings.state) as store:  # the restart: the episode goes on, then ends
+        runner = _runner(settings, store, source, clock, every_route)
+        _ticks(runner, clock, 3)
+        after_restart = _alpha_posts(webhook_receiver)
+        source.missing = set()
+        _ticks(runner, clock, 3)
+    posts = _alpha_posts(webhook_receiver)
+    print(f"\nwebhook posts after restart: {after_restart}; with the resolve: {posts}")
+    assert len(after_restart) == 1 and "WARNING" in after_restart[0], after_restart
+    assert len(posts) == 2 and "Resolved" in posts[1], posts
+    assert [status for _, status, _ in _rows(settings.state, "alert-webhook")] == ["done", "done"]
+    assert [r[0] for r in webhook_receiver.posts] == ["/hook", "/hook"]
+
+
+def test_a_webhook_down_then_up_gets_the_notice_once(every_route: tuple[Path, Path], smtp_server: SmtpServer,
+                                                    webhook_receiver: Any, tmp_path: Path) -> None:
+    """A receiver answering 503 for the first passes: the notice waits in the outbox with the outbox's
+    backoff (30 s, 60 s, 120 s...), then reaches the receiver once it answers 200, and is not posted again."""
+    settings = _settings(smtp_server, tmp_path, webhook_url=webhook_receiver.url)
+    source, clock = _worker_missing()
+    webhook_receiver.status = 503
+    with StateStore(settings.state) as store:
+        runner = _runner(settings, store, source, clock, every_route)
+        while not _rows(settings.state, "alert-webhook"):
+            assert runner.tick() is not None
+            clock.now += STEP
+        _ticks(runner, clock, 2)
+        refused = len(webhook_receiver.posts)
+        [(key, status, attempts)] = _rows(settings.state, "alert-webhook")
+        assert refused == attempts == 3 and status == "pending"
+        webhook_receiver.status = 200
+        _ticks(runner, clock, 5)
+    taken = _alpha_posts(webhook_receiver, refused)
+    print(f"\n{refused} post(s) refused while down, {len(taken)} taken after: {_rows(settings.state, 'alert-webhook')}")
+    assert len(taken) == 1 and "WARNING" in taken[0]
+    assert _rows(settings.state, "alert-webhook") == [(key, "done", 4)]
+
+
+def test_a_webhook_that_refuses_for_good_is_given_up_on_and_told_by_mail_not_by_itself(
+        every_route: tuple[Path, Path], smtp_server: SmtpServer, webhook_receiver: Any, tmp_path: Path) -> None:
+    """A 404 (a revoked webhook) will not change by asking again: the row fails at its first attempt, and
+    the failure alert goes to mail only; posting it to the same webhook would queue one more failing row."""
+    settings = _settings(smtp_server, tmp_path, webhook_url=webhook_receiver.url)
+    source, clock = _worker_missing()
+    webhook_receiver.status = 404
+    with StateStore(settings.state) as store:
+        runner = _runner(settings, store, source, clock, every_route)
+        _ticks(runner, clock, 8)
+    rows = _rows(settings.state, "alert-webhook")
+    subjects = [str(m.message["Subject"]) for m in smtp_server.received]
+    print(f"\nwebhook rows {rows}; {len(webhook_receiver.posts)} post(s); mail {subjects}")
+    assert [(status, attempts) for _, status, attempts in rows] == [("failed", 1)]
+    assert len(webhook_receiver.posts) == 1
+    assert "[tenantops] WARNING all tenants: mail-delivery-failed" in subjects
+
+
+def test_an_alertmanager_resolve_committed_then_stopped_is_posted_after_restart(
+        every_route: tuple[Path, Path], smtp_server: SmtpServer, alertmanager: str, tmp_path: Path) -> None:
+    """The firing alert is posted with every pass's active set, so a lost post is made good by the next
+    pass; the resolve is said once. A controller stopped after the pass that resolved the episode kept it
+    in the outbox, and the restarted one posts it: Alertmanager ends the alert then, not at the `endsAt`
+    of the last firing post (four pass intervals later). The clock is the real one: Alertmanager reads
+    `endsAt` against its own."""
+    settings = _settings(smtp_server, tmp_path, alertmanager_url=alertmanager)
+
+    class Now:
+        def __call__(self) -> datetime:
+            return datetime.now(UTC)
+
+        @property
+        def now(self) -> datetime:
+            return self()
+
+        @now.setter
+        def now(self, _: datetime) -> None:
+            pass  # the real clock moves on its own
+
+    clock: Any = Now()
+    source = SteadySource()
+    source.missing = {("alpha", "worker")}
+
+    def active() -> list[dict[str, Any]]:
+        return [a for a in alertmanager_alerts(alertmanager, "active=true") if a["labels"].get("key") == KEY]
+
+    with StateStore(settings.state) as store:
+        runner = _runner(settings, store, source, clock, every_route)
+        while not active():
+            assert runner.tick() is not None
+    source.missing = set()
+    resolved = _fire_without_hooks(settings, source, clock, every_route, transition="resolve")
+    rows = _rows(settings.state, "alertmanager-resolve")
+    assert rows == [(f"alertmanager:{resolved.notice_key}", "pending", 0)]
+    assert len(active()) == 1  # nothing told Alertmanager yet
+
+    with StateStore(settings.state) as store:
+        _runner(settings, store, source, clock, every_route).tick()
+    remaining = active()
+    print(f"\nAlertmanager after restart: {len(remaining)} active;"
+          f" resolve rows {_rows(settings.state, 'alertmanager-resolve')}")
+    assert remaining == []
+    assert _rows(settings.state, "alertmanager-resolve") == [(rows[0][0], "done", 1)]
