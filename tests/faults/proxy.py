@@ -1,4 +1,4 @@
-"""A tiny fault-injecting HTTP proxy in front of a real Prometheus.
+"""A tiny fault-injecting HTTP proxy in front of a real Prometheus (or a webhook receiver).
 
 The controller talks to the proxy's URL; `mode` decides what each query gets: the real answer, a
 refused connection (`down`: the listening socket is closed), an answer slower than the source's timeout,
@@ -96,7 +96,7 @@ class FaultProxy:
             self.upstream + handler.path, data=body, method=handler.command, headers={"Content-Type": content_type})
         try:
             with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
-                status, doc = resp.status, json.loads(resp.read())
+                status, doc = resp.status, json.loads(resp.read() or b"{}")  # a webhook answers 200 empty
         except urllib.error.HTTPError as exc:
             status, doc = exc.code, json.loads(exc.read() or b"{}")
         # Series answers only: a scalar (`time()`, Prometheus' clock) is passed through as it is.

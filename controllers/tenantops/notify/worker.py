@@ -8,9 +8,10 @@ transports' per-message deadline, the webhook's request timeout).
 
 Jobs carry a key. A job whose key is already waiting replaces it, because only the latest matters:
 "deliver what is due in the outbox" and "the active set for Alertmanager" mean the same thing whenever
-they run. Alert notifications of different passes have different keys and queue in order; at most
-`max_pending` wait, and past that the oldest is dropped and counted (its alert stays active and is sent
-again by its episode lifecycle; mail itself is never dropped, it waits in the durable outbox).
+they run. Alertmanager posts of different passes have different keys and queue in order; at most
+`max_pending` wait, and past that the oldest is dropped and counted (its alert stays active and is posted
+again with the next pass's active set; mail, webhook messages and resolves are never dropped, they wait in
+the durable outbox).
 
 `close(timeout)` lets the queue finish for up to `timeout` seconds when the controller stops; what is
 left is in the outbox and goes at the next start.
