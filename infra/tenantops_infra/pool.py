@@ -60,7 +60,7 @@ def limit_range_item(limits: Limits) -> dict[str, object]:
         "type": "Container",
         "default_request": {"cpu": limits.default_cpu, "memory": limits.default_memory},
         "default": {"cpu": limits.max_cpu, "memory": limits.default_memory},
-        "max": {"cpu": limits.max_cpu, "memory": limits.max_memory},
+        "max": limits.container_max,
     }
 
 

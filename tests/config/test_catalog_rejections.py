@@ -204,3 +204,20 @@ def test_two_tenants_whose_id_and_workload_join_to_one_name_are_refused(tmp_path
     other = fine.replace("id: acme", "id: acme-eu")
     assert [t.id for t in load_config(write(tmp_path, "tenants:\n" + fine + other), POLICIES).tenants] == [
         "acme", "acme-eu"]
+
+
+def test_a_pooled_workload_above_its_tiers_per_container_maximum_is_refused(tmp_path: Path) -> None:
+    # The free tier's namespace LimitRange allows 1 CPU and 2Gi per container: a pod asking more is refused
+    # by the API server, so the Deployment would never run while `pulumi up` reported success.
+    tenant = VALID_TENANT.replace("tier: pro", "tier: free").replace(
+        "{name: api, min_replicas: 1, max_replicas: 5}",
+        "{name: api, min_replicas: 1, max_replicas: 5, cpu_request: 1500m, memory_request: 4Gi}")
+    path = write(tmp_path, "tenants:\n" + tenant)
+    assert issues_of(path) == [
+        f"{path}:9: tenants[0].workloads[0].cpu_request: 1500m is above the per-container maximum cpu of tier "
+        "'free', 1 (limits.max_cpu); the namespace would refuse every pod of 'api'",
+        f"{path}:9: tenants[0].workloads[0].memory_request: 4Gi is above the per-container maximum memory of tier "
+        "'free', 2Gi (limits.max_memory); the namespace would refuse every pod of 'api'",
+    ]
+    silo = tenant.replace("isolation: pool", "isolation: silo")  # a silo's instances have no LimitRange
+    assert [t.id for t in load_config(write(tmp_path, "tenants:\n" + silo), POLICIES).tenants] == ["acme"]

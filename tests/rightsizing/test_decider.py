@@ -277,3 +277,12 @@ def test_recommendations_are_as_of_the_start_of_the_hour(config: Config) -> None
     for tenant in ("shop", "media", "bank"):
         assert _row(early, tenant).cpu == _row(late, tenant).cpu == _row(fresh, tenant).cpu
         assert _row(early, tenant).status.containers == _row(fresh, tenant).status.containers
+
+
+def test_a_pooled_patch_carries_its_tiers_per_container_maximum(config: Config) -> None:
+    # The free tier's namespace refuses a container above 1 CPU / 2Gi (its LimitRange `max`); the patch
+    # names that ceiling so the actuator never writes a request or limit every new pod would be refused for.
+    out = RightsizingDecider(_history()).decide(_pass(config), {})
+    (patch,) = [p for p in out.patches if p.tenant == "shop"]
+    assert patch.ceilings == {"cpu": "1", "memory": "2Gi"}
+    assert type(patch).from_json(patch.to_json()).ceilings == patch.ceilings  # survives the intent row

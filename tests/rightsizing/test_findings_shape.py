@@ -33,7 +33,9 @@ SILO_ROW = {**POOL_ROW, "instance": {
     "change": {"apply": "str", "from": "str", "name": "str", "property": "str", "resource": "str", "to": "str"},
     "current": "str", "current_month": "float", "reason": "str", "recommended": "str", "recommended_month": "float",
     "risk": "int", "risk_label": "str", "saving_month": "float"}}
-PATCH = {"containers": {}, "deployment": "str", "namespace": "str", "raise_limits": "bool", "reason": "str",
+# `ceilings` (the namespace's per-container maximum the patch is held to) was added; nothing was removed.
+PATCH = {"ceilings": {"cpu": "str", "memory": "str"},
+         "containers": {}, "deployment": "str", "namespace": "str", "raise_limits": "bool", "reason": "str",
          "requests": {"cpu": "str", "memory": "str"}, "tenant": "str", "workload": "str"}
 
 

@@ -94,6 +94,22 @@ def test_each_container_of_a_pod_is_patched_against_its_own_limits(kube_api: Any
     assert after["proxy"] == {"requests": {"cpu": "200m"}, "limits": {"cpu": "1"}}  # within its limit
 
 
+def test_no_request_or_raised_limit_goes_past_the_namespaces_per_container_maximum(
+        kube_api: Any, apps: client.AppsV1Api) -> None:
+    # The API server refuses every new pod of the rollout above the LimitRange's `max`, which would leave the
+    # Deployment half-rolled: the request is held at the ceiling, and a limit raised with it stops there too.
+    _deploy(kube_api, apps, "api", [{"name": "api", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"},
+                                                            "limits": {"cpu": "1", "memory": "1Gi"}}}])
+    patch = RequestPatch("shop", "api", NS, "api", {"cpu": "3", "memory": "1536Mi"}, "test", True,
+                         ceilings={"cpu": "2", "memory": "2Gi"})
+    done = RequestsActuator(apps).apply(patch)
+    assert done.status is OutcomeStatus.APPLIED
+    after = _resources(kube_api, "api")["api"]
+    assert after["requests"] == {"cpu": "2", "memory": "1536Mi"}
+    assert parse_quantity(after["limits"]["cpu"]) == 2.0 and after["limits"]["memory"] == "1536Mi"
+    assert done.capped == ("api cpu request capped at the namespace's per-container maximum 2 (wanted 3)",)
+
+
 def test_an_unreadable_quantity_fails_the_patch_with_its_reason(kube_api: Any, apps: client.AppsV1Api) -> None:
     # The API refuses to store an unreadable quantity (422, as the apiserver does), so a live Deployment
     # never holds one; an unreadable wanted quantity fails the patch with its reason and writes nothing.
@@ -133,6 +149,25 @@ def test_requests_are_never_above_limits(containers: list[tuple[str, str | None]
             assert request <= parse_quantity(limit) + 1e-9
         if not raise_limits:
             assert change.limits == {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(quantity, st.one_of(st.none(), quantity)), min_size=1, max_size=3), quantity, quantity,
+       st.booleans())
+def test_requests_and_raised_limits_never_pass_the_ceiling(containers: list[tuple[str, str | None]], wanted: str,
+                                                           ceiling: str, raise_limits: bool) -> None:
+    pods = [client.V1Container(name=f"c{i}", resources=client.V1ResourceRequirements(
+        requests={"cpu": request}, limits={"cpu": limit} if limit else None))
+        for i, (request, limit) in enumerate(containers)]
+    changes = fit_to_limits(pods, split_requests(pods, "w", {"cpu": wanted}), raise_limits=raise_limits,
+                            ceilings={"cpu": ceiling})
+    for pod in pods:
+        change = changes[str(pod.name)]
+        request = parse_quantity(change.requests["cpu"])
+        assert request <= parse_quantity(ceiling) + 1e-9
+        if "cpu" in change.limits:
+            assert request <= parse_quantity(change.limits["cpu"]) + 1e-9
+            assert parse_quantity(change.limits["cpu"]) <= parse_quantity(ceiling) + 1e-9
 
 
 def test_per_container_requests_of_the_patch_are_written_as_given(kube_api: Any, apps: client.AppsV1Api) -> None:

@@ -10,7 +10,9 @@ With several containers in the pod, the pod's recommended request is split betwe
 proportion to their current requests (the usage history is per pod, not per container), and each
 container is then checked on its own: the API server refuses a container whose request exceeds its
 limit (422), so where a new request would, the limit is raised by the same factor as the request
-(`RequestPatch.raise_limits`), or else the request is capped at the limit and the outcome says so.
+(`RequestPatch.raise_limits`), or else the request is capped at the limit and the outcome says so. No
+request or raised limit goes past the namespace's per-container maximum (`RequestPatch.ceilings`, the
+tier's LimitRange `max`), which the API server enforces on every new pod.
 Quantities are read with the Kubernetes client's parser (`.5`, `1e3`, `1Pi` are all valid); a value
 that still cannot be read fails that patch with the reason instead of raising.
 """
@@ -114,11 +116,14 @@ class ContainerChange:
 
 
 def fit_to_limits(containers: Iterable[Any], wanted: Mapping[str, Mapping[str, str]], *,
-                  raise_limits: bool) -> dict[str, ContainerChange]:
-    """Each container's new requests kept at or below its limits (see the module docstring).
+                  raise_limits: bool, ceilings: Mapping[str, str] | None = None) -> dict[str, ContainerChange]:
+    """Each container's new requests kept at or below its limits and the namespace's ceilings (see the
+    module docstring).
 
-    A raised limit grows by the factor its request grew (never to less than the request); lowering a
-    request leaves its limit alone. Raises ValueError naming the container for an unreadable quantity.
+    A raised limit grows by the factor its request grew (never to less than the request), and never past
+    the ceiling; lowering a request leaves its limit alone. A request above the ceiling (the LimitRange's
+    per-container `max`) is held at it: the API server would refuse every new pod of the rollout, and the
+    Deployment would stall half-rolled. Raises ValueError naming the container for an unreadable quantity.
     """
     by_name = {str(c.name): c for c in containers}
     out: dict[str, ContainerChange] = {}
@@ -131,13 +136,21 @@ def fit_to_limits(containers: Iterable[Any], wanted: Mapping[str, Mapping[str, s
                 new = parse_quantity(text)
                 limit = parse_quantity(old_limits[resource]) if resource in old_limits else None
                 old = parse_quantity(old_requests[resource]) if resource in old_requests else None
+                ceiling_text = (ceilings or {}).get(resource)
+                ceiling = parse_quantity(ceiling_text) if ceiling_text is not None else None
             except ValueError as exc:
                 raise ValueError(f"container {name}: {resource}: {exc}") from None
+            if ceiling is not None and new > ceiling:
+                new = ceiling
+                change.requests[resource] = str(ceiling_text)
+                change.capped.append(f"{name} {resource} request capped at the namespace's per-container maximum "
+                                     f"{ceiling_text} (wanted {text})")
             if limit is None or new <= limit:
                 continue
             if raise_limits:
                 factor = new / old if old else new / limit
-                change.limits[resource] = quantity(resource, max(new, limit * factor))
+                raised = max(new, limit * factor)
+                change.limits[resource] = quantity(resource, raised if ceiling is None else min(raised, ceiling))
             else:
                 change.requests[resource] = old_limits[resource]
                 change.capped.append(f"{name} {resource} request capped at its limit {old_limits[resource]} "
@@ -194,7 +207,7 @@ class RequestsActuator:
                 before = {str(c.name): _resources(c, "requests") for c in containers}
                 try:
                     changes = fit_to_limits(containers, _per_container(containers, patch),
-                                            raise_limits=patch.raise_limits)
+                                            raise_limits=patch.raise_limits, ceilings=patch.ceilings)
                 except ValueError as exc:
                     return self._done(patch, OutcomeStatus.FAILED, before, {}, str(exc), attempts)
                 wanted = {n: c.requests for n, c in changes.items()}

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from tenantops.collector import collector_paused
 from tenantops.config.catalog import CatalogSpec, Tenant
 from tenantops.config.errors import ConfigError, ConfigIssue
+from tenantops.config.kinds.common import parse_quantity
 from tenantops.config.kinds.controller import ControllerSpec
 from tenantops.config.kinds.cost import AlertSpec, AllocationSpec, BudgetSpec, PricingSpec
 from tenantops.config.kinds.metrics import MetricsSpec
@@ -344,6 +345,8 @@ def _check_tenants(
     for index, tenant in enumerate(tenants):
         _check_identity(doc, index, tenant.id, tenant.tier, tiers, seen, issues)
         _check_workload_names(doc, index, tenant, joined, issues)
+        if tenant.isolation == "pool" and tenant.tier in tiers:
+            _check_container_max(doc, index, tenant, tiers[tenant.tier].limits.container_max, issues)
         _check_prices(doc, index, tenant, policies.pricing, issues)
         if tenant.overrides is not None and tenant.tier in tiers:
             try:
@@ -379,6 +382,24 @@ def _check_workload_names(doc: LocatedDocument, index: int, tenant: Tenant,
             doc.file, doc.line_of(("tenants", index, "workloads", w, "name")), f"tenants[{index}].workloads[{w}].name",
             f"tenant {tenant.id!r} workload {workload.name!r} and tenant {other[0]!r} workload {other[1]!r} (line "
             f"{other[2]}) both name their resources {name!r}; rename one of the workloads"))
+
+
+def _check_container_max(doc: LocatedDocument, index: int, tenant: Tenant, ceilings: Mapping[str, str],
+                         issues: list[ConfigIssue]) -> None:
+    """A pooled workload's request and limit must fit its tier's per-container maximum: the namespace's
+    LimitRange holds it, and the API server refuses every pod above it, so the Deployment would never run
+    a replica while `pulumi up` and the controller both reported success."""
+    for w, workload in enumerate(tenant.workloads):
+        asked = {"cpu_request": ("cpu", workload.cpu_request), "cpu_limit": ("cpu", workload.cpu_limit),
+                 "memory_request": ("memory", workload.memory_request)}
+        for field_name, (resource, value) in asked.items():
+            if value is None or parse_quantity(value) <= parse_quantity(ceilings[resource]):
+                continue
+            path = ("tenants", index, "workloads", w, field_name)
+            issues.append(ConfigIssue(
+                doc.file, doc.line_of(path), f"tenants[{index}].workloads[{w}].{field_name}",
+                f"{value} is above the per-container maximum {resource} of tier {tenant.tier!r}, {ceilings[resource]} "
+                f"(limits.max_{resource}); the namespace would refuse every pod of {workload.name!r}"))
 
 
 def _check_prices(doc: LocatedDocument, index: int, tenant: Tenant, pricing: PricingSpec,

@@ -32,6 +32,9 @@ class RequestPatch:
     state_key: str = ""  # the deciding concern's state key that applying this patch updates
     on_applied: Any = None  # its new value (JSON), committed only once the outcome is applied
     concern: str = ""  # whose state `state_key` is: set by the engine from the decider that asked
+    # The namespace's per-container maximum (its LimitRange `max`, from the tenant's tier) per resource:
+    # the API server refuses a pod whose container asks, or is limited, above it.
+    ceilings: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,6 +42,7 @@ class RequestPatch:
             "deployment": self.deployment, "requests": dict(self.requests), "reason": self.reason,
             "raise_limits": self.raise_limits,
             "containers": {name: dict(reqs) for name, reqs in self.containers.items()},
+            "ceilings": dict(self.ceilings),
         }
 
     @staticmethod
@@ -49,4 +53,5 @@ class RequestPatch:
             bool(data.get("raise_limits", True)),
             {str(n): {str(k): str(v) for k, v in dict(r).items()}
              for n, r in dict(data.get("containers") or {}).items()},
+            ceilings={str(k): str(v) for k, v in dict(data.get("ceilings") or {}).items()},
         )

@@ -27,6 +27,12 @@ class Limits(Spec):
     max_cpu: Quantity = "4"
     max_memory: Quantity = "8Gi"
 
+    @property
+    def container_max(self) -> dict[str, str]:
+        """The per-container maximum by resource: the LimitRange `max` the Pulumi pool program writes, and
+        the most a request patch may ask of one container (the API server refuses a pod above it)."""
+        return {"cpu": self.max_cpu, "memory": self.max_memory}
+
 
 @policy_kind("Tier", scope="named")
 class TierSpec(Spec):

@@ -115,7 +115,7 @@ class RightsizingDecider:
             for workload in tenant.workloads:
                 row, patch, decision = self._workload(
                     inp, tenant, workload, spec, policies.tier.rightsizing, prices, history,
-                    state.get(f"{tenant.id}/{workload.name}"),
+                    state.get(f"{tenant.id}/{workload.name}"), policies.tier.limits.container_max,
                 )
                 rows.append(row)
                 decisions.append(decision)
@@ -140,6 +140,7 @@ class RightsizingDecider:
         prices: RegionPrices | None,
         history: UsageHistory,
         prior: JsonValue,
+        ceilings: Mapping[str, str] | None = None,
     ) -> tuple[WorkloadRecommendation, RequestPatch | None, Decision]:
         now = inp.now.timestamp()
         key = (tenant.id, workload.name)
@@ -179,7 +180,7 @@ class RightsizingDecider:
                 choice, saving_month=round(choice.saving_month, 2) if choice.saving_month is not None else None,
                 change=_instance_change(inp, tenant, workload, choice.current, choice.recommended),
             )
-        patch, applied = self._patch(inp, tenant, workload, spec, recs, current, prior, by_container)
+        patch, applied = self._patch(inp, tenant, workload, spec, recs, current, prior, by_container, ceilings)
         row = WorkloadRecommendation(
             tenant=tenant.id, workload=workload.name, isolation=tenant.isolation, mode=spec.mode,
             policy=policy_name, replicas=round(float(replicas), 2), cpu=resources["cpu"], memory=resources["memory"],
@@ -234,6 +235,7 @@ class RightsizingDecider:
         current: Mapping[Resource, float],
         prior: JsonValue,
         by_container: Mapping[str, Mapping[Resource, Recommendation | None]] | None = None,
+        ceilings: Mapping[str, str] | None = None,
     ) -> tuple[RequestPatch | None, dict[str, str]]:
         """The guarded patch for a pool workload in apply mode (carrying the state it implies once applied),
         and what was decided per resource."""
@@ -278,6 +280,7 @@ class RightsizingDecider:
         patch = RequestPatch(
             tenant.id, workload.name, tenant_namespace(tenant.id), workload.name, requests, "; ".join(notes),
             spec.raise_limits, per_container, state_key=f"{tenant.id}/{workload.name}", on_applied=new_state,
+            ceilings=dict(ceilings or {}),
         )
         return patch, decided
 
