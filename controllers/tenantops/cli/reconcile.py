@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -15,6 +15,12 @@ from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.engine.root import build_controller
 from tenantops.engine.scale_effects import ScaleEffects
 from tenantops.structs.plan import ScaleAction, TargetKind
+
+if TYPE_CHECKING:
+    from tenantops.config.loader import Config
+    from tenantops.config.settings import Settings
+    from tenantops.engine.lease import LeaseElector
+    from tenantops.record.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,18 +83,38 @@ def _probe_kubernetes(reconciler: Reconciler, setting: str) -> None:
             raise
 
 
+def _one_pass_leader(settings: Settings, config: Config, store: StateStore,
+                     namespace: str | None) -> LeaseElector | None:
+    """The leader's Lease for a pass that would act on a state leader-elected replicas write (None where
+    none ever did): the pass takes it, or is refused while another holds it (`lease.one_pass_elector`)."""
+    writers = store.leadership()
+    if not writers:
+        return None
+    from tenantops.act.kubeclient import KubeAccess
+    from tenantops.engine.lease import lease_duration, one_pass_elector
+
+    ctl = config.policies.controller
+    return one_pass_elector(KubeAccess.from_settings(settings), writers[0].lease, namespace=namespace,
+                            duration_seconds=lease_duration(ctl.interval_seconds, ctl.jitter_seconds))
+
+
 @click.command("reconcile")
 @click.option("--once", is_flag=True, help="Run exactly one pass and exit (the only mode; `tenantops run` loops).")
 @config_options
 @controller_options
+@click.option("--lease-namespace", default=None,
+              help="Namespace of the leader's Lease on a state that `run --leader-elect` writes (default: "
+                   "POD_NAMESPACE, else tenantops).")
 @json_option
 @click.pass_context
 def command(ctx: click.Context, once: bool, catalog: str | None, policies: str | None, deciders: tuple[str, ...],
             dry_run: bool, init: bool, prometheus_url: str | None, state: str | None, database: str | None,
-            kube_url: str | None, kube_context: str | None, aws_endpoint_url: str | None, as_json: bool) -> None:
+            kube_url: str | None, kube_context: str | None, aws_endpoint_url: str | None,
+            lease_namespace: str | None, as_json: bool) -> None:
     """Observe, decide, act and record once for every tenant, then run what `tenantops run` runs after a
     pass (alerts routed, due reports queued, mail delivered; not in a dry run). Exit 1 if anything in the
-    pass failed."""
+    pass failed. On a state that `run --leader-elect` replicas write, a pass that acts takes the leader's
+    Lease for its duration and is refused (exit 1) while a running leader holds it; a dry run never is."""
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
                              database_url=database, kube_url=kube_url, kube_context=kube_context,
                              aws_endpoint_url=aws_endpoint_url)
@@ -98,13 +124,26 @@ def command(ctx: click.Context, once: bool, catalog: str | None, policies: str |
                                       init=init)
     except DeciderUnavailable as exc:
         raise click.BadParameter(str(exc), param_hint="--decider") from None
+    leader = None
     if not dry_run:
         _probe_kubernetes(controller.reconciler, "TENANTOPS_KUBE_URL" if settings.kube_url else
                           "TENANTOPS_KUBE_CONTEXT" if settings.kube_context else "kubeconfig")
+        leader = _one_pass_leader(settings, config, controller.reconciler.store, lease_namespace)
     try:
-        result = controller.runner(config, clock=lambda: datetime.now(UTC)).tick()
+        runner = controller.runner(config, clock=lambda: datetime.now(UTC), leader=leader)
+        result = runner.tick()
     finally:
+        if leader is not None:
+            leader.release()
         controller.close()
+    if leader is not None and runner.stats.skipped_not_leader:
+        from tenantops.engine.lease import held_by_another
+
+        why = held_by_another(leader)
+        raise click.ClickException(why if leader.missing else
+                                   f"{why}: a leader is running on this state, and a pass beside it would write "
+                                   "what it writes; use --dry-run, or stop the leader (it releases the Lease on "
+                                   "exit) and run again")
     down = getattr(controller.reconciler.source, "unreachable", None)
     if isinstance(down, Unreachable):  # the pass is recorded, but it saw nothing: one line naming the setting
         if as_json and result is not None:

@@ -88,6 +88,12 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
                                       init=init)
     except DeciderUnavailable as exc:
         raise click.BadParameter(str(exc), param_hint="--decider") from None
+    writers = [] if leader_elect or dry_run else controller.reconciler.store.leadership()
+    if writers:  # kube controllers configured for leader election never act without it either
+        controller.close()
+        raise click.ClickException(f"this state is written by leader-elected replicas (Lease {writers[0].lease}, "
+                                   f"last taken by {writers[0].holder}): a loop without the Lease would write "
+                                   "beside their leader; run with --leader-elect, or --dry-run")
     server = HealthServer(health, metrics.registry, host=http_host, port=settings.http_port).start()
     log.warning("tenantops controller: %d tenants, interval %.0fs, http on %s:%d%s", len(config.tenants), interval,
                 http_host, server.port, " (dry run)" if dry_run else "")

@@ -101,7 +101,7 @@ class LeaseElector:
 
     def __init__(self, api: client.CoordinationV1Api, namespace: str, name: str, identity: str, *,
                  duration_seconds: int = 15, clock: Clock = utc_now, labels: dict[str, str] | None = None,
-                 request_timeout: float = 5.0) -> None:
+                 request_timeout: float = 5.0, trust_renew_time: bool = False, create: bool = True) -> None:
         if duration_seconds < 1:
             raise ValueError("duration_seconds must be at least 1")
         self.api, self.namespace, self.name, self.identity = api, namespace, name, identity
@@ -109,6 +109,12 @@ class LeaseElector:
         self.clock = clock
         self.labels = dict(labels or {})
         self.timeout = request_timeout
+        # A replica that competes for the Lease for as long as it runs waits a full duration of no change
+        # before it takes a held Lease over (no trust in another node's clock). A one-off pass cannot wait
+        # for that; it counts a record it sees for the first time as seen at its `renewTime` instead.
+        self.trust_renew_time = trust_renew_time
+        self.create = create  # False: a Lease that does not exist is not created (and not held)
+        self.missing = False  # the last read found no Lease and `create` is False
         self._observed: LeaseRecord | None = None
         self._observed_at: datetime | None = None
         self._renewed_at: datetime | None = None  # our clock, at our last successful write as holder
@@ -130,9 +136,17 @@ class LeaseElector:
         return self._renewed_at is not None and \
             self.clock() < self._renewed_at + timedelta(seconds=self.duration)
 
+    @property
+    def observed(self) -> LeaseRecord | None:
+        """The Lease as this elector last read it (None before the first successful read, or when absent)."""
+        return self._observed
+
     def _observe(self, record: LeaseRecord, now: datetime) -> None:
         if record != self._observed:
+            first = self._observed is None
             self._observed, self._observed_at = record, now
+            if first and self.trust_renew_time and record.renew_time is not None:
+                self._observed_at = min(now, record.renew_time)
 
     def _expired(self, now: datetime) -> bool:
         if self._observed is None or self._observed_at is None or not self._observed.holder:
@@ -145,13 +159,14 @@ class LeaseElector:
 
     def try_acquire(self) -> bool:
         """Create, renew or take over the Lease; True when we hold it after this call."""
-        now = self.clock()
+        now, self.missing = self.clock(), False
         try:
             lease = self.api.read_namespaced_lease(self.name, self.namespace, _request_timeout=self.timeout)
         except ApiException as exc:
             if exc.status != 404:
                 return self._lost(f"reading the lease failed: HTTP {exc.status}")
-            return self._create(now)
+            self.missing = not self.create
+            return self._lost("the lease does not exist") if self.missing else self._create(now)
         except Exception as exc:  # connection refused, timeout: we cannot prove we still lead
             return self._lost(f"reading the lease failed: {type(exc).__name__}")
         record = LeaseRecord.of(lease)
@@ -338,3 +353,36 @@ def shard_elector(kube_url: KubeTarget, shards: int, *, prefix: str = "tenantops
     api = client.CoordinationV1Api(api_client(kube_url))
     return ShardedElector(api, namespace, identity, shards, prefix=prefix, duration_seconds=duration_seconds,
                           clock=clock)
+
+
+def one_pass_elector(kube_url: KubeTarget, name: str, *, duration_seconds: int, namespace: str | None = None,
+                     env: Mapping[str, str] | None = None, clock: Clock = utc_now) -> LeaseElector:
+    """The elector of a one-off pass (`reconcile --once`) on a state that leader-elected replicas write.
+
+    Without it such a pass has no writer token, skips the store's fence and commits beside the running
+    leader. With it, the pass acts only while it holds the leader's Lease, as any replica would: it is
+    refused while another holder keeps the Lease renewed, it takes the writer generation through the
+    Lease (so the leader it displaced commits nothing more and, finding the Lease changed, takes it back
+    and reloads), and it releases the Lease when done. Its identity is this host's (POD_NAME) with the
+    process id, never the leader's own, even when run inside the leader's pod. It never creates the
+    Lease: replicas that held it wrote this state, so a Lease that is not there is looked for in the wrong
+    namespace (a pass that created its own would act beside the leader).
+    """
+    identity, default_namespace = identity_and_namespace(env)
+    api = client.CoordinationV1Api(api_client(kube_url))
+    return LeaseElector(api, namespace or default_namespace, name, f"{identity}/once-{os.getpid()}",
+                        duration_seconds=duration_seconds, clock=clock, trust_renew_time=True, create=False)
+
+
+def held_by_another(elector: LeaseElector) -> str:
+    """Why `elector` may not act, in one line for an operator: who holds its Lease, or that it is unreadable."""
+    where, record = f"Lease {elector.namespace}/{elector.name}", elector.observed
+    if elector.missing:
+        return (f"{where} does not exist, yet replicas holding it wrote this state (--lease-namespace names the "
+                "namespace they run in)")
+    if record is None or not record.holder:
+        return (f"{where} could not be read or taken (is the identity allowed to get and update Leases in "
+                f"{elector.namespace}? --lease-namespace names another)")
+    renewed = "" if record.renew_time is None else \
+        f", renewed {max(0.0, (elector.clock() - record.renew_time).total_seconds()):.0f}s ago"
+    return f"{where} is held by {record.holder} ({record.duration}s lease{renewed})"

@@ -167,6 +167,19 @@ class StateStore:
         self.reload()
         return self._writer
 
+    def leadership(self) -> list[WriterToken]:
+        """The Leases whose holders have written this state, the one taken most recently first (each with its
+        last holder and generation); empty where no replica ever ran with leader election. A pass started
+        without a Lease must not write such a state beside its leader (`engine.lease.one_pass_elector`)."""
+        table = schema.leadership
+        try:
+            with self.db.read() as conn:
+                rows = conn.execute(sa.select(table.c.name, table.c.holder, table.c.generation)
+                                    .order_by(table.c.acquired_at.desc())).all()
+        except DBAPIError as exc:
+            raise StateUnavailable(f"cannot read the state database {self.name}: {describe(exc)}") from None
+        return [WriterToken(str(name), str(holder), int(generation)) for name, holder, generation in rows]
+
     def release_writer(self) -> None:
         """Stop committing as the writer (the Lease was lost or released); the next commit is refused."""
         if self._writer is not None:

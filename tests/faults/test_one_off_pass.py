@@ -1,0 +1,121 @@
+"""A one-off pass (`tenantops reconcile --once`, `tenantops run` without `--leader-elect`) on a state that a
+leader-elected controller writes, with real parts: the Kubernetes API stand-in serving the Lease and the
+Deployments, a real Prometheus, the state store on a shared SQLite file and on PostgreSQL.
+
+What must hold: while a leader holds its Lease, a pass that would act is refused with one line naming the
+holder, and changes nothing (no scale, no commit, the leader's writer generation intact); a dry run still
+runs beside it. A leader that stopped without releasing (its Lease no longer renewed) is no obstacle: the
+pass takes the Lease and the writer generation, so the stopped leader can commit nothing afterwards, and
+hands the Lease back when done. A Lease looked for in the wrong namespace is not created there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tenantops.act.kubeclient import api_client
+from tenantops.engine.lease import LeaseElector
+from tenantops.record.errors import Fenced
+from tenantops.record.store import StateStore
+
+from .helpers import tenantops_command, workload_series, write_config
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LEASE = "tenantops-leader"
+
+
+@pytest.fixture
+def setup(prometheus, kube_api, state_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    now = float(int(time.time()))
+    prom = prometheus(series=workload_series("alpha", "api", 80, 2, now - 900, now + 600))
+    kube_api.add_namespace("tenantops")
+    kube_api.add_deployment("tenant-alpha", "api", replicas=2)
+    catalog, policies = write_config(tmp_path)
+    # The operator runs the pass inside the leader's own pod (kubectl exec): same POD_NAME as the leader.
+    env = {**os.environ, "TENANTOPS_CATALOG": str(catalog), "TENANTOPS_POLICIES": str(policies),
+           "TENANTOPS_DATABASE_URL": state_url, "TENANTOPS_PROMETHEUS_URL": prom.url,
+           "TENANTOPS_KUBE_URL": kube_api.url, "POD_NAME": "replica-a", "POD_NAMESPACE": "tenantops"}
+    store = StateStore(state_url)
+    yield {"env": env, "kube": kube_api, "store": store,
+           "leases": client.CoordinationV1Api(api_client(kube_api.url))}
+    store.close()
+
+
+def _leader(setup: dict[str, Any], renewed: datetime | None = None) -> LeaseElector:
+    """replica-a holding the Lease (renewed now, or last at `renewed`) and the writer generation."""
+    elector = LeaseElector(setup["leases"], "tenantops", LEASE, "replica-a", duration_seconds=30,
+                           clock=(lambda: renewed) if renewed is not None else lambda: datetime.now(UTC))
+    assert elector.try_acquire()
+    setup["store"].acquire_writer("replica-a", LEASE)
+    return elector
+
+
+def _tenantops(setup: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(tenantops_command(*args, "--decider", "autoscaling"), env=setup["env"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _writers(store: StateStore) -> list[tuple[str, int]]:
+    return [(w.holder, w.generation) for w in store.leadership()]
+
+
+def _audit_rows(store: StateStore) -> int:
+    return len(store.connection.execute("SELECT id FROM audit").fetchall())
+
+
+def test_a_pass_beside_a_running_leader_is_refused_and_a_dry_run_is_not(setup: dict[str, Any]) -> None:
+    _leader(setup)
+    store, kube = setup["store"], setup["kube"]
+
+    refused = _tenantops(setup, "reconcile", "--once")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    error = refused.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: Lease tenantops/tenantops-leader is held by replica-a (30s lease, renewed"), error
+    assert "--dry-run" in error and "stop the leader" in error
+    assert kube.replicas("tenant-alpha", "api") == 2 and _audit_rows(store) == 0
+    assert _writers(store) == [("replica-a", 1)]
+    assert kube.lease("tenantops", LEASE)["spec"]["holderIdentity"] == "replica-a"
+
+    kube.add_namespace("elsewhere")  # the leader's Lease looked for in the wrong namespace is not created there
+    astray = _tenantops(setup, "reconcile", "--once", "--lease-namespace", "elsewhere")
+    assert astray.returncode == 1
+    assert astray.stderr.strip().splitlines()[-1] == (
+        "Error: Lease elsewhere/tenantops-leader does not exist, yet replicas holding it wrote this state "
+        "(--lease-namespace names the namespace they run in)")
+    assert kube.lease("elsewhere", LEASE) is None and kube.replicas("tenant-alpha", "api") == 2
+
+    looping = _tenantops(setup, "run", "--max-passes", "1", "--http-port", "0")
+    assert looping.returncode == 1
+    assert "run with --leader-elect, or --dry-run" in looping.stderr.strip().splitlines()[-1]
+    assert kube.replicas("tenant-alpha", "api") == 2 and _audit_rows(store) == 0
+
+    dry = _tenantops(setup, "reconcile", "--once", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "(dry run)" in dry.stdout and kube.replicas("tenant-alpha", "api") == 2
+    assert _writers(store) == [("replica-a", 1)]
+    store.commit({"probe": {"leader": 1}})  # the leader still writes: nothing took its generation
+
+
+def test_a_pass_takes_over_from_a_stopped_leader_and_hands_the_lease_back(setup: dict[str, Any]) -> None:
+    # replica-a died without releasing: its Lease was last renewed two minutes ago (30 s duration).
+    _leader(setup, renewed=datetime.now(UTC) - timedelta(seconds=120))
+    store, kube = setup["store"], setup["kube"]
+
+    done = _tenantops(setup, "reconcile", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert kube.replicas("tenant-alpha", "api") > 2 and _audit_rows(store) > 0
+    (holder, generation), = _writers(store)
+    assert holder.startswith("replica-a/once-") and generation == 2
+    assert not kube.lease("tenantops", LEASE)["spec"].get("holderIdentity")  # released: a leader takes it at once
+    with pytest.raises(Fenced):
+        store.commit({"probe": {"stale": 1}})  # the stopped leader, resumed, commits nothing
