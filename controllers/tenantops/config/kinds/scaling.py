@@ -101,6 +101,15 @@ class Predictive(Spec):
 
 
 class ScaleToZero(Spec):
+    """Scale a workload to zero replicas while it is idle, and wake it when demand returns (as KEDA's
+    activation does).
+
+    `activation_threshold` is demand in replicas at capacity, the unit every scaling decision works in
+    (the busiest metric's load over one replica's capacity): 0.05 is 5% of what one replica serves. A
+    workload goes to zero once its demand has stayed at or below it for `cooldown_seconds`, and wakes when
+    demand rises above it.
+    """
+
     enabled: bool = False
     activation_threshold: NonNegative = 0.0
     cooldown_seconds: int = Field(default=300, ge=0)
