@@ -204,11 +204,12 @@ def post_pass_hooks(
             notified = {a.key for a in result.alerts}
             repeat = [a for a in result.active_alerts if a.key not in notified]
             if repeat:  # Alertmanager expects the active set again every pass, as Prometheus sends it
-                from tenantops.notify.alerting import router_from_settings
+                from tenantops.notify.alerting import AlertRouter, senders_from_settings
 
-                router = router_from_settings(current_config(), settings)
-                router.email = router.webhook = None
-                router.route([a for a in repeat if "alertmanager" in router.routes_for(a)], result.at)
+                config = current_config()
+                router = AlertRouter(config, alertmanager=senders_from_settings(config, settings)[1])
+                router.route([a for a in repeat if "alertmanager" in router.routes_for(a)], result.at,
+                             routes=("alertmanager",))
 
         def route_alerts(result: PassResult) -> None:
             if courier is None:

@@ -251,7 +251,7 @@ def notice_jobs(config: Config, settings: Settings) -> dict[str, Job]:
     Routes not configured have no handler, so their rows wait in the outbox."""
     from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError
 
-    router = router_from_settings(config, settings)
+    webhook, alertmanager = senders_from_settings(config, settings)
 
     def post(send: Callable[[Any], None], entry: OutboxEntry) -> None:
         try:
@@ -261,7 +261,6 @@ def notice_jobs(config: Config, settings: Settings) -> dict[str, Job]:
             raise refused(str(exc), exc.code) from None
 
     jobs: dict[str, Job] = {}
-    webhook, alertmanager = router.webhook, router.alertmanager
     if webhook is not None:
         def notify(entry: OutboxEntry, at: datetime) -> None:
             post(webhook.post, entry)
@@ -286,24 +285,30 @@ def generator_url(settings: Settings) -> str:
     return f"http://{socket.gethostname()}:{settings.http_port}/metrics"
 
 
+def senders_from_settings(config: Config, settings: Settings) -> tuple[WebhookSender | None,
+                                                                        AlertmanagerSender | None]:
+    """The webhook and Alertmanager senders when their URLs are set (TENANTOPS_WEBHOOK_URL,
+    TENANTOPS_ALERTMANAGER_URL): what the router calls, and what the delivery run posts queued rows with."""
+    ctl = config.policies.controller
+    webhook = WebhookSender(settings.webhook_url) if settings.webhook_url else None
+    alertmanager = AlertmanagerSender(
+        str(settings.alertmanager_url), generator_url=generator_url(settings),
+        # re-sent every pass: four intervals ahead survive a slow pass or two, and end on their own soon
+        # after the controller stops sending
+        ends_after=timedelta(seconds=4 * (ctl.interval_seconds + ctl.jitter_seconds)),
+    ) if settings.alertmanager_url else None
+    return webhook, alertmanager
+
+
 def router_from_settings(config: Config, settings: Settings, *, outbox: _Collected | None = None) -> AlertRouter:
     """The router the controller uses: the outbox in the state database (or the rows `outbox` collects for
-    a pass's commit) for mail, webhook notices and resolves, webhook and Alertmanager when their URLs are
-    set (TENANTOPS_WEBHOOK_URL, TENANTOPS_ALERTMANAGER_URL)."""
-    ctl = config.policies.controller
+    a pass's commit) for mail, webhook notices and resolves, and the senders of `senders_from_settings`."""
     if outbox is None:
         from tenantops.record.database import database_url
 
         sink: _Collected | Outbox = Outbox(database_url(settings))
     else:
         sink = outbox
-    return AlertRouter(
-        config, email=sink, notices=sink, mail_from=settings.mail_from, ops_email=settings.ops_email,
-        webhook=WebhookSender(settings.webhook_url) if settings.webhook_url else None,
-        alertmanager=AlertmanagerSender(
-            str(settings.alertmanager_url), generator_url=generator_url(settings),
-            # re-sent every pass: four intervals ahead survive a slow pass or two, and end on their own soon
-            # after the controller stops sending
-            ends_after=timedelta(seconds=4 * (ctl.interval_seconds + ctl.jitter_seconds)),
-        ) if settings.alertmanager_url else None,
-    )
+    webhook, alertmanager = senders_from_settings(config, settings)
+    return AlertRouter(config, email=sink, notices=sink, mail_from=settings.mail_from, ops_email=settings.ops_email,
+                       webhook=webhook, alertmanager=alertmanager)
