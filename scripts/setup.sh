@@ -38,8 +38,11 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   fi
   cleanup_policy() { if [ -n "$made_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi; }
   trap cleanup_policy EXIT
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # Another apt run (unattended-upgrades, a first-boot job) holds dpkg's lock: wait for it, up to 10
+  # minutes, rather than fail at once.
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+    "${need_pkgs[@]}" >/dev/null
   cleanup_policy
   trap - EXIT
   say "Debian packages installed"
