@@ -173,3 +173,69 @@ def test_a_concern_without_a_rule_of_its_own_commits_a_patch_once_in_effect() ->
     assert confirm_applied(patch, None, T0, {"cpu": 0.5}) is KEEP  # not in effect: proposed again next pass
     action = ScaleAction("alpha", "api", API, 2, 5, "test", "", state_key=SCALE_KEY, concern="tracking")
     assert confirm_applied(action, action, T0, {"proposed": 3}) is KEEP  # no rule for its state: left as it is
+
+
+GROUP = ScaleTarget(TargetKind.ASG, "delta-api", region="us-east-1")
+
+
+class ClampedConfirming(Confirming):
+    """Proposes the silo workload delta/api 2 → 9 on its Auto Scaling group (which allows 1..3), at `T0` only."""
+
+    def decide(self, inp: PassInput, state: Mapping[str, Any]) -> DeciderOutput:
+        if inp.now != T0:
+            return DeciderOutput()
+        scale = ScaleAction("delta", "api", GROUP, 2, 9, "test", "more load", state_key=SCALE_KEY)
+        return DeciderOutput(scale=(scale,), state={SCALE_KEY: {"proposed": 7}})
+
+
+def test_a_clamped_asg_write_cut_off_before_its_outcome_is_recovered_as_applied(
+    config: Config, tmp_path: Path, moto_server: Any
+) -> None:
+    """Asked 9 of a group that allows 1..3, the actuator wrote 3 and the controller stopped as the answer came
+    back. The restart read the group's 3 against the intended 9 and audited the write as never made, so its
+    concern settled no scale event for a write the group took."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    from tenantops.act.asg import AsgActuator
+
+    def stopped(**_: object) -> None:
+        raise Stopped  # the write reached the group; its answer never reached the controller
+
+    def connect(cut_off: bool) -> Any:
+        client = boto3.client("autoscaling", region_name=moto_server.region, endpoint_url=moto_server.endpoint_url,
+                              config=BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"}))
+        if cut_off:
+            client.meta.events.register("after-call.auto-scaling.SetDesiredCapacity", stopped)
+        return client
+
+    groups = connect(False)
+    groups.create_launch_configuration(LaunchConfigurationName="lc-clamp", ImageId="ami-12c6146b",
+                                       InstanceType="t3.micro")
+    groups.create_auto_scaling_group(AutoScalingGroupName="delta-api", LaunchConfigurationName="lc-clamp",
+                                     MinSize=1, MaxSize=3, DesiredCapacity=2, AvailabilityZones=["us-east-1a"])
+
+    def desired() -> int:
+        return int(groups.describe_auto_scaling_groups(AutoScalingGroupNames=["delta-api"])
+                   ["AutoScalingGroups"][0]["DesiredCapacity"])
+
+    def reconciler(store: StateStore, client: Any, decider: Any) -> Reconciler:
+        return Reconciler(StaticSource({("delta", "api"): (40.0, 2)}), store, [decider],
+                          register_actuators({TargetKind.ASG: AsgActuator(client)}, Requests()))
+
+    path = tmp_path / "state.db"
+    with StateStore(path) as store, pytest.raises(Stopped):
+        reconciler(store, connect(True), ClampedConfirming()).run_pass(config, T0)
+    assert desired() == 3
+
+    decider = ClampedConfirming()
+    with StateStore(path) as store:
+        assert set(store.state(intents.STATE)) == {f"scale:{GROUP}"}
+        reconciler(store, connect(False), decider).run_pass(config, T0 + timedelta(seconds=30))
+        assert store.state(intents.STATE) == {}
+        assert store.state("confirming")[SCALE_KEY] == {
+            "rule": "ScaleAction", "made": True, "moved": 1, "was": {"proposed": 7}, "at": T0.isoformat()}
+        (row,) = [e for e in audit.query(store.connection, kind="act")]
+    assert (row.rule, row.old, row.new) == ("recovered-applied", 2, 3)
+    assert "clamp" in row.reason
+    assert desired() == 3

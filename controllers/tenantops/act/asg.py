@@ -169,6 +169,12 @@ class AsgActuator:
         state = self.describe_groups([target.name]).get(target.name)
         return None if state is None else state.desired
 
+    def written_for(self, target: ScaleTarget, desired: int) -> tuple[int, int] | None:
+        """The group's count now and the count `apply` writes for `desired` (clamped to its bounds), for
+        reading back an intent whose outcome was never recorded; None when the group does not exist."""
+        state = self.describe_groups([target.name]).get(target.name)
+        return None if state is None else (state.desired, state.clamp(desired))
+
     # ------------------------------------------------------------------ writing
 
     def apply(self, action: ScaleAction, *, dry_run: bool = False) -> ActOutcome:
@@ -251,6 +257,9 @@ class RegionalAsgActuator:
 
     def current(self, target: ScaleTarget) -> int | None:
         return self.for_region(target.region).current(target)
+
+    def written_for(self, target: ScaleTarget, desired: int) -> tuple[int, int] | None:
+        return self.for_region(target.region).written_for(target, desired)
 
     @property
     def call_deadline(self) -> float:

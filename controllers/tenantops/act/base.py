@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
 
@@ -41,3 +41,13 @@ class Actuator(Protocol):
         ...
 
     def apply(self, action: ScaleAction, *, dry_run: bool = False) -> ActOutcome: ...
+
+
+@runtime_checkable
+class BoundedActuator(Actuator, Protocol):
+    """An actuator whose targets hold bounds of their own that a write is clamped to (an Auto Scaling
+    group's MinSize/MaxSize), so the count it writes may not be the count asked."""
+
+    def written_for(self, target: ScaleTarget, desired: int) -> tuple[int, int] | None:
+        """(the target's count now, the count `apply` would write for `desired`); None when it does not exist."""
+        ...

@@ -94,6 +94,11 @@ class EffectActuator(Protocol[E_contra, Out]):
         read-back after a restart: made if the live state is as intended, else not)."""
         ...
 
+    def made(self, intent: Mapping[str, Any], live: Any) -> Effect:
+        """The effect as an intent read back as made put it in effect (`live` from `read_back`): what its
+        concern's state is settled from, as `confirmed` is for an outcome (a scale write: the count written)."""
+        ...
+
 
 class UnregisteredEffect(LookupError):
     """The actuator registry does not cover exactly the effect types a Plan carries."""

@@ -59,7 +59,8 @@ def recover(
             continue
         changes[STATE][key] = None
         effect = actuator.recorded(intent)
-        settled = settlement.one(effect, effect if applied else None, datetime.fromisoformat(str(intent["at"])))
+        made = actuator.made(intent, live) if applied else None
+        settled = settlement.one(effect, made, datetime.fromisoformat(str(intent["at"])))
         for namespace, values in settled.items():
             changes.setdefault(namespace, {}).update(values)
         rule = "recovered-applied" if applied else "recovered-not-applied"
@@ -67,7 +68,8 @@ def recover(
             now, str(intent.get("tenant")), str(intent.get("workload")), "act", rule,
             f"intent of {intent.get('at')} had no recorded outcome (the controller stopped between deciding and "
             f"recording); live state {live!r} {'matches' if applied else 'does not match'} the intended "
-            f"{intent.get('to', intent.get('patch', {}).get('requests'))!r}",
+            f"{intent.get('to', intent.get('patch', {}).get('requests'))!r}"
+            f"{' as the target bounds clamp it' if made is not None and made != effect else ''}",
             old=intent.get("from"), new=live, inputs={"intent": key, "rule": intent.get("rule")},
         ))
     if not changes[STATE]:

@@ -95,6 +95,10 @@ class PatchEffects:
             raise RuntimeError(outcome.detail)
         return True, {c: dict(r) for c, r in outcome.before.items()}, outcome.status is OutcomeStatus.UNCHANGED
 
+    def made(self, intent: Mapping[str, Any], live: Any) -> RequestPatch:
+        """A patch read back as in effect is the patch recorded."""
+        return self.recorded(intent)
+
     def recorded(self, intent: Mapping[str, Any]) -> RequestPatch:
         """The patch an intent records, with the concern's state key it settles and that key's value."""
         return replace(RequestPatch.from_json(intent["patch"]), state_key=str(intent.get("state_key") or ""),

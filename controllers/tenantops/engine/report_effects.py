@@ -105,3 +105,6 @@ class ReportEffects:
 
     def recorded(self, intent: Mapping[str, Any]) -> ReportRequest:
         raise LookupError("report requests write no intent to recover")
+
+    def made(self, intent: Mapping[str, Any], live: Any) -> ReportRequest:
+        raise LookupError("report requests write no intent to recover")

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from tenantops.act.base import ActOutcome, Actuator, OutcomeStatus
+from tenantops.act.base import ActOutcome, Actuator, BoundedActuator, OutcomeStatus
 from tenantops.structs.plan import Decision, ScaleAction, ScaleTarget, TargetKind
 
 log = logging.getLogger(__name__)
@@ -112,12 +112,25 @@ class ScaleEffects:
         return outcome.action.target.kind.value
 
     def read_back(self, intent: Mapping[str, Any]) -> tuple[bool, Any, bool]:
+        """Made when the live count is the count the write would have set: for a target with bounds of its
+        own (an Auto Scaling group) the intended count clamped to them, as `apply` clamps it; a clamp that
+        leaves the count where it was (asked 9 of a group at its maximum 3) is no write at all."""
         target = _target(intent["target"])
         client = self.targets.get(target.kind)
         if client is None:
             return False, None, False
-        live = client.current(target)
-        return True, live, live == intent.get("to")
+        wanted = int(intent["to"])
+        if isinstance(client, BoundedActuator):
+            found = client.written_for(target, wanted)
+            live, written = (None, wanted) if found is None else found
+        else:
+            live, written = client.current(target), wanted
+        return True, live, live == written and written != intent.get("from")
+
+    def made(self, intent: Mapping[str, Any], live: Any) -> ScaleAction:
+        """The write as the read-back found it made: from the intent's count to the live one (the count
+        written, which a target's bounds may have clamped)."""
+        return replace(self.recorded(intent), desired=int(live))
 
     def recorded(self, intent: Mapping[str, Any]) -> ScaleAction:
         """The write an intent records; the concern and key it settles are its `settles` (absent from an
