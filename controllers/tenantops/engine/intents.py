@@ -12,6 +12,11 @@ own and reads them back (`engine.effects.EffectActuator`). An intent whose effec
 concern's state (a scale write the autoscaler's rate-limit periods hold as proposed, a patch's applied
 state) settles that key from the read-back, made or not, by the same mechanism as an outcome does
 (`engine.settlement`), so a write that was never made is never a scale event.
+
+An intent of a tenant no longer in the catalogue in effect is never read back nor settled: the tenant's
+namespace or group may be gone or, worse, belong to someone else by now, and no decider keeps state for
+it. It is cleared, with one audit row saying what was intended and that whether it was made is unknown
+(`removed`, `dropped`), as the outbox drops such a tenant's pending mail.
 """
 
 from __future__ import annotations
@@ -75,3 +80,27 @@ def recover(
     if not changes[STATE]:
         return {}, decisions
     return changes, decisions
+
+
+def removed(intents: Mapping[str, Any], catalogue: Collection[str]) -> list[str]:
+    """The keys of the intents of tenants not in `catalogue` (the ids of the whole catalogue in effect, not a
+    shard's: another shard's tenant is not gone)."""
+    return sorted(key for key, intent in intents.items()
+                  if isinstance(intent, Mapping) and isinstance(intent.get("tenant"), str)
+                  and intent["tenant"] not in catalogue)
+
+
+def dropped(key: str, intent: Any, now: datetime) -> Decision | None:
+    """The audit row of an intent cleared because its tenant left the catalogue (None: not an intent)."""
+    if not isinstance(intent, Mapping):
+        return None
+    tenant = str(intent.get("tenant"))
+    patch = intent.get("patch")
+    wanted = intent.get("to", patch.get("requests") if isinstance(patch, Mapping) else None)
+    return Decision(
+        now, tenant, str(intent.get("workload")), "act", "dropped:tenant-removed",
+        f"intent of {intent.get('at')} ({intent.get('kind')} to {wanted!r}) had no recorded outcome and is dropped "
+        f"without reading it back: tenant {tenant} is no longer in the catalogue, so nothing is written, read "
+        "or settled for it; whether the write was made is unknown",
+        old=intent.get("from"), new=None, inputs={"intent": key, "rule": intent.get("rule"), "recorded": dict(intent)},
+    )

@@ -207,6 +207,7 @@ class Reconciler:
         scoped = restrict(config, selected)
 
         if not dry_run:
+            self._drop_intents_of_removed(config, now)
             self._recover(selected, now)
         snapshot = self._observe(scoped, now, selected)
         timings["observe"] = self._timer() - started
@@ -308,6 +309,18 @@ class Reconciler:
             for row in rows:
                 log.warning("%s/%s: %s: %s", row.tenant, row.workload, row.rule, row.reason,
                             extra={"event": f"intent.{row.rule}", "tenant": row.tenant, "workload": row.workload})
+        return rows
+
+    def _drop_intents_of_removed(self, config: Config, now: datetime) -> list[Decision]:
+        """Intents of tenants no longer in the catalogue (`config`, all of it, whatever this pass's shard)
+        are cleared with an audit row each, never read back nor acted on (`intents.dropped`)."""
+        gone = intents.removed(self.store.state(intents.STATE), {t.id for t in config.tenants})
+        if not gone:
+            return []
+        rows = self.store.discard(intents.STATE, gone, lambda key, value: intents.dropped(key, value, now))
+        for row in rows:
+            log.warning("%s/%s: %s: %s", row.tenant, row.workload, row.rule, row.reason,
+                        extra={"event": "intent.dropped", "tenant": row.tenant, "workload": row.workload})
         return rows
 
     def _observe(self, config: Config, now: datetime, tenants: Sequence[Tenant]) -> Snapshot:

@@ -288,6 +288,39 @@ class StateStore:
             raise StateUnavailable(f"cannot drop mail in the state database {self.name}: {describe(exc)}") from None
         return decisions
 
+    def discard(self, decider: str, keys: Collection[str],
+                audit_of: Callable[[str, Any], Decision | None]) -> list[Decision]:
+        """Delete these keys of `decider`'s state, with the audit row `audit_of(key, value)` of each key this
+        call deleted, in one transaction (fenced like `commit`); returns those rows.
+
+        Only the keys still in the database are audited: two replicas discarding the same key (shards
+        sharing one state, each with the key in its memory) delete it once and audit it once.
+        """
+        table = schema.state
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        decisions: list[Decision] = []
+        try:
+            with self.db.begin() as conn:
+                self._check_fence(conn)
+                for start in range(0, len(wanted), _CHUNK):
+                    rows = conn.execute(sa.delete(table).where(table.c.decider == decider,
+                                                               table.c.key.in_(wanted[start:start + _CHUNK]))
+                                        .returning(table.c.key, table.c.value)).all()
+                    for key, value in sorted(rows):
+                        row = audit_of(str(key), json.loads(value))
+                        if row is not None:
+                            decisions.append(row)
+                audit.append(conn, decisions)
+        except DBAPIError as exc:
+            raise StateUnavailable(f"cannot commit to the state database {self.name}: {describe(exc)}") from None
+        with self._lock:
+            bucket = self._state.get(decider, {})
+            for key in wanted:  # deleted now, or by another replica before: gone either way
+                bucket.pop(key, None)
+        return decisions
+
     def _upsert(self, conn: Connection, rows: list[dict[str, str]]) -> None:
         """Insert or replace state rows. PostgreSQL: COPY into a session-local staging table, then one
         INSERT ... ON CONFLICT from it (a statement per key would cost a round trip per key)."""
