@@ -27,7 +27,7 @@ from tenantops.engine.lease import LeaseElector
 from tenantops.record.errors import Fenced
 from tenantops.record.store import StateStore
 
-from .helpers import tenantops_command, workload_series, write_config
+from .helpers import stop, tenantops_command, workload_series, write_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -119,3 +119,46 @@ def test_a_pass_takes_over_from_a_stopped_leader_and_hands_the_lease_back(setup:
     assert not kube.lease("tenantops", LEASE)["spec"].get("holderIdentity")  # released: a leader takes it at once
     with pytest.raises(Fenced):
         store.commit({"probe": {"stale": 1}})  # the stopped leader, resumed, commits nothing
+
+
+def _running_leader(setup: dict[str, Any], namespace: str, *args: str) -> subprocess.Popen[bytes]:
+    """`tenantops run --leader-elect ARGS` as replica-a in `namespace`, once it holds its Lease(s) and has
+    recorded its leadership in the state."""
+    env = {**setup["env"], "POD_NAME": "replica-a", "POD_NAMESPACE": namespace}
+    proc = subprocess.Popen(tenantops_command("run", "--leader-elect", *args, "--decider", "autoscaling",
+                                              "--http-host", "127.0.0.1", "--http-port", "0"),
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not setup["store"].leadership():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "the leader never led")
+        time.sleep(0.1)
+    return proc
+
+
+def test_a_pass_finds_the_leaders_lease_in_the_namespace_its_leadership_record_names(
+        setup: dict[str, Any]) -> None:
+    """The leader runs in ops-system; the operator's shell has no POD_NAMESPACE and passes no flag."""
+    store, kube = setup["store"], setup["kube"]
+    kube.add_namespace("ops-system")
+    leader = _running_leader(setup, "ops-system")
+    del setup["env"]["POD_NAMESPACE"]
+    setup["env"]["POD_NAME"] = "operator-shell"
+    try:
+        refused = _tenantops(setup, "reconcile", "--once")
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        error = refused.stderr.strip().splitlines()[-1]
+        assert error.startswith("Error: Lease ops-system/tenantops-leader is held by replica-a ("), error
+        assert [(w.lease, w.namespace) for w in store.leadership()] == [(LEASE, "ops-system")]
+        assert kube.lease("tenantops", LEASE) is None  # not looked for (or made) in the default namespace
+        astray = _tenantops(setup, "reconcile", "--once", "--lease-namespace", "tenantops")  # the flag overrides
+        assert astray.returncode == 1 and "Lease tenantops/tenantops-leader does not exist" in astray.stderr
+    finally:
+        stop(leader)  # SIGTERM: it finishes its pass and releases the Lease
+    assert leader.returncode == 0
+    done = _tenantops(setup, "reconcile", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (writer,) = store.leadership()
+    assert writer.holder.startswith("operator-shell/once-") and writer.namespace == "ops-system"
+    assert not kube.lease("ops-system", LEASE)["spec"].get("holderIdentity")  # handed back

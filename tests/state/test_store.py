@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from tenantops.notify.outbox import Outbox, Status, prepare
 from tenantops.record import audit, schema
 from tenantops.record.database import SchemaTooNew, StateUnavailable, open_database
-from tenantops.record.store import Fenced, StateStore
+from tenantops.record.store import Fenced, StateStore, WriterToken
 from tenantops.structs.plan import Decision
 
 NOW = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
@@ -201,6 +201,33 @@ def test_a_replaced_writer_cannot_commit_and_the_new_one_reads_what_was_committe
     finally:
         old.close()
         new.close()
+
+
+def test_a_leadership_record_of_0003_is_kept_without_a_namespace_until_its_lease_is_next_taken(
+        state_url: str) -> None:
+    """Revision 0004 adds the Lease's namespace to the leadership record. A record written before it keeps its
+    holder and generation (the fence of the running leader holds across the upgrade) and names no namespace,
+    which nothing could tell; the next takeover records it, and one that does not know it keeps it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from tenantops.record.database import parse
+
+    engine = sa.create_engine(parse(state_url))  # an empty database, migrated only to 0003 below
+    config = Config()
+    config.set_main_option("script_location", str(schema.__file__).rsplit("/", 1)[0] + "/migrations")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003_outbox_tenant")
+        conn.execute(sa.text("INSERT INTO leadership (name, holder, generation, acquired_at) "
+                             "VALUES ('tenantops-leader', 'replica-a', 7, 1.0)"))
+    engine.dispose()
+    with StateStore(state_url) as store:
+        assert store.leadership() == [WriterToken("tenantops-leader", "replica-a", 7, None)]
+        assert store.acquire_writer("replica-b", "tenantops-leader", "ops-system").generation == 8
+        assert store.leadership() == [WriterToken("tenantops-leader", "replica-b", 8, "ops-system")]
+        store.acquire_writer("replica-c", "tenantops-leader")
+        assert store.leadership() == [WriterToken("tenantops-leader", "replica-c", 9, "ops-system")]
 
 
 def test_a_leader_whose_lease_ran_out_mid_pass_cannot_commit(state_url: str) -> None:

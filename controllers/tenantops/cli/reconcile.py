@@ -86,7 +86,9 @@ def _probe_kubernetes(reconciler: Reconciler, setting: str) -> None:
 def _one_pass_leader(settings: Settings, config: Config, store: StateStore,
                      namespace: str | None) -> LeaseElector | None:
     """The leader's Lease for a pass that would act on a state leader-elected replicas write (None where
-    none ever did): the pass takes it, or is refused while another holds it (`lease.one_pass_elector`)."""
+    none ever did): the pass takes it, or is refused while another holds it (`lease.one_pass_elector`).
+    It is looked for in `namespace` (--lease-namespace) when given, else in the namespace the leadership
+    record names, else in this pod's (a record written before namespaces were kept names none)."""
     writers = store.leadership()
     if not writers:
         return None
@@ -94,7 +96,8 @@ def _one_pass_leader(settings: Settings, config: Config, store: StateStore,
     from tenantops.engine.lease import lease_duration, one_pass_elector
 
     ctl = config.policies.controller
-    return one_pass_elector(KubeAccess.from_settings(settings), writers[0].lease, namespace=namespace,
+    return one_pass_elector(KubeAccess.from_settings(settings), writers[0].lease,
+                            namespace=namespace or writers[0].namespace,
                             duration_seconds=lease_duration(ctl.interval_seconds, ctl.jitter_seconds))
 
 
@@ -103,8 +106,8 @@ def _one_pass_leader(settings: Settings, config: Config, store: StateStore,
 @config_options
 @controller_options
 @click.option("--lease-namespace", default=None,
-              help="Namespace of the leader's Lease on a state that `run --leader-elect` writes (default: "
-                   "POD_NAMESPACE, else tenantops).")
+              help="Namespace of the leader's Lease on a state that `run --leader-elect` writes (default: the "
+                   "namespace the state's leadership record names, else POD_NAMESPACE, else tenantops).")
 @json_option
 @click.pass_context
 def command(ctx: click.Context, once: bool, catalog: str | None, policies: str | None, deciders: tuple[str, ...],

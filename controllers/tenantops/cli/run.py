@@ -91,7 +91,8 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     writers = [] if leader_elect or dry_run else controller.reconciler.store.leadership()
     if writers:  # kube controllers configured for leader election never act without it either
         controller.close()
-        raise click.ClickException(f"this state is written by leader-elected replicas (Lease {writers[0].lease}, "
+        where = f"{writers[0].namespace}/{writers[0].lease}" if writers[0].namespace else writers[0].lease
+        raise click.ClickException(f"this state is written by leader-elected replicas (Lease {where}, "
                                    f"last taken by {writers[0].holder}): a loop without the Lease would write "
                                    "beside their leader; run with --leader-elect, or --dry-run")
     server = HealthServer(health, metrics.registry, host=http_host, port=settings.http_port).start()

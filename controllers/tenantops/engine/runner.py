@@ -287,7 +287,8 @@ class Runner:
             store.release_writer()
             return False
         try:
-            token = store.acquire_writer(identity, name)
+            namespace = getattr(self.leader, "namespace", None)
+            token = store.acquire_writer(identity, name, namespace if isinstance(namespace, str) else None)
         except Exception:
             log.exception("cannot take over as the state store's writer; not acting this pass")
             return False

@@ -15,10 +15,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision a database must be at for this code; `database.migrate` upgrades older ones.
-HEAD = "0003_outbox_tenant"
+HEAD = "0004_leadership_namespace"
 # SQLite's PRAGMA user_version after migration: schema version 1 controllers refuse a newer file instead
 # of writing into tables whose meaning they do not know.
-SQLITE_USER_VERSION = 3
+SQLITE_USER_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -78,10 +78,14 @@ outbox = sa.Table(
 
 # Who may write: one row per Lease. A replica that becomes leader increments `generation` and keeps the
 # value as its fencing token; every commit checks it in the same transaction (see `store.StateStore`).
+# `namespace` is the Lease's, so a one-off pass finds the Lease without being told where it is; NULL in
+# rows written before revision 0004 (until their Lease is next taken), where the pass falls back to
+# `--lease-namespace` or its own POD_NAMESPACE.
 leadership = sa.Table(
     "leadership", metadata,
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("holder", sa.Text, nullable=False),
     sa.Column("generation", sa.BigInteger, nullable=False),
     sa.Column("acquired_at", Seconds, nullable=False),
+    sa.Column("namespace", sa.Text),
 )

@@ -21,7 +21,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -65,11 +65,13 @@ class QueuedMessage:
 
 @dataclass(frozen=True, slots=True)
 class WriterToken:
-    """The fencing token of the writer: the Lease it holds, who it is, and the generation it took."""
+    """The fencing token of the writer: the Lease it holds, who it is, and the generation it took; and the
+    Lease's namespace (None where the record predates it being kept)."""
 
     lease: str
     holder: str
     generation: int
+    namespace: str | None = None
 
 
 class StateStore:
@@ -142,48 +144,53 @@ class StateStore:
     def writer(self) -> WriterToken | None:
         return self._writer
 
-    def acquire_writer(self, holder: str, lease: str = "tenantops-leader") -> WriterToken:
-        """Become the writer for `lease`: take the next generation and reload the committed state.
+    def acquire_writer(self, holder: str, lease: str = "tenantops-leader", namespace: str | None = None) -> WriterToken:
+        """Become the writer for `lease` (in `namespace`): take the next generation and reload the
+        committed state.
 
         Called when this replica acquires the Lease, before its first pass. The row lock (PostgreSQL) or
         the write lock (SQLite) orders this after any commit the previous leader has in flight; any
-        commit it attempts later sees the higher generation and is refused.
+        commit it attempts later sees the higher generation and is refused. The namespace is recorded
+        so a one-off pass finds the Lease (`leadership`); None keeps the one recorded.
         """
         table = schema.leadership
         try:
             with self.db.begin() as conn:
                 row = conn.execute(
-                    sa.select(table.c.generation).where(table.c.name == lease).with_for_update()
+                    sa.select(table.c.generation, table.c.namespace).where(table.c.name == lease).with_for_update()
                 ).first()
                 generation = 1 if row is None else int(row[0]) + 1
-                values = {"holder": holder, "generation": generation, "acquired_at": time.time()}
+                namespace = namespace or (None if row is None else row[1])
+                values = {"holder": holder, "generation": generation, "acquired_at": time.time(),
+                          "namespace": namespace}
                 if row is None:
                     conn.execute(sa.insert(table).values(name=lease, **values))
                 else:
                     conn.execute(sa.update(table).where(table.c.name == lease).values(**values))
         except DBAPIError as exc:
             raise StateUnavailable(f"cannot write the state database {self.name}: {describe(exc)}") from None
-        self._writer = WriterToken(lease, holder, generation)
+        self._writer = WriterToken(lease, holder, generation, namespace)
         self.reload()
         return self._writer
 
     def leadership(self) -> list[WriterToken]:
         """The Leases whose holders have written this state, the one taken most recently first (each with its
-        last holder and generation); empty where no replica ever ran with leader election. A pass started
-        without a Lease must not write such a state beside its leader (`engine.lease.one_pass_elector`)."""
+        last holder, generation and namespace); empty where no replica ever ran with leader election. A pass
+        started without a Lease must not write such a state beside its leader (`engine.lease.one_pass_elector`)."""
         table = schema.leadership
         try:
             with self.db.read() as conn:
-                rows = conn.execute(sa.select(table.c.name, table.c.holder, table.c.generation)
+                rows = conn.execute(sa.select(table.c.name, table.c.holder, table.c.generation, table.c.namespace)
                                     .order_by(table.c.acquired_at.desc())).all()
         except DBAPIError as exc:
             raise StateUnavailable(f"cannot read the state database {self.name}: {describe(exc)}") from None
-        return [WriterToken(str(name), str(holder), int(generation)) for name, holder, generation in rows]
+        return [WriterToken(str(name), str(holder), int(generation), None if namespace is None else str(namespace))
+                for name, holder, generation, namespace in rows]
 
     def release_writer(self) -> None:
         """Stop committing as the writer (the Lease was lost or released); the next commit is refused."""
         if self._writer is not None:
-            self._writer = WriterToken(self._writer.lease, self._writer.holder, -1)
+            self._writer = replace(self._writer, generation=-1)
 
     def _check_fence(self, conn: Connection) -> None:
         token = self._writer

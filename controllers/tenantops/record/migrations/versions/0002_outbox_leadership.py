@@ -19,8 +19,9 @@ branch_labels = None
 depends_on = None
 
 
-# The outbox as this revision created it (0003 adds `tenant`): a frozen copy, so that a new database and
-# an upgraded one pass through the same steps.
+# The tables as this revision created them: frozen copies, so that a new database and an upgraded one
+# pass through the same steps.
+# The outbox (0003 adds `tenant`).
 _frozen = sa.MetaData()
 outbox = sa.Table(
     "outbox", _frozen,
@@ -42,12 +43,21 @@ outbox = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# The leadership table as this revision created it (0004 adds `namespace`).
+leadership = sa.Table(
+    "leadership", _frozen,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Column("acquired_at", schema.Seconds, nullable=False),
+)
+
 
 def upgrade() -> None:
     bind = op.get_bind()
     if not sa.inspect(bind).has_table("outbox"):
         outbox.create(bind)  # with its index
-    schema.leadership.create(bind)
+    leadership.create(bind)
 
 
 def downgrade() -> None:
