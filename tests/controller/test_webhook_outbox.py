@@ -167,7 +167,40 @@ def test_a_webhook_that_refuses_for_good_is_given_up_on_and_told_by_mail_not_by_
     print(f"\nwebhook rows {rows}; {len(webhook_receiver.posts)} post(s); mail {subjects}")
     assert [(status, attempts) for _, status, attempts in rows] == [("failed", 1)]
     assert len(webhook_receiver.posts) == 1
-    assert "[tenantops] WARNING all tenants: mail-delivery-failed" in subjects
+    # The cause names the channel that failed: mail was fine, and saying otherwise sends on-call to the
+    # SMTP settings.
+    assert "[tenantops] WARNING all tenants: webhook-delivery-failed" in subjects
+    assert not any("mail-delivery-failed" in s for s in subjects), subjects
+
+
+def test_an_alertmanager_that_refuses_a_resolve_for_good_is_an_alertmanager_failure_told_by_mail(
+        every_route: tuple[Path, Path], smtp_server: SmtpServer, webhook_receiver: Any, tmp_path: Path) -> None:
+    """A receiver standing in for Alertmanager takes the firing posts, then answers 400 to everything: the
+    resolve row fails at once, and its failure alert says Alertmanager (not mail), goes to mail, and is not
+    posted to the Alertmanager that refused."""
+    settings = _settings(smtp_server, tmp_path, alertmanager_url=webhook_receiver.url)
+    source, clock = _worker_missing()
+    with StateStore(settings.state) as store:
+        runner = _runner(settings, store, source, clock, every_route)
+        for _ in range(20):
+            if any(a["labels"].get("key") == KEY for _, body in webhook_receiver.posts for a in body):
+                break
+            _ticks(runner, clock, 1)
+        webhook_receiver.status = 400
+        source.missing = set()
+        for _ in range(20):
+            if [s for _, s, _ in _rows(settings.state, "alertmanager-resolve")] == ["failed"]:
+                break
+            _ticks(runner, clock, 1)
+        _ticks(runner, clock, 2)
+    subjects = [str(m.message["Subject"]) for m in smtp_server.received]
+    posted_causes = {a["labels"]["cause"] for _, body in webhook_receiver.posts for a in body}
+    print(f"\nresolve rows {_rows(settings.state, 'alertmanager-resolve')}; mail {subjects};"
+          f" causes posted {posted_causes}")
+    assert [s for _, s, _ in _rows(settings.state, "alertmanager-resolve")] == ["failed"]
+    assert "[tenantops] WARNING all tenants: alertmanager-delivery-failed" in subjects
+    assert not any("mail-delivery-failed" in s for s in subjects), subjects
+    assert "alertmanager-delivery-failed" not in posted_causes
 
 
 def test_an_alertmanager_resolve_committed_then_stopped_is_posted_after_restart(

@@ -113,8 +113,10 @@ def raised_causes() -> set[str]:
     """Every alert cause the product can raise, read from its code: the facts decider's tables and each
     `Alert(...)` that names its cause as a literal (a `{granularity}` stands for hourly and daily)."""
     from tenantops.decide.facts import CAUSES, NOTICE_ACTIONS
+    from tenantops.notify.outbox import DELIVERY_FAILED_CAUSES
 
     causes = {cause for cause, _ in CAUSES.values()} | {f"controller-{n}" for n in NOTICE_ACTIONS}
+    causes |= DELIVERY_FAILED_CAUSES  # the outbox's, one per channel (`failure_alert`)
     literal = re.compile(r'(?:cause=|Severity\.[A-Z]+, )f?"([a-z][a-z{}-]*)"')
     for path in (ROOT / "controllers" / "tenantops").rglob("*.py"):
         for cause in literal.findall(path.read_text(encoding="utf-8")):
@@ -131,7 +133,8 @@ def test_every_alert_cause_has_its_runbook_section() -> None:
     """`runbook_url` points at `docs/alerts.md#<cause>`: a cause without its section sends on-call to nothing."""
     causes = raised_causes()
     assert {"metrics-implausible", "controller-reload-held", "controller-clock-skew", "breaker", "budget",
-            "mail-delivery-failed", "cost-anomaly-daily"} <= causes
+            "mail-delivery-failed", "webhook-delivery-failed", "alertmanager-delivery-failed",
+            "cost-anomaly-daily"} <= causes
     sections = set(re.findall(r"^## (\S+)$", (ROOT / "docs" / "alerts.md").read_text(encoding="utf-8"), re.M))
     assert causes - sections == set()
 

@@ -33,7 +33,7 @@ from tenantops.engine.inputs import InputProvider
 from tenantops.engine.patch_effects import RequestActuator
 from tenantops.engine.reconcile import PassResult, PlanMail, Reconciler
 from tenantops.notify.alerting import AFTER_PASS, FAILED_ROUTE, ROUTES, after_pass
-from tenantops.notify.outbox import Job
+from tenantops.notify.outbox import DELIVERY_FAILED_CAUSES, Job
 from tenantops.notify.worker import Courier
 from tenantops.observe.prometheus import Clock, PrometheusSource, utc_now
 from tenantops.observe.replicas import LiveReplicas
@@ -149,7 +149,7 @@ def route_alerts_from_settings(config: Config, settings: Settings, alerts: Seque
     router = router_from_settings(config, settings)
     by_failed: dict[str | None, list[Alert]] = {}
     for alert in alerts:
-        failed = FAILED_ROUTE.get(str(alert.details.get("kind"))) if alert.cause == "mail-delivery-failed" else None
+        failed = FAILED_ROUTE.get(str(alert.details.get("kind"))) if alert.cause in DELIVERY_FAILED_CAUSES else None
         by_failed.setdefault(failed, []).append(alert)
     for failed, batch in by_failed.items():
         router.route(batch, now, [r for r in routes if r != failed])

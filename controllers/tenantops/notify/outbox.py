@@ -485,15 +485,25 @@ def _entry(row: Row[Any], attempts: int | None = None) -> OutboxEntry:
     )
 
 
+DELIVERY_FAILED_CAUSES = frozenset({"mail-delivery-failed", "webhook-delivery-failed",
+                                    "alertmanager-delivery-failed"})
+"""The causes of `failure_alert`: mail (and the report's render, which is mail), the chat webhook, and
+Alertmanager; its `kind` detail says which outbox row failed."""
+
+
 def failure_alert(entry: OutboxEntry, error: str) -> Alert:
     """The Alert a person sees when mail could not be delivered (or a job not done): what, to whom, why,
     what to do."""
     if entry.kind in (WEBHOOK_NOTICE, ALERTMANAGER_RESOLVE):
-        where = "webhook" if entry.kind == WEBHOOK_NOTICE else "Alertmanager"
-        setting = "TENANTOPS_WEBHOOK_URL" if entry.kind == WEBHOOK_NOTICE else "TENANTOPS_ALERTMANAGER_URL"
+        # The cause names the channel that failed (on-call is sent to its setting, and routing skips it):
+        # a webhook or Alertmanager that refused is not a mail problem.
+        if entry.kind == WEBHOOK_NOTICE:
+            where, setting, cause = "webhook", "TENANTOPS_WEBHOOK_URL", "webhook-delivery-failed"
+        else:
+            where, setting, cause = "Alertmanager", "TENANTOPS_ALERTMANAGER_URL", "alertmanager-delivery-failed"
         return Alert(
             key=f"outbox-failed:{entry.dedup_key}", tenant=None, severity=Severity.WARNING,
-            cause="mail-delivery-failed",
+            cause=cause,
             summary=f"{where} notification {entry.dedup_key} was not delivered: {error}",
             suggested_action=(
                 f"Check {setting} and that the receiver takes the post; the notification is kept in the outbox"
