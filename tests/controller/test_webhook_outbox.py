@@ -9,12 +9,14 @@ are a real reconciler and runner, the controller's own post-pass hooks doing the
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from tests.faults.smtp_faults import FaultySmtp, SilentServer
 
 from tenantops.config import load_config
 from tenantops.config.settings import Settings
@@ -65,15 +67,17 @@ def _ticks(runner: Runner, clock: Any, passes: int) -> None:
 
 
 def _runner(settings: Settings, store: StateStore, source: SteadySource, clock: Any,
-            files: tuple[Path, Path]) -> Runner:
-    """The restarted controller: a runner with the controller's post-pass hooks (delivery in the hook)."""
+            files: tuple[Path, Path], courier: Any = None) -> Runner:
+    """The restarted controller: a runner with the controller's post-pass hooks (delivery in the hook, or
+    on the notification worker `courier` as the controller runs it)."""
     catalog, policies = files
     metrics = ControllerMetrics()
     reconciler = Reconciler(source, store, [AutoscalingDecider()], register_actuators(), metrics=metrics,
                             mail=plan_mail(settings))
     runner = Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies, metrics=metrics,
                     clock=clock)
-    runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=False, store=store))
+    runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=False, store=store,
+                                          courier=courier))
     return runner
 
 
@@ -250,3 +254,74 @@ def test_an_alertmanager_resolve_committed_then_stopped_is_posted_after_restart(
           f" resolve rows {_rows(settings.state, 'alertmanager-resolve')}")
     assert remaining == []
     assert _rows(settings.state, "alertmanager-resolve") == [(rows[0][0], "done", 1)]
+
+
+def _status(state: str, key: str) -> str | None:
+    from tenantops.notify.outbox import Outbox
+
+    entry = Outbox(state).get(key)
+    return None if entry is None else str(entry.status)
+
+
+def test_a_hanging_mail_server_does_not_hold_the_webhook_notice(
+        every_route: tuple[Path, Path], webhook_receiver: Any, tmp_path: Path) -> None:
+    """A mail server that accepts and never greets holds its message for the whole per-message deadline
+    (30 s). The webhook notice of the same pass is posted meanwhile, not after it: the webhook reaches the
+    receiver while the alert mail is still being sent."""
+    from tenantops.notify.worker import Courier
+
+    smtp = FaultySmtp("hang")
+    settings = Settings(smtp_host=smtp.host, smtp_port=smtp.port, state=str(tmp_path / "state.db"),
+                        mail_from="tenantops@example.com", ops_email=OPS, webhook_url=webhook_receiver.url)
+    source, clock = _worker_missing()
+    courier = Courier()
+    try:
+        with StateStore(settings.state) as store:
+            runner = _runner(settings, store, source, clock, every_route, courier)
+            for _ in range(20):
+                if _rows(settings.state, "alert-webhook"):
+                    break
+                _ticks(runner, clock, 1)
+            [(webhook_key, _, _)] = _rows(settings.state, "alert-webhook")
+            [(mail_key, _, _)] = _rows(settings.state, "alert")
+            deadline = time.monotonic() + 20
+            while not _alpha_posts(webhook_receiver) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            mail_then = _status(settings.state, mail_key)
+            print(f"\nwebhook posts {len(_alpha_posts(webhook_receiver))}; alert mail {mail_then};"
+                  f" webhook row {_status(settings.state, webhook_key)}")
+            assert len(_alpha_posts(webhook_receiver)) == 1
+            assert mail_then == "sending"  # still held by the mail server when the webhook got its post
+    finally:
+        smtp.close()
+        courier.close(5)
+
+
+def test_a_hanging_webhook_does_not_hold_the_alert_mail(
+        every_route: tuple[Path, Path], smtp_server: SmtpServer, tmp_path: Path) -> None:
+    """A webhook that accepts and never answers holds its post for its timeout (5 s); a notice queued
+    before the mail (an earlier pass's, due again) no longer keeps the mail waiting behind it: the mail
+    reaches the server while the post is still held."""
+    from tenantops.notify.outbox import WEBHOOK_NOTICE, Outbox
+    from tenantops.notify.worker import Courier
+
+    silent = SilentServer()
+    settings = _settings(smtp_server, tmp_path, webhook_url=silent.url)
+    source, clock = _worker_missing()
+    courier = Courier()
+    try:
+        with StateStore(settings.state) as store:
+            Outbox(settings.state).enqueue_job(WEBHOOK_NOTICE, "webhook:earlier", b'{"text": "earlier"}',
+                                               now=clock(), recipients=("webhook",))
+            runner = _runner(settings, store, source, clock, every_route, courier)
+            for _ in range(20):
+                if _rows(settings.state, "alert"):
+                    break
+                _ticks(runner, clock, 1)
+            smtp_server.wait_for(1, timeout=20)
+            held = _status(settings.state, "webhook:earlier")
+            print(f"\nmail {len(smtp_server.received)}; earlier webhook row {held}")
+            assert held == "sending"  # the post still held when the mail went
+    finally:
+        courier.close(1)
+        silent.close()

@@ -203,9 +203,9 @@ def test_delivery_behind_a_busy_notification_worker_stamps_the_time_it_runs(
     config_files: tuple[Path, Path], settings: Settings, smtp_server: SmtpServer
 ) -> None:
     """The pass hands delivery to the notification worker, which may get to it minutes later (a report
-    being built, a slow route ahead of it). The run's claims, and so their leases, count from when it
-    runs: stamped with the pass time, their leases could have run out before they were taken, and a
-    replica delivering meanwhile would have sent them a second time."""
+    being built, a slow mail server ahead of it on the mail lane). The run's claims, and so their leases,
+    count from when it runs: stamped with the pass time, their leases could have run out before they were
+    taken, and a replica delivering meanwhile would have sent them a second time."""
     import threading
     import time
 
@@ -225,9 +225,9 @@ def test_delivery_behind_a_busy_notification_worker_stamps_the_time_it_runs(
                                           courier=courier))
     busy = threading.Event()
     try:
-        courier.submit("a slow route", lambda: busy.wait(10))
+        courier.submit("a slow mail server", lambda: busy.wait(10), lane="mail")
         assert runner.tick() is not None
-        time.sleep(2.2)  # the worker is still on the slow route; the report and the delivery wait behind it
+        time.sleep(2.2)  # the mail lane is still on the slow job; the report and the delivery wait behind it
         busy.set()
         assert courier.close(30)  # lets the waiting jobs finish
         smtp_server.wait_for(1)

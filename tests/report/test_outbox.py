@@ -454,3 +454,26 @@ def test_the_statement_deploy_readme_gives_runs_a_report_request_given_up_on_aga
     report = outbox.deliver(ScriptedTransport(), T0 + timedelta(hours=1),
                             jobs={REPORT_REQUEST: lambda entry, at: ran.append(entry.dedup_key)})
     assert report.done == ["job"] and ran == ["job"]
+
+
+def test_a_run_for_one_channel_takes_only_that_channels_rows(outbox: Outbox) -> None:
+    """Each channel is delivered on its own (mail, webhook, Alertmanager on their own threads), so a run for
+    one never claims another's rows: a run for the webhook needs no mail transport and sends no mail."""
+    from tenantops.notify.outbox import ALERTMANAGER_RESOLVE, WEBHOOK_NOTICE
+
+    outbox.enqueue("alert", "mail", make_message(), now=T0)
+    outbox.enqueue_job(WEBHOOK_NOTICE, "webhook", b"{}", now=T0)
+    outbox.enqueue_job(ALERTMANAGER_RESOLVE, "resolve", b"{}", now=T0)
+    ran: list[str] = []
+    jobs = {WEBHOOK_NOTICE: lambda e, at: ran.append(e.dedup_key),
+            ALERTMANAGER_RESOLVE: lambda e, at: ran.append(e.dedup_key)}
+    assert outbox.deliver(None, T0, jobs=jobs, channel="webhook").done == ["webhook"]
+    assert ran == ["webhook"] and outbox.get("mail").status is Status.PENDING  # type: ignore[union-attr]
+    transport = ScriptedTransport()
+    assert outbox.deliver(transport, T0, jobs=jobs, channel="mail").sent == ["mail"]
+    assert ran == ["webhook"] and outbox.get("resolve").status is Status.PENDING  # type: ignore[union-attr]
+    assert outbox.deliver(None, T0, jobs=jobs, channel="alertmanager").done == ["resolve"]
+    with pytest.raises(ValueError, match="needs a transport"):
+        outbox.deliver(None, T0, channel="mail")
+    with pytest.raises(ValueError, match="unknown delivery channel"):
+        outbox.deliver(transport, T0, channel="sms")

@@ -17,6 +17,7 @@ The pass inputs (usage history, committed spend) are chosen by `engine.root`.
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -172,9 +173,10 @@ def post_pass_hooks(
     figures on /metrics via `OutboxCollector`). The runner isolates each hook, so a mail server that is
     down delays mail (the outbox retries) and never fails a pass. `store` is the reconciler's state store:
     a report is rendered from a copy of the cost ledger taken from it after the pass rather than by
-    reopening the database. With a `courier`, routing and delivery (rendering included) run on its thread
-    (`notify.worker`), so no template, chart, mail server, webhook or Alertmanager can hold the pass;
-    without one they run in the hook."""
+    reopening the database. With a `courier`, routing and delivery (rendering included) run on its threads
+    (`notify.worker`), so no template, chart, mail server, webhook or Alertmanager can hold the pass, a
+    lane per channel (mail, webhook, Alertmanager), so none of them can hold another; without one they run
+    in the hook, one channel after another."""
     from tenantops.record.cost_metrics import CostMetrics
 
     cost = CostMetrics(metrics.registry)
@@ -216,36 +218,62 @@ def post_pass_hooks(
                 notify_alerts(result)
                 resend_active(result)
                 return
+            # Alertmanager's own lane: a hanging Alertmanager holds neither mail nor the webhook.
             if result.alerts:
-                courier.submit(f"alerts:{result.at.isoformat()}", lambda: notify_alerts(result))
-            courier.submit("alertmanager:active", lambda: resend_active(result))
+                courier.submit(f"alerts:{result.at.isoformat()}", lambda: notify_alerts(result), lane="alertmanager")
+            courier.submit("alertmanager:active", lambda: resend_active(result), lane="alertmanager")
 
-        def deliver_now(at: datetime, jobs: dict[str, Job]) -> None:
+        failures = itertools.count()
+
+        def tell_failures(alerts: Sequence[Alert], at: datetime) -> None:
+            """A run's delivery-failure alerts: mail and webhook notices are outbox rows, queued here (a
+            database write); Alertmanager's is a post, made on its lane, never on another channel's."""
+            route_alerts_from_settings(current_config(), settings, alerts, at, ("email", "webhook"))
+            if courier is None:
+                route_alerts_from_settings(current_config(), settings, alerts, at, AFTER_PASS)
+            else:
+                courier.submit(f"delivery-failed:{next(failures)}", lambda: route_alerts_from_settings(
+                    current_config(), settings, alerts, at, AFTER_PASS), lane="alertmanager")
+
+        def deliver_now(channel: str, at: datetime, jobs: dict[str, Job]) -> None:
             from tenantops.notify import deliver_pending
 
-            report = deliver_pending(settings, at, jobs=jobs)
+            report = deliver_pending(settings, at, jobs=jobs, channel=channel)
             if report.alerts:
-                route_alerts_from_settings(current_config(), settings, report.alerts, at)
+                tell_failures(report.alerts, at)
 
         def deliver_mail(result: PassResult) -> None:
             from tenantops.notify import render_requests
             from tenantops.notify.alerting import notice_jobs
+            from tenantops.notify.outbox import CHANNEL_KINDS, MAIL
             from tenantops.record.ledger import committed_ledger
 
             # The reports this run renders read a copy of the committed cost state, taken here: the run may
             # be on the courier's thread while the next pass commits.
             ledger = committed_ledger(store.state) if store is not None else None
-            jobs = render_requests(current_config(), settings, ledger=ledger,
-                                   rightsizing=result.findings.rightsizing) | notice_jobs(current_config(), settings)
-            if courier is None:
-                deliver_now(result.at, jobs)
-                return
-            # The run starts when the courier gets to it, maybe minutes after the pass (a report being
-            # built, a slow route ahead of it): its claims' leases count from then, not from the pass,
-            # or a replica delivering meanwhile would take them for abandoned ones and send them again.
+            runs = {MAIL: render_requests(current_config(), settings, ledger=ledger,
+                                          rightsizing=result.findings.rightsizing)}
+            # One run per channel, each on its own lane: a mail server holding a message for its deadline
+            # delays the next mail, not the webhook post or the Alertmanager resolve. A channel that is not
+            # configured has no handler and no run; its rows wait in the outbox.
+            notices = notice_jobs(current_config(), settings)
+            for channel, kinds in CHANNEL_KINDS.items():
+                handlers = {kind: notices[kind] for kind in kinds if kind in notices}
+                if handlers:
+                    runs[channel] = handlers
+            for channel, jobs in runs.items():
+                if courier is None:
+                    deliver_now(channel, result.at, jobs)
+                else:
+                    deliver_later(courier, channel, result.at, jobs)
+
+        def deliver_later(courier: Courier, channel: str, at: datetime, jobs: dict[str, Job]) -> None:
+            # The run starts when its lane gets to it, maybe minutes after the pass (a report being built, a
+            # slow server ahead of it): its claims' leases count from then, not from the pass, or a replica
+            # delivering meanwhile would take them for abandoned ones and send them again.
             submitted = time.monotonic()
-            courier.submit("outbox:deliver", lambda: deliver_now(
-                result.at + timedelta(seconds=int(time.monotonic() - submitted)), jobs))
+            courier.submit(f"outbox:deliver:{channel}", lambda: deliver_now(
+                channel, at + timedelta(seconds=int(time.monotonic() - submitted)), jobs), lane=channel)
 
         hooks += [route_alerts, deliver_mail]
     return hooks

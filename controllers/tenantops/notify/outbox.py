@@ -145,6 +145,14 @@ Alertmanager has ended the alert on its own (`notify.alerting.alertmanager_jobs`
 JOB_KINDS = frozenset({REPORT_REQUEST, WEBHOOK_NOTICE, ALERTMANAGER_RESOLVE})
 """Row kinds that are jobs for a handler, not messages for a transport."""
 
+MAIL = "mail"
+CHANNEL_KINDS: Mapping[str, frozenset[str]] = {"webhook": frozenset({WEBHOOK_NOTICE}),
+                                               "alertmanager": frozenset({ALERTMANAGER_RESOLVE})}
+"""The row kinds of each channel but mail; every other kind (messages, report requests) is `MAIL`'s. A
+delivery run given a `channel` claims only its rows, so each channel can be delivered on its own thread
+and a slow mail server never delays a webhook post (`notify.worker`)."""
+CHANNELS = (MAIL, *CHANNEL_KINDS)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -305,9 +313,11 @@ class Outbox:
 
     # -- delivering -----------------------------------------------------------------------------------
 
-    def _claim(self, now: datetime, limit: int, skip: Sequence[str] = ()) -> tuple[list[OutboxEntry], set[int]]:
+    def _claim(self, now: datetime, limit: int, skip: Sequence[str] = (),
+               channel: str | None = None) -> tuple[list[OutboxEntry], set[int]]:
         """Mark due rows `sending` with a lease; rows whose lease ran out while sending are in doubt. Rows
-        of the kinds in `skip` (jobs without a handler in this run) are left alone."""
+        of the kinds in `skip` (jobs without a handler in this run) are left alone, and with a `channel`
+        so are the other channels' rows."""
         stamp = _ts(now)
         lease = _ts(now + self.retry.lease)
         due = sa.or_(
@@ -316,6 +326,10 @@ class Outbox:
         )
         if skip:
             due = sa.and_(due, table.c.kind.notin_(list(skip)))
+        if channel == MAIL:
+            due = sa.and_(due, table.c.kind.notin_(sorted(set().union(*CHANNEL_KINDS.values()))))
+        elif channel is not None:
+            due = sa.and_(due, table.c.kind.in_(sorted(CHANNEL_KINDS[channel])))
         with self.db.begin() as conn:
             # SKIP LOCKED (PostgreSQL): another replica's claim in flight is passed over, not waited for.
             rows = conn.execute(
@@ -338,11 +352,16 @@ class Outbox:
         with self.db.begin() as conn:
             conn.execute(sa.update(table).where(table.c.id == entry_id).values(**values))
 
-    def deliver(self, transport: Transport, now: datetime, limit: int = 100,
-                jobs: Mapping[str, Job] | None = None) -> DeliveryReport:
+    def deliver(self, transport: Transport | None, now: datetime, limit: int = 100,
+                jobs: Mapping[str, Job] | None = None, *, channel: str | None = None) -> DeliveryReport:
         """Try every due message once, the run starting at `now`, and run the job rows of the kinds `jobs`
-        has a handler for (what they queue is sent in the same run). Returns what happened; never raises
-        for a delivery failure or a failing job."""
+        has a handler for (what they queue is sent in the same run). With a `channel` (one of `CHANNELS`),
+        only that channel's rows are taken; a run for a channel without mail needs no `transport`. Returns
+        what happened; never raises for a delivery failure or a failing job."""
+        if channel is not None and channel not in CHANNELS:
+            raise ValueError(f"unknown delivery channel {channel!r} (one of {', '.join(CHANNELS)})")
+        if transport is None and channel in (None, MAIL):
+            raise ValueError("a delivery run that sends mail needs a transport")
         report = DeliveryReport()
         handlers = dict(jobs or {})
         skip = sorted(JOB_KINDS - handlers.keys())
@@ -350,7 +369,7 @@ class Outbox:
         for _ in range(limit):
             # This claim's own time, to the whole second (a run of quick sends is stamped `now` exactly).
             at = now + timedelta(seconds=int(time.monotonic() - started))
-            claimed, doubtful = self._claim(at, 1, skip)
+            claimed, doubtful = self._claim(at, 1, skip, channel)
             if not claimed:
                 break
             entry = claimed[0]
@@ -367,6 +386,7 @@ class Outbox:
                     "in doubt: %s was being sent when a previous run stopped; resending with the same"
                     " Message-ID", entry.dedup_key,
                 )
+            assert transport is not None  # a run without one takes only job rows (checked above)
             try:
                 transport.send(entry.sender, entry.recipients, entry.message)
             except InDoubtDeliveryError as exc:

@@ -19,7 +19,7 @@ from pathlib import Path
 from tenantops.config import Config
 from tenantops.config.settings import Settings
 from tenantops.decide.cost.ledger import Ledger
-from tenantops.notify.outbox import REPORT_REQUEST, DeliveryReport, Job, Outbox, OutboxEntry
+from tenantops.notify.outbox import MAIL, REPORT_REQUEST, DeliveryReport, Job, Outbox, OutboxEntry
 from tenantops.notify.transport import Transport
 from tenantops.structs.reports import REPORT_KEY_PREFIX, ReportRequest
 from tenantops.structs.rightsizing_findings import RightsizingFindings
@@ -153,10 +153,14 @@ def request_key(key: str) -> str:
 
 
 def deliver_pending(settings: Settings, now: datetime, transport: Transport | None = None, *,
-                    jobs: dict[str, Job] | None = None) -> DeliveryReport:
+                    jobs: dict[str, Job] | None = None, channel: str | None = None) -> DeliveryReport:
     """Try every due message in the outbox of the state database once, through the configured transport,
-    and run the due job rows `jobs` has a handler for (`render_requests`: the report requests)."""
+    and run the due job rows `jobs` has a handler for (`render_requests`: the report requests). With a
+    `channel` (`outbox.CHANNELS`), only that channel's rows: the controller delivers each on its own
+    thread, so a slow mail server never holds a webhook post."""
     from tenantops.notify.mail import transport_from_settings
     from tenantops.record.database import database_url
 
-    return Outbox(database_url(settings)).deliver(transport or transport_from_settings(settings), now, jobs=jobs)
+    if transport is None and channel in (None, MAIL):
+        transport = transport_from_settings(settings)
+    return Outbox(database_url(settings)).deliver(transport, now, jobs=jobs, channel=channel)
