@@ -54,6 +54,10 @@ def _run(common: list[str]) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
 
 
+def _events(kube_api: Any, namespace: str) -> list[Any]:
+    return [e for e in kube_api.objects("events") if e["metadata"]["namespace"] == namespace]
+
+
 def _acts(store: StateStore, tenant: str) -> list[Any]:
     return [e for e in audit.query(store.connection, tenant=tenant) if e.kind == "act"]
 
@@ -67,7 +71,8 @@ def test_run_applies_request_patches_once_and_retries_a_failed_one(
     prom = prometheus(series=[*_pod("gamma", "5d8f7c9b4-abcde", start, end, 0.5, 400 * MI),
                               *_pod("zeta", "7c6d5b4a3-klmno", start, end, 0.5, 400 * MI)])
     kube_api.add_deployment("tenant-gamma", "api", replicas=1, cpu="100m", memory="128Mi")
-    # zeta's Deployment does not exist: its patch fails (404) every time it is tried.
+    # zeta's Deployment does not exist (its namespace does): its patch fails (404) every time it is tried.
+    kube_api.add_namespace("tenant-zeta")
     state = tmp_path / "state.db"
     common = ["--catalog", str(catalog), "--policies", str(policies), "--state", str(state),
               "--prometheus-url", prom.url, "--kube-url", kube_api.url]
@@ -84,6 +89,12 @@ def test_run_applies_request_patches_once_and_retries_a_failed_one(
         [failed] = _acts(store, "zeta")
         assert failed.rule == "failed" and "not found" in failed.reason
         assert "zeta/api" not in store.state("rightsizing")  # not remembered as done
+    # The cluster's own record of the change, what `kubectl describe deploy` shows (tenantops.act.kube_events).
+    [event] = _events(kube_api, "tenant-gamma")
+    assert (event["type"], event["reason"]) == ("Normal", "SuccessfulUpdateRequests")
+    assert event["involvedObject"]["uid"] == kube_api.deployment("tenant-gamma", "api")["metadata"]["uid"]
+    assert f"api: cpu {written}" in event["message"] and "were api: cpu 100m" in event["message"]
+    assert [e["reason"] for e in _events(kube_api, "tenant-zeta")] == ["FailedUpdateRequests"]
 
     writes = len(kube_api.writes("/apis/apps/v1/namespaces/tenant-gamma"))
     _run(common)  # within the minimum interval

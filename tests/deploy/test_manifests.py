@@ -108,6 +108,8 @@ def test_rbac_is_least_privilege(overlay: str) -> None:
     assert rightsizer["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "patch"]}]
     reader = the("ClusterRole", "tenantops-replica-reader", overlay)
     assert reader["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list"]}]
+    events = the("ClusterRole", "tenantops-events", overlay)
+    assert events["rules"] == [{"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}]
     leases = the("Role", "tenantops-leases", overlay)
     assert leases["metadata"]["namespace"] == "tenantops"
     assert leases["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],

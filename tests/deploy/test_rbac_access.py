@@ -92,17 +92,23 @@ def test_the_reader_may_list_deployments_in_a_tenant_namespace_and_nothing_wider
     assert not [g for g in held if g.namespace is None]  # nothing cluster-wide
     for namespace in TENANT_NAMESPACES:
         assert allowed(held, "list", "apps", "deployments", namespace)
-        # Exactly what the scaler, the right-sizer and the live-count reader use, in a tenant namespace.
+        # Exactly what the scaler, the right-sizer, the live-count reader and the Event recorder use, in a
+        # tenant namespace.
         assert {(g.group, g.resource, g.verb) for g in held if g.namespace == namespace} == {
             ("apps", "deployments/scale", "get"), ("apps", "deployments/scale", "patch"),
-            ("apps", "deployments", "get"), ("apps", "deployments", "patch"), ("apps", "deployments", "list")}
+            ("apps", "deployments", "get"), ("apps", "deployments", "patch"), ("apps", "deployments", "list"),
+            ("", "events", "create")}
     assert not allowed(held, "list", "apps", "deployments", None)  # cluster-wide list
     for namespace in ("kube-system", "default", CONTROLLER_NAMESPACE):
         assert not allowed(held, "list", "apps", "deployments", namespace)
     for verb in ("watch", "create", "update", "delete", "deletecollection"):
         assert not allowed(held, verb, "apps", "deployments", TENANT_NAMESPACES[0]), verb
-    for group, resource in (("", "pods"), ("", "secrets"), ("apps", "replicasets"), ("apps", "statefulsets")):
+    for group, resource in (("", "pods"), ("", "secrets"), ("apps", "replicasets"), ("apps", "statefulsets"),
+                            ("", "events")):
         assert not allowed(held, "list", group, resource, TENANT_NAMESPACES[0]), resource
+    for verb in ("patch", "update", "delete"):
+        assert not allowed(held, verb, "", "events", TENANT_NAMESPACES[0]), verb
+    assert not allowed(held, "create", "", "events", "kube-system")
 
 
 def _request_grant(method: str, path: str) -> tuple[str, str, str, str | None]:

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     kube_insecure_skip_verify: bool = Field(False, description="Do not verify the API server certificate at kube_url.")
     kube_context: str | None = Field(None, description="kubeconfig context to use (as kubectl --context).")
     kubeconfig: str | None = Field(None, description="kubeconfig file (default: KUBECONFIG, then ~/.kube/config).")
+    kube_events: bool = Field(True, description="Record a Kubernetes Event on each Deployment the controller "
+                                                "scales or re-sizes (what kubectl describe shows).")
     smtp_host: str = Field("localhost", description="SMTP server host.")
     smtp_port: Port = Field(25, description="SMTP server port.")
     smtp_user: str | None = Field(None, description="SMTP user name.")

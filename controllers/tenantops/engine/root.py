@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tenantops.act.base import Actuator
+from tenantops.act.kube_events import EventRecorder, events_of
 from tenantops.config.loader import Config
 from tenantops.config.settings import Settings
 from tenantops.decide.base import Decider, PassInput
@@ -94,6 +95,7 @@ class Controller:
     dry_run: bool
     courier: Courier = field(default_factory=Courier)  # notifications off the pass's thread
     clock: Clock = utc_now  # the controller's one clock: the runner's, and what Prometheus' is measured against
+    events: EventRecorder | None = None  # Kubernetes Events of the writes made, off the pass's thread
 
     def runner(self, config: Config, *, on_pass: Sequence[Callable[[PassResult], None]] = (),
                **options: Any) -> Runner:
@@ -104,6 +106,8 @@ class Controller:
                         dry_run=self.dry_run, metrics=self.metrics, **options)
         runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, self.metrics, dry_run=self.dry_run,
                                               store=self.reconciler.store, courier=self.courier))
+        if self.events is not None:
+            runner.on_pass.append(kube_events_hook(self.events))
         runner.on_pass.extend(on_pass)
         built = describe(runner)
         log.info("controller built: %s", built, extra={"event": "controller.built", "controller": built})
@@ -112,7 +116,33 @@ class Controller:
     def close(self, notify_timeout: float = 20.0) -> None:
         """Let queued notifications finish (bounded: what is left stays in the outbox), then close the store."""
         self.courier.close(notify_timeout)
+        if self.events is not None:
+            self.events.close()
         self.reconciler.store.close()
+
+
+def kube_events_hook(recorder: EventRecorder) -> Callable[[PassResult], None]:
+    """The post-pass hook that hands the pass's writes to the Event recorder (which never blocks)."""
+
+    def kube_events(result: PassResult) -> None:
+        recorder.submit(events_of(result.outcomes, result.patch_outcomes))
+
+    return kube_events
+
+
+def build_event_recorder(settings: Settings, *, dry_run: bool) -> EventRecorder | None:
+    """The Event recorder on the actuators' cluster; None in a dry run (nothing is written), with
+    `kube_events` off, or when no cluster can be reached (the actuators say so already)."""
+    if dry_run or not settings.kube_events:
+        return None
+    try:
+        from tenantops.act.kubeclient import KubeAccess
+        from tenantops.engine.lease import identity_and_namespace
+
+        return EventRecorder.connect(KubeAccess.from_settings(settings), instance=identity_and_namespace()[0])
+    except Exception as exc:
+        log.warning("Kubernetes Events unavailable (%s); writes are recorded in the audit log only", exc)
+        return None
 
 
 def describe(runner: Runner) -> dict[str, list[str]]:
@@ -149,4 +179,5 @@ def build_controller(
 
     reconciler = build_reconciler(settings, actuators, dry_run=dry_run, metrics=metrics, deciders=chosen,
                                   inputs=pass_inputs(settings, chosen), init=init, clock=clock)
-    return Controller(settings, reconciler, metrics, dry_run, clock=clock)
+    return Controller(settings, reconciler, metrics, dry_run, clock=clock,
+                      events=build_event_recorder(settings, dry_run=dry_run))

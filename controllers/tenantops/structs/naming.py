@@ -35,10 +35,10 @@ CONTROLLER_SERVICE_ACCOUNT = "tenantops-controller"
 WORKLOAD_SERVICE_ACCOUNT = "workload"
 """The ServiceAccount a pooled tenant's pods run as in its namespace: the only one its IAM role trusts."""
 
-POOLED_TENANT_ROLES = ("tenantops-scaler", "tenantops-rightsizer", "tenantops-replica-reader")
+POOLED_TENANT_ROLES = ("tenantops-scaler", "tenantops-rightsizer", "tenantops-replica-reader", "tenantops-events")
 """ClusterRoles (deploy/base/rbac.yaml) the controller is granted in each pooled tenant's namespace, and
-only there: scaling through `deployments/scale`, right-sizing's request patches of `deployments`, and
-the live-count reader's `list` of the namespace's Deployments.
+only there: scaling through `deployments/scale`, right-sizing's request patches of `deployments`, the
+live-count reader's `list` of the namespace's Deployments, and `create` of the Events of its writes.
 The Pulumi pool component creates one RoleBinding per role with the tenant's namespace."""
 
 

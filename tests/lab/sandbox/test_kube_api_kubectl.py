@@ -72,7 +72,7 @@ def test_kubectl_discovers_the_served_resources(kubectl: Kubectl) -> None:
     by_name = {r["NAME"]: r for r in rows}
     assert by_name["deployments"]["SHORTNAMES"] == "deploy" and by_name["deployments"]["APIVERSION"] == "apps/v1"
     assert by_name["leases"]["APIVERSION"] == "coordination.k8s.io/v1"
-    assert {r["NAME"] for r in rows} == {"namespaces", "pods", "deployments", "leases"}
+    assert {r["NAME"] for r in rows} == {"namespaces", "pods", "deployments", "leases", "events"}
     assert "v1.31" in kubectl("version", "-o", "json").stdout
 
 

@@ -51,7 +51,7 @@ def test_discovery_names_groups_resources_and_the_scale_subresource(kube_api: Ku
     assert resources["deployments"].short_names == ["deploy"] and "watch" in resources["deployments"].verbs
     scale = resources["deployments/scale"]
     assert (scale.group, scale.version, scale.kind) == ("autoscaling", "v1", "Scale")
-    assert {r.name for r in client.CoreV1Api(api).get_api_resources().resources} == {"namespaces", "pods"}
+    assert {r.name for r in client.CoreV1Api(api).get_api_resources().resources} == {"namespaces", "pods", "events"}
     assert client.VersionApi(api).get_code().git_version.startswith("v1.31")
 
 

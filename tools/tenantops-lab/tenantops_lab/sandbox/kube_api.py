@@ -116,7 +116,7 @@ from tenantops_lab.sandbox.kube_errors import REASONS, ApiError
 from tenantops_lab.sandbox.kube_fields import strip_unknown
 from tenantops_lab.sandbox.kube_patch import apply_patch, json_merge_patch, json_patch, strategic_merge_patch
 from tenantops_lab.sandbox.kube_pods import pods
-from tenantops_lab.sandbox.kube_resources import DEPLOYMENTS, LEASES, NAMESPACES, PODS, Kind
+from tenantops_lab.sandbox.kube_resources import DEPLOYMENTS, EVENT_FIELDS, EVENTS, LEASES, NAMESPACES, PODS, Kind
 from tenantops_lab.sandbox.kube_status import deployment_conditions
 from tenantops_lab.sandbox.kube_validation import body_name, validated
 from tenantops_lab.sandbox.kube_watch import EventLog, WatchEvent, follow, is_watch, selector
@@ -420,6 +420,11 @@ class KubeApiServer:
             updated["status"] = self._status_for(obj, obj, ready)
             self._store(DEPLOYMENTS, "MODIFIED", updated)
 
+    def objects(self, resource: str) -> list[JSON]:
+        """Copies of the stored objects of one resource (`events`, `leases`), in namespace and name order."""
+        with self._lock:
+            return [copy.deepcopy(obj) for (kind, _, _), obj in sorted(self._objects.items()) if kind == resource]
+
     def lease(self, namespace: str, name: str) -> JSON | None:
         with self._lock:
             obj = self._objects.get((LEASES.resource, namespace, name))
@@ -680,7 +685,7 @@ class KubeApiServer:
         Rendered as the client asked (objects, or one-row Tables for kubectl); a resourceVersion older
         than the kept history is one ERROR event with a 410 Expired Status, as the apiserver sends it.
         """
-        kind, wanted = route.kind, selector(request.query)
+        kind, wanted = route.kind, selector(request.query, EVENT_FIELDS if route.kind is EVENTS else ())
         since = request.query.get("resourceVersion", [""])[0]
         if since and not since.isdigit():
             raise ApiError(400, f"invalid resource version {since!r}")
@@ -733,7 +738,7 @@ class KubeApiServer:
     def _matching(self, kind: Kind, ns: str | None, query: dict[str, list[str]]) -> list[JSON]:
         """The stored objects a list selects, in key order (not copies: callers copy what they answer);
         Pods are derived from the Deployments (`kube_pods`)."""
-        wanted = selector(query)
+        wanted = selector(query, EVENT_FIELDS if kind is EVENTS else ())
         if kind is PODS:
             derived = pods(self._matching(DEPLOYMENTS, ns, {}))
             return sorted((pod for pod in derived if wanted(pod)),

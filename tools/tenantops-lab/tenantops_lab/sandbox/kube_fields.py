@@ -58,6 +58,8 @@ def strip_unknown(obj: JSON, kind: str, version: str) -> tuple[JSON, list[Unknow
     """The object with unknown fields removed, and the fields removed, for `<version>/<kind>` (e.g. v1 Lease)."""
     out: list[UnknownField] = []
     type_name = f"V{version[1:]}{kind}" if version.startswith("v") else kind
+    if _model(type_name) is None and _model(f"Core{type_name}") is not None:
+        type_name = f"Core{type_name}"  # core/v1 Event is `CoreV1Event` (events.k8s.io's: EventsV1Event)
     if _model(type_name) is None:
         return obj, out
     return _walk(obj, type_name, "", out), out

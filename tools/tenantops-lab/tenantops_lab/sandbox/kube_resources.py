@@ -176,7 +176,58 @@ PODS = Kind(
                lambda o: (o.get("spec") or {}).get("nodeName") or "<none>", priority=1),
     ),
 )
-KINDS: tuple[Kind, ...] = (NAMESPACES, PODS, DEPLOYMENTS, LEASES)
+
+
+def _event_seen(obj: JSON) -> str:
+    """An Event's LAST SEEN as the apiserver prints it: its lastTimestamp, else its eventTime."""
+    stamp = obj.get("lastTimestamp") or obj.get("eventTime")
+    if not stamp:
+        return "<unknown>"
+    then = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    return human_duration((datetime.now(UTC) - then).total_seconds())
+
+
+def _event_object(obj: JSON) -> str:
+    ref = obj.get("involvedObject") or {}
+    return f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}"
+
+
+def _event_source(obj: JSON) -> str:
+    source = obj.get("source") or {}
+    component = source.get("component") or obj.get("reportingComponent") or ""
+    return ", ".join(part for part in (component, source.get("host") or "") if part)
+
+
+EVENTS = Kind(
+    # core/v1 Events, which `kubectl get events` and `kubectl describe` read: the controller records one
+    # per scaling or right-sizing write it makes (`tenantops.act.kube_events`), as the HPA does.
+    "events", "event", "Event", "", "v1", namespaced=True, short_names=("ev",),
+    columns=(
+        Column("Last Seen", "string", "The time at which the most recent occurrence of this event was recorded.",
+               _event_seen),
+        Column("Type", "string", "Type of this event (Normal, Warning).", lambda o: o.get("type") or ""),
+        Column("Reason", "string", "A short, machine understandable string that gives the reason for this "
+               "event being generated.", lambda o: o.get("reason") or ""),
+        Column("Object", "string", "The object that this event is about.", _event_object),
+        Column("Subobject", "string", "The field of the object the event is about.",
+               lambda o: (o.get("involvedObject") or {}).get("fieldPath") or "", priority=1),
+        Column("Source", "string", "The component reporting this event.", _event_source, priority=1),
+        Column("Message", "string", "A human-readable description of the status of this operation.",
+               lambda o: o.get("message") or ""),
+        Column("First Seen", "string", "The time at which the event was first recorded.",
+               lambda o: _event_seen({"lastTimestamp": o.get("firstTimestamp") or o.get("eventTime")}), priority=1),
+        Column("Count", "string", "The number of times this event has occurred.",
+               lambda o: str(o.get("count") or 1), priority=1),
+        Column("Name", "string", "Name must be unique within a namespace.", _name, priority=1, format="name"),
+    ),
+)
+EVENT_FIELDS = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+                "reason", "reportingComponent", "source", "type")
+"""The field labels the apiserver accepts in an Event list's field selector besides metadata's
+(`kubectl describe` selects an object's events by `involvedObject.*`)."""
+
+KINDS: tuple[Kind, ...] = (NAMESPACES, PODS, DEPLOYMENTS, LEASES, EVENTS)
 BY_RESOURCE = {(k.group, k.version, k.resource): k for k in KINDS}
 
 

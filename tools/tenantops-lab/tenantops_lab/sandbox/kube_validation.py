@@ -19,7 +19,7 @@ from typing import Any
 from kubernetes.utils import parse_quantity
 
 from tenantops_lab.sandbox.kube_errors import ApiError
-from tenantops_lab.sandbox.kube_resources import DEPLOYMENTS, LEASES, NAMESPACES, Kind
+from tenantops_lab.sandbox.kube_resources import DEPLOYMENTS, EVENTS, LEASES, NAMESPACES, Kind
 
 JSON = dict[str, Any]
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -165,6 +165,38 @@ def _deployment_causes(spec: JSON, current: JSON | None) -> list[tuple[str, str]
     return causes
 
 
+def _event_causes(event: JSON, ns: str | None) -> list[tuple[str, str]]:
+    """What the apiserver's legacy Event validation refuses: an event about an object in another namespace
+    (or about nothing), a type other than Normal or Warning, a negative count."""
+    causes: list[tuple[str, str]] = []
+    ref = event.get("involvedObject")
+    if not isinstance(ref, dict) or not ref.get("name") or not ref.get("kind"):
+        causes.append(("involvedObject", "Required value: an event names the object it is about (kind, name)"))
+    elif ref.get("namespace") not in (None, "", ns):
+        causes.append(("involvedObject.namespace", f'Invalid value: "{ref.get("namespace")}": does not match '
+                       "event.namespace"))
+    if event.get("type") not in (None, "", "Normal", "Warning"):
+        causes.append(("type", f'Unsupported value: "{event.get("type")}": supported values: "Normal", "Warning"'))
+    count = event.get("count")
+    if count is not None and (not isinstance(count, int) or count < 0):
+        causes.append(("count", f"Invalid value: {count!r}: must be greater than or equal to 0"))
+    for stamp in ("firstTimestamp", "lastTimestamp", "eventTime"):
+        value = event.get(stamp)
+        if value is not None and not _is_time(value):
+            causes.append((stamp, f"Invalid value: {value!r}: not an RFC3339 time"))
+    return causes
+
+
+def _is_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
 def validated(kind: Kind, ns: str | None, body: Any, current: JSON | None) -> JSON:
     """The object as it would be stored: checked, defaulted, with kind, apiVersion and namespace set."""
     if not isinstance(body, dict):
@@ -188,6 +220,8 @@ def validated(kind: Kind, ns: str | None, body: Any, current: JSON | None) -> JS
         duration = spec.get("leaseDurationSeconds")
         if duration is not None and (not isinstance(duration, int) or duration <= 0):
             causes.append(("spec.leaseDurationSeconds", f"Invalid value: {duration!r}: must be greater than 0"))
+    elif kind is EVENTS:
+        causes = _event_causes(obj, ns)
     if causes:
         raise ApiError(422, f'{kind.qualified_kind} "{name}" is invalid: ' + ", ".join(f"{f}: {m}" for f, m in causes),
                        details={"name": name, "group": kind.group, "kind": kind.kind,

@@ -143,29 +143,45 @@ def label_selector(text: str) -> Predicate:
 _FIELDS = {"metadata.name": "name", "metadata.namespace": "namespace"}
 
 
-def _metadata_fields(obj: JSON) -> dict[str, str]:
+def _object_fields(obj: JSON) -> dict[str, str]:
+    """Every field label an object can be selected by: its metadata's, and the dotted top-level paths an
+    Event's extra labels name (`involvedObject.name`; `source` is the source's component)."""
     meta = obj.get("metadata") or {}
-    return {field: str(meta.get(key, "")) for field, key in _FIELDS.items()}
+    out = {field: str(meta.get(key, "")) for field, key in _FIELDS.items()}
+    for key, value in obj.items():
+        if isinstance(value, dict) and key == "source":
+            out["source"] = str(value.get("component") or "")
+        elif isinstance(value, dict):
+            out.update({f"{key}.{sub}": str(item) for sub, item in value.items() if not isinstance(item, dict)})
+        elif isinstance(value, str):
+            out[key] = value
+    return out
 
 
-def field_selector(text: str) -> Predicate:
-    """A predicate on `metadata.name` / `metadata.namespace` (`kubectl get deploy api -w` sends one)."""
+def field_selector(text: str, extra: tuple[str, ...] = ()) -> Predicate:
+    """A predicate on `metadata.name` / `metadata.namespace` (`kubectl get deploy api -w` sends one) and
+    on the kind's `extra` field labels (an Event's `involvedObject.*`, `reason`, `type`); any other label is
+    400, as the apiserver answers it. A field an object does not have matches as the empty string."""
+    supported = set(_FIELDS) | set(extra)
     requirements: list[_Requirement] = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         match = re.fullmatch(r"([\w.]+)\s*(==|=|!=)\s*(.*)", part)
         if match is None:
             raise ApiError(400, f"invalid field selector {text!r}")
         field, op, value = match.groups()
-        if field not in _FIELDS:
+        if field not in supported:
             raise ApiError(400, f"field label not supported: {field}")
         requirements.append(_Requirement(field, "!=" if op == "!=" else "=", frozenset([value])))
-    return _matching(requirements, _metadata_fields)
+    if not requirements:
+        return lambda obj: True
+    blank = dict.fromkeys(supported, "")
+    return _matching(requirements, lambda obj: blank | _object_fields(obj))
 
 
-def selector(query: dict[str, list[str]]) -> Predicate:
-    """The request's label and field selectors combined."""
+def selector(query: dict[str, list[str]], fields: tuple[str, ...] = ()) -> Predicate:
+    """The request's label and field selectors combined (`fields`: the kind's extra field labels)."""
     by_label = label_selector(query.get("labelSelector", [""])[0])
-    by_field = field_selector(query.get("fieldSelector", [""])[0])
+    by_field = field_selector(query.get("fieldSelector", [""])[0], fields)
     return lambda obj: by_label(obj) and by_field(obj)
 
 
