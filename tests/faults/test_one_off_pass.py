@@ -121,18 +121,27 @@ def test_a_pass_takes_over_from_a_stopped_leader_and_hands_the_lease_back(setup:
         store.commit({"probe": {"stale": 1}})  # the stopped leader, resumed, commits nothing
 
 
-def _running_leader(setup: dict[str, Any], namespace: str, *args: str) -> subprocess.Popen[bytes]:
-    """`tenantops run --leader-elect ARGS` as replica-a in `namespace`, once it holds its Lease(s) and has
-    recorded its leadership in the state."""
+def _running_leader(setup: dict[str, Any], namespace: str, leases: tuple[str, ...], *args: str
+                    ) -> subprocess.Popen[bytes]:
+    """`tenantops run --leader-elect ARGS` as replica-a in `namespace`, once it holds `leases` (and, within a
+    few seconds more, has recorded its leadership in the state, if it records any)."""
     env = {**setup["env"], "POD_NAME": "replica-a", "POD_NAMESPACE": namespace}
     proc = subprocess.Popen(tenantops_command("run", "--leader-elect", *args, "--decider", "autoscaling",
                                               "--http-host", "127.0.0.1", "--http-port", "0"),
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def holding() -> bool:
+        return all((setup["kube"].lease(namespace, name) or {}).get("spec", {}).get("holderIdentity") == "replica-a"
+                   for name in leases)
+
     deadline = time.monotonic() + 60
-    while not setup["store"].leadership():
+    while not holding():
         if proc.poll() is not None or time.monotonic() > deadline:
             stop(proc)
             raise AssertionError(proc.stderr.read().decode() if proc.stderr else "the leader never led")
+        time.sleep(0.1)
+    recorded = time.monotonic() + 5
+    while not setup["store"].leadership() and time.monotonic() < recorded:
         time.sleep(0.1)
     return proc
 
@@ -142,7 +151,7 @@ def test_a_pass_finds_the_leaders_lease_in_the_namespace_its_leadership_record_n
     """The leader runs in ops-system; the operator's shell has no POD_NAMESPACE and passes no flag."""
     store, kube = setup["store"], setup["kube"]
     kube.add_namespace("ops-system")
-    leader = _running_leader(setup, "ops-system")
+    leader = _running_leader(setup, "ops-system", (LEASE,))
     del setup["env"]["POD_NAMESPACE"]
     setup["env"]["POD_NAME"] = "operator-shell"
     try:
@@ -162,3 +171,61 @@ def test_a_pass_finds_the_leaders_lease_in_the_namespace_its_leadership_record_n
     (writer,) = store.leadership()
     assert writer.holder.startswith("operator-shell/once-") and writer.namespace == "ops-system"
     assert not kube.lease("ops-system", LEASE)["spec"].get("holderIdentity")  # handed back
+
+
+def test_a_pass_beside_sharded_leaders_is_refused_and_acts_under_all_their_leases_once_they_stop(
+        setup: dict[str, Any]) -> None:
+    """`run --leader-elect --shards 2` (a dry run, so every write the stand-in sees is the pass's): the group
+    is recorded in the state, a pass beside it is refused at its first shard Lease held by a live replica,
+    and once the replica stopped (releasing them) the pass takes every shard Lease, acts, and hands them back."""
+    store, kube = setup["store"], setup["kube"]
+    leader = _running_leader(setup, "tenantops", ("tenantops-shard-0", "tenantops-shard-1"), "--shards", "2",
+                             "--dry-run")
+    try:
+        refused = _tenantops(setup, "reconcile", "--once")
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        error = refused.stderr.strip().splitlines()[-1]
+        assert error.startswith("Error: Lease tenantops/tenantops-shard-0 is held by replica-a ("), error
+        assert "sharded leaders are running on this state (2 shard Leases)" in error and "--dry-run" in error
+        assert [(w.lease, w.holder, w.namespace, w.shards) for w in store.leadership()] == [
+            ("tenantops", "replica-a", "tenantops", 2)]
+        for shard in ("tenantops-shard-0", "tenantops-shard-1"):
+            assert kube.lease("tenantops", shard)["spec"]["holderIdentity"] == "replica-a"
+        assert kube.writes("/apis/apps/v1/namespaces/tenant-alpha") == [] and kube.replicas("tenant-alpha", "api") == 2
+
+        looping = _tenantops(setup, "run", "--max-passes", "1", "--http-port", "0")
+        assert looping.returncode == 1
+        assert "(2 shard Leases tenantops/tenantops-shard-*, last taken by replica-a)" in looping.stderr
+
+        dry = _tenantops(setup, "reconcile", "--once", "--dry-run")
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+    finally:
+        stop(leader)
+    assert leader.returncode == 0
+    done = _tenantops(setup, "reconcile", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert kube.replicas("tenant-alpha", "api") > 2
+    (group,) = store.leadership()
+    assert group.holder.startswith("replica-a/once-") and (group.generation, group.shards) == (2, 2)
+    for shard in ("tenantops-shard-0", "tenantops-shard-1"):
+        assert not kube.lease("tenantops", shard)["spec"].get("holderIdentity")  # handed back
+
+
+def test_a_pass_refused_at_one_shard_lease_hands_back_those_it_took(setup: dict[str, Any]) -> None:
+    """Shard 0's replica stopped without releasing (its Lease unrenewed for two minutes), shard 1's is live:
+    the pass takes shard 0, is refused at shard 1, and hands shard 0 back (free for a replica at once)."""
+    store, kube, leases = setup["store"], setup["kube"], setup["leases"]
+    stopped = LeaseElector(leases, "tenantops", "tenantops-shard-0", "replica-a", duration_seconds=30,
+                           clock=lambda: datetime.now(UTC) - timedelta(seconds=120))
+    live = LeaseElector(leases, "tenantops", "tenantops-shard-1", "replica-b", duration_seconds=30)
+    assert stopped.try_acquire() and live.try_acquire()
+    store.record_shards("replica-b", "tenantops", 2, "tenantops")
+
+    refused = _tenantops(setup, "reconcile", "--once")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    error = refused.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: Lease tenantops/tenantops-shard-1 is held by replica-b (30s lease, renewed"), error
+    assert not kube.lease("tenantops", "tenantops-shard-0")["spec"].get("holderIdentity")
+    assert kube.lease("tenantops", "tenantops-shard-1")["spec"]["holderIdentity"] == "replica-b"
+    assert kube.replicas("tenant-alpha", "api") == 2 and _audit_rows(store) == 0
+    assert [(w.holder, w.generation) for w in store.leadership()] == [("replica-b", 1)]

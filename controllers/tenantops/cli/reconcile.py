@@ -19,7 +19,7 @@ from tenantops.structs.plan import ScaleAction, TargetKind
 if TYPE_CHECKING:
     from tenantops.config.loader import Config
     from tenantops.config.settings import Settings
-    from tenantops.engine.lease import LeaseElector
+    from tenantops.engine.lease import AllShards, LeaseElector
     from tenantops.record.store import StateStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,21 +84,24 @@ def _probe_kubernetes(reconciler: Reconciler, setting: str) -> None:
 
 
 def _one_pass_leader(settings: Settings, config: Config, store: StateStore,
-                     namespace: str | None) -> LeaseElector | None:
+                     namespace: str | None) -> LeaseElector | AllShards | None:
     """The leader's Lease for a pass that would act on a state leader-elected replicas write (None where
     none ever did): the pass takes it, or is refused while another holds it (`lease.one_pass_elector`).
     It is looked for in `namespace` (--lease-namespace) when given, else in the namespace the leadership
-    record names, else in this pod's (a record written before namespaces were kept names none)."""
+    record names, else in this pod's (a record written before namespaces were kept names none). Beside
+    sharded replicas it is every shard Lease of their group (`lease.one_pass_shards`)."""
     writers = store.leadership()
     if not writers:
         return None
     from tenantops.act.kubeclient import KubeAccess
-    from tenantops.engine.lease import lease_duration, one_pass_elector
+    from tenantops.engine.lease import lease_duration, one_pass_elector, one_pass_shards
 
-    ctl = config.policies.controller
-    return one_pass_elector(KubeAccess.from_settings(settings), writers[0].lease,
-                            namespace=namespace or writers[0].namespace,
-                            duration_seconds=lease_duration(ctl.interval_seconds, ctl.jitter_seconds))
+    ctl, last = config.policies.controller, writers[0]
+    kube, duration = KubeAccess.from_settings(settings), lease_duration(ctl.interval_seconds, ctl.jitter_seconds)
+    if last.shards:
+        return one_pass_shards(kube, last.lease, last.shards, namespace=namespace or last.namespace,
+                               duration_seconds=duration)
+    return one_pass_elector(kube, last.lease, namespace=namespace or last.namespace, duration_seconds=duration)
 
 
 @click.command("reconcile")
@@ -117,7 +120,8 @@ def command(ctx: click.Context, once: bool, catalog: str | None, policies: str |
     """Observe, decide, act and record once for every tenant, then run what `tenantops run` runs after a
     pass (alerts routed, due reports queued, mail delivered; not in a dry run). Exit 1 if anything in the
     pass failed. On a state that `run --leader-elect` replicas write, a pass that acts takes the leader's
-    Lease for its duration and is refused (exit 1) while a running leader holds it; a dry run never is."""
+    Lease for its duration (beside sharded replicas, every shard Lease) and is refused (exit 1) while a
+    running replica holds it; a dry run never is."""
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
                              database_url=database, kube_url=kube_url, kube_context=kube_context,
                              aws_endpoint_url=aws_endpoint_url)
@@ -140,13 +144,9 @@ def command(ctx: click.Context, once: bool, catalog: str | None, policies: str |
             leader.release()
         controller.close()
     if leader is not None and runner.stats.skipped_not_leader:
-        from tenantops.engine.lease import held_by_another
+        from tenantops.engine.lease import refusal
 
-        why = held_by_another(leader)
-        raise click.ClickException(why if leader.missing else
-                                   f"{why}: a leader is running on this state, and a pass beside it would write "
-                                   "what it writes; use --dry-run, or stop the leader (it releases the Lease on "
-                                   "exit) and run again")
+        raise click.ClickException(refusal(leader))
     down = getattr(controller.reconciler.source, "unreachable", None)
     if isinstance(down, Unreachable):  # the pass is recorded, but it saw nothing: one line naming the setting
         if as_json and result is not None:

@@ -91,8 +91,10 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     writers = [] if leader_elect or dry_run else controller.reconciler.store.leadership()
     if writers:  # kube controllers configured for leader election never act without it either
         controller.close()
-        where = f"{writers[0].namespace}/{writers[0].lease}" if writers[0].namespace else writers[0].lease
-        raise click.ClickException(f"this state is written by leader-elected replicas (Lease {where}, "
+        last = writers[0]
+        where = f"{last.namespace}/{last.lease}" if last.namespace else last.lease
+        what = f"{last.shards} shard Leases {where}-shard-*" if last.shards else f"Lease {where}"
+        raise click.ClickException(f"this state is written by leader-elected replicas ({what}, "
                                    f"last taken by {writers[0].holder}): a loop without the Lease would write "
                                    "beside their leader; run with --leader-elect, or --dry-run")
     server = HealthServer(health, metrics.registry, host=http_host, port=settings.http_port).start()

@@ -26,6 +26,10 @@ replicas can count each other and take a fair share, ceil(N / live members), eac
 share releases the surplus (its highest shards) so a newcomer can pick them up. A tenant belongs to
 shard `crc32(id) % N` (`tenantops.engine.shards.shard_of`), so every replica agrees on ownership without
 talking. Time comes from an injected clock, so expiry is tested without sleeping.
+
+A one-off pass (`reconcile --once`) on a state leader-elected replicas write acts only under their Lease
+(`one_pass_elector`) or, beside sharded replicas, under every shard Lease of their group at once
+(`one_pass_shards`, `AllShards`); the state's leadership record says which, and in which namespace.
 """
 
 from __future__ import annotations
@@ -247,6 +251,11 @@ class LeaseElector:
                         self.name, type(exc).__name__)
 
 
+def shard_lease(prefix: str, index: int) -> str:
+    """The name of shard `index`'s Lease in the group `prefix`."""
+    return f"{prefix}-shard-{index}"
+
+
 class ShardedElector:
     """N shard Leases shared fairly among the live replicas; `owned(tenant_id)` says whose tenant it is."""
 
@@ -262,7 +271,7 @@ class ShardedElector:
         self._member = LeaseElector(api, namespace, f"{prefix}-member-{lease_safe(identity)}", identity,
                                     duration_seconds=duration_seconds, clock=clock,
                                     labels={**group, ROLE_LABEL: "member"}, request_timeout=request_timeout)
-        self._shards = [LeaseElector(api, namespace, f"{prefix}-shard-{i}", identity,
+        self._shards = [LeaseElector(api, namespace, shard_lease(prefix, i), identity,
                                      duration_seconds=duration_seconds, clock=clock,
                                      labels={**group, ROLE_LABEL: "shard"}, request_timeout=request_timeout)
                         for i in range(shards)]
@@ -372,6 +381,76 @@ def one_pass_elector(kube_url: KubeTarget, name: str, *, duration_seconds: int, 
     api = client.CoordinationV1Api(api_client(kube_url))
     return LeaseElector(api, namespace or default_namespace, name, f"{identity}/once-{os.getpid()}",
                         duration_seconds=duration_seconds, clock=clock, trust_renew_time=True, create=False)
+
+
+class AllShards:
+    """Every shard Lease of a group at once, for a one-off pass beside sharded replicas (`one_pass_shards`).
+
+    The pass reconciles every tenant, so it may act only while it holds every shard: `try_acquire` takes
+    them in order and, at the first it cannot take (renewed by a live replica, or missing), hands back
+    those it took and reports False, with that Lease as `blocking`. `remaining` is the shortest time left
+    on any of them, so the runner fences each call as it does a sharded replica's. It carries the group
+    (`prefix`, `shards`, `namespace`, `identity`), which the runner records as a sharded replica's.
+    """
+
+    def __init__(self, electors: list[LeaseElector], prefix: str) -> None:
+        if not electors:
+            raise ValueError("a shard group has at least one Lease")
+        self.electors, self.prefix, self.shards = electors, prefix, len(electors)
+        self.namespace, self.identity = electors[0].namespace, electors[0].identity
+        self.blocking: LeaseElector | None = None
+        self.term = 0
+
+    def try_acquire(self) -> bool:
+        self.blocking = None
+        for elector in self.electors:
+            if not elector.try_acquire():
+                self.blocking = elector
+                self.release()
+                return False
+        self.term = 1
+        return True
+
+    @property
+    def missing(self) -> bool:
+        return self.blocking is not None and self.blocking.missing
+
+    def remaining(self) -> float:
+        return min(elector.remaining() for elector in self.electors)
+
+    def release(self) -> None:
+        for elector in self.electors:
+            elector.release()
+
+
+def one_pass_shards(kube_url: KubeTarget, prefix: str, shards: int, *, duration_seconds: int,
+                    namespace: str | None = None, env: Mapping[str, str] | None = None,
+                    clock: Clock = utc_now) -> AllShards:
+    """The electors of a one-off pass on a state that sharded replicas (`run --leader-elect --shards N`)
+    write: every shard Lease of their group, each taken as `one_pass_elector` takes a single leader's (never
+    created, refused while renewed by another holder, released after the pass), under one identity."""
+    identity, default_namespace = identity_and_namespace(env)
+    api = client.CoordinationV1Api(api_client(kube_url))
+    return AllShards([LeaseElector(api, namespace or default_namespace, shard_lease(prefix, i),
+                                   f"{identity}/once-{os.getpid()}", duration_seconds=duration_seconds, clock=clock,
+                                   trust_renew_time=True, create=False) for i in range(shards)], prefix)
+
+
+def refusal(leader: LeaseElector | AllShards) -> str:
+    """Why a one-off pass under `leader` did not act, in one line for an operator, with how to proceed."""
+    if isinstance(leader, AllShards):
+        why = held_by_another(leader.blocking) if leader.blocking is not None else \
+            f"the shard Leases {leader.namespace}/{shard_lease(leader.prefix, 0)}.. could not be taken"
+        if leader.missing:
+            return why
+        return (f"{why}: sharded leaders are running on this state ({leader.shards} shard Leases), and a pass "
+                "beside them would write what they write; use --dry-run, or stop them (they release their "
+                "Leases on exit) and run again")
+    why = held_by_another(leader)
+    if leader.missing:
+        return why
+    return (f"{why}: a leader is running on this state, and a pass beside it would write what it writes; use "
+            "--dry-run, or stop the leader (it releases the Lease on exit) and run again")
 
 
 def held_by_another(elector: LeaseElector) -> str:

@@ -268,7 +268,8 @@ class Runner:
         state, so the first pass starts where the previous leader's last commit left off and that leader
         can commit nothing more. On losing it: refuse commits at once. A single-Lease elector (one with
         `name`, `identity` and `is_leader`) only; shard Leases write disjoint tenants and are not fenced,
-        but a replica that takes a shard over reloads the committed state before it decides for it."""
+        but a replica that takes a shard over reloads the committed state before it decides for it, and
+        records its shard group (`_record_shards`) so that a one-off pass acts only under the group's Leases."""
         store = self.reconciler.store
         name, identity = getattr(self.leader, "name", None), getattr(self.leader, "identity", None)
         if not isinstance(name, str) or not isinstance(identity, str) or not hasattr(self.leader, "is_leader"):
@@ -282,7 +283,7 @@ class Runner:
                 log.exception("cannot read the state of the shards taken over; not acting this pass")
                 return False
             log.warning("shards taken over: state reloaded from %s (%d keys)", store.name, store.key_count())
-            return True
+            return self._record_shards()
         if not leading:
             store.release_writer()
             return False
@@ -295,6 +296,23 @@ class Runner:
         store.lease_check = lambda: bool(getattr(self.leader, "is_leader", False))
         log.warning("writer of %s, generation %d: state reloaded (%d keys)", store.name, token.generation,
                     store.key_count())
+        return True
+
+    def _record_shards(self) -> bool:
+        """Record the shard group this replica now acts in (`StateStore.record_shards`), so that a one-off
+        pass on this state acts only under its Leases, as beside a single leader; without the record it
+        would act beside the shards with none. A group the hook does not name (not a `ShardedElector`) is
+        not recorded. False (not acting this pass) when the record cannot be written."""
+        prefix, shards = getattr(self.leader, "prefix", None), getattr(self.leader, "shards", None)
+        identity, namespace = getattr(self.leader, "identity", None), getattr(self.leader, "namespace", None)
+        if not (isinstance(prefix, str) and isinstance(shards, int) and isinstance(identity, str)):
+            return True
+        try:
+            self.reconciler.store.record_shards(identity, prefix, shards,
+                                                namespace if isinstance(namespace, str) else None)
+        except Exception:
+            log.exception("cannot record the shard group in the state; not acting this pass")
+            return False
         return True
 
     def may_act(self, call_deadline: float) -> str | None:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision a database must be at for this code; `database.migrate` upgrades older ones.
-HEAD = "0004_leadership_namespace"
+HEAD = "0005_leadership_shards"
 # SQLite's PRAGMA user_version after migration: schema version 1 controllers refuse a newer file instead
 # of writing into tables whose meaning they do not know.
-SQLITE_USER_VERSION = 4
+SQLITE_USER_VERSION = 5
 
 metadata = sa.MetaData()
 
@@ -81,6 +81,9 @@ outbox = sa.Table(
 # `namespace` is the Lease's, so a one-off pass finds the Lease without being told where it is; NULL in
 # rows written before revision 0004 (until their Lease is next taken), where the pass falls back to
 # `--lease-namespace` or its own POD_NAMESPACE.
+# `shards` is NULL for one Lease named `name`, and N for sharded replicas (`run --leader-elect --shards N`):
+# the row is then their group, its Leases `<name>-shard-0` .. `<name>-shard-<N-1>`, and it fences nothing
+# (shards write disjoint tenants) but tells a one-off pass which Leases it must hold to act.
 leadership = sa.Table(
     "leadership", metadata,
     sa.Column("name", sa.Text, primary_key=True),
@@ -88,4 +91,5 @@ leadership = sa.Table(
     sa.Column("generation", sa.BigInteger, nullable=False),
     sa.Column("acquired_at", Seconds, nullable=False),
     sa.Column("namespace", sa.Text),
+    sa.Column("shards", sa.Integer),
 )

@@ -66,12 +66,14 @@ class QueuedMessage:
 @dataclass(frozen=True, slots=True)
 class WriterToken:
     """The fencing token of the writer: the Lease it holds, who it is, and the generation it took; and the
-    Lease's namespace (None where the record predates it being kept)."""
+    Lease's namespace (None where the record predates it being kept). As read back by `leadership`, a
+    record with `shards` is a group of that many shard Leases (`engine.lease.ShardedElector`), not one Lease."""
 
     lease: str
     holder: str
     generation: int
     namespace: str | None = None
+    shards: int | None = None
 
 
 class StateStore:
@@ -153,39 +155,52 @@ class StateStore:
         commit it attempts later sees the higher generation and is refused. The namespace is recorded
         so a one-off pass finds the Lease (`leadership`); None keeps the one recorded.
         """
-        table = schema.leadership
-        try:
-            with self.db.begin() as conn:
-                row = conn.execute(
-                    sa.select(table.c.generation, table.c.namespace).where(table.c.name == lease).with_for_update()
-                ).first()
-                generation = 1 if row is None else int(row[0]) + 1
-                namespace = namespace or (None if row is None else row[1])
-                values = {"holder": holder, "generation": generation, "acquired_at": time.time(),
-                          "namespace": namespace}
-                if row is None:
-                    conn.execute(sa.insert(table).values(name=lease, **values))
-                else:
-                    conn.execute(sa.update(table).where(table.c.name == lease).values(**values))
-        except DBAPIError as exc:
-            raise StateUnavailable(f"cannot write the state database {self.name}: {describe(exc)}") from None
-        self._writer = WriterToken(lease, holder, generation, namespace)
+        self._writer = self._take_generation(WriterToken(lease, holder, 0, namespace))
         self.reload()
         return self._writer
 
+    def record_shards(self, holder: str, prefix: str, shards: int, namespace: str | None) -> WriterToken:
+        """Record that `holder` acts under shard Leases of group `prefix` (`shards` of them, in `namespace`),
+        the next generation of the group's record; not a writer token (shard replicas write disjoint tenants
+        and commit unfenced). Called when a replica comes to own a shard, so that a one-off pass beside
+        sharded replicas knows which Leases it must hold (`engine.lease.one_pass_shards`)."""
+        return self._take_generation(WriterToken(prefix, holder, 0, namespace, shards))
+
+    def _take_generation(self, token: WriterToken) -> WriterToken:
+        """Write `token`'s leadership record with the next generation of its name, under the row lock, and
+        return it as written (a namespace it leaves None is the one recorded before)."""
+        table = schema.leadership
+        try:
+            with self.db.begin() as conn:
+                row = conn.execute(sa.select(table.c.generation, table.c.namespace)
+                                   .where(table.c.name == token.lease).with_for_update()).first()
+                token = replace(token, generation=1 if row is None else int(row[0]) + 1,
+                                namespace=token.namespace or (None if row is None else row[1]))
+                values = {"holder": token.holder, "generation": token.generation, "acquired_at": time.time(),
+                          "namespace": token.namespace, "shards": token.shards}
+                if row is None:
+                    conn.execute(sa.insert(table).values(name=token.lease, **values))
+                else:
+                    conn.execute(sa.update(table).where(table.c.name == token.lease).values(**values))
+        except DBAPIError as exc:
+            raise StateUnavailable(f"cannot write the state database {self.name}: {describe(exc)}") from None
+        return token
+
     def leadership(self) -> list[WriterToken]:
         """The Leases whose holders have written this state, the one taken most recently first (each with its
-        last holder, generation and namespace); empty where no replica ever ran with leader election. A pass
-        started without a Lease must not write such a state beside its leader (`engine.lease.one_pass_elector`)."""
+        last holder, generation and namespace, and for a shard group its shard count); empty where no replica
+        ever ran with leader election. A pass started without a Lease must not write such a state beside its
+        leader (`engine.lease.one_pass_elector`, `one_pass_shards`)."""
         table = schema.leadership
         try:
             with self.db.read() as conn:
-                rows = conn.execute(sa.select(table.c.name, table.c.holder, table.c.generation, table.c.namespace)
-                                    .order_by(table.c.acquired_at.desc())).all()
+                rows = conn.execute(sa.select(table.c.name, table.c.holder, table.c.generation, table.c.namespace,
+                                              table.c.shards).order_by(table.c.acquired_at.desc())).all()
         except DBAPIError as exc:
             raise StateUnavailable(f"cannot read the state database {self.name}: {describe(exc)}") from None
-        return [WriterToken(str(name), str(holder), int(generation), None if namespace is None else str(namespace))
-                for name, holder, generation, namespace in rows]
+        return [WriterToken(str(name), str(holder), int(generation), None if namespace is None else str(namespace),
+                            None if shards is None else int(shards))
+                for name, holder, generation, namespace, shards in rows]
 
     def release_writer(self) -> None:
         """Stop committing as the writer (the Lease was lost or released); the next commit is refused."""
