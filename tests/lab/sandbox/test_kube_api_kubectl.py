@@ -72,7 +72,7 @@ def test_kubectl_discovers_the_served_resources(kubectl: Kubectl) -> None:
     by_name = {r["NAME"]: r for r in rows}
     assert by_name["deployments"]["SHORTNAMES"] == "deploy" and by_name["deployments"]["APIVERSION"] == "apps/v1"
     assert by_name["leases"]["APIVERSION"] == "coordination.k8s.io/v1"
-    assert {r["NAME"] for r in rows} == {"namespaces", "pods", "deployments", "leases", "events"}
+    assert {r["NAME"] for r in rows} == {"namespaces", "pods", "deployments", "replicasets", "leases", "events"}
     assert "v1.31" in kubectl("version", "-o", "json").stdout
 
 
@@ -367,6 +367,30 @@ def test_kubectl_get_pods_shows_each_deployments_replicas(kube_api: KubeApiServe
     assert refused.returncode == 1 and "MethodNotAllowed" in refused.stderr
     kube_api.set_replicas(NS, "api", 1)
     assert len(table(kubectl("get", "pods", "-n", NS).stdout)) == 1
+
+
+def test_kubectl_get_rs_shows_the_replica_set_the_pods_name_as_their_owner(kube_api: KubeApiServer,
+                                                                           kubectl: Kubectl) -> None:
+    """The pods said "Controlled By: ReplicaSet/api-<hash>" while `kubectl get rs` answered that the server
+    has no such resource type. Each Deployment's ReplicaSet follows its replicas and ready count, is owned by
+    it, and is what `kubectl describe deploy` names as its NewReplicaSet; it is read-only."""
+    kube_api.auto_ready = False
+    kube_api.add_deployment(NS, "api", replicas=2)
+    kube_api.set_ready(NS, "api", 2)
+    kube_api.set_replicas(NS, "api", 3)
+    [row] = table(kubectl("get", "rs", "-n", NS).stdout)
+    assert (row["DESIRED"], row["CURRENT"], row["READY"]) == ("3", "3", "2")
+    [pod_owner] = {p["metadata"]["ownerReferences"][0]["name"]
+                   for p in json.loads(kubectl("get", "pods", "-n", NS, "-o", "json").stdout)["items"]}
+    assert row["NAME"] == pod_owner
+    replica_set = json.loads(kubectl("get", "rs", row["NAME"], "-n", NS, "-o", "json").stdout)
+    [owner] = replica_set["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"], owner["uid"]) == ("Deployment", "api",
+                                                            kube_api.deployment(NS, "api")["metadata"]["uid"])
+    described = kubectl("describe", "deploy", "api", "-n", NS).stdout
+    assert f"NewReplicaSet:   {row['NAME']} (3/3 replicas created)" in described
+    refused = kubectl("delete", "rs", row["NAME"], "-n", NS, check=False)
+    assert refused.returncode == 1 and "MethodNotAllowed" in refused.stderr
 
 
 def test_kubectl_describe_shows_the_defaulted_strategy_and_wait_sees_availability(kube_api: KubeApiServer,

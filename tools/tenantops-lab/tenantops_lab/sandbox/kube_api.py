@@ -115,8 +115,17 @@ from tenantops_lab.sandbox import kube_resources as resources
 from tenantops_lab.sandbox.kube_errors import REASONS, ApiError
 from tenantops_lab.sandbox.kube_fields import strip_unknown
 from tenantops_lab.sandbox.kube_patch import apply_patch, json_merge_patch, json_patch, strategic_merge_patch
-from tenantops_lab.sandbox.kube_pods import pods
-from tenantops_lab.sandbox.kube_resources import DEPLOYMENTS, EVENT_FIELDS, EVENTS, LEASES, NAMESPACES, PODS, Kind
+from tenantops_lab.sandbox.kube_pods import pods, replica_sets
+from tenantops_lab.sandbox.kube_resources import (
+    DEPLOYMENTS,
+    DERIVED,
+    EVENT_FIELDS,
+    EVENTS,
+    LEASES,
+    NAMESPACES,
+    PODS,
+    Kind,
+)
 from tenantops_lab.sandbox.kube_status import deployment_conditions
 from tenantops_lab.sandbox.kube_validation import body_name, validated
 from tenantops_lab.sandbox.kube_watch import EventLog, WatchEvent, follow, is_watch, selector
@@ -519,7 +528,7 @@ class KubeApiServer:
         route = _route(path)
         if route is None:
             raise ApiError(404, f"the server could not find the requested resource ({method} {path})")
-        if route.kind is PODS and (method != "GET" or is_watch(query)):
+        if route.kind in DERIVED and (method != "GET" or is_watch(query)):
             raise self._not_allowed(f"{method} watch" if method == "GET" else method)
         if method == "GET" and route.name is None and is_watch(query):
             return 200, self._watch(route, request), {}
@@ -739,10 +748,10 @@ class KubeApiServer:
         """The stored objects a list selects, in key order (not copies: callers copy what they answer);
         Pods are derived from the Deployments (`kube_pods`)."""
         wanted = selector(query, EVENT_FIELDS if kind is EVENTS else ())
-        if kind is PODS:
-            derived = pods(self._matching(DEPLOYMENTS, ns, {}))
-            return sorted((pod for pod in derived if wanted(pod)),
-                          key=lambda pod: (pod["metadata"]["namespace"], pod["metadata"]["name"]))
+        if kind in DERIVED:
+            derived = (pods if kind is PODS else replica_sets)(self._matching(DEPLOYMENTS, ns, {}))
+            return sorted((obj for obj in derived if wanted(obj)),
+                          key=lambda obj: (obj["metadata"]["namespace"], obj["metadata"]["name"]))
         return [obj for (resource, obj_ns, _), obj in sorted(self._objects.items())
                 if resource == kind.resource and (ns is None or obj_ns == ns) and wanted(obj)]
 
@@ -780,8 +789,8 @@ class KubeApiServer:
         return items, meta
 
     def _require(self, kind: Kind, ns: str, name: str) -> JSON:
-        if kind is PODS:
-            obj = next((pod for pod in self._matching(PODS, ns, {}) if pod["metadata"]["name"] == name), None)
+        if kind in DERIVED:
+            obj = next((found for found in self._matching(kind, ns, {}) if found["metadata"]["name"] == name), None)
         else:
             obj = self._objects.get((kind.resource, ns if kind.namespaced else "", name))
         if obj is None:

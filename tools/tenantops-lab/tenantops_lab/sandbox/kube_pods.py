@@ -8,6 +8,10 @@ the pod template changes, and the metrics policy's pod-to-workload rule reads th
 template's labels and `pod-template-hash`, the first `status.readyReplicas` of them Running and Ready,
 the rest ContainerCreating. Served: get and list (one namespace or all, with label and field selectors);
 not watch, nor any write (405).
+
+The ReplicaSet those pods name as their owner is derived the same way (`replica_set_of`: one per
+Deployment, owned by it, with its replicas and ready counts), so `kubectl get rs` and the pods'
+"Controlled By" name an object that exists, and `kubectl describe deploy` finds its NewReplicaSet.
 """
 
 from __future__ import annotations
@@ -32,6 +36,39 @@ def template_hash(deployment: JSON) -> str:
     return _safe(hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest(), 10)
 
 
+def _replica_set_uid(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+def replica_set_of(deployment: JSON) -> JSON:
+    """The Deployment's current ReplicaSet, as the deployment controller would keep it."""
+    meta = deployment["metadata"]
+    spec = deployment.get("spec") or {}
+    template = spec.get("template") or {}
+    status = deployment.get("status") or {}
+    replicas = int(spec.get("replicas", 1))
+    ready = min(replicas, int(status.get("readyReplicas") or 0))
+    hashed = template_hash(deployment)
+    name = f"{meta['name']}-{hashed}"
+    labels = {**((template.get("metadata") or {}).get("labels") or {}), "pod-template-hash": hashed}
+    selector = dict((spec.get("selector") or {}).get("matchLabels") or {})
+    return {
+        "kind": "ReplicaSet", "apiVersion": "apps/v1",
+        "metadata": {
+            "name": name, "namespace": meta.get("namespace"), "uid": _replica_set_uid(name), "labels": dict(labels),
+            "creationTimestamp": meta.get("creationTimestamp"), "resourceVersion": meta.get("resourceVersion"),
+            "annotations": {"deployment.kubernetes.io/desired-replicas": str(replicas),
+                            "deployment.kubernetes.io/revision": "1"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": meta["name"],
+                                 "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": True}],
+        },
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {**selector, "pod-template-hash": hashed}},
+                 "template": {**template, "metadata": {**(template.get("metadata") or {}), "labels": labels}}},
+        "status": {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready,
+                   "availableReplicas": ready, "observedGeneration": 1},
+    }
+
+
 def pods_of(deployment: JSON) -> list[JSON]:
     """The Deployment's pods as a cluster running it would list them."""
     meta = deployment["metadata"]
@@ -54,7 +91,7 @@ def pods_of(deployment: JSON) -> list[JSON]:
                 "uid": str(hashlib.sha256(digest).hexdigest()[:32]), "labels": dict(labels),
                 "creationTimestamp": meta.get("creationTimestamp"), "resourceVersion": meta.get("resourceVersion"),
                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": replica_set,
-                                     "uid": hashlib.sha256(replica_set.encode()).hexdigest()[:32],
+                                     "uid": _replica_set_uid(replica_set),
                                      "controller": True, "blockOwnerDeletion": True}],
             },
             "spec": {**(template.get("spec") or {}), "nodeName": "tenantops-lab"},
@@ -71,6 +108,10 @@ def pods_of(deployment: JSON) -> list[JSON]:
             },
         })
     return pods
+
+
+def replica_sets(deployments: Iterable[JSON]) -> list[JSON]:
+    return [replica_set_of(deployment) for deployment in deployments]
 
 
 def pods(deployments: Iterable[JSON]) -> list[JSON]:

@@ -130,6 +130,14 @@ def _selector(obj: JSON) -> str:
 NAME = Column("Name", "string", "Name must be unique within a namespace.", _name, format="name")
 AGE = Column("Age", "string", "CreationTimestamp is the time the object was created.", _age)
 
+TEMPLATE_COLUMNS = (  # `-o wide`, for the kinds that hold a pod template
+    Column("Containers", "string", "Names of each container in the template.",
+           lambda o: ",".join(str(c.get("name")) for c in _containers(o)), priority=1),
+    Column("Images", "string", "Images referenced by each container in the template.",
+           lambda o: ",".join(str(c.get("image")) for c in _containers(o)), priority=1),
+    Column("Selector", "string", "Label selector for pods.", _selector, priority=1),
+)
+
 NAMESPACES = Kind(
     "namespaces", "namespace", "Namespace", "", "v1", namespaced=False, short_names=("ns",),
     columns=(NAME, Column("Status", "string", "The status of the namespace",
@@ -148,11 +156,7 @@ DEPLOYMENTS = Kind(
         Column("Available", "integer", "Total number of available pods (ready for at least minReadySeconds) "
                "targeted by this deployment.", lambda o: _status(o, "availableReplicas")),
         AGE,
-        Column("Containers", "string", "Names of each container in the template.",
-               lambda o: ",".join(str(c.get("name")) for c in _containers(o)), priority=1),
-        Column("Images", "string", "Images referenced by each container in the template.",
-               lambda o: ",".join(str(c.get("image")) for c in _containers(o)), priority=1),
-        Column("Selector", "string", "Label selector for pods.", _selector, priority=1),
+        *TEMPLATE_COLUMNS,
     ),
 )
 LEASES = Kind(
@@ -227,7 +231,24 @@ EVENT_FIELDS = ("involvedObject.kind", "involvedObject.namespace", "involvedObje
 """The field labels the apiserver accepts in an Event list's field selector besides metadata's
 (`kubectl describe` selects an object's events by `involvedObject.*`)."""
 
-KINDS: tuple[Kind, ...] = (NAMESPACES, PODS, DEPLOYMENTS, LEASES, EVENTS)
+REPLICASETS = Kind(
+    "replicasets", "replicaset", "ReplicaSet", "apps", "v1", namespaced=True, short_names=("rs",),
+    categories=("all",),
+    verbs=("get", "list"),  # derived from the Deployments (`kube_pods`): read-only, not watched
+    columns=(
+        NAME,
+        Column("Desired", "integer", "Number of desired pods.",
+               lambda o: int((o.get("spec") or {}).get("replicas", 0))),
+        Column("Current", "integer", "Number of actual pods.", lambda o: _status(o, "replicas")),
+        Column("Ready", "integer", "Number of ready pods.", lambda o: _status(o, "readyReplicas")),
+        AGE,
+        *TEMPLATE_COLUMNS,
+    ),
+)
+DERIVED = (PODS, REPLICASETS)
+"""Kinds the stand-in derives from its Deployments whenever they are read: get and list only."""
+
+KINDS: tuple[Kind, ...] = (NAMESPACES, PODS, DEPLOYMENTS, REPLICASETS, LEASES, EVENTS)
 BY_RESOURCE = {(k.group, k.version, k.resource): k for k in KINDS}
 
 
