@@ -6,7 +6,10 @@ What must hold: while a leader holds its Lease, a pass that would act is refused
 holder, and changes nothing (no scale, no commit, the leader's writer generation intact); a dry run still
 runs beside it. A leader that stopped without releasing (its Lease no longer renewed) is no obstacle: the
 pass takes the Lease and the writer generation, so the stopped leader can commit nothing afterwards, and
-hands the Lease back when done. A Lease looked for in the wrong namespace is not created there.
+hands the Lease back when done. A Lease looked for in the wrong namespace is not created there; the pass
+looks for it where the state's leadership record says, with no flag or POD_NAMESPACE of its own. Beside
+sharded replicas (whose group the state records) the pass must hold every shard Lease: it is refused at the
+first a live replica holds, handing back any it took, and acts under all of them once the replicas stopped.
 """
 
 from __future__ import annotations
