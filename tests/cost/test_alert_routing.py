@@ -134,3 +134,30 @@ def test_a_webhook_and_an_alertmanager_behind_basic_auth_get_the_alerts(tmp_path
         assert not refused.ok and refused.detail == f"{receiver.url} answered 401" and receiver.unauthorised == 1
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "p%40ss" not in logged and "guess" not in logged
+
+
+@pytest.mark.integration
+def test_an_unreachable_webhook_or_alertmanager_is_named_by_its_setting(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing listens where TENANTOPS_WEBHOOK_URL and TENANTOPS_ALERTMANAGER_URL point: the error says which
+    setting to fix, as the SMTP transport's does (`TENANTOPS_SMTP_HOST=...: connection refused`), and still
+    names the webhook by its origin only. Before, it read `http://127.0.0.1:PORT unreachable: <urlopen error
+    [Errno 111] Connection refused>`, leaving the reader to guess which setting that was."""
+    from tenantops.config.settings import Settings
+    from tenantops.notify.alerting import notice_jobs, router_from_settings
+    from tenantops.notify.outbox import WEBHOOK_NOTICE
+    from tenantops_lab.sandbox.ports import LOOPBACK, free_port
+
+    closed = f"http://{LOOPBACK}:{free_port()}"
+    config = make_config(tmp_path, [tenant("acme", tier="pro")])
+    settings = Settings(state=str(tmp_path / "state.db"), webhook_url=closed + "/services/T0/B0/s3cr3t-token",
+                        alertmanager_url=closed)
+    outcomes = router_from_settings(config, settings).route([anomaly()], NOW)
+    [posted] = [o for o in outcomes if o.route == "alertmanager"]
+    assert not posted.ok and posted.detail == f"TENANTOPS_ALERTMANAGER_URL={closed}: connection refused"
+    outbox = Outbox(settings.state)
+    assert outbox.deliver(None, NOW, jobs=notice_jobs(config, settings), channel="webhook").retried
+    [row] = [e for e in outbox.entries() if e.kind == WEBHOOK_NOTICE]
+    assert f"TENANTOPS_WEBHOOK_URL={closed}: connection refused" in (row.last_error or ""), row.last_error
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "s3cr3t" not in logged + (row.last_error or "")

@@ -56,6 +56,7 @@ class AlertmanagerSender:
     """Posts a batch of alerts in one request."""
 
     name = "alertmanager"
+    setting = "TENANTOPS_ALERTMANAGER_URL"
 
     def __init__(self, url: str, timeout: float = 5.0, generator_url: str = "",
                  ends_after: timedelta = DEFAULT_ENDS_AFTER) -> None:
@@ -71,4 +72,4 @@ class AlertmanagerSender:
 
     def post(self, alerts: list[dict[str, Any]]) -> None:
         """Alerts already in the `postableAlert` shape (as the outbox kept a resolve); raises `NotifyError`."""
-        post_json(self.url, alerts, self.timeout)
+        post_json(self.url, alerts, self.timeout, setting=self.setting)

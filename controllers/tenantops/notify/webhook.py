@@ -15,7 +15,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from tenantops.endpoints import origin, redact
+from tenantops.endpoints import origin, redact, unreachable
 from tenantops.structs.plan import Alert, Severity
 
 log = logging.getLogger(__name__)
@@ -75,11 +75,12 @@ def _with_basic_auth(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(netloc=host)), {"Authorization": f"Basic {token}"}
 
 
-def post_json(url: str, payload: Any, timeout: float = 5.0) -> int:
+def post_json(url: str, payload: Any, timeout: float = 5.0, *, setting: str | None = None) -> int:
     """POST JSON; returns the status, raises `NotifyError` on transport errors and non-2xx replies.
 
     Errors name the endpoint by its origin only: a chat webhook's path is its secret token, and these
-    messages go to logs and delivery outcomes."""
+    messages go to logs and delivery outcomes. An endpoint not reached at all is named by `setting`, the
+    variable that points at it (`TENANTOPS_WEBHOOK_URL=https://hooks.example: connection refused`)."""
     if not url.startswith(("http://", "https://")):
         raise NotifyError(f"not an http(s) URL: {redact(url)!r}")
     body = json.dumps(payload).encode("utf-8")
@@ -92,13 +93,15 @@ def post_json(url: str, payload: Any, timeout: float = 5.0) -> int:
     except urllib.error.HTTPError as exc:
         raise NotifyError(f"{origin(url)} answered {exc.code}", exc.code) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise NotifyError(f"{origin(url)} unreachable: {redact(str(exc))}") from None
+        down = unreachable(setting, origin(url), exc) if setting else None
+        raise NotifyError(str(down) if down is not None else f"{origin(url)} unreachable: {redact(str(exc))}") from None
 
 
 class WebhookSender:
     """Sends each alert as one webhook message."""
 
     name = "webhook"
+    setting = "TENANTOPS_WEBHOOK_URL"
 
     def __init__(self, url: str, timeout: float = 5.0) -> None:
         self.url = url
@@ -111,4 +114,4 @@ class WebhookSender:
 
     def post(self, payload: Any) -> None:
         """One message as `slack_payload` made it (or as the outbox kept it); raises `NotifyError`."""
-        post_json(self.url, payload, self.timeout)
+        post_json(self.url, payload, self.timeout, setting=self.setting)
