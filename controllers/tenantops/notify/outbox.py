@@ -435,7 +435,7 @@ class Outbox:
         if exc.permanent:
             refused = replace(entry, recipients=tuple(sorted(exc.permanent)))
             why = "; ".join(f"{r}: {reply}" for r, reply in sorted(exc.permanent.items()))
-            report.alerts.append(failure_alert(refused, f"{transport}: refused ({why})"))
+            report.alerts.append(failure_alert(refused, f"{transport}: refused ({why})", now))
             log.error("refused permanently for %s: %s (%s)", ", ".join(refused.recipients), entry.dedup_key, why)
         if not exc.temporary:
             self._set(entry.id, status=Status.SENT.value, sent_at=_ts(now), lease_until=None, last_error=error)
@@ -460,7 +460,7 @@ class Outbox:
         self._set(entry.id, status=Status.FAILED.value, lease_until=None, last_error=error, alerted=1)
         FAILED.labels(entry.kind).inc()
         report.failed.append(entry.dedup_key)
-        report.alerts.append(failure_alert(entry, error))
+        report.alerts.append(failure_alert(entry, error, now))
         log.error("failed permanently: %s (%s)", entry.dedup_key, error)
 
     # -- reading --------------------------------------------------------------------------------------
@@ -511,9 +511,17 @@ DELIVERY_FAILED_CAUSES = frozenset({"mail-delivery-failed", "webhook-delivery-fa
 Alertmanager; its `kind` detail says which outbox row failed."""
 
 
-def failure_alert(entry: OutboxEntry, error: str) -> Alert:
+def failure_alert(entry: OutboxEntry, error: str, at: datetime | None = None) -> Alert:
     """The Alert a person sees when mail could not be delivered (or a job not done): what, to whom, why,
-    what to do."""
+    what to do. `at` is when the failure happened: each failure of a row is its own notice (its episode),
+    so a message refused for one recipient and later given up on for another is told twice, not once."""
+    alert = _failure_alert(entry, error)
+    if at is None:
+        return alert
+    return replace(alert, episode=at.astimezone(UTC).replace(microsecond=0).isoformat(), transition="fire")
+
+
+def _failure_alert(entry: OutboxEntry, error: str) -> Alert:
     if entry.kind in (WEBHOOK_NOTICE, ALERTMANAGER_RESOLVE):
         # The cause names the channel that failed (on-call is sent to its setting, and routing skips it):
         # a webhook or Alertmanager that refused is not a mail problem.

@@ -1,0 +1,64 @@
+"""Delivery failures are told, each once: a mail refused for one recipient and later for another, or given
+up on after it was refused for someone, is two failures and two notices; a controller stopped between
+giving up on a row and queueing its notice tells it when it starts again.
+
+Mail goes to a real SMTP server (aiosmtpd) that refuses the recipients the test names; the passes are a
+real reconciler and runner with the controller's own post-pass hooks doing the delivery.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from tenantops.config.settings import Settings
+from tenantops.notify.outbox import Outbox, Status
+from tenantops.record.store import StateStore
+from tenantops_lab.sandbox.smtp import SmtpServer
+
+from .test_alert_lifecycle import OPS, START, Clock, SteadySource
+from .test_webhook_outbox import _runner, _ticks
+
+pytestmark = pytest.mark.integration
+
+
+def _report(to: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "tenantops@example.com", to, "Cost report"
+    msg.set_content("the week's figures")
+    return msg
+
+
+def _failure_mail(smtp: SmtpServer) -> list[str]:
+    """The bodies of the delivery-failure mails the server received (to ops)."""
+    return [m.message.get_content() for m in smtp.received
+            if "mail-delivery-failed" in str(m.message["Subject"])]
+
+
+def test_a_second_failure_of_one_message_is_told_too(config_files: tuple[Path, Path], smtp_server: SmtpServer,
+                                                     tmp_path: Path) -> None:
+    """The report goes to finance and to an address that does not exist: the relay refuses the second for
+    good (550) and greylists finance (451); at the next attempt it refuses finance for good too. Both are
+    failures a person must hear about, and both are told. Before, both notices had one key
+    (`outbox-failed:<row>`), so the second was taken for the first, already queued, and never sent."""
+    settings = Settings(smtp_host=smtp_server.host, smtp_port=smtp_server.port, state=str(tmp_path / "state.db"),
+                        mail_from="tenantops@example.com", ops_email=OPS)
+    clock = Clock(START)
+    Outbox(settings.state).enqueue("cost-report", "report", _report("finance@example.com, nobody@example.com"),
+                                   now=clock())
+    smtp_server.refuse_recipient("nobody@example.com", "550 5.1.1 no such user")
+    smtp_server.refuse_recipient("finance@example.com", "451 4.7.1 greylisted, try again later")
+    with StateStore(settings.state) as store:
+        runner = _runner(settings, store, SteadySource(), clock, config_files)
+        _ticks(runner, clock, 1)
+        assert Outbox(settings.state).get("report").status is Status.PENDING  # type: ignore[union-attr]
+        smtp_server.refuse_recipient("finance@example.com", "550 5.1.1 mailbox disabled")
+        _ticks(runner, clock, 4)
+    told = _failure_mail(smtp_server)
+    print(f"\nfailure mails: {[t.splitlines()[0] for t in told]}")
+    assert Outbox(settings.state).get("report").status is Status.FAILED  # type: ignore[union-attr]
+    assert len(told) == 2, told
+    assert "nobody@example.com" in told[0] and "finance@example.com" not in told[0].splitlines()[0]
+    assert "finance@example.com" in told[1] and "mailbox disabled" in told[1]
