@@ -62,3 +62,26 @@ def test_a_second_failure_of_one_message_is_told_too(config_files: tuple[Path, P
     assert len(told) == 2, told
     assert "nobody@example.com" in told[0] and "finance@example.com" not in told[0].splitlines()[0]
     assert "finance@example.com" in told[1] and "mailbox disabled" in told[1]
+
+
+def test_a_failure_given_up_on_by_a_run_stopped_before_telling_it_is_told_after_restart(
+        config_files: tuple[Path, Path], smtp_server: SmtpServer, state_url: str) -> None:
+    """A delivery run marks a row failed, then routes its failure alert: a controller killed in between (or
+    `tenantops report --send`, which delivers and routes nothing) left the row failed and no one told.
+    The restarted controller's delivery tells it, once (on both state backends)."""
+    from tenantops.notify.mail import SmtpTransport
+
+    settings = Settings(smtp_host=smtp_server.host, smtp_port=smtp_server.port, database_url=state_url,
+                        mail_from="tenantops@example.com", ops_email=OPS)
+    clock = Clock(START)
+    outbox = Outbox(state_url)
+    outbox.enqueue("cost-report", "report", _report("nobody@example.com"), now=clock())
+    smtp_server.refuse_recipient("nobody@example.com", "550 5.1.1 no such user")
+    stopped = outbox.deliver(SmtpTransport(smtp_server.host, smtp_server.port), clock())
+    assert stopped.failed == ["report"] and len(stopped.alerts) == 1  # ... and the process died here
+    with StateStore(state_url) as store:
+        runner = _runner(settings, store, SteadySource(), clock, config_files)
+        _ticks(runner, clock, 4)
+    told = _failure_mail(smtp_server)
+    print(f"\nfailure mails after the restart: {[t.splitlines()[0] for t in told]}")
+    assert len(told) == 1 and "nobody@example.com" in told[0] and "550" in told[0]

@@ -241,6 +241,9 @@ def post_pass_hooks(
             report = deliver_pending(settings, at, jobs=jobs, channel=channel)
             if report.alerts:
                 tell_failures(report.alerts, at)
+                # Told (their mail and webhook notices are rows now): no later run tells them again. A
+                # run stopped before this line leaves them untold, and the next run tells them.
+                Outbox(database_url(settings)).mark_told(report.alerts)
 
         def deliver_mail(result: PassResult) -> None:
             from tenantops.notify import render_requests

@@ -15,7 +15,9 @@ Guarantees, and how they are kept:
   permanently (`failed`, surfaced as an `Alert` and in `tenantops_outbox_failed_total`). A down or
   refusing server only moves `next_attempt_at` forward: exponential backoff from `base_delay` doubling
   up to `max_delay`; after `max_attempts` temporary failures the message is failed too, so a broken
-  configuration cannot hide forever behind "will retry".
+  configuration cannot hide forever behind "will retry". A failed row stays untold (`alerted` 0) until
+  the caller has queued its alert (`mark_told`); a run stopped in between, or one that tells no one,
+  leaves it for the next run to tell (`untold`), under the same notice key, so it is told once.
 - **Sent once.** A row is claimed before sending (`status = 'sending'` with a lease, committed; in
   PostgreSQL the claim locks rows `FOR UPDATE SKIP LOCKED`, so two replicas never claim one row), so a
   second deliverer skips it; the server's acceptance and `status = 'sent'` are recorded in one
@@ -326,10 +328,8 @@ class Outbox:
         )
         if skip:
             due = sa.and_(due, table.c.kind.notin_(list(skip)))
-        if channel == MAIL:
-            due = sa.and_(due, table.c.kind.notin_(sorted(set().union(*CHANNEL_KINDS.values()))))
-        elif channel is not None:
-            due = sa.and_(due, table.c.kind.in_(sorted(CHANNEL_KINDS[channel])))
+        if channel is not None:
+            due = sa.and_(due, _of_channel(channel))
         with self.db.begin() as conn:
             # SKIP LOCKED (PostgreSQL): another replica's claim in flight is passed over, not waited for.
             rows = conn.execute(
@@ -402,6 +402,8 @@ class Outbox:
                 SENT.labels(entry.kind).inc()
                 report.sent.append(entry.dedup_key)
                 log.info("sent %s via %s (attempt %d)", entry.dedup_key, transport.name, entry.attempts)
+        told = {a.notice_key for a in report.alerts}
+        report.alerts += [a for a in self.untold(channel) if a.notice_key not in told]
         PENDING.set(self.count(Status.PENDING) + self.count(Status.SENDING))
         return report
 
@@ -457,7 +459,10 @@ class Outbox:
                     entry.attempts, error)
 
     def _fail(self, entry: OutboxEntry, error: str, now: datetime, report: DeliveryReport) -> None:
-        self._set(entry.id, status=Status.FAILED.value, lease_until=None, last_error=error, alerted=1)
+        # `alerted` 0 until the caller has queued the failure alert (`mark_told`); `sent_at` is when the
+        # row was given up on, which the alert's episode is made of, so one told again is the same notice.
+        self._set(entry.id, status=Status.FAILED.value, sent_at=_ts(now), lease_until=None, last_error=error,
+                  alerted=0)
         FAILED.labels(entry.kind).inc()
         report.failed.append(entry.dedup_key)
         report.alerts.append(failure_alert(entry, error, now))
@@ -484,7 +489,35 @@ class Outbox:
 
     def failure_alerts(self) -> list[Alert]:
         """One Alert per permanently failed message still in the table, for a pass to re-surface."""
-        return [failure_alert(e, e.last_error or "unknown error") for e in self.entries(Status.FAILED)]
+        return [failure_alert(e, e.last_error or "unknown error", e.sent_at) for e in self.entries(Status.FAILED)]
+
+    def untold(self, channel: str | None = None) -> list[Alert]:
+        """The failure alerts of rows given up on whose alert was not queued yet (`mark_told`): a run
+        stopped between failing a row and telling it, or one that tells no one (`tenantops report
+        --send`). Rows failed before failures were marked untold (no `sent_at`) are not told again."""
+        stmt = sa.select(table).where(table.c.status == Status.FAILED.value, table.c.alerted == 0,
+                                      table.c.sent_at.is_not(None))
+        if channel is not None:
+            stmt = stmt.where(_of_channel(channel))
+        with self.db.read() as conn:
+            rows = [_entry(row) for row in conn.execute(stmt.order_by(table.c.id)).all()]
+        return [failure_alert(e, e.last_error or "unknown error", e.sent_at) for e in rows]
+
+    def mark_told(self, alerts: Sequence[Alert]) -> None:
+        """Record that the failure alerts among `alerts` were queued to be told (alert mail and webhook
+        notices are outbox rows), so no later run tells them again."""
+        rows = sorted({str(a.details["row"]) for a in alerts if "row" in a.details})
+        if rows:
+            with self.db.begin() as conn:
+                conn.execute(sa.update(table).where(table.c.dedup_key.in_(rows), table.c.status == Status.FAILED.value)
+                             .values(alerted=1))
+
+
+def _of_channel(channel: str) -> sa.ColumnElement[bool]:
+    """The rows of `channel`: its kinds, or for mail every kind no other channel has."""
+    if channel == MAIL:
+        return table.c.kind.notin_(sorted(set().union(*CHANNEL_KINDS.values())))
+    return table.c.kind.in_(sorted(CHANNEL_KINDS[channel]))
 
 
 def _entry(row: Row[Any], attempts: int | None = None) -> OutboxEntry:
@@ -521,6 +554,13 @@ def failure_alert(entry: OutboxEntry, error: str, at: datetime | None = None) ->
     return replace(alert, episode=at.astimezone(UTC).replace(microsecond=0).isoformat(), transition="fire")
 
 
+def _details(entry: OutboxEntry) -> dict[str, Any]:
+    """What a failure alert carries of its row: its kind (which channel), attempts, recipients, and its key
+    (`Outbox.mark_told`)."""
+    return {"kind": entry.kind, "attempts": entry.attempts, "recipients": list(entry.recipients),
+            "row": entry.dedup_key}
+
+
 def _failure_alert(entry: OutboxEntry, error: str) -> Alert:
     if entry.kind in (WEBHOOK_NOTICE, ALERTMANAGER_RESOLVE):
         # The cause names the channel that failed (on-call is sent to its setting, and routing skips it):
@@ -537,7 +577,7 @@ def _failure_alert(entry: OutboxEntry, error: str) -> Alert:
                 f"Check {setting} and that the receiver takes the post; the notification is kept in the outbox"
                 " table with status 'failed', and setting it back to 'pending' sends it again."
             ),
-            details={"kind": entry.kind, "attempts": entry.attempts, "recipients": list(entry.recipients)},
+            details=_details(entry),
         )
     if entry.kind in JOB_KINDS:
         return Alert(
@@ -549,7 +589,7 @@ def _failure_alert(entry: OutboxEntry, error: str) -> Alert:
                 "Read the controller log for the error (the report could not be rendered or queued); the job is"
                 " kept in the outbox table with status 'failed', and setting it back to 'pending' runs it again."
             ),
-            details={"kind": entry.kind, "attempts": entry.attempts, "recipients": list(entry.recipients)},
+            details=_details(entry),
         )
     return Alert(
         key=f"outbox-failed:{entry.dedup_key}",
@@ -563,7 +603,7 @@ def _failure_alert(entry: OutboxEntry, error: str) -> Alert:
             "Check the mail transport settings (TENANTOPS_SMTP_* or SES identity) and the recipients;"
             " the message is kept in the outbox table with status 'failed'."
         ),
-        details={"kind": entry.kind, "attempts": entry.attempts, "recipients": list(entry.recipients)},
+        details=_details(entry),
     )
 
 
