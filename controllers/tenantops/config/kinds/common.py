@@ -68,3 +68,16 @@ Quantity = Annotated[str, AfterValidator(_quantity)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+MAX_DURATION_DAYS = 3660
+"""The longest duration a policy may state: ten years. A longer one is a typo (hours written as seconds, a digit
+too many, `.inf`), and past what a time span holds (`datetime.timedelta`: 999,999,999 days) it passed validate
+and then failed every pass that computed with it (an alert's snooze, a report's period)."""
+MAX_DURATION_HOURS = MAX_DURATION_DAYS * 24
+MAX_DURATION_SECONDS = MAX_DURATION_DAYS * 86400
+
+Hours = Annotated[float, Field(ge=0, le=MAX_DURATION_HOURS, allow_inf_nan=False)]
+PositiveHours = Annotated[float, Field(gt=0, le=MAX_DURATION_HOURS, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0, le=MAX_DURATION_SECONDS, allow_inf_nan=False)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_DURATION_SECONDS, allow_inf_nan=False)]
+Days = Annotated[int, Field(gt=0, le=MAX_DURATION_DAYS)]

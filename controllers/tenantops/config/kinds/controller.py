@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from tenantops.config.kinds.common import PositiveSeconds, Seconds
 from tenantops.config.registry import Spec, policy_kind
 
 
@@ -21,8 +22,8 @@ class ControllerSpec(Spec):
           clock_skew_tolerance_seconds: 30
     """
 
-    interval_seconds: float = Field(default=30, gt=0)
-    jitter_seconds: float = Field(default=3, ge=0)
+    interval_seconds: PositiveSeconds = 30
+    jitter_seconds: Seconds = 3
     # Total replicas across every tenant the controller may ask for: a runaway signal cannot buy a cluster.
     global_replica_ceiling: int = Field(default=20000, gt=0)
     # A catalogue reload that removes more than this share of the tenants at once is held (the last good
@@ -32,4 +33,4 @@ class ControllerSpec(Spec):
     # How far the controller's clock may differ from Prometheus' before it is one alert (controller-clock-
     # skew). Freshness is judged by Prometheus' clock whatever the skew, so this only decides when a person
     # is told: a skew this large means the host's time service is broken, and other systems are wrong too.
-    clock_skew_tolerance_seconds: float = Field(default=30, gt=0)
+    clock_skew_tolerance_seconds: PositiveSeconds = 30

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, EmailStr, Field, ValidationInfo, field_validator, model_validator
 
-from tenantops.config.kinds.common import NonNegative, Positive
+from tenantops.config.kinds.common import Hours, NonNegative, Positive, PositiveSeconds
 from tenantops.config.registry import Spec, policy_kind
 
 
@@ -87,7 +87,7 @@ class AllocationSpec(Spec):
     silo_purchase: Literal["on_demand", "spot", "reserved"] = "on_demand"
     # A pass is charged for the time since the previous one, but never more than this: after an outage the
     # controller cannot know what ran, and guessing would invent spend.
-    max_pass_gap_seconds: Positive = 900
+    max_pass_gap_seconds: PositiveSeconds = 900
 
 
 MAX_BUDGET_NOTIFICATIONS = 10  # per AWS Budget (the Budgets API's limit)
@@ -161,8 +161,8 @@ class AlertSpec(Spec):
     anomaly_z: Positive = 3.5
     min_impact_usd: NonNegative = 50
     min_impact_percent: NonNegative = 20
-    snooze_hours: NonNegative = 24
-    escalate_after_hours: NonNegative = 48
+    snooze_hours: Hours = 24
+    escalate_after_hours: Hours = 48
     routes: list[Literal["email", "webhook", "alertmanager"]] = ["email"]
     extra_recipients: list[EmailStr] = []
     snooze: list[Snooze] = []

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 from pydantic import EmailStr, Field, field_validator
 
+from tenantops.config.kinds.common import Days
 from tenantops.config.registry import Spec, policy_kind
 
 _ALIASES = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
@@ -46,7 +47,7 @@ class ReportSpec(Spec):
 
     schedule: str = "0 8 * * 1"  # cron: minute hour day-of-month month day-of-week, in `timezone`
     timezone: str = "UTC"
-    period_days: int = Field(default=7, gt=0)
+    period_days: Days = 7
     recipients: list[EmailStr] = Field(min_length=1)
     tenant_budget_mails: bool = True
 

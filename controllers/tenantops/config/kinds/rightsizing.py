@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from tenantops.config.kinds.common import NonNegative, Positive, Quantity, parse_quantity
+from tenantops.config.kinds.common import Hours, NonNegative, Positive, PositiveHours, Quantity, parse_quantity
 from tenantops.config.registry import Spec, policy_kind
+
+MAX_LOOKBACK_DAYS = 366
 
 DEFAULT_CPU_QUERY = (
     'avg by (tenant, workload, container) (sum by (tenant, workload, pod, container) (label_replace(label_replace('
@@ -65,15 +67,17 @@ class RightsizingSpec(Spec):
     margin: NonNegative = 0.15  # used for a resource whose own margin is not set
     cpu_margin: NonNegative | None = None
     memory_margin: NonNegative | None = None
-    half_life_hours: Positive = 16
-    lookback_days: int = Field(default=14, gt=0)
-    min_history_hours: NonNegative = 24  # below this, recommendations are reported but never applied
+    half_life_hours: PositiveHours = 16
+    # The history every pass fetches, in range queries of at most 11,000 steps: a year of it is already a few
+    # hundred queries per resource at the finest step.
+    lookback_days: int = Field(default=14, gt=0, le=MAX_LOOKBACK_DAYS)
+    min_history_hours: Hours = 24  # below this, recommendations are reported but never applied
     min_cpu: Quantity = "25m"
     min_memory: Quantity = "250Mi"
     max_cpu: Quantity | None = None
     max_memory: Quantity | None = None
     max_change_percent: Positive = 50
-    min_interval_hours: NonNegative = 24
+    min_interval_hours: Hours = 24
     min_change_percent: NonNegative = 5  # smaller differences are not worth a rollout
     # A request above its container's limit is refused by the API server: raise the limit by the same
     # factor as the request (true), or leave limits alone and cap the request at the limit (false).
@@ -86,7 +90,7 @@ class RightsizingSpec(Spec):
     cpu_query: str = DEFAULT_CPU_QUERY
     memory_query: str = DEFAULT_MEMORY_QUERY
     oom_query: str = DEFAULT_OOM_QUERY
-    step_seconds: int = Field(default=300, ge=15)
+    step_seconds: int = Field(default=300, ge=15, le=86400)
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> RightsizingSpec:
