@@ -115,3 +115,28 @@ def test_shared_usage_traces_stay_within_the_overrun_budget(traces_dir: Path, tm
     assert all(s["overrun_rate"] <= s["overrun_budget"] for s in payload["series"])
     # ... and the slack it buys is reported against VPA at the same overrun, goal or not.
     assert summary["goal"]["met"] == (summary["median_slack_vs_vpa"] <= 0.8 and summary["max_slack_vs_vpa"] <= 1.0)
+
+
+@pytest.mark.parametrize(
+    ("times", "reason"),
+    [
+        (MIDNIGHT + np.array([3600.0]), "covers 1 UTC day"),  # one row
+        (MIDNIGHT + np.arange(0, 20 * 3600, 300.0), "covers 1 UTC day"),  # less than a day
+        # a day of history, then the next samples 60 days later: nothing in the lookback before them
+        (np.concatenate([MIDNIGHT + np.arange(0, DAY, 300.0), MIDNIGHT + 60 * DAY + np.arange(0, DAY, 300.0)]),
+         "lookback"),
+    ],
+    ids=["one row", "under a day", "two months apart"],
+)
+def test_a_series_with_nothing_to_score_is_bad_input_naming_the_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], times: np.ndarray, reason: str) -> None:
+    """Day 0 is history; a series whose later days get no request (there are none, or the samples before them
+    are all older than the policy's lookback) has no score. It used to end in `IndexError` (exit 1), or in
+    `NaN` figures printed as invalid JSON and counted as over budget."""
+    short = _write(tmp_path / "short.csv", times, np.ones(times.size))
+    good = _write(tmp_path / "good.csv", MIDNIGHT + np.arange(0, 3 * DAY, 300.0), np.ones(864))
+    out = tmp_path / "o"
+    assert _run(["--backtest", str(good), str(short), "--output", str(out), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert f"{short}: <trace>: " in captured.err and reason in captured.err and "Traceback" not in captured.err
+    assert captured.out == "" and not out.exists()  # nothing printed or written when any input is bad

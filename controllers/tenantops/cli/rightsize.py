@@ -24,7 +24,7 @@ from tenantops.cli.options import config_options, echo_json, json_option, load, 
 from tenantops.cli.progress import Progress
 from tenantops.config.errors import ConfigError, ConfigIssue
 from tenantops.config.kinds.rightsizing import RightsizingSpec
-from tenantops.decide.rightsizing.backtest import BacktestResult, backtest
+from tenantops.decide.rightsizing.backtest import BacktestResult, Unscorable, backtest
 from tenantops.decide.rightsizing.params import resource_params
 from tenantops.decide.rightsizing.slack_split import SlackSplit
 from tenantops.sim.trace import default_traces_dir, read_samples
@@ -100,15 +100,21 @@ def _backtest(policies_dir: str, policy_name: str, resource: str, schedule: bool
         if not paths:
             raise ConfigError([ConfigIssue(str(folder), 0, "--traces", "no usage *.csv series found")])
     loaded = [(p, *read_samples(p)) for p in paths]  # every file validated before any work
-    out = output_folder(output_dir)
     results = []
+    unscorable = []
     progress = Progress("rightsize --backtest", len(loaded))
     progress.start(f"{len(loaded)} usage series, policy {policy_name}, against the VPA recommender")
     for path, times, values in loaded:
-        result = backtest(path.stem, times, values, params)
-        _write_requests(out / f"{path.stem}.csv", result)
-        results.append(result)
+        try:
+            results.append(backtest(path.stem, times, values, params))
+        except Unscorable as exc:
+            unscorable.append(ConfigIssue(str(path), 0, "<trace>", str(exc)))
         progress.step(path.stem)
+    if unscorable:  # like a malformed row: nothing written, nothing printed
+        raise ConfigError(unscorable)
+    out = output_folder(output_dir)
+    for result in results:
+        _write_requests(out / f"{result.name}.csv", result)
     payload = _backtest_payload(results, policy_name, resource, out)
     if as_json:
         echo_json(payload)

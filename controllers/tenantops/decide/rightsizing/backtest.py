@@ -63,6 +63,10 @@ class HindsightBound:
     slack_vs_vpa: float
 
 
+class Unscorable(ValueError):
+    """A series the benchmark cannot score: no sample after day 0 got a request, so every figure would be NaN."""
+
+
 @dataclass(frozen=True, slots=True)
 class DayRequest:
     day: int
@@ -192,6 +196,14 @@ def hindsight_bounds(times: Array, values: Array, scored: np.ndarray, budget: fl
     return tuple(out)
 
 
+def _unscorable(days: int, lookback_days: float) -> str:
+    if days < 2:
+        return (f"covers {days} UTC day{'s' if days != 1 else ''}; day 0 is the history the first request is made "
+                "from, so a series needs samples on a later day to be scored")
+    return (f"no day after the first has samples within the policy's lookback of {lookback_days:g} days before it "
+            "(the samples are further apart than that), so no request was made to score")
+
+
 def backtest(name: str, times: Sequence[float] | Array, values: Sequence[float] | Array,
              params: ResourceParams) -> BacktestResult:
     """Run the benchmark for one series with the recommender configured by `params`."""
@@ -210,6 +222,8 @@ def backtest(name: str, times: Sequence[float] | Array, values: Sequence[float] 
 
     requests, plan = replay(t, v, recommender_policy(params))
     own = score(v, requests, scored)
+    if not np.isfinite(own.slack):
+        raise Unscorable(_unscorable(int(days.max()) + 1, params.lookback_days))
     curve = []
     vpa_default_split = None
     for q in VPA_PERCENTILES:
