@@ -164,3 +164,31 @@ def test_a_state_flag_selects_that_file_over_a_database_url_below_it() -> None:
     assert (chosen.state, chosen.database_url) == ("/backups/state.db", None)
     both = resolve_settings({"state": "/backups/state.db", "database_url": "sqlite:////other.db"}, env=env)
     assert both.database_url == "sqlite:////other.db"
+
+
+@pytest.mark.parametrize("variable", ["TENANTOPS_MAIL_FROM", "TENANTOPS_OPS_EMAIL"])
+@pytest.mark.parametrize("value", [
+    "not-an-address", "ops@example.com\nBcc: someone@evil.example", "ops@example.com, oncall@example.com",
+    "Ops <ops@example.com>", "ops@@example.com", "ops@", "@example.com", "ops@exa mple.com", "ops@example.com.",
+])
+def test_a_mail_address_setting_that_is_not_one_address_is_an_error_naming_the_variable(variable: str,
+                                                                                        value: str) -> None:
+    """The sender is both the envelope sender and the From header, the ops address an envelope recipient
+    beside the contacts: anything but one bare address used to pass, and then every alert mail failed to be
+    composed (a line break in a header) and was dropped, or the server refused the envelope at each delivery."""
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, env={variable: value})
+    assert [i.file for i in caught.value.issues] == [variable]
+    assert "one mail address" in caught.value.issues[0].message
+
+
+def test_mail_address_settings_take_local_and_international_addresses(tmp_path: Path) -> None:
+    for value in ("tenantops@localhost", "tenantops@demo.localhost", "ops@ops.example", "öps@exämple.de",
+                  "first.last+alerts@sub.example.com"):
+        settings = resolve_settings({}, env={"TENANTOPS_MAIL_FROM": value, "TENANTOPS_OPS_EMAIL": value})
+        assert settings.mail_from == value and settings.ops_email == value
+    config = tmp_path / "settings.yaml"
+    config.write_text("smtp_host: mail.example\nops_email: ops at example.com\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, env={"TENANTOPS_CONFIG": str(config)})
+    assert [(i.file, i.line, i.field) for i in caught.value.issues] == [(str(config), 2, "ops_email")]

@@ -76,6 +76,22 @@ def _http_url(value: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Port = Annotated[int, Field(ge=0, le=65535)]
 
+_MAIL_LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
+_MAIL_ADDRESS = re.compile(rf"[^@\s\x00-\x1f\x7f<>,;:\"()\[\]\\]+@{_MAIL_LABEL}(?:\.{_MAIL_LABEL})*")
+
+
+def _mail_address(value: str) -> str:
+    """One bare address: the sender is the envelope sender and (with a name the mail adds) the From header,
+    the ops address an envelope recipient. A second address, a name or a line break used to pass here, and
+    then every alert mail failed to be composed and was dropped, or each delivery was refused. A local
+    domain (`tenantops@localhost`) is an address too: the validator of the catalogue's contacts refuses it."""
+    if not _MAIL_ADDRESS.fullmatch(value):
+        raise ValueError("expected one mail address such as ops@example.com (no name, no second address)")
+    return value
+
+
+MailAddress = Annotated[str, AfterValidator(_mail_address)]
+
 
 class Settings(BaseSettings):
     """Every setting of the controller and the CLI, with its default."""
@@ -120,10 +136,10 @@ class Settings(BaseSettings):
     smtp_user: str | None = Field(None, description="SMTP user name.")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
-    mail_from: str = Field("tenantops@localhost", description="Sender address of alerts and reports.")
+    mail_from: MailAddress = Field("tenantops@localhost", description="Sender address of alerts and reports.")
     mail_transport: Literal["smtp", "ses"] = Field(
         "smtp", description="How mail is sent: smtp, or ses (Amazon SES in aws_region at aws_endpoint_url).")
-    ops_email: str | None = Field(None, description="Operations address copied on every report and alert.")
+    ops_email: MailAddress | None = Field(None, description="Operations address copied on every report and alert.")
     webhook_url: HttpUrl | None = Field(None, repr=False, description="Webhook that receives alerts.")
     alertmanager_url: HttpUrl | None = Field(None, description="Alertmanager that receives alerts.")
     http_port: Port = Field(8080, description="Port of /metrics, /healthz and /readyz.")
