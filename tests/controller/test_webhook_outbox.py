@@ -325,3 +325,25 @@ def test_a_hanging_webhook_does_not_hold_the_alert_mail(
     finally:
         courier.close(1)
         silent.close()
+
+
+def test_alert_mail_that_cannot_be_composed_does_not_cost_the_webhook_its_notice(
+        every_route: tuple[Path, Path], smtp_server: SmtpServer, webhook_receiver: Any, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A mail setting no message can be composed with (TENANTOPS_MAIL_FROM set empty) fails the email route
+    of each alert, with an error naming the setting; the webhook's notice is still queued with the pass and
+    posted. Before, the one error dropped every notification of the pass, webhook and Alertmanager resolves
+    too, while the episodes were recorded as notified: lost for good."""
+    settings = _settings(smtp_server, tmp_path, webhook_url=webhook_receiver.url).model_copy(update={"mail_from": ""})
+    source, clock = _worker_missing()
+    with StateStore(settings.state) as store:
+        runner = _runner(settings, store, source, clock, every_route)
+        for _ in range(20):
+            if _alpha_posts(webhook_receiver):
+                break
+            _ticks(runner, clock, 1)
+    posts = _alpha_posts(webhook_receiver)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "email" in r.getMessage()]
+    print(f"\nwebhook posts {posts}; errors {errors[:1]}")
+    assert len(posts) == 1 and "WARNING" in posts[0]
+    assert errors and "TENANTOPS_MAIL_FROM" in errors[0], errors

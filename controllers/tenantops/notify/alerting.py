@@ -26,6 +26,7 @@ import socket
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.errors import MessageError
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -184,8 +185,16 @@ class AlertRouter:
         if self.email is None or not recipients:
             return RouteOutcome(alert.key, "email", False, "no outbox or no recipients configured")
         key = f"alert:{alert.notice_key}"  # one mail per episode and transition, however many passes
-        queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, recipients), now=now,
-                                    tenant=alert.tenant)
+        try:
+            queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, recipients), now=now,
+                                        tenant=alert.tenant)
+        except (ValueError, MessageError) as exc:
+            # A mail no setting lets us compose (no sender, a header with a line break) fails this route
+            # only: the alert's other routes go on, and the error says what to fix.
+            detail = (f"not composed: {exc}; check TENANTOPS_MAIL_FROM (now {self.mail_from!r}), TENANTOPS_OPS_EMAIL"
+                      " and the AlertPolicy's extra_recipients")
+            log.error("email: alert %s %s", alert.key, detail)
+            return RouteOutcome(alert.key, "email", False, detail)
         return RouteOutcome(alert.key, "email", True, "queued" if queued else "already queued")
 
 
