@@ -101,9 +101,11 @@ def test_ses_sends_raw_mail_from_verified_identity(moto_server) -> None:  # type
 
 
 def test_ses_unreachable_is_temporary(moto_server) -> None:  # type: ignore[no-untyped-def]
-    settings = Settings(mail_transport="ses", aws_endpoint_url=f"http://127.0.0.1:{free_port()}",
-                        aws_region="us-east-1")
+    """And named by the setting that points at it, as SMTP's TENANTOPS_SMTP_HOST is (before: botocore's
+    `EndpointConnectionError: Could not connect to the endpoint URL: ...`, which names no setting)."""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    settings = Settings(mail_transport="ses", aws_endpoint_url=endpoint, aws_region="us-east-1")
     transport = transport_from_settings(settings)
     assert isinstance(transport, SesTransport)
-    with pytest.raises(TemporaryDeliveryError):
+    with pytest.raises(TemporaryDeliveryError, match=f"^TENANTOPS_AWS_ENDPOINT_URL={endpoint}: connection refused$"):
         transport.send("tenantops@example.com", ["ops@example.com"], raw_message())

@@ -183,8 +183,11 @@ class SesTransport:
 
     name = "ses"
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, setting: str = "TENANTOPS_AWS_REGION", endpoint: str = "") -> None:
         self.client = client
+        # What an unreachable SES is named by: the endpoint override when there is one, else the region.
+        self.setting = setting
+        self.endpoint = endpoint
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SesTransport:
@@ -196,7 +199,9 @@ class SesTransport:
         client = boto3.client(
             "ses", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=config
         )
-        return cls(client)
+        if settings.aws_endpoint_url:
+            return cls(client, setting="TENANTOPS_AWS_ENDPOINT_URL", endpoint=str(settings.aws_endpoint_url))
+        return cls(client, setting="TENANTOPS_AWS_REGION", endpoint=settings.aws_region)
 
     def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -214,7 +219,8 @@ class SesTransport:
                 raise PermanentDeliveryError(text, status or None) from None
             raise TemporaryDeliveryError(text, status or None) from None
         except BotoCoreError as exc:
-            raise TemporaryDeliveryError(f"{type(exc).__name__}: {exc}") from None
+            down = unreachable(self.setting, self.endpoint, exc) if self.endpoint else None
+            raise TemporaryDeliveryError(str(down) if down is not None else f"{type(exc).__name__}: {exc}") from None
 
 
 def transport_from_settings(settings: Settings) -> Transport:
