@@ -100,6 +100,16 @@ def test_tenant_level_report_is_only_that_tenant(config: Config, ledger: Ledger)
     assert data.savings == ()
 
 
+def test_a_tenants_budget_mail_charts_its_own_spend_not_the_fleets(config: Config, ledger: Ledger) -> None:
+    """The budget mail goes to the tenant's own contacts: its spend-trend chart (the daily series) is that
+    tenant's. Before, it was every tenant's spend added up, day by day: a customer was mailed the fleet's."""
+    data = build_report_data(config, ledger, NOW, tenants=["acme"])
+    assert [d.usd for d in data.daily] == [130.0] * 7
+    assert [d.usd for d in data.previous_daily] == [100.0] * 7
+    fleet = build_report_data(config, ledger, NOW)
+    assert [d.usd for d in fleet.daily] == [130.0 + 60 + 40 + 25 + 5] * 7  # the ops report: every tenant, buckets
+
+
 def test_catalogue_tenant_without_data_is_listed_and_noted(config: Config) -> None:
     data = build_report_data(config, Ledger({}), NOW)
     assert {r.tenant for r in data.rows} == {"acme", "globex", "initech", "evil"}

@@ -171,6 +171,9 @@ def build_report_data(
     previous = ledger.daily(previous_start, start, include_buckets=include_buckets)
     catalog = {t.id: t for t in config.tenants}
     wanted = set(tenants) if tenants is not None else None
+    if wanted is not None:  # a tenant's mail: its own spend only, in the table and in the daily series alike
+        current = {n: days for n, days in current.items() if n in wanted}
+        previous = {n: days for n, days in previous.items() if n in wanted}
     names = set(current) | set(previous) | (set(catalog) if wanted is None else set())
     if wanted is not None:
         names = (names | wanted) & wanted
