@@ -112,6 +112,17 @@ def test_duplicate_yaml_keys_are_rejected(tmp_path: Path) -> None:
     assert f"{path}:6: tenants[0].region: duplicate key" in issues_of(path)
 
 
+def test_tenants_may_share_fields_by_anchor_and_merge_key(tmp_path: Path) -> None:
+    """The second tenant merges the first (`<<: *acme`) and overrides its id and one workload's bounds."""
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("  - id: acme", "  - &acme\n    id: acme").replace(
+        "      - {name: api,", "      - &api {name: api,") + "  - <<: *acme\n    id: globex\n    workloads:\n"
+                 "      - {<<: *api, max_replicas: 9}\n")
+    globex = load_config(path, POLICIES).tenant("globex")
+    assert globex.region == "us-east-1" and [(w.name, w.max_replicas) for w in globex.workloads] == [("api", 9)]
+    bad = write(tmp_path, path.read_text(encoding="utf-8").replace("max_replicas: 9}", "max_replicas: -9}"))
+    assert f"{bad}:14: tenants[1].workloads[0].max_replicas: " in issues_of(bad)[0]
+
+
 def test_every_issue_is_reported_in_one_run(tmp_path: Path) -> None:
     second = VALID_TENANT.replace("id: acme", "id: Bad_Id").replace("tier: pro", "tier: gold")
     path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("budget_usd_month: 100", "budget_usd_month: -1")

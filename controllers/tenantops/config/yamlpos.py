@@ -65,6 +65,7 @@ class _Builder:
         self.issues = issues
         self.budget = budget  # values left to build in this file, shared by its documents
         self._open: set[int] = set()  # collections being built: meeting one again is an alias loop
+        self._merged: dict[int, int] = {}  # mappings flattened: how many of their leading pairs were merged in
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.budget[0] -= 1
@@ -84,26 +85,60 @@ class _Builder:
             return node.value  # the common case, without the constructor's bookkeeping
         return self.loader.construct_object(node, deep=True)
 
+    def _flatten(self, node: yaml.MappingNode) -> None:
+        """Expand merge keys (`<<`) as PyYAML does, in place: the merged pairs first (of a merged list, the
+        first mapping last, so that it wins), then the mapping's own. How many pairs were merged is kept, so
+        that a key of the mapping's own overrides a merged one, as the merge type says, instead of being
+        taken for a duplicate key. The count is kept for every mapping flattened here, a merged one too: a
+        mapping is flattened once, and an alias of it met later must still know which of its pairs were
+        merged."""
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE:
+                own.append((key_node, value_node))
+                continue
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            parts = []
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"expected a mapping or list of mappings for merging, but found {source.id}",
+                        source.start_mark)
+                if any(k.tag == _MERGE for k, _ in source.value):
+                    self._flatten(source)
+                parts.append(source.value)
+            for part in reversed(parts):
+                merged.extend(part)
+        node.value = merged + own
+        self._merged[id(node)] = len(merged)
+
     def _collection(self, node: yaml.MappingNode | yaml.SequenceNode, path: PathKey) -> Any:
         if isinstance(node, yaml.MappingNode) and any(k.tag == _MERGE for k, _ in node.value):
-            self.loader.flatten_mapping(node)
+            self._flatten(node)
         self.budget[0] -= len(node.value)  # its items, the plain strings among them included
         if self.budget[0] < 0:
             raise _TooLarge(node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             lines = self.doc.lines
-            for key_node, value_node in node.value:
+            merged = self._merged.get(id(node), 0)
+            own: set[Any] = set()
+            for index, (key_node, value_node) in enumerate(node.value):
                 key = key_node.value if key_node.tag == _STR else self.loader.construct_object(key_node, deep=True)
                 line = key_node.start_mark.line + 1
                 if not isinstance(key, str | int | float | bool) or key is None:
                     self.issues.append(ConfigIssue(self.doc.file, line, _dotted(path), "keys must be scalars"))
                     continue
-                if key in out:
-                    self.issues.append(
-                        ConfigIssue(self.doc.file, line, _dotted((*path, str(key))), "duplicate key")
-                    )
-                    continue
+                if index >= merged:  # one of the mapping's own keys: it may override a merged key, not its own
+                    if key in (own if merged else out):
+                        self.issues.append(
+                            ConfigIssue(self.doc.file, line, _dotted((*path, str(key))), "duplicate key")
+                        )
+                        continue
+                    if merged:
+                        own.add(key)
                 child: PathKey = (*path, str(key))
                 lines[child] = line
                 if value_node.tag == _STR and isinstance(value_node, yaml.ScalarNode):
