@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,19 @@ if TYPE_CHECKING:
     from tenantops.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FiniteFloatRange(click.FloatRange):
+    """`click.FloatRange` without NaN and the infinities, the type of every float flag with a range.
+
+    FloatRange only compares, and every comparison with NaN is false: `--minutes nan` passed [0.25, 60] and
+    the command failed later on a ValueError naming no flag, and `inf` passes a range open above."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 def config_options(func: F) -> F:

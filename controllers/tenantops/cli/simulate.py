@@ -7,7 +7,6 @@ the per-trace table the goal is judged on.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any, cast
 
 import click
 
-from tenantops.cli.options import echo_json, json_option, output_file, output_folder, settings_from
+from tenantops.cli.options import FiniteFloatRange, echo_json, json_option, output_file, output_folder, settings_from
 from tenantops.cli.progress import Progress
 from tenantops.config.errors import ConfigError, ConfigIssue
 from tenantops.config.kinds.scaling import BreakerSpec, ScalingSpec
@@ -63,13 +62,6 @@ def _row(r: dict[str, Any]) -> str:
             f"{'yes' if r['meets_goal'] else 'NO (' + ', '.join(missed) + ')'}")
 
 
-def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    """FloatRange lets NaN and inf through (every comparison with NaN is false); a capacity must be finite."""
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a finite number")
-    return value
-
-
 HEADER = (f"{'trace':<34} {'viol':>7} {'hpa@0.7':>8} {'vs_orcl':>7} {'vs_hpa':>7} {'excess':>7} {'actions':>7} "
           f"{'hpa_act':>7} {'act/hpa':>7}  goal")
 
@@ -93,7 +85,7 @@ def _check_outputs(check: Callable[[str, str], Path], output: str | None, plot: 
 @click.option("--only", default=None,
               help="With --all: a comma-separated list of trace names (file stems) to run, e.g. a held-out set.")
 @click.option("--policies", type=click.Path(), default=None, help="Policy directory. Env: TENANTOPS_POLICIES.")
-@click.option("--capacity", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
+@click.option("--capacity", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="Units one replica serves per step (default: p99 of demand / 30).")
 @click.option("--output", type=click.Path(), default=None,
               help="Decisions CSV (step,timestamp,demand,desired,provisioned,ready); with --all, a folder.")

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from tenantops.cli.options import config_options, settings_from
+from tenantops.cli.options import FiniteFloatRange, config_options, settings_from
 from tenantops.config.errors import ConfigError, ConfigIssue
 
 if TYPE_CHECKING:
@@ -27,9 +27,9 @@ def _default_traces() -> Path:
 
 @click.command("demo")
 @config_options
-@click.option("--minutes", type=click.FloatRange(0.25, 60), default=3.0, show_default=True,
+@click.option("--minutes", type=FiniteFloatRange(0.25, 60), default=3.0, show_default=True,
               help="Wall-clock length of the replay.")
-@click.option("--speed", type=click.FloatRange(0.1, 10), default=1.0, show_default=True,
+@click.option("--speed", type=FiniteFloatRange(0.1, 10), default=1.0, show_default=True,
               help="Trace minutes replayed per second; policy durations shrink by the same factor.")
 @click.option("--output", type=click.Path(file_okay=False), default="demo-output", show_default=True,
               help="Folder for the report, audit log, plots, mail and the compressed-time configuration.")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from tenantops.cli.options import echo_json
+from tenantops.cli.options import FiniteFloatRange, echo_json
 
 # tools/tenantops-lab/tenantops_lab/cli/faults.py -> the checkout's root
 CHECKOUT = Path(__file__).resolve().parents[4]
@@ -45,7 +45,7 @@ def _run_streaming(args: list[str], env: dict[str, str]) -> subprocess.Completed
               help="The fault suite folder. Default: tests/faults of the checkout the lab is installed from.")
 @click.option("-k", "keyword", default=None, help="Only tests matching this pytest -k expression.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
-@click.option("--drill-seconds", type=click.FloatRange(min=1), default=None,
+@click.option("--drill-seconds", type=FiniteFloatRange(min=1), default=None,
               help="Also run the long drills (two replicas with the shipped timings) for this many seconds; "
                    "e.g. -k leadership --drill-seconds 1800.")
 def command(tests_dir: str | None, keyword: str | None, as_json: bool, drill_seconds: float | None) -> None:
