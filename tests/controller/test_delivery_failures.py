@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tenantops.config.settings import Settings
-from tenantops.notify.outbox import Outbox, Status
+from tenantops.notify.outbox import DeliveryReport, Outbox, OutboxEntry, Status
 from tenantops.record.store import StateStore
 from tenantops_lab.sandbox.smtp import SmtpServer
 
@@ -64,24 +64,50 @@ def test_a_second_failure_of_one_message_is_told_too(config_files: tuple[Path, P
     assert "finance@example.com" in told[1] and "mailbox disabled" in told[1]
 
 
-def test_a_failure_given_up_on_by_a_run_stopped_before_telling_it_is_told_after_restart(
-        config_files: tuple[Path, Path], smtp_server: SmtpServer, state_url: str) -> None:
-    """A delivery run marks a row failed, then routes its failure alert: a controller killed in between (or
-    `tenantops report --send`, which delivers and routes nothing) left the row failed and no one told.
-    The restarted controller's delivery tells it, once (on both state backends)."""
+def _stopped_then_restarted(config_files: tuple[Path, Path], smtp_server: SmtpServer, state_url: str,
+                            to: str) -> tuple[DeliveryReport, list[OutboxEntry], list[str]]:
+    """The report to `to`, where nobody@example.com is refused for good (550), delivered by a run that
+    stopped before it routed its alerts (what a kill then leaves); then the restarted controller's passes.
+    Returns the stopped run's report, the failed rows it left, and the failure mails told after."""
     from tenantops.notify.mail import SmtpTransport
 
     settings = Settings(smtp_host=smtp_server.host, smtp_port=smtp_server.port, database_url=state_url,
                         mail_from="tenantops@example.com", ops_email=OPS)
     clock = Clock(START)
     outbox = Outbox(state_url)
-    outbox.enqueue("cost-report", "report", _report("nobody@example.com"), now=clock())
+    outbox.enqueue("cost-report", "report", _report(to), now=clock())
     smtp_server.refuse_recipient("nobody@example.com", "550 5.1.1 no such user")
     stopped = outbox.deliver(SmtpTransport(smtp_server.host, smtp_server.port), clock())
-    assert stopped.failed == ["report"] and len(stopped.alerts) == 1  # ... and the process died here
+    failed = outbox.entries(Status.FAILED)
     with StateStore(state_url) as store:
         runner = _runner(settings, store, SteadySource(), clock, config_files)
         _ticks(runner, clock, 4)
     told = _failure_mail(smtp_server)
     print(f"\nfailure mails after the restart: {[t.splitlines()[0] for t in told]}")
+    return stopped, failed, told
+
+
+def test_a_failure_given_up_on_by_a_run_stopped_before_telling_it_is_told_after_restart(
+        config_files: tuple[Path, Path], smtp_server: SmtpServer, state_url: str) -> None:
+    """A delivery run marks a row failed, then routes its failure alert: a controller killed in between (or
+    `tenantops report --send`, which delivers and routes nothing) left the row failed and no one told.
+    The restarted controller's delivery tells it, once (on both state backends)."""
+    stopped, _, told = _stopped_then_restarted(config_files, smtp_server, state_url, "nobody@example.com")
+    assert stopped.failed == ["report"] and len(stopped.alerts) == 1
     assert len(told) == 1 and "nobody@example.com" in told[0] and "550" in told[0]
+
+
+def test_a_recipient_refused_for_good_by_a_run_stopped_before_telling_it_is_told_after_restart(
+        config_files: tuple[Path, Path], smtp_server: SmtpServer, state_url: str) -> None:
+    """The relay takes the report for finance and refuses an address that does not exist (550): the row is
+    sent, and the refusal is a failure to tell. A run stopped before it told it (its alerts are routed
+    after the whole run, maybe minutes of slow mail later) lost it: nothing in the table said so. The
+    refused recipients are now a failed row of their own, told by the restarted controller, once; setting
+    it back to `pending` sends the same message to them only."""
+    stopped, failed, told = _stopped_then_restarted(config_files, smtp_server, state_url,
+                                                    "finance@example.com, nobody@example.com")
+    assert stopped.sent == ["report"] and len(stopped.alerts) == 1
+    assert [(e.recipients, "550" in (e.last_error or "")) for e in failed] == [(("nobody@example.com",), True)]
+    assert len(told) == 1 and "nobody@example.com" in told[0] and "finance@example.com" not in told[0]
+    assert [m.rcpt_tos for m in smtp_server.received if "Cost report" in str(m.message["Subject"])] == [
+        ("finance@example.com",)]

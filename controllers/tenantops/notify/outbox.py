@@ -38,7 +38,8 @@ Guarantees, and how they are kept:
 - **Refused for some recipients.** When the server takes the message for some recipients and refuses
   others at RCPT TO (`PartialDeliveryError`), the row goes on for the temporarily refused ones only (a
   greylisting relay, a full mailbox), so nobody gets a second copy and nobody goes without; the
-  permanently refused are a `mail-delivery-failed` alert.
+  permanently refused are a failed row of their own (`<key>:refused:<attempt>`, the same message, told
+  as a `mail-delivery-failed` alert like any failed row; set back to `pending` it goes to them only).
 - **Claimed one at a time.** Each message is claimed just before its own send, so a slow server never
   leaves claimed-but-untried rows whose lease runs out and which would then be taken for in doubt.
 
@@ -435,9 +436,10 @@ class Outbox:
         if exc.accepted:
             SENT.labels(entry.kind).inc()
         if exc.permanent:
-            refused = replace(entry, recipients=tuple(sorted(exc.permanent)))
             why = "; ".join(f"{r}: {reply}" for r, reply in sorted(exc.permanent.items()))
-            report.alerts.append(failure_alert(refused, f"{transport}: refused ({why})", now))
+            refused = self._refusal(entry, tuple(sorted(exc.permanent)), f"{transport}: refused ({why})", now)
+            report.alerts.append(failure_alert(refused, refused.last_error or why, now))
+            FAILED.labels(entry.kind).inc()
             log.error("refused permanently for %s: %s (%s)", ", ".join(refused.recipients), entry.dedup_key, why)
         if not exc.temporary:
             self._set(entry.id, status=Status.SENT.value, sent_at=_ts(now), lease_until=None, last_error=error)
@@ -446,6 +448,23 @@ class Outbox:
         remaining = tuple(r for r in entry.recipients if r in exc.temporary) or tuple(sorted(exc.temporary))
         self._set(entry.id, recipients=json.dumps(list(remaining)))
         self._reschedule(replace(entry, recipients=remaining), error, now, report)
+
+    def _refusal(self, entry: OutboxEntry, recipients: tuple[str, ...], error: str, now: datetime) -> OutboxEntry:
+        """The recipients `entry` was refused for good, as a failed row of their own (key
+        `<key>:refused:<attempt>`, the same message), untold until its alert is queued: so the refusal
+        is told even by a run stopped before it routed its alerts (`untold`), and setting the row back
+        to `pending` sends the message to them only."""
+        refused = replace(entry, dedup_key=f"{entry.dedup_key}:refused:{entry.attempts}", recipients=recipients,
+                          status=Status.FAILED, last_error=error)
+        row = QueuedMessage(entry.kind, refused.dedup_key, entry.sender, recipients, entry.message, _ts(now),
+                            entry.tenant)
+        with self.db.begin() as conn:
+            enqueue_messages(conn, [row], postgres=self.db.is_postgresql)
+            conn.execute(sa.update(table).where(table.c.dedup_key == refused.dedup_key,
+                                                table.c.status == Status.PENDING.value)
+                         .values(status=Status.FAILED.value, attempts=entry.attempts, sent_at=_ts(now),
+                                 last_error=error, alerted=0))
+        return refused
 
     def _reschedule(self, entry: OutboxEntry, error: str, now: datetime, report: DeliveryReport) -> None:
         if entry.attempts >= self.retry.max_attempts:
