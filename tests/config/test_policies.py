@@ -115,6 +115,28 @@ def test_a_global_document_not_named_default_is_an_error_not_ignored(tmp_path: P
     assert "only the document named 'default' applies" in issue.message and "'finance'" in issue.message
 
 
+@pytest.mark.parametrize("name", ["Free Tier!", "gold plan", "x" * 64, "-gold", "gold.", "gölд"])
+def test_a_tier_name_that_is_no_kubernetes_label_value_is_an_error_at_its_line(tmp_path: Path, name: str) -> None:
+    """A tier's name is the `tier` label of its tenants' namespaces, Deployments and quotas (and their cost
+    tag): a name the API server refuses as a label value used to pass validate, and then `pulumi up` failed
+    for every pooled tenant of the tier."""
+    target = _copy(tmp_path)
+    tiers = target / "tiers.yaml"
+    tiers.write_text(tiers.read_text(encoding="utf-8").replace("name: free\n", f"name: {name!r}\n"), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert (issue.file, issue.line, issue.field) == (str(tiers), 5, "name")
+    assert "label value" in issue.message
+
+
+def test_tier_names_may_be_any_kubernetes_label_value(tmp_path: Path) -> None:
+    target = _copy(tmp_path)
+    tiers = target / "tiers.yaml"
+    tiers.write_text(tiers.read_text(encoding="utf-8").replace("name: free\n", "name: Gold_2.v1\n"), encoding="utf-8")
+    assert "Gold_2.v1" in load_policies(target).tiers
+
+
 def test_a_pool_whose_node_type_has_no_price_is_an_error_at_its_line(tmp_path: Path) -> None:
     """The pool's nodes are what its idle capacity costs; without their price the idle and shared cost
     dropped out of every total, so tenants and buckets no longer added up to the bill."""

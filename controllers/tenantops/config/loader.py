@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from tenantops.collector import collector_paused
 from tenantops.config.catalog import CatalogSpec, Tenant
 from tenantops.config.errors import ConfigError, ConfigIssue
-from tenantops.config.kinds.common import parse_quantity
+from tenantops.config.kinds.common import label_value_problem, parse_quantity
 from tenantops.config.kinds.controller import ControllerSpec
 from tenantops.config.kinds.cost import AlertSpec, AllocationSpec, BudgetSpec, PricingSpec
 from tenantops.config.kinds.metrics import MetricsSpec
@@ -168,6 +168,12 @@ def _load_policy_doc(
         return
     if not isinstance(name, str) or not name:
         issues.append(ConfigIssue(doc.file, doc.line_of(("name",)), "name", "required, a non-empty string"))
+        return
+    # A tier's name is the `tier` label (and cost tag) of its tenants' namespaces, Deployments and quotas: one
+    # the API server refuses passed validate and then failed `pulumi up` for every pooled tenant of the tier.
+    problem = label_value_problem(name) if kind == "Tier" else None
+    if problem is not None:
+        issues.append(ConfigIssue(doc.file, doc.line_of(("name",)), "name", f"a tier's name {problem}"))
         return
     raw = data.get("spec")
     if not isinstance(raw, dict):

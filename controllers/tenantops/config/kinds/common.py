@@ -8,6 +8,18 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# A Kubernetes label value (at most 63 characters, checked apart): what the API server takes in `labels`.
+LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+
+
+def label_value_problem(value: str) -> str | None:
+    """Why `value` cannot be a Kubernetes label value, or None."""
+    if len(value) > 63 or not LABEL_VALUE.fullmatch(value):
+        return ("must be a Kubernetes label value: at most 63 letters, digits, '-', '_' and '.', starting and "
+                "ending with a letter or digit")
+    return None
+
+
 def _dns_label(value: str, limit: int) -> str:
     if len(value) > limit:
         raise ValueError(f"must be at most {limit} characters (got {len(value)})")
