@@ -87,6 +87,19 @@ def test_min_above_max(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(("bounds", "field"), [
+    ("min_replicas: 1, max_replicas: 3000000000", "max_replicas"),
+    ("min_replicas: 99999999999999999999999, max_replicas: 99999999999999999999999", "min_replicas"),
+])
+def test_replica_counts_past_what_kubernetes_and_auto_scaling_hold(tmp_path: Path, bounds: str, field: str) -> None:
+    """A Deployment's replicas and an Auto Scaling group's sizes are 32-bit: a larger count passed validate
+    and then failed `pulumi up` (and any scale write of it)."""
+    path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("min_replicas: 1, max_replicas: 5", bounds))
+    found = issues_of(path)
+    expected = f"{path}:9: tenants[0].workloads[0].{field}: Input should be less than or equal to 2147483647"
+    assert expected in found, found
+
+
 def test_negative_budget(tmp_path: Path) -> None:
     path = write(tmp_path, "tenants:\n" + VALID_TENANT.replace("budget_usd_month: 100", "budget_usd_month: -5"))
     found = issues_of(path)

@@ -22,6 +22,10 @@ def _region(value: str) -> str:
 Region = Annotated[str, AfterValidator(_region)]
 
 
+MAX_REPLICAS = 2**31 - 1
+"""The most replicas a workload may state: a Deployment's `spec.replicas` and an Auto Scaling group's sizes
+are 32-bit integers, so a larger count passed validate and then failed `pulumi up` and every scale write."""
+
 DEFAULT_SILO_INSTANCE_TYPE = "m6i.large"
 """The instance type of a silo workload whose catalogue entry names none."""
 
@@ -36,8 +40,8 @@ class Workload(Spec):
     """
 
     name: Label
-    min_replicas: int = Field(ge=0)
-    max_replicas: int = Field(ge=1)
+    min_replicas: int = Field(ge=0, le=MAX_REPLICAS)
+    max_replicas: int = Field(ge=1, le=MAX_REPLICAS)
     cpu_request: Quantity = "500m"
     cpu_limit: Quantity | None = None
     memory_request: Quantity = "512Mi"
