@@ -57,6 +57,16 @@ def test_bad_traces_name_file_and_line(tmp_path: Path, rows: list[str], line: in
     assert (issue.file, issue.line, issue.field) == (str(path), line, field)
 
 
+def test_a_trace_saved_with_a_byte_order_mark_reads_as_without(tmp_path: Path) -> None:
+    """Spreadsheets save "CSV UTF-8" with a byte order mark before the header; it was taken for part of the
+    first column's name, and the trace refused for a header that reads `timestamp,value`."""
+    rows = ["2024-01-01T00:00:00Z,1", "2024-01-01T00:01:00Z,2"]
+    plain = write(tmp_path / "plain.csv", rows)
+    marked = tmp_path / "marked.csv"
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    assert load_trace(marked).demand.tolist() == load_trace(plain).demand.tolist() == [1.0, 2.0]
+
+
 def test_cli_exits_2_on_bad_trace(tmp_path: Path) -> None:
     path = write(tmp_path / "bad.csv", ["2024-01-01T00:00:00Z,1", "2024-01-01T00:01:00Z,NaN"])
     proc = subprocess.run([sys.executable, "-m", "tenantops.cli.main", "simulate", "--trace", str(path)],

@@ -54,7 +54,8 @@ def read_samples(path: Path | str) -> tuple[npt.NDArray[np.float64], npt.NDArray
     values: list[float] = []
     issues: list[ConfigIssue] = []
     try:
-        handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+        # utf-8-sig: a byte order mark (spreadsheets' "CSV UTF-8") is dropped, not read into the header
+        handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise ConfigError([ConfigIssue(file, 0, "<trace>", f"cannot read trace: {exc.strerror}")]) from None
     with handle:
