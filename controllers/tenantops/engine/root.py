@@ -141,7 +141,8 @@ def build_event_recorder(settings: Settings, *, dry_run: bool) -> EventRecorder 
 
         return EventRecorder.connect(KubeAccess.from_settings(settings), instance=identity_and_namespace()[0])
     except Exception as exc:
-        log.warning("Kubernetes Events unavailable (%s); writes are recorded in the audit log only", exc)
+        # The Kubernetes actuator, built from the same settings, has warned that nothing will be scaled.
+        log.info("Kubernetes Events unavailable (%s); writes are recorded in the audit log only", exc)
         return None
 
 
