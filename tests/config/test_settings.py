@@ -192,3 +192,35 @@ def test_mail_address_settings_take_local_and_international_addresses(tmp_path: 
     with pytest.raises(ConfigError) as caught:
         resolve_settings({}, env={"TENANTOPS_CONFIG": str(config)})
     assert [(i.file, i.line, i.field) for i in caught.value.issues] == [(str(config), 2, "ops_email")]
+
+
+@pytest.mark.parametrize("variable", ["TENANTOPS_PROMETHEUS_BEARER_TOKEN", "TENANTOPS_KUBE_TOKEN"])
+@pytest.mark.parametrize("value", ["s3cr3t\nsecond-line", "s3\rcr3t", "s3c\x00r3t", "s3cr3t\x7f"])
+def test_a_token_no_http_header_can_carry_is_an_error_that_does_not_show_it(variable: str, value: str) -> None:
+    """A token goes into an `Authorization` header. With a line break in it every request was refused by the
+    HTTP client, whose error quoted the header, so the token was logged in the clear, query after query,
+    pass after pass, while every metric was missing."""
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, env={variable: value})
+    assert [i.file for i in caught.value.issues] == [variable]
+    assert "s3c" not in str(caught.value) and "line break or control character" in str(caught.value)
+
+
+def test_a_token_keeps_no_surrounding_whitespace() -> None:
+    """As the token file is read: a Secret made from a file ends the value with its newline."""
+    settings = resolve_settings({}, env={"TENANTOPS_PROMETHEUS_BEARER_TOKEN": "s3cr3t\n",
+                                         "TENANTOPS_KUBE_TOKEN": " k8s-t0ken\r\n"})
+    assert settings.prometheus_bearer_token is not None and settings.kube_token is not None
+    assert settings.prometheus_bearer_token.get_secret_value() == "s3cr3t"
+    assert settings.kube_token.get_secret_value() == "k8s-t0ken"
+
+
+@pytest.mark.parametrize("headers", ['{"X-Api-Key": "s3cr3t\\nx"}', '{"X-Api-Key": "s3cr3t\\u0000"}',
+                                     '{"X Api Key": "s3cr3t"}', '{"X-Api-Key:": "s3cr3t"}', '{"": "s3cr3t"}'])
+def test_a_prometheus_header_no_request_can_carry_is_an_error_that_does_not_show_it(headers: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, env={"TENANTOPS_PROMETHEUS_HEADERS": headers})
+    assert [i.file for i in caught.value.issues] == ["TENANTOPS_PROMETHEUS_HEADERS"]
+    assert "s3cr3t" not in str(caught.value)
+    assert resolve_settings({}, env={"TENANTOPS_PROMETHEUS_HEADERS": '{"X-Scope-OrgID": " ops "}'}) \
+        .prometheus_headers["X-Scope-OrgID"].get_secret_value() == "ops"

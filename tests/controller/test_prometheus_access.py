@@ -132,3 +132,20 @@ def test_one_authentication_only_and_secrets_hidden() -> None:
     with pytest.raises(ConfigError) as bad_json:
         resolve_settings({}, env={"TENANTOPS_PROMETHEUS_HEADERS": "X-Api-Key: k3y"})
     assert bad_json.value.issues[0].file == "TENANTOPS_PROMETHEUS_HEADERS" and "k3y" not in str(bad_json.value)
+
+
+def test_a_token_file_of_two_lines_fails_the_request_without_showing_the_token(tmp_path: Path) -> None:
+    """The file is read at every request; a line break inside its token made the HTTP client refuse the
+    header with an error that quoted it, so the token was logged at every query."""
+    import requests
+
+    from tenantops.observe.prom_client import BearerToken
+
+    token = tmp_path / "token"
+    token.write_text("s3cr3t\nsecond-line\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line break") as caught:
+        BearerToken(token_file=str(token))(requests.Request("GET", "http://prometheus.invalid/").prepare())
+    assert "s3cr3t" not in str(caught.value) and str(token) in str(caught.value)
+    token.write_text("s3cr3t\n", encoding="utf-8")  # one line and its newline: as written by echo
+    request = BearerToken(token_file=str(token))(requests.Request("GET", "http://prometheus.invalid/").prepare())
+    assert request.headers["Authorization"] == "Bearer s3cr3t"

@@ -92,6 +92,32 @@ def _mail_address(value: str) -> str:
 
 MailAddress = Annotated[str, AfterValidator(_mail_address)]
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an HTTP token (RFC 9110 field-name)
+_NOT_IN_A_HEADER = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _header_secret(value: SecretStr) -> SecretStr:
+    """A secret sent in an HTTP header (a bearer token, an extra header's value), without surrounding
+    whitespace, as the token file is read (a Secret made from a file ends with its newline). A line break or
+    control character inside cannot go into a header: the HTTP client refused every request and its error
+    quoted the header, so the secret was logged in the clear at every query. The error names the setting,
+    never the value."""
+    text = value.get_secret_value().strip()
+    if _NOT_IN_A_HEADER.search(text):
+        raise ValueError("holds a line break or control character, which no HTTP header can carry")
+    return SecretStr(text)
+
+
+HeaderSecret = Annotated[SecretStr, AfterValidator(_header_secret)]
+
+
+def _header_names(headers: dict[str, SecretStr]) -> dict[str, SecretStr]:
+    bad = [name for name in headers if not _HEADER_NAME.fullmatch(name)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, no "
+                         "space or colon)")
+    return headers
+
 
 class Settings(BaseSettings):
     """Every setting of the controller and the CLI, with its default."""
@@ -104,12 +130,12 @@ class Settings(BaseSettings):
                          description="Tenant catalogue file.")
     policies: str = Field(default_factory=lambda: repository_path("policies"), description="Policy directory.")
     prometheus_url: HttpUrl = Field("http://127.0.0.1:9090", description="Prometheus base URL.")
-    prometheus_bearer_token: SecretStr | None = Field(None, description="Bearer token for Prometheus.")
+    prometheus_bearer_token: HeaderSecret | None = Field(None, description="Bearer token for Prometheus.")
     prometheus_bearer_token_file: str | None = Field(
         None, description="File holding the Prometheus bearer token (re-read per request, for rotated tokens).")
     prometheus_username: str | None = Field(None, description="Basic-auth user for Prometheus.")
     prometheus_password: SecretStr | None = Field(None, description="Basic-auth password for Prometheus.")
-    prometheus_headers: dict[str, SecretStr] = Field(
+    prometheus_headers: Annotated[dict[str, HeaderSecret], AfterValidator(_header_names)] = Field(
         default_factory=dict, description='Extra request headers, e.g. {"X-Scope-OrgID": "ops"} (JSON in the env).')
     prometheus_ca_file: str | None = Field(None, description="CA bundle that signs the Prometheus certificate.")
     prometheus_insecure_skip_verify: bool = Field(False, description="Do not verify the Prometheus certificate.")
@@ -124,7 +150,7 @@ class Settings(BaseSettings):
     aws_endpoint_url: HttpUrl | None = Field(None, description="AWS endpoint override (a local moto server).")
     aws_region: str = Field("us-east-1", description="Default AWS region.")
     kube_url: HttpUrl | None = Field(None, description="Kubernetes API URL (default: in-cluster, then kubeconfig).")
-    kube_token: SecretStr | None = Field(None, description="Bearer token for the Kubernetes API at kube_url.")
+    kube_token: HeaderSecret | None = Field(None, description="Bearer token for the Kubernetes API at kube_url.")
     kube_ca_file: str | None = Field(None, description="CA bundle that signs the API server at kube_url.")
     kube_insecure_skip_verify: bool = Field(False, description="Do not verify the API server certificate at kube_url.")
     kube_context: str | None = Field(None, description="kubeconfig context to use (as kubectl --context).")

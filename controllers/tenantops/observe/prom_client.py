@@ -33,6 +33,10 @@ class BearerToken(AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         value = Path(self._file).read_text(encoding="utf-8").strip() if self._file else \
             (self._token.get_secret_value() if self._token else "")
+        if self._file and any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+            # The HTTP client would refuse the header quoting it, and its error is logged: name the file only.
+            raise ValueError(f"the token in {self._file} holds a line break or control character, which no HTTP "
+                             "header can carry")
         request.headers["Authorization"] = f"Bearer {value}"
         return request
 
