@@ -224,3 +224,23 @@ def test_a_prometheus_header_no_request_can_carry_is_an_error_that_does_not_show
     assert "s3cr3t" not in str(caught.value)
     assert resolve_settings({}, env={"TENANTOPS_PROMETHEUS_HEADERS": '{"X-Scope-OrgID": " ops "}'}) \
         .prometheus_headers["X-Scope-OrgID"].get_secret_value() == "ops"
+
+
+@pytest.mark.parametrize("variable", ["TENANTOPS_PROMETHEUS_URL", "TENANTOPS_ALERTMANAGER_URL", "TENANTOPS_KUBE_URL"])
+@pytest.mark.parametrize("url", ["http://ops:s3c r3t@prom.example:9090", "http://ops:s3c\nr3t@prom.example:9090",
+                                 "http://ops:s3c/r3t@prom.example:9090", "http://ops:s3c#r3t@prom.example:9090"])
+def test_a_url_whose_password_is_not_percent_encoded_is_refused_without_showing_it(variable: str, url: str) -> None:
+    """A space or line break in a URL, or a `/`, `#` or `?` in its password, left the password where the
+    redaction of user:password could not find it: the client's error (`Host '...' contains invalid
+    character`, an unparsable port) and `TENANTOPS_PROMETHEUS_URL=<url>: connection refused` showed it."""
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, env={variable: url})
+    assert [i.file for i in caught.value.issues] == [variable]
+    assert "r3t" not in str(caught.value) and "s3c" not in str(caught.value)
+
+
+def test_a_url_keeps_no_surrounding_whitespace() -> None:
+    assert resolve_settings({}, env={"TENANTOPS_PROMETHEUS_URL": " http://prom.example:9090\n"}).prometheus_url == \
+        "http://prom.example:9090"
+    assert resolve_settings({}, env={"TENANTOPS_PROMETHEUS_URL": "http://ops:s3c%2Fr3t@prom.example"}).prometheus_url \
+        == "http://ops:s3c%2Fr3t@prom.example"

@@ -67,10 +67,26 @@ Secret = SecretStr
 
 
 def _http_url(value: str) -> str:
+    """An http(s) URL, without surrounding whitespace. One with a space, line break or control character
+    inside, or whose port does not parse (a password holding an unencoded `/`, `?`, `#`), is refused: the
+    redaction of user:password cannot tell where such a password ends, so the clients' errors and
+    `<SETTING>=<url>: connection refused` showed it. The error does not show the value (`_issues`)."""
+    value = value.strip()
+    if _NOT_IN_A_URL.search(value):
+        raise ValueError("expected a URL without spaces, line breaks or control characters (percent-encode them, "
+                         "as %20)")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("expected an http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        raise ValueError("the URL's port is not a number (in a user:password@ part, percent-encode / ? # as "
+                         "%2F %3F %23)") from None
     return value
+
+
+_NOT_IN_A_URL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
@@ -300,7 +316,10 @@ def _issues(exc: ValidationError, flags: Mapping[str, Any], env: Mapping[str, st
         else:
             secret = name in NOT_ECHOED or (
                 name in Settings.model_fields and "SecretStr" in str(Settings.model_fields[name].annotation))
-            shown = "" if secret or "input" not in error else f" (got {redact(repr(error['input']))})"
+            # A URL whose user:password@ redact could not remove (an unencoded space, / or # in the password) is
+            # not shown at all: the password may be any part of it.
+            unsure = isinstance(error.get("input"), str) and "@" in redact(error["input"]).partition("://")[2]
+            shown = "" if secret or unsure or "input" not in error else f" (got {redact(repr(error['input']))})"
             message = f"{error['msg']}{shown}"
         issues.append(ConfigIssue(where, line, name, message))
     return issues
