@@ -477,3 +477,34 @@ def test_a_run_for_one_channel_takes_only_that_channels_rows(outbox: Outbox) -> 
         outbox.deliver(None, T0, channel="mail")
     with pytest.raises(ValueError, match="unknown delivery channel"):
         outbox.deliver(transport, T0, channel="sms")
+
+
+def test_a_non_ascii_recipient_is_refused_for_good_by_an_ascii_relay_and_never_stalls_the_run(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """The catalogue takes internationalised contacts (`josé@example.com`, RFC 6531). A relay that does not
+    offer SMTPUTF8 cannot take such an address: that recipient is refused for good (an alert), the others
+    get their copy, and the run goes on. Before, smtplib's UnicodeEncodeError escaped the transport and the
+    run: the row stayed `sending`, was tried again after every lease as in doubt, forever, never alerted,
+    and the mail queued behind it waited for the next run."""
+    from tenantops.notify.mail import SmtpTransport
+
+    outbox = Outbox(tmp_path / "s.db")
+    outbox.enqueue("budget-mail", "intl", make_message(to="josé@example.com, ops@example.com"), now=T0)
+    outbox.enqueue("alert", "after", make_message("next in line"), now=T0)
+    report = outbox.deliver(SmtpTransport(smtp_server.host, smtp_server.port), T0)
+    assert report.sent == ["intl", "after"], report
+    (alert,) = report.alerts
+    assert "josé@example.com" in alert.summary and "SMTPUTF8" in alert.summary
+    assert [m.rcpt_tos for m in smtp_server.wait_for(2)] == [("ops@example.com",), ("ops@example.com",)]
+
+
+def test_a_non_ascii_recipient_gets_the_mail_from_a_relay_that_offers_smtputf8(tmp_path: Path) -> None:
+    from tenantops.notify.mail import SmtpTransport
+
+    with SmtpServer(smtputf8=True) as server:
+        outbox = Outbox(tmp_path / "s.db")
+        outbox.enqueue("budget-mail", "intl", make_message(to="josé@example.com, ops@example.com"), now=T0)
+        report = outbox.deliver(SmtpTransport(server.host, server.port), T0)
+        assert report.sent == ["intl"] and report.alerts == []
+        assert [m.rcpt_tos for m in server.wait_for(1)] == [("josé@example.com", "ops@example.com")]

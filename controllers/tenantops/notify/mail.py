@@ -115,7 +115,12 @@ class SmtpTransport:
                 smtp.ehlo()
             if self.username:
                 smtp.login(self.username, self.password.get_secret_value())
-            refused = smtp.sendmail(sender, list(recipients), message)
+            options, unsendable = self._utf8(smtp, sender, recipients)
+            to = [r for r in recipients if r not in unsendable]
+            if not to:
+                raise PermanentDeliveryError("; ".join(f"{r}: {code} {_reply_text(text)}"
+                                                       for r, (code, text) in unsendable.items()), 553)
+            refused = {**smtp.sendmail(sender, to, message, mail_options=options), **unsendable}
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             detail = "; ".join(f"{rcpt}: {code} {_reply_text(text)}" for rcpt, (code, text) in exc.recipients.items())
@@ -146,6 +151,23 @@ class SmtpTransport:
             accepted = len(recipients) - len(refused)
             raise _refused(refused, accepted=accepted, what=f"accepted for {accepted} recipient(s), refused for "
                            + "; ".join(f"{r}: {c} {_reply_text(t)}" for r, (c, t) in sorted(refused.items())))
+
+
+    def _utf8(self, smtp: smtplib.SMTP, sender: str, recipients: Sequence[str]) -> tuple[
+            list[str], dict[str, tuple[int, bytes | str]]]:
+        """The MAIL options an internationalised address needs (RFC 6531's SMTPUTF8, when the server offers
+        it), and the recipients it cannot be sent to here: a server without SMTPUTF8 cannot take a non-ASCII
+        address, so those are refused for good (the others still get the message)."""
+        wide = [r for r in recipients if not r.isascii()]
+        if not wide and sender.isascii():
+            return [], {}
+        if smtp.has_extn("smtputf8"):
+            smtp.command_encoding = "utf-8"
+            return ["SMTPUTF8"], {}
+        why = f"5.6.7 a non-ASCII address needs SMTPUTF8, which {self.host}:{self.port} does not offer"
+        if not sender.isascii():
+            raise PermanentDeliveryError(f"sender {sender}: {why} (TENANTOPS_MAIL_FROM)", 553)
+        return [], {r: (553, why) for r in wide}
 
 
 def _refused(refused: Mapping[str, tuple[int, bytes | str]], *, accepted: int, what: str) -> PartialDeliveryError:

@@ -84,6 +84,8 @@ class SmtpServer:
     """aiosmtpd on `127.0.0.1:<port>`; context manager or `start()` / `stop()` (restartable, same port).
 
     With `username`/`password` set, AUTH PLAIN/LOGIN is required and allowed without TLS (loopback only).
+    With `smtputf8`, the server offers SMTPUTF8 (RFC 6531) and takes non-ASCII addresses; without, it
+    offers plain ASCII SMTP, as many relays still do.
     """
 
     def __init__(
@@ -93,8 +95,10 @@ class SmtpServer:
         username: str | None = None,
         password: str | None = None,
         eml_dir: str | Path | None = None,
+        smtputf8: bool = False,
     ) -> None:
         self.port = port or free_port()
+        self.smtputf8 = smtputf8
         self.host = LOOPBACK
         self.username = username
         self.password = password
@@ -128,7 +132,7 @@ class SmtpServer:
                     return super().factory()  # type: ignore[no-untyped-call]
 
         logging.getLogger("mail.log").setLevel(logging.ERROR)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"enable_SMTPUTF8": self.smtputf8}
         if self.username is not None:
             kwargs.update(authenticator=self._authenticate, auth_required=True, auth_require_tls=False)
         controller = _QuietController(
