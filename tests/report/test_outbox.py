@@ -508,3 +508,28 @@ def test_a_non_ascii_recipient_gets_the_mail_from_a_relay_that_offers_smtputf8(t
         report = outbox.deliver(SmtpTransport(server.host, server.port), T0)
         assert report.sent == ["intl"] and report.alerts == []
         assert [m.rcpt_tos for m in server.wait_for(1)] == [("josé@example.com", "ops@example.com")]
+
+
+def test_a_transport_error_nobody_foresaw_is_retried_then_given_up_on_and_never_stops_the_run(
+    tmp_path: Path,
+) -> None:
+    """A transport raising something other than a `DeliveryError` (a client library's bug, an encoding it
+    cannot do) is a failed attempt like any other: retried with backoff, given up on with an alert after
+    `max_attempts`, and the rest of the run goes on. Before, the exception escaped the run, the row stayed
+    `sending` and was tried again after every lease as in doubt, forever, never given up on or alerted."""
+    outbox = Outbox(tmp_path / "s.db", retry=RetryPolicy(max_attempts=2))
+    outbox.enqueue("report", "odd", make_message(to="odd@example.com"), now=T0)
+    outbox.enqueue("report", "fine", make_message(), now=T0)
+
+    class Quirky(ScriptedTransport):
+        def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+            if "odd@example.com" in recipients:
+                raise RuntimeError("client library bug")
+            super().send(sender, recipients, message)
+
+    first = outbox.deliver(Quirky(), T0)
+    assert first.retried == ["odd"] and first.sent == ["fine"]
+    entry = outbox.get("odd")
+    assert entry is not None and entry.status is Status.PENDING and "client library bug" in (entry.last_error or "")
+    second = outbox.deliver(Quirky(), entry.next_attempt_at)
+    assert second.failed == ["odd"] and len(second.alerts) == 1

@@ -90,6 +90,7 @@ import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
 from sqlalchemy.engine import Row
 
+from tenantops.endpoints import redact
 from tenantops.notify.transport import (
     InDoubtDeliveryError,
     PartialDeliveryError,
@@ -398,6 +399,9 @@ class Outbox:
                 self._fail(entry, f"{transport.name}: {exc}", at, report)
             except TemporaryDeliveryError as exc:
                 self._reschedule(entry, f"{transport.name}: {exc}", at, report)
+            except Exception as exc:  # a transport error nobody foresaw: a failed attempt, never the run's end
+                log.warning("%s: unexpected error sending %s", transport.name, entry.dedup_key, exc_info=True)
+                self._reschedule(entry, redact(f"{transport.name}: {type(exc).__name__}: {exc}"), at, report)
             else:
                 self._set(entry.id, status=Status.SENT.value, sent_at=_ts(at), lease_until=None, last_error=None)
                 SENT.labels(entry.kind).inc()
