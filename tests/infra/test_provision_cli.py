@@ -9,6 +9,7 @@ import pytest
 
 from tenantops.cli.main import main
 from tenantops.cli.provision import PROJECT_ROOT, stack_paths
+from tenantops.config import ConfigError
 
 
 def _exit_code(args: list[str]) -> int:
@@ -56,3 +57,32 @@ def test_bad_catalogue_is_reported_before_pulumi_runs(
     assert _exit_code(["provision", "--stack", "dev", "--catalog", str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"{bad}:3: tenants[0].tier" in err and "platinum" in err
+
+
+@pytest.mark.parametrize(("body", "line", "field"), [
+    ("config: {tenantops:catalog: [\n", 2, "<yaml>"),
+    ("- config\n", 1, "<document>"),
+    ("config: [tenantops:catalog]\n", 1, "config"),
+    ("config:\n  aws:region: us-east-1\n  tenantops:catalog: [stacks/a.yaml]\n", 3, "config.tenantops:catalog"),
+    ("config:\n  tenantops:catalog: stacks/a.yaml\n  tenantops:policies: {dir: policies}\n", 3,
+     "config.tenantops:policies"),
+    ("config:\n  tenantops:catalog: stacks/a.yaml\n  tenantops:catalog: stacks/b.yaml\n", 3,
+     "config.tenantops:catalog"),
+])
+def test_a_malformed_stack_file_is_bad_input_at_its_line(tmp_path: Path, body: str, line: int, field: str) -> None:
+    """The stack file was read with a bare `yaml.safe_load`: bad YAML ended in `error: ParserError` and a
+    `config:` that is no mapping in `AttributeError` (exit 1, no file named); a duplicate key let the last win."""
+    (tmp_path / "stacks").mkdir()
+    stack = tmp_path / "stacks" / "Pulumi.zz.yaml"
+    stack.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        stack_paths(tmp_path, "zz")
+    assert [(i.file, i.line, i.field) for i in caught.value.issues] == [(str(stack), line, field)]
+
+
+@pytest.mark.parametrize("stack", ["../stacks/Pulumi.dev", "dev/../prod", "dev prod", ""])
+def test_a_stack_name_that_is_no_name_is_unknown_and_the_stacks_are_listed(stack: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        stack_paths(PROJECT_ROOT, stack)
+    (issue,) = caught.value.issues
+    assert issue.field == "--stack" and issue.message.endswith("stacks: dev, prod")

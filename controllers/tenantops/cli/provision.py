@@ -12,6 +12,7 @@ how to install the extra (exit 1).
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import click
 
 from tenantops.cli.options import echo_json
 from tenantops.config import ConfigError, ConfigIssue, load_config
+from tenantops.config.yamlpos import load_documents
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 POLICY_PACK = PROJECT_ROOT / "infra" / "policy"
@@ -38,22 +40,38 @@ def stack_file(root: Path, stack: str) -> Path:
     return root / "stacks" / f"Pulumi.{stack}.yaml"
 
 
-def stack_paths(root: Path, stack: str) -> tuple[Path, Path]:
-    """Catalogue and policy paths named by the stack file's `tenantops:*` config (as the program reads them)."""
-    import yaml
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
+
+def stack_paths(root: Path, stack: str) -> tuple[Path, Path]:
+    """Catalogue and policy paths named by the stack file's `tenantops:*` config (as the program reads them).
+
+    The stack file is read by the project's YAML loader, so a mistake in it is bad input at its line (it was
+    a bare `yaml.safe_load`: a parse error or a `config:` that is no mapping ended in a traceback's last line,
+    exit 1, and a duplicate key let the last win). A stack is a plain name: `dev/../prod` named a file
+    outside the stack files' pattern."""
     path = stack_file(root, stack)
-    if not path.is_file():
-        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
+    if not (_STACK_NAME.fullmatch(stack) and stack.strip(".") and path.is_file()):
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+                       for p in (root / "stacks").glob("Pulumi.*.yaml"))
         raise ConfigError([ConfigIssue(str(path), 0, "--stack",
                                        f"unknown stack {stack!r}; stacks: {', '.join(known) or 'none'}")])
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    config = data.get("config") or {}
-    catalog = config.get("tenantops:catalog")
-    if not isinstance(catalog, str):
-        raise ConfigError([ConfigIssue(str(path), 1, "config.tenantops:catalog", "required: the stack's catalogue")])
-    policies = config.get("tenantops:policies", "policies")
-    return root / catalog, root / str(policies)
+    docs, issues = load_documents(path)
+    if issues:
+        raise ConfigError(issues)
+    doc = docs[0] if len(docs) == 1 else None
+    if doc is None or not isinstance(doc.data, dict):
+        line = docs[0].start_line if docs else 1
+        raise ConfigError([ConfigIssue(str(path), line, "<document>", "a stack file is one mapping with `config:`")])
+    config = doc.data.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError([ConfigIssue(str(path), doc.line_of(("config",)), "config", "must be a mapping of settings")])
+    catalog, policies = config.get("tenantops:catalog"), config.get("tenantops:policies", "policies")
+    for key, value in (("tenantops:catalog", catalog), ("tenantops:policies", policies)):
+        if not isinstance(value, str) or not value.strip():
+            message = "required: the stack's catalogue" if value is None else "must be a path (a string)"
+            raise ConfigError([ConfigIssue(str(path), doc.line_of(("config", key)), f"config.{key}", message)])
+    return root / str(catalog), root / str(policies)
 
 
 def _summary(result: Any) -> dict[str, int]:
