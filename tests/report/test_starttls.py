@@ -27,11 +27,8 @@ class _Keep:
         return "250 OK"
 
 
-@pytest.fixture
-def tls_server(tmp_path: Path) -> Iterator[tuple[int, _Keep, Path]]:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult, LoginPassword
-
+def _certificate(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1 and the server's TLS context holding it."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
@@ -40,6 +37,15 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, _Keep, Path]]:
     )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
+    return cert, context
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[int, _Keep, Path]]:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, context = _certificate(tmp_path)
 
     def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"mailer", b"tls-pw")
@@ -84,3 +90,33 @@ def test_untrusted_certificate_is_not_sent_to(tls_server: tuple[int, _Keep, Path
     with pytest.raises(TemporaryDeliveryError, match=r"TLS (certificate not trusted|failed \(TLSV1_ALERT_UNKNOWN_CA)"):
         transport.send("tenantops@example.com", ["ops@example.com"], b"Subject: hi\r\n\r\nbody\r\n")
     assert handler.messages == []
+
+
+def test_implicit_tls_delivers_to_a_server_that_speaks_tls_from_the_first_byte(tmp_path: Path) -> None:
+    """Port 465 (submissions, RFC 8314) is TLS from the first byte, as many providers offer it. Before, the
+    transport spoke plain SMTP there and waited for a greeting the server would only send after a TLS
+    handshake: every message took the whole 30-second deadline and failed as `timed out`, retried for hours
+    and given up on. Port 465 now means implicit TLS (as `SmtpTransport(implicit_tls=True)` on any port)."""
+    from aiosmtpd.controller import Controller
+
+    from tenantops.config.settings import Settings
+    from tenantops.notify.mail import transport_from_settings
+
+    cert, context = _certificate(tmp_path)
+    handler = _Keep()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=context)
+    controller.start()
+    try:
+        transport = SmtpTransport("127.0.0.1", port, implicit_tls=True, timeout=10,
+                                  ssl_context=ssl.create_default_context(cafile=str(cert)))
+        transport.send("tenantops@example.com", ["ops@example.com"], b"Subject: hi\r\n\r\nbody\r\n")
+        assert [m[0] for m in handler.messages] == ["tenantops@example.com"]
+        with pytest.raises(TemporaryDeliveryError, match="TLS"):  # the certificate is checked, as with STARTTLS
+            SmtpTransport("127.0.0.1", port, implicit_tls=True, timeout=10).send(
+                "tenantops@example.com", ["ops@example.com"], b"Subject: hi\r\n\r\nbody\r\n")
+    finally:
+        controller.stop()
+    smtps = transport_from_settings(Settings(smtp_host="smtp.example.com", smtp_port=465))
+    assert isinstance(smtps, SmtpTransport) and smtps.implicit_tls
+    assert not SmtpTransport("smtp.example.com", 587, starttls=True).implicit_tls

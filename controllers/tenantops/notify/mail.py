@@ -1,4 +1,5 @@
-"""Mail transports behind one `Transport` protocol: SMTP (optionally STARTTLS and AUTH) and Amazon SES.
+"""Mail transports behind one `Transport` protocol: SMTP (optionally STARTTLS, or implicit TLS on port 465,
+and AUTH) and Amazon SES.
 
 Each transport turns its service's answers into the outbox's two failure kinds: SMTP 4xx replies and
 connection problems are temporary, 5xx replies permanent; for SES, throttling and server-side errors are
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Mapping, Sequence
@@ -36,6 +38,9 @@ from tenantops.notify.transport import (
 
 log = logging.getLogger("tenantops.notify.mail")
 
+SUBMISSIONS_PORT = 465
+"""SMTP over implicit TLS (RFC 8314's `submissions`): the transport speaks TLS there from the first byte."""
+
 
 def _smtp_error(code: int | None, text: str) -> DeliveryError:
     """4xx (and no code at all: the connection broke) is worth retrying; 5xx is not."""
@@ -52,10 +57,19 @@ class DeadlineSMTP(smtplib.SMTP):
     """`smtplib.SMTP` whose every socket operation gets what is left of one deadline for the whole
     message, and which notes when the message body (ending in `CRLF.CRLF`) has been sent."""
 
-    def __init__(self, host: str, port: int, *, deadline_seconds: float) -> None:
+    def __init__(self, host: str, port: int, *, deadline_seconds: float,
+                 tls_context: ssl.SSLContext | None = None) -> None:
         self._deadline = time.monotonic() + deadline_seconds
+        self._tls_context = tls_context  # implicit TLS (SMTPS): the socket is TLS before the greeting
         self.body_sent = False
         super().__init__(host, port, timeout=deadline_seconds)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # smtplib's own connection (as `SMTP._get_socket` opens it), wrapped in TLS for implicit TLS.
+        sock = socket.create_connection((host, port), timeout, self.source_address)
+        if self._tls_context is None:
+            return sock
+        return self._tls_context.wrap_socket(sock, server_hostname=host)
 
     def _remaining(self) -> None:
         left = self._deadline - time.monotonic()
@@ -90,27 +104,31 @@ class SmtpTransport:
         starttls: bool = False,
         timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
+        implicit_tls: bool | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.username = username
         self.password = password if password is not None else Secret("")
         self.starttls = starttls
+        # Port 465 is TLS from the first byte (submissions, RFC 8314); spoken to in plain SMTP it never greets.
+        self.implicit_tls = port == SUBMISSIONS_PORT if implicit_tls is None else implicit_tls
         self.timeout = timeout
         self.ssl_context = ssl_context
 
     def __repr__(self) -> str:
         return (
             f"SmtpTransport(host={self.host!r}, port={self.port}, username={self.username!r},"
-            f" password={self.password!r}, starttls={self.starttls})"
+            f" password={self.password!r}, starttls={self.starttls}, implicit_tls={self.implicit_tls})"
         )
 
     def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
         smtp: DeadlineSMTP | None = None
         try:
-            smtp = DeadlineSMTP(self.host, self.port, deadline_seconds=self.timeout)
+            tls = (self.ssl_context or ssl.create_default_context()) if self.implicit_tls else None
+            smtp = DeadlineSMTP(self.host, self.port, deadline_seconds=self.timeout, tls_context=tls)
             smtp.ehlo()
-            if self.starttls:
+            if self.starttls and not self.implicit_tls:
                 smtp.starttls(context=self.ssl_context or ssl.create_default_context())
                 smtp.ehlo()
             if self.username:
