@@ -244,3 +244,16 @@ def test_a_url_keeps_no_surrounding_whitespace() -> None:
         "http://prom.example:9090"
     assert resolve_settings({}, env={"TENANTOPS_PROMETHEUS_URL": "http://ops:s3c%2Fr3t@prom.example"}).prometheus_url \
         == "http://ops:s3c%2Fr3t@prom.example"
+
+
+@pytest.mark.parametrize("variable", ["TENANTOPS_AWS_REGION", "TENANTOPS_PROMETHEUS_SIGV4_REGION"])
+@pytest.mark.parametrize("region", ["eu-west", "EU-WEST-1", "mars-1", "eu-west-1\n", "eu_west_1"])
+def test_an_aws_region_that_is_no_region_name_is_an_error_naming_the_variable(variable: str, region: str) -> None:
+    """The region of SES and Cost Explorer, and the one Prometheus requests are signed for: a typo passed,
+    and then every mail delivery failed on a host name that does not resolve (retried for ever), or every
+    query on its signature. The catalogue's rule for a tenant's region applies."""
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, env={variable: region})
+    assert [i.file for i in caught.value.issues] == [variable]
+    assert "is not an AWS region name" in caught.value.issues[0].message
+    assert resolve_settings({}, env={variable: "us-gov-west-1"}).model_dump()[variable[10:].lower()] == "us-gov-west-1"

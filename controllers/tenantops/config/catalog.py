@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, field_validator
+from pydantic import EmailStr, Field, ValidationInfo, field_validator
 
-from tenantops.config.kinds.common import DisplayName, Label, NonNegative, Quantity, TenantId, parse_quantity
+from tenantops.config.kinds.common import DisplayName, Label, NonNegative, Quantity, Region, TenantId, parse_quantity
 from tenantops.config.registry import Spec
-
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
-
-
-def _region(value: str) -> str:
-    if not _REGION.match(value):
-        raise ValueError(f"{value!r} is not an AWS region name such as eu-west-1")
-    return value
-
-
-Region = Annotated[str, AfterValidator(_region)]
-
 
 MAX_REPLICAS = 2**31 - 1
 """The most replicas a workload may state: a Deployment's `spec.replicas` and an Auto Scaling group's sizes

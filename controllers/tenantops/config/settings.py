@@ -42,6 +42,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from tenantops.config.errors import ConfigError, ConfigIssue
+from tenantops.config.kinds.common import Region
 from tenantops.config.paths import repository_path
 from tenantops.config.yamlpos import LocatedDocument, load_documents
 from tenantops.endpoints import redact
@@ -155,7 +156,7 @@ class Settings(BaseSettings):
         default_factory=dict, description='Extra request headers, e.g. {"X-Scope-OrgID": "ops"} (JSON in the env).')
     prometheus_ca_file: str | None = Field(None, description="CA bundle that signs the Prometheus certificate.")
     prometheus_insecure_skip_verify: bool = Field(False, description="Do not verify the Prometheus certificate.")
-    prometheus_sigv4_region: str | None = Field(
+    prometheus_sigv4_region: Region | None = Field(
         None, description="Sign requests with AWS SigV4 for Amazon Managed Prometheus in this region.")
     state: str = Field(default_factory=lambda: repository_path("tenantops-state/state.db"),
                        description="SQLite file of decider state, audit log and outbox.")
@@ -164,7 +165,7 @@ class Settings(BaseSettings):
         description="State store database URL (flag --database): unset means the SQLite file at `state`; "
                     "postgresql://... when replicas share one state (see tenantops.record.database).")
     aws_endpoint_url: HttpUrl | None = Field(None, description="AWS endpoint override (a local moto server).")
-    aws_region: str = Field("us-east-1", description="Default AWS region.")
+    aws_region: Region = Field("us-east-1", description="Default AWS region.")
     kube_url: HttpUrl | None = Field(None, description="Kubernetes API URL (default: in-cluster, then kubeconfig).")
     kube_token: HeaderSecret | None = Field(None, description="Bearer token for the Kubernetes API at kube_url.")
     kube_ca_file: str | None = Field(None, description="CA bundle that signs the API server at kube_url.")

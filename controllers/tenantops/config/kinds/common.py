@@ -68,6 +68,18 @@ def _display_name(value: str) -> str:
     return value
 
 
+_REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-[0-9]")
+
+
+def _region(value: str) -> str:
+    if not _REGION.fullmatch(value):
+        raise ValueError(f"{value!r} is not an AWS region name such as eu-west-1")
+    return value
+
+
+# A tenant's region, and the controller's own (SES, Cost Explorer): a typo is refused where it is written.
+Region = Annotated[str, AfterValidator(_region)]
+
 # A display name goes into mail subjects (where a line break is a header injection, and Python's email
 # package refuses the message outright), into one-line logs and into report rows: one line of text.
 DisplayName = Annotated[str, AfterValidator(_display_name)]
