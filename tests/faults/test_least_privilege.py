@@ -1,7 +1,8 @@
 """Least privilege, as the fault table counts it: the controller's RBAC and every tenant's IAM documents.
 
 The controller may only read and patch `deployments/scale` (replicas) and `deployments` (right-sized requests),
-list `deployments` (live replica counts) in tenant namespaces and manage its own Leases;
+list `deployments` (live replica counts) and create the Events of its writes in tenant namespaces, and manage
+its own Leases;
 each tenant's role, key and bucket policies reach only that tenant's resources.
 """
 
@@ -22,6 +23,7 @@ ALLOWED = {
     # right-sizing: one strategic-merge patch of container requests; the live count: one list per namespace
     ("apps", "deployments"): {"get", "patch", "list"},
     ("coordination.k8s.io", "leases"): {"get", "list", "create", "update", "patch"},
+    ("", "events"): {"create"},  # one Event per write made or refused (tenantops.act.kube_events)
 }
 
 
@@ -39,7 +41,7 @@ def _rbac_rules() -> list[tuple[str, dict[str, object]]]:
     return out
 
 
-def test_controller_rbac_grants_nothing_beyond_scale_and_leases(fault_ledger: FaultLedger) -> None:
+def test_controller_rbac_grants_nothing_beyond_scale_events_and_leases(fault_ledger: FaultLedger) -> None:
     rules = _rbac_rules()
     assert rules, "no RBAC found under deploy/"
     bad = []
