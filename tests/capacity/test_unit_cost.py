@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tenantops.config import load_config
+from tenantops.config.catalog import Tenant
+from tenantops.decide.capacity.plan import fleet_today, ledger_history
 from tenantops.decide.capacity.unit_cost import Fleet, curve, project
+from tenantops.decide.cost.history import TenantSeries
+from tenantops.decide.cost.ledger import Ledger
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @settings(max_examples=50, deadline=None)
@@ -38,3 +49,39 @@ def test_a_component_that_grows_faster_than_customers_is_named() -> None:
     # fleet is flat; the only way to rise is a component growing faster than customers, which none does:
     fleet = Fleet(0, 5, 0.0, 0.0, 0.0, 500.0)
     assert curve(fleet).rising == ()
+
+
+def _steady_ledger(tenants: list[Tenant], since: datetime, now: datetime) -> Ledger:
+    """Every tenant of `tenants` spending $1 an hour, every hour from `since` to `now`."""
+    state: dict[str, object] = {}
+    for tenant in tenants:
+        series = TenantSeries(tenant.id)
+        comp = "instances" if tenant.isolation == "silo" else "cpu"
+        t = since
+        while t < now:
+            series.add(t, min(now, t + timedelta(hours=1)), {comp: 1_000_000})
+            t += timedelta(hours=1)
+        series.hours_changed = series.days_changed = True
+        state.update(series.to_state())
+    return Ledger(state)
+
+
+@pytest.mark.parametrize("now", [
+    datetime(2027, 3, 1, 20, tzinfo=UTC),  # the month's first day, not closed yet
+    datetime(2027, 3, 2, 23, tzinfo=UTC),  # one closed day and most of the next
+    datetime(2027, 3, 20, 12, tzinfo=UTC),
+    datetime(2028, 2, 29, 6, tzinfo=UTC),  # a leap day
+])
+def test_todays_fleet_is_this_months_spend_scaled_by_the_hours_it_covers(now: datetime) -> None:
+    """A tenant spending $1 an hour costs $730 a month (the curve's month), whatever the moment of the month:
+    the month-to-date covers the hours gone by, today's included, not the closed days alone (on the 2nd
+    at 23:00 that read 47 hours as one day and doubled every component of the curve)."""
+    config = load_config(REPO / "stacks" / "dev.catalog.yaml", REPO / "policies")
+    ledger = _steady_ledger(list(config.tenants), now.replace(day=1, hour=0) - timedelta(days=40), now)
+    fleet_now, estimated = fleet_today(config.tenants, ledger_history(ledger, now), config.policies.pricing,
+                                       config.policies.allocation, now)
+    pooled = sum(1 for t in config.tenants if t.isolation == "pool")
+    silo = len(config.tenants) - pooled
+    assert not estimated
+    assert fleet_now.pooled_usd == pytest.approx(730.0 * pooled)
+    assert fleet_now.silo_usd == pytest.approx(730.0 * silo)

@@ -190,11 +190,16 @@ def _catalogue_month(tenant: Tenant, pricing: PricingSpec) -> dict[str, float]:
 
 
 def fleet_today(tenants: Sequence[Tenant], history: Mapping[str, History], pricing: PricingSpec,
-                allocation: AllocationSpec, today: date) -> tuple[unit_cost.Fleet, bool]:
+                allocation: AllocationSpec, now: datetime) -> tuple[unit_cost.Fleet, bool]:
     """Today's fleet per month by component: from this month's ledger (scaled to a month) where it has
-    data, else estimated from the catalogue and the allocation's pool nodes. Second value: estimated."""
-    days = max(1, today.day - 1)
-    factor = (HOURS_PER_MONTH / 24) / days
+    data, else estimated from the catalogue and the allocation's pool nodes. Second value: estimated.
+
+    The month-to-date holds every hour of the month up to `now`, today's open hours too, so it is scaled
+    by those hours: scaled by the closed days alone, 47 hours on the 2nd at 23:00 counted as one day and
+    the curve showed twice the fleet's cost."""
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    hours = max((now - month_start).total_seconds() / 3600, 1 / 60)
+    factor = HOURS_PER_MONTH / hours
     pooled = idle = shared = silo = 0.0
     have_ledger = any(sum(h.components.values()) > 0 for h in history.values())
     node_usd = 0.0
@@ -347,7 +352,7 @@ def build_plan(tenants: Sequence[Tenant], history: Mapping[str, History], pricin
         results.append(ScenarioResult(result.name, result.tenants, with_buckets, result.customers,
                                       (*result.notes, "idle and shared buckets held as today (see the unit-cost "
                                        "curve for how they grow)") if buckets else result.notes))
-    fleet_now, estimated = fleet_today(tenants, history, pricing, allocation, today)
+    fleet_now, estimated = fleet_today(tenants, history, pricing, allocation, now)
     if estimated:
         notes.append("unit-cost curve estimated from the catalogue at minimum replicas (no ledger data yet)")
     curve = unit_cost.curve(fleet_now, spec.sizes, spec.shared_per_node_share, spec.pool_target_utilisation)
