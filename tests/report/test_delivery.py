@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from tenantops.notify.service import render_request
 from tenantops.record.store import StateStore
 from tenantops_lab.sandbox.smtp import SmtpServer
 
-from .conftest import NOW, REPO, day, write_catalog
+from .conftest import DAILY, NOW, REPO, day, make_state, write_catalog
 
 pytestmark = pytest.mark.integration
 
@@ -179,6 +179,28 @@ def test_cli_writes_files_and_json(tmp_path: Path, ledger_state: dict[str, Any],
     payload = json.loads(capsys.readouterr().out)
     assert payload["report"]["total_usd"] == pytest.approx(1820.0)
     assert payload["report"]["top_movers"] == ["acme", "globex", "evil"]
+
+
+def test_a_report_at_a_time_with_an_offset_is_the_report_of_that_moment(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`--at 2026-12-01T00:30+01:00` is 23:30 UTC on 30 November: the budgets are November's, as the
+    ledger's months are UTC ones. Read in the offset's own calendar the month was December, so every
+    tenant's month to date was $0 (a tenant over its budget showed "ok") and the capacity plan started a
+    month late."""
+    moment = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+    state = tmp_path / "state.db"
+    with StateStore(state) as store:
+        store.commit({"cost": make_state(DAILY, moment)})
+    args = ["report", "--catalog", str(write_catalog(tmp_path)), "--policies", str(REPO / "policies"),
+            "--state", str(state), "--json", "--at"]
+    reports = []
+    for at in ("2026-11-30T23:30:00+00:00", "2026-12-01T00:30:00+01:00", "2026-11-30T18:30:00-05:00"):
+        main([*args, at])
+        reports.append(json.loads(capsys.readouterr().out)["report"])
+    rows = {r["tenant"]: r for r in reports[0]["rows"]}
+    assert rows["acme"]["budget"]["month_to_date_usd"] == pytest.approx(7 * 100 + 7 * 130)  # 16-29 Nov
+    assert reports[0]["capacity"]["months"][0] == "2026-11"
+    assert reports[1] == reports[0] and reports[2] == reports[0]
 
 
 def test_cli_reads_savings_from_a_rightsize_json_file(tmp_path: Path, ledger_state: dict[str, Any],

@@ -159,8 +159,15 @@ def build_report_data(
 
     `tenants` restricts the report to those ids (a tenant-level budget mail); buckets are then left out.
     A scheduled report passes its scheduled moment as `period_to`, so one built late (the controller was
-    down at the moment) covers the same days as one built on time, not days later ones.
+    down at the moment) covers the same days as one built on time, not days later ones. Both moments may
+    carry any offset; the report is of the same UTC moment whichever.
     """
+    if now.tzinfo is None:
+        raise ValueError("report time must be timezone-aware")
+    # The ledger's days and months are UTC ones: budgets, the capacity plan and alerts are read as of the
+    # UTC moment. Read in the calendar of `now`'s offset, a report at 00:30+01:00 on the 1st (23:30 UTC on
+    # the last day) took the month for the new one, with nothing spent in it yet.
+    now = now.astimezone(UTC)
     spec = config.policies.reports
     days = period_days or spec.period_days
     if days <= 0:
