@@ -7,12 +7,14 @@ import io
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tenantops.config import Config
+from tenantops.decide.cost.budget import judge_budget
 from tenantops.decide.cost.ledger import Ledger
 from tenantops.decide.reports.schedule import Schedule, due
 from tenantops.notify.report.build import (
@@ -24,6 +26,7 @@ from tenantops.notify.report.build import (
 from tenantops.notify.report.message import render_report
 from tenantops.notify.report.model import BudgetStatus, SavingRow
 from tenantops.notify.report.render import render_csv, safe_cell
+from tenantops.notify.service import enqueue_report
 from tenantops.structs.rightsizing_findings import (
     HistoryWindow,
     InstanceRecommendation,
@@ -33,7 +36,7 @@ from tenantops.structs.rightsizing_findings import (
     WorkloadRecommendation,
 )
 
-from .conftest import EVIL_NAME, NOW, day
+from .conftest import EVIL_NAME, NOW, day, make_state
 
 
 def test_window_is_whole_utc_days_before_now() -> None:
@@ -108,6 +111,27 @@ def test_a_tenants_budget_mail_charts_its_own_spend_not_the_fleets(config: Confi
     assert [d.usd for d in data.previous_daily] == [100.0] * 7
     fleet = build_report_data(config, ledger, NOW)
     assert [d.usd for d in fleet.daily] == [130.0 + 60 + 40 + 25 + 5] * 7  # the ops report: every tenant, buckets
+
+
+@pytest.mark.parametrize("closed_days", [1, 2, 3, 4])
+def test_a_budget_is_at_risk_in_the_report_exactly_when_its_forecast_alert_fires(
+        config: Config, tmp_path: Path, closed_days: int) -> None:
+    """A tenant two days old spending $300 a day (20% of its $3,000 budget) is forecast far over it. The
+    forecast alert waits for three closed days (one or two are too few to trust); the report called the
+    budget "at risk" from the first, and a budget mail went to the customer's contacts on that forecast,
+    before and without any alert. Both now judge the forecast from the same closed days."""
+    ledger = Ledger(make_state({"acme": [300.0] * closed_days}))
+    tenant = config.by_id["acme"]
+    fc = ledger.budget("acme", tenant.budget_usd_month, NOW)
+    assert fc.forecast > tenant.budget_usd_month > fc.month_to_date
+    verdict = judge_budget("acme", tenant.display_name, "2026-11", fc, config.for_tenant(tenant).budget)
+    alerted = any(a.cause == "budget-forecast" for a in verdict.firing)
+    assert alerted == (closed_days >= 3)
+    row = next(r for r in build_report_data(config, ledger, NOW).tenant_rows if r.tenant == "acme")
+    assert row.budget is not None
+    assert (row.budget.status is BudgetStatus.AT_RISK) == alerted
+    queued = enqueue_report(config, tmp_path / "state.db", NOW, key="cost-report:test", ledger=ledger)
+    assert ("cost-report:test:tenant:acme" in queued) == alerted
 
 
 def test_catalogue_tenant_without_data_is_listed_and_noted(config: Config) -> None:

@@ -38,6 +38,16 @@ def _highest(value_percent: float | None, thresholds: Sequence[float]) -> tuple[
     return (crossed[-1] if crossed else None), below
 
 
+def judged_forecast_percent(fc: MonthForecast) -> float | None:
+    """The forecast as a share of the budget when it is sure enough to judge, else None.
+
+    The one rule for the forecast thresholds: the alerts and the report's "at risk" (which mails the
+    tenant's contacts) both read it, so neither speaks on a forecast the other finds too unsure."""
+    if fc.days_known < FORECAST_MIN_DAYS:
+        return None
+    return fc.percent_of_budget(fc.forecast)
+
+
 def judge_budget(tenant: str, name: str, month: str, fc: MonthForecast, policy: BudgetSpec) -> BudgetVerdict:
     """Alerts for one tenant's month; `cleared` lists threshold keys evaluated and not crossed.
 
@@ -69,9 +79,9 @@ def judge_budget(tenant: str, name: str, month: str, fc: MonthForecast, policy: 
             details={"month": month, "threshold_percent": top, "month_to_date_usd": round(fc.month_to_date, 2),
                      "budget_usd": fc.budget, "percent": round(actual_pct, 1)},
         ))
-    fc_pct = fc.percent_of_budget(fc.forecast) if fc.days_known >= FORECAST_MIN_DAYS else None
+    fc_pct = judged_forecast_percent(fc)
     top, below = _highest(fc_pct, policy.forecast_thresholds)
-    if fc.days_known >= FORECAST_MIN_DAYS:
+    if fc_pct is not None:
         cleared += [budget_key("forecast", tenant, month, t) for t in below]
     if top is not None and fc_pct is not None:
         firing.append(Alert(

@@ -17,6 +17,7 @@ from typing import Any
 from tenantops.config import Config
 from tenantops.config.catalog import Tenant
 from tenantops.config.kinds.cost import BudgetSpec
+from tenantops.decide.cost.budget import judged_forecast_percent
 from tenantops.decide.cost.forecast import MonthForecast
 from tenantops.decide.cost.ledger import Ledger
 from tenantops.decide.cost.money import cents_adding_up, to_micro
@@ -54,10 +55,10 @@ def budget_status(fc: MonthForecast, policy: BudgetSpec) -> BudgetStatus:
     if fc.month_to_date <= 0 and fc.forecast <= 0:
         return BudgetStatus.NO_DATA
     actual = fc.percent_of_budget(fc.month_to_date) or 0.0
-    forecast = fc.percent_of_budget(fc.forecast) or 0.0
+    forecast = judged_forecast_percent(fc)
     if actual >= 100:
         return BudgetStatus.OVER
-    if policy.forecast_thresholds and forecast >= min(policy.forecast_thresholds) and fc.method != "none":
+    if policy.forecast_thresholds and forecast is not None and forecast >= min(policy.forecast_thresholds):
         return BudgetStatus.AT_RISK
     if policy.actual_thresholds and actual >= min(policy.actual_thresholds):
         return BudgetStatus.WATCH
