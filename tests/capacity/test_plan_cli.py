@@ -109,6 +109,23 @@ def test_bad_scenario_file_is_exit_2_with_its_line(state_file: str, tmp_path: Pa
     assert f"{scenarios}:3" in err and "unknown tenant 'nobody'" in err
 
 
+@pytest.mark.parametrize("factor", ["1e308", "1e16", "1001"])
+def test_a_fleet_scaled_beyond_any_plan_is_exit_2_with_its_line(state_file: str, tmp_path: Path, factor: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A fleet factor has the bound a tenant's has (1000x): 1e308 overflowed into a traceback (exit 1), and
+    factors below that printed costs of 1e19 dollars and more as if they were a plan."""
+    scenarios = tmp_path / "growth.yaml"
+    scenarios.write_text(f"scenarios:\n  - name: x\n    changes:\n      - scale_fleet: {{factor: {factor}}}\n",
+                         encoding="utf-8")
+    code, out, err = _run(["--state", state_file, "--scenario", str(scenarios), "--json"], capsys)
+    assert code == 2 and out == ""
+    assert f"{scenarios}:4" in err and "scale_fleet.factor" in err
+    scenarios.write_text("scenarios:\n  - name: x\n    changes:\n      - scale_fleet: {factor: 1000}\n",
+                         encoding="utf-8")
+    code, out, _ = _run(["--state", state_file, "--scenario", str(scenarios), "--json"], capsys)
+    assert code == 0 and json.loads(out)["scenarios"][0]["customers"] == 3 * 1000  # the three tenants with history
+
+
 def test_scenario_names_cannot_become_spreadsheet_formulas_in_the_csv(state_file: str, tmp_path: Path,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """Scenario names are free text in a file anyone may hand the operator; opened in a spreadsheet, a

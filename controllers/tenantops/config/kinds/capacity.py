@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from tenantops.config.errors import ConfigError, ConfigIssue
-from tenantops.config.kinds.common import Positive, TenantId
+from tenantops.config.kinds.common import TenantId
 from tenantops.config.registry import Spec, policy_kind
 
 
@@ -71,13 +71,18 @@ class AddTenants(Spec):
     like: str = "median"
 
 
+MAX_SCALE = 1000.0
+"""The largest growth a scenario may scale a tenant or the fleet by: beyond it a factor is a typo (a count
+written as a factor, an exponent), and the fleet's factor, unbounded, overflowed the plan's sums."""
+
+
 class ScaleTenant(Spec):
     tenant: TenantId
-    factor: Annotated[float, Field(ge=0, le=1000)]
+    factor: Annotated[float, Field(ge=0, le=MAX_SCALE, allow_inf_nan=False)]
 
 
 class ScaleFleet(Spec):
-    factor: Positive
+    factor: Annotated[float, Field(gt=0, le=MAX_SCALE, allow_inf_nan=False)]
 
 
 class Change(Spec):
