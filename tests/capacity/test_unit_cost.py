@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tenantops.config import load_config
 from tenantops.config.catalog import Tenant
-from tenantops.decide.capacity.plan import fleet_today, ledger_history
+from tenantops.decide.capacity.plan import fleet_today, ledger_history, plan_for
 from tenantops.decide.capacity.unit_cost import Fleet, curve, project
 from tenantops.decide.cost.history import TenantSeries
 from tenantops.decide.cost.ledger import Ledger
@@ -85,3 +85,20 @@ def test_todays_fleet_is_this_months_spend_scaled_by_the_hours_it_covers(now: da
     assert not estimated
     assert fleet_now.pooled_usd == pytest.approx(730.0 * pooled)
     assert fleet_now.silo_usd == pytest.approx(730.0 * silo)
+
+
+@pytest.mark.parametrize("first_hour", [18, 6])
+def test_a_day_seen_in_part_is_forecast_as_the_day_of_spend_it_was_part_of(first_hour: int) -> None:
+    """A tenant added at 18:00 spent 6 hours of its first day: money spent, counted in the month as it is,
+    but not a day's spend to forecast from (the cost engine's `day_rates` rule). Read as a whole day it
+    pulled the plan's forecast of every later month down by up to a third."""
+    config = load_config(REPO / "stacks" / "dev.catalog.yaml", REPO / "policies")
+    tenant = next(t for t in config.tenants if t.isolation == "pool")
+    now = datetime(2027, 3, 6, 0, 5, tzinfo=UTC)
+    since = datetime(2027, 3, 3, first_hour, tzinfo=UTC)
+    ledger = _steady_ledger([tenant], since, now)
+    plan = plan_for(config, ledger, now)
+    row = next(p for p in plan.tenants if p.tenant == tenant.id)
+    spent = (now - since).total_seconds() / 3600 - 5 / 60  # to 00:00 today: the ledger's closed days
+    assert row.cost.point[0] == pytest.approx(spent + 26 * 24, rel=0.01)  # March: spent, then 26 whole days
+    assert row.cost.point[1] == pytest.approx(30 * 24, rel=0.01)  # April, $24 a day

@@ -34,11 +34,14 @@ GIB = 1024.0**3
 @dataclass(frozen=True, slots=True)
 class History:
     """What the ledger knows of one tenant (or bucket): known daily spend by UTC date, closed hours of the
-    last two weeks (USD per hour, oldest first) and this month's spend by component."""
+    last two weeks (USD per hour, oldest first), this month's spend by component, and the closed days as a
+    whole day's spend each (a day seen in part scaled, or left out) for the forecast; without `rates` the
+    daily spend is forecast from as it is."""
 
     daily: Mapping[date, float]
     hourly: Sequence[float] = ()
     components: Mapping[str, float] = field(default_factory=dict)
+    rates: Mapping[date, float] | None = None  # closed days as a day's spend (`Ledger.tenant_day_rates`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,7 @@ def ledger_history(ledger: Ledger, now: datetime) -> dict[str, History]:
         daily = ledger.tenant_daily(tenant, date(1970, 1, 2), now.date() + timedelta(days=1))
         hourly = [h.usd for h in ledger.hourly(tenant, now - timedelta(days=14)) if h.hour < this_hour]
         comps = dict(mtd[tenant].components) if tenant in mtd else {}
-        out[tenant] = History(daily, hourly, comps)
+        out[tenant] = History(daily, hourly, comps, ledger.tenant_day_rates(tenant))
     return out
 
 
@@ -110,13 +113,17 @@ def _last_day(months: Sequence[str]) -> date:
 
 
 def monthly_forecast(daily: Mapping[date, float], today: date, months: Sequence[str],
-                     coverage: float) -> tuple[Monthly, str, int]:
-    """Closed days before `today` forecast to the end of the last month; known days of this month added."""
+                     coverage: float, rates: Mapping[date, float] | None = None) -> tuple[Monthly, str, int]:
+    """Closed days before `today` forecast to the end of the last month; known days of this month added.
+
+    `rates` are the days to forecast from, a day seen in part as the day's spend it was part of (default:
+    `daily` as it is); the month's known days add what was spent."""
     known = {d: v for d, v in daily.items() if d < today}
     if not known:
         return Monthly.zero(months), "none", 0
+    basis = known if rates is None else {d: v for d, v in rates.items() if d < today}
     start = min(known)
-    history = [known.get(start + timedelta(days=i)) for i in range((today - start).days)]
+    history = [basis.get(start + timedelta(days=i)) for i in range((today - start).days)]
     horizon = (_last_day(months) - today).days + 1
     fc = forecast_daily(history, horizon, coverage)
     point = dict.fromkeys(months, 0.0)
@@ -330,20 +337,23 @@ def build_plan(tenants: Sequence[Tenant], history: Mapping[str, History], pricin
         if h is None or not any(d < today for d in h.daily):
             notes.append(f"{tenant.id}: no closed day in the cost ledger yet; not forecast")
             continue
-        cost, method, days = monthly_forecast(h.daily, today, keys, spec.coverage)
+        cost, method, days = monthly_forecast(h.daily, today, keys, spec.coverage, h.rates)
         usage, unit = _usage_from_cost(tenant, cost, h.components, pricing)
         plans[tenant.id] = TenantPlan(tenant.id, tenant.tier, tenant.isolation, cost, usage, unit, method, days)
-    buckets = {b: monthly_forecast(history[b].daily, today, keys, spec.coverage)[0]
+    buckets = {b: monthly_forecast(history[b].daily, today, keys, spec.coverage, history[b].rates)[0]
                for b in BUCKETS if b in history} if per_tenant else {}
     cost_by_tenant = {t: p.cost for t, p in plans.items()}
     if per_tenant:
         fleet = total({**cost_by_tenant, **buckets}, keys)
     else:
         daily: dict[date, float] = {}
+        rates: dict[date, float] = {}
         for h in history.values():
             for d, v in h.daily.items():
                 daily[d] = daily.get(d, 0.0) + v
-        fleet = monthly_forecast(daily, today, keys, spec.coverage)[0]
+            for d, v in (h.daily if h.rates is None else h.rates).items():
+                rates[d] = rates.get(d, 0.0) + v
+        fleet = monthly_forecast(daily, today, keys, spec.coverage, rates)[0]
     tiers = {t.id: t.tier for t in tenants}
     results = []
     for scenario in scenarios:

@@ -6,6 +6,7 @@ decider's state mapping (state key -> JSON value, as the engine stores it) to `L
     ledger = Ledger(state)
     ledger.tenants()                          # tenant ids with any history (buckets excluded)
     ledger.daily(start, end)                  # {tenant: {date: usd}}, end exclusive, today partial
+    ledger.tenant_day_rates(tenant)           # {date: usd a day}: closed days, those seen in part scaled
     ledger.totals(start, end)                 # {tenant: usd} over [start, end)
     ledger.month_to_date()                    # {tenant: MonthToDate}
     ledger.budget(tenant, budget_usd, now)    # MonthForecast: spend, forecast, interval, burn rate
@@ -99,6 +100,13 @@ class Ledger:
             if start <= today < end:
                 out[today] = to_usd(s.today) + out.get(today, 0.0)
         return out
+
+    def tenant_day_rates(self, tenant: str) -> dict[date, float]:
+        """Closed days of one tenant as a whole day's spend, for forecasts (`TenantSeries.day_rates`): a
+        day seen in part is scaled to the whole day, and left out when less than half of it was seen.
+        Money spent is `tenant_daily`'s; this is the rate those days were spent at."""
+        s = self.series(tenant)
+        return {date.fromordinal(s.day0 + i): to_usd(v) for i, v in enumerate(s.day_rates()) if v is not None}
 
     def daily(self, start: date, end: date, include_buckets: bool = False) -> dict[str, dict[date, float]]:
         return {t: self.tenant_daily(t, start, end) for t in self.tenants(include_buckets)}
