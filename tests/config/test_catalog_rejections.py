@@ -245,3 +245,34 @@ def test_a_pooled_workload_above_its_tiers_per_container_maximum_is_refused(tmp_
     ]
     silo = tenant.replace("isolation: pool", "isolation: silo")  # a silo's instances have no LimitRange
     assert [t.id for t in load_config(write(tmp_path, "tenants:\n" + silo), POLICIES).tenants] == ["acme"]
+
+
+@pytest.mark.parametrize("word", ["yes", "no", "on", "off", "true", "False"])
+def test_a_yaml_boolean_is_not_a_number(tmp_path: Path, word: str) -> None:
+    """pydantic takes a boolean as 1 or 0 where a number is due, and YAML reads these words as booleans:
+    `min_replicas: yes` was one replica, `budget_usd_month: on` one dollar."""
+    body = VALID_TENANT.replace("min_replicas: 1", f"min_replicas: {word}").replace("budget_usd_month: 100",
+                                                                                   f"budget_usd_month: {word}")
+    path = write(tmp_path, "tenants:\n" + body)
+    shown = "true" if word.lower() in ("yes", "on", "true") else "false"
+    assert issues_of(path) == [
+        f"{path}:6: tenants[0].budget_usd_month: expected a number, not the boolean {shown} (YAML reads "
+        "yes/no/on/off as booleans)",
+        f"{path}:9: tenants[0].workloads[0].min_replicas: expected a number, not the boolean {shown} (YAML reads "
+        "yes/no/on/off as booleans)",
+    ]
+
+
+def test_a_yaml_boolean_is_not_a_number_in_a_policy_either(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(POLICIES, tmp_path / "policies")
+    scaling = tmp_path / "policies" / "scaling.yaml"
+    text = scaling.read_text()
+    assert "startup_seconds: " in text
+    before, after = text.split("startup_seconds: ", 1)
+    scaling.write_text(before + "startup_seconds: yes" + after[after.index("\n"):])
+    with pytest.raises(ConfigError) as caught:
+        load_policies(tmp_path / "policies")
+    [issue] = [str(i) for i in caught.value.issues]
+    assert "startup_seconds: expected a number, not the boolean true" in issue and "scaling.yaml:" in issue

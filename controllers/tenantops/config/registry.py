@@ -9,19 +9,41 @@ fields of it), *global* (one document named `default` applies to the whole insta
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 Scope = Literal["tier", "global", "named"]
 
 
+def _numeric(annotation: Any) -> bool:
+    """Whether a field holds a number (int or float, optional or in a union), and not also a bool."""
+    if annotation in (int, float):
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        options = get_args(annotation)
+        return bool not in options and any(_numeric(option) for option in options)
+    return False
+
+
 class Spec(BaseModel):
-    """Base of every schema: unknown keys are errors, values are immutable once loaded."""
+    """Base of every schema: unknown keys are errors, values are immutable once loaded, and a number is
+    never a boolean: YAML reads `yes`, `no`, `on`, `off`, `true` and `false` as booleans, and pydantic would
+    take them as 1 and 0 (`min_replicas: yes` became one replica, `budget_usd_month: on` one dollar)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None \
+                and _numeric(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"expected a number, not the boolean {str(value).lower()} (YAML reads yes/no/on/off "
+                             "as booleans)")
+        return value
 
 
 @dataclass(frozen=True)
