@@ -276,3 +276,13 @@ def test_a_yaml_boolean_is_not_a_number_in_a_policy_either(tmp_path: Path) -> No
         load_policies(tmp_path / "policies")
     [issue] = [str(i) for i in caught.value.issues]
     assert "startup_seconds: expected a number, not the boolean true" in issue and "scaling.yaml:" in issue
+
+
+def test_an_environment_whose_controller_role_name_iam_refuses(tmp_path: Path) -> None:
+    """`tenantops-<environment>-controller` is the controller's IAM role, at most 64 characters."""
+    fits = "e" * 43
+    config = load_config(write(tmp_path, f"environment: {fits}\ntenants:\n" + VALID_TENANT), POLICIES)
+    assert config.catalog.environment == fits
+    path = write(tmp_path, f"environment: {fits}x\ntenants:\n" + VALID_TENANT)
+    assert issues_of(path) == [f"{path}:1: environment: must be at most 43 characters (got 44): the controller's IAM "
+                               f"role 'tenantops-{fits}x-controller' would be longer than IAM's 64"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import EmailStr, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, field_validator
 
 from tenantops.config.kinds.common import DisplayName, Label, NonNegative, Quantity, Region, TenantId, parse_quantity
 from tenantops.config.registry import Spec
+from tenantops.structs.naming import controller_role_name
 
 MAX_REPLICAS = 2**31 - 1
 """The most replicas a workload may state: a Deployment's `spec.replicas` and an Auto Scaling group's sizes
@@ -98,8 +99,21 @@ class Tenant(Spec):
         return value
 
 
+ENVIRONMENT_MAX = 64 - len(controller_role_name(""))
+"""The longest environment name: the controller's IAM role, `tenantops-<environment>-controller`, is
+limited to 64 characters by IAM, and a longer name passed validate and then failed `pulumi up`. (Tenant
+resources whose names carry the environment are cut to their own limits with a hash, `tenantops_infra`.)"""
+
+
+def _environment(value: str) -> str:
+    if len(value) > ENVIRONMENT_MAX:
+        raise ValueError(f"must be at most {ENVIRONMENT_MAX} characters (got {len(value)}): the controller's IAM "
+                         f"role {controller_role_name(value)!r} would be longer than IAM's 64")
+    return value
+
+
 class CatalogSpec(Spec):
     """A stack's catalogue file."""
 
-    environment: Label = "dev"
+    environment: Annotated[Label, AfterValidator(_environment)] = "dev"
     tenants: list[Tenant]
