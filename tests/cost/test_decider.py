@@ -150,6 +150,23 @@ def test_snooze_in_the_catalogue_is_validated_with_file_and_line(tmp_path: Path)
         raise AssertionError("a snooze naming both cause and key was accepted")
 
 
+def test_a_snooze_of_a_cause_no_alert_has_is_refused_at_its_line(tmp_path: Path) -> None:
+    """`cost-anomaly-day` (for cost-anomaly-daily) silenced nothing and said nothing."""
+    from tenantops.config import ConfigError
+
+    typo = tenant("big")
+    typo["overrides"] = {"alerts": {"snooze": [{"cause": "cost-anomaly-day", "until": "2027-01-01T00:00:00Z",
+                                                "reason": "load test week"}]}}
+    try:
+        make_config(tmp_path, [typo])
+    except ConfigError as exc:
+        [issue] = [str(i) for i in exc.issues]
+        assert "catalog.yaml:10:" in issue and "snooze.0.cause" in issue
+        assert "no alert has the cause 'cost-anomaly-day'" in issue and "cost-anomaly-daily" in issue
+    else:
+        raise AssertionError("a snooze of an unknown cause was accepted")
+
+
 def test_budget_alerts_snoozed_for_one_tenant_only(tmp_path: Path) -> None:
     quiet = tenant("big", budget=60)
     quiet["overrides"] = {"alerts": {"snooze": [{"cause": "budget-actual", "until": "2027-01-01T00:00:00Z",

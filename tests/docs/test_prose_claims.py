@@ -139,6 +139,14 @@ def test_every_alert_cause_has_its_runbook_section() -> None:
     assert causes - sections == set()
 
 
+def test_the_causes_a_snooze_may_name_are_the_causes_raised() -> None:
+    """A snooze is checked against `ALERT_CAUSES`: a cause the code raises and the list lacks could not be
+    snoozed, one the list has and nothing raises would be a snooze of nothing."""
+    from tenantops.structs.causes import ALERT_CAUSES
+
+    assert raised_causes() == ALERT_CAUSES
+
+
 REPO_PATH = re.compile(r"(?<![\w/.-])((?:deploy|docs|policies|stacks|tests|infra|scripts|tools|controllers)/"
                        r"[A-Za-z0-9_./*<>-]*[A-Za-z0-9_*>])")
 

@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, EmailStr, Field, ValidationInfo, field_valid
 
 from tenantops.config.kinds.common import Hours, NonNegative, Positive, PositiveSeconds
 from tenantops.config.registry import Spec, policy_kind
+from tenantops.structs.causes import ALERT_CAUSES
 
 
 class InstancePrice(Spec):
@@ -132,6 +133,14 @@ class Snooze(Spec):
     key: str | None = None  # an exact alert key, e.g. cost:anomaly:hourly:acme
     until: AwareDatetime
     reason: str = Field(min_length=1)
+
+    @field_validator("cause")
+    @classmethod
+    def _known_cause(cls, value: str | None) -> str | None:
+        if value is not None and value not in ALERT_CAUSES:
+            raise ValueError(f"no alert has the cause {value!r}, so this snooze would silence nothing; "
+                             f"causes: {', '.join(sorted(ALERT_CAUSES))}")
+        return value
 
     @model_validator(mode="after")
     def _one_target(self) -> Snooze:
