@@ -183,7 +183,23 @@ def test_display_names_are_one_line_of_text(tmp_path: Path, bad_name: str) -> No
     assert len(found) == 1 and found[0].startswith(f"{path}:3: tenants[0].name: ")
 
 
+@pytest.mark.parametrize("hidden", ["\u202e", "\u2066", "\u200b", "\ufeff"])
+def test_display_names_hold_no_reordering_or_invisible_spacing(tmp_path: Path, hidden: str) -> None:
+    """A right-to-left override shows the rest of a mail subject reversed; a zero-width space makes two
+    tenants that read the same differ."""
+    body = VALID_TENANT.replace("    tier: pro\n", f"    name: \"Acme {hidden}gnillib\"\n    tier: pro\n")
+    path = write(tmp_path, "tenants:\n" + body)
+    [found] = issues_of(path)
+    assert found.startswith(f"{path}:3: tenants[0].name: must not hold invisible") and f"U+{ord(hidden):04X}" in found
+
+
 def test_display_names_may_be_any_one_line_text(tmp_path: Path) -> None:
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # a zero-width non-joiner, as Persian writes it
+    body = VALID_TENANT.replace("    tier: pro\n", f"    name: \"{persian}\"\n    tier: pro\n")
+    assert load_config(write(tmp_path, "tenants:\n" + body), POLICIES).tenants[0].display_name == persian
+
+
+def test_display_names_may_be_any_one_line_text_in_latin(tmp_path: Path) -> None:
     body = VALID_TENANT.replace("    tier: pro\n", "    name: \"Acme & Söhne <GmbH> 'Ω'\"\n    tier: pro\n")
     config = load_config(write(tmp_path, "tenants:\n" + body), POLICIES)
     assert config.tenants[0].display_name == "Acme & Söhne <GmbH> 'Ω'"

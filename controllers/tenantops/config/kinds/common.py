@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -65,7 +66,17 @@ def _display_name(value: str) -> str:
     bad = next((ch for ch in value if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029"), None)
     if bad is not None:
         raise ValueError(f"must be one line of text without control characters (found {bad!r})")
+    # Bidirectional overrides and isolates reorder what follows them (U+202E shows "Acme gnillib" reversed
+    # in a mail subject and a report row), and zero-width spaces make two names that look the same differ.
+    # The joiners and marks that scripts need (ZWNJ, ZWJ, LRM, RLM) stay allowed.
+    hidden = next((ch for ch in value if ch in _HIDDEN), None)
+    if hidden is not None:
+        raise ValueError(f"must not hold invisible reordering or spacing characters (found U+{ord(hidden):04X} "
+                         f"{unicodedata.name(hidden, 'format character')})")
     return value
+
+
+_HIDDEN = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u2060\ufeff")
 
 
 _REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-[0-9]")
