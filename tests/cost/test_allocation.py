@@ -86,8 +86,10 @@ def test_storage_is_charged_per_gb_month() -> None:
 
 def test_without_a_pool_there_is_no_idle_and_total_is_what_tenants_hold() -> None:
     a = allocate([pool("a", 2, 8, region="eu-west-1")], PRICING, rules(), 1.0)
-    assert a.idle_total == 0
-    assert a.total == a.tenants["a"].total == to_micro(2 * 0.04) + to_micro(8 * 0.005)
+    assert a.pools["eu-west-1"].idle == a.pools["eu-west-1"].shared == 0
+    assert a.tenants["a"].total == to_micro(2 * 0.04) + to_micro(8 * 0.005)
+    # us-east-1's pool has nobody on it: its nodes are the rest of the total, all in the buckets
+    assert a.total == a.tenants["a"].total + a.pools["us-east-1"].asset
 
 
 def test_overcommitted_pool_is_flagged_not_negative_idle() -> None:
@@ -141,3 +143,23 @@ def test_tenant_costs_plus_idle_plus_shared_equal_total_exactly(
     direct_outside_pool = sum(t.storage + t.instances for t in a.tenants.values())
     assert a.total == sum(p.asset for p in a.pools.values()) + direct_outside_pool
     assert "z" in a.tenants
+
+
+def test_a_pool_no_tenant_runs_on_any_more_is_all_idle_not_free() -> None:
+    """A region's pool keeps its nodes (and its shared services) after its last tenant has moved: they
+    are billed, so they are cost, all of it idle or shared in the buckets. Before, a region was costed only
+    when a workload ran in it, and the emptied pool's nodes left the total short of the bill."""
+    spec = AllocationSpec.model_validate({
+        "idle": "proportional", "shared": "even",
+        "pools": {"us-east-1": {"instance_type": "m6i.xlarge", "nodes": 2, "shared_cpu_cores": 1,
+                                "shared_memory_gib": 4},
+                  "eu-west-1": {"instance_type": "m6i.large", "nodes": 3, "shared_cpu_cores": 0.5,
+                                "shared_memory_gib": 2}},
+    })
+    a = allocate([pool("a", 3, 12)], PRICING, spec, 2.0)
+    empty = a.pools["eu-west-1"]
+    assert empty.asset == to_micro(3 * 0.12 * 2.0) and empty.workloads == 0
+    assert empty.idle + empty.shared == empty.asset and empty.shared > 0
+    assert a.total == a.pools["us-east-1"].asset + empty.asset
+    assert a.idle_bucket == empty.idle and a.shared_bucket == empty.shared  # nobody there to spread them on
+    assert a.conserved()

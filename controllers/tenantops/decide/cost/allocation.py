@@ -125,7 +125,9 @@ def allocate(
         costs.setdefault(u.tenant, TenantCost(u.tenant))
     pools: dict[str, PoolCost] = {}
     idle_bucket = shared_bucket = idle_total = shared_total = total = 0
-    for region in sorted(by_region):
+    # A pool's nodes are billed whether or not any tenant runs there: a region is costed when it has a
+    # pool or a workload, so an emptied pool is all idle (and shared) rather than missing from the total.
+    for region in sorted(set(by_region) | set(rules.pools)):
         prices = pricing.regions.get(region)
         if prices is None:
             issues.append(f"region {region}: no prices in the Pricing policy; its workloads are not costed")
@@ -144,7 +146,7 @@ def allocate(
         storage_price = prices.storage_gb_month / HOURS_PER_MONTH
         pooled: dict[str, int] = {}  # CPU and memory each tenant holds on this region's pool
         region_total = 0
-        for u in by_region[region]:
+        for u in by_region.get(region, ()):
             cost = costs[u.tenant]
             cost.estimated = cost.estimated or u.estimated
             storage = to_micro(u.storage_gb * storage_price * hours)
