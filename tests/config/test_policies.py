@@ -92,6 +92,21 @@ def test_duplicate_document(tmp_path: Path) -> None:
     assert issue.line == 2 and "already defined at" in issue.message
 
 
+def test_a_policy_file_with_an_upper_case_suffix_is_read_and_watched(tmp_path: Path) -> None:
+    """`tiers.YAML` (as some editors and Windows tools save it) was ignored without a word."""
+    from tenantops.engine.runner import fingerprint
+
+    target = _copy(tmp_path)
+    (target / "extra.YAML").write_text("kind: BudgetPolicy\nname: standard\nspec: {}\n", encoding="utf-8")
+    (target / ".hidden.yaml").write_text("kind: Nonsense\n", encoding="utf-8")  # a ConfigMap's own entries
+    with pytest.raises(ConfigError) as caught:
+        load_policies(target)
+    (issue,) = caught.value.issues
+    assert issue.file.endswith("extra.YAML") and "already defined at" in issue.message
+    watched = [Path(p).name for p, _, _ in fingerprint(tmp_path / "catalog.yaml", target)]
+    assert "extra.YAML" in watched and ".hidden.yaml" not in watched
+
+
 def test_missing_global_default(tmp_path: Path) -> None:
     target = _copy(tmp_path)
     (target / "reports.yaml").unlink()

@@ -119,17 +119,27 @@ class TenantPolicies:
     metrics: MetricsSpec
 
 
+POLICY_SUFFIXES = (".yaml", ".yml")
+
+
+def policy_files(root: Path) -> list[Path]:
+    """The policy files under `root`: every `*.yaml` / `*.yml` file, the suffix in any case (`tiers.YAML`
+    was ignored without a word), sorted and recursive. Hidden entries are skipped: a ConfigMap volume keeps
+    each file also under `..data/` and `..<timestamp>/`. The one rule for what the loader reads, the
+    controller watches for reloads and the demo rescales."""
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in POLICY_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
 def load_policies(directory: Path | str) -> Policies:
-    """Read every `*.yaml`/`*.yml` under `directory` (sorted, recursive) as policy documents."""
+    """Read every policy file under `directory` (`policy_files`) as policy documents."""
     root = Path(directory)
     issues: list[ConfigIssue] = []
     registry = kinds()
     docs: dict[tuple[str, str], PolicyDoc] = {}
     if not root.is_dir():
         raise ConfigError([ConfigIssue(str(root), 0, "<policies>", "policy directory does not exist")])
-    # Hidden entries are skipped: a ConfigMap volume keeps each file also under `..data/` and `..<timestamp>/`.
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    files = policy_files(root)
     if not files:
         issues.append(ConfigIssue(str(root), 0, "<policies>", "no policy files (*.yaml) found"))
     for path in files:

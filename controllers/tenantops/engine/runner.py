@@ -33,7 +33,7 @@ from typing import Protocol
 
 from tenantops.config.catalog import Tenant
 from tenantops.config.errors import ConfigError
-from tenantops.config.loader import Config, load_config
+from tenantops.config.loader import Config, load_config, policy_files
 from tenantops.engine.reconcile import PassResult, Reconciler
 from tenantops.record.http import Health
 from tenantops.record.metrics import ControllerMetrics
@@ -68,7 +68,7 @@ def fingerprint(catalog: str | Path, policies: str | Path) -> tuple[tuple[str, i
     paths = [Path(catalog)]
     root = Path(policies)
     if root.is_dir():
-        paths.extend(sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml")))
+        paths.extend(policy_files(root))
     out = []
     for path in paths:
         try:

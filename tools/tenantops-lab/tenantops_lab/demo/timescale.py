@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from tenantops.config.loader import policy_files
+
 _POSITIVE = {"period_seconds"}
 _WALL_TIME = {"stale_after_seconds"}
 _RANGE = re.compile(r"\[(\d+(?:\.\d+)?)(ms|s|m|h|d)\]")
@@ -94,7 +96,7 @@ def _write(policies: Path, catalog: Path, out_dir: Path, header: str,
            convert: Callable[[Mapping[str, Any]], dict[str, Any]]) -> tuple[Path, Path]:
     policy_out = out_dir / "policies"
     policy_out.mkdir(parents=True, exist_ok=True)
-    files = sorted(p for p in policies.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    files = policy_files(policies)
     for path in files:
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
         converted = [convert(d) if isinstance(d, Mapping) else d for d in docs]
