@@ -102,3 +102,19 @@ def test_a_day_seen_in_part_is_forecast_as_the_day_of_spend_it_was_part_of(first
     spent = (now - since).total_seconds() / 3600 - 5 / 60  # to 00:00 today: the ledger's closed days
     assert row.cost.point[0] == pytest.approx(spent + 26 * 24, rel=0.01)  # March: spent, then 26 whole days
     assert row.cost.point[1] == pytest.approx(30 * 24, rel=0.01)  # April, $24 a day
+
+
+def test_a_month_to_date_of_a_month_gone_by_is_not_this_months_fleet() -> None:
+    """A controller stopped on 28 November leaves November's month to date in the ledger. On 2 December
+    that is not December's spend: scaled by December's 36 hours it made the fleet twenty times its cost.
+    With nothing known of this month the curve is the catalogue's estimate, and says so."""
+    config = load_config(REPO / "stacks" / "dev.catalog.yaml", REPO / "policies")
+    stopped = datetime(2027, 11, 28, 12, tzinfo=UTC)
+    ledger = _steady_ledger(list(config.tenants), datetime(2027, 11, 1, tzinfo=UTC), stopped)
+    now = datetime(2027, 12, 2, 12, tzinfo=UTC)
+    args = (config.tenants,)
+    fleet_now, estimated = fleet_today(*args, ledger_history(ledger, now), config.policies.pricing,
+                                       config.policies.allocation, now)
+    from_catalogue, _ = fleet_today(*args, {}, config.policies.pricing, config.policies.allocation, now)
+    assert estimated and fleet_now == from_catalogue
+    assert ledger_history(ledger, stopped)[config.tenants[0].id].components  # November's, as of November

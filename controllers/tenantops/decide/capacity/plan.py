@@ -24,6 +24,7 @@ from tenantops.decide.capacity import unit_cost
 from tenantops.decide.capacity.commitments import CommitmentAdvice, SpotAdvice, advise, spot_saving
 from tenantops.decide.capacity.forecast import forecast_daily
 from tenantops.decide.capacity.scenarios import Monthly, ScenarioResult, apply, total
+from tenantops.decide.cost.history import month_key
 from tenantops.decide.cost.ledger import Ledger
 
 HOURS_PER_MONTH = 730.0
@@ -77,8 +78,12 @@ def capacity_policy(config: Config) -> CapacitySpec:
 
 
 def ledger_history(ledger: Ledger, now: datetime) -> dict[str, History]:
-    """Each tenant's (and bucket's) known days, last two weeks of closed hours, and month-to-date split."""
-    mtd = ledger.month_to_date(include_buckets=True)
+    """Each tenant's (and bucket's) known days, last two weeks of closed hours, and month-to-date split.
+
+    The split is `now`'s month's only: a ledger last written in an earlier month (the controller stopped)
+    still holds that month's, which is nothing spent yet this month (as `Ledger.budget` reads it)."""
+    month = month_key(now.date())
+    mtd = {t: m for t, m in ledger.month_to_date(include_buckets=True).items() if m.month == month}
     this_hour = now.replace(minute=0, second=0, microsecond=0)
     out: dict[str, History] = {}
     for tenant in ledger.tenants(include_buckets=True):
