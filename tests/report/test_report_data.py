@@ -134,6 +134,26 @@ def test_a_budget_is_at_risk_in_the_report_exactly_when_its_forecast_alert_fires
     assert ("cost-report:test:tenant:acme" in queued) == alerted
 
 
+def test_a_tenants_budget_mail_says_whose_spend_its_charts_and_total_are(config: Config, ledger: Ledger) -> None:
+    """The budget mail's charts are the tenant's own spend; their titles said "all tenants" ("Top 1
+    tenants") and its CSV's total row "All tenants and unallocated costs", so the customer reading it
+    took their own figures for the fleet's."""
+    from tenantops.notify.report.charts import spend_trend_figure, top_tenants_figure
+
+    data = build_report_data(config, ledger, NOW, tenants=["acme"])
+    assert data.scope == ("acme",)
+    trend, top = spend_trend_figure(data).axes[0], top_tenants_figure(data).axes[0]
+    assert trend.get_title(loc="left") == "Daily cost to serve, Acme Corp"
+    assert "tenants" not in top.get_title(loc="left") and "Acme Corp" in top.get_title(loc="left")
+    total = list(csv.reader(io.StringIO(render_csv(data))))[-1]
+    assert total[:2] == ["TOTAL", "Total"] and float(total[3]) == pytest.approx(910)
+    fleet = build_report_data(config, ledger, NOW)
+    assert fleet.scope == ()
+    assert spend_trend_figure(fleet).axes[0].get_title(loc="left") == "Daily cost to serve, all tenants"
+    assert top_tenants_figure(fleet).axes[0].get_title(loc="left") == "Top 4 tenants by cost this period"
+    assert list(csv.reader(io.StringIO(render_csv(fleet))))[-1][1] == "All tenants and unallocated costs"
+
+
 def test_catalogue_tenant_without_data_is_listed_and_noted(config: Config) -> None:
     data = build_report_data(config, Ledger({}), NOW)
     assert {r.tenant for r in data.rows} == {"acme", "globex", "initech", "evil"}

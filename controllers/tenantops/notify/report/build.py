@@ -264,6 +264,7 @@ def build_report_data(
         notes=tuple(notes),
         currency=config.policies.pricing.currency,
         capacity=capacity,
+        scope=tuple(sorted(wanted)) if wanted is not None else (),
     )
 
 

@@ -88,6 +88,19 @@ def _money_axis(axis: Any) -> None:
 
 def spend_trend(data: ReportData) -> bytes:
     """Daily total spend this period, with the previous period drawn behind it day for day."""
+    return _png(spend_trend_figure(data))
+
+
+def whose(data: ReportData) -> str:
+    """Whose spend the charts show: the fleet's, or the names of the tenants a tenant's own report is for
+    (a budget mail goes to the tenant's contacts, who must not read their chart as the fleet's)."""
+    if not data.scope:
+        return "all tenants"
+    return ", ".join(chart_label(r.name) for r in data.tenant_rows) or ", ".join(data.scope)
+
+
+def spend_trend_figure(data: ReportData) -> Figure:
+    """The figure `spend_trend` draws."""
     fig, ax = _figure(220)
     xs = list(range(len(data.daily)))
     labels = [d.day.strftime("%a %d") if data.period_days <= 14 else d.day.strftime("%d %b") for d in data.daily]
@@ -106,12 +119,17 @@ def spend_trend(data: ReportData) -> bytes:
     ax.grid(axis="y", color="#e5e7eb", linewidth=0.6)
     ax.set_axisbelow(True)
     ax.legend(fontsize=7, frameon=False, loc="lower left")
-    ax.set_title("Daily cost to serve, all tenants", fontsize=9, color=INK, loc="left")
-    return _png(fig)
+    ax.set_title(f"Daily cost to serve, {whose(data)}", fontsize=9, color=INK, loc="left")
+    return fig
 
 
 def top_tenants(data: ReportData) -> bytes:
     """The tenants that cost the most this period, with last period's figure as a tick for comparison."""
+    return _png(top_tenants_figure(data))
+
+
+def top_tenants_figure(data: ReportData) -> Figure:
+    """The figure `top_tenants` draws."""
     rows = [r for r in data.tenant_rows if r.cost_usd > 0][:TOP_N]
     fig, ax = _figure(40 + 22 * max(1, len(rows)))
     names = [chart_label(r.name) for r in rows][::-1]
@@ -125,8 +143,10 @@ def top_tenants(data: ReportData) -> bytes:
     ax.set_axisbelow(True)
     if rows:
         ax.legend(fontsize=7, frameon=False, loc="lower right")
-    ax.set_title(f"Top {len(rows)} tenants by cost this period", fontsize=9, color=INK, loc="left")
-    return _png(fig)
+    title = (f"Top {len(rows)} tenants by cost this period" if not data.scope
+             else f"Cost this period against the previous one, {whose(data)}")
+    ax.set_title(title, fontsize=9, color=INK, loc="left")
+    return fig
 
 
 def budget_burn(data: ReportData) -> bytes:

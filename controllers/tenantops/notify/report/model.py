@@ -150,6 +150,7 @@ class ReportData:
     top_mover_count: int = 5
     extra: dict[str, Any] = field(default_factory=dict)
     capacity: CapacitySummary | None = None
+    scope: tuple[str, ...] = ()  # the tenants a tenant's own report (its budget mail) is for; () the fleet's
 
     @property
     def period_days(self) -> int:

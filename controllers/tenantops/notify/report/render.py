@@ -168,8 +168,9 @@ def render_csv(data: ReportData) -> str:
             _num(b.forecast_high_usd) if b else "", str(b.status) if b else "",
             _num(row.savings_usd_month),
         ])
+    label = "Total" if data.scope else "All tenants and unallocated costs"  # a tenant's own report: its total
     writer.writerow([
-        "TOTAL", "All tenants and unallocated costs", "", _num(data.total_usd), _num(data.previous_total_usd),
+        "TOTAL", label, "", _num(data.total_usd), _num(data.previous_total_usd),
         _num(data.change_usd), _num(data.change_percent, 1), "100.0" if data.total_usd > 0 else "0.0",
         "", "", "", "", "", "", "", _num(data.total_savings_usd_month),
     ])
