@@ -185,6 +185,49 @@ def test_crash_between_send_and_mark_resends_after_lease(tmp_path: Path) -> None
     assert message_id_for("k").encode() in transport.accepted[0][2]
 
 
+class Crash(BaseException):
+    """What a send that ends the process looks like from inside it: nothing below `deliver` catches it."""
+
+
+class CrashingTransport(ScriptedTransport):
+    def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+        self.accepted.append((sender, tuple(recipients), message))
+        raise Crash("out of memory building the message")
+
+
+def test_a_row_the_controller_stopped_in_twice_running_is_given_up_on_with_an_alert(tmp_path: Path) -> None:
+    """A message whose sending ends the process was taken again after every lease, ended the controller
+    each time (and its scaling with it), for ever: nothing was recorded to count. The first stop is
+    resent as in doubt, as before; the second in a row is given up on, told, and never tried again."""
+    outbox = Outbox(tmp_path / "s.db", retry=RetryPolicy(lease=timedelta(minutes=5)))
+    outbox.enqueue("report", "k", make_message(), now=T0)
+    crashing = CrashingTransport()
+    with pytest.raises(Crash):
+        outbox.deliver(crashing, T0)
+    with pytest.raises(Crash):  # after the lease: in doubt, resent, and the process ends again
+        outbox.deliver(crashing, T0 + timedelta(minutes=6))
+    assert len(crashing.accepted) == 2
+    report = outbox.deliver(crashing, T0 + timedelta(minutes=12))
+    assert len(crashing.accepted) == 2 and report.failed == ["k"]
+    [alert] = report.alerts
+    assert alert.cause == "mail-delivery-failed" and "stopped while sending it twice running" in alert.summary
+    assert outbox.get("k").status is Status.FAILED  # type: ignore[union-attr]
+    assert outbox.deliver(crashing, T0 + timedelta(hours=1)) == DeliveryReport(alerts=report.alerts)
+
+
+def test_one_stop_midway_then_a_send_that_ends_clears_the_mark(tmp_path: Path) -> None:
+    """Only stops in a row count: a row resent after one stop, then failing for now and sent later after
+    another stop, is still sent."""
+    outbox = Outbox(tmp_path / "s.db", retry=RetryPolicy(lease=timedelta(minutes=5), base_delay=timedelta(minutes=1)))
+    outbox.enqueue("report", "k", make_message(), now=T0)
+    outbox._claim(T0, 1)  # stopped midway
+    assert outbox.deliver(ScriptedTransport(["temp"]), T0 + timedelta(minutes=6)).retried == ["k"]  # due at +8
+    claimed, _ = outbox._claim(T0 + timedelta(minutes=9), 1)  # stopped midway again, but not twice running
+    assert [e.dedup_key for e in claimed] == ["k"]
+    report = outbox.deliver(ScriptedTransport(), T0 + timedelta(minutes=15))
+    assert report.sent == ["k"] and report.in_doubt == ["k"]
+
+
 def test_a_job_runs_in_a_delivery_run_with_its_handler_and_is_left_alone_by_one_without(tmp_path: Path) -> None:
     """A job row (a report request) is never handed to a transport: a run without a handler for its kind
     leaves it pending; a run with one runs it, and what the handler queued is sent in the same run."""

@@ -28,7 +28,9 @@ Guarantees, and how they are kept:
   because a lost cost report or alert is worse than a duplicate. Every message carries a `Message-ID`
   derived from its `dedup_key`, fixed when it is queued, so the resent copy is the same message and
   mail stores that de-duplicate on Message-ID collapse it. Each such resend is logged as `in doubt`
-  and counted in `tenantops_outbox_in_doubt_total`.
+  and counted in `tenantops_outbox_in_doubt_total`. A row the controller stopped in the middle of
+  twice running is given up on with its failure alert instead of being tried a third time: a message
+  whose sending ends the process would otherwise end it again after every lease, for ever.
 - **Reply lost after the message was sent.** When the transport says the whole message reached the
   server but its answer did not (`InDoubtDeliveryError`: the `250` after DATA lost to a broken or
   timed-out connection), the server most likely has it, and this time the outbox knows the send
@@ -156,6 +158,10 @@ CHANNEL_KINDS: Mapping[str, frozenset[str]] = {"webhook": frozenset({WEBHOOK_NOT
 delivery run given a `channel` claims only its rows, so each channel can be delivered on its own thread
 and a slow mail server never delays a webhook post (`notify.worker`)."""
 CHANNELS = (MAIL, *CHANNEL_KINDS)
+
+
+STOPPED_MIDWAY = "stopped midway"
+"""How a row's `last_error` marks that a run stopped while sending it (see `Outbox._stopped_twice`)."""
 
 
 @dataclass(frozen=True)
@@ -375,6 +381,8 @@ class Outbox:
             if not claimed:
                 break
             entry = claimed[0]
+            if entry.id in doubtful and self._stopped_twice(entry, at, report):
+                continue
             handler = handlers.get(entry.kind)
             if handler is not None:
                 if entry.id in doubtful:  # a job is safe to run again: it queues only what is missing
@@ -411,6 +419,19 @@ class Outbox:
         report.alerts += [a for a in self.untold(channel) if a.notice_key not in told]
         PENDING.set(self.count(Status.PENDING) + self.count(Status.SENDING))
         return report
+
+    def _stopped_twice(self, entry: OutboxEntry, now: datetime, report: DeliveryReport) -> bool:
+        """Give up on a row the controller stopped in the middle of twice running: a message or report
+        whose sending crashes the process (memory, a library fault) would otherwise be taken again after
+        every lease, crash the controller each time and take scaling down with it, for ever, since no
+        failure is ever recorded to count. The first stop is marked on the row (`last_error`) before it is
+        tried again; a try that ends, either way, replaces the mark."""
+        if (entry.last_error or "").startswith(STOPPED_MIDWAY):
+            self._fail(entry, f"given up: the controller stopped while sending it twice running (attempt "
+                              f"{entry.attempts}); a message that ends the process when sent", now, report)
+            return True
+        self._set(entry.id, last_error=f"{STOPPED_MIDWAY} at attempt {entry.attempts - 1}")
+        return False
 
     def _run_job(self, entry: OutboxEntry, handler: Job, now: datetime, report: DeliveryReport) -> None:
         try:
