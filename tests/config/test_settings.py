@@ -130,6 +130,17 @@ def test_printing_settings_shows_no_database_password_or_webhook_token() -> None
         assert "hunter2" not in text and "s3cr3t" not in text
 
 
+def test_printing_settings_shows_no_credentials_inside_an_endpoint_url() -> None:
+    """Prometheus, Alertmanager and AWS endpoints may be written with basic-auth credentials inside."""
+    settings = resolve_settings({}, env={"TENANTOPS_PROMETHEUS_URL": "https://ops:hunter2@prom.example:9090",
+                                         "TENANTOPS_ALERTMANAGER_URL": "http://am:s3cr3t@am.example:9093",
+                                         "TENANTOPS_AWS_ENDPOINT_URL": "http://key:pa55@moto.example:5000"})
+    assert "ops:hunter2@" in str(settings.prometheus_url)  # the value itself is whole
+    for text in (repr(settings), str(settings), f"{settings}"):
+        assert "hunter2" not in text and "s3cr3t" not in text and "pa55" not in text
+        assert "prom.example:9090" in text and "am.example:9093" in text
+
+
 def test_a_bad_url_is_shown_without_its_credentials() -> None:
     env = {"TENANTOPS_PROMETHEUS_URL": "ftp://ops:hunter2@prom.example:9090",
            "TENANTOPS_WEBHOOK_URL": "hooks.example/services/T0/B0/s3cr3t"}

@@ -8,7 +8,8 @@ usually a misspelt one, but scripts and tests set a few variables of their own (
 
 Secrets are `SecretStr` (`Secret`), so printing, logging or auditing a `Settings` never shows them; the one
 place that uses a secret calls `.get_secret_value()`. The two URLs that carry a credential inside an ordinary
-string (`database_url`, `webhook_url`) are left out of the printed form instead.
+string (`database_url`, `webhook_url`) are left out of the printed form instead, and every other URL is
+printed without its `user:password@`.
 
 `Settings(...)` built directly takes only the values given (the demo and tests compose them); the layered
 reading is `resolve_settings`, which the CLI calls once per command.
@@ -187,6 +188,12 @@ class Settings(BaseSettings):
     alertmanager_url: HttpUrl | None = Field(None, description="Alertmanager that receives alerts.")
     http_port: Port = Field(8080, description="Port of /metrics, /healthz and /readyz.")
     config_file: str | None = Field(None, description="The YAML file the settings were read from (TENANTOPS_CONFIG).")
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The printed form with every URL's `user:password@` (and credential parameters) removed: a
+        Prometheus, Alertmanager or AWS endpoint may be written with basic-auth credentials inside."""
+        for name, value in super().__repr_args__():
+            yield name, redact(str(value)) if value is not None and "://" in str(value) else value
 
     @model_validator(mode="after")
     def _one_prometheus_authentication(self) -> Settings:
