@@ -122,10 +122,14 @@ KMS_USE_ACTIONS = [
     "kms:DescribeKey",
 ]
 ABAC_TAG_CONDITION_KEY = "aws:ResourceTag/tenant"
+# Stacks may share an account, and a customer keeps its id in every stack: the tenant tag alone names the
+# tenant's secrets of every environment, so ABAC also pins the environment (both are cost tags already).
+ABAC_ENVIRONMENT_CONDITION_KEY = "aws:ResourceTag/environment"
 
 
 def workload_role_policy(scope: TenantScope) -> Document:
-    """The tenant role's inline policy: its own bucket, key, parameters and logs; tagged secrets by ABAC.
+    """The tenant role's inline policy: its own bucket, key, parameters and logs; tagged secrets by ABAC
+    (tagged `tenant=<id>` and `environment=<environment>`: a dev role must not read prod's secrets).
 
     S3 statements carry no conditions on purpose: the isolation must hold from the resource ARN alone,
     which is also what moto's IAM enforcement evaluates. `GetParametersByPath` is authorised against the
@@ -161,7 +165,8 @@ def workload_role_policy(scope: TenantScope) -> Document:
                 "Effect": "Allow",
                 "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                 "Resource": [secrets],
-                "Condition": {"StringEquals": {ABAC_TAG_CONDITION_KEY: scope.tenant_id}},
+                "Condition": {"StringEquals": {ABAC_TAG_CONDITION_KEY: scope.tenant_id,
+                                               ABAC_ENVIRONMENT_CONDITION_KEY: scope.environment}},
             },
         ],
     }

@@ -59,10 +59,45 @@ def test_abac_statement_is_pinned_to_the_tenant_tag() -> None:
     statement = next(s for s in documents.workload_role_policy(_scope("acme"))["Statement"]
                      if s["Sid"] == "TaggedSecrets")
     assert statement["Resource"] == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:*"]
-    assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/tenant": "acme"}}
+    assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/tenant": "acme",
+                                                       "aws:ResourceTag/environment": "dev"}}
     # Without the condition the same wildcard would reach every tenant's secrets.
     unpinned = {"Statement": [{**statement, "Condition": {}}]}
     assert guards.cross_tenant_reach(unpinned, _scope("acme"), [_scope("acme"), _scope("globex")])
+
+
+def _reads_secret(policy: documents.Document, action: str, arn: str, tags: dict[str, str]) -> bool:
+    """Whether an Allow statement grants `action` on the secret `arn` carrying `tags`, under IAM's rules for
+    the operators used here: `StringEquals` on `aws:ResourceTag/<key>` wants the resource to carry the tag with
+    that value (absent is false), and a statement's conditions AND."""
+    for statement in policy["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if (statement["Effect"] != "Allow" or action not in statement["Action"]
+                or not any(guards.glob_matches(r, arn) for r in resources)):
+            continue
+        matched = True
+        for operator, conditions in statement.get("Condition", {}).items():
+            if operator != "StringEquals":
+                raise AssertionError(f"operator {operator} not modelled")
+            for key, wanted in conditions.items():
+                assert key.startswith("aws:ResourceTag/"), key
+                matched &= tags.get(key.removeprefix("aws:ResourceTag/")) == wanted
+        if matched:
+            return True
+    return False
+
+
+def test_a_tenants_role_reads_its_own_environments_secrets_only() -> None:
+    """Stacks share an account (dev and prod are both in us-east-1) and a customer has the same id in each:
+    a secret tagged only `tenant=acme` is both environments' secret. Pinned to the tenant tag alone, dev
+    acme's role read prod acme's database password."""
+    dev = documents.workload_role_policy(_scope("acme", env="dev"))
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme-db-AbCdEf"
+    for action in ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"):
+        assert _reads_secret(dev, action, arn, {"tenant": "acme", "environment": "dev"})
+        assert not _reads_secret(dev, action, arn, {"tenant": "acme", "environment": "prod"})
+        assert not _reads_secret(dev, action, arn, {"tenant": "acme"})
+        assert not _reads_secret(dev, action, arn, {"tenant": "globex", "environment": "dev"})
 
 
 def test_trust_policies_by_isolation_model() -> None:
