@@ -71,6 +71,12 @@ def test_routes_follow_the_policy_and_reach_real_servers(tmp_path: Path, webhook
     assert any("CRITICAL acme: budget-actual" in s for s in subjects)
     budget_mail = next(m for m in messages if "budget" in m["Subject"])
     assert "ops@acme.example" in budget_mail["To"] and "Suggested action: Raise budget" in budget_mail.get_content()
+    # The customer's mail shows the customer's addresses only; the operators get it as a blind copy.
+    [received] = [r for r in smtp_server.received if "budget" in r.message["Subject"]]
+    assert "ops@ops.example" not in str(received.message["To"]) and received.message["Bcc"] is None
+    assert "ops@ops.example" in received.rcpt_tos and "ops@acme.example" in received.rcpt_tos
+    anomaly_mail = next(r for r in smtp_server.received if "anomaly" in r.message["Subject"])
+    assert "ops@ops.example" in str(anomaly_mail.message["To"])  # an operators' alert is addressed to them
     # Routing the same pass again queues nothing new.
     router.route([anomaly("acme")], NOW)
     assert len(outbox.entries()) == 3
@@ -90,6 +96,13 @@ def test_a_failing_route_does_not_stop_the_others(tmp_path: Path, webhook_receiv
     assert not outcomes["webhook"].ok and "500" in outcomes["webhook"].detail
     assert not outcomes["alertmanager"].ok
     assert outcomes["email"].ok and len(outbox.entries()) == 1
+
+
+def test_an_address_is_named_once_whatever_its_case(tmp_path: Path) -> None:
+    config = make_config(tmp_path, [tenant("acme", tier="pro")])
+    router = AlertRouter(config, ops_email="OPS@acme.example")
+    shown, blind = router.addressees(budget())
+    assert [a.casefold() for a in shown + blind].count("ops@acme.example") == 1
 
 
 def test_resolved_alerts_close_in_alertmanager() -> None:

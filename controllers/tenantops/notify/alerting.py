@@ -69,13 +69,16 @@ class RouteOutcome:
     detail: str = ""
 
 
-def alert_email(alert: Alert, sender: str, recipients: Sequence[str]) -> EmailMessage:
-    """A plain-text alert mail: what, how much, what to do."""
+def alert_email(alert: Alert, sender: str, recipients: Sequence[str], bcc: Sequence[str] = ()) -> EmailMessage:
+    """A plain-text alert mail: what, how much, what to do. `bcc` receive it without being shown (the
+    outbox sends to them and drops the header)."""
     msg = EmailMessage()
     who = alert.tenant or "all tenants"
     msg["Subject"] = f"[tenantops] {alert.severity.upper()} {who}: {alert.cause}"
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
+    if bcc:
+        msg["Bcc"] = ", ".join(bcc)
     lines = [alert.summary, ""]
     if alert.amount_usd is not None:
         lines.append(f"Amount: ${alert.amount_usd:,.2f}")
@@ -108,13 +111,25 @@ class AlertRouter:
         return list(self.config.for_tenant(alert.tenant).alerts.routes)
 
     def recipients(self, alert: Alert) -> list[str]:
-        out: list[str] = [self.ops_email] if self.ops_email else []
+        """Everyone the alert's mail goes to (`addressees`: shown, then blind)."""
+        shown, blind = self.addressees(alert)
+        return shown + blind
+
+    def addressees(self, alert: Alert) -> tuple[list[str], list[str]]:
+        """Who the alert's mail is addressed to (To) and who gets it unseen (Bcc): the operators (the ops
+        address and the AlertPolicy's extra_recipients) for every alert; a budget alert goes to the
+        tenant's contacts too, and then the operators are blind copies, so a customer's mail does not show
+        them the provider's internal addresses. An address is named once, whatever its case."""
+        internal: list[str] = [self.ops_email] if self.ops_email else []
+        contacts: list[str] = []
         if alert.tenant in self.config.by_id:
             tenant = self.config.tenant(alert.tenant)
-            out += [str(a) for a in self.config.for_tenant(tenant).alerts.extra_recipients]
+            internal += [str(a) for a in self.config.for_tenant(tenant).alerts.extra_recipients]
             if alert.cause.startswith("budget"):
-                out += [str(c) for c in tenant.contacts]  # customers hear about their own budget
-        return list(dict.fromkeys(out))
+                contacts = [str(c) for c in tenant.contacts]  # customers hear about their own budget
+        shown = _unique(contacts or internal)
+        seen = {a.casefold() for a in shown}
+        return shown, [a for a in _unique(internal) if a.casefold() not in seen] if contacts else []
 
     def route(self, alerts: Sequence[Alert], now: datetime, routes: Collection[str] = ROUTES) -> list[RouteOutcome]:
         """Each alert to each of its routes that is among `routes` (default: all of them)."""
@@ -181,12 +196,12 @@ class AlertRouter:
         return RouteOutcome(alert.key, route, True)
 
     def _email(self, alert: Alert, now: datetime) -> RouteOutcome:
-        recipients = self.recipients(alert)
-        if self.email is None or not recipients:
+        shown, blind = self.addressees(alert)
+        if self.email is None or not shown:
             return RouteOutcome(alert.key, "email", False, "no outbox or no recipients configured")
         key = f"alert:{alert.notice_key}"  # one mail per episode and transition, however many passes
         try:
-            queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, recipients), now=now,
+            queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, shown, blind), now=now,
                                         tenant=alert.tenant)
         except (ValueError, MessageError) as exc:
             # A mail no setting lets us compose (no sender, a header with a line break) fails this route
@@ -196,6 +211,17 @@ class AlertRouter:
             log.error("email: alert %s %s", alert.key, detail)
             return RouteOutcome(alert.key, "email", False, detail)
         return RouteOutcome(alert.key, "email", True, "queued" if queued else "already queued")
+
+
+def _unique(addresses: Sequence[str]) -> list[str]:
+    """`addresses` in order, each once whatever its case (`Ops@x` and `ops@x` are one mailbox to people)."""
+    seen: set[str] = set()
+    out = []
+    for address in addresses:
+        if address.casefold() not in seen:
+            seen.add(address.casefold())
+            out.append(address)
+    return out
 
 
 def resolved(alert: Alert) -> bool:
