@@ -19,6 +19,7 @@ import pulumi_aws as aws
 
 from tenantops.structs.naming import CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, controller_role_name
 from tenantops_infra import controller_documents as docs
+from tenantops_infra import documents
 from tenantops_infra.tags import MANAGED_BY
 
 
@@ -45,13 +46,17 @@ class ControllerIdentity(pulumi.ComponentResource):
         provider = aws.Provider(f"{name}-aws", region=args.region, default_tags={"tags": tags},
                                 opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        trust = (docs.irsa_trust_policy(args.oidc_provider_arn) if args.oidc_provider_arn
-                 else docs.pod_identity_trust_policy(args.eks_cluster))
+        def trust(account: str) -> str:
+            if args.oidc_provider_arn:
+                return json.dumps(docs.irsa_trust_policy(args.oidc_provider_arn))
+            cluster = documents.cluster_arn(args.eks_cluster, args.region, account) if args.eks_cluster else None
+            return json.dumps(docs.pod_identity_trust_policy(cluster))
+
         self.role = aws.iam.Role(
             f"{name}-role",
             name=controller_role_name(args.environment),
             description=f"tenantops controller ({args.environment}): tenant Auto Scaling groups, Cost Explorer, SES",
-            assume_role_policy=json.dumps(trust),
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(trust),
             max_session_duration=3600,
             tags=tags,
             opts=child,

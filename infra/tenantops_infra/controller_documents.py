@@ -13,7 +13,7 @@ ledger (`observe/cost_explorer.py`) and `ses:SendRawEmail` for reports and alert
 
 The trust policy lets the controller's pods take the role: EKS Pod Identity (`pods.eks.amazonaws.com`,
 with `sts:TagSession` as it requires, held by its session tags to the controller's namespace, ServiceAccount
-and cluster), or IRSA when the cluster's OIDC provider is given, limited to the controller's ServiceAccount.
+and cluster ARN), or IRSA when the cluster's OIDC provider is given, limited to the controller's ServiceAccount.
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def controller_policy(scope: ControllerScope) -> Document:
 
 
 def pod_identity_trust_policy(cluster: str | None) -> Document:
-    """EKS Pod Identity for the controller's ServiceAccount only (`documents.pod_identity_trust_policy`)."""
+    """EKS Pod Identity for the controller's ServiceAccount only, on the cluster of ARN `cluster` when it is
+    known (`documents.pod_identity_trust_policy`)."""
     return documents.pod_identity_trust_policy(CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, cluster)
 
 

@@ -172,6 +172,11 @@ def workload_role_policy(scope: TenantScope) -> Document:
     }
 
 
+def cluster_arn(cluster: str, region: str, account_id: str, partition: str = "aws") -> str:
+    """The EKS cluster's ARN: what its Pod Identity sessions are tagged with as `eks-cluster-arn`."""
+    return f"arn:{partition}:eks:{region}:{account_id}:cluster/{cluster}"
+
+
 def pod_identity_trust_policy(namespace_name: str, service_account: str, cluster: str | None) -> Document:
     """EKS Pod Identity for the pods of one ServiceAccount in one namespace (and cluster, when known).
 
@@ -179,12 +184,14 @@ def pod_identity_trust_policy(namespace_name: str, service_account: str, cluster
     the account may name any role: without conditions, an association made for another namespace (by
     mistake, or by whoever may create associations on any cluster of the account) hands that namespace's
     pods this role. The agent tags each session with the pod's cluster, namespace and ServiceAccount, so
-    the trust policy holds the role to the ones it is for (AWS's documented form).
+    the trust policy holds the role to the ones it is for (AWS's documented form). `cluster` is the
+    cluster's ARN (`cluster_arn`), not its name: a name is unique only within one account and region, so
+    a cluster of the same name in another region or account would match `eks-cluster-name`.
     """
     tags = {"aws:RequestTag/kubernetes-namespace": namespace_name,
             "aws:RequestTag/kubernetes-service-account": service_account}
     if cluster:
-        tags["aws:RequestTag/eks-cluster-name"] = cluster
+        tags["aws:RequestTag/eks-cluster-arn"] = cluster
     return {"Version": "2012-10-17", "Statement": [{
         "Sid": "EksPodIdentity", "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
         "Action": ["sts:AssumeRole", "sts:TagSession"], "Condition": {"StringEquals": tags},
@@ -193,7 +200,8 @@ def pod_identity_trust_policy(namespace_name: str, service_account: str, cluster
 
 def workload_trust_policy(isolation: str, tenant_id: str, cluster: str | None = None) -> Document:
     """Who may assume the tenant role: EC2 for silo instances; for pooled workloads, EKS Pod Identity for
-    the tenant's own namespace and ServiceAccount only (`pod_identity_trust_policy`)."""
+    the tenant's own namespace and ServiceAccount only, on the cluster of ARN `cluster` when it is known
+    (`pod_identity_trust_policy`)."""
     if isolation == "silo":
         return {
             "Version": "2012-10-17",

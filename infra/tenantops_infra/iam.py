@@ -21,6 +21,7 @@ class IdentityArgs:
     key_arn: pulumi.Input[str]
     tags: dict[str, str]
     eks_cluster: str | None = None
+    cluster_region: str | None = None  # where the EKS cluster is; unset: the tenant's region
 
 
 class TenantIdentity(pulumi.ComponentResource):
@@ -35,12 +36,17 @@ class TenantIdentity(pulumi.ComponentResource):
     def __init__(self, name: str, args: IdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tenantops:tenant:Identity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        cluster, cluster_region = args.eks_cluster, args.cluster_region or args.region
+
+        def trust(account: str) -> str:
+            arn = documents.cluster_arn(cluster, cluster_region, account) if cluster else None
+            return json.dumps(documents.workload_trust_policy(args.isolation, args.tenant_id, arn))
+
         self.role = aws.iam.Role(
             f"{name}-role",
             name=documents.role_name(args.environment, args.tenant_id),
             description=f"Workloads of tenant {args.tenant_id} ({args.environment})",
-            assume_role_policy=json.dumps(
-                documents.workload_trust_policy(args.isolation, args.tenant_id, args.eks_cluster)),
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(trust),
             max_session_duration=3600,
             tags=args.tags,
             opts=child,

@@ -69,7 +69,7 @@ class TenantFootprint(pulumi.ComponentResource):
         identity = TenantIdentity(
             name,
             IdentityArgs(tenant.id, args.environment, tenant.region, tenant.isolation, args.account_id,
-                         data.key.arn, tags, args.eks_cluster),
+                         data.key.arn, tags, args.eks_cluster, args.cluster_region),
             scoped,
         )
         budget = TenantBudget(

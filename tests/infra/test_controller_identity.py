@@ -99,7 +99,7 @@ def test_prod_pods_take_the_role_through_eks_pod_identity(prod_run: MockRun, dev
     assert statement["Condition"] == {"StringEquals": {
         "aws:RequestTag/kubernetes-namespace": CONTROLLER_NAMESPACE,
         "aws:RequestTag/kubernetes-service-account": CONTROLLER_SERVICE_ACCOUNT,
-        "aws:RequestTag/eks-cluster-name": "tenantops-prod"}}
+        "aws:RequestTag/eks-cluster-arn": f"arn:aws:eks:us-east-1:{ACCOUNT_ID}:cluster/tenantops-prod"}}
     association = the(prod_run, ASSOCIATION)
     assert association.inputs["clusterName"] == "tenantops-prod"
     assert association.inputs["roleArn"] == the(prod_run, ROLE).state["arn"]

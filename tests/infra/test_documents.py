@@ -103,14 +103,46 @@ def test_a_tenants_role_reads_its_own_environments_secrets_only() -> None:
 def test_trust_policies_by_isolation_model() -> None:
     silo = documents.workload_trust_policy("silo", "acme")["Statement"][0]
     assert silo["Principal"] == {"Service": "ec2.amazonaws.com"}
-    pool = documents.workload_trust_policy("pool", "acme", "tenantops-prod")["Statement"][0]
+    pool = documents.workload_trust_policy("pool", "acme", PROD_CLUSTER)["Statement"][0]
     assert pool["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert set(pool["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
     assert pool["Condition"] == {"StringEquals": {"aws:RequestTag/kubernetes-namespace": "tenant-acme",
                                                   "aws:RequestTag/kubernetes-service-account": "workload",
-                                                  "aws:RequestTag/eks-cluster-name": "tenantops-prod"}}
+                                                  "aws:RequestTag/eks-cluster-arn": PROD_CLUSTER}}
     without_cluster = documents.workload_trust_policy("pool", "acme")["Statement"][0]["Condition"]["StringEquals"]
-    assert "aws:RequestTag/eks-cluster-name" not in without_cluster and len(without_cluster) == 2
+    assert "aws:RequestTag/eks-cluster-arn" not in without_cluster and len(without_cluster) == 2
+
+
+PROD_CLUSTER = "arn:aws:eks:us-east-1:123456789012:cluster/tenantops-prod"
+
+
+def _trusts(policy: documents.Document, session_tags: dict[str, str]) -> bool:
+    """Whether the trust policy lets Pod Identity assume the role with these session tags (`StringEquals` on
+    `aws:RequestTag/<key>` wants the tag with that value; a statement's conditions AND)."""
+    for statement in policy["Statement"]:
+        conditions = statement.get("Condition", {})
+        assert set(conditions) <= {"StringEquals"}, conditions
+        wanted = conditions.get("StringEquals", {})
+        if statement["Effect"] == "Allow" and all(
+                session_tags.get(key.removeprefix("aws:RequestTag/")) == value for key, value in wanted.items()):
+            return True
+    return False
+
+
+def test_a_cluster_of_the_same_name_elsewhere_does_not_get_the_role() -> None:
+    """Cluster names are unique only within an account and region. Pinned to `eks-cluster-name`, an
+    association on a `tenantops-prod` cluster in another region of the account (a copy for a region move or
+    disaster recovery), or in another account, handed its `tenant-acme` pods prod acme's bucket and key. The
+    Pod Identity agent also tags the session with the cluster's ARN, which names account and region too."""
+    policy = documents.workload_trust_policy("pool", "acme", PROD_CLUSTER)
+    pod = {"kubernetes-namespace": "tenant-acme", "kubernetes-service-account": "workload",
+           "eks-cluster-name": "tenantops-prod"}
+    assert _trusts(policy, {**pod, "eks-cluster-arn": PROD_CLUSTER})
+    for elsewhere in ("arn:aws:eks:eu-west-1:123456789012:cluster/tenantops-prod",
+                      "arn:aws:eks:us-east-1:999999999999:cluster/tenantops-prod"):
+        assert not _trusts(policy, {**pod, "eks-cluster-arn": elsewhere}), elsewhere
+    assert not _trusts(policy, {**pod, "eks-cluster-arn": PROD_CLUSTER, "kubernetes-namespace": "tenant-globex"})
+    assert documents.cluster_arn("tenantops-prod", "us-east-1", "123456789012") == PROD_CLUSTER
 
 
 def test_documents_are_json_serialisable() -> None:

@@ -101,7 +101,8 @@ def test_each_pooled_tenants_role_trusts_only_the_pods_its_association_names(pro
         tags = statement["Condition"]["StringEquals"]
         assert tags == {"aws:RequestTag/kubernetes-namespace": association.inputs["namespace"],
                         "aws:RequestTag/kubernetes-service-account": association.inputs["serviceAccount"],
-                        "aws:RequestTag/eks-cluster-name": association.inputs["clusterName"]}
+                        "aws:RequestTag/eks-cluster-arn": documents.cluster_arn(
+                            association.inputs["clusterName"], association.inputs["region"], ACCOUNT_ID)}
         assert role.inputs["name"] == documents.role_name("prod", association.inputs["namespace"][len("tenant-"):])
         trusted_namespaces.append(tags["aws:RequestTag/kubernetes-namespace"])
     assert len(set(trusted_namespaces)) == len(pooled)  # no two tenants' roles trust the same pods
