@@ -174,3 +174,23 @@ def test_an_unreachable_webhook_or_alertmanager_is_named_by_its_setting(tmp_path
     assert f"TENANTOPS_WEBHOOK_URL={closed}: connection refused" in (row.last_error or ""), row.last_error
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "s3cr3t" not in logged + (row.last_error or "")
+
+
+def test_a_route_no_setting_configures_is_warned_about_once_naming_the_setting(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The pro tier routes to the webhook and Alertmanager; with neither URL set, every alert of every
+    pass logged a warning of its own."""
+    from tenantops.notify import alerting
+
+    alerting._UNCONFIGURED_WARNED.clear()
+    config = make_config(tmp_path, [tenant("acme", tier="pro")])
+    router = AlertRouter(config, email=Outbox(tmp_path / "state.db"), ops_email="ops@ops.example")
+    with caplog.at_level("WARNING", logger="tenantops.notify.alerting"):
+        for _ in range(3):
+            outcomes = router.route([anomaly("acme"), budget()], NOW)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2
+    assert any("TENANTOPS_WEBHOOK_URL is not set" in w for w in warnings)
+    assert any("TENANTOPS_ALERTMANAGER_URL is not set" in w for w in warnings)
+    failed = {o.route: o.detail for o in outcomes if not o.ok}
+    assert set(failed) == {"webhook", "alertmanager"} and "TENANTOPS_WEBHOOK_URL" in failed["webhook"]

@@ -142,14 +142,16 @@ class AlertRouter:
         for alert in by_route["email"]:
             outcomes.append(self._email(alert, now))
         for alert in by_route["webhook"]:
-            if self.webhook is not None and self.notices is not None:
+            if self.webhook is None:
+                outcomes.append(_unconfigured("webhook", alert))
+            elif self.notices is not None:
                 outcomes.append(self._queue("webhook", alert, now))
             else:
                 outcomes.append(self._send("webhook", alert, lambda a=alert: self._webhook([a])))  # type: ignore[misc]
         if by_route["alertmanager"]:
             batch = by_route["alertmanager"]
             if self.alertmanager is None:
-                outcomes += [RouteOutcome(a.key, "alertmanager", False, "not configured") for a in batch]
+                outcomes += [_unconfigured("alertmanager", a) for a in batch]
             else:
                 if self.notices is not None:
                     outcomes += [self._queue("alertmanager", a, now) for a in batch if resolved(a)]
@@ -211,6 +213,22 @@ class AlertRouter:
             log.error("email: alert %s %s", alert.key, detail)
             return RouteOutcome(alert.key, "email", False, detail)
         return RouteOutcome(alert.key, "email", True, "queued" if queued else "already queued")
+
+
+_UNCONFIGURED_WARNED: set[str] = set()
+ROUTE_SETTINGS = {"webhook": "TENANTOPS_WEBHOOK_URL", "alertmanager": "TENANTOPS_ALERTMANAGER_URL"}
+
+
+def _unconfigured(route: str, alert: Alert) -> RouteOutcome:
+    """The outcome of an alert for a route the AlertPolicy names and no setting configures: a warning once
+    per process and route naming the setting (it was one warning per alert, every pass), the rest at debug."""
+    detail = f"not configured: the AlertPolicy routes to {route} but {ROUTE_SETTINGS[route]} is not set"
+    if route in _UNCONFIGURED_WARNED:
+        log.debug("%s: alert %s not delivered: %s", route, alert.key, detail)
+    else:
+        _UNCONFIGURED_WARNED.add(route)
+        log.warning("%s: alerts are not delivered there: %s (said once)", route, detail)
+    return RouteOutcome(alert.key, route, False, detail)
 
 
 def _unique(addresses: Sequence[str]) -> list[str]:
