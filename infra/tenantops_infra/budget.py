@@ -76,7 +76,7 @@ class TenantBudget(pulumi.ComponentResource):
         )
         self.budget = aws.budgets.Budget(
             f"{name}-budget",
-            name=f"{prefix}-monthly",
+            name=documents.budget_name(args.environment, args.tenant_id),
             budget_type="COST",
             # A zero budget is a "no spend expected" budget; AWS needs a positive limit to compute percentages.
             limit_amount=f"{max(args.amount_usd, 0.01):.2f}",

@@ -12,34 +12,33 @@ exact path, and wildcards come only after a `/`.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from tenantops.structs.naming import WORKLOAD_SERVICE_ACCOUNT, namespace, resource_prefix
+from tenantops.structs.naming import WORKLOAD_SERVICE_ACCOUNT, fit, namespace, resource_prefix
 
 Document = dict[str, Any]
 
 _S3_NAME_LIMIT = 63
 _IAM_ROLE_NAME_LIMIT = 64
+_BUDGET_NAME_LIMIT = 100
 
 
-def _fit(name: str, limit: int) -> str:
-    """Shorten a name over an AWS length limit, keeping it unique with a hash of the full name."""
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - 9].rstrip('-')}-{digest}"
 
 
 def bucket_name(environment: str, tenant_id: str) -> str:
     """The tenant's data bucket: a fixed name, so its ARN is known before it exists."""
-    return _fit(f"{resource_prefix(environment, tenant_id)}-data", _S3_NAME_LIMIT)
+    return fit(f"{resource_prefix(environment, tenant_id)}-data", _S3_NAME_LIMIT)
 
 
 def role_name(environment: str, tenant_id: str) -> str:
     """The IAM role the tenant's workloads run as."""
-    return _fit(f"{resource_prefix(environment, tenant_id)}-workload", _IAM_ROLE_NAME_LIMIT)
+    return fit(f"{resource_prefix(environment, tenant_id)}-workload", _IAM_ROLE_NAME_LIMIT)
+
+
+def budget_name(environment: str, tenant_id: str) -> str:
+    """The tenant's monthly AWS Budget (Budgets allows 100 characters)."""
+    return fit(f"{resource_prefix(environment, tenant_id)}-monthly", _BUDGET_NAME_LIMIT)
 
 
 def parameter_path(environment: str, tenant_id: str) -> str:

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from tenantops.config.catalog import Workload
-from tenantops.structs.naming import asg_name, resource_prefix
+from tenantops.structs.naming import asg_name, launch_template_name, resource_prefix
 from tenantops_infra.tags import asg_tags, with_name
 
 AZ_SUFFIXES = ("a", "b", "c")
@@ -111,7 +111,7 @@ class SiloFootprint(pulumi.ComponentResource):
             instance_tags = with_name({**args.tags, "workload": workload.name}, group_name)
             template = aws.ec2.LaunchTemplate(
                 f"{name}-{workload.name}-template",
-                name=group_name,
+                name=launch_template_name(args.environment, args.tenant_id, workload.name),
                 image_id=args.image,
                 instance_type=workload.silo_instance_type,
                 iam_instance_profile={"arn": args.instance_profile_arn},

@@ -7,6 +7,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from tenantops.structs.naming import launch_template_name
 from tenantops_infra.mocked import run_program
 
 ONE_TENANT = """environment: qa
@@ -70,3 +71,29 @@ def test_a_silo_workload_naming_no_instance_type_is_charged_for_the_instance_it_
                        config.policies.pricing, config.policies.allocation, 1.0).tenants["solo"]
     price = config.policies.pricing.regions["eu-west-1"].instances[launched].on_demand
     assert charged.instances == to_micro(3 * price)  # three instances for an hour, of the type launched
+
+
+# Names AWS limits that the catalogue's own limits (environment 43, tenant id 40, workload 63 characters)
+# can exceed: Budgets' BudgetName and EC2's LaunchTemplateName.
+NAME_LIMITS = {"aws:budgets/budget:Budget": 100, "aws:ec2/launchTemplate:LaunchTemplate": 128}
+
+
+def test_the_longest_names_the_catalogue_allows_fit_every_aws_name_limit(tmp_path: Path) -> None:
+    """At the catalogue's longest names a budget was `tenantops-<env>-<id>-monthly`, 102 characters, and a
+    silo launch template `tenantops-<env>-<id>-<workload>`, 158: both passed validate, and `pulumi up`
+    stopped at them after the tenant's key, bucket and role were made. Long names are cut with a hash of
+    the whole name, as buckets and roles already are, and stay distinct."""
+    env, tenant = "e" * 43, "t" * 40
+    workloads = ", ".join(f"{{name: {c * 63}, min_replicas: 1, max_replicas: 2}}" for c in "ab")
+    catalog = tmp_path / "catalog.yaml"
+    text = (ONE_TENANT.replace("environment: qa", f"environment: {env}").replace("id: solo", f"id: {tenant}")
+            .replace("isolation: pool", "isolation: silo")
+            .replace("workloads: [{name: api, min_replicas: 0, max_replicas: 2}]", f"workloads: [{workloads}]"))
+    catalog.write_text(text, encoding="utf-8")
+    run = run_program({"tenantops:catalog": str(catalog)})
+    for typ, limit in NAME_LIMITS.items():
+        names = [r.inputs["name"] for r in run.of_type(typ)]
+        assert names and all(len(n) <= limit for n in names), (typ, [len(n) for n in names])
+        assert len(set(names)) == len(names)
+    assert {r.inputs["name"] for r in run.of_type("aws:ec2/launchTemplate:LaunchTemplate")} == {
+        launch_template_name(env, tenant, c * 63) for c in "ab"}

@@ -6,6 +6,19 @@ scaling something the program no longer manages.
 
 from __future__ import annotations
 
+import hashlib
+
+LAUNCH_TEMPLATE_NAME_LIMIT = 128
+"""EC2's limit on a launch template name."""
+
+
+def fit(name: str, limit: int) -> str:
+    """Shorten a name over an AWS length limit, keeping it unique with a hash of the full name."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
 
 def namespace(tenant_id: str) -> str:
     """Kubernetes namespace of a pooled tenant."""
@@ -15,6 +28,12 @@ def namespace(tenant_id: str) -> str:
 def asg_name(environment: str, tenant_id: str, workload: str) -> str:
     """Auto Scaling group of a silo tenant's workload."""
     return f"tenantops-{environment}-{tenant_id}-{workload}"
+
+
+def launch_template_name(environment: str, tenant_id: str, workload: str) -> str:
+    """Launch template of a silo tenant's workload: its Auto Scaling group's name, cut to EC2's limit (at the
+    catalogue's longest names the group's name is 158 characters; a group's may be 255, a template's 128)."""
+    return fit(asg_name(environment, tenant_id, workload), LAUNCH_TEMPLATE_NAME_LIMIT)
 
 
 def resource_prefix(environment: str, tenant_id: str) -> str:

@@ -35,7 +35,7 @@ from tenantops.decide.rightsizing.pricing import region_prices, request_cost_mon
 from tenantops.decide.rightsizing.recommender import Recommendation, recommend
 from tenantops.decide.rightsizing.vpa_status import status as vpa_status
 from tenantops.quantities import quantity
-from tenantops.structs.naming import asg_name
+from tenantops.structs.naming import launch_template_name
 from tenantops.structs.naming import namespace as tenant_namespace
 from tenantops.structs.plan import Decision
 from tenantops.structs.requests import RequestPatch
@@ -334,7 +334,7 @@ def _instance_change(inp: PassInput, tenant: Tenant, workload: Workload, current
     """What applying an instance-type recommendation changes, and how: a provisioning change, through Pulumi."""
     if recommended is None or recommended == current:
         return None
-    template = asg_name(inp.config.catalog.environment, tenant.id, workload.name)
+    template = launch_template_name(inp.config.catalog.environment, tenant.id, workload.name)
     return InstanceChange(
         resource="aws:ec2/launchTemplate:LaunchTemplate", name=template, property="instanceType",
         from_type=current, to_type=recommended,
