@@ -218,6 +218,9 @@ def key_policy(scope: TenantScope, *, silo: bool) -> Document:
 
     Delegating administration to the account root is what keeps a key manageable; use is granted to the
     one role by ARN, so another tenant's role cannot use this key even with a careless identity policy.
+    Administration is granted by action families (`kms:Put*`, `kms:Update*`...) except creation, which is
+    `kms:CreateAlias` only: `kms:Create*` includes `kms:CreateGrant`, and a grant is use, which any
+    principal of the account that its identity policy allows `kms:CreateGrant` could hand itself.
     Silo tenants' instance volumes are encrypted under the key, which the Auto Scaling service-linked role
     must be able to use when it launches them. `scope.key_arn` is not used: the key does not exist yet.
     """
@@ -230,7 +233,7 @@ def key_policy(scope: TenantScope, *, silo: bool) -> Document:
                 "Effect": "Allow",
                 "Principal": {"AWS": root},
                 "Action": [
-                    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                    "kms:CreateAlias", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
                     "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
                     "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
                 ],

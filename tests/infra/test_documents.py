@@ -153,16 +153,34 @@ def test_documents_are_json_serialisable() -> None:
 
 
 def test_only_auto_scaling_may_create_grants_and_only_for_aws_resources() -> None:
-    """A grant hands the key to its grantee: it must not be creatable for arbitrary principals."""
+    """A grant hands the key to its grantee: it must not be creatable for arbitrary principals.
+
+    Actions are matched as IAM matches them: the account's `kms:Create*` was a grant too, so any principal
+    of the account whose identity policy allows `kms:CreateGrant` (AWS-managed policies for EBS, backup or
+    databases do) could grant itself Decrypt on every tenant's key, which the key policy gives one role."""
     for silo in (True, False):
         statements = documents.key_policy(_scope("acme"), silo=silo)["Statement"]
-        granting = [s for s in statements if any(a in ("kms:CreateGrant", "kms:*") for a in s["Action"])]
+        granting = [s for s in statements if any(guards.glob_matches(a, "kms:CreateGrant") for a in s["Action"])]
         if not silo:
             assert granting == []
             continue
         assert len(granting) == 1 and granting[0]["Action"] == ["kms:CreateGrant"]
         assert granting[0]["Principal"]["AWS"].endswith("/AWSServiceRoleForAutoScaling")
         assert granting[0]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_the_account_still_administers_the_key() -> None:
+    """What the program and an operator do to a key stays allowed to the account: the alias, the policy
+    itself (KMS refuses a policy that would lock its writer out), rotation, tags and deletion."""
+    [admin] = [s for s in documents.key_policy(_scope("acme"), silo=True)["Statement"]
+               if s["Sid"] == "AccountAdministers"]
+    for action in ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias", "kms:PutKeyPolicy", "kms:GetKeyPolicy",
+                   "kms:DescribeKey", "kms:EnableKeyRotation", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
+                   "kms:TagResource", "kms:UntagResource", "kms:UpdateKeyDescription", "kms:ScheduleKeyDeletion",
+                   "kms:CancelKeyDeletion", "kms:DisableKey", "kms:EnableKey", "kms:RevokeGrant"):
+        assert any(guards.glob_matches(a, action) for a in admin["Action"]), action
+    for use in ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:CreateGrant"):
+        assert not any(guards.glob_matches(a, use) for a in admin["Action"]), use
 
 
 def _allows(document: documents.Document, action: str, resource: str) -> bool:
