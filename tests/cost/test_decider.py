@@ -161,7 +161,7 @@ def test_a_snooze_of_a_cause_no_alert_has_is_refused_at_its_line(tmp_path: Path)
         make_config(tmp_path, [typo])
     except ConfigError as exc:
         [issue] = [str(i) for i in exc.issues]
-        assert "catalog.yaml:10:" in issue and "snooze.0.cause" in issue
+        assert "catalog.yaml:11:" in issue and "tenants[0].overrides.alerts.snooze[0].cause:" in issue  # its own line
         assert "no alert has the cause 'cost-anomaly-day'" in issue and "cost-anomaly-daily" in issue
     else:
         raise AssertionError("a snooze of an unknown cause was accepted")

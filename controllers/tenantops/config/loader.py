@@ -27,7 +27,7 @@ from tenantops.config.kinds.rightsizing import RightsizingSpec
 from tenantops.config.kinds.scaling import BreakerSpec, ScalingSpec
 from tenantops.config.kinds.tier import TierSpec
 from tenantops.config.registry import KindInfo, Spec, kinds
-from tenantops.config.yamlpos import LocatedDocument, PathKey, load_documents
+from tenantops.config.yamlpos import LocatedDocument, PathKey, dotted_path, load_documents, path_of_dotted
 
 _FRIENDLY = {
     "extra_forbidden": "unknown key",
@@ -372,7 +372,7 @@ def _check_tenants(
                     issues.append(
                         ConfigIssue(
                             doc.file,
-                            doc.line_of(("tenants", index, "overrides", *issue.field.split("."))),
+                            doc.line_of(("tenants", index, "overrides", *path_of_dotted(issue.field))),
                             f"tenants[{index}].overrides.{issue.field}",
                             issue.message,
                         )
@@ -461,9 +461,9 @@ def resolve_tenant_policies(tenant: Tenant, policies: Policies) -> TenantPolicie
             resolved[info.tier_field] = info.model.model_validate(deep_merge(doc.raw, override))
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
-                loc = ".".join(str(p) for p in err["loc"] if isinstance(p, str | int))
+                loc = [p for p in err["loc"] if isinstance(p, str | int)]
                 message = _FRIENDLY.get(err["type"], err["msg"]).removeprefix("Value error, ")
-                issues.append(ConfigIssue("", 0, f"{info.tier_field}.{loc}".rstrip("."), message))
+                issues.append(ConfigIssue("", 0, dotted_path((info.tier_field, *loc)), message))
     if issues:
         raise ConfigError(issues)
     return TenantPolicies(

@@ -13,6 +13,7 @@ may build at most `len(text) + ALIAS_ALLOWANCE` values; a document without alias
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,13 @@ def _dotted(path: Sequence[str | int]) -> str:
 
 
 dotted_path = _dotted
+
+_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def path_of_dotted(text: str) -> tuple[str | int, ...]:
+    """`dotted_path`'s inverse: `alerts.snooze[0].cause` -> ("alerts", "snooze", 0, "cause")."""
+    return tuple(int(index) if index else key for index, key in _PART.findall(text))
 
 
 def load_documents(path: Path, text: str | None = None) -> tuple[list[LocatedDocument], list[ConfigIssue]]:
