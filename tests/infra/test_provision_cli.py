@@ -86,3 +86,16 @@ def test_a_stack_name_that_is_no_name_is_unknown_and_the_stacks_are_listed(stack
         stack_paths(PROJECT_ROOT, stack)
     (issue,) = caught.value.issues
     assert issue.field == "--stack" and issue.message.endswith("stacks: dev, prod")
+
+
+@pytest.mark.parametrize("flags", [["--up", "--destroy"], ["--destroy", "--up"], ["--preview", "--up"],
+                                   ["--preview", "--destroy"]])
+def test_two_modes_at_once_are_a_usage_error_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    """The three modes shared one destination, so the last flag won: `--destroy --up` applied and
+    `--up --destroy` destroyed, with no word of the other flag."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # were the flags accepted, the missing CLI would be exit 1
+    assert _exit_code(["provision", "--stack", "dev", *flags, "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert all(flag in err for flag in flags) and "Pulumi" not in err, err

@@ -84,17 +84,24 @@ def _summary(result: Any) -> dict[str, int]:
 
 @click.command("provision")
 @click.option("--stack", required=True, help="Stack name: dev, prod, ... (stacks/Pulumi.<stack>.yaml).")
-@click.option("--preview", "mode", flag_value="preview", default=True, help="Show what would change (default).")
-@click.option("--up", "mode", flag_value="up", help="Create or update every tenant's resources.")
-@click.option("--destroy", "mode", flag_value="destroy", help="Remove the stack's resources (protected data stays).")
+@click.option("--preview", is_flag=True, help="Show what would change (default).")
+@click.option("--up", is_flag=True, help="Create or update every tenant's resources.")
+@click.option("--destroy", is_flag=True, help="Remove the stack's resources (protected data stays).")
 @click.option("--catalog", type=click.Path(), default=None,
               help="Catalogue to use instead of the stack's tenantops:catalog. Env: TENANTOPS_CATALOG.")
 @click.option("--policies", type=click.Path(), default=None, help="Policy directory. Env: TENANTOPS_POLICIES.")
 @click.option("--yes", is_flag=True, help="Do not ask before --destroy.")
 @click.option("--json", "as_json", is_flag=True, help="Print the change summary as JSON.")
-def command(stack: str, mode: str, catalog: str | None, policies: str | None, yes: bool, as_json: bool) -> None:
+def command(stack: str, preview: bool, up: bool, destroy: bool, catalog: str | None, policies: str | None,
+            yes: bool, as_json: bool) -> None:
     """Preview (default), apply (--up) or destroy (--destroy) a stack with the Pulumi Automation API."""
     import os
+
+    # One flag each, not one destination: with a shared one the last flag won, so `--up --destroy` destroyed.
+    chosen = [name for name, given in (("preview", preview), ("up", up), ("destroy", destroy)) if given]
+    if len(chosen) > 1:
+        raise click.UsageError(f"choose one of {' and '.join('--' + name for name in chosen)}")
+    mode = chosen[0] if chosen else "preview"
 
     if importlib.util.find_spec("pulumi") is None:  # the infra extra is missing: nothing below can run
         raise click.ClickException(SDK_HINT)
