@@ -79,3 +79,45 @@ def test_a_held_reload_keeps_the_mail_of_the_tenants_it_would_remove(config_file
         assert [e.dedup_key for e in outbox.entries(Status.PENDING)] == ["alert:gamma"] and _dropped(store) == []
     finally:
         store.close()
+
+
+def _alerting_runner(config_files: tuple[Path, Path], store: StateStore, *, confirm: bool) -> Runner:
+    """`_runner` with the facts decider too, which raises the controller's notices as alerts."""
+    from tenantops.decide.facts import FactsDecider
+
+    catalog, policies = config_files
+    reconciler = Reconciler(StaticSource(VALUES), store, [TargetTracking(), FactsDecider()], register_actuators())
+    return Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies,
+                  confirm_removals=confirm, clock=lambda: NOW)
+
+
+def test_a_catalogue_cut_short_while_no_controller_ran_keeps_the_mail_until_confirmed(
+        config_files, state_url: str) -> None:
+    """No last good configuration is in memory at start-up: the catalogue is measured against the tenants
+    of the last one a writer accepted (recorded in the state). Two of four tenants gone is more than the
+    shipped max_removed_share: gamma keeps its mail (and intents), and the hold is alerted, until confirmed."""
+    catalog, _ = config_files
+    store = StateStore(state_url)
+    try:
+        assert _alerting_runner(config_files, store, confirm=False).tick() is not None  # records the four tenants
+    finally:
+        store.close()
+    outbox = Outbox(state_url)
+    outbox.enqueue("alert", "alert:gamma", _mail("ops@gamma.example"), now=NOW, tenant="gamma")
+    catalog.write_text(yaml.safe_dump({**CATALOG, "tenants": CATALOG["tenants"][:2]}, sort_keys=False))
+    store = StateStore(state_url)  # a restart, with the catalogue cut short meanwhile
+    try:
+        result = _alerting_runner(config_files, store, confirm=False).tick()
+        assert result is not None and _dropped(store) == []
+        assert [e.dedup_key for e in outbox.entries(Status.PENDING)] == ["alert:gamma"]
+        [held] = [a for a in result.alerts if a.cause == "controller-removals-held"]
+        assert "removes 2 of 4 tenants (delta, gamma)" in held.summary
+        confirmed = _alerting_runner(config_files, store, confirm=True).tick()
+        assert confirmed is not None and _dropped(store) == [("gamma", 1)]
+        [resolved] = [a for a in confirmed.alerts if a.cause == "controller-removals-held"]
+        assert resolved.transition == "resolve"
+        # Accepted now: the record holds the two, and a pass without the flag holds nothing.
+        again = _alerting_runner(config_files, store, confirm=False).tick()
+        assert again is not None and not [a for a in again.alerts if a.cause == "controller-removals-held"]
+    finally:
+        store.close()

@@ -111,12 +111,16 @@ def _one_pass_leader(settings: Settings, config: Config, store: StateStore,
 @click.option("--lease-namespace", default=None,
               help="Namespace of the leader's Lease on a state that `run --leader-elect` writes (default: the "
                    "namespace the state's leadership record names, else POD_NAMESPACE, else tenantops).")
+@click.option("--confirm-removals", is_flag=True,
+              help="Accept a catalogue that lacks more than the ControllerPolicy's max_removed_share of the "
+                   "tenants of the last one accepted (otherwise their queued mail and intents are kept, and "
+                   "alerted).")
 @json_option
 @click.pass_context
 def command(ctx: click.Context, once: bool, catalog: str | None, policies: str | None, deciders: tuple[str, ...],
             dry_run: bool, init: bool, prometheus_url: str | None, state: str | None, database: str | None,
             kube_url: str | None, kube_context: str | None, aws_endpoint_url: str | None,
-            lease_namespace: str | None, as_json: bool) -> None:
+            lease_namespace: str | None, confirm_removals: bool, as_json: bool) -> None:
     """Observe, decide, act and record once for every tenant, then run what `tenantops run` runs after a
     pass (alerts routed, due reports queued, mail delivered; not in a dry run). Exit 1 if anything in the
     pass failed. On a state that `run --leader-elect` replicas write, a pass that acts takes the leader's
@@ -137,7 +141,8 @@ def command(ctx: click.Context, once: bool, catalog: str | None, policies: str |
                           "TENANTOPS_KUBE_CONTEXT" if settings.kube_context else "kubeconfig")
         leader = _one_pass_leader(settings, config, controller.reconciler.store, lease_namespace)
     try:
-        runner = controller.runner(config, clock=lambda: datetime.now(UTC), leader=leader)
+        runner = controller.runner(config, clock=lambda: datetime.now(UTC), leader=leader,
+                                   confirm_removals=confirm_removals)
         result = runner.tick()
     finally:
         if leader is not None:

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
               help="This replica's Lease holder identity (default: POD_NAME, else the host name).")
 @click.option("--confirm-removals", is_flag=True,
               help="Accept a catalogue reload that removes more than the ControllerPolicy's max_removed_share "
-                   "of the tenants at once (otherwise it is held and alerted).")
+                   "of the tenants at once (otherwise it is held and alerted), and a catalogue at start that "
+                   "lacks that share of the last one accepted (otherwise their mail and intents are kept).")
 @click.option("--max-passes", type=click.IntRange(1), default=None, hidden=True)
 @click.pass_context
 def command(ctx: click.Context, catalog: str | None, policies: str | None, deciders: tuple[str, ...], dry_run: bool,

@@ -44,6 +44,8 @@ CAUSES: Mapping[str, tuple[str, str]] = {
 NOTICE_ACTIONS: Mapping[str, str] = {
     "reload-held": "If the removal is intended, restart with --confirm-removals (or raise max_removed_share);"
                    " otherwise restore the catalogue. The last good configuration keeps running.",
+    "removals-held": "If the removal is intended, run with --confirm-removals (or raise max_removed_share);"
+                     " otherwise restore the catalogue. The missing tenants' queued mail and intents are kept.",
 }
 
 

@@ -176,6 +176,9 @@ class Reconciler:
         self.fence: Callable[[float], str | None] | None = None
         # The controller's own conditions for the facts decider to alert on (set by the runner).
         self.notices: dict[str, str] = {}
+        # Set by the runner while a catalogue cut short is held (`runner.removals_since_record`): the
+        # intents of the tenants it lacks are kept, not dropped, until the removal is confirmed.
+        self.hold_removals = False
         self.metrics = metrics
         # The alert mail of each pass, queued in the pass's own record transaction (None: no mail route).
         self.mail = mail
@@ -206,7 +209,7 @@ class Reconciler:
         selected = list(config.tenants if tenants is None else tenants)
         scoped = restrict(config, selected)
 
-        if not dry_run:
+        if not dry_run and not self.hold_removals:
             self._drop_intents_of_removed(config, now)
             self._recover(selected, now)
         snapshot = self._observe(scoped, now, selected)

@@ -8,7 +8,10 @@
   the last good configuration keeps running, so a typo in a policy can never stop the controller. A
   valid edit that removes more than `max_removed_share` of the tenants at once (a catalogue cut short
   at a tenant boundary is valid YAML) is held the same way, and alerted, until confirmed
-  (`confirm_removals`, `tenantops run --confirm-removals`).
+  (`confirm_removals`, `tenantops run --confirm-removals`). A catalogue that was cut short while no
+  controller ran has no last good configuration to keep: it is measured against the tenants of the last
+  catalogue a writer accepted (recorded in the state, `CATALOGUE`), and until confirmed the tenants it
+  lacks keep their queued mail and intents (`removals_since_record`, alert `controller-removals-held`).
 - Leadership: with a leader hook, only the replica whose `try_acquire()` is true acts; the others keep
   their configuration fresh and wait. The hook is released on exit so a successor need not wait for
   the lease to expire.
@@ -81,14 +84,30 @@ def fingerprint(catalog: str | Path, policies: str | Path) -> tuple[tuple[str, i
 
 def mass_removal(old: Config, new: Config) -> str | None:
     """Why a reload from `old` to `new` must wait for confirmation (too many tenants gone at once), or None."""
-    before = {t.id for t in old.tenants}
+    return _too_many_gone({t.id for t in old.tenants}, new, "the new catalogue")
+
+
+def _too_many_gone(before: set[str], new: Config, what: str) -> str | None:
     gone = sorted(before - {t.id for t in new.tenants})
     share = new.policies.controller.max_removed_share
     if not before or len(gone) <= share * len(before):
         return None
     sample = ", ".join(gone[:10]) + (f" and {len(gone) - 10} more" if len(gone) > 10 else "")
-    return (f"the new catalogue removes {len(gone)} of {len(before)} tenants ({sample}), more than"
+    return (f"{what} removes {len(gone)} of {len(before)} tenants ({sample}), more than"
             f" max_removed_share {share:.0%}; confirm with --confirm-removals")
+
+
+CATALOGUE = "catalogue"
+"""The state concern holding `tenants`: the ids of the last catalogue a writer accepted."""
+
+
+def removals_since_record(recorded: object, config: Config) -> str | None:
+    """Why the tenants `config` lacks must keep their queued mail and intents until confirmed: more than
+    `max_removed_share` of the recorded catalogue's tenants are gone (`recorded` is the state's list; None
+    or not a list: nothing recorded yet, nothing to hold)."""
+    if not isinstance(recorded, list):
+        return None
+    return _too_many_gone({str(t) for t in recorded}, config, "the catalogue, against the last one accepted,")
 
 
 @dataclass
@@ -217,7 +236,8 @@ class Runner:
                 return None
         tenants = self._selected()
         now = self.clock()
-        self._drop_mail_of_removed(now)
+        if not self._hold_removals():
+            self._drop_mail_of_removed(now)
         self._tick_started = time.monotonic()
         self._calls_started = 0
         self.reconciler.fence = self.may_act
@@ -247,6 +267,28 @@ class Runner:
             except Exception:
                 log.exception("post-pass hook %r failed", hook)
         return result
+
+    def _hold_removals(self) -> bool:
+        """Whether the tenants the catalogue in effect lacks keep their queued mail and intents this pass
+        (told to the reconciler, and alerted, through its notices); otherwise the catalogue is recorded as
+        the last one accepted. A dry run holds and records nothing."""
+        if self.dry_run:
+            return False
+        store = self.reconciler.store
+        held = None if self.confirm_removals else removals_since_record(
+            store.state(CATALOGUE).get("tenants"), self.config)
+        self.reconciler.hold_removals = held is not None
+        if held is not None:
+            if "removals-held" not in self.reconciler.notices:
+                log.error("removals held: %s; the missing tenants keep their queued mail and intents", held)
+            self.reconciler.notices["removals-held"] = held
+            return True
+        self.reconciler.notices.pop("removals-held", None)
+        try:
+            store.commit({CATALOGUE: {"tenants": sorted(t.id for t in self.config.tenants)}})
+        except Exception as exc:  # the pass reports a state store it cannot write; this is not worth a traceback
+            log.warning("recording the catalogue's tenants failed (%s); trying again next pass", exc)
+        return False
 
     def _drop_mail_of_removed(self, now: datetime) -> None:
         """Pending mail about tenants no longer in the catalogue in effect is dropped, with audit rows

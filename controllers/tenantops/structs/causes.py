@@ -11,7 +11,8 @@ from __future__ import annotations
 
 ALERT_CAUSES = frozenset({
     "alertmanager-delivery-failed", "breaker", "budget", "budget-actual", "budget-forecast",
-    "controller-clock-skew", "controller-reload-held", "cost-anomaly-daily", "cost-anomaly-hourly",
+    "controller-clock-skew", "controller-reload-held", "controller-removals-held", "cost-anomaly-daily",
+    "cost-anomaly-hourly",
     "mail-delivery-failed", "metrics", "metrics-absent", "metrics-implausible", "replicas-disagree",
     "webhook-delivery-failed",
 })
