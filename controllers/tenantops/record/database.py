@@ -11,7 +11,9 @@ URLs carry passwords; every message, log line and exception shows `masked(url)` 
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -156,6 +158,8 @@ def open_database(location: str | Path | URL, *, init: bool = False, pooled: boo
     if path is not None:
         _check_sqlite_file(path, init=init)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            _create_sqlite_file(url, path, busy_timeout_ms=busy_timeout_ms)
     engine = _engine(url, pooled=pooled, busy_timeout_ms=busy_timeout_ms, connect_timeout_s=connect_timeout_s)
     db = Database(url, engine)
     try:
@@ -197,6 +201,33 @@ def _check_sqlite_file(path: Path, *, init: bool) -> None:
             )
         for extra in leftovers:
             extra.unlink()
+
+
+def _create_sqlite_file(url: URL, path: Path, *, busy_timeout_ms: int) -> None:
+    """Create a new SQLite file whole: migrated under a temporary name beside it, then linked into place.
+
+    SQLite creates a file empty and writes it later, so a process starting beside the one creating it (a
+    second replica on the volume, `tenantops report`) would find 0 bytes and take them for an emptied
+    database, whose advice, --init, deletes the file being created. When another process linked its file
+    first, that one is used and ours is dropped. A filesystem without hard links is written in place.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+    engine = _engine(url.set(database=str(temporary)), pooled=False, busy_timeout_ms=busy_timeout_ms,
+                     connect_timeout_s=0)
+    try:
+        migrate(Database(url, engine))
+        engine.dispose()  # the last connection closed: its WAL is checkpointed into the file and removed
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    except DBAPIError as exc:
+        raise StateUnavailable(f"cannot create the state database {path}: {describe(exc)}") from None
+    except OSError:
+        pass  # no hard links here: `open_database` creates the file in place
+    finally:
+        engine.dispose()
+        for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def _engine(url: URL, *, pooled: bool, busy_timeout_ms: int, connect_timeout_s: int) -> Engine:
