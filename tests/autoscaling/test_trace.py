@@ -96,3 +96,20 @@ def test_cli_writes_decisions_and_prints_figures(tmp_path: Path) -> None:
     assert table[0] == ["step", "timestamp", "demand", "desired", "provisioned", "ready"]
     assert len(table) == 1 + len(rows)
     assert png.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(("which", "message"), [
+    (["--trace", "TRACE", "--only", "nasa_http_1995"], "--only"),
+    (["--all", "--only", ","], "--only"),
+    (["--all", "--only", " "], "--only"),
+    (["--all", "--only", ""], "--only"),
+])
+def test_simulate_only_is_honoured_or_refused(tmp_path: Path, which: list[str], message: str) -> None:
+    """`--only` with `--trace` was ignored (the one trace ran, exit 0); an --only naming no trace (`,` or a
+    blank) ran none and printed `all_meet_goal: true` (exit 0)."""
+    trace = write(tmp_path / "t.csv", [f"2024-01-01T00:{m:02d}:00Z,{10 + m}" for m in range(30)])
+    args = [str(trace) if a == "TRACE" else a for a in which]
+    proc = subprocess.run([sys.executable, "-m", "tenantops.cli.main", "simulate", *args, "--json"],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and proc.stdout == "" and "Traceback" not in proc.stderr

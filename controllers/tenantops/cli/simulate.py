@@ -109,14 +109,18 @@ def command(
         raise click.UsageError("give either --trace or --all/--traces, not both")
     if not trace_file and not (run_all or traces_dir):
         raise click.UsageError("give --trace FILE, or --all to run every trace in the traces folder")
+    if trace_file and only is not None:
+        raise click.UsageError("--only chooses among the traces of --all; with --trace there is one")
     if trace_file:
         _check_outputs(output_file, output, plot)
         result = _one((trace_file, spec, brk, policy_name, capacity, output, plot))
         _print_single(result, as_json)
         return
     files = list_traces(traces_dir or default_traces_dir())
-    if only:
+    if only is not None:
         wanted = [name.strip() for name in only.split(",") if name.strip()]
+        if not wanted:  # `--only ,` ran no trace and reported every goal met
+            raise click.BadParameter(f"{only!r} names no trace", param_hint="--only")
         unknown = sorted(set(wanted) - {f.stem for f in files})
         if unknown:
             raise ConfigError([ConfigIssue("--only", 0, "only", f"no trace named {', '.join(unknown)}")])
