@@ -302,3 +302,10 @@ def test_an_environment_whose_controller_role_name_iam_refuses(tmp_path: Path) -
     path = write(tmp_path, f"environment: {fits}x\ntenants:\n" + VALID_TENANT)
     assert issues_of(path) == [f"{path}:1: environment: must be at most 43 characters (got 44): the controller's IAM "
                                f"role 'tenantops-{fits}x-controller' would be longer than IAM's 64"]
+
+
+def test_a_contact_named_twice_in_any_case_is_refused_at_its_line(tmp_path: Path) -> None:
+    body = VALID_TENANT.replace("contacts: [ops@acme.example]", "contacts: [ops@acme.example, Ops@Acme.example]")
+    path = write(tmp_path, "tenants:\n" + body)
+    assert issues_of(path) == [f"{path}:7: tenants[0].contacts: contact 'Ops@acme.example' appears twice "
+                               "(addresses are compared in any case)"]

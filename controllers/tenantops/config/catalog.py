@@ -88,6 +88,18 @@ class Tenant(Spec):
     def display_name(self) -> str:
         return self.name or self.id
 
+    @field_validator("contacts")
+    @classmethod
+    def _unique_contacts(cls, value: list[str]) -> list[str]:
+        """A mailbox named twice (in any case: `Ops@acme.example`, `ops@acme.example`) is a typo, and a
+        relay may deliver the customer's mail to it twice."""
+        seen: set[str] = set()
+        for address in value:
+            if address.casefold() in seen:
+                raise ValueError(f"contact {address!r} appears twice (addresses are compared in any case)")
+            seen.add(address.casefold())
+        return value
+
     @field_validator("workloads")
     @classmethod
     def _unique_workloads(cls, value: list[Workload]) -> list[Workload]:
