@@ -140,3 +140,25 @@ def test_a_series_with_nothing_to_score_is_bad_input_naming_the_file(
     captured = capsys.readouterr()
     assert f"{short}: <trace>: " in captured.err and reason in captured.err and "Traceback" not in captured.err
     assert captured.out == "" and not out.exists()  # nothing printed or written when any input is bad
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["--policy", "aggressive"], "--policy"),
+    (["--resource", "memory"], "--resource"),
+    (["--no-schedule"], "--no-schedule"),
+    (["--output", "OUT"], "--output"),
+    (["--traces", "OUT"], "--traces"),
+    (["--backtest", "--output", "OUT", "--apply"], "--apply"),
+    (["--backtest", "--output", "OUT", "--tenant", "acme"], "--tenant"),
+    (["--backtest", "--output", "OUT", "--at", "2026-11-01T00:00:00Z"], "--at"),
+])
+def test_a_flag_of_the_other_mode_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   args: list[str], flag: str) -> None:
+    """`rightsize --policy aggressive` recommended with each tenant's own policy, and `--backtest --apply`
+    applied nothing, both without a word: a flag of the other mode is refused (exit 2) before any work."""
+    out = tmp_path / "out"
+    args = [str(out) if a == "OUT" else a for a in args]
+    assert _run(["--prometheus-url", "http://127.0.0.1:9", *args]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and "TENANTOPS_PROMETHEUS_URL" not in err, err
+    assert not out.exists()

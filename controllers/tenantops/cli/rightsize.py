@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from tenantops.cli.options import config_options, echo_json, json_option, load, output_folder, settings_from
 from tenantops.cli.progress import Progress
@@ -61,6 +62,7 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, as_js
             do_apply: bool, do_backtest: bool, output_dir: str | None, traces: str | None, policy_name: str,
             resource: str, no_schedule: bool, files: tuple[str, ...]) -> None:
     """Recommend CPU/memory requests and instance types, with the monthly saving; or --backtest FILES."""
+    _refuse_other_mode(ctx, do_backtest)
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url,
                              kube_url=kube_url, state=state_path)
     if do_backtest:
@@ -69,6 +71,22 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, as_js
     if files:
         raise click.UsageError("FILES are only read with --backtest")
     _recommend(settings, tenant_ids, at_text, do_apply, as_json)
+
+
+# Flags only one mode reads: given to the other one they were ignored without a word (`--policy aggressive`
+# recommended with every tenant's own policy; `--backtest --apply` applied nothing).
+BACKTEST_ONLY = ("output_dir", "traces", "policy_name", "resource", "no_schedule")
+RECOMMEND_ONLY = ("tenant_ids", "prometheus_url", "kube_url", "state_path", "at_text", "do_apply")
+
+
+def _refuse_other_mode(ctx: click.Context, backtest: bool) -> None:
+    """A usage error (exit 2) naming every flag on the command line that the chosen mode does not read."""
+    others = RECOMMEND_ONLY if backtest else BACKTEST_ONLY
+    given = [param.opts[0] for param in ctx.command.params
+             if param.name in others and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE]
+    if given:
+        mode = "with --backtest" if backtest else "without --backtest"
+        raise click.UsageError(f"{', '.join(given)}: not read {mode}")
 
 
 # --------------------------------------------------------------------------------------------- backtest
