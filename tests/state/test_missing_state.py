@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tenantops.record.database import StateMissing
+from tenantops.record.database import StateMissing, StateUnavailable
 from tenantops.record.store import StateStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,3 +93,12 @@ def test_replicas_creating_the_file_at_once_all_open_it(tmp_path: Path) -> None:
         assert outcomes == ["ok"] * 6, outcomes
         with StateStore(path) as store:
             assert store.leadership() == []
+
+
+def test_a_file_whose_directory_cannot_be_made_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    """`--state` under a regular file (a mount point that is a file, a typo): the store's own error, naming the
+    state file, which the CLI reports in one line and exit 1, rather than an OSError about its directory."""
+    (tmp_path / "volume").write_text("not a directory")
+    path = tmp_path / "volume" / "state.db"
+    with pytest.raises(StateUnavailable, match=f"state database {path}: .*{tmp_path / 'volume'}"):
+        StateStore(path)

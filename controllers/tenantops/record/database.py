@@ -156,10 +156,17 @@ def open_database(location: str | Path | URL, *, init: bool = False, pooled: boo
     url = location if isinstance(location, URL) else parse(location)
     path = sqlite_file(url)
     if path is not None:
-        _check_sqlite_file(path, init=init)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            _create_sqlite_file(url, path, busy_timeout_ms=busy_timeout_ms)
+        try:
+            _check_sqlite_file(path, init=init)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                _create_sqlite_file(url, path, busy_timeout_ms=busy_timeout_ms)
+        except OSError as exc:  # its directory is a file, cannot be made or searched
+            if isinstance(exc, FileExistsError):  # mkdir found a file where a directory of the path goes
+                why = f"{exc.filename} is not a directory"
+            else:
+                why = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+            raise StateUnavailable(f"cannot use the state database {path}: {why}") from None
     engine = _engine(url, pooled=pooled, busy_timeout_ms=busy_timeout_ms, connect_timeout_s=connect_timeout_s)
     db = Database(url, engine)
     try:
