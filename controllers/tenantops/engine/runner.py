@@ -275,8 +275,8 @@ class Runner:
         if self.dry_run:
             return False
         store = self.reconciler.store
-        held = None if self.confirm_removals else removals_since_record(
-            store.state(CATALOGUE).get("tenants"), self.config)
+        recorded = store.state(CATALOGUE).get("tenants")
+        held = None if self.confirm_removals else removals_since_record(recorded, self.config)
         self.reconciler.hold_removals = held is not None
         if held is not None:
             if "removals-held" not in self.reconciler.notices:
@@ -284,8 +284,11 @@ class Runner:
             self.reconciler.notices["removals-held"] = held
             return True
         self.reconciler.notices.pop("removals-held", None)
+        current = sorted(t.id for t in self.config.tenants)
+        if recorded == current:
+            return False
         try:
-            store.commit({CATALOGUE: {"tenants": sorted(t.id for t in self.config.tenants)}})
+            store.commit({CATALOGUE: {"tenants": current}})
         except Exception as exc:  # the pass reports a state store it cannot write; this is not worth a traceback
             log.warning("recording the catalogue's tenants failed (%s); trying again next pass", exc)
         return False
