@@ -179,3 +179,21 @@ def test_backtest_reports_planner_and_baseline(capsys: pytest.CaptureFixture[str
         assert 0 <= r["planner_coverage"] <= 1 and r["naive_wape"] >= 0
         # the planner's commitment is never worse than committing to the 30-day minimum
         assert r["commit_saving"] >= r["rule_saving"] - 1e-9
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["--traces", "TMP"], "--traces"),
+    (["--backtest", "--months", "3"], "--months"),
+    (["--backtest", "--scenario", "TMP/s.yaml"], "--scenario"),
+    (["--backtest", "--output", "TMP/out"], "--output"),
+    (["--backtest", "--csv"], "--csv"),
+    (["--backtest", "--state", "TMP/state.db"], "--state"),
+])
+def test_a_flag_of_the_other_mode_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   args: list[str], flag: str) -> None:
+    """`plan --traces DIR` planned from the ledger and `plan --backtest --months 3` (or --csv, --output,
+    --scenario) scored every trace, the flag ignored without a word."""
+    code, out, err = _run([a.replace("TMP", str(tmp_path)) for a in args], capsys)
+    assert code == 2, err
+    assert flag in err and out == ""
+    assert not (tmp_path / "out").exists()

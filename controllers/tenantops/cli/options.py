@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from tenantops.config.settings import Settings, resolve_settings
 
@@ -43,6 +44,15 @@ def config_options(func: F) -> F:
 
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(func)
+
+
+def refuse_unread(ctx: click.Context, names: tuple[str, ...], mode: str) -> None:
+    """A usage error (exit 2) naming every flag of `names` given on the command line, which `mode` does not
+    read: a command of two modes used to ignore the other mode's flags without a word."""
+    given = [param.opts[0] for param in ctx.command.params
+             if param.name in names and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"{', '.join(given)}: not read {mode}")
 
 
 def settings_from(ctx: click.Context, **flags: Any) -> Settings:

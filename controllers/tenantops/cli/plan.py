@@ -20,7 +20,15 @@ from typing import Any
 
 import click
 
-from tenantops.cli.options import config_options, echo_json, load, output_folder, require_state, settings_from
+from tenantops.cli.options import (
+    config_options,
+    echo_json,
+    load,
+    output_folder,
+    refuse_unread,
+    require_state,
+    settings_from,
+)
 from tenantops.config.kinds.capacity import load_scenarios
 from tenantops.decide.capacity.plan import BUCKETS, CapacityPlan, plan_for
 from tenantops.decide.capacity.scenarios import Monthly
@@ -173,6 +181,10 @@ def _backtest(traces: str | None, as_json: bool) -> None:
                "vs on-demand over those days (m6i.large, 1-year reserved); rule: min of the last 30 days' hours")
 
 
+# What only the plan reads: the backtest scored every trace whatever --months, --scenario or --output said.
+PLAN_ONLY = ("months", "scenario_file", "state", "output", "as_csv")
+
+
 @click.command("plan")
 @config_options
 @click.option("--months", type=click.IntRange(1, 36), default=None,
@@ -196,8 +208,10 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, month
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     if do_backtest:
+        refuse_unread(ctx, PLAN_ONLY, "with --backtest")
         _backtest(traces, as_json)
         return
+    refuse_unread(ctx, ("traces",), "without --backtest")
     from tenantops.cli.cost import read_state
 
     settings = settings_from(ctx, catalog=catalog, policies=policies, state=state)

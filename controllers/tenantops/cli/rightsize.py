@@ -19,9 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
-from tenantops.cli.options import config_options, echo_json, json_option, load, output_folder, settings_from
+from tenantops.cli.options import (
+    config_options,
+    echo_json,
+    json_option,
+    load,
+    output_folder,
+    refuse_unread,
+    settings_from,
+)
 from tenantops.cli.progress import Progress
 from tenantops.config.errors import ConfigError, ConfigIssue
 from tenantops.config.kinds.rightsizing import RightsizingSpec
@@ -62,7 +69,10 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, as_js
             do_apply: bool, do_backtest: bool, output_dir: str | None, traces: str | None, policy_name: str,
             resource: str, no_schedule: bool, files: tuple[str, ...]) -> None:
     """Recommend CPU/memory requests and instance types, with the monthly saving; or --backtest FILES."""
-    _refuse_other_mode(ctx, do_backtest)
+    if do_backtest:
+        refuse_unread(ctx, RECOMMEND_ONLY, "with --backtest")
+    else:
+        refuse_unread(ctx, BACKTEST_ONLY, "without --backtest")
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url,
                              kube_url=kube_url, state=state_path)
     if do_backtest:
@@ -77,16 +87,6 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, as_js
 # recommended with every tenant's own policy; `--backtest --apply` applied nothing).
 BACKTEST_ONLY = ("output_dir", "traces", "policy_name", "resource", "no_schedule")
 RECOMMEND_ONLY = ("tenant_ids", "prometheus_url", "kube_url", "state_path", "at_text", "do_apply")
-
-
-def _refuse_other_mode(ctx: click.Context, backtest: bool) -> None:
-    """A usage error (exit 2) naming every flag on the command line that the chosen mode does not read."""
-    others = RECOMMEND_ONLY if backtest else BACKTEST_ONLY
-    given = [param.opts[0] for param in ctx.command.params
-             if param.name in others and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE]
-    if given:
-        mode = "with --backtest" if backtest else "without --backtest"
-        raise click.UsageError(f"{', '.join(given)}: not read {mode}")
 
 
 # --------------------------------------------------------------------------------------------- backtest
