@@ -6,10 +6,12 @@ PostgreSQL (the `state_url` fixture)."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -272,3 +274,44 @@ def test_two_senders_never_claim_the_same_message(state_url: str) -> None:
         thread.join()
     assert sorted(sent) == sorted(f"report {n}" for n in range(30))
     assert first.count(Status.SENT) == 30
+
+
+def _open_when_released(url: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        with StateStore(url) as store:
+            results.put((dict(store.state("cost")), store.leadership()))
+    except Exception as exc:  # reported to the parent, which asserts on it
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_replicas_starting_at_once_on_a_database_of_0002_migrate_it_once(state_url: str) -> None:
+    """Four replicas of the new version start together on a database an older one wrote: one migrates (on
+    PostgreSQL under the advisory lock, on SQLite under the write lock), the others find it migrated; had two
+    run the migration, the second would have failed adding a column that was there. Every row is kept."""
+    from alembic import command
+    from alembic.config import Config
+
+    from tenantops.record.database import parse
+
+    engine = sa.create_engine(parse(state_url))
+    config = Config()
+    config.set_main_option("script_location", str(schema.__file__).rsplit("/", 1)[0] + "/migrations")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002_outbox_leadership")
+        conn.execute(sa.text("INSERT INTO state VALUES ('cost', 'ledger', :v)"), {"v": json.dumps({"acme": 12.5})})
+        conn.execute(sa.text("INSERT INTO leadership (name, holder, generation, acquired_at) "
+                             "VALUES ('tenantops-leader', 'replica-a', 4, 1.0)"))
+    engine.dispose()
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(4), context.Queue()
+    replicas = [context.Process(target=_open_when_released, args=(state_url, barrier, results)) for _ in range(4)]
+    for replica in replicas:
+        replica.start()
+    outcomes = [results.get(timeout=120) for _ in replicas]
+    for replica in replicas:
+        replica.join(timeout=60)
+    assert outcomes == [({"ledger": {"acme": 12.5}}, [WriterToken("tenantops-leader", "replica-a", 4)])] * 4
+    with StateStore(state_url) as store, store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == [schema.HEAD]
