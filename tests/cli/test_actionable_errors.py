@@ -152,3 +152,17 @@ def test_audit_limit_larger_than_the_store_means_all_entries(tmp_path: Path) -> 
         result = tenantops("audit", "--state", str(state), "--limit", limit, "--json", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert len(json.loads(result.stdout)) == count
+
+
+@pytest.mark.parametrize("since", ["", " "])
+def test_audit_since_that_is_blank_is_bad_input_not_every_entry(tmp_path: Path, since: str) -> None:
+    """`--since "$SINCE"` with the variable unset printed the whole log as if it were the window asked for,
+    while a blank --tenant or --kind matched nothing."""
+    from tenantops.record.store import StateStore
+
+    state = tmp_path / "state.db"
+    with StateStore(state) as store:
+        store.commit({})
+    result = tenantops("audit", "--state", str(state), "--since", since, "--json", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "Invalid value for --since" in result.stderr and result.stdout == ""

@@ -33,7 +33,7 @@ def command(ctx: click.Context, tenant: str | None, since: str | None, kind: str
     """Print audit entries oldest first: time, subject, kind, rule, old -> new and the reason."""
     settings = settings_from(ctx, state=state)
     try:
-        since_at = audit.parse_since(since, datetime.now(UTC)) if since else None
+        since_at = audit.parse_since(since, datetime.now(UTC)) if since is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     require_state(settings)
