@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from tests.state.racing import open_at_once
 
 from tenantops.record.database import StateMissing, StateUnavailable
 from tenantops.record.store import StateStore
@@ -67,29 +66,13 @@ def test_controller_stops_with_a_clear_message_on_a_zero_length_state(tmp_path: 
     assert state.stat().st_size == 0
 
 
-def _open_when_released(path: str, barrier: Any, results: Any) -> None:
-    barrier.wait()
-    try:
-        StateStore(path).close()
-        results.put("ok")
-    except Exception as exc:  # reported to the parent, which asserts on it
-        results.put(f"{type(exc).__name__}: {exc}")
-
-
 def test_replicas_creating_the_file_at_once_all_open_it(tmp_path: Path) -> None:
     """The first start of several processes on one new file (replicas on a shared volume, the controller and
     `tenantops report`): none may find the file another is creating and take it for an emptied database,
     whose advice (--init) deletes it."""
-    context = multiprocessing.get_context("fork")
     for attempt in range(8):
-        path = str(tmp_path / f"state-{attempt}.db")
-        barrier, results = context.Barrier(6), context.Queue()
-        workers = [context.Process(target=_open_when_released, args=(path, barrier, results)) for _ in range(6)]
-        for worker in workers:
-            worker.start()
-        outcomes = [results.get(timeout=60) for _ in workers]
-        for worker in workers:
-            worker.join(timeout=60)
+        path = tmp_path / f"state-{attempt}.db"
+        outcomes = open_at_once(path, 6)
         assert outcomes == ["ok"] * 6, outcomes
         with StateStore(path) as store:
             assert store.leadership() == []

@@ -6,15 +6,14 @@ PostgreSQL (the `state_url` fixture)."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.state.racing import open_at_once
 
 from tenantops.notify.outbox import Outbox, Status, prepare
 from tenantops.record import audit, schema
@@ -276,15 +275,6 @@ def test_two_senders_never_claim_the_same_message(state_url: str) -> None:
     assert first.count(Status.SENT) == 30
 
 
-def _open_when_released(url: str, barrier: Any, results: Any) -> None:
-    barrier.wait()
-    try:
-        with StateStore(url) as store:
-            results.put((dict(store.state("cost")), store.leadership()))
-    except Exception as exc:  # reported to the parent, which asserts on it
-        results.put(f"{type(exc).__name__}: {exc}")
-
-
 def test_replicas_starting_at_once_on_a_database_of_0002_migrate_it_once(state_url: str) -> None:
     """Four replicas of the new version start together on a database an older one wrote: one migrates (on
     PostgreSQL under the advisory lock, on SQLite under the write lock), the others find it migrated; had two
@@ -304,14 +294,7 @@ def test_replicas_starting_at_once_on_a_database_of_0002_migrate_it_once(state_u
         conn.execute(sa.text("INSERT INTO leadership (name, holder, generation, acquired_at) "
                              "VALUES ('tenantops-leader', 'replica-a', 4, 1.0)"))
     engine.dispose()
-    context = multiprocessing.get_context("fork")
-    barrier, results = context.Barrier(4), context.Queue()
-    replicas = [context.Process(target=_open_when_released, args=(state_url, barrier, results)) for _ in range(4)]
-    for replica in replicas:
-        replica.start()
-    outcomes = [results.get(timeout=120) for _ in replicas]
-    for replica in replicas:
-        replica.join(timeout=60)
+    outcomes = open_at_once(state_url, 4, lambda store: (dict(store.state("cost")), store.leadership()))
     assert outcomes == [({"ledger": {"acme": 12.5}}, [WriterToken("tenantops-leader", "replica-a", 4)])] * 4
     with StateStore(state_url) as store, store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == [schema.HEAD]
