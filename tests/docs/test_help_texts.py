@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 from click.testing import CliRunner
@@ -88,3 +89,20 @@ def test_help_texts_read_as_prose_not_as_the_code() -> None:
     internal = {" ".join(path) for path, text in help_texts().items()
                 if re.search(r"`(engine|decide|observe|notify|record|act)\.[a-z_.]+`", text)}
     assert internal == set()
+
+
+def test_every_state_flag_states_its_default() -> None:
+    """`--state` said only `Env: TENANTOPS_STATE`: where the file is when neither is given, and that
+    TENANTOPS_DATABASE_URL (a pod's Postgres) is read instead when set, were in no help text."""
+    from tenantops.config.settings import Settings
+
+    default = Settings.model_fields["state"].default_factory()  # type: ignore[misc]
+    relative = str(Path(default).relative_to(ROOT)) if Path(default).is_relative_to(ROOT) else default
+    texts = help_texts()
+    with_state = {path: " ".join(text.split()) for path, text in texts.items() if "--state " in text}
+    assert {("audit",), ("cost",), ("plan",), ("report",), ("rightsize",), ("reconcile",), ("run",)} <= set(with_state)
+    for path, text in with_state.items():
+        option = text[text.index("--state "):]
+        option = option[:option.index(" --", 1)]
+        assert f"Default: {relative}" in option, (path, option)
+        assert "TENANTOPS_DATABASE_URL" in option, (path, option)

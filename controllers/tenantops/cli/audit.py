@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from tenantops.cli.options import echo_json, json_option, require_state, settings_from
+from tenantops.cli.options import STATE_HELP, echo_json, json_option, require_state, settings_from
 from tenantops.record import audit
 from tenantops.record.database import database_url
 from tenantops.record.store import StateStore
@@ -25,7 +25,7 @@ _MAX_LIMIT = 2**62
 @click.option("--kind", default=None, help="Only this kind (scale, skip, act, error, breaker, alert, ...).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="At most this many (the newest); any larger number than there are entries means all.")
-@click.option("--state", default=None, help="SQLite state file. Env: TENANTOPS_STATE.")
+@click.option("--state", default=None, help=f"SQLite state file. {STATE_HELP}")
 @json_option
 @click.pass_context
 def command(ctx: click.Context, tenant: str | None, since: str | None, kind: str | None, limit: int | None,

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from tenantops.cli.options import config_options, echo_json, load, require_state, settings_from
+from tenantops.cli.options import STATE_HELP, config_options, echo_json, load, require_state, settings_from
 from tenantops.config import Config
 from tenantops.decide.cost.ledger import Ledger
 from tenantops.notify.report.render import safe_cell
@@ -90,7 +90,7 @@ def read_state(path: str) -> dict[str, Any]:
 @config_options
 @click.option("--tenant", default=None, help="Only this tenant.")
 @click.option("--window", default="30d", show_default=True, help="Window in days, e.g. 7d or 30d.")
-@click.option("--state", default=None, help="SQLite state file of the controller. Env: TENANTOPS_STATE.")
+@click.option("--state", default=None, help=f"SQLite state file of the controller. {STATE_HELP}")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @click.option("--reconcile", is_flag=True,

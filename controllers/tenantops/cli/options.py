@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from tenantops.config.settings import Settings, resolve_settings
+from tenantops.config.settings import DEFAULT_STATE, Settings, resolve_settings
 
 if TYPE_CHECKING:
     from tenantops.config import Config
@@ -31,6 +31,11 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return super().convert(number, param, ctx)
+
+
+# The end of every `--state` help: where the store is when the flag is not given (Settings.state, relative to
+# the checkout or the working directory), and that a database URL set below the flag is read instead.
+STATE_HELP = f"Env: TENANTOPS_STATE. Default: {DEFAULT_STATE}; without the flag, TENANTOPS_DATABASE_URL when set."
 
 
 def config_options(func: F) -> F:

@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from tenantops.cli.options import (
+    STATE_HELP,
     config_options,
     echo_json,
     load,
@@ -191,7 +192,7 @@ PLAN_ONLY = ("months", "scenario_file", "state", "output", "as_csv")
               help="Months to forecast, this one included. Default: the CapacityPolicy's (6).")
 @click.option("--scenario", "scenario_file", type=click.Path(dir_okay=False), default=None,
               help="YAML file of growth scenarios (scenarios: [{name, changes: [...]}]).")
-@click.option("--state", default=None, help="State store of the controller (its cost ledger). Env: TENANTOPS_STATE.")
+@click.option("--state", default=None, help=f"State store of the controller (its cost ledger). {STATE_HELP}")
 @click.option("--output", type=click.Path(file_okay=False), default=None,
               help="Also write plan.json, plan.csv and capacity.png into this folder.")
 @click.option("--backtest", "do_backtest", is_flag=True,

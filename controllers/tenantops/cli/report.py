@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import click
 
 from tenantops.cli.options import (
+    STATE_HELP,
     config_options,
     echo_json,
     json_option,
@@ -55,7 +56,7 @@ def _parse_at(value: str | None) -> datetime:
 @click.option("--output", "output", type=click.Path(file_okay=False), default=None,
               help="Write .html, .png, .txt, .csv and .eml to this directory instead of mailing.")
 @click.option("--state", type=click.Path(dir_okay=False), default=None,
-              help="State database with the cost ledger and the outbox. Env: TENANTOPS_STATE.")
+              help=f"State database with the cost ledger and the outbox. {STATE_HELP}")
 @click.option("--savings", "savings_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Right-sizing findings as JSON (`tenantops rightsize --json`) for the savings section.")
 @click.option("--at", "at", default=None, help="Report as of this time (ISO 8601; default now).")

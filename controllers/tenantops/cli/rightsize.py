@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from tenantops.cli.options import (
+    STATE_HELP,
     config_options,
     echo_json,
     json_option,
@@ -49,7 +50,7 @@ GOAL_MEDIAN, GOAL_MAX = 0.8, 1.0
 @click.option("--prometheus-url", default=None,
               help="Prometheus base URL (the usage history). Env: TENANTOPS_PROMETHEUS_URL.")
 @click.option("--kube-url", default=None, help="Kubernetes API for --apply. Env: TENANTOPS_KUBE_URL.")
-@click.option("--state", "state_path", default=None, help="State database (guardrail intervals). Env: TENANTOPS_STATE.")
+@click.option("--state", "state_path", default=None, help=f"State database (guardrail intervals). {STATE_HELP}")
 @click.option("--at", "at_text", default=None, help="Evaluate as of this ISO-8601 UTC time (default: now).")
 @click.option("--apply", "do_apply", is_flag=True, help="Write the patches the policy's apply mode allows.")
 @click.option("--backtest", "do_backtest", is_flag=True, help="Run docs/benchmarks.md §2 on the FILES given.")

@@ -137,6 +137,9 @@ def _header_names(headers: dict[str, SecretStr]) -> dict[str, SecretStr]:
     return headers
 
 
+DEFAULT_STATE = "tenantops-state/state.db"  # in the checkout when run from one, else the working directory
+
+
 class Settings(BaseSettings):
     """Every setting of the controller and the CLI, with its default."""
 
@@ -159,7 +162,7 @@ class Settings(BaseSettings):
     prometheus_insecure_skip_verify: bool = Field(False, description="Do not verify the Prometheus certificate.")
     prometheus_sigv4_region: Region | None = Field(
         None, description="Sign requests with AWS SigV4 for Amazon Managed Prometheus in this region.")
-    state: str = Field(default_factory=lambda: repository_path("tenantops-state/state.db"),
+    state: str = Field(default_factory=lambda: repository_path(DEFAULT_STATE),
                        description="SQLite file of decider state, audit log and outbox.")
     database_url: str | None = Field(  # a URL that may hold a password: left out of repr() and str()
         None, repr=False,
