@@ -166,3 +166,27 @@ def test_audit_since_that_is_blank_is_bad_input_not_every_entry(tmp_path: Path, 
     result = tenantops("audit", "--state", str(state), "--since", since, "--json", cwd=tmp_path)
     assert result.returncode == 2, result.stdout
     assert "Invalid value for --since" in result.stderr and result.stdout == ""
+
+
+def test_unreachable_cost_explorer_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    """`cost --reconcile` ended in `error: EndpointConnectionError: Could not connect to the endpoint URL`,
+    naming no setting, and without credentials in `NoCredentialsError: Unable to locate credentials`."""
+    from tenantops.record.store import StateStore
+
+    state = tmp_path / "state.db"
+    with StateStore(state) as store:
+        store.commit({})
+    url = closed_url()
+    keys = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_MAX_ATTEMPTS": "1"}
+    result = tenantops("cost", "--reconcile", "--state", str(state), cwd=tmp_path,
+                       env={**keys, "TENANTOPS_AWS_ENDPOINT_URL": url})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"error: TENANTOPS_AWS_ENDPOINT_URL={url}: connection refused"
+    assert result.stdout == ""
+    no_keys = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_MAX_ATTEMPTS": "1",
+               "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+               "AWS_EC2_METADATA_DISABLED": "true", "TENANTOPS_AWS_ENDPOINT_URL": url}
+    result = tenantops("cost", "--reconcile", "--state", str(state), cwd=tmp_path, env=no_keys)
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "Cost Explorer" in last and "no AWS credentials" in last and "NoCredentialsError" not in last, last

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 
 from tenantops.config.settings import Settings
+from tenantops.endpoints import Unreachable, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,30 @@ def tenant_of(group_key: str) -> str:
 class CostExplorerSource:
     """Reads billed cost by tenant tag. `client` is a boto3 `ce` client (any endpoint)."""
 
-    def __init__(self, client: Any, metric: str = "UnblendedCost") -> None:
+    def __init__(self, client: Any, metric: str = "UnblendedCost", setting: str = "TENANTOPS_AWS_REGION") -> None:
         self.client = client
         self.metric = metric
+        self.setting = setting  # what selects the endpoint, named when it does not answer
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CostExplorerSource:
-        return cls(boto3.client("ce", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url))
+        client = boto3.client("ce", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+        setting = "TENANTOPS_AWS_ENDPOINT_URL" if settings.aws_endpoint_url else "TENANTOPS_AWS_REGION"
+        return cls(client, setting=setting)
+
+    def _cost_and_usage(self, **kwargs: Any) -> Any:
+        """One page of `get_cost_and_usage`. An endpoint that does not answer is `Unreachable` naming the
+        setting, and missing credentials say so: both ended in a botocore class name and its text."""
+        from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+        try:
+            return self.client.get_cost_and_usage(**kwargs)
+        except NoCredentialsError:
+            raise PermissionError("Cost Explorer: no AWS credentials found (environment, profile, pod identity "
+                                  "or IRSA)") from None
+        except EndpointConnectionError as exc:
+            url = str(getattr(self.client.meta, "endpoint_url", "") or exc.kwargs.get("endpoint_url", ""))
+            raise (unreachable(self.setting, url, exc) or Unreachable(self.setting, url, "cannot connect")) from None
 
     def actual_by_tenant(self, start: date, end: date, granularity: str = "DAILY") -> dict[str, float]:
         """Billed USD per tenant over [start, end) (Cost Explorer's end date is exclusive too)."""
@@ -54,7 +72,7 @@ class CostExplorerSource:
             }
             if token:
                 kwargs["NextPageToken"] = token
-            response = self.client.get_cost_and_usage(**kwargs)
+            response = self._cost_and_usage(**kwargs)
             for period in response.get("ResultsByTime", []):
                 for group in period.get("Groups", []):
                     keys = group.get("Keys") or [""]
