@@ -106,3 +106,19 @@ def test_every_state_flag_states_its_default() -> None:
         option = option[:option.index(" --", 1)]
         assert f"Default: {relative}" in option, (path, option)
         assert "TENANTOPS_DATABASE_URL" in option, (path, option)
+
+
+def test_the_prometheus_url_and_http_port_help_state_their_defaults() -> None:
+    """`--prometheus-url` and `--http-port` named their variable but not the value used without either."""
+    from tenantops.config.settings import Settings
+
+    texts = {path: " ".join(text.split()) for path, text in help_texts().items()}
+    url = str(Settings.model_fields["prometheus_url"].default).rstrip("/")
+    port = Settings.model_fields["http_port"].default
+    with_url = [path for path, text in texts.items() if "--prometheus-url " in text]
+    assert {("reconcile",), ("run",), ("rightsize",)} <= set(with_url)
+    for path in with_url:
+        option = texts[path][texts[path].index("--prometheus-url "):]
+        assert f"Default: {url}" in option[:option.index(" --", 1)], (path, option)
+    option = texts[("run",)][texts[("run",)].index("--http-port "):]
+    assert f"Default: {port}" in option[:option.index(" --", 1)], option

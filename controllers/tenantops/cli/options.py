@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from tenantops.config.settings import DEFAULT_STATE, Settings, resolve_settings
+from tenantops.config.settings import (
+    DEFAULT_HTTP_PORT,
+    DEFAULT_PROMETHEUS_URL,
+    DEFAULT_STATE,
+    Settings,
+    resolve_settings,
+)
 
 if TYPE_CHECKING:
     from tenantops.config import Config
@@ -36,6 +42,9 @@ class FiniteFloatRange(click.FloatRange):
 # The end of every `--state` help: where the store is when the flag is not given (Settings.state, relative to
 # the checkout or the working directory), and that a database URL set below the flag is read instead.
 STATE_HELP = f"Env: TENANTOPS_STATE. Default: {DEFAULT_STATE}; without the flag, TENANTOPS_DATABASE_URL when set."
+
+PROMETHEUS_URL_HELP = f"Env: TENANTOPS_PROMETHEUS_URL. Default: {DEFAULT_PROMETHEUS_URL}."
+HTTP_PORT_HELP = f"Env: TENANTOPS_HTTP_PORT. Default: {DEFAULT_HTTP_PORT}."
 
 
 def config_options(func: F) -> F:

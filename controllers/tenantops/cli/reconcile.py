@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from tenantops.cli.options import STATE_HELP, config_options, echo_json, json_option, load, settings_from
+from tenantops.cli.options import (
+    PROMETHEUS_URL_HELP,
+    STATE_HELP,
+    config_options,
+    echo_json,
+    json_option,
+    load,
+    settings_from,
+)
 from tenantops.endpoints import Unreachable
 from tenantops.engine.deciders import DeciderUnavailable
 from tenantops.engine.reconcile import PassResult, Reconciler
@@ -28,7 +36,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def controller_options(func: F) -> F:
     """Endpoints and paths of the controller, each also settable by its TENANTOPS_* variable."""
     for name, help_text in reversed((
-        ("--prometheus-url", "Prometheus base URL. Env: TENANTOPS_PROMETHEUS_URL."),
+        ("--prometheus-url", f"Prometheus base URL. {PROMETHEUS_URL_HELP}"),
         ("--state", f"SQLite file for decider state and the audit log. {STATE_HELP}"),
         ("--database", "State store URL: sqlite:///PATH or postgresql://USER@HOST/DB (shared by replicas). "
                        "Env: TENANTOPS_DATABASE_URL. Default: the SQLite file at --state."),

@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from tenantops.cli.options import (
+    PROMETHEUS_URL_HELP,
     STATE_HELP,
     config_options,
     echo_json,
@@ -48,7 +49,7 @@ GOAL_MEDIAN, GOAL_MAX = 0.8, 1.0
 @json_option
 @click.option("--tenant", "tenant_ids", multiple=True, help="Only this tenant (repeatable).")
 @click.option("--prometheus-url", default=None,
-              help="Prometheus base URL (the usage history). Env: TENANTOPS_PROMETHEUS_URL.")
+              help=f"Prometheus base URL (the usage history). {PROMETHEUS_URL_HELP}")
 @click.option("--kube-url", default=None, help="Kubernetes API for --apply. Env: TENANTOPS_KUBE_URL.")
 @click.option("--state", "state_path", default=None, help=f"State database (guardrail intervals). {STATE_HELP}")
 @click.option("--at", "at_text", default=None, help="Evaluate as of this ISO-8601 UTC time (default: now).")

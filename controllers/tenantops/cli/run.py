@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tenantops.cli.options import config_options, load, settings_from
+from tenantops.cli.options import HTTP_PORT_HELP, config_options, load, settings_from
 from tenantops.cli.reconcile import controller_options
 from tenantops.engine.deciders import DeciderUnavailable
 from tenantops.engine.root import build_controller
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 @config_options
 @controller_options
 @click.option("--http-port", type=int, default=None,
-              help="Port for /healthz, /readyz, /metrics. Env: TENANTOPS_HTTP_PORT.")
+              help=f"Port for /healthz, /readyz, /metrics. {HTTP_PORT_HELP}")
 @click.option("--http-host", default="0.0.0.0", show_default=True, help="Address to bind the HTTP port to.")
 @click.option("--shard", default=None, metavar="INDEX/COUNT",
               help="Reconcile only this shard of the tenants (e.g. 0/3).")

@@ -138,6 +138,8 @@ def _header_names(headers: dict[str, SecretStr]) -> dict[str, SecretStr]:
 
 
 DEFAULT_STATE = "tenantops-state/state.db"  # in the checkout when run from one, else the working directory
+DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
+DEFAULT_HTTP_PORT = 8080
 
 
 class Settings(BaseSettings):
@@ -150,7 +152,7 @@ class Settings(BaseSettings):
     catalog: str = Field(default_factory=lambda: repository_path("stacks/dev.catalog.yaml"),
                          description="Tenant catalogue file.")
     policies: str = Field(default_factory=lambda: repository_path("policies"), description="Policy directory.")
-    prometheus_url: HttpUrl = Field("http://127.0.0.1:9090", description="Prometheus base URL.")
+    prometheus_url: HttpUrl = Field(DEFAULT_PROMETHEUS_URL, description="Prometheus base URL.")
     prometheus_bearer_token: HeaderSecret | None = Field(None, description="Bearer token for Prometheus.")
     prometheus_bearer_token_file: str | None = Field(
         None, description="File holding the Prometheus bearer token (re-read per request, for rotated tokens).")
@@ -189,7 +191,7 @@ class Settings(BaseSettings):
     ops_email: MailAddress | None = Field(None, description="Operations address copied on every report and alert.")
     webhook_url: HttpUrl | None = Field(None, repr=False, description="Webhook that receives alerts.")
     alertmanager_url: HttpUrl | None = Field(None, description="Alertmanager that receives alerts.")
-    http_port: Port = Field(8080, description="Port of /metrics, /healthz and /readyz.")
+    http_port: Port = Field(DEFAULT_HTTP_PORT, description="Port of /metrics, /healthz and /readyz.")
     config_file: str | None = Field(None, description="The YAML file the settings were read from (TENANTOPS_CONFIG).")
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
