@@ -72,3 +72,18 @@ def test_alias_loops_and_alias_bombs_are_bad_input_at_their_line(tmp_path: Path)
     result = run("validate", "--catalog", str(bomb))
     assert result.returncode == 2, result.stderr
     assert f"{bomb}:1: <yaml>: aliases expand to more than" in result.stderr
+
+
+def test_json_of_an_invalid_catalogue_is_one_document_listing_the_issues(tmp_path: Path) -> None:
+    """With --json an invalid catalogue printed nothing on stdout (the issues went to stderr only), so a CI
+    step reading the document failed to parse it instead of seeing `valid: false`."""
+    bad = tmp_path / "catalog.yaml"
+    bad.write_text("tenants:\n  - id: Acme!\n", encoding="utf-8")
+    result = run("validate", "--catalog", str(bad), "--json")
+    assert result.returncode == 2
+    summary = json.loads(result.stdout)
+    assert summary["valid"] is False and summary["catalog"] == str(bad)
+    issues = summary["issues"]
+    assert issues and all(i["file"] == str(bad) and i["line"] >= 2 for i in issues), issues
+    assert {"file", "line", "field", "message"} <= set(issues[0])
+    assert f"{bad}:2:" in result.stderr  # the listing people read is still there

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tenantops.cli.options import config_options, echo_json, json_option, load, settings_from
+from tenantops.config.errors import ConfigError
 
 
 @click.command("validate")
@@ -14,7 +15,14 @@ from tenantops.cli.options import config_options, echo_json, json_option, load, 
 def command(ctx: click.Context, catalog: str | None, policies: str | None, as_json: bool) -> None:
     """Validate the tenant catalogue and policy documents; exit 2 listing every issue as FILE:LINE: field: message."""
     settings = settings_from(ctx, catalog=catalog, policies=policies)
-    config = load(settings)
+    try:
+        config = load(settings)
+    except ConfigError as exc:
+        if as_json:  # the document CI reads says `valid: false` with the issues; stderr still lists them
+            echo_json({"catalog": settings.catalog, "policies": settings.policies, "valid": False,
+                       "issues": [{"file": i.file, "line": i.line, "field": i.field, "message": i.message}
+                                  for i in exc.issues]})
+        raise
     tiers: dict[str, int] = {}
     for tenant in config.tenants:
         tiers[tenant.tier] = tiers.get(tenant.tier, 0) + 1
