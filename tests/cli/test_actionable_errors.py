@@ -190,3 +190,18 @@ def test_unreachable_cost_explorer_is_one_line_naming_the_setting(tmp_path: Path
     assert result.returncode == 1, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert "Cost Explorer" in last and "no AWS credentials" in last and "NoCredentialsError" not in last, last
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["--lease-name", "blue"], "--lease-name"),
+    (["--identity", "replica-a"], "--identity"),
+    (["--lease-namespace", "ops"], "--lease-namespace"),
+    (["--leader-elect", "--shards", "3", "--lease-name", "blue"], "--lease-name"),
+])
+def test_run_lease_flags_that_nothing_reads_are_usage_errors(tmp_path: Path, args: list[str], flag: str) -> None:
+    """Without --leader-elect (or, for --lease-name, with --shards) these were ignored and the controller
+    ran unelected beside any other replica, as --shards without --leader-elect already is refused."""
+    result = tenantops("run", "--dry-run", "--state", str(tmp_path / "s.db"), "--prometheus-url", closed_url(),
+                       "--kube-url", closed_url(), *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert flag in result.stderr.strip().splitlines()[-1] and not (tmp_path / "s.db").exists()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tenantops.cli.options import HTTP_PORT_HELP, config_options, load, settings_from
+from tenantops.cli.options import HTTP_PORT_HELP, config_options, load, refuse_unread, settings_from
 from tenantops.cli.reconcile import controller_options
 from tenantops.engine.deciders import DeciderUnavailable
 from tenantops.engine.root import build_controller
@@ -71,6 +71,11 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, decid
     if shards is not None and not leader_elect:
         raise click.BadParameter("--shards needs --leader-elect (use --shard INDEX/COUNT for a static split)",
                                  param_hint="--shards")
+    # Lease flags nothing reads were ignored: the controller ran unelected beside any other replica.
+    if not leader_elect:
+        refuse_unread(ctx, ("lease_namespace", "lease_name", "identity"), "without --leader-elect")
+    elif shards is not None:
+        refuse_unread(ctx, ("lease_name",), "with --shards (the shard Leases are tenantops-shard-*)")
     config = load(settings)  # an invalid configuration at start is bad input: exit 2
     leader: LeaderHook | None = None
     if leader_elect:
