@@ -34,11 +34,18 @@ def catalog_configmap(catalog: Path) -> list[dict[str, Any]]:
 
 
 def policies_configmap(policies: Path) -> list[dict[str, Any]]:
-    """The policy files, one key each, as a ConfigMap mounted as a directory."""
-    policy_files = sorted(p for p in policies.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    """The policy files, one key each, as a ConfigMap mounted as a directory: the files the controller's
+    loader reads (`policy_files`, the one rule), so the cluster runs what `tenantops validate` checked. A
+    ConfigMap holds one directory, so a policy file in a subfolder is an error here, not left out."""
+    from tenantops.config.loader import policy_files
+
+    files = policy_files(policies)
+    nested = [p for p in files if p.parent != policies]
+    if nested:
+        raise SystemExit(f"{nested[0]}: a ConfigMap holds one directory; keep policy files directly in {policies}")
     return [{"apiVersion": "v1", "kind": "ConfigMap",
              "metadata": {"name": "tenantops-policies", "namespace": "tenantops", "labels": LABELS},
-             "data": {p.name: p.read_text(encoding="utf-8") for p in policy_files}}]
+             "data": {p.name: p.read_text(encoding="utf-8") for p in files}}]
 
 
 def dump(docs: list[dict[str, Any]], source: str) -> str:
