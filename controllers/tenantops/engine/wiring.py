@@ -190,7 +190,11 @@ def post_pass_hooks(
         from tenantops.notify import outbox, worker
         from tenantops.notify.outbox import Outbox, OutboxCollector
 
-        metrics.registry.register(OutboxCollector(store.db if store is not None else Outbox(database_url(settings)).db))
+        # One outbox for every delivery run after a pass, on each lane (its engine connects per use, so the
+        # lanes share it safely): opening one checks and migrates the schema, three runs a pass did it three
+        # times, and telling a run's failures opened a fourth.
+        delivery = Outbox(database_url(settings))
+        metrics.registry.register(OutboxCollector(store.db if store is not None else delivery.db))
         # The delivery counters kept in memory by the outbox and the notification worker, on the registry
         # /metrics serves (sent and failed come from the database through OutboxCollector, which survives
         # restarts, so their in-memory twins stay off it).
@@ -238,12 +242,12 @@ def post_pass_hooks(
         def deliver_now(channel: str, at: datetime, jobs: dict[str, Job]) -> None:
             from tenantops.notify import deliver_pending
 
-            report = deliver_pending(settings, at, jobs=jobs, channel=channel)
+            report = deliver_pending(settings, at, jobs=jobs, channel=channel, outbox=delivery)
             if report.alerts:
                 tell_failures(report.alerts, at)
                 # Told (their mail and webhook notices are rows now): no later run tells them again. A
                 # run stopped before this line leaves them untold, and the next run tells them.
-                Outbox(database_url(settings)).mark_told(report.alerts)
+                delivery.mark_told(report.alerts)
 
         def deliver_mail(result: PassResult) -> None:
             from tenantops.notify import render_requests

@@ -153,14 +153,18 @@ def request_key(key: str) -> str:
 
 
 def deliver_pending(settings: Settings, now: datetime, transport: Transport | None = None, *,
-                    jobs: dict[str, Job] | None = None, channel: str | None = None) -> DeliveryReport:
+                    jobs: dict[str, Job] | None = None, channel: str | None = None,
+                    outbox: Outbox | None = None) -> DeliveryReport:
     """Try every due message in the outbox of the state database once, through the configured transport,
     and run the due job rows `jobs` has a handler for (`render_requests`: the report requests). With a
     `channel` (`outbox.CHANNELS`), only that channel's rows: the controller delivers each on its own
-    thread, so a slow mail server never holds a webhook post."""
+    thread, so a slow mail server never holds a webhook post. `outbox`: the one a caller that delivers
+    after every pass keeps (opening one checks the schema); without, the state database's is opened."""
     from tenantops.notify.mail import transport_from_settings
     from tenantops.record.database import database_url
 
     if transport is None and channel in (None, MAIL):
         transport = transport_from_settings(settings)
-    return Outbox(database_url(settings)).deliver(transport, now, jobs=jobs, channel=channel)
+    if outbox is None:
+        outbox = Outbox(database_url(settings))
+    return outbox.deliver(transport, now, jobs=jobs, channel=channel)
