@@ -15,6 +15,7 @@ from kubernetes import client
 from tenantops.act.base import ActOutcome, OutcomeStatus
 from tenantops.act.kube_events import MAX_MESSAGE, EventRecorder, EventSpec, events_of, scale_event
 from tenantops.act.kubeclient import api_client
+from tenantops.act.kubernetes import KubernetesActuator
 from tenantops.act.requests import PatchOutcome
 from tenantops.structs.plan import ScaleAction, ScaleTarget, TargetKind
 from tenantops.structs.requests import RequestPatch
@@ -74,11 +75,14 @@ def test_patch_events_name_the_requests_before_and_after() -> None:
 
 
 def test_a_rescale_event_shows_in_kubectl_describe_and_get_events(kube_api: KubeApiServer, tmp_path: Path) -> None:
-    kube_api.add_deployment(NS, "api", replicas=4)
+    kube_api.add_deployment(NS, "api", replicas=2)
     uid = kube_api.deployment(NS, "api")["metadata"]["uid"]
+    # The outcome as the scaler makes it: its read of the Deployment's scale carries the uid the Event names.
+    scaled = KubernetesActuator.connect(kube_api.url).apply(scale_action(NS, "api", 2, 4))
+    assert scaled.status is OutcomeStatus.APPLIED
     recorder = EventRecorder(api_client(kube_api.url), instance="controller-0")
     try:
-        recorder.submit(events_of([ActOutcome(scale_action(NS, "api", 2, 4), OutcomeStatus.APPLIED)], []))
+        recorder.submit(events_of([scaled], []))
         _wait_for(lambda: recorder.sent == 1)
     finally:
         recorder.close()

@@ -29,6 +29,7 @@ class ActOutcome:
     detail: str = ""
     attempts: int = 1
     written: int | None = None  # replicas written, when a write was made (an ASG's clamped to its bounds)
+    uid: str | None = None  # the target object's uid, when it was read (what its Kubernetes Events name)
 
 
 class Actuator(Protocol):

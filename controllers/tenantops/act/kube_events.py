@@ -6,7 +6,8 @@ a Deployment, where the people who run the cluster look first. One Event per sca
 (`SuccessfulRescale`, "New size: 4; reason: ...", the HPA's reason and message form) or refused
 (`FailedRescale`, Warning), and per right-sizing patch (`SuccessfulUpdateRequests` / `FailedUpdateRequests`),
 on the Deployment itself (`involvedObject` with its uid, which `kubectl describe` selects by; the uid is
-read from the `deployments/scale` subresource the scaler may already read).
+the one the actuator's own read of the Deployment found, carried on its outcome, so recording an Event is
+one call).
 
 Events are best effort and never hold the pass: `EventRecorder.submit` only puts the event on a bounded
 queue (dropped and counted when full, as client-go's broadcaster drops), and one daemon thread sends them
@@ -52,6 +53,7 @@ class EventSpec:
     type: str  # Normal or Warning
     reason: str
     message: str
+    uid: str | None = None  # the Deployment's, as its actuator read it
 
 
 def _cut(message: str) -> str:
@@ -67,11 +69,11 @@ def scale_event(outcome: ActOutcome) -> EventSpec | None:
     if outcome.status is OutcomeStatus.APPLIED:
         size = outcome.written if outcome.written is not None else action.desired
         return EventSpec(target.namespace, target.name, "Normal", "SuccessfulRescale",
-                         _cut(f"New size: {size}; reason: {action.rule}: {action.reason}"))
+                         _cut(f"New size: {size}; reason: {action.rule}: {action.reason}"), outcome.uid)
     if outcome.status in FAILED:
         return EventSpec(target.namespace, target.name, "Warning", "FailedRescale",
                          _cut(f"New size: {action.desired}; reason: {action.rule}: {action.reason}; "
-                              f"error: {outcome.detail or outcome.status.value}"))
+                              f"error: {outcome.detail or outcome.status.value}"), outcome.uid)
     return None
 
 
@@ -89,10 +91,11 @@ def patch_event(outcome: PatchOutcome) -> EventSpec | None:
     if outcome.status is OutcomeStatus.APPLIED:
         capped = f"; held at the limit: {', '.join(outcome.capped)}" if outcome.capped else ""
         return EventSpec(namespace, name, "Normal", "SuccessfulUpdateRequests",
-                         _cut(f"Requests set: {_requests(outcome.after)} (were {_requests(outcome.before)}){capped}"))
+                         _cut(f"Requests set: {_requests(outcome.after)} (were {_requests(outcome.before)}){capped}"),
+                         outcome.uid)
     if outcome.status in FAILED:
         return EventSpec(namespace, name, "Warning", "FailedUpdateRequests",
-                         _cut(f"Requests not set: {outcome.detail or outcome.status.value}"))
+                         _cut(f"Requests not set: {outcome.detail or outcome.status.value}"), outcome.uid)
     return None
 
 
@@ -113,7 +116,6 @@ class EventRecorder:
     def __init__(self, api: client.ApiClient, *, instance: str, size: int = QUEUE_SIZE,
                  timeout: float = TIMEOUT_SECONDS) -> None:
         self._core = client.CoreV1Api(api)
-        self._apps = client.AppsV1Api(api)
         self._instance = instance
         self._timeout = timeout
         self._queue: queue.Queue[EventSpec | None] = queue.Queue(maxsize=size)
@@ -156,15 +158,6 @@ class EventRecorder:
                 log.warning("kube events: %s for %s/%s not recorded (%s)", event.reason, event.namespace,
                             event.name, status, extra={"event": "kube_events.failed"})
 
-    def _uid(self, event: EventSpec) -> str | None:
-        """The Deployment's uid, from its scale subresource (what the scaler may read), or None."""
-        try:
-            scale = self._apps.read_namespaced_deployment_scale(event.name, event.namespace,
-                                                                 _request_timeout=self._timeout)
-        except ApiException:
-            return None
-        return scale.metadata.uid if scale.metadata is not None else None
-
     def _send(self, event: EventSpec) -> None:
         now = datetime.now(UTC)
         body: dict[str, Any] = {
@@ -172,7 +165,7 @@ class EventRecorder:
             # client-go's recorder names an event `<object>.<unix nanoseconds in hex>`
             "metadata": {"name": f"{event.name}.{time.time_ns():x}", "namespace": event.namespace},
             "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": event.namespace,
-                               "name": event.name, **({"uid": uid} if (uid := self._uid(event)) else {})},
+                               "name": event.name, **({"uid": event.uid} if event.uid else {})},
             "type": event.type, "reason": event.reason, "message": event.message,
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT, "reportingInstance": self._instance,

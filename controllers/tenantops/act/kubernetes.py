@@ -146,6 +146,7 @@ class KubernetesActuator:
         target = action.target
         counter = CallCounter.within(self.call_deadline)
         observed: int | None = None
+        uid: str | None = None  # the Deployment's, from the scale read (what its Events name)
         if target.kind is not TargetKind.KUBERNETES:
             return finish(action, OutcomeStatus.FAILED, None, counter,
                           f"target kind {target.kind} is not handled by the Kubernetes actuator", log)
@@ -155,13 +156,14 @@ class KubernetesActuator:
             for round_ in range(self._retry.conflicts + 1):
                 scale = self._read(target, counter)
                 observed = int(scale.spec.replicas or 0) if scale.spec is not None else 0
+                uid = scale.metadata.uid if scale.metadata is not None else None
                 if observed == action.desired:
                     detail = "already at desired replicas" if round_ == 0 else \
                         "another writer set the desired replicas meanwhile"
-                    return finish(action, OutcomeStatus.UNCHANGED, observed, counter, detail, log)
+                    return finish(action, OutcomeStatus.UNCHANGED, observed, counter, detail, log, uid=uid)
                 if dry_run:
                     return finish(action, OutcomeStatus.DRY_RUN, observed, counter,
-                                  f"would scale {observed} -> {action.desired}", log)
+                                  f"would scale {observed} -> {action.desired}", log, uid=uid)
                 version = scale.metadata.resource_version if scale.metadata is not None else None
                 body = {"metadata": {"resourceVersion": version},
                         "spec": {"replicas": action.desired}}
@@ -177,8 +179,8 @@ class KubernetesActuator:
                 note = "" if observed == action.current else \
                     f" (the decision saw {action.current}; the target had {observed})"
                 return finish(action, OutcomeStatus.APPLIED, observed, counter,
-                              f"scaled {observed} -> {action.desired}{note}", log, written=action.desired)
+                              f"scaled {observed} -> {action.desired}{note}", log, written=action.desired, uid=uid)
             return finish(action, OutcomeStatus.RETRYABLE, observed, counter,
-                          f"still conflicting after {self._retry.conflicts + 1} read-write rounds", log)
+                          f"still conflicting after {self._retry.conflicts + 1} read-write rounds", log, uid=uid)
         except CallFailed as failed:
-            return finish(action, status_of(failed), observed, counter, failed.classified.detail, log)
+            return finish(action, status_of(failed), observed, counter, failed.classified.detail, log, uid=uid)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import urllib3
@@ -52,6 +52,7 @@ class PatchOutcome:
     attempts: int = 1
     limits: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # container -> limits written
     capped: tuple[str, ...] = ()  # requests held at their limit because the limit may not be raised
+    uid: str | None = None  # the Deployment's, when it was read (what its Kubernetes Events name)
 
 
 def _same(resource: str, a: str | None, b: str | None) -> bool:
@@ -187,7 +188,13 @@ class RequestsActuator:
         return float(self._attempts * 2 * self._timeout + backoff)
 
     def apply(self, patch: RequestPatch, *, dry_run: bool = False) -> PatchOutcome:
-        """Read, compare, patch with the read's resourceVersion; never raises for API failures."""
+        """Read, compare, patch with the read's resourceVersion; never raises for API failures. The outcome
+        carries the Deployment's uid from the last read (None when it was never read)."""
+        read: dict[str, str | None] = {}
+        outcome = self._attempts_of(patch, dry_run, read)
+        return replace(outcome, uid=read.get("uid"))
+
+    def _attempts_of(self, patch: RequestPatch, dry_run: bool, read: dict[str, str | None]) -> PatchOutcome:
         attempts = 0
         before: dict[str, dict[str, str]] = {}
         counter = CallCounter.within(self.call_deadline)
@@ -199,6 +206,7 @@ class RequestsActuator:
             try:
                 deployment = self._apps.read_namespaced_deployment(
                     patch.deployment, patch.namespace, _request_timeout=self._timeout)
+                read["uid"] = getattr(deployment.metadata, "uid", None)
                 pod_spec = deployment.spec.template.spec if deployment.spec is not None else None
                 containers = (pod_spec.containers if pod_spec is not None else None) or []
                 if not containers:

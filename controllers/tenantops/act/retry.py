@@ -143,14 +143,15 @@ def call_with_retry(
 
 
 def finish(action: ScaleAction, status: OutcomeStatus, observed: int | None, counter: CallCounter,
-           detail: str, logger: logging.Logger, *, written: int | None = None) -> ActOutcome:
+           detail: str, logger: logging.Logger, *, written: int | None = None,
+           uid: str | None = None) -> ActOutcome:
     """Log an actuator's outcome once, with its subject and reason, and build the value the engine records."""
     level = logging.WARNING if status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE) else logging.INFO
     logger.log(level, "act: %s %s %s/%s: %s", status, action.target, action.tenant, action.workload, detail,
                extra={"event": f"act.{status}", "target": str(action.target), "tenant": action.tenant,
                       "workload": action.workload, "desired": action.desired, "observed": observed})
     return ActOutcome(action=action, status=status, observed=observed, detail=detail,
-                      attempts=max(counter.calls, 1), written=written)
+                      attempts=max(counter.calls, 1), written=written, uid=uid)
 
 
 def status_of(failed: CallFailed) -> OutcomeStatus:
