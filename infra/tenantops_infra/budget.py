@@ -1,4 +1,11 @@
-"""The tenant's monthly AWS Budget: filtered on its cost allocation tag, alerting at the policy's thresholds."""
+"""The tenant's monthly AWS Budget: filtered on its cost allocation tags, alerting at the policy's thresholds.
+
+The filter is the tenant's `tenant` tag AND the stack's `environment` tag. With the tenant tag alone, the
+prod budget of a tenant also counted its dev spend wherever two environments share an AWS account, and
+the legacy `CostFilters` cannot say AND of two tags (values of `TagKeyValue` are ORed); a
+`FilterExpression` can. Its tag keys are plain keys, as in Cost Explorer's `Expression`; the `user:`
+prefix belongs to the legacy `TagKeyValue` value format only.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +23,10 @@ from tenantops_infra import documents
 MAX_EMAIL_SUBSCRIBERS = 10
 
 
-def tag_filter_value(tenant_id: str) -> str:
-    """`user:` is required: without it the budget matches nothing and silently shows $0."""
-    return f"user:tenant${tenant_id}"
+def filter_expression(environment: str, tenant_id: str) -> dict[str, object]:
+    """Spend tagged with this tenant in this environment, and nothing else (see the module docstring)."""
+    return {"ands": [{"tags": {"key": key, "values": [value], "match_options": ["EQUALS"]}}
+                     for key, value in (("tenant", tenant_id), ("environment", environment))]}
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,8 @@ class TenantBudget(pulumi.ComponentResource):
             limit_amount=f"{max(args.amount_usd, 0.01):.2f}",
             limit_unit="USD",
             time_unit="MONTHLY",
-            cost_filters=[{"name": "TagKeyValue", "values": [tag_filter_value(args.tenant_id)]}],
+            filter_expression=filter_expression(args.environment, args.tenant_id),
+            metrics="UnblendedCost",  # the cost Cost Explorer's reconciliation reads (`observe.cost_explorer`)
             notifications=notifications(args, self.topic.arn),
             tags=args.tags,
             opts=child,

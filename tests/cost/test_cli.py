@@ -96,3 +96,4 @@ def test_reconcile_shows_the_difference_from_billed_cost(tmp_path: Path, moto_se
     assert recon["hooli"]["actual_usd"] == 1000.0
     assert recon["hooli"]["difference_usd"] == pytest.approx(1000.0 - estimate, abs=0.01)
     assert recon["__untagged__"]["actual_usd"] == 5.0
+    assert data["reconciled_environment"] == "dev"  # the catalogue's: only that environment's bill is read

@@ -65,3 +65,21 @@ def test_unusable_amounts_are_skipped_and_credits_kept(moto_server: Any, caplog:
     actual = CostExplorerSource(moto_server.client("ce")).actual_by_tenant(date(2026, 11, 1), date(2026, 11, 2))
     assert actual == {"acme": 7.5}  # the credit counts; what is not a finite number does not
     assert sum("unusable" in r.getMessage() for r in caplog.records) == 4
+
+
+@pytest.mark.integration
+def test_an_environment_reads_only_spend_tagged_with_it(moto_server: Any) -> None:
+    """Two environments in one account: each one's reconciliation asks for its own `environment` tag."""
+    period = {"TimePeriod": {"Start": "2026-11-01", "End": "2026-11-02"}, "Estimated": False}
+    moto_server.queue_cost_and_usage([{"ResultsByTime": [{**period, "Groups": [group("tenant$acme", "1")]}]}] * 2)
+    client = moto_server.client("ce")
+    sent: list[dict[str, Any]] = []
+    client.meta.events.register("provide-client-params.ce.GetCostAndUsage",
+                                lambda params, **_: sent.append(dict(params)))
+    source = CostExplorerSource(client)
+    assert source.actual_by_tenant(date(2026, 11, 1), date(2026, 11, 2), environment="prod") == {"acme": 1.0}
+    source.actual_by_tenant(date(2026, 11, 1), date(2026, 11, 2))
+    assert sent[0]["Filter"] == {"Tags": {"Key": "environment", "Values": ["prod"], "MatchOptions": ["EQUALS"]}}
+    assert sent[0]["GroupBy"] == [{"Type": "TAG", "Key": "tenant"}]
+    assert "Filter" not in sent[1]
+

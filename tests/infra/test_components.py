@@ -50,11 +50,12 @@ def test_budget_notifies_at_every_threshold(monitor: RecordingMonitor) -> pulumi
     def check(values: list[Any]) -> None:
         limit, filters, notes = values
         assert limit == "1200.00"
-        assert filters == [("TagKeyValue", ["user:tenant$hooli"])]
+        assert filters == [("tenant", ["hooli"]), ("environment", ["dev"])]
         assert notes == [("ACTUAL", 80.0), ("ACTUAL", 100.0), ("FORECASTED", 100.0)]
 
     # Output types with a field named `values` cannot go through Output.all as they are: flatten first.
-    filters = budget.budget.cost_filters.apply(lambda fs: [(f.name, list(f.values)) for f in fs])
+    filters = budget.budget.filter_expression.apply(
+        lambda e: [(a.tags.key, list(a.tags.values)) for a in e.ands])  # type: ignore[union-attr]
     notes = budget.budget.notifications.apply(lambda ns: sorted((n.notification_type, n.threshold) for n in ns))
     return pulumi.Output.all(budget.budget.limit_amount, filters, notes).apply(check)
 

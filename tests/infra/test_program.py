@@ -101,7 +101,14 @@ def test_budget_matches_the_catalogue_and_the_tier_thresholds(
     assert budget.inputs["budgetType"] == "COST" and budget.inputs["timeUnit"] == "MONTHLY"
     assert float(budget.inputs["limitAmount"]) == pytest.approx(max(entry.budget_usd_month, 0.01))
     assert budget.inputs["limitUnit"] == "USD"
-    assert budget.inputs["costFilters"] == [{"name": "TagKeyValue", "values": [f"user:tenant${tenant}"]}]
+    # Tenant AND environment: one environment's budget never counts another's spend in a shared account.
+    assert "costFilters" not in budget.inputs and budget.inputs["metrics"] == "UnblendedCost"
+    operands = [a["tags"] for a in budget.inputs["filterExpression"]["ands"]]
+    assert operands == [{"key": "tenant", "values": [tenant], "matchOptions": ["EQUALS"]},
+                        {"key": "environment", "values": [dev_config.catalog.environment], "matchOptions": ["EQUALS"]}]
+    # ...and the tags it selects are the ones the tenant's resources carry.
+    bucket = _one(dev_run, tenant, "aws:s3/bucket:Bucket")
+    assert all(bucket.inputs["tags"][o["key"]] == o["values"][0] for o in operands)
     got = sorted((n["notificationType"], n["threshold"]) for n in budget.inputs["notifications"])
     want = sorted([("ACTUAL", float(t)) for t in policies.budget.actual_thresholds]
                   + [("FORECASTED", float(t)) for t in policies.budget.forecast_thresholds])

@@ -94,7 +94,8 @@ def read_state(path: str) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @click.option("--reconcile", is_flag=True,
-              help="Compare with billed cost from AWS Cost Explorer (tag `tenant`). Env: TENANTOPS_AWS_ENDPOINT_URL.")
+              help="Compare with billed cost from AWS Cost Explorer (tag `tenant`, of the catalogue's environment). "
+                   "Env: TENANTOPS_AWS_ENDPOINT_URL.")
 @click.pass_context
 def command(ctx: click.Context, catalog: str | None, policies: str | None, tenant: str | None, window: str,
             state: str | None, as_json: bool, as_csv: bool, reconcile: bool) -> None:
@@ -115,10 +116,12 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, tenan
         from tenantops.observe.cost_explorer import reconcile as compare
 
         start = now.date() - timedelta(days=days - 1)
-        actual = CostExplorerSource.from_settings(settings).actual_by_tenant(start, now.date() + timedelta(days=1))
+        actual = CostExplorerSource.from_settings(settings).actual_by_tenant(
+            start, now.date() + timedelta(days=1), environment=config.catalog.environment)
         recon = [r.to_json() for r in compare({r["tenant"]: r["window_usd"] for r in rows}, actual)]
     if as_json:
-        echo_json({"window_days": days, "as_of": now.isoformat(), "tenants": rows, "reconciliation": recon})
+        scope = {"reconciled_environment": config.catalog.environment} if reconcile else {}
+        echo_json({"window_days": days, "as_of": now.isoformat(), "tenants": rows, "reconciliation": recon, **scope})
         return
     if as_csv:
         buf = io.StringIO()
@@ -135,6 +138,8 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, tenan
         burn = f"{r['burn_rate']:.2f}" if r["burn_rate"] is not None else "-"
         click.echo(f"{r['tenant']:<22}{r['window_usd']:>11,.2f}{r['previous_window_usd']:>11,.2f}"
                    f"{r['month_to_date_usd']:>11,.2f}{r['budget_usd']:>10,.0f}{band:>30}{burn:>7}{r['open_alerts']:>7}")
+    if reconcile:
+        click.echo(f"reconciled with billed cost tagged environment={config.catalog.environment}")
     for r in recon:
         click.echo(f"reconcile {r['tenant']:<22} estimate {r['estimate_usd']:>10,.2f}  billed {r['actual_usd']:>10,.2f}"
                    f"  difference {r['difference_usd']:>+10,.2f}")

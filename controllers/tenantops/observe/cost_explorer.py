@@ -3,6 +3,12 @@
 `GetCostAndUsage` grouped by the `tenant` cost allocation tag returns keys `tenant$<id>`; spend without
 the tag comes back as `tenant$` and is reported as `__untagged__`, because untagged spend is exactly what
 an allocation has to explain. Pages (`NextPageToken`) are followed.
+
+Given an environment, only spend tagged `environment=<env>` is read, as the tenant budgets filter
+(`tenantops_infra.budget`): where dev and prod share an AWS account, prod's estimate is compared with prod's
+bill, not with both. `__untagged__` is then that environment's spend without a tenant tag (the controller's
+own resources, say); spend with no environment tag cannot be told apart and is left out, and
+`tenantops cost --reconcile` says which environment it compared.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ log = logging.getLogger(__name__)
 
 UNTAGGED = "__untagged__"
 TAG_KEY = "tenant"
+ENVIRONMENT_TAG_KEY = "environment"
 
 
 def tenant_of(group_key: str) -> str:
@@ -59,8 +66,10 @@ class CostExplorerSource:
             url = str(getattr(self.client.meta, "endpoint_url", "") or exc.kwargs.get("endpoint_url", ""))
             raise (unreachable(self.setting, url, exc) or Unreachable(self.setting, url, "cannot connect")) from None
 
-    def actual_by_tenant(self, start: date, end: date, granularity: str = "DAILY") -> dict[str, float]:
-        """Billed USD per tenant over [start, end) (Cost Explorer's end date is exclusive too)."""
+    def actual_by_tenant(self, start: date, end: date, granularity: str = "DAILY",
+                         environment: str | None = None) -> dict[str, float]:
+        """Billed USD per tenant over [start, end) (Cost Explorer's end date is exclusive too); with
+        `environment`, of that environment's spend only (see the module docstring)."""
         totals: dict[str, float] = {}
         token: str | None = None
         while True:
@@ -70,6 +79,9 @@ class CostExplorerSource:
                 "Metrics": [self.metric],
                 "GroupBy": [{"Type": "TAG", "Key": TAG_KEY}],
             }
+            if environment is not None:
+                kwargs["Filter"] = {"Tags": {"Key": ENVIRONMENT_TAG_KEY, "Values": [environment],
+                                             "MatchOptions": ["EQUALS"]}}
             if token:
                 kwargs["NextPageToken"] = token
             response = self._cost_and_usage(**kwargs)
