@@ -154,6 +154,28 @@ def test_audit_limit_larger_than_the_store_means_all_entries(tmp_path: Path) -> 
         assert len(json.loads(result.stdout)) == count
 
 
+def test_audit_kind_the_log_never_held_names_the_kinds_it_holds(tmp_path: Path) -> None:
+    """`--kind scal` (a typo) said only "no audit entries match", as if nothing of the kind had happened."""
+    from datetime import UTC, datetime
+
+    from tenantops.record.store import StateStore
+    from tenantops.structs.plan import Decision
+
+    state = tmp_path / "state.db"
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    with StateStore(state) as store:
+        store.commit({}, [Decision(at, "acme", "api", "scale", "up", "more load"),
+                          Decision(at, "acme", "api", "alert", "budget", "over")])
+    result = tenantops("audit", "--state", str(state), "--kind", "scal", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "no audit entries of kind 'scal'; the log holds the kinds alert, scale"
+    # A kind the log holds, filtered out by another flag, is the ordinary "no match".
+    result = tenantops("audit", "--state", str(state), "--kind", "scale", "--tenant", "globex", cwd=tmp_path)
+    assert result.stdout.strip() == "no audit entries match"
+    result = tenantops("audit", "--state", str(state), "--kind", "scal", "--json", cwd=tmp_path)
+    assert result.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("since", ["", " "])
 def test_audit_since_that_is_blank_is_bad_input_not_every_entry(tmp_path: Path, since: str) -> None:
     """`--since "$SINCE"` with the variable unset printed the whole log as if it were the window asked for,

@@ -22,7 +22,9 @@ _MAX_LIMIT = 2**62
 @click.command("audit")
 @click.option("--tenant", default=None, help="Only this tenant's entries.")
 @click.option("--since", default=None, help="Only entries at or after this time: a duration (2h, 30m, 7d) or ISO-8601.")
-@click.option("--kind", default=None, help="Only this kind (scale, skip, act, error, breaker, alert, ...).")
+@click.option("--kind", default=None,
+              help="Only this kind (scale, skip, act, error, breaker, alert, ...); matching none, the kinds the log "
+                   "holds are named.")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="At most this many (the newest); any larger number than there are entries means all.")
 @click.option("--state", default=None, help=f"SQLite state file. {STATE_HELP}")
@@ -41,10 +43,16 @@ def command(ctx: click.Context, tenant: str | None, since: str | None, kind: str
         # SQLite's LIMIT is a 64-bit integer: a larger --limit than any table could hold means all of them.
         entries = list(audit.query(store.connection, tenant=tenant, since=since_at, kind=kind,
                                    limit=None if limit is None else min(limit, _MAX_LIMIT)))
+        known = audit.kinds(store.connection) if kind is not None and not entries else None
     if as_json:
         echo_json([e.as_dict() for e in entries])
         return
     if not entries:
+        if known is not None and kind not in known:
+            # A kind the log has never held is most often a typo: say which kinds there are.
+            click.echo(f"no audit entries of kind {kind!r}; the log holds "
+                       + (f"the kinds {', '.join(known)}" if known else "no entries at all"))
+            return
         click.echo("no audit entries match")
         return
     for e in entries:

@@ -126,6 +126,20 @@ class _HasEngine(Protocol):
     def engine(self) -> Engine: ...
 
 
+def _rows(source: Connection | Engine | _HasEngine, stmt: sa.Select[Any]) -> list[Any]:
+    if not isinstance(source, (Connection, Engine)):
+        source = source.engine
+    if isinstance(source, Engine):
+        with source.connect().execution_options(tenantops_read_only=True) as conn:
+            return list(conn.execute(stmt).all())
+    return list(source.execute(stmt).all())
+
+
+def kinds(source: Connection | Engine | _HasEngine) -> list[str]:
+    """The kinds the log holds, sorted: what `tenantops audit --kind` can be told when it matched nothing."""
+    return [row[0] for row in _rows(source, sa.select(table.c.kind).distinct().order_by(table.c.kind))]
+
+
 def query(
     source: Connection | Engine | _HasEngine,
     *,
@@ -149,14 +163,7 @@ def query(
         stmt = sa.select(newest).order_by(newest.c.at, newest.c.id)
     else:
         stmt = stmt.order_by(table.c.at, table.c.id)
-    if not isinstance(source, (Connection, Engine)):
-        source = source.engine
-    if isinstance(source, Engine):
-        with source.connect().execution_options(tenantops_read_only=True) as conn:
-            rows = conn.execute(stmt).all()
-    else:
-        rows = source.execute(stmt).all()
-    for row in rows:
+    for row in _rows(source, stmt):
         yield AuditEntry(
             id=row[0],
             at=datetime.fromtimestamp(row[1], UTC),
