@@ -21,8 +21,11 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+
+import sqlalchemy as sa
 
 from tenantops.act.base import Actuator
 from tenantops.config.loader import Config
@@ -33,12 +36,12 @@ from tenantops.engine.effects import Actuators
 from tenantops.engine.inputs import InputProvider
 from tenantops.engine.patch_effects import RequestActuator
 from tenantops.engine.reconcile import PassResult, PlanMail, Reconciler
-from tenantops.notify.alerting import AFTER_PASS, FAILED_ROUTE, ROUTES, after_pass
-from tenantops.notify.outbox import DELIVERY_FAILED_CAUSES, Job
+from tenantops.notify.alerting import AFTER_PASS, FAILED_ROUTE, ROUTES, AlertRouter, after_pass, senders_from_settings
+from tenantops.notify.outbox import DELIVERY_FAILED_CAUSES, Job, Outbox
 from tenantops.notify.worker import Courier
 from tenantops.observe.prometheus import Clock, PrometheusSource, utc_now
 from tenantops.observe.replicas import LiveReplicas
-from tenantops.record.database import database_url
+from tenantops.record.database import StateStoreError, database_url
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import QueuedMessage, StateStore
 from tenantops.structs.plan import Alert, TargetKind
@@ -156,6 +159,18 @@ def route_alerts_from_settings(config: Config, settings: Settings, alerts: Seque
         router.route(batch, now, [r for r in routes if r != failed])
 
 
+def _failures_for_alertmanager(outbox: Outbox, router: AlertRouter) -> dict[str, Alert] | None:
+    """The delivery-failure alerts of the rows failed now that go to Alertmanager (not those of its own
+    resolves, `FAILED_ROUTE`), by key; None when the outbox cannot be read (what was posted stays posted)."""
+    try:
+        failures = outbox.failure_alerts()
+    except (sa.exc.DBAPIError, StateStoreError) as exc:
+        log.warning("delivery failures not re-posted to Alertmanager this pass: %s", exc)
+        return None
+    return {a.key: a for a in failures if FAILED_ROUTE.get(str(a.details.get("kind"))) != "alertmanager"
+            and "alertmanager" in router.routes_for(a)}
+
+
 def post_pass_hooks(
     settings: Settings,
     current_config: Callable[[], Config],
@@ -188,7 +203,7 @@ def post_pass_hooks(
     hooks: list[Callable[[PassResult], None]] = [export_cost]
     if not dry_run:
         from tenantops.notify import outbox, worker
-        from tenantops.notify.outbox import Outbox, OutboxCollector
+        from tenantops.notify.outbox import OutboxCollector
 
         # One outbox for every delivery run after a pass, on each lane (its engine connects per use, so the
         # lanes share it safely): opening one checks and migrates the schema, three runs a pass did it three
@@ -206,16 +221,33 @@ def post_pass_hooks(
             if firing:
                 route_alerts_from_settings(current_config(), settings, firing, result.at, AFTER_PASS)
 
+        # The delivery failures posted to Alertmanager as firing, by alert key. A failure is a condition that
+        # holds while its row is `failed` (until someone sets it back to pending, or removes it), so it is
+        # posted with every pass's active set as the pass's own alerts are, and resolved once its row is no
+        # longer failed. Touched on the Alertmanager lane only (its one thread, or the pass's without a
+        # courier); a restarted controller reads the failed rows again, and a failure resolved while it was
+        # stopped ends in Alertmanager at its last post's `endsAt`.
+        held: dict[str, Alert] = {}
+
         def resend_active(result: PassResult) -> None:
             notified = {a.key for a in result.alerts}
             repeat = [a for a in result.active_alerts if a.key not in notified]
-            if repeat:  # Alertmanager expects the active set again every pass, as Prometheus sends it
-                from tenantops.notify.alerting import AlertRouter, senders_from_settings
-
-                config = current_config()
-                router = AlertRouter(config, alertmanager=senders_from_settings(config, settings)[1])
-                router.route([a for a in repeat if "alertmanager" in router.routes_for(a)], result.at,
-                             routes=("alertmanager",))
+            config = current_config()
+            router = AlertRouter(config, alertmanager=senders_from_settings(config, settings)[1])
+            ended: list[Alert] = []
+            if router.alertmanager is not None:
+                failures = _failures_for_alertmanager(delivery, router)
+                if failures is not None:
+                    ended = [replace(a, details={**a.details, "resolved": True}) for k, a in held.items()
+                             if k not in failures]
+                    held.clear()
+                    held.update(failures)
+                    repeat += [a for a in failures.values() if a.key not in notified]
+            if repeat or ended:  # Alertmanager expects the active set again every pass, as Prometheus sends it
+                outcomes = router.route([a for a in repeat + ended if "alertmanager" in router.routes_for(a)],
+                                        result.at, routes=("alertmanager",))
+                unsaid = {o.alert_key for o in outcomes if not o.ok}
+                held.update({a.key: a for a in ended if a.key in unsaid})  # resolved at the next pass
 
         def route_alerts(result: PassResult) -> None:
             if courier is None:

@@ -531,9 +531,17 @@ class Outbox:
             n = conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.status == str(status)))
             return int(n.scalar_one())
 
-    def failure_alerts(self) -> list[Alert]:
-        """One Alert per permanently failed message still in the table, for a pass to re-surface."""
-        return [failure_alert(e, e.last_error or "unknown error", e.sent_at) for e in self.entries(Status.FAILED)]
+    def failure_alerts(self, channel: str | None = None) -> list[Alert]:
+        """One Alert per row still failed (of `channel`'s kinds, or all), told or not: the set a route that
+        wants every condition firing now is given each pass (Alertmanager ends an alert not posted again
+        before its `endsAt`). Read without the messages themselves, which the alerts do not need."""
+        stmt = sa.select(*[c for c in table.c if c.name != "message"]).where(table.c.status == Status.FAILED.value)
+        if channel is not None:
+            stmt = stmt.where(_of_channel(channel))
+        with self.db.read() as conn:
+            rows = conn.execute(stmt.order_by(table.c.id)).all()
+        entries = [_entry(row, message=b"") for row in rows]
+        return [failure_alert(e, e.last_error or "unknown error", e.sent_at) for e in entries]
 
     def untold(self, channel: str | None = None) -> list[Alert]:
         """The failure alerts of rows given up on whose alert was not queued yet (`mark_told`): a run
@@ -564,7 +572,7 @@ def _of_channel(channel: str) -> sa.ColumnElement[bool]:
     return table.c.kind.in_(sorted(CHANNEL_KINDS[channel]))
 
 
-def _entry(row: Row[Any], attempts: int | None = None) -> OutboxEntry:
+def _entry(row: Row[Any], attempts: int | None = None, message: bytes | None = None) -> OutboxEntry:
     return OutboxEntry(
         id=int(row.id),
         kind=str(row.kind),
@@ -577,7 +585,7 @@ def _entry(row: Row[Any], attempts: int | None = None) -> OutboxEntry:
         next_attempt_at=datetime.fromtimestamp(row.next_attempt_at, UTC),
         sent_at=_dt(row.sent_at),
         last_error=row.last_error,
-        message=bytes(row.message),
+        message=bytes(row.message) if message is None else message,
         tenant=row.tenant,
     )
 

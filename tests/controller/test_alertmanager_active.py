@@ -1,0 +1,101 @@
+"""Alertmanager ends an alert that stops being posted once its `endsAt` passes, so every alert tenantops holds
+firing is posted again before then, for as long as its condition holds, and resolved when it ends.
+
+Alertmanager is Debian's, mail goes to a real SMTP server (aiosmtpd), the passes are a real reconciler and
+runner with the controller's own post-pass hooks, on the real clock (Alertmanager reads `endsAt` against its
+own). The pass interval is 0.5 s, so a post's `endsAt` is 2 s ahead (four intervals).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.faults.helpers import set_interval
+
+from tenantops.config.settings import Settings
+from tenantops.notify.outbox import Outbox, Status
+from tenantops.record.store import StateStore
+from tenantops_lab.sandbox.alert_receivers import alertmanager_alerts
+from tenantops_lab.sandbox.smtp import SmtpServer
+
+from .test_alert_lifecycle import OPS, SteadySource
+from .test_webhook_outbox import _runner
+
+pytestmark = pytest.mark.integration
+
+ENDS_AFTER = 2.0  # seconds: four pass intervals of 0.5 s
+
+
+class Now:
+    """The real clock, as the runner's (the tests' `clock.now += STEP` is a no-op here)."""
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC)
+
+    @property
+    def now(self) -> datetime:
+        return self()
+
+    @now.setter
+    def now(self, _: datetime) -> None:
+        pass
+
+
+def _active(url: str, key: str) -> list[dict[str, Any]]:
+    return [a for a in alertmanager_alerts(url, "active=true")
+            if a["labels"].get("key") == key and a["status"]["state"] == "active"]
+
+
+def _passes(runner: Any, seconds: float) -> int:
+    """Passes every 0.5 s for `seconds` of real time; returns how many ran."""
+    end, n = time.monotonic() + seconds, 0
+    while time.monotonic() < end:
+        assert runner.tick() is not None
+        n += 1
+        time.sleep(0.5)
+    return n
+
+
+def _report(to: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "tenantops@example.com", to, "Cost report"
+    msg.set_content("the week's figures")
+    return msg
+
+
+def test_a_delivery_failure_stays_firing_in_alertmanager_while_the_row_is_failed_then_resolves(
+        config_files: tuple[Path, Path], smtp_server: SmtpServer, alertmanager: str, tmp_path: Path) -> None:
+    """The report to an address the relay refuses for good (550) is failed and told, to mail and to
+    Alertmanager. Told once, the alert ended in Alertmanager at its first `endsAt` (four intervals later),
+    while the row was still failed and nothing had been done. It is posted with every pass's active set as
+    long as the row is failed; set back to `pending` (the runbook's fix), it is resolved at once."""
+    catalog, policies = config_files
+    set_interval(policies, 0.5)
+    settings = Settings(smtp_host=smtp_server.host, smtp_port=smtp_server.port, state=str(tmp_path / "state.db"),
+                        mail_from="tenantops@example.com", ops_email=OPS, alertmanager_url=alertmanager)
+    clock: Any = Now()
+    Outbox(settings.state).enqueue("cost-report", "report", _report("nobody@example.com"), now=clock())
+    smtp_server.refuse_recipient("nobody@example.com", "550 5.1.1 no such user")
+    key = "outbox-failed:report"
+    with StateStore(settings.state) as store:
+        runner = _runner(settings, store, SteadySource(), clock, (catalog, policies))
+        assert runner.tick() is not None
+        assert Outbox(settings.state).get("report").status is Status.FAILED  # type: ignore[union-attr]
+        assert len(_active(alertmanager, key)) == 1
+        passes = _passes(runner, 3 * ENDS_AFTER)
+        still = _active(alertmanager, key)
+        print(f"\nafter {passes} passes over {3 * ENDS_AFTER:g} s: {len(still)} active for {key}")
+        assert len(still) == 1, "the delivery failure ended in Alertmanager while the row was still failed"
+        with sqlite3.connect(settings.state) as db:  # the runbook: set it back to pending, it is sent again
+            db.execute("UPDATE outbox SET status = 'pending', next_attempt_at = 0, attempts = 0,"
+                       " lease_until = NULL WHERE dedup_key = 'report'")
+        assert runner.tick() is not None
+        assert Outbox(settings.state).get("report").status is Status.SENT  # type: ignore[union-attr]
+        assert _active(alertmanager, key) == [], "resolved when the row left `failed`, not at its endsAt"
+
