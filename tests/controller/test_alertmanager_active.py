@@ -16,10 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from tests.faults.helpers import set_interval
 
+from tenantops.config import load_config
 from tenantops.config.settings import Settings
+from tenantops.decide.autoscaling.decider import AutoscalingDecider
+from tenantops.decide.base import DeciderOutput, PassInput
+from tenantops.engine.reconcile import Reconciler
+from tenantops.engine.root import register_actuators
+from tenantops.engine.runner import Runner
+from tenantops.engine.wiring import plan_mail, post_pass_hooks
 from tenantops.notify.outbox import Outbox, Status
+from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import StateStore
 from tenantops_lab.sandbox.alert_receivers import alertmanager_alerts
 from tenantops_lab.sandbox.smtp import SmtpServer
@@ -99,3 +108,64 @@ def test_a_delivery_failure_stays_firing_in_alertmanager_while_the_row_is_failed
         assert Outbox(settings.state).get("report").status is Status.SENT  # type: ignore[union-attr]
         assert _active(alertmanager, key) == [], "resolved when the row left `failed`, not at its endsAt"
 
+
+class Failing:
+    """The autoscaling decider, raising while `down` (what a bug or a bad input does to one concern): the
+    engine keeps its open alerts, since it did not evaluate them."""
+
+    name = "autoscaling"
+
+    def __init__(self) -> None:
+        self.inner = AutoscalingDecider()
+        self.down = False
+
+    def decide(self, inp: PassInput, state: Any) -> DeciderOutput:
+        if self.down:
+            raise RuntimeError("decider down")
+        return self.inner.decide(inp, state)
+
+
+def test_an_open_alert_of_a_decider_that_fails_stays_firing_in_alertmanager(
+        config_files: tuple[Path, Path], smtp_server: SmtpServer, alertmanager: str, tmp_path: Path) -> None:
+    """alpha/worker's metrics are missing: the alert fires, to mail and Alertmanager. Then the decider that
+    raised it fails for a while: the engine keeps the episode open (nothing was evaluated, nothing resolves),
+    but the alert was posted only with the active set of passes that raised it, so Alertmanager ended it at
+    its last `endsAt`, and a decider back on its feet started it again there (a resolve and a second page
+    for one episode). The engine's open alerts are posted every pass, raised this pass or not."""
+    catalog, policies = config_files
+    set_interval(policies, 0.5)
+    data = yaml.safe_load(catalog.read_text())
+    data["tenants"][0]["overrides"] = {"alerts": {"routes": ["email", "alertmanager"]}}
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    settings = Settings(smtp_host=smtp_server.host, smtp_port=smtp_server.port, state=str(tmp_path / "state.db"),
+                        mail_from="tenantops@example.com", ops_email=OPS, alertmanager_url=alertmanager)
+    clock: Any = Now()
+    source = SteadySource()
+    source.missing = {("alpha", "worker")}
+    decider = Failing()
+    key = "metrics:alpha/worker"
+    with StateStore(settings.state) as store:
+        metrics = ControllerMetrics()
+        reconciler = Reconciler(source, store, [decider], register_actuators(), metrics=metrics,
+                                mail=plan_mail(settings))
+        runner = Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies,
+                        metrics=metrics, clock=clock)
+        runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=False, store=store))
+        for _ in range(20):
+            if _active(alertmanager, key):
+                break
+            _passes(runner, 0.5)
+        first = _active(alertmanager, key)
+        assert len(first) == 1
+        decider.down = True
+        passes = _passes(runner, 3 * ENDS_AFTER)
+        still = _active(alertmanager, key)
+        print(f"\nafter {passes} passes of a failing decider over {3 * ENDS_AFTER:g} s: {len(still)} active"
+              f" for {key}")
+        assert len(still) == 1, "the open alert ended in Alertmanager while its episode was still open"
+        assert still[0]["startsAt"] == first[0]["startsAt"]
+        assert still[0]["annotations"]["suggested_action"] == first[0]["annotations"]["suggested_action"]
+        decider.down = False
+        source.missing = set()
+        _passes(runner, 1.0)
+        assert _active(alertmanager, key) == []

@@ -76,6 +76,7 @@ class AlertRecord:
     fires: int = 0
     source: str = ""  # the decider that raised it: its absence from that decider's output clears it
     workload: str | None = None  # the workload it is about, if one (the resolve notice names it too)
+    action: str = ""  # the suggested action of the last alert seen (the open alert posted again says it)
 
     def to_json(self) -> dict[str, Any]:
         def iso(d: datetime | None) -> str | None:
@@ -86,7 +87,7 @@ class AlertRecord:
             "act": self.active, "n": self.notified, "ff": iso(self.first_fired), "lf": iso(self.last_fired),
             "ls": iso(self.last_seen), "esc": self.escalated, "cl": iso(self.cleared_at),
             "sn": iso(self.snoozed_until), "k": self.fires, "src": self.source,
-            "w": self.workload,
+            "w": self.workload, "sa": self.action,
         }
 
     @staticmethod
@@ -102,7 +103,7 @@ class AlertRecord:
             key, raw.get("t"), Severity(raw.get("sev", "warning")), str(raw.get("c", "")), str(raw.get("s", "")),
             raw.get("a"), bool(raw.get("act")), bool(raw.get("n")), first, dt(raw.get("lf")), seen,
             bool(raw.get("esc")), dt(raw.get("cl")), dt(raw.get("sn")), int(raw.get("k", 0)),
-            str(raw.get("src", "")), raw.get("w"),
+            str(raw.get("src", "")), raw.get("w"), str(raw.get("sa", "")),
         )
 
 
@@ -178,7 +179,7 @@ def step(
                 last_fired=now if notify else (rec.last_fired if rec else None), last_seen=now,
                 escalated=rec.escalated if flapping and rec is not None else False,
                 snoozed_until=rec.snoozed_until if rec else None, fires=(rec.fires if rec else 0) + int(notify),
-                source=rec.source if rec else "", workload=_workload(alert),
+                source=rec.source if rec else "", workload=_workload(alert), action=alert.suggested_action,
             )
             if notify:
                 out.append(Notification(alert, Transition.FIRE, now))
@@ -187,7 +188,7 @@ def step(
             out.append(Notification(alert, Transition.FIRE, rec.first_fired))
             changed[alert.key] = replace(
                 rec, severity=alert.severity, summary=alert.summary, amount_usd=alert.amount_usd, notified=True,
-                last_fired=now, last_seen=now, fires=rec.fires + 1,
+                last_fired=now, last_seen=now, fires=rec.fires + 1, action=alert.suggested_action,
             )
             continue
         worse = _RANK[alert.severity] > _RANK[rec.severity]
@@ -200,11 +201,12 @@ def step(
             out.append(Notification(sent, Transition.ESCALATE, rec.first_fired))
             changed[alert.key] = replace(
                 rec, severity=sent.severity, summary=sent.summary, amount_usd=alert.amount_usd, notified=True,
-                last_fired=now, last_seen=now, escalated=True, fires=rec.fires + 1,
+                last_fired=now, last_seen=now, escalated=True, fires=rec.fires + 1, action=sent.suggested_action,
             )
         else:
             changed[alert.key] = replace(rec, last_seen=now, amount_usd=alert.amount_usd,
-                                         summary=_current_summary(rec, alert, rules.escalate_after_hours))
+                                         summary=_current_summary(rec, alert, rules.escalate_after_hours),
+                                         action=alert.suggested_action)
     for key in cleared:
         rec = records.get(key)
         if key in seen_now or rec is None or not rec.active:
@@ -251,7 +253,8 @@ class Lifecycle:
     """The result of one pass's alert stage."""
 
     notifications: tuple[Alert, ...]  # what reaches the outbox and the push routes: one per transition
-    active: tuple[Alert, ...]  # every alert firing now, once each (routes that want the active set)
+    active: tuple[Alert, ...]  # every alert open now, raised this pass or kept open, once each (routes
+    # that want the active set: Alertmanager ends an alert that is not posted again)
     changes: Mapping[str, Any]  # `STATE` key -> record JSON, or None to forget it
     decisions: tuple[Decision, ...]  # one audit row per notification
 
@@ -343,4 +346,15 @@ def advance(
             inputs={"key": alert.key, "episode": alert.episode, "source": source_of.get(alert.key, ""),
                     "amount_usd": alert.amount_usd},
         ))
-    return Lifecycle(tuple(sent), tuple(firing), changes, tuple(decisions))
+    held = [_open(r) for k, r in merged.items() if r.active and k not in source_of and k not in forget
+            and (r.tenant is None or r.tenant in tenants)]
+    return Lifecycle(tuple(sent), (*firing, *held), changes, tuple(decisions))
+
+
+def _open(record: AlertRecord) -> Alert:
+    """An open alert not raised this pass (its decider failed, or did not evaluate it: an hourly check
+    between hours), as its record has it: still firing for the routes that want the active set, which end
+    an alert not posted again (Alertmanager)."""
+    details: dict[str, Any] = {"workload": record.workload} if record.workload else {}
+    return Alert(record.key, record.tenant, record.severity, record.cause, record.summary, record.action,
+                 record.amount_usd, details)
