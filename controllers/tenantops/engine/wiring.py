@@ -295,7 +295,7 @@ def post_pass_hooks(
             # One run per channel, each on its own lane: a mail server holding a message for its deadline
             # delays the next mail, not the webhook post or the Alertmanager resolve. A channel that is not
             # configured has no handler and no run; its rows wait in the outbox.
-            notices = notice_jobs(current_config(), settings)
+            notices = notice_jobs(current_config(), settings, delivery)
             for channel, kinds in CHANNEL_KINDS.items():
                 handlers = {kind: notices[kind] for kind in kinds if kind in notices}
                 if handlers:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tenantops.config.loader import Config
 from tenantops.config.settings import Settings
 from tenantops.notify.alertmanager import AlertmanagerSender, to_alertmanager
-from tenantops.notify.outbox import ALERTMANAGER_RESOLVE, WEBHOOK_NOTICE, Job, Outbox, OutboxEntry
+from tenantops.notify.outbox import ALERTMANAGER_RESOLVE, WEBHOOK_NOTICE, Job, Obsolete, Outbox, OutboxEntry
 from tenantops.notify.webhook import NotifyError, WebhookSender, slack_payload
 from tenantops.structs.plan import Alert
 
@@ -296,11 +296,13 @@ FAILED_ROUTE = {"alert": "email", WEBHOOK_NOTICE: "webhook", ALERTMANAGER_RESOLV
 the route is what broke, telling it would queue one more failing row each time)."""
 
 
-def notice_jobs(config: Config, settings: Settings) -> dict[str, Job]:
+def notice_jobs(config: Config, settings: Settings, outbox: Outbox | None = None) -> dict[str, Job]:
     """The delivery run's handlers of queued notifications (`Outbox.deliver(jobs=...)`): each posts the
-    payload the pass kept, and is done on a 2xx. A refusal that asking again will not change (a 4xx but
-    408, 425 and 429) fails the row at once; anything else is retried with the outbox's backoff. A resolve
-    found after its `expires` is done without a post: Alertmanager ended the alert on its own meanwhile.
+    payload the pass kept, and is done on a 2xx; a webhook notice no longer true is not posted
+    (`stale_notice`; `outbox` is where it looks for a superseding resolve, default the state database's).
+    A refusal that asking again will not change (a 4xx but 408, 425 and 429) fails the row at once; anything
+    else is retried with the outbox's backoff. A resolve found after its `expires` is done without a post:
+    Alertmanager ended the alert on its own meanwhile.
     Routes not configured have no handler, so their rows wait in the outbox."""
     from tenantops.notify.transport import PermanentDeliveryError, TemporaryDeliveryError
 
@@ -315,7 +317,18 @@ def notice_jobs(config: Config, settings: Settings) -> dict[str, Job]:
 
     jobs: dict[str, Job] = {}
     if webhook is not None:
+        max_age = timedelta(hours=config.policies.controller.notice_max_age_hours)
+        rows: list[Outbox] = [outbox] if outbox is not None else []
+
+        def resolves(prefix: str) -> list[str]:
+            if not rows:
+                from tenantops.record.database import database_url
+
+                rows.append(Outbox(database_url(settings)))
+            return rows[0].keys_starting(prefix)
+
         def notify(entry: OutboxEntry, at: datetime) -> None:
+            stale_notice(entry, at, max_age, resolves)
             post(webhook.post, entry)
             log.info("webhook: sent %s", entry.dedup_key)
 
@@ -331,6 +344,34 @@ def notice_jobs(config: Config, settings: Settings) -> dict[str, Job]:
 
         jobs[ALERTMANAGER_RESOLVE] = resolve
     return jobs
+
+
+def stale_notice(entry: OutboxEntry, at: datetime, max_age: timedelta,
+                 keys_starting: Callable[[str], Sequence[str]]) -> None:
+    """Raise `Obsolete` when the webhook notice `entry` is no longer true at `at`, so it is done unposted
+    with an audit row (the outbox's `Obsolete`), instead of reaching a channel that reads it as news:
+
+    - a firing or escalation whose episode's resolve is queued (`keys_starting` finds the row): the resolve
+      says the last word, and a firing posted after it, as a notice retried with backoff is, would say the
+      condition holds when it has ended;
+    - any notice queued longer than `max_age` ago (the ControllerPolicy's `notice_max_age_hours`): a
+      webhook down for a day, or configured only days later, does not receive a budget warning of last
+      month. Its mail and the audit still tell the episode.
+
+    The key is `webhook:<alert key>:<episode>:<transition>:<severity>` (`_queue`), so the episode's rows
+    share everything before the transition."""
+    episode, _, rest = entry.dedup_key.rpartition(":")[0].rpartition(":")
+    if episode and rest in ("fire", "escalate"):
+        superseding = [k for k in keys_starting(f"{episode}:resolve:") if k != entry.dedup_key]
+        if superseding:
+            raise Obsolete("dropped:notice-superseded", f"superseded by its episode's resolve {superseding[0]}",
+                           superseded_by=superseding[0])
+    age = at - entry.created_at
+    if age > max_age:
+        hours = round(age.total_seconds() / 3600, 1)
+        raise Obsolete("dropped:notice-too-old",
+                       f"queued {hours:g} h ago, past notice_max_age_hours ({max_age.total_seconds() / 3600:g} h)",
+                       age_hours=hours, max_age_hours=max_age.total_seconds() / 3600)
 
 
 def generator_url(settings: Settings) -> str:

@@ -100,10 +100,11 @@ from tenantops.notify.transport import (
     TemporaryDeliveryError,
     Transport,
 )
+from tenantops.record import audit
 from tenantops.record.database import Database, StateStoreError, may_exist, open_database
 from tenantops.record.schema import outbox as table
 from tenantops.record.store import QueuedMessage, enqueue_messages
-from tenantops.structs.plan import Alert, Severity
+from tenantops.structs.plan import Alert, Decision, Severity
 
 log = logging.getLogger("tenantops.notify.outbox")
 
@@ -208,10 +209,22 @@ class DeliveryReport:
     in_doubt: list[str] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     done: list[str] = field(default_factory=list)  # job rows whose handler ran to the end
+    dropped: list[str] = field(default_factory=list)  # job rows no longer true (`Obsolete`): done unposted
 
 
 Job = Callable[["OutboxEntry", datetime], None]
 """The handler of one job kind: given the claimed row and the time of the claim; raising means "retry"."""
+
+
+class Obsolete(Exception):
+    """Raised by a job handler whose job is no longer true (a notice superseded, or too old to post): the row
+    is done without it, with an audit row of `rule`, `reason` and `inputs`, in one transaction."""
+
+    def __init__(self, rule: str, reason: str, **inputs: Any) -> None:
+        super().__init__(reason)
+        self.rule = rule
+        self.reason = reason
+        self.inputs = inputs
 
 
 def _ts(moment: datetime) -> float:
@@ -436,6 +449,9 @@ class Outbox:
     def _run_job(self, entry: OutboxEntry, handler: Job, now: datetime, report: DeliveryReport) -> None:
         try:
             handler(entry, now)
+        except Obsolete as exc:
+            self._obsolete(entry, exc, now, report)
+            return
         except PermanentDeliveryError as exc:  # a refusal that asking again will not change
             self._fail(entry, str(exc), now, report)
             return
@@ -446,6 +462,24 @@ class Outbox:
         self._set(entry.id, status=Status.DONE.value, sent_at=_ts(now), lease_until=None, last_error=None)
         report.done.append(entry.dedup_key)
         log.info("done: %s (attempt %d)", entry.dedup_key, entry.attempts)
+
+    def _obsolete(self, entry: OutboxEntry, exc: Obsolete, now: datetime, report: DeliveryReport) -> None:
+        decision = Decision(now, entry.tenant, None, "outbox", exc.rule, f"{entry.dedup_key} not posted: {exc.reason}",
+                            inputs={"dedup_key": entry.dedup_key, "kind": entry.kind, "attempts": entry.attempts,
+                                    "queued_at": entry.created_at.isoformat(), **exc.inputs})
+        with self.db.begin() as conn:
+            conn.execute(sa.update(table).where(table.c.id == entry.id).values(
+                status=Status.DONE.value, sent_at=_ts(now), lease_until=None, last_error=f"not posted: {exc.reason}"))
+            audit.append(conn, [decision])
+        report.dropped.append(entry.dedup_key)
+        log.warning("%s not posted: %s", entry.dedup_key, exc.reason)
+
+    def keys_starting(self, prefix: str) -> list[str]:
+        """The keys of the rows whose key begins with `prefix` (taken literally)."""
+        with self.db.read() as conn:
+            return [str(k) for k in conn.execute(sa.select(table.c.dedup_key)
+                                                 .where(table.c.dedup_key.startswith(prefix, autoescape=True)))
+                    .scalars()]
 
     def _doubt(self, entry: OutboxEntry, error: str, now: datetime, report: DeliveryReport) -> None:
         self._set(entry.id, status=Status.IN_DOUBT.value, sent_at=_ts(now), lease_until=None, last_error=error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tenantops.config.kinds.common import PositiveSeconds, Seconds
+from tenantops.config.kinds.common import PositiveHours, PositiveSeconds, Seconds
 from tenantops.config.registry import Spec, policy_kind
 
 
@@ -34,3 +34,7 @@ class ControllerSpec(Spec):
     # skew). Freshness is judged by Prometheus' clock whatever the skew, so this only decides when a person
     # is told: a skew this large means the host's time service is broken, and other systems are wrong too.
     clock_skew_tolerance_seconds: PositiveSeconds = 30
+    # A chat webhook notice that could not be posted for this long is given up on (done unposted, with an
+    # audit row): a budget warning or a firing notice of a day ago, posted now, reads as news that is no
+    # longer true. The outbox keeps retrying it until then.
+    notice_max_age_hours: PositiveHours = 24
