@@ -7,7 +7,8 @@ service gets a tight request and a bursty one a wide one, from the same policy.
 
 A daily schedule (one request per UTC hour) is offered only where the policy allows it, where it beat
 the flat models on the replayed days, and where it saves at least `schedule_min_saving` of the flat
-request: a schedule nobody needs is churn.
+request: a schedule nobody needs is churn. A spike that recurs at one UTC hour every day (a scheduled job) is
+covered in that hour only, the rest of the day at the flat request calibrated without it.
 Memory is bumped after OOM kills the way VPA does it (max(used + 100 MiB, used x 1.2)), and that bump is
 a floor for the whole lookback, because an OOM kill is the one overrun that is never acceptable twice.
 """
@@ -87,10 +88,14 @@ def oom_bump(usage: float, params: ResourceParams) -> float:
 def _explain(fit: Calibrated) -> str:
     if fit.days == 0:
         return f"no full day to calibrate on yet: the peak so far +{fit.multiplier - 1:.0%}"
-    text = (f"{fit.shape} p{fit.model_percentile * 100:g} of usage x {fit.multiplier:.2f}, calibrated on "
+    shape = "flat" if fit.spike_hour is not None else fit.shape
+    text = (f"{shape} p{fit.model_percentile * 100:g} of usage x {fit.multiplier:.2f}, calibrated on "
             f"{fit.days} day(s) to overrun at most {fit.target:.2%}")
     if fit.vpa_overrun is not None:
         text += f" (VPA's default overran {fit.vpa_overrun:.2%} there)"
+    if fit.spike_hour is not None:
+        text += (f"; the spike that recurs daily at {fit.spike_hour:02d}:00 UTC is covered in that hour "
+                 f"({float(fit.hourly[fit.spike_hour]):.4g})")
     return text
 
 
