@@ -37,9 +37,10 @@ class RightsizingSpec(Spec):
     The request is a decayed percentile of usage (flat or per UTC hour) scaled so that, replayed on the
     workload's own last days, it would have been exceeded by at most `1 - *_percentile` of the samples
     (or VPA's default's own rate there, if higher), times a safety factor; `*_margin` is the headroom
-    over the newest day's need that the request never goes below. Never below `min_*`, never above
-    `max_*`. In `apply` mode each change is capped at `max_change_percent` of the current request and
-    made at most every `min_interval_hours`.
+    over the newest day's need that the request never goes below. With `daily_schedule`, a spike that
+    recurs at one UTC hour on most days (a scheduled job) is covered in that hour only. Never below
+    `min_*`, never above `max_*`. In `apply` mode each change is capped at `max_change_percent` of the
+    current request and made at most every `min_interval_hours`.
 
     Example:
         kind: RightsizingPolicy
