@@ -63,6 +63,25 @@ def test_backtest_prints_json_and_writes_request_files(tmp_path: Path, capsys: p
     assert payload["series"][1]["scheduled"] is True
 
 
+def test_backtest_covers_a_daily_job_in_its_hour_once_it_has_recurred(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    t = MIDNIGHT + np.arange(0, 8 * DAY, 300.0)
+    v = np.random.default_rng(4).uniform(0.9, 1.1, t.size)
+    v[(t % DAY) == 3 * 3600 + 300] = 5.0  # a job at 03:05 UTC, every day
+    out = tmp_path / "out"
+    assert _run(["--backtest", str(_write(tmp_path / "cron.csv", t, v)), "--output", str(out), "--json"]) == 0
+    series = json.loads(capsys.readouterr().out)["series"][0]
+    assert series["scheduled"] is True and series["overrun_rate"] <= series["overrun_budget"]
+    rows = list(csv.reader((out / "cron.csv").open()))
+    assert rows[0] == ["day", "hour", "request"]
+    by_day: dict[int, dict[int, float]] = {}
+    for day, hour, request in rows[1:]:
+        by_day.setdefault(int(day), {})[int(hour)] = float(request)
+    # From day 3 (three full days seen) the job's hour is covered and the rest of the day is not held at it.
+    for day in range(3, 8):
+        assert by_day[day][3] >= 5.0 and max(r for h, r in by_day[day].items() if h != 3) < 2.0
+
+
 def test_backtest_table_on_the_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     t = MIDNIGHT + np.arange(0, 3 * DAY, 300.0)
     series = _write(tmp_path / "s.csv", t, np.full(t.size, 1.0))
