@@ -8,7 +8,7 @@ import pytest
 from tenantops.decide.rightsizing.calibration import recurring_spike
 from tenantops.decide.rightsizing.recommender import recommend
 
-from .helpers import DAY, NOW, cpu_params, times
+from .helpers import DAY, NOW, cpu_params, day_night, times
 
 HOUR = 3600.0
 
@@ -85,3 +85,13 @@ def test_the_covered_spike_keeps_the_request_monotone_in_the_percentile_hour_by_
     low, high = (recommend(t, v, NOW, cpu_params(daily_schedule=True, percentile=q)) for q in (0.6, 0.999))
     assert low is not None and high is not None and low.schedule is not None and high.schedule is not None
     assert all(low.request_at(h) <= high.request_at(h) + 1e-9 for h in range(24))
+
+
+def test_a_daily_job_on_a_day_night_workload_keeps_the_day_night_schedule() -> None:
+    t = times(8)
+    v = day_night(t, 4.0, 0.5)
+    v = _spike_at(t, v, [3] * 8, 8.0)
+    rec = recommend(t, v, NOW, cpu_params(daily_schedule=True))
+    assert rec is not None and rec.schedule is not None
+    assert rec.request_at(3) >= 8.0 and rec.request_at(12) == pytest.approx(4.0)
+    assert rec.request_at(22) == pytest.approx(0.5) and "hourly p" in rec.reason

@@ -26,8 +26,9 @@ scale (split-conformal calibration); the request is `k x` the model fitted on ev
 - A spike that recurs at the same UTC hour on most recent days (see `recurring_spike`) is a scheduled
   job, not noise: a request that misses it throttles the same job every day, and one that covers it
   all day pays for one hour's need in all 24. It is covered in its own hour only (the largest of its
-  recent peaks plus the margin), and the rest of the day gets the flat request calibrated as above on
-  the samples of the other hours. This is a daily schedule, so only where the policy allows one.
+  recent peaks plus the margin), and the rest of the day gets the request calibrated as above (flat or,
+  where it beats flat, per hour) on the samples of the other hours. This is a daily schedule, so only
+  where the policy allows one.
 
 Until one full day can be replayed there is nothing to calibrate on: the request is the peak seen so far
 plus VPA's 15%.
@@ -153,7 +154,7 @@ def calibrate(t: Array, v: Array, now: float, *, percentile: float, margin: floa
         hour, cover = spike
         rest = hour_of_day(t) != hour
         fit = _calibrate(t[rest], v[rest], now, percentile=percentile, margin=margin,
-                         half_life_hours=half_life_hours, window_hours=window_hours, hourly=False,
+                         half_life_hours=half_life_hours, window_hours=window_hours, hourly=True,
                          min_saving=min_saving)
         request = fit.hourly.copy()
         request[hour] = max(float(request[hour]), cover)

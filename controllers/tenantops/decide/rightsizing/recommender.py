@@ -8,7 +8,7 @@ service gets a tight request and a bursty one a wide one, from the same policy.
 A daily schedule (one request per UTC hour) is offered only where the policy allows it, where it beat
 the flat models on the replayed days, and where it saves at least `schedule_min_saving` of the flat
 request: a schedule nobody needs is churn. A spike that recurs at one UTC hour every day (a scheduled job) is
-covered in that hour only, the rest of the day at the flat request calibrated without it.
+covered in that hour only, the rest of the day at the request calibrated without it.
 Memory is bumped after OOM kills the way VPA does it (max(used + 100 MiB, used x 1.2)), and that bump is
 a floor for the whole lookback, because an OOM kill is the one overrun that is never acceptable twice.
 """
@@ -88,7 +88,9 @@ def oom_bump(usage: float, params: ResourceParams) -> float:
 def _explain(fit: Calibrated) -> str:
     if fit.days == 0:
         return f"no full day to calibrate on yet: the peak so far +{fit.multiplier - 1:.0%}"
-    shape = "flat" if fit.spike_hour is not None else fit.shape
+    shape = fit.shape
+    if fit.spike_hour is not None:  # the shape of the rest of the day
+        shape = "hourly" if float(np.ptp(np.delete(fit.hourly, fit.spike_hour))) > 0 else "flat"
     text = (f"{shape} p{fit.model_percentile * 100:g} of usage x {fit.multiplier:.2f}, calibrated on "
             f"{fit.days} day(s) to overrun at most {fit.target:.2%}")
     if fit.vpa_overrun is not None:
