@@ -111,3 +111,43 @@ def test_a_recipient_refused_for_good_by_a_run_stopped_before_telling_it_is_told
     assert len(told) == 1 and "nobody@example.com" in told[0] and "finance@example.com" not in told[0]
     assert [m.rcpt_tos for m in smtp_server.received if "Cost report" in str(m.message["Subject"])] == [
         ("finance@example.com",)]
+
+
+def test_the_row_of_recipients_refused_for_good_refers_to_the_message_and_sends_the_same_bytes(
+        smtp_server: SmtpServer, state_url: str) -> None:
+    """A large report (half a megabyte, as a report with charts for many tenants is) taken for finance and
+    refused for an address that does not exist (550): the refused recipients' row stored a second full copy
+    of the message, kept for good with the failed row, one more for every report that meets the stale
+    address. It refers to the sent row's message instead; set back to `pending`, it sends the same bytes
+    (the same Message-ID) to the refused recipient only."""
+    from tenantops.notify.mail import SmtpTransport
+
+    report = _report("finance@example.com, nobody@example.com")
+    report.set_content("the week's figures\n" + "x" * 76 * 7000)  # ~0.5 MB
+    outbox = Outbox(state_url)
+    outbox.enqueue("cost-report", "report", report, now=START)
+    smtp_server.refuse_recipient("nobody@example.com", "550 5.1.1 no such user")
+    transport = SmtpTransport(smtp_server.host, smtp_server.port)
+    outbox.deliver(transport, START)
+    original = outbox.get("report")
+    [refused] = outbox.entries(Status.FAILED)
+    assert original is not None and original.status is Status.SENT
+    print(f"\nstored: original {len(original.message)} bytes, refused recipients' row {len(refused.message)} bytes")
+    assert refused.recipients == ("nobody@example.com",)
+    assert len(refused.message) < 1000, "the refused recipients' row holds a second copy of the message"
+    with outbox.db.begin() as conn:
+        conn.exec_driver_sql("UPDATE outbox SET status = 'pending', next_attempt_at = 0, attempts = 0,"
+                             f" lease_until = NULL WHERE dedup_key = '{refused.dedup_key}'")
+    again = outbox.deliver(transport, START)
+    assert again.sent == [refused.dedup_key]
+    first, second = smtp_server.received
+    assert second.rcpt_tos == ("nobody@example.com",)
+    assert second.message["Message-ID"] == first.message["Message-ID"]
+    assert second.message.get_content() == first.message.get_content()
+    with outbox.db.begin() as conn:  # the row it names removed by hand: failed, saying so, never sent empty
+        conn.exec_driver_sql("DELETE FROM outbox WHERE dedup_key = 'report'")
+        conn.exec_driver_sql("UPDATE outbox SET status = 'pending', next_attempt_at = 0, attempts = 0,"
+                             f" lease_until = NULL WHERE dedup_key = '{refused.dedup_key}'")
+    gone = outbox.deliver(transport, START)
+    assert gone.failed == [refused.dedup_key] and "'report'" in gone.alerts[0].summary
+    assert len(smtp_server.received) == 2

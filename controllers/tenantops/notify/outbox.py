@@ -40,8 +40,9 @@ Guarantees, and how they are kept:
 - **Refused for some recipients.** When the server takes the message for some recipients and refuses
   others at RCPT TO (`PartialDeliveryError`), the row goes on for the temporarily refused ones only (a
   greylisting relay, a full mailbox), so nobody gets a second copy and nobody goes without; the
-  permanently refused are a failed row of their own (`<key>:refused:<attempt>`, the same message, told
-  as a `mail-delivery-failed` alert like any failed row; set back to `pending` it goes to them only).
+  permanently refused are a failed row of their own (`<key>:refused:<attempt>`, the same message, named
+  by its row's key rather than copied, told as a `mail-delivery-failed` alert like any failed row; set
+  back to `pending` it goes to them only).
 - **Claimed one at a time.** Each message is claimed just before its own send, so a slow server never
   leaves claimed-but-untried rows whose lease runs out and which would then be taken for in doubt.
 
@@ -160,6 +161,11 @@ delivery run given a `channel` claims only its rows, so each channel can be deli
 and a slow mail server never delays a webhook post (`notify.worker`)."""
 CHANNELS = (MAIL, *CHANNEL_KINDS)
 
+
+MESSAGE_OF = b"outbox-message-of:"
+"""How a row stores a message another row holds: this prefix and that row's key. The recipients refused for
+good are such a row (`Outbox._refusal`): a second full copy of a large report, kept with the failed row, is
+what it saved. The delivery run sends the message of the row named (`Outbox._message_of`)."""
 
 STOPPED_MIDWAY = "stopped midway"
 """How a row's `last_error` marks that a run stopped while sending it (see `Outbox._stopped_twice`)."""
@@ -410,8 +416,13 @@ class Outbox:
                     " Message-ID", entry.dedup_key,
                 )
             assert transport is not None  # a run without one takes only job rows (checked above)
+            message = self._message_of(entry)
+            if message is None:
+                self._fail(entry, f"the message it sends is the row {entry.message[len(MESSAGE_OF):].decode()!r}'s,"
+                                  " which is no longer in the outbox", at, report)
+                continue
             try:
-                transport.send(entry.sender, entry.recipients, entry.message)
+                transport.send(entry.sender, entry.recipients, message)
             except InDoubtDeliveryError as exc:
                 self._doubt(entry, f"{transport.name}: {exc}", at, report)
             except PartialDeliveryError as exc:
@@ -432,6 +443,21 @@ class Outbox:
         report.alerts += [a for a in self.untold(channel) if a.notice_key not in told]
         PENDING.set(self.count(Status.PENDING) + self.count(Status.SENDING))
         return report
+
+    def _message_of(self, entry: OutboxEntry) -> bytes | None:
+        """The bytes `entry` sends: its own, or those of the row it names (`MESSAGE_OF`); None when that
+        row is gone."""
+        message = entry.message
+        for _ in range(8):  # a refused row set back to pending and refused again names the same row
+            if not message.startswith(MESSAGE_OF):
+                return message
+            with self.db.read() as conn:
+                stored = conn.execute(sa.select(table.c.message).where(
+                    table.c.dedup_key == message[len(MESSAGE_OF):].decode("utf-8"))).scalar()
+            if stored is None:
+                return None
+            message = bytes(stored)
+        return None
 
     def _stopped_twice(self, entry: OutboxEntry, now: datetime, report: DeliveryReport) -> bool:
         """Give up on a row the controller stopped in the middle of twice running: a message or report
@@ -513,9 +539,11 @@ class Outbox:
         `<key>:refused:<attempt>`, the same message), untold until its alert is queued: so the refusal
         is told even by a run stopped before it routed its alerts (`untold`), and setting the row back
         to `pending` sends the message to them only."""
+        # The row names the message's row rather than holding a second copy of it (`MESSAGE_OF`).
+        message = entry.message if entry.message.startswith(MESSAGE_OF) else MESSAGE_OF + entry.dedup_key.encode()
         refused = replace(entry, dedup_key=f"{entry.dedup_key}:refused:{entry.attempts}", recipients=recipients,
-                          status=Status.FAILED, last_error=error)
-        row = QueuedMessage(entry.kind, refused.dedup_key, entry.sender, recipients, entry.message, _ts(now),
+                          status=Status.FAILED, last_error=error, message=message)
+        row = QueuedMessage(entry.kind, refused.dedup_key, entry.sender, recipients, message, _ts(now),
                             entry.tenant)
         with self.db.begin() as conn:
             enqueue_messages(conn, [row], postgres=self.db.is_postgresql)
