@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     smtp_user: str | None = Field(None, description="SMTP user name.")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_implicit_tls: bool | None = Field(
+        None, description="Speak TLS to the SMTP server from the first byte (SMTPS, RFC 8314). Unset: on "
+                          "port 465 only; true for another port (SES's 2465), false for a plain relay on 465.")
     mail_from: MailAddress = Field("tenantops@localhost", description="Sender address of alerts and reports.")
     mail_transport: Literal["smtp", "ses"] = Field(
         "smtp", description="How mail is sent: smtp, or ses (Amazon SES in aws_region at aws_endpoint_url).")
@@ -199,6 +202,13 @@ class Settings(BaseSettings):
         Prometheus, Alertmanager or AWS endpoint may be written with basic-auth credentials inside."""
         for name, value in super().__repr_args__():
             yield name, redact(str(value)) if value is not None and "://" in str(value) else value
+
+    @model_validator(mode="after")
+    def _one_smtp_tls_mode(self) -> Settings:
+        if self.smtp_starttls and self.smtp_implicit_tls:
+            raise ValueError("choose one SMTP TLS mode, not TENANTOPS_SMTP_STARTTLS and TENANTOPS_SMTP_IMPLICIT_TLS"
+                             " (STARTTLS upgrades a plain connection; implicit TLS is TLS from the first byte)")
+        return self
 
     @model_validator(mode="after")
     def _one_prometheus_authentication(self) -> Settings:

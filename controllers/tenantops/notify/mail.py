@@ -273,4 +273,5 @@ def transport_from_settings(settings: Settings) -> Transport:
         username=settings.smtp_user,
         password=settings.smtp_password,
         starttls=settings.smtp_starttls,
+        implicit_tls=settings.smtp_implicit_tls,
     )
