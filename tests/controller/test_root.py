@@ -42,7 +42,8 @@ def test_run_and_reconcile_once_build_the_same_controller(
                            "--max-passes", "1"])
     assert once == loop
     assert once["deciders"] == ["facts", "autoscaling", "rightsizing", "cost", "reports"]
-    assert once["inputs"] == ["committed_spend", "usage_history"]  # right-sizing has its history in both
+    # right-sizing has its history in both, the cost decider its interval's network egress
+    assert once["inputs"] == ["committed_spend", "network_egress", "usage_history"]
     assert once["actuators"] == ["asg", "kubernetes", "report", "requests"]  # reports: into the store's outbox
     hooks = set(once["on_pass"])
     assert "export_cost" in hooks

@@ -16,6 +16,7 @@ from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 from tenantops.config.loader import Config
 from tenantops.structs.findings import Finding
+from tenantops.structs.network import NetworkEgress
 from tenantops.structs.plan import EFFECT_FIELDS, Alert, Decision, Effect, ScaleAction
 from tenantops.structs.reports import ReportRequest
 from tenantops.structs.requests import RequestPatch
@@ -34,7 +35,8 @@ class PassInput:
 
     Besides the snapshot, the pass carries inputs the composition root's input providers add before the
     deciders run (`engine.root`): slow ones refreshed less often than every pass (`usage_history`, from
-    range queries over days) and other concerns' committed state from earlier passes (`spend_mtd_usd`, the
+    range queries over days), the network egress of the interval the cost decider charges (`network`) and
+    other concerns' committed state from earlier passes (`spend_mtd_usd`, the
     cost ledger's month-to-date), so no decider reads another's output of the same pass or is handed
     anything by having an attribute set on it.
     """
@@ -45,6 +47,9 @@ class PassInput:
     dry_run: bool = False
     usage_history: UsageHistory | None = None
     spend_mtd_usd: Mapping[str, float] = field(default_factory=dict)
+    # Each pooled tenant's network egress over the interval the cost decider charges (`observe.network`);
+    # None: no reader in this controller (network transfer is then not measured).
+    network: NetworkEgress | None = None
     # The controller's own conditions a person must hear about, by cause (a catalogue reload held for
     # confirmation): the facts decider alerts on them.
     notices: Mapping[str, str] = field(default_factory=dict)

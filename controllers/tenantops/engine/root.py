@@ -2,7 +2,8 @@
 `reconcile --once`, the demo and `rightsize`, so they cannot differ silently.
 
 It builds the metrics source, the state store, the deciders (`engine.deciders`), the pass inputs
-(usage history for right-sizing, the cost ledger's committed month-to-date for the budget cap), the
+(usage history for right-sizing, the cost ledger's committed month-to-date for the budget cap, the network
+egress of the interval the cost decider charges), the
 actuators (one registered per effect type a Plan carries, `register_actuators`: scale writes, request
 patches, report requests into the store's outbox), and the hooks after each pass (cost gauges; unless
 dry-run, alert routing and the delivery run, which renders the requested reports and sends mail).
@@ -21,6 +22,7 @@ from tenantops.act.kube_events import EventRecorder, events_of
 from tenantops.config.loader import Config
 from tenantops.config.settings import Settings
 from tenantops.decide.base import Decider, PassInput
+from tenantops.decide.cost.decider import charge_window
 from tenantops.decide.cost.ledger import Ledger
 from tenantops.engine.deciders import build_deciders
 from tenantops.engine.effects import Actuators
@@ -32,6 +34,7 @@ from tenantops.engine.runner import Runner
 from tenantops.engine.scale_effects import ScaleEffects
 from tenantops.engine.wiring import build_actuators, build_reconciler, build_request_actuator, post_pass_hooks
 from tenantops.notify.worker import Courier
+from tenantops.observe.network import NetworkSource
 from tenantops.observe.prometheus import Clock, utc_now
 from tenantops.observe.replicas import LiveReplicas
 from tenantops.record.metrics import ControllerMetrics
@@ -50,6 +53,23 @@ def committed_spend(inp: PassInput, state: StateView) -> PassInput:
     month = f"{inp.now.year:04d}-{inp.now.month:02d}"
     spend = {t: m.total_usd for t, m in Ledger(state("cost")).month_to_date().items() if m.month == month}
     return replace(inp, spend_mtd_usd=spend)
+
+
+class NetworkInput:
+    """The network-egress input: each pooled tenant's egress over exactly the interval the cost decider
+    will charge this pass (`charge_window` over the cost state committed so far), evaluated on
+    Prometheus' clock as the snapshot was. A read that fails is *not measured* (`NetworkEgress.reason`)."""
+
+    name = "network_egress"
+
+    def __init__(self, source: NetworkSource) -> None:
+        self.source = source
+
+    def __call__(self, inp: PassInput, state: StateView) -> PassInput:
+        _, seconds = charge_window(state("cost"), inp.now, inp.config)
+        clock = inp.snapshot.clock
+        end = clock.evaluated_at if clock is not None else inp.now
+        return replace(inp, network=self.source.read(inp.config, end, seconds))
 
 
 def register_actuators(
@@ -77,6 +97,8 @@ def report_queue(store: StateStore) -> ReportQueue:
 def pass_inputs(settings: Settings, deciders: Sequence[Decider]) -> list[InputProvider]:
     """The inputs the deciders read besides the snapshot."""
     inputs: list[InputProvider] = [committed_spend]
+    if any(d.name == "cost" for d in deciders):
+        inputs.append(NetworkInput(NetworkSource.from_settings(settings)))
     if any(d.name == "rightsizing" for d in deciders):
         from tenantops.observe.usage_history import UsageHistorySource
 

@@ -73,6 +73,7 @@ class SaneLimits:
     memory_bytes: float = 2.0**50
     usd: float = 1e9
     other: float = 1e12
+    egress_bytes_per_second: float = 1.25e11  # a terabit a second out of one tenant (`observe.network`)
     replicas_tolerance: float = 0.1  # fraction of the live count a replicas metric may differ by
     replicas_slack: float = 1.0  # and at least this many replicas
 

@@ -21,7 +21,8 @@ class TenantFinding:
     tenant: str
     usd: float  # cost of this pass's interval
     usd_per_hour: float  # the same as a rate
-    components: Mapping[str, float]  # cpu, memory, storage, instances, idle, shared (this interval)
+    # cpu, memory, storage, instances, network (only where measured), idle, shared (this interval)
+    components: Mapping[str, float]
     estimated: bool  # some reading was missing and the catalogue's requests stood in
     today_usd: float
     month: str
@@ -62,6 +63,7 @@ class CostFindings:
     tenants: Mapping[str, TenantFinding] = field(default_factory=dict)
     pools: Mapping[str, PoolFinding] = field(default_factory=dict)
     issues: tuple[str, ...] = ()
+    network_not_measured: str = ""  # why network transfer is not in the costs this pass; "" when measured
 
     def to_json(self) -> dict[str, Any]:
         # Written out rather than `dataclasses.asdict`, which deep-copies and costs seconds at 10,000 tenants.
@@ -71,7 +73,7 @@ class CostFindings:
             "shared_bucket_usd": self.shared_bucket_usd,
             "tenants": {k: {f: getattr(v, f) for f in _TENANT_FIELDS} for k, v in self.tenants.items()},
             "pools": {k: asdict(v) for k, v in self.pools.items()},
-            "issues": list(self.issues),
+            "issues": list(self.issues), "network_not_measured": self.network_not_measured,
         }
 
     @staticmethod

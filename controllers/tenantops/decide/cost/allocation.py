@@ -5,7 +5,10 @@ what they cost whether or not tenants use them: the unit prices are scaled by on
 node costs exactly its instance price, what the shared namespaces hold is *shared*, and what nobody holds is
 *idle*. Both are spread over the pool's tenants by the CostAllocation rule (`proportional` to each tenant's
 own cost, `even`, or kept `separate`) and always reported as their own lines. Silo tenants pay for the
-instance-hours of their own groups. Every amount is whole micro-dollars, so
+instance-hours of their own groups. Pooled tenants also pay for the network transfer the network-costs
+daemonset measured (`observe.network`), by OpenCost's classes, at the region's `transfer_gb` prices per
+GiB: internet, inter-region and inter-zone egress, same-zone traffic free; where it is not measured the
+tenant has no `network` component at all (unknown, not $0). Every amount is whole micro-dollars, so
     sum(tenant totals) + idle bucket + shared bucket == total
 holds exactly.
 """
@@ -18,12 +21,13 @@ from typing import Literal
 
 from tenantops.config.kinds.cost import AllocationSpec, InstancePrice, PricingSpec, RegionPrices
 from tenantops.decide.cost.money import split_mapping, to_micro
-from tenantops.decide.cost.usage import WorkloadUsage
+from tenantops.decide.cost.usage import NetworkUsage, WorkloadUsage
+from tenantops.structs.network import GIB
 
 IDLE = "__idle__"
 SHARED = "__shared__"
 HOURS_PER_MONTH = 730.0  # AWS bills storage per GB-month of 730 hours
-COMPONENTS = ("cpu", "memory", "storage", "instances", "idle", "shared")
+COMPONENTS = ("cpu", "memory", "storage", "instances", "network", "idle", "shared")
 
 Purchase = Literal["on_demand", "spot", "reserved"]
 
@@ -50,21 +54,24 @@ class TenantCost:
     memory: int = 0
     storage: int = 0
     instances: int = 0
+    network: int = 0
     idle: int = 0
     shared: int = 0
     estimated: bool = False
+    network_measured: bool = False  # False: `network` is unknown and left out of `components()`
     workloads: dict[str, int] = field(default_factory=dict)  # direct cost per workload
 
     @property
     def direct(self) -> int:
-        return self.cpu + self.memory + self.storage + self.instances
+        return self.cpu + self.memory + self.storage + self.instances + self.network
 
     @property
     def total(self) -> int:
         return self.direct + self.idle + self.shared
 
     def components(self) -> dict[str, int]:
-        return {c: getattr(self, c) for c in COMPONENTS}
+        """Cost by component; `network` only where it was measured."""
+        return {c: getattr(self, c) for c in COMPONENTS if c != "network" or self.network_measured}
 
 
 @dataclass(frozen=True)
@@ -109,25 +116,54 @@ def _spread(amount: int, rule: str, held: dict[str, int], tenants: dict[str, Ten
     return 0
 
 
+def _charge_network(region: str, prices: RegionPrices, usages: Iterable[NetworkUsage],
+                    costs: dict[str, TenantCost], issues: list[str]) -> int:
+    """Price each tenant's egress at the region's `transfer_gb` (per GiB); returns what was charged. A
+    class without a price charges nothing, said once per region and class."""
+    charged = 0
+    for n in usages:
+        cost = costs[n.tenant]
+        cost.network_measured = True
+        cost.estimated = cost.estimated or n.untrusted > 0
+        for kind, sent in sorted(n.bytes.items()):
+            price = prices.transfer_gb.get(kind)
+            if price is None:
+                missing = (f"region {region}: no transfer_gb price for {kind} in the Pricing policy; "
+                           "that egress is not charged")
+                if sent > 0 and missing not in issues:
+                    issues.append(missing)
+                continue
+            amount = to_micro(sent / GIB * price)
+            cost.network += amount
+            charged += amount
+    return charged
+
+
 def allocate(
     usages: Sequence[WorkloadUsage],
     pricing: PricingSpec,
     rules: AllocationSpec,
     hours: float,
     tenants: Iterable[str] = (),
+    network: Sequence[NetworkUsage] = (),
 ) -> Allocation:
-    """Allocate `hours` of cost. `tenants` lists tenants to report even when they hold nothing."""
+    """Allocate `hours` of cost. `tenants` lists tenants to report even when they hold nothing; `network`
+    is the egress measured over the same interval."""
     issues: list[str] = []
     costs: dict[str, TenantCost] = {t: TenantCost(t) for t in tenants}
     by_region: dict[str, list[WorkloadUsage]] = {}
     for u in usages:
         by_region.setdefault(u.region, []).append(u)
         costs.setdefault(u.tenant, TenantCost(u.tenant))
+    egress: dict[str, list[NetworkUsage]] = {}
+    for n in network:
+        egress.setdefault(n.region, []).append(n)
+        costs.setdefault(n.tenant, TenantCost(n.tenant))
     pools: dict[str, PoolCost] = {}
     idle_bucket = shared_bucket = idle_total = shared_total = total = 0
     # A pool's nodes are billed whether or not any tenant runs there: a region is costed when it has a
     # pool or a workload, so an emptied pool is all idle (and shared) rather than missing from the total.
-    for region in sorted(set(by_region) | set(rules.pools)):
+    for region in sorted(set(by_region) | set(rules.pools) | set(egress)):
         prices = pricing.regions.get(region)
         if prices is None:
             issues.append(f"region {region}: no prices in the Pricing policy; its workloads are not costed")
@@ -170,6 +206,7 @@ def allocate(
             cost.storage += storage
             cost.workloads[u.workload] = cost.workloads.get(u.workload, 0) + direct
             region_total += direct
+        region_total += _charge_network(region, prices, egress.get(region, ()), costs, issues)
         held = sum(pooled.values())
         shared = to_micro(
             (pool_spec.shared_cpu_cores * cpu_price + pool_spec.shared_memory_gib * mem_price) * hours

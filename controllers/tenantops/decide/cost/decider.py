@@ -1,9 +1,10 @@
 """`CostDecider`: each pass, charge the interval to tenants, close hours and days, judge them, and alert.
 
-Per pass: allocate the cost of the time since the previous pass (capped by `max_pass_gap_seconds`) from
-the snapshot; add it to each tenant's accumulating hour; when an hour or a day closes, judge it for
-anomalies; at each day boundary refit the tenant's month-end forecast; every pass, compare actual and
-forecast spend with the budget thresholds. The alerts it raises (and the keys it evaluated clear) go to the
+Per pass: allocate the cost of the time since the previous pass (capped by `max_pass_gap_seconds`,
+`charge_window`) from the snapshot and the network egress read over that same interval; add it to each
+tenant's accumulating hour; when an hour or a day closes, judge it for anomalies; at each day boundary
+refit the tenant's month-end forecast; every pass, compare actual and forecast spend with the budget
+thresholds. The alerts it raises (and the keys it evaluated clear) go to the
 engine's alert lifecycle, which notifies each episode once. Pure: the pass time comes in as `inp.now`.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from tenantops.config.kinds.cost import AlertSpec
+from tenantops.config.loader import Config
 from tenantops.decide.base import DeciderOutput, JsonValue, PassInput
 from tenantops.decide.cost.allocation import IDLE, SHARED, Allocation, TenantCost, allocate
 from tenantops.decide.cost.anomaly import Verdict, daily_baseline, hourly_baseline, judge
@@ -23,11 +25,25 @@ from tenantops.decide.cost.forecast import ForecastModel, fit, forecast_month
 from tenantops.decide.cost.history import TenantSeries, hour_segments, hour_start
 from tenantops.decide.cost.ledger import ALERTS_KEY, RUN_KEY, implausible_charge
 from tenantops.decide.cost.money import to_usd
-from tenantops.decide.cost.usage import workload_usages
+from tenantops.decide.cost.usage import network_usages, workload_usages
 from tenantops.structs.cost_findings import CostFindings, PoolFinding, TenantFinding
 from tenantops.structs.plan import Alert, Decision, Severity
 
 log = logging.getLogger(__name__)
+
+NO_NETWORK_READER = "this controller reads no network egress"
+
+
+def charge_window(state: Mapping[str, JsonValue], now: datetime, config: Config) -> tuple[datetime, float]:
+    """(start, seconds) of the interval a pass at `now` charges: since the previous pass the cost state
+    records (the controller's interval at the first), never more than `max_pass_gap_seconds` (after an
+    outage nothing is known of what ran). The network egress input is read over the same interval."""
+    last_raw = (state.get(RUN_KEY) or {}).get("at")
+    last = datetime.fromisoformat(last_raw) if last_raw else None
+    gap = config.policies.controller.interval_seconds if last is None else (now - last).total_seconds()
+    gap = max(0.0, min(gap, config.policies.allocation.max_pass_gap_seconds))
+    return now - timedelta(seconds=gap), gap
+
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -129,18 +145,17 @@ class CostDecider:
     def decide(self, inp: PassInput, state: Mapping[str, JsonValue]) -> DeciderOutput:
         now, config = inp.now, inp.config
         rules = config.policies.allocation
-        last_raw = (state.get(RUN_KEY) or {}).get("at")
-        last = datetime.fromisoformat(last_raw) if last_raw else None
-        gap = config.policies.controller.interval_seconds if last is None else (now - last).total_seconds()
-        gap = max(0.0, min(gap, rules.max_pass_gap_seconds))
-        start = now - timedelta(seconds=gap)
+        start, gap = charge_window(state, now, config)
         alloc = allocate(workload_usages(inp.snapshot, config), config.policies.pricing, rules, gap / 3600,
-                         [t.id for t in config.tenants])
+                         [t.id for t in config.tenants], network_usages(inp.network, config))
         # Warn when an allocation problem appears, not on every pass while it lasts.
-        seen_before = set((state.get(RUN_KEY) or {}).get("issues") or ())
+        previous = state.get(RUN_KEY) or {}
+        seen_before = set(previous.get("issues") or ())
         for issue in alloc.issues:
             (log.debug if issue in seen_before else log.warning)("cost allocation: %s", issue)
-        new_state: dict[str, JsonValue] = {RUN_KEY: {"at": now.isoformat(), "issues": list(alloc.issues)}}
+        unmeasured = _network_unmeasured(inp, previous.get("network"))
+        new_state: dict[str, JsonValue] = {RUN_KEY: {"at": now.isoformat(), "issues": list(alloc.issues),
+                                                     "network": unmeasured}}
         firing: list[Alert] = []
         cleared: list[str] = []
         decisions: list[Decision] = []
@@ -198,16 +213,31 @@ class CostDecider:
             new_state.update(series.to_state())
         if ALERTS_KEY in state:  # records from before the engine's lifecycle: it has taken them over
             new_state[ALERTS_KEY] = None
-        findings = self._findings(now, gap, alloc, tenant_findings)
+        findings = self._findings(now, gap, alloc, tenant_findings, unmeasured)
         return DeciderOutput(alerts=tuple(firing), cleared=tuple(cleared), decisions=tuple(decisions),
                              findings=findings, state=new_state)
 
     @staticmethod
-    def _findings(now: datetime, gap: float, alloc: Allocation, tenants: dict[str, TenantFinding]) -> CostFindings:
+    def _findings(now: datetime, gap: float, alloc: Allocation, tenants: dict[str, TenantFinding],
+                  network_unmeasured: str) -> CostFindings:
         pools = {r: PoolFinding(r, to_usd(p.asset), to_usd(p.workloads), to_usd(p.shared), to_usd(p.idle),
                                 round(p.price_factor, 6), p.overcommitted) for r, p in alloc.pools.items()}
         return CostFindings(
             at=now.isoformat(), interval_seconds=gap, total_usd=to_usd(alloc.total), idle_usd=to_usd(alloc.idle_total),
             shared_usd=to_usd(alloc.shared_total), idle_bucket_usd=to_usd(alloc.idle_bucket),
             shared_bucket_usd=to_usd(alloc.shared_bucket), tenants=tenants, pools=pools, issues=alloc.issues,
+            network_not_measured=network_unmeasured,
         )
+
+
+def _network_unmeasured(inp: PassInput, before: JsonValue) -> str:
+    """Why network transfer is not measured this pass ("" when it is), logged when that changes rather
+    than every pass: a cluster without the daemonset is one warning, not one a pass."""
+    network = inp.network
+    reason = NO_NETWORK_READER if network is None else ("" if network.measured else network.reason)
+    if reason and reason != before:
+        log.warning("network transfer not measured (%s): tenants' costs include no network until it is", reason,
+                    extra={"event": "cost.network_unmeasured"})
+    elif not reason and before:
+        log.info("network transfer measured again (was: %s)", before, extra={"event": "cost.network_measured"})
+    return reason

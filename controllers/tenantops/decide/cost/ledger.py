@@ -8,7 +8,8 @@ decider's state mapping (state key -> JSON value, as the engine stores it) to `L
     ledger.daily(start, end)                  # {tenant: {date: usd}}, end exclusive, today partial
     ledger.tenant_day_rates(tenant)           # {date: usd a day}: closed days, those seen in part scaled
     ledger.totals(start, end)                 # {tenant: usd} over [start, end)
-    ledger.month_to_date()                    # {tenant: MonthToDate}
+    ledger.month_to_date()                    # {tenant: MonthToDate}, by component
+    ledger.network_not_measured               # why the last pass had no network transfer ("" if it had)
     ledger.budget(tenant, budget_usd, now)    # MonthForecast: spend, forecast, interval, burn rate
     ledger.open_alerts()                      # active AlertRecords, newest first (from `alerts`)
     ledger.buckets                            # ("__idle__", "__shared__"), reported like tenants
@@ -43,7 +44,8 @@ BUCKETS = (IDLE, SHARED)
 
 @dataclass(frozen=True, slots=True)
 class MonthToDate:
-    """A tenant's spend in its current month, by component (cpu, memory, storage, instances, idle, shared)."""
+    """A tenant's spend in its current month, by component (cpu, memory, storage, instances, network, idle,
+    shared); `network` is there only once a pass of the month measured it."""
 
     tenant: str
     month: str  # YYYY-MM
@@ -74,6 +76,13 @@ class Ledger:
     def last_pass(self) -> datetime | None:
         raw = self._state.get(RUN_KEY) or {}
         return datetime.fromisoformat(raw["at"]) if raw.get("at") else None
+
+    @property
+    def network_not_measured(self) -> str:
+        """Why the last pass could not measure network transfer ("" when it did; a reason too for a ledger
+        no pass of this version wrote)."""
+        raw = self._state.get(RUN_KEY) or {}
+        return str(raw.get("network", "no pass recorded network transfer"))
 
     def tenants(self, include_buckets: bool = False) -> list[str]:
         names = {k[2:] for k in self._state if k.startswith(("c/", "d/", "h/"))}

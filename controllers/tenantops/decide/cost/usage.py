@@ -15,6 +15,7 @@ from typing import Literal
 
 from tenantops.config.kinds.common import parse_quantity
 from tenantops.config.loader import Config
+from tenantops.structs.network import NetworkEgress, TransferClass
 from tenantops.structs.snapshot import Reading, Snapshot
 
 GIB = float(2**30)
@@ -40,6 +41,28 @@ class WorkloadUsage:
     instances: float  # running instances of a silo tenant's group
     instance_type: str | None
     estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkUsage:
+    """One pooled tenant's network egress over the pass's interval (bytes by class; same zone is free)."""
+
+    tenant: str
+    region: str
+    bytes: Mapping[TransferClass, float]
+    untrusted: int = 0  # pods whose counters could not be trusted, left out
+
+
+def network_usages(network: NetworkEgress | None, config: Config) -> list[NetworkUsage]:
+    """The measured tenants' egress, in their catalogued region; none when network is not measured."""
+    if network is None or not network.measured:
+        return []
+    out = []
+    for tenant in config.tenants:
+        found = network.tenants.get(tenant.id)
+        if found is not None:
+            out.append(NetworkUsage(tenant.id, tenant.region, found.bytes, found.untrusted))
+    return out
 
 
 def _value(readings: Mapping[str, Reading] | None, metric: str) -> float | None:
