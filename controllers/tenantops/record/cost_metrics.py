@@ -83,7 +83,8 @@ class CostMetrics(Collector):
         burn = GaugeMetricFamily("tenantops_tenant_budget_burn_rate",
                                  "Spend pace over budget pace this month (1 = exactly on budget).", labels=["tenant"])
         components = GaugeMetricFamily("tenantops_tenant_cost_component_usd_per_hour",
-                                       "Cost to serve by component (cpu, memory, storage, instances, idle, shared).",
+                                       "Cost to serve by component (cpu, memory, storage, instances, network "
+                                       "where measured, idle, shared).",
                                        labels=["tenant", "component"])
         hours = f.interval_seconds / 3600
         for tenant, finding in f.tenants.items():

@@ -26,6 +26,7 @@ from tenantops.notify.report.model import (
     BudgetLine,
     BudgetStatus,
     DailySpend,
+    NetworkLine,
     ReportData,
     SavingRow,
     TenantRow,
@@ -265,7 +266,17 @@ def build_report_data(
         currency=config.policies.pricing.currency,
         capacity=capacity,
         scope=tuple(sorted(wanted)) if wanted is not None else (),
+        network=network_line(ledger, now, wanted),
     )
+
+
+def network_line(ledger: Ledger, now: datetime, tenants: set[str] | None = None) -> NetworkLine:
+    """Network transfer in `now`'s UTC month from the ledger's `network` component, for the tenants in
+    scope, with the reason the last pass gave when it could not measure it."""
+    month = f"{now.year:04d}-{now.month:02d}"
+    measured = [m.components["network"] for t, m in ledger.month_to_date().items()
+                if m.month == month and "network" in m.components and (tenants is None or t in tenants)]
+    return NetworkLine(month, round(sum(measured), 2), len(measured), ledger.network_not_measured)
 
 
 def period_alerts(ledger: Ledger, start: date, end: date, tenants: set[str] | None = None, *,

@@ -129,6 +129,28 @@ class CapacitySummary:
     commitment_saving_usd_month: float
 
 
+@dataclass(frozen=True, slots=True)
+class NetworkLine:
+    """Network transfer this month (the ledger's `network` component), or why it is not measured: a
+    cluster without the network-costs daemonset has no network cost known, which is not $0."""
+
+    month: str
+    month_to_date_usd: float
+    tenants_measured: int  # tenants in scope whose month has a measured network component
+    not_measured: str = ""  # why the controller's last pass had no network transfer; "" when it had
+
+    @property
+    def sentence(self) -> str:
+        if self.not_measured:
+            earlier = (f" (${self.month_to_date_usd:,.2f} was measured earlier in {self.month})"
+                       if self.tenants_measured else "")
+            return (f"Network transfer: not measured ({self.not_measured}); the costs above include no data "
+                    f"transfer{earlier}.")
+        return (f"Network transfer in {self.month} so far: ${self.month_to_date_usd:,.2f} over "
+                f"{self.tenants_measured} tenant(s) (internet, inter-region and inter-zone egress; same-zone "
+                "traffic is free).")
+
+
 @dataclass(frozen=True)
 class ReportData:
     """The cost report for [period_start, period_end) (UTC days; end exclusive) against the period before."""
@@ -151,6 +173,7 @@ class ReportData:
     extra: dict[str, Any] = field(default_factory=dict)
     capacity: CapacitySummary | None = None
     scope: tuple[str, ...] = ()  # the tenants a tenant's own report (its budget mail) is for; () the fleet's
+    network: NetworkLine | None = None
 
     @property
     def period_days(self) -> int:
