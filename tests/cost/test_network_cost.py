@@ -132,9 +132,15 @@ def test_without_the_daemonset_network_is_not_measured(prometheus, tmp_path: Pat
     assert EGRESS_METRIC in egress.reason
 
 
-def test_an_unreachable_prometheus_is_not_measured(tmp_path: Path) -> None:
-    egress = NetworkSource("http://127.0.0.1:9", timeout=2.0).read(_config(tmp_path), utc(T), WINDOW)
-    assert not egress.measured and egress.reason
+def test_an_unreachable_prometheus_is_not_measured(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Not measured, and no further warning: the metrics source has said Prometheus is unreachable."""
+    config = _config(tmp_path)
+    egress = NetworkSource("http://127.0.0.1:9", timeout=2.0).read(config, utc(T), WINDOW)
+    assert not egress.measured and egress.failed and "connection refused" in egress.reason
+    with caplog.at_level(logging.INFO):
+        findings = _decide(config, egress)
+    assert findings.network_not_measured == egress.reason
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("tenantops")]
 
 
 def _decide(config: Any, egress: NetworkEgress | None, state: dict[str, Any] | None = None) -> CostFindings:

@@ -131,8 +131,9 @@ class NetworkSource:
         except Exception as exc:  # any failure: not measured this pass, and said why
             down = unreachable("TENANTOPS_PROMETHEUS_URL", self.url, exc)
             reason = f"the egress query failed: {down.reason if down is not None else _describe(exc)}"
-            log.warning("network egress not read: %s", reason)
-            return NetworkEgress.not_measured(reason, seconds)
+            # An unreachable Prometheus is the metrics source's warning already; any other failure is this one's.
+            (log.info if down is not None else log.warning)("network egress not read: %s", reason)
+            return NetworkEgress.not_measured(reason, seconds, failed=True)
         return NetworkEgress(True, seconds, self._absorb(result, owners, seconds / span, span))
 
     def _absorb(self, result: Sequence[Mapping[str, Any]], owners: Mapping[str, str], scale: float,

@@ -37,11 +37,12 @@ class NetworkEgress:
     seconds: float
     tenants: Mapping[str, TenantEgress] = field(default_factory=dict)
     reason: str = ""
+    failed: bool = False  # not measured because the read failed (said where it failed), not for want of series
 
     def __post_init__(self) -> None:
         if not isinstance(self.tenants, MappingProxyType):
             object.__setattr__(self, "tenants", MappingProxyType(dict(self.tenants)))
 
     @staticmethod
-    def not_measured(reason: str, seconds: float = 0.0) -> NetworkEgress:
-        return NetworkEgress(False, seconds, {}, reason)
+    def not_measured(reason: str, seconds: float = 0.0, *, failed: bool = False) -> NetworkEgress:
+        return NetworkEgress(False, seconds, {}, reason, failed)

@@ -232,12 +232,14 @@ class CostDecider:
 
 def _network_unmeasured(inp: PassInput, before: JsonValue) -> str:
     """Why network transfer is not measured this pass ("" when it is), logged when that changes rather
-    than every pass: a cluster without the daemonset is one warning, not one a pass."""
+    than every pass: a cluster without the daemonset is one warning, not one a pass. A read that failed
+    was said where it failed (an unreachable Prometheus by the metrics source), so it is noted at INFO."""
     network = inp.network
     reason = NO_NETWORK_READER if network is None else ("" if network.measured else network.reason)
     if reason and reason != before:
-        log.warning("network transfer not measured (%s): tenants' costs include no network until it is", reason,
-                    extra={"event": "cost.network_unmeasured"})
+        say = log.info if network is not None and network.failed else log.warning
+        say("network transfer not measured (%s): tenants' costs include no network until it is", reason,
+            extra={"event": "cost.network_unmeasured"})
     elif not reason and before:
         log.info("network transfer measured again (was: %s)", before, extra={"event": "cost.network_measured"})
     return reason
