@@ -54,3 +54,24 @@ def test_visible_peak_stays_in_range_and_shows_a_swing_unless_at_the_maximum(
     assert peak <= got <= hi
     needs = {needed_replicas(float(d), cpu, target, lo, hi) for d in shape * (got * cpu * target)}
     assert got in (hi, peak) or len(needs) > 1
+
+
+def test_the_replay_starts_at_the_count_the_scale_down_window_holds_over_the_history(traces_dir: Path) -> None:
+    """The replay continues the history, so it starts at the replicas a controller holds there: no fewer than
+    any minute of the tier's scale-down stabilisation window before the join needs (initech's override holds
+    15 minutes). Sized on the replay's first minute alone, cyberdyne/api started at 1 replica on the one
+    quiet minute where its recording (nasa_http_1995) joins the history, after minutes that needed 2, and
+    was short of a replica within a minute of the controller's first pass as demand climbed back."""
+    from tenantops.decide.autoscaling.recommender import Tuning
+
+    config = load_config(REPO / "stacks" / "dev.catalog.yaml", REPO / "policies")
+    specs = plan_workloads(config, [load_trace(p) for p in list_traces(traces_dir)], 210, history_minutes=1440)
+    for spec in specs:
+        window = Tuning.of(config.for_tenant(spec.tenant).scaling).down.stabilization_seconds
+        minutes = round(window / 60)
+        assert minutes == (15 if spec.tenant == "initech" else 10 if spec.tenant in {"acme", "globex"} else 5)
+        held = max(needed_replicas(float(d), spec.cpu_request, spec.target_utilization, spec.min_replicas,
+                                   spec.max_replicas) for d in [*spec.history[-minutes:], spec.demand[0]])
+        assert spec.initial_replicas == max(held, 1), spec.key
+    by_key = {s.key: s for s in specs}
+    assert by_key["cyberdyne", "api"].initial_replicas == 2

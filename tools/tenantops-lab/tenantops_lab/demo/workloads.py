@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from tenantops.config import Config
 from tenantops.config.kinds.common import parse_quantity
+from tenantops.decide.autoscaling.recommender import Tuning
 from tenantops.sim.trace import Trace
 from tenantops_lab.sandbox.workload_sim import (
     WorkloadSpec,
@@ -84,6 +85,21 @@ def visible_peak(shape: npt.NDArray[np.float64], peak: int, cpu: float, target: 
     return peak
 
 
+def held_replicas(config: Config, tenant_id: str, history: npt.NDArray[np.float64], first: float, cpu: float,
+                  target: float, min_replicas: int, max_replicas: int) -> int:
+    """The replicas the replay starts at: what its first minute (`first`, cores) needs, or more while a
+    minute of the history (cores per minute, the last one just before the replay) inside the tier's
+    scale-down stabilisation window needed more. The replay continues the history, so it starts at the count
+    a controller holds where the history ends, and no autoscaler (the HPA included) drops below the highest
+    count its window recommended. Sized on the first minute alone, a workload whose recording dips right at
+    the join (cyberdyne/api: 2 replicas for hours, then one quiet minute) started a replica short of what
+    the next minutes needed, before the controller's first pass."""
+    window = Tuning.of(config.for_tenant(tenant_id).scaling).down.stabilization_seconds
+    minutes = math.ceil(window / 60.0)
+    recent = history[len(history) - minutes:] if minutes > 0 else history[:0]
+    return max(needed_replicas(float(d), cpu, target, min_replicas, max_replicas) for d in [*recent, first])
+
+
 def plan_workloads(config: Config, traces: Sequence[Trace], trace_minutes: float,
                    history_minutes: int = 0) -> list[WorkloadSpec]:
     """One `WorkloadSpec` per catalogue workload, cycling through the traces with distinct windows
@@ -110,13 +126,15 @@ def plan_workloads(config: Config, traces: Sequence[Trace], trace_minutes: float
         peak = visible_peak(shape, peak, cpu, target, workload.min_replicas, workload.max_replicas)
         demand = shape * (peak * cpu * target)
         scale = peak * cpu * target / reference if reference > 0 else 0.0
-        start = needed_replicas(float(demand[0]), cpu, target, workload.min_replicas, workload.max_replicas)
+        scaled_history = np.clip(history * scale, 0.0, None)
+        start = held_replicas(config, tenant.id, scaled_history, float(demand[0]), cpu, target,
+                              workload.min_replicas, workload.max_replicas)
         specs.append(WorkloadSpec(
             tenant=tenant.id, workload=workload.name, isolation=tenant.isolation, cpu_request=cpu,
             memory_request=parse_quantity(str(workload.memory_request)), min_replicas=workload.min_replicas,
             max_replicas=workload.max_replicas, target_utilization=target, demand=demand, trace=trace.name,
             offset=offset, initial_replicas=max(start, 1 if workload.min_replicas == 0 else start),
-            history=np.clip(history * scale, 0.0, None), history_looped=looped,
+            history=scaled_history, history_looped=looped,
             requests_per_replica=requests_per_replica(config, tenant.id),
         ))
     return specs
