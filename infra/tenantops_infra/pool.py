@@ -171,7 +171,11 @@ class PoolFootprint(pulumi.ComponentResource):
             spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": aws_egress()},
             opts=in_ns,
         )
-        k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=meta(SERVICE_ACCOUNT), opts=in_ns)
+        # The tenant's pods never call the Kubernetes API, so neither the ServiceAccount nor the pods mount
+        # its API token: a compromised workload holds no credentials to the shared API server. EKS Pod
+        # Identity still works: its webhook mounts a token of its own (audience pods.eks.amazonaws.com).
+        k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=meta(SERVICE_ACCOUNT),
+                                   automount_service_account_token=False, opts=in_ns)
         # The ClusterRoles hold each rule once (deploy/base/rbac.yaml); a RoleBinding grants one in this
         # namespace only. A ClusterRoleBinding would let the controller reach every namespace.
         self.role_bindings = [
@@ -212,6 +216,7 @@ class PoolFootprint(pulumi.ComponentResource):
                         "metadata": {"labels": {**labels, **selector}},
                         "spec": {
                             "service_account_name": SERVICE_ACCOUNT,
+                            "automount_service_account_token": False,
                             "security_context": {"run_as_non_root": True,
                                                  "seccomp_profile": {"type": "RuntimeDefault"}},
                             "containers": [{

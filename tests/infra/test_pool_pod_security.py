@@ -57,3 +57,20 @@ def test_the_check_refuses_what_the_profile_refuses() -> None:
     assert restricted_violations({**ok, "hostNetwork": True}) == ["hostNetwork"]
     assert restricted_violations({**ok, "securityContext": {"runAsNonRoot": True}}) == [
         "api: seccompProfile not RuntimeDefault or Localhost"]
+
+
+def test_pooled_workloads_get_no_kubernetes_api_token(dev_run: MockRun, dev_config: Config) -> None:
+    # A tenant's pods never call the Kubernetes API: an automounted token would only hand whoever breaks into
+    # one the ServiceAccount's credentials to the shared API server. Their AWS credentials come from EKS Pod
+    # Identity's own projected token (audience pods.eks.amazonaws.com), which the webhook mounts either way.
+    pooled = [t.id for t in dev_config.tenants if t.isolation == "pool"]
+    assert pooled
+    for tenant in pooled:
+        resources = dev_run.tenant_resources(tenant)
+        (account,) = [r for r in resources if r.type == "kubernetes:core/v1:ServiceAccount"]
+        assert account.inputs["automountServiceAccountToken"] is False, tenant
+        deployments = [r for r in resources if r.type == "kubernetes:apps/v1:Deployment"]
+        assert deployments
+        for deployment in deployments:
+            pod = deployment.inputs["spec"]["template"]["spec"]
+            assert pod["automountServiceAccountToken"] is False, f"{tenant}/{deployment.inputs['metadata']['name']}"
