@@ -15,7 +15,7 @@ import hashlib
 import os
 import runpy
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ ACCOUNT_ID = "123456789012"
 PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
 PROJECT_ROOT = PROGRAM.parent.parent
 CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
+AVAILABILITY_ZONES = "aws:index/getAvailabilityZones:getAvailabilityZones"
 
 
 @dataclass
@@ -84,8 +85,9 @@ def _short_hash(text: str) -> str:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers registrations the way AWS and Kubernetes would: ids, ARNs in the provider's region."""
 
-    def __init__(self, account_id: str = ACCOUNT_ID) -> None:
+    def __init__(self, account_id: str = ACCOUNT_ID, zones: Mapping[str, Sequence[str]] | None = None) -> None:
         self.account_id = account_id
+        self.zones = dict(zones or {})  # region -> the zone names it offers (default: <region>a, b, c)
         self.region_of_provider: dict[str, str] = {}
         self.state: dict[str, tuple[str, dict[str, Any]]] = {}
 
@@ -137,6 +139,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == CALLER_IDENTITY:
             return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/ci",
                     "userId": "AIDACI", "id": self.account_id}, []
+        if args.token == AVAILABILITY_ZONES:
+            region = str(args.args.get("region") or self._region(args.provider or ""))
+            names = list(self.zones.get(region, [f"{region}{z}" for z in "abc"]))
+            return {"id": region, "region": region, "names": names, "groupNames": [region] * len(names),
+                    "zoneIds": [f"{region[:3]}{region.split('-')[-1]}-az{i + 1}" for i in range(len(names))]}, []
         return {}, []
 
 
@@ -197,13 +204,15 @@ def run_program(
     environ: Mapping[str, str] | None = None,
     program: Path = PROGRAM,
     account_id: str = ACCOUNT_ID,
+    zones: Mapping[str, Sequence[str]] | None = None,
 ) -> MockRun:
     """Run `program` under fresh mocks with stack `config` (`{"tenantops:catalog": ...}`); wait for all of it.
+    `zones` gives the availability zones a region offers (`{"us-west-1": ["us-west-1b", "us-west-1c"]}`).
 
     Stack outputs are resolved inside a `pulumi.runtime.test` function returning an Output, so every
     apply has run (and any exception in one fails the run) by the time this returns.
     """
-    mocks = RecordingMocks(account_id)
+    mocks = RecordingMocks(account_id, zones)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="tenantops", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config))

@@ -1,6 +1,7 @@
 """A dedicated (silo) tenant's own network and compute: nothing shared with any other tenant.
 
-A VPC of its own with private subnets in three availability zones (no internet gateway: traffic to S3
+A VPC of its own with private subnets in three of the availability zones its region offers the account
+(two where it offers only two; `silo_zones`) (no internet gateway: traffic to S3
 stays on a gateway endpoint, which the workloads' security group lets HTTPS out to), and per workload a
 launch template and an Auto Scaling group named by `naming.asg_name`, which is how the controller finds
 it. Min and max come from the catalogue; desired
@@ -21,8 +22,38 @@ from tenantops.config.catalog import Workload
 from tenantops.structs.naming import asg_name, launch_template_name, resource_prefix
 from tenantops_infra.tags import asg_tags, with_name
 
-AZ_SUFFIXES = ("a", "b", "c")
+SILO_ZONES = 3  # subnets (and so zones) per silo VPC when the region offers that many
+MIN_SILO_ZONES = 2  # fewer, and one zone's outage takes every instance of the tenant down
+SUBNET_SUFFIXES = ("a", "b", "c")  # the subnets' resource names: by position, so URNs stay as they were
 DEFAULT_IMAGE = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+
+def silo_zones(tenant_id: str, region: str, offered: Sequence[str]) -> list[str]:
+    """The zones a silo tenant's subnets go in: the first `SILO_ZONES` of those the region offers, by name.
+
+    Zone names are the account's own (ap-northeast-1 has no `b` for most accounts; us-west-1 offers new
+    accounts `b` and `c` only), so they come from the region (`aws.get_availability_zones`), not from
+    `<region>a/b/c`. Fewer than `MIN_SILO_ZONES` is an error naming the tenant, region and zones found.
+    """
+    zones = sorted(set(offered))
+    if len(zones) < MIN_SILO_ZONES:
+        found = ", ".join(zones) or "none"
+        raise pulumi.RunError(
+            f"silo tenant {tenant_id}: region {region} offers {len(zones)} availability zone(s) ({found}); "
+            f"a silo tenant needs at least {MIN_SILO_ZONES}, so that one zone's outage leaves instances running"
+        )
+    return zones[:SILO_ZONES]
+
+
+def available_zones(region: str, parent: pulumi.Resource) -> list[str]:
+    """The region's zones in service for the account, without Local and Wavelength Zones (opt-in)."""
+    result = aws.get_availability_zones(
+        region=region,
+        state="available",
+        filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+        opts=pulumi.InvokeOptions(parent=parent),
+    )
+    return list(result.names)
 
 
 def private_subnets(vpc_cidr: str, count: int) -> list[str]:
@@ -68,12 +99,14 @@ class SiloFootprint(pulumi.ComponentResource):
             f"{name}-private-routes", vpc_id=self.vpc.id, tags=with_name(args.tags, f"{prefix}-private"), opts=child
         )
         self.subnets = []
-        for suffix, cidr in zip(AZ_SUFFIXES, private_subnets(args.vpc_cidr, len(AZ_SUFFIXES)), strict=True):
+        zones = silo_zones(args.tenant_id, args.region, available_zones(args.region, self))
+        cidrs = private_subnets(args.vpc_cidr, SILO_ZONES)  # the same ranges whichever zones are used
+        for suffix, zone, cidr in zip(SUBNET_SUFFIXES, zones, cidrs, strict=False):
             subnet = aws.ec2.Subnet(
                 f"{name}-private-{suffix}",
                 vpc_id=self.vpc.id,
                 cidr_block=cidr,
-                availability_zone=f"{args.region}{suffix}",
+                availability_zone=zone,
                 map_public_ip_on_launch=False,
                 tags=with_name(args.tags, f"{prefix}-private-{suffix}"),
                 opts=child,
