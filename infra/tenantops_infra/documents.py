@@ -213,7 +213,7 @@ def workload_trust_policy(isolation: str, tenant_id: str, cluster: str | None = 
     return pod_identity_trust_policy(namespace(tenant_id), WORKLOAD_SERVICE_ACCOUNT, cluster)
 
 
-def key_policy(scope: TenantScope, *, silo: bool) -> Document:
+def key_policy(scope: TenantScope, *, silo: bool, role_arn: str | None = None) -> Document:
     """The tenant key's policy: the account administers it, only the tenant's role uses it.
 
     Delegating administration to the account root is what keeps a key manageable; use is granted to the
@@ -223,6 +223,9 @@ def key_policy(scope: TenantScope, *, silo: bool) -> Document:
     principal of the account that its identity policy allows `kms:CreateGrant` could hand itself.
     Silo tenants' instance volumes are encrypted under the key, which the Auto Scaling service-linked role
     must be able to use when it launches them. `scope.key_arn` is not used: the key does not exist yet.
+    `role_arn` is the role as created (default: `scope.role_arn`, its name's ARN): KMS refuses a policy
+    naming a principal that does not exist, so the program builds this from the role's `arn` output,
+    which makes the key wait for the role.
     """
     root = f"arn:{scope.partition}:iam::{scope.account_id}:root"
     policy: Document = {
@@ -242,7 +245,7 @@ def key_policy(scope: TenantScope, *, silo: bool) -> Document:
             {
                 "Sid": "TenantRoleUses",
                 "Effect": "Allow",
-                "Principal": {"AWS": scope.role_arn},
+                "Principal": {"AWS": role_arn or scope.role_arn},
                 "Action": KMS_USE_ACTIONS,
                 "Resource": "*",
             },

@@ -18,7 +18,6 @@ class IdentityArgs:
     region: str
     isolation: str
     account_id: pulumi.Input[str]
-    key_arn: pulumi.Input[str]
     tags: dict[str, str]
     eks_cluster: str | None = None
     cluster_region: str | None = None  # where the EKS cluster is; unset: the tenant's region
@@ -28,9 +27,12 @@ class TenantIdentity(pulumi.ComponentResource):
     """Role + inline policy from `documents.workload_role_policy`; silo tenants also get an instance profile.
 
     The role carries the `tenant` tag too, so sessions of it hold `aws:PrincipalTag/tenant` for ABAC.
+    The order is role, then the tenant's key (whose policy names the role, which must exist), then the
+    role's policy (which names the key): the policy comes from `grant`, once the key is there.
     """
 
     role: aws.iam.Role
+    policy: aws.iam.RolePolicy
     instance_profile: aws.iam.InstanceProfile | None
 
     def __init__(self, name: str, args: IdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -51,17 +53,24 @@ class TenantIdentity(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        policy = pulumi.Output.all(args.account_id, args.key_arn).apply(
-            lambda values: json.dumps(
-                documents.workload_role_policy(
-                    documents.TenantScope(args.tenant_id, args.environment, values[0], args.region, values[1])
-                )
-            )
-        )
-        self.policy = aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id, policy=policy, opts=child)
+        self._name, self._args = name, args
         self.instance_profile = None
         if args.isolation == "silo":
             self.instance_profile = aws.iam.InstanceProfile(
                 f"{name}-instance-profile", role=self.role.name, tags=args.tags, opts=child
             )
         self.register_outputs({"role_arn": self.role.arn})
+
+    def grant(self, key_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
+        """The role's inline policy: its own bucket, `key_arn` (the tenant's key), parameters, logs, secrets."""
+        args = self._args
+        policy = pulumi.Output.all(args.account_id, key_arn).apply(
+            lambda values: json.dumps(
+                documents.workload_role_policy(
+                    documents.TenantScope(args.tenant_id, args.environment, values[0], args.region, values[1])
+                )
+            )
+        )
+        self.policy = aws.iam.RolePolicy(f"{self._name}-role-policy", role=self.role.id, policy=policy,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        return self.policy

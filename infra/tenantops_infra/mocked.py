@@ -48,6 +48,7 @@ class Recorded:
     protect: bool = False
     retain_on_delete: bool = False
     ignore_changes: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)  # URNs the engine creates before this one
 
 
 @dataclass
@@ -172,6 +173,7 @@ class RecordingMonitor(MockMonitor):
             protect=request.HasField("protect") and request.protect,
             retain_on_delete=request.HasField("retainOnDelete") and request.retainOnDelete,
             ignore_changes=list(request.ignoreChanges),
+            dependencies=list(request.dependencies),
         ))
         return response
 

@@ -22,6 +22,7 @@ class DataArgs:
     tags: dict[str, str]
     retain: bool
     silo: bool
+    role_arn: pulumi.Input[str]  # the tenant's role, the one principal that uses the key (created first)
 
 
 class TenantData(pulumi.ComponentResource):
@@ -40,8 +41,10 @@ class TenantData(pulumi.ComponentResource):
         def scope(account: str, key_arn: str = "") -> documents.TenantScope:
             return documents.TenantScope(tid, env, account, args.region, key_arn)
 
-        key_policy = pulumi.Output.from_input(args.account_id).apply(
-            lambda account: json.dumps(documents.key_policy(scope(account), silo=args.silo))
+        # From the role's own ARN output: KMS refuses a key policy whose principal does not exist yet, and
+        # the output orders the key after the role.
+        key_policy = pulumi.Output.all(args.account_id, args.role_arn).apply(
+            lambda values: json.dumps(documents.key_policy(scope(values[0]), silo=args.silo, role_arn=values[1]))
         )
         self.key = aws.kms.Key(
             f"{name}-key",

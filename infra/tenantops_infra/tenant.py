@@ -61,17 +61,20 @@ class TenantFootprint(pulumi.ComponentResource):
         )
         scoped = pulumi.ResourceOptions(parent=self, providers={"aws": provider})
 
-        data = TenantData(
-            name,
-            DataArgs(tenant.id, args.environment, tenant.region, args.account_id, tags, retain, silo),
-            scoped,
-        )
+        # Role first, then the key whose policy names it, then the role's policy naming the key.
         identity = TenantIdentity(
             name,
             IdentityArgs(tenant.id, args.environment, tenant.region, tenant.isolation, args.account_id,
-                         data.key.arn, tags, args.eks_cluster, args.cluster_region),
+                         tags, args.eks_cluster, args.cluster_region),
             scoped,
         )
+        data = TenantData(
+            name,
+            DataArgs(tenant.id, args.environment, tenant.region, args.account_id, tags, retain, silo,
+                     identity.role.arn),
+            scoped,
+        )
+        identity.grant(data.key.arn)
         budget = TenantBudget(
             name,
             BudgetArgs(

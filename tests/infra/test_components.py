@@ -27,7 +27,8 @@ def monitor() -> RecordingMonitor:
 @pulumi.runtime.test
 def test_bucket_policy_and_encryption_name_the_tenants_own_key(monitor: RecordingMonitor) -> pulumi.Output[Any]:
     data = TenantData("acme", DataArgs("acme", "dev", "eu-west-1", ACCOUNT_ID, cost_tags("dev", "acme", "pro"),
-                                       retain=True, silo=False))
+                                       retain=True, silo=False,
+                                       role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/tenantops-dev-acme-workload"))
 
     def check(values: list[Any]) -> None:
         key_arn, bucket_arn, policy = values

@@ -226,6 +226,20 @@ def test_data_resources_follow_the_tiers_retention(dev_run: MockRun, dev_config:
     assert _one(dev_run, tenant, "aws:budgets/budget:Budget").protect is False
 
 
+@pytest.mark.parametrize("tenant", TENANT_IDS)
+def test_the_key_is_created_after_the_role_its_policy_grants(dev_run: MockRun, tenant: str) -> None:
+    # KMS refuses a key policy naming a principal that does not exist yet (MalformedPolicyDocumentException):
+    # with nothing ordering the two, the first `pulumi up` of a tenant could create its key before its role.
+    key = _one(dev_run, tenant, "aws:kms/key:Key")
+    role = _one(dev_run, tenant, "aws:iam/role:Role")
+    assert role.urn in key.dependencies
+    users = next(s for s in json.loads(key.inputs["policy"])["Statement"] if s["Sid"] == "TenantRoleUses")
+    assert users["Principal"] == {"AWS": role.state["arn"]}
+    # The role's policy names the key, so it follows the key: role, then key, then the role's policy.
+    policy = _one(dev_run, tenant, "aws:iam/rolePolicy:RolePolicy")
+    assert key.urn in policy.dependencies and role.urn in policy.dependencies
+
+
 def test_stack_outputs_give_the_controller_its_scale_targets(dev_run: MockRun, dev_config: Config) -> None:
     tenants = dev_run.outputs["tenants"]
     for entry in dev_config.tenants:
