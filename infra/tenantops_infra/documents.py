@@ -197,19 +197,41 @@ def pod_identity_trust_policy(namespace_name: str, service_account: str, cluster
     }]}
 
 
-def workload_trust_policy(isolation: str, tenant_id: str, cluster: str | None = None) -> Document:
-    """Who may assume the tenant role: EC2 for silo instances; for pooled workloads, EKS Pod Identity for
-    the tenant's own namespace and ServiceAccount only, on the cluster of ARN `cluster` when it is known
-    (`pod_identity_trust_policy`)."""
+def ec2_trust_policy(account_id: str, region: str, partition: str = "aws") -> Document:
+    """EC2, for instances of this account in this region only (cross-service confused-deputy protection).
+
+    When EC2 assumes the role for an instance, the request's `aws:SourceAccount` is the instance's account
+    and `aws:SourceArn` its ARN: a request for another account's instance, another region's, or for
+    anything but an instance is refused. Both use the `...IfExists` form: AWS documents no guarantee that
+    EC2 supplies them on every instance-profile assumption (scanners that demand them report EC2 roles as
+    false positives, prowler-cloud/prowler#2810), and a plain `StringEquals` on an absent key would lock
+    every instance of the tenant out; where EC2 names a source, it must be this tenant's. The role can
+    reach an instance only through `iam:PassRole`, which never crosses accounts.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "Ec2InstancesOfThisAccountAndRegion",
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEqualsIfExists": {"aws:SourceAccount": account_id},
+                "ArnLikeIfExists": {"aws:SourceArn": f"arn:{partition}:ec2:{region}:{account_id}:instance/*"},
+            },
+        }],
+    }
+
+
+def workload_trust_policy(isolation: str, tenant_id: str, cluster: str | None = None, *,
+                          account_id: str | None = None, region: str | None = None) -> Document:
+    """Who may assume the tenant role: EC2 for silo instances of `account_id` in `region`
+    (`ec2_trust_policy`); for pooled workloads, EKS Pod Identity for the tenant's own namespace and
+    ServiceAccount only, on the cluster of ARN `cluster` when it is known (`pod_identity_trust_policy`)."""
     if isolation == "silo":
-        return {
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }],
-        }
+        if not account_id or not region:
+            raise ValueError("a silo tenant's trust policy needs the account and region of its instances")
+        return ec2_trust_policy(account_id, region)
     return pod_identity_trust_policy(namespace(tenant_id), WORKLOAD_SERVICE_ACCOUNT, cluster)
 
 

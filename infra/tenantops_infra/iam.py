@@ -42,7 +42,8 @@ class TenantIdentity(pulumi.ComponentResource):
 
         def trust(account: str) -> str:
             arn = documents.cluster_arn(cluster, cluster_region, account) if cluster else None
-            return json.dumps(documents.workload_trust_policy(args.isolation, args.tenant_id, arn))
+            return json.dumps(documents.workload_trust_policy(args.isolation, args.tenant_id, arn,
+                                                              account_id=account, region=args.region))
 
         self.role = aws.iam.Role(
             f"{name}-role",

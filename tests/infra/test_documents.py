@@ -101,8 +101,8 @@ def test_a_tenants_role_reads_its_own_environments_secrets_only() -> None:
 
 
 def test_trust_policies_by_isolation_model() -> None:
-    silo = documents.workload_trust_policy("silo", "acme")["Statement"][0]
-    assert silo["Principal"] == {"Service": "ec2.amazonaws.com"}
+    silo = documents.workload_trust_policy("silo", "acme", account_id="123456789012", region="eu-west-1")
+    assert silo["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
     pool = documents.workload_trust_policy("pool", "acme", PROD_CLUSTER)["Statement"][0]
     assert pool["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert set(pool["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
@@ -114,6 +114,46 @@ def test_trust_policies_by_isolation_model() -> None:
 
 
 PROD_CLUSTER = "arn:aws:eks:us-east-1:123456789012:cluster/tenantops-prod"
+
+
+def _service_may_assume(policy: documents.Document, context: dict[str, str]) -> bool:
+    """Whether a service principal may assume the role with this request context: the trust policy's
+    conditions as IAM evaluates them (`...IfExists` holds when its key is absent; a statement's conditions
+    AND)."""
+    operators = {"StringEquals": lambda pattern, value: pattern == value, "ArnLike": guards.glob_matches}
+    for statement in policy["Statement"]:
+        held = []
+        for operator, conditions in statement.get("Condition", {}).items():
+            base = operator.removesuffix("IfExists")
+            assert base in operators, operator
+            for key, pattern in conditions.items():
+                if key not in context:
+                    held.append(operator.endswith("IfExists"))
+                else:
+                    held.append(operators[base](pattern, context[key]))
+        if statement["Effect"] == "Allow" and all(held):
+            return True
+    return False
+
+
+def test_a_silo_role_is_assumed_only_for_its_own_accounts_instances_in_its_region() -> None:
+    """Confused-deputy protection: the EC2 service assumes the role for an instance, and the request names
+    the instance's account and ARN. Without conditions, the role was EC2's to assume for whatever instance
+    the service was made to act for; pinned, a request whose source is another account, another region or
+    anything but an instance is refused. EC2 is not documented to supply these keys for every assumption
+    (only iam:PassRole, which never crosses accounts, is), so a request without them is not refused: the
+    `IfExists` form protects where the key is present and never locks the tenant's instances out."""
+    policy = documents.workload_trust_policy("silo", "acme", account_id="123456789012", region="eu-west-1")
+    [statement] = policy["Statement"]
+    assert statement["Action"] == "sts:AssumeRole"
+    own = {"aws:SourceAccount": "123456789012",
+           "aws:SourceArn": "arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc"}
+    assert _service_may_assume(policy, own)
+    assert _service_may_assume(policy, {})
+    assert not _service_may_assume(policy, {**own, "aws:SourceAccount": "999999999999"})
+    assert not _service_may_assume(policy, {**own, "aws:SourceArn": "arn:aws:ec2:eu-west-1:999999999999:instance/i-0"})
+    assert not _service_may_assume(policy, {**own, "aws:SourceArn": "arn:aws:ec2:us-east-1:123456789012:instance/i-0"})
+    assert not _service_may_assume(policy, {**own, "aws:SourceArn": "arn:aws:lambda:eu-west-1:123456789012:function:f"})
 
 
 def _trusts(policy: documents.Document, session_tags: dict[str, str]) -> bool:

@@ -203,6 +203,19 @@ def test_silo_tenants_get_their_own_network_and_asgs(dev_run: MockRun, dev_confi
         assert group.ignore_changes == ["desiredCapacity"]
 
 
+@pytest.mark.parametrize("tenant", ["acme", "globex"])
+def test_silo_roles_trust_ec2_only_for_the_stacks_account_and_the_tenants_region(
+        dev_run: MockRun, dev_config: Config, tenant: str) -> None:
+    region = dev_config.tenant(tenant).region
+    role = _one(dev_run, tenant, "aws:iam/role:Role")
+    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEqualsIfExists": {"aws:SourceAccount": "123456789012"},
+        "ArnLikeIfExists": {"aws:SourceArn": f"arn:aws:ec2:{region}:123456789012:instance/*"},
+    }
+
+
 def test_silo_networks_are_not_shared(dev_run: MockRun) -> None:
     vpcs = dev_run.of_type("aws:ec2/vpc:Vpc")
     assert len(vpcs) == 2 and len({v.id for v in vpcs}) == 2
