@@ -350,6 +350,27 @@ def bucket_policy(scope: TenantScope) -> Document:
     }
 
 
+def s3_endpoint_policy(scope: TenantScope) -> Document:
+    """The silo VPC's S3 gateway endpoint: requests through it may reach the tenant's own bucket only.
+
+    Without a policy an endpoint allows any request to any bucket of any account, so code on a tenant's
+    instance could copy its data out to a bucket of anyone's, with anyone's credentials. The actions are
+    those the tenant's role has on its bucket; `aws:ResourceAccount` keeps a bucket of the same name in
+    another account (the name taken after the tenant's was deleted) out. The role's policy still decides
+    what the instances may do: the endpoint only narrows where the network path leads.
+    """
+    condition = {"StringEquals": {"aws:ResourceAccount": scope.account_id}}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "OwnBucket", "Effect": "Allow", "Principal": "*", "Action": S3_BUCKET_ACTIONS,
+             "Resource": [scope.bucket_arn], "Condition": condition},
+            {"Sid": "OwnObjects", "Effect": "Allow", "Principal": "*", "Action": S3_OBJECT_ACTIONS,
+             "Resource": [f"{scope.bucket_arn}/*"], "Condition": condition},
+        ],
+    }
+
+
 def budget_topic_policy(topic_arn: str, account_id: str) -> Document:
     """Let AWS Budgets publish to the tenant's alert topic, and only on behalf of this account."""
     return {

@@ -39,6 +39,7 @@ TENANT = "tenantops:tenant:Tenant"
 KEY = "aws:kms/key:Key"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 AWS_PROVIDER = "pulumi:providers:aws"
 
 
@@ -143,7 +144,7 @@ def _document(resource: PolicyResource) -> Document | None:
 
 
 def validate_no_cross_tenant_reach(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """No role, key or bucket policy of a tenant reaches another tenant's resources."""
+    """No role, key, bucket or VPC endpoint policy of a tenant reaches another tenant's resources."""
     tenants = _tenants(args.resources)
     scopes = {tid: scope for tid, t in tenants.items() if (scope := t.scope()) is not None}
     for tid, tenant in tenants.items():
@@ -151,7 +152,8 @@ def validate_no_cross_tenant_reach(args: StackValidationArgs, report_violation: 
         if own is None:
             report_violation(f"tenant {tid}: no KMS key, so its documents cannot be checked", None)
             continue
-        attached = {ROLE_POLICY: None, KEY: own.key_arn, BUCKET_POLICY: own.bucket_arn}
+        # An endpoint policy's "*" is every resource the endpoint leads to, as in an identity policy.
+        attached = {ROLE_POLICY: None, KEY: own.key_arn, BUCKET_POLICY: own.bucket_arn, VPC_ENDPOINT: None}
         for resource in tenant.resources:
             if resource.resource_type not in attached:
                 continue

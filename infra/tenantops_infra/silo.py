@@ -1,17 +1,18 @@
 """A dedicated (silo) tenant's own network and compute: nothing shared with any other tenant.
 
 A VPC of its own with private subnets in three of the availability zones its region offers the account
-(two where it offers only two; `silo_zones`) (no internet gateway: traffic to S3
-stays on a gateway endpoint, which the workloads' security group lets HTTPS out to), and per workload a
-launch template and an Auto Scaling group named by `naming.asg_name`, which is how the controller finds
-it. Min and max come from the catalogue; desired
-capacity belongs to the controller, so Pulumi ignores later changes to it.
+(two where it offers only two; `silo_zones`), no internet gateway: traffic to S3 stays on a gateway
+endpoint whose policy reaches the tenant's own bucket only, which the workloads' security group lets
+HTTPS out to. Per workload a launch template and an Auto Scaling group named by `naming.asg_name`, which
+is how the controller finds it. Min and max come from the catalogue; desired capacity belongs to the
+controller, so Pulumi ignores later changes to it.
 """
 
 from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ import pulumi_aws as aws
 
 from tenantops.config.catalog import Workload
 from tenantops.structs.naming import asg_name, launch_template_name, resource_prefix
+from tenantops_infra import documents
 from tenantops_infra.tags import asg_tags, with_name
 
 SILO_ZONES = 3  # subnets (and so zones) per silo VPC when the region offers that many
@@ -72,6 +74,7 @@ class SiloArgs:
     tags: dict[str, str]
     key_arn: pulumi.Input[str]
     instance_profile_arn: pulumi.Input[str]
+    account_id: pulumi.Input[str]
     vpc_cidr: str = "10.0.0.0/16"
     image: str = DEFAULT_IMAGE
 
@@ -121,6 +124,9 @@ class SiloFootprint(pulumi.ComponentResource):
             service_name=f"com.amazonaws.{args.region}.s3",
             vpc_endpoint_type="Gateway",
             route_table_ids=[routes.id],
+            policy=pulumi.Output.from_input(args.account_id).apply(lambda account: json.dumps(
+                documents.s3_endpoint_policy(documents.TenantScope(args.tenant_id, args.environment, account,
+                                                                   args.region, "")))),
             tags=with_name(args.tags, f"{prefix}-s3"),
             opts=child,
         )

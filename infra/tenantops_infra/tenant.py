@@ -95,7 +95,7 @@ class TenantFootprint(pulumi.ComponentResource):
             compute = SiloFootprint(
                 name,
                 SiloArgs(tenant.id, args.environment, tenant.region, tenant.workloads, tags, data.key.arn,
-                         identity.instance_profile.arn, image=args.silo_image),
+                         identity.instance_profile.arn, args.account_id, image=args.silo_image),
                 scoped,
             )
             for workload in tenant.workloads:

@@ -165,6 +165,20 @@ def test_a_role_policy_reaching_another_tenants_bucket_is_rejected(dev_run: Mock
     assert any("globex" in m for m, _ in found)
 
 
+def test_an_s3_endpoint_policy_reaching_another_tenants_bucket_is_rejected(dev_run: MockRun) -> None:
+    def widen(r: Recorded) -> Recorded:
+        document = json.loads(r.state["policy"])
+        document["Statement"].append({"Sid": "Leak", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                      "Resource": "arn:aws:s3:::tenantops-dev-globex-data/*"})
+        r.state["policy"] = json.dumps(document)
+        return r
+
+    endpoint = in_tenant(dev_run, "acme", "aws:ec2/vpcEndpoint:VpcEndpoint")
+    assert violations(by_name("no-cross-tenant-reach"), dev_run.resources) == []
+    found = violations(by_name("no-cross-tenant-reach"), replaced(dev_run, endpoint, widen))
+    assert found and all("acme: statement Leak" in m and "globex" in m for m, _ in found)
+
+
 @pytest.fixture
 def analyzer(tmp_path: Path) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     """The pack directory started as the engine starts it: it prints its port and serves the Analyzer."""

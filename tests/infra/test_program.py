@@ -8,7 +8,7 @@ import pytest
 
 from tenantops.config import Config
 from tenantops.structs.naming import COST_TAG_KEYS, asg_name, namespace
-from tenantops_infra import guards
+from tenantops_infra import documents, guards
 from tenantops_infra.mocked import MockRun
 from tenantops_infra.pool import quota_hard
 from tenantops_infra.tags import cost_tags
@@ -329,6 +329,27 @@ def test_silo_instances_reach_their_bucket_through_the_s3_gateway_endpoint(dev_r
     assert _egress_allows(group, prefix_list=endpoint.state["prefixListId"], port=443)
     assert not _egress_allows(group, prefix_list=endpoint.state["prefixListId"], port=80)
     assert not _egress_allows(group, cidr_ip="52.216.8.1", port=443)  # nothing else outside the VPC
+
+
+@pytest.mark.parametrize("tenant", ["acme", "globex"])
+def test_the_s3_gateway_endpoint_reaches_only_the_tenants_own_bucket(dev_run: MockRun, tenant: str) -> None:
+    # Without an endpoint policy the gateway endpoint allows every request to every bucket of every
+    # account: code on a silo instance could copy the tenant's data to any bucket with any credentials.
+    endpoint = _one(dev_run, tenant, "aws:ec2/vpcEndpoint:VpcEndpoint")
+    bucket = _one(dev_run, tenant, "aws:s3/bucket:Bucket")
+    policy = json.loads(endpoint.inputs["policy"])
+    resources = sorted(r for s in policy["Statement"] for r in guards._as_list(s["Resource"]))
+    assert resources == [bucket.state["arn"], f"{bucket.state['arn']}/*"]
+    assert all(s["Effect"] == "Allow" and "NotResource" not in s and "NotAction" not in s
+               for s in policy["Statement"])
+    actions = {a for s in policy["Statement"] for a in guards._as_list(s["Action"])}
+    assert actions and not any("*" in a for a in actions)
+    # A bucket of that name in another account (were the tenant's ever deleted and its name taken) is not it.
+    assert all(s["Condition"] == {"StringEquals": {"aws:ResourceAccount": "123456789012"}}
+               for s in policy["Statement"])
+    scopes = {t: documents.TenantScope(t, "dev", "123456789012", v["region"], v["key_arn"])
+              for t, v in dev_run.outputs["tenants"].items()}
+    assert guards.cross_tenant_reach(policy, scopes[tenant], scopes.values()) == []
 
 
 @pytest.mark.parametrize("tenant", TENANT_IDS)
