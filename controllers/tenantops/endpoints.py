@@ -28,8 +28,11 @@ SECRET_PARAMETERS = ("password", "sslpassword", "passwd", "pwd", "secret", "toke
                      "apikey", "x-amz-signature", "x-amz-security-token", "x-amz-credential")
 """Query parameters whose value is a credential: libpq takes `?password=` as readily as `user:pw@`."""
 
-# userinfo runs to the last `@` before the path (a password may hold an unencoded `@`) and may have no user
-_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/?#\s@]*(?:@[^/?#\s@]*)*@", re.IGNORECASE)
+# A URL's userinfo is taken to run to the URL's last `@` (it ends at whitespace), not to the first `/`, `?`
+# or `#`: a password may hold any of them unencoded (`https://ops:123/x@host/`, which parsers read as host
+# `ops`, port 123), or an `@`, and a user part may be a token alone. An `@` in a path (written `%40` in the
+# settings, which refuse it unencoded) takes what precedes it along: more hidden, never a password shown.
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)\S*@", re.IGNORECASE)
 _SECRET_PARAMETER = re.compile(r"(?P<key>[?&;](?:" + "|".join(re.escape(k) for k in SECRET_PARAMETERS)
                                + r")=)[^&;#\s]*", re.IGNORECASE)
 
@@ -41,16 +44,26 @@ def hide_secret_parameters(text: str) -> str:
 
 def redact(text: str) -> str:
     """`text` with every URL's user:password part removed and its credential parameters masked: the one
-    rule for what a log line, an error or a report may show of a URL."""
+    rule for what a log line, an error or a report may show of a URL. The part removed runs to the URL's
+    last `@`, wherever the password's own `/`, `?`, `#` or `@` would have ended it for a URL parser."""
     if "://" not in text:
         return text
     return hide_secret_parameters(_USERINFO.sub(r"\g<scheme>", text))
 
 
+def userinfo_is_ambiguous(url: str) -> bool:
+    """Whether `url` has an `@` after its authority (in its path, query or fragment): where a user:password
+    part holding an unencoded `/`, `?` or `#` puts its end. Clients then connect to the wrong host with a
+    piece of the password as host or port, and their errors show it: such a URL is refused as a setting."""
+    _, sep, rest = url.partition("://")
+    end_of_authority = re.search(r"[/?#]", rest)
+    return bool(sep and end_of_authority and "@" in rest[end_of_authority.end():])
+
+
 def origin(url: str) -> str:
     """`https://u:pw@hooks.example/services/T/B/token` -> `https://hooks.example`: how a message names an
     endpoint whose path may itself be the credential (chat webhooks carry their token there)."""
-    parts = urlsplit(url)
+    parts = urlsplit(redact(url))
     host = parts.netloc.rsplit("@", 1)[-1]
     return f"{parts.scheme}://{host}" if parts.scheme and host else redact(url)
 

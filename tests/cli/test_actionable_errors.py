@@ -10,7 +10,7 @@ import pytest
 import requests
 from tests.cli.helpers import tenantops
 
-from tenantops.endpoints import connection_problem, redact
+from tenantops.endpoints import Unreachable, connection_problem, origin, redact
 from tenantops.record.store import StateStore
 from tenantops_lab.sandbox.ports import free_port
 
@@ -95,6 +95,21 @@ def test_reasons_from_real_failures() -> None:
 def test_messages_never_carry_url_credentials() -> None:
     assert redact("https://user:s3cret@prom.example:9090/api") == "https://prom.example:9090/api"
     assert redact("http://prom:9090") == "http://prom:9090"
+
+
+@pytest.mark.parametrize("url", ["https://user:123/x@host/", "https://user:/x@host/", "https://tok/en@host/",
+                                 "https://user:12?x@host/", "https://user:12#x@host/", "https://u:1@2/x@host/",
+                                 "https://user:123/x@y@host/"])
+def test_userinfo_is_removed_wherever_its_password_ends(url: str) -> None:
+    """A `/`, `?` or `#` in a password ends the authority for a URL parser, and the redaction did the same:
+    `https://user:123/x@host/` came out whole. Whatever the password holds, everything up to the URL's
+    last `@` goes, in a message, an `Unreachable` error and an endpoint's origin."""
+    assert redact(url) == "https://host/"
+    assert redact(f"cannot reach {url}api: timed out (retry {url})") == \
+        "cannot reach https://host/api: timed out (retry https://host/)"
+    assert origin(url) == "https://host"
+    shown = str(Unreachable("TENANTOPS_PROMETHEUS_URL", url, "host name not found"))
+    assert shown == "TENANTOPS_PROMETHEUS_URL=https://host/: host name not found"
 
 
 @pytest.mark.parametrize("command", [["plan"], ["report"], ["rightsize", "--backtest"]])

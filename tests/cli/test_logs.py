@@ -40,6 +40,14 @@ def test_urls_in_messages_lose_every_form_of_credential() -> None:
     assert "postgresql://db/state?sslmode=require&password=***" in line
 
 
+def test_a_password_holding_a_slash_reaches_no_log_line() -> None:
+    url = "https://ops:123/hunter2@prom.example:9090/"
+    for formatter in (JsonFormatter(), TextFormatter()):
+        line = formatter.format(record("cannot reach %s", url, endpoint=url, urls=[url]))
+        assert "hunter2" not in line and "ops:123" not in line, line
+        assert "https://prom.example:9090/" in line
+
+
 def test_text_appends_fields_as_key_value() -> None:
     text = TextFormatter().format(record("skipped", tenant="acme", reason="no-op"))
     assert text.endswith('tenantops.test: skipped tenant="acme" reason="no-op"')

@@ -250,6 +250,41 @@ def test_a_url_whose_password_is_not_percent_encoded_is_refused_without_showing_
     assert "r3t" not in str(caught.value) and "s3c" not in str(caught.value)
 
 
+@pytest.mark.parametrize("variable", ["TENANTOPS_PROMETHEUS_URL", "TENANTOPS_ALERTMANAGER_URL", "TENANTOPS_KUBE_URL",
+                                      "TENANTOPS_AWS_ENDPOINT_URL", "TENANTOPS_WEBHOOK_URL"])
+@pytest.mark.parametrize("url", ["https://ops:123/s3cr3t@prom.example/", "https://ops:/s3cr3t@prom.example/",
+                                 "https://0ps5/s3cr3t@prom.example/", "https://ops:123?s3cr3t@prom.example/",
+                                 "https://ops:123#s3cr3t@prom.example/", "https://ops:1@2/s3cr3t@prom.example/"])
+def test_a_password_whose_slash_follows_digits_is_refused_without_showing_it(variable: str, url: str) -> None:
+    """`https://ops:123/s3cr3t@prom.example/` parses as host `ops`, port 123 and path `/s3cr3t@...`: the
+    port check passed it, the redaction (which ends user:password at the first `/`) left it whole, and
+    `repr(settings)`, every log line and `<SETTING>=<url>: host name not found` showed the password."""
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, env={variable: url})
+    assert [i.file for i in caught.value.issues] == [variable]
+    shown = str(caught.value)
+    assert "s3cr3t" not in shown and "123" not in shown and "0ps5" not in shown, shown
+    assert "%2F" in shown  # says how to write it
+
+
+def test_a_password_with_a_slash_in_a_config_file_is_refused_at_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "tenantops.yaml"
+    config.write_text("smtp_host: mail.example\nprometheus_url: https://ops:123/s3cr3t@prom.example/\n",
+                      encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, env={"TENANTOPS_CONFIG": str(config)})
+    [issue] = caught.value.issues
+    assert (issue.file, issue.line, issue.field) == (str(config), 2, "prometheus_url")
+    assert "s3cr3t" not in str(caught.value) and "123" not in str(caught.value)
+
+
+def test_an_at_sign_in_a_path_is_written_percent_encoded() -> None:
+    url = "https://hooks.example/webhookb2/group%40tenant/IncomingWebhook/x"
+    assert resolve_settings({}, env={"TENANTOPS_WEBHOOK_URL": url}).webhook_url == url
+    assert resolve_settings({}, env={"TENANTOPS_PROMETHEUS_URL": "https://ops:123%2Fs3cr3t@prom.example/"}) \
+        .prometheus_url == "https://ops:123%2Fs3cr3t@prom.example/"
+
+
 def test_a_url_keeps_no_surrounding_whitespace() -> None:
     assert resolve_settings({}, env={"TENANTOPS_PROMETHEUS_URL": " http://prom.example:9090\n"}).prometheus_url == \
         "http://prom.example:9090"

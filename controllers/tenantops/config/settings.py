@@ -46,7 +46,7 @@ from tenantops.config.errors import ConfigError, ConfigIssue
 from tenantops.config.kinds.common import Region
 from tenantops.config.paths import repository_path
 from tenantops.config.yamlpos import LocatedDocument, load_documents
-from tenantops.endpoints import redact
+from tenantops.endpoints import redact, userinfo_is_ambiguous
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,10 @@ Secret = SecretStr
 
 def _http_url(value: str) -> str:
     """An http(s) URL, without surrounding whitespace. One with a space, line break or control character
-    inside, or whose port does not parse (a password holding an unencoded `/`, `?`, `#`), is refused: the
-    redaction of user:password cannot tell where such a password ends, so the clients' errors and
-    `<SETTING>=<url>: connection refused` showed it. The error does not show the value (`_issues`)."""
+    inside, an `@` after its host, or whose port does not parse (a password holding an unencoded `/`, `?`,
+    `#`) is refused: the clients read such a URL's password as host, port and path
+    (`https://ops:123/x@host/` is host `ops`, port 123), so their errors and `<SETTING>=<url>: host name not
+    found` showed pieces of it. The error does not show the value (`_issues`)."""
     value = value.strip()
     if _NOT_IN_A_URL.search(value):
         raise ValueError("expected a URL without spaces, line breaks or control characters (percent-encode them, "
@@ -80,6 +81,9 @@ def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("expected an http:// or https:// URL")
+    if userinfo_is_ambiguous(value):
+        raise ValueError("the URL has an @ after its host: in a user:password@ part, percent-encode / ? # as "
+                         "%2F %3F %23; in a path, write @ as %40")
     try:
         parts.port  # noqa: B018 - parsing it is the check
     except ValueError:
@@ -339,9 +343,12 @@ def _issues(exc: ValidationError, flags: Mapping[str, Any], env: Mapping[str, st
         else:
             secret = name in NOT_ECHOED or (
                 name in Settings.model_fields and "SecretStr" in str(Settings.model_fields[name].annotation))
-            # A URL whose user:password@ redact could not remove (an unencoded space, / or # in the password) is
-            # not shown at all: the password may be any part of it.
-            unsure = isinstance(error.get("input"), str) and "@" in redact(error["input"]).partition("://")[2]
+            # A URL whose user:password@ part has no certain end (an unencoded space, /, ? or # in the password)
+            # is not shown at all: the password may be any part of it.
+            given = error.get("input")
+            unsure = isinstance(given, str) and "@" in given and (
+                userinfo_is_ambiguous(given) or _NOT_IN_A_URL.search(given.strip()) is not None
+                or "@" in redact(given).partition("://")[2])
             shown = "" if secret or unsure or "input" not in error else f" (got {redact(repr(error['input']))})"
             message = f"{error['msg']}{shown}"
         issues.append(ConfigIssue(where, line, name, message))
