@@ -60,3 +60,18 @@ def test_a_refused_database_is_named_without_its_parameter_password(tmp_path: Pa
     done = tenantops("audit", env=env, cwd=tmp_path)
     assert done.returncode == 1 and "127.0.0.1:1/tenantops" in done.stderr
     assert "hunter2" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("url", ["postgresql://ops:hun@ter2/s3cr3t@db.internal:5432/tenantops",
+                                 "postgresql://ops:hun@ter2?s3cr3t@db.internal/tenantops"])
+def test_a_password_holding_an_at_and_a_slash_is_masked_and_refused(url: str) -> None:
+    """SQLAlchemy ends such a password at its first `@` and reads the rest as host and database
+    (`ter2`, `s3cr3t@db...`): masked showed them, and the driver's error would name the host."""
+    text = masked(url)
+    assert "ter2" not in text and "s3cr3t" not in text, text
+    assert text.startswith("postgresql://ops:***@db.internal")
+    with pytest.raises(ValueError) as caught:
+        parse(url)
+    assert "ter2" not in str(caught.value) and "s3cr3t" not in str(caught.value)
+    assert "%40" in str(caught.value)
+

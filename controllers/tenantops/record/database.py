@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool, QueuePool, StaticPool
 
-from tenantops.endpoints import hide_secret_parameters
+from tenantops.endpoints import hide_secret_parameters, userinfo_is_ambiguous
 from tenantops.record.errors import SchemaTooNew, StateMissing, StateStoreError, StateUnavailable
 
 __all__ = ["Database", "SchemaTooNew", "StateMissing", "StateStoreError", "StateUnavailable", "database_url",
@@ -60,6 +60,9 @@ def parse(location: str | Path) -> URL:
         text = sqlite_url(text)
     elif text == ":memory:":
         text = "sqlite://"
+    if _password_misread(text):
+        raise ValueError(f"not a database URL: {masked(text)!r} (its password holds an @ and a / ? or #: "
+                         "percent-encode @ as %40, / as %2F, ? as %3F, # as %23)")
     try:
         url = make_url(text)
     except ArgumentError:
@@ -81,17 +84,26 @@ def masked(location: str | Path | URL) -> str:
         return text
     head, _, rest = text.partition("://")
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if authority.count("@") <= 1:  # SQLAlchemy's parser ends the password at the first `@`
+    if authority.count("@") <= 1 and not _password_misread(text):  # SQLAlchemy ends a password at its first `@`
         try:
             return hide_secret_parameters(make_url(text).render_as_string(hide_password=True))
         except ArgumentError:
             pass
-    # Not parseable, or an unencoded `@` in the password: hide whatever sits between '://user:' and the last
-    # '@' of the authority.
-    creds, at, _ = authority.rpartition("@")
+    # Not parseable, or an unencoded `@` in the password (with a `/`, `?` or `#` after it, SQLAlchemy reads
+    # the rest as host and database): hide whatever sits between '://user:' and the URL's last '@'.
+    creds, at, _ = rest.rpartition("@") if _password_misread(text) else authority.rpartition("@")
     if not at:
         return hide_secret_parameters(text)
     return hide_secret_parameters(f"{head}://{creds.split(':', 1)[0]}:***@{rest[len(creds) + 1:]}")
+
+
+def _password_misread(text: str) -> bool:
+    """A user:password@ part with an `@` and then a `/`, `?` or `#` in the password, followed by another
+    `@` (`postgresql://ops:p@ss/w@db/x`): SQLAlchemy's parser, ending the password at its first `@`,
+    takes `ss` for the host. A `/` alone in a password it reads right (`ops:12/3@db`)."""
+    _, sep, rest = text.partition("://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    return bool(sep) and "@" in authority and userinfo_is_ambiguous(text)
 
 
 def sqlite_file(url: URL) -> Path | None:
