@@ -238,3 +238,88 @@ def test_a_pass_that_outran_its_interval_before_acting_still_makes_its_most_urge
     fault_ledger.case(CLASS, made, f"a pass late before acting: {outcome.status.value} {outcome.action.current} -> "
                       f"{outcome.action.desired}, {outcome.detail}")
     assert made
+
+
+class Pausing(Busy):
+    """`Busy`, whose next observation first runs `pause()` (set by the test): the replica stalls mid-pass,
+    before it decides and commits, for as long as `pause` takes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pause: Callable[[], None] | None = None
+
+    def observe(self, config: Config, now: datetime, tenants: Any = None) -> Snapshot:
+        pause, self.pause = self.pause, None
+        if pause is not None:
+            pause()
+        return super().observe(config, now, tenants)
+
+
+class AlertMail:
+    """The reconciler's `mail`: one outbox row per notification the alert lifecycle let through."""
+
+    def __call__(self, config: Config, alerts: Any, now: datetime) -> list[Any]:
+        from tenantops.notify.outbox import prepare
+
+        return [prepare("alert", f"alert:{a.key}:{a.episode}", f"From: t@example.com\nTo: ops@example.com\n"
+                        f"Subject: {a.key}\n\n{a.summary}\n".encode(), now=now) for a in alerts]
+
+
+@pytest.mark.parametrize("stale_clock", ["frozen", "running"])
+def test_a_sharded_replica_that_lost_its_shards_mid_pass_commits_nothing_of_it(
+        kube_api: Any, tmp_path: Path, state_url: str, stale_clock: str, fault_ledger: FaultLedger) -> None:
+    """a owns both shards of a shared state (SQLite file, PostgreSQL) and stalls mid-pass (paused,
+    partitioned) for longer than its shard Leases; b takes both shards over and runs its pass. When a
+    resumes, the pass it had begun must commit nothing: not its state over b's, not the alert mail it
+    decided (which b's delivery would send), and act on nothing. `frozen`: a's clock did not move (a
+    paused VM), so only the store's fence, the shard Leases' generations, can tell; `running`: its clock
+    moved on, so its own Lease check can too."""
+    from tenantops.decide.facts import FactsDecider
+    from tenantops.engine.lease import ShardedElector
+    from tenantops.notify.outbox import Outbox
+
+    kube_api.add_deployment("tenant-alpha", "api", replicas=2)
+    start = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    clocks = {"replica-a": [start], "replica-b": [start]}
+    leases = client.CoordinationV1Api(api_client(kube_api.url))
+
+    def replica(identity: str, source: Busy) -> tuple[Runner, ShardedElector]:
+        runner = _runner(kube_api, tmp_path, identity, 15, state=state_url)
+        runner.reconciler.source = source
+        runner.reconciler.deciders.append(FactsDecider())
+        runner.reconciler.mail = AlertMail()
+        clock = clocks[identity]
+        elector = ShardedElector(leases, "tenantops", identity, 2, duration_seconds=15, clock=lambda: clock[0])
+        runner.leader, runner.tenant_filter = elector, (lambda tenant: elector.owned(tenant.id))
+        return runner, elector
+
+    stalled = Pausing()
+    a, a_shards = replica("replica-a", stalled)
+    assert a.tick() is not None and a_shards.owned_shards() == frozenset({0, 1})
+    b, b_shards = replica("replica-b", Busy())
+
+    def b_takes_over() -> None:
+        for _ in range(2):  # b sees a's Leases, then sees them unrenewed for longer than their duration
+            clocks["replica-b"][0] += timedelta(seconds=16)
+            if stale_clock == "running":
+                clocks["replica-a"][0] = clocks["replica-b"][0]
+            b.tick()
+        assert b_shards.owned_shards() == frozenset({0, 1}) and b.stats.passes == 1
+        kube_api.clear_log()
+
+    stalled.pause = b_takes_over
+    a.reconciler.notices["stalled-probe"] = "a notice only the stalled replica's pass alerts on"
+    result = a.tick()
+    with StateStore(state_url) as shared:
+        after = shared.state("autoscaling")["alpha/api"]
+        mail = [e.dedup_key for e in Outbox(shared.db).entries() if "stalled-probe" in e.dedup_key]
+        audit = shared.connection.execute("SELECT COUNT(*) FROM audit WHERE reason LIKE '%stalled-probe%'").fetchone()
+    b_state = b.reconciler.store.state("autoscaling")["alpha/api"]
+    writes = kube_api.writes(SCALE)
+    held = result is None and a.stats.failed_passes == 1 and after == b_state and not mail and not writes and \
+        audit == (0,)
+    detail = (f"sharded replica stalled past its shard Leases ({stale_clock} clock), then resumed: pass "
+              f"{'refused' if result is None else 'committed'}, {len(mail)} alert mail(s) queued, {len(writes)} scale "
+              f"write(s), state {'kept as b committed it' if after == b_state else 'overwritten'}")
+    fault_ledger.case(CLASS, held, detail)
+    assert held, detail

@@ -330,6 +330,11 @@ class ShardedElector:
     def owned_shards(self) -> frozenset[int]:
         return frozenset(i for i, elector in enumerate(self._shards) if elector.is_leader)
 
+    def terms(self) -> dict[str, int]:
+        """The shard Leases this replica holds now, each with the term of its hold (`LeaseElector.term`): what
+        its commits are fenced by, one token per Lease (`StateStore.hold_shards`)."""
+        return {e.name: e.term for e in self._shards if e.is_leader}
+
     def owned(self, tenant_id: str) -> bool:
         """Whether this replica reconciles the tenant right now."""
         return shard_of(tenant_id, self.shards) in self.owned_shards()
@@ -417,6 +422,10 @@ class AllShards:
 
     def remaining(self) -> float:
         return min(elector.remaining() for elector in self.electors)
+
+    def terms(self) -> dict[str, int]:
+        """The shard Leases held now, each with the term of its hold, as `ShardedElector.terms`."""
+        return {e.name: e.term for e in self.electors if e.is_leader}
 
     def release(self) -> None:
         for elector in self.electors:

@@ -27,7 +27,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,6 +108,18 @@ def removals_since_record(recorded: object, config: Config) -> str | None:
     if not isinstance(recorded, list):
         return None
     return _too_many_gone({str(t) for t in recorded}, config, "the catalogue, against the last one accepted,")
+
+
+@dataclass(frozen=True, slots=True)
+class ShardGroup:
+    """The shard Leases a sharded leader hook acts under: their group (`prefix`, `shards` of them, in
+    `namespace`), its identity, and `terms()`, the Leases it holds now with the term of each hold."""
+
+    prefix: str
+    shards: int
+    identity: str
+    namespace: str | None
+    terms: Callable[[], Mapping[str, int]]
 
 
 @dataclass
@@ -222,8 +234,11 @@ class Runner:
             # Lease while another took it over and handed it back takes it again without ever having
             # answered False, and the writer's generation in the store is now the other's.
             term = getattr(self.leader, "term", None)
-            if leading != self._leading or (leading and term != self._term):
+            if leading != self._leading:
                 log.warning("leadership %s", "acquired" if leading else "lost or not held")
+            if self._shard_group() is not None:  # which shards it holds may change at any tick
+                leading = self._fence_shards(leading)
+            elif leading != self._leading or (leading and term != self._term):
                 leading = self._fence(leading)
             self._leading = leading
             self._term = term if leading else None
@@ -312,23 +327,19 @@ class Runner:
         """On becoming leader: take the writer's generation in the state store and reload the committed
         state, so the first pass starts where the previous leader's last commit left off and that leader
         can commit nothing more. On losing it: refuse commits at once. A single-Lease elector (one with
-        `name`, `identity` and `is_leader`) only; shard Leases write disjoint tenants and are not fenced,
-        but a replica that takes a shard over reloads the committed state before it decides for it, and
-        records its shard group (`_record_shards`) so that a one-off pass acts only under the group's Leases."""
+        `name`, `identity` and `is_leader`); shard Leases are fenced per shard (`_fence_shards`). Any other
+        hook reloads the committed state when it comes to lead, unfenced."""
         store = self.reconciler.store
         name, identity = getattr(self.leader, "name", None), getattr(self.leader, "identity", None)
         if not isinstance(name, str) or not isinstance(identity, str) or not hasattr(self.leader, "is_leader"):
             if not leading:
                 return False
-            # Shards taken over: their tenants' state is what their last owner committed, not what this
-            # replica read at its start (deciding and committing from that would undo the other's passes).
             try:
                 store.reload()
             except Exception:
-                log.exception("cannot read the state of the shards taken over; not acting this pass")
+                log.exception("cannot read the committed state; not acting this pass")
                 return False
-            log.warning("shards taken over: state reloaded from %s (%d keys)", store.name, store.key_count())
-            return self._record_shards()
+            return True
         if not leading:
             store.release_writer()
             return False
@@ -343,21 +354,44 @@ class Runner:
                     store.key_count())
         return True
 
-    def _record_shards(self) -> bool:
-        """Record the shard group this replica now acts in (`StateStore.record_shards`), so that a one-off
-        pass on this state acts only under its Leases, as beside a single leader; without the record it
-        would act beside the shards with none. A group the hook does not name (not a `ShardedElector`) is
-        not recorded. False (not acting this pass) when the record cannot be written."""
-        prefix, shards = getattr(self.leader, "prefix", None), getattr(self.leader, "shards", None)
-        identity, namespace = getattr(self.leader, "identity", None), getattr(self.leader, "namespace", None)
-        if not (isinstance(prefix, str) and isinstance(shards, int) and isinstance(identity, str)):
-            return True
-        try:
-            self.reconciler.store.record_shards(identity, prefix, shards,
-                                                namespace if isinstance(namespace, str) else None)
-        except Exception:
-            log.exception("cannot record the shard group in the state; not acting this pass")
+    def _shard_group(self) -> ShardGroup | None:
+        """The shard group the leader hook acts in when it holds shard Leases (`ShardedElector`, a one-off
+        pass's `AllShards`); None for any other hook."""
+        leader = self.leader
+        prefix, shards = getattr(leader, "prefix", None), getattr(leader, "shards", None)
+        identity, namespace = getattr(leader, "identity", None), getattr(leader, "namespace", None)
+        terms = getattr(leader, "terms", None)
+        if not (callable(terms) and isinstance(prefix, str) and isinstance(shards, int) and isinstance(identity, str)):
+            return None
+        return ShardGroup(prefix, shards, identity, namespace if isinstance(namespace, str) else None, terms)
+
+    def _fence_shards(self, leading: bool) -> bool:
+        """Every tick of a sharded replica: commit as the writer of exactly the shard Leases it holds now, the
+        single leader's rule per shard (`StateStore.hold_shards`). A shard taken over takes the next
+        generation of its Lease's row, so the replica that held it before (stalled past its Lease, cut off)
+        commits nothing more, not even the pass it had begun; and its tenants' state is reloaded, since it is
+        what their last owner committed, not what this replica read at its start. The group is recorded with
+        it, so that a one-off pass on this state acts only under the group's Leases. A shard shed or lost is
+        dropped from the tokens; no shard held refuses every commit. False (not acting this pass) when the
+        generations cannot be written."""
+        group = self._shard_group()
+        assert group is not None
+        store = self.reconciler.store
+        if not leading:
+            store.release_writer()
             return False
+        terms = group.terms
+        held = terms()
+        try:
+            took = store.hold_shards(group.identity, group.prefix, group.shards, group.namespace, held)
+        except Exception:
+            log.exception("cannot take the generations of the shards held in the state; not acting this pass")
+            return False
+        if took:
+            log.warning("shards %s held: state reloaded from %s (%d keys)", ", ".join(sorted(held)), store.name,
+                        store.key_count())
+        names = frozenset(held)
+        store.lease_check = lambda: names <= terms().keys()
         return True
 
     def may_act(self, call_deadline: float) -> str | None:

@@ -82,8 +82,9 @@ outbox = sa.Table(
 # rows written before revision 0004 (until their Lease is next taken), where the pass falls back to
 # `--lease-namespace` or its own POD_NAMESPACE.
 # `shards` is NULL for one Lease named `name`, and N for sharded replicas (`run --leader-elect --shards N`):
-# the row is then their group, its Leases `<name>-shard-0` .. `<name>-shard-<N-1>`, and it fences nothing
-# (shards write disjoint tenants) but tells a one-off pass which Leases it must hold to act.
+# the row is then their group, its Leases `<name>-shard-0` .. `<name>-shard-<N-1>`: it fences nothing but
+# tells a one-off pass which Leases it must hold to act. Each shard Lease has a row of its own, `shards` 0:
+# the fencing token of the replica that owns the shard, checked by its commits as a single leader's is.
 leadership = sa.Table(
     "leadership", metadata,
     sa.Column("name", sa.Text, primary_key=True),

@@ -12,7 +12,9 @@ Only the writer commits. A replica that becomes leader calls `acquire_writer`, w
 Lease's generation in the database (its fencing token) and reloads the committed state; every commit
 checks, in its own transaction, that the stored generation is still ours and that the Lease has not
 expired by our clock (`lease_check`). A leader that lost its Lease mid-pass therefore cannot commit
-that pass: `Fenced` is raised and nothing of it is written.
+that pass: `Fenced` is raised and nothing of it is written. Sharded replicas follow the same rule per
+shard Lease (`hold_shards`): a replica commits under a token for every shard it owns, so one that lost a
+shard (paused, partitioned) while another took it over commits nothing of the pass it had begun.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from tenantops.structs.plan import Decision
 SCHEMA_VERSION = schema.SQLITE_USER_VERSION
 _CHUNK = 500  # tenants per DELETE ... IN (...): well inside every backend's bound-parameter limit
 _KEYS_LISTED = 50  # dedup keys named in one audit row of dropped mail; the rest are counted
+SHARD_TOKEN = 0  # `leadership.shards` of a shard Lease's own row: its owner's fencing token, not a group
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,8 @@ class QueuedMessage:
 class WriterToken:
     """The fencing token of the writer: the Lease it holds, who it is, and the generation it took; and the
     Lease's namespace (None where the record predates it being kept). As read back by `leadership`, a
-    record with `shards` is a group of that many shard Leases (`engine.lease.ShardedElector`), not one Lease."""
+    record with `shards` is a group of that many shard Leases (`engine.lease.ShardedElector`), not one Lease;
+    a shard Lease's own token has `shards` `SHARD_TOKEN`."""
 
     lease: str
     holder: str
@@ -91,7 +95,11 @@ class StateStore:
         # Used from the runner's thread; the lock guards against the HTTP thread reading state sizes.
         self._lock = threading.Lock()
         self._state: dict[str, dict[str, Any]] = {}
-        self._writer: WriterToken | None = None
+        # The fencing tokens this replica commits under: one Lease's (a single leader), or one per shard Lease
+        # it owns (sharded replicas); every commit checks each (`_check_fence`). `_terms`: the elector's term
+        # of each shard Lease when its token was taken (a Lease held again after a gap is a new token).
+        self._writers: dict[str, WriterToken] = {}
+        self._terms: dict[str, object] = {}
         self.lease_check: Callable[[], bool] | None = None
         self.reload()
 
@@ -144,7 +152,13 @@ class StateStore:
 
     @property
     def writer(self) -> WriterToken | None:
-        return self._writer
+        """The fencing token of a single leader's Lease (or the first of a sharded replica's), None when none."""
+        return next(iter(self._writers.values()), None)
+
+    @property
+    def writers(self) -> tuple[WriterToken, ...]:
+        """Every fencing token this replica commits under, one per Lease (each shard Lease it owns)."""
+        return tuple(self._writers.values())
 
     def acquire_writer(self, holder: str, lease: str = "tenantops-leader", namespace: str | None = None) -> WriterToken:
         """Become the writer for `lease` (in `namespace`): take the next generation and reload the
@@ -155,36 +169,70 @@ class StateStore:
         commit it attempts later sees the higher generation and is refused. The namespace is recorded
         so a one-off pass finds the Lease (`leadership`); None keeps the one recorded.
         """
-        self._writer = self._take_generation(WriterToken(lease, holder, 0, namespace))
+        (token,) = self._take_generations([WriterToken(lease, holder, 0, namespace)])
+        self._writers, self._terms = {lease: token}, {}
         self.reload()
-        return self._writer
+        return token
 
     def record_shards(self, holder: str, prefix: str, shards: int, namespace: str | None) -> WriterToken:
         """Record that `holder` acts under shard Leases of group `prefix` (`shards` of them, in `namespace`),
-        the next generation of the group's record; not a writer token (shard replicas write disjoint tenants
-        and commit unfenced). Called when a replica comes to own a shard, so that a one-off pass beside
-        sharded replicas knows which Leases it must hold (`engine.lease.one_pass_shards`)."""
-        return self._take_generation(WriterToken(prefix, holder, 0, namespace, shards))
+        the next generation of the group's record. The record is not a writer token (each shard Lease has its
+        own, `hold_shards`); it tells a one-off pass beside sharded replicas which Leases it must hold
+        (`engine.lease.one_pass_shards`)."""
+        (group,) = self._take_generations([WriterToken(prefix, holder, 0, namespace, shards)])
+        return group
 
-    def _take_generation(self, token: WriterToken) -> WriterToken:
-        """Write `token`'s leadership record with the next generation of its name, under the row lock, and
-        return it as written (a namespace it leaves None is the one recorded before)."""
+    def hold_shards(self, holder: str, prefix: str, shards: int, namespace: str | None,
+                    held: Mapping[str, object]) -> bool:
+        """Commit, from now on, as the writer of exactly the shard Leases in `held` (a Lease's name -> the
+        elector's term of this replica's hold on it), of group `prefix` (`shards` Leases in `namespace`).
+
+        The rule of a single leader, per shard: a Lease newly held (or held again after a gap: its term
+        changed) takes the next generation of its own leadership row, so the replica that held it before
+        commits nothing more; every commit checks the generation of every Lease held (`_check_fence`). The
+        group's record is written in the same transaction, and the committed state reloaded: the shards'
+        tenants are as their last owner left them. Leases no longer held are dropped without a write (whoever
+        takes one next takes its generation). True when a Lease was taken (and the state reloaded)."""
+        gone = [name for name in self._writers if name not in held]
+        for name in gone:
+            self._writers.pop(name)
+            self._terms.pop(name, None)
+        new = {name: term for name, term in held.items()
+               if name not in self._writers or self._terms.get(name) != term}
+        if not new:
+            return False
+        for name in new:  # refused until taken again, should taking them fail
+            self._writers[name] = WriterToken(name, holder, -1, namespace, SHARD_TOKEN)
+        # The group's record last: the most recently taken, as `leadership` lists it, whatever reads it.
+        taken = [WriterToken(name, holder, 0, namespace, SHARD_TOKEN) for name in sorted(new)]
+        *tokens, _ = self._take_generations([*taken, WriterToken(prefix, holder, 0, namespace, shards)])
+        for token in tokens:
+            self._writers[token.lease], self._terms[token.lease] = token, new[token.lease]
+        self.reload()
+        return True
+
+    def _take_generations(self, tokens: Sequence[WriterToken]) -> list[WriterToken]:
+        """Write each token's leadership record with the next generation of its name, under the row lock, in
+        one transaction, and return them as written (a namespace left None is the one recorded before)."""
         table = schema.leadership
+        written: list[WriterToken] = []
         try:
             with self.db.begin() as conn:
-                row = conn.execute(sa.select(table.c.generation, table.c.namespace)
-                                   .where(table.c.name == token.lease).with_for_update()).first()
-                token = replace(token, generation=1 if row is None else int(row[0]) + 1,
-                                namespace=token.namespace or (None if row is None else row[1]))
-                values = {"holder": token.holder, "generation": token.generation, "acquired_at": time.time(),
-                          "namespace": token.namespace, "shards": token.shards}
-                if row is None:
-                    conn.execute(sa.insert(table).values(name=token.lease, **values))
-                else:
-                    conn.execute(sa.update(table).where(table.c.name == token.lease).values(**values))
+                for token in tokens:
+                    row = conn.execute(sa.select(table.c.generation, table.c.namespace)
+                                       .where(table.c.name == token.lease).with_for_update()).first()
+                    token = replace(token, generation=1 if row is None else int(row[0]) + 1,
+                                    namespace=token.namespace or (None if row is None else row[1]))
+                    values = {"holder": token.holder, "generation": token.generation, "acquired_at": time.time(),
+                              "namespace": token.namespace, "shards": token.shards}
+                    if row is None:
+                        conn.execute(sa.insert(table).values(name=token.lease, **values))
+                    else:
+                        conn.execute(sa.update(table).where(table.c.name == token.lease).values(**values))
+                    written.append(token)
         except DBAPIError as exc:
             raise StateUnavailable(f"cannot write the state database {self.name}: {describe(exc)}") from None
-        return token
+        return written
 
     def leadership(self) -> list[WriterToken]:
         """The Leases whose holders have written this state, the one taken most recently first (each with its
@@ -198,32 +246,41 @@ class StateStore:
                                               table.c.shards).order_by(table.c.acquired_at.desc())).all()
         except DBAPIError as exc:
             raise StateUnavailable(f"cannot read the state database {self.name}: {describe(exc)}") from None
-        return [WriterToken(str(name), str(holder), int(generation), None if namespace is None else str(namespace),
-                            None if shards is None else int(shards))
-                for name, holder, generation, namespace, shards in rows]
+        records = [WriterToken(str(name), str(holder), int(generation), None if namespace is None else str(namespace),
+                               None if shards is None else int(shards))
+                   for name, holder, generation, namespace, shards in rows]
+        # A shard Lease's own row (its fencing token, `shards` 0) is its group's: the group's record names it.
+        return [r for r in records if r.shards != SHARD_TOKEN]
 
     def release_writer(self) -> None:
-        """Stop committing as the writer (the Lease was lost or released); the next commit is refused."""
-        if self._writer is not None:
-            self._writer = replace(self._writer, generation=-1)
+        """Stop committing as the writer (the Lease, or every shard Lease, was lost or released); the next
+        commit is refused."""
+        self._writers = {name: replace(token, generation=-1) for name, token in self._writers.items()}
+        self._terms = {}
 
     def _check_fence(self, conn: Connection) -> None:
-        token = self._writer
-        if token is None:
+        """Refuse the transaction unless this replica still holds every Lease it commits under: the stored
+        generation of each is the one it took, and by its own clock none has expired (`lease_check`)."""
+        if not self._writers:
             return
-        if token.generation < 0:
-            raise Fenced(f"{token.holder} no longer holds Lease {token.lease}; this pass is not committed")
         table = schema.leadership
-        row = conn.execute(
-            sa.select(table.c.holder, table.c.generation).where(table.c.name == token.lease).with_for_update()
-        ).first()
-        if row is None or int(row[1]) != token.generation:
-            holder, generation = (row[0], row[1]) if row is not None else ("nobody", "none")
-            raise Fenced(f"{token.holder} was the writer of generation {token.generation} of Lease {token.lease}, "
-                         f"but {holder} took over (generation {generation}); this pass is not committed")
+        for token in self._writers.values():
+            if token.generation < 0:
+                raise Fenced(f"{token.holder} no longer holds Lease {token.lease}; this pass is not committed")
+        stored = {str(name): (holder, generation) for name, holder, generation in conn.execute(
+            sa.select(table.c.name, table.c.holder, table.c.generation)
+            .where(table.c.name.in_(sorted(self._writers))).order_by(table.c.name).with_for_update())}
+        for token in self._writers.values():
+            row = stored.get(token.lease)
+            if row is None or int(row[1]) != token.generation:
+                holder, generation = (row[0], row[1]) if row is not None else ("nobody", "none")
+                raise Fenced(f"{token.holder} was the writer of generation {token.generation} of Lease "
+                             f"{token.lease}, but {holder} took over (generation {generation}); this pass is not "
+                             "committed")
         if self.lease_check is not None and not self.lease_check():
-            raise Fenced(f"Lease {token.lease} of {token.holder} expired during the pass; this pass is not "
-                         "committed")
+            names = ", ".join(self._writers)
+            raise Fenced(f"Lease {names} of {self.writer.holder if self.writer else '?'} expired during the pass; "
+                         "this pass is not committed")
 
     # -- writing -------------------------------------------------------------------------------------
 
