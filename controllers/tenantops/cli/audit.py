@@ -39,7 +39,7 @@ def command(ctx: click.Context, tenant: str | None, since: str | None, kind: str
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     require_state(settings)
-    with StateStore(database_url(settings)) as store:
+    with StateStore(database_url(settings), read_only=True) as store:
         # SQLite's LIMIT is a 64-bit integer: a larger --limit than any table could hold means all of them.
         entries = list(audit.query(store.connection, tenant=tenant, since=since_at, kind=kind,
                                    limit=None if limit is None else min(limit, _MAX_LIMIT)))

@@ -78,7 +78,7 @@ def read_state(path: str) -> dict[str, Any]:
     if path != ":memory:" and not may_exist(path):
         return {}
 
-    with StateStore(path) as store:
+    with StateStore(path, read_only=path != ":memory:") as store:
         from tenantops.decide import alerts
         from tenantops.decide.cost.ledger import ALERTS_KEY
 

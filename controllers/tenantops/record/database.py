@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -26,10 +27,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool, QueuePool, StaticPool
 
 from tenantops.endpoints import hide_secret_parameters, userinfo_is_ambiguous
-from tenantops.record.errors import SchemaTooNew, StateMissing, StateStoreError, StateUnavailable
+from tenantops.record.errors import SchemaTooNew, SchemaTooOld, StateMissing, StateStoreError, StateUnavailable
 
-__all__ = ["Database", "SchemaTooNew", "StateMissing", "StateStoreError", "StateUnavailable", "database_url",
-           "masked", "may_exist", "open_database", "parse"]
+__all__ = ["Database", "SchemaTooNew", "SchemaTooOld", "StateMissing", "StateStoreError", "StateUnavailable",
+           "database_url", "masked", "may_exist", "open_database", "parse"]
 
 
 class HasStateSettings(Protocol):
@@ -127,11 +128,14 @@ class Database:
     `begin()` is a write transaction: SQLite's `BEGIN IMMEDIATE` (the write lock up front, so a claim or
     a pass never races another writer), PostgreSQL's default READ COMMITTED with row locks taken by the
     statements that need them. `read()` is a read-only one (SQLite: deferred, never blocks a writer).
+    A database opened `read_only` has only read-only transactions, `begin()`'s too: the SQLite file is
+    opened `mode=ro`, a PostgreSQL session with `default_transaction_read_only`, so a write is refused.
     """
 
-    def __init__(self, url: URL, engine: Engine) -> None:
+    def __init__(self, url: URL, engine: Engine, *, read_only: bool = False) -> None:
         self.url = url
         self.engine = engine
+        self.read_only = read_only
         self.name = masked(url.set(drivername=url.get_backend_name()))
 
     @property
@@ -157,17 +161,26 @@ class Database:
 
 
 def open_database(location: str | Path | URL, *, init: bool = False, pooled: bool = True,
-                  busy_timeout_ms: int = 5000, connect_timeout_s: int = 5) -> Database:
+                  busy_timeout_ms: int = 5000, connect_timeout_s: int = 5, read_only: bool = False) -> Database:
     """Open, check and migrate the state database at `location` (a URL or a SQLite path).
 
     Raises `StateMissing` when a SQLite file that existed is now empty or deleted with its WAL left
     (unless `init`: the operator says this is a new installation), `StateUnavailable` when the database
     cannot be reached or written, `SchemaTooNew` when a newer controller migrated it. Each message names
     the database with its password masked. `pooled=False` connects per use (short-lived readers).
+
+    `read_only` (the commands that only read: `audit`, `cost`, `plan`, `report`): no write lock, no file
+    created, no migration. The schema must be this build's (`check_schema`): an older one raises
+    `SchemaTooOld`, since the controller that wrote it may still be writing it and a migration under it
+    would change its tables beneath it.
     """
     url = location if isinstance(location, URL) else parse(location)
     path = sqlite_file(url)
-    if path is not None:
+    if path is not None and read_only:
+        _check_sqlite_file(path, init=False)
+        if not path.is_file():
+            raise StateUnavailable(f"no state database at {path}")
+    elif path is not None:
         try:
             _check_sqlite_file(path, init=init)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,10 +192,14 @@ def open_database(location: str | Path | URL, *, init: bool = False, pooled: boo
             else:
                 why = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
             raise StateUnavailable(f"cannot use the state database {path}: {why}") from None
-    engine = _engine(url, pooled=pooled, busy_timeout_ms=busy_timeout_ms, connect_timeout_s=connect_timeout_s)
-    db = Database(url, engine)
+    engine = _engine(url, pooled=pooled, busy_timeout_ms=busy_timeout_ms, connect_timeout_s=connect_timeout_s,
+                     read_only=read_only)
+    db = Database(url, engine, read_only=read_only)
     try:
-        migrate(db)
+        if read_only:
+            check_schema(db)
+        else:
+            migrate(db)
     except StateStoreError:
         engine.dispose()
         raise
@@ -249,20 +266,24 @@ def _create_sqlite_file(url: URL, path: Path, *, busy_timeout_ms: int) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def _engine(url: URL, *, pooled: bool, busy_timeout_ms: int, connect_timeout_s: int) -> Engine:
+def _engine(url: URL, *, pooled: bool, busy_timeout_ms: int, connect_timeout_s: int,
+            read_only: bool = False) -> Engine:
     if url.get_backend_name() == "sqlite":
-        memory = sqlite_file(url) is None
-        engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
-            poolclass=StaticPool if memory else (QueuePool if pooled else NullPool),
-        )
+        file = sqlite_file(url)
+        memory = file is None
+        read_only = read_only and file is not None
+        connect: dict[str, Any] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
+        if read_only and file is not None:  # SQLite itself refuses any write (a `file:` URI, `mode=ro`)
+            url = url.set(database=f"file:{quote(str(file))}", query={"mode": "ro", "uri": "true"})
+        engine = sa.create_engine(url, connect_args=connect,
+                                  poolclass=StaticPool if memory else (QueuePool if pooled else NullPool))
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, record: Any) -> None:
             dbapi_conn.isolation_level = None  # transactions are begun explicitly, below
             cursor = dbapi_conn.cursor()
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            if not memory:
+            if not memory and not read_only:
                 # WAL lets `tenantops audit` and the outbox read while a pass writes.
                 cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -270,52 +291,93 @@ def _engine(url: URL, *, pooled: bool, busy_timeout_ms: int, connect_timeout_s: 
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            read_only = conn.get_execution_options().get("tenantops_read_only", False)
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            reading = read_only or conn.get_execution_options().get("tenantops_read_only", False)
+            conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = connect_timeout_s
+    if read_only:  # every transaction of the session read-only: the server refuses a write
+        options = str(url.query.get("options", ""))
+        connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
     if pooled:
         return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4, connect_args=connect_args)
     return sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+
+def _revision(db: Database, conn: Connection) -> tuple[str | None, bool]:
+    """The database's Alembic revision (None before migrations were tracked) and whether it holds a state
+    table; raises `SchemaTooNew` for a revision, or an untracked SQLite schema version, this build does
+    not know."""
+    from tenantops.record import schema
+
+    inspector = sa.inspect(conn)
+    current = None
+    if inspector.has_table("alembic_version"):
+        current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    if current == schema.HEAD:
+        return current, True
+    if current is not None and current not in _known_revisions():
+        raise SchemaTooNew(f"state database {db.name} has schema revision {current}, newer than this tenantops "
+                           f"({schema.HEAD}); refusing to touch it: use the version that migrated it")
+    has_state = inspector.has_table("state")
+    if current is None and has_state and not db.is_postgresql:
+        version = conn.exec_driver_sql("PRAGMA user_version").scalar() or 0
+        if int(version) > 1:
+            raise SchemaTooNew(f"state database {db.name} has schema version {version} without migration "
+                               "history, newer than this tenantops; refusing to touch it")
+    return current, has_state
+
+
+def _known_revisions() -> set[str]:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
+
+
+def check_schema(db: Database) -> None:
+    """A read-only opening's check, in a read-only transaction: the schema is this build's (`schema.HEAD`),
+    or `SchemaTooNew` / `SchemaTooOld` names the database, its revision and this build's."""
+    from tenantops.record import schema
+
+    with db.read() as conn:
+        current, has_state = _revision(db, conn)
+    if current == schema.HEAD:
+        return
+    found = f"schema revision {current}" if current is not None else \
+        "schema version 1" if has_state else "no tenantops schema"
+    raise SchemaTooOld(f"state database {db.name} has {found}, older than this tenantops ({schema.HEAD}), and a "
+                       "command that only reads it has it not migrated: the controller of the version that wrote "
+                       "it may still be writing it. Upgrade that controller (it migrates the database as it "
+                       "starts), or read it with the tenantops of its version")
 
 
 def migrate(db: Database) -> None:
     """Bring the schema to `schema.HEAD` with Alembic, in one transaction (all or nothing).
 
     A database at HEAD costs one query. A file of schema version 1 (no Alembic table yet, but a `state`
-    table) is stamped at revision 0001 and upgraded from there: earlier files migrate, never reset.
+    table) is stamped at revision 0001 and upgraded from there: earlier files migrate, never reset. A
+    schema newer than this build knows raises `SchemaTooNew`: a controller never starts on it.
     """
     from tenantops.record import schema
 
     with db.begin() as conn:
         if db.is_postgresql:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        inspector = sa.inspect(conn)
-        current = None
-        if inspector.has_table("alembic_version"):
-            current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        current, has_state = _revision(db, conn)
         if current == schema.HEAD:
             return
         from alembic import command
         from alembic.config import Config
-        from alembic.script import ScriptDirectory
 
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         config.attributes["connection"] = conn
-        known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
-        if current is not None and current not in known:
-            raise SchemaTooNew(f"state database {db.name} has schema revision {current}, newer than this "
-                               f"controller's {schema.HEAD}; refusing to touch it")
-        if current is None and inspector.has_table("state"):
-            if not db.is_postgresql:
-                version = conn.exec_driver_sql("PRAGMA user_version").scalar() or 0
-                if int(version) > 1:
-                    raise SchemaTooNew(f"state database {db.name} has schema version {version} without "
-                                       "migration history; refusing to touch it")
+        if current is None and has_state:
             command.stamp(config, "0001_v1")
         command.upgrade(config, "head")
         if not db.is_postgresql:

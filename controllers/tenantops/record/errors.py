@@ -22,3 +22,8 @@ class SchemaTooNew(StateStoreError):
 
 class Fenced(StateStoreError):
     """This replica is no longer the writer: another took over, or its Lease ran out during the pass."""
+
+
+class SchemaTooOld(StateStoreError):
+    """A read-only command found the database at an older schema; it does not migrate it (a controller of
+    the version that wrote it may still be writing it)."""

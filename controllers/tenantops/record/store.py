@@ -85,12 +85,14 @@ class StateStore:
 
     `location` is a database URL, a SQLite path, or `:memory:` for tests of code that only needs a
     store, not persistence. `init` allows starting over where a SQLite file was emptied or deleted
-    (see `database.open_database`).
+    (see `database.open_database`). `read_only`, for the commands that only read what the controller
+    recorded: no write lock, no migration, and a schema not this build's is refused, naming the database.
     """
 
-    def __init__(self, location: str | Path, *, busy_timeout_ms: int = 5000, init: bool = False) -> None:
+    def __init__(self, location: str | Path, *, busy_timeout_ms: int = 5000, init: bool = False,
+                 read_only: bool = False) -> None:
         self.path = str(location)
-        self.db: Database = open_database(location, init=init, busy_timeout_ms=busy_timeout_ms)
+        self.db: Database = open_database(location, init=init, busy_timeout_ms=busy_timeout_ms, read_only=read_only)
         self.name = self.db.name
         # Used from the runner's thread; the lock guards against the HTTP thread reading state sizes.
         self._lock = threading.Lock()

@@ -313,5 +313,5 @@ def load_ledger(state_path: str | Path) -> Ledger:
 
     if not may_exist(state_path):
         return Ledger({})
-    with StateStore(state_path) as store:
+    with StateStore(state_path, read_only=True) as store:
         return committed_ledger(store.state)
