@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -576,3 +576,43 @@ def test_a_transport_error_nobody_foresaw_is_retried_then_given_up_on_and_never_
     assert entry is not None and entry.status is Status.PENDING and "client library bug" in (entry.last_error or "")
     second = outbox.deliver(Quirky(), entry.next_attempt_at)
     assert second.failed == ["odd"] and len(second.alerts) == 1
+
+
+def test_a_job_that_runs_longer_than_its_lease_is_neither_run_again_nor_given_up_on(state_url: str) -> None:
+    """Replicas sharing one state deliver the same outbox. A report request whose rendering legitimately
+    takes longer than the claim's lease (a large catalogue) was taken by a second replica as stopped midway
+    and rendered again, and by a third as stopped twice running and given up on, with a failure alert, while
+    the first was still rendering it. The lease is the attempt's own while it runs: it is kept from running
+    out (each renewal from the attempt's start, on its clock) until the attempt ends."""
+    import threading
+    import time
+
+    lease = timedelta(seconds=3)
+    replicas = [Outbox(state_url, retry=RetryPolicy(lease=lease)) for _ in range(3)]
+    replicas[0].enqueue_job(REPORT_REQUEST, "job", b"{}", now=datetime.now(UTC))
+    ran: list[str] = []
+
+    def render(name: str) -> Callable[[OutboxEntry, datetime], None]:
+        def slow(entry: OutboxEntry, at: datetime) -> None:
+            ran.append(name)
+            time.sleep(2.5 * lease.total_seconds())
+        return slow
+
+    reports: dict[str, DeliveryReport] = {}
+
+    def deliver(index: int) -> None:
+        name = f"replica-{index}"
+        reports[name] = replicas[index].deliver(ScriptedTransport(), datetime.now(UTC),
+                                                jobs={REPORT_REQUEST: render(name)})
+
+    threads = []
+    for index in range(3):  # the others run one lease and two leases into the first one's rendering
+        threads.append(threading.Thread(target=deliver, args=(index,)))
+        threads[-1].start()
+        time.sleep(1.2 * lease.total_seconds())
+    for thread in threads:
+        thread.join(timeout=60)
+    failed = [r.failed for r in reports.values() if r.failed]
+    assert ran == ["replica-0"] and not failed, (ran, failed)
+    assert reports["replica-0"].done == ["job"]
+    assert replicas[0].get("job").status is Status.DONE  # type: ignore[union-attr]

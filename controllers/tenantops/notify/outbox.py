@@ -30,7 +30,9 @@ Guarantees, and how they are kept:
   mail stores that de-duplicate on Message-ID collapse it. Each such resend is logged as `in doubt`
   and counted in `tenantops_outbox_in_doubt_total`. A row the controller stopped in the middle of
   twice running is given up on with its failure alert instead of being tried a third time: a message
-  whose sending ends the process would otherwise end it again after every lease, for ever.
+  whose sending ends the process would otherwise end it again after every lease, for ever. While an
+  attempt runs, its lease is renewed (`Outbox._holding`), so a lease that ran out always means the
+  attempt stopped, never that it is slow (a report rendered for longer than the lease).
 - **Reply lost after the message was sent.** When the transport says the whole message reached the
   server but its answer did not (`InDoubtDeliveryError`: the `250` after DATA lost to a broken or
   timed-out connection), the server most likely has it, and this time the outbox knows the send
@@ -77,8 +79,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
@@ -402,43 +406,8 @@ class Outbox:
             entry = claimed[0]
             if entry.id in doubtful and self._stopped_twice(entry, at, report):
                 continue
-            handler = handlers.get(entry.kind)
-            if handler is not None:
-                if entry.id in doubtful:  # a job is safe to run again: it queues only what is missing
-                    log.warning("%s was running when a previous run stopped; running it again", entry.dedup_key)
-                self._run_job(entry, handler, at, report)
-                continue
-            if entry.id in doubtful:
-                IN_DOUBT.labels(entry.kind).inc()
-                report.in_doubt.append(entry.dedup_key)
-                log.warning(
-                    "in doubt: %s was being sent when a previous run stopped; resending with the same"
-                    " Message-ID", entry.dedup_key,
-                )
-            assert transport is not None  # a run without one takes only job rows (checked above)
-            message = self._message_of(entry)
-            if message is None:
-                self._fail(entry, f"the message it sends is the row {entry.message[len(MESSAGE_OF):].decode()!r}'s,"
-                                  " which is no longer in the outbox", at, report)
-                continue
-            try:
-                transport.send(entry.sender, entry.recipients, message)
-            except InDoubtDeliveryError as exc:
-                self._doubt(entry, f"{transport.name}: {exc}", at, report)
-            except PartialDeliveryError as exc:
-                self._partial(entry, exc, transport.name, at, report)
-            except PermanentDeliveryError as exc:
-                self._fail(entry, f"{transport.name}: {exc}", at, report)
-            except TemporaryDeliveryError as exc:
-                self._reschedule(entry, f"{transport.name}: {exc}", at, report)
-            except Exception as exc:  # a transport error nobody foresaw: a failed attempt, never the run's end
-                log.warning("%s: unexpected error sending %s", transport.name, entry.dedup_key, exc_info=True)
-                self._reschedule(entry, redact(f"{transport.name}: {type(exc).__name__}: {exc}"), at, report)
-            else:
-                self._set(entry.id, status=Status.SENT.value, sent_at=_ts(at), lease_until=None, last_error=None)
-                SENT.labels(entry.kind).inc()
-                report.sent.append(entry.dedup_key)
-                log.info("sent %s via %s (attempt %d)", entry.dedup_key, transport.name, entry.attempts)
+            with self._holding(entry, at):
+                self._attempt(entry, entry.id in doubtful, transport, handlers, at, report)
         told = {a.notice_key for a in report.alerts}
         report.alerts += [a for a in self.untold(channel) if a.notice_key not in told]
         PENDING.set(self.count(Status.PENDING) + self.count(Status.SENDING))
@@ -458,6 +427,76 @@ class Outbox:
                 return None
             message = bytes(stored)
         return None
+
+    @contextmanager
+    def _holding(self, entry: OutboxEntry, at: datetime) -> Iterator[None]:
+        """Keep the claim's lease from running out while its attempt runs: renewed every third of the lease,
+        each time to the lease from now on the attempt's own clock (`at` plus the seconds since it began), by
+        the attempt that holds it only (its `attempts`, still `sending`). A lease that ran out then means the
+        attempt stopped (its process ended, or stalled for a whole lease), never that it is slow: a report
+        rendered for longer than the lease is not taken by another run as stopped midway, run a second time,
+        and then given up on as stopped twice running while the first was still at it."""
+        began, done = time.monotonic(), threading.Event()
+
+        def renew() -> None:
+            while not done.wait(self.retry.lease.total_seconds() / 3):
+                until = at + timedelta(seconds=time.monotonic() - began) + self.retry.lease
+                try:
+                    with self.db.begin() as conn:
+                        conn.execute(sa.update(table).where(table.c.id == entry.id, table.c.attempts == entry.attempts,
+                                                            table.c.status == Status.SENDING.value)
+                                     .values(lease_until=_ts(until)))
+                except (sa.exc.DBAPIError, StateStoreError) as exc:  # the next renewal tries again
+                    log.warning("renewing the claim on %s failed: %s", entry.dedup_key, exc)
+
+        renewer = threading.Thread(target=renew, name=f"outbox-lease-{entry.id}", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            done.set()
+            renewer.join()
+
+    def _attempt(self, entry: OutboxEntry, doubtful: bool, transport: Transport | None, handlers: Mapping[str, Job],
+                 at: datetime, report: DeliveryReport) -> None:
+        """One claimed row's attempt: its job's handler, or its send through `transport`, and the outcome."""
+        handler = handlers.get(entry.kind)
+        if handler is not None:
+            if doubtful:  # a job is safe to run again: it queues only what is missing
+                log.warning("%s was running when a previous run stopped; running it again", entry.dedup_key)
+            self._run_job(entry, handler, at, report)
+            return
+        if doubtful:
+            IN_DOUBT.labels(entry.kind).inc()
+            report.in_doubt.append(entry.dedup_key)
+            log.warning(
+                "in doubt: %s was being sent when a previous run stopped; resending with the same"
+                " Message-ID", entry.dedup_key,
+            )
+        assert transport is not None  # a run without one takes only job rows (checked above)
+        message = self._message_of(entry)
+        if message is None:
+            self._fail(entry, f"the message it sends is the row {entry.message[len(MESSAGE_OF):].decode()!r}'s,"
+                              " which is no longer in the outbox", at, report)
+            return
+        try:
+            transport.send(entry.sender, entry.recipients, message)
+        except InDoubtDeliveryError as exc:
+            self._doubt(entry, f"{transport.name}: {exc}", at, report)
+        except PartialDeliveryError as exc:
+            self._partial(entry, exc, transport.name, at, report)
+        except PermanentDeliveryError as exc:
+            self._fail(entry, f"{transport.name}: {exc}", at, report)
+        except TemporaryDeliveryError as exc:
+            self._reschedule(entry, f"{transport.name}: {exc}", at, report)
+        except Exception as exc:  # a transport error nobody foresaw: a failed attempt, never the run's end
+            log.warning("%s: unexpected error sending %s", transport.name, entry.dedup_key, exc_info=True)
+            self._reschedule(entry, redact(f"{transport.name}: {type(exc).__name__}: {exc}"), at, report)
+        else:
+            self._set(entry.id, status=Status.SENT.value, sent_at=_ts(at), lease_until=None, last_error=None)
+            SENT.labels(entry.kind).inc()
+            report.sent.append(entry.dedup_key)
+            log.info("sent %s via %s (attempt %d)", entry.dedup_key, transport.name, entry.attempts)
 
     def _stopped_twice(self, entry: OutboxEntry, now: datetime, report: DeliveryReport) -> bool:
         """Give up on a row the controller stopped in the middle of twice running: a message or report
