@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from tenantops.config import Config, load_config
+from tenantops.config.kinds.common import parse_quantity
 from tenantops.decide.base import DeciderOutput, PassInput
 from tenantops.decide.rightsizing import RightsizingDecider, make_decider
 from tenantops.structs.replicas import REPORTED
@@ -286,3 +288,46 @@ def test_a_pooled_patch_carries_its_tiers_per_container_maximum(config: Config) 
     (patch,) = [p for p in out.patches if p.tenant == "shop"]
     assert patch.ceilings == {"cpu": "1", "memory": "2Gi"}
     assert type(patch).from_json(patch.to_json()).ceilings == patch.ceilings  # survives the intent row
+
+
+def _daily_job_history(days: int = 10, ahead: int = 9) -> UsageHistory:
+    """shop/api: about 0.2 cores all day, and a job at 03:05 UTC every day at 1.6 cores, from `days` before
+    NOW to `ahead` days after it (each pass reads only what lies before it)."""
+    end = NOW + timedelta(days=ahead)
+    t = times(days + ahead, end=end.timestamp())
+    rng = np.random.default_rng(7)
+    cpu = 0.2 * rng.uniform(0.9, 1.0, t.size)
+    cpu[np.mod(t, 86400.0) == 3 * 3600 + 300] = 1.6
+    memory = 300 * MI * rng.uniform(0.95, 1.0, t.size)
+    return UsageHistory(NOW - timedelta(days=days), end,
+                        {("shop", "api", "cpu"): Series(t, cpu), ("shop", "api", "memory"): Series(t, memory)},
+                        replicas={("shop", "api"): 1.0})
+
+
+def test_a_daily_schedule_reaches_its_job_hour_through_the_step_cap(config: Config) -> None:
+    """The step cap measured each hour's step from the hour before, so a job's hour at 8x the rest of the
+    day was never reached (at 50% a step, 0.2 cores could go to 0.3 at 03:00 and back at 04:00) while the
+    recommendation said the job was covered. Measured from what was applied at that hour the day before,
+    the schedule ramps in, by the cap, and then holds the job's hour."""
+    decider = RightsizingDecider(_daily_job_history())
+    state: dict[str, object] = {}
+    request = 1.0  # the catalogue's, until the first patch
+    at_three: list[float] = []
+    at_four: list[float] = []
+    for day, hour in itertools.product(range(8), (2, 3, 4)):  # around the job: the other hours are alike
+        now = NOW.replace(hour=0) + timedelta(days=day + 1, hours=hour)
+        snap = Snapshot(at=now, workloads={("shop", "api"): WorkloadMetrics("shop", "api", {
+            "cpu_request": Reading(request), REPORTED: Reading(1.0)})})
+        out = decider.decide(PassInput(snap, config, now), state)  # type: ignore[arg-type]
+        for patch in out.patches:
+            request = float(parse_quantity(patch.requests.get("cpu", str(request))))
+            state[patch.state_key] = patch.on_applied
+        (at_three if hour == 3 else at_four if hour == 4 else []).append(request)
+    row = _row(decider.decide(_pass(config, now=now.replace(hour=3)), state), "shop")
+    assert row.cpu.schedule is not None
+    job = row.cpu.schedule[3]
+    assert job > 4 * row.cpu.schedule[12]  # the recommendation covers the job in its hour
+    assert at_three[0] < 0.5 * job  # a new schedule ramps in...
+    assert all(b >= a for a, b in itertools.pairwise(at_three))
+    assert at_three[-1] == pytest.approx(job, rel=0.02)  # ...and reaches the job's hour
+    assert max(at_four[3:]) == pytest.approx(row.cpu.schedule[4], rel=0.02)  # and leaves it the hour after

@@ -18,6 +18,7 @@ across passes and restarts.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
@@ -262,11 +263,13 @@ class RightsizingDecider:
             interval = timedelta(hours=1 if rec.schedule is not None else spec.min_interval_hours)
             desired = rec.request_at(inp.now.hour)
             urgent = rec.oom_floor is not None and current[resource] < rec.oom_floor
+            hours = _applied_hours(last) if rec.schedule is not None else {}
             step = plan_step(
                 current=current[resource], desired=desired, now=inp.now, last_change=last_change,
                 min_interval=interval, max_change_percent=spec.max_change_percent,
                 min_change_percent=spec.min_change_percent, urgent=urgent,
                 fmt=lambda value, r=resource: _fmt(r, value),  # type: ignore[misc]
+                cap_from=hours.get(str(inp.now.hour)),
             )
             decided[resource] = step.reason
             if step.apply:
@@ -275,6 +278,8 @@ class RightsizingDecider:
                     per_container.setdefault(container, {})[resource] = _quantity(resource, step.value * share)
                 notes.append(f"{resource}: {step.reason}")
                 new_state[resource] = {"at": inp.now.isoformat(), "value": step.value}
+                if rec.schedule is not None:
+                    new_state[resource]["hours"] = {**hours, str(inp.now.hour): step.value}
         if not requests:
             return None, decided
         patch = RequestPatch(
@@ -283,6 +288,22 @@ class RightsizingDecider:
             ceilings=dict(ceilings or {}),
         )
         return patch, decided
+
+
+def _applied_hours(last: JsonValue) -> dict[str, float]:
+    """The request applied at each UTC hour while a daily schedule was followed (state `hours`).
+
+    A schedule's step cap measures from what was applied at the same hour before, not from the hour
+    just gone: the cap damps a change of the recommendation, and the hour-to-hour steps are the schedule
+    itself. Measured from the previous hour, a daily job's hour at 8x the rest of the day could never be
+    reached at a 30-50% cap, and the job was throttled every day while the recommendation said it was
+    covered. A new schedule still ramps in, by the cap, day by day at each hour.
+    """
+    hours = last.get("hours") if isinstance(last, dict) else None
+    if not isinstance(hours, dict):
+        return {}
+    return {h: float(v) for h, v in hours.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0}
 
 
 def _container_recommendations(history: UsageHistory, tenant: str, workload: str, spec: RightsizingSpec,

@@ -39,17 +39,20 @@ def plan_step(
     min_change_percent: float,
     urgent: bool = False,
     fmt: Callable[[float], str] = "{:g}".format,
+    cap_from: float | None = None,
 ) -> Step:
     """Decide whether to move `current` towards `desired` now.
 
     `urgent` (memory below an OOM floor) skips the interval but not the step cap: after a kill the
     request must grow at once, yet a single OOM should not double a pod in one rollout.
+    `cap_from` is what the step cap measures from when it is not `current`: for a daily schedule, the
+    request applied at this hour before (see `RightsizingDecider._patch`).
     """
     if current > 0 and abs(desired - current) / current * 100.0 < min_change_percent:
         return Step(False, current, f"within {min_change_percent:g}% of the current request")
     if not urgent and last_change is not None and now - last_change < min_interval:
         wait = last_change + min_interval - now
         return Step(False, current, f"changed {last_change.isoformat()}; next change allowed in {wait}")
-    value = capped(current, desired, max_change_percent)
+    value = capped(current if cap_from is None else cap_from, desired, max_change_percent)
     note = "" if value == desired else f" (capped at {max_change_percent:g}% per step)"
     return Step(True, value, ("urgent after OOM kill: " if urgent else "") + f"{fmt(current)} -> {fmt(value)}{note}")
