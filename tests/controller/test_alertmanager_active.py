@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -169,3 +169,40 @@ def test_an_open_alert_of_a_decider_that_fails_stays_firing_in_alertmanager(
         source.missing = set()
         _passes(runner, 1.0)
         assert _active(alertmanager, key) == []
+
+
+def test_a_snoozed_alert_is_not_posted_to_alertmanager_until_its_snooze_ends(
+        config_files: tuple[Path, Path], smtp_server: SmtpServer, alertmanager: str, tmp_path: Path) -> None:
+    """alpha/worker's metrics are missing while alpha snoozes the `metrics` cause: no mail is sent, but the
+    alert was in the active set re-posted to Alertmanager every pass, so Alertmanager paged for exactly
+    what the snooze silences. Once the snooze ends, it fires once, to both."""
+    catalog, policies = config_files
+    set_interval(policies, 0.5)
+    data = yaml.safe_load(catalog.read_text())
+    until = datetime.now(UTC) + timedelta(seconds=4)
+    data["tenants"][0]["overrides"] = {"alerts": {"routes": ["email", "alertmanager"], "snooze": [
+        {"cause": "metrics", "until": until.isoformat().replace("+00:00", "Z"), "reason": "migration"}]}}
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    settings = Settings(smtp_host=smtp_server.host, smtp_port=smtp_server.port, state=str(tmp_path / "state.db"),
+                        mail_from="tenantops@example.com", ops_email=OPS, alertmanager_url=alertmanager)
+    source = SteadySource()
+    source.missing = {("alpha", "worker")}
+    key = "metrics:alpha/worker"
+    with StateStore(settings.state) as store:
+        metrics = ControllerMetrics()
+        reconciler = Reconciler(source, store, [AutoscalingDecider()], register_actuators(), metrics=metrics,
+                                mail=plan_mail(settings))
+        runner = Runner(reconciler, load_config(catalog, policies), catalog=catalog, policies=policies,
+                        metrics=metrics, clock=Now())
+        runner.on_pass.extend(post_pass_hooks(settings, lambda: runner.config, metrics, dry_run=False, store=store))
+        passes = _passes(runner, 2.0)
+        snoozed = _active(alertmanager, key)
+        print(f"\n{passes} passes while snoozed: {len(snoozed)} active in Alertmanager for {key}")
+        assert snoozed == [], "a snoozed alert reached Alertmanager"
+        while datetime.now(UTC) < until:
+            _passes(runner, 0.5)
+        for _ in range(20):
+            if _active(alertmanager, key):
+                break
+            _passes(runner, 0.5)
+        assert len(_active(alertmanager, key)) == 1  # the snooze is over: it fires

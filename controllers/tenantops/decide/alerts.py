@@ -253,8 +253,8 @@ class Lifecycle:
     """The result of one pass's alert stage."""
 
     notifications: tuple[Alert, ...]  # what reaches the outbox and the push routes: one per transition
-    active: tuple[Alert, ...]  # every alert open now, raised this pass or kept open, once each (routes
-    # that want the active set: Alertmanager ends an alert that is not posted again)
+    active: tuple[Alert, ...]  # every alert open now, raised this pass or kept open, once each, but an episode
+    # a snooze holds back (routes that want the active set: Alertmanager ends an alert not posted again)
     changes: Mapping[str, Any]  # `STATE` key -> record JSON, or None to forget it
     decisions: tuple[Decision, ...]  # one audit row per notification
 
@@ -348,7 +348,11 @@ def advance(
         ))
     held = [_open(r) for k, r in merged.items() if r.active and k not in source_of and k not in forget
             and (r.tenant is None or r.tenant in tenants)]
-    return Lifecycle(tuple(sent), (*firing, *held), changes, tuple(decisions))
+    # The active set is what the routes that want it are told is firing (Alertmanager): an episode held back
+    # by a snooze was told to nobody, and posting it there would page through Alertmanager's own routes for
+    # exactly what the snooze silences. It joins the set the pass its snooze ends and it fires.
+    told = [a for a in (*firing, *held) if a.key not in merged or merged[a.key].notified]
+    return Lifecycle(tuple(sent), tuple(told), changes, tuple(decisions))
 
 
 def _open(record: AlertRecord) -> Alert:

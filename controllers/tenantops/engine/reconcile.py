@@ -77,7 +77,8 @@ class PassResult:
     alerts: tuple[Alert, ...]  # the notifications the alert lifecycle let through: what reaches the outbox
     decisions: int
     state_written: int
-    active_alerts: tuple[Alert, ...] = ()  # every condition firing now, notified or not
+    active_alerts: tuple[Alert, ...] = ()  # every condition firing now, raised this pass or not (a snoozed one
+    # not yet told is left out: Alertmanager, which is posted the set, would page for it)
     patch_outcomes: tuple[PatchOutcome, ...] = ()
     report_outcomes: tuple[ReportOutcome, ...] = ()  # the scheduled report's requests, as the outbox took them
     findings: Findings = field(default_factory=Findings)  # each concern's typed read-only findings
