@@ -2,7 +2,9 @@
 
 For each N a fresh Prometheus is backfilled (promtool) with the series the default MetricsPolicy reads
 (cAdvisor, kube-state-metrics, the application's request counter), then the real pass runs (the same
-`Reconciler` that `tenantops reconcile --once --dry-run` builds, with every installed decider). Figures:
+`Reconciler` that `tenantops reconcile --once --dry-run` builds, with every installed decider and the
+per-pass inputs the cost decider reads: committed spend and network egress, whose one query the floor
+fetches too; no egress series are backfilled, so it reads as not measured). Figures:
 wall time of the pass, the requests Prometheus counted (`prometheus_http_requests_total`), peak Python
 memory of the pass (tracemalloc, in a separate untimed pass because tracing slows Python down), and the
 floor: the same queries fetched and parsed with `urllib` + `json` and nothing else. Pass and floor
@@ -37,7 +39,8 @@ from tenantops.config.loader import load_policies
 from tenantops.config.paths import repository_path
 from tenantops.engine.deciders import build_deciders
 from tenantops.engine.reconcile import Reconciler
-from tenantops.engine.root import register_actuators, report_queue
+from tenantops.engine.root import NetworkInput, committed_spend, register_actuators, report_queue
+from tenantops.observe.network import MIN_RANGE_SECONDS, NetworkSource, egress_query, pooled_namespaces
 from tenantops.observe.prometheus import PrometheusSource, plan_queries
 from tenantops.record.store import StateStore
 from tenantops_lab.bench.catalog import synthetic_catalog
@@ -84,6 +87,11 @@ def floor_seconds(url: str, config: Config, now: datetime) -> tuple[float, int]:
         # The sandbox's own http://127.0.0.1 URL, never user input.
         with urllib.request.urlopen(f"{url}/api/v1/query_range?{params}", timeout=300) as resp:  # noqa: S310
             series += len(json.loads(resp.read())["data"]["result"])
+    owners = pooled_namespaces(config.tenants)
+    if owners:  # the pass's network-egress read (`NetworkInput`), as one instant query
+        params = urllib.parse.urlencode({"query": egress_query(sorted(owners), MIN_RANGE_SECONDS), "time": end})
+        with urllib.request.urlopen(f"{url}/api/v1/query?{params}", timeout=300) as resp:  # noqa: S310
+            series += len(json.loads(resp.read())["data"]["result"])
     return time.perf_counter() - started, series
 
 
@@ -105,7 +113,8 @@ def measure(n: int, policies: str, repeat: int, workdir: Path, databases: Databa
         deciders = build_deciders()
         store = StateStore(workdir / f"state-{n}.db")
         reconciler = Reconciler(PrometheusSource(prom.url, timeout=300), store, deciders,
-                                register_actuators(reports=report_queue(store)))
+                                register_actuators(reports=report_queue(store)),
+                                inputs=[committed_spend, NetworkInput(NetworkSource(prom.url, timeout=300))])
         say(f"{n} tenants: timing the pass and its floor {repeat}x")
         floor_seconds(prom.url, config, now)  # warm Prometheus's caches once for both sides
         passes, floors, queries = [], [], []
