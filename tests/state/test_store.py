@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -298,3 +300,28 @@ def test_replicas_starting_at_once_on_a_database_of_0002_migrate_it_once(state_u
     assert outcomes == [({"ledger": {"acme": 12.5}}, [WriterToken("tenantops-leader", "replica-a", 4)])] * 4
     with StateStore(state_url) as store, store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == [schema.HEAD]
+
+
+def test_a_rollback_journal_file_opens_while_another_connection_writes(tmp_path: Path) -> None:
+    """SQLite refuses the switch to WAL at once, busy timeout or not, while another connection holds a write
+    transaction: replicas starting together on a file not yet in WAL (one migrating, the others opening)
+    failed with "database is locked" (seen in `test_replicas_starting_at_once_on_a_database_of_0002...`).
+    Opening now waits the write out, within the busy timeout."""
+    path = tmp_path / "state.db"
+    with StateStore(path) as store:
+        store.commit({"cost": {"ledger": {"acme": 1.0}}})
+    plain = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    plain.execute("PRAGMA journal_mode = DELETE")  # as another tool, or a restored copy, leaves it
+    plain.execute("BEGIN IMMEDIATE")
+    plain.execute("UPDATE state SET value = value")
+    releaser = threading.Timer(0.5, lambda: plain.execute("COMMIT"))
+    releaser.start()
+    started = time.monotonic()
+    try:
+        with StateStore(path) as store:
+            assert dict(store.state("cost")) == {"ledger": {"acme": 1.0}}
+    finally:
+        releaser.join()
+        plain.close()
+    assert time.monotonic() - started >= 0.4  # it waited for the write, as a busy timeout does
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)

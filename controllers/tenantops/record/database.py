@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -266,6 +268,26 @@ def _create_sqlite_file(url: URL, path: Path, *, busy_timeout_ms: int) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def _wal(cursor: Any, busy_timeout_ms: int) -> None:
+    """`PRAGMA journal_mode = WAL`, waiting out another connection's write as a busy timeout would.
+
+    Switching a rollback-journal file to WAL needs the file to itself, and SQLite answers "database is
+    locked" at once, not after the busy timeout, while another connection holds a write transaction
+    (its busy handler is not used for that lock). Replicas starting together on such a file (one made by
+    another tool, or restored from a copy) then failed: the first one's migration held the write lock and
+    the others' connections were refused the moment they opened.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _engine(url: URL, *, pooled: bool, busy_timeout_ms: int, connect_timeout_s: int,
             read_only: bool = False) -> Engine:
     if url.get_backend_name() == "sqlite":
@@ -285,7 +307,7 @@ def _engine(url: URL, *, pooled: bool, busy_timeout_ms: int, connect_timeout_s: 
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             if not memory and not read_only:
                 # WAL lets `tenantops audit` and the outbox read while a pass writes.
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _wal(cursor, busy_timeout_ms)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.close()
 
