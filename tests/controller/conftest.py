@@ -58,6 +58,16 @@ def config_files(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
+def every_route(config_files: tuple[Path, Path]) -> tuple[Path, Path]:
+    """alpha's alerts go to email, the webhook and Alertmanager."""
+    catalog, policies = config_files
+    data = yaml.safe_load(catalog.read_text())
+    data["tenants"][0]["overrides"] = {"alerts": {"routes": ["email", "webhook", "alertmanager"]}}
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    return catalog, policies
+
+
+@pytest.fixture
 def config(config_files: tuple[Path, Path]) -> Config:
     return load_config(*config_files)
 

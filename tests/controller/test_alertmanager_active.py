@@ -34,26 +34,11 @@ from tenantops_lab.sandbox.alert_receivers import alertmanager_alerts
 from tenantops_lab.sandbox.smtp import SmtpServer
 
 from .test_alert_lifecycle import OPS, SteadySource
-from .test_webhook_outbox import _runner
+from .test_webhook_outbox import Now, _runner
 
 pytestmark = pytest.mark.integration
 
 ENDS_AFTER = 2.0  # seconds: four pass intervals of 0.5 s
-
-
-class Now:
-    """The real clock, as the runner's (the tests' `clock.now += STEP` is a no-op here)."""
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC)
-
-    @property
-    def now(self) -> datetime:
-        return self()
-
-    @now.setter
-    def now(self, _: datetime) -> None:
-        pass
 
 
 def _active(url: str, key: str) -> list[dict[str, Any]]:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from tests.faults.smtp_faults import SilentServer
 
 from tenantops.config import load_config
@@ -38,14 +37,20 @@ pytestmark = pytest.mark.integration
 KEY = "metrics:alpha/worker"
 
 
-@pytest.fixture
-def every_route(config_files: tuple[Path, Path]) -> tuple[Path, Path]:
-    """alpha's alerts go to email, the webhook and Alertmanager."""
-    catalog, policies = config_files
-    data = yaml.safe_load(catalog.read_text())
-    data["tenants"][0]["overrides"] = {"alerts": {"routes": ["email", "webhook", "alertmanager"]}}
-    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
-    return catalog, policies
+class Now:
+    """The real clock, as the runner's, for tests where a server reads times against its own clock
+    (`clock.now += STEP` of the tests' `Clock` is a no-op here: the real clock moves on its own)."""
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC)
+
+    @property
+    def now(self) -> datetime:
+        return self()
+
+    @now.setter
+    def now(self, _: datetime) -> None:
+        pass
 
 
 def _settings(smtp: SmtpServer, directory: Path, **routes: Any) -> Settings:
@@ -215,18 +220,6 @@ def test_an_alertmanager_resolve_committed_then_stopped_is_posted_after_restart(
     of the last firing post (four pass intervals later). The clock is the real one: Alertmanager reads
     `endsAt` against its own."""
     settings = _settings(smtp_server, tmp_path, alertmanager_url=alertmanager)
-
-    class Now:
-        def __call__(self) -> datetime:
-            return datetime.now(UTC)
-
-        @property
-        def now(self) -> datetime:
-            return self()
-
-        @now.setter
-        def now(self, _: datetime) -> None:
-            pass  # the real clock moves on its own
 
     clock: Any = Now()
     source = SteadySource()

@@ -13,25 +13,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tenantops.record.audit import query
 from tenantops.record.store import StateStore
 from tenantops_lab.sandbox.smtp import SmtpServer
 
-from .test_webhook_outbox import _alpha_posts, _rows, _runner, _settings, _ticks, _worker_missing
+from .test_webhook_outbox import (
+    _alpha_posts,
+    _rows,
+    _runner,
+    _settings,
+    _ticks,
+    _worker_missing,
+)
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def every_route(config_files: tuple[Path, Path]) -> tuple[Path, Path]:
-    """alpha's alerts go to email, the webhook and Alertmanager."""
-    catalog, policies = config_files
-    data = yaml.safe_load(catalog.read_text())
-    data["tenants"][0]["overrides"] = {"alerts": {"routes": ["email", "webhook", "alertmanager"]}}
-    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
-    return catalog, policies
+def _until_webhook_rows(runner: Any, clock: Any, state: str, count: int) -> None:
+    """Passes until the outbox holds `count` webhook rows (at most 20)."""
+    for _ in range(20):
+        if len(_rows(state, "alert-webhook")) >= count:
+            return
+        _ticks(runner, clock, 1)
 
 
 def _dropped(state: str) -> list[Any]:
@@ -49,15 +53,9 @@ def test_a_resolve_supersedes_the_pending_firing_notice_of_its_episode(
     webhook_receiver.status = 503
     with StateStore(settings.state) as store:
         runner = _runner(settings, store, source, clock, every_route)
-        for _ in range(20):
-            if _rows(settings.state, "alert-webhook"):
-                break
-            _ticks(runner, clock, 1)
+        _until_webhook_rows(runner, clock, settings.state, 1)
         source.missing = set()
-        for _ in range(20):
-            if len(_rows(settings.state, "alert-webhook")) == 2:
-                break
-            _ticks(runner, clock, 1)
+        _until_webhook_rows(runner, clock, settings.state, 2)
         refused = len(webhook_receiver.posts)
         webhook_receiver.status = 200
         _ticks(runner, clock, 10)
@@ -80,10 +78,7 @@ def test_a_notice_older_than_the_policy_age_is_given_up_on_with_an_audit_row(
     webhook_receiver.status = 503
     with StateStore(settings.state) as store:
         runner = _runner(settings, store, source, clock, every_route)
-        for _ in range(20):
-            if _rows(settings.state, "alert-webhook"):
-                break
-            _ticks(runner, clock, 1)
+        _until_webhook_rows(runner, clock, settings.state, 1)
         refused = len(webhook_receiver.posts)
         webhook_receiver.status = 200
         clock.now += timedelta(hours=30)

@@ -19,7 +19,8 @@ class FindingsUnreadable(ValueError):
 _ABSENT: Any = object()
 
 
-def _number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A JSON number: an int or float, and not a bool (which Python counts as an int)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -63,7 +64,7 @@ class JsonFields:
 
     def number(self, name: str) -> float:
         value = self.get(name)
-        if not _number(value):
+        if not is_number(value):
             raise self._wrong(self.at(name), "a number", value)
         return float(value)
 
@@ -80,7 +81,7 @@ class JsonFields:
     def numbers(self, name: str) -> tuple[float, ...]:
         values = self.items(name)
         for i, value in enumerate(values):
-            if not _number(value):
+            if not is_number(value):
                 raise self._wrong(f"{self.at(name)}[{i}]", "a number", value)
         return tuple(float(v) for v in values)
 

@@ -36,6 +36,7 @@ from tenantops.decide.rightsizing.pricing import region_prices, request_cost_mon
 from tenantops.decide.rightsizing.recommender import Recommendation, recommend
 from tenantops.decide.rightsizing.vpa_status import status as vpa_status
 from tenantops.quantities import quantity
+from tenantops.structs.jsonread import is_number
 from tenantops.structs.naming import launch_template_name
 from tenantops.structs.naming import namespace as tenant_namespace
 from tenantops.structs.plan import Decision
@@ -303,7 +304,7 @@ def _applied_hours(last: JsonValue) -> dict[str, float]:
     if not isinstance(hours, dict):
         return {}
     return {h: float(v) for h, v in hours.items()
-            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0}
+            if is_number(v) and math.isfinite(v) and v > 0}
 
 
 def _container_recommendations(history: UsageHistory, tenant: str, workload: str, spec: RightsizingSpec,
