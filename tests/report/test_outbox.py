@@ -616,3 +616,35 @@ def test_a_job_that_runs_longer_than_its_lease_is_neither_run_again_nor_given_up
     assert ran == ["replica-0"] and not failed, (ran, failed)
     assert reports["replica-0"].done == ["job"]
     assert replicas[0].get("job").status is Status.DONE  # type: ignore[union-attr]
+
+
+def test_prune_keeps_the_latest_requested_report_and_examines_a_bounded_batch(state_url: str) -> None:
+    """Settled rows past the retention go, at most `limit` examined a call; the rows of the scheduled
+    report the reports state remembers as the latest requested stay (with no state they all stay: the
+    decider then finds its latest moment by the key), and so do failed rows."""
+    from tenantops.record.store import StateStore
+
+    outbox = Outbox(state_url)
+    old, new = "2026-09-07T08:00:00+02:00", "2026-09-14T08:00:00+02:00"
+    keys = [f"cost-report:{old}", f"cost-report:{old}:tenant:alpha", f"cost-report:{new}",
+            f"cost-report:{new}:tenant:alpha", "cost-report:manual:2026-09-01:2026-09-08"]
+    keys += [f"report:{n}" for n in range(5)]
+    for key in keys:
+        outbox.enqueue("report", key, make_message(), now=T0)
+    outbox.enqueue("report", "refused", make_message(), now=T0)
+    outbox.deliver(ScriptedTransport(["ok"] * len(keys) + ["perm"]), T0)
+    later = T0 + timedelta(days=31)
+    assert outbox.prune(T0 + timedelta(days=29), timedelta(days=30)) == []
+    batches = [outbox.prune(later, timedelta(days=30), limit=3) for _ in range(5)]
+    # Three rows examined a call, from where the last call stopped; every scheduled report is kept while
+    # the reports state has no moment; the fifth call starts again from the first row.
+    assert batches == [[], ["cost-report:manual:2026-09-01:2026-09-08", "report:0"],
+                       ["report:1", "report:2", "report:3"], ["report:4"], []]
+    with StateStore(state_url) as store:
+        store.commit({"reports": {"requested": new}})
+    pruned = outbox.prune(later, timedelta(days=30)) + outbox.prune(later, timedelta(days=30))
+    assert pruned == [f"cost-report:{old}", f"cost-report:{old}:tenant:alpha"]
+    assert [e.dedup_key for e in outbox.entries()] == [f"cost-report:{new}", f"cost-report:{new}:tenant:alpha",
+                                                       "refused"]
+    # A key pruned can be queued again: only keys nothing queues again are pruned.
+    assert outbox.enqueue("report", "report:0", make_message(), now=later) is True

@@ -180,18 +180,19 @@ def post_pass_hooks(
     store: StateStore | None = None,
     courier: Courier | None = None,
 ) -> list[Callable[[PassResult], None]]:
-    """What happens after each pass besides the record: cost gauges on /metrics, and (unless dry-run)
-    the pass's firing alerts posted to Alertmanager (their mail, webhook notices and resolves are in the
-    outbox already, committed with the pass by the reconciler's `plan_mail`), and the delivery run: the
-    report requests passes recorded in the outbox rendered into mail (`notify.render_requests`), the
-    queued notifications posted (`notify.alerting.notice_jobs`), and the outbox delivered (its
-    figures on /metrics via `OutboxCollector`). The runner isolates each hook, so a mail server that is
-    down delays mail (the outbox retries) and never fails a pass. `store` is the reconciler's state store:
-    a report is rendered from a copy of the cost ledger taken from it after the pass rather than by
-    reopening the database. With a `courier`, routing and delivery (rendering included) run on its threads
-    (`notify.worker`), so no template, chart, mail server, webhook or Alertmanager can hold the pass, a
-    lane per channel (mail, webhook, Alertmanager), so none of them can hold another; without one they run
-    in the hook, one channel after another."""
+    """What happens after each pass besides the record: cost gauges on /metrics, and (unless dry-run) the
+    pass's firing alerts posted to Alertmanager (their mail, webhook notices and resolves are in the outbox
+    already, committed with the pass by the reconciler's `plan_mail`), and the delivery run: the report
+    requests passes recorded in the outbox rendered into mail (`notify.render_requests`), the queued
+    notifications posted (`notify.alerting.notice_jobs`), the outbox delivered (its figures on /metrics via
+    `OutboxCollector`), and a batch of its rows settled longer than the ControllerPolicy's
+    `outbox_retention_days` pruned (`Outbox.prune`). The runner isolates each hook, so a mail server that is
+    down delays mail (the outbox retries) and never fails a pass. `store` is the reconciler's state store: a
+    report is rendered from a copy of the cost ledger taken from it after the pass rather than by reopening
+    the database. With a `courier`, routing and delivery (rendering included) run on its threads
+    (`notify.worker`), so no template, chart, mail server, webhook or Alertmanager can hold the pass, a lane
+    per channel (mail, webhook, Alertmanager), so none of them can hold another; without one they run in the
+    hook, one channel after another."""
     from tenantops.record.cost_metrics import CostMetrics
 
     cost = CostMetrics(metrics.registry)
@@ -305,6 +306,17 @@ def post_pass_hooks(
                     deliver_now(channel, result.at, jobs)
                 else:
                     deliver_later(courier, channel, result.at, jobs)
+            if courier is None:
+                prune(result.at)
+            else:  # on the mail lane, after its run: a bounded read and delete, never on the pass's thread
+                courier.submit("outbox:prune", lambda: prune(result.at), lane=MAIL)
+
+        def prune(at: datetime) -> None:
+            """The outbox's settled rows past the ControllerPolicy's retention, a bounded batch a pass."""
+            try:
+                delivery.prune(at, timedelta(days=current_config().policies.controller.outbox_retention_days))
+            except (sa.exc.DBAPIError, StateStoreError) as exc:  # the next pass prunes what this one did not
+                log.warning("pruning the outbox failed: %s", exc)
 
         def deliver_later(courier: Courier, channel: str, at: datetime, jobs: dict[str, Job]) -> None:
             # The run starts when its lane gets to it, maybe minutes after the pass (a report being built, a

@@ -18,6 +18,10 @@ Guarantees, and how they are kept:
   configuration cannot hide forever behind "will retry". A failed row stays untold (`alerted` 0) until
   the caller has queued its alert (`mark_told`); a run stopped in between, or one that tells no one,
   leaves it for the next run to tell (`untold`), under the same notice key, so it is told once.
+- **Kept for a retention, then pruned.** A settled row (`sent`, a job `done`) is deleted once it settled
+  longer ago than the ControllerPolicy's `outbox_retention_days`, a bounded batch after each pass
+  (`Outbox.prune`), unless its key still keeps a mail from being queued again (`_still_deduplicating`):
+  failed and in-doubt rows are never pruned.
 - **Sent once.** A row is claimed before sending (`status = 'sending'` with a lease, committed; in
   PostgreSQL the claim locks rows `FOR UPDATE SKIP LOCKED`, so two replicas never claim one row), so a
   second deliverer skips it; the server's acceptance and `status = 'sent'` are recorded in one
@@ -79,6 +83,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -173,6 +178,11 @@ what it saved. The delivery run sends the message of the row named (`Outbox._mes
 
 STOPPED_MIDWAY = "stopped midway"
 """How a row's `last_error` marks that a run stopped while sending it (see `Outbox._stopped_twice`)."""
+
+
+PRUNE_BATCH = 500
+"""Rows `Outbox.prune` examines per call (one call after each pass): a table a year of passes filled is
+emptied of its old rows over a few thousand passes, each a read and a delete of at most this many rows."""
 
 
 @dataclass(frozen=True)
@@ -304,6 +314,7 @@ class Outbox:
         self.db = location if isinstance(location, Database) else open_database(location, pooled=False)
         self.path = Path(self.db.url.database or "") if not self.db.is_postgresql else Path()
         self.retry = retry or RetryPolicy()
+        self._pruned_to = 0  # the id of the last row `prune` examined, when it stopped before the end
 
     # -- queueing -------------------------------------------------------------------------------------
 
@@ -539,6 +550,29 @@ class Outbox:
         report.dropped.append(entry.dedup_key)
         log.warning("%s not posted: %s", entry.dedup_key, exc.reason)
 
+    def prune(self, now: datetime, retention: timedelta, limit: int = PRUNE_BATCH) -> list[str]:
+        """Delete settled rows (`sent`, `done`) settled longer than `retention` before `now`, at most `limit`
+        of them examined per call; returns the keys deleted. Failed and in-doubt rows are kept (a person
+        acts on them), and so is a settled row whose key still deduplicates (`_still_deduplicating`): its
+        alert episode is still in the alert state, it is the scheduled report of the latest moment requested,
+        or a row still to send names its message (`MESSAGE_OF`). Each call takes the rows after the last one
+        the previous call examined, by id, and starts again from the first when it reaches the end, so rows
+        kept for deduplication are read again once per round, not every pass."""
+        cutoff = _ts(now - retention)
+        settled = table.c.status.in_([Status.SENT.value, Status.DONE.value])
+        with self.db.begin() as conn:
+            rows = conn.execute(sa.select(table.c.id, table.c.dedup_key)
+                                .where(settled, table.c.sent_at < cutoff, table.c.id > self._pruned_to)
+                                .order_by(table.c.id).limit(limit)).all()
+            self._pruned_to = int(rows[-1].id) if len(rows) == limit else 0
+            kept = _still_deduplicating(conn, [str(key) for _, key in rows])
+            gone = [(int(row_id), str(key)) for row_id, key in rows if key not in kept]
+            if gone:
+                conn.execute(sa.delete(table).where(table.c.id.in_([i for i, _ in gone]), settled))
+        if gone:
+            log.info("pruned %d settled outbox row(s) older than %s", len(gone), retention)
+        return [key for _, key in gone]
+
     def keys_starting(self, prefix: str) -> list[str]:
         """The keys of the rows whose key begins with `prefix` (taken literally)."""
         with self.db.read() as conn:
@@ -664,6 +698,81 @@ class Outbox:
             with self.db.begin() as conn:
                 conn.execute(sa.update(table).where(table.c.dedup_key.in_(rows), table.c.status == Status.FAILED.value)
                              .values(alerted=1))
+
+
+EPISODE_ROW = re.compile(r"^(?:alert|webhook|alertmanager):(?P<key>.+):(?P<episode>\d{4}-\d\d-\d\dT[\d:.]+"
+                         r"(?:[+-]\d\d:\d\d|Z)):(?:fire|escalate|resolve):[a-z]+$")
+"""The key of a row notifying one transition of an alert episode: its route, then the notice key
+(`Alert.notice_key`: `<alert key>:<episode>:<transition>:<severity>`)."""
+
+
+def _still_deduplicating(conn: sa.Connection, keys: Sequence[str]) -> set[str]:
+    """The keys among `keys` that a later pass or run could queue again, whose row must stay for the key to
+    be skipped (`enqueue_messages`): so pruning never repeats a notification or a report.
+
+    - An alert notification keys its episode (the time it began) and transition, and the lifecycle
+      (`decide.alerts`) can decide the same transition of that episode again while its record keeps that
+      episode (a flapping condition goes on in its episode, an escalation after a resolve has its key): the
+      row stays while the record in the alert state has that episode, which it forgets 40 days after the
+      episode cleared; an episode begun after that has a new key.
+    - A scheduled report's rows (`cost-report:<moment>`, its request and its tenants' mails): the reports
+      state remembers the latest moment requested and asks only for later ones, but finds that one in the
+      outbox when it has no state of its own (an upgrade); its rows stay, and every scheduled report's
+      while nothing was recorded as requested.
+    - A row whose message a row not settled yet sends (a recipient refused for good, `MESSAGE_OF`)."""
+    from tenantops.decide.alerts import STATE as ALERTS
+    from tenantops.decide.reports.decider import NAME as REPORTS
+    from tenantops.decide.reports.decider import REQUESTED
+    from tenantops.record.schema import state
+    from tenantops.structs.reports import REPORT_KEY_PREFIX
+
+    if not keys:
+        return set()
+    kept: set[str] = set()
+    episodes: dict[str, list[tuple[str, str]]] = {}
+    for key in keys:
+        match = EPISODE_ROW.match(key)
+        if match is not None:
+            episodes.setdefault(match["key"], []).append((match["episode"], key))
+    if episodes:
+        records = conn.execute(sa.select(state.c.key, state.c.value).where(
+            state.c.decider == ALERTS, state.c.key.in_(sorted(episodes)))).all()
+        for alert_key, value in records:
+            began = _began(value)
+            kept.update(key for episode, key in episodes[str(alert_key)]
+                        if began is not None and _same(episode, began))
+    scheduled = f"{REPORT_KEY_PREFIX}:"  # then the moment; `tenantops report --send` keys `...:manual:...`
+    reports = [k for k in keys if k.startswith(scheduled) and k[len(scheduled):][:1].isdigit()]
+    if reports:
+        latest = conn.execute(sa.select(state.c.value).where(state.c.decider == REPORTS,
+                                                             state.c.key == REQUESTED)).scalar()
+        moment = json.loads(latest) if latest is not None else None
+        if not isinstance(moment, str):
+            kept.update(reports)
+        else:
+            ours = f"{REPORT_KEY_PREFIX}:{moment}"
+            kept.update(k for k in reports if k == ours or k.startswith(f"{ours}:"))
+    named = conn.execute(sa.select(table.c.message).where(
+        table.c.status.notin_([Status.SENT.value, Status.DONE.value]),
+        table.c.dedup_key.contains(":refused:", autoescape=True))).scalars()
+    kept.update(bytes(m)[len(MESSAGE_OF):].decode("utf-8") for m in named if bytes(m).startswith(MESSAGE_OF))
+    return kept
+
+
+def _began(value: str) -> datetime | None:
+    """When the episode of an alert record (its JSON, `AlertRecord.to_json`) began, or None."""
+    try:
+        raw = json.loads(value)
+        return datetime.fromisoformat(raw["ff"]) if isinstance(raw, dict) and raw.get("ff") else None
+    except (ValueError, TypeError):
+        return None
+
+
+def _same(episode: str, began: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(episode) == began
+    except ValueError:
+        return False
 
 
 def _of_channel(channel: str) -> sa.ColumnElement[bool]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tenantops.config.kinds.common import PositiveHours, PositiveSeconds, Seconds
+from tenantops.config.kinds.common import Days, PositiveHours, PositiveSeconds, Seconds
 from tenantops.config.registry import Spec, policy_kind
 
 
@@ -38,3 +38,8 @@ class ControllerSpec(Spec):
     # audit row): a budget warning or a firing notice of a day ago, posted now, reads as news that is no
     # longer true. The outbox keeps retrying it until then.
     notice_max_age_hours: PositiveHours = 24
+    # Sent mail and settled notifications are deleted from the outbox this many days after they settled, a
+    # bounded batch after each pass, so the state does not grow with every mail ever sent. A row whose key
+    # still keeps a notification or a report from being queued again stays until it no longer does
+    # (`notify.outbox.Outbox.prune`); failed and in-doubt rows stay until a person deals with them.
+    outbox_retention_days: Days = 30
