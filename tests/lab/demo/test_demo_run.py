@@ -92,6 +92,11 @@ def test_a_short_demo_scales_both_ways_mails_a_month_and_explains_every_action(
         assert 0 <= w["under_provisioned_minutes"] <= w["minutes"]
         assert w["violation_rate"] == pytest.approx(w["under_provisioned_minutes"] / w["minutes"], abs=1e-3)
         assert w["goal"] in (0.002, 0.004, 0.008)
+        # Beside the live minutes: the HPA on the same load, and the decision replayed over the last week.
+        assert w["hpa_minutes"] is not None and 0 <= w["hpa_minutes"] <= w["minutes"] + 1
+        if w["replayed_rate"] is not None:
+            assert w["replayed_days"] == 7.0 and w["replayed_within_goal"] == (w["replayed_rate"] <= w["goal"])
+    assert sum(1 for w in figures if w["replayed_rate"] is not None) >= 10
     assert Path(result["kubeconfig"]).is_file()
 
     # The report arrived at the SMTP server (which wrote what it received as .eml).

@@ -110,16 +110,26 @@ def print_summary(console: Console, result: DemoResult) -> None:
     if result.workloads:
         table = Table(title="per workload over the live part (trace minutes)", title_justify="left",
                       box=None, pad_edge=False)
-        for name in ("workload", "under-prov.", "rate", "goal", "", "up/down", "replicas"):
+        for name in ("workload", "under-prov.", "rate", "goal", "", "week", "HPA", "up/down", "replicas"):
             table.add_column(name, justify="left" if name in ("workload", "") else "right", no_wrap=True)
         for w in result.workloads:
+            colour = "green" if w.replayed_within_goal else "red"
+            week = "-" if w.replayed_rate is None else f"[{colour}]{w.replayed_rate:.2%}[/{colour}]"
             table.add_row(f"{w.tenant}/{w.workload}", f"{w.under_provisioned_minutes:.1f}/{w.minutes:.0f}",
                           f"{w.violation_rate:.1%}", f"{w.goal:.1%}",
-                          "[green]ok[/green]" if w.within_goal else "[red]over[/red]",
+                          "[green]ok[/green]" if w.within_goal else "[red]over[/red]", week,
+                          "-" if w.hpa_minutes is None else f"{w.hpa_minutes:.0f}",
                           f"{w.scaled_up}/{w.scaled_down}", f"{w.replicas_min}-{w.replicas_max}")
         console.print(table)
         met = sum(1 for w in result.workloads if w.within_goal)
-        console.print(f"  {met} of {len(result.workloads)} workloads within their tier's miss goal")
+        console.print(f"  {met} of {len(result.workloads)} workloads within their tier's miss goal over the live part")
+        replayed = [w for w in result.workloads if w.replayed_rate is not None]
+        if replayed:
+            days = max(w.replayed_days for w in replayed)
+            console.print(f"  week: the same decision replayed over the {days:g} recorded days before the live window"
+                          f" (the benchmark's environment): {sum(1 for w in replayed if w.replayed_within_goal)} of "
+                          f"{len(replayed)} within goal; HPA: minutes the HPA at 70% leaves under-provisioned on "
+                          "the live window's load")
     if result.report is not None:
         r = result.report
         console.print(f"  cost report {r.period_start} to {r.period_end}: {r.days_with_cost} days with cost, "

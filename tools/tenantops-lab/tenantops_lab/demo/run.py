@@ -19,7 +19,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,8 +41,9 @@ from tenantops_lab.demo.stack import DemoStack, StackOptions
 from tenantops_lab.demo.timescale import write_compressed, write_history_config
 from tenantops_lab.demo.view import ActionEvent, DemoLog, DemoView
 from tenantops_lab.demo.workloads import plan_workloads
+from tenantops_lab.demo.yardstick import Yardstick, yardsticks
 from tenantops_lab.sandbox.moto_server import FAKE_CREDENTIALS
-from tenantops_lab.sandbox.workload_sim import LatencySample, WorkloadSimulator, WorkloadSpec, percentile
+from tenantops_lab.sandbox.workload_sim import Key, LatencySample, WorkloadSimulator, WorkloadSpec, percentile
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,12 @@ class WorkloadFigures:
     # [start, length] of each run of under-provisioned minutes, from the live part's start (trace minutes):
     # set beside the schedule's late passes, a reader tells the machine's misses from the policy's.
     under_provisioned_runs: list[list[float]] = field(default_factory=list)
+    # Beside the live figures, from the benchmark's environment (see `demo.yardstick`): the same decision
+    # replayed over the recorded days before the live window, and the HPA at 70% on the live window's load.
+    replayed_days: float = 0.0
+    replayed_rate: float | None = None
+    replayed_within_goal: bool | None = None
+    hpa_minutes: float | None = None
 
 
 @dataclass
@@ -199,6 +206,7 @@ class Demo:
         self.history_figures: HistoryFigures | None = None
         self.kubeconfig: str | None = None
         self.live_started = 0.0  # simulator seconds at the controller's first live pass
+        self.history_end: datetime | None = None  # trace time the history ends and the planned demand starts
         self.last_findings = Findings()
         self.trace_times: list[datetime] = []
 
@@ -290,6 +298,7 @@ class Demo:
         # markers, so a history pod's last request sample would otherwise count as a running pod in every
         # instant query of the first five wall minutes.
         history_end = replay_origin(time.time() - HISTORY_GAP_SECONDS)
+        self.history_end = datetime.fromtimestamp(history_end, UTC)
         say(f"history ends and the replay starts at {datetime.fromtimestamp(history_end, UTC):%a %Y-%m-%d %H:%M} "
             "UTC (trace time; the same time of the week in every run)")
         clock = TraceClock(origin_trace=history_end, factor=self.factor, origin_wall=history_end)
@@ -457,6 +466,11 @@ class Demo:
             sim.stop()  # freeze the history before plotting it
             samples = list(sim.latency.samples)
             figures = workload_figures(config, self.specs, sim, actions, self.live_started, self.options.speed)
+            if self.history_end is not None:
+                self._progress("replaying each workload's last week in the benchmark's environment")
+                figures = with_yardsticks(figures, yardsticks(
+                    config, self.specs, self.live_started * self.options.speed,
+                    max((w.minutes for w in figures), default=0.0), self.history_end))
             self._progress("sending the cost report")
             try:
                 sent_files, data = send_report(config, settings, out / "report", self.stack.smtp, now,
@@ -572,6 +586,20 @@ def workload_figures(config: Config, specs: list[WorkloadSpec], sim: WorkloadSim
             spec.tenant, spec.workload, spec.trace, round(minutes, 1), round(under, 1), round(rate, 4), goal,
             rate <= goal, sum(1 for a in mine if a.direction == "up"), sum(1 for a in mine if a.direction == "down"),
             min(desired), max(desired), round(len(spec.history) / 1440, 1), spec.history_looped, runs))
+    return out
+
+
+def with_yardsticks(figures: list[WorkloadFigures], found: Mapping[Key, Yardstick]) -> list[WorkloadFigures]:
+    """The live figures with the benchmark environment's beside them (`demo.yardstick`)."""
+    out = []
+    for w in figures:
+        y = found.get((w.tenant, w.workload))
+        if y is None:
+            out.append(w)
+            continue
+        out.append(dataclasses.replace(w, replayed_days=y.replayed_days, replayed_rate=y.replayed_rate,
+                           replayed_within_goal=None if y.replayed_rate is None else y.replayed_rate <= w.goal,
+                           hpa_minutes=y.hpa_minutes))
     return out
 
 
