@@ -372,7 +372,13 @@ def s3_endpoint_policy(scope: TenantScope) -> Document:
 
 
 def budget_topic_policy(topic_arn: str, account_id: str) -> Document:
-    """Let AWS Budgets publish to the tenant's alert topic, and only on behalf of this account."""
+    """Let AWS Budgets publish to the tenant's alert topic, and only for a budget of this account.
+
+    Cross-service confused-deputy protection as AWS documents it for budget notifications: the publish must
+    come from this account (`aws:SourceAccount`) and from one of its budgets (`aws:SourceArn`, ArnLike
+    `arn:<partition>:budgets::<account>:*`, the partition the topic's own). Budgets supplies both keys on
+    its publishes, so plain operators, not `...IfExists`: a publish naming no source is refused."""
+    partition = topic_arn.split(":")[1] if topic_arn.startswith("arn:") else "aws"
     return {
         "Version": "2012-10-17",
         "Statement": [{
@@ -381,6 +387,7 @@ def budget_topic_policy(topic_arn: str, account_id: str) -> Document:
             "Principal": {"Service": "budgets.amazonaws.com"},
             "Action": "SNS:Publish",
             "Resource": topic_arn,
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
+                          "ArnLike": {"aws:SourceArn": f"arn:{partition}:budgets::{account_id}:*"}},
         }],
     }

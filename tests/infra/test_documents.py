@@ -116,8 +116,8 @@ def test_trust_policies_by_isolation_model() -> None:
 PROD_CLUSTER = "arn:aws:eks:us-east-1:123456789012:cluster/tenantops-prod"
 
 
-def _service_may_assume(policy: documents.Document, context: dict[str, str]) -> bool:
-    """Whether a service principal may assume the role with this request context: the trust policy's
+def _service_allowed(policy: documents.Document, context: dict[str, str]) -> bool:
+    """Whether a service principal's request with this context is allowed: a trust or resource policy's
     conditions as IAM evaluates them (`...IfExists` holds when its key is absent; a statement's conditions
     AND)."""
     operators = {"StringEquals": lambda pattern, value: pattern == value, "ArnLike": guards.glob_matches}
@@ -148,12 +148,33 @@ def test_a_silo_role_is_assumed_only_for_its_own_accounts_instances_in_its_regio
     assert statement["Action"] == "sts:AssumeRole"
     own = {"aws:SourceAccount": "123456789012",
            "aws:SourceArn": "arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc"}
-    assert _service_may_assume(policy, own)
-    assert _service_may_assume(policy, {})
-    assert not _service_may_assume(policy, {**own, "aws:SourceAccount": "999999999999"})
-    assert not _service_may_assume(policy, {**own, "aws:SourceArn": "arn:aws:ec2:eu-west-1:999999999999:instance/i-0"})
-    assert not _service_may_assume(policy, {**own, "aws:SourceArn": "arn:aws:ec2:us-east-1:123456789012:instance/i-0"})
-    assert not _service_may_assume(policy, {**own, "aws:SourceArn": "arn:aws:lambda:eu-west-1:123456789012:function:f"})
+    assert _service_allowed(policy, own)
+    assert _service_allowed(policy, {})
+    assert not _service_allowed(policy, {**own, "aws:SourceAccount": "999999999999"})
+    assert not _service_allowed(policy, {**own, "aws:SourceArn": "arn:aws:ec2:eu-west-1:999999999999:instance/i-0"})
+    assert not _service_allowed(policy, {**own, "aws:SourceArn": "arn:aws:ec2:us-east-1:123456789012:instance/i-0"})
+    assert not _service_allowed(policy, {**own, "aws:SourceArn": "arn:aws:lambda:eu-west-1:123456789012:function:f"})
+
+
+def test_budgets_publish_to_a_tenants_topic_only_for_a_budget_of_the_stacks_account() -> None:
+    """Confused-deputy protection as AWS documents it for budget notifications: the topic policy named the
+    account (`aws:SourceAccount`) but not the source, so anything the Budgets service was made to publish
+    for in the account reached the tenant's topic. Budgets names both on its publishes; a request from
+    another account, from a resource other than a budget, or naming no source is refused."""
+    topic = "arn:aws:sns:eu-west-1:123456789012:tenantops-dev-acme-cost-alerts"
+    policy = documents.budget_topic_policy(topic, "123456789012")
+    [statement] = policy["Statement"]
+    assert statement["Principal"] == {"Service": "budgets.amazonaws.com"} and statement["Resource"] == topic
+    budget = "arn:aws:budgets::123456789012:budget/tenantops-dev-acme"
+    own = {"aws:SourceAccount": "123456789012", "aws:SourceArn": budget}
+    assert _service_allowed(policy, own)
+    assert not _service_allowed(policy, {})
+    assert not _service_allowed(policy, {"aws:SourceAccount": "123456789012"})
+    assert not _service_allowed(policy, {**own, "aws:SourceAccount": "999999999999"})
+    assert not _service_allowed(policy, {**own, "aws:SourceArn": budget.replace("123456789012", "999999999999")})
+    assert not _service_allowed(policy, {**own, "aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:a"})
+    china = documents.budget_topic_policy("arn:aws-cn:sns:cn-north-1:123456789012:t", "123456789012")
+    assert china["Statement"][0]["Condition"]["ArnLike"] == {"aws:SourceArn": "arn:aws-cn:budgets::123456789012:*"}
 
 
 def _trusts(policy: documents.Document, session_tags: dict[str, str]) -> bool:

@@ -120,6 +120,16 @@ def test_budget_matches_the_catalogue_and_the_tier_thresholds(
         assert notification["subscriberSnsTopicArns"] == [topic.state["arn"]]
 
 
+@pytest.mark.parametrize("tenant", ["acme", "globex"])
+def test_budget_topics_take_publishes_only_from_the_stacks_own_budgets(dev_run: MockRun, tenant: str) -> None:
+    topic = _one(dev_run, tenant, "aws:sns/topic:Topic")
+    [statement] = json.loads(_one(dev_run, tenant, "aws:sns/topicPolicy:TopicPolicy").inputs["policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "budgets.amazonaws.com"} and statement["Action"] == "SNS:Publish"
+    assert statement["Resource"] == topic.state["arn"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"},
+                                      "ArnLike": {"aws:SourceArn": "arn:aws:budgets::123456789012:*"}}
+
+
 def test_enterprise_and_standard_budgets_differ(dev_run: MockRun) -> None:
     def thresholds(tenant: str) -> int:
         return len(_one(dev_run, tenant, "aws:budgets/budget:Budget").inputs["notifications"])
