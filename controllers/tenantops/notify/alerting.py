@@ -69,9 +69,11 @@ class RouteOutcome:
     detail: str = ""
 
 
-def alert_email(alert: Alert, sender: str, recipients: Sequence[str], bcc: Sequence[str] = ()) -> EmailMessage:
+def alert_email(alert: Alert, sender: str, recipients: Sequence[str], bcc: Sequence[str] = (),
+                at: datetime | None = None) -> EmailMessage:
     """A plain-text alert mail: what, how much, what to do. `bcc` receive it without being shown (the
-    outbox sends to them and drops the header)."""
+    outbox sends to them and drops the header). A resolve decided at `at` says when its episode fired and
+    when it cleared: it is the one mail of an episode whose firing mail it superseded (`superseded`)."""
     msg = EmailMessage()
     who = alert.tenant or "all tenants"
     msg["Subject"] = f"[tenantops] {alert.severity.upper()} {who}: {alert.cause}"
@@ -82,8 +84,10 @@ def alert_email(alert: Alert, sender: str, recipients: Sequence[str], bcc: Seque
     lines = [alert.summary, ""]
     if alert.amount_usd is not None:
         lines.append(f"Amount: ${alert.amount_usd:,.2f}")
-    lines += [f"Cause: {alert.cause}", f"Tenant: {who}", "", f"Suggested action: {alert.suggested_action}", "",
-              f"Alert key: {alert.key}"]
+    lines += [f"Cause: {alert.cause}", f"Tenant: {who}"]
+    if resolved(alert) and alert.episode and at is not None:
+        lines.append(f"Fired at {alert.episode}, resolved at {at.isoformat()}")
+    lines += ["", f"Suggested action: {alert.suggested_action}", "", f"Alert key: {alert.key}"]
     msg.set_content("\n".join(lines))
     return msg
 
@@ -203,7 +207,7 @@ class AlertRouter:
             return RouteOutcome(alert.key, "email", False, "no outbox or no recipients configured")
         key = f"alert:{alert.notice_key}"  # one mail per episode and transition, however many passes
         try:
-            queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, shown, blind), now=now,
+            queued = self.email.enqueue("alert", key, alert_email(alert, self.mail_from, shown, blind, now), now=now,
                                         tenant=alert.tenant)
         except (ValueError, MessageError) as exc:
             # A mail no setting lets us compose (no sender, a header with a line break) fails this route
@@ -346,26 +350,40 @@ def notice_jobs(config: Config, settings: Settings, outbox: Outbox | None = None
     return jobs
 
 
-def stale_notice(entry: OutboxEntry, at: datetime, max_age: timedelta,
-                 keys_starting: Callable[[str], Sequence[str]]) -> None:
-    """Raise `Obsolete` when the webhook notice `entry` is no longer true at `at`, so it is done unposted
-    with an audit row (the outbox's `Obsolete`), instead of reaching a channel that reads it as news:
+def superseded(entry: OutboxEntry, keys_starting: Callable[[str], Sequence[str]]) -> None:
+    """Raise `Obsolete` when `entry`, the firing or escalation of an alert episode on any route (mail, the
+    webhook), is superseded: its episode's resolve is queued on the same route (`keys_starting` finds the
+    row). The resolve says the last word, and a firing delivered after it was decided, as one retried with
+    backoff while its server was down is, would say the condition holds when it has ended, and might reach
+    the reader after the resolve. The firing is done undelivered with an audit row (the outbox's
+    `Obsolete`); the resolve's mail says when the episode fired and when it cleared (`alert_email`).
 
-    - a firing or escalation whose episode's resolve is queued (`keys_starting` finds the row): the resolve
-      says the last word, and a firing posted after it, as a notice retried with backoff is, would say the
-      condition holds when it has ended;
-    - any notice queued longer than `max_age` ago (the ControllerPolicy's `notice_max_age_hours`): a
-      webhook down for a day, or configured only days later, does not receive a budget warning of last
-      month. Its mail and the audit still tell the episode.
-
-    The key is `webhook:<alert key>:<episode>:<transition>:<severity>` (`_queue`), so the episode's rows
-    share everything before the transition."""
+    The key is `<route>:<alert key>:<episode>:<transition>:<severity>` (`AlertRouter._email`, `_queue`), so
+    the episode's rows on a route share everything before the transition."""
     episode, _, rest = entry.dedup_key.rpartition(":")[0].rpartition(":")
     if episode and rest in ("fire", "escalate"):
         superseding = [k for k in keys_starting(f"{episode}:resolve:") if k != entry.dedup_key]
         if superseding:
             raise Obsolete("dropped:notice-superseded", f"superseded by its episode's resolve {superseding[0]}",
                            superseded_by=superseding[0])
+
+
+def mail_checks(outbox: Outbox) -> dict[str, Job]:
+    """The checks a delivery run makes before sending a mail of each kind (`Outbox.deliver(checks=...)`): an
+    alert mail whose episode's resolve is queued is not sent (`superseded`)."""
+    return {"alert": lambda entry, _at: superseded(entry, outbox.keys_starting)}
+
+
+def stale_notice(entry: OutboxEntry, at: datetime, max_age: timedelta,
+                 keys_starting: Callable[[str], Sequence[str]]) -> None:
+    """Raise `Obsolete` when the webhook notice `entry` is no longer true at `at`, so it is done unposted
+    with an audit row (the outbox's `Obsolete`), instead of reaching a channel that reads it as news:
+
+    - a firing or escalation whose episode's resolve is queued (`superseded`, the rule mail follows too);
+    - any notice queued longer than `max_age` ago (the ControllerPolicy's `notice_max_age_hours`): a
+      webhook down for a day, or configured only days later, does not receive a budget warning of last
+      month. Its mail and the audit still tell the episode."""
+    superseded(entry, keys_starting)
     age = at - entry.created_at
     if age > max_age:
         hours = round(age.total_seconds() / 3600, 1)

@@ -395,11 +395,14 @@ class Outbox:
             conn.execute(sa.update(table).where(table.c.id == entry_id).values(**values))
 
     def deliver(self, transport: Transport | None, now: datetime, limit: int = 100,
-                jobs: Mapping[str, Job] | None = None, *, channel: str | None = None) -> DeliveryReport:
+                jobs: Mapping[str, Job] | None = None, *, channel: str | None = None,
+                checks: Mapping[str, Job] | None = None) -> DeliveryReport:
         """Try every due message once, the run starting at `now`, and run the job rows of the kinds `jobs`
         has a handler for (what they queue is sent in the same run). With a `channel` (one of `CHANNELS`),
-        only that channel's rows are taken; a run for a channel without mail needs no `transport`. Returns
-        what happened; never raises for a delivery failure or a failing job."""
+        only that channel's rows are taken; a run for a channel without mail needs no `transport`. A message
+        of a kind `checks` has a check for is sent only when the check does not raise `Obsolete` (a mail no
+        longer true), and otherwise done unsent with its audit row. Returns what happened; never raises for
+        a delivery failure or a failing job."""
         if channel is not None and channel not in CHANNELS:
             raise ValueError(f"unknown delivery channel {channel!r} (one of {', '.join(CHANNELS)})")
         if transport is None and channel in (None, MAIL):
@@ -418,7 +421,7 @@ class Outbox:
             if entry.id in doubtful and self._stopped_twice(entry, at, report):
                 continue
             with self._holding(entry, at):
-                self._attempt(entry, entry.id in doubtful, transport, handlers, at, report)
+                self._attempt(entry, entry.id in doubtful, transport, handlers, at, report, checks or {})
         told = {a.notice_key for a in report.alerts}
         report.alerts += [a for a in self.untold(channel) if a.notice_key not in told]
         PENDING.set(self.count(Status.PENDING) + self.count(Status.SENDING))
@@ -469,14 +472,22 @@ class Outbox:
             renewer.join()
 
     def _attempt(self, entry: OutboxEntry, doubtful: bool, transport: Transport | None, handlers: Mapping[str, Job],
-                 at: datetime, report: DeliveryReport) -> None:
-        """One claimed row's attempt: its job's handler, or its send through `transport`, and the outcome."""
+                 at: datetime, report: DeliveryReport, checks: Mapping[str, Job]) -> None:
+        """One claimed row's attempt: its job's handler, or its send through `transport` (unless its kind's
+        check finds it obsolete), and the outcome."""
         handler = handlers.get(entry.kind)
         if handler is not None:
             if doubtful:  # a job is safe to run again: it queues only what is missing
                 log.warning("%s was running when a previous run stopped; running it again", entry.dedup_key)
             self._run_job(entry, handler, at, report)
             return
+        check = checks.get(entry.kind)
+        if check is not None:
+            try:
+                check(entry, at)
+            except Obsolete as exc:
+                self._obsolete(entry, exc, at, report)
+                return
         if doubtful:
             IN_DOUBT.labels(entry.kind).inc()
             report.in_doubt.append(entry.dedup_key)
@@ -540,15 +551,16 @@ class Outbox:
         log.info("done: %s (attempt %d)", entry.dedup_key, entry.attempts)
 
     def _obsolete(self, entry: OutboxEntry, exc: Obsolete, now: datetime, report: DeliveryReport) -> None:
-        decision = Decision(now, entry.tenant, None, "outbox", exc.rule, f"{entry.dedup_key} not posted: {exc.reason}",
+        verb = "posted" if entry.kind in JOB_KINDS else "sent"
+        decision = Decision(now, entry.tenant, None, "outbox", exc.rule, f"{entry.dedup_key} not {verb}: {exc.reason}",
                             inputs={"dedup_key": entry.dedup_key, "kind": entry.kind, "attempts": entry.attempts,
                                     "queued_at": entry.created_at.isoformat(), **exc.inputs})
         with self.db.begin() as conn:
             conn.execute(sa.update(table).where(table.c.id == entry.id).values(
-                status=Status.DONE.value, sent_at=_ts(now), lease_until=None, last_error=f"not posted: {exc.reason}"))
+                status=Status.DONE.value, sent_at=_ts(now), lease_until=None, last_error=f"not {verb}: {exc.reason}"))
             audit.append(conn, [decision])
         report.dropped.append(entry.dedup_key)
-        log.warning("%s not posted: %s", entry.dedup_key, exc.reason)
+        log.warning("%s not %s: %s", entry.dedup_key, verb, exc.reason)
 
     def prune(self, now: datetime, retention: timedelta, limit: int = PRUNE_BATCH) -> list[str]:
         """Delete settled rows (`sent`, `done`) settled longer than `retention` before `now`, at most `limit`

@@ -160,6 +160,7 @@ def deliver_pending(settings: Settings, now: datetime, transport: Transport | No
     `channel` (`outbox.CHANNELS`), only that channel's rows: the controller delivers each on its own
     thread, so a slow mail server never holds a webhook post. `outbox`: the one a caller that delivers
     after every pass keeps (opening one checks the schema); without, the state database's is opened."""
+    from tenantops.notify.alerting import mail_checks
     from tenantops.notify.mail import transport_from_settings
     from tenantops.record.database import database_url
 
@@ -167,4 +168,5 @@ def deliver_pending(settings: Settings, now: datetime, transport: Transport | No
         transport = transport_from_settings(settings)
     if outbox is None:
         outbox = Outbox(database_url(settings))
-    return outbox.deliver(transport, now, jobs=jobs, channel=channel)
+    # An alert mail whose episode has resolved since it was queued is not sent: the resolve says it all.
+    return outbox.deliver(transport, now, jobs=jobs, channel=channel, checks=mail_checks(outbox))
