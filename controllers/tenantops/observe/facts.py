@@ -38,6 +38,7 @@ from tenantops.observe.replicas import READY, REPLICAS, LiveRead, LiveReplicas
 from tenantops.structs.plan import ScaleTarget
 from tenantops.structs.replicas import REPORTED, ReplicaCount
 from tenantops.structs.snapshot import (
+    MISSING,
     UNTRUSTED,
     Hold,
     Quality,
@@ -111,6 +112,7 @@ class FactChecker:
         self._recent: dict[WorkloadKey, tuple[int, ...]] = {}
         self._absent: set[WorkloadKey] = set()  # workloads whose metrics were missing last pass
         self._recovering: dict[WorkloadKey, float] = {}  # until when (epoch seconds) rates under-read
+        self._limit_of: dict[str, float] = {}  # `limits.limit` by metric name: a handful of names, 230,000 readings
 
     def establish(self, snapshot: Snapshot, config: Config, tenants: Sequence[Tenant], now: datetime) -> Snapshot:
         env = config.catalog.environment
@@ -121,10 +123,14 @@ class FactChecker:
         workloads = dict(snapshot.workloads)
         holds: dict[WorkloadKey, Hold] = dict(snapshot.holds)
         by_id = {t.id: t for t in tenants}
+        names: dict[int, _Expected] = {}  # this pass's queries' reading names, once per resolved policy
         for key, target in targets.items():
-            readings = {name: sane(r, self.limits.limit(name)) for name, r in snapshot.get(*key).readings.items()}
+            readings = {name: sane(r, self._limit(name)) for name, r in snapshot.get(*key).readings.items()}
             count = self._live_count(key, target, live, readings, now)
-            expected = config.for_tenant(by_id[key[0]]).metrics.queries
+            queries = config.for_tenant(by_id[key[0]]).metrics.queries
+            expected = names.get(id(queries))
+            if expected is None:
+                expected = names[id(queries)] = _Expected.of(queries)
             recovering = self._after_gap(key, readings, expected, now)  # tracked every pass, gap or not
             hold = self._hold(key, readings, count, expected, now) or recovering
             if hold is not None:
@@ -134,6 +140,12 @@ class FactChecker:
             del self._recent[gone]
         self._absent &= set(targets)
         return Snapshot(snapshot.at, workloads, (*snapshot.errors, *live.errors), holds, snapshot.clock)
+
+    def _limit(self, metric: str) -> float:
+        found = self._limit_of.get(metric)
+        if found is None:
+            found = self._limit_of[metric] = self.limits.limit(metric)
+        return found
 
     def _live_count(self, key: WorkloadKey, target: ScaleTarget, live: LiveRead, readings: dict[str, Reading],
                     now: datetime) -> ReplicaCount | None:
@@ -154,11 +166,10 @@ class FactChecker:
         readings[READY] = Reading(float(count.ready), Quality.OK, now)
         return count
 
-    def _after_gap(self, key: WorkloadKey, readings: Mapping[str, Reading], expected: Mapping[str, str],
+    def _after_gap(self, key: WorkloadKey, readings: Mapping[str, Reading], expected: _Expected,
                    now: datetime) -> Hold | None:
         """`recovering` for one rate window after the workload's metrics come back from a gap."""
-        others = [name for query in expected for name in reading_names(query) if name not in (REPLICAS, READY)]
-        present = any(readings.get(name, Reading(None, Quality.MISSING)).ok for name in others)
+        present = any(readings.get(name, MISSING).ok for name in expected.others)
         at = now.timestamp()
         if not present:
             self._absent.add(key)
@@ -166,7 +177,7 @@ class FactChecker:
             return None
         if key in self._absent:
             self._absent.discard(key)
-            self._recovering[key] = at + rate_window(expected)
+            self._recovering[key] = at + rate_window(expected.queries)
         until = self._recovering.get(key)
         if until is None:
             return None
@@ -176,18 +187,16 @@ class FactChecker:
         return Hold("recovering", f"metrics back after a gap; rate windows full in {until - at:.0f}s", blocks=False)
 
     def _hold(self, key: WorkloadKey, readings: dict[str, Reading], count: ReplicaCount | None,
-              expected: Mapping[str, str], now: datetime) -> Hold | None:
+              expected: _Expected, now: datetime) -> Hold | None:
         recent = self._recent.get(key, ())
         if count is not None:
             recent = self._recent[key] = (*recent[1 - RECENT:], count.desired) if RECENT > 1 else (count.desired,)
         if count is not None and count.desired == 0:
-            names = [name for query in expected for name in reading_names(query)]
-            for name in names:  # nothing runs, so nothing reports: zero is the fact
-                if name not in (REPLICAS, READY) and readings.get(name, Reading(None, Quality.MISSING)).quality \
-                        is Quality.MISSING:
+            for name in expected.others:  # nothing runs, so nothing reports: zero is the fact
+                if readings.get(name, MISSING).quality is Quality.MISSING:
                     readings[name] = Reading(0.0, Quality.OK, now)
-        untrusted = sorted(f"{name} {r.quality}" for name, r in readings.items() if r.quality in UNTRUSTED)
-        if untrusted:
+        if any(r.quality in UNTRUSTED for r in readings.values()):
+            untrusted = sorted(f"{name} {r.quality}" for name, r in readings.items() if r.quality in UNTRUSTED)
             return Hold("implausible", f"untrusted readings: {', '.join(untrusted)}")
         reported = readings.get(REPORTED)
         if count is not None and reported is not None and reported.ok and reported.value is not None and \
@@ -195,9 +204,22 @@ class FactChecker:
             return Hold("disagrees", f"replicas metric says {reported.value:g}, the live count is {count.desired}"
                         f" (recent: {', '.join(str(v) for v in recent)})")
         if count is not None and count.desired > 0:
-            others = [name for query in expected for name in reading_names(query) if name not in (REPLICAS, READY)]
-            if others and all(readings.get(name, Reading(None, Quality.MISSING)).quality is Quality.MISSING
-                              for name in others):
+            others = expected.others
+            if others and all(readings.get(name, MISSING).quality is Quality.MISSING for name in others):
                 return Hold("no-metrics", f"{count.desired} replicas run but no series exists for"
                             f" {', '.join(sorted(others))}", blocks=False)
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Expected:
+    """A tenant's metrics queries and the readings they give besides the replica counts (`others`), in
+    query order: worked out once a pass per resolved policy, not once per workload."""
+
+    queries: Mapping[str, str]
+    others: tuple[str, ...]
+
+    @classmethod
+    def of(cls, queries: Mapping[str, str]) -> _Expected:
+        return cls(queries, tuple(name for query in queries for name in reading_names(query)
+                                  if name not in (REPLICAS, READY)))
