@@ -14,6 +14,7 @@ joins its start) and the spec says so (`history_looped`); nothing is generated.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -34,6 +35,9 @@ from tenantops_lab.sandbox.workload_sim import (
 )
 
 DEFAULT_TARGET = 0.7
+# Minutes in a row a replica count must be needed for to be a level the window swings to: longer than the
+# default scale-down stabilisation window (5 minutes) plus a pod's start-up.
+SUSTAINED_MINUTES = 10
 
 
 def cpu_target(config: Config, tenant_id: str) -> float:
@@ -69,18 +73,26 @@ def history_before(demand: npt.NDArray[np.float64], offset: int, minutes: int) -
 
 def visible_peak(shape: npt.NDArray[np.float64], peak: int, cpu: float, target: float, min_replicas: int,
                  max_replicas: int) -> int:
-    """The replicas the window's peak is sized to need: `peak`, or more (up to `max_replicas`) while the
-    window would need the same whole number of replicas throughout (`shape` is the window over its peak).
+    """The replicas the window's peak is sized to need: `peak`, or more (up to `max_replicas`) while no
+    minute of the window would need more replicas than its base: the lowest count it needs for a run of
+    `SUSTAINED_MINUTES` (or, with no such run, the lowest count it needs). `shape` is the window over its
+    peak, a value per minute.
 
     A small range rounds a swing away: a window whose trough is 65% of its peak, sized to a peak of 2
     replicas, needs 2 replicas in every minute, so it can show no scaling at all (soylent/api, 0-3
-    replicas). The recording's shape is kept; only its size, which is chosen here anyway, changes.
+    replicas). Short dips are no swing either: cyberdyne/api's window needed 1 replica in dips of a few
+    minutes and 2 in every other minute, and no autoscaler drops a replica for a dip shorter than its
+    scale-down stabilisation window, so the replay stayed at 2 throughout. A short rise above the base is a
+    swing (it is scaled up for, then down). The recording's shape is kept; only its size, which is chosen
+    here anyway, changes.
     """
 
-    def needs(p: int) -> set[int]:
-        return {needed_replicas(float(d), cpu, target, min_replicas, max_replicas) for d in shape * (p * cpu * target)}
+    def swings(p: int) -> bool:
+        needs = [needed_replicas(float(d), cpu, target, min_replicas, max_replicas) for d in shape * (p * cpu * target)]
+        runs = [count for count, run in itertools.groupby(needs) if sum(1 for _ in run) >= SUSTAINED_MINUTES]
+        return bool(needs) and max(needs) > min(runs, default=min(needs))
 
-    while peak < max_replicas and len(needs(peak)) < 2:
+    while peak < max_replicas and not swings(peak):
         peak += 1
     return peak
 
