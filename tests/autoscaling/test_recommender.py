@@ -87,3 +87,25 @@ def test_missing_metrics_hold() -> None:
     state = WorkloadState()
     rec = recommend(Tuning.of(spec()), Bounds(1, 10), Observation(T0, 4, 4, ()), state, T0)
     assert (rec.desired, rec.rule) == (4, "hold")
+
+
+def test_the_shipped_scale_to_zero_tier_serves_a_trickle_and_sleeps_only_when_idle() -> None:
+    """Asleep, every request is refused, so a tier that slept through demand at or below a threshold above
+    zero refused that demand for as long as it lasted: the economical tier's 0.05 was 3 requests a second
+    against 60 per replica, refused all night, against a miss goal of 0.8%. Shipped, it sleeps only after
+    its cooldown without a request and wakes on the first (KEDA's default activation threshold, 0)."""
+    from pathlib import Path
+
+    from tenantops.config.kinds.scaling import ScalingSpec
+    from tenantops.config.loader import load_policies
+
+    shipped = load_policies(Path(__file__).resolve().parents[2] / "policies").get("ScalingPolicy", "economical")
+    assert isinstance(shipped, ScalingSpec) and shipped.scale_to_zero.enabled
+    tuning, bounds = Tuning.of(shipped), Bounds(0, 10, scale_to_zero=True)
+    state = WorkloadState()
+    trickle = feed(tuning, bounds, [0.02] * 120, state=state, current=1)  # 1.2 requests a second, for 2 hours
+    assert min(r.desired for r in trickle) == 1
+    idle = feed(tuning, bounds, [0.0] * 30, state=state, current=trickle[-1].desired)
+    assert idle[-1].desired == 0 and idle[-1].rule == "scale-to-zero"
+    woke = feed(tuning, bounds, [0.02], state=state, current=0)[0]
+    assert woke.rule == "wake-up" and woke.desired == 1
