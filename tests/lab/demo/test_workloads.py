@@ -55,6 +55,14 @@ def test_a_count_needed_in_short_dips_only_is_no_swing() -> None:
     assert visible_peak(shape, 2, 0.5, 0.8, 0, 4) == 3
 
 
+def test_a_rise_that_one_replica_serves_at_full_capacity_is_no_swing() -> None:
+    """Sized to 2 replicas at an 80% target, rises to 55% of the peak need a second replica at the target
+    but are 88% of one replica's capacity, which a predictive policy fills: nothing to scale for (tyrell/api
+    kept 1 replica throughout). Sized to 3 the rises need a second replica even at full capacity."""
+    shape = np.array([0.3] * 20 + ([0.55] * 6 + [0.3] * 10) * 3 + [1.0])
+    assert visible_peak(shape, 2, 0.5, 0.8, 0, 4) == 3
+
+
 @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=30), st.integers(1, 10), st.integers(0, 3),
        st.integers(1, 30), st.sampled_from([0.25, 0.5, 1.0]), st.sampled_from([0.6, 0.7, 0.8]))
 def test_visible_peak_stays_in_range_and_shows_a_swing_unless_at_the_maximum(

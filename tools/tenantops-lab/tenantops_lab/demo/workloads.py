@@ -38,6 +38,7 @@ DEFAULT_TARGET = 0.7
 # Minutes in a row a replica count must be needed for to be a level the window swings to: longer than the
 # default scale-down stabilisation window (5 minutes) plus a pod's start-up.
 SUSTAINED_MINUTES = 10
+RISE_MINUTES = 5  # minutes in a row a rise must outgrow the base at full capacity: past a pod's start-up
 
 
 def cpu_target(config: Config, tenant_id: str) -> float:
@@ -75,8 +76,9 @@ def visible_peak(shape: npt.NDArray[np.float64], peak: int, cpu: float, target: 
                  max_replicas: int) -> int:
     """The replicas the window's peak is sized to need: `peak`, or more (up to `max_replicas`) while no
     minute of the window would need more replicas than its base: the lowest count it needs for a run of
-    `SUSTAINED_MINUTES` (or, with no such run, the lowest count it needs). `shape` is the window over its
-    peak, a value per minute.
+    `SUSTAINED_MINUTES` (or, with no such run, the lowest count it needs), or while its rises do not also
+    outgrow the base at full capacity for `RISE_MINUTES` in a row. `shape` is the window over its peak, a
+    value per minute.
 
     A small range rounds a swing away: a window whose trough is 65% of its peak, sized to a peak of 2
     replicas, needs 2 replicas in every minute, so it can show no scaling at all (soylent/api, 0-3
@@ -87,10 +89,22 @@ def visible_peak(shape: npt.NDArray[np.float64], peak: int, cpu: float, target: 
     here anyway, changes.
     """
 
+    def levels(demand: npt.NDArray[np.float64], utilisation: float, rise: int) -> tuple[int, int]:
+        """(base, the highest count needed for `rise` minutes in a row) at `utilisation` of the request."""
+        needs = [needed_replicas(float(d), cpu, utilisation, min_replicas, max_replicas) for d in demand]
+        runs = [(count, sum(1 for _ in run)) for count, run in itertools.groupby(needs)]
+        base = min((c for c, n in runs if n >= SUSTAINED_MINUTES), default=min(needs, default=0))
+        return base, max((c for c, n in runs if n >= rise), default=0)
+
     def swings(p: int) -> bool:
-        needs = [needed_replicas(float(d), cpu, target, min_replicas, max_replicas) for d in shape * (p * cpu * target)]
-        runs = [count for count, run in itertools.groupby(needs) if sum(1 for _ in run) >= SUSTAINED_MINUTES]
-        return bool(needs) and max(needs) > min(runs, default=min(needs))
+        demand = shape * (p * cpu * target)
+        base, top = levels(demand, target, 1)
+        # The rise must also outgrow the base for a while at full capacity: a predictive policy fills its
+        # replicas past the target where the forecast allows, and a rise shorter than a pod's start-up is over
+        # before a replica asked for it serves (tyrell/api: 1 replica throughout a window whose rise needed
+        # a second one at the target for a few minutes at a time).
+        full_base, full_top = levels(demand, 1.0, RISE_MINUTES if len(shape) >= SUSTAINED_MINUTES else 1)
+        return top > base and full_top > full_base
 
     while peak < max_replicas and not swings(peak):
         peak += 1
