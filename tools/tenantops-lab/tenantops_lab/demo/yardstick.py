@@ -24,13 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import numpy as np
-import numpy.typing as npt
-
 from tenantops.config import Config
 from tenantops.sim.environment import run
 from tenantops.sim.hpa import hpa_policy
 from tenantops.sim.replay import recommender_policy
+from tenantops.sim.score import score
 from tenantops_lab.sandbox.workload_sim import Key, WorkloadSpec
 
 REPLAY_DAYS = 7.0  # of recorded history replayed: a week holds the daily and weekly cycle once
@@ -45,11 +43,6 @@ class Yardstick:
     hpa_minutes: float  # minutes the HPA at 70% leaves under-provisioned on the live window's load
 
 
-def under_provisioned(demand: npt.NDArray[np.float64], ready: npt.NDArray[np.int64], capacity: float) -> int:
-    """Minutes whose demand is above what the ready replicas serve (the benchmark's `D_t > R_t C`)."""
-    return int(np.sum(demand > ready * capacity + 1e-9))
-
-
 def yardstick(config: Config, spec: WorkloadSpec, first: int, minutes: int, history_end: datetime,
               replay_days: float = REPLAY_DAYS) -> Yardstick:
     """One workload's two figures. The live part is `minutes` of its planned demand from minute `first`;
@@ -59,14 +52,14 @@ def yardstick(config: Config, spec: WorkloadSpec, first: int, minutes: int, hist
     live = spec.demand[first:first + minutes]
     hpa = run(live, capacity, hpa_policy(HPA_TARGET, capacity, STEP_SECONDS, min_replicas=floor,
                                          max_replicas=ceiling))
-    hpa_minutes = float(under_provisioned(live, hpa.ready, capacity))
+    hpa_minutes = float(round(score(live, capacity, hpa, STEP_SECONDS).violation_rate * len(live)))
     history = spec.history[-int(replay_days * 1440):] if replay_days > 0 else spec.history[:0]
     if (policies.scaling.scale_to_zero.enabled and spec.min_replicas == 0) or len(history) == 0:
         return Yardstick(0.0, None, hpa_minutes)
     start = datetime.fromtimestamp(history_end.timestamp() - len(history) * STEP_SECONDS, UTC)
     mine = run(history, capacity, recommender_policy(policies.scaling, capacity, start, STEP_SECONDS, floor, ceiling,
                                                      breakers=policies.breakers))
-    return Yardstick(round(len(history) / 1440, 1), under_provisioned(history, mine.ready, capacity) / len(history),
+    return Yardstick(round(len(history) / 1440, 1), score(history, capacity, mine, STEP_SECONDS).violation_rate,
                      hpa_minutes)
 
 
