@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.cost.helpers import make_config, snapshot, tenant
 
 from tenantops.config.kinds.cost import AllocationSpec, PoolSpec, PricingSpec
 from tenantops.decide.cost.allocation import allocate
 from tenantops.decide.cost.money import to_micro
-from tenantops.decide.cost.usage import WorkloadUsage
+from tenantops.decide.cost.usage import WorkloadUsage, workload_usages
 
 PRICING = PricingSpec.model_validate({
     "regions": {
@@ -79,9 +83,20 @@ def test_silo_tenants_pay_instance_hours_and_no_pool_share() -> None:
     assert a.conserved()
 
 
-def test_storage_is_charged_per_gb_month() -> None:
+def test_storage_is_charged_per_gib_month() -> None:
     a = allocate([pool("a", 0, 0, storage=100)], PRICING, AllocationSpec(), 730.0)
     assert a.tenants["a"].storage == to_micro(100 * 0.073)
+
+
+def test_storage_bytes_read_are_priced_per_gib_month_as_aws_bills_them(tmp_path: Path) -> None:
+    """AWS's billing "GB" is 2^30 bytes: a 100 GiB volume at $0.023 per GB-month costs $2.30 a month."""
+    config = make_config(tmp_path, [tenant("a")])
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    snap = snapshot(now, {("a", "api"): {"cpu": 0.0, "cpu_request": 0.0, "memory": 0.0, "memory_request": 0.0,
+                                         "replicas": 1, "storage_bytes": 100 * 2**30}})
+    prices = config.policies.pricing
+    a = allocate(workload_usages(snap, config), prices, AllocationSpec(), 730.0)
+    assert a.tenants["a"].storage == to_micro(100 * prices.regions["us-east-1"].storage_gb_month)
 
 
 def test_without_a_pool_there_is_no_idle_and_total_is_what_tenants_hold() -> None:
@@ -113,7 +128,7 @@ _usage = st.builds(
     isolation=st.sampled_from(["pool", "silo"]),
     cpu_cores=st.floats(0, 64, allow_nan=False),
     memory_gib=st.floats(0, 256, allow_nan=False),
-    storage_gb=st.floats(0, 5000, allow_nan=False),
+    storage_gib=st.floats(0, 5000, allow_nan=False),
     instances=st.floats(0, 50, allow_nan=False),
     instance_type=st.sampled_from([None, "m6i.large", "m6i.xlarge", "unknown.type"]),
 )

@@ -13,7 +13,8 @@ from tenantops.decide.base import PassInput
 from tenantops.decide.cost import CostDecider, Ledger
 from tenantops.notify.report.build import build_report_data
 from tenantops.notify.report.render import render_html, render_text
-from tenantops.structs.network import GIB, NetworkEgress, TenantEgress
+from tenantops.quantities import GIB
+from tenantops.structs.network import NetworkEgress, TenantEgress
 
 DAY = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 REPORT_AT = datetime(2026, 11, 19, 8, 0, tzinfo=UTC)

@@ -15,7 +15,6 @@ from typing import Literal
 
 TransferClass = Literal["internet", "inter_region", "inter_zone"]
 TRANSFER_CLASSES: tuple[TransferClass, ...] = ("internet", "inter_region", "inter_zone")
-GIB = float(2**30)  # OpenCost divides the bytes by 1024^3 and prices them per GiB, as AWS bills transfer
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,9 @@ class RegionPrices(Spec):
 class PricingSpec(Spec):
     """Unit prices per region. Kept in policy because the AWS Pricing API is not always reachable.
 
+    A "GB" here is what AWS bills as one: 2^30 bytes (`memory_gib_hour`, `storage_gb_month` per GB-month of
+    730 hours, `transfer_gb`); `tenantops.quantities.gib` converts bytes for all of them.
+
     Example:
         kind: Pricing
         name: default

@@ -26,10 +26,10 @@ from tenantops.decide.capacity.forecast import forecast_daily
 from tenantops.decide.capacity.scenarios import Monthly, ScenarioResult, apply, total
 from tenantops.decide.cost.history import month_key
 from tenantops.decide.cost.ledger import Ledger
+from tenantops.quantities import gib
 
 HOURS_PER_MONTH = 730.0
 BUCKETS = ("__idle__", "__shared__")
-GIB = 1024.0**3
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +156,8 @@ def _prices(pricing: PricingSpec, region: str) -> RegionPrices | None:
 def replica_hour_usd(workload: Workload, prices: RegionPrices) -> float:
     """What one replica of `workload` costs per hour at its declared requests."""
     cores = parse_quantity(workload.cpu_request)
-    gib = parse_quantity(workload.memory_request) / GIB
-    return cores * prices.cpu_core_hour + gib * prices.memory_gib_hour
+    memory = gib(parse_quantity(workload.memory_request))
+    return cores * prices.cpu_core_hour + memory * prices.memory_gib_hour
 
 
 def _instance_price(workload: Workload, prices: RegionPrices) -> tuple[str, float] | None:
@@ -196,9 +196,9 @@ def _catalogue_month(tenant: Tenant, pricing: PricingSpec) -> dict[str, float]:
         usd = sum(w.min_replicas * (p[1] if (p := _instance_price(w, prices)) else 0.0) for w in tenant.workloads)
         return {"instances": usd * HOURS_PER_MONTH}
     cores = sum(w.min_replicas * parse_quantity(w.cpu_request) for w in tenant.workloads)
-    gib = sum(w.min_replicas * parse_quantity(w.memory_request) / GIB for w in tenant.workloads)
+    memory = gib(sum(w.min_replicas * parse_quantity(w.memory_request) for w in tenant.workloads))
     return {"cpu": cores * prices.cpu_core_hour * HOURS_PER_MONTH,
-            "memory": gib * prices.memory_gib_hour * HOURS_PER_MONTH}
+            "memory": memory * prices.memory_gib_hour * HOURS_PER_MONTH}
 
 
 def fleet_today(tenants: Sequence[Tenant], history: Mapping[str, History], pricing: PricingSpec,

@@ -22,7 +22,7 @@ from typing import Literal
 from tenantops.config.kinds.cost import AllocationSpec, InstancePrice, PricingSpec, RegionPrices
 from tenantops.decide.cost.money import split_mapping, to_micro
 from tenantops.decide.cost.usage import NetworkUsage, WorkloadUsage
-from tenantops.structs.network import GIB
+from tenantops.quantities import gib
 
 IDLE = "__idle__"
 SHARED = "__shared__"
@@ -133,7 +133,7 @@ def _charge_network(region: str, prices: RegionPrices, usages: Iterable[NetworkU
                 if sent > 0 and missing not in issues:
                     issues.append(missing)
                 continue
-            amount = to_micro(sent / GIB * price)
+            amount = to_micro(gib(sent) * price)
             cost.network += amount
             charged += amount
     return charged
@@ -185,7 +185,7 @@ def allocate(
         for u in by_region.get(region, ()):
             cost = costs[u.tenant]
             cost.estimated = cost.estimated or u.estimated
-            storage = to_micro(u.storage_gb * storage_price * hours)
+            storage = to_micro(u.storage_gib * storage_price * hours)
             if u.isolation == "pool":
                 cpu = to_micro(u.cpu_cores * cpu_price * hours)
                 mem = to_micro(u.memory_gib * mem_price * hours)

@@ -15,11 +15,9 @@ from typing import Literal
 
 from tenantops.config.kinds.common import parse_quantity
 from tenantops.config.loader import Config
+from tenantops.quantities import gib
 from tenantops.structs.network import NetworkEgress, TransferClass
 from tenantops.structs.snapshot import Reading, Snapshot
-
-GIB = float(2**30)
-GB = 1e9
 
 # Metric names of the default MetricsPolicy (`policies/metrics.yaml`); `storage_bytes` is optional.
 CPU, MEMORY, CPU_REQUEST, MEMORY_REQUEST, REPLICAS, STORAGE = (
@@ -37,7 +35,7 @@ class WorkloadUsage:
     isolation: Literal["pool", "silo"]
     cpu_cores: float  # max(request, usage), pooled tenants
     memory_gib: float  # max(request, usage), pooled tenants
-    storage_gb: float
+    storage_gib: float  # priced at the region's `storage_gb_month` (per 2^30 bytes, as AWS bills it)
     instances: float  # running instances of a silo tenant's group
     instance_type: str | None
     estimated: bool = False
@@ -86,7 +84,7 @@ def workload_usages(snapshot: Snapshot, config: Config) -> list[WorkloadUsage]:
             count = replicas if replicas is not None else float(w.min_replicas)
             storage = _value(readings, STORAGE) or 0.0
             if tenant.isolation == "silo":
-                out.append(WorkloadUsage(tid, name, tenant.region, "silo", 0.0, 0.0, storage / GB, count,
+                out.append(WorkloadUsage(tid, name, tenant.region, "silo", 0.0, 0.0, gib(storage), count,
                                          w.silo_instance_type, estimated))
                 continue
             cpu = _value(readings, CPU)
@@ -103,7 +101,7 @@ def workload_usages(snapshot: Snapshot, config: Config) -> list[WorkloadUsage]:
                 estimated = True
             out.append(WorkloadUsage(
                 tid, name, tenant.region, "pool",
-                max(cpu_req, cpu or 0.0), max(mem_req, mem or 0.0) / GIB, storage / GB, 0.0, None, estimated,
+                max(cpu_req, cpu or 0.0), gib(max(mem_req, mem or 0.0)), gib(storage), 0.0, None, estimated,
             ))
     return out
 

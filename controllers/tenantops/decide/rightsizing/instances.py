@@ -8,7 +8,8 @@ raised one step while the recommendation has little history behind it.
 from __future__ import annotations
 
 from tenantops.config.kinds.cost import InstancePrice, RegionPrices
-from tenantops.decide.rightsizing.pricing import GIB, HOURS_PER_MONTH
+from tenantops.decide.rightsizing.pricing import HOURS_PER_MONTH
+from tenantops.quantities import GIB, gib
 from tenantops.structs.rightsizing_findings import InstanceRecommendation
 
 RISK_LABELS = ("very low", "low", "medium", "high", "very high")
@@ -47,7 +48,7 @@ def recommend_instance(
     name, so the choice is deterministic. The change to make (`change`) is the caller's to say.
     """
     need_cpu = cpu * (1.0 + headroom)
-    need_mem = memory * (1.0 + headroom) / GIB
+    need_mem = gib(memory * (1.0 + headroom))
     fitting = sorted(
         ((p.on_demand, -p.memory_gib, name, p) for name, p in prices.instances.items()
          if p.vcpu >= need_cpu and p.memory_gib >= need_mem),
