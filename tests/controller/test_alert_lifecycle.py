@@ -115,9 +115,10 @@ def test_ten_passes_of_missing_metrics_are_one_mail_one_escalation_one_resolve(
     mails = _metrics_mails(smtp_server)
     subjects = [s for s, _ in mails]
     assert len(mails) == 3, mails
-    assert subjects[0] == "[tenantops] WARNING alpha: metrics"
-    assert subjects[1] == "[tenantops] CRITICAL alpha: metrics" and mails[1][1].startswith("Escalated")
-    assert mails[2][1].startswith("Resolved")
+    # The inbox tells a firing mail from its resolve by the subject alone, as Alertmanager's do.
+    assert subjects == ["[tenantops] [FIRING] WARNING alpha: metrics", "[tenantops] [FIRING] CRITICAL alpha: metrics",
+                        "[tenantops] [RESOLVED] CRITICAL alpha: metrics"], subjects
+    assert mails[1][1].startswith("Escalated") and mails[2][1].startswith("Resolved")
     # The audit says what was sent and why, one row per transition, each naming its episode.
     rows = store.connection.execute(
         "SELECT reason, inputs FROM audit WHERE kind = 'alert' AND tenant = 'alpha' AND workload = 'worker' "
@@ -164,7 +165,7 @@ def test_a_pass_stopped_before_its_hooks_neither_loses_nor_repeats_the_alert_mai
             assert runner.tick() is not None
             clock.now += STEP
     mails = _metrics_mails(smtp_server)
-    assert [s for s, _ in mails] == ["[tenantops] WARNING alpha: metrics"]
+    assert [s for s, _ in mails] == ["[tenantops] [FIRING] WARNING alpha: metrics"]
 
 
 def test_a_decider_that_fails_keeps_its_open_alerts(config: Config) -> None:

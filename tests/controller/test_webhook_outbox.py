@@ -178,7 +178,7 @@ def test_a_webhook_that_refuses_for_good_is_given_up_on_and_told_by_mail_not_by_
     assert len(webhook_receiver.posts) == 1
     # The cause names the channel that failed: mail was fine, and saying otherwise sends on-call to the
     # SMTP settings.
-    assert "[tenantops] WARNING all tenants: webhook-delivery-failed" in subjects
+    assert "[tenantops] [FIRING] WARNING all tenants: webhook-delivery-failed" in subjects
     assert not any("mail-delivery-failed" in s for s in subjects), subjects
 
 
@@ -207,7 +207,7 @@ def test_an_alertmanager_that_refuses_a_resolve_for_good_is_an_alertmanager_fail
     print(f"\nresolve rows {_rows(settings.state, 'alertmanager-resolve')}; mail {subjects};"
           f" causes posted {posted_causes}")
     assert [s for _, s, _ in _rows(settings.state, "alertmanager-resolve")] == ["failed"]
-    assert "[tenantops] WARNING all tenants: alertmanager-delivery-failed" in subjects
+    assert "[tenantops] [FIRING] WARNING all tenants: alertmanager-delivery-failed" in subjects
     assert not any("mail-delivery-failed" in s for s in subjects), subjects
     assert "alertmanager-delivery-failed" not in posted_causes
 
@@ -333,7 +333,7 @@ def _alert_mail() -> Any:
     from email.message import EmailMessage
 
     msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = "tenantops@example.com", OPS, "[tenantops] WARNING alpha: metrics"
+    msg["From"], msg["To"], msg["Subject"] = "tenantops@example.com", OPS, "[tenantops] [FIRING] WARNING alpha: metrics"
     msg.set_content("queued after the webhook's notice")
     return msg
 

@@ -73,10 +73,15 @@ def alert_email(alert: Alert, sender: str, recipients: Sequence[str], bcc: Seque
                 at: datetime | None = None) -> EmailMessage:
     """A plain-text alert mail: what, how much, what to do. `bcc` receive it without being shown (the
     outbox sends to them and drops the header). A resolve decided at `at` says when its episode fired and
-    when it cleared: it is the one mail of an episode whose firing mail it superseded (`superseded`)."""
+    when it cleared: it is the one mail of an episode whose firing mail it superseded (`superseded`).
+
+    The subject says which it is, `[FIRING]` (a fire or an escalation) or `[RESOLVED]`, as Alertmanager's
+    default subjects do: the severity, tenant and cause are the same in both, and a reader of the inbox
+    must tell an alert from its end without opening either."""
     msg = EmailMessage()
     who = alert.tenant or "all tenants"
-    msg["Subject"] = f"[tenantops] {alert.severity.upper()} {who}: {alert.cause}"
+    state = "RESOLVED" if resolved(alert) else "FIRING"
+    msg["Subject"] = f"[tenantops] [{state}] {alert.severity.upper()} {who}: {alert.cause}"
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     if bcc:
