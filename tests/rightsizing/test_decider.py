@@ -331,3 +331,27 @@ def test_a_daily_schedule_reaches_its_job_hour_through_the_step_cap(config: Conf
     assert all(b >= a for a, b in itertools.pairwise(at_three))
     assert at_three[-1] == pytest.approx(job, rel=0.02)  # ...and reaches the job's hour
     assert max(at_four[3:]) == pytest.approx(row.cpu.schedule[4], rel=0.02)  # and leaves it the hour after
+
+
+def test_a_daily_schedule_moves_at_each_utc_hours_start_whenever_its_last_change_was(config: Config) -> None:
+    """A schedule's request is the hour's: it changes on the first pass of each UTC hour. Counted as an
+    hour since the last change, a change made at 02:40 held the 02:00 request until 03:40, through the job
+    at 03:05, and every hour's change drifted later by the pass's own lateness."""
+    decider = RightsizingDecider(_daily_job_history())
+    day = NOW.replace(hour=0) + timedelta(days=3)
+    state: dict[str, object] = {}
+    request = 1.0
+    values: dict[str, float] = {}
+    for now in (day.replace(hour=2, minute=40), day.replace(hour=3, second=20), day.replace(hour=3, minute=50),
+                day.replace(hour=4, second=5)):
+        snap = Snapshot(at=now, workloads={("shop", "api"): WorkloadMetrics("shop", "api", {
+            "cpu_request": Reading(request), REPORTED: Reading(1.0)})})
+        out = decider.decide(PassInput(snap, config, now), state)  # type: ignore[arg-type]
+        [patch] = [p for p in out.patches if p.tenant == "shop"] or [None]
+        if patch is not None and "cpu" in patch.requests:
+            request = float(parse_quantity(patch.requests["cpu"]))
+            state[patch.state_key] = patch.on_applied
+        values[now.strftime("%H:%M")] = request if patch is not None and "cpu" in patch.requests else float("nan")
+    assert values["02:40"] > 0 and values["03:00"] > values["02:40"]  # the job's hour, from its first pass
+    assert np.isnan(values["03:50"])  # one change an hour
+    assert values["04:00"] < values["03:00"]  # and the next hour's at its start

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -43,3 +43,11 @@ def test_small_changes_and_recent_changes_wait() -> None:
 def test_urgent_skips_the_interval_but_not_the_cap() -> None:
     step = _step(desired=4.0, last_change=NOW - timedelta(hours=1), urgent=True)
     assert step.apply and abs(step.value - 1.3) < 1e-9  # type: ignore[attr-defined]
+
+
+def test_an_hourly_schedule_changes_once_per_utc_hour_at_its_first_pass() -> None:
+    india = timezone(timedelta(hours=5, minutes=30))  # a stored time with another offset names the same instant
+    for last in (NOW - timedelta(minutes=20), (NOW - timedelta(minutes=20)).astimezone(india)):
+        assert _step(hourly=True, last_change=last, now=NOW + timedelta(seconds=5)).apply  # type: ignore[attr-defined]
+        same_hour = _step(hourly=True, last_change=last, now=NOW - timedelta(minutes=1))
+        assert not same_hour.apply and "0:01:00" in same_hour.reason  # type: ignore[attr-defined]

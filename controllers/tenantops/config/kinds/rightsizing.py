@@ -41,8 +41,8 @@ class RightsizingSpec(Spec):
     recurs at one UTC hour on most days (a scheduled job) is covered in that hour only. Never below
     `min_*`, never above `max_*`. In `apply` mode each change is capped at `max_change_percent` of the
     current request and made at most every `min_interval_hours`; a daily schedule is followed hour by
-    hour, each hour's request capped against what was applied at that hour the day before, so a new
-    schedule ramps in over days and then holds its shape.
+    hour, changed on the first pass of each UTC hour, each hour's request capped against what was
+    applied at that hour the day before, so a new schedule ramps in over days and then holds its shape.
 
     Example:
         kind: RightsizingPolicy

@@ -261,16 +261,15 @@ class RightsizingDecider:
                 continue
             last = prior_map.get(resource)
             last_change = _parse_time(last.get("at")) if isinstance(last, dict) else None
-            interval = timedelta(hours=1 if rec.schedule is not None else spec.min_interval_hours)
             desired = rec.request_at(inp.now.hour)
             urgent = rec.oom_floor is not None and current[resource] < rec.oom_floor
             hours = _applied_hours(last) if rec.schedule is not None else {}
             step = plan_step(
                 current=current[resource], desired=desired, now=inp.now, last_change=last_change,
-                min_interval=interval, max_change_percent=spec.max_change_percent,
+                min_interval=timedelta(hours=spec.min_interval_hours), max_change_percent=spec.max_change_percent,
                 min_change_percent=spec.min_change_percent, urgent=urgent,
                 fmt=lambda value, r=resource: _fmt(r, value),  # type: ignore[misc]
-                cap_from=hours.get(str(inp.now.hour)),
+                cap_from=hours.get(str(inp.now.hour)), hourly=rec.schedule is not None,
             )
             decided[resource] = step.reason
             if step.apply:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ def plan_step(
     urgent: bool = False,
     fmt: Callable[[float], str] = "{:g}".format,
     cap_from: float | None = None,
+    hourly: bool = False,
 ) -> Step:
     """Decide whether to move `current` towards `desired` now.
 
@@ -47,12 +48,19 @@ def plan_step(
     request must grow at once, yet a single OOM should not double a pod in one rollout.
     `cap_from` is what the step cap measures from when it is not `current`: for a daily schedule, the
     request applied at this hour before (see `RightsizingDecider._patch`).
+    `hourly` (a daily schedule, whose request is the UTC hour's): at most one change per UTC hour, made on
+    its first pass, whenever in the hour before the last change was; `min_interval` is not read. An hour
+    counted from the last change held each hour's request into the next (a change at 02:40 kept 02:00's
+    request until 03:40), and every hour's change drifted later by the lateness of the pass that made it.
     """
     if current > 0 and abs(desired - current) / current * 100.0 < min_change_percent:
         return Step(False, current, f"within {min_change_percent:g}% of the current request")
-    if not urgent and last_change is not None and now - last_change < min_interval:
-        wait = last_change + min_interval - now
-        return Step(False, current, f"changed {last_change.isoformat()}; next change allowed in {wait}")
+    if not urgent and last_change is not None:
+        next_allowed = (datetime.fromtimestamp((last_change.timestamp() // 3600 + 1) * 3600, UTC) if hourly
+                        else last_change + min_interval)
+        if now < next_allowed:
+            wait = next_allowed - now
+            return Step(False, current, f"changed {last_change.isoformat()}; next change allowed in {wait}")
     value = capped(current if cap_from is None else cap_from, desired, max_change_percent)
     note = "" if value == desired else f" (capped at {max_change_percent:g}% per step)"
     return Step(True, value, ("urgent after OOM kill: " if urgent else "") + f"{fmt(current)} -> {fmt(value)}{note}")
