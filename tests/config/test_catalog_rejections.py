@@ -309,3 +309,14 @@ def test_a_contact_named_twice_in_any_case_is_refused_at_its_line(tmp_path: Path
     path = write(tmp_path, "tenants:\n" + body)
     assert issues_of(path) == [f"{path}:7: tenants[0].contacts: contact 'Ops@acme.example' appears twice "
                                "(addresses are compared in any case)"]
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "1e400"])
+def test_a_request_the_api_server_cannot_read_is_refused_at_its_line(tmp_path: Path, text: str) -> None:
+    """The client's quantity parser (Python's Decimal under it) reads NaN and Infinity, and 1e400 is a
+    float's infinity: validate passed them, and the pool program would write a request the API server refuses."""
+    tenant = VALID_TENANT.replace("{name: api, min_replicas: 1, max_replicas: 5}",
+                                  f"{{name: api, min_replicas: 1, max_replicas: 5, cpu_request: {text}}}")
+    path = write(tmp_path, "tenants:\n" + tenant)
+    [issue] = issues_of(path)
+    assert issue.startswith(f"{path}:9: tenants[0].workloads[0].cpu_request: ") and "not a Kubernetes quantity" in issue

@@ -110,15 +110,17 @@ def test_no_request_or_raised_limit_goes_past_the_namespaces_per_container_maxim
     assert done.capped == ("api cpu request capped at the namespace's per-container maximum 2 (wanted 3)",)
 
 
-def test_an_unreadable_quantity_fails_the_patch_with_its_reason(kube_api: Any, apps: client.AppsV1Api) -> None:
+@pytest.mark.parametrize("text", ["lots", "NaN", "Infinity"])  # the last two: Python's Decimal reads them
+def test_an_unreadable_quantity_fails_the_patch_with_its_reason(kube_api: Any, apps: client.AppsV1Api,
+                                                                text: str) -> None:
     # The API refuses to store an unreadable quantity (422, as the apiserver does), so a live Deployment
     # never holds one; an unreadable wanted quantity fails the patch with its reason and writes nothing.
     with pytest.raises(ApiException) as refused:
-        _deploy(kube_api, apps, "api", [{"name": "api", "resources": {"requests": {"cpu": "lots"},
+        _deploy(kube_api, apps, "api", [{"name": "api", "resources": {"requests": {"cpu": text},
                                                                       "limits": {"cpu": "1"}}}])
     assert refused.value.status == 422
-    done = RequestsActuator(apps).apply(_patch({"cpu": "lots"}))
-    assert done.status is OutcomeStatus.FAILED and "'lots' is not a Kubernetes quantity" in done.detail
+    done = RequestsActuator(apps).apply(_patch({"cpu": text}))
+    assert done.status is OutcomeStatus.FAILED and f"{text!r} is not a Kubernetes quantity" in done.detail
     assert kube_api.deployment(NS, "api")["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"] == {
         "cpu": "100m", "memory": "128Mi"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from typing import Annotated
@@ -52,10 +53,16 @@ def parse_quantity(value: str) -> float:
     """
     from kubernetes.utils import parse_quantity as kubernetes_parse_quantity
 
+    text = str(value).strip()
     try:
-        return float(kubernetes_parse_quantity(str(value).strip()))  # type: ignore[no-untyped-call]
+        parsed = float(kubernetes_parse_quantity(text))  # type: ignore[no-untyped-call]
     except (ValueError, TypeError, ArithmeticError):
         raise ValueError(f"{value!r} is not a Kubernetes quantity") from None
+    # The client's parser hands the number to Python's Decimal, which also reads `NaN`, `Infinity` and
+    # `1_000`, and a float overflows past 1e308: the API server refuses all of them.
+    if not math.isfinite(parsed) or "_" in text:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+    return parsed
 
 
 def _display_name(value: str) -> str:

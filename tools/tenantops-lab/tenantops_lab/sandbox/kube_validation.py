@@ -29,7 +29,8 @@ _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00"
 _MICRO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{6})(Z|[+-]\d{2}:\d{2})$")
 _LEASE_MICRO_TIMES = ("acquireTime", "renewTime")
-# The client library's parser accepts exactly the apiserver's quantity grammar (`.5`, `1e3`, `250m`, `1Pi`).
+# The client library's parser reads the apiserver's quantity grammar (`.5`, `1e3`, `250m`, `1Pi`), and through
+# Python's Decimal also `NaN`, `Infinity` and `1_000`, which the apiserver refuses (`_quantity`).
 _parse_quantity: Callable[[object], Decimal] = parse_quantity
 
 
@@ -47,9 +48,10 @@ def body_name(body: Any, kind: Kind) -> str:
 
 def _quantity(value: object) -> Decimal | None:
     try:
-        return _parse_quantity(value)
+        amount = _parse_quantity(value)
     except (ValueError, TypeError):
         return None
+    return amount if amount.is_finite() and "_" not in str(value) else None
 
 
 def _resource_causes(path: str, container: JSON) -> list[tuple[str, str]]:
