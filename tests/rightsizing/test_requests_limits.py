@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -156,6 +156,8 @@ def test_requests_are_never_above_limits(containers: list[tuple[str, str | None]
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(quantity, st.one_of(st.none(), quantity)), min_size=1, max_size=3), quantity, quantity,
        st.booleans())
+# A raised limit was rounded up to whole millicores after it was held at the ceiling: 62.5m became 63m.
+@example(containers=[("1m", "1m")], wanted=".1", ceiling="0.0625", raise_limits=True)
 def test_requests_and_raised_limits_never_pass_the_ceiling(containers: list[tuple[str, str | None]], wanted: str,
                                                            ceiling: str, raise_limits: bool) -> None:
     pods = [client.V1Container(name=f"c{i}", resources=client.V1ResourceRequirements(
@@ -170,6 +172,14 @@ def test_requests_and_raised_limits_never_pass_the_ceiling(containers: list[tupl
         if "cpu" in change.limits:
             assert request <= parse_quantity(change.limits["cpu"]) + 1e-9
             assert parse_quantity(change.limits["cpu"]) <= parse_quantity(ceiling) + 1e-9
+
+
+def test_a_raised_limit_held_at_a_ceiling_of_no_whole_mebibytes_is_the_ceiling_as_written() -> None:
+    pod = client.V1Container(name="api", resources=client.V1ResourceRequirements(
+        requests={"memory": "1Gi"}, limits={"memory": "1Gi"}))
+    [change] = fit_to_limits([pod], {"api": {"memory": "3Gi"}}, raise_limits=True,
+                             ceilings={"memory": "2G"}).values()
+    assert change.requests == {"memory": "2G"} and change.limits == {"memory": "2G"}  # not 1908Mi, above 2G
 
 
 def test_per_container_requests_of_the_patch_are_written_as_given(kube_api: Any, apps: client.AppsV1Api) -> None:

@@ -150,8 +150,11 @@ def fit_to_limits(containers: Iterable[Any], wanted: Mapping[str, Mapping[str, s
                 continue
             if raise_limits:
                 factor = new / old if old else new / limit
-                raised = max(new, limit * factor)
-                change.limits[resource] = quantity(resource, raised if ceiling is None else min(raised, ceiling))
+                raised = quantity(resource, max(new, limit * factor))  # rounded up to a millicore or a Mi
+                # The ceiling as written where the rounded limit would pass it (a 2G ceiling is 1907.3Mi).
+                if ceiling is not None and parse_quantity(raised) > ceiling:
+                    raised = str(ceiling_text)
+                change.limits[resource] = raised
             else:
                 change.requests[resource] = old_limits[resource]
                 change.capped.append(f"{name} {resource} request capped at its limit {old_limits[resource]} "
