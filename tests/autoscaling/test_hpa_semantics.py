@@ -3,23 +3,39 @@
 Each case names the Go test it came from in kubernetes/kubernetes `pkg/controller/podautoscaler/`
 (`horizontal_test.go`, `replica_calculator_test.go`) and its case name where the Go table has one. Values
 are the Go test's; only the plumbing differs: the Go tests build pods and metric clients, these build the
-workload-level readings tenantops observes (totals, the ready and current counts).
+workload-level readings tenantops observes (totals, the ready and current counts). The `horizontal_test.go`
+controller cases that drive a fake API server are ported as one reconcile of the production decision
+(`test_reconcile`): what the Go test expects the scale subresource to be written to.
 
-Not ported, because they need per-pod observations tenantops does not collect (declared unsupported):
-pods without a metric (TestReplicaCalcMissingMetrics*, TestReplicaCalcScaleUpCMUnreadyHotCpu*), unready
-pods counted at 0% on scale-up (TestReplicaCalcScaleUpUnready*, *IgnoresUnreadyPods for Resource and Pods
-metrics), the CPU initialisation period (TestReplicaCalcScaleUpHotCpu*, TestReplicaCalcScaleHotCpuNoScale),
-pods being deleted or failed (TestReplicaCalcScaleDownIgnoresDeletionPods, *IgnoresFailedPods), container
-resources (TestReplicaCalc*ContainerMetric*), metric-client errors (TestReplicaCalcEmptyMetrics,
-TestReplicaCalcEmptyCPURequest, TestReplicaCalcDisjointResourcesMetrics) and the int32 overflow cases.
-The `horizontal_test.go` controller cases that drive a fake API server (TestScaleUp*, TestConditionFailed*)
-exercise client plumbing; their rules are covered by the family tables below.
+Not ported, because they need per-pod observations tenantops does not collect (declared unsupported): the
+controller reads each metric as a workload-level sum and the live and ready counts, never a series per pod.
+Pods without a metric (TestReplicaCalcMissingMetrics*, TestMissingMetrics, TestReplicaCalcScaleUpCMUnreadyHotCpu*,
+TestReplicaCalcDuringRollingUpdateWithMaxSurge*), unready pods counted at 0% on scale-up or left out on
+scale-down (TestReplicaCalcResourceScale's unready cases, TestScaleUpUnready*, TestScaleDownIncludeUnreadyPods,
+*IgnoresUnreadyPods for Resource and Pods metrics), the CPU initialisation period (*HotCpu*), pods being deleted
+or failed (*IgnoresDeletionPods, *IgnoresFailedPods), metrics of pods outside the selection
+(TestReplicaCalcSuperfluousMetrics, TestSuperfluousMetrics), container resources (*Container*,
+TestCalculateRequests, TestCalculatePodRequestsFromContainers_NonExistentContainer), pod grouping
+(TestGroupPods), metric-client errors (TestReplicaCalcEmptyMetrics, TestReplicaCalcEmptyCPURequest,
+TestReplicaCalcDisjointResourcesMetrics) and the int32 overflow cases (*Overflow: Python integers, and every
+count is held to the workload's max_replicas). Client plumbing with no rule of its own (TestConditionInvalidSelector*,
+TestConditionFailedGetScale, TestConditionInvalidSourceType, TestAvoidUnnecessaryUpdates, TestMultipleHPAs) is
+not ported; TestConditionFailedUpdateScale's rule (a failed write is no scale event) is `test_scale_settle.py`'s.
+
+Declared divergences, each held by `test_declared_divergence`: an HPA whose target stands at 0 replicas with
+minReplicas above 0 has autoscaling switched off (TestZeroReplicas); tenantops owns the count, and brings a
+workload found at 0 to its minimum unless its tier allows scale-to-zero. An HPA with no `behavior` block at all
+limits scale-up to max(2 x current, 4) (the legacy normalizeDesiredReplicas, TestConvertDesiredReplicasWithRules);
+a ScalingPolicy always has behaviour, so an unwritten direction takes the autoscaling/v2 default rules (4 pods or
+100% per 15 s, with the period's events), which an HPA with a `behavior` block gets: the two differ below 4
+replicas (from 3: 7 against 6).
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -38,10 +54,12 @@ from tenantops.decide.autoscaling.behavior import (
 from tenantops.decide.autoscaling.reactive import MetricLoad, hpa_recommendation, metric_recommendation
 from tenantops.decide.autoscaling.recommender import Bounds, Observation, Tuning, recommend
 from tenantops.decide.autoscaling.state import WorkloadState
+from tenantops.decide.autoscaling.workload import Guards, decide_workload
 from tenantops.sim.hpa import hpa_policy
 
 NOW = 1_000_000.0
 TOL = 0.1  # defaultTestingTolerance
+NO_STEP_LIMIT = Guards(max_step_up=1_000_000, max_step_down=1_000_000)  # the HPA has no step breaker
 
 
 # --- horizontal_test.go: TestScalingWithRules (convertDesiredReplicasWithBehaviorRate) -----------------------
@@ -249,6 +267,28 @@ def test_a_change_stopped_later_is_not_a_scale_event() -> None:
     assert scale_up_limit(state, 12, NOW + 1, up) == 14
 
 
+@pytest.mark.parametrize(("case", "current", "hi", "load", "guards", "problems", "over_budget", "proposed"), [
+    ("freeze breaker holds a scale-down", 10, 100, 1.0, NO_STEP_LIMIT, ("qps missing",), False, []),
+    ("budget cap holds a scale-up", 4, 100, 10.0, NO_STEP_LIMIT, (), True, []),
+    ("step breaker lets +2 of +16 through", 4, 100, 10.0, Guards(max_step_up=2, max_step_down=5), (), False,
+     [[NOW, 2.0]]),
+    ("max bound lets +2 of +16 through", 4, 6, 10.0, NO_STEP_LIMIT, (), False, [[NOW, 2.0]]),
+])
+def test_only_the_change_that_passes_every_guard_is_proposed(case: str, current: int, hi: int, load: float,
+                                                              guards: Guards, problems: tuple[str, ...],
+                                                              over_budget: bool, proposed: list[list[float]]) -> None:
+    """horizontal.go storeScaleEvent records the rescale made, after bounds and rate limits: through the whole
+    production decision, a change that a breaker, a bound or the budget cap stops or cuts is proposed (and so
+    counted by the next pass's rate limits) only as far as it got, or not at all."""
+    spec = ScalingSpec.model_validate({"algorithm": "reactive", "metrics": [{"metric": "cpu", "target": 0.5}],
+                                       "budget_action": "cap"})
+    state = WorkloadState(decided_at=NOW - 600)
+    obs = Observation(NOW, current, current, (MetricLoad("cpu", load, 0.5, 1.0),), not problems, over_budget)
+    decision = decide_workload(Tuning.of(spec), Bounds(1, hi), guards, obs, problems, state, NOW)
+    assert decision.desired == current + (int(proposed[0][1]) if proposed else 0)
+    assert state.proposed == proposed and state.events == []
+
+
 # --- replica_calculator_test.go: workload-level metrics ----------------------------------------------------
 
 def loads(kind: str, total: float, target: float) -> MetricLoad:
@@ -341,3 +381,220 @@ def test_baseline_hpa_scale_up_is_limited_to_double_or_four() -> None:
     policy = hpa_policy(target=0.5, capacity=1.0)
     assert policy(1, 100.0, 2, 2) == 6
     assert policy(2, 100.0, 10, 10) == 20
+
+
+# --- horizontal_test.go: TestNormalizeDesiredReplicasWithBehavior (stabilizeRecommendationWithBehaviors) ---------
+
+NORMALIZE_WITH_BEHAVIOR = [
+    # (case name, recommendations as (replicas, seconds ago), current, prenormalized desired, up window, down
+    #  window, expected)
+    ("empty recommendations for scaling down", [], 100, 5, 0, 0, 5),
+    ("simple scale down stabilization", [(4, 120), (5, 60)], 100, 3, 0, 180, 5),
+    ("simple scale up stabilization", [(4, 120), (5, 60)], 1, 7, 300, 0, 4),
+    ("no scale down stabilization", [(1, 120), (2, 60)], 100, 3, 300, 0, 3),
+    ("no scale up stabilization", [(4, 120), (5, 60)], 1, 3, 0, 300, 3),
+    ("no scale down stabilization, reuse recommendation element", [(10, 600), (9, 540)], 100, 3, 0, 0, 3),
+    ("no scale up stabilization, reuse recommendation element", [(10, 600), (9, 540)], 1, 100, 0, 0, 100),
+    ("scale down stabilization, reuse one of obsolete recommendation element",
+     [(10, 600), (4, 60), (5, 120), (9, 540)], 100, 3, 0, 180, 5),
+    ("scale up stabilization, reuse one of obsolete recommendation element",
+     [(10, 6000), (6, 60), (5, 120), (9, 180)], 1, 100, 300, 0, 5),
+]
+
+
+@pytest.mark.parametrize(("name", "recs", "current", "desired", "up_window", "down_window", "expected"),
+                         NORMALIZE_WITH_BEHAVIOR, ids=[c[0] for c in NORMALIZE_WITH_BEHAVIOR])
+def test_normalize_desired_replicas_with_behavior(name: str, recs: list[tuple[int, int]], current: int,
+                                                  desired: int, up_window: int, down_window: int,
+                                                  expected: int) -> None:
+    """horizontal_test.go TestNormalizeDesiredReplicasWithBehavior: both windows, each set explicitly (the Go
+    test's zero value is a written 0 s window). The stored log is compared as a set of kept recommendations:
+    the Go test reuses outdated slots, tenantops drops them."""
+    state = WorkloadState(recommendations=[[NOW - ago, float(r)] for r, ago in recs])
+    up = Limits.of(Behavior(stabilization_seconds=up_window), UP, TOL)
+    down = Limits.of(Behavior(stabilization_seconds=down_window), DOWN, TOL)
+    assert stabilize(state, desired, current, NOW, up, down) == expected
+    assert state.recommendations[-1] == [NOW, float(desired)]
+    longest = max(up_window, down_window)
+    assert all(NOW - at < longest or at == NOW for at, _ in state.recommendations)
+
+
+# --- horizontal_test.go: TestStoreScaleEvents (getReplicasChangePerPeriod over 60 s) ----------------------------
+
+STORED_EVENTS = [
+    # (case name, events as (replicas, seconds ago), replicas changed in the last 60 s)
+    ("empty entries with default behavior", [], 0),
+    ("empty entries with two-policy-behavior", [], 0),
+    ("one outdated entry to be kept untouched without behavior", [(7, 61)], 0),
+    ("one outdated entry to be replaced with behavior", [(7, 61)], 0),
+    ("one actual entry to be not touched with behavior", [(7, 58)], 7),
+    ("two entries, one of them to be replaced", [(7, 61), (6, 59)], 6),
+    ("replace one entry, use policies with different periods", [(8, 29), (6, 59), (7, 61), (9, 61)], 14),
+    ("two entries, both actual", [(7, 58), (6, 59)], 13),
+]
+
+
+@pytest.mark.parametrize(("name", "events", "changed"), STORED_EVENTS, ids=[c[0] for c in STORED_EVENTS])
+def test_store_scale_events_counts_the_period(name: str, events: list[tuple[int, int]], changed: int) -> None:
+    """horizontal_test.go TestStoreScaleEvents: the replicas changed in the last 60 s, for scale-up and for
+    scale-down events, read through a one-pod rule of that period (limit = current -+ changed +- 1). The Go
+    test's slot reuse and `outdated` flag are storage details; tenantops drops events older than every period."""
+    rule = Behavior(policies=[Rule(type="pods", value=1, period_seconds=60)])
+    up, down = Limits.of(rule, UP, TOL), Limits.of(rule, DOWN, TOL)
+    ups = WorkloadState(events=[[NOW - ago, float(c)] for c, ago in events])
+    downs = WorkloadState(events=[[NOW - ago, float(-c)] for c, ago in events])
+    assert scale_up_limit(ups, 100, NOW, up) == 100 - changed + 1
+    assert scale_down_limit(downs, 100, NOW, down) == 100 + changed - 1
+
+
+# --- replica_calculator_test.go: whole-workload resource cases ----------------------------------------------
+
+RESOURCE_SCALE = [
+    # (Go test / case, current, requests total, usage total, target %, expected): every pod ready and reporting
+    ("TestReplicaCalcResourceScale/scale up", 3, 3 * 2000, 2 * (300 + 500 + 700), 30, 5),
+    ("TestReplicaCalcResourceScale/scale down", 5, 5 * 2000, 2 * (100 + 300 + 500 + 250 + 250), 50, 3),
+    # 10 pods of 150m against requests of about 300m (jittered, summing to 3000m): 50% of requests; a 56% target
+    # leaves the tolerance (ratio 0.893), a 55% one does not (0.909).
+    ("TestReplicaCalcComputedToleranceAlgImplementation/scale", 10, 2 * 3000, 2 * 1500, 56, 9),
+    ("TestReplicaCalcComputedToleranceAlgImplementation/no scale", 10, 2 * 3000, 2 * 1500, 55, 10),
+]
+
+
+@pytest.mark.parametrize(("test", "current", "requests", "usage", "target", "expected"), RESOURCE_SCALE,
+                         ids=[c[0] for c in RESOURCE_SCALE])
+def test_replica_calculator_resource_scale(test: str, current: int, requests: float, usage: float, target: int,
+                                           expected: int) -> None:
+    m = MetricLoad("cpu", usage / (requests / current), target / 100.0, 1.0)
+    assert metric_recommendation(m, current, current, TOL, TOL) == expected
+
+
+# --- horizontal_test.go: whole reconcile cases (one HPA, one pass), through the production decision ---------
+
+def reconcile(lo: int, hi: int, current: int, metrics: tuple[MetricLoad, ...], *, ready: int | None = None,
+              known: bool = True, recs: Sequence[tuple[int, int]] = (), problems: tuple[str, ...] = (),
+              scale_up: dict[str, object] | None = None) -> int:
+    """One reconcile of the Go test's HPA as tenantops' per-workload decision (`decide_workload`, reactive rule,
+    no step breaker). `known=False` is the Go test's `recommendations: nil` (first sight of the HPA); `known`
+    with `recs` is a recommendation log the controller already holds."""
+    policy: dict[str, object] = {"algorithm": "reactive",
+                                 "metrics": [{"metric": m.metric, "type": m.kind, "target": m.target}
+                                             for m in metrics] or [{"metric": "cpu", "target": 0.9}]}
+    if scale_up is not None:
+        policy["scale_up"] = scale_up
+    tuning = Tuning.of(ScalingSpec.model_validate(policy))
+    state = WorkloadState()
+    if known:
+        state = WorkloadState(decided_at=NOW - 600, recommendations=[[NOW - ago, float(r)] for r, ago in recs])
+    obs = Observation(NOW, current, current if ready is None else ready, metrics, not problems)
+    decision = decide_workload(tuning, Bounds(lo, hi, lo == 0), NO_STEP_LIMIT, obs, problems, state, NOW)
+    return decision.desired
+
+
+def cpu(levels: list[int], requests: list[float], target: int) -> MetricLoad:
+    """The Go test's `reportedLevels` (millicores per pod) and `reportedCPURequests` (cores per pod) as a
+    workload's CPU load in units of one replica's request."""
+    per_replica = 1000 * sum(requests) / len(requests)
+    return MetricLoad("cpu", sum(levels) / per_replica, target / 100.0, 1.0)
+
+
+def obj(kind: str, level: float, target: float) -> MetricLoad:
+    return MetricLoad("qps", level, target, target, kind)
+
+
+ONE = [1.0, 1.0, 1.0]
+FIVE = [1.0] * 5
+JITTER = [0.9, 1.0, 1.1]
+JITTERED_300M = [0.4, 0.2, 0.31, 0.29, 0.302, 0.298, 0.301, 0.299, 0.3, 0.3]  # perPodRequested (300m) +-100, 10, 2, 1
+RECONCILE = [
+    # (Go test, expected, lo, hi, current, metrics, options)
+    ("TestScaleUp", 5, 2, 6, 3, (cpu([300, 500, 700], ONE, 30),), {}),
+    ("TestScaleUpDeployment", 5, 2, 6, 3, (cpu([300, 500, 700], ONE, 30),), {}),
+    ("TestScaleUpReplicaSet", 5, 2, 6, 3, (cpu([300, 500, 700], ONE, 30),), {}),
+    ("TestScaleUpCM", 4, 2, 6, 3, (obj("per_replica", 60.0, 15.0),), {}),
+    ("TestScaleUpCMObject", 4, 2, 6, 3, (obj("value", 20.0, 15.0),), {}),
+    ("TestScaleUpFromZeroCMObject", 2, 0, 6, 0, (obj("value", 20.0, 15.0),), {}),
+    ("TestScaleUpFromZeroIgnoresToleranceCMObject", 1, 0, 6, 0, (obj("value", 1.0, 1.0),), {}),
+    ("TestScaleUpPerPodCMObject", 4, 2, 6, 3, (obj("average_value", 40.0, 10.0),), {}),
+    ("TestScaleUpCMExternal", 4, 2, 6, 3, (obj("value", 8.6, 6.666),), {}),
+    ("TestScaleUpPerPodCMExternal", 4, 2, 6, 3, (obj("average_value", 8.6, 2.222),), {}),
+    ("TestScaleDown", 3, 2, 6, 5, (cpu([100, 300, 500, 250, 250], FIVE, 50),), {}),
+    ("TestScaleDownWithScalingRules", 3, 2, 6, 5, (cpu([100, 300, 500, 250, 250], FIVE, 50),),
+     {"scale_up": {"policies": [{"type": "percent", "value": 100, "period_seconds": 15}],
+                   "stabilization_seconds": 30}}),
+    ("TestScaleUpOneMetricInvalid", 4, 2, 6, 3, (cpu([300, 400, 500], ONE, 30),), {"problems": ("qps invalid",)}),
+    ("TestScaleUpOneMetricEmpty", 4, 2, 6, 3, (cpu([300, 400, 500], ONE, 30),), {"problems": ("qps missing",)}),
+    ("TestScaleUpFromZeroOneMetricInvalid", 4, 0, 6, 0, (cpu([300, 400, 500], ONE, 30),),
+     {"problems": ("qps invalid",), "ready": 3}),
+    ("TestScaleUpBothMetricsEmpty", 3, 2, 6, 3, (), {"problems": ("cpu missing", "qps invalid")}),
+    ("TestScaleDownStabilizeInitialSize", 5, 2, 6, 5, (cpu([100, 300, 500, 250, 250], FIVE, 50),), {"known": False}),
+    ("TestNoScaleDownOneMetricInvalid", 5, 2, 6, 5, (cpu([100, 300, 500, 250, 250], FIVE, 50),),
+     {"problems": ("qps invalid",)}),
+    ("TestNoScaleDownOneMetricEmpty", 5, 2, 6, 5, (cpu([100, 300, 500, 250, 250], FIVE, 50),),
+     {"problems": ("qps missing",)}),
+    ("TestScaleDownCM", 3, 2, 6, 5, (obj("per_replica", 60.0, 20.0),), {}),
+    ("TestScaleDownCMObject", 3, 2, 6, 5, (obj("value", 12.0, 20.0),), {}),
+    ("TestScaleDownToZeroCMObject", 0, 0, 6, 5, (obj("value", 0.0, 20.0),), {}),
+    ("TestScaleDownPerPodCMObject", 3, 2, 6, 5, (obj("average_value", 60.0, 20.0),), {}),
+    ("TestScaleDownCMExternal", 3, 2, 6, 5, (obj("value", 8.6, 14.4),), {}),
+    ("TestScaleDownToZeroCMExternal", 0, 0, 6, 5, (obj("value", 0.0, 14.4),), {}),
+    ("TestScaleDownPerPodCMExternal", 3, 2, 6, 5, (obj("average_value", 8.6, 3.0),), {}),
+    ("TestTolerance", 3, 1, 5, 3, (cpu([1010, 1030, 1020], JITTER, 100),), {}),
+    ("TestToleranceCM", 3, 1, 5, 3, (obj("per_replica", 61.001, 20.0),), {}),
+    ("TestToleranceCMObject", 3, 1, 5, 3, (obj("value", 20.05, 20.0),), {}),
+    ("TestToleranceCMExternal", 4, 2, 6, 4, (obj("value", 8.6, 8.666),), {}),
+    ("TestTolerancePerPodCMObject", 4, 2, 6, 4, (obj("average_value", 8.6, 2.2),), {}),
+    ("TestTolerancePerPodCMExternal", 4, 2, 6, 4, (obj("average_value", 8.6, 2.2),), {}),
+    ("TestMinReplicas", 2, 2, 5, 3, (cpu([10, 95, 10], JITTER, 90),), {}),
+    ("TestZeroMinReplicasDesiredZero", 0, 0, 5, 3, (cpu([0, 0, 0], JITTER, 90),), {}),
+    ("TestMinReplicasDesiredZero", 2, 2, 5, 3, (cpu([0, 0, 0], JITTER, 90),), {}),
+    ("TestTooFewReplicas", 3, 3, 5, 2, (), {"problems": ("cpu missing",)}),
+    ("TestTooManyReplicas", 5, 3, 5, 10, (), {"problems": ("cpu missing",)}),
+    ("TestMaxReplicas", 5, 2, 5, 3, (cpu([8000, 9500, 1000], JITTER, 90),), {}),
+    ("TestEmptyMetrics", 4, 2, 6, 4, (), {"problems": ("cpu missing",)}),
+    ("TestEventCreated", 2, 1, 5, 1, (cpu([200], [0.2], 50),), {}),
+    ("TestEventNotCreated", 2, 1, 5, 2, (cpu([200, 200], [0.4, 0.4], 50),), {}),
+    ("TestMissingReports", 2, 1, 5, 4, (cpu([200], [0.2], 50),), {"ready": 1}),
+    ("TestUpscaleCap", 24, 1, 100, 3, (cpu([100, 200, 300], [0.1, 0.1, 0.1], 10),),
+     {"scale_up": {"policies": [{"type": "percent", "value": 700, "period_seconds": 60}],
+                   "stabilization_seconds": 0}}),
+    ("TestUpscaleCapGreaterThanMaxReplicas", 20, 1, 20, 3, (cpu([100, 200, 300], [0.1, 0.1, 0.1], 10),),
+     {"scale_up": {"policies": [{"type": "percent", "value": 700, "period_seconds": 60}],
+                   "stabilization_seconds": 0}}),
+    ("TestMoreReplicasThanSpecNoScale", 4, 1, 8, 4, (cpu([500] * 5, FIVE, 50),), {"ready": 5}),
+    ("TestConditionFailedGetMetrics", 3, 1, 100, 3, (), {"problems": ("cpu missing",)}),
+    ("TestNoBackoffUpscaleCM", 4, 1, 5, 3, (obj("per_replica", 60.0, 15.0),), {}),
+    ("TestNoBackoffUpscaleCMNoBackoffCpu", 5, 1, 5, 3,
+     (cpu([20000, 10000, 30000], ONE, 10), obj("per_replica", 60.0, 15.0)), {}),
+    ("TestStabilizeDownscale", 4, 1, 5, 4, (cpu([50, 50, 50], [0.1, 0.1, 0.1], 100),),
+     {"ready": 3, "recs": [(10, 600), (4, 60)]}),
+    ("TestComputedToleranceAlgImplementation/scale", 9, 0, 1000, 10, (cpu([150] * 10, JITTERED_300M, 56),), {}),
+    ("TestComputedToleranceAlgImplementation/no scale", 10, 0, 1000, 10, (cpu([150] * 10, JITTERED_300M, 55),), {}),
+    ("TestScaleUpRCImmediately", 2, 2, 6, 1, (), {"problems": ("cpu missing",)}),
+    ("TestScaleDownRCImmediately", 5, 2, 5, 6, (cpu([8000, 9500, 1000], JITTER, 50),), {}),
+]
+
+
+@pytest.mark.parametrize(("test", "expected", "lo", "hi", "current", "metrics", "options"), RECONCILE,
+                         ids=[c[0] for c in RECONCILE])
+def test_reconcile(test: str, expected: int, lo: int, hi: int, current: int, metrics: tuple[MetricLoad, ...],
+                   options: dict[str, object]) -> None:
+    """horizontal_test.go controller cases: what one reconcile writes, from the Go test's min/max, spec replicas,
+    reported levels and targets (a `Pods` AverageValue target is `per_replica`, an Object/External Value is
+    `value`, an AverageValue is `average_value`; quantities in units, not milli-units). A metric the Go test makes
+    fail (an invalid source type, a failing client) is a metric problem: it blocks scale-down only, as
+    computeReplicasForMetrics returns an error when a scale-down is proposed with an invalid metric. Go's
+    `recommendations: []` is an HPA already known with an empty log; `nil` (`known=False`) is its first sight."""
+    assert reconcile(lo, hi, current, metrics, **options) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("go_test", "hpa", "tenantops", "lo", "hi", "current", "metrics"), [
+    ("TestZeroReplicas", 0, 3, 3, 5, 0, ()),
+    ("TestConvertDesiredReplicasWithRules/scaleUpLimit is the limit because scaleUpLimit < maxReplicas", 6, 7, 1,
+     2000, 3, (cpu([10000, 10000, 10000], ONE, 1),)),
+])
+def test_declared_divergence(go_test: str, hpa: int, tenantops: int, lo: int, hi: int, current: int,
+                             metrics: tuple[MetricLoad, ...]) -> None:
+    """The two places tenantops does not do what the HPA does, by design (see the module docstring): a
+    workload at zero is brought to its minimum, and an unwritten scale-up behaviour is the v2 default rules."""
+    problems = () if metrics else ("cpu missing",)
+    assert reconcile(lo, hi, current, metrics, problems=problems) == tenantops != hpa
