@@ -97,3 +97,17 @@ def test_a_held_coarse_source_is_indistinguishable_from_a_flat_per_minute_one(
     per_minute = resample(minutes, np.repeat(np.asarray(blocks), period)[: len(coarse)])
     assert coarse.tolist() == per_minute.tolist()
     assert replay(coarse, name).desired.tolist() == replay(per_minute, name).desired.tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(values=demands, cut=st.integers(1, 19), name=st.sampled_from(NAMES),
+       later=st.lists(st.floats(min_value=0.0, max_value=400.0, allow_nan=False), min_size=1, max_size=160))
+def test_a_decision_does_not_depend_on_the_demand_of_its_own_step(values: list[float], cut: int, name: str,
+                                                                  later: list[float]) -> None:
+    """The decision at step t is taken on what was measured before t: replacing the demand of steps t, t+1, ...
+    leaves every decision up to t as it was. (Cutting the trace after t cannot show this: both runs see the
+    demand of step t, so a replay that handed a policy the current step's load would pass that test.)"""
+    demand = np.asarray(values)
+    other = np.concatenate([demand[:cut], np.resize(np.asarray(later), len(demand) - cut)])
+    first, second = replay(demand, name), replay(other, name)
+    assert second.desired[: cut + 1].tolist() == first.desired[: cut + 1].tolist()
