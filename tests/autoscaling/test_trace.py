@@ -113,3 +113,53 @@ def test_simulate_only_is_honoured_or_refused(tmp_path: Path, which: list[str], 
                           capture_output=True, text=True, check=False, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and proc.stdout == "" and "Traceback" not in proc.stderr
+
+
+def _simulate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tenantops.cli.main", "simulate", *args], capture_output=True,
+                          text=True, check=False, cwd=cwd)
+
+
+def test_simulate_all_names_every_bad_trace_before_replaying_any(tmp_path: Path) -> None:
+    """A bad trace among good ones was found only when its replay came up: the good traces before it were
+    replayed (minutes on the recorded traces, their progress printed) and a second bad file went unnamed."""
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    write(folder / "a_good.csv", [f"2024-01-01T00:{m:02d}:00Z,{10 + m}" for m in range(30)])
+    write(folder / "b_nan.csv", ["2024-01-01T00:00:00Z,1", "2024-01-01T00:01:00Z,nan"])
+    write(folder / "c_negative.csv", ["2024-01-01T00:00:00Z,-1"])
+    proc = _simulate("--traces", str(folder), "--jobs", "1", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "b_nan.csv:3: value: 'nan' is not a finite number" in proc.stderr
+    assert "c_negative.csv:2: value: -1.0 is negative" in proc.stderr
+    assert "[1/" not in proc.stderr and proc.stdout == "" and "Traceback" not in proc.stderr
+
+
+def test_simulate_all_prints_each_figure_and_the_goal_per_trace(tmp_path: Path) -> None:
+    """docs/benchmarks.md §1: the table has violations, the HPA's at u=0.7, cost against the oracle and the HPA,
+    excess closed, actions against the HPA's and the goal for every trace; progress goes to stderr, and under
+    --json stdout is the JSON document alone."""
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    for name, base in (("flat", 40), ("ramp", 5)):
+        write(folder / f"{name}.csv",
+              [f"2024-01-01T{m // 60:02d}:{m % 60:02d}:00Z,{base + (m if name == 'ramp' else m % 3)}"
+               for m in range(180)])
+    table = _simulate("--traces", str(folder), cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[1].split() == ["trace", "viol", "hpa@0.7", "vs_orcl", "vs_hpa", "excess", "actions", "hpa_act",
+                                "act/hpa", "goal"]
+    assert [line.split()[0] for line in lines[2:]] == ["flat", "ramp"]
+    assert all(line.split()[9] in ("yes", "NO") for line in lines[2:])
+    assert "simulate: [2/2]" in table.stderr and "act/hpa" not in table.stderr
+    as_json = _simulate("--traces", str(folder), "--json", cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    import json
+
+    figures = json.loads(as_json.stdout)
+    for trace in figures["traces"]:
+        for key in ("violation_rate", "hpa_violation_rate_u07", "cost_vs_oracle", "cost_vs_hpa", "excess_closed",
+                    "actions_vs_hpa", "meets_goal", "goals"):
+            assert key in trace, key
+    assert "simulate: [2/2]" in as_json.stderr and "{" not in as_json.stderr

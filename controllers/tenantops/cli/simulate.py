@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -33,15 +33,19 @@ def _specs(policies_dir: str, name: str, breakers: str) -> tuple[ScalingSpec, Br
             cast(BreakerSpec, policies.get("BreakerPolicy", breakers)))
 
 
-Job = tuple[str, ScalingSpec, BreakerSpec, str, float | None, str | None, str | None]
+if TYPE_CHECKING:
+    from tenantops.sim.trace import Trace
+
+Job = tuple[str, "Trace | None", ScalingSpec, BreakerSpec, str, float | None, str | None, str | None]
+"""(file, the trace already read from it or None, policy, breakers, policy name, capacity, --output, --plot)"""
 
 
 def _one(job: Job) -> dict[str, Any]:
     from tenantops.sim.benchmark import simulate, write_decisions
     from tenantops.sim.trace import load_trace
 
-    path, spec, brk, name, capacity, output, plot = job
-    trace = load_trace(path)
+    path, loaded, spec, brk, name, capacity, output, plot = job
+    trace = loaded if loaded is not None else load_trace(path)
     result = simulate(trace, spec, name, capacity, brk)
     if output:
         write_decisions(output, trace, result)
@@ -64,6 +68,23 @@ def _row(r: dict[str, Any]) -> str:
 
 HEADER = (f"{'trace':<34} {'viol':>7} {'hpa@0.7':>8} {'vs_orcl':>7} {'vs_hpa':>7} {'excess':>7} {'actions':>7} "
           f"{'hpa_act':>7} {'act/hpa':>7}  goal")
+
+
+def _read_all(files: list[Path]) -> dict[Path, Trace]:
+    """Every trace of `--all` read and checked before any is replayed: a bad file is named (with every other
+    bad one) before the replays, not after minutes of them, and nothing is printed for the good ones."""
+    from tenantops.sim.trace import load_trace
+
+    traces: dict[Path, Trace] = {}
+    issues: list[ConfigIssue] = []
+    for f in files:
+        try:
+            traces[f] = load_trace(f)
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise ConfigError(issues)
+    return traces
 
 
 def _check_outputs(check: Callable[[str, str], Path], output: str | None, plot: str | None) -> None:
@@ -113,7 +134,7 @@ def command(
         raise click.UsageError("--only chooses among the traces of --all; with --trace there is one")
     if trace_file:
         _check_outputs(output_file, output, plot)
-        result = _one((trace_file, spec, brk, policy_name, capacity, output, plot))
+        result = _one((trace_file, None, spec, brk, policy_name, capacity, output, plot))
         _print_single(result, as_json)
         return
     files = list_traces(traces_dir or default_traces_dir())
@@ -126,8 +147,9 @@ def command(
             raise ConfigError([ConfigIssue("--only", 0, "only", f"no trace named {', '.join(unknown)}")])
         files = [f for f in files if f.stem in wanted]
     _check_outputs(output_folder, output, plot)
+    traces = _read_all(files)
     jobs_list: list[Job] = [
-        (str(f), spec, brk, policy_name, capacity,
+        (str(f), traces[f], spec, brk, policy_name, capacity,
          str(Path(output) / f"{f.stem}.csv") if output else None, str(Path(plot) / f"{f.stem}.png") if plot else None)
         for f in files
     ]
