@@ -72,7 +72,8 @@ def test_kubectl_discovers_the_served_resources(kubectl: Kubectl) -> None:
     by_name = {r["NAME"]: r for r in rows}
     assert by_name["deployments"]["SHORTNAMES"] == "deploy" and by_name["deployments"]["APIVERSION"] == "apps/v1"
     assert by_name["leases"]["APIVERSION"] == "coordination.k8s.io/v1"
-    assert {r["NAME"] for r in rows} == {"namespaces", "pods", "deployments", "replicasets", "leases", "events"}
+    assert {r["NAME"] for r in rows} == {"namespaces", "pods", "deployments", "replicasets", "leases", "events",
+                                         "selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"}
     assert "v1.31" in kubectl("version", "-o", "json").stdout
 
 
@@ -456,3 +457,11 @@ def test_kubectl_create_dry_run_meets_an_existing_name_as_a_create_would(kube_ap
     assert refused.returncode == 1 and "AlreadyExists" in refused.stderr
     fresh = kubectl("create", "deployment", "web", "--image=nginx", "-n", NS, "--dry-run=server", "-o", "json")
     assert json.loads(fresh.stdout)["metadata"]["name"] == "web" and kube_api.deployment(NS, "web") is None
+
+
+def test_kubectl_auth_can_i_and_whoami_answer(kubectl: Kubectl) -> None:
+    """They answered "the server could not find the requested resource (/apis/authorization.k8s.io/v1/...)"."""
+    assert kubectl("auth", "can-i", "patch", "deployments/scale", "-n", NS).stdout.strip() == "yes"
+    listed = [line.split() for line in kubectl("auth", "can-i", "--list", "-n", NS).stdout.splitlines()[1:]]
+    assert listed == [["*.*", "[]", "[]", "[*]"], ["[*]", "[]", "[*]"]]  # every resource; every non-resource URL
+    assert "system:anonymous" in kubectl("auth", "whoami").stdout

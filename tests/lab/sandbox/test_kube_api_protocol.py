@@ -46,7 +46,9 @@ def test_discovery_names_groups_resources_and_the_scale_subresource(kube_api: Ku
     api = api_client(kube_api.url)
     assert client.CoreApi(api).get_api_versions().versions == ["v1"]
     groups = {g.name: g.preferred_version.group_version for g in client.ApisApi(api).get_api_versions().groups}
-    assert groups == {"apps": "apps/v1", "coordination.k8s.io": "coordination.k8s.io/v1"}
+    assert groups == {"apps": "apps/v1", "coordination.k8s.io": "coordination.k8s.io/v1",
+                      "authorization.k8s.io": "authorization.k8s.io/v1",
+                      "authentication.k8s.io": "authentication.k8s.io/v1"}
     resources = {r.name: r for r in client.AppsV1Api(api).get_api_resources().resources}
     assert resources["deployments"].short_names == ["deploy"] and "watch" in resources["deployments"].verbs
     scale = resources["deployments/scale"]
@@ -284,3 +286,39 @@ def test_bad_watch_parameters_are_400(kube_api: KubeApiServer) -> None:
     for query in ("watch=1&resourceVersion=abc", "watch=1&timeoutSeconds=soon"):
         status, body = raw(kube_api, "GET", f"/apis/apps/v1/namespaces/{NS}/deployments?{query}", [], "")
         assert status == 400 and body["reason"] == "BadRequest"
+
+
+def test_self_subject_reviews_answer_as_an_always_allow_apiserver(kube_api: KubeApiServer) -> None:
+    """`kubectl auth can-i`, `auth can-i --list` and `auth whoami` create these reviews; the stand-in answered
+    404 to each. They are answered (201) and never stored; any other verb on them is 405."""
+    api = api_client(kube_api.url)
+    authz = client.AuthorizationV1Api(api)
+    access = authz.create_self_subject_access_review(client.V1SelfSubjectAccessReview(
+        spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=client.V1ResourceAttributes(
+            namespace=NS, verb="patch", group="apps", resource="deployments", subresource="scale"))))
+    assert access.status.allowed is True and access.spec.resource_attributes.subresource == "scale"
+    rules = authz.create_self_subject_rules_review(client.V1SelfSubjectRulesReview(
+        spec=client.V1SelfSubjectRulesReviewSpec(namespace=NS)))
+    assert [(r.verbs, r.api_groups, r.resources) for r in rules.status.resource_rules] == [(["*"], ["*"], ["*"])]
+    assert rules.status.incomplete is False
+    who = client.AuthenticationV1Api(api).create_self_subject_review(client.V1SelfSubjectReview())
+    assert who.status.user_info.username == "system:anonymous"  # no token demanded: anonymous, as the apiserver
+    assert kube_api.writes() and kube_api.revision == 0  # answered, nothing stored
+
+    with pytest.raises(ApiException) as neither:  # exactly one of the two attribute kinds
+        authz.create_self_subject_access_review(client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec()))
+    assert neither.value.status == 422 and json.loads(neither.value.body)["reason"] == "Invalid"
+    with pytest.raises(ApiException) as no_namespace:
+        authz.create_self_subject_rules_review(client.V1SelfSubjectRulesReview(
+            spec=client.V1SelfSubjectRulesReviewSpec()))
+    assert no_namespace.value.status == 400
+    listed = api.call_api("GET", f"{kube_api.url}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+    assert listed.status == 405 and json.loads(listed.read())["reason"] == "MethodNotAllowed"
+
+
+def test_self_subject_review_names_the_admin_when_a_token_is_demanded() -> None:
+    with KubeApiServer(token="s3cret") as kube:
+        api = api_client(kube.url, token="s3cret")
+        who = client.AuthenticationV1Api(api).create_self_subject_review(client.V1SelfSubjectReview())
+    assert who.status.user_info.username == "admin" and "system:masters" in who.status.user_info.groups

@@ -16,6 +16,9 @@ Served:
   `autoscaling/v1` Scale objects.
 - `v1` Pods, derived from the Deployments (`kube_pods`): get and list, read-only, not watched.
 - `coordination.k8s.io/v1` Leases: list (one namespace or all), watch, get, create, replace, patch, delete.
+- `authorization.k8s.io/v1` SelfSubjectAccessReviews and SelfSubjectRulesReviews, `authentication.k8s.io/v1`
+  SelfSubjectReviews (`kube_access`): created and answered as an AlwaysAllow apiserver answers them, so
+  `kubectl auth can-i` (also `--list`) and `kubectl auth whoami` work.
 - Server-side printing: a `meta.k8s.io/v1` Table (the apiserver's columns) when the client asks for one
   in `Accept`, as `kubectl get` does, for lists, gets and watch events.
 - Field validation: `/openapi/v3` names each write operation's `fieldValidation` parameter, so kubectl
@@ -110,6 +113,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tenantops.signals import from_signal
+from tenantops_lab.sandbox import kube_access
 from tenantops_lab.sandbox import kube_apply as ssa
 from tenantops_lab.sandbox import kube_resources as resources
 from tenantops_lab.sandbox.kube_errors import REASONS, ApiError
@@ -124,6 +128,7 @@ from tenantops_lab.sandbox.kube_resources import (
     LEASES,
     NAMESPACES,
     PODS,
+    REVIEWS,
     Kind,
 )
 from tenantops_lab.sandbox.kube_status import deployment_conditions
@@ -530,10 +535,13 @@ class KubeApiServer:
             raise ApiError(404, f"the server could not find the requested resource ({method} {path})")
         if route.kind in DERIVED and (method != "GET" or is_watch(query)):
             raise self._not_allowed(f"{method} watch" if method == "GET" else method)
-        if method == "GET" and route.name is None and is_watch(query):
+        if method == "GET" and route.name is None and is_watch(query) and route.kind not in REVIEWS:
             return 200, self._watch(route, request), {}
-        with self._lock:
-            code, payload = self._dispatch(route, request)
+        if route.kind in REVIEWS:
+            code, payload = self._review(route, request)
+        else:
+            with self._lock:
+                code, payload = self._dispatch(route, request)
         headers = {}
         if request.warnings:  # RFC 7234 warn-code 299, as the apiserver sends them
             headers["Warning"] = ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in request.warnings)
@@ -626,6 +634,13 @@ class KubeApiServer:
             raise self._not_allowed(method)
         return 200, copy.deepcopy(updated if request.dry_run else
                                   self._write(kind, current, updated, manager=request.manager()))
+
+    def _review(self, route: _Route, request: _Request) -> tuple[int, JSON]:
+        """A self-subject review (`kube_access`): only created, answered at once, never stored."""
+        if request.method != "POST" or route.name is not None:
+            raise self._not_allowed(request.method)
+        body = self._decoded(route.kind, request.body, request)
+        return 201, kube_access.review(route.kind, body, authenticated=self._token is not None)
 
     def _apply(self, kind: Kind, route: _Route, request: _Request) -> tuple[int, JSON]:
         """Server-side apply: create the object, or merge the applied fields into it, refusing fields

@@ -248,7 +248,19 @@ REPLICASETS = Kind(
 DERIVED = (PODS, REPLICASETS)
 """Kinds the stand-in derives from its Deployments whenever they are read: get and list only."""
 
-KINDS: tuple[Kind, ...] = (NAMESPACES, PODS, DEPLOYMENTS, REPLICASETS, LEASES, EVENTS)
+SELF_SUBJECT_ACCESS_REVIEWS = Kind(  # `kubectl auth can-i VERB RESOURCE`
+    "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", "authorization.k8s.io",
+    "v1", namespaced=False, verbs=("create",))
+SELF_SUBJECT_RULES_REVIEWS = Kind(  # `kubectl auth can-i --list`
+    "selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview", "authorization.k8s.io",
+    "v1", namespaced=False, verbs=("create",))
+SELF_SUBJECT_REVIEWS = Kind(  # `kubectl auth whoami`
+    "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", "authentication.k8s.io", "v1",
+    namespaced=False, verbs=("create",))
+REVIEWS = (SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_RULES_REVIEWS, SELF_SUBJECT_REVIEWS)
+"""Kinds that are only created, answered at once and never stored (`kube_access`)."""
+
+KINDS: tuple[Kind, ...] = (NAMESPACES, PODS, DEPLOYMENTS, REPLICASETS, LEASES, EVENTS, *REVIEWS)
 BY_RESOURCE = {(k.group, k.version, k.resource): k for k in KINDS}
 
 
@@ -377,6 +389,7 @@ def openapi_v3(group: str, version: str) -> JSON | None:
         scope = f"{base}/namespaces/{{namespace}}" if kind.namespaced else base
         collection = f"{scope}/{kind.resource}"
         paths[collection] = {"post": _operation("post", kind)}
-        paths[f"{collection}/{{name}}"] = {"put": _operation("put", kind), "patch": _operation("patch", kind)}
+        if kind not in REVIEWS:
+            paths[f"{collection}/{{name}}"] = {"put": _operation("put", kind), "patch": _operation("patch", kind)}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.31.0"}, "paths": paths,
             "components": {"schemas": {}}}
