@@ -322,3 +322,20 @@ def test_self_subject_review_names_the_admin_when_a_token_is_demanded() -> None:
         api = api_client(kube.url, token="s3cret")
         who = client.AuthenticationV1Api(api).create_self_subject_review(client.V1SelfSubjectReview())
     assert who.status.user_info.username == "admin" and "system:masters" in who.status.user_info.groups
+
+
+def test_the_python_client_reads_pods_running_and_being_created() -> None:
+    """A pod's container status lacked `imageID`, which the client's model requires: listing pods raised."""
+    with KubeApiServer(auto_ready=False) as kube:
+        kube.add_deployment(NS, "api", replicas=2, image="registry.local:5000/app:1")
+        kube.set_ready(NS, "api", 1)
+        core = client.CoreV1Api(api_client(kube.url))
+        listed = core.list_pod_for_all_namespaces().items
+        statuses = sorted((pod.status.container_statuses[0] for pod in listed), key=lambda s: not s.ready)
+        running, creating = statuses
+        assert running.image_id.startswith("registry.local:5000/app@sha256:")
+        assert running.container_id.startswith("containerd://")
+        assert (creating.image_id, creating.container_id, creating.state.waiting.reason) == \
+            ("", None, "ContainerCreating")
+        one = core.read_namespaced_pod(listed[0].metadata.name, NS)
+        assert one.spec.node_name == "tenantops-lab"

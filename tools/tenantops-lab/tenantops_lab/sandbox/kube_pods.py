@@ -69,6 +69,18 @@ def replica_set_of(deployment: JSON) -> JSON:
     }
 
 
+def _container_ids(pod_uid: str, container: JSON, running: bool) -> JSON:
+    """A container status's `imageID` (required: the official client refuses a pod list without it) and,
+    once it runs, its `containerID`, as containerd reports them; a container still being created has an
+    empty image ID and no container ID, as the kubelet sends it."""
+    if not running:
+        return {"imageID": ""}
+    image = str(container.get("image") or "")
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image  # without its tag
+    return {"imageID": f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
+            "containerID": "containerd://" + hashlib.sha256(f"{pod_uid}/{container.get('name')}".encode()).hexdigest()}
+
+
 def pods_of(deployment: JSON) -> list[JSON]:
     """The Deployment's pods as a cluster running it would list them."""
     meta = deployment["metadata"]
@@ -84,11 +96,12 @@ def pods_of(deployment: JSON) -> list[JSON]:
     for index in range(replicas):
         digest = hashlib.sha256(f"{meta.get('uid')}/{hashed}/{index}".encode()).digest()
         running = index < ready
+        pod_uid = str(hashlib.sha256(digest).hexdigest()[:32])
         pods.append({
             "kind": "Pod", "apiVersion": "v1",
             "metadata": {
                 "name": f"{replica_set}-{_safe(digest, 5)}", "namespace": meta.get("namespace"),
-                "uid": str(hashlib.sha256(digest).hexdigest()[:32]), "labels": dict(labels),
+                "uid": pod_uid, "labels": dict(labels),
                 "creationTimestamp": meta.get("creationTimestamp"), "resourceVersion": meta.get("resourceVersion"),
                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": replica_set,
                                      "uid": _replica_set_uid(replica_set),
@@ -101,7 +114,7 @@ def pods_of(deployment: JSON) -> list[JSON]:
                 "podIP": f"10.0.{index // 250}.{index % 250 + 1}" if running else None,
                 "containerStatuses": [
                     {"name": c.get("name"), "image": c.get("image"), "ready": running, "restartCount": 0,
-                     "started": running,
+                     "started": running, **_container_ids(pod_uid, c, running),
                      "state": {"running": {"startedAt": meta.get("creationTimestamp")}} if running else
                      {"waiting": {"reason": "ContainerCreating"}}}
                     for c in containers],
