@@ -465,3 +465,10 @@ def test_kubectl_auth_can_i_and_whoami_answer(kubectl: Kubectl) -> None:
     listed = [line.split() for line in kubectl("auth", "can-i", "--list", "-n", NS).stdout.splitlines()[1:]]
     assert listed == [["*.*", "[]", "[]", "[*]"], ["[*]", "[]", "[*]"]]  # every resource; every non-resource URL
     assert "system:anonymous" in kubectl("auth", "whoami").stdout
+
+
+def test_kubectl_logs_reads_a_deployments_pod(kube_api: KubeApiServer, kubectl: Kubectl) -> None:
+    """It printed "the server could not find the requested resource (.../pods/<name>/log)" and exited 1."""
+    kube_api.add_deployment(NS, "api", replicas=2)
+    result = kubectl("logs", "-n", NS, "deploy/api", "--tail", "20")
+    assert result.stdout == "" and "Found 2 pods" in result.stderr

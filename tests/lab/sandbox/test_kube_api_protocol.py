@@ -53,7 +53,8 @@ def test_discovery_names_groups_resources_and_the_scale_subresource(kube_api: Ku
     assert resources["deployments"].short_names == ["deploy"] and "watch" in resources["deployments"].verbs
     scale = resources["deployments/scale"]
     assert (scale.group, scale.version, scale.kind) == ("autoscaling", "v1", "Scale")
-    assert {r.name for r in client.CoreV1Api(api).get_api_resources().resources} == {"namespaces", "pods", "events"}
+    assert {r.name for r in client.CoreV1Api(api).get_api_resources().resources} == {"namespaces", "pods", "pods/log",
+                                                                                  "events"}
     assert client.VersionApi(api).get_code().git_version.startswith("v1.31")
 
 
@@ -339,3 +340,27 @@ def test_the_python_client_reads_pods_running_and_being_created() -> None:
             ("", None, "ContainerCreating")
         one = core.read_namespaced_pod(listed[0].metadata.name, NS)
         assert one.spec.node_name == "tenantops-lab"
+
+
+def test_a_pods_log_is_text_and_the_kubelets_refusals_are_its_400s() -> None:
+    """`kubectl logs` read `pods/<name>/log`, which answered 404 for a pod `get pods` had just listed."""
+    with KubeApiServer(auto_ready=False) as kube:
+        kube.add_deployment(NS, "api", replicas=2)
+        kube.set_ready(NS, "api", 1)
+        core = client.CoreV1Api(api_client(kube.url))
+        running, creating = sorted(core.list_namespaced_pod(NS).items,
+                                   key=lambda pod: not pod.status.container_statuses[0].ready)
+        assert core.read_namespaced_pod_log(running.metadata.name, NS) == ""  # nothing runs in it: no output
+        assert core.read_namespaced_pod_log(running.metadata.name, NS, container="api") == ""
+        with pytest.raises(ApiException) as waiting:
+            core.read_namespaced_pod_log(creating.metadata.name, NS)
+        assert waiting.value.status == 400
+        assert "is waiting to start: ContainerCreating" in json.loads(waiting.value.body)["message"]
+        with pytest.raises(ApiException) as wrong:
+            core.read_namespaced_pod_log(running.metadata.name, NS, container="sidecar")
+        assert wrong.value.status == 400
+        with pytest.raises(ApiException) as missing:
+            core.read_namespaced_pod_log("api-nope-nope", NS)
+        assert missing.value.status == 404 and json.loads(missing.value.body)["reason"] == "NotFound"
+        logs = {r.name: r for r in core.get_api_resources().resources}["pods/log"]
+        assert (logs.kind, logs.verbs) == ("Pod", ["get"])

@@ -14,7 +14,8 @@ Served:
   (strategic-merge, JSON merge, JSON patch), server-side apply (`kube_apply`: create or merge, with field
   ownership and conflicts), delete; the `deployments/{name}/scale` subresource: GET, PUT, PATCH returning
   `autoscaling/v1` Scale objects.
-- `v1` Pods, derived from the Deployments (`kube_pods`): get and list, read-only, not watched.
+- `v1` Pods, derived from the Deployments (`kube_pods`): get and list, read-only, not watched; the
+  `pods/{name}/log` subresource (`kubectl logs`) as text: empty, as nothing runs in them.
 - `coordination.k8s.io/v1` Leases: list (one namespace or all), watch, get, create, replace, patch, delete.
 - `authorization.k8s.io/v1` SelfSubjectAccessReviews and SelfSubjectRulesReviews, `authentication.k8s.io/v1`
   SelfSubjectReviews (`kube_access`): created and answered as an AlwaysAllow apiserver answers them, so
@@ -119,7 +120,7 @@ from tenantops_lab.sandbox import kube_resources as resources
 from tenantops_lab.sandbox.kube_errors import REASONS, ApiError
 from tenantops_lab.sandbox.kube_fields import strip_unknown
 from tenantops_lab.sandbox.kube_patch import apply_patch, json_merge_patch, json_patch, strategic_merge_patch
-from tenantops_lab.sandbox.kube_pods import pods, replica_sets
+from tenantops_lab.sandbox.kube_pods import log_of, pods, replica_sets
 from tenantops_lab.sandbox.kube_resources import (
     DEPLOYMENTS,
     DERIVED,
@@ -228,6 +229,13 @@ class _Route:
     namespace: str | None
     name: str | None = None
     subresource: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A plain-text answer (a pod's log), not JSON."""
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,7 +531,7 @@ class KubeApiServer:
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], content_type: str | None,
                body: Any, accept: str | None = None,
-               user_agent: str | None = None) -> tuple[int, JSON | _Watch, dict[str, str]]:
+               user_agent: str | None = None) -> tuple[int, JSON | _Text | _Watch, dict[str, str]]:
         """Serve one parsed request: status, payload and extra headers; raises ApiError for Status answers."""
         request = _Request(method, path, query, body, {"Content-Type": content_type, "Accept": accept,
                                                        "User-Agent": user_agent})
@@ -537,6 +545,7 @@ class KubeApiServer:
             raise self._not_allowed(f"{method} watch" if method == "GET" else method)
         if method == "GET" and route.name is None and is_watch(query) and route.kind not in REVIEWS:
             return 200, self._watch(route, request), {}
+        payload: JSON | _Text
         if route.kind in REVIEWS:
             code, payload = self._review(route, request)
         else:
@@ -579,7 +588,7 @@ class KubeApiServer:
             raise self._not_allowed(request.method)
         return found
 
-    def _dispatch(self, route: _Route, request: _Request) -> tuple[int, JSON]:
+    def _dispatch(self, route: _Route, request: _Request) -> tuple[int, JSON | _Text]:
         kind, method = route.kind, request.method
         ns = route.namespace or ""
         if route.name is None:
@@ -602,7 +611,7 @@ class KubeApiServer:
             raise self._not_allowed(method)
         name = route.name
         if route.subresource is not None:
-            return self._scale(route, request)
+            return self._pod_log(route, request) if kind is PODS else self._scale(route, request)
         if method == "GET":
             obj = copy.deepcopy(self._require(kind, ns, name))
             if request.table:
@@ -677,6 +686,13 @@ class KubeApiServer:
         stored = self._write(kind, current, updated, manager=manager)
         ssa.claim(self._owners.setdefault(key, {}), fields, manager)
         return 200, copy.deepcopy(stored)
+
+    def _pod_log(self, route: _Route, request: _Request) -> tuple[int, _Text]:
+        """`GET .../pods/<name>/log` (`kubectl logs`): the container's output as text (`kube_pods.log_of`)."""
+        if route.subresource != "log" or route.name is None:
+            raise ApiError(404, f"the server could not find the requested resource ({request.path})")
+        pod = self._require(PODS, route.namespace or "", route.name)
+        return 200, _Text(log_of(pod, request.query.get("container", [None])[0]))
 
     def _scale(self, route: _Route, request: _Request) -> tuple[int, JSON]:
         if route.kind is not DEPLOYMENTS or route.subresource != "scale" or route.name is None:
@@ -1075,7 +1091,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = self.headers.get("Content-Type")
         body: Any = None
         headers: dict[str, str] = {}
-        payload: JSON | _Watch
+        payload: JSON | _Text | _Watch
         self.api._enter(1)
         try:
             try:
@@ -1111,11 +1127,12 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.api._enter(-1)
 
-    def _respond(self, code: int, payload: JSON, headers: dict[str, str]) -> None:
-        data = json.dumps(payload).encode()
+    def _respond(self, code: int, payload: JSON | _Text, headers: dict[str, str]) -> None:
+        text = isinstance(payload, _Text)
+        data = payload.text.encode() if isinstance(payload, _Text) else json.dumps(payload).encode()
         try:
             self.send_response(code, HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else None)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/plain" if text else "application/json")
             self.send_header("Content-Length", str(len(data)))
             for key, value in headers.items():
                 self.send_header(key, value)

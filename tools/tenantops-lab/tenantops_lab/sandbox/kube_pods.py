@@ -6,8 +6,8 @@ resource type pods". Each Deployment's pods are derived from it whenever they ar
 of them, named `<deployment>-<template hash>-<suffix>` as a ReplicaSet names them (so they change name when
 the pod template changes, and the metrics policy's pod-to-workload rule reads them back), labelled with the
 template's labels and `pod-template-hash`, the first `status.readyReplicas` of them Running and Ready,
-the rest ContainerCreating. Served: get and list (one namespace or all, with label and field selectors);
-not watch, nor any write (405).
+the rest ContainerCreating. Served: get and list (one namespace or all, with label and field selectors),
+and each pod's `log` (empty: nothing runs in it); not watch, nor any write (405).
 
 The ReplicaSet those pods name as their owner is derived the same way (`replica_set_of`: one per
 Deployment, owned by it, with its replicas and ready counts), so `kubectl get rs` and the pods'
@@ -20,6 +20,8 @@ import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any
+
+from tenantops_lab.sandbox.kube_errors import ApiError
 
 JSON = dict[str, Any]
 
@@ -121,6 +123,27 @@ def pods_of(deployment: JSON) -> list[JSON]:
             },
         })
     return pods
+
+
+def log_of(pod: JSON, container: str | None) -> str:
+    """What `GET .../pods/<name>/log` answers: the container's output, which is none, since the stand-in runs
+    no container; a pod of several containers needs `container`, and one still being created has no log
+    yet, each the kubelet's 400 as the apiserver relays it."""
+    name = pod["metadata"]["name"]
+    statuses = {str(s.get("name")): s for s in (pod.get("status") or {}).get("containerStatuses") or []}
+    if container is None:
+        if len(statuses) != 1:
+            raise ApiError(400, f"a container name must be specified for pod {name}, choose one of: "
+                           f"[{' '.join(statuses)}]")
+        container = next(iter(statuses))
+    status = statuses.get(container)
+    if status is None:
+        raise ApiError(400, f"container {container} is not valid for pod {name}")
+    waiting = (status.get("state") or {}).get("waiting")
+    if waiting:
+        raise ApiError(400, f'container "{container}" in pod "{name}" is waiting to start: '
+                       f"{waiting.get('reason') or 'PodInitializing'}")
+    return ""
 
 
 def replica_sets(deployments: Iterable[JSON]) -> list[JSON]:

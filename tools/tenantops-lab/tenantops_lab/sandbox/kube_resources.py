@@ -167,6 +167,7 @@ LEASES = Kind(
 PODS = Kind(
     "pods", "pod", "Pod", "", "v1", namespaced=True, short_names=("po",), categories=("all",),
     verbs=("get", "list"),  # derived from the Deployments (`kube_pods`): read-only, not watched
+    subresources=(Subresource("log", "", "v1", "Pod", ("get",)),),  # `kubectl logs` (`kube_pods.log_of`)
     columns=(
         NAME,
         Column("Ready", "string", "The aggregate readiness state of this pod for accepting traffic.", ready_cell),
