@@ -355,3 +355,21 @@ def test_a_daily_schedule_moves_at_each_utc_hours_start_whenever_its_last_change
     assert values["02:40"] > 0 and values["03:00"] > values["02:40"]  # the job's hour, from its first pass
     assert np.isnan(values["03:50"])  # one change an hour
     assert values["04:00"] < values["03:00"]  # and the next hour's at its start
+
+
+def test_an_oom_kill_raises_the_vpa_status_of_a_history_kept_per_container(config: Config) -> None:
+    """Usage history keeps the container label (the pool Deployments' one container included), and the
+    status is then written per container from each container's own recommendation: those were made
+    without the pod's OOM kills, so `rightsize --json` showed the pre-kill memory target while the
+    patch asked for the bump."""
+    kill = OomKill(NOW.timestamp() - 3600, 1400 * MI)
+    plain = _history(ooms=(kill,))
+    per_container = {key: {"api": series} for key, series in plain.series.items() if key[0] == "shop"}
+    history = UsageHistory(plain.start, plain.end, plain.series, ooms=plain.ooms, replicas=dict(plain.replicas),
+                           containers=per_container)
+    shop = _row(RightsizingDecider(history).decide(_pass(config), {}), "shop")
+    (container,) = shop.status.containers
+    assert container.container == "api"
+    for key in ("target", "lower_bound", "upper_bound", "uncapped_target"):
+        assert parse_quantity(getattr(container, key)["memory"]) >= 1400 * MI * 1.2, key
+    assert parse_quantity(container.target["memory"]) >= (shop.memory.recommended or 0.0)
