@@ -181,3 +181,23 @@ def test_a_flag_of_the_other_mode_is_a_usage_error(tmp_path: Path, capsys: pytes
     err = capsys.readouterr().err
     assert flag in err and "TENANTOPS_PROMETHEUS_URL" not in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "field", "says"),
+    [
+        (b"timestamp,value\n2024-01-01T00:00:00Z,1\n2024-01-01T00:05:00Z,\xff\xfe\n", 3, "<trace>", "not UTF-8 text"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 1, "<trace>", "not UTF-8 text"),
+        (b'timestamp,value\n2024-01-01T00:00:00Z,"' + b"1" * 200_000 + b'"\n', 2, "<row>", "not CSV"),
+    ],
+)
+def test_a_file_that_is_not_csv_text_is_bad_input_at_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              body: bytes, line: int, field: str, says: str) -> None:
+    # A binary file, one saved as Latin-1, or a field past the csv module's limit: exit 1 with the bare
+    # UnicodeDecodeError or csv.Error, naming neither the file nor the line.
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(body)
+    assert _run(["--backtest", str(bad), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:{line}: {field}: {says}" in err
+    assert not (tmp_path / "o").exists()

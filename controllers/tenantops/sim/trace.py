@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -60,50 +61,74 @@ def read_samples(path: Path | str) -> tuple[npt.NDArray[np.float64], npt.NDArray
         raise ConfigError([ConfigIssue(file, 0, "<trace>", f"cannot read trace: {exc.strerror}")]) from None
     with handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise ConfigError([ConfigIssue(file, 1, "<trace>", "empty file; expected a `timestamp,value` header")])
-        if [h.strip().lower() for h in header[:2]] != ["timestamp", "value"]:
-            issues.append(ConfigIssue(file, 1, "<header>", "expected the header `timestamp,value`"))
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != 2:
-                issues.append(ConfigIssue(file, line, "<row>", f"expected 2 columns, got {len(row)}"))
-                continue
-            try:
-                when = _parse_time(row[0])
-            except ValueError:
-                issues.append(ConfigIssue(file, line, "timestamp", f"{row[0]!r} is not an ISO-8601 time"))
-                continue
-            try:
-                value = float(row[1])
-            except ValueError:
-                issues.append(ConfigIssue(file, line, "value", f"{row[1]!r} is not a number"))
-                continue
-            if not math.isfinite(value):
-                issues.append(ConfigIssue(file, line, "value", f"{row[1]!r} is not a finite number"))
-                continue
-            if value < 0:
-                issues.append(ConfigIssue(file, line, "value", f"{value} is negative; demand cannot be"))
-                continue
-            if times and when <= times[-1]:
-                issues.append(ConfigIssue(file, line, "timestamp", "not after the previous row (rows must be sorted)"))
-                continue
-            if times and when - times[0] > MAX_SPAN_DAYS * 86400:  # resampling allocates one slot per step
-                issues.append(ConfigIssue(file, line, "timestamp",
-                                          f"more than {MAX_SPAN_DAYS} days after the first row"))
-                continue
-            times.append(when)
-            values.append(value)
-            if len(issues) >= 20:
-                break
+        try:
+            _read_rows(reader, file, times, values, issues)
+        except UnicodeDecodeError:  # a binary file, or one saved in another encoding
+            raise ConfigError([_undecodable(path, file)]) from None
+        except csv.Error as exc:  # a field past the csv module's size limit, say
+            raise ConfigError([ConfigIssue(file, reader.line_num, "<row>", f"not CSV: {exc}")]) from None
     if issues:
         raise ConfigError(issues)
     if not times:
         raise ConfigError([ConfigIssue(file, 2, "<trace>", "no samples after the header")])
     return np.asarray(times, dtype=np.float64), np.asarray(values, dtype=np.float64)
+
+
+def _undecodable(path: Path | str, file: str) -> ConfigIssue:
+    """The first line that is not UTF-8 text, found by decoding line by line (the text reader decodes
+    ahead of the line it hands out, so its position is not the line's)."""
+    with open(path, "rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return ConfigIssue(file, number, "<trace>",
+                                   f"not UTF-8 text (byte {line[exc.start]:#04x} at column {exc.start + 1}); "
+                                   "a trace is a `timestamp,value` CSV file")
+    return ConfigIssue(file, 0, "<trace>", "not UTF-8 text; a trace is a `timestamp,value` CSV file")
+
+
+def _read_rows(reader: Any, file: str, times: list[float], values: list[float], issues: list[ConfigIssue]) -> None:
+    """The header and the rows of a trace, into `times` and `values`, each defect into `issues`."""
+    header = next(reader, None)
+    if header is None:
+        raise ConfigError([ConfigIssue(file, 1, "<trace>", "empty file; expected a `timestamp,value` header")])
+    if [h.strip().lower() for h in header[:2]] != ["timestamp", "value"]:
+        issues.append(ConfigIssue(file, 1, "<header>", "expected the header `timestamp,value`"))
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != 2:
+            issues.append(ConfigIssue(file, line, "<row>", f"expected 2 columns, got {len(row)}"))
+            continue
+        try:
+            when = _parse_time(row[0])
+        except ValueError:
+            issues.append(ConfigIssue(file, line, "timestamp", f"{row[0]!r} is not an ISO-8601 time"))
+            continue
+        try:
+            value = float(row[1])
+        except ValueError:
+            issues.append(ConfigIssue(file, line, "value", f"{row[1]!r} is not a number"))
+            continue
+        if not math.isfinite(value):
+            issues.append(ConfigIssue(file, line, "value", f"{row[1]!r} is not a finite number"))
+            continue
+        if value < 0:
+            issues.append(ConfigIssue(file, line, "value", f"{value} is negative; demand cannot be"))
+            continue
+        if times and when <= times[-1]:
+            issues.append(ConfigIssue(file, line, "timestamp", "not after the previous row (rows must be sorted)"))
+            continue
+        if times and when - times[0] > MAX_SPAN_DAYS * 86400:  # resampling allocates one slot per step
+            issues.append(ConfigIssue(file, line, "timestamp",
+                                      f"more than {MAX_SPAN_DAYS} days after the first row"))
+            continue
+        times.append(when)
+        values.append(value)
+        if len(issues) >= 20:
+            break
 
 
 def resample(times: npt.NDArray[np.float64], values: npt.NDArray[np.float64], step: int = STEP_SECONDS) -> (
