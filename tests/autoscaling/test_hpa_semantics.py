@@ -363,6 +363,14 @@ def test_multi_metric_takes_the_largest() -> None:
     assert hpa_recommendation(metrics, 4, 4, TOL, TOL) == (12, "requests")
 
 
+@pytest.mark.parametrize("direction", ["scale_up", "scale_down"])
+def test_an_empty_rule_list_is_refused(direction: str) -> None:
+    """validation.go validateScalingRules: "must specify at least one Policy". An empty list was accepted
+    and compiled to no rule, so the direction had no rate limit at all."""
+    with pytest.raises(ValueError, match="empty list would set no rate limit"):
+        ScalingSpec.model_validate({"metrics": [{"metric": "cpu", "target": 0.5}], direction: {"policies": []}})
+
+
 def test_value_targets_are_rejected_for_predictive_scaling() -> None:
     with pytest.raises(ValueError, match="no per-replica demand to forecast"):
         ScalingSpec.model_validate({"metrics": [{"metric": "queue", "type": "value", "target": 100}]})

@@ -80,6 +80,16 @@ class Behavior(Spec):
     select_policy: Literal["max", "min", "disabled"] = "max"
     tolerance: float | None = Field(default=None, ge=0)
 
+    @field_validator("policies")
+    @classmethod
+    def _at_least_one_rule(cls, value: list[Rule] | None) -> list[Rule] | None:
+        # The HPA's validation refuses an empty list ("must specify at least one Policy"); read here it would
+        # be a direction with no rate limit at all, which no HPA can be given.
+        if value is not None and not value:
+            raise ValueError("an empty list would set no rate limit at all; write at least one rule, or leave "
+                             "`policies` out for the direction's defaults (select_policy: disabled forbids it)")
+        return value
+
 
 class Predictive(Spec):
     """Forecast-driven scaling. Falls back to the HPA rule while warming up or when the forecast is poor."""
