@@ -373,3 +373,16 @@ def test_an_oom_kill_raises_the_vpa_status_of_a_history_kept_per_container(confi
     for key in ("target", "lower_bound", "upper_bound", "uncapped_target"):
         assert parse_quantity(getattr(container, key)["memory"]) >= 1400 * MI * 1.2, key
     assert parse_quantity(container.target["memory"]) >= (shop.memory.recommended or 0.0)
+
+
+def test_each_container_takes_its_own_oom_kills(config: Config) -> None:
+    kill = OomKill(NOW.timestamp() - 3600, 1400 * MI)
+    plain = _history(ooms=(kill,))
+    per_container = {key: {"api": series, "proxy": Series(series.times, series.values * 0.1)}
+                     for key, series in plain.series.items() if key[0] == "shop"}
+    history = UsageHistory(plain.start, plain.end, plain.series, ooms=plain.ooms, replicas=dict(plain.replicas),
+                           containers=per_container, container_ooms={("shop", "api"): {"api": (kill,)}})
+    shop = _row(RightsizingDecider(history).decide(_pass(config), {}), "shop")
+    targets = {c.container: parse_quantity(c.target["memory"]) for c in shop.status.containers}
+    assert targets["api"] >= 1400 * MI * 1.2
+    assert targets["proxy"] < 100 * MI  # not killed: its own usage

@@ -119,6 +119,37 @@ def test_per_container_history_and_the_pod_as_their_sum(prometheus, tmp_path: Pa
     assert float(history.get("shop", "api", "memory").values[-1]) == pytest.approx(450 * MI, rel=0.01)
 
 
+def test_an_oom_kill_is_its_containers_as_well_as_the_pods(prometheus, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The OOM query kept only tenant and workload, so a kill in a pod of several containers could not be
+    told apart: each container's recommendation (its VPA status, and its share of the patch) was made as
+    if none had been killed."""
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    config = load_config(catalog, REPO / "policies")
+    end = float(int(time.time()) // 60 * 60) - 120
+    start = end - 3 * 3600
+    oom_at = end - 3600
+    stamps = [start + 60 * i for i in range(int((end - start) // 60))]
+    series = []
+    pod = "api-5d8f7c9b4-abcde"
+    for container, memory in (("api", 400 * MI), ("proxy", 50 * MI)):
+        labels = {"namespace": "tenant-shop", "pod": pod, "container": container}
+        series.append(Series("container_cpu_usage_seconds_total", labels, [(t, 0.1 * (t - start)) for t in stamps]))
+        series.append(Series("container_memory_working_set_bytes", labels, [(t, memory) for t in stamps]))
+        series.append(Series("kube_pod_container_status_restarts_total", labels,
+                             [(t, 1.0 if container == "api" and t >= oom_at else 0.0) for t in stamps]))
+    series.append(Series("kube_pod_container_status_last_terminated_reason",
+                         {"namespace": "tenant-shop", "pod": pod, "container": "api", "reason": "OOMKilled"},
+                         [(t, 1.0) for t in stamps if t >= oom_at]))
+    history = UsageHistorySource(prometheus(series=series).url).fetch(config, datetime.fromtimestamp(end, UTC))
+    assert not history.errors
+    [pod_kill, *_] = history.ooms[("shop", "api")]
+    assert pod_kill.usage == pytest.approx(450 * MI, rel=0.01)  # the pod's: the sum of its containers
+    kills = history.container_ooms[("shop", "api")]
+    assert sorted(kills) == ["api"]  # the proxy was not killed
+    assert kills["api"][0].usage == pytest.approx(400 * MI, rel=0.01) and kills["api"][0].at == pod_kill.at
+
+
 def test_history_query_failure_is_reported_not_raised(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(CATALOG)

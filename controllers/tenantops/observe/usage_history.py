@@ -146,7 +146,7 @@ def absorb_matrix(
         if key not in known or key[0] not in planned.tenants:
             ignored += 1
             continue
-        container = str(labels.get("container", "")) if planned.kind in ("cpu", "memory") else ""
+        container = str(labels.get("container", "")) if planned.kind in ("cpu", "memory", "oom") else ""
         bucket = samples.setdefault((key[0], key[1], planned.kind, container), [])
         implausible = 0
         for point in series.get("values") or ():
@@ -196,20 +196,23 @@ def build_history(
         parts = max(1, len(containers.get(key, {})))
         series[key] = Series.of(sorted((when, sum(values)) for when, values in by_time.items()
                                        if len(values) >= parts))
-    for (tenant, workload, kind, _), points in samples.items():
+    killed: dict[tuple[str, str], set[float]] = {}
+    container_ooms: dict[tuple[str, str], dict[str, tuple[OomKill, ...]]] = {}
+    for (tenant, workload, kind, container), points in samples.items():
         if kind != "oom":
             continue
+        times = {when for when, value in _dedupe(points) if value > 0}
+        killed.setdefault((tenant, workload), set()).update(times)
+        own = containers.get((tenant, workload, "memory"), {}).get(container) if container else None
+        kills = [OomKill(when, used) for when in sorted(times) if (used := _memory_near(own, when)) is not None]
+        if kills:
+            container_ooms.setdefault((tenant, workload), {})[container] = tuple(kills)
+    for (tenant, workload), times in killed.items():  # the pod's kills, whichever container was killed
         memory = series.get((tenant, workload, "memory"))
-        kills = []
-        for when, value in _dedupe(points):
-            if value <= 0:
-                continue
-            used = _memory_near(memory, when)
-            if used is not None:
-                kills.append(OomKill(when, used))
+        kills = [OomKill(when, used) for when in sorted(times) if (used := _memory_near(memory, when)) is not None]
         if kills:
             ooms[(tenant, workload)] = tuple(kills)
-    return UsageHistory(start, end, series, ooms, replicas, tuple(errors), containers)
+    return UsageHistory(start, end, series, ooms, replicas, tuple(errors), containers, container_ooms)
 
 
 def _dedupe(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

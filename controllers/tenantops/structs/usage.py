@@ -69,6 +69,9 @@ class UsageHistory:
     # Per container of the pod, where the query kept the `container` label: (tenant, workload, resource)
     # -> container -> series. `series` then holds their sum, the per-pod usage.
     containers: Mapping[HistoryKey, Mapping[str, Series]] = field(default_factory=dict)
+    # The OOM kills of each container, where the OOM query kept the `container` label: (tenant, workload)
+    # -> container -> kills, each with that container's memory. `ooms` holds the pod's, with the pod's.
+    container_ooms: Mapping[tuple[str, str], Mapping[str, tuple[OomKill, ...]]] = field(default_factory=dict)
 
     def get(self, tenant: str, workload: str, resource: Resource) -> Series:
         return self.series.get((tenant, workload, resource), EMPTY)

@@ -22,7 +22,7 @@ DEFAULT_MEMORY_QUERY = (
     '"tenant", "$1", "namespace", "tenant-(.+)"), "workload", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]+")))'
 )
 DEFAULT_OOM_QUERY = (
-    'max by (tenant, workload) (label_replace(label_replace('
+    'max by (tenant, workload, container) (label_replace(label_replace('
     'increase(kube_pod_container_status_restarts_total{namespace=~"tenant-.+"}[10m]) '
     '* on (namespace, pod, container) group_left() '
     'max by (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}), '

@@ -310,14 +310,15 @@ def _container_recommendations(history: UsageHistory, tenant: str, workload: str
                                as_of: float, memo: _HourlyMemo) -> dict[str, dict[Resource, Recommendation | None]]:
     """Each container's own recommendation, where the history has per-container series.
 
-    The policy's per-pod minimum is shared out between the containers. OOM kills are counted per pod
-    (kube-state-metrics' reason carries no usage of its own), so they shape the pod's total, which the
-    patch splits by these recommendations; a pod of one container (the pool Deployments') was killed in
-    that container, whose recommendation then takes the bump too, or its VPA status would show the
-    memory target from before the kill while the patch asks for the bump.
+    The policy's per-pod minimum is shared out between the containers. OOM kills shape the pod's total,
+    which the patch splits by these recommendations, and each container's own: the kills of that
+    container where the history has them per container (`UsageHistory.container_ooms`), else, in a pod
+    of one container (the pool Deployments'), the pod's. Without them a container's VPA status showed the
+    memory target from before its kill while the patch asked for the bump.
     """
     names = sorted({c for r in RESOURCES for c in history.per_container(tenant, workload, r)})
-    ooms = history.ooms.get((tenant, workload), ()) if len(names) == 1 else ()
+    by_container = history.container_ooms.get((tenant, workload))
+    pod_kills = history.ooms.get((tenant, workload), ()) if len(names) == 1 and not by_container else ()
     out: dict[str, dict[Resource, Recommendation | None]] = {}
     for name in names:
         out[name] = {}
@@ -327,7 +328,7 @@ def _container_recommendations(history: UsageHistory, tenant: str, workload: str
             params = dataclasses.replace(base, minimum=base.minimum / len(names))
             out[name][resource] = memo.get(history, as_of, (tenant, workload, name, resource), partial(
                 recommend, series.times, series.values, as_of, params,
-                ooms if resource == "memory" else ())) if series else None
+                (by_container or {}).get(name, pod_kills) if resource == "memory" else ())) if series else None
     return out
 
 
