@@ -68,3 +68,24 @@ def test_at_80x24_every_workload_fits_on_its_own_line_with_the_newest_decisions_
     assert any(line.startswith("acme/api") for line in lines) and any(line.startswith("hooli/api") for line in lines)
     assert "decisions" in "\n".join(lines)
     assert "29→30" in "\n".join(lines)  # the newest decision is shown
+
+
+def test_at_80_columns_the_status_line_keeps_its_latency_unit() -> None:
+    """At 80x24 the status line of a demo ended "1.0/62.8 m…": the latency's unit was cut (an hour-long one,
+    `--minutes 60`, passes a pass every 30 trace seconds)."""
+    log = DemoLog()
+    for _ in range(3600):
+        log.record_pass([], Findings(), [], 0.02, True)
+    log.record_pass([ActionEvent(float(i), "acme", "api", 2, 3, "applied", "reactive", "load rose")
+                     for i in range(150)], Findings(), [], 0.02, True)
+    sim = _sim()
+    spec = sim.specs[0]
+    sim.latency.observe(spec.key, 0.0, 9.0, 2, spec)  # the load needs more replicas than the 2 running
+    sim.latency.observe(spec.key, 62.8, 9.0, 5, spec)  # and gets them 62.8 s (trace minutes) later
+    console = Console(record=True, width=80, height=24, force_terminal=False)
+    console.print(DemoView(sim, log, 3600, 1.0).render(80, 24))
+    status = console.export_text().splitlines()[0]
+    assert status.endswith("p50/p99 62.8/62.8 min") and "…" not in status, status
+    wide = Console(record=True, width=160, height=40, force_terminal=False)
+    wide.print(DemoView(sim, log, 3600, 1.0).render(160, 40))
+    assert "scale-up latency p50/p99 62.8/62.8 min" in wide.export_text()

@@ -110,8 +110,9 @@ class DemoView:
         latency = "-" if p50 is None or p99 is None else f"{p50:.1f}/{p99:.1f} min"
         wide = width >= self.WIDE
         minute = self.sim.trace_minutes()
+        # Narrow, "latency" goes: the line then fits 80 columns with its unit, even for an hour-long replay.
         status = (f"trace min {minute:.0f}/{self.duration * self.speed:.0f}  passes {passes}  actions {len(actions)}"
-                  f"  scale-up latency p50/p99 {latency}")
+                  f"  scale-up{' latency' if wide else ''} p50/p99 {latency}")
         header = Table.grid(padding=(0, 1))
         if wide:
             header.add_row(ProgressBar(total=self.duration, completed=min(elapsed, self.duration), width=30),
