@@ -57,6 +57,10 @@ def test_unreachable_mail_server_names_the_setting(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"TENANTOPS_SMTP_HOST=127.0.0.1:{port}: connection refused" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+    # The error it ends with names the setting too, not only that the report stays queued.
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (f"Error: report not delivered (pending): smtp: TENANTOPS_SMTP_HOST=127.0.0.1:{port}: connection "
+                    "refused; it stays queued; the controller's next delivery run retries it"), last
 
 
 @pytest.mark.parametrize("command", [["cost"], ["report"], ["report", "--json"], ["report", "--send"], ["audit"]])

@@ -133,7 +133,8 @@ def command(
                     echo_json(result)
                 hint = "it stays queued; the controller's next delivery run retries it" \
                     if status is Status.PENDING else "it was given up on"
-                raise click.ClickException(f"report not delivered ({status}): {hint}")
+                why = f"{entry.last_error}; " if entry and entry.last_error else ""  # names the setting
+                raise click.ClickException(f"report not delivered ({status}): {why}{hint}")
     elif not as_json:
         click.echo(render_report(data, charts=False).text, nl=False)
     if as_json:
