@@ -606,3 +606,21 @@ def test_declared_divergence(go_test: str, hpa: int, tenantops: int, lo: int, hi
     workload at zero is brought to its minimum, and an unwritten scale-up behaviour is the v2 default rules."""
     problems = () if metrics else ("cpu missing",)
     assert reconcile(lo, hi, current, metrics, problems=problems) == tenantops != hpa
+
+
+def test_a_scale_down_refused_for_a_missing_metric_is_not_a_recommendation() -> None:
+    """horizontal.go computeReplicasForMetrics: with a metric invalid and the others proposing a scale-down it
+    returns an error, so reconcileAutoscaler stops before the stabilisation and records no recommendation. The
+    refused count was recorded here, and with a scale-up window it held the next pass's rise at the current count."""
+    spec = ScalingSpec.model_validate({"algorithm": "reactive", "metrics": [{"metric": "cpu", "target": 0.5},
+                                                                            {"metric": "qps", "type": "per_replica",
+                                                                             "target": 10}],
+                                       "scale_up": {"stabilization_seconds": 60}})
+    tuning, state = Tuning.of(spec), WorkloadState(decided_at=NOW - 600)
+    quiet = Observation(NOW, 5, 5, (MetricLoad("cpu", 0.5, 0.5, 1.0),), complete=False)
+    held = decide_workload(tuning, Bounds(1, 20), NO_STEP_LIMIT, quiet, ("qps missing",), state, NOW)
+    assert held.desired == 5 and held.recommendation.estimate == 1
+    assert state.recommendations == []
+    busy = Observation(NOW + 15, 5, 5, (MetricLoad("cpu", 5.0, 0.5, 1.0), MetricLoad("qps", 50.0, 10.0, 10.0,
+                                                                                       "per_replica")))
+    assert decide_workload(tuning, Bounds(1, 20), NO_STEP_LIMIT, busy, (), state, NOW + 15).desired == 10

@@ -71,8 +71,10 @@ class Limits:
         return max((period for _, _, period in self.rules), default=0.0)
 
 
-def stabilize(state: WorkloadState, recommendation: int, current: int, now: float, up: Limits, down: Limits) -> int:
-    """HPA `stabilizeRecommendationWithBehaviors`; records `recommendation` in the state."""
+def stabilize(state: WorkloadState, recommendation: int, current: int, now: float, up: Limits, down: Limits,
+              record: bool = True) -> int:
+    """HPA `stabilizeRecommendationWithBehaviors`; records `recommendation` in the state unless `record` is
+    false (a pass whose recommendation the HPA would not have reached: see `recommender.recommend`)."""
     up_cutoff = now - up.stabilization_seconds
     down_cutoff = now - down.stabilization_seconds
     up_rec = down_rec = recommendation
@@ -83,7 +85,8 @@ def stabilize(state: WorkloadState, recommendation: int, current: int, now: floa
             down_rec = int(rec)
     keep_after = min(up_cutoff, down_cutoff)
     state.recommendations = [r for r in state.recommendations if r[0] > keep_after]
-    state.recommendations.append([now, float(recommendation)])
+    if record:
+        state.recommendations.append([now, float(recommendation)])
     result = current
     if result < up_rec:
         result = up_rec

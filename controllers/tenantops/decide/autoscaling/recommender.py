@@ -153,7 +153,11 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
         desired, rule, reason = zero
         stabilize(state, desired, current, now, tuning.up, tuning.down)  # keep the window's record whole
     else:
-        desired = stabilize(state, estimate, current, now, tuning.up, tuning.down)
+        # A scale-down asked for while a configured metric is unusable is refused by the HPA before its
+        # stabilisation (computeReplicasForMetrics errs, so nothing is recorded), and by the freeze breaker
+        # here: recorded, the refused count would stand in the scale-up window and hold the next pass's rise.
+        refused = not obs.complete and estimate < current
+        desired = stabilize(state, estimate, current, now, tuning.up, tuning.down, record=not refused)
         if desired != estimate:
             direction = "down" if estimate < desired else "up"
             window = tuning.down.stabilization_seconds if direction == "down" else tuning.up.stabilization_seconds
