@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -386,3 +386,15 @@ def test_each_container_takes_its_own_oom_kills(config: Config) -> None:
     targets = {c.container: parse_quantity(c.target["memory"]) for c in shop.status.containers}
     assert targets["api"] >= 1400 * MI * 1.2
     assert targets["proxy"] < 100 * MI  # not killed: its own usage
+
+
+def test_a_schedule_is_read_at_the_utc_hour_whatever_the_offset_of_the_time_given(config: Config) -> None:
+    """`rightsize --at 2026-03-05T08:30:00+05:30` is 03:00 UTC, the job's hour: the hour was read from the
+    time as given (08), so the target, the patch and the VPA status were another hour's."""
+    decider = RightsizingDecider(_daily_job_history())
+    utc = NOW.replace(hour=3) + timedelta(days=3)
+    india = utc.astimezone(timezone(timedelta(hours=5, minutes=30)))
+    rows = [_row(decider.decide(_pass(config, now=now), {}), "shop") for now in (utc, india)]
+    assert rows[0].cpu.schedule is not None and rows[0].cpu.recommended == rows[0].cpu.schedule[3]
+    assert rows[1].cpu.recommended == rows[0].cpu.recommended
+    assert rows[1].status.containers == rows[0].status.containers

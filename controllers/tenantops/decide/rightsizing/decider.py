@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -103,6 +103,9 @@ class RightsizingDecider:
         self._memo = _HourlyMemo()
 
     def decide(self, inp: PassInput, state: Mapping[str, JsonValue]) -> DeciderOutput:
+        # A daily schedule is by UTC hour: a time given with another offset (`rightsize --at ...+05:30`)
+        # would otherwise be read at its local hour, another hour's request.
+        inp = dataclasses.replace(inp, now=inp.now.astimezone(UTC))
         history = inp.usage_history if inp.usage_history is not None else self.history
         if history is None:
             return DeciderOutput(findings=RightsizingFindings.unavailable(
