@@ -76,3 +76,24 @@ def test_unknown_tenant_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixtu
     catalog.write_text(CATALOG)
     assert _run(["--catalog", str(catalog), "--policies", str(REPO / "policies"), "--tenant", "nobody"]) == 2
     assert "unknown tenant(s): nobody" in capsys.readouterr().err
+
+
+def test_apply_exits_1_when_a_patch_was_not_applied(
+    prometheus, kube_api, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+) -> None:
+    """`reconcile --once` exits 1 when anything in its pass failed; `rightsize --apply` printed the failed
+    patch and exited 0, so a script or a CI job took a refused patch for a change made."""
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    end = float(int(time.time()) // 60 * 60) - 120
+    server = prometheus(series=_pod_series("shop", "api-5d8f7c9b4-abcde", end - 30 * 3600, end, 0.2, 300 * MI))
+    kube_api.add_namespace("tenant-shop")  # but no Deployment: the patch fails (404)
+    state = tmp_path / "state.db"
+    args = ["--catalog", str(catalog), "--policies", str(REPO / "policies"), "--prometheus-url", server.url,
+            "--at", datetime.fromtimestamp(end, UTC).isoformat(), "--tenant", "shop", "--apply",
+            "--kube-url", kube_api.url, "--state", str(state), "--json"]
+    assert _run(args) == 1
+    captured = capsys.readouterr()
+    [applied] = json.loads(captured.out)["applied"]  # what was tried is still printed
+    assert (applied["tenant"], applied["status"]) == ("shop", "failed")
+    assert "1 of 1 request patch(es) not applied: shop/api: failed Deployment not found" in captured.err

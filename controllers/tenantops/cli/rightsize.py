@@ -3,7 +3,8 @@
 Without `--backtest` it fetches the usage history from Prometheus (range queries, one per resource),
 runs the right-sizing decider over every selected tenant and prints current vs recommended requests
 and what the difference is worth per month under the Pricing policy. With `--apply`, patches that the
-policy's `apply` mode and guardrails allow are written to the Kubernetes API and recorded in the audit.
+policy's `apply` mode and guardrails allow are written to the Kubernetes API and recorded in the audit;
+a patch the API did not take (failed, or still retryable) makes it exit 1 once everything is printed.
 
 With `--backtest FILES...` it runs docs/benchmarks.md §2 on recorded usage series (`timestamp,value` CSV) and
 writes each series' day-by-day requests to `--output DIR`.
@@ -20,6 +21,7 @@ from typing import Any
 
 import click
 
+from tenantops.act.base import OutcomeStatus
 from tenantops.cli.options import (
     PROMETHEUS_URL_HELP,
     STATE_HELP,
@@ -295,8 +297,13 @@ def _recommend(settings: Any, tenant_ids: tuple[str, ...], at_text: str | None, 
         if applied:
             payload["applied"] = applied
         echo_json(payload)
-        return
-    _print_recommendations(findings or RightsizingFindings(), applied)
+    else:
+        _print_recommendations(findings or RightsizingFindings(), applied)
+    # As `reconcile --once` does: a patch that was not made (failed, or retryable and left) is a failure.
+    missed = [o for o in result.patch_outcomes if o.status in (OutcomeStatus.FAILED, OutcomeStatus.RETRYABLE)]
+    if do_apply and missed:
+        raise click.ClickException(f"{len(missed)} of {len(applied)} request patch(es) not applied: " + "; ".join(
+            f"{o.patch.tenant}/{o.patch.workload}: {o.status} {o.detail}" for o in missed))
 
 
 def _parse_at(text: str | None) -> datetime:
