@@ -364,3 +364,22 @@ def test_a_pods_log_is_text_and_the_kubelets_refusals_are_its_400s() -> None:
         assert missing.value.status == 404 and json.loads(missing.value.body)["reason"] == "NotFound"
         logs = {r.name: r for r in core.get_api_resources().resources}["pods/log"]
         assert (logs.kind, logs.verbs) == ("Pod", ["get"])
+
+
+def test_pods_are_selected_by_the_apiservers_pod_field_labels() -> None:
+    """`--field-selector status.phase=Running` (and `kubectl describe node`'s `spec.nodeName=`) was 400
+    "field label not supported"."""
+    with KubeApiServer(auto_ready=False) as kube:
+        kube.add_deployment(NS, "api", replicas=3)
+        kube.set_ready(NS, "api", 2)
+        core = client.CoreV1Api(api_client(kube.url))
+
+        def names(selector: str) -> int:
+            return len(core.list_pod_for_all_namespaces(field_selector=selector).items)
+
+        assert names("status.phase=Running") == 2 and names("status.phase!=Running") == 1
+        assert names("spec.nodeName=tenantops-lab,status.phase!=Failed,status.phase!=Succeeded") == 3
+        assert names("spec.nodeName=elsewhere") == 0
+        with pytest.raises(ApiException) as unknown:
+            names("spec.containers=api")
+        assert unknown.value.status == 400

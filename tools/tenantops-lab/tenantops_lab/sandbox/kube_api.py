@@ -124,8 +124,6 @@ from tenantops_lab.sandbox.kube_pods import log_of, pods, replica_sets
 from tenantops_lab.sandbox.kube_resources import (
     DEPLOYMENTS,
     DERIVED,
-    EVENT_FIELDS,
-    EVENTS,
     LEASES,
     NAMESPACES,
     PODS,
@@ -725,7 +723,7 @@ class KubeApiServer:
         Rendered as the client asked (objects, or one-row Tables for kubectl); a resourceVersion older
         than the kept history is one ERROR event with a 410 Expired Status, as the apiserver sends it.
         """
-        kind, wanted = route.kind, selector(request.query, EVENT_FIELDS if route.kind is EVENTS else ())
+        kind, wanted = route.kind, selector(request.query, route.kind.field_labels)
         since = request.query.get("resourceVersion", [""])[0]
         if since and not since.isdigit():
             raise ApiError(400, f"invalid resource version {since!r}")
@@ -778,7 +776,7 @@ class KubeApiServer:
     def _matching(self, kind: Kind, ns: str | None, query: dict[str, list[str]]) -> list[JSON]:
         """The stored objects a list selects, in key order (not copies: callers copy what they answer);
         Pods are derived from the Deployments (`kube_pods`)."""
-        wanted = selector(query, EVENT_FIELDS if kind is EVENTS else ())
+        wanted = selector(query, kind.field_labels)
         if kind in DERIVED:
             derived = (pods if kind is PODS else replica_sets)(self._matching(DEPLOYMENTS, ns, {}))
             return sorted((obj for obj in derived if wanted(obj)),

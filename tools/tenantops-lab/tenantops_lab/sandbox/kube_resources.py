@@ -60,6 +60,7 @@ class Kind:
     subresources: tuple[Subresource, ...] = ()
     columns: tuple[Column, ...] = field(default=())
     verbs: tuple[str, ...] = _VERBS
+    field_labels: tuple[str, ...] = ()  # what a field selector may name besides metadata.name / .namespace
 
     @property
     def api_version(self) -> str:
@@ -164,9 +165,15 @@ LEASES = Kind(
     columns=(NAME, Column("Holder", "string", "HolderIdentity contains the identity of the holder of a current "
                           "lease.", lambda o: (o.get("spec") or {}).get("holderIdentity") or ""), AGE),
 )
+POD_FIELDS = ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+              "status.phase", "status.podIP", "status.nominatedNodeName")
+"""The field labels the apiserver accepts in a Pod list's field selector besides metadata's (`kubectl
+describe node` selects the node's pods by `spec.nodeName` and `status.phase!=...`)."""
+
 PODS = Kind(
     "pods", "pod", "Pod", "", "v1", namespaced=True, short_names=("po",), categories=("all",),
     verbs=("get", "list"),  # derived from the Deployments (`kube_pods`): read-only, not watched
+    field_labels=POD_FIELDS,
     subresources=(Subresource("log", "", "v1", "Pod", ("get",)),),  # `kubectl logs` (`kube_pods.log_of`)
     columns=(
         NAME,
@@ -203,10 +210,16 @@ def _event_source(obj: JSON) -> str:
     return ", ".join(part for part in (component, source.get("host") or "") if part)
 
 
+EVENT_FIELDS = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+                "reason", "reportingComponent", "source", "type")
+"""The field labels the apiserver accepts in an Event list's field selector besides metadata's
+(`kubectl describe` selects an object's events by `involvedObject.*`)."""
+
 EVENTS = Kind(
     # core/v1 Events, which `kubectl get events` and `kubectl describe` read: the controller records one
     # per scaling or right-sizing write it makes (`tenantops.act.kube_events`), as the HPA does.
-    "events", "event", "Event", "", "v1", namespaced=True, short_names=("ev",),
+    "events", "event", "Event", "", "v1", namespaced=True, short_names=("ev",), field_labels=EVENT_FIELDS,
     columns=(
         Column("Last Seen", "string", "The time at which the most recent occurrence of this event was recorded.",
                _event_seen),
@@ -226,11 +239,6 @@ EVENTS = Kind(
         Column("Name", "string", "Name must be unique within a namespace.", _name, priority=1, format="name"),
     ),
 )
-EVENT_FIELDS = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-                "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
-                "reason", "reportingComponent", "source", "type")
-"""The field labels the apiserver accepts in an Event list's field selector besides metadata's
-(`kubectl describe` selects an object's events by `involvedObject.*`)."""
 
 REPLICASETS = Kind(
     "replicasets", "replicaset", "ReplicaSet", "apps", "v1", namespaced=True, short_names=("rs",),
