@@ -72,8 +72,9 @@ def test_kubectl_discovers_the_served_resources(kubectl: Kubectl) -> None:
     by_name = {r["NAME"]: r for r in rows}
     assert by_name["deployments"]["SHORTNAMES"] == "deploy" and by_name["deployments"]["APIVERSION"] == "apps/v1"
     assert by_name["leases"]["APIVERSION"] == "coordination.k8s.io/v1"
-    assert {r["NAME"] for r in rows} == {"namespaces", "pods", "deployments", "replicasets", "leases", "events",
-                                         "selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"}
+    assert {r["NAME"] for r in rows} == {"namespaces", "nodes", "pods", "deployments", "replicasets", "leases",
+                                         "events", "selfsubjectaccessreviews", "selfsubjectrulesreviews",
+                                         "selfsubjectreviews"}
     assert "v1.31" in kubectl("version", "-o", "json").stdout
 
 
@@ -472,3 +473,12 @@ def test_kubectl_logs_reads_a_deployments_pod(kube_api: KubeApiServer, kubectl: 
     kube_api.add_deployment(NS, "api", replicas=2)
     result = kubectl("logs", "-n", NS, "deploy/api", "--tail", "20")
     assert result.stdout == "" and "Found 2 pods" in result.stderr
+
+
+def test_kubectl_get_nodes_and_describe_node_list_the_pods_on_it(kube_api: KubeApiServer, kubectl: Kubectl) -> None:
+    """`kubectl get nodes` was "the server doesn't have a resource type nodes"."""
+    kube_api.add_deployment(NS, "api", replicas=2)
+    rows = table(kubectl("get", "nodes").stdout)
+    assert [(r["NAME"], r["STATUS"]) for r in rows] == [("tenantops-lab", "Ready")]
+    described = kubectl("describe", "node", "tenantops-lab").stdout
+    assert "Non-terminated Pods:          (2 in total)" in described

@@ -53,8 +53,8 @@ def test_discovery_names_groups_resources_and_the_scale_subresource(kube_api: Ku
     assert resources["deployments"].short_names == ["deploy"] and "watch" in resources["deployments"].verbs
     scale = resources["deployments/scale"]
     assert (scale.group, scale.version, scale.kind) == ("autoscaling", "v1", "Scale")
-    assert {r.name for r in client.CoreV1Api(api).get_api_resources().resources} == {"namespaces", "pods", "pods/log",
-                                                                                  "events"}
+    assert {r.name for r in client.CoreV1Api(api).get_api_resources().resources} == {"namespaces", "nodes", "pods",
+                                                                                  "pods/log", "events"}
     assert client.VersionApi(api).get_code().git_version.startswith("v1.31")
 
 
@@ -383,3 +383,23 @@ def test_pods_are_selected_by_the_apiservers_pod_field_labels() -> None:
         with pytest.raises(ApiException) as unknown:
             names("spec.containers=api")
         assert unknown.value.status == 400
+
+
+def test_the_node_the_pods_name_is_listed_and_read() -> None:
+    """Pods said `spec.nodeName: tenantops-lab`, but `kubectl get nodes` answered that the server has no such
+    resource type, and a client reading the pod's node got 404."""
+    with KubeApiServer() as kube:
+        kube.add_deployment(NS, "api", replicas=1)
+        core = client.CoreV1Api(api_client(kube.url))
+        pod = core.list_namespaced_pod(NS).items[0]
+        nodes = core.list_node().items
+        assert [n.metadata.name for n in nodes] == [pod.spec.node_name]
+        node = core.read_node(pod.spec.node_name)
+        assert [(c.type, c.status) for c in node.status.conditions] == [("Ready", "True")]
+        assert pod.status.host_ip in {a.address for a in node.status.addresses if a.type == "InternalIP"}
+        with pytest.raises(ApiException) as missing:
+            core.read_node("elsewhere")
+        assert missing.value.status == 404 and json.loads(missing.value.body)["reason"] == "NotFound"
+        with pytest.raises(ApiException) as write:
+            core.delete_node(pod.spec.node_name)
+        assert write.value.status == 405

@@ -14,6 +14,7 @@ Served:
   (strategic-merge, JSON merge, JSON patch), server-side apply (`kube_apply`: create or merge, with field
   ownership and conflicts), delete; the `deployments/{name}/scale` subresource: GET, PUT, PATCH returning
   `autoscaling/v1` Scale objects.
+- `v1` Nodes: the one node the pods are on (`kube_pods.node`), Ready; get and list, read-only.
 - `v1` Pods, derived from the Deployments (`kube_pods`): get and list, read-only, not watched; the
   `pods/{name}/log` subresource (`kubectl logs`) as text: empty, as nothing runs in them.
 - `coordination.k8s.io/v1` Leases: list (one namespace or all), watch, get, create, replace, patch, delete.
@@ -120,12 +121,13 @@ from tenantops_lab.sandbox import kube_resources as resources
 from tenantops_lab.sandbox.kube_errors import REASONS, ApiError
 from tenantops_lab.sandbox.kube_fields import strip_unknown
 from tenantops_lab.sandbox.kube_patch import apply_patch, json_merge_patch, json_patch, strategic_merge_patch
-from tenantops_lab.sandbox.kube_pods import log_of, pods, replica_sets
+from tenantops_lab.sandbox.kube_pods import log_of, node, pods, replica_sets
 from tenantops_lab.sandbox.kube_resources import (
     DEPLOYMENTS,
     DERIVED,
     LEASES,
     NAMESPACES,
+    NODES,
     PODS,
     REVIEWS,
     Kind,
@@ -307,6 +309,7 @@ class KubeApiServer:
         self.auto_ready = auto_ready
         self._lock = threading.RLock()
         self._revision = 0
+        self._started = _now()  # the node's creation and Ready time
         self._objects: dict[Key, JSON] = {}
         self._owners: dict[Key, ssa.Owners] = {}  # each object's leaf fields by field manager (`kube_apply`)
         self._events = EventLog(self._lock, capacity=history)  # write events kept for watches
@@ -777,6 +780,8 @@ class KubeApiServer:
         """The stored objects a list selects, in key order (not copies: callers copy what they answer);
         Pods are derived from the Deployments (`kube_pods`)."""
         wanted = selector(query, kind.field_labels)
+        if kind is NODES:
+            return [obj for obj in [node(self._started, VERSION["gitVersion"])] if wanted(obj)]
         if kind in DERIVED:
             derived = (pods if kind is PODS else replica_sets)(self._matching(DEPLOYMENTS, ns, {}))
             return sorted((obj for obj in derived if wanted(obj)),

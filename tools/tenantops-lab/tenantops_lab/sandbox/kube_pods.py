@@ -25,6 +25,7 @@ from tenantops_lab.sandbox.kube_errors import ApiError
 
 JSON = dict[str, Any]
 
+NODE = "tenantops-lab"  # the one node every pod is on (`node`)
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's rand.SafeEncodeString alphabet
 
 
@@ -109,11 +110,12 @@ def pods_of(deployment: JSON) -> list[JSON]:
                                      "uid": _replica_set_uid(replica_set),
                                      "controller": True, "blockOwnerDeletion": True}],
             },
-            "spec": {**(template.get("spec") or {}), "nodeName": "tenantops-lab"},
+            "spec": {**(template.get("spec") or {}), "nodeName": NODE},
             "status": {
                 "phase": "Running" if running else "Pending",
                 "conditions": [{"type": "Ready", "status": "True" if running else "False"}],
                 "podIP": f"10.0.{index // 250}.{index % 250 + 1}" if running else None,
+                "hostIP": "127.0.0.1",  # the node's InternalIP (`node`)
                 "containerStatuses": [
                     {"name": c.get("name"), "image": c.get("image"), "ready": running, "restartCount": 0,
                      "started": running, **_container_ids(pod_uid, c, running),
@@ -144,6 +146,31 @@ def log_of(pod: JSON, container: str | None) -> str:
         raise ApiError(400, f'container "{container}" in pod "{name}" is waiting to start: '
                        f"{waiting.get('reason') or 'PodInitializing'}")
     return ""
+
+
+def node(created: str, kubelet_version: str) -> JSON:
+    """The node the pods name in `spec.nodeName`, Ready since the stand-in started, as `kubectl get nodes`
+    lists it. Its capacity is what a kubelet reports for a large machine; nothing is scheduled against it."""
+    capacity = {"cpu": "64", "memory": "257433Mi", "pods": "1000", "ephemeral-storage": "1Ti"}
+    return {
+        "kind": "Node", "apiVersion": "v1",
+        "metadata": {"name": NODE, "uid": hashlib.sha256(NODE.encode()).hexdigest()[:32], "resourceVersion": "1",
+                     "creationTimestamp": created,
+                     "labels": {"kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux",
+                                "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+                                "beta.kubernetes.io/arch": "amd64"}},
+        "spec": {"podCIDR": "10.0.0.0/16", "podCIDRs": ["10.0.0.0/16"]},
+        "status": {
+            "capacity": dict(capacity), "allocatable": dict(capacity),
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                            "message": "kubelet is posting ready status", "lastHeartbeatTime": created,
+                            "lastTransitionTime": created}],
+            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": NODE}],
+            "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "", "osImage": "",
+                         "containerRuntimeVersion": "", "kubeletVersion": kubelet_version, "kubeProxyVersion": "",
+                         "operatingSystem": "linux", "architecture": "amd64"},
+        },
+    }
 
 
 def replica_sets(deployments: Iterable[JSON]) -> list[JSON]:

@@ -254,8 +254,49 @@ REPLICASETS = Kind(
         *TEMPLATE_COLUMNS,
     ),
 )
-DERIVED = (PODS, REPLICASETS)
-"""Kinds the stand-in derives from its Deployments whenever they are read: get and list only."""
+def _node_ready(obj: JSON) -> str:
+    ready = next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
+    return "Ready" if ready is not None and ready.get("status") == "True" else "NotReady"
+
+
+def _node_roles(obj: JSON) -> str:
+    prefix = "node-role.kubernetes.io/"
+    roles = [key[len(prefix):] for key in (obj.get("metadata") or {}).get("labels") or {} if key.startswith(prefix)]
+    return ",".join(sorted(roles)) or "<none>"
+
+
+def _node_address(kind: str) -> Callable[[JSON], str]:
+    return lambda obj: next((a.get("address") for a in (obj.get("status") or {}).get("addresses") or []
+                             if a.get("type") == kind), None) or "<none>"
+
+
+def _node_info(key: str) -> Callable[[JSON], str]:
+    return lambda obj: ((obj.get("status") or {}).get("nodeInfo") or {}).get(key) or "<unknown>"
+
+
+NODES = Kind(
+    "nodes", "node", "Node", "", "v1", namespaced=False, short_names=("no",),
+    verbs=("get", "list"),  # the one node the pods are on (`kube_pods.node`): read-only, not watched
+    columns=(
+        NAME,
+        Column("Status", "string", "The status of the node", _node_ready),
+        Column("Roles", "string", "The roles of the node", _node_roles),
+        AGE,
+        Column("Version", "string", "Kubelet Version reported by the node.", _node_info("kubeletVersion")),
+        Column("Internal-IP", "string", "List of addresses reachable to the node. Queried from cloud provider, "
+               "if available.", _node_address("InternalIP"), priority=1),
+        Column("External-IP", "string", "List of addresses reachable to the node. Queried from cloud provider, "
+               "if available.", _node_address("ExternalIP"), priority=1),
+        Column("OS-Image", "string", "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux "
+               "7 (wheezy)).", _node_info("osImage"), priority=1),
+        Column("Kernel-Version", "string", "Kernel Version reported by the node from 'uname -r' (e.g. "
+               "3.16.0-0.bpo.4-amd64).", _node_info("kernelVersion"), priority=1),
+        Column("Container-Runtime", "string", "ContainerRuntime Version reported by the node through runtime "
+               "remote API (e.g. containerd://1.4.2).", _node_info("containerRuntimeVersion"), priority=1),
+    ),
+)
+DERIVED = (PODS, REPLICASETS, NODES)
+"""Kinds the stand-in derives whenever they are read (from its Deployments; the node): get and list only."""
 
 SELF_SUBJECT_ACCESS_REVIEWS = Kind(  # `kubectl auth can-i VERB RESOURCE`
     "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", "authorization.k8s.io",
@@ -269,7 +310,7 @@ SELF_SUBJECT_REVIEWS = Kind(  # `kubectl auth whoami`
 REVIEWS = (SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_RULES_REVIEWS, SELF_SUBJECT_REVIEWS)
 """Kinds that are only created, answered at once and never stored (`kube_access`)."""
 
-KINDS: tuple[Kind, ...] = (NAMESPACES, PODS, DEPLOYMENTS, REPLICASETS, LEASES, EVENTS, *REVIEWS)
+KINDS: tuple[Kind, ...] = (NAMESPACES, NODES, PODS, DEPLOYMENTS, REPLICASETS, LEASES, EVENTS, *REVIEWS)
 BY_RESOURCE = {(k.group, k.version, k.resource): k for k in KINDS}
 
 
