@@ -35,6 +35,9 @@ CASES = [
     ("reports.yaml", "ReportPolicy", "default", "period_days", 10**12),
     ("reports.yaml", "ControllerPolicy", "default", "clock_skew_tolerance_seconds", float("inf")),
     ("cost.yaml", "CostAllocation", "default", "max_pass_gap_seconds", 1e300),
+    ("reports.yaml", "ControllerPolicy", "default", "audit_retention_days", 100_000),
+    # Below the least the audit keeps (the database refuses to delete younger rows): a typo, days for weeks.
+    ("reports.yaml", "ControllerPolicy", "default", "audit_retention_days", 30),
 ]
 
 
@@ -52,7 +55,7 @@ def _edit(policies: Path, file: str, kind: str, name: str, key: str, value: Any)
     return next(i for i in range(start, len(lines)) if lines[i].strip().startswith(f"{key}:")) + 1
 
 
-@pytest.mark.parametrize(("file", "kind", "name", "key", "value"), CASES, ids=[c[3] for c in CASES])
+@pytest.mark.parametrize(("file", "kind", "name", "key", "value"), CASES, ids=[f"{c[3]}={c[4]}" for c in CASES])
 def test_a_duration_past_its_bound_is_refused_at_its_line(tmp_path: Path, file: str, kind: str, name: str,
                                                           key: str, value: Any) -> None:
     catalog, policies = write_config(tmp_path)

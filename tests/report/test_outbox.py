@@ -648,3 +648,52 @@ def test_prune_keeps_the_latest_requested_report_and_examines_a_bounded_batch(st
                                                        "refused"]
     # A key pruned can be queued again: only keys nothing queues again are pruned.
     assert outbox.enqueue("report", "report:0", make_message(), now=later) is True
+
+
+def test_failed_and_in_doubt_rows_are_pruned_after_the_retention_once_nothing_is_owed_on_them(
+    state_url: str, smtp_server: SmtpServer
+) -> None:
+    """A row given up on whose failure was told, and a row in doubt, go once they have been so for the
+    retention (a person had that long to set them back to `pending`); a failure not told yet stays until
+    it is, and a row still being retried is never pruned. The counters read from the table
+    (`tenantops_outbox_failed_total`, `tenantops_outbox_sent_total`) stay where they were: pruning is no
+    reset. Before, failed and in-doubt rows stayed for ever, and pruning sent rows lowered the sent count."""
+    from prometheus_client import CollectorRegistry
+    from tests.faults.smtp_faults import FaultySmtp
+
+    from tenantops.notify.mail import SmtpTransport
+    from tenantops.notify.outbox import OutboxCollector
+
+    outbox = Outbox(state_url)
+    registry = CollectorRegistry()
+    registry.register(OutboxCollector(outbox.db))
+    for key in ("told", "untold"):
+        outbox.enqueue("report", key, make_message(to="nobody@example.com"), now=T0)
+    outbox.enqueue("report", "delivered", make_message(), now=T0)
+    smtp_server.refuse_recipient("nobody@example.com", "550 5.1.1 no such user", count=2)
+    report = outbox.deliver(SmtpTransport(smtp_server.host, smtp_server.port), T0)
+    assert sorted(report.failed) == ["told", "untold"] and report.sent == ["delivered"]
+    outbox.mark_told([a for a in report.alerts if a.details["row"] == "told"])  # "untold": a run that told no one
+    lost_ack = FaultySmtp("lost-ack")
+    try:
+        outbox.enqueue("report", "doubt", make_message(), now=T0)
+        assert outbox.deliver(SmtpTransport(lost_ack.host, lost_ack.port, timeout=5), T0).in_doubt == ["doubt"]
+    finally:
+        lost_ack.close()
+    outbox.enqueue("report", "retrying", make_message(), now=T0)
+    smtp_server.refuse_next(1)
+    assert outbox.deliver(SmtpTransport(smtp_server.host, smtp_server.port), T0).retried == ["retrying"]
+
+    def counters() -> tuple[float | None, float | None]:
+        return (registry.get_sample_value("tenantops_outbox_failed_total", {"kind": "report"}),
+                registry.get_sample_value("tenantops_outbox_sent_total", {"kind": "report"}))
+
+    assert counters() == (2, 1)
+    assert outbox.prune(T0 + timedelta(days=29), timedelta(days=30)) == []
+    assert sorted(outbox.prune(T0 + timedelta(days=31), timedelta(days=30))) == ["delivered", "doubt", "told"]
+    assert {e.dedup_key: e.status for e in outbox.entries()} == {"untold": Status.FAILED, "retrying": Status.PENDING}
+    assert counters() == (2, 1)
+    outbox.mark_told(outbox.untold())  # told at last: the retention counts from when it failed
+    assert outbox.prune(T0 + timedelta(days=31), timedelta(days=30)) == ["untold"]
+    assert counters() == (2, 1)
+    assert [e.dedup_key for e in outbox.entries()] == ["retrying"]

@@ -72,8 +72,10 @@ def test_state_audit_and_mail_are_one_transaction(state_url: str) -> None:
 
 
 def test_audit_log_is_append_only_in_the_database(state_url: str) -> None:
+    """No row is edited, and none younger than the least retention is deleted (older ones are pruned,
+    below)."""
     with StateStore(state_url) as store:
-        store.commit({}, [_decision("t")])
+        store.commit({}, [_decision("t", datetime.now(UTC))])
         statements = ["UPDATE audit SET reason = 'edited'", "DELETE FROM audit"]
         if store.db.is_postgresql:
             statements.append("TRUNCATE audit")
@@ -81,6 +83,29 @@ def test_audit_log_is_append_only_in_the_database(state_url: str) -> None:
             with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.engine.begin() as conn:
                 conn.execute(sa.text(sql))
         assert [e.reason for e in audit.query(store.connection)] == ["because"]
+
+
+def test_audit_rows_past_the_retention_are_pruned_and_the_database_keeps_refusing_younger_deletes(
+        state_url: str) -> None:
+    """The audit grows by every pass: rows older than the retention go, a bounded batch at a time, and
+    nothing younger than the least retention a policy may set (`audit.MIN_RETENTION_DAYS`), whatever the
+    retention asked: the database's own trigger refuses those, by its own clock, as it refuses any UPDATE.
+    Before, the audit could never be pruned at all."""
+    now = datetime.now(UTC)
+    with StateStore(state_url) as store:
+        store.commit({}, [_decision(f"old{n}", now - timedelta(days=500 + n)) for n in range(3)]
+                     + [_decision("quarter", now - timedelta(days=100)), _decision("new", now)])
+        with store.engine.begin() as conn:
+            assert audit.prune(conn, now, timedelta(days=400), limit=2) == 2
+        with store.engine.begin() as conn:
+            assert audit.prune(conn, now, timedelta(days=400), limit=2) == 1
+        assert [e.tenant for e in audit.query(store.connection)] == ["quarter", "new"]
+        with store.engine.begin() as conn:  # a retention shorter than the least is held to the least
+            assert audit.prune(conn, now + timedelta(days=30), timedelta(days=1)) == 1
+        assert [e.tenant for e in audit.query(store.connection)] == ["new"]
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM audit WHERE tenant = 'new'"))
+        assert [e.tenant for e in audit.query(store.connection)] == ["new"]
 
 
 def test_audit_query_filters_and_limit(state_url: str) -> None:
@@ -161,7 +186,7 @@ def test_a_version_1_file_migrates_in_place(tmp_path, with_outbox: bool) -> None
     with StateStore(path) as store:
         assert dict(store.state("autoscaling")) == {"acme/api": {"window": [5, 4]}}
         assert [e.reason for e in audit.query(store.connection)] == ["kept"]
-        store.commit({}, [_decision("t")])
+        store.commit({}, [_decision("t", datetime.now(UTC))])
         assert [e.id for e in audit.query(store.connection)] == [1, 2]
         if with_outbox:
             assert Outbox(path).get("report:w1") is not None

@@ -41,6 +41,7 @@ from tenantops.notify.outbox import DELIVERY_FAILED_CAUSES, Job, Outbox
 from tenantops.notify.worker import Courier
 from tenantops.observe.prometheus import Clock, PrometheusSource, utc_now
 from tenantops.observe.replicas import LiveReplicas
+from tenantops.record import audit
 from tenantops.record.database import StateStoreError, database_url
 from tenantops.record.metrics import ControllerMetrics
 from tenantops.record.store import QueuedMessage, StateStore
@@ -186,7 +187,8 @@ def post_pass_hooks(
     requests passes recorded in the outbox rendered into mail (`notify.render_requests`), the queued
     notifications posted (`notify.alerting.notice_jobs`), the outbox delivered (its figures on /metrics via
     `OutboxCollector`), and a batch of its rows settled longer than the ControllerPolicy's
-    `outbox_retention_days` pruned (`Outbox.prune`). The runner isolates each hook, so a mail server that is
+    `outbox_retention_days` pruned (`Outbox.prune`), and of the audit's older than `audit_retention_days`
+    (`audit.prune`). The runner isolates each hook, so a mail server that is
     down delays mail (the outbox retries) and never fails a pass. `store` is the reconciler's state store: a
     report is rendered from a copy of the cost ledger taken from it after the pass rather than by reopening
     the database. With a `courier`, routing and delivery (rendering included) run on its threads
@@ -312,11 +314,20 @@ def post_pass_hooks(
                 courier.submit("outbox:prune", lambda: prune(result.at), lane=MAIL)
 
         def prune(at: datetime) -> None:
-            """The outbox's settled rows past the ControllerPolicy's retention, a bounded batch a pass."""
+            """The outbox's settled rows and the audit's rows past the ControllerPolicy's retentions, a
+            bounded batch of each a pass."""
+            policy = current_config().policies.controller
             try:
-                delivery.prune(at, timedelta(days=current_config().policies.controller.outbox_retention_days))
+                delivery.prune(at, timedelta(days=policy.outbox_retention_days))
             except (sa.exc.DBAPIError, StateStoreError) as exc:  # the next pass prunes what this one did not
                 log.warning("pruning the outbox failed: %s", exc)
+            try:
+                with delivery.db.begin() as conn:
+                    gone = audit.prune(conn, at, timedelta(days=policy.audit_retention_days))
+                if gone:
+                    log.info("pruned %d audit row(s) older than %d days", gone, policy.audit_retention_days)
+            except (sa.exc.DBAPIError, StateStoreError) as exc:
+                log.warning("pruning the audit failed: %s", exc)
 
         def deliver_later(courier: Courier, channel: str, at: datetime, jobs: dict[str, Job]) -> None:
             # The run starts when its lane gets to it, maybe minutes after the pass (a report being built, a

@@ -18,10 +18,10 @@ Guarantees, and how they are kept:
   configuration cannot hide forever behind "will retry". A failed row stays untold (`alerted` 0) until
   the caller has queued its alert (`mark_told`); a run stopped in between, or one that tells no one,
   leaves it for the next run to tell (`untold`), under the same notice key, so it is told once.
-- **Kept for a retention, then pruned.** A settled row (`sent`, a job `done`) is deleted once it settled
-  longer ago than the ControllerPolicy's `outbox_retention_days`, a bounded batch after each pass
-  (`Outbox.prune`), unless its key still keeps a mail from being queued again (`_still_deduplicating`):
-  failed and in-doubt rows are never pruned.
+- **Kept for a retention, then pruned.** A row nothing is owed on (`sent`, a job `done`, `in_doubt`, or
+  `failed` once its failure was told) is deleted once it settled longer ago than the ControllerPolicy's
+  `outbox_retention_days`, a bounded batch after each pass (`Outbox.prune` states the rule), unless its
+  key still keeps a mail from being queued again (`_still_deduplicating`); pending and claimed rows never.
 - **Sent once.** A row is claimed before sending (`status = 'sending'` with a lease, committed; in
   PostgreSQL the claim locks rows `FOR UPDATE SKIP LOCKED`, so two replicas never claim one row), so a
   second deliverer skips it; the server's acceptance and `status = 'sent'` are recorded in one
@@ -100,6 +100,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from tenantops.endpoints import redact
@@ -113,6 +114,7 @@ from tenantops.notify.transport import (
 from tenantops.record import audit
 from tenantops.record.database import Database, StateStoreError, may_exist, open_database
 from tenantops.record.schema import outbox as table
+from tenantops.record.schema import outbox_pruned as pruned_table
 from tenantops.record.store import QueuedMessage, enqueue_messages
 from tenantops.structs.plan import Alert, Decision, Severity
 
@@ -563,27 +565,46 @@ class Outbox:
         log.warning("%s not %s: %s", entry.dedup_key, verb, exc.reason)
 
     def prune(self, now: datetime, retention: timedelta, limit: int = PRUNE_BATCH) -> list[str]:
-        """Delete settled rows (`sent`, `done`) settled longer than `retention` before `now`, at most `limit`
-        of them examined per call; returns the keys deleted. Failed and in-doubt rows are kept (a person
-        acts on them), and so is a settled row whose key still deduplicates (`_still_deduplicating`): its
-        alert episode is still in the alert state, it is the scheduled report of the latest moment requested,
-        or a row still to send names its message (`MESSAGE_OF`). Each call takes the rows after the last one
-        the previous call examined, by id, and starts again from the first when it reaches the end, so rows
-        kept for deduplication are read again once per round, not every pass."""
+        """Delete the rows nothing is owed on any more, settled longer than `retention` before `now` (their
+        `sent_at`: when they were sent, done, given up on or found in doubt), at most `limit` of them examined
+        per call; returns the keys deleted. The rule, so that pruning never loses nor repeats a mail:
+
+        - `sent` and `done` rows: delivered (or done unposted, with an audit row).
+        - `failed` rows once their failure was told (`alerted`, `mark_told`): the failure alert is queued,
+          and for `retention` a person could set the row back to `pending`; an untold one stays until a
+          run tells it (`untold`), whenever that is. (Rows failed before failures were marked, without a
+          `sent_at`, are never pruned.)
+        - `in_doubt` rows: never resent by the outbox, only by a person who finds the recipients lack the
+          mail (deploy/README.md, "Mail in doubt"); `retention` is how long that stays possible.
+        - Never a `pending` or `sending` row: the outbox still delivers it (a claim whose lease ran out is
+          taken again). A row set back to `pending` is no longer settled, and its retention starts anew.
+        - Never a row whose key still deduplicates (`_still_deduplicating`), whatever its status: its alert
+          episode is still in the alert state, it is the scheduled report of the latest moment requested, or
+          a row still to send names its message (`MESSAGE_OF`). Deleting it would let the key be queued, and
+          mailed, again.
+
+        The deleted rows are counted by kind and status in `outbox_pruned`, in the same transaction, so the
+        counters read from the table (`OutboxCollector`) do not go down. Each call takes the rows after the
+        last one the previous call examined, by id, and starts again from the first when it reaches the
+        end, so rows kept for deduplication are read again once per round, not every pass."""
         cutoff = _ts(now - retention)
-        settled = table.c.status.in_([Status.SENT.value, Status.DONE.value])
+        owed_nothing = sa.or_(
+            table.c.status.in_([Status.SENT.value, Status.DONE.value, Status.IN_DOUBT.value]),
+            sa.and_(table.c.status == Status.FAILED.value, table.c.alerted == 1),
+        )
         with self.db.begin() as conn:
-            rows = conn.execute(sa.select(table.c.id, table.c.dedup_key)
-                                .where(settled, table.c.sent_at < cutoff, table.c.id > self._pruned_to)
+            rows = conn.execute(sa.select(table.c.id, table.c.dedup_key, table.c.kind, table.c.status)
+                                .where(owed_nothing, table.c.sent_at < cutoff, table.c.id > self._pruned_to)
                                 .order_by(table.c.id).limit(limit)).all()
             self._pruned_to = int(rows[-1].id) if len(rows) == limit else 0
-            kept = _still_deduplicating(conn, [str(key) for _, key in rows])
-            gone = [(int(row_id), str(key)) for row_id, key in rows if key not in kept]
+            kept = _still_deduplicating(conn, [str(row.dedup_key) for row in rows])
+            gone = [row for row in rows if row.dedup_key not in kept]
             if gone:
-                conn.execute(sa.delete(table).where(table.c.id.in_([i for i, _ in gone]), settled))
+                conn.execute(sa.delete(table).where(table.c.id.in_([int(row.id) for row in gone]), owed_nothing))
+                _count_pruned(conn, gone, postgres=self.db.is_postgresql)
         if gone:
             log.info("pruned %d settled outbox row(s) older than %s", len(gone), retention)
-        return [key for _, key in gone]
+        return [str(row.dedup_key) for row in gone]
 
     def keys_starting(self, prefix: str) -> list[str]:
         """The keys of the rows whose key begins with `prefix` (taken literally)."""
@@ -771,6 +792,18 @@ def _still_deduplicating(conn: sa.Connection, keys: Sequence[str]) -> set[str]:
     return kept
 
 
+def _count_pruned(conn: sa.Connection, rows: Sequence[Row[Any, Any, Any, Any]], *, postgres: bool) -> None:
+    """Add the pruned `rows` to `outbox_pruned`, by kind and status (inside the pruning transaction)."""
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        counts[(str(row.kind), str(row.status))] = counts.get((str(row.kind), str(row.status)), 0) + 1
+    insert = postgresql.insert(pruned_table) if postgres else sqlite.insert(pruned_table)
+    upsert = insert.on_conflict_do_update(index_elements=[pruned_table.c.kind, pruned_table.c.status],
+                                          set_={"count": pruned_table.c.count + insert.excluded.count})
+    for (kind, status), count in sorted(counts.items()):
+        conn.execute(upsert, {"kind": kind, "status": status, "count": count})
+
+
 def _began(value: str) -> datetime | None:
     """When the episode of an alert record (its JSON, `AlertRecord.to_json`) began, or None."""
     try:
@@ -887,8 +920,9 @@ class OutboxCollector:
         registry.register(OutboxCollector(store.db))
 
     Read from the database rather than counted in memory, so `tenantops_outbox_failed_total` survives a
-    restart and agrees across replicas; failed rows are kept, which keeps the counter monotonic. A
-    scrape while the database is unreachable reports no outbox figures rather than failing /metrics.
+    restart and agrees across replicas; the rows pruned are counted in `outbox_pruned` and added to the
+    sent and failed counters, which keeps them monotonic. A scrape while the database is unreachable
+    reports no outbox figures rather than failing /metrics.
     """
 
     def __init__(self, source: Database | str | Path) -> None:
@@ -918,6 +952,7 @@ class OutboxCollector:
             "Queue time of the oldest message not yet delivered (absent when none).",
         )
         rows: Sequence[Any] = []
+        pruned: Sequence[Any] = []
         first = None
         try:
             db = self._database()
@@ -927,6 +962,7 @@ class OutboxCollector:
                 rows = conn.execute(
                     sa.select(table.c.kind, table.c.status, sa.func.count()).group_by(table.c.kind, table.c.status)
                 ).all()
+                pruned = conn.execute(sa.select(pruned_table.c.kind, pruned_table.c.status, pruned_table.c.count)).all()
                 first = conn.execute(
                     sa.select(sa.func.min(table.c.created_at))
                     .where(table.c.status.in_([Status.PENDING.value, Status.SENDING.value]))
@@ -935,8 +971,13 @@ class OutboxCollector:
             pass
         except (sa.exc.DBAPIError, StateStoreError) as exc:
             log.warning("outbox figures unavailable: %s", exc)
+        totals: dict[tuple[str, str], int] = {}
         for kind, status, count in rows:
             messages.add_metric([kind, status], count)
+            totals[(kind, status)] = int(count)
+        for kind, status, count in pruned:  # rows gone still count: a counter never goes down
+            totals[(kind, status)] = totals.get((kind, status), 0) + int(count)
+        for (kind, status), count in sorted(totals.items()):
             if status == Status.FAILED:
                 failed.add_metric([kind], count)
             elif status == Status.SENT:

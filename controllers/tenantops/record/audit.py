@@ -2,8 +2,11 @@
 
 Rows are written by `StateStore.commit` in the same transaction as the decider state they explain, so
 the log can never claim a decision whose state was lost, nor the other way round. Triggers refuse
-UPDATE and DELETE (and, in PostgreSQL, TRUNCATE): the log is evidence, and evidence is not edited. The
-table and its triggers are in `schema` and the migrations; the same queries serve SQLite and PostgreSQL.
+UPDATE (and, in PostgreSQL, TRUNCATE) always, and DELETE of a row younger than
+`MIN_AUDIT_RETENTION_DAYS` by the database's clock: the log is evidence, and evidence is not edited. Rows
+older than the ControllerPolicy's `audit_retention_days` are deleted a batch after each pass (`prune`), so
+the table holds that long a history, not every pass ever. The table and its triggers are in `schema` and
+the migrations; the same queries serve SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from tenantops.config.kinds.controller import MIN_AUDIT_RETENTION_DAYS
 from tenantops.record.schema import audit as table
 from tenantops.structs.plan import Decision
 
@@ -67,6 +71,29 @@ def append(conn: Connection, decisions: Iterable[Decision]) -> int:
         # most of the record stage at 30,000 rows a pass.
         conn.exec_driver_sql(_SQLITE_INSERT, [tuple(r[c] for c in _COLUMNS) for r in rows])
     return len(rows)
+
+
+PRUNE_BATCH = 50_000
+"""Audit rows `prune` deletes per call (one call after each pass): more than the 30,000 a pass writes at
+10,000 tenants (docs/benchmarks.md §3), so rows leaving the retention never pile up faster than they go."""
+
+
+def prune(conn: Connection, now: datetime, retention: timedelta, limit: int = PRUNE_BATCH) -> int:
+    """Delete (inside the caller's transaction) the oldest audit rows written longer than `retention` before
+    `now`, at most `limit`; returns how many. A row younger than `MIN_AUDIT_RETENTION_DAYS` by the
+    database's clock is never chosen, whatever `retention` or `now` say (a clock ahead, a retention set
+    below the least), so the delete never meets the trigger that refuses it."""
+    floor = MIN_AUDIT_RETENTION_DAYS * 86400
+    if conn.dialect.name == "postgresql":
+        db_now: sa.ColumnElement[Any] = sa.extract("epoch", sa.func.now())
+    else:
+        db_now = sa.cast(sa.func.strftime("%s", "now"), sa.Float)
+    oldest = (sa.select(table.c.id).where(table.c.at < (now - retention).timestamp(), table.c.at <= db_now - floor)
+              .order_by(table.c.at).limit(limit))
+    ids = [int(i) for i in conn.execute(oldest).scalars()]
+    if ids:
+        conn.execute(sa.delete(table).where(table.c.id.in_(ids)))
+    return len(ids)
 
 
 def copy_rows(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The Alembic revision a database must be at for this code; `database.migrate` upgrades older ones.
-HEAD = "0005_leadership_shards"
+HEAD = "0006_retention"
 # SQLite's PRAGMA user_version after migration: schema version 1 controllers refuse a newer file instead
 # of writing into tables whose meaning they do not know.
-SQLITE_USER_VERSION = 5
+SQLITE_USER_VERSION = 6
 
 metadata = sa.MetaData()
 
@@ -74,6 +74,17 @@ outbox = sa.Table(
     sa.Index("outbox_due", "status", "next_attempt_at"),
     sa.Index("outbox_tenant", "status", "tenant"),
     sqlite_autoincrement=True,
+)
+
+# The rows the outbox pruned past its retention, counted by kind and status in the transaction that deleted
+# them (`Outbox.prune`): the sent and failed counters are read from the table (`OutboxCollector`), and
+# without these a pruned row would lower them, which Prometheus reads as a counter reset.
+outbox_pruned = sa.Table(
+    "outbox_pruned", metadata,
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Who may write: one row per Lease. A replica that becomes leader increments `generation` and keeps the

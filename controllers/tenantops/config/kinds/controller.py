@@ -7,6 +7,10 @@ from pydantic import Field
 from tenantops.config.kinds.common import Days, PositiveHours, PositiveSeconds, Seconds
 from tenantops.config.registry import Spec, policy_kind
 
+MIN_AUDIT_RETENTION_DAYS = 90
+"""The shortest audit retention a ControllerPolicy may set: the audit table's trigger refuses to delete a row
+younger than this (migration 0006), by the database's clock."""
+
 
 @policy_kind("ControllerPolicy", scope="global")
 class ControllerSpec(Spec):
@@ -38,8 +42,14 @@ class ControllerSpec(Spec):
     # audit row): a budget warning or a firing notice of a day ago, posted now, reads as news that is no
     # longer true. The outbox keeps retrying it until then.
     notice_max_age_hours: PositiveHours = 24
-    # Sent mail and settled notifications are deleted from the outbox this many days after they settled, a
-    # bounded batch after each pass, so the state does not grow with every mail ever sent. A row whose key
-    # still keeps a notification or a report from being queued again stays until it no longer does
-    # (`notify.outbox.Outbox.prune`); failed and in-doubt rows stay until a person deals with them.
+    # Outbox rows are deleted this many days after they settled, a bounded batch after each pass, so the
+    # state does not grow with every mail ever sent: sent mail and done jobs, rows in doubt (a person had
+    # this long to send one again), and rows given up on once their failure was told. Nothing pending or
+    # being sent, and no row whose key still keeps a notification or a report from being queued again
+    # (`notify.outbox.Outbox.prune` states the rule).
     outbox_retention_days: Days = 30
+    # Audit rows (every decision with its inputs) are deleted this many days after they were written, a
+    # batch after each pass (`record.audit.prune`). The audit is evidence: a billing dispute or an incident
+    # review reaches back months, so the default is over a year and the least is MIN_AUDIT_RETENTION_DAYS,
+    # below which the database itself refuses to delete a row.
+    audit_retention_days: Days = Field(default=400, ge=MIN_AUDIT_RETENTION_DAYS)
