@@ -246,3 +246,14 @@ def test_run_lease_flags_that_nothing_reads_are_usage_errors(tmp_path: Path, arg
                        "--kube-url", closed_url(), *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert flag in result.stderr.strip().splitlines()[-1] and not (tmp_path / "s.db").exists()
+
+
+def test_a_first_start_logs_the_migration_in_one_line_not_alembics_steps(tmp_path: Path) -> None:
+    """A first `run` (or `reconcile -v`) printed a dozen Alembic lines (its plugins, dialect and each revision's
+    whole docstring, some lines without a timestamp) before the controller's own."""
+    result = tenantops("-v", "reconcile", "--once", "--dry-run", "--state", str(tmp_path / "s.db"), cwd=tmp_path,
+                       env={"TENANTOPS_PROMETHEUS_URL": closed_url()})
+    assert "alembic" not in result.stderr, result.stderr
+    migrated = [line for line in result.stderr.splitlines() if "migrated" in line]
+    assert len(migrated) == 1 and f"{tmp_path / 's.db'} migrated from empty to schema 0" in migrated[0], migrated
+    assert all(line[:4].isdigit() or line.startswith("error:") for line in result.stderr.splitlines()), result.stderr

@@ -7,7 +7,7 @@ part and its credential parameters (`?password=`, `endpoints.redact`) are remove
 
 `run` logs at INFO by default (a controller that logs nothing at its default level cannot be followed);
 one-shot commands at WARNING, since their result is what they print. urllib3's per-retry warnings repeat
-the whole URL-encoded query and are shown only at -vv.
+the whole URL-encoded query and are shown only at -vv, as are Alembic's migration steps.
 """
 
 from __future__ import annotations
@@ -99,6 +99,9 @@ def configure(fmt: LogFormat, level: int, *, verbose: int = 0) -> None:
     (a program embedding the CLI, pytest's capture); it replaces only its own handler of an earlier call.
     """
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose >= 2 else logging.ERROR)
+    # Alembic logs its plugins, its dialect and each revision's whole docstring at INFO, a dozen lines (some
+    # without a timestamp) before `run`'s first own line; the state store says in one line what it migrated.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     root = logging.getLogger()
     ours = [h for h in root.handlers if isinstance(h, _CliHandler)]
     if len(ours) < len(root.handlers):

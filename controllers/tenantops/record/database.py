@@ -11,6 +11,7 @@ URLs carry passwords; every message, log line and exception shows `masked(url)` 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -30,6 +31,8 @@ from sqlalchemy.pool import NullPool, QueuePool, StaticPool
 
 from tenantops.endpoints import hide_secret_parameters, userinfo_is_ambiguous
 from tenantops.record.errors import SchemaTooNew, SchemaTooOld, StateMissing, StateStoreError, StateUnavailable
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Database", "SchemaTooNew", "SchemaTooOld", "StateMissing", "StateStoreError", "StateUnavailable",
            "database_url", "masked", "may_exist", "open_database", "parse"]
@@ -402,6 +405,8 @@ def migrate(db: Database) -> None:
         if current is None and has_state:
             command.stamp(config, "0001_v1")
         command.upgrade(config, "head")
+        log.info("state database %s migrated from %s to schema %s", db.name,
+                 current or ("schema version 1" if has_state else "empty"), schema.HEAD)
         if not db.is_postgresql:
             conn.exec_driver_sql(f"PRAGMA user_version = {schema.SQLITE_USER_VERSION}")
 
