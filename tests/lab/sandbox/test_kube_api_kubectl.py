@@ -72,8 +72,8 @@ def test_kubectl_discovers_the_served_resources(kubectl: Kubectl) -> None:
     by_name = {r["NAME"]: r for r in rows}
     assert by_name["deployments"]["SHORTNAMES"] == "deploy" and by_name["deployments"]["APIVERSION"] == "apps/v1"
     assert by_name["leases"]["APIVERSION"] == "coordination.k8s.io/v1"
-    assert {r["NAME"] for r in rows} == {"namespaces", "nodes", "pods", "deployments", "replicasets", "leases",
-                                         "events", "selfsubjectaccessreviews", "selfsubjectrulesreviews",
+    assert {r["NAME"] for r in rows} == {"namespaces", "nodes", "pods", "services", "deployments", "replicasets",
+                                         "leases", "events", "selfsubjectaccessreviews", "selfsubjectrulesreviews",
                                          "selfsubjectreviews"}
     assert "v1.31" in kubectl("version", "-o", "json").stdout
 
@@ -482,3 +482,10 @@ def test_kubectl_get_nodes_and_describe_node_list_the_pods_on_it(kube_api: KubeA
     assert [(r["NAME"], r["STATUS"]) for r in rows] == [("tenantops-lab", "Ready")]
     described = kubectl("describe", "node", "tenantops-lab").stdout
     assert "Non-terminated Pods:          (2 in total)" in described
+
+
+def test_kubectl_cluster_info_names_the_control_plane(kube_api: KubeApiServer, kubectl: Kubectl) -> None:
+    """It ended "error: the server doesn't have a resource type services" (exit 1)."""
+    result = kubectl("cluster-info")
+    assert f"is running at {kube_api.url}" in re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    assert kubectl("get", "svc", "-A").stderr.strip() == "No resources found"

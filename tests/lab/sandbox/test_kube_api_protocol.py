@@ -54,7 +54,7 @@ def test_discovery_names_groups_resources_and_the_scale_subresource(kube_api: Ku
     scale = resources["deployments/scale"]
     assert (scale.group, scale.version, scale.kind) == ("autoscaling", "v1", "Scale")
     assert {r.name for r in client.CoreV1Api(api).get_api_resources().resources} == {"namespaces", "nodes", "pods",
-                                                                                  "pods/log", "events"}
+                                                                                  "pods/log", "services", "events"}
     assert client.VersionApi(api).get_code().git_version.startswith("v1.31")
 
 
@@ -403,3 +403,17 @@ def test_the_node_the_pods_name_is_listed_and_read() -> None:
         with pytest.raises(ApiException) as write:
             core.delete_node(pod.spec.node_name)
         assert write.value.status == 405
+
+
+def test_services_are_served_and_there_are_none() -> None:
+    """`kubectl get svc` and `kubectl cluster-info` (which lists kube-system's services) were "the server
+    doesn't have a resource type services"; nothing is exposed, so the lists are empty and a name is 404."""
+    with KubeApiServer() as kube:
+        kube.add_deployment(NS, "api", replicas=1)
+        core = client.CoreV1Api(api_client(kube.url))
+        assert core.list_service_for_all_namespaces().items == []
+        cluster = core.list_namespaced_service("kube-system", label_selector="kubernetes.io/cluster-service=true")
+        assert cluster.items == []
+        with pytest.raises(ApiException) as missing:
+            core.read_namespaced_service("api", NS)
+        assert missing.value.status == 404 and json.loads(missing.value.body)["details"]["kind"] == "services"

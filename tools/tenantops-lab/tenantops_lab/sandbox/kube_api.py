@@ -14,6 +14,8 @@ Served:
   (strategic-merge, JSON merge, JSON patch), server-side apply (`kube_apply`: create or merge, with field
   ownership and conflicts), delete; the `deployments/{name}/scale` subresource: GET, PUT, PATCH returning
   `autoscaling/v1` Scale objects.
+- `v1` Services: none (nothing is exposed), listed as such, so `kubectl get svc` and `kubectl cluster-info`
+  answer instead of "the server doesn't have a resource type".
 - `v1` Nodes: the one node the pods are on (`kube_pods.node`), Ready; get and list, read-only.
 - `v1` Pods, derived from the Deployments (`kube_pods`): get and list, read-only, not watched; the
   `pods/{name}/log` subresource (`kubectl logs`) as text: empty, as nothing runs in them.
@@ -130,6 +132,7 @@ from tenantops_lab.sandbox.kube_resources import (
     NODES,
     PODS,
     REVIEWS,
+    SERVICES,
     Kind,
 )
 from tenantops_lab.sandbox.kube_status import deployment_conditions
@@ -782,6 +785,8 @@ class KubeApiServer:
         wanted = selector(query, kind.field_labels)
         if kind is NODES:
             return [obj for obj in [node(self._started, VERSION["gitVersion"])] if wanted(obj)]
+        if kind is SERVICES:
+            return []  # nothing is exposed
         if kind in DERIVED:
             derived = (pods if kind is PODS else replica_sets)(self._matching(DEPLOYMENTS, ns, {}))
             return sorted((obj for obj in derived if wanted(obj)),

@@ -295,7 +295,25 @@ NODES = Kind(
                "remote API (e.g. containerd://1.4.2).", _node_info("containerRuntimeVersion"), priority=1),
     ),
 )
-DERIVED = (PODS, REPLICASETS, NODES)
+SERVICES = Kind(
+    "services", "service", "Service", "", "v1", namespaced=True, short_names=("svc",), categories=("all",),
+    verbs=("get", "list"),  # none exist (nothing is exposed); served so that lists, and `kubectl cluster-info`, answer
+    columns=(
+        NAME,
+        Column("Type", "string", "The type of the service.", lambda o: (o.get("spec") or {}).get("type") or ""),
+        Column("Cluster-IP", "string", "The IP address of the service.",
+               lambda o: (o.get("spec") or {}).get("clusterIP") or "<none>"),
+        Column("External-IP", "string", "The external IP address of the service.", lambda o: "<none>"),
+        Column("Port(s)", "string", "The port(s) of the service.",
+               lambda o: ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}"
+                                  for p in (o.get("spec") or {}).get("ports") or []) or "<none>"),
+        AGE,
+        Column("Selector", "string", "The label selector of the service.",
+               lambda o: ",".join(f"{k}={v}" for k, v in sorted(((o.get("spec") or {}).get("selector") or {})
+                                                                  .items())) or "<none>", priority=1),
+    ),
+)
+DERIVED = (PODS, REPLICASETS, NODES, SERVICES)
 """Kinds the stand-in derives whenever they are read (from its Deployments; the node): get and list only."""
 
 SELF_SUBJECT_ACCESS_REVIEWS = Kind(  # `kubectl auth can-i VERB RESOURCE`
@@ -310,7 +328,7 @@ SELF_SUBJECT_REVIEWS = Kind(  # `kubectl auth whoami`
 REVIEWS = (SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_RULES_REVIEWS, SELF_SUBJECT_REVIEWS)
 """Kinds that are only created, answered at once and never stored (`kube_access`)."""
 
-KINDS: tuple[Kind, ...] = (NAMESPACES, NODES, PODS, DEPLOYMENTS, REPLICASETS, LEASES, EVENTS, *REVIEWS)
+KINDS: tuple[Kind, ...] = (NAMESPACES, NODES, PODS, SERVICES, DEPLOYMENTS, REPLICASETS, LEASES, EVENTS, *REVIEWS)
 BY_RESOURCE = {(k.group, k.version, k.resource): k for k in KINDS}
 
 
