@@ -41,8 +41,7 @@ from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.endpoints import unreachable
 from tenantops.observe.facts import SaneLimits
-from tenantops.observe.prom_client import PrometheusAccess, connect
-from tenantops.observe.prometheus import _decimal_seconds, _describe, millis
+from tenantops.observe.prom_client import PrometheusAccess, api_time, connect, describe_failure
 from tenantops.observe.promql import escape_regex, quote
 from tenantops.structs.network import NetworkEgress, TenantEgress, TransferClass
 
@@ -130,7 +129,7 @@ class NetworkSource:
                     f"no {EGRESS_METRIC} series (is the network-costs daemonset running?)", seconds)
         except Exception as exc:  # any failure: not measured this pass, and said why
             down = unreachable("TENANTOPS_PROMETHEUS_URL", self.url, exc)
-            reason = f"the egress query failed: {down.reason if down is not None else _describe(exc)}"
+            reason = f"the egress query failed: {down.reason if down is not None else describe_failure(exc)}"
             # An unreachable Prometheus is the metrics source's warning already; any other failure is this one's.
             (log.info if down is not None else log.warning)("network egress not read: %s", reason)
             return NetworkEgress.not_measured(reason, seconds, failed=True)
@@ -168,7 +167,7 @@ class NetworkSource:
 
     def _query(self, promql: str, end: datetime) -> list[dict[str, Any]]:
         self.requests_sent += 1
-        result = self.client.custom_query(promql, params={"time": _decimal_seconds(millis(end)),
+        result = self.client.custom_query(promql, params={"time": api_time(end),
                                                           "timeout": f"{int(self.timeout * 1000)}ms"},
                                           timeout=self.timeout)
         if not isinstance(result, list):

@@ -5,12 +5,18 @@ file, rotated under the pod, so it is re-read for each request), basic auth, a t
 for Mimir/Cortex/Thanos), a private CA, or AWS SigV4 for Amazon Managed Service for Prometheus (signed by
 botocore's `SigV4Auth` with the standard credential chain: pod identity, IRSA, profile, environment).
 At most one authentication is chosen; secrets stay `SecretStr` until the request is built.
+
+What every source sends and reports the same way is here too: a moment as the exact decimal seconds the
+query API parses (`api_time`, to the millisecond, Prometheus' resolution), and a failed request as a short
+reason (`describe_failure`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +27,32 @@ from requests.auth import AuthBase, HTTPBasicAuth
 from urllib3.util.retry import Retry
 
 AMP_SERVICE = "aps"  # the SigV4 service name of Amazon Managed Service for Prometheus
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+_URL_IN_MESSAGE = re.compile(r" with url: \S+")
+
+
+def millis(moment: datetime) -> int:
+    """`moment` (timezone-aware) in whole milliseconds since the epoch, Prometheus' resolution; exact
+    (timedelta arithmetic), where `timestamp() * 1000` can fall a millisecond short."""
+    return (moment - _EPOCH) // _MILLISECOND
+
+
+def api_time(moment: datetime) -> str:
+    """`moment` as the `time`, `start` or `end` of a query: decimal seconds to its millisecond, exactly (no
+    float rounding; a finer part is cut, never rounded up into the future). The client library rounds its
+    own `start_time`/`end_time` to whole seconds, so every query gives its times in `params` this way."""
+    ms = millis(moment)
+    return f"{'-' if ms < 0 else ''}{abs(ms) // 1000}.{abs(ms) % 1000:03d}"
+
+
+def describe_failure(exc: Exception) -> str:
+    """A short reason for a failed query, for logs and a snapshot's errors: the class and message, without
+    the request URL (which repeats the whole query) and at most 300 characters."""
+    text = _URL_IN_MESSAGE.sub("", str(exc))
+    return f"{type(exc).__name__}: {text}"[:300]
 
 
 class BearerToken(AuthBase):

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,12 +54,11 @@ from tenantops.config.catalog import Tenant
 from tenantops.config.kinds.metrics import split_of
 from tenantops.config.loader import Config
 from tenantops.endpoints import Unreachable, unreachable
-from tenantops.observe.prom_client import PrometheusAccess, connect
+from tenantops.observe.prom_client import PrometheusAccess, api_time, connect, describe_failure, millis
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, SourceClock, WorkloadKey, WorkloadMetrics
 
 log = logging.getLogger(__name__)
 
-_URL_IN_MESSAGE = re.compile(r" with url: \S+")
 QUERY_BUDGET = 1 / 3  # of the controller's interval, for all of one pass's queries together
 CLOCK_QUERY = "time()"  # evaluated at Prometheus' now: its clock, in the same API the data comes from
 CLOCK_LABEL = "clock"
@@ -205,46 +203,23 @@ class PrometheusSource:
             if not quiet_when_unreachable:  # the queries that follow each say so
                 errors.append(f"{label}: {self.unreachable.reason}")
             return
-        reason = _describe(exc)
+        reason = describe_failure(exc)
         log.warning("query %s failed: %s", label, reason)
         errors.append(f"{label}: {reason}")
 
     def _fetch(self, promql: str, at: datetime, stale_after: int,
                timeout: float | None = None) -> list[dict[str, Any]]:
         self.requests_sent += 1
-        end = millis(at)
-        start = end - stale_after * 1000
         wait = self.timeout if timeout is None else timeout
+        start = at - timedelta(seconds=stale_after)
         result = self.client.custom_query_range(
-            promql, start_time=at - timedelta(seconds=stale_after), end_time=at, step=str(stale_after),
-            params={"start": _decimal_seconds(start), "end": _decimal_seconds(end),  # see "Resolution" above
+            promql, start_time=start, end_time=at, step=str(stale_after),
+            params={"start": api_time(start), "end": api_time(at),  # see "Resolution" above
                     "timeout": f"{max(int(wait * 1000), 100)}ms"}, timeout=wait,
         )
         if not isinstance(result, list):
             raise ValueError(f"unexpected response shape: {type(result).__name__}")
         return result
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
-
-
-def millis(moment: datetime) -> int:
-    """`moment` (timezone-aware) in whole milliseconds since the epoch, Prometheus' resolution; exact
-    (timedelta arithmetic), where `timestamp() * 1000` can fall a millisecond short."""
-    return (moment - _EPOCH) // _MILLISECOND
-
-
-def _decimal_seconds(ms: int) -> str:
-    """Milliseconds as the decimal seconds Prometheus' API parses, exactly (no float rounding)."""
-    return f"{'-' if ms < 0 else ''}{abs(ms) // 1000}.{abs(ms) % 1000:03d}"
-
-
-def _describe(exc: Exception) -> str:
-    """A short reason for logs and `Snapshot.errors`: the class and message, without the request URL
-    (which repeats the whole query) and bounded in length."""
-    text = _URL_IN_MESSAGE.sub("", str(exc))
-    return f"{type(exc).__name__}: {text}"[:300]
 
 
 def absorb(

@@ -24,7 +24,7 @@ from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.endpoints import Unreachable, unreachable
 from tenantops.observe.facts import SaneLimits
-from tenantops.observe.prom_client import PrometheusAccess, connect
+from tenantops.observe.prom_client import PrometheusAccess, connect, describe_failure
 from tenantops.structs.usage import HistoryKey, OomKill, Series, UsageHistory
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class UsageHistorySource:
                     log.info("usage history unavailable: %s", self.unreachable)  # callers summarise at WARNING
                     errors.append(f"{planned.kind}: {self.unreachable.reason}")
                     continue
-                reason = f"{type(exc).__name__}: {exc}"[:300]
+                reason = describe_failure(exc)
                 log.warning("usage history query %s failed: %s", planned.kind, reason)
                 errors.append(f"{planned.kind}: {reason}")
         return build_history(samples, earliest, now, errors)
