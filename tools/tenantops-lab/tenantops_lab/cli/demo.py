@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -88,18 +89,28 @@ def _minutes(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def _when(stamp: str | None) -> str:
+    """A trace time as the report prints times, to the minute in UTC (the JSON summary keeps ISO 8601)."""
+    return "-" if stamp is None else datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _last_day(period_end: str) -> str:
+    """The period's last day, as the report's own title names it (the period ends at midnight after it)."""
+    return (date.fromisoformat(period_end[:10]) - timedelta(days=1)).isoformat()
+
+
 def print_summary(console: Console, result: DemoResult) -> None:
     """The closing summary: what the controller did, per workload against its goal, and what the report holds."""
     up, down = result.latency_up, result.latency_down
     console.print()
     console.print(f"[bold]tenantops demo[/bold] {'(stopped early) ' if result.interrupted else ''}"
                   f"ran {result.seconds:.0f}s: {result.passes} controller passes, {result.actions} scaling actions"
-                  f" (trace time {result.trace_start or '-'} to {result.trace_end or '-'}, "
+                  f" (trace time {_when(result.trace_start)} to {_when(result.trace_end)}, "
                   f"{result.trace_seconds_per_wall_second:g}x)")
     if result.history is not None:
         h = result.history
         console.print(f"  history: {h.days} days backfilled ({h.samples:,} samples, {h.series:,} series), "
-                      f"{h.cost_passes} hourly cost passes {h.start or '-'} to {h.end or '-'}")
+                      f"{h.cost_passes} hourly cost passes {_when(h.start)} to {_when(h.end)}")
     if result.schedule is not None:
         console.print(f"  schedule: {result.schedule.describe()}")
     console.print(f"  scaled up:   {', '.join(result.scaled_up) or '-'}")
@@ -132,8 +143,8 @@ def print_summary(console: Console, result: DemoResult) -> None:
                           "the live window's load")
     if result.report is not None:
         r = result.report
-        console.print(f"  cost report {r.period_start} to {r.period_end}: {r.days_with_cost} days with cost, "
-                      f"${r.total_usd:,.2f}; budget warnings: {', '.join(r.budget_warnings) or 'none'}; "
+        console.print(f"  cost report {r.period_start} to {_last_day(r.period_end)}: {r.days_with_cost} days "
+                      f"with cost, ${r.total_usd:,.2f}; budget warnings: {', '.join(r.budget_warnings) or 'none'}; "
                       f"anomalies: {len(r.anomalies)}; savings ${r.savings_usd_month:,.2f}/month "
                       f"({r.savings} recommendations); top movers: {', '.join(r.top_movers) or '-'}")
     console.print(f"  cost report mailed: {'yes' if result.report_sent else 'no'} "
