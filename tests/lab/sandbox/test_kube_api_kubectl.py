@@ -489,3 +489,25 @@ def test_kubectl_cluster_info_names_the_control_plane(kube_api: KubeApiServer, k
     result = kubectl("cluster-info")
     assert f"is running at {kube_api.url}" in re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
     assert kubectl("get", "svc", "-A").stderr.strip() == "No resources found"
+
+
+def test_kubectl_get_pods_watch_prints_the_pods_a_scale_adds(kube_api: KubeApiServer, tmp_path: Path) -> None:
+    """It printed the pods and then "Error from server (MethodNotAllowed)" (exit 1)."""
+    kube_api.add_deployment(NS, "api", replicas=1)
+    kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+    watcher = subprocess.Popen(["kubectl", "--cache-dir", str(tmp_path / "cache"), "get", "pods", "-n", NS, "-w"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=kubectl_env(kubeconfig))
+    try:
+        first = read_lines_until(watcher, 2, timeout=30)  # header + the one pod
+        assert first[1].split()[1:3] == ["1/1", "Running"]
+        deadline = time.monotonic() + 10
+        while not any("watch" in r.query and r.path.endswith("/pods") for r in kube_api.requests(method="GET")) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        kube_api.set_replicas(NS, "api", 3)
+        added = read_lines_until(watcher, 2, timeout=30)
+        assert len(added) == 2 and all(line.split()[1:3] == ["1/1", "Running"] for line in added)
+        assert {line.split()[0] for line in added}.isdisjoint({first[1].split()[0]})
+    finally:
+        watcher.terminate()
+        watcher.wait(timeout=10)

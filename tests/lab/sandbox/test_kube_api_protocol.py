@@ -417,3 +417,34 @@ def test_services_are_served_and_there_are_none() -> None:
         with pytest.raises(ApiException) as missing:
             core.read_namespaced_service("api", NS)
         assert missing.value.status == 404 and json.loads(missing.value.body)["details"]["kind"] == "services"
+
+
+def test_a_pod_watch_sees_pods_come_go_and_get_ready_as_the_deployment_is_scaled() -> None:
+    """`kubectl get pods -w` was 405 MethodNotAllowed: pods were listed but could not be watched."""
+    with KubeApiServer(auto_ready=False) as kube:
+        kube.add_deployment(NS, "api", replicas=1)
+        kube.set_ready(NS, "api", 1)
+        kube.add_deployment("tenant-globex", "api", replicas=1)  # another namespace: not in this watch
+        core = client.CoreV1Api(api_client(kube.url))
+        listed = core.list_namespaced_pod(NS)
+        [first] = [p.metadata.name for p in listed.items]
+        later(0.2, lambda: kube.set_replicas(NS, "api", 2), lambda: kube.set_ready(NS, "api", 2),
+              lambda: kube.set_replicas("tenant-globex", "api", 3), lambda: kube.set_replicas(NS, "api", 1))
+        events = [(e["type"], e["object"].metadata.name, e["object"].status.phase)
+                  for e in watch.Watch().stream(core.list_namespaced_pod, NS, timeout_seconds=2,
+                                                resource_version=listed.metadata.resource_version)]
+    [(added, second, pending), (modified, ready, running), (deleted, gone, _)] = events
+    assert (added, pending, modified, ready, running, deleted) == ("ADDED", "Pending", "MODIFIED", second,
+                                                                   "Running", "DELETED")
+    assert second != first and gone == second  # the first pod was untouched by all of it
+
+
+def test_a_replica_set_watch_follows_its_counts() -> None:
+    with KubeApiServer() as kube:
+        kube.add_deployment(NS, "api", replicas=1)
+        start = str(kube.revision)
+        later(0.2, lambda: kube.set_replicas(NS, "api", 4))
+        events = [(e["type"], e["object"].spec.replicas) for e in watch.Watch().stream(
+            client.AppsV1Api(api_client(kube.url)).list_namespaced_replica_set, NS, resource_version=start,
+            timeout_seconds=1)]
+    assert events == [("MODIFIED", 4)]

@@ -16,8 +16,9 @@ Served:
   `autoscaling/v1` Scale objects.
 - `v1` Services: none (nothing is exposed), listed as such, so `kubectl get svc` and `kubectl cluster-info`
   answer instead of "the server doesn't have a resource type".
-- `v1` Nodes: the one node the pods are on (`kube_pods.node`), Ready; get and list, read-only.
-- `v1` Pods, derived from the Deployments (`kube_pods`): get and list, read-only, not watched; the
+- `v1` Nodes: the one node the pods are on (`kube_pods.node`), Ready; get, list and watch, read-only.
+- `v1` Pods and `apps/v1` ReplicaSets, derived from the Deployments (`kube_pods`): get, list and watch
+  (`kubectl get pods -w` sees pods come and go as a Deployment is scaled), read-only; the
   `pods/{name}/log` subresource (`kubectl logs`) as text: empty, as nothing runs in them.
 - `coordination.k8s.io/v1` Leases: list (one namespace or all), watch, get, create, replace, patch, delete.
 - `authorization.k8s.io/v1` SelfSubjectAccessReviews and SelfSubjectRulesReviews, `authentication.k8s.io/v1`
@@ -131,6 +132,7 @@ from tenantops_lab.sandbox.kube_resources import (
     NAMESPACES,
     NODES,
     PODS,
+    REPLICASETS,
     REVIEWS,
     SERVICES,
     Kind,
@@ -545,8 +547,8 @@ class KubeApiServer:
         route = _route(path)
         if route is None:
             raise ApiError(404, f"the server could not find the requested resource ({method} {path})")
-        if route.kind in DERIVED and (method != "GET" or is_watch(query)):
-            raise self._not_allowed(f"{method} watch" if method == "GET" else method)
+        if route.kind in DERIVED and method != "GET":
+            raise self._not_allowed(method)
         if method == "GET" and route.name is None and is_watch(query) and route.kind not in REVIEWS:
             return 200, self._watch(route, request), {}
         payload: JSON | _Text
@@ -844,9 +846,33 @@ class KubeApiServer:
         self._revision += 1
         obj["metadata"]["resourceVersion"] = str(self._revision)
         ns = obj["metadata"].get("namespace", "") if kind.namespaced else ""
-        self._objects[(kind.resource, ns, obj["metadata"]["name"])] = obj
+        key = (kind.resource, ns, obj["metadata"]["name"])
+        before = self._objects.get(key)
+        self._objects[key] = obj
         self._events.append(WatchEvent(self._revision, event, kind.resource, ns, copy.deepcopy(obj)))
+        if kind is DEPLOYMENTS:
+            self._derived_events(before, obj, ns)
         return obj
+
+    def _derived_events(self, before: JSON | None, after: JSON | None, ns: str) -> None:
+        """The changes a Deployment's write makes to its ReplicaSet and pods, as watch events of the write's
+        revision (as the deployment controller and the kubelet would write them), so `kubectl get pods -w`
+        sees pods come and go; a pod that only took the new resourceVersion did not change."""
+        def unversioned(obj: JSON) -> JSON:
+            return {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}}
+
+        for kind, derive in ((REPLICASETS, replica_sets), (PODS, pods)):
+            old = {o["metadata"]["name"]: o for o in derive([before] if before is not None else [])}
+            new = {o["metadata"]["name"]: o for o in derive([after] if after is not None else [])}
+            for name, obj in new.items():
+                if name in old and unversioned(old[name]) == unversioned(obj):
+                    continue
+                self._events.append(WatchEvent(self._revision, "MODIFIED" if name in old else "ADDED",
+                                               kind.resource, ns, obj))
+            for name in old.keys() - new.keys():
+                gone = copy.deepcopy(old[name])
+                gone["metadata"]["resourceVersion"] = str(self._revision)
+                self._events.append(WatchEvent(self._revision, "DELETED", kind.resource, ns, gone))
 
     def _create(self, kind: Kind, ns: str | None, body: JSON, *, manager: ssa.Owner | None = None,
                 dry_run: bool = False) -> JSON:
@@ -919,6 +945,8 @@ class KubeApiServer:
             obj = self._objects.pop(key)
             self._owners.pop(key, None)
             self._revision += 1
+            if key[0] == DEPLOYMENTS.resource:
+                self._derived_events(obj, None, key[1])
             obj["metadata"]["resourceVersion"] = str(self._revision)
             self._events.append(WatchEvent(self._revision, "DELETED", key[0], key[1], obj))
 

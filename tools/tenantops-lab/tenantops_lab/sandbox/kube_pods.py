@@ -6,8 +6,9 @@ resource type pods". Each Deployment's pods are derived from it whenever they ar
 of them, named `<deployment>-<template hash>-<suffix>` as a ReplicaSet names them (so they change name when
 the pod template changes, and the metrics policy's pod-to-workload rule reads them back), labelled with the
 template's labels and `pod-template-hash`, the first `status.readyReplicas` of them Running and Ready,
-the rest ContainerCreating. Served: get and list (one namespace or all, with label and field selectors),
-and each pod's `log` (empty: nothing runs in it); not watch, nor any write (405).
+the rest ContainerCreating. Served: get, list and watch (one namespace or all, with label and field
+selectors; each Deployment write keeps the pods it adds, changes or removes as watch events of its
+revision), and each pod's `log` (empty: nothing runs in it); no write (405).
 
 The ReplicaSet those pods name as their owner is derived the same way (`replica_set_of`: one per
 Deployment, owned by it, with its replicas and ready counts), so `kubectl get rs` and the pods'

@@ -172,7 +172,7 @@ describe node` selects the node's pods by `spec.nodeName` and `status.phase!=...
 
 PODS = Kind(
     "pods", "pod", "Pod", "", "v1", namespaced=True, short_names=("po",), categories=("all",),
-    verbs=("get", "list"),  # derived from the Deployments (`kube_pods`): read-only, not watched
+    verbs=("get", "list", "watch"),  # derived from the Deployments (`kube_pods`): read-only
     field_labels=POD_FIELDS,
     subresources=(Subresource("log", "", "v1", "Pod", ("get",)),),  # `kubectl logs` (`kube_pods.log_of`)
     columns=(
@@ -243,7 +243,7 @@ EVENTS = Kind(
 REPLICASETS = Kind(
     "replicasets", "replicaset", "ReplicaSet", "apps", "v1", namespaced=True, short_names=("rs",),
     categories=("all",),
-    verbs=("get", "list"),  # derived from the Deployments (`kube_pods`): read-only, not watched
+    verbs=("get", "list", "watch"),  # derived from the Deployments (`kube_pods`): read-only
     columns=(
         NAME,
         Column("Desired", "integer", "Number of desired pods.",
@@ -276,7 +276,7 @@ def _node_info(key: str) -> Callable[[JSON], str]:
 
 NODES = Kind(
     "nodes", "node", "Node", "", "v1", namespaced=False, short_names=("no",),
-    verbs=("get", "list"),  # the one node the pods are on (`kube_pods.node`): read-only, not watched
+    verbs=("get", "list", "watch"),  # the one node the pods are on (`kube_pods.node`): read-only, never changes
     columns=(
         NAME,
         Column("Status", "string", "The status of the node", _node_ready),
@@ -297,7 +297,7 @@ NODES = Kind(
 )
 SERVICES = Kind(
     "services", "service", "Service", "", "v1", namespaced=True, short_names=("svc",), categories=("all",),
-    verbs=("get", "list"),  # none exist (nothing is exposed); served so that lists, and `kubectl cluster-info`, answer
+    verbs=("get", "list", "watch"),  # none exist (nothing is exposed): lists and `kubectl cluster-info` answer
     columns=(
         NAME,
         Column("Type", "string", "The type of the service.", lambda o: (o.get("spec") or {}).get("type") or ""),
@@ -314,7 +314,7 @@ SERVICES = Kind(
     ),
 )
 DERIVED = (PODS, REPLICASETS, NODES, SERVICES)
-"""Kinds the stand-in derives whenever they are read (from its Deployments; the node): get and list only."""
+"""Kinds the stand-in derives whenever they are read (from its Deployments; the node): get, list, watch."""
 
 SELF_SUBJECT_ACCESS_REVIEWS = Kind(  # `kubectl auth can-i VERB RESOURCE`
     "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", "authorization.k8s.io",
