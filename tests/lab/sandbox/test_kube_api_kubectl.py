@@ -511,3 +511,9 @@ def test_kubectl_get_pods_watch_prints_the_pods_a_scale_adds(kube_api: KubeApiSe
     finally:
         watcher.terminate()
         watcher.wait(timeout=10)
+
+
+def test_kubectl_get_raw_health_checks_print_ok(kubectl: Kubectl) -> None:
+    """They printed {"status": "ok"}: the apiserver's /healthz, /readyz and /livez answer the text "ok"."""
+    for path in ("/healthz", "/readyz", "/livez"):
+        assert kubectl("get", "--raw", path).stdout == "ok"

@@ -541,6 +541,10 @@ class KubeApiServer:
         """Serve one parsed request: status, payload and extra headers; raises ApiError for Status answers."""
         request = _Request(method, path, query, body, {"Content-Type": content_type, "Accept": accept,
                                                        "User-Agent": user_agent})
+        if path in ("/healthz", "/readyz", "/livez"):  # the apiserver's health checks answer text, not JSON
+            if method != "GET":
+                raise self._not_allowed(method)
+            return 200, _Text("ok"), {}
         discovery = self._discovery(request)
         if discovery is not None:
             return 200, discovery, {}
@@ -564,8 +568,6 @@ class KubeApiServer:
 
     def _discovery(self, request: _Request) -> JSON | None:
         path = request.path
-        if path in ("/healthz", "/readyz", "/livez"):
-            return {"status": "ok"}
         if path == "/version":
             return dict(VERSION)
         found: JSON | None = None
