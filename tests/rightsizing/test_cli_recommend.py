@@ -57,7 +57,8 @@ def test_lists_current_vs_recommended_and_applies_within_guardrails(
     assert kube_api.writes() == []  # listing never writes
 
     state = tmp_path / "state.db"
-    assert _run([*common, "--tenant", "shop", "--apply", "--kube-url", kube_api.url, "--state", str(state),
+    applying = [arg for arg in common if arg not in ("--at", at)]  # a patch is applied now
+    assert _run([*applying, "--tenant", "shop", "--apply", "--kube-url", kube_api.url, "--state", str(state),
                  "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert sorted(printed) == ["applied", "currency", "history", "patches", "recommendations", "saving_month"]
@@ -66,9 +67,30 @@ def test_lists_current_vs_recommended_and_applies_within_guardrails(
     containers = kube_api.deployment("tenant-shop", "api")["spec"]["template"]["spec"]["containers"]
     assert containers[0]["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}  # 50% step cap
     # The interval is remembered in the state store: a second run right away changes nothing.
-    assert _run([*common, "--tenant", "shop", "--apply", "--kube-url", kube_api.url, "--state", str(state),
+    assert _run([*applying, "--tenant", "shop", "--apply", "--kube-url", kube_api.url, "--state", str(state),
                  "--json"]) == 0
     assert "applied" not in json.loads(capsys.readouterr().out)
+
+
+def test_apply_as_of_another_time_is_refused(
+    prometheus, kube_api, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+) -> None:
+    """A patch is applied now. `--apply --at T` applied as of T and stored T as the change time: with a T a
+    day back the next run was allowed to change the request again at once, and a T a day ahead both passed
+    the minimum interval since the last change and held the next one off for two days."""
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    end = float(int(time.time()) // 60 * 60) - 120
+    server = prometheus(series=_pod_series("shop", "api-5d8f7c9b4-abcde", end - 30 * 3600, end, 0.2, 300 * MI))
+    kube_api.add_deployment("tenant-shop", "api", cpu="1", memory="1Gi")
+    state = tmp_path / "state.db"
+    for at in (end - 86400, end + 86400):
+        code = _run(["--catalog", str(catalog), "--policies", str(REPO / "policies"), "--prometheus-url",
+                     server.url, "--at", datetime.fromtimestamp(at, UTC).isoformat(), "--tenant", "shop",
+                     "--apply", "--kube-url", kube_api.url, "--state", str(state)])
+        assert code == 2
+        assert "--at is for listing: --apply applies as of now" in capsys.readouterr().err
+    assert kube_api.writes() == [] and not state.exists()
 
 
 def test_unknown_tenant_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,8 +112,7 @@ def test_apply_exits_1_when_a_patch_was_not_applied(
     kube_api.add_namespace("tenant-shop")  # but no Deployment: the patch fails (404)
     state = tmp_path / "state.db"
     args = ["--catalog", str(catalog), "--policies", str(REPO / "policies"), "--prometheus-url", server.url,
-            "--at", datetime.fromtimestamp(end, UTC).isoformat(), "--tenant", "shop", "--apply",
-            "--kube-url", kube_api.url, "--state", str(state), "--json"]
+            "--tenant", "shop", "--apply", "--kube-url", kube_api.url, "--state", str(state), "--json"]
     assert _run(args) == 1
     captured = capsys.readouterr()
     [applied] = json.loads(captured.out)["applied"]  # what was tried is still printed

@@ -5,6 +5,8 @@ runs the right-sizing decider over every selected tenant and prints current vs r
 and what the difference is worth per month under the Pricing policy. With `--apply`, patches that the
 policy's `apply` mode and guardrails allow are written to the Kubernetes API and recorded in the audit;
 a patch the API did not take (failed, or still retryable) makes it exit 1 once everything is printed.
+`--at` evaluates as of another time for a listing only: a patch is applied now, and now is the change
+time the minimum interval counts from.
 
 With `--backtest FILES...` it runs docs/benchmarks.md §2 on recorded usage series (`timestamp,value` CSV) and
 writes each series' day-by-day requests to `--output DIR`.
@@ -54,7 +56,8 @@ GOAL_MEDIAN, GOAL_MAX = 0.8, 1.0
               help=f"Prometheus base URL (the usage history). {PROMETHEUS_URL_HELP}")
 @click.option("--kube-url", default=None, help="Kubernetes API for --apply. Env: TENANTOPS_KUBE_URL.")
 @click.option("--state", "state_path", default=None, help=f"State database (guardrail intervals). {STATE_HELP}")
-@click.option("--at", "at_text", default=None, help="Evaluate as of this ISO-8601 UTC time (default: now).")
+@click.option("--at", "at_text", default=None,
+              help="Evaluate as of this ISO-8601 UTC time (default: now). Not with --apply, which applies now.")
 @click.option("--apply", "do_apply", is_flag=True, help="Write the patches the policy's apply mode allows.")
 @click.option("--backtest", "do_backtest", is_flag=True, help="Run docs/benchmarks.md §2 on the FILES given.")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
@@ -84,6 +87,12 @@ def command(ctx: click.Context, catalog: str | None, policies: str | None, as_js
         return
     if files:
         raise click.UsageError("FILES are only read with --backtest")
+    if do_apply and at_text:
+        # A patch is made now, so its change time is now: a pass as of another time stored that time as the
+        # change, and the minimum interval was counted from it (a past --at let the next run change again at
+        # once, a future one passed the interval itself), and a daily schedule applied another hour's request.
+        raise click.UsageError("--at is for listing: --apply applies as of now (the change time the minimum "
+                               "interval counts from)")
     _recommend(settings, tenant_ids, at_text, do_apply, as_json)
 
 
