@@ -1,11 +1,13 @@
 """Right-sizing's apply mode in `tenantops run`: the patches of the plan go through the requests actuator
 the composition root registers, the audit shows each outcome, the decider's interval is remembered only
-for a patch that was applied, and a patch that fails is audited with its reason and proposed again.
+for a patch that was applied, and a patch that fails is audited with its reason and the time of its next
+try, and proposed again only then (the policy's retry backoff).
 Real Prometheus (backfilled usage history), the Kubernetes API stand-in, the real CLI."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +90,7 @@ def test_run_applies_request_patches_once_and_retries_a_failed_one(
         assert "gamma/api" in store.state("rightsizing")  # the interval starts from the applied change
         [failed] = _acts(store, "zeta")
         assert failed.rule == "failed" and "not found" in failed.reason
-        assert "zeta/api" not in store.state("rightsizing")  # not remembered as done
+        assert "cpu" not in store.state("rightsizing")["zeta/api"]  # not remembered as done
     # The cluster's own record of the change, what `kubectl describe deploy` shows (tenantops.act.kube_events).
     [event] = _events(kube_api, "tenant-gamma")
     assert (event["type"], event["reason"]) == ("Normal", "SuccessfulUpdateRequests")
@@ -97,10 +99,28 @@ def test_run_applies_request_patches_once_and_retries_a_failed_one(
     assert [e["reason"] for e in _events(kube_api, "tenant-zeta")] == ["FailedUpdateRequests"]
 
     writes = len(kube_api.writes("/apis/apps/v1/namespaces/tenant-gamma"))
-    _run(common)  # within the minimum interval
+    zeta_calls = len(kube_api.requests(path_prefix="/apis/apps/v1/namespaces/tenant-zeta"))
+    _run(common)  # within the minimum interval, and within zeta's backoff (5 min after a first failure)
     assert len(kube_api.writes("/apis/apps/v1/namespaces/tenant-gamma")) == writes  # gamma: nothing changed
+    assert len(kube_api.requests(path_prefix="/apis/apps/v1/namespaces/tenant-zeta")) == zeta_calls  # not tried
     with StateStore(state) as store:
         assert len(_acts(store, "gamma")) == 1
+        [failed] = _acts(store, "zeta")  # no row, no Event, per pass while it waits
+        # Not remembered as done: no change time, only the failure that the backoff counts from.
+        retry = store.state("rightsizing")["zeta/api"]
+        assert list(retry) == ["retry"] and retry["retry"]["failures"] == 1
+        first_try = datetime.fromisoformat(retry["retry"]["at"])
+        assert failed.reason.endswith(f"; next try at {(first_try + timedelta(minutes=5)).isoformat()}")
+    assert len(_events(kube_api, "tenant-zeta")) == 1
+
+    # The backoff is the policy's as it is now: shortened to a second, the next pass after it tries again.
+    path = policies / "rightsizing.yaml"
+    path.write_text(path.read_text().replace("  mode: apply\n", "  mode: apply\n  retry: {initial_seconds: 1, "
+                                             "max_seconds: 1}\n", 1))
+    time.sleep(1.1)
+    _run(common)
+    with StateStore(state) as store:
         retried = _acts(store, "zeta")
-        assert [e.rule for e in retried] == ["failed", "failed"]  # proposed and tried again
-        assert "zeta/api" not in store.state("rightsizing")
+        assert [e.rule for e in retried] == ["failed", "failed"]  # tried again, and failed again
+        assert store.state("rightsizing")["zeta/api"]["retry"]["failures"] == 2
+    assert [e["reason"] for e in _events(kube_api, "tenant-zeta")] == ["FailedUpdateRequests"] * 2

@@ -11,7 +11,7 @@ import pytest
 
 from tenantops.config import Config, load_config
 from tenantops.config.kinds.common import parse_quantity
-from tenantops.decide.base import DeciderOutput, PassInput
+from tenantops.decide.base import DeciderOutput, PassInput, confirm_applied
 from tenantops.decide.rightsizing import RightsizingDecider, make_decider
 from tenantops.structs.replicas import REPORTED
 from tenantops.structs.rightsizing_findings import RightsizingFindings, WorkloadRecommendation
@@ -181,6 +181,39 @@ def test_min_interval_holds_across_passes_and_dry_run_keeps_state(config: Config
     assert "next change allowed" in _row(soon, "shop").applied["cpu"]
     dry = decider.decide(_pass(config, dry_run=True), {})
     assert _findings(dry).patches and not dry.state
+
+
+def test_a_patch_not_applied_is_proposed_again_after_a_doubling_backoff_and_success_resets_it(
+    config: Config,
+) -> None:
+    """A patch the API did not take was proposed again on every pass: sent, audited and recorded as a
+    Kubernetes Event every 30 s. The free tier's policy (aggressive) has the default retry: 5 min after the
+    first failure, doubling up to 6 h."""
+    decider = RightsizingDecider(_history())
+    state: dict[str, object] = {}
+    now = NOW
+    waits = []
+    for failures in range(1, 9):
+        [patch] = decider.decide(_pass(config, now=now), state).patches
+        state = {patch.state_key: confirm_applied(patch, None, now, state.get(patch.state_key))}  # not made
+        assert state["shop/api"]["retry"] == {"failures": failures, "at": now.isoformat()}
+        wait = datetime.fromisoformat(patch.retry_at) - now
+        waits.append(wait)
+        held = decider.decide(_pass(config, now=now + wait - timedelta(seconds=30)), state)
+        assert not held.patches and not _findings(held).patches
+        reason = _row(held, "shop").applied["cpu"]
+        assert reason == (f"last patch not applied at {now.isoformat()} ({failures} in a row); next try at "
+                          f"{patch.retry_at}")
+        now += wait
+    assert waits == [timedelta(minutes=m) for m in (5, 10, 20, 40, 80, 160, 320, 360)]
+    [patch] = decider.decide(_pass(config, now=now), state).patches
+    applied = confirm_applied(patch, patch, now, state["shop/api"])
+    assert "retry" not in applied and applied["cpu"]["at"] == now.isoformat()
+    # The streak is over: the next patch, past the interval, is proposed, and a failure of it waits 5 min again.
+    later = now + timedelta(hours=25)
+    [again] = decider.decide(_pass(config, now=later), {"shop/api": applied}).patches
+    assert confirm_applied(again, None, later, applied)["retry"] == {"failures": 1, "at": later.isoformat()}
+    assert datetime.fromisoformat(again.retry_at) - later == timedelta(minutes=5)
 
 
 def test_oom_kill_raises_memory_at_once(config: Config) -> None:

@@ -44,6 +44,35 @@ def test_bad_values_are_reported_with_file_line_and_field(tmp_path: Path) -> Non
     assert any("max_memory (100Mi) is below the minimum (512Mi)" in r for r in rendered)
 
 
+@pytest.mark.parametrize(("retry", "field", "message"), [
+    ("{initial_seconds: 600, max_seconds: 60}", "spec.retry", "max_seconds (60) is below initial_seconds (600)"),
+    ("{initial_seconds: 0}", "spec.retry.initial_seconds", "greater than 0"),
+    ("{max_seconds: .inf}", "spec.retry.max_seconds", ""),
+    ("{initial: 300}", "spec.retry.initial", "unknown key"),
+])
+def test_a_bad_retry_backoff_is_named_by_file_line_and_field(tmp_path: Path, retry: str, field: str,
+                                                            message: str) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for source in (REPO / "policies").glob("*.yaml"):
+        (policies / source.name).write_text(source.read_text())
+    path = policies / "rightsizing.yaml"
+    text = path.read_text().replace("  mode: apply\n", f"  mode: apply\n  retry: {retry}\n", 1)
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_policies(policies)
+    line = text.splitlines().index(f"  retry: {retry}") + 1
+    rendered = [str(i) for i in caught.value.issues]
+    assert any(r.startswith(f"{path}:{line}: {field}") and message in r for r in rendered), rendered
+
+
+def test_the_retry_backoff_doubles_from_its_initial_wait_to_its_maximum() -> None:
+    spec = RightsizingSpec()
+    assert (spec.retry.initial_seconds, spec.retry.max_seconds) == (300, 21600)
+    assert [spec.retry.delay(n) for n in (1, 2, 3, 7, 8, 1000)] == [300, 600, 1200, 19200, 21600, 21600]
+    assert RightsizingSpec.model_validate({"retry": {"initial_seconds": 30}}).retry.delay(4) == 240
+
+
 @pytest.mark.parametrize(("text", "value"), [(".5", 0.5), ("1e3", 1000.0), ("1Pi", 2.0**50), ("250m", 0.25),
                                              ("512Mi", 512 * 2.0**20), ("100u", 1e-4)])
 def test_every_quantity_the_api_server_accepts_is_a_policy_quantity(text: str, value: float) -> None:

@@ -110,11 +110,14 @@ the key's value to commit, or `KEEP`: one concern's rule of what an outcome conf
 
 def confirm_applied(proposed: Effect, made: Effect | None, at: datetime, state: JsonValue) -> JsonValue:
     """The confirmation rule of a concern that has none of its own (`Confirms`): a request patch names the
-    state its application implies (`on_applied`), committed once the requests are in effect, and a report
-    request the state its recording implies, committed once it is in the outbox; nothing else is stored,
-    made or not (a patch not in effect, a request not recorded, is proposed again next pass)."""
+    state its application implies (`on_applied`), committed once the requests are in effect, and what its
+    failure implies (`on_failed`, right-sizing's retry backoff), committed when it is not; a report request
+    the state its recording implies, committed once it is in the outbox. Nothing else is stored, made or
+    not (a patch without `on_failed`, a request not recorded, is proposed again next pass)."""
     if made is not None and isinstance(proposed, RequestPatch | ReportRequest):
         return proposed.on_applied
+    if made is None and isinstance(proposed, RequestPatch) and proposed.on_failed is not None:
+        return proposed.on_failed
     return KEEP
 
 

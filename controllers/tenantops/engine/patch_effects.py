@@ -3,7 +3,8 @@
 A patch carries the state of its concern that applying it implies (`RequestPatch.state_key`,
 `on_applied`): that state is committed only from an outcome saying the requests are in effect (applied,
 or already so), or from an intent read back as in effect after a restart, never from the decision
-(`engine.settlement`; this actuator says which outcomes are in effect).
+(`engine.settlement`; this actuator says which outcomes are in effect). Any other outcome commits what the
+patch says its failure implies (`on_failed`), and its audit row says when it is tried again (`retry_at`).
 """
 
 from __future__ import annotations
@@ -69,14 +70,19 @@ class PatchEffects:
         return PatchOutcome(effect, status, detail=detail, attempts=attempts)
 
     def audit(self, outcome: PatchOutcome, now: datetime) -> Decision:
-        """What was read, what was written (or why not)."""
+        """What was read, what was written (or why not, and when it is tried again)."""
         p = outcome.patch
+        retry = p.retry_at if outcome.status not in IN_EFFECT and outcome.status is not OutcomeStatus.DRY_RUN else ""
+        inputs: dict[str, Any] = {"target": f"deployment:{p.namespace}/{p.deployment}", "requests": dict(p.requests),
+                                  "attempts": outcome.attempts}
+        if retry:
+            inputs["next_try"] = retry
         return Decision(
             at=now, tenant=p.tenant, workload=p.workload, kind="act", rule=outcome.status.value,
-            reason=f"requests {p.namespace}/{p.deployment}: {outcome.detail or outcome.status.value} ({p.reason})",
+            reason=f"requests {p.namespace}/{p.deployment}: {outcome.detail or outcome.status.value} ({p.reason})"
+                   + (f"; next try at {retry}" if retry else ""),
             old={c: dict(r) for c, r in outcome.before.items()}, new={c: dict(r) for c, r in outcome.after.items()},
-            inputs={"target": f"deployment:{p.namespace}/{p.deployment}", "requests": dict(p.requests),
-                    "attempts": outcome.attempts},
+            inputs=inputs,
         )
 
     def confirmed(self, outcome: PatchOutcome) -> RequestPatch | None:

@@ -2,8 +2,10 @@
 
 A patch carries the decider state that applying it implies (`state_key`, `on_applied`): the engine
 commits that state only when the actuator's outcome says the requests are in effect, so a refused or
-failed patch is audited with its reason and proposed again next pass instead of being remembered as
-done (the recommend/apply split of the Kubernetes VPA's recommender and updater).
+failed patch is audited with its reason instead of being remembered as done (the recommend/apply split
+of the Kubernetes VPA's recommender and updater). What its failure implies (`on_failed`: for
+right-sizing, the retry backoff, so the patch is proposed again only at `retry_at`) is committed from
+any other outcome of a pass that tried it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class RequestPatch:
     # The namespace's per-container maximum (its LimitRange `max`, from the tenant's tier) per resource:
     # the API server refuses a pod whose container asks, or is limited, above it.
     ceilings: Mapping[str, str] = field(default_factory=dict)
+    # The key's value once the outcome says the requests are not in effect (JSON; None: the key is kept as it
+    # is), and when the deciding concern will propose the patch again then (ISO time; "": the next pass).
+    # Neither is recorded in the patch's intent: a patch read back as not made after a restart was cut
+    # short, not refused, and is proposed again at once.
+    on_failed: Any = None
+    retry_at: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -12,7 +12,10 @@ scale of hours, so the range queries need not run every pass. `RightsizingDecide
 for offline use (backtests, tests). Without history the decider only says so.
 
 State, per workload: when each resource was last changed and to what, so the minimum interval holds
-across passes and restarts.
+across passes and restarts; and after a patch the API did not take, the failures in a row and when the
+last one was (`retry`), so the workload gets no patch until the policy's backoff has passed
+(`RightsizingSpec.retry`). An applied patch's state has no `retry`: success ends the streak. State kept by
+an earlier version (without `retry`) reads as no failure.
 """
 
 from __future__ import annotations
@@ -250,6 +253,13 @@ class RightsizingDecider:
         if tenant.isolation != "pool":
             return None, {r: "silo: instance type is a provisioning change" for r in RESOURCES}
         prior_map = prior if isinstance(prior, dict) else {}
+        failures, failed_at = _failures(prior_map)
+        if failed_at is not None:
+            next_try = failed_at + timedelta(seconds=spec.retry.delay(failures))
+            if inp.now < next_try:
+                waiting = (f"last patch not applied at {failed_at.isoformat()} ({failures} in a row); next try at "
+                           f"{next_try.isoformat()}")
+                return None, {r: waiting for r in RESOURCES}
         new_state = {r: dict(prior_map.get(r, {})) for r in RESOURCES if isinstance(prior_map.get(r), dict)}
         requests: dict[str, str] = {}
         per_container: dict[str, dict[str, str]] = {}
@@ -285,12 +295,28 @@ class RightsizingDecider:
                     new_state[resource]["hours"] = {**hours, str(inp.now.hour): step.value}
         if not requests:
             return None, decided
+        # Not applied: the state as it was, and the streak one longer (`_failures`).
+        on_failed: dict[str, JsonValue] = {r: prior_map[r] for r in RESOURCES if r in prior_map}
+        on_failed["retry"] = {"failures": failures + 1, "at": inp.now.isoformat()}
         patch = RequestPatch(
             tenant.id, workload.name, tenant_namespace(tenant.id), workload.name, requests, "; ".join(notes),
             spec.raise_limits, per_container, state_key=f"{tenant.id}/{workload.name}", on_applied=new_state,
-            ceilings=dict(ceilings or {}),
+            ceilings=dict(ceilings or {}), on_failed=on_failed,
+            retry_at=(inp.now + timedelta(seconds=spec.retry.delay(failures + 1))).isoformat(),
         )
         return patch, decided
+
+
+def _failures(prior: Mapping[str, JsonValue]) -> tuple[int, datetime | None]:
+    """The patches not applied in a row, and when the last of them was decided (state `retry`; 0 and None
+    where there is none, or it cannot be read)."""
+    retry = prior.get("retry")
+    if not isinstance(retry, dict):
+        return 0, None
+    count, at = retry.get("failures"), _parse_time(retry.get("at"))
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1 or at is None or at.tzinfo is None:
+        return 0, None
+    return count, at
 
 
 def _applied_hours(last: JsonValue) -> dict[str, float]:
