@@ -148,10 +148,11 @@ def test_simulate_all_prints_each_figure_and_the_goal_per_trace(tmp_path: Path) 
     table = _simulate("--traces", str(folder), cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert lines[1].split() == ["trace", "viol", "hpa@0.7", "vs_orcl", "vs_hpa", "excess", "actions", "hpa_act",
-                                "act/hpa", "goal"]
-    assert [line.split()[0] for line in lines[2:]] == ["flat", "ramp"]
-    assert all(line.split()[9] in ("yes", "NO") for line in lines[2:])
+    assert lines[1].split() == ["trace", "rec", "viol", "hpa@0.7", "vs_orcl", "vs_hpa", "excess", "actions",
+                                "hpa_act", "act/hpa", "goal"]
+    assert [line.split()[0] for line in lines[2:4]] == ["flat", "ramp"]
+    assert all(line.split()[10] in ("yes", "NO") for line in lines[2:4])
+    assert lines[4].startswith("per-minute: ") and "of 2 meet the goal" in lines[4] and len(lines) == 5
     assert "simulate: [2/2]" in table.stderr and "act/hpa" not in table.stderr
     as_json = _simulate("--traces", str(folder), "--json", cwd=tmp_path)
     assert as_json.returncode == 0, as_json.stderr
@@ -159,7 +160,33 @@ def test_simulate_all_prints_each_figure_and_the_goal_per_trace(tmp_path: Path) 
 
     figures = json.loads(as_json.stdout)
     for trace in figures["traces"]:
-        for key in ("violation_rate", "hpa_violation_rate_u07", "cost_vs_oracle", "cost_vs_hpa", "excess_closed",
+        for key in ("source_seconds", "per_minute", "violation_rate",
+                    "hpa_violation_rate_u07", "cost_vs_oracle", "cost_vs_hpa", "excess_closed",
                     "actions_vs_hpa", "meets_goal", "goals"):
             assert key in trace, key
     assert "simulate: [2/2]" in as_json.stderr and "{" not in as_json.stderr
+
+
+def test_simulate_all_puts_per_minute_recordings_first_and_counts_them_apart(tmp_path: Path) -> None:
+    """The issue's order: per-minute recordings are the benchmark's first concern, a held coarse source is read
+    apart. A 5-minute recording named first alphabetically comes after the per-minute one, its period is shown,
+    and the goal is counted per kind."""
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    def rows(every: int) -> list[str]:
+        return [f"2024-01-01T{m // 60:02d}:{m % 60:02d}:00Z,{20 + m % 7}" for m in range(0, 600, every)]
+
+    write(folder / "a_coarse.csv", rows(5))
+    write(folder / "b_minute.csv", rows(1))
+    table = _simulate("--traces", str(folder), cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert [line.split()[:2] for line in lines[2:4]] == [["b_minute", "1m"], ["a_coarse", "5m"]]
+    assert lines[4].startswith("per-minute: ") and lines[4].split(":")[1].strip().endswith(
+        ("of 1 meet the goal", "of 1 meet the goal (b_minute)"))
+    assert lines[5].startswith("coarser (held): ") and "of 1 meet the goal" in lines[5]
+    import json
+
+    as_json = json.loads(_simulate("--traces", str(folder), "--json", cwd=tmp_path).stdout)
+    assert [(t["trace"], t["source_seconds"], t["per_minute"]) for t in as_json["traces"]] == [
+        ("b_minute", 60.0, True), ("a_coarse", 300.0, False)]

@@ -32,6 +32,12 @@ class Result:
     hpa: list[tuple[float, Figures]]
     run: Run = field(repr=False)
     step_seconds: int = 60
+    source_seconds: float = 60.0  # how often the trace was recorded (`Trace.source_seconds`)
+
+    @property
+    def per_minute(self) -> bool:
+        """Recorded every step or finer: no sample is held, the benchmark's first concern (§1)."""
+        return self.source_seconds <= self.step_seconds
 
     @property
     def hpa_cost(self) -> float:
@@ -83,6 +89,8 @@ class Result:
             "trace": self.trace,
             "policy": self.policy,
             "steps": f.steps,
+            "source_seconds": self.source_seconds,
+            "per_minute": self.per_minute,
             "capacity": self.capacity,
             "cost": f.cost,
             "oracle_cost": self.oracle_cost,
@@ -117,7 +125,7 @@ def simulate(trace: Trace, spec: ScalingSpec, policy_name: str, capacity: float 
     mine = run(demand, cap, recommender_policy(spec, cap, trace.start, step, breakers=breakers))
     curve = [(u, score(demand, cap, run(demand, cap, hpa_policy(u, cap, step)), step)) for u in TARGETS]
     return Result(trace.name, policy_name, cap, score(demand, cap, mine, step), oracle_cost(demand, cap, step), curve,
-                  mine, step)
+                  mine, step, trace.source_seconds)
 
 
 def write_decisions(path: Path | str, trace: Trace, result: Result) -> None:

@@ -27,12 +27,15 @@ TRACES_ENV = "TENANTOPS_TRACES"
 
 @dataclass(frozen=True)
 class Trace:
-    """Demand per 60 s step, `start` being the time of step 0 (the first sample's time)."""
+    """Demand per 60 s step, `start` being the time of step 0 (the first sample's time). `source_seconds` is
+    how often the recording was sampled (the median spacing of its samples): a source coarser than a step is
+    held, so its results are read apart from per-minute ones (docs/benchmarks.md §1)."""
 
     name: str
     start: datetime
     demand: npt.NDArray[np.float64]
     step_seconds: int = STEP_SECONDS
+    source_seconds: float = STEP_SECONDS
 
     def timestamp(self, step: int) -> datetime:
         return datetime.fromtimestamp(self.start.timestamp() + step * self.step_seconds, UTC)
@@ -155,7 +158,9 @@ def resample(times: npt.NDArray[np.float64], values: npt.NDArray[np.float64], st
 
 def load_trace(path: Path | str, step: int = STEP_SECONDS) -> Trace:
     times, values = read_samples(path)
-    return Trace(Path(path).stem, datetime.fromtimestamp(times[0], UTC), resample(times, values, step), step)
+    spacing = float(np.median(np.diff(times))) if times.size > 1 else float(step)
+    return Trace(Path(path).stem, datetime.fromtimestamp(times[0], UTC), resample(times, values, step), step,
+                 spacing)
 
 
 def default_traces_dir() -> Path:
