@@ -12,14 +12,19 @@ from kubernetes import client
 from tenantops.act.base import OutcomeStatus
 from tenantops.act.requests import RequestsActuator
 from tenantops.config import load_config
+from tenantops.config.kinds.common import parse_quantity
+from tenantops.decide.base import PassInput
+from tenantops.decide.rightsizing import RightsizingDecider
 from tenantops.observe.usage_history import UsageHistorySource
 from tenantops.structs.requests import RequestPatch
+from tenantops.structs.snapshot import Snapshot
 from tenantops_lab.sandbox.prometheus import Series
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 MI = 2.0**20
+GI = 2.0**30
 CATALOG = """\
 environment: test
 tenants:
@@ -75,9 +80,9 @@ def test_history_from_a_real_prometheus_in_one_request_per_resource(prometheus, 
     source = UsageHistorySource(server.url)
     history = source.fetch(config, datetime.fromtimestamp(end, UTC))
     assert not history.errors
-    # cpu, memory, OOM kills and replicas: four requests for every tenant together.
-    assert source.requests_sent == 4
-    assert server.query_count() - before == 4
+    # cpu, memory, OOM kills, the memory they were killed at and replicas: five requests for every tenant.
+    assert source.requests_sent == 5
+    assert server.query_count() - before == 5
     shop_cpu = history.get("shop", "api", "cpu")
     assert shop_cpu.values.size > 50
     assert float(shop_cpu.values[-1]) == pytest.approx(0.5, rel=0.02)  # mean per pod of 0.25 and 0.75
@@ -108,7 +113,7 @@ def test_per_container_history_and_the_pod_as_their_sum(prometheus, tmp_path: Pa
     server = prometheus(series=series)
     source = UsageHistorySource(server.url)
     history = source.fetch(config, datetime.fromtimestamp(end, UTC))
-    assert not history.errors and source.requests_sent == 4  # still one query per resource
+    assert not history.errors and source.requests_sent == 5  # still one query per resource
     cpu = history.per_container("shop", "api", "cpu")
     assert sorted(cpu) == ["api", "proxy"]
     assert float(cpu["api"].values[-1]) == pytest.approx(0.3, rel=0.02)
@@ -150,6 +155,57 @@ def test_an_oom_kill_is_its_containers_as_well_as_the_pods(prometheus, tmp_path:
     assert kills["api"][0].usage == pytest.approx(400 * MI, rel=0.01) and kills["api"][0].at == pod_kill.at
 
 
+def test_a_pod_killed_before_its_first_scrape_is_bumped_from_the_limit_it_was_killed_at(
+    prometheus, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """A pod OOM-killed at start-up, every time, has no memory sample at all: its kills were dropped (no
+    usage to bump from), and nothing ever raised its memory. An OOM kill means its usage reached its limit."""
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    config = load_config(catalog, REPO / "policies")
+    end = float(int(time.time()) // 60 * 60) - 120
+    start, oom_at = end - 3 * 3600, end - 3600
+    stamps = [start + 60 * i for i in range(int((end - start) // 60))]
+    labels = {"namespace": "tenant-shop", "pod": "api-5d8f7c9b4-abcde", "container": "api"}
+    series = [
+        Series("kube_pod_container_resource_requests", {**labels, "resource": "memory"}, [(t, GI) for t in stamps]),
+        Series("kube_pod_container_resource_limits", {**labels, "resource": "memory"}, [(t, GI) for t in stamps]),
+        Series("kube_pod_container_status_restarts_total", labels, [(t, 0.0 if t < oom_at else 1.0) for t in stamps]),
+        Series("kube_pod_container_status_last_terminated_reason", {**labels, "reason": "OOMKilled"},
+               [(t, 1.0) for t in stamps if t >= oom_at]),
+        # A container without a limit is killed at its request (only a node's pressure kills it).
+        *_pod_series("media", "api-7c6d5b4a3-klmno", start, end, 0.1, 200 * MI)[:1],
+        Series("kube_pod_container_resource_requests", {"namespace": "tenant-media", "pod": "api-7c6d5b4a3-klmno",
+                                                        "container": "api", "resource": "memory"},
+               [(t, 512 * MI) for t in stamps]),
+        Series("kube_pod_container_status_restarts_total",
+               {"namespace": "tenant-media", "pod": "api-7c6d5b4a3-klmno", "container": "api"},
+               [(t, 0.0 if t < oom_at else 1.0) for t in stamps]),
+        Series("kube_pod_container_status_last_terminated_reason",
+               {"namespace": "tenant-media", "pod": "api-7c6d5b4a3-klmno", "container": "api", "reason": "OOMKilled"},
+               [(t, 1.0) for t in stamps if t >= oom_at]),
+    ]
+    now = datetime.fromtimestamp(end, UTC)
+    history = UsageHistorySource(prometheus(series=series).url).fetch(config, now)
+    assert not history.errors and history.get("shop", "api", "memory").values.size == 0
+    [kill, *_] = history.ooms[("shop", "api")]
+    assert (kill.usage, kill.basis) == (GI, "limit") and oom_at <= kill.at <= oom_at + 600
+    assert history.container_ooms[("shop", "api")]["api"][0] == kill
+    assert (history.ooms[("media", "api")][0].usage, history.ooms[("media", "api")][0].basis) == (512 * MI, "limit")
+
+    # The free tier applies (aggressive): memory goes up at once, through the step cap, with an hour of history.
+    out = RightsizingDecider(history).decide(PassInput(Snapshot(at=now, workloads={}), config, now), {})
+    [patch] = [p for p in out.patches if p.tenant == "shop"]
+    assert list(patch.requests) == ["memory"]  # no CPU sample either: nothing to say about CPU
+    # Killed at its 1Gi limit: at least the bump, max(1Gi + 100Mi, 1.2Gi), within the step cap of +50%.
+    assert 1.2 * GI <= parse_quantity(patch.requests["memory"]) <= 1.5 * GI
+    assert "urgent after OOM kill" in patch.reason
+    [row] = [r for r in out.findings.recommendations if r.tenant == "shop"]  # type: ignore[union-attr]
+    assert (row.memory.target or 0) >= 1.2 * GI
+    assert (f"no memory sample before a kill: bumped from the memory limit, or request, it was killed at, {GI:.0f} "
+            "bytes") in row.memory.reason
+
+
 def test_history_query_failure_is_reported_not_raised(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(CATALOG)
@@ -157,7 +213,7 @@ def test_history_query_failure_is_reported_not_raised(tmp_path: Path) -> None:
     from tenantops_lab.sandbox.ports import free_port
 
     history = UsageHistorySource(f"http://127.0.0.1:{free_port()}", timeout=2).fetch(config, datetime.now(UTC))
-    assert len(history.errors) == 4 and not history.series
+    assert len(history.errors) == 5 and not history.series
 
 
 @pytest.fixture

@@ -31,11 +31,12 @@ log = logging.getLogger(__name__)
 
 SANE = SaneLimits()
 MAX_POINTS = 11_000  # Prometheus refuses range queries that would return more points per series
+PER_CONTAINER = ("cpu", "memory", "oom", "memory_at_oom")  # the kinds whose `container` label is kept
 
 
 @dataclass(frozen=True, slots=True)
 class RangeQuery:
-    kind: str  # "cpu", "memory", "oom" or "replicas"
+    kind: str  # "cpu", "memory", "oom", "memory_at_oom" or "replicas"
     promql: str
     lookback: timedelta
     step_seconds: int
@@ -49,7 +50,8 @@ def plan_range_queries(config: Config, tenants: Sequence[Tenant]) -> list[RangeQ
         policies = config.for_tenant(tenant)
         spec = policies.rightsizing
         lookback = float(spec.lookback_days) * 86400.0
-        texts = {"cpu": spec.cpu_query, "memory": spec.memory_query, "oom": spec.oom_query}
+        texts = {"cpu": spec.cpu_query, "memory": spec.memory_query, "oom": spec.oom_query,
+                 "memory_at_oom": spec.memory_at_oom_query}
         if "replicas" in policies.metrics.queries:
             texts["replicas"] = policies.metrics.queries["replicas"]
         for kind, text in texts.items():
@@ -146,7 +148,7 @@ def absorb_matrix(
         if key not in known or key[0] not in planned.tenants:
             ignored += 1
             continue
-        container = str(labels.get("container", "")) if planned.kind in ("cpu", "memory", "oom") else ""
+        container = str(labels.get("container", "")) if planned.kind in PER_CONTAINER else ""
         bucket = samples.setdefault((key[0], key[1], planned.kind, container), [])
         implausible = 0
         for point in series.get("values") or ():
@@ -174,7 +176,12 @@ def build_history(
     errors: Sequence[str] = (),
 ) -> UsageHistory:
     """Arrange raw points into per-resource series (per pod, and per container where the query kept the
-    label), OOM kills (with the memory in use) and mean replicas."""
+    label), OOM kills (with the memory in use) and mean replicas.
+
+    A kill with no memory sample at or before it (a pod killed at start-up, before its first scrape: a crash
+    loop) takes the memory its container was killed at (`memory_at_oom`: its limit, else its request), a
+    pod's kill the sum over its containers killed then; `OomKill.basis` says so. It was dropped, and
+    nothing raised the memory of a pod that never lived long enough to be scraped."""
     series: dict[HistoryKey, Series] = {}
     containers: dict[HistoryKey, dict[str, Series]] = {}
     ooms: dict[tuple[str, str], tuple[OomKill, ...]] = {}
@@ -198,18 +205,24 @@ def build_history(
                                        if len(values) >= parts))
     killed: dict[tuple[str, str], set[float]] = {}
     container_ooms: dict[tuple[str, str], dict[str, tuple[OomKill, ...]]] = {}
+    killed_at: dict[tuple[str, str], dict[str, Series]] = {}
+    for (tenant, workload, kind, container), points in samples.items():
+        if kind == "memory_at_oom" and points:
+            killed_at.setdefault((tenant, workload), {})[container] = Series.of(_dedupe(points))
     for (tenant, workload, kind, container), points in samples.items():
         if kind != "oom":
             continue
         times = {when for when, value in _dedupe(points) if value > 0}
         killed.setdefault((tenant, workload), set()).update(times)
         own = containers.get((tenant, workload, "memory"), {}).get(container) if container else None
-        kills = [OomKill(when, used) for when in sorted(times) if (used := _memory_near(own, when)) is not None]
+        at_kill = killed_at.get((tenant, workload), {}).get(container) if container else None
+        kills = [kill for when in sorted(times) if (kill := _kill(when, own, [at_kill])) is not None]
         if kills:
             container_ooms.setdefault((tenant, workload), {})[container] = tuple(kills)
     for (tenant, workload), times in killed.items():  # the pod's kills, whichever container was killed
         memory = series.get((tenant, workload, "memory"))
-        kills = [OomKill(when, used) for when in sorted(times) if (used := _memory_near(memory, when)) is not None]
+        limits = list(killed_at.get((tenant, workload), {}).values())
+        kills = [kill for when in sorted(times) if (kill := _kill(when, memory, limits)) is not None]
         if kills:
             ooms[(tenant, workload)] = tuple(kills)
     return UsageHistory(start, end, series, ooms, replicas, tuple(errors), containers, container_ooms)
@@ -220,7 +233,17 @@ def _dedupe(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return sorted(dict(points).items())
 
 
-def _memory_near(memory: Series | None, when: float, window: float = 900.0) -> float | None:
+def _kill(when: float, memory: Series | None, killed_at: Sequence[Series | None]) -> OomKill | None:
+    """A kill at `when` with the memory in use just before it, or else the memory its containers were killed
+    at (their limits, or requests), summed: None when neither is known."""
+    used = _memory_near(memory, when)
+    if used is not None:
+        return OomKill(when, used)
+    at = [value for series in killed_at if (value := _memory_near(series, when, window=900.0, latest=False))]
+    return OomKill(when, float(sum(at)), basis="limit") if at else None
+
+
+def _memory_near(memory: Series | None, when: float, window: float = 900.0, *, latest: bool = True) -> float | None:
     """The highest memory sample within `window` seconds before the kill (what the container was using)."""
     if memory is None or memory.times.size == 0:
         return None
@@ -228,4 +251,4 @@ def _memory_near(memory: Series | None, when: float, window: float = 900.0) -> f
     if mask.any():
         return float(memory.values[mask].max())
     before = memory.times <= when
-    return float(memory.values[before][-1]) if before.any() else None
+    return float(memory.values[before][-1]) if before.any() and latest else None

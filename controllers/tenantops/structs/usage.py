@@ -28,6 +28,9 @@ class OomKill:
 
     at: float  # unix seconds
     usage: float  # bytes
+    # What `usage` is: the memory in use just before the kill ("usage"), or, where no sample was taken before
+    # it (killed at start-up), the memory limit (or request) it was killed at ("limit").
+    basis: Literal["usage", "limit"] = "usage"
 
 
 HistoryKey = tuple[str, str, Resource]

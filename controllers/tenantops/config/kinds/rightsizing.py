@@ -37,6 +37,23 @@ DEFAULT_OOM_QUERY = (
     '"tenant", "$1", "namespace", "tenant-(.+)"), "workload", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]+"))'
 )
 
+# The memory each OOM-killed container was killed at, at the steps of its kill: its memory limit (an OOM kill
+# means its usage reached it), or its request where it has no limit. Read only for a kill with no memory
+# sample at or before it (a pod killed at start-up, before its first scrape).
+DEFAULT_MEMORY_AT_OOM_QUERY = (
+    'max by (tenant, workload, container) (label_replace(label_replace('
+    '(max by (namespace, pod, container) (kube_pod_container_resource_limits{namespace=~"tenant-.+", '
+    'resource="memory"}) '
+    'or on (namespace, pod, container) '
+    'max by (namespace, pod, container) (kube_pod_container_resource_requests{namespace=~"tenant-.+", '
+    'resource="memory"})) '
+    'and on (namespace, pod, container) '
+    '(increase(kube_pod_container_status_restarts_total{namespace=~"tenant-.+"}[10m]) > 0) '
+    'and on (namespace, pod, container) '
+    'kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}, '
+    '"tenant", "$1", "namespace", "tenant-(.+)"), "workload", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]+"))'
+)
+
 
 class RetrySpec(Spec):
     """When a request patch the API did not take (refused, failed, or still failing after the actuator's own
@@ -74,6 +91,9 @@ class RightsizingSpec(Spec):
     current request and made at most every `min_interval_hours`; a daily schedule is followed hour by
     hour, changed on the first pass of each UTC hour, each hour's request capped against what was
     applied at that hour the day before, so a new schedule ramps in over days and then holds its shape.
+    After an OOM kill, memory is raised at once to at least the kill's bump (`oom_bump_ratio`,
+    `oom_bump_min`) from the memory in use before it, or from the limit (or request) it was killed at where
+    no sample came before it (`memory_at_oom_query`: a pod killed at start-up, before its first scrape).
     A patch the API did not take is audited with its reason and the time of the next try, and the
     workload gets no patch until then (`retry`: `initial_seconds`, doubling after each failure in a row
     up to `max_seconds`; an applied patch resets it).
@@ -109,7 +129,8 @@ class RightsizingSpec(Spec):
     # The history every pass fetches, in range queries of at most 11,000 steps: a year of it is already a few
     # hundred queries per resource at the finest step.
     lookback_days: int = Field(default=14, gt=0, le=MAX_LOOKBACK_DAYS)
-    min_history_hours: Hours = 24  # below this, recommendations are reported but never applied
+    # Below this, recommendations are reported but never applied, except memory raised to an OOM kill's bump.
+    min_history_hours: Hours = 24
     min_cpu: Quantity = "25m"
     min_memory: Quantity = "250Mi"
     max_cpu: Quantity | None = None
@@ -129,6 +150,7 @@ class RightsizingSpec(Spec):
     cpu_query: str = DEFAULT_CPU_QUERY
     memory_query: str = DEFAULT_MEMORY_QUERY
     oom_query: str = DEFAULT_OOM_QUERY
+    memory_at_oom_query: str = DEFAULT_MEMORY_AT_OOM_QUERY
     step_seconds: int = Field(default=300, ge=15, le=86400)
 
     @model_validator(mode="after")

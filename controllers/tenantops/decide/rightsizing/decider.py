@@ -269,13 +269,15 @@ class RightsizingDecider:
             if rec is None:
                 decided[resource] = "no usage samples"
                 continue
-            if rec.history_hours < spec.min_history_hours:
+            # Below an OOM kill's bump the request is raised whatever the history's length: a pod killed at
+            # start-up is the workload with the least history, and waiting for a day of it kept it crash-looping.
+            urgent = rec.oom_floor is not None and current[resource] < rec.oom_floor
+            if rec.history_hours < spec.min_history_hours and not urgent:
                 decided[resource] = f"only {rec.history_hours:.0f} h of history (< {spec.min_history_hours:g} h)"
                 continue
             last = prior_map.get(resource)
             last_change = _parse_time(last.get("at")) if isinstance(last, dict) else None
             desired = rec.request_at(inp.now.hour)
-            urgent = rec.oom_floor is not None and current[resource] < rec.oom_floor
             hours = _applied_hours(last) if rec.schedule is not None else {}
             step = plan_step(
                 current=current[resource], desired=desired, now=inp.now, last_change=last_change,

@@ -128,6 +128,7 @@ def recommend(
     usable = np.isfinite(t) & np.isfinite(v) & (v >= 0) & (t < now) & (t >= start)
     t, v = t[usable], v[usable]
     floor = 0.0
+    recent: list[OomKill] = []
     if params.resource == "memory":
         recent = [k for k in ooms if start <= k.at < now and np.isfinite(k.usage) and k.usage >= 0]
         if recent:
@@ -171,6 +172,10 @@ def recommend(
     upper = max(upper, target)
     if floor > 0:
         why += f"; OOM kill in lookback: at least {floor:.0f} bytes"
+        blind = [k for k in recent if k.basis == "limit"]
+        if blind:
+            why += (" (no memory sample before a kill: bumped from the memory limit, or request, it was killed at, "
+                    f"{max(k.usage for k in blind):.0f} bytes)")
     return Recommendation(
         resource=params.resource,
         target=target,
