@@ -20,7 +20,7 @@ from tenantops.cli.options import (
 from tenantops.endpoints import Unreachable
 from tenantops.engine.deciders import DeciderUnavailable
 from tenantops.engine.reconcile import PassResult, Reconciler
-from tenantops.engine.root import build_controller
+from tenantops.engine.root import Controller, build_controller
 from tenantops.engine.scale_effects import ScaleEffects
 from tenantops.structs.plan import ScaleAction, TargetKind
 
@@ -91,6 +91,20 @@ def _probe_kubernetes(reconciler: Reconciler, setting: str) -> None:
             raise
 
 
+def _probe_prometheus(controller: Controller) -> None:
+    """Before a one-shot pass: a Prometheus that does not answer is said in one line (exit 1), and no pass is
+    run, since it would observe nothing (`PrometheusSource.probe`)."""
+    from tenantops.observe.prometheus import PrometheusSource
+
+    source = controller.reconciler.source
+    if isinstance(source, PrometheusSource):
+        try:
+            source.probe()
+        except Unreachable:
+            controller.close()
+            raise
+
+
 def _one_pass_leader(settings: Settings, config: Config, store: StateStore,
                      namespace: str | None) -> LeaseElector | AllShards | None:
     """The leader's Lease for a pass that would act on a state leader-elected replicas write (None where
@@ -133,7 +147,8 @@ def command(ctx: click.Context, once: bool, catalog: str | None, policies: str |
     pass (alerts routed, due reports queued, mail delivered; not in a dry run). Exit 1 if anything in the
     pass failed. On a state that `run --leader-elect` replicas write, a pass that acts takes the leader's
     Lease for its duration (beside sharded replicas, every shard Lease) and is refused (exit 1) while a
-    running replica holds it; a dry run never is."""
+    running replica holds it; a dry run never is. A Prometheus that does not answer (and, for a pass that
+    acts, a Kubernetes API) is one line naming its setting, exit 1, before any pass is run."""
     settings = settings_from(ctx, catalog=catalog, policies=policies, prometheus_url=prometheus_url, state=state,
                              database_url=database, kube_url=kube_url, kube_context=kube_context,
                              aws_endpoint_url=aws_endpoint_url)
@@ -147,6 +162,8 @@ def command(ctx: click.Context, once: bool, catalog: str | None, policies: str |
     if not dry_run:
         _probe_kubernetes(controller.reconciler, "TENANTOPS_KUBE_URL" if settings.kube_url else
                           "TENANTOPS_KUBE_CONTEXT" if settings.kube_context else "kubeconfig")
+    _probe_prometheus(controller)
+    if not dry_run:
         leader = _one_pass_leader(settings, config, controller.reconciler.store, lease_namespace)
     try:
         runner = controller.runner(config, clock=lambda: datetime.now(UTC), leader=leader,

@@ -124,6 +124,20 @@ class PrometheusSource:
         self.unreachable: Unreachable | None = None
         self.offset_seconds: float | None = None  # Prometheus' clock minus the controller's, last measured
 
+    def probe(self) -> None:
+        """Ask the server one instant query (`time()`, which every Prometheus-compatible API answers, through
+        the same authentication and TLS as the pass); `Unreachable` (one line naming TENANTOPS_PROMETHEUS_URL)
+        when it does not answer at all. For one-shot commands: a pass against a server that is down sees no
+        metric, and its warnings (every query, the usage history) would bury the one line that says what to
+        fix. An error status is not unreachable: the pass's own queries report it. The loop does not probe."""
+        try:
+            self.client.custom_query("time()", params={"timeout": f"{max(int(self.timeout * 1000), 100)}ms"},
+                                     timeout=self.timeout)
+        except Exception as exc:
+            down = unreachable("TENANTOPS_PROMETHEUS_URL", self.url, exc)
+            if down is not None:
+                raise down from None
+
     @classmethod
     def from_settings(cls, settings: Any, clock: Clock = utc_now) -> Self:
         """At `TENANTOPS_PROMETHEUS_URL` with the authentication and TLS settings (`prom_client`)."""
