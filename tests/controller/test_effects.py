@@ -6,15 +6,17 @@ effect) hold for request patches as for scale actions."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tenantops.act.base import OutcomeStatus
 from tenantops.act.requests import PatchOutcome
 from tenantops.config import Config
 from tenantops.decide.base import DeciderOutput, PassInput
+from tenantops.decide.rightsizing import RightsizingDecider
 from tenantops.engine import intents
 from tenantops.engine.effects import Actuators, UnregisteredEffect
 from tenantops.engine.patch_effects import PatchEffects
@@ -27,6 +29,7 @@ from tenantops.record.store import StateStore
 from tenantops.structs.plan import EFFECT_FIELDS, Alert, ScaleAction
 from tenantops.structs.reports import ReportRequest
 from tenantops.structs.requests import RequestPatch
+from tenantops.structs.usage import Series, UsageHistory
 
 from .conftest import StaticSource
 
@@ -107,3 +110,59 @@ def test_a_patch_in_effect_settles_the_state_of_the_concern_that_asked(config: C
     assert client.requests["api"] == {"cpu": "250m"}
     again = rec.run_pass(config, NOW)  # idempotent: the same plan changes nothing
     assert [o.status for o in again.patch_outcomes] == [OutcomeStatus.UNCHANGED]
+
+
+class Refusing:
+    """A requests client whose API server refuses every patch (the Deployment is gone): one attempt each."""
+
+    def __init__(self) -> None:
+        self.calls: list[RequestPatch] = []
+
+    def apply(self, patch: RequestPatch, *, dry_run: bool = False) -> PatchOutcome:
+        self.calls.append(patch)
+        return PatchOutcome(patch, OutcomeStatus.FAILED, detail="Deployment not found", attempts=1)
+
+
+def _gamma_using_half_a_core() -> UsageHistory:
+    """A week of gamma/api (free tier: right-sizing in apply mode) at half a core and 400 MiB."""
+    t = NOW.timestamp() - 300.0 * np.arange(7 * 288, 0, -1)
+    return UsageHistory(NOW - timedelta(days=7), NOW, {
+        ("gamma", "api", "cpu"): Series(t, np.full(t.size, 0.5)),
+        ("gamma", "api", "memory"): Series(t, np.full(t.size, 400 * 2.0**20)),
+    }, replicas={("gamma", "api"): 1.0})
+
+
+def test_a_right_sizing_patch_never_sent_starts_no_retry_backoff_and_a_refused_one_does(config: Config) -> None:
+    """Every outcome not in effect started the retry backoff, so a patch skipped because the pass had
+    outrun its interval, or with no client to send it, waited 5 minutes (and a later skip lengthened the
+    wait) though the API server never saw it. Only a patch it refused, or that failed, starts one."""
+    store = StateStore(":memory:")
+    client = Refusing()
+    rec = Reconciler(StaticSource({}), store, [RightsizingDecider(_gamma_using_half_a_core())],
+                     register_actuators(requests=client))
+
+    def late(deadline: float) -> str:
+        return "the pass has run 31.0s, past its 30s interval"
+
+    def retry() -> Any:
+        return store.state("rightsizing").get("gamma/api", {}).get("retry")
+
+    rec.fence = late
+    skipped = rec.run_pass(config, NOW)
+    assert [(o.patch.tenant, o.detail) for o in skipped.patch_outcomes] == [
+        ("gamma", "not acted: the pass has run 31.0s, past its 30s interval")]
+    assert client.calls == [] and retry() is None  # never sent: no failure
+    [row] = audit.query(store.connection, kind="act")
+    assert "next try" not in row.reason and "next_try" not in row.inputs
+    unsent = Reconciler(StaticSource({}), store, [RightsizingDecider(_gamma_using_half_a_core())],
+                        register_actuators()).run_pass(config, NOW)
+    assert [o.detail for o in unsent.patch_outcomes] == ["no actuator for request patches"] and retry() is None
+
+    rec.fence = None
+    tried = NOW + timedelta(minutes=1)
+    rec.run_pass(config, tried)  # proposed again at once, sent, refused: the backoff starts
+    assert len(client.calls) == 1 and retry() == {"failures": 1, "at": tried.isoformat()}
+    rec.fence = late
+    again = rec.run_pass(config, tried + timedelta(minutes=6))  # its 5 minutes are over: proposed, skipped
+    assert [o.detail.startswith("not acted: ") for o in again.patch_outcomes] == [True]
+    assert len(client.calls) == 1 and retry() == {"failures": 1, "at": tried.isoformat()}  # not lengthened

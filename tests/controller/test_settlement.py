@@ -54,7 +54,8 @@ class Confirming:
                              on_applied={"cpu": 0.25})
         return DeciderOutput(scale=(scale,), patches=(patch,), state={SCALE_KEY: {"proposed": 3}})
 
-    def confirm(self, proposed: Effect, made: Effect | None, at: datetime, state: JsonValue) -> JsonValue:
+    def confirm(self, proposed: Effect, made: Effect | None, at: datetime, state: JsonValue,
+                tried: bool = True) -> JsonValue:
         self.asked.append((type(proposed).__name__, made is not None, at))
         moved = made.desired - made.current if isinstance(made, ScaleAction) else None
         return {"rule": type(proposed).__name__, "made": made is not None, "moved": moved, "was": state,

@@ -103,20 +103,25 @@ KEEP: Final = Keep()
 """A confirmation rule's answer when the outcome changes nothing in the concern's state."""
 
 
-ConfirmRule = Callable[[Effect, Effect | None, datetime, JsonValue], JsonValue]
-"""(effect as proposed, effect as made or None, the pass that decided it, its key's committed value) ->
-the key's value to commit, or `KEEP`: one concern's rule of what an outcome confirms."""
+ConfirmRule = Callable[[Effect, Effect | None, datetime, JsonValue, bool], JsonValue]
+"""(effect as proposed, effect as made or None, the pass that decided it, its key's committed value,
+whether it was tried) -> the key's value to commit, or `KEEP`: one concern's rule of what an outcome
+confirms."""
 
 
-def confirm_applied(proposed: Effect, made: Effect | None, at: datetime, state: JsonValue) -> JsonValue:
+def confirm_applied(proposed: Effect, made: Effect | None, at: datetime, state: JsonValue,
+                    tried: bool = True) -> JsonValue:
     """The confirmation rule of a concern that has none of its own (`Confirms`): a request patch names the
     state its application implies (`on_applied`), committed once the requests are in effect, and what its
-    failure implies (`on_failed`, right-sizing's retry backoff), committed when it is not; a report request
-    the state its recording implies, committed once it is in the outbox. Nothing else is stored, made or
-    not (a patch without `on_failed`, a request not recorded, is proposed again next pass)."""
+    failure implies (`on_failed`, right-sizing's retry backoff), committed when the API server refused it
+    or its attempt failed, and never for a patch not tried (fenced by the Lease or the pass's deadline, no
+    client, left out of the plan): a patch never sent is no failure, and starts or lengthens no backoff. A
+    report request names the state its recording implies, committed once it is in the outbox. Nothing else
+    is stored, made or not (a patch without `on_failed` or not tried, a request not recorded, is proposed
+    again next pass)."""
     if made is not None and isinstance(proposed, RequestPatch | ReportRequest):
         return proposed.on_applied
-    if made is None and isinstance(proposed, RequestPatch) and proposed.on_failed is not None:
+    if made is None and tried and isinstance(proposed, RequestPatch) and proposed.on_failed is not None:
         return proposed.on_failed
     return KEEP
 
@@ -131,11 +136,14 @@ class Confirms(Protocol):
     concern's rule, for each effect that names a `state_key`, what that key becomes. `made` is the effect
     as it took effect (a scale write from the count it started at, to the count written), None when
     nothing was (failed, refused, fenced or skipped, held at the current count by the guard stage, lost to
-    another decider, or read back after a restart as not made). `state` is the key's committed value (None
-    when the key is gone). The rule is pure; it answers `KEEP` to store nothing. A concern without this
+    another decider, or read back after a restart as not made). `tried` is False when nothing was asked of
+    the target either (fenced or skipped, no client, lost to another decider; the actuator tells which
+    outcomes those are), so nothing refused it. `state` is the key's committed value (None when the key is
+    gone). The rule is pure; it answers `KEEP` to store nothing. A concern without this
     method has `confirm_applied`.
     """
 
     name: str
 
-    def confirm(self, proposed: Effect, made: Effect | None, at: datetime, state: JsonValue) -> JsonValue: ...
+    def confirm(self, proposed: Effect, made: Effect | None, at: datetime, state: JsonValue,
+                tried: bool = True) -> JsonValue: ...

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from tenantops.act.base import OutcomeStatus
 from tenantops.structs.plan import EFFECT_FIELDS, Decision, Effect, Plan
@@ -35,6 +35,20 @@ IN_EFFECT = (OutcomeStatus.APPLIED, OutcomeStatus.UNCHANGED)
 """The outcomes that leave an effect in effect: written now, or already as asked (a patch's requests, a
 report already in the outbox); what `EffectActuator.confirmed` settles from, for the types that have no
 rule of their own (a scale write counts only when made)."""
+
+class NotTried:
+    """The value of `NOT_TRIED`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_TRIED"
+
+
+NOT_TRIED: Final = NotTried()
+"""What `EffectActuator.confirmed` answers for an outcome that made nothing and asked nothing of the target
+either (a call fenced or skipped for time, no client to make it with): nothing refused the effect, so its
+concern's rule is told it was not tried (`engine.settlement`)."""
 
 Fence = Callable[[float], "str | None"]
 """Asked with a call's deadline before the call: a reason means "do not start it"."""
@@ -75,9 +89,11 @@ class EffectActuator(Protocol[E_contra, Out]):
         """The outcome's audit row, or None for one not worth a row (a no-op)."""
         ...
 
-    def confirmed(self, outcome: Out) -> Effect | None:
-        """The effect as this outcome put it in effect (a scale write: from the count it started at), or
-        None when nothing was made; what the concern's state is settled from (`engine.settlement`)."""
+    def confirmed(self, outcome: Out) -> Effect | NotTried | None:
+        """The effect as this outcome put it in effect (a scale write: from the count it started at), None
+        when nothing was made, or `NOT_TRIED` when nothing was asked of the target either (for a type whose
+        concern tells the two apart: a request patch); what the concern's state is settled from
+        (`engine.settlement`)."""
         ...
 
     def label(self, outcome: Out) -> str:
@@ -160,7 +176,7 @@ class Acted:
 
     outcomes: dict[type[Any], tuple[Any, ...]] = field(default_factory=dict)
     rows: list[Decision] = field(default_factory=list)
-    confirmed: list[tuple[Effect, Effect | None]] = field(default_factory=list)
+    confirmed: list[tuple[Effect, Effect | NotTried | None]] = field(default_factory=list)
     labels: list[tuple[str, OutcomeStatus]] = field(default_factory=list)
 
     def of(self, kind: type[Any]) -> tuple[Any, ...]:

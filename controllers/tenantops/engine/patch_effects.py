@@ -3,8 +3,11 @@
 A patch carries the state of its concern that applying it implies (`RequestPatch.state_key`,
 `on_applied`): that state is committed only from an outcome saying the requests are in effect (applied,
 or already so), or from an intent read back as in effect after a restart, never from the decision
-(`engine.settlement`; this actuator says which outcomes are in effect). Any other outcome commits what the
-patch says its failure implies (`on_failed`), and its audit row says when it is tried again (`retry_at`).
+(`engine.settlement`; this actuator says which outcomes are in effect). An outcome of a patch the API
+server refused, or whose attempt failed, commits what the patch says its failure implies (`on_failed`), and
+its audit row says when it is tried again (`retry_at`). A patch of which no attempt was made (fenced by the
+Lease or the pass's deadline, no client, no time left for a first attempt: `attempts` 0) was not tried
+(`NOT_TRIED`): it is no failure, commits nothing, and is proposed again next pass.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tenantops.act.base import OutcomeStatus
-from tenantops.engine.effects import IN_EFFECT
+from tenantops.engine.effects import IN_EFFECT, NOT_TRIED, NotTried
 from tenantops.engine.scale_effects import call_deadline
 from tenantops.structs.plan import Decision
 from tenantops.structs.requests import RequestPatch
@@ -72,7 +75,7 @@ class PatchEffects:
     def audit(self, outcome: PatchOutcome, now: datetime) -> Decision:
         """What was read, what was written (or why not, and when it is tried again)."""
         p = outcome.patch
-        retry = p.retry_at if outcome.status not in IN_EFFECT and outcome.status is not OutcomeStatus.DRY_RUN else ""
+        retry = p.retry_at if self.confirmed(outcome) is None and outcome.status is not OutcomeStatus.DRY_RUN else ""
         inputs: dict[str, Any] = {"target": f"deployment:{p.namespace}/{p.deployment}", "requests": dict(p.requests),
                                   "attempts": outcome.attempts}
         if retry:
@@ -85,9 +88,12 @@ class PatchEffects:
             inputs=inputs,
         )
 
-    def confirmed(self, outcome: PatchOutcome) -> RequestPatch | None:
-        """The patch is in effect once applied, or when the requests already were as asked."""
-        return outcome.patch if outcome.status in IN_EFFECT else None
+    def confirmed(self, outcome: PatchOutcome) -> RequestPatch | NotTried | None:
+        """The patch is in effect once applied, or when the requests already were as asked; not made (None)
+        when the API server refused it or its attempt failed; `NOT_TRIED` when no attempt was made."""
+        if outcome.status in IN_EFFECT:
+            return outcome.patch
+        return NOT_TRIED if outcome.attempts == 0 else None
 
     def label(self, outcome: PatchOutcome) -> str:
         return "requests"

@@ -12,7 +12,8 @@ What the key becomes is the concern's pure rule (`decide.base.Confirms.confirm`;
 concern without one). This module finds, for each effect proposed, what became of it, and hands the rule
 the key's committed value (the state the pass committed with its plan, or the stored state after a
 restart). An effect the guard stage left out of the plan (lost to another decider for its workload) is
-settled as not made. A dry run settles nothing (the reconciler does not ask).
+settled as not made and not tried: it was never asked of its target, so nothing refused it. A dry run
+settles nothing (the reconciler does not ask).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from tenantops.decide.base import KEEP, ConfirmRule, Confirms, Decider, confirm_applied
+from tenantops.engine.effects import NOT_TRIED, NotTried
 from tenantops.structs.plan import Effect
 
 Settled = dict[str, dict[str, Any]]
@@ -47,25 +49,31 @@ class Settlement:
         """The rule of `concern` (`confirm_applied` when it has none of its own, or is not running)."""
         return self._rules.get(concern, confirm_applied)
 
-    def one(self, proposed: Effect, made: Effect | None, at: datetime) -> Settled:
+    def one(self, proposed: Effect, made: Effect | None, at: datetime, *, tried: bool = True) -> Settled:
         """The state one effect settles now that its outcome is known: `made` is the effect as it took
-        effect (None: nothing was made); `at` the pass that decided it. Empty when the effect names no
-        state, or its concern's rule keeps the state as it is."""
+        effect (None: nothing was made; `tried` False: nor asked of its target); `at` the pass that decided
+        it. Empty when the effect names no state, or its concern's rule keeps the state as it is."""
         if not proposed.concern or not proposed.state_key:
             return {}
         state = self._state(proposed.concern).get(proposed.state_key)
-        value = self.rule(proposed.concern)(proposed, made, at, state)
+        value = self.rule(proposed.concern)(proposed, made, at, state, tried)
         if value is KEEP:
             return {}
         return {proposed.concern: {proposed.state_key: value}}
 
-    def of_pass(self, proposed: Iterable[Effect], confirmed: Iterable[tuple[Effect, Effect | None]],
+    def of_pass(self, proposed: Iterable[Effect], confirmed: Iterable[tuple[Effect, Effect | NotTried | None]],
                 at: datetime) -> Settled:
         """Every effect the deciders proposed in the pass at `at` (each marked with its concern), settled
-        from the act stage's outcomes: `confirmed` pairs each effect of the plan with what took effect."""
+        from the act stage's outcomes: `confirmed` pairs each effect of the plan with what took effect
+        (`NOT_TRIED`: nothing, and nothing was asked of its target). One the plan left out was not tried."""
         made = {_subject(effect): as_made for effect, as_made in confirmed}
         changes: Settled = {}
         for effect in proposed:
-            for concern, values in self.one(effect, made.get(_subject(effect)), at).items():
+            as_made = made.get(_subject(effect), NOT_TRIED)
+            if isinstance(as_made, NotTried):
+                settled = self.one(effect, None, at, tried=False)
+            else:
+                settled = self.one(effect, as_made, at)
+            for concern, values in settled.items():
                 changes.setdefault(concern, {}).update(values)
         return changes

@@ -144,12 +144,14 @@ class AutoscalingDecider:
         return DeciderOutput(scale=tuple(actions), alerts=tuple(alerts), decisions=tuple(decisions),
                              findings=AutoscalingFindings(len(decisions), len(actions)), state=new_state)
 
-    def confirm(self, proposed: Effect, made: Effect | None, at: datetime, state: JsonValue) -> JsonValue:
+    def confirm(self, proposed: Effect, made: Effect | None, at: datetime, state: JsonValue,
+                tried: bool = True) -> JsonValue:
         """A workload's stored state once the write decided at `at` has an outcome (`decide.base.Confirms`):
         the proposed change becomes a scale event of the replicas written (from the count the write started
-        at), or is dropped when nothing was written. A workload no longer stored stores nothing."""
+        at), or is dropped when nothing was written, tried or not. A workload no longer stored stores
+        nothing."""
         if not isinstance(proposed, ScaleAction):
-            return confirm_applied(proposed, made, at, state)
+            return confirm_applied(proposed, made, at, state, tried)
         if state is None:
             return KEEP
         change = made.desired - made.current if isinstance(made, ScaleAction) else 0
