@@ -40,11 +40,26 @@ def test_a_report_without_data_says_so_instead_of_ok_badges(config: Config) -> N
 
 
 def test_one_time_zone_and_singular_days(config: Config, ledger: Ledger) -> None:
+    """A one-day report was titled "2026-11-15 to 2026-11-15" (its HTML heading "15 Nov – 15 Nov 2026") and
+    compared "with the 1 day before": its period is one date, in every title, and the day before is that."""
     data = build_report_data(config, ledger, NOW, period_days=1)
     rendered = render_report(data)
     html = rendered.html()
-    assert "1 day (UTC) compared with the 1 day before" in html
+    assert rendered.subject.startswith("Cost report 2026-11-15: $") and rendered.subject.endswith("vs previous day)")
+    assert f"<title>{rendered.subject}</title>" in html and ">Cost report, 2026-11-15</h1>" in html
+    assert "1 day (UTC) compared with the day before" in html
+    assert rendered.text.startswith(f"{rendered.subject}\n")
+    assert "Period: 2026-11-15 (1 day, UTC), compared with the day before." in rendered.text
     assert "1 days" not in html and "1 days" not in rendered.text and "1 days" not in rendered.subject
+    assert "2026-11-15 to" not in html + rendered.text and "1 day before" not in html + rendered.text
+    week = render_report(build_report_data(config, ledger, NOW))  # seven days: first to last, "the 7 days before"
+    assert week.subject.startswith("Cost report 2026-11-09 to 2026-11-15: ") and "vs previous 7 days" in week.subject
+    assert ">Cost report, 2026-11-09 to 2026-11-15</h1>" in week.html()
+    assert "Period: 2026-11-09 to 2026-11-15 (7 days, UTC), compared with the 7 days before." in week.text
+    empty = build_report_data(config, Ledger({}), NOW, period_days=1)
+    assert subject(empty) == "Cost report 2026-11-15: no cost data"
+    assert empty.notes[0].startswith("No cost data for 2026-11-15: ")
+    assert "recorded no spend for 2026-11-15." in render_report(empty).html()
     assert f"generated {utc(NOW)}" in html
     assert "CET" not in html and "CEST" not in html
     assert plural(7, "day") == "7 days" and plural(1, "day") == "1 day"

@@ -31,6 +31,7 @@ from tenantops.notify.report.model import (
     SavingRow,
     TenantRow,
     change_percent,
+    period_words,
 )
 from tenantops.structs.jsonread import FindingsUnreadable
 from tenantops.structs.rightsizing_findings import RightsizingFindings, WorkloadRecommendation
@@ -230,8 +231,8 @@ def build_report_data(
 
     notes: list[str] = []
     if not any(current.values()):
-        notes.append(f"No cost data for {start.isoformat()} to {(end - timedelta(days=1)).isoformat()}: the "
-                     "controller recorded no spend in the period, so there is nothing to compare or judge.")
+        notes.append(f"No cost data for {period_words(start, end)}: the controller recorded no spend in the "
+                     "period, so there is nothing to compare or judge.")
     elif no_data:
         notes.append(f"No cost data in the period for {len(no_data)} tenant(s): {', '.join(sorted(no_data))}.")
     daily = _daily_totals(current, start, end)

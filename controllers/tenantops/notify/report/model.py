@@ -8,7 +8,7 @@ what the mail shows.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -151,6 +151,19 @@ class NetworkLine:
                 "traffic is free).")
 
 
+def period_words(start: date, end: date) -> str:
+    """The UTC days [start, end) as a report names them wherever it does (its title and mail subject, the
+    text's period line, the no-data note): one date for a one-day period, else its first and last day."""
+    last = end - timedelta(days=1)
+    return start.isoformat() if last <= start else f"{start.isoformat()} to {last.isoformat()}"
+
+
+def days_words(count: int) -> str:
+    """A run of days as the report's phrases name it: "day" for one ("the day before", "vs previous day"),
+    "7 days" for seven ("the 7 days before")."""
+    return "day" if count == 1 else f"{count} days"
+
+
 @dataclass(frozen=True)
 class ReportData:
     """The cost report for [period_start, period_end) (UTC days; end exclusive) against the period before."""
@@ -178,6 +191,11 @@ class ReportData:
     @property
     def period_days(self) -> int:
         return (self.period_end - self.period_start).days
+
+    @property
+    def period(self) -> str:
+        """The period as every rendering names it (`period_words`)."""
+        return period_words(self.period_start, self.period_end)
 
     @property
     def has_data(self) -> bool:

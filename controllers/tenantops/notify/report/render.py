@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tenantops.notify.report.model import BudgetStatus, ReportData
+from tenantops.notify.report.model import BudgetStatus, ReportData, days_words
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -92,8 +92,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(utc=utc, plural=plural, usd=usd, signed_usd=signed_usd, signed_pct=signed_pct, pct=pct,
-                       change_colour=change_colour)
+    env.filters.update(utc=utc, plural=plural, days=days_words, usd=usd, signed_usd=signed_usd,
+                       signed_pct=signed_pct, pct=pct, change_colour=change_colour)
     env.globals.update(STATUS_STYLE=STATUS_STYLE, SEVERITY_STYLE=SEVERITY_STYLE, CHART_TITLES=CHART_TITLES)
     return env
 
@@ -109,15 +109,12 @@ def _env() -> Environment:
 
 
 def subject(data: ReportData, prefix: str = "Cost report") -> str:
-    last_day = data.period_end.toordinal() - 1
-    from datetime import date
-
-    end = date.fromordinal(last_day)
+    """The report's title: the mail's subject, and the heading of its HTML and text."""
     if not data.has_data:
-        return f"{prefix} {data.period_start.isoformat()} to {end.isoformat()}: no cost data"
+        return f"{prefix} {data.period}: no cost data"
     return (
-        f"{prefix} {data.period_start.isoformat()} to {end.isoformat()}: {usd(data.total_usd)} "
-        f"({signed_pct(data.change_percent)} vs previous {plural(data.period_days, 'day')})"
+        f"{prefix} {data.period}: {usd(data.total_usd)} "
+        f"({signed_pct(data.change_percent)} vs previous {days_words(data.period_days)})"
     )
 
 

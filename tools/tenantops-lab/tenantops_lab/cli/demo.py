@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from tenantops.cli.options import FiniteFloatRange, config_options, settings_from
 from tenantops.config.errors import ConfigError, ConfigIssue
+from tenantops.notify.report.model import period_words
 
 if TYPE_CHECKING:
     from tenantops_lab.demo.run import DemoResult
@@ -94,9 +95,10 @@ def _when(stamp: str | None) -> str:
     return "-" if stamp is None else datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _last_day(period_end: str) -> str:
-    """The period's last day, as the report's own title names it (the period ends at midnight after it)."""
-    return (date.fromisoformat(period_end[:10]) - timedelta(days=1)).isoformat()
+def _period(start: str, end: str) -> str:
+    """The report's period as its own title names it (`period_words`; the period ends at midnight after its
+    last day)."""
+    return period_words(date.fromisoformat(start[:10]), date.fromisoformat(end[:10]))
 
 
 def print_summary(console: Console, result: DemoResult) -> None:
@@ -143,7 +145,7 @@ def print_summary(console: Console, result: DemoResult) -> None:
                           "the live window's load")
     if result.report is not None:
         r = result.report
-        console.print(f"  cost report {r.period_start} to {_last_day(r.period_end)}: {r.days_with_cost} days "
+        console.print(f"  cost report {_period(r.period_start, r.period_end)}: {r.days_with_cost} days "
                       f"with cost, ${r.total_usd:,.2f}; budget warnings: {', '.join(r.budget_warnings) or 'none'}; "
                       f"anomalies: {len(r.anomalies)}; savings ${r.savings_usd_month:,.2f}/month "
                       f"({r.savings} recommendations); top movers: {', '.join(r.top_movers) or '-'}")
