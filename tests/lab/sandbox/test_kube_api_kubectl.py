@@ -517,3 +517,12 @@ def test_kubectl_get_raw_health_checks_print_ok(kubectl: Kubectl) -> None:
     """They printed {"status": "ok"}: the apiserver's /healthz, /readyz and /livez answer the text "ok"."""
     for path in ("/healthz", "/readyz", "/livez"):
         assert kubectl("get", "--raw", path).stdout == "ok"
+
+
+def test_kubectl_reads_a_deployments_status_subresource(kube_api: KubeApiServer, kubectl: Kubectl) -> None:
+    """`kubectl get deploy X --subresource=status` was 404 NotFound."""
+    kube_api.add_deployment(NS, "api", replicas=2)
+    [row] = table(kubectl("get", "deploy", "api", "-n", NS, "--subresource=status").stdout)
+    assert (row["NAME"], row["READY"]) == ("api", "2/2")
+    shown = json.loads(kubectl("get", "deploy", "api", "-n", NS, "--subresource=status", "-o", "json").stdout)
+    assert shown["status"]["readyReplicas"] == 2

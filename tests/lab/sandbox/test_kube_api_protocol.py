@@ -448,3 +448,25 @@ def test_a_replica_set_watch_follows_its_counts() -> None:
             client.AppsV1Api(api_client(kube.url)).list_namespaced_replica_set, NS, resource_version=start,
             timeout_seconds=1)]
     assert events == [("MODIFIED", 4)]
+
+
+def test_the_status_subresource_reads_the_deployment_and_writes_only_its_status(kube_api: KubeApiServer) -> None:
+    """`deployments/{name}/status` was 404: `kubectl get --subresource=status` and a controller's
+    `replace_namespaced_deployment_status` had nothing to talk to."""
+    kube_api.add_deployment(NS, "api", replicas=2)
+    api = apps(kube_api)
+    read = api.read_namespaced_deployment_status("api", NS)
+    assert (read.kind, read.spec.replicas, read.status.ready_replicas) == ("Deployment", 2, 2)
+    patched = api.patch_namespaced_deployment_status(
+        "api", NS, {"spec": {"replicas": 9}, "status": {"readyReplicas": 1, "replicas": 2}})
+    assert (patched.spec.replicas, patched.status.ready_replicas) == (2, 1)  # the spec it named is dropped
+    assert patched.metadata.resource_version != read.metadata.resource_version
+    old = read.metadata.resource_version
+    stale = client.V1Deployment(metadata=client.V1ObjectMeta(name="api", resource_version=old),
+                                spec=read.spec, status=read.status)
+    with pytest.raises(ApiException) as conflict:
+        api.replace_namespaced_deployment_status("api", NS, stale)
+    assert conflict.value.status == 409 and json.loads(conflict.value.body)["reason"] == "Conflict"
+    with pytest.raises(ApiException) as missing:
+        api.read_namespaced_deployment_status("nope", NS)
+    assert missing.value.status == 404

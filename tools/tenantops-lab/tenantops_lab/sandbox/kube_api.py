@@ -13,7 +13,8 @@ Served:
 - `apps/v1` Deployments: list (one namespace or all), watch, get, create, replace (PUT), patch
   (strategic-merge, JSON merge, JSON patch), server-side apply (`kube_apply`: create or merge, with field
   ownership and conflicts), delete; the `deployments/{name}/scale` subresource: GET, PUT, PATCH returning
-  `autoscaling/v1` Scale objects.
+  `autoscaling/v1` Scale objects; the `deployments/{name}/status` subresource (`kubectl get
+  --subresource=status`): GET the Deployment, PUT or PATCH its status only.
 - `v1` Services: none (nothing is exposed), listed as such, so `kubectl get svc` and `kubectl cluster-info`
   answer instead of "the server doesn't have a resource type".
 - `v1` Nodes: the one node the pods are on (`kube_pods.node`), Ready; get, list and watch, read-only.
@@ -619,7 +620,9 @@ class KubeApiServer:
             raise self._not_allowed(method)
         name = route.name
         if route.subresource is not None:
-            return self._pod_log(route, request) if kind is PODS else self._scale(route, request)
+            if kind is PODS:
+                return self._pod_log(route, request)
+            return self._status(route, request) if route.subresource == "status" else self._scale(route, request)
         if method == "GET":
             obj = copy.deepcopy(self._require(kind, ns, name))
             if request.table:
@@ -701,6 +704,39 @@ class KubeApiServer:
             raise ApiError(404, f"the server could not find the requested resource ({request.path})")
         pod = self._require(PODS, route.namespace or "", route.name)
         return 200, _Text(log_of(pod, request.query.get("container", [None])[0]))
+
+    def _status(self, route: _Route, request: _Request) -> tuple[int, JSON]:
+        """`deployments/{name}/status` (`kubectl get --subresource=status`): the whole Deployment on a GET; a
+        PUT or PATCH changes its status only (what it says of the spec or metadata is dropped, as the
+        apiserver's status strategy drops it), with the same resourceVersion precondition as any write."""
+        if route.kind is not DEPLOYMENTS or route.name is None:
+            raise ApiError(404, f"the server could not find the requested resource ({request.path})")
+        ns, name, method = route.namespace or "", route.name, request.method
+        current = self._require(DEPLOYMENTS, ns, name)
+        if method == "GET":
+            obj = copy.deepcopy(current)
+            if request.table:
+                return 200, resources.table(DEPLOYMENTS, [obj], obj["metadata"]["resourceVersion"],
+                                            include_object=request.query.get("includeObject", ["Metadata"])[0])
+            return 200, obj
+        if method == "PUT":
+            sent = self._decoded(DEPLOYMENTS, request.body, request)
+        elif method == "PATCH":
+            sent = self._decoded(DEPLOYMENTS, self._patched(current, request), request)
+        else:
+            raise self._not_allowed(method)
+        if not isinstance(sent, dict) or not isinstance(sent.get("status", {}), dict):
+            raise ApiError(400, f"the body of a {DEPLOYMENTS.kind} status update must be an object")
+        wanted = (sent.get("metadata") or {}).get("resourceVersion")
+        if wanted and wanted != current["metadata"]["resourceVersion"]:
+            raise ApiError(409, f'Operation cannot be fulfilled on {DEPLOYMENTS.group_name} "{name}": the object '
+                           "has been modified; please apply your changes to the latest version and try again",
+                           details={"name": name, "group": DEPLOYMENTS.group, "kind": DEPLOYMENTS.resource})
+        updated = copy.deepcopy(current)
+        updated["status"] = copy.deepcopy(sent.get("status") or {})
+        if request.dry_run or updated == current:
+            return 200, updated
+        return 200, copy.deepcopy(self._store(DEPLOYMENTS, "MODIFIED", updated))
 
     def _scale(self, route: _Route, request: _Request) -> tuple[int, JSON]:
         if route.kind is not DEPLOYMENTS or route.subresource != "scale" or route.name is None:

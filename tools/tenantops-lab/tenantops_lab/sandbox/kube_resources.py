@@ -147,7 +147,8 @@ NAMESPACES = Kind(
 DEPLOYMENTS = Kind(
     "deployments", "deployment", "Deployment", "apps", "v1", namespaced=True, short_names=("deploy",),
     categories=("all",),
-    subresources=(Subresource("scale", "autoscaling", "v1", "Scale", ("get", "patch", "update")),),
+    subresources=(Subresource("scale", "autoscaling", "v1", "Scale", ("get", "patch", "update")),
+                  Subresource("status", "apps", "v1", "Deployment", ("get", "patch", "update"))),
     columns=(
         NAME,
         Column("Ready", "string", "Number of the pod with ready state",
