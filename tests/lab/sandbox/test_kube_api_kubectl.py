@@ -526,3 +526,15 @@ def test_kubectl_reads_a_deployments_status_subresource(kube_api: KubeApiServer,
     assert (row["NAME"], row["READY"]) == ("api", "2/2")
     shown = json.loads(kubectl("get", "deploy", "api", "-n", NS, "--subresource=status", "-o", "json").stdout)
     assert shown["status"]["readyReplicas"] == 2
+
+
+def test_kubectl_explain_reads_the_served_kinds_schemas(kubectl: Kubectl) -> None:
+    """`kubectl explain` failed: "GVK ... not found in OpenAPI schema" (the documents carried no schemas)."""
+    replicas = kubectl("explain", "deployment.spec.replicas").stdout
+    assert "FIELD: replicas <integer>" in replicas and "Number of desired pods." in replicas
+    containers = kubectl("explain", "pods.spec.containers").stdout
+    assert "FIELD: containers <[]Container>" in containers and "image\t<string>" in containers
+    assert "holderIdentity\t<string>" in kubectl("explain", "lease.spec").stdout
+    assert "involvedObject\t<ObjectReference> -required-" in kubectl("explain", "events").stdout
+    missing = kubectl("explain", "deployment.spec.replica", check=False)
+    assert missing.returncode == 1 and 'field "replica" does not exist' in missing.stderr

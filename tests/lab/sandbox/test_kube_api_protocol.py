@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import time
 from urllib.parse import urlsplit
@@ -470,3 +471,23 @@ def test_the_status_subresource_reads_the_deployment_and_writes_only_its_status(
     with pytest.raises(ApiException) as missing:
         api.read_namespaced_deployment_status("nope", NS)
     assert missing.value.status == 404
+
+
+def test_openapi_v3_documents_carry_each_served_kinds_schema(kube_api: KubeApiServer) -> None:
+    """The group versions' documents name their kinds' schemas, with the apiserver's extensions, and each
+    document's URL hash changes with it (kubectl caches a document by its URL)."""
+    _, root = raw(kube_api, "GET", "/openapi/v3", [], "application/json")
+    url = root["paths"]["apis/apps/v1"]["serverRelativeURL"]
+    assert "hash=tenantops" not in url
+    _, document = raw(kube_api, "GET", url, [], "application/json")
+    schemas = document["components"]["schemas"]
+    gvks = {tuple(sorted(g.items())) for s in schemas.values() for g in s.get("x-kubernetes-group-version-kind", [])}
+    assert gvks == {(("group", "apps"), ("kind", k), ("version", "v1")) for k in ("Deployment", "ReplicaSet")}
+    deployment_spec = schemas["io.k8s.api.apps.v1.DeploymentSpec"]
+    assert deployment_spec["properties"]["replicas"]["type"] == "integer"
+    assert deployment_spec["required"] == ["selector", "template"]
+    containers = schemas["io.k8s.api.apps.v1.PodSpec"]["properties"]["containers"]
+    assert (containers["x-kubernetes-patch-merge-key"], containers["items"]["allOf"][0]["$ref"]) == (
+        "name", "#/components/schemas/io.k8s.api.apps.v1.Container")
+    refs = re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(document))
+    assert set(refs) <= set(schemas)  # every reference resolves within the document

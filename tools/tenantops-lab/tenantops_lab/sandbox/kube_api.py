@@ -27,6 +27,8 @@ Served:
   `kubectl auth can-i` (also `--list`) and `kubectl auth whoami` work.
 - Server-side printing: a `meta.k8s.io/v1` Table (the apiserver's columns) when the client asks for one
   in `Accept`, as `kubectl get` does, for lists, gets and watch events.
+- OpenAPI v3 (`/openapi/v3`): each served kind's schema (`kube_openapi`, from the client's models), so
+  `kubectl explain deployment.spec.replicas` works.
 - Field validation: `/openapi/v3` names each write operation's `fieldValidation` parameter, so kubectl
   `apply`/`create`/`replace` leave validation to the server; unknown fields (`kube_fields`, from the
   client's generated models) are refused with `Strict` (400), dropped with a `Warning` header with

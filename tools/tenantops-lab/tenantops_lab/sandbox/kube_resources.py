@@ -10,12 +10,16 @@ the server chose; the columns below are those of the real apiserver's printers.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tenantops_lab.sandbox import kube_openapi
 from tenantops_lab.sandbox.kube_pods import ready_cell, status_cell
 
 JSON = dict[str, Any]
@@ -427,8 +431,16 @@ def openapi_v3_root() -> JSON:
     for group, versions in _group_versions().items():
         for version in versions:
             key = _gv_key(group, version)
-            paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash=tenantops-standin-1"}
+            paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={_document_hash(group, version)}"}
     return {"paths": paths}
+
+
+@functools.cache
+def _document_hash(group: str, version: str) -> str:
+    """The document's hash in its URL, as the apiserver's: kubectl caches a document by its URL, so a
+    changed document must have a new one."""
+    document = json.dumps(openapi_v3(group, version), sort_keys=True).encode()
+    return hashlib.sha512(document).hexdigest()[:128].upper()
 
 
 _FIELD_VALIDATION = {
@@ -443,12 +455,12 @@ def _operation(verb: str, kind: Kind) -> JSON:
             "x-kubernetes-group-version-kind": {"group": kind.group, "version": kind.version, "kind": kind.kind}}
 
 
+@functools.cache
 def openapi_v3(group: str, version: str) -> JSON | None:
-    """`GET /openapi/v3/<api/v1 | apis/<group>/<version>>`: the paths and the write operations' parameters.
-
-    Schemas are left out: kubectl falls back to its compiled-in types for apply's patch computation, and
-    field validation is the server's (`kube_fields`).
-    """
+    """`GET /openapi/v3/<api/v1 | apis/<group>/<version>>`: the paths, the write operations' parameters,
+    and the served kinds' schemas (`kube_openapi`: what `kubectl explain` prints). Field validation is the
+    server's (`kube_fields`). Cached: the document never changes while the process runs; callers must not
+    change it."""
     kinds = [k for k in KINDS if k.group == group and k.version == version]
     if not kinds:
         return None
@@ -461,4 +473,4 @@ def openapi_v3(group: str, version: str) -> JSON | None:
         if kind not in REVIEWS:
             paths[f"{collection}/{{name}}"] = {"put": _operation("put", kind), "patch": _operation("patch", kind)}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.31.0"}, "paths": paths,
-            "components": {"schemas": {}}}
+            "components": {"schemas": kube_openapi.schemas(group, version, [k.kind for k in kinds])}}
