@@ -538,3 +538,34 @@ def test_kubectl_explain_reads_the_served_kinds_schemas(kubectl: Kubectl) -> Non
     assert "involvedObject\t<ObjectReference> -required-" in kubectl("explain", "events").stdout
     missing = kubectl("explain", "deployment.spec.replica", check=False)
     assert missing.returncode == 1 and 'field "replica" does not exist' in missing.stderr
+
+
+def test_kubectl_rollout_history_and_undo_go_back_through_the_replica_sets(kube_api: KubeApiServer,
+                                                                           kubectl: Kubectl) -> None:
+    """`kubectl rollout undo` was "no rollout history found": only the current ReplicaSet was derived, and
+    nothing carried a revision."""
+    kube_api.add_deployment(NS, "api", replicas=2, image="registry.local/app:1")
+    assert "no rollout history found" in kubectl("rollout", "undo", "deploy/api", "-n", NS, check=False).stderr
+    for image in ("registry.local/app:2", "registry.local/app:3"):
+        kubectl("set", "image", "deploy/api", f"api={image}", "-n", NS)
+    history = table(kubectl("rollout", "history", "deploy/api", "-n", NS).stdout.split("\n", 1)[1])
+    assert [r["REVISION"] for r in history] == ["1", "2", "3"]
+    assert "registry.local/app:2" in kubectl("rollout", "history", "deploy/api", "-n", NS, "--revision=2").stdout
+
+    def image() -> str:
+        return str(kube_api.deployment(NS, "api")["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    kubectl("rollout", "undo", "deploy/api", "-n", NS)  # to the previous revision, 2, which becomes 4
+    assert image() == "registry.local/app:2"
+    history = table(kubectl("rollout", "history", "deploy/api", "-n", NS).stdout.split("\n", 1)[1])
+    assert [r["REVISION"] for r in history] == ["1", "3", "4"]
+    replica_sets = {r["NAME"]: r["DESIRED"] for r in table(kubectl("get", "rs", "-n", NS).stdout)}
+    assert sorted(replica_sets.values()) == ["0", "0", "2"]  # one ReplicaSet per template: the old ones at 0
+    kubectl("rollout", "undo", "deploy/api", "-n", NS, "--to-revision=1")
+    assert image() == "registry.local/app:1"
+    assert kube_api.deployment(NS, "api")["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "5"
+    described = kubectl("describe", "deploy", "api", "-n", NS).stdout
+    [new] = re.findall(r"NewReplicaSet:\s+(\S+) \(2/2 replicas created\)", described)
+    assert new in replica_sets and "OldReplicaSets:" in described
+    assert "revision 9" in kubectl("rollout", "undo", "deploy/api", "-n", NS, "--to-revision=9", check=False).stderr
+    assert "successfully rolled out" in kubectl("rollout", "status", "deploy/api", "-n", NS).stdout

@@ -491,3 +491,22 @@ def test_openapi_v3_documents_carry_each_served_kinds_schema(kube_api: KubeApiSe
         "name", "#/components/schemas/io.k8s.api.apps.v1.Container")
     refs = re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(document))
     assert set(refs) <= set(schemas)  # every reference resolves within the document
+
+
+def test_a_deployment_keeps_a_replica_set_per_revision_up_to_its_history_limit() -> None:
+    with KubeApiServer() as kube:
+        kube.add_deployment(NS, "api", replicas=3)
+        api = apps(kube)
+        api.patch_namespaced_deployment("api", NS, {"spec": {"revisionHistoryLimit": 2}})
+        for tag in range(2, 6):
+            api.patch_namespaced_deployment("api", NS, {"spec": {"template": {"spec": {"containers": [
+                {"name": "api", "image": f"registry.local/app:{tag}"}]}}}})
+        deployment = api.read_namespaced_deployment("api", NS)
+        sets = api.list_namespaced_replica_set(NS).items
+    revision = "deployment.kubernetes.io/revision"
+    assert deployment.metadata.annotations[revision] == "5"
+    by_revision = {rs.metadata.annotations[revision]: rs for rs in sets}
+    assert sorted(by_revision) == ["3", "4", "5"]  # the current one and two old ones
+    assert [by_revision[r].spec.replicas for r in ("3", "4", "5")] == [0, 0, 3]
+    assert {rs.metadata.owner_references[0].uid for rs in sets} == {deployment.metadata.uid}
+    assert by_revision["5"].spec.template.spec.containers[0].image == "registry.local/app:5"

@@ -18,7 +18,9 @@ Served:
 - `v1` Services: none (nothing is exposed), listed as such, so `kubectl get svc` and `kubectl cluster-info`
   answer instead of "the server doesn't have a resource type".
 - `v1` Nodes: the one node the pods are on (`kube_pods.node`), Ready; get, list and watch, read-only.
-- `v1` Pods and `apps/v1` ReplicaSets, derived from the Deployments (`kube_pods`): get, list and watch
+- `v1` Pods and `apps/v1` ReplicaSets (one per revision of the pod template, as `kubectl rollout history`
+  and `rollout undo` read them; each Deployment carries `deployment.kubernetes.io/revision`), derived
+  from the Deployments (`kube_pods`): get, list and watch
   (`kubectl get pods -w` sees pods come and go as a Deployment is scaled), read-only; the
   `pods/{name}/log` subresource (`kubectl logs`) as text: empty, as nothing runs in them.
 - `coordination.k8s.io/v1` Leases: list (one namespace or all), watch, get, create, replace, patch, delete.
@@ -127,7 +129,7 @@ from tenantops_lab.sandbox import kube_resources as resources
 from tenantops_lab.sandbox.kube_errors import REASONS, ApiError
 from tenantops_lab.sandbox.kube_fields import strip_unknown
 from tenantops_lab.sandbox.kube_patch import apply_patch, json_merge_patch, json_patch, strategic_merge_patch
-from tenantops_lab.sandbox.kube_pods import log_of, node, pods, replica_sets
+from tenantops_lab.sandbox.kube_pods import REVISION, Revision, log_of, next_history, node, pods, replica_sets
 from tenantops_lab.sandbox.kube_resources import (
     DEPLOYMENTS,
     DERIVED,
@@ -320,6 +322,7 @@ class KubeApiServer:
         self._started = _now()  # the node's creation and Ready time
         self._objects: dict[Key, JSON] = {}
         self._owners: dict[Key, ssa.Owners] = {}  # each object's leaf fields by field manager (`kube_apply`)
+        self._history: dict[Key, list[Revision]] = {}  # each Deployment's pod templates (`kube_pods.next_history`)
         self._events = EventLog(self._lock, capacity=history)  # write events kept for watches
         self._faults: list[_Fault] = []
         self._log: list[RequestRecord] = []
@@ -830,7 +833,8 @@ class KubeApiServer:
         if kind is SERVICES:
             return []  # nothing is exposed
         if kind in DERIVED:
-            derived = (pods if kind is PODS else replica_sets)(self._matching(DEPLOYMENTS, ns, {}))
+            deployments = self._matching(DEPLOYMENTS, ns, {})
+            derived = pods(deployments) if kind is PODS else replica_sets(deployments, self._history_of)
             return sorted((obj for obj in derived if wanted(obj)),
                           key=lambda obj: (obj["metadata"]["namespace"], obj["metadata"]["name"]))
         return [obj for (resource, obj_ns, _), obj in sorted(self._objects.items())
@@ -888,22 +892,37 @@ class KubeApiServer:
         ns = obj["metadata"].get("namespace", "") if kind.namespaced else ""
         key = (kind.resource, ns, obj["metadata"]["name"])
         before = self._objects.get(key)
+        earlier = self._history.get(key, [])
+        if kind is DEPLOYMENTS:  # the deployment controller's revision, on the Deployment and its ReplicaSets
+            self._history[key] = next_history(earlier, obj, _now())
+            obj["metadata"].setdefault("annotations", {})[REVISION] = str(self._history[key][-1].number)
         self._objects[key] = obj
         self._events.append(WatchEvent(self._revision, event, kind.resource, ns, copy.deepcopy(obj)))
         if kind is DEPLOYMENTS:
-            self._derived_events(before, obj, ns)
+            self._derived_events(before, obj, ns, earlier)
         return obj
 
-    def _derived_events(self, before: JSON | None, after: JSON | None, ns: str) -> None:
-        """The changes a Deployment's write makes to its ReplicaSet and pods, as watch events of the write's
+    def _history_of(self, deployment: JSON) -> list[Revision]:
+        meta = deployment["metadata"]
+        return self._history.get((DEPLOYMENTS.resource, meta.get("namespace") or "", meta["name"]), [])
+
+    def _derived_events(self, before: JSON | None, after: JSON | None, ns: str, earlier: list[Revision]) -> None:
+        """The changes a Deployment's write makes to its ReplicaSets and pods, as watch events of the write's
         revision (as the deployment controller and the kubelet would write them), so `kubectl get pods -w`
-        sees pods come and go; a pod that only took the new resourceVersion did not change."""
+        sees pods come and go; a pod that only took the new resourceVersion did not change. `earlier` is
+        the Deployment's revisions before the write."""
         def unversioned(obj: JSON) -> JSON:
             return {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}}
 
-        for kind, derive in ((REPLICASETS, replica_sets), (PODS, pods)):
-            old = {o["metadata"]["name"]: o for o in derive([before] if before is not None else [])}
-            new = {o["metadata"]["name"]: o for o in derive([after] if after is not None else [])}
+        def sets_before(deployments: list[JSON]) -> list[JSON]:
+            return replica_sets(deployments, lambda _: earlier)
+
+        def sets_after(deployments: list[JSON]) -> list[JSON]:
+            return replica_sets(deployments, self._history_of)
+
+        for kind, derive_old, derive_new in ((REPLICASETS, sets_before, sets_after), (PODS, pods, pods)):
+            old = {o["metadata"]["name"]: o for o in derive_old([before] if before is not None else [])}
+            new = {o["metadata"]["name"]: o for o in derive_new([after] if after is not None else [])}
             for name, obj in new.items():
                 if name in old and unversioned(old[name]) == unversioned(obj):
                     continue
@@ -986,7 +1005,7 @@ class KubeApiServer:
             self._owners.pop(key, None)
             self._revision += 1
             if key[0] == DEPLOYMENTS.resource:
-                self._derived_events(obj, None, key[1])
+                self._derived_events(obj, None, key[1], self._history.pop(key, []))
             obj["metadata"]["resourceVersion"] = str(self._revision)
             self._events.append(WatchEvent(self._revision, "DELETED", key[0], key[1], obj))
 

@@ -10,16 +10,22 @@ the rest ContainerCreating. Served: get, list and watch (one namespace or all, w
 selectors; each Deployment write keeps the pods it adds, changes or removes as watch events of its
 revision), and each pod's `log` (empty: nothing runs in it); no write (405).
 
-The ReplicaSet those pods name as their owner is derived the same way (`replica_set_of`: one per
-Deployment, owned by it, with its replicas and ready counts), so `kubectl get rs` and the pods'
-"Controlled By" name an object that exists, and `kubectl describe deploy` finds its NewReplicaSet.
+The ReplicaSets are derived the same way (`replica_set_of`): one per pod template the Deployment has run
+(`Revision`, kept by the server with `next_history` as the deployment controller keeps them: each new
+template the next `deployment.kubernetes.io/revision`, a template run again renumbered, at most
+`revisionHistoryLimit` old ones), owned by it; the current one with its replicas and ready counts, the
+old ones scaled to 0. So `kubectl get rs` and the pods' "Controlled By" name an object that exists,
+`kubectl describe deploy` finds its NewReplicaSet and OldReplicaSets, and `kubectl rollout history` and
+`rollout undo` (which patches the old ReplicaSet's template back into the Deployment) work.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tenantops_lab.sandbox.kube_errors import ApiError
@@ -36,41 +42,111 @@ def _safe(digest: bytes, length: int) -> str:
 
 def template_hash(deployment: JSON) -> str:
     """A stable 10-character hash of the pod template (the ReplicaSet's `pod-template-hash`)."""
-    template = (deployment.get("spec") or {}).get("template") or {}
-    return _safe(hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest(), 10)
+    return _hash_of((deployment.get("spec") or {}).get("template") or {})
+
+
+def _hash_of(template: JSON) -> str:
+    return _safe(hashlib.sha256(json.dumps(_canonical(template), sort_keys=True).encode()).digest(), 10)
+
+
+def _canonical(value: Any) -> Any:
+    """A template as its Go type holds it: a null or empty field is no field (kubectl sends a template
+    back from a ReplicaSet with `metadata.creationTimestamp: null`, and it is the same template)."""
+    if isinstance(value, dict):
+        kept = {k: _canonical(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    return value
+
+
+def same_template(a: JSON, b: JSON) -> bool:
+    return bool(_canonical(a) == _canonical(b))
 
 
 def _replica_set_uid(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
-def replica_set_of(deployment: JSON) -> JSON:
-    """The Deployment's current ReplicaSet, as the deployment controller would keep it."""
-    meta = deployment["metadata"]
+REVISION = "deployment.kubernetes.io/revision"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One pod template a Deployment has run, as its ReplicaSet keeps it: the revision number the
+    deployment controller gave it, when it was first run, and the Deployment's change cause then."""
+
+    number: int
+    template: JSON
+    created: str | None
+    change_cause: str | None = None
+
+
+def next_history(history: Sequence[Revision], deployment: JSON, now: str) -> list[Revision]:
+    """The Deployment's revisions after a write, as the deployment controller keeps them: a new pod
+    template is the next revision; going back to an older one (`kubectl rollout undo`) renumbers that one
+    as the next; at most `spec.revisionHistoryLimit` old ones are kept."""
     spec = deployment.get("spec") or {}
     template = spec.get("template") or {}
+    cause = ((deployment.get("metadata") or {}).get("annotations") or {}).get(CHANGE_CAUSE)
+    kept = list(history)
+    if kept and same_template(kept[-1].template, template):
+        if cause is not None and kept[-1].change_cause != cause:
+            kept[-1] = Revision(kept[-1].number, kept[-1].template, kept[-1].created, cause)
+        return kept
+    number = max((r.number for r in kept), default=0) + 1
+    earlier = next((r for r in kept if same_template(r.template, template)), None)
+    kept = [r for r in kept if r is not earlier]
+    kept.append(Revision(number, copy.deepcopy(template), earlier.created if earlier else now, cause))
+    limit = int(spec.get("revisionHistoryLimit", 10))
+    return kept[-(limit + 1):]
+
+
+def replica_set_of(deployment: JSON, revision: Revision | None = None, *, current: bool = True) -> JSON:
+    """One of the Deployment's ReplicaSets, as the deployment controller would keep it: the current one
+    (its template, the Deployment's replicas and ready counts), or an old one, scaled to 0."""
+    meta = deployment["metadata"]
+    spec = deployment.get("spec") or {}
+    template = revision.template if revision is not None else spec.get("template") or {}
     status = deployment.get("status") or {}
     replicas = int(spec.get("replicas", 1))
     ready = min(replicas, int(status.get("readyReplicas") or 0))
-    hashed = template_hash(deployment)
+    own = replicas if current else 0
+    hashed = _hash_of(template)
     name = f"{meta['name']}-{hashed}"
     labels = {**((template.get("metadata") or {}).get("labels") or {}), "pod-template-hash": hashed}
     selector = dict((spec.get("selector") or {}).get("matchLabels") or {})
+    annotations = {"deployment.kubernetes.io/desired-replicas": str(replicas),
+                   "deployment.kubernetes.io/max-replicas": str(replicas + max_surge(spec, replicas)),
+                   REVISION: str(revision.number if revision is not None else 1)}
+    if revision is not None and revision.change_cause is not None:
+        annotations[CHANGE_CAUSE] = revision.change_cause
     return {
         "kind": "ReplicaSet", "apiVersion": "apps/v1",
         "metadata": {
             "name": name, "namespace": meta.get("namespace"), "uid": _replica_set_uid(name), "labels": dict(labels),
-            "creationTimestamp": meta.get("creationTimestamp"), "resourceVersion": meta.get("resourceVersion"),
-            "annotations": {"deployment.kubernetes.io/desired-replicas": str(replicas),
-                            "deployment.kubernetes.io/revision": "1"},
+            "creationTimestamp": (revision.created if revision is not None else None) or meta.get("creationTimestamp"),
+            "resourceVersion": meta.get("resourceVersion"), "annotations": annotations,
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": meta["name"],
                                  "uid": meta.get("uid"), "controller": True, "blockOwnerDeletion": True}],
         },
-        "spec": {"replicas": replicas, "selector": {"matchLabels": {**selector, "pod-template-hash": hashed}},
+        "spec": {"replicas": own, "selector": {"matchLabels": {**selector, "pod-template-hash": hashed}},
                  "template": {**template, "metadata": {**(template.get("metadata") or {}), "labels": labels}}},
-        "status": {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready,
-                   "availableReplicas": ready, "observedGeneration": 1},
+        "status": {"replicas": own, "fullyLabeledReplicas": own, "readyReplicas": ready if current else 0,
+                   "availableReplicas": ready if current else 0, "observedGeneration": 1},
     }
+
+
+def max_surge(spec: JSON, replicas: int) -> int:
+    """The rolling update's maxSurge in pods (25% by default, rounded up), as the max-replicas annotation counts it."""
+    rolling = (spec.get("strategy") or {}).get("rollingUpdate")
+    if not rolling:
+        return 0  # Recreate
+    surge = rolling.get("maxSurge", "25%")
+    if isinstance(surge, str) and surge.endswith("%"):
+        return -(-replicas * int(surge[:-1]) // 100)
+    return int(surge) if isinstance(surge, int) else 0
 
 
 def _container_ids(pod_uid: str, container: JSON, running: bool) -> JSON:
@@ -174,8 +250,14 @@ def node(created: str, kubelet_version: str) -> JSON:
     }
 
 
-def replica_sets(deployments: Iterable[JSON]) -> list[JSON]:
-    return [replica_set_of(deployment) for deployment in deployments]
+def replica_sets(deployments: Iterable[JSON], history: Callable[[JSON], Sequence[Revision]]) -> list[JSON]:
+    """Every Deployment's ReplicaSets: one per revision in its `history` (the last is the current one)."""
+    out: list[JSON] = []
+    for deployment in deployments:
+        revisions: list[Revision | None] = [*history(deployment)] or [None]
+        out.extend(replica_set_of(deployment, revision, current=index == len(revisions) - 1)
+                   for index, revision in enumerate(revisions))
+    return out
 
 
 def pods(deployments: Iterable[JSON]) -> list[JSON]:
