@@ -53,10 +53,28 @@ def test_sudden_jumps_are_counted_apart_from_ordinary_noise() -> None:
     values = 40 + rng.normal(0, 0.3, 3000)
     values[::200] += 25  # one-minute spikes, far outside the noise
     state = learnt(values)
-    f = forecast.SLOW
-    assert state.rate[f * 2 + 0] > 0.002  # the spikes are seen as jumps...
+    f, tail = forecast.SLOW, forecast.tail_cell(forecast.SLOW, 0, forecast.band(state))
+    assert state.rate[tail] > 0.002  # the spikes are seen as jumps...
     assert state.err[f * 2 + 0] < 0.5  # ...and do not inflate the noise scale
-    assert state.excess[f * 2 + 0] > 1.0
+    assert state.excess[tail] > 1.0
+
+
+def test_bursts_out_of_quiet_hours_do_not_widen_the_margin_of_busy_ones() -> None:
+    """The jump tail is kept per level band: bursts that start from a quiet level are the quiet band's jumps,
+    and the busy hours, whose own errors are ordinary noise, keep a margin a fraction of theirs (pooled, one
+    tail set both)."""
+    rng = np.random.default_rng(11)
+    minutes = np.arange(12000)  # the daily profile that sets the typical level is learnt over days
+    busy = (minutes // 120) % 2 == 1
+    values = np.where(busy, 40.0, 5.0) + rng.normal(0, 0.3, minutes.size)
+    values[(~busy) & (minutes % 30 == 15)] += 15  # one-minute bursts, only in the quiet hours
+    state = learnt(values)
+    far, alpha = 1, PARAMS.target_miss
+    f = forecast.NAIVE  # the newest value: ordinary noise within an hour, a jump at each burst and step up
+    quiet, loud = forecast.margin_units(state, f, far, alpha, 0), forecast.margin_units(state, f, far, alpha, 1)
+    rates = [state.rate[forecast.tail_cell(f, far, b)] for b in (0, 1)]
+    assert rates[0] > 10 * alpha and rates[1] < rates[0] / 5  # the bursts are the quiet band's jumps
+    assert quiet > 2 * loud
 
 
 def test_saturated_replicas_are_read_as_demand_beyond_capacity() -> None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tenantops.decide.autoscaling.state import CELLS, CODEC, VERSION, WorkloadState
+from tenantops.decide.autoscaling.state import BANDS, CELLS, CODEC, VERSION, WorkloadState
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 
@@ -39,6 +39,18 @@ def test_version_5_short_keys_are_migrated_not_reset() -> None:
           "day": [], "wk": [1.0] * 7, "sw": 0.2, "recs": [[95.0, 4.0]], "ev": [], "idle": None, "bad": 1}
     state = WorkloadState.from_json(v5)
     assert (state.level, state.count, state.last_at, state.recommendations) == (3.5, 42, 100.0, [[95.0, 4.0]])
+
+
+def test_version_6_pooled_jump_tail_seeds_every_level_band() -> None:
+    """Version 6 kept one jump tail over all levels: each band starts from it (no margin narrows on upgrade
+    before the band's own outcomes say so); forecasts awaiting their outcome had no band and are dropped."""
+    v6 = {**WorkloadState(level=3.5, count=42).to_json(), "v": 6,
+          "rate": [0.05] * CELLS, "excess": [2.0] * CELLS, "excess2": [5.0] * CELLS, "jumps": [7.0] * CELLS,
+          "scored": [300.0, 200.0], "pending": [[160.0, 0.0, 1.5, 3.0, 3.0, 3.0, 3.0, 1.0, 1.0, 1.0, 1.0]]}
+    state = WorkloadState.from_json(v6)
+    assert (state.level, state.count, state.pending) == (3.5, 42, [])
+    assert state.rate == [0.05] * (CELLS * BANDS) and state.excess2 == [5.0] * (CELLS * BANDS)
+    assert state.jumps == [7.0] * (CELLS * BANDS) and state.scored == [300.0, 200.0] * BANDS
 
 
 def test_versions_before_leads_keep_the_window_and_restart_the_forecasters() -> None:

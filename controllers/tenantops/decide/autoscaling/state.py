@@ -2,7 +2,7 @@
 
 The controller keeps one of these per workload (tens of thousands), so history is never kept raw: the
 forecasters hold two levels, a trend, a 24-bin daily profile with 7 weekday factors, and for each
-forecaster and lead an error scale, a jump rate and size and a conformal correction; the forecasts
+forecaster and lead an error scale and a conformal correction, and per level band a jump rate and size; the forecasts
 awaiting their outcome are a handful; the behaviour stage holds only the recommendations and scale events
 inside its windows (and the changes decided whose write has no outcome yet).
 """
@@ -21,11 +21,17 @@ DAY_BINS = 24
 FORECASTERS = 4
 LEADS = 2  # scored leads with their own margins: the next pass and the provisioning lead
 CELLS = FORECASTERS * LEADS
-VERSION = 6
+BANDS = 2  # level bands of the jump tail (quiet, busy: forecast.band), each with its own rate and size
+TAIL_CELLS = CELLS * BANDS
+VERSION = 7
 
 
 def _cells(value: float) -> list[float]:
     return [value] * CELLS
+
+
+def _tail_cells(value: float) -> list[float]:
+    return [value] * TAIL_CELLS
 
 
 @dataclass(slots=True)
@@ -45,15 +51,17 @@ class WorkloadState:
     churn: float = 0.0  # log factor widening the band, from how often the count reversed (recommender.learn_churn)
     calibration: float = 0.0  # log factor on every margin, from how often the replicas were saturated
     # Per forecaster x lead (forecast.margin_units): noise scale (mean absolute error below the jump
-    # threshold, in sqrt(level + 1) units), jump rate, mean jump excess and its square, conformal correction.
+    # threshold, in sqrt(level + 1) units) and conformal correction; per band x forecaster x lead
+    # (forecast.tail_cell): jump rate, mean jump excess and its square, jumps seen.
     err: list[float] = field(default_factory=lambda: _cells(1.0))
-    rate: list[float] = field(default_factory=lambda: _cells(0.0))
-    excess: list[float] = field(default_factory=lambda: _cells(0.0))
-    excess2: list[float] = field(default_factory=lambda: _cells(0.0))  # mean squared jump excess
-    jumps: list[float] = field(default_factory=lambda: _cells(0.0))  # jumps seen (up to the tail's memory)
+    rate: list[float] = field(default_factory=lambda: _tail_cells(0.0))
+    excess: list[float] = field(default_factory=lambda: _tail_cells(0.0))
+    excess2: list[float] = field(default_factory=lambda: _tail_cells(0.0))  # mean squared jump excess
+    jumps: list[float] = field(default_factory=lambda: _tail_cells(0.0))  # jumps seen (up to the tail's memory)
     adjust: list[float] = field(default_factory=lambda: _cells(0.0))
-    scored: list[float] = field(default_factory=lambda: [0.0] * LEADS)  # outcomes scored per lead
-    pending: list[list[float]] = field(default_factory=list)  # [due_at, lead, scale, forecasts..., margins...]
+    scored: list[float] = field(default_factory=lambda: [0.0] * (LEADS * BANDS))  # outcomes scored per band, lead
+    # [due_at, lead, scale, band, forecasts..., margins...]
+    pending: list[list[float]] = field(default_factory=list)
     day: list[float] = field(default_factory=list)  # demand by hour of day (empty until first seen)
     week: list[float] = field(default_factory=lambda: [1.0] * 7)  # weekday factors on the daily profile
     seasonal_weight: float = 0.0  # how much of the profile has been learnt (0..1)
@@ -105,14 +113,29 @@ def _field_names(data: dict[str, Any]) -> dict[str, Any]:
     return {"v": 6, **{_V5_KEYS[k]: v for k, v in data.items() if k in _V5_KEYS}}
 
 
-_MIGRATIONS = {1: _before_leads, 2: _before_leads, 3: _before_leads, 4: _before_leads, 5: _field_names}
+def _banded_tail(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 6 pooled the jump tail over levels: every band starts from the pooled tail (so no margin
+    narrows on upgrade until the band's own outcomes say so). The forecasts awaiting their outcome carry no
+    band and are dropped: they are a pass or two of scoring."""
+    out = {**data, "v": 7, "pending": []}
+    for key in ("rate", "excess", "excess2", "jumps"):
+        if isinstance(data.get(key), list):
+            out[key] = list(data[key]) * BANDS
+    if isinstance(data.get("scored"), list):
+        out["scored"] = list(data["scored"]) * BANDS
+    return out
+
+
+_MIGRATIONS = {1: _before_leads, 2: _before_leads, 3: _before_leads, 4: _before_leads, 5: _field_names,
+               6: _banded_tail}
 
 
 def _check(state: WorkloadState) -> str | None:
-    cells = (state.err, state.rate, state.excess, state.excess2, state.jumps, state.adjust)
-    if any(len(c) != CELLS for c in cells):
+    if len(state.err) != CELLS or len(state.adjust) != CELLS:
         return f"margin cells are not {CELLS} long"
-    if len(state.scored) != LEADS or len(state.week) != 7 or len(state.day) not in (0, DAY_BINS):
+    if any(len(c) != TAIL_CELLS for c in (state.rate, state.excess, state.excess2, state.jumps)):
+        return f"jump tail cells are not {TAIL_CELLS} long"
+    if len(state.scored) != LEADS * BANDS or len(state.week) != 7 or len(state.day) not in (0, DAY_BINS):
         return "scored, week or day has the wrong length"
     return None
 
