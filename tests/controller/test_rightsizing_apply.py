@@ -57,7 +57,9 @@ def _run(common: list[str]) -> None:
 
 
 def _events(kube_api: Any, namespace: str) -> list[Any]:
-    return [e for e in kube_api.objects("events") if e["metadata"]["namespace"] == namespace]
+    """The controller's Events (not the stand-in's deployment controller's ScalingReplicaSet ones)."""
+    return [e for e in kube_api.objects("events") if e["metadata"]["namespace"] == namespace
+            and e["source"].get("component") != "deployment-controller"]
 
 
 def _acts(store: StateStore, tenant: str) -> list[Any]:

@@ -569,3 +569,15 @@ def test_kubectl_rollout_history_and_undo_go_back_through_the_replica_sets(kube_
     assert new in replica_sets and "OldReplicaSets:" in described
     assert "revision 9" in kubectl("rollout", "undo", "deploy/api", "-n", NS, "--to-revision=9", check=False).stderr
     assert "successfully rolled out" in kubectl("rollout", "status", "deploy/api", "-n", NS).stdout
+
+
+def test_kubectl_describe_and_get_events_show_the_deployment_controllers_scaling(kube_api: KubeApiServer,
+                                                                                  kubectl: Kubectl) -> None:
+    """`kubectl describe deploy` read "Events: <none>" after a scale, where a cluster shows ScalingReplicaSet."""
+    kube_api.add_deployment(NS, "api", replicas=2)
+    kubectl("scale", "deploy/api", "-n", NS, "--replicas=5")
+    described = kubectl("describe", "deploy", "api", "-n", NS).stdout
+    assert re.search(r"Normal\s+ScalingReplicaSet\s+\S+\s+deployment-controller\s+Scaled up replica set "
+                     r"api-\w+ from 2 to 5", described)
+    rows = table(kubectl("get", "events", "-n", NS).stdout)
+    assert [(r["REASON"], r["OBJECT"]) for r in rows] == [("ScalingReplicaSet", "deployment/api")] * 2

@@ -510,3 +510,22 @@ def test_a_deployment_keeps_a_replica_set_per_revision_up_to_its_history_limit()
     assert [by_revision[r].spec.replicas for r in ("3", "4", "5")] == [0, 0, 3]
     assert {rs.metadata.owner_references[0].uid for rs in sets} == {deployment.metadata.uid}
     assert by_revision["5"].spec.template.spec.containers[0].image == "registry.local/app:5"
+
+
+def test_the_deployment_controllers_scaling_events_name_each_replica_set_it_scales() -> None:
+    with KubeApiServer() as kube:
+        kube.add_deployment(NS, "api", replicas=2)
+        kube.set_replicas(NS, "api", 3)
+        apps(kube).patch_namespaced_deployment("api", NS, {"spec": {"template": {"spec": {"containers": [
+            {"name": "api", "image": "registry.local/app:2"}]}}}})
+        kube.set_replicas(NS, "api", 3)  # no change: no event
+        uid = kube.deployment(NS, "api")["metadata"]["uid"]
+        sets = {rs.metadata.annotations["deployment.kubernetes.io/revision"]: rs.metadata.name
+                for rs in apps(kube).list_namespaced_replica_set(NS).items}
+        events = client.CoreV1Api(api_client(kube.url)).list_namespaced_event(
+            NS, field_selector="involvedObject.name=api").items
+    assert {(e.involved_object.kind, e.involved_object.uid, e.reason, e.type, e.source.component)
+            for e in events} == {("Deployment", uid, "ScalingReplicaSet", "Normal", "deployment-controller")}
+    assert [e.message for e in sorted(events, key=lambda e: int(e.metadata.resource_version))] == [
+        f"Scaled up replica set {sets['1']} from 0 to 2", f"Scaled up replica set {sets['1']} from 2 to 3",
+        f"Scaled up replica set {sets['2']} from 0 to 3", f"Scaled down replica set {sets['1']} from 3 to 0"]

@@ -47,6 +47,9 @@ Served:
 - Request bodies with `Content-Length` or `Transfer-Encoding: chunked` (kubectl sends the latter).
 - Errors are `Status` objects with the reasons the apiserver uses (NotFound, AlreadyExists, Conflict,
   Invalid, Expired, TooManyRequests, InternalError, Unauthorized, UnsupportedMediaType, Timeout).
+- The deployment controller's `ScalingReplicaSet` Events (`core/v1`, source `deployment-controller`), one
+  per ReplicaSet a Deployment's write scales ("Scaled up replica set api-… from 2 to 5"), stored as any
+  Event is, so `kubectl describe deploy` and `kubectl get events` show scaling as on a cluster.
 - Deployment status follows its spec at once (`readyReplicas == replicas`) unless `auto_ready=False`,
   in which case tests move it with `set_ready`; its Available and Progressing conditions are the
   Deployment controller's (`kube_status`), so `kubectl wait --for=condition=Available` ends. A
@@ -133,6 +136,7 @@ from tenantops_lab.sandbox.kube_pods import REVISION, Revision, log_of, next_his
 from tenantops_lab.sandbox.kube_resources import (
     DEPLOYMENTS,
     DERIVED,
+    EVENTS,
     LEASES,
     NAMESPACES,
     NODES,
@@ -900,7 +904,30 @@ class KubeApiServer:
         self._events.append(WatchEvent(self._revision, event, kind.resource, ns, copy.deepcopy(obj)))
         if kind is DEPLOYMENTS:
             self._derived_events(before, obj, ns, earlier)
+            self._scaling_events(before, obj, earlier)
         return obj
+
+    def _scaling_events(self, before: JSON | None, after: JSON, earlier: list[Revision]) -> None:
+        """The deployment controller's `ScalingReplicaSet` Events for each ReplicaSet a Deployment's write
+        scales (its new one up first, then the old ones down), as `kubectl describe deploy` and `kubectl get
+        events` show them on a cluster."""
+        old = {rs["metadata"]["name"]: int(rs["spec"]["replicas"])
+               for rs in replica_sets([before] if before is not None else [], lambda _: earlier)}
+        new = {rs["metadata"]["name"]: int(rs["spec"]["replicas"]) for rs in replica_sets([after], self._history_of)}
+        changes = [(name, old.get(name, 0), count) for name, count in new.items() if count != old.get(name, 0)]
+        meta, now = after["metadata"], _now()
+        for name, was, count in sorted(changes, key=lambda change: change[2] < change[1]):  # ups, then downs
+            event = {
+                "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
+                "involvedObject": {"kind": "Deployment", "namespace": meta["namespace"], "name": meta["name"],
+                                   "uid": meta["uid"], "apiVersion": "apps/v1",
+                                   "resourceVersion": meta["resourceVersion"]},
+                "reason": "ScalingReplicaSet", "type": "Normal", "count": 1,
+                "message": f"Scaled {'up' if count > was else 'down'} replica set {name} from {was} to {count}",
+                "source": {"component": "deployment-controller"}, "reportingComponent": "deployment-controller",
+                "reportingInstance": "", "firstTimestamp": now, "lastTimestamp": now, "eventTime": None,
+            }
+            self._create(EVENTS, meta["namespace"], event)
 
     def _history_of(self, deployment: JSON) -> list[Revision]:
         meta = deployment["metadata"]
