@@ -326,6 +326,7 @@ class KubeApiServer:
         self._started = _now()  # the node's creation and Ready time
         self._objects: dict[Key, JSON] = {}
         self._owners: dict[Key, ssa.Owners] = {}  # each object's leaf fields by field manager (`kube_apply`)
+        self._last_stamp = 0  # the last Event name's time stamp (`_event_stamp`)
         self._history: dict[Key, list[Revision]] = {}  # each Deployment's pod templates (`kube_pods.next_history`)
         self._events = EventLog(self._lock, capacity=history)  # write events kept for watches
         self._faults: list[_Fault] = []
@@ -918,7 +919,7 @@ class KubeApiServer:
         meta, now = after["metadata"], _now()
         for name, was, count in sorted(changes, key=lambda change: change[2] < change[1]):  # ups, then downs
             event = {
-                "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
+                "metadata": {"name": f"{meta['name']}.{self._event_stamp():x}", "namespace": meta["namespace"]},
                 "involvedObject": {"kind": "Deployment", "namespace": meta["namespace"], "name": meta["name"],
                                    "uid": meta["uid"], "apiVersion": "apps/v1",
                                    "resourceVersion": meta["resourceVersion"]},
@@ -928,6 +929,12 @@ class KubeApiServer:
                 "reportingInstance": "", "firstTimestamp": now, "lastTimestamp": now, "eventTime": None,
             }
             self._create(EVENTS, meta["namespace"], event)
+
+    def _event_stamp(self) -> int:
+        """An Event name's suffix, as client-go's recorder makes it: the time in nanoseconds, so events list
+        (in name order) in the order they happened; never the same twice."""
+        self._last_stamp = max(time.time_ns(), self._last_stamp + 1)
+        return self._last_stamp
 
     def _history_of(self, deployment: JSON) -> list[Revision]:
         meta = deployment["metadata"]
