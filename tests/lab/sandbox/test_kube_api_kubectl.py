@@ -528,6 +528,16 @@ def test_kubectl_reads_a_deployments_status_subresource(kube_api: KubeApiServer,
     assert shown["status"]["readyReplicas"] == 2
 
 
+def test_kubectl_prints_a_deployments_scale_subresource_with_the_apiservers_columns(kube_api: KubeApiServer,
+                                                                                   kubectl: Kubectl) -> None:
+    """`kubectl get deploy X --subresource=scale` printed only NAME and AGE (no Table was served)."""
+    kube_api.add_deployment(NS, "api", replicas=3)
+    assert table(kubectl("get", "deploy", "api", "-n", NS, "--subresource=scale").stdout) == [
+        {"NAME": "api", "DESIRED": "3", "AVAILABLE": "3"}]
+    shown = json.loads(kubectl("get", "deploy", "api", "-n", NS, "--subresource=scale", "-o", "json").stdout)
+    assert (shown["kind"], shown["spec"]["replicas"]) == ("Scale", 3)
+
+
 def test_kubectl_explain_reads_the_served_kinds_schemas(kubectl: Kubectl) -> None:
     """`kubectl explain` failed: "GVK ... not found in OpenAPI schema" (the documents carried no schemas)."""
     replicas = kubectl("explain", "deployment.spec.replicas").stdout

@@ -14,7 +14,8 @@ Served:
   (strategic-merge, JSON merge, JSON patch), server-side apply (`kube_apply`: create or merge, with field
   ownership and conflicts), delete; the `deployments/{name}/scale` subresource: GET, PUT, PATCH returning
   `autoscaling/v1` Scale objects; the `deployments/{name}/status` subresource (`kubectl get
-  --subresource=status`): GET the Deployment, PUT or PATCH its status only.
+  --subresource=status`): GET the Deployment, PUT or PATCH its status only; both answer a Table (Scale's
+  columns: Name, Desired, Available) when kubectl asks for one.
 - `v1` Services: none (nothing is exposed), listed as such, so `kubectl get svc` and `kubectl cluster-info`
   answer instead of "the server doesn't have a resource type".
 - `v1` Nodes: the one node the pods are on (`kube_pods.node`), Ready; get, list and watch, read-only.
@@ -754,7 +755,11 @@ class KubeApiServer:
         ns, name, method = route.namespace or "", route.name, request.method
         current = self._require(DEPLOYMENTS, ns, name)
         if method == "GET":
-            return 200, self._scale_of(current)
+            scale = self._scale_of(current)
+            if request.table:  # `kubectl get deploy X --subresource=scale`
+                return 200, resources.table(resources.SCALE, [scale], scale["metadata"]["resourceVersion"],
+                                            include_object=request.query.get("includeObject", ["Metadata"])[0])
+            return 200, scale
         if method == "PUT":
             scale = request.body
         elif method == "PATCH":

@@ -165,6 +165,18 @@ DEPLOYMENTS = Kind(
         *TEMPLATE_COLUMNS,
     ),
 )
+SCALE = Kind(  # the `deployments/{name}/scale` subresource's objects, as `kubectl get --subresource=scale` prints them
+    "scale", "scale", "Scale", "autoscaling", "v1", namespaced=True, verbs=("get", "patch", "update"),
+    columns=(NAME, Column("Desired", "integer", "Desired replicas", lambda o: _spec_int(o, "replicas")),
+             Column("Available", "integer", "Available replicas", lambda o: _status(o, "replicas"))),
+)
+"""Not served as a resource of its own (not in KINDS): only its Table columns are used."""
+
+
+def _spec_int(obj: JSON, key: str) -> int:
+    return int((obj.get("spec") or {}).get(key) or 0)
+
+
 LEASES = Kind(
     "leases", "lease", "Lease", "coordination.k8s.io", "v1", namespaced=True,
     columns=(NAME, Column("Holder", "string", "HolderIdentity contains the identity of the holder of a current "
