@@ -591,3 +591,25 @@ def test_kubectl_describe_and_get_events_show_the_deployment_controllers_scaling
                      r"api-\w+ from 2 to 5", described)
     rows = table(kubectl("get", "events", "-n", NS).stdout)
     assert [(r["REASON"], r["OBJECT"]) for r in rows] == [("ScalingReplicaSet", "deployment/api")] * 2
+
+
+def test_kubectl_rollout_status_waits_for_the_updated_replicas_to_be_available(tmp_path: Path) -> None:
+    with KubeApiServer(auto_ready=False) as kube:
+        kube.add_deployment(NS, "api", replicas=3)
+        kube.set_ready(NS, "api", 1)
+        kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig")
+
+        def become_ready() -> None:
+            for ready in (2, 3):
+                time.sleep(1.0)
+                kube.set_ready(NS, "api", ready)
+
+        threading.Thread(target=become_ready, daemon=True).start()
+        result = subprocess.run(["kubectl", "rollout", "status", "deploy/api", "-n", NS, "--timeout=20s"],
+                                capture_output=True, text=True, env=kubectl_env(kubeconfig), timeout=60)
+    assert result.returncode == 0, result.stderr
+    *waiting, done = result.stdout.splitlines()
+    assert done == 'deployment "api" successfully rolled out'
+    step = r"rollout to finish: (\d) of 3 updated replicas are available"
+    counts = [int(n) for n in re.findall(step, "\n".join(waiting))]
+    assert counts and counts == sorted(set(counts)) and len(counts) == len(waiting)  # it waited, and saw each step
