@@ -41,7 +41,7 @@ from tenantops.config.catalog import Tenant
 from tenantops.config.loader import Config
 from tenantops.endpoints import unreachable
 from tenantops.observe.facts import SaneLimits
-from tenantops.observe.prom_client import PrometheusAccess, api_time, connect, describe_failure
+from tenantops.observe.prom_client import PrometheusAccess, api_time, api_timeout, connect, describe_failure
 from tenantops.observe.promql import escape_regex, quote
 from tenantops.structs.network import NetworkEgress, TenantEgress, TransferClass
 
@@ -168,7 +168,7 @@ class NetworkSource:
     def _query(self, promql: str, end: datetime) -> list[dict[str, Any]]:
         self.requests_sent += 1
         result = self.client.custom_query(promql, params={"time": api_time(end),
-                                                          "timeout": f"{int(self.timeout * 1000)}ms"},
+                                                          "timeout": api_timeout(self.timeout)},
                                           timeout=self.timeout)
         if not isinstance(result, list):
             raise ValueError(f"unexpected response shape: {type(result).__name__}")

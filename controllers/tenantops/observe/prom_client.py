@@ -7,8 +7,8 @@ botocore's `SigV4Auth` with the standard credential chain: pod identity, IRSA, p
 At most one authentication is chosen; secrets stay `SecretStr` until the request is built.
 
 What every source sends and reports the same way is here too: a moment as the exact decimal seconds the
-query API parses (`api_time`, to the millisecond, Prometheus' resolution), and a failed request as a short
-reason (`describe_failure`).
+query API parses (`api_time`, to the millisecond, Prometheus' resolution), the server-side timeout a query
+asks for (`api_timeout`), and a failed request as a short reason (`describe_failure`).
 """
 
 from __future__ import annotations
@@ -46,6 +46,12 @@ def api_time(moment: datetime) -> str:
     own `start_time`/`end_time` to whole seconds, so every query gives its times in `params` this way."""
     ms = millis(moment)
     return f"{'-' if ms < 0 else ''}{abs(ms) // 1000}.{abs(ms) % 1000:03d}"
+
+
+def api_timeout(seconds: float) -> str:
+    """A query's `timeout` parameter: the client's own wait in whole milliseconds, at least 100 ms (a
+    shorter one Prometheus gives up on before it has parsed the query)."""
+    return f"{max(int(seconds * 1000), 100)}ms"
 
 
 def describe_failure(exc: Exception) -> str:

@@ -54,7 +54,14 @@ from tenantops.config.catalog import Tenant
 from tenantops.config.kinds.metrics import split_of
 from tenantops.config.loader import Config
 from tenantops.endpoints import Unreachable, unreachable
-from tenantops.observe.prom_client import PrometheusAccess, api_time, connect, describe_failure, millis
+from tenantops.observe.prom_client import (
+    PrometheusAccess,
+    api_time,
+    api_timeout,
+    connect,
+    describe_failure,
+    millis,
+)
 from tenantops.structs.snapshot import Quality, Reading, Snapshot, SourceClock, WorkloadKey, WorkloadMetrics
 
 log = logging.getLogger(__name__)
@@ -125,14 +132,14 @@ class PrometheusSource:
         self.offset_seconds: float | None = None  # Prometheus' clock minus the controller's, last measured
 
     def probe(self) -> None:
-        """Ask the server one instant query (`time()`, which every Prometheus-compatible API answers, through
-        the same authentication and TLS as the pass); `Unreachable` (one line naming TENANTOPS_PROMETHEUS_URL)
-        when it does not answer at all. For one-shot commands: a pass against a server that is down sees no
-        metric, and its warnings (every query, the usage history) would bury the one line that says what to
-        fix. An error status is not unreachable: the pass's own queries report it. The loop does not probe."""
+        """Ask the server the pass's own clock query (`_measure_offset`: `time()`, which every
+        Prometheus-compatible API answers, through the same authentication and TLS); `Unreachable` (one
+        line naming TENANTOPS_PROMETHEUS_URL) when it does not answer at all. For one-shot commands: a pass
+        against a server that is down sees no metric, and its warnings (every query, the usage history)
+        would bury the one line that says what to fix. An error status is not unreachable: the pass's own
+        queries report it. The loop does not probe."""
         try:
-            self.client.custom_query("time()", params={"timeout": f"{max(int(self.timeout * 1000), 100)}ms"},
-                                     timeout=self.timeout)
+            self._measure_offset(self.timeout)
         except Exception as exc:
             down = unreachable("TENANTOPS_PROMETHEUS_URL", self.url, exc)
             if down is not None:
@@ -197,7 +204,7 @@ class PrometheusSource:
         """Prometheus' clock minus the controller's, in seconds: `time()` against the middle of the request."""
         self.requests_sent += 1
         before = self.clock().timestamp()
-        result = self.client.custom_query(CLOCK_QUERY, params={"timeout": f"{max(int(timeout * 1000), 100)}ms"},
+        result = self.client.custom_query(CLOCK_QUERY, params={"timeout": api_timeout(timeout)},
                                           timeout=timeout)
         after = self.clock().timestamp()
         try:
@@ -229,7 +236,7 @@ class PrometheusSource:
         result = self.client.custom_query_range(
             promql, start_time=start, end_time=at, step=str(stale_after),
             params={"start": api_time(start), "end": api_time(at),  # see "Resolution" above
-                    "timeout": f"{max(int(wait * 1000), 100)}ms"}, timeout=wait,
+                    "timeout": api_timeout(wait)}, timeout=wait,
         )
         if not isinstance(result, list):
             raise ValueError(f"unexpected response shape: {type(result).__name__}")
