@@ -17,9 +17,16 @@ class Trip:
     detail: str
 
 
+def frozen(desired: int, current: int, incomplete: bool) -> bool:
+    """The freeze rule: a scale-down while any configured metric is missing, stale or invalid is refused
+    (no data is not no load). `freeze` applies it; the recommender asks it to keep a refused count out of
+    the stabilisation window (`recommender.recommend`)."""
+    return incomplete and desired < current
+
+
 def freeze(desired: int, current: int, problems: Sequence[str]) -> tuple[int, Trip | None]:
-    """No scale-down while any configured metric is missing, stale or invalid: no data is not no load."""
-    if problems and desired < current:
+    """No scale-down while any configured metric is missing, stale or invalid (`frozen`)."""
+    if frozen(desired, current, bool(problems)):
         return current, Trip("freeze", f"scale-down to {desired} blocked: {', '.join(problems)}")
     return desired, None
 

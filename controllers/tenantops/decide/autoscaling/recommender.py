@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tenantops.config.kinds.scaling import ScalingSpec
+from tenantops.decide import breakers
 from tenantops.decide.autoscaling import forecast
 from tenantops.decide.autoscaling.behavior import DOWN, UP, Limits, first_sight, rate_limit, stabilize
 from tenantops.decide.autoscaling.reactive import MetricLoad, hpa_recommendation
@@ -156,7 +157,7 @@ def recommend(tuning: Tuning, bounds: Bounds, obs: Observation, state: WorkloadS
         # A scale-down asked for while a configured metric is unusable is refused by the HPA before its
         # stabilisation (computeReplicasForMetrics errs, so nothing is recorded), and by the freeze breaker
         # here: recorded, the refused count would stand in the scale-up window and hold the next pass's rise.
-        refused = not obs.complete and estimate < current
+        refused = breakers.frozen(estimate, current, not obs.complete)
         desired = stabilize(state, estimate, current, now, tuning.up, tuning.down, record=not refused)
         if desired != estimate:
             direction = "down" if estimate < desired else "up"
