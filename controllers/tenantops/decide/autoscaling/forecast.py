@@ -18,9 +18,8 @@ at the afternoon's size); sudden jumps are the errors above a threshold of that 
 (how often they happen, and the mean and spread of their excess), kept per level band: quiet (a slow level
 below 3/4 of the workload's typical level, its daily profile's mean) and busy. Pooled, a burst out of a quiet
 night set the margin at every level (on a bursty trace jumps were 7% of outcomes and the margin 8 noise
-units); banded, the busy hours keep their own. Against the pooled tail, `tenantops simulate --all` moved by
-at most 0.013 on the four traces the band was chosen on (Alibaba, Azure, Google, NASA) and by +0.10 in total
-on the four held out (NYC taxi +0.11, EPA +0.07, ELB −0.01, Twitter −0.08). The margin is the error that noise and
+units); banded, the busy hours keep their own (what that moved on the recorded traces, chosen on four and
+checked on four others: docs/benchmarks.md §1, "Where it stands"). The margin is the error that noise and
 jumps together exceed only `target_miss` of the time; an adaptive conformal term corrects it from the misses
 it actually had, and another, on every margin, from how often the replicas were saturated.
 The per-forecaster conformal term is the slow one (`ForecastParams.conformal_step`, 1% a miss): a miss already
