@@ -80,6 +80,7 @@ another replica would have read as "in doubt" and sent a second time while this 
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -100,7 +101,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from tenantops.endpoints import redact
@@ -115,7 +115,7 @@ from tenantops.record import audit
 from tenantops.record.database import Database, StateStoreError, may_exist, open_database
 from tenantops.record.schema import outbox as table
 from tenantops.record.schema import outbox_pruned as pruned_table
-from tenantops.record.store import QueuedMessage, enqueue_messages
+from tenantops.record.store import QueuedMessage, dialect_insert, enqueue_messages
 from tenantops.structs.plan import Alert, Decision, Severity
 
 log = logging.getLogger("tenantops.notify.outbox")
@@ -794,10 +794,8 @@ def _still_deduplicating(conn: sa.Connection, keys: Sequence[str]) -> set[str]:
 
 def _count_pruned(conn: sa.Connection, rows: Sequence[Row[Any, Any, Any, Any]], *, postgres: bool) -> None:
     """Add the pruned `rows` to `outbox_pruned`, by kind and status (inside the pruning transaction)."""
-    counts: dict[tuple[str, str], int] = {}
-    for row in rows:
-        counts[(str(row.kind), str(row.status))] = counts.get((str(row.kind), str(row.status)), 0) + 1
-    insert = postgresql.insert(pruned_table) if postgres else sqlite.insert(pruned_table)
+    counts = collections.Counter((str(row.kind), str(row.status)) for row in rows)
+    insert = dialect_insert(pruned_table, postgres=postgres)
     upsert = insert.on_conflict_do_update(index_elements=[pruned_table.c.kind, pruned_table.c.status],
                                           set_={"count": pruned_table.c.count + insert.excluded.count})
     for (kind, status), count in sorted(counts.items()):

@@ -473,6 +473,11 @@ def _dropped_mail(now: datetime, tenant: str, mails: Sequence[tuple[str, str]]) 
     )
 
 
+def dialect_insert(table: sa.Table, *, postgres: bool) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` in the dialect's own construct, which carries `on_conflict_do_*`."""
+    return postgresql.insert(table) if postgres else sqlite.insert(table)
+
+
 def enqueue_messages(conn: Connection, messages: Sequence[QueuedMessage], *, postgres: bool) -> int:
     """Insert messages into the outbox unless their dedup key is there already; returns how many were new."""
     if not messages:
@@ -481,7 +486,7 @@ def enqueue_messages(conn: Connection, messages: Sequence[QueuedMessage], *, pos
     rows = [{"kind": m.kind, "dedup_key": m.dedup_key, "sender": m.sender, "recipients": json.dumps(list(m.recipients)),
              "message": m.message, "created_at": m.at, "next_attempt_at": m.at, "tenant": m.tenant}
             for m in messages]
-    stmt = (postgresql.insert(table) if postgres else sqlite.insert(table)).on_conflict_do_nothing(
+    stmt = dialect_insert(table, postgres=postgres).on_conflict_do_nothing(
         index_elements=[table.c.dedup_key]).returning(table.c.id)
     # One statement per message: RETURNING says which were new (rowcount of an INSERT is not portable).
     return sum(len(conn.execute(stmt, row).all()) for row in rows)
