@@ -235,6 +235,17 @@ class _Request:
     def table(self) -> bool:
         return resources.wants_table(self.accept)
 
+    @property
+    def include_object(self) -> str:
+        """What a Table row carries of its object (`includeObject`: None, Metadata or Object)."""
+        return self.query.get("includeObject", ["Metadata"])[0]
+
+    def shown(self, kind: Kind, obj: JSON) -> JSON:
+        """One object as the client asked for it: itself, or a one-row Table of `kind`'s columns."""
+        if not self.table:
+            return obj
+        return resources.table(kind, [obj], obj["metadata"]["resourceVersion"], include_object=self.include_object)
+
 
 @dataclass(frozen=True, slots=True)
 class _Route:
@@ -244,6 +255,20 @@ class _Route:
     namespace: str | None
     name: str | None = None
     subresource: str | None = None
+
+
+def _check_version(kind: Kind, current: JSON, sent: JSON) -> None:
+    """A write's optimistic-concurrency precondition: the resourceVersion `sent` names (when it names one)
+    must still be `current`'s, else 409 Conflict as the apiserver answers."""
+    meta = current["metadata"]
+    wanted = (sent.get("metadata") or {}).get("resourceVersion")
+    if wanted and wanted != meta["resourceVersion"]:
+        details: JSON = {"name": meta["name"], "kind": kind.resource}
+        if kind.group:
+            details["group"] = kind.group
+        raise ApiError(409, f'Operation cannot be fulfilled on {kind.group_name} "{meta["name"]}": the '
+                       "object has been modified; please apply your changes to the latest version and "
+                       "try again", details=details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,8 +641,7 @@ class KubeApiServer:
                 page, meta = self._page(self._matching(kind, route.namespace, request.query), request.query)
                 items = [copy.deepcopy(obj) for obj in page]  # only the page: a list of 30,000 is read in 60
                 if request.table:
-                    table = resources.table(kind, items, meta["resourceVersion"],
-                                            include_object=request.query.get("includeObject", ["Metadata"])[0])
+                    table = resources.table(kind, items, meta["resourceVersion"], include_object=request.include_object)
                     table["metadata"].update({k: v for k, v in meta.items() if k != "resourceVersion"})
                     return 200, table
                 return 200, {"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": meta,
@@ -635,11 +659,7 @@ class KubeApiServer:
                 return self._pod_log(route, request)
             return self._status(route, request) if route.subresource == "status" else self._scale(route, request)
         if method == "GET":
-            obj = copy.deepcopy(self._require(kind, ns, name))
-            if request.table:
-                return 200, resources.table(kind, [obj], obj["metadata"]["resourceVersion"],
-                                            include_object=request.query.get("includeObject", ["Metadata"])[0])
-            return 200, obj
+            return 200, request.shown(kind, copy.deepcopy(self._require(kind, ns, name)))
         if method == "DELETE":
             current = self._require(kind, ns, name)
             wanted = request.delete_options.get("preconditions") or {}
@@ -725,11 +745,7 @@ class KubeApiServer:
         ns, name, method = route.namespace or "", route.name, request.method
         current = self._require(DEPLOYMENTS, ns, name)
         if method == "GET":
-            obj = copy.deepcopy(current)
-            if request.table:
-                return 200, resources.table(DEPLOYMENTS, [obj], obj["metadata"]["resourceVersion"],
-                                            include_object=request.query.get("includeObject", ["Metadata"])[0])
-            return 200, obj
+            return 200, request.shown(DEPLOYMENTS, copy.deepcopy(current))
         if method == "PUT":
             sent = self._decoded(DEPLOYMENTS, request.body, request)
         elif method == "PATCH":
@@ -738,11 +754,7 @@ class KubeApiServer:
             raise self._not_allowed(method)
         if not isinstance(sent, dict) or not isinstance(sent.get("status", {}), dict):
             raise ApiError(400, f"the body of a {DEPLOYMENTS.kind} status update must be an object")
-        wanted = (sent.get("metadata") or {}).get("resourceVersion")
-        if wanted and wanted != current["metadata"]["resourceVersion"]:
-            raise ApiError(409, f'Operation cannot be fulfilled on {DEPLOYMENTS.group_name} "{name}": the object '
-                           "has been modified; please apply your changes to the latest version and try again",
-                           details={"name": name, "group": DEPLOYMENTS.group, "kind": DEPLOYMENTS.resource})
+        _check_version(DEPLOYMENTS, current, sent)
         updated = copy.deepcopy(current)
         updated["status"] = copy.deepcopy(sent.get("status") or {})
         if request.dry_run or updated == current:
@@ -755,11 +767,7 @@ class KubeApiServer:
         ns, name, method = route.namespace or "", route.name, request.method
         current = self._require(DEPLOYMENTS, ns, name)
         if method == "GET":
-            scale = self._scale_of(current)
-            if request.table:  # `kubectl get deploy X --subresource=scale`
-                return 200, resources.table(resources.SCALE, [scale], scale["metadata"]["resourceVersion"],
-                                            include_object=request.query.get("includeObject", ["Metadata"])[0])
-            return 200, scale
+            return 200, request.shown(resources.SCALE, self._scale_of(current))  # also `get --subresource=scale`
         if method == "PUT":
             scale = request.body
         elif method == "PATCH":
@@ -792,12 +800,9 @@ class KubeApiServer:
             timeout = float(request.query.get("timeoutSeconds", [WATCH_TIMEOUT_SECONDS])[0])
         except ValueError:
             raise ApiError(400, "timeoutSeconds must be a number of seconds") from None
-        include = request.query.get("includeObject", ["Metadata"])[0]
 
         def render(event_type: str, obj: JSON) -> JSON:
-            shown = (resources.table(kind, [obj], obj["metadata"]["resourceVersion"], include_object=include)
-                     if request.table else obj)
-            return {"type": event_type, "object": shown}
+            return {"type": event_type, "object": request.shown(kind, obj)}
 
         def relevant(event: WatchEvent) -> bool:
             return (event.resource == kind.resource
@@ -1009,14 +1014,7 @@ class KubeApiServer:
         """Replace `current` by `updated` if the caller's resourceVersion (when given) is still current;
         `manager` (a client's write, not this object's own helpers) owns the fields it changed."""
         meta = current["metadata"]
-        wanted = (updated.get("metadata") or {}).get("resourceVersion")
-        if wanted and wanted != meta["resourceVersion"]:
-            details: JSON = {"name": meta["name"], "kind": kind.resource}
-            if kind.group:
-                details["group"] = kind.group
-            raise ApiError(409, f'Operation cannot be fulfilled on {kind.group_name} "{meta["name"]}": the '
-                           "object has been modified; please apply your changes to the latest version and "
-                           "try again", details=details)
+        _check_version(kind, current, updated)
         obj = copy.deepcopy(updated)
         new_meta = obj["metadata"]
         for immutable in ("uid", "creationTimestamp", "name", "namespace"):
