@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -143,10 +144,17 @@ def max_surge(spec: JSON, replicas: int) -> int:
     rolling = (spec.get("strategy") or {}).get("rollingUpdate")
     if not rolling:
         return 0  # Recreate
-    surge = rolling.get("maxSurge", "25%")
-    if isinstance(surge, str) and surge.endswith("%"):
-        return -(-replicas * int(surge[:-1]) // 100)
-    return int(surge) if isinstance(surge, int) else 0
+    return scaled(rolling.get("maxSurge", "25%"), replicas, round_up=True)
+
+
+def scaled(value: object, replicas: int, *, round_up: bool) -> int:
+    """An int-or-percent field against the replica count (intstr.GetScaledValueFromIntOrPercent)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+        exact = replicas * int(value[:-1]) / 100
+        return math.ceil(exact) if round_up else math.floor(exact)
+    return 0
 
 
 def _container_ids(pod_uid: str, container: JSON, running: bool) -> JSON:

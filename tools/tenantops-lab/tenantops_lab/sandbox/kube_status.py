@@ -10,22 +10,11 @@ A condition keeps its `lastTransitionTime` while its status holds.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from tenantops_lab.sandbox.kube_pods import template_hash
+from tenantops_lab.sandbox.kube_pods import scaled, template_hash
 
 JSON = dict[str, Any]
-
-
-def _scaled(value: object, replicas: int, *, round_up: bool) -> int:
-    """An int-or-percent field against the replica count (intstr.GetScaledValueFromIntOrPercent)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
-        exact = replicas * int(value[:-1]) / 100
-        return math.ceil(exact) if round_up else math.floor(exact)
-    return 0
 
 
 def max_unavailable(spec: JSON) -> int:
@@ -35,8 +24,8 @@ def max_unavailable(spec: JSON) -> int:
     if strategy.get("type", "RollingUpdate") != "RollingUpdate" or replicas == 0:
         return 0
     rolling = strategy.get("rollingUpdate") or {}
-    surge = _scaled(rolling.get("maxSurge", "25%"), replicas, round_up=True)
-    unavailable = _scaled(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
+    surge = scaled(rolling.get("maxSurge", "25%"), replicas, round_up=True)
+    unavailable = scaled(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
     if surge == 0 and unavailable == 0:
         unavailable = 1
     return min(unavailable, replicas)
