@@ -914,17 +914,16 @@ class KubeApiServer:
         self._objects[key] = obj
         self._events.append(WatchEvent(self._revision, event, kind.resource, ns, copy.deepcopy(obj)))
         if kind is DEPLOYMENTS:
-            self._derived_events(before, obj, ns, earlier)
-            self._scaling_events(before, obj, earlier)
+            self._scaling_events(obj, *self._derived_events(before, obj, ns, earlier))
         return obj
 
-    def _scaling_events(self, before: JSON | None, after: JSON, earlier: list[Revision]) -> None:
+    def _scaling_events(self, after: JSON, old_sets: dict[str, JSON], new_sets: dict[str, JSON]) -> None:
         """The deployment controller's `ScalingReplicaSet` Events for each ReplicaSet a Deployment's write
         scales (its new one up first, then the old ones down), as `kubectl describe deploy` and `kubectl get
-        events` show them on a cluster."""
-        old = {rs["metadata"]["name"]: int(rs["spec"]["replicas"])
-               for rs in replica_sets([before] if before is not None else [], lambda _: earlier)}
-        new = {rs["metadata"]["name"]: int(rs["spec"]["replicas"]) for rs in replica_sets([after], self._history_of)}
+        events` show them on a cluster. `old_sets` and `new_sets` are its ReplicaSets by name before and
+        after the write (`_derived_events`)."""
+        old = {name: int(rs["spec"]["replicas"]) for name, rs in old_sets.items()}
+        new = {name: int(rs["spec"]["replicas"]) for name, rs in new_sets.items()}
         changes = [(name, old.get(name, 0), count) for name, count in new.items() if count != old.get(name, 0)]
         meta, now = after["metadata"], _now()
         for name, was, count in sorted(changes, key=lambda change: change[2] < change[1]):  # ups, then downs
@@ -950,11 +949,13 @@ class KubeApiServer:
         meta = deployment["metadata"]
         return self._history.get((DEPLOYMENTS.resource, meta.get("namespace") or "", meta["name"]), [])
 
-    def _derived_events(self, before: JSON | None, after: JSON | None, ns: str, earlier: list[Revision]) -> None:
+    def _derived_events(self, before: JSON | None, after: JSON | None, ns: str,
+                        earlier: list[Revision]) -> tuple[dict[str, JSON], dict[str, JSON]]:
         """The changes a Deployment's write makes to its ReplicaSets and pods, as watch events of the write's
         revision (as the deployment controller and the kubelet would write them), so `kubectl get pods -w`
         sees pods come and go; a pod that only took the new resourceVersion did not change. `earlier` is
-        the Deployment's revisions before the write."""
+        the Deployment's revisions before the write. Answers its ReplicaSets by name before and after the
+        write (for `_scaling_events`, so a write derives them once)."""
         def unversioned(obj: JSON) -> JSON:
             return {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}}
 
@@ -964,9 +965,12 @@ class KubeApiServer:
         def sets_after(deployments: list[JSON]) -> list[JSON]:
             return replica_sets(deployments, self._history_of)
 
+        replica_set_changes: tuple[dict[str, JSON], dict[str, JSON]] = ({}, {})
         for kind, derive_old, derive_new in ((REPLICASETS, sets_before, sets_after), (PODS, pods, pods)):
             old = {o["metadata"]["name"]: o for o in derive_old([before] if before is not None else [])}
             new = {o["metadata"]["name"]: o for o in derive_new([after] if after is not None else [])}
+            if kind is REPLICASETS:
+                replica_set_changes = old, new
             for name, obj in new.items():
                 if name in old and unversioned(old[name]) == unversioned(obj):
                     continue
@@ -976,6 +980,7 @@ class KubeApiServer:
                 gone = copy.deepcopy(old[name])
                 gone["metadata"]["resourceVersion"] = str(self._revision)
                 self._events.append(WatchEvent(self._revision, "DELETED", kind.resource, ns, gone))
+        return replica_set_changes
 
     def _create(self, kind: Kind, ns: str | None, body: JSON, *, manager: ssa.Owner | None = None,
                 dry_run: bool = False) -> JSON:
